@@ -1,0 +1,56 @@
+# Tamio's everyday commands. `make test` is what CI runs (through .ci/run).
+#
+#   make test        ruff, mypy --strict, the migration check, then pytest on SQLite and PostgreSQL
+#                    (pytest options: make test PYTEST_ARGS="--db=sqlite -k ecb")
+#   make lint        ruff and mypy only
+#   make bench       every bench/*.py, printing its figures
+#   make migration   regenerate the single initial migration from the models
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3.11
+STAMP := $(VENV)/.installed
+LINT_PATHS := $(wildcard tamio bot tests bench)
+PYTEST_ARGS ?=
+
+.PHONY: install test lint migration-check bench migration
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when pyproject.toml is newer than the stamp (or the venv is new).
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/mypy --strict tamio
+
+# Models and migrations must agree: upgrade a fresh SQLite file to head, then `alembic check`.
+migration-check: $(STAMP)
+	@set -e; if [ ! -f alembic.ini ]; then echo "no alembic.ini: no migration check"; exit 0; fi; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	export TAMIO_DATABASE_URL="sqlite+aiosqlite:///$$tmp/check.db"; \
+	$(PY) -m alembic upgrade head >/dev/null; \
+	$(PY) -m alembic check
+
+test: lint migration-check
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@set -e; found=0; for script in bench/*.py; do \
+	  [ -e "$$script" ] || continue; found=1; \
+	  echo "== $$script"; PYTHONPATH="$(CURDIR)" $(PY) "$$script"; \
+	done; [ $$found = 1 ] || echo "no benchmarks in bench/"
+
+# Nothing is deployed yet, so the history is one file: throw it away and autogenerate it again
+# against an empty SQLite database.
+migration: $(STAMP)
+	rm -f migrations/versions/*.py
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	TAMIO_DATABASE_URL="sqlite+aiosqlite:///$$tmp/migration.db" \
+	  $(PY) -m alembic revision --autogenerate -m initial --rev-id 0001

@@ -1,0 +1,47 @@
+"""What a CLI command gets: the settings, the database and the clock, each read once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tamio.accounts.models import Account
+from tamio.accounts.service import resolve_account
+from tamio.config import Settings
+from tamio.db import create_engine, make_session_factory, utcnow
+
+
+@dataclass
+class CliContext:
+    settings: Settings
+    account_id: str | None = None
+    _engine: AsyncEngine | None = field(default=None, repr=False)
+    _sessions: async_sessionmaker[AsyncSession] | None = field(default=None, repr=False)
+    now: datetime = field(default_factory=utcnow)
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        if self._sessions is None:
+            self._engine = create_engine(self.settings.database_url)
+            self._sessions = make_session_factory(self._engine)
+        return self._sessions
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def account(self, session: AsyncSession) -> Account:
+        return await resolve_account(session, account_id=self.account_id)
+
+    def today(self, account: Account) -> date:
+        return self.now.astimezone(ZoneInfo(account.timezone)).date()
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()

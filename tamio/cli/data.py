@@ -1,0 +1,104 @@
+"""``tamio balance ...`` and ``tamio rates ...``."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from typing import Any
+
+from tamio.cli.context import CliContext
+from tamio.currency.service import add_rate, list_rates
+from tamio.data.service import list_cash_accounts, set_balance
+from tamio.errors import ValidationError
+from tamio.money import format_money, parse_amount
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write it like 2026-12-01") from exc
+
+
+def register(sub: Any) -> None:
+    balance = sub.add_parser("balance", help="cash accounts and their balances")
+    bal_sub = balance.add_subparsers(dest="balance_command", metavar="ACTION")
+    bal_sub.required = True
+    set_parser = bal_sub.add_parser("set", help='set a balance: tamio balance set "Operating" 45000 USD')
+    set_parser.add_argument("name")
+    set_parser.add_argument("amount")
+    set_parser.add_argument("currency")
+    set_parser.add_argument("--type", choices=["bank", "savings", "credit_line"], default=None)
+    set_parser.add_argument("--credit-limit", default=None, help="for a credit line: its limit")
+    set_parser.set_defaults(handler=_balance_set)
+    bal_list = bal_sub.add_parser("list", help="list cash accounts")
+    bal_list.set_defaults(handler=_balance_list)
+
+    rates = sub.add_parser("rates", help="exchange rates")
+    rates_sub = rates.add_subparsers(dest="rates_command", metavar="ACTION")
+    rates_sub.required = True
+    add = rates_sub.add_parser("add", help="add a rate: tamio rates add EUR USD 1.08 --date 2026-12-01")
+    add.add_argument("base")
+    add.add_argument("quote")
+    add.add_argument("rate")
+    add.add_argument("--date", type=_date, default=None)
+    add.set_defaults(handler=_rates_add)
+    imp = rates_sub.add_parser("import", help="import an ECB file (daily XML, history CSV or zip) or URL")
+    imp.add_argument("source")
+    imp.set_defaults(handler=_rates_import)
+    lst = rates_sub.add_parser("list", help="list rates")
+    lst.add_argument("--base", default=None)
+    lst.add_argument("--quote", default=None)
+    lst.set_defaults(handler=_rates_list)
+
+
+async def _balance_set(args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.transaction() as session:
+        account = await ctx.account(session)
+        amount = parse_amount(args.amount, currency=args.currency, allow_negative=True)
+        limit = parse_amount(args.credit_limit, currency=args.currency) if args.credit_limit else None
+        cash = await set_balance(
+            session, account=account, name=args.name, amount=amount, currency=args.currency,
+            account_type=args.type, credit_limit=limit, on_date=ctx.today(account), now=ctx.now,
+        )
+        print(f"{cash.name}: {format_money(cash.balance, cash.currency)}")
+    return 0
+
+
+async def _balance_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.transaction() as session:
+        account = await ctx.account(session)
+        for cash in await list_cash_accounts(session, account_id=account.id):
+            extra = ""
+            if cash.credit_limit is not None:
+                extra = f"  (limit {format_money(cash.credit_limit, cash.currency)}, drawn {format_money(cash.drawn_amount, cash.currency)})"
+            print(f"{cash.name:<24} {cash.account_type.value:<12} {format_money(cash.balance, cash.currency):>18}{extra}")
+    return 0
+
+
+async def _rates_add(args: argparse.Namespace, ctx: CliContext) -> int:
+    try:
+        rate = parse_amount(args.rate, field="rate")
+    except ValidationError as exc:
+        raise ValidationError(f"I couldn't read the rate `{args.rate}`; write it like 1.0825.") from exc
+    on = args.date or ctx.now.date()
+    async with ctx.transaction() as session:
+        await add_rate(session, base_currency=args.base, quote_currency=args.quote, rate=rate, rate_date=on)
+    print(f"1 {args.base.upper()} = {rate} {args.quote.upper()} on {on.isoformat()}")
+    return 0
+
+
+async def _rates_import(args: argparse.Namespace, ctx: CliContext) -> int:
+    from tamio.currency.feed import import_ecb
+
+    async with ctx.transaction() as session:
+        count, latest = await import_ecb(session, args.source)
+    print(f"Imported {count} rates (latest {latest.isoformat() if latest else 'none'}).")
+    return 0
+
+
+async def _rates_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.transaction() as session:
+        for r in await list_rates(session, base_currency=args.base, quote_currency=args.quote):
+            print(f"{r.rate_date.isoformat()}  1 {r.base_currency} = {r.rate} {r.quote_currency}  ({r.source})")
+    return 0

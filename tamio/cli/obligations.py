@@ -1,0 +1,44 @@
+"""``tamio import obligations FILE.csv``: all-or-nothing, and importing the same file twice adds nothing."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tamio.cli.context import CliContext
+from tamio.errors import TamioError, ValidationError
+from tamio.obligations.csv_format import CsvImportError, parse_obligations_csv
+from tamio.obligations.importer import import_obligations
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("import", help="import data from a file")
+    imp_sub = parser.add_subparsers(dest="import_command", metavar="WHAT")
+    imp_sub.required = True
+    obligations = imp_sub.add_parser(
+        "obligations",
+        help="import obligations from CSV: counterparty,kind,amount,currency,frequency,start_date,end_date,day,business_day,calendar",
+    )
+    obligations.add_argument("file")
+    obligations.set_defaults(handler=_import_obligations)
+
+
+async def _import_obligations(args: argparse.Namespace, ctx: CliContext) -> int:
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ValidationError(f"I couldn't read {path}: {exc.strerror}.") from exc
+    try:
+        rows = parse_obligations_csv(text)
+    except CsvImportError as exc:
+        raise TamioError(f"Nothing was imported from {path}:\n{exc}") from exc
+    async with ctx.transaction() as session:
+        account = await ctx.account(session)
+        result = await import_obligations(session, account=account, settings=ctx.settings, rows=rows, today=ctx.today(account), now=ctx.now)
+    print(
+        f"Imported {result.created} obligations from {path} "
+        f"({result.skipped} already there; {result.new_counterparties} new counterparties)."
+    )
+    return 0

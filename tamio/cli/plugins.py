@@ -1,0 +1,28 @@
+"""Subcommand modules of later areas, registered when they exist (forecast, pipeline, serve, ...)."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+OPTIONAL = (
+    "tamio.cli.obligations",
+    "tamio.cli.forecast",
+    "tamio.cli.pipeline",
+    "tamio.cli.actions",
+    "tamio.cli.outbox",
+    "tamio.cli.tokens",
+    "tamio.cli.integrations",
+    "tamio.cli.serve",
+)
+
+
+def modules() -> list[ModuleType]:
+    found = []
+    for name in OPTIONAL:
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return found

@@ -1,0 +1,17 @@
+"""Store ECB reference rates (parsed by ``tamio.currency.ecb``) as EUR-based exchange rates."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamio.currency.ecb import load_ecb_rates
+from tamio.currency.service import upsert_rates
+
+
+async def import_ecb(db: AsyncSession, source: str) -> tuple[int, date | None]:
+    rates = await load_ecb_rates(source)
+    rows = [("EUR", r.currency, r.rate, r.rate_date) for r in rates]
+    count = await upsert_rates(db, rows, source="ecb")
+    return count, max((r.rate_date for r in rates), default=None)

@@ -1,0 +1,202 @@
+"""Engines, sessions and the column types that keep money exact on both databases.
+
+SQLite is the embedded default; PostgreSQL is for several replicas. The same models and code run
+on both, with three rules that FIELD_NOTES.md measured:
+
+- SQLite: WAL, ``busy_timeout``, foreign keys on, and ``BEGIN IMMEDIATE`` for every transaction
+  (SQLAlchemy's deferred BEGIN lost updates and failed with "database is locked" under
+  concurrency; taking the write lock up front serialises writers and loses nothing).
+- Money is ``Money``: integer thousandths in a BIGINT. SQLite's NUMERIC is a float, and its SUM
+  over text is a float; integers are exact up to 9.2e18 and sum exactly in SQL on both backends.
+  Thousandths cover every three-decimal currency and 1234567890123456.78.
+- Datetimes are ``UTCDateTime``: stored as naive UTC, returned as aware UTC on both backends.
+
+    engine = create_engine("sqlite+aiosqlite:///var/tamio.db")
+    sessions = make_session_factory(engine)
+    async with sessions() as session, session.begin():
+        ...
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Date, DateTime, String, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from tamio.config import normalize_database_url
+
+MONEY_SCALE = 3
+_MONEY_FACTOR = Decimal(10) ** MONEY_SCALE
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def new_id(prefix: str) -> str:
+    """A readable, unique primary key such as ``cli_1f0c...``."""
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def utcnow() -> datetime:
+    """The wall clock, for edges only (listeners, jobs, the CLI)."""
+    return datetime.now(UTC)
+
+
+class Money(TypeDecorator[Decimal]):
+    """A Decimal stored as integer thousandths: exact, and exact under SQL SUM."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        try:
+            amount = value if isinstance(value, Decimal) else Decimal(str(value))
+            scaled = amount * _MONEY_FACTOR
+            if scaled != scaled.to_integral_value():
+                raise ValueError(f"{amount} has more than {MONEY_SCALE} decimal places; quantize it first")
+        except InvalidOperation as exc:
+            raise ValueError(f"not an amount: {value!r}") from exc
+        return int(scaled)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return from_thousandths(value)
+
+
+def from_thousandths(value: int | Decimal | str) -> Decimal:
+    """Turn a stored (or SQL-summed) Money integer back into a Decimal."""
+    return Decimal(int(value)).scaleb(-MONEY_SCALE)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A Decimal stored as text: exact at any precision (rates, percentages). Never summed in SQL."""
+
+    impl = String(48)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+        return format(amount, "f")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both backends (SQLite has no time zones)."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise ValueError(f"not a datetime: {value!r}")
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        Decimal: Money(),
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+        list[str]: JSONType,
+    }
+
+
+def is_sqlite(url: str) -> bool:
+    return normalize_database_url(url).startswith("sqlite")
+
+
+def _install_sqlite_recipe(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (pysqlite's implicit transactions lose updates).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+    url = normalize_database_url(url)
+    if is_sqlite(url):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 15})
+        _install_sqlite_recipe(engine)
+        return engine
+    return create_async_engine(
+        url, echo=echo, pool_pre_ping=True, pool_recycle=1800, pool_size=pool_size, max_overflow=pool_size
+    )
+
+
+def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def enum_column(enum_cls: type[Any]) -> Any:
+    """A portable VARCHAR column holding an Enum's values (no native PostgreSQL enum to migrate)."""
+    from sqlalchemy import Enum as SAEnum
+
+    return SAEnum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=40,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+def created_at_column() -> Any:
+    return mapped_column(UTCDateTime(), default=utcnow)
+
+
+def updated_at_column() -> Any:
+    return mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ConvertedAmountMixin:
+    """Currency conversion at write time (design: "Currency Handling").
+
+    ``base_currency_amount`` is the amount in the account's base currency, converted with
+    ``exchange_rate_used`` from the rate of ``exchange_rate_date``; forecasts sum it and never
+    convert at read time.
+    """
+
+    currency: Mapped[str] = mapped_column(String(3))
+    base_currency_amount: Mapped[Decimal | None] = mapped_column(Money())
+    exchange_rate_used: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    exchange_rate_date: Mapped[date | None] = mapped_column(Date())

@@ -1,0 +1,68 @@
+"""The errors a user can act on.
+
+Every entry point (Slack listener, API route, CLI command, job) has one error boundary: a
+``TamioError`` becomes a clear message (ephemeral in Slack, problem JSON in the API, a line on
+stderr in the CLI); anything else gets a correlation id in the log and a short apology.
+
+    TamioError                 what was wrong and what would be right (HTTP 400)
+    ├── ValidationError        one or more fields are wrong; ``field_errors`` maps field -> message
+    ├── NotFound               the thing does not exist in this account (HTTP 404)
+    ├── PermissionDenied       the member's role does not allow it (HTTP 403)
+    ├── Conflict               someone else changed it first (HTTP 409)
+    ├── MissingExchangeRate    no rate to convert an amount; nothing was written
+    └── LockedField / LockedRule  owned by an integration or locked by policy (HTTP 409)
+"""
+
+from __future__ import annotations
+
+
+class TamioError(Exception):
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} {self.hint}"
+
+
+class ValidationError(TamioError):
+    status = 422
+    title = "Invalid input"
+
+    def __init__(self, message: str, *, field_errors: dict[str, str] | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field_errors = field_errors or {}
+
+
+class NotFound(TamioError):
+    status = 404
+    title = "Not found"
+
+
+class PermissionDenied(TamioError):
+    status = 403
+    title = "Forbidden"
+
+
+class Conflict(TamioError):
+    status = 409
+    title = "Conflict"
+
+
+class MissingExchangeRate(TamioError):
+    status = 422
+    title = "Missing exchange rate"
+
+
+class LockedField(TamioError):
+    status = 409
+    title = "Locked field"
+
+
+class LockedRule(TamioError):
+    status = 409
+    title = "Locked rule"

@@ -1,0 +1,206 @@
+"""The 13-week cash forecast: a pure function over expected cash movements.
+
+Week i (1-based) covers the 7 days starting at ``as_of + 7*(i-1)``; when ``as_of`` is a Monday
+these are calendar weeks. Items dated before ``as_of`` (unpaid and overdue) land in week 1.
+Each week has an opening and closing balance, inflows, outflows, net, a confidence and a
+low/high band that widens with the uncertain amounts accumulated so far (see ``confidence``).
+
+Runway is how long until the closing balance falls below the buffer: interpolated inside the
+week where it first does; beyond the horizon it extrapolates the average weekly net, and is
+``None`` when the balance does not fall.
+
+    forecast = build_forecast(as_of=date(2026, 12, 7), weeks=13, opening_balance=Decimal("48250"),
+                              items=items, buffer=Decimal("5000"), base_currency="USD")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from tamio.forecast.confidence import confidence_label
+from tamio.money import quantize, to_decimal_string
+
+ZERO = Decimal(0)
+INFLOW = "inflow"
+OUTFLOW = "outflow"
+
+
+@dataclass(frozen=True)
+class ForecastItem:
+    """One expected movement in the base currency; ``amount`` is positive (negative = an adjustment)."""
+
+    date: date
+    amount: Decimal
+    direction: str  # "inflow" or "outflow"
+    confidence: Decimal = Decimal("0.9")
+    source_id: str = ""
+    counterparty_id: str | None = None
+    counterparty_name: str = ""
+    category: str = ""
+    overdue: bool = False
+
+
+@dataclass(frozen=True)
+class ForecastWeek:
+    index: int
+    start: date
+    end: date
+    opening_balance: Decimal
+    inflows: Decimal
+    outflows: Decimal
+    net: Decimal
+    closing_balance: Decimal
+    confidence: str
+    confidence_score: Decimal
+    low: Decimal
+    high: Decimal
+
+
+@dataclass(frozen=True)
+class Forecast:
+    base_currency: str
+    as_of: date
+    opening_balance: Decimal
+    weeks: tuple[ForecastWeek, ...]
+    lowest_closing_balance: Decimal
+    lowest_week_start: date
+    runway_weeks: Decimal | None
+    buffer: Decimal = ZERO
+    items: tuple[ForecastItem, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def runway_months(self) -> Decimal | None:
+        if self.runway_weeks is None:
+            return None
+        return (self.runway_weeks * 7 / Decimal("30.4375")).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+
+    def week_of(self, day: date) -> ForecastWeek | None:
+        for week in self.weeks:
+            if week.start <= day <= week.end:
+                return week
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        cur = self.base_currency
+        return {
+            "base_currency": cur,
+            "as_of": self.as_of.isoformat(),
+            "opening_balance": to_decimal_string(self.opening_balance, cur),
+            "weeks": [
+                {
+                    "start": w.start.isoformat(),
+                    "end": w.end.isoformat(),
+                    "opening_balance": to_decimal_string(w.opening_balance, cur),
+                    "inflows": to_decimal_string(w.inflows, cur),
+                    "outflows": to_decimal_string(w.outflows, cur),
+                    "net": to_decimal_string(w.net, cur),
+                    "closing_balance": to_decimal_string(w.closing_balance, cur),
+                    "confidence": w.confidence,
+                    "low": to_decimal_string(w.low, cur),
+                    "high": to_decimal_string(w.high, cur),
+                }
+                for w in self.weeks
+            ],
+            "lowest_closing_balance": to_decimal_string(self.lowest_closing_balance, cur),
+            "lowest_week_start": self.lowest_week_start.isoformat(),
+            "runway_weeks": None if self.runway_weeks is None else format(self.runway_weeks, "f"),
+        }
+
+
+def week_index(as_of: date, day: date) -> int:
+    """0-based week of ``day`` (days before ``as_of`` count in the first week)."""
+    return max(0, (day - as_of).days // 7)
+
+
+def build_forecast(
+    *,
+    as_of: date,
+    weeks: int,
+    opening_balance: Decimal,
+    items: Iterable[ForecastItem],
+    buffer: Decimal = ZERO,
+    base_currency: str,
+    keep_items: bool = False,
+) -> Forecast:
+    if weeks < 1:
+        raise ValueError("a forecast needs at least one week")
+    inflows = [ZERO] * weeks
+    outflows = [ZERO] * weeks
+    uncertain = [ZERO] * weeks
+    weighted = [ZERO] * weeks
+    horizon_end = as_of + timedelta(days=7 * weeks - 1)
+    kept: list[ForecastItem] = []
+    for item in items:
+        if item.date > horizon_end:
+            continue
+        i = week_index(as_of, item.date)
+        if item.direction == INFLOW:
+            inflows[i] += item.amount
+        else:
+            outflows[i] += item.amount
+        size = abs(item.amount)
+        uncertain[i] += size * (1 - item.confidence)
+        weighted[i] += size
+        if keep_items:
+            kept.append(item)
+    result: list[ForecastWeek] = []
+    balance = quantize(opening_balance, base_currency)
+    spread = ZERO
+    for i in range(weeks):
+        start = as_of + timedelta(days=7 * i)
+        net = inflows[i] - outflows[i]
+        closing = balance + net
+        spread += uncertain[i]
+        score = Decimal(1) if weighted[i] == 0 else (1 - uncertain[i] / weighted[i])
+        score = score.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+        result.append(
+            ForecastWeek(
+                index=i + 1,
+                start=start,
+                end=start + timedelta(days=6),
+                opening_balance=balance,
+                inflows=quantize(inflows[i], base_currency),
+                outflows=quantize(outflows[i], base_currency),
+                net=quantize(net, base_currency),
+                closing_balance=quantize(closing, base_currency),
+                confidence=confidence_label(score),
+                confidence_score=score,
+                low=quantize(closing - spread, base_currency),
+                high=quantize(closing + spread, base_currency),
+            )
+        )
+        balance = quantize(closing, base_currency)
+    lowest = min(result, key=lambda w: (w.closing_balance, w.index))
+    return Forecast(
+        base_currency=base_currency,
+        as_of=as_of,
+        opening_balance=quantize(opening_balance, base_currency),
+        weeks=tuple(result),
+        lowest_closing_balance=lowest.closing_balance,
+        lowest_week_start=lowest.start,
+        runway_weeks=runway_weeks(quantize(opening_balance, base_currency), result, buffer),
+        buffer=buffer,
+        items=tuple(kept),
+    )
+
+
+def runway_weeks(opening: Decimal, weeks: list[ForecastWeek], buffer: Decimal) -> Decimal | None:
+    tenth = Decimal("0.1")
+    if opening < buffer:
+        return ZERO.quantize(tenth)
+    previous = opening
+    for week in weeks:
+        if week.closing_balance < buffer:
+            drop = previous - week.closing_balance
+            fraction = (previous - buffer) / drop if drop > 0 else ZERO
+            return (Decimal(week.index - 1) + fraction).quantize(tenth, rounding=ROUND_HALF_EVEN)
+        previous = week.closing_balance
+    average_net = (weeks[-1].closing_balance - opening) / len(weeks)
+    if average_net >= 0:
+        return None
+    beyond = (weeks[-1].closing_balance - buffer) / -average_net
+    return (Decimal(len(weeks)) + beyond).quantize(tenth, rounding=ROUND_HALF_EVEN)

@@ -1,0 +1,23 @@
+"""Imports every model so ``Base.metadata`` knows the whole schema (Alembic, tests)."""
+
+from tamio.accounts.models import Account, ApiToken, Member, Role, SafetyMode, UserConfiguration
+from tamio.audit.models import AuditLog
+from tamio.currency.models import ExchangeRate
+from tamio.data.models import CashAccount, Client, ExpenseBucket
+from tamio.db import Base
+from tamio.detection.models import DetectionAlert, DetectionRule
+from tamio.events.models import CashEvent
+from tamio.execution.models import ActionApproval, ExecutionAutomationRule, ExecutionRecord
+from tamio.integrations.models import IntegrationConnection, IntegrationMapping, XeroConnection, XeroSyncLog
+from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent
+from tamio.outbox.models import OutboxMessage
+from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
+from tamio.scheduler.models import PipelineRun, SchedulerClaim, SlackEventReceipt
+
+__all__ = [
+    "Account", "ActionApproval", "ActionOption", "ApiToken", "AuditLog", "Base", "CashAccount", "CashEvent",
+    "Client", "DetectionAlert", "DetectionRule", "ExchangeRate", "ExecutionAutomationRule", "ExecutionRecord",
+    "ExpenseBucket", "IntegrationConnection", "IntegrationMapping", "LinkedAction", "Member", "ObligationAgreement",
+    "ObligationSchedule", "OutboxMessage", "PaymentEvent", "PipelineRun", "PreparedAction", "Role", "SafetyMode",
+    "SchedulerClaim", "SlackEventReceipt", "UserConfiguration", "XeroConnection", "XeroSyncLog",
+]

@@ -1,0 +1,96 @@
+"""Money: ``Decimal`` amounts with a currency, their precision and how people write them.
+
+Amounts are never floats. ``parse_amount`` reads what people type ("1200", "1,200.50") and
+refuses what is ambiguous ("12,00.5"); ``quantize`` rounds to the currency's minor units (JPY 0,
+USD 2, KWD 3) with banker's rounding; ``format_money`` writes them as the business does.
+
+    >>> format_money(Decimal("42000"), "USD")
+    '$42,000.00'
+    >>> quantize(Decimal("1.005"), "KWD")
+    Decimal('1.005')
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from babel.core import Locale
+from babel.numbers import format_currency, get_currency_precision, list_currencies
+
+from tamio.errors import ValidationError
+
+ZERO = Decimal("0")
+_AMOUNT_RE = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
+_KNOWN_CURRENCIES: frozenset[str] = frozenset(list_currencies())
+
+
+def is_currency(code: str) -> bool:
+    return code.upper() in _KNOWN_CURRENCIES
+
+
+def normalize_currency(code: str) -> str:
+    """Upper-case a currency code, refusing unknown ones with an example of a good one."""
+    value = (code or "").strip().upper()
+    if len(value) != 3 or value not in _KNOWN_CURRENCIES:
+        raise ValidationError(
+            f"I don't know the currency `{code}`.",
+            field_errors={"currency": "Use a three-letter ISO code such as USD, EUR or GBP."},
+            hint="Use a three-letter ISO code such as USD, EUR or GBP.",
+        )
+    return value
+
+
+def precision(currency: str) -> int:
+    return int(get_currency_precision(currency.upper()))
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-precision(currency))
+
+
+def quantize(amount: Decimal, currency: str) -> Decimal:
+    return amount.quantize(quantum(currency), rounding=ROUND_HALF_EVEN)
+
+
+def parse_amount(text: str, *, currency: str | None = None, allow_negative: bool = False, field: str = "amount") -> Decimal:
+    """Read an amount as people type it; refuse ambiguous or over-precise ones."""
+    raw = (text or "").strip().replace(" ", "")
+    for symbol in ("$", "€", "£", "¥"):
+        raw = raw.replace(symbol, "")
+    hint = "Write it like `1200` or `1,200.50`."
+    if not _AMOUNT_RE.match(raw):
+        raise ValidationError(f"I couldn't read the amount `{text}`.", field_errors={field: hint}, hint=hint)
+    try:
+        value = Decimal(raw.replace(",", ""))
+    except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
+        raise ValidationError(f"I couldn't read the amount `{text}`.", field_errors={field: hint}, hint=hint) from exc
+    if value < 0 and not allow_negative:
+        message = "The amount must be positive."
+        raise ValidationError(message, field_errors={field: message})
+    if value == 0 and not allow_negative:
+        message = "The amount must be more than zero."
+        raise ValidationError(message, field_errors={field: message})
+    if currency is not None:
+        digits = precision(currency)
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > digits:
+            message = f"{currency.upper()} amounts have at most {digits} decimal places."
+            raise ValidationError(message, field_errors={field: message})
+    return value
+
+
+def format_money(amount: Decimal, currency: str, *, locale: str = "en_US", with_cents: bool = True) -> str:
+    cur = currency.upper()
+    value = quantize(amount, cur)
+    if not with_cents:
+        value = value.quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+        fmt = Locale.parse(locale).currency_formats["standard"].pattern
+        return str(format_currency(value, cur, format=fmt.replace(".00", ""), locale=locale, currency_digits=False))
+    return str(format_currency(value, cur, locale=locale))
+
+
+def to_decimal_string(amount: Decimal, currency: str | None = None) -> str:
+    """A JSON-safe decimal string, at the currency's precision when one is given."""
+    value = quantize(amount, currency) if currency else amount
+    return format(value, "f")

@@ -1,0 +1,102 @@
+"""Import parsed obligation rows (``csv_format``) into an account, idempotently.
+
+Each row finds or creates its counterparty (a client for revenue; an expense bucket of category
+expense, payroll or tax otherwise) and adds a billing line with the row's ``import_key``; a row
+whose key is already there is skipped, so importing the same file twice changes nothing. The
+caller's transaction makes it all-or-nothing: an error names the row's line and nothing stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamio.accounts.models import Account
+from tamio.config import Settings
+from tamio.data.counterparties import BillingLine, CounterpartyService, find_client, find_expense
+from tamio.data.models import Client, ExpenseBucket, ExpenseCategory
+from tamio.errors import TamioError
+from tamio.obligations.csv_format import ObligationRow
+from tamio.obligations.models import ObligationAgreement, ObligationType
+from tamio.obligations.schemas import RecurrenceSpec
+
+KIND_TO_TYPE = {
+    "revenue": ObligationType.REVENUE,
+    "expense": ObligationType.EXPENSE,
+    "payroll": ObligationType.PAYROLL,
+    "tax": ObligationType.TAX,
+}
+KIND_TO_CATEGORY = {"expense": ExpenseCategory.OPERATING, "payroll": ExpenseCategory.PAYROLL, "tax": ExpenseCategory.TAX}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    skipped: int
+    new_counterparties: int
+
+
+def spec_for(row: ObligationRow) -> RecurrenceSpec:
+    from tamio.obligations.recurrence import Frequency
+
+    return RecurrenceSpec(
+        frequency=Frequency.CUSTOM,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        day=row.day,
+        custom_rrule=row.rrule,
+        convention=row.convention,
+        calendar=row.calendar,
+    ) if row.frequency == Frequency.CUSTOM else RecurrenceSpec(
+        frequency=row.frequency,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        day=row.day,
+        convention=row.convention,
+        calendar=row.calendar,
+    )
+
+
+async def _known_keys(db: AsyncSession, account_id: str) -> set[str]:
+    keys = set(
+        (await db.execute(select(ObligationAgreement.import_key).where(ObligationAgreement.user_id == account_id, ObligationAgreement.import_key.is_not(None)))).scalars()
+    )
+    for model in (Client, ExpenseBucket):
+        for config in (await db.execute(select(model.billing_config).where(model.user_id == account_id))).scalars():
+            keys.update(line["import_key"] for line in (config or {}).get("lines", []) if line.get("import_key"))
+    return {k for k in keys if k}
+
+
+async def import_obligations(
+    db: AsyncSession, *, account: Account, settings: Settings, rows: list[ObligationRow], today: date, now: datetime, actor: str = "import"
+) -> ImportResult:
+    service = CounterpartyService(db, account=account, settings=settings, today=today, actor=actor, now=now)
+    known = await _known_keys(db, account.id)
+    created = skipped = new_counterparties = 0
+    for row in rows:
+        key = row.import_key
+        if key in known:
+            skipped += 1
+            continue
+        try:
+            counterparty: Client | ExpenseBucket | None
+            if row.kind == "revenue":
+                counterparty = await find_client(db, account_id=account.id, name=row.counterparty)
+                if counterparty is None:
+                    counterparty = await service.create_client(name=row.counterparty, source="csv")
+                    new_counterparties += 1
+            else:
+                counterparty = await find_expense(db, account_id=account.id, name=row.counterparty)
+                if counterparty is None:
+                    counterparty = await service.create_expense(name=row.counterparty, category=KIND_TO_CATEGORY[row.kind], source="csv")
+                    new_counterparties += 1
+            billing = BillingLine(amount=row.amount, currency=row.currency, recurrence=spec_for(row), obligation_type=KIND_TO_TYPE[row.kind])
+            await service.add_billing_line(counterparty, billing, import_key=key)
+        except TamioError as exc:
+            raise TamioError(f"line {row.line}: {exc} Nothing was imported.") from exc
+        known.add(key)
+        created += 1
+    return ImportResult(created=created, skipped=skipped, new_counterparties=new_counterparties)

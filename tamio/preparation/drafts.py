@@ -1,0 +1,165 @@
+"""What an agent produces before it is stored: an action draft with ranked option drafts.
+
+Each option carries what would be done (``kind`` + ``params`` read by its executor, see
+``tamio.execution.executors``), the amount, the counterparty, the drafted message where there is
+one, its composite risk, and its effect on the forecast: the 13-week lowest closing balance with
+the option carried out, from re-running the forecast (``PreparationContext.forecast_with``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tamio.forecast.engine import INFLOW, OUTFLOW, Forecast, ForecastItem
+from tamio.preparation.context import PreparationContext, ScheduleInfo
+from tamio.preparation.risk_scoring import (
+    FinancialFactors,
+    OperationalFactors,
+    RelationshipFactors,
+    RiskScore,
+    score_action,
+)
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class OptionDraft:
+    kind: str
+    title: str
+    description: str
+    amount: Decimal | None
+    risk: RiskScore
+    forecast: Forecast
+    params: dict[str, Any] = field(default_factory=dict)
+    currency: str | None = None
+    counterparty_type: str | None = None
+    counterparty_id: str | None = None
+    counterparty_name: str | None = None
+    recipient_email: str | None = None
+    draft_subject: str | None = None
+    draft_body: str | None = None
+    draft_tone: str | None = None
+
+    @property
+    def lowest(self) -> Decimal:
+        return self.forecast.lowest_closing_balance
+
+
+@dataclass(frozen=True)
+class ActionDraft:
+    action_type: str
+    title: str
+    summary: str
+    options: tuple[OptionDraft, ...]
+    amount: Decimal | None = None
+    currency: str | None = None
+    counterparty_type: str | None = None
+    counterparty_id: str | None = None
+    counterparty_name: str | None = None
+    deadline: date | None = None
+    tags: tuple[str, ...] = ()
+
+
+def rank(options: Iterable[OptionDraft], *, buffer: Decimal) -> tuple[OptionDraft, ...]:
+    """Options that keep cash above the buffer first, then the least risky, then the highest low point."""
+    ordered = sorted(options, key=lambda o: (o.lowest < buffer, o.risk.composite, -o.lowest))
+    return tuple(ordered[:3])
+
+
+def item_date(ctx: PreparationContext, schedule: ScheduleInfo) -> date:
+    return ctx.today if schedule.expected_date < ctx.today else schedule.expected_date
+
+
+def move_schedule(ctx: PreparationContext, schedule: ScheduleInfo, new_date: date) -> list[ForecastItem]:
+    """Adjustments that move one schedule's remaining amount to ``new_date``."""
+    direction = INFLOW if schedule.direction == INFLOW else OUTFLOW
+    return [
+        ForecastItem(date=item_date(ctx, schedule), amount=-schedule.base_amount, direction=direction),
+        ForecastItem(date=new_date, amount=schedule.base_amount, direction=direction),
+    ]
+
+
+def receive_now(ctx: PreparationContext, schedule: ScheduleInfo) -> list[ForecastItem]:
+    return move_schedule(ctx, schedule, ctx.today)
+
+
+def relationship_for_client(ctx: PreparationContext, client_id: str | None) -> RelationshipFactors:
+    client = ctx.clients.get(client_id or "")
+    if client is None:
+        return RelationshipFactors()
+    return RelationshipFactors(
+        relationship_type=client.relationship_type,
+        revenue_percent=client.revenue_percent,
+        avg_payment_delay_days=client.avg_payment_delay_days,
+    )
+
+
+def relationship_for_vendor(ctx: PreparationContext, vendor_id: str | None) -> RelationshipFactors:
+    vendor = ctx.vendors.get(vendor_id or "")
+    if vendor is None:
+        return RelationshipFactors()
+    return RelationshipFactors(criticality=vendor.criticality, flexibility_level=vendor.flexibility_level, prior_delays=vendor.delay_count)
+
+
+def available_cash(ctx: PreparationContext) -> Decimal:
+    return max(ZERO, ctx.opening_balance)
+
+
+def risk(
+    ctx: PreparationContext,
+    relationship: RelationshipFactors,
+    *,
+    reversibility: str,
+    amount: Decimal,
+    deadline: date | None,
+    steps: int = 1,
+    counterparties: int = 1,
+    fees: Decimal = ZERO,
+) -> RiskScore:
+    days = None if deadline is None else (deadline - ctx.today).days
+    return score_action(
+        relationship,
+        OperationalFactors(reversibility=reversibility, days_until_deadline=days, steps=steps, counterparties=counterparties),  # type: ignore[arg-type]
+        FinancialFactors(amount=abs(amount), available_cash=available_cash(ctx), fees=fees),
+    )
+
+
+def vendor_delay_candidates(ctx: PreparationContext, start: date, end: date) -> list[ScheduleInfo]:
+    """Outflows in [start, end] of vendors that can be delayed, most flexible and largest first."""
+    order = {"can_delay": 0, "negotiable": 1}
+    found = [
+        s for s in ctx.outflows_between(start, end)
+        if s.vendor_id and ctx.vendors[s.vendor_id].can_be_delayed and s.status != "queued"
+    ]
+    return sorted(found, key=lambda s: (order.get(ctx.vendors[s.vendor_id or ""].flexibility_level or "", 2), -s.base_amount))
+
+
+def delay_target(ctx: PreparationContext, schedule: ScheduleInfo, *, at_least: date) -> date:
+    """A new date: past ``at_least`` and within the vendor's terms when known (30 days otherwise)."""
+    vendor = ctx.vendors.get(schedule.vendor_id or "")
+    terms = vendor.payment_terms_days if vendor and vendor.payment_terms_days else 30
+    target = max(at_least + timedelta(days=1), schedule.due_date + timedelta(days=min(terms, 30)))
+    while target.weekday() >= 5:
+        target += timedelta(days=1)
+    return target
+
+
+def with_title(option: OptionDraft, title: str) -> OptionDraft:
+    return replace(option, title=title)
+
+
+def pick_until(schedules: Sequence[ScheduleInfo], needed: Decimal, limit: int = 3) -> list[ScheduleInfo]:
+    """The fewest schedules (at most ``limit``) whose amounts cover ``needed``."""
+    chosen: list[ScheduleInfo] = []
+    total = ZERO
+    for schedule in schedules:
+        if total >= needed or len(chosen) >= limit:
+            break
+        chosen.append(schedule)
+        total += schedule.base_amount
+    return chosen

@@ -1,0 +1,232 @@
+"""PreparationEngine: turn alerts into prepared actions with ranked options, and link them.
+
+One agent per detection type (the design document's "Agent Workflows" table, plus excess cash
+allocation for unexpected revenue and payment prioritization for timing conflicts). An alert that
+already has an open action gets no second one. A failing agent is an error of the run; the others
+go on. Never commits: the caller owns the transaction.
+
+    run = await prepare_actions(db, account=account, alerts=alerts, today=today, now=now, settings=settings)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamio.accounts.models import Account
+from tamio.config import Settings
+from tamio.db import new_id
+from tamio.detection.models import DetectionAlert
+from tamio.preparation import agents_cash as cash
+from tamio.preparation import agents_counterparty as party
+from tamio.preparation.alerts import AlertView
+from tamio.preparation.context import PreparationContext, jsonable, load_context
+from tamio.preparation.drafts import ActionDraft
+from tamio.preparation.linking import FUNDING_KINDS, PAYING_KINDS, LinkCandidate, find_links, groups
+from tamio.preparation.models import ActionOption, ActionStatus, ActionType, LinkedAction, PreparedAction
+
+log = logging.getLogger(__name__)
+
+Agent = Callable[[AlertView, PreparationContext], ActionDraft | None]
+
+AGENTS: dict[str, Agent] = {
+    "late_payment": party.invoice_followup_agent,
+    "payroll_safety": cash.payroll_safety_agent,
+    "buffer_breach": cash.buffer_response_agent,
+    "vendor_terms_expiring": party.vendor_payment_agent,
+    "statutory_deadline": cash.statutory_payment_agent,
+    "client_churn": party.client_retention_agent,
+    "unexpected_expense": party.expense_review_agent,
+    "revenue_variance": party.revenue_variance_agent,
+    "runway_threshold": cash.runway_response_agent,
+    "headcount_change": party.headcount_review_agent,
+    "unexpected_revenue": cash.excess_cash_agent,
+    "payment_timing_conflict": cash.payment_prioritization_agent,
+}
+
+OPEN_ACTION_STATUSES = (ActionStatus.PENDING, ActionStatus.APPROVED, ActionStatus.EXECUTING)
+ADMIN_ONLY = ("payroll_contingency", "payroll_confirmation")
+
+
+@dataclass(frozen=True)
+class AgentError:
+    alert_id: str
+    detection_type: str
+    error: str
+
+
+@dataclass
+class PreparationRun:
+    actions: list[PreparedAction] = field(default_factory=list)
+    errors: list[AgentError] = field(default_factory=list)
+    links: list[LinkedAction] = field(default_factory=list)
+    linked_action_groups: int = 0
+
+
+def approvals_required(account: Account, draft: ActionDraft) -> int:
+    amount = draft.amount if draft.amount is not None else Decimal(0)
+    same_currency = draft.currency in (None, account.base_currency)
+    return 2 if same_currency and amount >= account.dual_approval_threshold else 1
+
+
+async def _alerts_with_open_actions(db: AsyncSession, alert_ids: Sequence[str]) -> set[str]:
+    if not alert_ids:
+        return set()
+    rows = await db.execute(
+        select(PreparedAction.alert_id).where(PreparedAction.alert_id.in_(list(alert_ids)), PreparedAction.status.in_(OPEN_ACTION_STATUSES))
+    )
+    return {r for r in rows.scalars() if r}
+
+
+def _persist(account: Account, alert: DetectionAlert, draft: ActionDraft, now: datetime) -> tuple[PreparedAction, list[ActionOption]]:
+    action = PreparedAction(
+        id=new_id("act"),
+        user_id=account.id,
+        alert_id=alert.id,
+        action_type=ActionType(draft.action_type),
+        status=ActionStatus.PENDING,
+        severity=alert.severity,
+        title=draft.title[:300],
+        summary=draft.summary,
+        amount=draft.amount,
+        currency=draft.currency,
+        counterparty_type=draft.counterparty_type,
+        counterparty_id=draft.counterparty_id,
+        counterparty_name=(draft.counterparty_name or None) and draft.counterparty_name[:200],
+        tags=sorted(set(draft.tags)),
+        priority={"emergency": 0, "this_week": 1, "upcoming": 2}[alert.severity.value],
+        deadline=draft.deadline,
+        approvals_required=approvals_required(account, draft),
+        requires_admin=draft.action_type in ADMIN_ONLY,
+        created_at=now,
+        updated_at=now,
+    )
+    options = [
+        ActionOption(
+            id=new_id("opt"),
+            action_id=action.id,
+            rank=rank,
+            kind=o.kind,
+            title=o.title[:300],
+            description=o.description,
+            amount=o.amount,
+            currency=o.currency,
+            counterparty_type=o.counterparty_type,
+            counterparty_id=o.counterparty_id,
+            counterparty_name=(o.counterparty_name or None) and o.counterparty_name[:200],
+            recipient_email=o.recipient_email,
+            draft_subject=o.draft_subject[:300] if o.draft_subject else None,
+            draft_body=o.draft_body,
+            draft_tone=o.draft_tone,
+            relationship_risk=o.risk.relationship,
+            operational_risk=o.risk.operational,
+            financial_cost=o.risk.financial,
+            composite_risk=o.risk.composite,
+            risk_level=o.risk.level,
+            forecast_lowest_balance=o.forecast.lowest_closing_balance,
+            forecast_lowest_week=o.forecast.lowest_week_start,
+            params=jsonable(o.params),
+            created_at=now,
+        )
+        for rank, o in enumerate(draft.options, start=1)
+    ]
+    return action, options
+
+
+def _candidate(key: str, detection_type: str, action_type: str, options: Sequence[ActionOption]) -> LinkCandidate:
+    top = options[0]
+    delayed = {str(m.get("vendor_id")) for o in options if o.kind == "delay_payment" for m in (o.params or {}).get("moves", [])}
+    paid = {o.counterparty_id for o in options if o.kind in PAYING_KINDS and o.counterparty_id}
+    return LinkCandidate(
+        key=key,
+        detection_type=detection_type,
+        action_type=action_type,
+        top_kind=top.kind,
+        top_lowest=top.forecast_lowest_balance,
+        delayed_vendors=frozenset(delayed),
+        paid_vendors=frozenset(paid),
+        funds=top.kind in FUNDING_KINDS or any(step.get("kind") in FUNDING_KINDS for step in (top.params or {}).get("steps", [])),
+        payroll=action_type.startswith("payroll"),
+    )
+
+
+async def prepare_actions(
+    db: AsyncSession,
+    *,
+    account: Account,
+    alerts: Sequence[DetectionAlert],
+    today: date,
+    now: datetime,
+    settings: Settings,
+    context: PreparationContext | None = None,
+) -> PreparationRun:
+    run = PreparationRun()
+    covered = await _alerts_with_open_actions(db, [a.id for a in alerts])
+    todo = [a for a in alerts if a.id not in covered]
+    if not todo:
+        return run
+    ctx = context or await load_context(db, account_id=account.id, today=today, settings=settings)
+    candidates: list[LinkCandidate] = []
+    for alert in todo:
+        agent = AGENTS.get(alert.detection_type.value)
+        if agent is None:
+            continue
+        try:
+            draft = agent(AlertView.of(alert), ctx)
+        except Exception as exc:  # one agent failing must not stop the run
+            log.exception("agent for %s failed on alert %s", alert.detection_type.value, alert.id)
+            run.errors.append(AgentError(alert.id, alert.detection_type.value, f"{type(exc).__name__}: {exc}"))
+            continue
+        if draft is None or not draft.options:
+            continue
+        action, options = _persist(account, alert, draft, now)
+        db.add(action)
+        db.add_all(options)
+        run.actions.append(action)
+        candidates.append(_candidate(action.id, alert.detection_type.value, draft.action_type, options))
+    await db.flush()
+    candidates += await _open_candidates(db, account_id=account.id, exclude=[a.id for a in run.actions])
+    links = find_links(candidates, buffer=ctx.buffer, base_lowest=ctx.forecast.lowest_closing_balance)
+    new_ids = {a.id for a in run.actions}
+    links = [link for link in links if link.source in new_ids or link.target in new_ids]
+    group_of = groups([c.key for c in candidates], links)
+    for link in links:
+        row = LinkedAction(
+            user_id=account.id, source_action_id=link.source, target_action_id=link.target, link_type=link.link_type,
+            group_id=group_of[link.source], reason=link.reason, created_at=now,
+        )
+        db.add(row)
+        run.links.append(row)
+    run.linked_action_groups = len({group_of[link.source] for link in links})
+    await db.flush()
+    return run
+
+
+async def _open_candidates(db: AsyncSession, *, account_id: str, exclude: Sequence[str]) -> list[LinkCandidate]:
+    """Pending actions of earlier runs, so new actions can link to them (two queries)."""
+    actions = (
+        await db.execute(
+            select(PreparedAction, DetectionAlert.detection_type)
+            .outerjoin(DetectionAlert, DetectionAlert.id == PreparedAction.alert_id)
+            .where(PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.PENDING, PreparedAction.id.not_in(list(exclude) or [""]))
+        )
+    ).all()
+    if not actions:
+        return []
+    options = (
+        await db.execute(select(ActionOption).where(ActionOption.action_id.in_([a.id for a, _ in actions])).order_by(ActionOption.action_id, ActionOption.rank))
+    ).scalars().all()
+    by_action: dict[str, list[ActionOption]] = {}
+    for option in options:
+        by_action.setdefault(option.action_id, []).append(option)
+    return [
+        _candidate(a.id, t.value if t else "", a.action_type.value, by_action[a.id])
+        for a, t in actions
+        if by_action.get(a.id)
+    ]
