@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+import tamio.models  # noqa: F401  (every table, for the foreign keys)
 from tamio.data.models import CashAccount
 from tamio.db import create_engine, make_session_factory
 

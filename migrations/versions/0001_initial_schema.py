@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 03:45:56.735650
+Create Date: 2026-11-28 04:06:53.048604
 """
 
 from collections.abc import Sequence
@@ -342,7 +342,7 @@ def upgrade() -> None:
     sa.Column('updated_at', tamio.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('user_id', 'integration_type', 'external_type', 'external_id', name='uq_integration_mappings_external')
+    sa.UniqueConstraint('user_id', 'integration_type', 'external_type', 'external_id', 'entity_type', name='uq_integration_mappings_external')
     )
     with op.batch_alter_table('integration_mappings', schema=None) as batch_op:
         batch_op.create_index('ix_integration_mappings_entity', ['entity_type', 'entity_id'], unique=False)
@@ -486,9 +486,9 @@ def upgrade() -> None:
     sa.Column('description', sa.String(length=300), nullable=False),
     sa.Column('base_amount', tamio.db.Money(), nullable=False),
     sa.Column('amount_type', sa.Enum('fixed', 'variable', 'estimated', name='amounttype', native_enum=False, length=40), nullable=False),
-    sa.Column('frequency', sa.Enum('once', name='frequency', native_enum=False, length=40), nullable=False),
+    sa.Column('frequency', sa.Enum('once', 'weekly', 'biweekly', 'semimonthly', 'monthly', 'quarterly', 'annually', 'custom', name='frequency', native_enum=False, length=40), nullable=False),
     sa.Column('rrule', sa.String(length=500), nullable=False),
-    sa.Column('business_day_convention', sa.Enum('none', name='businessdayconvention', native_enum=False, length=40), nullable=False),
+    sa.Column('business_day_convention', sa.Enum('none', 'following', 'preceding', 'modified_following', name='businessdayconvention', native_enum=False, length=40), nullable=False),
     sa.Column('holiday_calendar', sa.String(length=10), nullable=True),
     sa.Column('day_of_month', sa.Integer(), nullable=True),
     sa.Column('start_date', sa.Date(), nullable=False),

@@ -19,7 +19,12 @@ from tamio.db import Base, JSONType, created_at_column, new_id, updated_at_colum
 class IntegrationMapping(Base):
     __tablename__ = "integration_mappings"
     __table_args__ = (
-        UniqueConstraint("user_id", "integration_type", "external_type", "external_id", name="uq_integration_mappings_external"),
+        # entity_type is part of the key: one Xero contact that is both a customer and a supplier
+        # maps to a client and to an expense bucket.
+        UniqueConstraint(
+            "user_id", "integration_type", "external_type", "external_id", "entity_type",
+            name="uq_integration_mappings_external",
+        ),
         Index("ix_integration_mappings_external", "integration_type", "external_id", "external_type"),
         Index("ix_integration_mappings_entity", "entity_type", "entity_id"),
     )

@@ -324,9 +324,11 @@ class ObligationService:
     def _window_start(self, agreement: ObligationAgreement) -> date:
         # A one-off keeps its date even when past (an invoice already overdue); recurring
         # agreements start at today: the past is what was paid, not what is expected.
+        # (No rule date precedes the start, so today is the window even for a future start; a
+        # business-day adjustment may move the first due date before the start itself.)
         if agreement.frequency.value == "once":
-            return agreement.start_date
-        return max(agreement.start_date, self.today)
+            return min(agreement.start_date, self.today)
+        return self.today
 
     async def generate_schedules(self, agreement: ObligationAgreement, *, until: date | None = None) -> int:
         """Bring one agreement's future unpaid schedules in line with it; returns rows changed."""
@@ -364,7 +366,9 @@ class ObligationService:
                 }
             ).recurrence()
             window_start = self._window_start(agreement)
-            wanted = {o.rule_date: o.due_date for o in spec_recurrence.occurrences(window_start, end)}
+            # Refresh schedules generated earlier beyond today's horizon too.
+            agreement_end = max([end, *(s.due_date for s in have.values() if s.status == ScheduleStatus.SCHEDULED)])
+            wanted = {o.rule_date: o.due_date for o in spec_recurrence.occurrences(window_start, agreement_end)}
             for rule_date, schedule in have.items():
                 replaceable = (
                     schedule.status == ScheduleStatus.SCHEDULED
@@ -375,8 +379,7 @@ class ObligationService:
                 if not replaceable:
                     continue
                 if rule_date not in wanted:
-                    if schedule.due_date <= end:
-                        stale.append(schedule.id)
+                    stale.append(schedule.id)
                     continue
                 due = wanted[rule_date] if schedule.delayed_from is None else schedule.due_date
                 base = agreement.base_currency_amount or Decimal(0)
@@ -394,7 +397,7 @@ class ObligationService:
                     schedule.exchange_rate_date = agreement.exchange_rate_date
                     changed += 1
             for rule_date, due_date in wanted.items():
-                if rule_date in have:
+                if rule_date in have or due_date > end:
                     continue
                 new_rows.append(
                     {

@@ -44,7 +44,7 @@ def _alert_schedule(alert: AlertView, ctx: PreparationContext, candidates: list[
 
 def invoice_followup_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
     """A late payer: collection emails in the right tone, and an escalation once it is a month late."""
-    client_id = str(alert.context.get("client_id") or (alert.entity_id if alert.entity_type == "client" else ""))
+    client_id = str(alert.context.get("client_id") or (alert.entity_id if alert.entity_type == "client" else "") or "")
     overdue = [s for s in ctx.overdue_receivables() if not client_id or s.client_id == client_id]
     schedule = _alert_schedule(alert, ctx, sorted(overdue, key=lambda s: s.due_date))
     if schedule is None:
@@ -114,7 +114,7 @@ def client_retention_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
 
 def vendor_payment_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
     """A vendor payment falls due soon: batch it for payment, or ask for more time if the vendor can wait."""
-    vendor_id = str(alert.context.get("vendor_id") or (alert.entity_id if alert.entity_type in ("expense", "expense_bucket", "vendor") else ""))
+    vendor_id = str(alert.context.get("vendor_id") or (alert.entity_id if alert.entity_type in ("expense", "expense_bucket", "vendor") else "") or "")
     upcoming = sorted((s for s in ctx.schedules if s.direction != "inflow" and s.due_date >= ctx.today and (not vendor_id or s.vendor_id == vendor_id)), key=lambda s: s.due_date)
     schedule = _alert_schedule(alert, ctx, upcoming)
     if schedule is None:

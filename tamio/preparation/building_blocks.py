@@ -26,7 +26,7 @@ from tamio.preparation.message_drafting import draft_collection_email, draft_ven
 from tamio.preparation.risk_scoring import RelationshipFactors
 
 ZERO = Decimal(0)
-REPAYMENT_DAYS = 60
+REPAYMENT_DAYS = 120  # revolving credit repaid after the 13-week horizon
 
 
 def round_up(amount: Decimal, step: Decimal = Decimal(500)) -> Decimal:

@@ -29,7 +29,14 @@ from tamio.preparation.alerts import AlertView
 from tamio.preparation.context import PreparationContext, jsonable, load_context
 from tamio.preparation.drafts import ActionDraft
 from tamio.preparation.linking import FUNDING_KINDS, PAYING_KINDS, LinkCandidate, find_links, groups
-from tamio.preparation.models import ActionOption, ActionStatus, ActionType, LinkedAction, PreparedAction
+from tamio.preparation.models import (
+    ActionOption,
+    ActionStatus,
+    ActionType,
+    LinkedAction,
+    LinkType,
+    PreparedAction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +194,7 @@ async def prepare_actions(
             continue
         action, options = _persist(account, alert, draft, now)
         db.add(action)
+        await db.flush()  # the action row before its options (foreign key)
         db.add_all(options)
         run.actions.append(action)
         candidates.append(_candidate(action.id, alert.detection_type.value, draft.action_type, options))
@@ -198,7 +206,7 @@ async def prepare_actions(
     group_of = groups([c.key for c in candidates], links)
     for link in links:
         row = LinkedAction(
-            user_id=account.id, source_action_id=link.source, target_action_id=link.target, link_type=link.link_type,
+            user_id=account.id, source_action_id=link.source, target_action_id=link.target, link_type=LinkType(link.link_type),
             group_id=group_of[link.source], reason=link.reason, created_at=now,
         )
         db.add(row)

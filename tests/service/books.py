@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 
 from tamio.accounts.models import Account
 from tamio.accounts.service import create_account
@@ -16,6 +15,7 @@ from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.data.models import Client, ExpenseBucket
 from tamio.data.service import set_balance
 from tamio.obligations.models import ObligationType
+from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 from tamio.obligations.schemas import RecurrenceSpec
 
 SCHEDULE_PATH = Settings(use_obligation_for_forecast=True, database_url="sqlite+aiosqlite:///:memory:")

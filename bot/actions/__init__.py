@@ -1,0 +1,1 @@
+"""Listeners of buttons and other block actions, one module per surface."""

@@ -1,0 +1,117 @@
+"""``create_app(settings, session_factory, client=None) -> AsyncApp``: the Slack app, built per call.
+
+No module-level app: the entry point (``tamio serve``, a test, the sandbox) builds one with its
+settings, its database and, optionally, its Web API client (tests point it at the local Slack
+stand-in). Bolt runs with ``process_before_response=True`` so each response leaves as soon as
+the listener returns (Bolt's other mode polls for ``ack()`` every 10 ms); listeners ack within a few
+milliseconds and hand slow work to ``Scope.later``. Each feature module has ``register(app)``.
+
+    app = create_app(Settings(), make_session_factory(create_engine(url)))
+    web_app = bot.server.build_web_app(settings, sessions, app=app)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_interval_calculator import BackoffRetryIntervalCalculator
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import boundary, oauth
+from bot.charts import ChartLinks
+from bot.runtime import Clock, Runtime, Scope
+from bot.workspace import build_middleware
+from tamio.config import Settings
+
+log = logging.getLogger("tamio.bot")
+
+
+class TamioApp(AsyncApp):
+    """An AsyncApp that closes each request's database scope, whatever the listeners did."""
+
+    runtime: Runtime
+    charts: ChartLinks
+    bot_tokens: oauth.BotTokens
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        try:
+            return await super().async_dispatch(req)
+        finally:
+            scope = req.context.get("scope")
+            if isinstance(scope, Scope):
+                await scope.close()
+
+
+def build_client(settings: Settings, client: AsyncWebClient | None = None) -> AsyncWebClient:
+    """The Web API client: Slack's (or the stand-in's) base URL, retrying 429s after Retry-After."""
+    if client is None:
+        client = AsyncWebClient(
+            token=None if oauth.multi_workspace(settings) else settings.slack_bot_token,
+            base_url=settings.slack_api_url,
+        )
+    if not any(isinstance(h, AsyncRateLimitErrorRetryHandler) for h in client.retry_handlers):
+        client.retry_handlers.append(
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2, interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=0.5))
+        )
+    return client
+
+
+def create_app(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    client: AsyncWebClient | None = None,
+    *,
+    clock: Clock | None = None,
+) -> TamioApp:
+    client = build_client(settings, client)
+    options: dict[str, Any] = {}
+    if oauth.multi_workspace(settings):
+        oauth_settings, authorize = oauth.build_oauth(settings, session_factory, client)
+        options.update(oauth_settings=oauth_settings, authorize=authorize)
+        tokens: oauth.BotTokens = oauth.InstalledTokens(oauth_settings.installation_store)
+    elif client.token:
+        tokens = oauth.SingleWorkspaceToken(client.token)
+    else:
+        raise ValueError(
+            "Slack needs credentials: set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
+            "SLACK_CLIENT_SECRET (install in several workspaces)."
+        )
+    app = TamioApp(
+        name="tamio",
+        client=client,
+        signing_secret=settings.slack_signing_secret or "",
+        process_before_response=True,
+        logger=logging.getLogger("tamio.bolt"),
+        **options,
+    )
+    app.runtime = Runtime(settings, session_factory, clock)
+    app.charts = ChartLinks(settings)
+    app.bot_tokens = tokens
+    boundary.install(app.runtime)
+    app.use(build_middleware(app.runtime))
+    register_features(app)
+
+    @app.error
+    async def last_resort(error: Exception, body: dict[str, Any]) -> None:
+        log.error("unhandled Slack request error: %r (type %s)", error, body.get("type") or body.get("command"))
+
+    return app
+
+
+def register_features(app: TamioApp) -> None:
+    from bot import events, home
+    from bot.actions import cards as card_actions
+    from bot.actions import forecast as forecast_actions
+    from bot.commands import register as register_commands
+    from bot.views import add as add_view
+    from bot.views import draft as draft_view
+
+    for module in (events, home, forecast_actions, card_actions, add_view, draft_view):
+        module.register(app)
+    register_commands(app)

@@ -1,0 +1,1 @@
+"""Block Kit builders: pure functions from Tamio records to Slack blocks."""

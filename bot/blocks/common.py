@@ -1,0 +1,180 @@
+"""Small Block Kit builders that stay within Slack's limits by construction, and the formats people read.
+
+Slack answers ``invalid_blocks`` past its limits (FIELD_NOTES.md): header 150 characters, section
+text 3,000, a field 2,000 (10 per section), button text 75 and value 2,000, option text 75,
+context 10 elements, 50 blocks in a message and 100 in a view. These builders cut text to fit
+(with an ellipsis) instead of letting a long client name break a card.
+
+Dates in messages use Slack's date token, so each reader sees their own locale and time zone:
+
+    slack_date(datetime(2026, 12, 11, 9, tzinfo=UTC), "{date_short_pretty}")
+    -> '<!date^1796979600^{date_short_pretty}|Fri 11 Dec>'
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from tamio.money import format_money
+
+HEADER_MAX = 150
+SECTION_MAX = 3000
+FIELD_MAX = 2000
+BUTTON_TEXT_MAX = 75
+OPTION_TEXT_MAX = 75
+CONTEXT_MAX_ELEMENTS = 10
+MESSAGE_MAX_BLOCKS = 50
+VIEW_MAX_BLOCKS = 100
+PLAIN_MAX_MODAL_TITLE = 24
+
+Block = dict[str, Any]
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def escape(text: str) -> str:
+    """Escape what Slack's mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain(text: str, limit: int = SECTION_MAX) -> dict[str, Any]:
+    return {"type": "plain_text", "text": cut(text, limit) or " ", "emoji": True}
+
+
+def mrkdwn(text: str, limit: int = SECTION_MAX) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": cut(text, limit) or " "}
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": plain(text, HEADER_MAX)}
+
+
+def section(text: str, *, block_id: str | None = None, accessory: dict[str, Any] | None = None) -> Block:
+    block: Block = {"type": "section", "text": mrkdwn(text)}
+    if block_id:
+        block["block_id"] = block_id
+    if accessory:
+        block["accessory"] = accessory
+    return block
+
+
+def fields(*items: str) -> Block:
+    return {"type": "section", "fields": [mrkdwn(item, FIELD_MAX) for item in items[:10]]}
+
+
+def context(*texts: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(t) for t in texts if t][:CONTEXT_MAX_ELEMENTS] or [mrkdwn(" ")]}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(text: str, action_id: str, value: str = "", *, style: str | None = None, confirm: dict[str, Any] | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "button", "text": plain(text, BUTTON_TEXT_MAX), "action_id": action_id}
+    if value:
+        element["value"] = value[:2000]
+    if style:
+        element["style"] = style
+    if confirm:
+        element["confirm"] = confirm
+    return element
+
+
+def confirm_dialog(title: str, text: str, yes: str, no: str = "Cancel") -> dict[str, Any]:
+    return {"title": plain(title, 100), "text": mrkdwn(text, 300), "confirm": plain(yes, 30), "deny": plain(no, 30)}
+
+
+def actions(*elements: dict[str, Any], block_id: str | None = None) -> Block:
+    block: Block = {"type": "actions", "elements": list(elements)[:25]}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def option(text: str, value: str, description: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"text": plain(text, OPTION_TEXT_MAX), "value": value[:150]}
+    if description:
+        item["description"] = plain(description, OPTION_TEXT_MAX)
+    return item
+
+
+def image(*, alt: str, url: str | None = None, file_id: str | None = None, title: str | None = None) -> Block:
+    block: Block = {"type": "image", "alt_text": cut(alt, 2000)}
+    if file_id:
+        block["slack_file"] = {"id": file_id}
+    elif url:
+        block["image_url"] = url
+    if title:
+        block["title"] = plain(title, 2000)
+    return block
+
+
+def code_sections(lines: list[str], *, limit: int = SECTION_MAX) -> list[Block]:
+    """Lines in code blocks, split into as few sections as fit in ``limit`` characters each."""
+    chunks: list[list[str]] = [[]]
+    size = 6  # the fences
+    for line in lines:
+        line = cut(line, limit - 8)
+        if chunks[-1] and size + len(line) + 1 > limit:
+            chunks.append([])
+            size = 6
+        chunks[-1].append(line)
+        size += len(line) + 1
+    return [section("```" + "\n".join(chunk) + "```") for chunk in chunks if chunk]
+
+
+# -- formats ----------------------------------------------------------------------------------
+
+
+def money(amount: Decimal | None, currency: str | None, *, cents: bool = True) -> str:
+    if amount is None or not currency:
+        return "—"
+    return format_money(amount, currency, with_cents=cents)
+
+
+def whole(amount: Decimal) -> str:
+    """An amount in whole units with separators, for tables: ``-8,400``."""
+    return f"{amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN):,}"
+
+
+def day_label(day: date) -> str:
+    """``Fri 11 Dec``: how people say a date."""
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def _timestamp(moment: date | datetime) -> int:
+    if isinstance(moment, datetime):
+        return int(moment.timestamp())
+    return int(datetime.combine(moment, time(12), tzinfo=UTC).timestamp())
+
+
+def slack_date(moment: date | datetime, fmt: str = "{date_short_pretty}", fallback: str | None = None) -> str:
+    if fallback is None:
+        fallback = day_label(moment.date() if isinstance(moment, datetime) else moment)
+        if isinstance(moment, datetime) and "{time" in fmt:
+            fallback += f" {moment:%H:%M} UTC"
+    return f"<!date^{_timestamp(moment)}^{fmt}|{fallback}>"
+
+
+def slack_time(moment: datetime) -> str:
+    return slack_date(moment, "{time}", f"{moment.astimezone(UTC):%H:%M} UTC")
+
+
+def in_days(day: date, today: date) -> str:
+    delta = (day - today).days
+    if delta == 0:
+        return "today"
+    if delta == 1:
+        return "tomorrow"
+    if delta == -1:
+        return "yesterday"
+    return f"in {delta} days" if delta > 0 else f"{-delta} days ago"
+
+
+def user(user_id: str | None) -> str:
+    return f"<@{user_id}>" if user_id else "someone"

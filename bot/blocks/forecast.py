@@ -1,0 +1,131 @@
+"""The forecast as Block Kit: the headline numbers, the chart, a compact weekly table, confidence.
+
+The table is monospaced in a code block. Thirteen weeks take about 700 characters; 52 weeks of
+billion-sized amounts still fit, split across as few sections as Slack's 3,000-character limit
+allows. Amounts are whole units without the symbol (the header says the currency).
+
+    blocks = forecast_blocks(forecast, title="Cash forecast", image=image(alt=..., file_id="F1"),
+                             share_value="13|2026-12-07")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blocks.common import (
+    Block,
+    actions,
+    button,
+    code_sections,
+    context,
+    day_label,
+    header,
+    money,
+    section,
+    whole,
+)
+from tamio.forecast.engine import Forecast
+from tamio.forecast.views import describe_runway
+
+SHARE_ACTION = "forecast_share"
+OPEN_HOME_ACTION = "forecast_open_home"
+CONFIDENCE_SHORT = {"high": "high", "medium": "med", "low": "low"}
+
+
+def runway_text(forecast: Forecast) -> str:
+    if forecast.runway_weeks is None:
+        return "stays above the buffer"
+    months = forecast.runway_months
+    return f"{months} months" if months is not None and months >= 2 else f"{forecast.runway_weeks} weeks"
+
+
+def headline(forecast: Forecast) -> str:
+    cur = forecast.base_currency
+    return (
+        f"Today *{money(forecast.opening_balance, cur, cents=False)}* · "
+        f"Lowest *{money(forecast.lowest_closing_balance, cur, cents=False)}* in the week of {day_label(forecast.lowest_week_start)} · "
+        f"Runway *{runway_text(forecast)}*"
+    )
+
+
+def consequence(forecast: Forecast) -> str | None:
+    """Lead with what matters: the first week below the buffer (or below zero)."""
+    cur = forecast.base_currency
+    for week in forecast.weeks:
+        if week.closing_balance < 0:
+            return f":rotating_light: Cash runs out in the week of {day_label(week.start)} ({money(week.closing_balance, cur, cents=False)})."
+        if forecast.buffer and week.closing_balance < forecast.buffer:
+            return (
+                f":warning: Cash falls below your {money(forecast.buffer, cur, cents=False)} buffer in the week of "
+                f"{day_label(week.start)} ({money(week.closing_balance, cur, cents=False)})."
+            )
+    return None
+
+
+def table_lines(forecast: Forecast) -> list[str]:
+    rows = [(f"{w.start:%d %b}", whole(w.inflows), whole(-w.outflows) if w.outflows else "0", whole(w.closing_balance),
+             CONFIDENCE_SHORT.get(w.confidence, w.confidence)) for w in forecast.weeks]
+    widths = [max(len(r[i]) for r in rows) for i in range(1, 4)]
+    widths = [max(widths[0], 2), max(widths[1], 3), max(widths[2], 5)]
+    head = f"{'Week':<6}  {'In':>{widths[0]}}  {'Out':>{widths[1]}}  {'Close':>{widths[2]}}  Conf"
+    lines = [head]
+    for start, inflow, outflow, close, conf in rows:
+        lines.append(f"{start:<6}  {inflow:>{widths[0]}}  {outflow:>{widths[1]}}  {close:>{widths[2]}}  {conf}")
+    return lines
+
+
+def confidence_text(forecast: Forecast) -> str:
+    labels = [w.confidence for w in forecast.weeks]
+    if len(set(labels)) == 1:
+        return f"Confidence: {labels[0]} throughout."
+    first_change = next(i for i, label in enumerate(labels) if label != labels[0])
+    return f"Confidence: {labels[0]} for the first {first_change} week{'s' if first_change != 1 else ''}, {labels[-1]} by week {len(labels)}."
+
+
+def forecast_blocks(
+    forecast: Forecast,
+    *,
+    title: str | None = None,
+    image: Block | None = None,
+    share_value: str | None = None,
+    note: str | None = None,
+) -> list[Block]:
+    """The forecast message; with ``share_value`` it carries the Share and Open App Home buttons."""
+    blocks: list[Block] = [
+        header(title or f"Cash forecast · {len(forecast.weeks)} weeks from {day_label(forecast.as_of)}"),
+        section(headline(forecast)),
+    ]
+    warning = consequence(forecast)
+    if warning:
+        blocks.append(section(warning))
+    if image is not None:
+        blocks.append(image)
+    blocks.extend(code_sections(table_lines(forecast)))
+    buffer_note = f"Buffer {money(forecast.buffer, forecast.base_currency, cents=False)}" if forecast.buffer else "No buffer set"
+    blocks.append(context(f"{confidence_text(forecast)} Amounts in {forecast.base_currency}. {buffer_note}.", note or ""))
+    if share_value is not None:
+        blocks.append(
+            actions(
+                button("Share in channel", SHARE_ACTION, share_value, style="primary"),
+                button("Open App Home", OPEN_HOME_ACTION, "home"),
+                block_id="forecast_actions",
+            )
+        )
+    return blocks
+
+
+def fallback_text(forecast: Forecast) -> str:
+    cur = forecast.base_currency
+    return (
+        f"Cash forecast: today {money(forecast.opening_balance, cur)}, lowest {money(forecast.lowest_closing_balance, cur)} "
+        f"in the week of {day_label(forecast.lowest_week_start)}, runway {describe_runway(forecast)}."
+    )
+
+
+def summary_line(forecast: Forecast) -> str:
+    """One line for App Home and the digest."""
+    return headline(forecast)
+
+
+def as_dict(forecast: Forecast) -> dict[str, Any]:
+    return forecast.to_json()

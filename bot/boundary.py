@@ -1,0 +1,195 @@
+"""The one error boundary of every Slack listener, and how a listener's answer becomes the ack.
+
+A listener decorated with ``@handler`` asks for what it needs by name (``scope``, ``db``,
+``account``, ``member``, ``now``, ``body``, ``ack``, ``client``, ``respond``, ``context``) and
+returns what to answer: a ``Reply`` (ephemeral text/blocks for a slash command), ``FieldErrors``
+(a modal's field errors), ``Options`` (external select suggestions), a ``ViewUpdate`` or nothing.
+The boundary commits the scope *before* the answer goes back (Bolt runs with
+``process_before_response=True``, so the HTTP response leaves after the listener returns), then
+acks. On a ``TamioError`` it rolls back and tells the person what was wrong, ephemerally; on
+anything else it rolls back, logs a correlation id and apologises. Nothing half-written stays.
+
+    @handler
+    async def balance(scope: Scope, body: dict) -> Reply:
+        ...
+        return Reply("Operating now holds $45,000.00.")
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.runtime import Caller, Runtime, Scope
+from tamio.errors import TamioError, ValidationError
+
+log = logging.getLogger("tamio.bot")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer visible to the caller only (or to the channel when ``in_channel``)."""
+
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    in_channel: bool = False
+
+
+@dataclass(frozen=True)
+class FieldErrors:
+    errors: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Options:
+    options: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ViewUpdate:
+    view: dict[str, Any]
+
+
+Answer = Reply | FieldErrors | Options | ViewUpdate | None
+
+
+def error_text(error: TamioError) -> str:
+    """What was wrong, what would be right, and a working example when there is one."""
+    text = f":warning: {error.message}"
+    if error.hint and error.hint not in error.message:
+        text += f" {error.hint}"
+    example = getattr(error, "example", None)
+    if example:
+        text += f"\nExample: `{example}`"
+    return text
+
+
+def apology_text(correlation: str) -> str:
+    return (
+        ":face_with_head_bandage: Sorry, something went wrong on our side and nothing was saved. "
+        f"If it happens again, quote reference `{correlation}`."
+    )
+
+
+def request_kind(body: dict[str, Any]) -> str:
+    if "command" in body:
+        return "command"
+    return str(body.get("type") or "unknown")
+
+
+def _field_errors_for_view(error: ValidationError, body: dict[str, Any]) -> dict[str, str]:
+    """Map a ValidationError's fields onto the modal's input block ids (they share names)."""
+    blocks = [b.get("block_id") for b in (body.get("view") or {}).get("blocks", []) if b.get("type") == "input"]
+    found = {field: message for field, message in error.field_errors.items() if field in blocks}
+    if not found and blocks:
+        found = {str(blocks[0]): error_text(error).removeprefix(":warning: ")[:150]}
+    return found
+
+
+async def tell(caller: Caller, client: AsyncWebClient, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
+    """An ephemeral note to the caller: through the response_url, in the channel, or in a DM."""
+    if caller.response_url:
+        webhook = AsyncWebhookClient(caller.response_url)
+        await webhook.send(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+    elif caller.channel_id and caller.user_id:
+        await client.chat_postEphemeral(channel=caller.channel_id, user=caller.user_id, text=text, blocks=blocks)
+    elif caller.user_id:
+        await client.chat_postMessage(channel=caller.user_id, text=text, blocks=blocks)
+
+
+async def report_error(caller: Caller, client: AsyncWebClient, error: BaseException, correlation: str | None) -> None:
+    """How work done after the ack reports a failure (installed as ``Runtime.report_error``)."""
+    text = error_text(error) if isinstance(error, TamioError) else apology_text(correlation or "-")
+    await tell(caller, client, text)
+
+
+def install(runtime: Runtime) -> None:
+    runtime.report_error = report_error
+
+
+async def _answer(ack: Any, kind: str, answer: Answer) -> None:
+    if ack.response is not None:
+        return
+    if isinstance(answer, Reply):
+        if kind == "command":
+            await ack(text=answer.text, blocks=answer.blocks, response_type="in_channel" if answer.in_channel else "ephemeral")
+        else:
+            await ack()
+    elif isinstance(answer, FieldErrors):
+        await ack(response_action="errors", errors=answer.errors)
+    elif isinstance(answer, Options):
+        await ack(options=answer.options)
+    elif isinstance(answer, ViewUpdate):
+        await ack(response_action="update", view=answer.view)
+    else:
+        await ack()
+
+
+async def _fail(ack: Any, kind: str, body: dict[str, Any], scope: Scope | None, runtime: Runtime | None,
+                client: AsyncWebClient, error: BaseException) -> None:
+    correlation = None
+    if isinstance(error, TamioError):
+        text = error_text(error)
+    else:
+        correlation = uuid.uuid4().hex[:12]
+        log.exception("listener failed (correlation id %s)", correlation, exc_info=error)
+        text = apology_text(correlation)
+    if ack.response is None:
+        if kind == "command":
+            await ack(text=text, response_type="ephemeral")
+            return
+        if kind == "view_submission" and isinstance(error, ValidationError):
+            errors = _field_errors_for_view(error, body)
+            if errors:
+                await ack(response_action="errors", errors=errors)
+                return
+        if kind == "block_suggestion":
+            await ack(options=[])
+            return
+        await ack()
+    if scope is not None and runtime is not None:
+        caller = scope.caller
+        runtime.spawn(tell(caller, client, text), name="error-reply")
+
+
+Handler = Callable[..., Awaitable[Answer]]
+
+
+def handler(fn: Handler) -> Callable[..., Awaitable[None]]:
+    """Wrap a Tamio listener in the boundary (see the module docstring)."""
+    wanted = list(inspect.signature(fn).parameters)
+
+    async def listener(ack: Any, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient, respond: Any) -> None:
+        scope: Scope | None = context.get("scope")
+        runtime: Runtime | None = context.get("runtime")
+        kind = request_kind(body)
+        available: dict[str, Any] = {
+            "ack": ack, "body": body, "context": context, "client": client, "respond": respond, "scope": scope,
+            "runtime": runtime,
+            "db": scope.db if scope else None, "account": scope.account if scope else None,
+            "member": scope.member if scope else None, "now": scope.now if scope else None,
+        }
+        try:
+            if scope is None and "scope" in wanted:
+                raise TamioError("I couldn't tell which workspace this came from.", hint="Try again from Slack.")
+            answer = await fn(**{name: available.get(name) for name in wanted})
+            if scope is not None:
+                await scope.commit()
+            await _answer(ack, kind, answer)
+        except Exception as error:  # the boundary: every failure becomes a message
+            if scope is not None:
+                await scope.rollback()
+            await _fail(ack, kind, body, scope, runtime, client, error)
+
+    listener.__name__ = fn.__name__
+    listener.__qualname__ = fn.__qualname__
+    listener.__doc__ = fn.__doc__
+    return listener

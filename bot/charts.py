@@ -1,0 +1,134 @@
+"""The forecast chart: a PNG of the closing balance per week, its low/high band and the buffer.
+
+Drawn with matplotlib's object API on the Agg canvas (no pyplot, no global state, so it is safe
+in a worker thread: the event loop keeps acking while a chart renders). Amounts become floats
+only here, to place pixels.
+
+App Home shows the chart through a URL that ``tamio serve`` answers (``GET /charts/<token>.png``);
+the token is signed (HMAC-SHA256) and says which account, which first day and how many weeks, so
+the route needs no state and works on every replica:
+
+    links = ChartLinks(settings)
+    url = links.url(account_id=account.id, as_of=today, weeks=13, now=now)
+    account_id, as_of, weeks = links.verify(token, now=now)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import json
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from tamio.config import Settings
+from tamio.errors import PermissionDenied
+from tamio.forecast.engine import Forecast
+from tamio.money import format_money
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+LINK_LIFETIME = timedelta(days=7)
+COLOURS = {"line": "#1264A3", "band": "#1264A3", "buffer": "#E01E5A", "low": "#E01E5A", "grid": "#DDDDDD"}
+
+
+def render_forecast_png(forecast: Forecast, *, title: str = "") -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    cur = forecast.base_currency
+    starts = [week.start for week in forecast.weeks]
+    closing = [float(week.closing_balance) for week in forecast.weeks]
+    low = [float(week.low) for week in forecast.weeks]
+    high = [float(week.high) for week in forecast.weeks]
+
+    figure = Figure(figsize=(8.0, 3.6), dpi=110)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.fill_between(starts, low, high, color=COLOURS["band"], alpha=0.15, linewidth=0, label="likely range")
+    axes.plot(starts, closing, color=COLOURS["line"], marker="o", markersize=3.5, linewidth=2, label="closing balance")
+    if forecast.buffer:
+        axes.axhline(float(forecast.buffer), color=COLOURS["buffer"], linestyle="--", linewidth=1.2, label="buffer")
+    lowest = forecast.week_of(forecast.lowest_week_start)
+    if lowest is not None:
+        axes.annotate(
+            f"lowest {format_money(lowest.closing_balance, cur, with_cents=False)}",
+            (lowest.start, float(lowest.closing_balance)),
+            textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8, color=COLOURS["low"],
+        )
+    axes.axhline(0, color="#888888", linewidth=0.8)
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: _short_money(value, cur)))
+    axes.set_xticks(starts[:: max(1, len(starts) // 7)])
+    axes.set_xticklabels([d.strftime("%d %b") for d in starts[:: max(1, len(starts) // 7)]], fontsize=8)
+    axes.tick_params(axis="y", labelsize=8)
+    axes.grid(axis="y", color=COLOURS["grid"], linewidth=0.6)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    axes.legend(loc="upper right", fontsize=7, frameon=False)
+    axes.set_title(title or f"Cash forecast · {len(starts)} weeks from {forecast.as_of:%a %d %b}", fontsize=10, loc="left")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _short_money(value: float, currency: str) -> str:
+    size = abs(value)
+    for limit, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if size >= limit:
+            return f"{value / limit:,.1f}{suffix}".replace(".0" + suffix, suffix)
+    return f"{value:,.0f}"
+
+
+def warm_up() -> None:
+    """Import matplotlib and build its font cache once, off the request path."""
+    from matplotlib.figure import Figure
+
+    Figure()
+
+
+@dataclass(frozen=True)
+class ChartRequest:
+    account_id: str
+    as_of: date
+    weeks: int
+
+
+class ChartLinks:
+    """Signed, expiring chart URLs; the key comes from TAMIO_SECRET_KEY (or the signing secret)."""
+
+    def __init__(self, settings: Settings) -> None:
+        secret = settings.secret_key or settings.slack_signing_secret or ""
+        self._key = hashlib.sha256(b"tamio-chart-links:" + secret.encode()).digest()
+        self._base = settings.public_url.rstrip("/")
+
+    def token(self, *, account_id: str, as_of: date, weeks: int, now: datetime) -> str:
+        payload = {"a": account_id, "d": as_of.isoformat(), "w": weeks, "x": int((now + LINK_LIFETIME).timestamp()),
+                   "v": int(now.timestamp())}
+        body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+        return f"{body}.{self._sign(body)}"
+
+    def url(self, *, account_id: str, as_of: date, weeks: int, now: datetime) -> str:
+        return f"{self._base}/charts/{self.token(account_id=account_id, as_of=as_of, weeks=weeks, now=now)}.png"
+
+    def verify(self, token: str, *, now: datetime) -> ChartRequest:
+        body, _, signature = token.removesuffix(".png").partition(".")
+        if not body or not hmac.compare_digest(signature, self._sign(body)):
+            raise PermissionDenied("This chart link is not valid.")
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            request = ChartRequest(str(payload["a"]), date.fromisoformat(payload["d"]), int(payload["w"]))
+            expires = int(payload["x"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PermissionDenied("This chart link is not valid.") from exc
+        if now.timestamp() > expires:
+            raise PermissionDenied("This chart link has expired; open App Home again for a fresh one.")
+        return request
+
+    def _sign(self, body: str) -> str:
+        digest = hmac.new(self._key, body.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:18]).decode()

@@ -1,0 +1,134 @@
+"""``/tamio add``, ``balance`` and ``paid``: what the business is owed, owes and holds.
+
+Each writes through the domain services (``CounterpartyService``, ``set_balance``,
+``record_payment``) in the request's transaction; the boundary commits before the reply leaves.
+Recording needs an approver or admin; anyone in the workspace may look.
+
+    /tamio add client "Acme Corp" 5000 EUR monthly on -1
+    /tamio balance set "Operating" 45000 USD
+    /tamio paid "Acme Corp" 5000 on 2026-12-03
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.add_form import add_form
+from bot.blocks.common import day_label, escape, money, section
+from bot.boundary import Reply
+from bot.commands import parse
+from bot.runtime import Scope
+from tamio.accounts.models import Role
+from tamio.accounts.service import require_role
+from tamio.data.counterparties import BillingLine, CounterpartyService, find_client, find_expense
+from tamio.data.models import Client, ExpenseBucket
+from tamio.data.service import list_cash_accounts, set_balance
+from tamio.errors import NotFound
+from tamio.forecast.service import opening_balance
+from tamio.obligations.models import ObligationType
+from tamio.obligations.payments import record_payment
+from tamio.obligations.recurrence import describe
+from tamio.obligations.schemas import RecurrenceSpec
+
+OBLIGATION_TYPES = {"client": ObligationType.REVENUE, "expense": ObligationType.EXPENSE,
+                    "payroll": ObligationType.PAYROLL, "tax": ObligationType.TAX}
+CATEGORIES = {"expense": "operating", "payroll": "payroll", "tax": "tax"}
+KIND_WORDS = {"client": "client", "expense": "expense", "payroll": "payroll", "tax": "tax payment"}
+
+
+async def add_obligation(scope: Scope, *, kind: str, name: str, amount: Decimal, currency: str, recurrence: RecurrenceSpec) -> str:
+    """Add a recurring amount to a (new or existing) counterparty; returns the confirmation text."""
+    require_role(scope.member, Role.APPROVER, "add what the business is owed or owes")
+    actor = scope.member.id if scope.member else "slack"
+    service = CounterpartyService(scope.db, account=scope.account, settings=scope.settings, today=scope.today, actor=actor, now=scope.now)
+    line = BillingLine(amount, currency, recurrence, OBLIGATION_TYPES[kind])
+    existing: Client | ExpenseBucket | None
+    if kind == "client":
+        existing = await find_client(scope.db, account_id=scope.account.id, name=name)
+        if existing is None:
+            existing = await service.create_client(name=name, billing=line, source="manual")
+            added = "Added"
+        else:
+            await service.add_billing_line(existing, line)
+            added = "Added another amount to"
+    else:
+        existing = await find_expense(scope.db, account_id=scope.account.id, name=name)
+        if existing is None:
+            existing = await service.create_expense(name=name, billing=line, category=CATEGORIES[kind], source="manual")
+            added = "Added"
+        else:
+            await service.add_billing_line(existing, line)
+            added = "Added another amount to"
+    first = recurrence.recurrence().first_occurrence()
+    when = f", first due {day_label(first.due_date)}" if first else ""
+    return (
+        f":white_check_mark: {added} *{escape(existing.name)}* ({KIND_WORDS[kind]}): {money(amount, currency)} "
+        f"{describe(recurrence.recurrence())}{when}."
+    )
+
+
+async def add_from_command(scope: Scope, command: parse.AddObligation, client: AsyncWebClient) -> Reply:
+    text = await add_obligation(scope, kind=command.kind, name=command.name, amount=command.amount,
+                                currency=command.currency, recurrence=command.recurrence)
+    return Reply(text, [section(text)])
+
+
+async def open_add_form(scope: Scope, command: parse.OpenAddForm, client: AsyncWebClient) -> None:
+    """Open the form at once: the trigger id lives three seconds."""
+    require_role(scope.member, Role.APPROVER, "add what the business is owed or owes")
+    view = add_form(kind=command.kind, base_currency=scope.account.base_currency, today=scope.today,
+                    channel_id=scope.caller.channel_id)
+    await client.views_open(trigger_id=scope.caller.trigger_id, view=view)
+
+
+async def list_balances(scope: Scope, command: parse.ListBalances, client: AsyncWebClient) -> Reply:
+    accounts = await list_cash_accounts(scope.db, account_id=scope.account.id)
+    if not accounts:
+        text = "No cash accounts yet. Add one with `/tamio balance set \"Operating\" 45000`."
+        return Reply(text, [section(text)])
+    total = await opening_balance(scope.db, account_id=scope.account.id)
+    lines = []
+    for cash in accounts:
+        as_of = f" · as of {day_label(cash.balance_as_of.date())}" if cash.balance_as_of else ""
+        kind = "" if cash.account_type.value == "bank" else f" ({cash.account_type.value.replace('_', ' ')})"
+        lines.append(f"• *{escape(cash.name)}*{kind}: {money(cash.balance, cash.currency)}{as_of}")
+    text = f"Cash today: *{money(total, scope.account.base_currency)}*\n" + "\n".join(lines)
+    return Reply(f"Cash today: {money(total, scope.account.base_currency)}", [section(text)])
+
+
+async def set_cash_balance(scope: Scope, command: parse.SetBalance, client: AsyncWebClient) -> Reply:
+    require_role(scope.member, Role.APPROVER, "set balances")
+    cash = await set_balance(
+        scope.db, account=scope.account, name=command.name, amount=command.amount, currency=command.currency,
+        on_date=scope.today, now=scope.now, actor=scope.member.id if scope.member else "slack",
+    )
+    text = f":white_check_mark: *{escape(cash.name)}* now holds {money(cash.balance, cash.currency)}."
+    return Reply(text, [section(text)])
+
+
+async def record_paid(scope: Scope, command: parse.RecordPaid, client: AsyncWebClient) -> Reply:
+    require_role(scope.member, Role.APPROVER, "record payments")
+    counterparty: Client | ExpenseBucket | None = await find_client(scope.db, account_id=scope.account.id, name=command.name)
+    if counterparty is None:
+        counterparty = await find_expense(scope.db, account_id=scope.account.id, name=command.name)
+    if counterparty is None:
+        raise NotFound(
+            f"I don't know anyone called `{command.name}`.",
+            hint=f'Add them first, e.g. `/tamio add client "{command.name}" 5000 monthly`.',
+        )
+    currency = command.currency or counterparty.currency
+    outcome = await record_payment(
+        scope.db, account=scope.account, amount=command.amount, currency=currency, payment_date=command.on,
+        counterparty=counterparty, actor=scope.member.id if scope.member else "slack", now=scope.now,
+    )
+    direction = "from" if isinstance(counterparty, Client) else "to"
+    text = f":white_check_mark: Recorded {money(outcome.payment.amount, currency)} {direction} *{escape(counterparty.name)}* on {day_label(command.on)}"
+    schedule = outcome.schedule
+    if schedule is not None:
+        state = "now paid" if schedule.status.value == "paid" else f"{money(schedule.estimated_amount - schedule.paid_amount, schedule.currency)} still open"
+        text += f", matched to the payment due {day_label(schedule.due_date)} ({state})."
+    else:
+        text += ". It didn't match an open payment, so it is kept as unmatched."
+    return Reply(text, [section(text)])

@@ -1,0 +1,186 @@
+"""What every listener works with: the settings, the database, the clock, and work after the ack.
+
+Bolt's global middleware runs *before* the listeners (its ``next()`` only sets a flag), so the
+session a listener uses cannot live in an ``async with`` inside the middleware. Instead the
+middleware (``bot.workspace``) opens a ``Scope`` and puts it in the context; the listener boundary
+(``bot.boundary``) commits it before the ack is sent and ``TamioApp.async_dispatch`` closes it
+whatever happens. Slow work runs after the response as a tracked task with its own session, with
+the account and member loaded again *by the ids the verified request resolved*, never by ids taken
+from a payload:
+
+    @handler
+    async def forecast(scope: Scope, ...):
+        scope.later(render_and_upload, reply=scope.caller)   # runs after commit + ack
+
+``Runtime.drain()`` waits for those tasks (tests, shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tamio.accounts.models import Account, Member
+from tamio.config import Settings
+from tamio.db import utcnow
+from tamio.errors import NotFound
+
+log = logging.getLogger("tamio.bot")
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a verified request and where to answer; safe to keep after the request ends."""
+
+    team_id: str
+    enterprise_id: str | None
+    account_id: str
+    user_id: str | None = None
+    member_id: str | None = None
+    channel_id: str | None = None
+    response_url: str | None = None
+    trigger_id: str | None = None
+
+
+@dataclass
+class Scope:
+    """One unit of work: a session, the resolved account and member, and the time it started."""
+
+    runtime: Runtime
+    db: AsyncSession
+    account: Account
+    member: Member | None
+    now: datetime
+    caller: Caller
+    client: AsyncWebClient
+    _after_commit: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(ZoneInfo(self.account.timezone)).date()
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    def later(self, work: Callable[[Scope], Awaitable[None]], *, name: str = "") -> None:
+        """Run ``work`` after this scope commits, in a fresh scope for the same caller."""
+
+        async def run() -> None:
+            await self.runtime.run_for(self.caller, self.client, work, name=name or getattr(work, "__name__", "work"))
+
+        self._after_commit.append(run)
+
+    def after_commit(self, coroutine_factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Start a coroutine (e.g. an ephemeral reply) once this scope has committed."""
+        self._after_commit.append(coroutine_factory)
+
+    async def commit(self) -> None:
+        if self.db.in_transaction():
+            await self.db.commit()
+        pending, self._after_commit = self._after_commit, []
+        for factory in pending:
+            self.runtime.spawn(factory(), name="after-commit")
+
+    async def rollback(self) -> None:
+        self._after_commit = []
+        if self.db.in_transaction():
+            await self.db.rollback()
+
+    async def close(self) -> None:
+        await self.rollback()
+        await self.db.close()
+
+
+ErrorReporter = Callable[[Caller, AsyncWebClient, BaseException, str | None], Awaitable[None]]
+
+
+class Runtime:
+    """The app's dependencies and its background tasks."""
+
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.clock: Clock = clock or utcnow
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.report_error: ErrorReporter | None = None  # set by bot.boundary
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(self._guard(coroutine, name))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _guard(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        try:
+            await coroutine
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            correlation = uuid.uuid4().hex[:12]
+            log.exception("background task %s failed (correlation id %s)", name, correlation)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until no background task is left (tasks may start others)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._tasks:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"{len(self._tasks)} background tasks still running")
+            await asyncio.wait(set(self._tasks), timeout=remaining)
+
+    async def cancel_all(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @asynccontextmanager
+    async def scope_for(self, caller: Caller, client: AsyncWebClient) -> AsyncIterator[Scope]:
+        """A fresh committed-on-success scope for a caller resolved earlier by a verified request."""
+        async with self.sessions() as db:
+            account = await db.get(Account, caller.account_id)
+            if account is None:
+                raise NotFound("This workspace's Tamio account no longer exists.")
+            member = None
+            if caller.member_id is not None:
+                member = await db.get(Member, caller.member_id)
+                if member is not None and member.user_id != account.id:
+                    member = None
+            scope = Scope(self, db, account, member, self.clock(), caller, client)
+            try:
+                yield scope
+                await scope.commit()
+            finally:
+                await scope.close()
+
+    async def run_for(self, caller: Caller, client: AsyncWebClient, work: Callable[[Scope], Awaitable[None]], *, name: str) -> None:
+        """The error boundary of work done after the ack: the caller hears about failures."""
+        try:
+            async with self.scope_for(caller, client) as scope:
+                await work(scope)
+        except Exception as error:
+            correlation: str | None = None
+            from tamio.errors import TamioError
+
+            if not isinstance(error, TamioError):
+                correlation = uuid.uuid4().hex[:12]
+                log.exception("%s failed after the ack (correlation id %s)", name, correlation)
+            if self.report_error is not None:
+                try:
+                    await self.report_error(caller, client, error, correlation)
+                except Exception:
+                    log.exception("could not tell the caller about a failure of %s", name)

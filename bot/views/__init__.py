@@ -1,0 +1,1 @@
+"""Modals: what they look like and what happens on submit."""

@@ -1,0 +1,148 @@
+"""Which Tamio account and member a verified Slack request belongs to.
+
+The global middleware runs after Bolt has verified the signature and authorized the team. It maps
+the request's team id (and enterprise id where present) to the account, creating it on first use
+with TAMIO_BASE_CURRENCY and TAMIO_TIMEZONE, and the Slack user to a member: workspace admins and
+owners (``users.info``) and the OAuth installer become Tamio admins, everyone else starts as a
+viewer. Every later query is scoped by this account; a button value never chooses it.
+
+It also drops retried events (Slack resends an event it thinks was missed, with
+``x-slack-retry-num``; Bolt does not deduplicate): the first receipt of an ``event_id`` wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.runtime import Caller, Runtime, Scope
+from tamio.accounts.models import Account, Member, Role
+from tamio.accounts.service import account_for_team, create_account, ensure_member, get_member
+from tamio.config import Settings
+from tamio.scheduler.models import SlackEventReceipt
+
+log = logging.getLogger("tamio.bot")
+
+
+def team_name(body: dict[str, Any], team_id: str) -> str:
+    team = body.get("team")
+    domain = body.get("team_domain") or (team.get("domain") if isinstance(team, dict) else None)
+    return str(domain) if domain else f"Slack workspace {team_id}"
+
+
+async def first_receipt(db: AsyncSession, *, event_id: str, team_id: str | None, now: Any) -> bool:
+    """Record an event id; False when it was seen before (a retry)."""
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(SlackEventReceipt)
+        .values(event_id=event_id, team_id=team_id, received_at=now)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+    result = await db.execute(stmt)
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def find_or_create_account(
+    db: AsyncSession, settings: Settings, *, team_id: str, enterprise_id: str | None, name: str
+) -> Account:
+    account = await account_for_team(db, team_id=team_id, enterprise_id=enterprise_id)
+    if account is not None:
+        return account
+    if db.get_bind().dialect.name == "postgresql":
+        # Two first requests at once must not make two accounts (NULL enterprise ids are never equal).
+        await db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"slack-team:{team_id}"})
+        account = await account_for_team(db, team_id=team_id, enterprise_id=enterprise_id)
+        if account is not None:
+            return account
+    return await create_account(
+        db, name=name, base_currency=settings.base_currency, timezone=settings.timezone,
+        slack_team_id=team_id, slack_enterprise_id=enterprise_id,
+    )
+
+
+async def workspace_role(client: AsyncWebClient, user_id: str) -> tuple[Role, str, str | None]:
+    """Admin for the workspace's admins and owners, viewer otherwise; plus display name and email."""
+    try:
+        response = await client.users_info(user=user_id)
+    except SlackApiError as exc:
+        log.warning("users.info for %s failed (%s); starting them as a viewer", user_id, exc.response.get("error"))
+        return Role.VIEWER, "", None
+    user = response.get("user") or {}
+    profile = user.get("profile") or {}
+    admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+    name = profile.get("display_name") or user.get("real_name") or user.get("name") or ""
+    return (Role.ADMIN if admin else Role.VIEWER), str(name), profile.get("email")
+
+
+async def find_or_create_member(db: AsyncSession, client: AsyncWebClient, *, account: Account, user_id: str) -> Member:
+    member = await get_member(db, account_id=account.id, slack_user_id=user_id)
+    if member is not None:
+        return member
+    role, name, email = await workspace_role(client, user_id)
+    try:
+        async with db.begin_nested():
+            return await ensure_member(db, account_id=account.id, slack_user_id=user_id, display_name=name, role=role, email=email)
+    except IntegrityError:  # another request created them a moment ago
+        found = await get_member(db, account_id=account.id, slack_user_id=user_id)
+        assert found is not None
+        return found
+
+
+def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse | None]]:
+    async def tamio_workspace(
+        req: AsyncBoltRequest, context: AsyncBoltContext, body: dict[str, Any], client: AsyncWebClient,
+        next: Callable[[], Awaitable[None]],
+    ) -> BoltResponse | None:
+        team_id = context.team_id
+        if not team_id:
+            await next()
+            return None
+        now = runtime.clock()
+        db = runtime.sessions()
+        scope: Scope | None = None
+        try:
+            if body.get("type") == "event_callback" and body.get("event_id"):
+                if not await first_receipt(db, event_id=str(body["event_id"]), team_id=team_id, now=now):
+                    await db.commit()
+                    log.info("dropping retried event %s (retry %s)", body["event_id"], req.headers.get("x-slack-retry-num"))
+                    await db.close()
+                    return BoltResponse(status=200, body="")
+            account = await find_or_create_account(
+                db, runtime.settings, team_id=team_id, enterprise_id=context.enterprise_id, name=team_name(body, team_id)
+            )
+            member = None
+            if context.user_id:
+                member = await find_or_create_member(db, client, account=account, user_id=context.user_id)
+            caller = Caller(
+                team_id=team_id,
+                enterprise_id=context.enterprise_id,
+                account_id=account.id,
+                user_id=context.user_id,
+                member_id=member.id if member else None,
+                channel_id=context.channel_id,
+                response_url=body.get("response_url") or None,
+                trigger_id=body.get("trigger_id"),
+            )
+            scope = Scope(runtime, db, account, member, now, caller, client)
+        except Exception:
+            await db.rollback()
+            await db.close()
+            raise
+        context["scope"] = scope
+        context["runtime"] = runtime
+        await next()
+        return None
+
+    return tamio_workspace

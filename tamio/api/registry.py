@@ -1,0 +1,237 @@
+"""The route registry and the HTTP edge every API route goes through.
+
+Why one registry: each route declares its method, path, role and pydantic models once; the same
+declaration validates requests, serialises responses and generates the OpenAPI document, so the
+document cannot drift from what the server does.
+
+What the edge does, in order, for every request: read the clock once; check the bearer token
+(401); check the member's role (403); refuse ids that cannot exist (404); validate the query and
+the JSON body (422); run the route's ``prefetch`` outside any transaction (a download); then open
+one transaction, load the account and member, and call the handler, which gets a ``Call`` with
+the session, the account, the member, ``now`` and ``today`` in the account's time zone. The
+transaction commits only when the handler returns.
+
+    router = Router("Data")
+
+    @router.route("GET", "/data/clients/{client_id}", response=ClientOut, summary="Get a client")
+    async def get_client(call: Call) -> ClientOut:
+        return client_out(await counterparties.get_client(call.db, account_id=call.account.id,
+                                                          client_id=call.path["client_id"]))
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import pydantic
+from aiohttp import web
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tamio.accounts.models import Account, Member, Role
+from tamio.accounts.service import ROLE_RANK
+from tamio.accounts.tokens import VerifiedToken, verify_token
+from tamio.api.problems import from_validation_error, unauthorized
+from tamio.api.types import is_id
+from tamio.config import Settings
+from tamio.db import utcnow
+from tamio.errors import NotFound, PermissionDenied, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[["Call"], Awaitable[BaseModel | None]]
+Prefetch = Callable[[Any], Awaitable[Any]]
+
+SETTINGS = web.AppKey("tamio_settings", Settings)
+SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("tamio_sessions")
+_PATH_PARAM = re.compile(r"{([a-z_]+)}")
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a handler gets: one transaction, who is calling, and the clock read once at the edge."""
+
+    db: AsyncSession
+    account: Account
+    member: Member
+    settings: Settings
+    now: datetime
+    today: date
+    path: Mapping[str, str]
+    parsed_body: BaseModel | None = None
+    parsed_query: BaseModel | None = None
+    prefetched: Any = None
+    deferred: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def after_commit(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` once this request's transaction has committed (never when it rolls back)."""
+        self.deferred.append(work)
+
+    @property
+    def actor(self) -> str:
+        """The audit trail's actor for changes made through the API."""
+        return self.member.id
+
+    def body(self, model: type[M]) -> M:
+        if not isinstance(self.parsed_body, model):
+            raise TypeError(f"this route's body is {type(self.parsed_body).__name__}, not {model.__name__}")
+        return self.parsed_body
+
+    def query(self, model: type[M]) -> M:
+        if not isinstance(self.parsed_query, model):
+            raise TypeError(f"this route's query is {type(self.parsed_query).__name__}, not {model.__name__}")
+        return self.parsed_query
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # below /api/v1, e.g. "/data/clients/{client_id}"
+    handler: Handler
+    summary: str
+    tag: str
+    role: Role = Role.VIEWER
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None  # None: 204 No Content
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    prefetch: Prefetch | None = None
+    description: str = ""
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+    @property
+    def path_params(self) -> list[str]:
+        return _PATH_PARAM.findall(self.path)
+
+    @property
+    def doing(self) -> str:
+        return self.summary[:1].lower() + self.summary[1:]
+
+
+@dataclass
+class Router:
+    tag: str
+    routes: list[Route] = field(default_factory=list)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        role: Role = Role.VIEWER,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        errors: tuple[int, ...] = (),
+        prefetch: Prefetch | None = None,
+        description: str = "",
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(
+                Route(
+                    method=method.upper(), path=path, handler=handler, summary=summary, tag=self.tag, role=role,
+                    body=body, query=query, response=response, status=status, errors=errors, prefetch=prefetch,
+                    description=description or (handler.__doc__ or "").strip(),
+                )
+            )
+            return handler
+
+        return register
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    return secret.strip()
+
+
+def _require_role(verified: VerifiedToken, route: Route) -> None:
+    if ROLE_RANK[verified.role] >= ROLE_RANK[route.role]:
+        return
+    who = "admins" if route.role == Role.ADMIN else "approvers and admins"
+    raise PermissionDenied(
+        f"Only {who} can {route.doing}; this token acts as a {verified.role.value}.",
+        hint=f"An admin can give the member the role with `/tamio role @member {route.role.value}`.",
+    )
+
+
+def _query_values(request: web.Request) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for key in request.query:
+        found = request.query.getall(key)
+        if len(found) > 1:
+            message = f"give {key} once"
+            raise ValidationError(f"The query string names {key} {len(found)} times.", field_errors={f"query.{key}": message})
+        values[key] = found[0]
+    return values
+
+
+async def _parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    raw = await request.read()
+    if not raw.strip():
+        raw = b"{}"
+    return model.model_validate_json(raw, strict=True)
+
+
+def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler for one route: the edge described in the module docstring."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        now = utcnow()
+        settings = request.app[SETTINGS]
+        sessions = request.app[SESSIONS]
+        secret = _bearer(request)
+        if secret is None:
+            return unauthorized("Send an API token: `Authorization: Bearer tamio_...`.", token_presented=False)
+        async with sessions() as db, db.begin():
+            verified = await verify_token(db, secret=secret, now=now)
+        if verified is None:
+            return unauthorized("That API token is not valid (unknown or revoked).", token_presented=True)
+        _require_role(verified, route)
+        path = dict(request.match_info)
+        for name, value in path.items():
+            if not is_id(value):
+                raise NotFound(f"There is no {name.removesuffix('_id').replace('_', ' ')} `{value[:60]}` in this account.")
+        try:
+            query = route.query.model_validate(_query_values(request)) if route.query else None
+        except pydantic.ValidationError as exc:
+            return from_validation_error(exc, where="query")
+        try:
+            body = await _parse_body(request, route.body) if route.body else None
+        except pydantic.ValidationError as exc:
+            return from_validation_error(exc, where="body")
+        prefetched = await route.prefetch(body) if route.prefetch else None
+        async with sessions() as db, db.begin():
+            account = await db.get(Account, verified.account_id)
+            member = await db.get(Member, verified.member_id)
+            if account is None or member is None or member.user_id != account.id:
+                return unauthorized("That API token's member no longer exists.", token_presented=True)
+            call = Call(
+                db=db, account=account, member=member, settings=settings, now=now,
+                today=now.astimezone(ZoneInfo(account.timezone)).date(), path=path,
+                parsed_body=body, parsed_query=query, prefetched=prefetched,
+            )
+            result = await route.handler(call)
+        for work in call.deferred:
+            await work()
+        if route.response is None:
+            return web.Response(status=204)
+        if not isinstance(result, route.response):
+            raise TypeError(f"{route.operation_id} returned {type(result).__name__}, not {route.response.__name__}")
+        return web.Response(status=route.status, text=json.dumps(result.model_dump(mode="json")), content_type="application/json")
+
+    handle.__name__ = route.operation_id
+    return handle

@@ -1,0 +1,214 @@
+"""``/api/v1/pipeline``: run detection and preparation, see how runs went, and decide on actions.
+
+Deciding goes through ``tamio.execution.lifecycle`` exactly as a Slack click does: the same roles
+(payroll needs an admin), dual control, and compare-and-set, so an API approval and a click at the
+same moment cannot both win. Health is the account's own: its runs, its outbox messages; the
+scheduler's claims are shown without their error text, which may name other accounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, or_, select
+
+from tamio.accounts.models import Role
+from tamio.api.registry import Call, Router
+from tamio.api.schemas.pipeline import (
+    ActionList,
+    ActionOut,
+    ActionQuery,
+    ApprovalOut,
+    ApproveIn,
+    CriticalRunIn,
+    DecisionOut,
+    HealthQuery,
+    OutboxBacklogOut,
+    PipelineHealthOut,
+    PipelineResultOut,
+    PipelineRunIn,
+    PipelineRunOut,
+    SchedulerClaimOut,
+    SkipIn,
+    action_out,
+)
+from tamio.execution import lifecycle
+from tamio.execution.models import ActionApproval
+from tamio.outbox.models import OutboxMessage
+from tamio.outbox.service import DEAD, PENDING, SENDING
+from tamio.pipeline import PipelineConfig, PipelineMode, PipelineResult, run_detection_preparation_cycle
+from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
+from tamio.scheduler.models import PipelineRun, SchedulerClaim
+
+router = Router("Pipeline")
+
+
+def _result_out(result: PipelineResult) -> PipelineResultOut:
+    return PipelineResultOut.model_validate(result.to_json())
+
+
+async def _run(call: Call, config: PipelineConfig) -> PipelineResultOut:
+    result = await run_detection_preparation_cycle(
+        call.db, call.account.id, config, today=call.today, now=call.now, settings=call.settings, trigger="api"
+    )
+    return _result_out(result)
+
+
+@router.route(
+    "POST", "/pipeline/run", body=PipelineRunIn, response=PipelineResultOut, role=Role.APPROVER, summary="Run the pipeline"
+)
+async def run_pipeline(call: Call) -> PipelineResultOut:
+    """Run detection (all types, the critical ones, or those named) and prepare actions for what it finds."""
+    return await _run(call, call.body(PipelineRunIn).config())
+
+
+@router.route(
+    "POST", "/pipeline/run-critical", body=CriticalRunIn, response=PipelineResultOut, role=Role.APPROVER,
+    summary="Run the critical detections",
+)
+async def run_critical(call: Call) -> PipelineResultOut:
+    """Only buffer breach, payroll safety and statutory deadlines: the checks that cannot wait."""
+    body = call.body(CriticalRunIn)
+    return await _run(call, PipelineConfig(mode=PipelineMode.CRITICAL, skip_preparation=body.skip_preparation))
+
+
+@router.route("GET", "/pipeline/health", query=HealthQuery, response=PipelineHealthOut, summary="See how the pipeline runs")
+async def pipeline_health(call: Call) -> PipelineHealthOut:
+    """Recent runs with their durations and errors, this account's outbox backlog, and the scheduler's claims."""
+    limit = call.query(HealthQuery).limit
+    runs = (
+        await call.db.execute(
+            select(PipelineRun).where(PipelineRun.user_id == call.account.id)
+            .order_by(PipelineRun.started_at.desc(), PipelineRun.id).limit(limit)
+        )
+    ).scalars().all()
+    counts = dict(
+        (await call.db.execute(
+            select(OutboxMessage.status, func.count()).where(OutboxMessage.user_id == call.account.id).group_by(OutboxMessage.status)
+        )).tuples().all()
+    )
+    oldest = (
+        await call.db.execute(
+            select(func.min(OutboxMessage.created_at)).where(OutboxMessage.user_id == call.account.id, OutboxMessage.status == PENDING)
+        )
+    ).scalar_one()
+    claims = (
+        await call.db.execute(select(SchedulerClaim).order_by(SchedulerClaim.started_at.desc(), SchedulerClaim.id).limit(20))
+    ).scalars().all()
+    durations = [run.total_duration_ms for run in runs]
+    return PipelineHealthOut(
+        last_runs=[
+            PipelineRunOut(
+                id=run.id, mode=run.mode, trigger=run.trigger, started_at=run.started_at, alerts_detected=run.alerts_detected,
+                actions_prepared=run.actions_prepared, detection_duration_ms=run.detection_duration_ms,
+                preparation_duration_ms=run.preparation_duration_ms, total_duration_ms=run.total_duration_ms,
+                error_count=run.error_count,
+            )
+            for run in runs
+        ],
+        runs_considered=len(runs),
+        runs_with_errors=sum(1 for run in runs if run.error_count),
+        error_count=sum(run.error_count for run in runs),
+        average_total_duration_ms=round(sum(durations) / len(durations)) if durations else None,
+        max_total_duration_ms=max(durations) if durations else None,
+        last_run_at=runs[0].started_at if runs else None,
+        outbox=OutboxBacklogOut(
+            pending=int(counts.get(PENDING, 0)), sending=int(counts.get(SENDING, 0)), dead=int(counts.get(DEAD, 0)),
+            oldest_pending_at=oldest,
+        ),
+        scheduler_claims=[
+            SchedulerClaimOut(
+                job_name=claim.job_name, slot=claim.slot, claimed_by=claim.claimed_by, started_at=claim.started_at,
+                finished_at=claim.finished_at, outcome=claim.outcome,
+            )
+            for claim in claims
+        ],
+    )
+
+
+async def _actions_out(call: Call, actions: Sequence[PreparedAction]) -> list[ActionOut]:
+    """Actions with their options, links and approvals, in three more queries whatever their number."""
+    ids = [action.id for action in actions]
+    if not ids:
+        return []
+    options = (await call.db.execute(select(ActionOption).where(ActionOption.action_id.in_(ids)))).scalars().all()
+    links = (
+        await call.db.execute(
+            select(LinkedAction).where(
+                LinkedAction.user_id == call.account.id,
+                or_(LinkedAction.source_action_id.in_(ids), LinkedAction.target_action_id.in_(ids)),
+            ).order_by(LinkedAction.created_at, LinkedAction.id)
+        )
+    ).scalars().all()
+    approvals = (
+        await call.db.execute(
+            select(ActionApproval).where(ActionApproval.action_id.in_(ids)).order_by(ActionApproval.created_at, ActionApproval.id)
+        )
+    ).scalars().all()
+    return [
+        action_out(
+            action,
+            [o for o in options if o.action_id == action.id],
+            [link for link in links if action.id in (link.source_action_id, link.target_action_id)],
+            [ApprovalOut(member_id=a.member_id, option_id=a.option_id, approved_at=a.created_at) for a in approvals if a.action_id == action.id],
+        )
+        for action in actions
+    ]
+
+
+@router.route("GET", "/pipeline/actions", query=ActionQuery, response=ActionList, summary="List the action queue")
+async def list_actions(call: Call) -> ActionList:
+    """Prepared actions, most urgent first, each with its options and links; filter by status and type."""
+    query = call.query(ActionQuery)
+    stmt = select(PreparedAction).where(PreparedAction.user_id == call.account.id)
+    if query.status is not None:
+        stmt = stmt.where(PreparedAction.status == query.status)
+    if query.type is not None:
+        stmt = stmt.where(PreparedAction.action_type == query.type)
+    stmt = stmt.order_by(PreparedAction.priority.desc(), PreparedAction.created_at.desc(), PreparedAction.id).limit(query.limit)
+    actions = (await call.db.execute(stmt)).scalars().all()
+    return ActionList(actions=await _actions_out(call, actions))
+
+
+@router.route("GET", "/pipeline/actions/{action_id}", response=ActionOut, summary="Get an action")
+async def get_action(call: Call) -> ActionOut:
+    """One prepared action with its options, links and approvals so far."""
+    action = await lifecycle.load_action(call.db, account_id=call.account.id, action_id=call.path["action_id"])
+    return (await _actions_out(call, [action]))[0]
+
+
+def _decision_out(decision: lifecycle.Decision) -> DecisionOut:
+    return DecisionOut(
+        outcome=decision.outcome, action_id=decision.action_id, option_id=decision.option_id, status=decision.status,
+        approvals_given=decision.approvals_given, approvals_required=decision.approvals_required,
+        decided_by=decision.decided_by, decided_by_member_id=decision.decided_by_member_id,
+        decided_at=decision.decided_at, message=decision.message,
+    )
+
+
+@router.route(
+    "POST", "/pipeline/actions/{action_id}/approve", body=ApproveIn, response=DecisionOut, role=Role.APPROVER,
+    errors=(409,), summary="Approve an action",
+)
+async def approve_action(call: Call) -> DecisionOut:
+    """Approve one option, optionally with an edited draft. Dual control: at or above the account's threshold
+    the action waits for a second, different approver of the same option. 409 when someone decided first."""
+    body = call.body(ApproveIn)
+    decision = await lifecycle.approve(
+        call.db, account=call.account, member=call.member, action_id=call.path["action_id"], option_id=body.option_id,
+        edited_subject=body.edited_subject, edited_body=body.edited_body, now=call.now,
+    )
+    return _decision_out(decision)
+
+
+@router.route(
+    "POST", "/pipeline/actions/{action_id}/skip", body=SkipIn, response=DecisionOut, role=Role.APPROVER,
+    errors=(409,), summary="Skip an action",
+)
+async def skip_action(call: Call) -> DecisionOut:
+    """Decide not to do it; it stays visible as skipped, with who and why. 409 when someone decided first."""
+    body = call.body(SkipIn)
+    decision = await lifecycle.skip(
+        call.db, account=call.account, member=call.member, action_id=call.path["action_id"], now=call.now, reason=body.reason
+    )
+    return _decision_out(decision)

@@ -1,0 +1,7 @@
+"""``python -m tamio.cli`` is the ``tamio`` command."""
+
+import sys
+
+from tamio.cli import main
+
+sys.exit(main())

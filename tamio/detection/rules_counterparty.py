@@ -1,0 +1,349 @@
+"""Detection rules about the people the business deals with: clients who pay late, pay differently or
+leave, vendors who charge more, revenue off its expected course, and payroll that grows.
+
+Each rule is a pure function ``rule(snapshot, *, today, config) -> list[Finding]`` (see ``rules``).
+Precise meanings (the issue's, where the design's table is terse):
+
+- late_payment: an open receivable more than ``late_payment_threshold_days`` past due and later than
+  the client's usual delay; 30+ days late EMERGENCY, 14+ THIS_WEEK, else UPCOMING.
+- unexpected_revenue: an incoming payment of the last 30 days that was unmatched, or off its
+  schedule by more than ``unexpected_revenue_tolerance_pct`` of what was expected (an underpayment
+  stops counting once the rest arrives). THIS_WEEK.
+- unexpected_expense: an outgoing payment of the last 30 days above its expected amount by more than
+  ``unexpected_expense_threshold_pct``. THIS_WEEK.
+- client_churn: a client with recurring revenue whose last recurring agreement ended or was
+  cancelled in the last 60 days, or whose last ``churn_missed_payments`` recurring invoices are
+  unpaid past their usual delay plus the late threshold. Strategic clients EMERGENCY, others THIS_WEEK.
+- revenue_variance: money received in the 30 days before today against what was expected in them
+  (each receivable on its due date moved by the client's usual delay) differs by more than
+  ``revenue_variance_pct``. THIS_WEEK.
+- headcount_change: a payroll agreement added, or a payroll amount raised, in the last
+  ``headcount_lookback_days`` (agreements set up on the account's first day are not news). THIS_WEEK.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+from tamio.accounts.configuration import EffectiveConfig
+from tamio.detection.findings import EMERGENCY, THIS_WEEK, UPCOMING, Finding, context, day, money, pct, plural
+from tamio.detection.models import DetectionType
+from tamio.detection.snapshot import (
+    OPEN_STATUSES,
+    AccountSnapshot,
+    AgreementRecord,
+    PaymentRecord,
+    ScheduleRecord,
+)
+from tamio.money import quantize
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+RECENT_PAYMENT_DAYS = 30
+CHURN_LOOKBACK_DAYS = 60
+REVENUE_WINDOW_DAYS = 30
+LATE_EMERGENCY_DAYS = 30
+LATE_THIS_WEEK_DAYS = 14
+PER_MONTH = {
+    "weekly": Decimal(52) / 12, "biweekly": Decimal(26) / 12, "semimonthly": Decimal(2), "monthly": Decimal(1),
+    "quarterly": Decimal(1) / 3, "annually": Decimal(1) / 12,
+}
+EVERY = {
+    "once": "once", "weekly": "a week", "biweekly": "every two weeks", "semimonthly": "twice a month",
+    "monthly": "a month", "quarterly": "a quarter", "annually": "a year",
+}
+
+
+def late_payment(snapshot: AccountSnapshot, *, today: date, config: EffectiveConfig) -> list[Finding]:
+    threshold = config.late_payment_threshold_days
+    findings: list[Finding] = []
+    for s in snapshot.receivables:
+        if s.due_date >= today or s.status not in OPEN_STATUSES:
+            continue
+        days_late = (today - s.due_date).days
+        if days_late <= threshold:
+            continue
+        client = snapshot.clients.get(s.client_id or "")
+        usual = client.avg_payment_delay_days if client else 0
+        if days_late <= usual or s.remaining_base <= 0:
+            continue
+        name = client.name if client else snapshot.counterparty_name(agreement_id=s.agreement_id)
+        severity = EMERGENCY if days_late >= LATE_EMERGENCY_DAYS else THIS_WEEK if days_late >= LATE_THIS_WEEK_DAYS else UPCOMING
+        invoice = f"Invoice {s.invoice_number}" if s.invoice_number else "The invoice"
+        habit = "on time" if usual <= 0 else f"{plural(usual, 'day')} late"
+        findings.append(
+            Finding(
+                detection_type=DetectionType.LATE_PAYMENT, severity=severity, entity_type="client", entity_id=s.client_id,
+                entity_name=name, title=f"{name} is {plural(days_late, 'day')} late",
+                explanation=(
+                    f"{invoice} for {money(s.remaining, s.currency)} was due {day(s.due_date)} and is {plural(days_late, 'day')} late; "
+                    f"{name} usually pays {habit}, and you flag payments more than {plural(threshold, 'day')} late."
+                ),
+                fingerprint=f"late_payment:schedule:{s.id}", amount=s.remaining_base, currency=snapshot.base_currency,
+                due_date=s.due_date,
+                context=context(
+                    schedule_id=s.id, client_id=s.client_id, agreement_id=s.agreement_id, invoice_number=s.invoice_number,
+                    days_late=days_late, usual_delay_days=usual, threshold_days=threshold, outstanding=s.remaining,
+                    currency=s.currency,
+                ),
+            )
+        )
+    return findings
+
+
+def _recent(p: PaymentRecord, today: date) -> bool:
+    return p.status == "completed" and 0 <= (today - p.payment_date).days < RECENT_PAYMENT_DAYS
+
+
+def _to_base(p: PaymentRecord, value: Decimal, base_currency: str) -> Decimal:
+    """An amount in the payment's schedule currency, in the base currency."""
+    if p.schedule_currency == base_currency:
+        rate = Decimal(1)
+    elif p.currency == p.schedule_currency and p.amount:
+        rate = p.base_amount / p.amount
+    else:
+        rate = p.schedule_rate or Decimal(1)
+    return quantize(value * rate, base_currency)
+
+
+def unexpected_revenue(snapshot: AccountSnapshot, *, today: date, config: EffectiveConfig) -> list[Finding]:
+    tolerance = config.unexpected_revenue_tolerance_pct
+    cur = snapshot.base_currency
+    findings: list[Finding] = []
+    for p in snapshot.payments:
+        if p.direction != "inflow" or not _recent(p, today):
+            continue
+        client = snapshot.clients.get(p.client_id or "")
+        payer = client.name if client else (p.reference or "an unknown payer")
+        common = dict(payment_id=p.id, client_id=p.client_id, payment_date=p.payment_date, reference=p.reference)
+        if p.schedule_id is None:
+            findings.append(
+                Finding(
+                    detection_type=DetectionType.UNEXPECTED_REVENUE, severity=THIS_WEEK, entity_type="client", entity_id=p.client_id,
+                    entity_name=payer, title=f"{money(p.amount, p.currency)} arrived from {payer} with no invoice to match",
+                    explanation=f"{money(p.amount, p.currency)} from {payer} on {day(p.payment_date)} matches no expected payment.",
+                    fingerprint=f"unexpected_revenue:payment:{p.id}", amount=p.base_amount, currency=cur, due_date=p.payment_date,
+                    context=context(**common, variance_kind="unmatched", actual_amount=p.amount, currency=p.currency),
+                )
+            )
+            continue
+        expected, variance = p.expected_amount, p.variance_vs_expected
+        if expected is None or variance is None or expected <= 0 or abs(variance) * HUNDRED <= expected * tolerance:
+            continue
+        if variance < 0 and p.schedule_status == "paid":
+            continue  # the rest arrived later
+        sched_cur = p.schedule_currency or p.currency
+        share = abs(variance) * HUNDRED / expected
+        more = "more" if variance > 0 else "less"
+        findings.append(
+            Finding(
+                detection_type=DetectionType.UNEXPECTED_REVENUE, severity=THIS_WEEK, entity_type="client", entity_id=p.client_id,
+                entity_name=payer, title=f"{payer} paid {money(abs(variance), sched_cur)} {more} than expected",
+                explanation=(
+                    f"{money(expected + variance, sched_cur)} arrived on {day(p.payment_date)} against {money(expected, sched_cur)} "
+                    f"expected: {pct(share)}% {more}, beyond the {pct(tolerance)}% you let pass."
+                ),
+                fingerprint=f"unexpected_revenue:payment:{p.id}", amount=_to_base(p, abs(variance), cur), currency=cur,
+                due_date=p.payment_date,
+                context=context(
+                    **common, schedule_id=p.schedule_id, agreement_id=p.agreement_id, variance_kind="over" if variance > 0 else "under",
+                    expected_amount=expected, actual_amount=expected + variance, variance=variance, currency=sched_cur,
+                ),
+            )
+        )
+    return findings
+
+
+def unexpected_expense(snapshot: AccountSnapshot, *, today: date, config: EffectiveConfig) -> list[Finding]:
+    threshold = config.unexpected_expense_threshold_pct
+    cur = snapshot.base_currency
+    findings: list[Finding] = []
+    for p in snapshot.payments:
+        if p.direction == "inflow" or p.schedule_id is None or not _recent(p, today):
+            continue
+        expected, variance = p.expected_amount, p.variance_vs_expected
+        if expected is None or variance is None or expected <= 0 or variance * HUNDRED <= expected * threshold:
+            continue
+        vendor = snapshot.vendors.get(p.vendor_id or "")
+        name = vendor.name if vendor else snapshot.counterparty_name(agreement_id=p.agreement_id)
+        sched_cur = p.schedule_currency or p.currency
+        share = variance * HUNDRED / expected
+        findings.append(
+            Finding(
+                detection_type=DetectionType.UNEXPECTED_EXPENSE, severity=THIS_WEEK, entity_type="expense", entity_id=p.vendor_id,
+                entity_name=name, title=f"{name} charged {pct(share)}% more than expected",
+                explanation=(
+                    f"{money(expected + variance, sched_cur)} went to {name} on {day(p.payment_date)} against "
+                    f"{money(expected, sched_cur)} expected: {money(variance, sched_cur)} more, above your {pct(threshold)}% threshold."
+                ),
+                fingerprint=f"unexpected_expense:payment:{p.id}", amount=_to_base(p, variance, cur), currency=cur,
+                due_date=p.payment_date,
+                context=context(
+                    payment_id=p.id, schedule_id=p.schedule_id, agreement_id=p.agreement_id, vendor_id=p.vendor_id,
+                    expected_amount=expected, actual_amount=expected + variance, variance_pct=share.quantize(Decimal("0.1")),
+                    threshold_pct=threshold, currency=sched_cur,
+                ),
+            )
+        )
+    return findings
+
+
+def _ended_on(a: AgreementRecord, today: date) -> date | None:
+    if a.status == "cancelled":
+        return a.cancelled_at.date() if a.cancelled_at else None
+    if a.end_date is not None and (a.status == "ended" or a.end_date < today):
+        return a.end_date
+    return None
+
+
+def _monthly(a: AgreementRecord) -> Decimal:
+    return a.base_amount * PER_MONTH.get(a.frequency, Decimal(1))
+
+
+def client_churn(snapshot: AccountSnapshot, *, today: date, config: EffectiveConfig) -> list[Finding]:
+    recurring: dict[str, list[AgreementRecord]] = defaultdict(list)
+    for a in snapshot.agreements.values():
+        if a.client_id and a.direction == "inflow" and a.is_recurring:
+            recurring[a.client_id].append(a)
+    if not recurring:
+        return []
+    invoices: dict[str, list[ScheduleRecord]] = defaultdict(list)
+    for s in snapshot.receivables:
+        if s.client_id in recurring and s.status != "cancelled" and s.agreement_id in snapshot.agreements:
+            invoices[s.client_id].append(s)
+    cur = snapshot.base_currency
+    need = config.churn_missed_payments
+    findings: list[Finding] = []
+    for client_id, agreements in recurring.items():
+        client = snapshot.clients.get(client_id)
+        if client is None:
+            continue
+        grace = client.avg_payment_delay_days + config.late_payment_threshold_days
+        reasons: list[str] = []
+        texts: list[str] = []
+        title = reason = ""
+        amount = ZERO
+        ended = [(a, _ended_on(a, today)) for a in agreements]
+        still_running = [a for a, on in ended if on is None and a.status == "active"]
+        lost = [(a, on) for a, on in ended if on is not None and 0 <= (today - on).days <= CHURN_LOOKBACK_DAYS]
+        if lost and not still_running:
+            last = max(on for _, on in lost)
+            monthly = quantize(sum((_monthly(a) for a, _ in lost), ZERO), cur)
+            reasons.append("agreement_ended")
+            texts.append(f"their recurring agreement ended on {day(last)} ({money(monthly, cur)} a month)")
+            amount += monthly
+            title = f"{client.name} ended their recurring agreement"
+            reason = f"We noticed our agreement ended on {day(last)}."
+        due = sorted((s for s in invoices.get(client_id, ()) if (today - s.due_date).days > grace), key=lambda s: (s.due_date, s.id))
+        missed = due[-need:] if len(due) >= need else []
+        if missed and all(s.paid_amount <= 0 and s.status != "paid" for s in missed):
+            reasons.append("missed_payments")
+            dates = " and ".join(day(s.due_date) for s in missed) if need <= 3 else f"{day(missed[0].due_date)} onwards"
+            texts.append(f"the last {plural(need, 'invoice')} (due {dates}) are unpaid")
+            amount += sum((s.remaining_base for s in missed), ZERO)
+            if not title:
+                title = f"{client.name} missed {plural(need, 'payment')} in a row"
+                reason = f"We noticed the invoices due {dates} are still open."
+        if not reasons:
+            continue
+        strategic = client.relationship_type == "strategic"
+        findings.append(
+            Finding(
+                detection_type=DetectionType.CLIENT_CHURN, severity=EMERGENCY if strategic else THIS_WEEK, entity_type="client",
+                entity_id=client_id, entity_name=client.name, title=title,
+                explanation=f"{client.name} may be leaving: {'; '.join(texts)}." + (" They are a strategic client." if strategic else ""),
+                fingerprint=f"client_churn:client:{client_id}", amount=amount, currency=cur,
+                context=context(
+                    client_id=client_id, reason=reason, reasons=reasons, relationship_type=client.relationship_type,
+                    missed_schedule_ids=[s.id for s in missed], agreement_ids=[a.id for a in agreements],
+                ),
+            )
+        )
+    return findings
+
+
+def revenue_variance(snapshot: AccountSnapshot, *, today: date, config: EffectiveConfig) -> list[Finding]:
+    start = today - timedelta(days=REVENUE_WINDOW_DAYS)
+    expected = ZERO
+    for s in snapshot.receivables:
+        if s.status == "cancelled":
+            continue
+        client = snapshot.clients.get(s.client_id or "")
+        on = s.due_date + timedelta(days=client.avg_payment_delay_days) if client else s.due_date
+        if start <= on < today:
+            expected += s.base_amount
+    if expected <= 0:
+        return []
+    actual = sum(
+        (p.base_amount for p in snapshot.payments if p.direction == "inflow" and p.status == "completed" and start <= p.payment_date < today),
+        ZERO,
+    )
+    limit = config.revenue_variance_pct
+    gap = actual - expected
+    if abs(gap) * HUNDRED <= expected * limit:
+        return []
+    share = abs(gap) * HUNDRED / expected
+    where = "below" if gap < 0 else "above"
+    cur = snapshot.base_currency
+    end = today - timedelta(days=1)
+    return [
+        Finding(
+            detection_type=DetectionType.REVENUE_VARIANCE, severity=THIS_WEEK, entity_type="metric", entity_id=None,
+            entity_name="Revenue, last 30 days", title=f"Revenue is {pct(share)}% {where} expected",
+            explanation=(
+                f"From {day(start)} to {day(end)} {money(actual, cur)} came in against {money(expected, cur)} expected: "
+                f"{pct(share)}% {where}, more than the {pct(limit)}% you allow."
+            ),
+            fingerprint="revenue_variance:trailing_30_days", amount=abs(gap), currency=cur,
+            context=context(
+                expected_amount=expected, actual_amount=actual, variance_pct=(gap * HUNDRED / expected).quantize(Decimal("0.1")),
+                window_start=start, window_end=end, currency=cur,
+            ),
+        )
+    ]
+
+
+def headcount_change(snapshot: AccountSnapshot, *, today: date, config: EffectiveConfig) -> list[Finding]:
+    since = today - timedelta(days=config.headcount_lookback_days)
+    first_day = snapshot.account_created_on
+    cur = snapshot.base_currency
+    findings: list[Finding] = []
+    for a in snapshot.agreements.values():
+        vendor = snapshot.vendors.get(a.vendor_id or "")
+        if a.status != "active" or not (a.obligation_type == "payroll" or (vendor is not None and vendor.category == "payroll")):
+            continue
+        name = vendor.name if vendor else (a.description or "Payroll")
+        every = EVERY.get(a.frequency, "a run")
+        created_on = a.created_at.date()
+        if since <= created_on <= today and (first_day is None or created_on > first_day):
+            findings.append(
+                Finding(
+                    detection_type=DetectionType.HEADCOUNT_CHANGE, severity=THIS_WEEK, entity_type="system", entity_id=a.id,
+                    entity_name=name, title=f"New payroll: {name}, {money(a.amount, a.currency)} {every}",
+                    explanation=f"A payroll of {money(a.amount, a.currency)} {every} from {day(a.start_date)} was added on {day(created_on)}.",
+                    fingerprint=f"headcount_change:agreement:{a.id}:new", amount=a.base_amount, currency=cur, due_date=a.start_date,
+                    context=context(agreement_id=a.id, vendor_id=a.vendor_id, change="new", amount_per_run=a.amount, currency=a.currency),
+                )
+            )
+        changed = a.amount_changed_at.date() if a.amount_changed_at else None
+        if a.previous_amount is not None and changed is not None and since <= changed <= today and a.base_amount > a.previous_amount:
+            rise = a.base_amount - a.previous_amount
+            share = rise * HUNDRED / a.previous_amount if a.previous_amount > 0 else HUNDRED
+            findings.append(
+                Finding(
+                    detection_type=DetectionType.HEADCOUNT_CHANGE, severity=THIS_WEEK, entity_type="system", entity_id=a.id,
+                    entity_name=name, title=f"Payroll for {name} rose by {money(rise, cur)} {every}",
+                    explanation=(
+                        f"{name} went from {money(a.previous_amount, cur)} to {money(a.base_amount, cur)} {every} "
+                        f"({pct(share)}% more) on {day(changed)}."
+                    ),
+                    fingerprint=f"headcount_change:agreement:{a.id}:rise:{changed.isoformat()}", amount=rise, currency=cur,
+                    context=context(
+                        agreement_id=a.id, vendor_id=a.vendor_id, change="rise", previous_amount=a.previous_amount,
+                        new_amount=a.base_amount, currency=cur,
+                    ),
+                )
+            )
+    return findings

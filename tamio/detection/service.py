@@ -1,0 +1,188 @@
+"""Findings become alerts: upserted by fingerprint, resolved when they stop, escalated when they rise.
+
+At most one open (active or acknowledged) alert exists per fingerprint (a partial unique index
+enforces it). For the detection types that ran to completion in a run:
+
+- a finding with an open alert updates it (last_detected_at, severity, amount, title, explanation,
+  due date, context); a rise in severity escalates it (``escalation``);
+- a finding without one inserts a new alert, unless a dismissed alert with that fingerprint is
+  still remembered (detected within ``DISMISSAL_MEMORY``) and the finding is no more urgent;
+- an open alert with no finding is resolved at ``now``.
+
+Types that were not run, or whose rule raised, keep their alerts as they are. Two runs racing on
+one account (two replicas) cannot duplicate an alert: inserts go through a savepoint, and a
+unique-index conflict turns the insert into an update of the row the other run committed.
+Never commits; the caller owns the transaction.
+
+    persisted = await persist_findings(session, account_id=account.id, findings=findings,
+                                       ran=(DetectionType.LATE_PAYMENT,), now=now)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamio.db import new_id
+from tamio.detection.escalation import change_severity, reopens_dismissed
+from tamio.detection.findings import Finding
+from tamio.detection.models import SEVERITY_RANK, AlertStatus, DetectionAlert, DetectionType
+from tamio.money import quantize
+
+OPEN = (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)
+DISMISSAL_MEMORY = timedelta(days=120)
+INSERT_ATTEMPTS = 3
+
+
+@dataclass
+class PersistedAlerts:
+    alerts: list[DetectionAlert] = field(default_factory=list)  # open alerts of this run's findings
+    new: list[DetectionAlert] = field(default_factory=list)
+    escalated: list[DetectionAlert] = field(default_factory=list)
+    resolved: list[DetectionAlert] = field(default_factory=list)
+
+
+def alert_order(alert: DetectionAlert) -> tuple[int, date, str]:
+    """EMERGENCY first, then the nearest due date, then the title."""
+    return SEVERITY_RANK[alert.severity], alert.due_date or date.max, alert.title
+
+
+def most_urgent_per_fingerprint(findings: Iterable[Finding]) -> dict[str, Finding]:
+    chosen: dict[str, Finding] = {}
+    for finding in findings:
+        seen = chosen.get(finding.fingerprint)
+        if seen is None or SEVERITY_RANK[finding.severity] < SEVERITY_RANK[seen.severity]:
+            chosen[finding.fingerprint] = finding
+    return chosen
+
+
+def _amount(finding: Finding) -> Decimal | None:
+    if finding.amount is None:
+        return None
+    return quantize(finding.amount, finding.currency) if finding.currency else finding.amount
+
+
+def _apply(alert: DetectionAlert, finding: Finding, now: datetime) -> bool:
+    """Refresh an open alert from a rerun's finding; True when its severity rose."""
+    rose = change_severity(alert, finding.severity)
+    alert.entity_type = finding.entity_type
+    alert.entity_id = finding.entity_id
+    alert.entity_name = finding.entity_name[:300]
+    alert.title = finding.title[:300]
+    alert.explanation = finding.explanation
+    alert.amount = _amount(finding)
+    alert.currency = finding.currency
+    alert.due_date = finding.due_date
+    alert.context = dict(finding.context)
+    alert.last_detected_at = now
+    alert.updated_at = now
+    return rose
+
+
+def _new_alert(account_id: str, finding: Finding, now: datetime) -> DetectionAlert:
+    return DetectionAlert(
+        id=new_id("alr"), user_id=account_id, detection_type=finding.detection_type, severity=finding.severity,
+        status=AlertStatus.ACTIVE, fingerprint=finding.fingerprint, entity_type=finding.entity_type, entity_id=finding.entity_id,
+        entity_name=finding.entity_name[:300], title=finding.title[:300], explanation=finding.explanation, amount=_amount(finding),
+        currency=finding.currency, due_date=finding.due_date, context=dict(finding.context), escalated=False, escalation_count=0,
+        first_detected_at=now, last_detected_at=now, created_at=now, updated_at=now,
+    )
+
+
+async def _open_alerts(session: AsyncSession, account_id: str, fingerprints: Sequence[str]) -> dict[str, DetectionAlert]:
+    rows = await session.execute(
+        select(DetectionAlert).where(
+            DetectionAlert.user_id == account_id, DetectionAlert.status.in_(OPEN), DetectionAlert.fingerprint.in_(list(fingerprints))
+        )
+    )
+    return {a.fingerprint: a for a in rows.scalars()}
+
+
+async def persist_findings(
+    session: AsyncSession, *, account_id: str, findings: Iterable[Finding], ran: Iterable[DetectionType], now: datetime
+) -> PersistedAlerts:
+    ran_types = tuple(dict.fromkeys(ran))
+    result = PersistedAlerts()
+    if not ran_types:
+        return result
+    wanted = {fp: f for fp, f in most_urgent_per_fingerprint(findings).items() if f.detection_type in ran_types}
+    rows = await session.execute(
+        select(DetectionAlert)
+        .where(
+            DetectionAlert.user_id == account_id,
+            DetectionAlert.detection_type.in_(ran_types),
+            or_(
+                DetectionAlert.status.in_(OPEN),
+                and_(DetectionAlert.status == AlertStatus.DISMISSED, DetectionAlert.last_detected_at >= now - DISMISSAL_MEMORY),
+            ),
+        )
+        .order_by(DetectionAlert.last_detected_at.desc(), DetectionAlert.id)
+    )
+    open_by_fp: dict[str, DetectionAlert] = {}
+    dismissed_by_fp: dict[str, DetectionAlert] = {}
+    for alert in rows.scalars():
+        target = open_by_fp if alert.status in OPEN else dismissed_by_fp
+        target.setdefault(alert.fingerprint, alert)
+
+    to_insert: list[Finding] = []
+    for fingerprint, finding in wanted.items():
+        alert = open_by_fp.get(fingerprint)
+        if alert is not None:
+            if _apply(alert, finding, now):
+                result.escalated.append(alert)
+            result.alerts.append(alert)
+            continue
+        dismissed = dismissed_by_fp.get(fingerprint)
+        if dismissed is not None and not reopens_dismissed(dismissed, finding.severity):
+            dismissed.last_detected_at = now  # the dismissal holds while the problem lasts
+            continue
+        to_insert.append(finding)
+    for fingerprint, alert in open_by_fp.items():
+        if fingerprint not in wanted:
+            alert.status = AlertStatus.RESOLVED
+            alert.resolved_at = now
+            alert.updated_at = now
+            result.resolved.append(alert)
+    await session.flush()
+
+    await _insert(session, account_id, to_insert, now, result)
+    result.alerts.sort(key=alert_order)
+    return result
+
+
+async def _insert(session: AsyncSession, account_id: str, findings: list[Finding], now: datetime, result: PersistedAlerts) -> None:
+    """Insert new alerts; if another run committed one of them first, update that one instead."""
+    pending = findings
+    for attempt in range(INSERT_ATTEMPTS):
+        if not pending:
+            return
+        if attempt:
+            raced = await _open_alerts(session, account_id, [f.fingerprint for f in pending])
+            for finding in pending:
+                alert = raced.get(finding.fingerprint)
+                if alert is not None:
+                    if _apply(alert, finding, now):
+                        result.escalated.append(alert)
+                    result.alerts.append(alert)
+            await session.flush()
+            pending = [f for f in pending if f.fingerprint not in raced]
+            if not pending:
+                return
+        rows = [_new_alert(account_id, f, now) for f in pending]
+        try:
+            async with session.begin_nested():
+                session.add_all(rows)
+                await session.flush()
+        except IntegrityError:
+            if attempt == INSERT_ATTEMPTS - 1:
+                raise
+            continue
+        result.new.extend(rows)
+        result.alerts.extend(rows)
+        return

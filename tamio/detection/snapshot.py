@@ -1,0 +1,331 @@
+"""An immutable picture of one account's books, what every detection rule reads.
+
+Loaded once per run in a fixed number of queries whatever the account's size (seven Core selects
+plus the forecast's own), so twelve rules can look at the same data without touching the database:
+
+- cash accounts, clients, vendors (expense buckets) and every obligation agreement;
+- schedules due from ``today - 120 days`` to the end of the 13-week forecast, of any status;
+- payments dated in the last 120 days, each with the schedule it paid (amount, currency, status);
+- the 13-week forecast (``tamio.forecast.service.calculate_forecast``) as of ``today``.
+
+Records hold plain values (enum values as strings, money as Decimal, base-currency amounts
+converted at write time), so engine tests can build a snapshot by hand.
+
+    snapshot = await load_snapshot(session, account.id, today=date(2026, 12, 7), settings=settings)
+    late = [s for s in snapshot.receivables if s.is_open and s.due_date < snapshot.today]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamio.accounts.models import Account
+from tamio.config import Settings
+from tamio.data.models import CashAccount, Client, ExpenseBucket
+from tamio.errors import NotFound
+from tamio.forecast.engine import Forecast
+from tamio.forecast.service import calculate_forecast
+from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent
+
+ZERO = Decimal(0)
+HISTORY_DAYS = 120
+FORECAST_WEEKS = 13
+OPEN_STATUSES = frozenset({"scheduled", "queued", "partially_paid", "overdue"})
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class CashAccountRecord:
+    id: str
+    name: str
+    account_type: str  # bank | savings | credit_line
+    currency: str
+    balance: Decimal
+    base_balance: Decimal
+    credit_limit: Decimal | None = None
+    drawn_amount: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    id: str
+    name: str
+    status: str = "active"
+    relationship_type: str | None = None  # strategic | transactional | managed
+    avg_payment_delay_days: int = 0
+    revenue_percent: Decimal | None = None
+    risk_level: str | None = None
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True)
+class VendorRecord:
+    id: str
+    name: str
+    category: str = "operating"  # ... payroll | tax | statutory
+    status: str = "active"
+    payment_terms: str | None = None
+    payment_terms_days: int | None = None
+    flexibility_level: str | None = None
+    criticality: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementRecord:
+    id: str
+    obligation_type: str  # revenue | expense | payroll | tax | credit_repayment
+    direction: str  # inflow | outflow
+    amount: Decimal  # per occurrence, in ``currency``
+    currency: str
+    base_amount: Decimal  # per occurrence, in the base currency
+    frequency: str
+    start_date: date
+    created_at: datetime
+    client_id: str | None = None
+    vendor_id: str | None = None
+    description: str = ""
+    end_date: date | None = None
+    status: str = "active"  # active | cancelled | ended
+    cancelled_at: datetime | None = None
+    previous_amount: Decimal | None = None
+    amount_changed_at: datetime | None = None
+
+    @property
+    def is_recurring(self) -> bool:
+        return self.frequency != "once"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRecord:
+    id: str
+    agreement_id: str
+    obligation_type: str
+    direction: str
+    due_date: date
+    amount: Decimal  # expected, in ``currency``
+    base_amount: Decimal  # expected, in the base currency
+    currency: str
+    status: str = "scheduled"
+    paid_amount: Decimal = ZERO
+    paid_base_amount: Decimal = ZERO
+    client_id: str | None = None
+    vendor_id: str | None = None
+    invoice_number: str | None = None
+    paid_at: date | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(ZERO, self.amount - self.paid_amount)
+
+    @property
+    def remaining_base(self) -> Decimal:
+        return max(ZERO, self.base_amount - self.paid_base_amount)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    id: str
+    direction: str
+    amount: Decimal  # in ``currency``
+    currency: str
+    base_amount: Decimal
+    payment_date: date
+    status: str = "completed"  # completed | pending | reversed
+    schedule_id: str | None = None  # None: unmatched
+    agreement_id: str | None = None
+    client_id: str | None = None
+    vendor_id: str | None = None
+    variance_vs_expected: Decimal | None = None  # actual - expected, in the schedule's currency
+    reference: str | None = None
+    schedule_amount: Decimal | None = None  # the schedule's expected amount, in its currency
+    schedule_currency: str | None = None
+    schedule_status: str | None = None
+    schedule_rate: Decimal | None = None  # schedule currency -> base currency
+
+    @property
+    def expected_amount(self) -> Decimal | None:
+        """What was expected when this payment arrived, in the schedule's currency."""
+        if self.schedule_id is None:
+            return None
+        if self.variance_vs_expected is not None and self.currency == self.schedule_currency:
+            return self.amount - self.variance_vs_expected
+        return self.schedule_amount
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    account_id: str
+    base_currency: str
+    today: date
+    forecast: Forecast = field(repr=False)
+    cash_accounts: tuple[CashAccountRecord, ...] = ()
+    clients: Mapping[str, ClientRecord] = _EMPTY
+    vendors: Mapping[str, VendorRecord] = _EMPTY
+    agreements: Mapping[str, AgreementRecord] = _EMPTY
+    schedules: tuple[ScheduleRecord, ...] = field(default=(), repr=False)
+    payments: tuple[PaymentRecord, ...] = field(default=(), repr=False)
+    account_created_on: date | None = None
+
+    # Derived once per snapshot (the dataclass stays frozen; these are caches of its own data).
+    @cached_property
+    def receivables(self) -> tuple[ScheduleRecord, ...]:
+        return tuple(s for s in self.schedules if s.direction == "inflow")
+
+    @cached_property
+    def payables(self) -> tuple[ScheduleRecord, ...]:
+        return tuple(s for s in self.schedules if s.direction != "inflow")
+
+    def counterparty_name(self, *, client_id: str | None = None, vendor_id: str | None = None, agreement_id: str | None = None) -> str:
+        if client_id and client_id in self.clients:
+            return self.clients[client_id].name
+        if vendor_id and vendor_id in self.vendors:
+            return self.vendors[vendor_id].name
+        agreement = self.agreements.get(agreement_id or "")
+        return agreement.description if agreement and agreement.description else "an unnamed counterparty"
+
+
+def _value(member: Any) -> Any:
+    return None if member is None else getattr(member, "value", member)
+
+
+async def load_snapshot(
+    session: AsyncSession, account_id: str, *, today: date, settings: Settings | None = None
+) -> AccountSnapshot:
+    """Everything detection reads for ``account_id``, in a fixed number of queries."""
+    account = (
+        await session.execute(select(Account.base_currency, Account.created_at).where(Account.id == account_id))
+    ).first()
+    if account is None:
+        raise NotFound(f"There is no account `{account_id}`.")
+    base_currency, created_at = account
+    cash = tuple(
+        CashAccountRecord(
+            id=r.id, name=r.name, account_type=_value(r.account_type), currency=r.currency, balance=r.balance,
+            base_balance=r.base_currency_amount if r.base_currency_amount is not None else r.balance,
+            credit_limit=r.credit_limit, drawn_amount=r.drawn_amount or ZERO,
+        )
+        for r in await session.execute(
+            select(
+                CashAccount.id, CashAccount.name, CashAccount.account_type, CashAccount.currency, CashAccount.balance,
+                CashAccount.base_currency_amount, CashAccount.credit_limit, CashAccount.drawn_amount,
+            )
+            .where(CashAccount.user_id == account_id)
+            .order_by(CashAccount.name)
+        )
+    )
+    clients = {
+        r.id: ClientRecord(
+            id=r.id, name=r.name, status=_value(r.status), relationship_type=_value(r.relationship_type),
+            avg_payment_delay_days=r.avg_payment_delay_days or 0, revenue_percent=r.revenue_percent,
+            risk_level=_value(r.risk_level), currency=r.currency,
+        )
+        for r in await session.execute(
+            select(
+                Client.id, Client.name, Client.status, Client.relationship_type, Client.avg_payment_delay_days,
+                Client.revenue_percent, Client.risk_level, Client.currency,
+            ).where(Client.user_id == account_id)
+        )
+    }
+    vendors = {
+        r.id: VendorRecord(
+            id=r.id, name=r.name, category=_value(r.category), status=_value(r.status), payment_terms=r.payment_terms,
+            payment_terms_days=r.payment_terms_days, flexibility_level=_value(r.flexibility_level),
+            criticality=_value(r.criticality),
+        )
+        for r in await session.execute(
+            select(
+                ExpenseBucket.id, ExpenseBucket.name, ExpenseBucket.category, ExpenseBucket.status,
+                ExpenseBucket.payment_terms, ExpenseBucket.payment_terms_days, ExpenseBucket.flexibility_level,
+                ExpenseBucket.criticality,
+            ).where(ExpenseBucket.user_id == account_id)
+        )
+    }
+    oa = ObligationAgreement
+    agreements = {
+        r.id: AgreementRecord(
+            id=r.id, obligation_type=_value(r.obligation_type), direction=_value(r.direction), amount=r.base_amount,
+            currency=r.currency, base_amount=r.base_currency_amount if r.base_currency_amount is not None else r.base_amount,
+            frequency=_value(r.frequency), start_date=r.start_date, created_at=r.created_at, client_id=r.client_id,
+            vendor_id=r.expense_bucket_id, description=r.description or "", end_date=r.end_date, status=_value(r.status),
+            cancelled_at=r.cancelled_at, previous_amount=r.previous_amount, amount_changed_at=r.amount_changed_at,
+        )
+        for r in await session.execute(
+            select(
+                oa.id, oa.obligation_type, oa.direction, oa.base_amount, oa.currency, oa.base_currency_amount, oa.frequency,
+                oa.start_date, oa.created_at, oa.client_id, oa.expense_bucket_id, oa.description, oa.end_date, oa.status,
+                oa.cancelled_at, oa.previous_amount, oa.amount_changed_at,
+            ).where(oa.user_id == account_id)
+        )
+    }
+    history_start = today - timedelta(days=HISTORY_DAYS)
+    horizon_end = today + timedelta(days=7 * FORECAST_WEEKS - 1)
+    os_ = ObligationSchedule
+    schedules = []
+    for r in await session.execute(
+        select(
+            os_.id, os_.obligation_id, os_.direction, os_.due_date, os_.estimated_amount, os_.base_currency_amount,
+            os_.currency, os_.status, os_.paid_amount, os_.paid_base_amount, os_.invoice_number, os_.paid_at,
+        )
+        .where(os_.user_id == account_id, os_.due_date >= history_start, os_.due_date <= horizon_end)
+        .order_by(os_.due_date, os_.id)
+    ):
+        agreement = agreements.get(r.obligation_id)
+        schedules.append(
+            ScheduleRecord(
+                id=r.id, agreement_id=r.obligation_id, obligation_type=agreement.obligation_type if agreement else "expense",
+                direction=_value(r.direction), due_date=r.due_date, amount=r.estimated_amount,
+                base_amount=r.base_currency_amount if r.base_currency_amount is not None else r.estimated_amount,
+                currency=r.currency, status=_value(r.status), paid_amount=r.paid_amount or ZERO,
+                paid_base_amount=r.paid_base_amount or ZERO, client_id=agreement.client_id if agreement else None,
+                vendor_id=agreement.vendor_id if agreement else None, invoice_number=r.invoice_number, paid_at=r.paid_at,
+            )
+        )
+    pe = PaymentEvent
+    payments = tuple(
+        PaymentRecord(
+            id=r.id, direction=_value(r.direction), amount=r.amount, currency=r.currency,
+            base_amount=r.base_currency_amount if r.base_currency_amount is not None else r.amount,
+            payment_date=r.payment_date, status=_value(r.status), schedule_id=r.schedule_id, agreement_id=r.obligation_id,
+            client_id=r.client_id, vendor_id=r.expense_bucket_id, variance_vs_expected=r.variance_vs_expected,
+            reference=r.reference, schedule_amount=r.estimated_amount, schedule_currency=r.schedule_currency,
+            schedule_status=_value(r.schedule_status), schedule_rate=r.exchange_rate_used,
+        )
+        for r in await session.execute(
+            select(
+                pe.id, pe.direction, pe.amount, pe.currency, pe.base_currency_amount, pe.payment_date, pe.status,
+                pe.schedule_id, pe.obligation_id, pe.client_id, pe.expense_bucket_id, pe.variance_vs_expected, pe.reference,
+                os_.estimated_amount, os_.currency.label("schedule_currency"), os_.status.label("schedule_status"),
+                os_.exchange_rate_used,
+            )
+            .outerjoin(os_, os_.id == pe.schedule_id)
+            .where(pe.user_id == account_id, pe.payment_date >= history_start, pe.payment_date <= today)
+            .order_by(pe.payment_date, pe.id)
+        )
+    )
+    forecast = await calculate_forecast(session, account_id, as_of=today, weeks=FORECAST_WEEKS, settings=settings)
+    return AccountSnapshot(
+        account_id=account_id,
+        base_currency=base_currency,
+        today=today,
+        forecast=forecast,
+        cash_accounts=cash,
+        clients=MappingProxyType(clients),
+        vendors=MappingProxyType(vendors),
+        agreements=MappingProxyType(agreements),
+        schedules=tuple(schedules),
+        payments=payments,
+        account_created_on=created_at.date() if created_at else None,
+    )

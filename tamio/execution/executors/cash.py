@@ -1,0 +1,157 @@
+"""Executors that move money between the business's own accounts.
+
+- ``credit_draw`` draws on a credit line: the line's drawn amount goes up, the operating account's
+  balance goes up by the same, and the repayment becomes an obligation (``credit_repayment``, one
+  schedule on the repayment date, principal plus interest). The forecast opens higher and carries
+  the repayment outflow.
+- ``transfer`` moves money between cash accounts. Into a credit line it is a repayment: the drawn
+  amount falls and the line's open repayment schedules are paid down (oldest first, as
+  PaymentEvents), so the forecast counts neither the cash nor the repayment twice.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from tamio.data.models import CashAccount, CashAccountType
+from tamio.execution.executors.base import (
+    ExecutionContext,
+    ExecutionProblem,
+    NoEmails,
+    change_balance,
+    load_cash_account,
+    money,
+    option_currency,
+    param_amount,
+    param_date,
+    primary_operating_account,
+    rate_book,
+)
+from tamio.money import quantize
+from tamio.obligations.models import (
+    OPEN_SCHEDULE_STATUSES,
+    ObligationAgreement,
+    ObligationSchedule,
+    ObligationType,
+)
+from tamio.obligations.payments import record_payment
+from tamio.obligations.recurrence import Frequency
+from tamio.obligations.schemas import RecurrenceSpec
+
+ZERO = Decimal(0)
+
+
+def _available(line: CashAccount) -> Decimal | None:
+    return None if line.credit_limit is None else line.credit_limit - line.drawn_amount
+
+
+class CreditDraw(NoEmails):
+    kind = "credit_draw"
+
+    async def apply(self, ctx: ExecutionContext, params: dict[str, Any]) -> dict[str, Any]:
+        line = await load_cash_account(ctx, params.get("cash_account_id"), what="credit line")
+        if line.account_type != CashAccountType.CREDIT_LINE:
+            raise ExecutionProblem(f"{line.name} is not a credit line, so nothing can be drawn on it.")
+        target_id = params.get("target_cash_account_id")
+        target = await load_cash_account(ctx, target_id, what="account") if target_id else await primary_operating_account(ctx)
+        if target.account_type == CashAccountType.CREDIT_LINE:
+            raise ExecutionProblem(f"{target.name} is a credit line; draw into a bank account.")
+        currency = option_currency(ctx, params)
+        amount = param_amount(params, "amount", currency)
+        repayment_date = param_date(params, "repayment_date")
+        if repayment_date <= ctx.today:
+            raise ExecutionProblem(f"The repayment date {repayment_date:%d %b %Y} must be after today.")
+        book = await rate_book(ctx, currency, line.currency, target.currency)
+        on_line = book.convert(amount, currency, line.currency, ctx.today).amount
+        available = _available(line)
+        if available is not None and on_line > available:
+            raise ExecutionProblem(
+                f"{line.name} has only {money(max(available, ZERO), line.currency)} left to draw, not {money(on_line, line.currency)}."
+            )
+        interest = ZERO
+        if params.get("interest") not in (None, "", "0", 0):
+            interest = book.convert(Decimal(str(params["interest"])), currency, line.currency, ctx.today).amount
+        why = f"action {ctx.action.id}: draw {money(amount, currency)}"
+        await change_balance(ctx, line, -on_line, book, why=why)
+        await change_balance(ctx, target, book.convert(amount, currency, target.currency, ctx.today).amount, book, why=why)
+        repayment = await ctx.obligations().create_standalone(
+            obligation_type=ObligationType.CREDIT_REPAYMENT,
+            spec=RecurrenceSpec(Frequency.ONCE, start_date=repayment_date),
+            amount=quantize(on_line + interest, line.currency),
+            currency=line.currency,
+            description=f"Repay {line.name}: {money(on_line, line.currency)} drawn {ctx.today:%d %b %Y}",
+            cash_account_id=line.id,
+        )
+        return {
+            "kind": self.kind, "credit_line_id": line.id, "target_cash_account_id": target.id, "amount": amount, "currency": currency,
+            "repayment_obligation_id": repayment.id, "repayment_date": repayment_date, "repayment_amount": repayment.base_amount,
+        }
+
+
+class Transfer(NoEmails):
+    kind = "transfer"
+
+    async def apply(self, ctx: ExecutionContext, params: dict[str, Any]) -> dict[str, Any]:
+        source = await load_cash_account(ctx, params.get("from_cash_account_id"), what="account to move money from")
+        dest = await load_cash_account(ctx, params.get("to_cash_account_id"), what="account to move money to")
+        if source.id == dest.id:
+            raise ExecutionProblem("A transfer needs two different accounts.")
+        currency = option_currency(ctx, params)
+        amount = param_amount(params, "amount", currency)
+        book = await rate_book(ctx, currency, source.currency, dest.currency)
+        out_amount = book.convert(amount, currency, source.currency, ctx.today).amount
+        in_amount = book.convert(amount, currency, dest.currency, ctx.today).amount
+        if source.account_type == CashAccountType.CREDIT_LINE:
+            available = _available(source)
+            if available is not None and out_amount > available:
+                raise ExecutionProblem(f"{source.name} has only {money(max(available, ZERO), source.currency)} left to draw.")
+        elif source.balance < out_amount:
+            raise ExecutionProblem(
+                f"{source.name} has {money(source.balance, source.currency)}, less than the {money(out_amount, source.currency)} to move."
+            )
+        if dest.account_type == CashAccountType.CREDIT_LINE and in_amount > dest.drawn_amount:
+            raise ExecutionProblem(f"Only {money(dest.drawn_amount, dest.currency)} is drawn on {dest.name}; repay at most that.")
+        why = f"action {ctx.action.id}: {source.name} -> {dest.name}"
+        await change_balance(ctx, source, -out_amount, book, why=why)
+        await change_balance(ctx, dest, in_amount, book, why=why)
+        settled: list[str] = []
+        if dest.account_type == CashAccountType.CREDIT_LINE:
+            settled = await _pay_down_repayments(ctx, dest, in_amount)
+        return {
+            "kind": self.kind, "from_cash_account_id": source.id, "to_cash_account_id": dest.id, "amount": amount,
+            "currency": currency, "repayment_schedules_paid": settled,
+        }
+
+
+async def _pay_down_repayments(ctx: ExecutionContext, line: CashAccount, amount: Decimal) -> list[str]:
+    """Record an early repayment against the line's open repayment schedules, oldest first."""
+    schedules = (
+        await ctx.db.execute(
+            select(ObligationSchedule)
+            .join(ObligationAgreement, ObligationAgreement.id == ObligationSchedule.obligation_id)
+            .where(
+                ObligationAgreement.user_id == ctx.account.id,
+                ObligationAgreement.cash_account_id == line.id,
+                ObligationAgreement.obligation_type == ObligationType.CREDIT_REPAYMENT,
+                ObligationSchedule.status.in_(OPEN_SCHEDULE_STATUSES),
+            )
+            .order_by(ObligationSchedule.due_date, ObligationSchedule.id)
+        )
+    ).scalars().all()
+    left = amount
+    paid = []
+    for schedule in schedules:
+        remaining = schedule.estimated_amount - schedule.paid_amount
+        if left <= 0 or remaining <= 0:
+            continue
+        portion = min(left, remaining)
+        await record_payment(
+            ctx.db, account=ctx.account, amount=portion, currency=schedule.currency, payment_date=ctx.today, schedule=schedule,
+            reference=f"early repayment, action {ctx.action.id}", source="tamio", adjust_balance=False, actor=ctx.actor, now=ctx.now,
+        )
+        left -= portion
+        paid.append(schedule.id)
+    return paid

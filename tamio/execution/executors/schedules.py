@@ -1,0 +1,133 @@
+"""Executors that change when or how expected payments go out: delay them, or queue them for payment.
+
+- ``delay_payment`` moves vendor schedules to the agreed dates (``delayed_from`` keeps the original,
+  and regeneration keeps a delayed schedule's date), appends to the vendor's ``delay_history``,
+  and sends the vendor's notice first when the option has one. The forecast moves the outflow.
+- ``queue_payments`` / ``record_statutory_payment`` mark schedules ``queued`` (``queued_at``). The
+  forecast keeps counting a queued schedule until a PaymentEvent (``record_payment``) settles it;
+  then the balance falls and the outflow is gone, counted exactly once throughout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tamio.data.models import ExpenseBucket
+from tamio.execution.executors.base import (
+    ExecutionContext,
+    ExecutionProblem,
+    NoEmails,
+    OutgoingEmail,
+    load_schedules,
+    money,
+    param_date,
+    param_ids,
+)
+from tamio.execution.executors.email import recipient
+from tamio.obligations.models import Direction, ObligationAgreement, ObligationSchedule, ScheduleStatus
+
+MOVABLE = (ScheduleStatus.SCHEDULED, ScheduleStatus.OVERDUE, ScheduleStatus.PARTIALLY_PAID)
+
+
+def describe(schedule: ObligationSchedule) -> str:
+    return f"the payment of {money(schedule.estimated_amount - schedule.paid_amount, schedule.currency)} due {schedule.due_date:%a %d %b}"
+
+
+def _moves(params: dict[str, Any]) -> list[dict[str, Any]]:
+    moves = params.get("moves")
+    if isinstance(moves, list) and moves:
+        if not all(isinstance(m, dict) and m.get("schedule_id") and m.get("new_date") for m in moves):
+            raise ExecutionProblem("Each move needs a `schedule_id` and a `new_date`.")
+        return moves
+    return [{"schedule_id": s, "new_date": params.get("new_date")} for s in param_ids(params, "schedule_ids")]
+
+
+class DelayPayment:
+    kind = "delay_payment"
+
+    async def emails(self, ctx: ExecutionContext, params: dict[str, Any], *, path: str) -> list[OutgoingEmail]:
+        if not params.get("notify_vendor", True):
+            return []
+        entries = params.get("emails") or []
+        if not entries and ctx.option.draft_body and path == "0":
+            entries = [{"to": ctx.option.recipient_email, "vendor_id": ctx.option.counterparty_id}]
+        out = []
+        for index, entry in enumerate(entries):
+            primary = path == "0" and index == 0
+            subject = (ctx.action.edited_subject if primary else None) or entry.get("subject") or (ctx.option.draft_subject if primary else None)
+            body = (ctx.action.edited_body if primary else None) or entry.get("body") or (ctx.option.draft_body if primary else None)
+            if not subject or not body:
+                raise ExecutionProblem(f"The notice to vendor {index + 1} of option {ctx.option.rank} has no drafted message.")
+            to, name = await recipient(ctx, {"vendor_id": entry.get("vendor_id")}, explicit=entry.get("to"))
+            out.append(OutgoingEmail(key=ctx.email_key(f"{path}.{index}"), to=to, subject=str(subject), body=str(body), counterparty=name))
+        return out
+
+    async def apply(self, ctx: ExecutionContext, params: dict[str, Any]) -> dict[str, Any]:
+        moves = _moves(params)
+        schedules = await load_schedules(ctx, [str(m["schedule_id"]) for m in moves])
+        moved = []
+        for move, schedule in zip(moves, schedules, strict=True):
+            new_date = param_date(move, "new_date")
+            if schedule.direction != Direction.OUTFLOW:
+                raise ExecutionProblem(f"{describe(schedule).capitalize()} is money coming in; only payments can be delayed.")
+            if schedule.status not in MOVABLE:
+                raise ExecutionProblem(f"{describe(schedule).capitalize()} is already {schedule.status.value}, so it was not moved.")
+            if new_date < ctx.today:
+                raise ExecutionProblem(f"{new_date:%a %d %b %Y} has passed; choose a new date from today on.")
+            original = schedule.due_date
+            schedule.delayed_from = schedule.delayed_from or original
+            schedule.due_date = new_date
+            if schedule.status == ScheduleStatus.OVERDUE:
+                schedule.status = ScheduleStatus.SCHEDULED
+            schedule.updated_at = ctx.now
+            await ctx.audit.log_update("obligation_schedule", schedule.id, {"due_date": (original, new_date)})
+            vendor = await _vendor_of(ctx, schedule)
+            entry = {
+                "schedule_id": schedule.id, "from": original.isoformat(), "to": new_date.isoformat(),
+                "amount": format(schedule.estimated_amount - schedule.paid_amount, "f"), "currency": schedule.currency,
+                "action_id": ctx.action.id, "recorded_on": ctx.today.isoformat(),
+            }
+            if vendor is not None:
+                vendor.delay_history = [*(vendor.delay_history or []), entry]
+                vendor.updated_at = ctx.now
+            moved.append({**entry, "vendor_id": vendor.id if vendor else None})
+        await ctx.db.flush()
+        return {"kind": self.kind, "moved": moved}
+
+
+async def _vendor_of(ctx: ExecutionContext, schedule: ObligationSchedule) -> ExpenseBucket | None:
+    agreement = await ctx.db.get(ObligationAgreement, schedule.obligation_id)
+    if agreement is None or agreement.expense_bucket_id is None:
+        return None
+    return await ctx.db.get(ExpenseBucket, agreement.expense_bucket_id)
+
+
+class QueuePayments(NoEmails):
+    kind = "queue_payments"
+
+    async def apply(self, ctx: ExecutionContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"kind": self.kind, "queued": await queue_schedules(ctx, param_ids(params, "schedule_ids"))}
+
+
+class RecordStatutoryPayment(QueuePayments):
+    kind = "record_statutory_payment"
+
+
+async def queue_schedules(ctx: ExecutionContext, ids: list[str]) -> list[str]:
+    """Mark outgoing schedules queued for payment; one already queued stays as it is."""
+    queued = []
+    for schedule in await load_schedules(ctx, ids):
+        if schedule.direction != Direction.OUTFLOW:
+            raise ExecutionProblem(f"{describe(schedule).capitalize()} is money coming in; only payments can be queued.")
+        if schedule.status == ScheduleStatus.QUEUED:
+            continue
+        if schedule.status not in MOVABLE:
+            raise ExecutionProblem(f"{describe(schedule).capitalize()} is already {schedule.status.value}, so it was not queued.")
+        old = schedule.status
+        schedule.status = ScheduleStatus.QUEUED
+        schedule.queued_at = ctx.now
+        schedule.updated_at = ctx.now
+        await ctx.audit.log_update("obligation_schedule", schedule.id, {"status": (old, ScheduleStatus.QUEUED)})
+        queued.append(schedule.id)
+    await ctx.db.flush()
+    return queued

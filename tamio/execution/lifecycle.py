@@ -1,0 +1,376 @@
+"""Decisions on prepared actions: approve, skip, supersede, expire and retry, each exactly once.
+
+A PreparedAction moves ``pending -> approved -> executing -> executed | failed``, or ``pending ->
+skipped | superseded | expired``. Each move is a compare-and-set (``transitions``), so when two
+people click at once exactly one decision wins; the other gets ``AlreadyDecided`` saying who
+decided, what and when ("@maria already approved this at 10:42."). A decision records who, when,
+which option (it must belong to the action), and the edited draft when the approver changed the
+message. Dual control: an action at or above the account's dual-approval threshold stays pending
+after the first approval ("1 of 2 approvals") until a *different* approver approves the same
+option. Payroll is decided by an admin only (``policy``).
+
+Keyword-only, session first, never commits. After an ``approved`` decision is committed, the
+caller runs ``tamio.execution.service.execute_action`` (the scheduler's resume job catches any
+that were not started).
+
+    decision = await approve(db, account=account, member=maria, action_id=action_id, option_id=option_id, now=now)
+    decision.outcome   # "approved" | "awaiting_second_approval"
+    decision.message   # "@maria approved option 1, “Chase Acme's $4,200.00 …”. Tamio will carry it out now."
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamio.accounts.models import Account, Member
+from tamio.currency.service import RateBook
+from tamio.errors import Conflict, MissingExchangeRate, PermissionDenied, ValidationError
+from tamio.execution import policy
+from tamio.execution.models import ActionApproval
+from tamio.execution.transitions import (
+    Actor,
+    compare_and_set,
+    load_action,
+    load_option,
+    member_label,
+    record_transition,
+)
+from tamio.money import format_money
+from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
+
+CAS_TRIES = 5
+DECIDED = {
+    ActionStatus.APPROVED: "approved",
+    ActionStatus.EXECUTING: "approved",
+    ActionStatus.EXECUTED: "approved",
+    ActionStatus.FAILED: "approved",
+    ActionStatus.SKIPPED: "skipped",
+    ActionStatus.SUPERSEDED: "superseded",
+    ActionStatus.EXPIRED: "expired",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a click did, for the Slack card, the API and the CLI."""
+
+    outcome: str  # approved | awaiting_second_approval | skipped | auto_executed | superseded | expired | retrying
+    action_id: str
+    option_id: str | None
+    approvals_given: int
+    approvals_required: int
+    decided_by: str  # "@maria", "automation" or "Tamio"
+    decided_at: datetime
+    message: str
+    decided_by_member_id: str | None = None
+    status: str = ""  # the action's status afterwards
+
+
+class AlreadyDecided(Conflict):
+    """Someone (or something) decided first; says who, what and when."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        action_id: str,
+        outcome: str,
+        decided_by: str,
+        decided_at: datetime | None,
+        decided_by_member_id: str | None = None,
+        decided_by_slack_user_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.action_id = action_id
+        self.outcome = outcome
+        self.decided_by = decided_by
+        self.decided_at = decided_at
+        self.decided_by_member_id = decided_by_member_id
+        self.decided_by_slack_user_id = decided_by_slack_user_id
+
+
+def clock_text(account: Account, moment: datetime | None, now: datetime) -> str:
+    """``at 10:42`` today, ``at 10:42 on 3 Dec`` another day, in the account's time zone."""
+    if moment is None:
+        return "earlier"
+    zone = ZoneInfo(account.timezone)
+    local, today = moment.astimezone(zone), now.astimezone(zone)
+    text = f"at {local:%H:%M}"
+    return text if local.date() == today.date() else f"{text} on {local.day} {local:%b}"
+
+
+async def already_decided(db: AsyncSession, *, account: Account, action: PreparedAction, member: Member | None, now: datetime) -> AlreadyDecided:
+    """The error for a click on an action that is no longer pending."""
+    outcome = DECIDED.get(action.status, action.status.value)
+    when = clock_text(account, action.decided_at, now)
+    decider = await db.get(Member, action.decided_by_member_id) if action.decided_by_member_id else None
+    if action.status == ActionStatus.PENDING:  # pending but past its expiry
+        outcome = "expired"
+        when = clock_text(account, action.expires_at, now)
+    if decider is not None:
+        who = "You" if member is not None and decider.id == member.id else member_label(decider)
+        message = f"{who} already {outcome} this {when}."
+    elif action.auto_executed:
+        who = "automation"
+        message = f"An automation rule already approved this {when}; Tamio carried it out."
+    else:
+        who = "Tamio"
+        reason = (action.execution_result or {}).get("reason")
+        message = f"This action was {outcome} {when}" + (f" ({reason})." if reason else ".")
+    if action.status == ActionStatus.FAILED:
+        message += " Carrying it out failed; an approver can retry it."
+    return AlreadyDecided(
+        message,
+        action_id=action.id,
+        outcome=outcome,
+        decided_by=who if who != "You" else member_label(decider),
+        decided_at=action.decided_at or action.expires_at,
+        decided_by_member_id=decider.id if decider else None,
+        decided_by_slack_user_id=decider.slack_user_id if decider else None,
+    )
+
+
+def _check_member(account: Account, member: Member) -> None:
+    if member.user_id != account.id:
+        raise PermissionDenied("You are not a member of this account.", hint="Ask an admin to add you.")
+
+
+def _is_expired(action: PreparedAction, now: datetime) -> bool:
+    return action.status == ActionStatus.PENDING and action.expires_at is not None and action.expires_at <= now
+
+
+async def amount_at_stake(db: AsyncSession, *, account: Account, action: PreparedAction, option: ActionOption, now: datetime) -> Decimal | None:
+    """The larger of the action's and the option's amounts, in the base currency.
+
+    ``None`` when there is no rate to convert with: dual control then applies (fail safe).
+    """
+    amounts = [(a, c or account.base_currency) for a, c in ((action.amount, action.currency), (option.amount, option.currency)) if a is not None]
+    if not amounts:
+        return Decimal(0)
+    on = now.astimezone(ZoneInfo(account.timezone)).date()
+    try:
+        book = await RateBook.load(db, {c for _, c in amounts} | {account.base_currency}, on)
+        return max(abs(book.convert(a, c, account.base_currency, on).amount) for a, c in amounts)
+    except MissingExchangeRate:
+        return None
+
+
+async def approvals_of(db: AsyncSession, *, action_id: str) -> list[ActionApproval]:
+    stmt = select(ActionApproval).where(ActionApproval.action_id == action_id).order_by(ActionApproval.created_at, ActionApproval.id)
+    return list((await db.execute(stmt)).scalars().all())
+
+
+def _option_text(option: ActionOption) -> str:
+    return f"option {option.rank}, “{option.title}”"
+
+
+async def approve(
+    db: AsyncSession,
+    *,
+    account: Account,
+    member: Member,
+    action_id: str,
+    option_id: str,
+    edited_subject: str | None = None,
+    edited_body: str | None = None,
+    now: datetime,
+) -> Decision:
+    """Approve ``option_id`` of a pending action; the second approval of a dual-control action completes it."""
+    _check_member(account, member)
+    for _ in range(CAS_TRIES):
+        action = await load_action(db, account_id=account.id, action_id=action_id)
+        policy.check_can_decide(member.role, action_type=action.action_type.value, requires_admin=action.requires_admin, doing="approve")
+        if action.status != ActionStatus.PENDING or _is_expired(action, now):
+            raise await already_decided(db, account=account, action=action, member=member, now=now)
+        option = await load_option(db, action=action, option_id=option_id)
+        edits = _edits(option, edited_subject, edited_body)
+        approvals = await approvals_of(db, action_id=action.id)
+        at_stake = await amount_at_stake(db, account=account, action=action, option=option, now=now)
+        needed = 2 if at_stake is None else policy.approvals_required(at_stake, threshold=account.dual_approval_threshold)
+        required = max(action.approvals_required, needed)
+        if any(a.member_id == member.id for a in approvals):
+            raise Conflict(
+                f"You already approved this; it needs a different approver ({len(approvals)} of {required} approvals).",
+                hint="Ask another approver or an admin to approve it.",
+            )
+        if approvals and approvals[0].option_id != option.id:
+            first = await db.get(Member, approvals[0].member_id)
+            chosen = await load_option(db, action=action, option_id=approvals[0].option_id)
+            raise Conflict(
+                f"{member_label(first)} approved {_option_text(chosen)}; the second approval must be for the same option.",
+                hint="Approve that option, or skip the action if you disagree.",
+            )
+        given = len(approvals) + 1
+        done = given >= required
+        values: dict[str, object] = {"approvals_required": required, **edits}
+        if done:
+            values.update(chosen_option_id=option.id, decided_by_member_id=member.id, decided_at=now)
+        won = await compare_and_set(db, action, to=ActionStatus.APPROVED if done else ActionStatus.PENDING, now=now, **values)
+        if not won:
+            continue  # someone changed it meanwhile: look again (their decision, or their first approval)
+        db.add(ActionApproval(action_id=action.id, member_id=member.id, option_id=option.id, created_at=now))
+        details: dict[str, object] = {"approvals_given": given, "approvals_required": required, "amount_at_stake": at_stake}
+        if edits:
+            details["edited_draft"] = {"subject": action.edited_subject, "body": action.edited_body}
+        await record_transition(
+            db, action=action, event="approved" if done else "approval", from_status=ActionStatus.PENDING,
+            actor=Actor.member(member), now=now, option_id=option.id, result=details,
+        )
+        who = member_label(member)
+        if done:
+            names = await _approver_names(db, action.id)
+            message = f"{' and '.join(names)} approved {_option_text(option)}" + (
+                f" ({given} of {required} approvals)" if required > 1 else ""
+            ) + ". Tamio will carry it out now."
+        else:
+            limit = format_money(account.dual_approval_threshold, account.base_currency)
+            message = (
+                f"{who} approved {_option_text(option)}: {given} of {required} approvals. "
+                f"Actions of {limit} or more need a second approver before Tamio carries them out."
+            )
+        return Decision(
+            outcome="approved" if done else "awaiting_second_approval",
+            action_id=action.id, option_id=option.id, approvals_given=given, approvals_required=required,
+            decided_by=who, decided_at=now, message=message, decided_by_member_id=member.id, status=action.status.value,
+        )
+    raise Conflict("This action kept changing while you approved it; refresh it and try again.")
+
+
+async def _approver_names(db: AsyncSession, action_id: str) -> list[str]:
+    rows = (
+        await db.execute(
+            select(Member).join(ActionApproval, ActionApproval.member_id == Member.id).where(ActionApproval.action_id == action_id)
+            .order_by(ActionApproval.created_at, ActionApproval.id)
+        )
+    ).scalars().all()
+    return [member_label(m) for m in rows]
+
+
+def _edits(option: ActionOption, subject: str | None, body: str | None) -> dict[str, str | None]:
+    """The approver's changes to the drafted message, when they changed it."""
+    subject = subject.strip() if subject is not None else None
+    body = body.strip() if body is not None else None
+    changed: dict[str, str | None] = {}
+    if subject is not None and subject != (option.draft_subject or "").strip():
+        changed["edited_subject"] = subject
+    if body is not None and body != (option.draft_body or "").strip():
+        changed["edited_body"] = body
+    if changed and option.draft_subject is None and option.draft_body is None:
+        raise ValidationError(f"Option {option.rank} sends no message, so there is no draft to edit.", field_errors={"edited_body": "this option has no draft"})
+    if changed.get("edited_subject") == "" or changed.get("edited_body") == "":
+        raise ValidationError("An edited message needs a subject and a body.", field_errors={"edited_body": "must not be empty"})
+    if "edited_subject" in changed and len(subject or "") > 300:
+        raise ValidationError("A subject has at most 300 characters.", field_errors={"edited_subject": "at most 300 characters"})
+    return changed
+
+
+async def skip(
+    db: AsyncSession, *, account: Account, member: Member, action_id: str, now: datetime, reason: str | None = None
+) -> Decision:
+    """Decide not to do it; the action stays visible as skipped, with who and why."""
+    _check_member(account, member)
+    for _ in range(CAS_TRIES):
+        action = await load_action(db, account_id=account.id, action_id=action_id)
+        policy.check_can_decide(member.role, action_type=action.action_type.value, requires_admin=action.requires_admin, doing="skip")
+        if action.status != ActionStatus.PENDING or _is_expired(action, now):
+            raise await already_decided(db, account=account, action=action, member=member, now=now)
+        result = dict(action.execution_result or {})
+        if reason:
+            result["reason"] = reason.strip()[:500]
+        won = await compare_and_set(
+            db, action, to=ActionStatus.SKIPPED, now=now, decided_by_member_id=member.id, decided_at=now, execution_result=result
+        )
+        if not won:
+            continue
+        approvals = await approvals_of(db, action_id=action.id)
+        await record_transition(
+            db, action=action, event="skipped", from_status=ActionStatus.PENDING, actor=Actor.member(member), now=now,
+            result={"reason": reason} if reason else {},
+        )
+        who = member_label(member)
+        return Decision(
+            outcome="skipped", action_id=action.id, option_id=None, approvals_given=len(approvals),
+            approvals_required=action.approvals_required, decided_by=who, decided_at=now,
+            message=f"{who} skipped this" + (f": {reason.strip()}" if reason else ".") + ("" if reason else " Nothing will be done."),
+            decided_by_member_id=member.id, status=action.status.value,
+        )
+    raise Conflict("This action kept changing while you skipped it; refresh it and try again.")
+
+
+async def _close(
+    db: AsyncSession, *, account: Account, action_id: str, now: datetime, to: ActionStatus, reason: str | None, extra: dict[str, str]
+) -> Decision | None:
+    for _ in range(CAS_TRIES):
+        action = await load_action(db, account_id=account.id, action_id=action_id)
+        if action.status != ActionStatus.PENDING:
+            return None  # a person decided first; their decision stands
+        result = {**(action.execution_result or {}), **extra}
+        if reason:
+            result["reason"] = reason
+        if not await compare_and_set(db, action, to=to, now=now, decided_at=now, execution_result=result):
+            continue
+        await record_transition(db, action=action, event=to.value, from_status=ActionStatus.PENDING, actor=Actor.system(), now=now, result=result)
+        verb = "superseded" if to == ActionStatus.SUPERSEDED else "expired"
+        return Decision(
+            outcome=verb, action_id=action.id, option_id=None, approvals_given=0, approvals_required=action.approvals_required,
+            decided_by="Tamio", decided_at=now, message=f"This action {verb}" + (f": {reason}." if reason else "."),
+            status=action.status.value,
+        )
+    return None
+
+
+async def supersede(
+    db: AsyncSession, *, account: Account, action_id: str, now: datetime, reason: str | None = None, superseded_by: str | None = None
+) -> Decision | None:
+    """A newer action (or a resolved alert) replaces this pending one; ``None`` if it was decided first."""
+    extra = {"superseded_by": superseded_by} if superseded_by else {}
+    return await _close(db, account=account, action_id=action_id, now=now, to=ActionStatus.SUPERSEDED, reason=reason, extra=extra)
+
+
+async def expire(db: AsyncSession, *, account: Account, action_id: str, now: datetime, reason: str | None = None) -> Decision | None:
+    """A pending action past its deadline expires; ``None`` if it was decided first."""
+    return await _close(db, account=account, action_id=action_id, now=now, to=ActionStatus.EXPIRED, reason=reason, extra={})
+
+
+async def expire_due(db: AsyncSession, *, account: Account, now: datetime) -> list[Decision]:
+    """Expire every pending action of the account whose ``expires_at`` has passed (a job)."""
+    ids = (
+        await db.execute(
+            select(PreparedAction.id).where(
+                PreparedAction.user_id == account.id,
+                PreparedAction.status == ActionStatus.PENDING,
+                PreparedAction.expires_at.is_not(None),
+                PreparedAction.expires_at <= now,
+            )
+        )
+    ).scalars().all()
+    decisions = [await expire(db, account=account, action_id=i, now=now, reason="nobody decided before its deadline") for i in ids]
+    return [d for d in decisions if d is not None]
+
+
+async def retry(db: AsyncSession, *, account: Account, member: Member, action_id: str, now: datetime) -> Decision:
+    """Try a failed action again from the first attempt (after fixing what made it fail)."""
+    _check_member(account, member)
+    action = await load_action(db, account_id=account.id, action_id=action_id)
+    policy.check_can_decide(member.role, action_type=action.action_type.value, requires_admin=action.requires_admin, doing="retry")
+    if action.status != ActionStatus.FAILED:
+        raise Conflict(f"Only a failed action can be retried; this one is {action.status.value}.")
+    error = action.last_error
+    if not await compare_and_set(db, action, to=ActionStatus.APPROVED, now=now, attempts=0, next_attempt_at=None, last_error=None):
+        raise Conflict("Someone retried this action at the same time; refresh it.")
+    await record_transition(
+        db, action=action, event="retry_requested", from_status=ActionStatus.FAILED, actor=Actor.member(member), now=now,
+        option_id=action.chosen_option_id, result={"previous_error": error} if error else {},
+    )
+    who = member_label(member)
+    return Decision(
+        outcome="retrying", action_id=action.id, option_id=action.chosen_option_id, approvals_given=0,
+        approvals_required=action.approvals_required, decided_by=who, decided_at=now,
+        message=f"{who} asked Tamio to try again; it will carry it out now.", decided_by_member_id=member.id, status=action.status.value,
+    )

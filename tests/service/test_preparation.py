@@ -1,0 +1,132 @@
+"""From alert to prepared action: agents, ranked options with risk and forecast effect, drafts, links."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamio.accounts.models import UserConfiguration
+from tamio.data.models import Client
+from tamio.detection.models import AlertSeverity, DetectionAlert, DetectionType
+from tamio.obligations.models import ObligationSchedule
+from tamio.preparation import engine as prep_engine
+from tamio.preparation.engine import prepare_actions
+from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
+from tests.service.books import SCHEDULE_PATH, Books
+
+TODAY = date(2026, 12, 7)
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+async def alert(session: AsyncSession, books: Books, kind: DetectionType, *, entity_type: str = "system", entity_id: str | None = None,
+                amount: str | None = None, severity: AlertSeverity = AlertSeverity.EMERGENCY, **context: str) -> DetectionAlert:
+    row = DetectionAlert(
+        user_id=books.account.id, detection_type=kind, severity=severity, fingerprint=f"{kind.value}:{entity_id or 'x'}",
+        entity_type=entity_type, entity_id=entity_id, entity_name="", title=f"{kind.value} alert", explanation="Because.",
+        amount=Decimal(amount) if amount else None, currency="USD", context=context, first_detected_at=NOW, last_detected_at=NOW,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def options_of(session: AsyncSession, action: PreparedAction) -> list[ActionOption]:
+    rows = await session.execute(select(ActionOption).where(ActionOption.action_id == action.id).order_by(ActionOption.rank))
+    return list(rows.scalars().all())
+
+
+async def tight_books(session: AsyncSession) -> Books:
+    """Payroll of 42,000 on the 15th, 30,000 in the bank, a 4,000 buffer, a credit line, vendors of each kind."""
+    books = await Books.open(session, today=TODAY)
+    config = await session.get(UserConfiguration, books.account.id)
+    assert config is not None
+    config.obligations_buffer_amount = Decimal("4000")
+    await books.cash("Operating", "30000")
+    await books.cash("Savings", "8000", account_type="savings")
+    await books.cash("Credit line", "0", account_type="credit_line", credit_limit=Decimal("25000"))
+    await books.expense("Payroll", "42000", books.every("once", date(2026, 12, 15)), category="payroll")
+    await books.expense("Cloud Host", "2500", books.every("once", date(2026, 12, 10)), flexibility_level="can_delay", criticality="flexible", contact_email="billing@cloudhost.test")
+    await books.expense("Landlord", "6000", books.every("once", date(2026, 12, 11)), flexibility_level="can_delay", criticality="critical")
+    await books.client("Acme Corp", "8000", books.every("once", date(2026, 11, 20)), contact_email="ap@acme.test", relationship_type="transactional")
+    return books
+
+
+async def test_buffer_breach_offers_flexible_vendors_credit_and_chasing(session: AsyncSession) -> None:
+    books = await tight_books(session)
+    breach = await alert(session, books, DetectionType.BUFFER_BREACH, amount="14000")
+    run = await prepare_actions(session, account=books.account, alerts=[breach], today=TODAY, now=NOW, settings=SCHEDULE_PATH)
+    assert not run.errors and len(run.actions) == 1
+    options = await options_of(session, run.actions[0])
+    kinds = [o.kind for o in options]
+    assert set(kinds) == {"delay_payment", "credit_draw", "send_email"}
+    delay = next(o for o in options if o.kind == "delay_payment")
+    assert "Cloud Host" in (delay.counterparty_name or "") and "Landlord" not in (delay.counterparty_name or "")  # never a critical vendor
+    assert delay.draft_body and "Cloud Host" in delay.draft_body
+    draw = next(o for o in options if o.kind == "credit_draw")
+    assert draw.forecast_lowest_balance is not None and draw.forecast_lowest_balance > run.actions[0].amount * 0  # re-run forecast
+    assert all(Decimal(0) <= o.composite_risk <= 1 for o in options)
+    assert [o.rank for o in options] == [1, 2, 3]
+
+
+async def test_payroll_at_risk_gets_a_contingency_plan_that_names_the_money(session: AsyncSession) -> None:
+    books = await tight_books(session)
+    payroll = (await session.execute(select(ObligationSchedule).where(ObligationSchedule.estimated_amount == Decimal("42000")))).scalar_one()
+    risk = await alert(session, books, DetectionType.PAYROLL_SAFETY, entity_type="schedule", entity_id=payroll.id, amount="42000")
+    run = await prepare_actions(session, account=books.account, alerts=[risk], today=TODAY, now=NOW, settings=SCHEDULE_PATH)
+    action = run.actions[0]
+    assert action.action_type.value == "payroll_contingency" and action.requires_admin
+    options = await options_of(session, action)
+    assert options and all(o.kind == "confirm_plan" for o in options)
+    assert any("Savings" in o.title or "Credit line" in o.title for o in options)
+    assert all("Payroll" in (o.draft_subject or "") or "payroll" in (o.draft_body or "").lower() for o in options)
+
+
+async def test_late_payment_is_drafted_as_a_collection_email(session: AsyncSession) -> None:
+    books = await tight_books(session)
+    acme = (await session.execute(select(Client).where(Client.name == "Acme Corp"))).scalar_one()
+    late = await alert(session, books, DetectionType.LATE_PAYMENT, entity_type="client", entity_id=acme.id, severity=AlertSeverity.THIS_WEEK)
+    run = await prepare_actions(session, account=books.account, alerts=[late], today=TODAY, now=NOW, settings=SCHEDULE_PATH)
+    options = await options_of(session, run.actions[0])
+    email = options[0]
+    assert email.kind == "send_email" and email.recipient_email == "ap@acme.test"
+    assert "Acme Corp" in (email.draft_body or "") and "$8,000.00" in (email.draft_body or "")
+    assert email.draft_tone in ("soft", "professional", "firm")
+
+
+async def test_reruns_do_not_duplicate_and_a_failing_agent_is_an_error(session: AsyncSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    books = await tight_books(session)
+    breach = await alert(session, books, DetectionType.BUFFER_BREACH, amount="14000")
+    first = await prepare_actions(session, account=books.account, alerts=[breach], today=TODAY, now=NOW, settings=SCHEDULE_PATH)
+    again = await prepare_actions(session, account=books.account, alerts=[breach], today=TODAY, now=NOW, settings=SCHEDULE_PATH)
+    assert len(first.actions) == 1 and again.actions == []
+
+    def broken(alert_view: object, ctx: object) -> None:
+        raise RuntimeError("agent blew up")
+
+    monkeypatch.setitem(prep_engine.AGENTS, "runway_threshold", broken)
+    runway = await alert(session, books, DetectionType.RUNWAY_THRESHOLD, amount="1")
+    late = await alert(session, books, DetectionType.LATE_PAYMENT, entity_type="client", severity=AlertSeverity.THIS_WEEK)
+    run = await prepare_actions(session, account=books.account, alerts=[runway, late], today=TODAY, now=NOW, settings=SCHEDULE_PATH)
+    assert [e.detection_type for e in run.errors] == ["runway_threshold"] and len(run.actions) == 1
+
+
+async def test_links_resolve_conflict_and_sequence(session: AsyncSession) -> None:
+    books = await tight_books(session)
+    cloud = (await session.execute(select(ObligationSchedule).where(ObligationSchedule.estimated_amount == Decimal("2500")))).scalar_one()
+    payroll = (await session.execute(select(ObligationSchedule).where(ObligationSchedule.estimated_amount == Decimal("42000")))).scalar_one()
+    alerts = [
+        await alert(session, books, DetectionType.BUFFER_BREACH, amount="14000"),
+        await alert(session, books, DetectionType.PAYROLL_SAFETY, entity_type="schedule", entity_id=payroll.id, amount="42000"),
+        await alert(session, books, DetectionType.VENDOR_TERMS_EXPIRING, entity_type="schedule", entity_id=cloud.id, severity=AlertSeverity.THIS_WEEK),
+        await alert(session, books, DetectionType.HEADCOUNT_CHANGE, severity=AlertSeverity.THIS_WEEK),
+    ]
+    run = await prepare_actions(session, account=books.account, alerts=alerts, today=TODAY, now=NOW, settings=SCHEDULE_PATH)
+    assert not run.errors
+    links = (await session.execute(select(LinkedAction))).scalars().all()
+    kinds = {link.link_type.value for link in links}
+    assert kinds == {"resolves", "conflicts", "sequence"}
+    assert run.linked_action_groups >= 1
