@@ -19,7 +19,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
-from slack_sdk.http_retry.builtin_interval_calculator import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -111,7 +111,8 @@ def register_features(app: TamioApp) -> None:
     from bot.commands import register as register_commands
     from bot.views import add as add_view
     from bot.views import draft as draft_view
+    from bot.views import settings as settings_view
 
-    for module in (events, home, forecast_actions, card_actions, add_view, draft_view):
+    for module in (events, home, forecast_actions, card_actions, add_view, draft_view, settings_view):
         module.register(app)
     register_commands(app)

@@ -52,6 +52,7 @@ class Caller:
     channel_id: str | None = None
     response_url: str | None = None
     trigger_id: str | None = None
+    app_id: str | None = None
 
 
 @dataclass
@@ -76,7 +77,12 @@ class Scope:
         return self.runtime.settings
 
     def later(self, work: Callable[[Scope], Awaitable[None]], *, name: str = "") -> None:
-        """Run ``work`` after this scope commits, in a fresh scope for the same caller."""
+        """Run ``work`` after this scope commits, in a fresh scope for the same caller.
+
+        ``work`` should ``await scope.commit()`` once its database part is done and before calling
+        Slack: a transaction must never stay open across a network call (on SQLite every
+        transaction holds the write lock).
+        """
 
         async def run() -> None:
             await self.runtime.run_for(self.caller, self.client, work, name=name or getattr(work, "__name__", "work"))
@@ -90,6 +96,7 @@ class Scope:
     async def commit(self) -> None:
         if self.db.in_transaction():
             await self.db.commit()
+        self.runtime.wake_delivery()
         pending, self._after_commit = self._after_commit, []
         for factory in pending:
             self.runtime.spawn(factory(), name="after-commit")
@@ -116,6 +123,12 @@ class Runtime:
         self.clock: Clock = clock or utcnow
         self._tasks: set[asyncio.Task[None]] = set()
         self.report_error: ErrorReporter | None = None  # set by bot.boundary
+        self.delivery_wakeup: asyncio.Event | None = None  # set by a running delivery worker
+
+    def wake_delivery(self) -> None:
+        """Tell the outbox worker to look now (a commit may have added messages)."""
+        if self.delivery_wakeup is not None:
+            self.delivery_wakeup.set()
 
     def spawn(self, coroutine: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
         task = asyncio.ensure_future(self._guard(coroutine, name))
@@ -132,7 +145,7 @@ class Runtime:
             correlation = uuid.uuid4().hex[:12]
             log.exception("background task %s failed (correlation id %s)", name, correlation)
 
-    async def drain(self, timeout: float = 30.0) -> None:
+    async def drain(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 (a deadline for the loop, not one call)
         """Wait until no background task is left (tasks may start others)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

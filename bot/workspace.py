@@ -90,6 +90,7 @@ async def find_or_create_member(db: AsyncSession, client: AsyncWebClient, *, acc
     member = await get_member(db, account_id=account.id, slack_user_id=user_id)
     if member is not None:
         return member
+    await db.commit()  # no transaction stays open across the users.info call
     role, name, email = await workspace_role(client, user_id)
     try:
         async with db.begin_nested():
@@ -134,8 +135,12 @@ def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse |
                 channel_id=context.channel_id,
                 response_url=body.get("response_url") or None,
                 trigger_id=body.get("trigger_id"),
+                app_id=body.get("api_app_id"),
             )
             scope = Scope(runtime, db, account, member, now, caller, client)
+            # End this transaction: a listener may call Slack before it touches the database again,
+            # and no transaction may stay open across a network call.
+            await db.commit()
         except Exception:
             await db.rollback()
             await db.close()

@@ -10,8 +10,6 @@ allows. Amounts are whole units without the symbol (the header says the currency
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.blocks.common import (
     Block,
     actions,
@@ -76,10 +74,13 @@ def table_lines(forecast: Forecast) -> list[str]:
 
 def confidence_text(forecast: Forecast) -> str:
     labels = [w.confidence for w in forecast.weeks]
-    if len(set(labels)) == 1:
-        return f"Confidence: {labels[0]} throughout."
-    first_change = next(i for i, label in enumerate(labels) if label != labels[0])
-    return f"Confidence: {labels[0]} for the first {first_change} week{'s' if first_change != 1 else ''}, {labels[-1]} by week {len(labels)}."
+    usual = max(set(labels), key=labels.count)
+    if labels.count(usual) == len(labels):
+        return f"Confidence: {usual} throughout."
+    odd = [w for w in forecast.weeks if w.confidence != usual]
+    named = ", ".join(f"{w.confidence} in the week of {day_label(w.start)}" for w in odd[:3])
+    more = f" and {len(odd) - 3} more weeks" if len(odd) > 3 else ""
+    return f"Confidence: mostly {usual}; {named}{more}."
 
 
 def forecast_blocks(
@@ -88,6 +89,7 @@ def forecast_blocks(
     title: str | None = None,
     image: Block | None = None,
     share_value: str | None = None,
+    home_url: str | None = None,
     note: str | None = None,
 ) -> list[Block]:
     """The forecast message; with ``share_value`` it carries the Share and Open App Home buttons."""
@@ -104,13 +106,10 @@ def forecast_blocks(
     buffer_note = f"Buffer {money(forecast.buffer, forecast.base_currency, cents=False)}" if forecast.buffer else "No buffer set"
     blocks.append(context(f"{confidence_text(forecast)} Amounts in {forecast.base_currency}. {buffer_note}.", note or ""))
     if share_value is not None:
-        blocks.append(
-            actions(
-                button("Share in channel", SHARE_ACTION, share_value, style="primary"),
-                button("Open App Home", OPEN_HOME_ACTION, "home"),
-                block_id="forecast_actions",
-            )
-        )
+        elements = [button("Share in channel", SHARE_ACTION, share_value, style="primary")]
+        if home_url:
+            elements.append({**button("Open App Home", OPEN_HOME_ACTION, "home"), "url": home_url})
+        blocks.append(actions(*elements, block_id="forecast_actions"))
     return blocks
 
 
@@ -125,7 +124,3 @@ def fallback_text(forecast: Forecast) -> str:
 def summary_line(forecast: Forecast) -> str:
     """One line for App Home and the digest."""
     return headline(forecast)
-
-
-def as_dict(forecast: Forecast) -> dict[str, Any]:
-    return forecast.to_json()

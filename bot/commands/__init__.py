@@ -39,7 +39,7 @@ ROUTES: dict[type, Route] = {
     parse.ShowConfig: settings.show_config,
     parse.SetConfig: settings.set_config,
     parse.DigestHere: settings.digest_here,
-    parse.SetRole: settings.set_role,
+    parse.SetRole: settings.set_member_role,
 }
 
 

@@ -15,9 +15,12 @@ What it serves besides ``/api/<method>`` (see ``web_api.METHODS``):
 - ``/response/<token>``: response URLs made by ``new_response_url``, applied like Slack applies them;
 - ``/oauth/v2/authorize``: approves at once and redirects to the app with a code for ``oauth.v2.access``.
 
-It also refuses what Slack refuses (tokens, Block Kit limits, trigger ids) and fails on purpose for
-reliability tests: ``fail_next(2, status=429)``, ``failure_rate(0.2, seed=7)``; a ``"drop"`` applies
-the call (the message is posted) and then closes the connection without answering.
+``calls`` keeps every request in order as ``(method, params)``: Web API methods by name, plus
+``"upload"`` and ``"response_url"``. It refuses what Slack refuses: ``not_authed`` / ``invalid_auth``,
+Block Kit limits (``invalid_blocks`` for messages; ``invalid_arguments`` for ``views.*``, as Slack
+answers there), stale trigger ids. And it fails on purpose for reliability tests
+(``failures.FailurePlan``): ``fail_next(2, status=429)``, ``failure_rate(0.2, seed=7)``; a ``"drop"``
+applies the call (the message is posted) and then closes the connection without answering.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 04:06:53.048604
+Create Date: 2026-11-28 04:14:14.997725
 """
 
 from collections.abc import Sequence
@@ -660,6 +660,9 @@ def upgrade() -> None:
     sa.Column('obligation_id', sa.String(length=40), nullable=False),
     sa.Column('user_id', sa.String(length=40), nullable=False),
     sa.Column('direction', sa.Enum('inflow', 'outflow', name='direction', native_enum=False, length=40), nullable=False),
+    sa.Column('client_id', sa.String(length=40), nullable=True),
+    sa.Column('amount_type', sa.Enum('fixed', 'variable', 'estimated', name='amounttype', native_enum=False, length=40), nullable=False),
+    sa.Column('origin', sa.String(length=20), nullable=False),
     sa.Column('rule_date', sa.Date(), nullable=False),
     sa.Column('due_date', sa.Date(), nullable=False),
     sa.Column('estimated_amount', tamio.db.Money(), nullable=False),
@@ -677,14 +680,15 @@ def upgrade() -> None:
     sa.Column('base_currency_amount', tamio.db.Money(), nullable=True),
     sa.Column('exchange_rate_used', tamio.db.ExactDecimal(length=48), nullable=True),
     sa.Column('exchange_rate_date', sa.Date(), nullable=True),
+    sa.ForeignKeyConstraint(['client_id'], ['clients.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['obligation_id'], ['obligation_agreements.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('obligation_id', 'rule_date', name='uq_obligation_schedules_rule_date')
     )
     with op.batch_alter_table('obligation_schedules', schema=None) as batch_op:
+        batch_op.create_index('ix_obligation_schedules_forecast', ['user_id', 'due_date', 'direction', 'status', 'amount_type', 'origin', 'client_id', 'base_currency_amount', 'paid_base_amount'], unique=False)
         batch_op.create_index(batch_op.f('ix_obligation_schedules_obligation_id'), ['obligation_id'], unique=False)
-        batch_op.create_index('ix_obligation_schedules_user_due', ['user_id', 'due_date', 'status'], unique=False)
 
     op.create_table('cash_events',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -765,8 +769,8 @@ def downgrade() -> None:
 
     op.drop_table('cash_events')
     with op.batch_alter_table('obligation_schedules', schema=None) as batch_op:
-        batch_op.drop_index('ix_obligation_schedules_user_due')
         batch_op.drop_index(batch_op.f('ix_obligation_schedules_obligation_id'))
+        batch_op.drop_index('ix_obligation_schedules_forecast')
 
     op.drop_table('obligation_schedules')
     with op.batch_alter_table('linked_actions', schema=None) as batch_op:

@@ -12,7 +12,7 @@ response models in serialisation mode; pydantic names the two apart when they di
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Literal
 
@@ -66,7 +66,7 @@ def _error_statuses(route: Route) -> list[int]:
     return sorted(statuses)
 
 
-def _operation(route: Route, refs: dict[tuple[type[BaseModel], Mode], JsonSchemaValue], schemas: dict[str, Any]) -> dict[str, Any]:
+def _operation(route: Route, refs: Mapping[tuple[Any, Mode], JsonSchemaValue], schemas: dict[str, Any]) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": dict(ID_SCHEMA)} for name in route.path_params
     ]

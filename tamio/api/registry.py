@@ -45,7 +45,8 @@ from tamio.errors import NotFound, PermissionDenied, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[["Call"], Awaitable[BaseModel | None]]
-Prefetch = Callable[[Any], Awaitable[Any]]
+Prefetch = Callable[[Any, Settings], Awaitable[Any]]
+AfterCommit = Callable[[BaseModel], Awaitable[BaseModel]]
 
 SETTINGS = web.AppKey("tamio_settings", Settings)
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("tamio_sessions")
@@ -66,10 +67,14 @@ class Call:
     parsed_body: BaseModel | None = None
     parsed_query: BaseModel | None = None
     prefetched: Any = None
-    deferred: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    sessions: async_sessionmaker[AsyncSession] | None = None
+    deferred: list[AfterCommit] = field(default_factory=list)
 
-    def after_commit(self, work: Callable[[], Awaitable[None]]) -> None:
-        """Run ``work`` once this request's transaction has committed (never when it rolls back)."""
+    def after_commit(self, work: AfterCommit) -> None:
+        """Run ``work`` once this request's transaction has committed (never when it rolls back).
+
+        It gets the handler's response model and returns the one to send (e.g. with an outcome added).
+        """
         self.deferred.append(work)
 
     @property
@@ -213,7 +218,7 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
             body = await _parse_body(request, route.body) if route.body else None
         except pydantic.ValidationError as exc:
             return from_validation_error(exc, where="body")
-        prefetched = await route.prefetch(body) if route.prefetch else None
+        prefetched = await route.prefetch(body, settings) if route.prefetch else None
         async with sessions() as db, db.begin():
             account = await db.get(Account, verified.account_id)
             member = await db.get(Member, verified.member_id)
@@ -222,11 +227,12 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
             call = Call(
                 db=db, account=account, member=member, settings=settings, now=now,
                 today=now.astimezone(ZoneInfo(account.timezone)).date(), path=path,
-                parsed_body=body, parsed_query=query, prefetched=prefetched,
+                parsed_body=body, parsed_query=query, prefetched=prefetched, sessions=sessions,
             )
             result = await route.handler(call)
         for work in call.deferred:
-            await work()
+            if result is not None:
+                result = await work(result)
         if route.response is None:
             return web.Response(status=204)
         if not isinstance(result, route.response):

@@ -28,13 +28,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
 from tamio.detection.models import AlertSeverity, DetectionType
-from tamio.money import format_money, precision, quantize
+from tamio.money import format_money, precision
 
 EMERGENCY = AlertSeverity.EMERGENCY
 THIS_WEEK = AlertSeverity.THIS_WEEK
@@ -73,11 +73,21 @@ def _jsonable(value: Any) -> Any:
 
 
 @lru_cache(maxsize=64)
+def _quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-precision(currency))
+
+
+def to_minor_units(amount: Decimal, currency: str) -> Decimal:
+    """``tamio.money.quantize`` with the currency's precision looked up once (babel's lookup is slow)."""
+    return amount.quantize(_quantum(currency), rounding=ROUND_HALF_EVEN)
+
+
+@lru_cache(maxsize=64)
 def _money_pattern(currency: str) -> tuple[str, str, int]:
     """The text babel puts around an amount in ``currency`` (computed once; babel is ~30 us a call)."""
     digits = precision(currency)
     sample = format_money(Decimal("1234"), currency)
-    number = format(Decimal("1234").quantize(Decimal(1).scaleb(-digits)), ",f")
+    number = format(Decimal("1234").quantize(_quantum(currency)), ",f")
     at = sample.find(number)
     if at < 0:  # an unusual pattern: fall back to babel for every amount
         return "", "\0", digits
@@ -89,11 +99,12 @@ def money(amount: Decimal, currency: str) -> str:
     prefix, suffix, digits = _money_pattern(currency)
     if suffix == "\0":
         return format_money(amount, currency)
-    value = quantize(amount, currency)
+    value = to_minor_units(amount, currency)
     sign = "-" if value < 0 else ""
     return f"{sign}{prefix}{abs(value):,.{digits}f}{suffix}"
 
 
+@lru_cache(maxsize=1024)
 def day(value: date) -> str:
     """A date as people say it in a message: ``Tue 15 Dec``."""
     return f"{value:%a} {value.day} {value:%b}"

@@ -29,11 +29,20 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import accumulate
 
 from tamio.accounts.configuration import EffectiveConfig
-from tamio.detection.findings import EMERGENCY, THIS_WEEK, Finding, context, day, money, pct, plural
+from tamio.detection.findings import (
+    EMERGENCY,
+    THIS_WEEK,
+    Finding,
+    context,
+    day,
+    money,
+    pct,
+    plural,
+    to_minor_units,
+)
 from tamio.detection.models import DetectionType
 from tamio.detection.snapshot import OPEN_STATUSES, AccountSnapshot, ScheduleRecord
 from tamio.forecast.engine import INFLOW, Forecast, runway_weeks
-from tamio.money import quantize
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -88,7 +97,7 @@ def runway_threshold(snapshot: AccountSnapshot, *, today: date, config: Effectiv
         return []
     cur = snapshot.base_currency
     weekly_net = (forecast.weeks[-1].closing_balance - forecast.opening_balance) / len(forecast.weeks)
-    burn = quantize(-weekly_net * DAYS_PER_MONTH / 7, cur) if weekly_net < 0 else None
+    burn = to_minor_units(-weekly_net * DAYS_PER_MONTH / 7, cur) if weekly_net < 0 else None
     runs_out = today + timedelta(days=int(weeks * 7))
     pace = f" burning about {money(burn, cur)} a month" if burn is not None else ""
     return [
@@ -150,7 +159,7 @@ def payroll_safety(snapshot: AccountSnapshot, *, today: date, config: EffectiveC
     for s in payrolls:
         payroll = s.remaining_base
         after = cash.at_end_of(s.due_date)
-        required = quantize(payroll * percent / HUNDRED, cur)
+        required = to_minor_units(payroll * percent / HUNDRED, cur)
         if after >= required:
             continue
         days = (s.due_date - today).days
@@ -236,7 +245,7 @@ def vendor_terms_expiring(snapshot: AccountSnapshot, *, today: date, config: Eff
         days = (s.due_date - today).days
         terms = ""
         if vendor is not None and (vendor.payment_terms or vendor.payment_terms_days is not None):
-            terms = f" under {(vendor.payment_terms or '').replace('_', ' ') or f'{vendor.payment_terms_days}-day'} terms"
+            terms = f" ({(vendor.payment_terms or '').replace('_', ' ') or f'{vendor.payment_terms_days}-day'} terms)"
         findings.append(
             Finding(
                 detection_type=DetectionType.VENDOR_TERMS_EXPIRING, severity=THIS_WEEK, entity_type="expense", entity_id=s.vendor_id,

@@ -28,7 +28,18 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from tamio.accounts.configuration import EffectiveConfig
-from tamio.detection.findings import EMERGENCY, THIS_WEEK, UPCOMING, Finding, context, day, money, pct, plural
+from tamio.detection.findings import (
+    EMERGENCY,
+    THIS_WEEK,
+    UPCOMING,
+    Finding,
+    context,
+    day,
+    money,
+    pct,
+    plural,
+    to_minor_units,
+)
 from tamio.detection.models import DetectionType
 from tamio.detection.snapshot import (
     OPEN_STATUSES,
@@ -37,7 +48,6 @@ from tamio.detection.snapshot import (
     PaymentRecord,
     ScheduleRecord,
 )
-from tamio.money import quantize
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -105,7 +115,7 @@ def _to_base(p: PaymentRecord, value: Decimal, base_currency: str) -> Decimal:
         rate = p.base_amount / p.amount
     else:
         rate = p.schedule_rate or Decimal(1)
-    return quantize(value * rate, base_currency)
+    return to_minor_units(value * rate, base_currency)
 
 
 def unexpected_revenue(snapshot: AccountSnapshot, *, today: date, config: EffectiveConfig) -> list[Finding]:
@@ -209,9 +219,10 @@ def client_churn(snapshot: AccountSnapshot, *, today: date, config: EffectiveCon
             recurring[a.client_id].append(a)
     if not recurring:
         return []
+    recurring_ids = {a.id for agreements in recurring.values() for a in agreements}
     invoices: dict[str, list[ScheduleRecord]] = defaultdict(list)
     for s in snapshot.receivables:
-        if s.client_id in recurring and s.status != "cancelled" and s.agreement_id in snapshot.agreements:
+        if s.agreement_id in recurring_ids and s.client_id and s.status != "cancelled":
             invoices[s.client_id].append(s)
     cur = snapshot.base_currency
     need = config.churn_missed_payments
@@ -230,7 +241,7 @@ def client_churn(snapshot: AccountSnapshot, *, today: date, config: EffectiveCon
         lost = [(a, on) for a, on in ended if on is not None and 0 <= (today - on).days <= CHURN_LOOKBACK_DAYS]
         if lost and not still_running:
             last = max(on for _, on in lost)
-            monthly = quantize(sum((_monthly(a) for a, _ in lost), ZERO), cur)
+            monthly = to_minor_units(sum((_monthly(a) for a, _ in lost), ZERO), cur)
             reasons.append("agreement_ended")
             texts.append(f"their recurring agreement ended on {day(last)} ({money(monthly, cur)} a month)")
             amount += monthly

@@ -126,9 +126,9 @@ async def persist_findings(
     )
     open_by_fp: dict[str, DetectionAlert] = {}
     dismissed_by_fp: dict[str, DetectionAlert] = {}
-    for alert in rows.scalars():
-        target = open_by_fp if alert.status in OPEN else dismissed_by_fp
-        target.setdefault(alert.fingerprint, alert)
+    for row in rows.scalars():
+        target = open_by_fp if row.status in OPEN else dismissed_by_fp
+        target.setdefault(row.fingerprint, row)
 
     to_insert: list[Finding] = []
     for fingerprint, finding in wanted.items():

@@ -4,7 +4,8 @@ Loaded once per run in a fixed number of queries whatever the account's size (se
 plus the forecast's own), so twelve rules can look at the same data without touching the database:
 
 - cash accounts, clients, vendors (expense buckets) and every obligation agreement;
-- schedules due from ``today - 120 days`` to the end of the 13-week forecast, of any status;
+- schedules due from ``today - 120 days`` to the end of the 13-week forecast, of any status, and
+  older ones still open (an invoice 200 days late is still owed);
 - payments dated in the last 120 days, each with the schedule it paid (amount, currency, status);
 - the 13-week forecast (``tamio.forecast.service.calculate_forecast``) as of ``today``.
 
@@ -25,7 +26,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
@@ -34,13 +35,22 @@ from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.errors import NotFound
 from tamio.forecast.engine import Forecast
 from tamio.forecast.service import calculate_forecast
-from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent
+from tamio.obligations.models import (
+    OPEN_SCHEDULE_STATUSES,
+    ObligationAgreement,
+    ObligationSchedule,
+    PaymentEvent,
+)
 
 ZERO = Decimal(0)
 HISTORY_DAYS = 120
 FORECAST_WEEKS = 13
 OPEN_STATUSES = frozenset({"scheduled", "queued", "partially_paid", "overdue"})
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +182,9 @@ class AccountSnapshot:
     today: date
     forecast: Forecast = field(repr=False)
     cash_accounts: tuple[CashAccountRecord, ...] = ()
-    clients: Mapping[str, ClientRecord] = _EMPTY
-    vendors: Mapping[str, VendorRecord] = _EMPTY
-    agreements: Mapping[str, AgreementRecord] = _EMPTY
+    clients: Mapping[str, ClientRecord] = field(default_factory=_empty)
+    vendors: Mapping[str, VendorRecord] = field(default_factory=_empty)
+    agreements: Mapping[str, AgreementRecord] = field(default_factory=_empty)
     schedules: tuple[ScheduleRecord, ...] = field(default=(), repr=False)
     payments: tuple[PaymentRecord, ...] = field(default=(), repr=False)
     account_created_on: date | None = None
@@ -279,7 +289,11 @@ async def load_snapshot(
             os_.id, os_.obligation_id, os_.direction, os_.due_date, os_.estimated_amount, os_.base_currency_amount,
             os_.currency, os_.status, os_.paid_amount, os_.paid_base_amount, os_.invoice_number, os_.paid_at,
         )
-        .where(os_.user_id == account_id, os_.due_date >= history_start, os_.due_date <= horizon_end)
+        .where(
+            os_.user_id == account_id,
+            os_.due_date <= horizon_end,
+            or_(os_.due_date >= history_start, os_.status.in_(OPEN_SCHEDULE_STATUSES)),
+        )
         .order_by(os_.due_date, os_.id)
     ):
         agreement = agreements.get(r.obligation_id)

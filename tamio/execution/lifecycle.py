@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -122,7 +123,8 @@ async def already_decided(db: AsyncSession, *, account: Account, action: Prepare
     else:
         who = "Tamio"
         reason = (action.execution_result or {}).get("reason")
-        message = f"This action was {outcome} {when}" + (f" ({reason})." if reason else ".")
+        verb = "expired" if outcome == "expired" else f"was {outcome}"
+        message = f"This action {verb} {when}" + (f" ({reason})." if reason else ".")
     if action.status == ActionStatus.FAILED:
         message += " Carrying it out failed; an approver can retry it."
     return AlreadyDecided(
@@ -208,7 +210,7 @@ async def approve(
             )
         given = len(approvals) + 1
         done = given >= required
-        values: dict[str, object] = {"approvals_required": required, **edits}
+        values: dict[str, Any] = {"approvals_required": required, **edits}
         if done:
             values.update(chosen_option_id=option.id, decided_by_member_id=member.id, decided_at=now)
         won = await compare_and_set(db, action, to=ActionStatus.APPROVED if done else ActionStatus.PENDING, now=now, **values)
@@ -319,7 +321,7 @@ async def _close(
         verb = "superseded" if to == ActionStatus.SUPERSEDED else "expired"
         return Decision(
             outcome=verb, action_id=action.id, option_id=None, approvals_given=0, approvals_required=action.approvals_required,
-            decided_by="Tamio", decided_at=now, message=f"This action {verb}" + (f": {reason}." if reason else "."),
+            decided_by="Tamio", decided_at=now, message=f"This action was {verb}" + (f": {reason}." if reason else "."),
             status=action.status.value,
         )
     return None

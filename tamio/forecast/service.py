@@ -61,40 +61,36 @@ async def opening_balance(db: AsyncSession, *, account_id: str) -> Decimal:
 
 
 async def schedule_items(db: AsyncSession, *, account_id: str, as_of: date, end: date) -> list[ForecastItem]:
-    """Open schedules summed per (due date, direction, confidence class) in one query."""
+    """Open schedules summed per (due date, direction, confidence class) from one covering index."""
     remaining = type_coerce(
         func.sum(ObligationSchedule.base_currency_amount - ObligationSchedule.paid_base_amount), Money()
     ).label("remaining")
-    delay = func.coalesce(Client.avg_payment_delay_days, 0).label("delay")
+    keys = (
+        ObligationSchedule.due_date,
+        ObligationSchedule.direction,
+        ObligationSchedule.amount_type,
+        ObligationSchedule.origin,
+        ObligationSchedule.client_id,
+    )
     stmt = (
-        select(
-            ObligationSchedule.due_date,
-            ObligationSchedule.direction,
-            ObligationAgreement.amount_type,
-            ObligationAgreement.source,
-            delay,
-            remaining,
-        )
-        .join(ObligationAgreement, ObligationAgreement.id == ObligationSchedule.obligation_id)
-        .outerjoin(Client, Client.id == ObligationAgreement.client_id)
+        select(*keys, remaining)
         .where(
             ObligationSchedule.user_id == account_id,
-            ObligationSchedule.status.in_(OPEN_SCHEDULE_STATUSES),
             ObligationSchedule.due_date <= end,
+            ObligationSchedule.status.in_(OPEN_SCHEDULE_STATUSES),
         )
-        .group_by(
-            ObligationSchedule.due_date,
-            ObligationSchedule.direction,
-            ObligationAgreement.amount_type,
-            ObligationAgreement.source,
-            delay,
-        )
+        .group_by(*keys)
+    )
+    rows = (await db.execute(stmt)).all()
+    delays = dict(
+        (await db.execute(select(Client.id, Client.avg_payment_delay_days).where(Client.user_id == account_id, Client.avg_payment_delay_days > 0))).tuples().all()
     )
     items: list[ForecastItem] = []
-    for due, direction, amount_type, source, usual_delay, amount in (await db.execute(stmt)).all():
+    for due, direction, amount_type, origin, client_id, amount in rows:
         if amount is None or amount <= 0:
             continue
-        items.append(_item(as_of, due, direction.value, amount_type.value, source, int(usual_delay), Decimal(amount)))
+        usual_delay = int(delays.get(client_id, 0)) if client_id else 0
+        items.append(_item(as_of, due, direction.value, amount_type.value, origin, usual_delay, Decimal(amount)))
     return items
 
 

@@ -114,6 +114,20 @@ async def save_connection(
     return connection
 
 
+async def choose_organisation(
+    db: AsyncSession, *, connection: IntegrationConnection, tenant_id: str, tenant_name: str | None, now: datetime
+) -> IntegrationConnection:
+    """Pick the organisation to sync when the user connected several; another one starts afresh."""
+    if connection.tenant_id != tenant_id:
+        connection.sync_cursor = {}
+        connection.last_sync_at = None
+    connection.tenant_id = tenant_id
+    connection.tenant_name = tenant_name
+    connection.updated_at = now
+    await db.flush()
+    return connection
+
+
 def _token_fingerprint(connection: IntegrationConnection, cipher: TokenCipher) -> str:
     """Identifies the refused refresh token without storing it: the key of "tell once"."""
     try:

@@ -116,16 +116,26 @@ class ObligationAgreement(ConvertedAmountMixin, Base):
 
 
 class ObligationSchedule(ConvertedAmountMixin, Base):
+    """One expected payment. ``amount_type``, ``origin`` and ``client_id`` are copied from the
+    agreement at generation so the forecast sums schedules from one covering index, with no join."""
+
     __tablename__ = "obligation_schedules"
     __table_args__ = (
         UniqueConstraint("obligation_id", "rule_date", name="uq_obligation_schedules_rule_date"),
-        Index("ix_obligation_schedules_user_due", "user_id", "due_date", "status"),
+        Index(
+            "ix_obligation_schedules_forecast",
+            "user_id", "due_date", "direction", "status", "amount_type", "origin", "client_id",
+            "base_currency_amount", "paid_base_amount",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("sch"))
     obligation_id: Mapped[str] = mapped_column(ForeignKey("obligation_agreements.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     direction: Mapped[Direction] = mapped_column(enum_column(Direction))
+    client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+    amount_type: Mapped[AmountType] = mapped_column(enum_column(AmountType), default=AmountType.FIXED)
+    origin: Mapped[str] = mapped_column(String(20), default="manual")  # the agreement's source
     # The date the rule gives, and the due date after the business-day convention.
     rule_date: Mapped[date] = mapped_column(Date())
     due_date: Mapped[date] = mapped_column(Date())

@@ -383,6 +383,10 @@ class ObligationService:
                     continue
                 due = wanted[rule_date] if schedule.delayed_from is None else schedule.due_date
                 base = agreement.base_currency_amount or Decimal(0)
+                if (schedule.amount_type, schedule.origin) != (agreement.amount_type, agreement.source):
+                    schedule.amount_type = agreement.amount_type
+                    schedule.origin = agreement.source
+                    changed += 1
                 if (schedule.due_date, schedule.estimated_amount, schedule.currency, schedule.base_currency_amount) != (
                     due,
                     agreement.base_amount,
@@ -405,6 +409,9 @@ class ObligationService:
                         "obligation_id": agreement.id,
                         "user_id": agreement.user_id,
                         "direction": agreement.direction,
+                        "client_id": agreement.client_id,
+                        "amount_type": agreement.amount_type,
+                        "origin": agreement.source,
                         "rule_date": rule_date,
                         "due_date": due_date,
                         "estimated_amount": agreement.base_amount,

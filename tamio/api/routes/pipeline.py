@@ -2,14 +2,17 @@
 
 Deciding goes through ``tamio.execution.lifecycle`` exactly as a Slack click does: the same roles
 (payroll needs an admin), dual control, and compare-and-set, so an API approval and a click at the
-same moment cannot both win. Health is the account's own: its runs, its outbox messages; the
+same moment cannot both win. Once an approval completes and commits, the first attempt at carrying
+it out runs (``execute_action``) and its outcome is part of the answer. Health is the account's own: its runs, its outbox messages; the
 scheduler's claims are shown without their error text, which may name other accounts.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
+from pydantic import BaseModel
 from sqlalchemy import func, or_, select
 
 from tamio.accounts.models import Role
@@ -22,6 +25,7 @@ from tamio.api.schemas.pipeline import (
     ApproveIn,
     CriticalRunIn,
     DecisionOut,
+    ExecutionOut,
     HealthQuery,
     OutboxBacklogOut,
     PipelineHealthOut,
@@ -34,12 +38,15 @@ from tamio.api.schemas.pipeline import (
 )
 from tamio.execution import lifecycle
 from tamio.execution.models import ActionApproval
+from tamio.execution.service import execute_action
+from tamio.execution.transitions import load_action
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import DEAD, PENDING, SENDING
 from tamio.pipeline import PipelineConfig, PipelineMode, PipelineResult, run_detection_preparation_cycle
 from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
 from tamio.scheduler.models import PipelineRun, SchedulerClaim
 
+log = logging.getLogger("tamio.api")
 router = Router("Pipeline")
 
 
@@ -82,11 +89,14 @@ async def pipeline_health(call: Call) -> PipelineHealthOut:
             .order_by(PipelineRun.started_at.desc(), PipelineRun.id).limit(limit)
         )
     ).scalars().all()
-    counts = dict(
-        (await call.db.execute(
-            select(OutboxMessage.status, func.count()).where(OutboxMessage.user_id == call.account.id).group_by(OutboxMessage.status)
-        )).tuples().all()
-    )
+    counts: dict[str, int] = {
+        status: int(count)
+        for status, count in (
+            await call.db.execute(
+                select(OutboxMessage.status, func.count()).where(OutboxMessage.user_id == call.account.id).group_by(OutboxMessage.status)
+            )
+        ).all()
+    }
     oldest = (
         await call.db.execute(
             select(func.min(OutboxMessage.created_at)).where(OutboxMessage.user_id == call.account.id, OutboxMessage.status == PENDING)
@@ -173,7 +183,7 @@ async def list_actions(call: Call) -> ActionList:
 @router.route("GET", "/pipeline/actions/{action_id}", response=ActionOut, summary="Get an action")
 async def get_action(call: Call) -> ActionOut:
     """One prepared action with its options, links and approvals so far."""
-    action = await lifecycle.load_action(call.db, account_id=call.account.id, action_id=call.path["action_id"])
+    action = await load_action(call.db, account_id=call.account.id, action_id=call.path["action_id"])
     return (await _actions_out(call, [action]))[0]
 
 
@@ -198,6 +208,21 @@ async def approve_action(call: Call) -> DecisionOut:
         call.db, account=call.account, member=call.member, action_id=call.path["action_id"], option_id=body.option_id,
         edited_subject=body.edited_subject, edited_body=body.edited_body, now=call.now,
     )
+    if decision.outcome == "approved" and call.sessions is not None:
+        sessions, settings, account_id, now = call.sessions, call.settings, call.account.id, call.now
+
+        async def carry_out(answer: BaseModel) -> BaseModel:
+            """The first attempt, after the approval committed; the resume job retries whatever this leaves."""
+            assert isinstance(answer, DecisionOut)
+            try:
+                outcome = await execute_action(sessions, account_id=account_id, action_id=decision.action_id, now=now, settings=settings)
+            except Exception:
+                log.exception("executing action %s after its API approval failed; the resume job will retry", decision.action_id)
+                return answer
+            execution = ExecutionOut(status=outcome.status, attempts=outcome.attempts, message=outcome.message, error=outcome.error)
+            return answer.model_copy(update={"execution": execution, "status": outcome.status})
+
+        call.after_commit(carry_out)
     return _decision_out(decision)
 
 

@@ -251,7 +251,8 @@ def billing_lines_out(entity: Client | ExpenseBucket) -> list[BillingLineOut]:
     for line in (entity.billing_config or {}).get("lines", []):
         if not isinstance(line, dict):
             continue
-        recurrence = line.get("recurrence") if isinstance(line.get("recurrence"), dict) else {}
+        found = line.get("recurrence")
+        recurrence: dict[str, Any] = found if isinstance(found, dict) else {}
         lines.append(
             BillingLineOut(
                 agreement_id=_text(line.get("agreement_id")), obligation_type=_text(line.get("obligation_type")),

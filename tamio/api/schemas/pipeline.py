@@ -245,6 +245,16 @@ class SkipIn(BaseModel):
     reason: Reason | None = None
 
 
+class ExecutionOut(BaseModel):
+    """The first attempt at carrying out an approved action, made right after the approval committed."""
+
+    model_config = OUT_CONFIG
+    status: str = Field(description="executed, failed, or executing (a retry is scheduled)")
+    attempts: int
+    message: str
+    error: str | None
+
+
 class DecisionOut(BaseModel):
     """What the decision did (the same answer a Slack click gets)."""
 
@@ -259,6 +269,7 @@ class DecisionOut(BaseModel):
     decided_by_member_id: str | None
     decided_at: datetime
     message: str
+    execution: ExecutionOut | None = Field(None, description="present when the approval completed")
 
 
 def option_out(option: ActionOption) -> OptionOut:

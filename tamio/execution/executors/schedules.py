@@ -24,6 +24,7 @@ from tamio.execution.executors.base import (
     param_ids,
 )
 from tamio.execution.executors.email import recipient
+from tamio.money import quantize
 from tamio.obligations.models import Direction, ObligationAgreement, ObligationSchedule, ScheduleStatus
 
 MOVABLE = (ScheduleStatus.SCHEDULED, ScheduleStatus.OVERDUE, ScheduleStatus.PARTIALLY_PAID)
@@ -84,7 +85,7 @@ class DelayPayment:
             vendor = await _vendor_of(ctx, schedule)
             entry = {
                 "schedule_id": schedule.id, "from": original.isoformat(), "to": new_date.isoformat(),
-                "amount": format(schedule.estimated_amount - schedule.paid_amount, "f"), "currency": schedule.currency,
+                "amount": format(quantize(schedule.estimated_amount - schedule.paid_amount, schedule.currency), "f"), "currency": schedule.currency,
                 "action_id": ctx.action.id, "recorded_on": ctx.today.isoformat(),
             }
             if vendor is not None:

@@ -1,0 +1,115 @@
+"""Benchmark: schedule generation and the 13-week forecast for 10,000 agreements.
+
+Prints, for SQLite and for PostgreSQL (a throwaway cluster, as in the tests): the time to generate
+the schedules of 10,000 agreements of mixed frequencies, and the 13-week forecast's time (median
+of several runs, schedules already generated) and peak Python memory. Targets: generation under
+5 s, the forecast under 100 ms.
+
+    python bench/forecast.py [--agreements 10000] [--sqlite-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import insert, select  # noqa: E402
+
+import tamio.models  # noqa: E402,F401
+from tamio.accounts.service import create_account  # noqa: E402
+from tamio.config import Settings  # noqa: E402
+from tamio.db import Base, create_engine, make_session_factory, new_id  # noqa: E402
+from tamio.forecast.service import calculate_forecast  # noqa: E402
+from tamio.obligations.models import ObligationAgreement  # noqa: E402
+from tamio.obligations.recurrence import BusinessDayConvention, Frequency, build_rrule  # noqa: E402
+from tamio.obligations.service import ObligationService  # noqa: E402
+
+TODAY = date(2026, 12, 7)
+NOW = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+SETTINGS = Settings(use_obligation_for_forecast=True, database_url="sqlite+aiosqlite:///:memory:")
+MIX = [Frequency.WEEKLY, Frequency.BIWEEKLY, Frequency.SEMIMONTHLY, Frequency.MONTHLY, Frequency.MONTHLY,
+       Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.ANNUALLY, Frequency.ONCE]
+
+
+def agreement_rows(account_id: str, count: int) -> list[dict[str, object]]:
+    rows = []
+    for i in range(count):
+        frequency = MIX[i % len(MIX)]
+        start = TODAY + timedelta(days=i % 60)
+        day = (i % 28) + 1 if frequency in (Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.ANNUALLY) else None
+        revenue = i % 3 == 0
+        amount = Decimal(100 + (i * 37) % 9000)
+        rows.append({
+            "id": new_id("obl"), "user_id": account_id, "obligation_type": "revenue" if revenue else "expense",
+            "direction": "inflow" if revenue else "outflow", "description": f"Agreement {i}", "base_amount": amount,
+            "currency": "USD", "base_currency_amount": amount, "exchange_rate_used": Decimal(1), "exchange_rate_date": TODAY,
+            "amount_type": "fixed" if i % 4 else "variable", "frequency": frequency.value,
+            "rrule": build_rrule(frequency, start=start, day=day), "business_day_convention": BusinessDayConvention.FOLLOWING.value if i % 5 == 0 else "none",
+            "holiday_calendar": "US" if i % 5 == 0 else None, "day_of_month": day, "start_date": start, "status": "active",
+            "source": "manual", "created_at": NOW, "updated_at": NOW,
+        })
+    return rows
+
+
+async def run(url: str, label: str, count: int) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        sessions = make_session_factory(engine)
+        async with sessions() as session, session.begin():
+            account = await create_account(session, name="Bench Ltd", base_currency="USD")
+            await session.execute(insert(ObligationAgreement), agreement_rows(account.id, count))
+        async with sessions() as session, session.begin():
+            agreements = list((await session.execute(select(ObligationAgreement).where(ObligationAgreement.user_id == account.id))).scalars())
+            service = ObligationService(session, account=account, settings=SETTINGS, today=TODAY, now=NOW)
+            started = time.perf_counter()
+            created = await service.generate_many(agreements)
+            generation = time.perf_counter() - started
+        timings = []
+        peak = 0
+        for _ in range(7):
+            async with sessions() as session:
+                tracemalloc.start()
+                started = time.perf_counter()
+                forecast = await calculate_forecast(session, account.id, as_of=TODAY, settings=SETTINGS)
+                timings.append(time.perf_counter() - started)
+                peak = max(peak, tracemalloc.get_traced_memory()[1])
+                tracemalloc.stop()
+        print(f"{label:<11} agreements={count} schedules={created} generation={generation:.2f}s "
+              f"forecast_median={statistics.median(timings) * 1000:.1f}ms forecast_min={min(timings) * 1000:.1f}ms "
+              f"peak_memory={peak / 1024 / 1024:.1f}MiB lowest={forecast.lowest_closing_balance}")
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--agreements", type=int, default=10_000)
+    parser.add_argument("--sqlite-only", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(run(f"sqlite+aiosqlite:///{tmp}/bench.db", "sqlite", args.agreements))
+    if args.sqlite_only:
+        return
+    from tests.pgcluster import PostgresCluster
+
+    cluster = PostgresCluster.start()
+    try:
+        asyncio.run(run(cluster.create_database("bench_forecast"), "postgresql", args.agreements))
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

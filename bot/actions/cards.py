@@ -1,0 +1,220 @@
+"""Clicks on action cards: Approve, Skip, Edit draft, Retry, Review, and choosing an option.
+
+A button's value is an action id, but the action is always looked up in the account of the
+verified request: a click from another workspace carrying this workspace's id finds nothing and
+changes nothing. The decision (``tamio.execution.lifecycle``) and the outbox rows that update the
+card in place and refresh App Home are written in one transaction; an approved action is then
+carried out after the ack (``tamio.execution.service.execute_action``), and its result updates the
+card again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.blocks.card import (
+    APPROVE,
+    CHOOSE,
+    EDIT_DRAFT,
+    RETRY,
+    REVIEW,
+    SKIP,
+    card_blocks,
+    card_text,
+    default_option,
+    options_block_id,
+)
+from bot.blocks.common import slack_time
+from bot.blocks.draft_form import draft_form
+from bot.blocks.review import REVIEW_CALLBACK, review_form
+from bot.boundary import handler, tell
+from bot.queries import CardData, load_card
+from bot.runtime import Scope
+from tamio.errors import NotFound, PermissionDenied, TamioError
+from tamio.execution import lifecycle
+from tamio.outbox.service import enqueue
+
+log = logging.getLogger("tamio.bot")
+
+
+def clicked_action_id(body: dict[str, Any]) -> str:
+    action = (body.get("actions") or [{}])[0]
+    return str(action.get("value") or "")
+
+
+async def card_in_account(scope: Scope, action_id: str) -> CardData:
+    card = await load_card(scope.db, account_id=scope.account.id, action_id=action_id) if action_id else None
+    if card is None:
+        raise NotFound("That action isn't in this workspace's Tamio account.", hint="Open App Home to see the actions waiting for you.")
+    return card
+
+
+def chosen_option_id(body: dict[str, Any], card: CardData) -> str | None:
+    """The option picked on the card (message or modal state), else the card's default."""
+    states = [(body.get("state") or {}).get("values") or {}, ((body.get("view") or {}).get("state") or {}).get("values") or {}]
+    for values in states:
+        picked = (values.get(options_block_id(card.action.id)) or {}).get(CHOOSE) or {}
+        selected = picked.get("selected_option") or {}
+        if selected.get("value"):
+            return str(selected["value"])
+    option = default_option(card)
+    return option.id if option else None
+
+
+def friendly(error: lifecycle.AlreadyDecided, user_id: str | None) -> TamioError:
+    """The lifecycle's "already decided" in Slack's words: a mention and a time in the reader's zone."""
+    if not error.decided_by_slack_user_id or error.decided_at is None:
+        return error
+    who = "You" if error.decided_by_slack_user_id == user_id else f"<@{error.decided_by_slack_user_id}>"
+    return lifecycle.AlreadyDecided(
+        f"{who} already {error.outcome} this at {slack_time(error.decided_at)}.", action_id=error.action_id,
+        outcome=error.outcome, decided_by=error.decided_by, decided_at=error.decided_at,
+        decided_by_member_id=error.decided_by_member_id, decided_by_slack_user_id=error.decided_by_slack_user_id,
+    )
+
+
+async def refresh_everywhere(scope: Scope, action_id: str) -> None:
+    """Outbox rows, in the decision's transaction: update the card in place and every member's Home."""
+    card = await card_in_account(scope, action_id)
+    version = card.action.version
+    await enqueue(scope.db, account_id=scope.account.id, kind="card_update", payload={"action_id": action_id},
+                  idempotency_key=f"card_update:{action_id}:v{version}", now=scope.now)
+    await enqueue(scope.db, account_id=scope.account.id, kind="home_refresh", payload={},
+                  idempotency_key=f"home_refresh:{action_id}:v{version}", now=scope.now)
+
+
+def update_clicked_copy(scope: Scope, body: dict[str, Any], action_id: str) -> None:
+    """The clicked message, when it is not the channel card (the copy from `/tamio actions`), or the review modal."""
+    container = body.get("container") or {}
+    response_url = body.get("response_url")
+
+    async def work(later: Scope) -> None:
+        card = await card_in_account(later, action_id)
+        await later.commit()
+        if container.get("type") == "view" and container.get("view_id") and (body.get("view") or {}).get("type") == "modal":
+            await later.client.views_update(view_id=container["view_id"], view=review_form(card, today=later.today))
+        elif response_url and container.get("message_ts") != card.action.slack_message_ts:
+            blocks = card_blocks(card, today=later.today, base_currency=later.account.base_currency)
+            await AsyncWebhookClient(response_url).send(text=card_text(card), blocks=blocks, replace_original=True)
+
+    if container.get("type") == "view" or (response_url and container.get("type") == "message"):
+        scope.later(work, name="update-clicked-card")
+
+
+def execute_after_commit(scope: Scope, action_id: str) -> None:
+    async def work(later: Scope) -> None:
+        from tamio.execution.service import execute_action
+
+        await later.commit()
+        outcome = await execute_action(later.runtime.sessions, account_id=later.account.id, action_id=action_id,
+                                       now=later.runtime.clock(), settings=later.settings)
+        log.info("action %s: %s (%s)", action_id, outcome.status, outcome.message)
+        async with later.runtime.sessions() as db, db.begin():
+            card = await load_card(db, account_id=later.account.id, action_id=action_id)
+            if card is not None:
+                await enqueue(db, account_id=later.account.id, kind="card_update", payload={"action_id": action_id},
+                              idempotency_key=f"card_update:{action_id}:v{card.action.version}", now=later.runtime.clock())
+
+    scope.later(work, name="execute-action")
+
+
+@handler
+async def approve_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
+    card = await card_in_account(scope, clicked_action_id(body))
+    if scope.member is None:
+        raise PermissionDenied("I couldn't tell who clicked.")
+    option_id = chosen_option_id(body, card)
+    if option_id is None:
+        raise NotFound("This action has no option to approve.")
+    try:
+        decision = await lifecycle.approve(scope.db, account=scope.account, member=scope.member, action_id=card.action.id,
+                                           option_id=option_id, now=scope.now)
+    except lifecycle.AlreadyDecided as exc:
+        raise friendly(exc, scope.caller.user_id) from exc
+    await refresh_everywhere(scope, card.action.id)
+    update_clicked_copy(scope, body, card.action.id)
+    if decision.outcome == "approved":
+        execute_after_commit(scope, card.action.id)
+    else:
+        text = (f":ballot_box_with_check: Your approval is in: {decision.approvals_given} of {decision.approvals_required}. "
+                "A second approver needs to approve the same option before Tamio carries it out.")
+        scope.after_commit(lambda: tell(scope.caller, client, text))
+
+
+@handler
+async def skip_clicked(scope: Scope, body: dict[str, Any]) -> None:
+    card = await card_in_account(scope, clicked_action_id(body))
+    if scope.member is None:
+        raise PermissionDenied("I couldn't tell who clicked.")
+    try:
+        await lifecycle.skip(scope.db, account=scope.account, member=scope.member, action_id=card.action.id, now=scope.now)
+    except lifecycle.AlreadyDecided as exc:
+        raise friendly(exc, scope.caller.user_id) from exc
+    await refresh_everywhere(scope, card.action.id)
+    update_clicked_copy(scope, body, card.action.id)
+
+
+@handler
+async def retry_clicked(scope: Scope, body: dict[str, Any]) -> None:
+    card = await card_in_account(scope, clicked_action_id(body))
+    if scope.member is None:
+        raise PermissionDenied("I couldn't tell who clicked.")
+    await lifecycle.retry(scope.db, account=scope.account, member=scope.member, action_id=card.action.id, now=scope.now)
+    await refresh_everywhere(scope, card.action.id)
+    execute_after_commit(scope, card.action.id)
+
+
+@handler
+async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
+    """Open the draft editor at once (the trigger id lives three seconds)."""
+    card = await card_in_account(scope, clicked_action_id(body))
+    from tamio.execution import policy
+
+    policy.check_can_decide(scope.member.role if scope.member else None, action_type=card.action.action_type.value,
+                            requires_admin=card.action.requires_admin, doing="edit the draft of")
+    option_id = chosen_option_id(body, card)
+    option = card.option(option_id)
+    if option is None or (option.draft_body is None and option.draft_subject is None):
+        option = next((o for o in card.options if o.draft_body or o.draft_subject), None)
+    if option is None:
+        raise NotFound("This action sends no message, so there is no draft to edit.")
+    container = body.get("container") or {}
+    metadata = json.dumps({"action_id": card.action.id, "option_id": option.id, "channel": (body.get("channel") or {}).get("id"),
+                           "view_id": container.get("view_id")})
+    view = draft_form(card, option, metadata=metadata)
+    if container.get("type") == "view" and (body.get("view") or {}).get("type") == "modal":
+        await client.views_push(trigger_id=scope.caller.trigger_id, view=view)
+    else:
+        await client.views_open(trigger_id=scope.caller.trigger_id, view=view)
+
+
+@handler
+async def review_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
+    card = await card_in_account(scope, clicked_action_id(body))
+    await client.views_open(trigger_id=scope.caller.trigger_id, view=review_form(card, today=scope.today))
+
+
+@handler
+async def review_closed() -> None:
+    """The review modal has no inputs of its own to submit; closing it needs only an ack."""
+
+
+@handler
+async def option_chosen() -> None:
+    """Picking an option only moves the radio button; Approve reads the choice."""
+
+
+def register(app: AsyncApp) -> None:
+    app.action(APPROVE)(approve_clicked)
+    app.action(SKIP)(skip_clicked)
+    app.action(RETRY)(retry_clicked)
+    app.action(EDIT_DRAFT)(edit_draft_clicked)
+    app.action(REVIEW)(review_clicked)
+    app.action(CHOOSE)(option_chosen)
+    app.view(REVIEW_CALLBACK)(review_closed)

@@ -1,0 +1,222 @@
+"""An action card: one decision, its reasons, its options, the drafted message, and then its outcome.
+
+Pending, the card asks (radio buttons when there are several options, with their risk and their
+effect on the forecast's low point; Approve, Edit draft, Skip). Decided, the buttons give way to who
+decided, when, which option, and then what carrying it out did. Button values carry the action id
+only; the listener finds the action in the account of the verified request.
+
+    blocks = card_blocks(card, today=date(2026, 12, 8))
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from bot.blocks.common import (
+    Block,
+    actions,
+    button,
+    confirm_dialog,
+    context,
+    cut,
+    day_label,
+    escape,
+    fields,
+    header,
+    in_days,
+    money,
+    option,
+    section,
+    slack_time,
+)
+from bot.queries import CardData
+from tamio.preparation.models import ActionOption, ActionStatus, LinkType
+
+APPROVE = "card_approve"
+SKIP = "card_skip"
+EDIT_DRAFT = "card_edit_draft"
+CHOOSE = "card_option"
+RETRY = "card_retry"
+REVIEW = "card_review"
+SEVERITY = {
+    "emergency": (":rotating_light:", ":red_circle:", "Emergency"),
+    "this_week": (":warning:", ":large_yellow_circle:", "This week"),
+    "upcoming": (":calendar:", ":large_green_circle:", "Upcoming"),
+}
+LINK_WORDS = {
+    (LinkType.RESOLVES, True): "Resolves", (LinkType.RESOLVES, False): "Resolved by",
+    (LinkType.CONFLICTS, True): "Conflicts with", (LinkType.CONFLICTS, False): "Conflicts with",
+    (LinkType.SEQUENCE, True): "Comes before", (LinkType.SEQUENCE, False): "Comes after",
+}
+DRAFT_PREVIEW = 400
+
+
+def options_block_id(action_id: str) -> str:
+    return f"card_options:{action_id}"
+
+
+def actions_block_id(action_id: str) -> str:
+    return f"card_actions:{action_id}"
+
+
+def severity_of(card: CardData) -> tuple[str, str, str]:
+    return SEVERITY.get(card.action.severity.value, SEVERITY["this_week"])
+
+
+def default_option(card: CardData) -> ActionOption | None:
+    """The option a click without a choice means: the one already approved once, else the first."""
+    if card.action.chosen_option_id:
+        return card.option(card.action.chosen_option_id)
+    if card.approvals:
+        return card.option(card.approvals[0].option_id)
+    return card.options[0] if card.options else None
+
+
+def _effect(opt: ActionOption, currency: str | None) -> str:
+    risk = f"risk {opt.risk_level}"
+    if opt.forecast_lowest_balance is not None:
+        week = f" (week of {day_label(opt.forecast_lowest_week)})" if opt.forecast_lowest_week else ""
+        return f"{risk} · lowest after: {money(opt.forecast_lowest_balance, currency, cents=False)}{week}"
+    return risk
+
+
+def _why(card: CardData, today: date, currency: str | None) -> list[Block]:
+    action, alert = card.action, card.alert
+    text = action.summary or ""
+    if alert is not None and alert.explanation and alert.explanation not in text:
+        text = f"{text}\n{alert.explanation}".strip()
+    blocks: list[Block] = [section(escape(text) or escape(action.title))]
+    items = []
+    due = action.deadline or (alert.due_date if alert else None)
+    if due:
+        items.append(f"*Due*\n{day_label(due)} ({in_days(due, today)})")
+    amount = action.amount if action.amount is not None else (alert.amount if alert else None)
+    if amount is not None:
+        items.append(f"*Amount*\n{money(amount, action.currency or (alert.currency if alert else None) or currency)}")
+    if action.counterparty_name:
+        items.append(f"*Who*\n{escape(action.counterparty_name)}")
+    top = default_option(card)
+    if top is not None and top.forecast_lowest_balance is not None:
+        items.append(f"*Lowest after*\n{money(top.forecast_lowest_balance, currency, cents=False)}")
+    if items:
+        blocks.append(fields(*items))
+    return blocks
+
+
+def _links(card: CardData) -> str:
+    parts = [f"{LINK_WORDS[(link.link_type, link.outgoing)]}: _{escape(cut(link.other_title, 80))}_" for link in card.links]
+    return " · ".join(parts)
+
+
+def _draft(card: CardData, opt: ActionOption | None) -> Block | None:
+    if opt is None or (opt.draft_body is None and opt.draft_subject is None):
+        return None
+    subject = card.action.edited_subject or opt.draft_subject or ""
+    body = card.action.edited_body or opt.draft_body or ""
+    edited = " (edited)" if card.action.edited_subject or card.action.edited_body else ""
+    to = f" to {escape(opt.counterparty_name or '')}" + (f" <{escape(opt.recipient_email)}>" if opt.recipient_email else "")
+    preview = "\n".join("> " + escape(line) for line in cut(body, DRAFT_PREVIEW).splitlines()[:8])
+    return section(f"*Draft message{to}*{edited}\n*{escape(subject)}*\n{preview}")
+
+
+def _approvals_note(card: CardData) -> str:
+    required = max(card.action.approvals_required, 1)
+    if required < 2:
+        return ""
+    given = len(card.approvals)
+    who = ", ".join(f"<@{a.slack_user_id}>" if a.slack_user_id else a.label for a in card.approvals)
+    return f"{given} of {required} approvals" + (f" ({who})" if who else "")
+
+
+def _choose(card: CardData, currency: str | None) -> Block:
+    chosen = default_option(card)
+    if len(card.options) == 1:
+        only = card.options[0]
+        return section(f"*Plan:* {escape(only.title)}\n{escape(cut(only.description, 300))}\n_{_effect(only, currency)}_".strip())
+    radio: dict[str, Any] = {
+        "type": "radio_buttons",
+        "action_id": CHOOSE,
+        "options": [option(f"{o.rank}. {o.title}", o.id, _effect(o, currency)) for o in card.options[:10]],
+    }
+    initial = next((o for o in radio["options"] if chosen and o["value"] == chosen.id), None)
+    if initial is not None:
+        radio["initial_option"] = initial
+    return section("*Choose what to do:*", block_id=options_block_id(card.action.id), accessory=radio)
+
+
+def _outcome(card: CardData) -> list[Block]:
+    action = card.action
+    status = action.status
+    chosen = card.option(action.chosen_option_id)
+    when = slack_time(action.decided_at) if action.decided_at else "earlier"
+    deciders = [f"<@{a.slack_user_id}>" for a in card.approvals if a.slack_user_id]
+    if not deciders and card.decided_by is not None and card.decided_by.slack_user_id:
+        deciders = [f"<@{card.decided_by.slack_user_id}>"]
+    who = " and ".join(deciders) or ("an automation rule" if action.auto_executed else "Tamio")
+    result = action.execution_result or {}
+    lines: list[str] = []
+    if status in (ActionStatus.APPROVED, ActionStatus.EXECUTING, ActionStatus.EXECUTED, ActionStatus.FAILED):
+        what = f" — {escape(chosen.title)}" if chosen else ""
+        lines.append(f":white_check_mark: *Approved by {who}* at {when}{what}")
+        if status == ActionStatus.APPROVED:
+            lines.append(":hourglass_flowing_sand: Tamio will carry it out in a moment.")
+        elif status == ActionStatus.EXECUTING:
+            lines.append(":gear: Carrying it out…")
+        elif status == ActionStatus.EXECUTED:
+            done = slack_time(action.executed_at) if action.executed_at else ""
+            summary = result.get("summary") or result.get("message") or "done"
+            lines.append(f":heavy_check_mark: Executed {done}: {escape(cut(str(summary), 1500))}")
+        else:
+            lines.append(f":x: Carrying it out failed: {escape(cut(action.last_error or 'unknown error', 1000))}")
+    elif status == ActionStatus.SKIPPED:
+        reason = result.get("reason")
+        lines.append(f":fast_forward: *Skipped by {who}* at {when}" + (f": {escape(str(reason))}" if reason else ". Nothing will be done."))
+    elif status == ActionStatus.SUPERSEDED:
+        lines.append(":leftwards_arrow_with_hook: *Superseded*" + (f": {escape(str(result.get('reason')))}" if result.get("reason") else "."))
+    elif status == ActionStatus.EXPIRED:
+        lines.append(":hourglass: *Expired*: nobody decided before its deadline.")
+    blocks = [section("\n".join(lines))]
+    if status == ActionStatus.FAILED:
+        blocks.append(actions(button("Retry", RETRY, action.id, style="primary"), block_id=actions_block_id(action.id)))
+    return blocks
+
+
+def card_blocks(card: CardData, *, today: date, base_currency: str | None = None, with_buttons: bool = True) -> list[Block]:
+    action = card.action
+    currency = base_currency or action.currency
+    big, dot, label = severity_of(card)
+    blocks: list[Block] = [header(f"{big} {action.title}")]
+    blocks += _why(card, today, currency)
+    links = _links(card)
+    if links:
+        blocks.append(context(links))
+    if action.status == ActionStatus.PENDING:
+        if card.options:
+            blocks.append(_choose(card, currency))
+        draft = _draft(card, default_option(card))
+        if draft is not None:
+            blocks.append(draft)
+        if with_buttons:
+            elements = [button("Approve", APPROVE, action.id, style="primary")]
+            if any(o.draft_body or o.draft_subject for o in card.options):
+                elements.append(button("Edit draft", EDIT_DRAFT, action.id))
+            elements.append(button("Skip", SKIP, action.id, confirm=confirm_dialog(
+                "Skip this action?", f"Tamio won't do anything about “{cut(action.title, 150)}”.", "Skip it", "Keep it")))
+            blocks.append(actions(*elements, block_id=actions_block_id(action.id)))
+    else:
+        draft = _draft(card, card.option(action.chosen_option_id)) if action.status != ActionStatus.SKIPPED else None
+        if draft is not None:
+            blocks.append(draft)
+        blocks += _outcome(card) if with_buttons or action.status != ActionStatus.FAILED else _outcome(card)[:1]
+    notes = [f"{dot} {label}", f"raised {slack_time(action.created_at)}" if action.created_at else ""]
+    if action.status == ActionStatus.PENDING:
+        notes.append(_approvals_note(card))
+    blocks.append(context(" · ".join(n for n in notes if n)))
+    return blocks
+
+
+def card_text(card: CardData) -> str:
+    """The notification text (what a phone shows)."""
+    _, _, label = severity_of(card)
+    return f"{label}: {card.action.title}"

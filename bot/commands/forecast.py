@@ -1,0 +1,49 @@
+"""``/tamio forecast [weeks]``: the forecast, visible to the caller, with its chart and a Share button.
+
+The command acks at once; the forecast is computed, drawn and uploaded after the ack. The chart
+goes to the caller's DM with Tamio (so only they see it, through files_upload_v2) and the forecast
+message, with the chart inside it, comes back to them in the channel through the response URL.
+"""
+
+from __future__ import annotations
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.common import image
+from bot.blocks.forecast import fallback_text, forecast_blocks
+from bot.boundary import tell
+from bot.commands import parse
+from bot.forecasting import draw, load_forecast, open_dm, upload_chart
+from bot.runtime import Scope
+
+
+def home_link(scope: Scope) -> str | None:
+    if not scope.caller.app_id:
+        return None
+    return f"slack://app?team={scope.caller.team_id}&id={scope.caller.app_id}&tab=home"
+
+
+async def send_forecast(scope: Scope, weeks: int) -> None:
+    forecast = await load_forecast(scope.db, account=scope.account, settings=scope.settings, today=scope.today, now=scope.now, weeks=weeks)
+    await scope.commit()
+    title = f"Cash forecast · {weeks} weeks from {forecast.as_of:%a} {forecast.as_of.day} {forecast.as_of:%b}"
+    png = await draw(forecast, title=title)
+    chart = None
+    if scope.caller.user_id:
+        dm = await open_dm(scope.client, scope.caller.user_id)
+        file_id = await upload_chart(scope.client, channel=dm, png=png, title=title,
+                                     comment="Your cash forecast chart (from `/tamio forecast`).")
+        if file_id:
+            chart = image(alt=f"Closing balance per week for {weeks} weeks, with the likely range and the buffer", file_id=file_id, title=title)
+    blocks = forecast_blocks(forecast, title=title, image=chart, share_value=f"{weeks}:{forecast.as_of.isoformat()}",
+                             home_url=home_link(scope))
+    await tell(scope.caller, scope.client, fallback_text(forecast), blocks=blocks)
+
+
+async def show_forecast(scope: Scope, command: parse.ShowForecast, client: AsyncWebClient) -> None:
+    weeks = command.weeks
+
+    async def work(later: Scope) -> None:
+        await send_forecast(later, weeks)
+
+    scope.later(work, name="forecast")

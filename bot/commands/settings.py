@@ -1,0 +1,136 @@
+"""``/tamio config``, ``config set``, ``digest here`` and ``role``: how the account is run (admins).
+
+Every change is audited with the member who made it. Choosing the digest channel also sends the
+cards of pending actions that could not be posted before there was a channel.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import func, select
+
+from bot.blocks.common import fields, header, money, section
+from bot.boundary import Reply
+from bot.commands import parse
+from bot.runtime import Scope
+from tamio.accounts.models import Role
+from tamio.accounts.service import (
+    ensure_member,
+    get_member,
+    get_user_configuration,
+    require_role,
+    set_role,
+    validate_timezone,
+)
+from tamio.audit.service import AuditService
+from tamio.data.models import CashAccount, Client, ExpenseBucket
+from tamio.errors import ValidationError
+from tamio.outbox.service import enqueue
+from tamio.preparation.models import ActionStatus, PreparedAction
+
+ACCOUNT_KEYS = ("base_currency", "timezone", "dual_approval_threshold")
+LABELS = {
+    "safety_mode": "Safety mode",
+    "obligations_buffer_amount": "Buffer",
+    "runway_buffer_months": "Runway alert below (months)",
+    "late_payment_threshold_days": "Late after (days)",
+    "unexpected_expense_threshold_pct": "Unexpected expense above (%)",
+    "payroll_check_days_before": "Payroll check (days before)",
+    "payroll_buffer_percent": "Payroll buffer (%)",
+    "payment_cluster_threshold_pct": "Payment cluster above (%)",
+    "dual_approval_threshold": "Two approvals from",
+    "base_currency": "Base currency",
+    "timezone": "Time zone",
+}
+
+
+def _shown(key: str, value: object, currency: str) -> str:
+    if key in ("obligations_buffer_amount", "dual_approval_threshold") and isinstance(value, Decimal):
+        return money(value, currency)
+    if hasattr(value, "value"):
+        return str(value.value)
+    return str(value)
+
+
+async def show_config(scope: Scope, command: parse.ShowConfig, client: AsyncWebClient) -> Reply:
+    config = await get_user_configuration(scope.db, account_id=scope.account.id)
+    account = scope.account
+    items = []
+    for key, label in LABELS.items():
+        owner = account if key in ACCOUNT_KEYS else config
+        items.append(f"*{label}*\n{_shown(key, getattr(owner, key), account.base_currency)}  `{key}`")
+    channel = f"<#{account.digest_channel_id}>" if account.digest_channel_id else "none yet (`/tamio digest here`)"
+    blocks = [header(f"Settings of {account.name}"[:150]), fields(*items[:10])]
+    if len(items) > 10:
+        blocks.append(fields(*items[10:]))
+    blocks.append(section(f"Alerts and digest: {channel}\nChange one with `/tamio config set KEY VALUE` (admins)."))
+    return Reply(f"Settings of {account.name}", blocks)
+
+
+async def _base_currency_is_free(scope: Scope) -> bool:
+    for model in (CashAccount, Client, ExpenseBucket):
+        count = (await scope.db.execute(select(func.count()).select_from(model).where(model.user_id == scope.account.id))).scalar_one()
+        if count:
+            return False
+    return True
+
+
+async def set_config(scope: Scope, command: parse.SetConfig, client: AsyncWebClient) -> Reply:
+    require_role(scope.member, Role.ADMIN, "change settings")
+    account, key, value = scope.account, command.key, command.value
+    if key == "base_currency" and value != account.base_currency and not await _base_currency_is_free(scope):
+        raise ValidationError(
+            "The base currency can only change before anything is recorded: every amount is already converted to it.",
+        )
+    if key == "timezone":
+        value = validate_timezone(str(value))
+    owner: object = account if key in ACCOUNT_KEYS else await get_user_configuration(scope.db, account_id=account.id)
+    old = getattr(owner, key)
+    setattr(owner, key, value)
+    audit = AuditService(scope.db, account.id, actor=scope.member.id if scope.member else "slack")
+    entity = "account" if key in ACCOUNT_KEYS else "user_configuration"
+    await audit.log_update(entity, account.id, {key: (old, value)})
+    await scope.db.flush()
+    text = f":white_check_mark: {LABELS[key]} is now {_shown(key, value, account.base_currency)} (was {_shown(key, old, account.base_currency)})."
+    return Reply(text, [section(text)])
+
+
+async def digest_here(scope: Scope, command: parse.DigestHere, client: AsyncWebClient) -> Reply:
+    require_role(scope.member, Role.ADMIN, "choose the digest channel")
+    channel = scope.caller.channel_id
+    if not channel:
+        raise ValidationError("Run this in the channel that should get alerts and the digest.")
+    account = scope.account
+    old = account.digest_channel_id
+    account.digest_channel_id = channel
+    await AuditService(scope.db, account.id, actor=scope.member.id if scope.member else "slack").log_update(
+        "account", account.id, {"digest_channel_id": (old, channel)}
+    )
+    waiting = (
+        await scope.db.execute(
+            select(PreparedAction.id).where(
+                PreparedAction.user_id == account.id, PreparedAction.status == ActionStatus.PENDING,
+                PreparedAction.slack_message_ts.is_(None),
+            )
+        )
+    ).scalars().all()
+    for action_id in waiting:
+        await enqueue(scope.db, account_id=account.id, kind="action_card", channel=channel, payload={"action_id": action_id},
+                      idempotency_key=f"card:{action_id}:channel:{channel}", now=scope.now)
+    more = f" {len(waiting)} waiting action card{'s' if len(waiting) != 1 else ''} will follow." if waiting else ""
+    text = f":mailbox_with_mail: Tamio will post alerts, action cards and the daily digest in this channel.{more}"
+    return Reply(text, [section(text)], in_channel=True)
+
+
+async def set_member_role(scope: Scope, command: parse.SetRole, client: AsyncWebClient) -> Reply:
+    require_role(scope.member, Role.ADMIN, "change roles")
+    assert scope.member is not None
+    target = await get_member(scope.db, account_id=scope.account.id, slack_user_id=command.slack_user_id)
+    if target is None:
+        target = await ensure_member(scope.db, account_id=scope.account.id, slack_user_id=command.slack_user_id)
+    await set_role(scope.db, account_id=scope.account.id, actor=scope.member, target=target, role=command.role)
+    text = f":white_check_mark: <@{command.slack_user_id}> is now {'an' if command.role.value[0] in 'aeiou' else 'a'} {command.role.value}."
+    return Reply(text, [section(text)])
+

@@ -1,0 +1,149 @@
+"""The aiohttp application ``tamio serve`` runs: Slack, health, charts, and whatever other issues add.
+
+Routes: ``POST /slack/events`` (every command, interaction and event; Bolt verifies the
+signature), ``GET /slack/install`` and ``/slack/oauth_redirect`` (Bolt's OAuth flow when
+SLACK_CLIENT_ID/SECRET are set; otherwise a page saying the app serves one workspace),
+``GET /healthz`` and ``GET /charts/<token>.png`` (App Home's chart). At start-up the outbox
+delivery worker starts; at clean-up it stops and the after-ack tasks are drained.
+
+Other areas extend the same server: a module ``tamio.api`` or ``bot.scheduling`` with
+``install(app, settings, session_factory)`` is found and called, and more installers can be passed
+in. They can reach the Bolt app and the runtime through the ``BOLT_APP`` and ``RUNTIME`` keys.
+
+    web_app = build_web_app(settings, sessions)            # then web.run_app(web_app, port=3000)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app import TamioApp, create_app
+from bot.charts import warm_up
+from bot.delivery import DeliveryWorker
+from bot.forecasting import draw, load_forecast
+from bot.runtime import Runtime
+from tamio.accounts.models import Account
+from tamio.config import Settings
+from tamio.errors import PermissionDenied
+
+log = logging.getLogger("tamio.serve")
+
+BOLT_APP = web.AppKey("bolt_app", TamioApp)
+RUNTIME = web.AppKey("runtime", Runtime)
+WORKER = web.AppKey("delivery_worker", DeliveryWorker)
+Installer = Callable[[web.Application, Settings, async_sessionmaker[AsyncSession]], Any]
+OPTIONAL_INSTALLERS = ("tamio.api", "bot.scheduling")
+EVENTS_PATH = "/slack/events"
+
+
+def discovered_installers() -> list[Installer]:
+    found: list[Installer] = []
+    for name in OPTIONAL_INSTALLERS:
+        if importlib.util.find_spec(name) is None:
+            continue
+        install = getattr(importlib.import_module(name), "install", None)
+        if callable(install):
+            found.append(install)
+    return found
+
+
+def build_web_app(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    client: AsyncWebClient | None = None,
+    *,
+    app: TamioApp | None = None,
+    installers: Sequence[Installer] | None = None,
+    run_delivery: bool = True,
+) -> web.Application:
+    bolt = app or create_app(settings, session_factory, client)
+    web_app = bolt.web_app(path=EVENTS_PATH)
+    web_app[BOLT_APP] = bolt
+    web_app[RUNTIME] = bolt.runtime
+    web_app.router.add_get("/healthz", _healthz)
+    web_app.router.add_get("/charts/{token}", _chart)
+    if bolt.oauth_flow is None:
+        web_app.router.add_get("/slack/install", _single_workspace)
+        web_app.router.add_get("/slack/oauth_redirect", _single_workspace)
+    worker = DeliveryWorker(bolt.runtime, bolt.client, bolt.bot_tokens, bolt.charts)
+    web_app[WORKER] = worker
+    if run_delivery:
+        web_app.cleanup_ctx.append(_delivery(worker))
+    web_app.on_startup.append(_warm_up)
+    web_app.on_shutdown.append(_drain)
+    for install in [*discovered_installers(), *(installers or ())]:
+        install(web_app, settings, session_factory)
+    return web_app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    try:
+        async with runtime.sessions() as db:
+            await db.execute(text("SELECT 1"))
+    except Exception as exc:
+        log.warning("health check: database unavailable: %r", exc)
+        return web.json_response({"ok": False, "database": "unavailable"}, status=503)
+    return web.json_response({"ok": True, "database": "ok"})
+
+
+async def _chart(request: web.Request) -> web.Response:
+    bolt, runtime = request.app[BOLT_APP], request.app[RUNTIME]
+    now = runtime.clock()
+    try:
+        wanted = bolt.charts.verify(request.match_info["token"], now=now)
+    except PermissionDenied as exc:
+        return web.Response(status=404, text=exc.message)
+    async with runtime.sessions() as db, db.begin():
+        account = await db.get(Account, wanted.account_id)
+        if account is None:
+            return web.Response(status=404, text="no such account")
+        from zoneinfo import ZoneInfo
+
+        today = now.astimezone(ZoneInfo(account.timezone)).date()
+        forecast = await load_forecast(db, account=account, settings=runtime.settings, today=today, now=now,
+                                       weeks=wanted.weeks, as_of=wanted.as_of)
+    png = await draw(forecast)
+    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+
+async def _single_workspace(request: web.Request) -> web.Response:
+    return web.Response(
+        status=404, content_type="text/plain",
+        text="This Tamio serves one Slack workspace (SLACK_BOT_TOKEN). To install it in several workspaces, "
+             "set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and TAMIO_SECRET_KEY.",
+    )
+
+
+def _delivery(worker: DeliveryWorker) -> Callable[[web.Application], Any]:
+    async def context(app: web.Application) -> Any:
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(worker.run_forever(stop))
+        yield
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+    return context
+
+
+async def _warm_up(app: web.Application) -> None:
+    await asyncio.to_thread(warm_up)
+
+
+async def _drain(app: web.Application) -> None:
+    runtime = app[RUNTIME]
+    try:
+        await runtime.drain(timeout=10)
+    except TimeoutError:
+        log.warning("stopping with after-ack work still running; cancelling it")
+        await runtime.cancel_all()

@@ -1,0 +1,196 @@
+"""``/api/v1/data/cash-accounts``, ``/api/v1/data/exchange-rates`` and ``/api/v1/forecast``.
+
+Exchange rates are shared by every account on the server (one ECB feed serves all), so changing
+them needs an admin, and importing from a URL is limited to the configured feed and the ECB's own
+site: the server never fetches an address a caller made up. The download happens before the
+database transaction opens, so a slow feed holds no lock. The forecast is the one ``tamio
+forecast --json`` prints, for the same account, weeks and start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from tamio.accounts.models import Role
+from tamio.api.registry import Call, Router
+from tamio.api.schemas.money import (
+    BalanceIn,
+    CashAccountCreate,
+    CashAccountList,
+    CashAccountOut,
+    EcbImportIn,
+    EcbImportOut,
+    ForecastOut,
+    ForecastQuery,
+    RateIn,
+    RateList,
+    RateOut,
+    RateQuery,
+    cash_account_out,
+    rate_out,
+)
+from tamio.api.types import check_precision
+from tamio.config import Settings
+from tamio.currency.ecb import EcbFetchError, EcbFormatError, EcbRate, load_ecb_rates, parse_ecb_document
+from tamio.currency.models import ExchangeRate
+from tamio.currency.service import add_rate, list_rates, upsert_rates
+from tamio.data.service import find_cash_account, get_cash_account, list_cash_accounts, set_balance
+from tamio.errors import Conflict, TamioError, ValidationError
+from tamio.forecast.service import calculate_forecast
+from tamio.money import normalize_currency
+from tamio.obligations.service import ObligationService
+
+router = Router("Cash, rates and forecast")
+
+ECB_SITE = "https://www.ecb.europa.eu/stats/eurofxref/"
+
+
+class FeedUnavailable(TamioError):
+    status = 502
+    title = "Bad Gateway"
+
+
+# -- cash accounts ------------------------------------------------------------------------------
+
+
+@router.route("GET", "/data/cash-accounts", response=CashAccountList, summary="List cash accounts")
+async def list_cash(call: Call) -> CashAccountList:
+    accounts = await list_cash_accounts(call.db, account_id=call.account.id)
+    return CashAccountList(cash_accounts=[cash_account_out(c, base_currency=call.account.base_currency) for c in accounts])
+
+
+@router.route("GET", "/data/cash-accounts/{cash_account_id}", response=CashAccountOut, summary="Get a cash account")
+async def get_cash(call: Call) -> CashAccountOut:
+    cash = await get_cash_account(call.db, account_id=call.account.id, cash_account_id=call.path["cash_account_id"])
+    return cash_account_out(cash, base_currency=call.account.base_currency)
+
+
+@router.route(
+    "POST", "/data/cash-accounts", body=CashAccountCreate, response=CashAccountOut, status=201, role=Role.APPROVER,
+    errors=(409,), summary="Create a cash account",
+)
+async def create_cash(call: Call) -> CashAccountOut:
+    """A bank or savings account, or a credit line, with its balance today; 409 when the name is taken."""
+    body = call.body(CashAccountCreate)
+    if await find_cash_account(call.db, account_id=call.account.id, name=body.name) is not None:
+        raise Conflict(f"There is already a cash account named `{body.name}`.", hint="Set its balance with PUT .../balance.")
+    currency = normalize_currency(body.currency or call.account.base_currency)
+    check_precision(body.balance, currency, "balance")
+    if body.credit_limit is not None:
+        check_precision(body.credit_limit, currency, "credit_limit")
+    cash = await set_balance(
+        call.db, account=call.account, name=body.name, amount=body.balance, currency=currency, on_date=call.today,
+        now=call.now, account_type=body.account_type, credit_limit=body.credit_limit, actor=call.actor,
+    )
+    return cash_account_out(cash, base_currency=call.account.base_currency)
+
+
+@router.route(
+    "PUT", "/data/cash-accounts/{cash_account_id}/balance", body=BalanceIn, response=CashAccountOut, role=Role.APPROVER,
+    summary="Set a cash account's balance",
+)
+async def set_cash_balance(call: Call) -> CashAccountOut:
+    """The balance as of now, converted to the base currency at today's rate."""
+    body = call.body(BalanceIn)
+    cash = await get_cash_account(call.db, account_id=call.account.id, cash_account_id=call.path["cash_account_id"])
+    currency = normalize_currency(body.currency or cash.currency)
+    check_precision(body.balance, currency, "balance")
+    if body.credit_limit is not None:
+        check_precision(body.credit_limit, currency, "credit_limit")
+    cash = await set_balance(
+        call.db, account=call.account, name=cash.name, amount=body.balance, currency=currency, on_date=call.today,
+        now=call.now, credit_limit=body.credit_limit, actor=call.actor,
+    )
+    return cash_account_out(cash, base_currency=call.account.base_currency)
+
+
+# -- exchange rates ------------------------------------------------------------------------------
+
+
+@router.route("GET", "/data/exchange-rates", query=RateQuery, response=RateList, summary="List exchange rates")
+async def list_exchange_rates(call: Call) -> RateList:
+    query = call.query(RateQuery)
+    rows = await list_rates(call.db, base_currency=query.base, quote_currency=query.quote, limit=query.limit)
+    return RateList(rates=[rate_out(r) for r in rows])
+
+
+@router.route(
+    "POST", "/data/exchange-rates", body=RateIn, response=RateOut, status=201, role=Role.ADMIN, errors=(409,),
+    summary="Add an exchange rate",
+)
+async def add_exchange_rate(call: Call) -> RateOut:
+    """Add (or replace) the rate of a pair on a date; rates are shared by every account on this server."""
+    body = call.body(RateIn)
+    base, quote = normalize_currency(body.base_currency), normalize_currency(body.quote_currency)
+    on = body.rate_date or call.today
+    await add_rate(call.db, base_currency=base, quote_currency=quote, rate=body.rate, rate_date=on, source="api")
+    stored = (
+        await call.db.execute(
+            select(ExchangeRate).where(
+                ExchangeRate.base_currency == base, ExchangeRate.quote_currency == quote, ExchangeRate.rate_date == on
+            ).execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+    return rate_out(stored)
+
+
+def allowed_feed(url: str, configured: str | None) -> bool:
+    return url == configured or url.startswith(ECB_SITE)
+
+
+async def _fetch_ecb(body: Any, settings: Settings) -> list[EcbRate]:
+    """Read or download the ECB document before any transaction opens (the prefetch step)."""
+    assert isinstance(body, EcbImportIn)
+    if body.url is not None and not allowed_feed(body.url, settings.ecb_feed_url):
+        message = f"only the configured feed (TAMIO_ECB_FEED_URL) or {ECB_SITE}..."
+        raise ValidationError(f"I only download rates from {message}; send the file's content instead.", field_errors={"url": message})
+    try:
+        if body.content is not None:
+            return await asyncio.to_thread(parse_ecb_document, body.content.encode("utf-8"))
+        if body.content_base64 is not None:
+            try:
+                data = base64.b64decode("".join(body.content_base64.split()), validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ValidationError("content_base64 is not valid base64.", field_errors={"content_base64": str(exc)}) from exc
+            return await asyncio.to_thread(parse_ecb_document, data)
+        assert body.url is not None
+        return await load_ecb_rates(body.url)
+    except EcbFormatError as exc:
+        field = "url" if body.url else ("content" if body.content is not None else "content_base64")
+        raise ValidationError(f"That is not an ECB reference-rate file: {exc}.", field_errors={field: str(exc)}) from exc
+    except EcbFetchError as exc:
+        raise FeedUnavailable(f"The rates could not be downloaded: {exc}.", hint="Try again later, or send the file's content.") from exc
+
+
+@router.route(
+    "POST", "/data/exchange-rates/import-ecb", body=EcbImportIn, response=EcbImportOut, role=Role.ADMIN, errors=(413, 502),
+    prefetch=_fetch_ecb, summary="Import ECB reference rates",
+)
+async def import_ecb_rates(call: Call) -> EcbImportOut:
+    """Store the euro reference rates of an ECB file (daily or 90-day XML, history CSV, or its zip)."""
+    rates: list[EcbRate] = call.prefetched
+    count = await upsert_rates(call.db, [("EUR", r.currency, r.rate, r.rate_date) for r in rates], source="ecb")
+    return EcbImportOut(imported=count, latest_rate_date=max((r.rate_date for r in rates), default=None))
+
+
+# -- forecast ------------------------------------------------------------------------------------
+
+
+@router.route("GET", "/forecast", query=ForecastQuery, response=ForecastOut, summary="Get the cash forecast")
+async def get_forecast(call: Call) -> ForecastOut:
+    """Weekly opening and closing balances, inflows, outflows, confidence and runway (``tamio forecast --json``)."""
+    query = call.query(ForecastQuery)
+    as_of = query.as_of or call.today
+    if call.settings.use_obligation_for_forecast:
+        service = ObligationService(call.db, account=call.account, settings=call.settings, today=call.today, now=call.now)
+        end = as_of + timedelta(days=7 * query.weeks)
+        if end > service.horizon:
+            await service.extend_horizon_to(end)
+    forecast = await calculate_forecast(call.db, call.account.id, as_of=as_of, weeks=query.weeks, settings=call.settings)
+    return ForecastOut.model_validate(forecast.to_json())

@@ -1,0 +1,91 @@
+"""``tamio serve [--port 3000] [--host 0.0.0.0] [--socket-mode]``: run the Slack app.
+
+HTTP mode serves ``bot.server.build_web_app`` (Slack at ``POST /slack/events``, ``/healthz``, the
+chart URLs, OAuth install routes and whatever other areas install) until SIGINT/SIGTERM. Socket
+Mode receives Slack's requests over a WebSocket opened with SLACK_APP_TOKEN (no public URL needed)
+and still serves the HTTP routes, for health checks, charts and the REST API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import signal
+from typing import Any
+
+from tamio.cli.context import CliContext
+from tamio.config import Settings
+from tamio.db import create_engine, make_session_factory
+from tamio.errors import TamioError
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number; use 1 to 65535") from exc
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number; use 1 to 65535")
+    return value
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("serve", help="run the Slack app (HTTP, or Socket Mode)")
+    parser.add_argument("--port", type=_port, default=3000)
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--socket-mode", action="store_true", help="connect to Slack with SLACK_APP_TOKEN instead of HTTP")
+    parser.set_defaults(sync_handler=_serve)
+
+
+def check_settings(settings: Settings, *, socket_mode: bool) -> None:
+    """Refuse to start with settings that cannot work, saying which variable to set."""
+    if not (settings.slack_bot_token or (settings.slack_client_id and settings.slack_client_secret)):
+        raise TamioError(
+            "Slack needs credentials.",
+            hint="Set SLACK_BOT_TOKEN for one workspace, or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and TAMIO_SECRET_KEY to install in several.",
+        )
+    if socket_mode and not settings.slack_app_token:
+        raise TamioError("Socket Mode needs an app-level token.", hint="Set SLACK_APP_TOKEN (it starts with xapp-).")
+    if not socket_mode and not settings.slack_signing_secret:
+        raise TamioError("HTTP mode needs the app's signing secret.", hint="Set SLACK_SIGNING_SECRET, or run with --socket-mode.")
+    if settings.slack_client_id and not settings.secret_key:
+        raise TamioError("Installing in several workspaces stores bot tokens, encrypted.", hint="Set TAMIO_SECRET_KEY (a Fernet key).")
+
+
+def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
+    check_settings(ctx.settings, socket_mode=args.socket_mode)
+    asyncio.run(_run(ctx.settings, host=args.host, port=args.port, socket_mode=args.socket_mode))
+    return 0
+
+
+async def _run(settings: Settings, *, host: str, port: int, socket_mode: bool) -> None:
+    from aiohttp import web
+
+    server: Any = importlib.import_module("bot.server")
+    engine = create_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    web_app = server.build_web_app(settings, sessions)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        mode = "Socket Mode" if socket_mode else f"http://{host}:{port}/slack/events"
+        print(f"tamio: serving Slack ({mode}); health at http://{host}:{port}/healthz", flush=True)
+        if socket_mode:
+            handler_module: Any = importlib.import_module("slack_bolt.adapter.socket_mode.async_handler")
+            handler = handler_module.AsyncSocketModeHandler(web_app[server.BOLT_APP], settings.slack_app_token)
+            await handler.connect_async()
+            try:
+                await stop.wait()
+            finally:
+                await handler.close_async()
+        else:
+            await stop.wait()
+    finally:
+        await runner.cleanup()
+        await engine.dispose()

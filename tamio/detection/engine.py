@@ -1,0 +1,164 @@
+"""The detection engine: load the account once, run the rules asked for, persist what they find.
+
+``evaluate`` is the pure core: it runs rules from ``rules.ALL_RULES`` over a snapshot, each with the
+effective configuration (safety mode applied, then that type's ``DetectionRule`` override), and
+turns a rule that raises into a ``RuleError`` while the others still run. ``DetectionEngine`` wraps
+it for one account: configuration and rule settings (2 queries), the snapshot (a fixed number),
+then ``service.persist_findings``. It never commits and posts nothing: whoever announces alerts
+reads ``new``, ``escalated`` and ``resolved`` of the run.
+
+    engine = DetectionEngine(session, account.id, today=date(2026, 12, 7), now=now, settings=settings)
+    run = await engine.run_all_detections()          # the twelve types
+    run = await engine.run_critical_detections()     # buffer_breach, payroll_safety, statutory_deadline
+    for alert in run:                                # EMERGENCY first
+        print(f"{alert.severity.value}: {alert.detection_type.value} - {alert.entity_name}")
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamio.accounts.configuration import EffectiveConfig, effective_config, with_override
+from tamio.accounts.service import get_user_configuration
+from tamio.config import Settings
+from tamio.detection.findings import Finding
+from tamio.detection.models import (
+    CRITICAL_DETECTIONS,
+    SEVERITY_RANK,
+    DetectionAlert,
+    DetectionRule,
+    DetectionType,
+)
+from tamio.detection.rules import ALL_RULES
+from tamio.detection.service import persist_findings
+from tamio.detection.snapshot import AccountSnapshot, load_snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RuleError:
+    detection_type: str  # the type's value, e.g. "late_payment"
+    error: str
+
+
+@dataclass(frozen=True)
+class RuleSetting:
+    """An account's DetectionRule row for one type: switched off, or its threshold replaced."""
+
+    enabled: bool = True
+    threshold: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    findings: tuple[Finding, ...]
+    errors: tuple[RuleError, ...]
+    ran: tuple[DetectionType, ...]  # types whose rule completed
+
+
+def finding_order(finding: Finding) -> tuple[int, date, str]:
+    return SEVERITY_RANK[finding.severity], finding.due_date or date.max, finding.title
+
+
+def evaluate(
+    snapshot: AccountSnapshot,
+    types: Iterable[DetectionType],
+    *,
+    today: date,
+    config: EffectiveConfig,
+    settings: Mapping[DetectionType, RuleSetting] | None = None,
+) -> Evaluation:
+    """Run the rules of ``types`` (minus those switched off) over ``snapshot``; pure."""
+    wanted = set(types)
+    settings = settings or {}
+    findings: list[Finding] = []
+    errors: list[RuleError] = []
+    ran: list[DetectionType] = []
+    for detection_type, rule in ALL_RULES:
+        setting = settings.get(detection_type, RuleSetting())
+        if detection_type not in wanted or not setting.enabled:
+            continue
+        try:
+            found = rule(snapshot, today=today, config=with_override(config, detection_type, setting.threshold))
+        except Exception as exc:  # one rule failing must not stop the others
+            log.exception("detection rule %s failed for account %s", detection_type.value, snapshot.account_id)
+            errors.append(RuleError(detection_type.value, f"{type(exc).__name__}: {exc}"))
+            continue
+        findings.extend(found)
+        ran.append(detection_type)
+    findings.sort(key=finding_order)
+    return Evaluation(findings=tuple(findings), errors=tuple(errors), ran=tuple(ran))
+
+
+@dataclass
+class DetectionRun:
+    alerts: list[DetectionAlert]  # the open alerts of this run's findings, EMERGENCY first
+    findings: tuple[Finding, ...]
+    errors: list[RuleError]
+    new: list[DetectionAlert] = field(default_factory=list)
+    escalated: list[DetectionAlert] = field(default_factory=list)
+    resolved: list[DetectionAlert] = field(default_factory=list)
+    ran: tuple[DetectionType, ...] = ()
+    duration_ms: int = 0
+
+    def __iter__(self) -> Iterator[DetectionAlert]:
+        return iter(self.alerts)
+
+    def __len__(self) -> int:
+        return len(self.alerts)
+
+
+async def load_rule_settings(session: AsyncSession, *, account_id: str) -> dict[DetectionType, RuleSetting]:
+    rows = await session.execute(
+        select(DetectionRule.detection_type, DetectionRule.enabled, DetectionRule.threshold_override).where(
+            DetectionRule.user_id == account_id
+        )
+    )
+    return {DetectionType(t): RuleSetting(enabled=bool(on), threshold=threshold) for t, on, threshold in rows}
+
+
+class DetectionEngine:
+    def __init__(
+        self, session: AsyncSession, account_id: str, *, today: date, now: datetime, settings: Settings | None = None
+    ) -> None:
+        self.session = session
+        self.account_id = account_id
+        self.today = today
+        self.now = now
+        self.settings = settings
+
+    async def run_all_detections(self) -> DetectionRun:
+        return await self.run(tuple(DetectionType))
+
+    async def run_critical_detections(self) -> DetectionRun:
+        return await self.run(CRITICAL_DETECTIONS)
+
+    async def run(self, types: Iterable[DetectionType]) -> DetectionRun:
+        started = time.perf_counter()
+        wanted = tuple(DetectionType(t) for t in types)
+        config = effective_config(await get_user_configuration(self.session, account_id=self.account_id))
+        rule_settings = await load_rule_settings(self.session, account_id=self.account_id)
+        snapshot = await load_snapshot(self.session, self.account_id, today=self.today, settings=self.settings)
+        evaluation = evaluate(snapshot, wanted, today=self.today, config=config, settings=rule_settings)
+        persisted = await persist_findings(
+            self.session, account_id=self.account_id, findings=evaluation.findings, ran=evaluation.ran, now=self.now
+        )
+        return DetectionRun(
+            alerts=persisted.alerts,
+            findings=evaluation.findings,
+            errors=list(evaluation.errors),
+            new=persisted.new,
+            escalated=persisted.escalated,
+            resolved=persisted.resolved,
+            ran=evaluation.ran,
+            duration_ms=int(round((time.perf_counter() - started) * 1000)),
+        )

@@ -1,0 +1,316 @@
+"""Clients, expenses, obligations, schedules, payments, cash accounts, rates and the forecast, over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tamio.api import install
+from tamio.audit.models import AuditLog
+from tamio.config import Settings
+from tamio.currency.ecb import parse_ecb_document
+from tests.api.conftest import Api, Business, api_settings, serve, today
+from tests.api.test_auth import assert_problem
+
+pytestmark = pytest.mark.backends("sqlite")
+ROOT = Path(__file__).resolve().parents[2]
+ECB = ROOT / "tests" / "fixtures" / "ecb"
+
+
+def monthly(day: int = 15) -> dict[str, object]:
+    return {"frequency": "monthly", "start_date": today().isoformat(), "day": day}
+
+
+# -- clients and expenses ---------------------------------------------------------------------------
+
+
+async def test_creating_a_client_creates_its_obligation_and_schedules(api: Api, business: Business) -> None:
+    reply = await api.post(
+        "/data/clients", token=business.approver,
+        json={"name": "Globex", "contact_email": "ap@globex.example", "tags": ["retainer"],
+              "billing": {"amount": "4200.50", "currency": "usd", "recurrence": monthly()}},
+    )
+    assert reply.status == 201, reply.text
+    client = reply.json()
+    assert client["amount"] == "4200.50" and client["currency"] == "USD" and client["base_currency_amount"] == "4200.50"
+    assert client["billing_lines"][0]["frequency"] == "monthly"
+    agreement_id = client["billing_lines"][0]["agreement_id"]
+
+    obligations = (await api.get("/data/obligations", token=business.viewer, params={"client_id": client["id"]})).json()["obligations"]
+    assert [o["id"] for o in obligations] == [agreement_id]
+    assert obligations[0]["amount"] == "4200.50" and obligations[0]["obligation_type"] == "revenue"
+    schedules = (await api.get(f"/data/obligations/{agreement_id}/schedules", token=business.viewer)).json()["schedules"]
+    assert len(schedules) >= 3 and all(s["estimated_amount"] == "4200.50" for s in schedules)
+    assert all(s["due_date"].endswith("-15") for s in schedules)
+
+    fetched = await api.get(f"/data/clients/{client['id']}", token=business.viewer)
+    assert fetched.json() == client
+    async with api.sessions() as db:
+        audited = (await db.execute(select(func.count()).select_from(AuditLog).where(
+            AuditLog.entity_id == client["id"], AuditLog.actor == business.member_ids["approver"]))).scalar_one()
+    assert audited == 1
+
+
+async def test_changing_a_clients_billing_updates_its_obligation(api: Api, business: Business) -> None:
+    reply = await api.call(
+        "PATCH", f"/data/clients/{business.client_id}", token=business.approver,
+        json={"risk_level": "high", "billing": {"amount": "6000", "recurrence": monthly(-1)}},
+    )
+    assert reply.status == 200, reply.text
+    assert reply.json()["risk_level"] == "high" and reply.json()["amount"] == "6000.00"
+    obligation = (await api.get(f"/data/obligations/{business.client_obligation_id}", token=business.viewer)).json()
+    assert obligation["amount"] == "6000.00" and obligation["previous_amount"] == "5000.00"
+
+    ended = await api.call("PATCH", f"/data/clients/{business.client_id}", token=business.approver, json={"status": "ended"})
+    assert ended.json()["status"] == "ended"
+    obligation = (await api.get(f"/data/obligations/{business.client_obligation_id}", token=business.viewer)).json()
+    assert obligation["status"] == "cancelled"
+
+
+async def test_an_expense_in_the_payroll_category_is_a_payroll_obligation(api: Api, business: Business) -> None:
+    reply = await api.post(
+        "/data/expense-buckets", token=business.admin,
+        json={"name": "HMRC VAT", "category": "tax", "criticality": "critical",
+              "billing": {"amount": "6100", "recurrence": {"frequency": "quarterly", "start_date": today().isoformat(), "day": 7}}},
+    )
+    assert reply.status == 201, reply.text
+    agreement_id = reply.json()["billing_lines"][0]["agreement_id"]
+    obligation = (await api.get(f"/data/obligations/{agreement_id}", token=business.viewer)).json()
+    assert obligation["obligation_type"] == "tax" and obligation["direction"] == "outflow"
+    listed = (await api.get("/data/expense-buckets", token=business.viewer)).json()["expense_buckets"]
+    assert {e["name"] for e in listed} == {"Payroll", "HMRC VAT"}
+    patched = await api.call("PATCH", f"/data/expense-buckets/{business.expense_id}", token=business.approver, json={"notes": "bi-weekly soon"})
+    assert patched.json()["notes"] == "bi-weekly soon"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "X", "billing": {"amount": 4200.5, "recurrence": monthly()}}, "billing.amount"),
+        ({"name": "X", "billing": {"amount": "4,200", "recurrence": monthly()}}, "billing.amount"),
+        ({"name": "X", "billing": {"amount": "10.005", "currency": "USD", "recurrence": monthly()}}, "billing.amount"),
+        ({"name": "X", "billing": {"amount": "10", "currency": "ZZZ", "recurrence": monthly()}}, "currency"),
+        ({"name": "X", "billing": {"amount": "10", "recurrence": {**monthly(), "day": 0}}}, "billing.recurrence.day"),
+        ({"name": "X", "billing": {"amount": "10", "recurrence": {**monthly(), "frequency": "weekly"}}}, "billing.recurrence.day"),
+        ({"name": "X", "billing": {"amount": "10", "recurrence": {"frequency": "custom", "start_date": "2026-01-01", "rrule": "FREQ=HOURLY"}}},
+         "billing.recurrence.rrule"),
+        ({"name": "X", "amout": "10"}, "amout"),
+        ({"name": ""}, "name"),
+        ({"name": "Acme Corp"}, "name"),
+        ({"name": "X", "contact_email": "not an email"}, "contact_email"),
+        ({"name": "X\u0000"}, "name"),
+    ],
+)
+async def test_bad_input_is_422_problem_json_naming_the_field(api: Api, business: Business, body: dict[str, object], field: str) -> None:
+    reply = await api.post("/data/clients", token=business.approver, json=body)
+    problem = assert_problem(reply, 422)
+    fields = [e["field"] for e in problem["errors"]]  # type: ignore[union-attr]
+    assert field in fields, problem
+
+
+async def test_malformed_json_is_422_and_nothing_is_saved(api: Api, business: Business) -> None:
+    reply = await api.post("/data/clients", token=business.approver, data=b'{"name": "Half', headers={"Content-Type": "application/json"})
+    assert_problem(reply, 422)
+    clients = (await api.get("/data/clients", token=business.viewer)).json()["clients"]
+    assert [c["name"] for c in clients] == ["Acme Corp"]
+
+
+# -- obligations, schedules and payments --------------------------------------------------------
+
+
+async def test_cancelling_an_obligation_cancels_its_future_schedules(api: Api, business: Business) -> None:
+    reply = await api.post(f"/data/obligations/{business.expense_obligation_id}/cancel", token=business.approver)
+    assert reply.status == 200, reply.text
+    assert reply.json()["obligation"]["status"] == "cancelled" and reply.json()["schedules_cancelled"] >= 3
+    open_left = (await api.get("/data/schedules", token=business.viewer,
+                               params={"obligation_id": business.expense_obligation_id, "status": "scheduled"})).json()
+    assert open_left["schedules"] == []
+    again = await api.post(f"/data/obligations/{business.expense_obligation_id}/cancel", token=business.approver)
+    assert again.json()["schedules_cancelled"] == 0
+
+
+async def test_recording_a_payment_pays_the_schedule_and_moves_the_cash(api: Api, business: Business) -> None:
+    schedule = (await api.get(f"/data/schedules/{business.schedule_id}", token=business.viewer)).json()
+    assert schedule["status"] == "partially_paid" and schedule["remaining_amount"] == "4000.00"
+    reply = await api.post("/data/payments", token=business.approver,
+                           json={"amount": "4000", "schedule_id": business.schedule_id, "reference": "INV-7"})
+    assert reply.status == 201, reply.text
+    recorded = reply.json()
+    assert recorded["matched"] and recorded["schedule"]["status"] == "paid"
+    assert recorded["payment"]["amount"] == "4000.00" and recorded["payment"]["variance_vs_expected"] == "0.00"
+    cash = (await api.get(f"/data/cash-accounts/{business.cash_account_id}", token=business.viewer)).json()
+    assert cash["balance"] == "55000.00"
+    listed = (await api.get("/data/payments", token=business.viewer, params={"client_id": business.client_id})).json()["payments"]
+    assert {p["id"] for p in listed} == {business.payment_id, recorded["payment"]["id"]}
+    one = (await api.get(f"/data/payments/{business.payment_id}", token=business.viewer)).json()
+    assert one["amount"] == "1000.00"
+
+
+async def test_a_payment_to_a_client_is_matched_to_its_open_schedule(api: Api, business: Business) -> None:
+    reply = await api.post("/data/payments", token=business.approver, json={"amount": "4000.00", "client_id": business.client_id})
+    assert reply.status == 201, reply.text
+    assert reply.json()["matched"] and reply.json()["schedule"]["id"] == business.schedule_id
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"amount": "10"}, "body"),
+        ({"amount": "10", "client_id": "x", "expense_bucket_id": "y"}, "body"),
+        ({"amount": "-10", "direction": "inflow"}, "amount"),
+        ({"amount": "10", "direction": "inflow", "payment_date": (today() + timedelta(days=3)).isoformat()}, "payment_date"),
+    ],
+)
+async def test_bad_payments_are_refused(api: Api, business: Business, body: dict[str, object], field: str) -> None:
+    problem = assert_problem(await api.post("/data/payments", token=business.approver, json=body), 422)
+    assert field in [e["field"] for e in problem["errors"]]  # type: ignore[union-attr]
+
+
+async def test_an_empty_date_range_is_422(api: Api, business: Business) -> None:
+    reply = await api.get("/data/schedules", token=business.viewer, params={"due_from": "2026-02-01", "due_to": "2026-01-01"})
+    assert_problem(reply, 422)
+    weeks = await api.get("/forecast", token=business.viewer, params={"weeks": "0"})
+    assert_problem(weeks, 422)
+
+
+# -- cash accounts and rates ----------------------------------------------------------------------
+
+
+async def test_cash_accounts_are_created_once_and_their_balance_set(api: Api, business: Business) -> None:
+    created = await api.post("/data/cash-accounts", token=business.approver,
+                             json={"name": "Euro account", "balance": "1000", "currency": "EUR"})
+    assert created.status == 201, created.text
+    euro = created.json()
+    assert euro["base_currency_amount"] == "1080.00" and euro["exchange_rate_used"] == "1.08"
+    duplicate = await api.post("/data/cash-accounts", token=business.approver, json={"name": "euro ACCOUNT", "balance": "1"})
+    assert_problem(duplicate, 409)
+    updated = await api.call("PUT", f"/data/cash-accounts/{euro['id']}/balance", token=business.approver, json={"balance": "-20.5"})
+    assert updated.status == 200 and updated.json()["balance"] == "-20.50" and updated.json()["currency"] == "EUR"
+    names = [c["name"] for c in (await api.get("/data/cash-accounts", token=business.viewer)).json()["cash_accounts"]]
+    assert names == ["Euro account", "Operating"]
+    no_rate = await api.post("/data/cash-accounts", token=business.approver, json={"name": "Yen", "balance": "1", "currency": "JPY"})
+    problem = assert_problem(no_rate, 422)
+    assert problem["title"] == "Missing exchange rate"
+
+
+async def test_rates_are_added_by_admins_and_listed(api: Api, business: Business) -> None:
+    added = await api.post("/data/exchange-rates", token=business.admin,
+                           json={"base_currency": "gbp", "quote_currency": "USD", "rate": "1.2650", "rate_date": "2026-12-01"})
+    assert added.status == 201, added.text
+    assert added.json() | {"id": "-"} == {"id": "-", "base_currency": "GBP", "quote_currency": "USD", "rate": "1.2650",
+                                          "rate_date": "2026-12-01", "source": "api"}
+    listed = (await api.get("/data/exchange-rates", token=business.viewer, params={"base": "GBP"})).json()["rates"]
+    assert [(r["quote_currency"], r["rate"]) for r in listed] == [("USD", "1.2650")]
+    same = await api.post("/data/exchange-rates", token=business.admin, json={"base_currency": "USD", "quote_currency": "usd", "rate": "1"})
+    assert_problem(same, 422)
+
+
+async def test_ecb_files_are_imported_from_content_and_base64(api: Api, business: Business) -> None:
+    daily = (ECB / "eurofxref-daily.xml").read_text()
+    reply = await api.post("/data/exchange-rates/import-ecb", token=business.admin, json={"content": daily})
+    assert reply.status == 200, reply.text
+    daily_rates = parse_ecb_document(daily.encode())
+    assert reply.json() == {"imported": len(daily_rates), "latest_rate_date": max(r.rate_date for r in daily_rates).isoformat()}
+    usd = (await api.get("/data/exchange-rates", token=business.viewer, params={"base": "EUR", "quote": "USD"})).json()["rates"]
+    assert any(r["source"] == "ecb" and r["rate"] == format(next(x.rate for x in daily_rates if x.currency == "USD"), "f") for r in usd)
+    raw = (ECB / "eurofxref-hist.csv").read_bytes()
+    reply = await api.post("/data/exchange-rates/import-ecb", token=business.admin, json={"content_base64": base64.b64encode(raw).decode()})
+    assert reply.status == 200 and reply.json()["imported"] == len(parse_ecb_document(raw))
+    bad = await api.post("/data/exchange-rates/import-ecb", token=business.admin, json={"content": "Date,USD\nnot-a-date,1.2\n"})
+    assert "content" in [e["field"] for e in assert_problem(bad, 422)["errors"]]  # type: ignore[union-attr]
+    both = await api.post("/data/exchange-rates/import-ecb", token=business.admin, json={"content": daily, "url": "https://x.example/"})
+    assert_problem(both, 422)
+
+
+@pytest.fixture
+async def ecb_feed() -> AsyncIterator[str]:
+    hits: list[str] = []
+
+    async def feed(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(body=(ECB / "eurofxref-daily.xml").read_bytes(), content_type="text/xml")
+
+    app = web.Application()
+    app.router.add_get("/stats/eurofxref/eurofxref-daily.xml", feed)
+    runner, base = await serve(app)
+    try:
+        yield base + "/stats/eurofxref/eurofxref-daily.xml"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def settings(db_url: str, request: pytest.FixtureRequest) -> Settings:
+    feed = request.getfixturevalue("ecb_feed") if "ecb_feed" in request.fixturenames else None
+    return api_settings(db_url, ecb_feed_url=feed)
+
+
+async def test_ecb_rates_are_downloaded_only_from_the_configured_feed(api: Api, business: Business, ecb_feed: str) -> None:
+    reply = await api.post("/data/exchange-rates/import-ecb", token=business.admin, json={"url": ecb_feed})
+    assert reply.status == 200, reply.text
+    assert reply.json()["imported"] == len(parse_ecb_document((ECB / "eurofxref-daily.xml").read_bytes()))
+    elsewhere = await api.post("/data/exchange-rates/import-ecb", token=business.admin, json={"url": ecb_feed.replace("daily", "hist")})
+    assert "url" in [e["field"] for e in assert_problem(elsewhere, 422)["errors"]]  # type: ignore[union-attr]
+    internal = await api.post("/data/exchange-rates/import-ecb", token=business.admin, json={"url": "http://127.0.0.1:1/secret"})
+    assert_problem(internal, 422)
+
+
+# -- the forecast ---------------------------------------------------------------------------------
+
+
+def _cli_forecast(db_url: str, account_id: str, *args: str) -> object:
+    env = {**os.environ, "TAMIO_DATABASE_URL": db_url, "USE_OBLIGATION_FOR_FORECAST": "true", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from tamio.cli import main; sys.exit(main())", "--account", account_id, "forecast", "--json", *args],
+        capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("weeks", ["13", "26"])
+async def test_the_forecast_is_what_the_cli_prints(api: Api, business: Business, db_url: str, weeks: str) -> None:
+    as_of = (today() + timedelta(days=1)).isoformat()
+    reply = await api.get("/forecast", token=business.viewer, params={"weeks": weeks, "as_of": as_of})
+    assert reply.status == 200, reply.text
+    forecast = reply.json()
+    assert len(forecast["weeks"]) == int(weeks) and forecast["opening_balance"] == "51000.00"  # 50,000 and the 1,000 received
+    assert forecast == _cli_forecast(db_url, business.account_id, "--weeks", weeks, "--as-of", as_of)
+
+
+async def test_the_default_forecast_starts_today(api: Api, business: Business) -> None:
+    forecast = (await api.get("/forecast", token=business.viewer)).json()
+    assert forecast["as_of"] == today().isoformat() and len(forecast["weeks"]) == 13
+
+
+async def test_install_mounts_beside_other_routes(session_factory: async_sessionmaker[AsyncSession], db_url: str) -> None:
+    async def slack(request: web.Request) -> web.Response:
+        return web.Response(text="slack")
+
+    app = web.Application()
+    app.router.add_post("/slack/events", slack)
+    install(app, api_settings(db_url), session_factory)
+    runner, base = await serve(app)
+    try:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http:
+            async with http.post(base + "/slack/events") as reply:
+                assert await reply.text() == "slack"
+            async with http.get(base + "/nowhere") as reply:  # outside /api/v1: aiohttp's own 404, untouched
+                assert reply.status == 404 and reply.content_type == "text/plain"
+            async with http.get(base + "/api/v1/openapi.json") as reply:
+                assert reply.status == 200 and (await reply.json())["openapi"] == "3.1.0"
+    finally:
+        await runner.cleanup()

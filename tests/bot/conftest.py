@@ -1,0 +1,119 @@
+"""A real Tamio Slack app on 127.0.0.1, its Web API client pointed at the local Slack stand-in.
+
+Tests play Slack with ``SlackSender`` (signed commands, interactions and events) and read what the
+app did from the stand-in (messages, ephemerals, views, uploads) and from the database.
+
+    async def test_help(bot: BotHarness) -> None:
+        reply = await bot.command(ADMIN, "help")
+        assert "forecast" in bot.slack.ephemerals[-1]["text"]
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiohttp import web
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import bot.oauth_tables  # noqa: F401  (Slack's OAuth tables join the schema the fixtures create)
+from bot.app import TamioApp, create_app
+from bot.delivery import DeliveryWorker
+from bot.sandbox.signed import AppReply, SlackSender
+from bot.sandbox.standin import SlackStandIn
+from bot.server import build_web_app
+from tamio.config import Settings
+
+SIGNING_SECRET = "test-signing-secret"
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # a Monday
+ADMIN, APPROVER, VIEWER, APPROVER2 = "UADMIN", "UAPPROVER", "UVIEWER", "UAPPROVER2"
+CHANNEL = "C0FINANCE"
+USERS = {
+    ADMIN: {"name": "maria", "is_admin": True},
+    APPROVER: {"name": "sam"},
+    APPROVER2: {"name": "lee"},
+    VIEWER: {"name": "vic"},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class BotHarness:
+    slack: SlackStandIn
+    app: TamioApp
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    sender: SlackSender
+    url: str
+    worker: DeliveryWorker
+
+    async def settle(self) -> None:
+        """Let after-ack work finish and deliver the outbox until nothing is left."""
+        for _ in range(10):
+            await self.app.runtime.drain()
+            if not await self.worker.run_once():
+                await self.app.runtime.drain()
+                return
+
+    async def command(self, user: str, text: str, channel: str = CHANNEL, **kwargs: Any) -> AppReply:
+        reply = await self.sender.slash_command(user, text, channel, **kwargs)
+        await self.settle()
+        return reply
+
+    def sender_for(self, team_id: str) -> SlackSender:
+        return SlackSender(self.url + "slack/events", SIGNING_SECRET, team_id, self.slack)
+
+    def ephemerals_for(self, user: str) -> list[dict[str, Any]]:
+        return [e for e in self.slack.ephemerals if e["user"] == user]
+
+
+def make_settings(slack: SlackStandIn, port: int, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": "sqlite+aiosqlite:///:memory:", "slack_bot_token": slack.bot_token,
+        "slack_signing_secret": SIGNING_SECRET, "slack_api_url": slack.api_url, "public_url": f"http://127.0.0.1:{port}",
+        "base_currency": "USD", "timezone": "UTC", "use_obligation_for_forecast": True,
+        "slack_client_id": None, "slack_client_secret": None, "secret_key": None, "slack_app_token": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def start_bot(slack: SlackStandIn, sessions: async_sessionmaker[AsyncSession], **overrides: Any) -> AsyncIterator[BotHarness]:
+    port = free_port()
+    settings = make_settings(slack, port, **overrides)
+    client = AsyncWebClient(token=None if settings.slack_client_id else slack.bot_token, base_url=slack.api_url)
+    app = create_app(settings, sessions, client, clock=lambda: NOW)
+    web_app = build_web_app(settings, sessions, app=app, run_delivery=False)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    url = f"http://127.0.0.1:{port}/"
+    sender = SlackSender(url + "slack/events", SIGNING_SECRET, slack.workspace.team_id, slack)
+    worker = DeliveryWorker(app.runtime, app.client, app.bot_tokens, app.charts)
+    try:
+        yield BotHarness(slack, app, sessions, settings, sender, url, worker)
+    finally:
+        await app.runtime.drain()
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackStandIn]:
+    async with SlackStandIn(users={k: dict(v) for k, v in USERS.items()}) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+async def bot(slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[BotHarness]:
+    async for harness in start_bot(slack, session_factory):
+        yield harness

@@ -1,0 +1,24 @@
+"""One conversation end to end, on SQLite and PostgreSQL: signed requests in, Web API calls out."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from tamio.accounts.models import Account, Member, Role
+from tests.bot.conftest import ADMIN, CHANNEL, VIEWER, BotHarness
+
+
+async def test_help_creates_the_account_and_admin_and_answers_ephemerally(bot: BotHarness) -> None:
+    reply = await bot.command(ADMIN, "help")
+    assert reply.status == 200
+    shown = bot.ephemerals_for(ADMIN)[-1]
+    assert shown["channel"] == CHANNEL
+    text = str(shown["blocks"])
+    for sub in ("forecast", "add", "balance", "paid", "alerts", "actions", "run", "config", "digest", "role"):
+        assert f"/tamio {sub}" in text
+    await bot.command(VIEWER, "help")
+    async with bot.sessions() as db:
+        account = (await db.execute(select(Account))).scalar_one()
+        assert (account.slack_team_id, account.base_currency, account.timezone) == ("T0001", "USD", "UTC")
+        roles = {m.slack_user_id: m.role for m in (await db.execute(select(Member))).scalars()}
+    assert roles == {ADMIN: Role.ADMIN, VIEWER: Role.VIEWER}

@@ -1,0 +1,175 @@
+"""Emails over real SMTP on loopback: retried with backoff, never sent twice, failures visible."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from email.message import EmailMessage
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tamio.config import Settings
+from tamio.execution.lifecycle import approve, retry
+from tamio.execution.mail import SmtpEmailSender
+from tamio.execution.models import ExecutionRecord
+from tamio.execution.service import MAX_ATTEMPTS, execute_action, resume_pending_executions
+from tamio.execution.transitions import load_action
+from tamio.obligations.models import ObligationSchedule, ScheduleStatus
+from tamio.preparation.models import ActionStatus
+from tests.service.execution_factories import NOW, Mailbox, Team, count_records, email_option, first_option, later, make_action, option, settings_for
+from tests.service.test_execution_effects import build
+
+
+async def _approved_emails(sessions: async_sessionmaker[AsyncSession], count: int, **approve_kwargs: str) -> tuple[Team, list[str]]:
+    async with sessions() as session, session.begin():
+        team = await Team.open(session)
+        ids = []
+        for n in range(count):
+            action = await make_action(session, team.account, options=[email_option(to=f"ap{n}@client.test")])
+            await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=(await first_option(session, action)).id, now=NOW, **approve_kwargs)
+            ids.append(action.id)
+    return team, ids
+
+
+async def _action(sessions: async_sessionmaker[AsyncSession], team: Team, action_id: str) -> tuple[ActionStatus, int, str | None, object]:
+    async with sessions() as session:
+        action = await load_action(session, account_id=team.account.id, action_id=action_id)
+        return action.status, action.attempts, action.last_error, action.next_attempt_at
+
+
+async def test_a_server_that_is_down_then_up_gets_each_email_exactly_once(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    mailbox = Mailbox()  # not started: connections are refused
+    settings = settings_for(mailbox.port)
+    team, ids = await _approved_emails(session_factory, 3)
+    for action_id in ids:
+        outcome = await execute_action(session_factory, account_id=team.account.id, action_id=action_id, now=NOW, settings=settings)
+        assert (outcome.status, outcome.attempts, outcome.next_attempt_at) == ("executing", 1, later(1))
+        assert outcome.error and "SMTPConnect" in outcome.error and "Attempt 1 of 5 failed" in outcome.message
+    assert await resume_pending_executions(session_factory, later(0), settings=settings) == []  # not due yet
+
+    with mailbox:
+        outcomes = await resume_pending_executions(session_factory, later(2), settings=settings)
+        assert sorted(o.status for o in outcomes) == ["executed"] * 3
+        assert await resume_pending_executions(session_factory, later(60), settings=settings) == []
+        for action_id in ids:  # asking again does nothing either
+            again = await execute_action(session_factory, account_id=team.account.id, action_id=action_id, now=later(61), settings=settings)
+            assert (again.status, again.ran) == ("executed", False)
+    assert sorted(m["To"] for m in mailbox.messages) == ["ap0@client.test", "ap1@client.test", "ap2@client.test"]
+    assert len(set(mailbox.message_ids)) == len(mailbox.messages) == 3
+    async with session_factory() as session:
+        for action_id in ids:
+            assert await count_records(session, action_id, "attempt_failed") == 1
+            assert await count_records(session, action_id, "executed") == 1
+            ledger = (await session.execute(select(ExecutionRecord).where(ExecutionRecord.action_id == action_id, ExecutionRecord.event == "email"))).scalar_one()
+            assert ledger.result["state"] == "sent" and ledger.result["message_id"] in mailbox.message_ids
+            assert ledger.result["message_id"] == f"<{ledger.id}@acme.test>"  # derived from the execution record
+
+
+async def test_after_five_failures_the_action_is_failed_and_can_be_retried(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    mailbox = Mailbox()
+    settings = settings_for(mailbox.port)
+    team, [action_id] = await _approved_emails(session_factory, 1)
+    now, waits = NOW, []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        [outcome] = await resume_pending_executions(session_factory, now, settings=settings)
+        assert outcome.attempts == attempt
+        if outcome.next_attempt_at is not None:
+            waits.append(outcome.next_attempt_at - now)
+            now = outcome.next_attempt_at
+    assert waits == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    status, attempts, error, next_at = await _action(session_factory, team, action_id)
+    assert (status, attempts, next_at) == (ActionStatus.FAILED, MAX_ATTEMPTS, None) and error and "SMTPConnect" in error
+    assert outcome.message.startswith("Tamio could not carry this out (it failed 5 times)")
+    assert await resume_pending_executions(session_factory, now + timedelta(days=1), settings=settings) == []
+    async with session_factory() as session:
+        assert await count_records(session, action_id, "attempt_failed") == 4 and await count_records(session, action_id, "failed") == 1
+
+    async with session_factory() as session, session.begin():
+        decision = await retry(session, account=team.account, member=team.li, action_id=action_id, now=now)
+    assert decision.outcome == "retrying"
+    with mailbox:
+        [outcome] = await resume_pending_executions(session_factory, now, settings=settings)
+    assert outcome.status == "executed" and len(mailbox.messages) == 1
+
+
+async def test_a_refusal_from_the_server_fails_at_once(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    team, [action_id] = await _approved_emails(session_factory, 1)
+    with Mailbox() as mailbox:
+        mailbox.answer = "550 5.1.1 No such mailbox"
+        outcome = await execute_action(session_factory, account_id=team.account.id, action_id=action_id, now=NOW, settings=settings_for(mailbox.port))
+    assert (outcome.status, outcome.attempts) == ("failed", 1) and outcome.error and "No such mailbox" in outcome.error
+
+
+async def test_the_approvers_edit_is_what_is_sent(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    team, [action_id] = await _approved_emails(session_factory, 1, edited_subject="About INV-1", edited_body="Hi Jo, just checking on INV-1.")
+    with Mailbox() as mailbox:
+        outcome = await execute_action(session_factory, account_id=team.account.id, action_id=action_id, now=NOW, settings=settings_for(mailbox.port))
+    assert outcome.status == "executed"
+    [message] = mailbox.messages
+    assert message["Subject"] == "About INV-1" and str(message.get_payload()).strip() == "Hi Jo, just checking on INV-1."
+
+
+class _DiesAfterSending:
+    """The real sender, in a process that is killed right after the server accepted the message."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.real = SmtpEmailSender(settings)
+        self.sent = asyncio.Event()
+
+    async def send(self, message: EmailMessage) -> None:
+        await self.real.send(message)
+        self.sent.set()
+        await asyncio.Event().wait()  # killed here, before the send is recorded
+
+
+async def test_a_process_killed_mid_send_is_resumed_with_the_same_message_id(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    team, [action_id] = await _approved_emails(session_factory, 1)
+    with Mailbox() as mailbox:
+        settings = settings_for(mailbox.port)
+        dying = _DiesAfterSending(settings)
+        worker = asyncio.create_task(execute_action(session_factory, account_id=team.account.id, action_id=action_id, now=NOW, settings=settings, smtp=dying))
+        await asyncio.wait_for(dying.sent.wait(), 10)
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+        status, attempts, _, lease = await _action(session_factory, team, action_id)
+        assert (status, attempts, lease) == (ActionStatus.EXECUTING, 1, later(5))
+        assert await resume_pending_executions(session_factory, later(2), settings=settings) == []  # its lease still runs
+        [outcome] = await resume_pending_executions(session_factory, later(6), settings=settings)
+    assert (outcome.status, outcome.attempts) == ("executed", 2)
+    # The ambiguous send is repeated with the same Message-ID: the recipient's mail system shows it once.
+    assert len(mailbox.messages) == 2 and len(set(mailbox.message_ids)) == 1
+    async with session_factory() as session:
+        assert await count_records(session, action_id, "executed") == 1
+
+
+async def test_an_email_already_sent_is_not_sent_again_when_a_later_step_failed(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    world = await build(session_factory)
+    schedule_id = world.ids["northwind_dec"]
+    async with session_factory() as session, session.begin():  # someone queued the payment meanwhile
+        await session.execute(update(ObligationSchedule).where(ObligationSchedule.id == schedule_id).values(status=ScheduleStatus.QUEUED))
+        params = {"moves": [{"schedule_id": schedule_id, "new_date": "2026-12-30"}], "notify_vendor": True}
+        action = await make_action(session, world.team.account, "vendor_delay", amount="8000", options=[
+            option("delay_payment", params, recipient_email="billing@northwind.test", draft_subject="Paying on 30 Dec", draft_body="May we pay on 30 Dec?")
+        ])
+        await approve(session, account=world.team.account, member=world.team.maria, action_id=action.id, option_id=(await first_option(session, action)).id, now=NOW)
+    with Mailbox() as mailbox:
+        settings = settings_for(mailbox.port)
+        failed = await execute_action(session_factory, account_id=world.account_id, action_id=action.id, now=NOW, settings=settings)
+        assert failed.status == "failed" and failed.error and "already queued" in failed.error
+        async with session_factory() as session, session.begin():  # fixed: it is not queued after all
+            await session.execute(update(ObligationSchedule).where(ObligationSchedule.id == schedule_id).values(status=ScheduleStatus.SCHEDULED))
+            await retry(session, account=world.team.account, member=world.team.maria, action_id=action.id, now=later(10))
+        done = await execute_action(session_factory, account_id=world.account_id, action_id=action.id, now=later(10), settings=settings)
+    assert done.status == "executed" and len(mailbox.messages) == 1  # the notice went out once, on the first attempt
+    async with session_factory() as session:
+        moved = await session.get(ObligationSchedule, schedule_id)
+        assert moved is not None and str(moved.due_date) == "2026-12-30"
+
+
+async def test_nothing_is_executed_before_it_is_approved(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    async with session_factory() as session, session.begin():
+        team = await Team.open(session)
+        action = await make_action(session, team.account)
+    outcome = await execute_action(session_factory, account_id=team.account.id, action_id=action.id, now=NOW, settings=settings_for(1))
+    assert (outcome.status, outcome.ran, outcome.message) == ("pending", False, "It is pending, not approved.")
