@@ -9,7 +9,6 @@ from typing import Any
 
 from tamio.cli.context import CliContext
 from tamio.detection.models import DetectionType
-from tamio.pipeline import PipelineConfig, PipelineMode, run_detection_preparation_cycle
 
 
 def _types(text: str) -> tuple[DetectionType, ...]:
@@ -33,7 +32,7 @@ def register(sub: Any) -> None:
     pipe_sub = parser.add_subparsers(dest="pipeline_command", metavar="ACTION")
     pipe_sub.required = True
     run = pipe_sub.add_parser("run", help="run the pipeline now")
-    run.add_argument("--mode", choices=[m.value for m in PipelineMode], default="full")
+    run.add_argument("--mode", choices=["full", "critical", "targeted"], default="full")
     run.add_argument("--types", type=_types, default=(), help="comma-separated detection types (with --mode targeted)")
     run.add_argument("--skip-preparation", action="store_true")
     run.add_argument("--as-of", type=_date, default=None)
@@ -42,6 +41,8 @@ def register(sub: Any) -> None:
 
 
 async def _run(args: argparse.Namespace, ctx: CliContext) -> int:
+    from tamio.pipeline import PipelineConfig, PipelineMode, run_detection_preparation_cycle
+
     mode = PipelineMode(args.mode)
     if mode == PipelineMode.TARGETED and not args.types:
         raise SystemExit("tamio: --mode targeted needs --types, e.g. --types late_payment,buffer_breach")

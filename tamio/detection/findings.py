@@ -59,7 +59,14 @@ class Finding:
 
 def context(**values: Any) -> Mapping[str, Any]:
     """A read-only, JSON-safe context: Decimals and dates become strings, None values are dropped."""
-    return MappingProxyType({key: _jsonable(value) for key, value in values.items() if value is not None})
+    safe: dict[str, Any] = {}
+    for key, value in values.items():
+        kind = type(value)
+        if kind is str or kind is int or kind is bool:
+            safe[key] = value
+        elif value is not None:
+            safe[key] = _jsonable(value)
+    return MappingProxyType(safe)
 
 
 def _jsonable(value: Any) -> Any:
@@ -94,6 +101,7 @@ def _money_pattern(currency: str) -> tuple[str, str, int]:
     return sample[:at], sample[at + len(number) :], digits
 
 
+@lru_cache(maxsize=4096)  # a business's amounts repeat (every month's rent, every payroll)
 def money(amount: Decimal, currency: str) -> str:
     """``format_money`` (en_US), fast enough to run on every finding of a large account."""
     prefix, suffix, digits = _money_pattern(currency)

@@ -246,11 +246,11 @@ def vendor_terms_expiring(snapshot: AccountSnapshot, *, today: date, config: Eff
         terms = ""
         if vendor is not None and (vendor.payment_terms or vendor.payment_terms_days is not None):
             terms = f" ({(vendor.payment_terms or '').replace('_', ' ') or f'{vendor.payment_terms_days}-day'} terms)"
+        amount, when = money(s.remaining, s.currency), _when(days, s.due_date)
         findings.append(
             Finding(
                 detection_type=DetectionType.VENDOR_TERMS_EXPIRING, severity=THIS_WEEK, entity_type="expense", entity_id=s.vendor_id,
-                entity_name=name, title=f"{name}: {money(s.remaining, s.currency)} {_when(days, s.due_date)}",
-                explanation=f"The {money(s.remaining, s.currency)} payment to {name} {_when(days, s.due_date)}{terms}.",
+                entity_name=name, title=f"{name}: {amount} {when}", explanation=f"The {amount} payment to {name} {when}{terms}.",
                 fingerprint=f"vendor_terms_expiring:schedule:{s.id}", amount=s.remaining_base, currency=cur, due_date=s.due_date,
                 context=context(
                     schedule_id=s.id, vendor_id=s.vendor_id, agreement_id=s.agreement_id, days_until_due=days,
@@ -274,16 +274,14 @@ def statutory_deadline(snapshot: AccountSnapshot, *, today: date, config: Effect
             continue
         name = vendor.name if vendor else snapshot.counterparty_name(agreement_id=s.agreement_id)
         days = (s.due_date - today).days
+        amount, when = money(s.remaining, s.currency), _when(days, s.due_date)
         findings.append(
             Finding(
                 detection_type=DetectionType.STATUTORY_DEADLINE,
                 severity=EMERGENCY if days < STATUTORY_EMERGENCY_DAYS else THIS_WEEK,
                 entity_type="obligation", entity_id=s.id, entity_name=name,
-                title=f"{name}: {money(s.remaining, s.currency)} {_when(days, s.due_date)}",
-                explanation=(
-                    f"The {money(s.remaining, s.currency)} statutory payment to {name} {_when(days, s.due_date)}; "
-                    "a late one brings penalties and interest."
-                ),
+                title=f"{name}: {amount} {when}",
+                explanation=f"The {amount} statutory payment to {name} {when}; a late one brings penalties and interest.",
                 fingerprint=f"statutory_deadline:schedule:{s.id}", amount=s.remaining_base, currency=cur, due_date=s.due_date,
                 context=context(
                     schedule_id=s.id, agreement_id=s.agreement_id, vendor_id=s.vendor_id, days_until_due=days,

@@ -83,12 +83,13 @@ def late_payment(snapshot: AccountSnapshot, *, today: date, config: EffectiveCon
         severity = EMERGENCY if days_late >= LATE_EMERGENCY_DAYS else THIS_WEEK if days_late >= LATE_THIS_WEEK_DAYS else UPCOMING
         invoice = f"Invoice {s.invoice_number}" if s.invoice_number else "The invoice"
         habit = "on time" if usual <= 0 else f"{plural(usual, 'day')} late"
+        late = f"{plural(days_late, 'day')} late"
         findings.append(
             Finding(
                 detection_type=DetectionType.LATE_PAYMENT, severity=severity, entity_type="client", entity_id=s.client_id,
-                entity_name=name, title=f"{name} is {plural(days_late, 'day')} late",
+                entity_name=name, title=f"{name} is {late}",
                 explanation=(
-                    f"{invoice} for {money(s.remaining, s.currency)} was due {day(s.due_date)} and is {plural(days_late, 'day')} late; "
+                    f"{invoice} for {money(s.remaining, s.currency)} was due {day(s.due_date)} and is {late}; "
                     f"{name} usually pays {habit}, and you flag payments more than {plural(threshold, 'day')} late."
                 ),
                 fingerprint=f"late_payment:schedule:{s.id}", amount=s.remaining_base, currency=snapshot.base_currency,
@@ -278,11 +279,12 @@ def client_churn(snapshot: AccountSnapshot, *, today: date, config: EffectiveCon
 def revenue_variance(snapshot: AccountSnapshot, *, today: date, config: EffectiveConfig) -> list[Finding]:
     start = today - timedelta(days=REVENUE_WINDOW_DAYS)
     expected = ZERO
+    clients = snapshot.clients
     for s in snapshot.receivables:
-        if s.status == "cancelled":
+        if s.due_date >= today or s.status == "cancelled":  # a usual delay only moves money later
             continue
-        client = snapshot.clients.get(s.client_id or "")
-        on = s.due_date + timedelta(days=client.avg_payment_delay_days) if client else s.due_date
+        client = clients.get(s.client_id or "")
+        on = s.due_date + timedelta(days=client.avg_payment_delay_days) if client and client.avg_payment_delay_days else s.due_date
         if start <= on < today:
             expected += s.base_amount
     if expected <= 0:

@@ -31,9 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.db import new_id
 from tamio.detection.escalation import change_severity, reopens_dismissed
-from tamio.detection.findings import Finding
+from tamio.detection.findings import Finding, to_minor_units
 from tamio.detection.models import SEVERITY_RANK, AlertStatus, DetectionAlert, DetectionType
-from tamio.money import quantize
 
 OPEN = (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)
 DISMISSAL_MEMORY = timedelta(days=120)
@@ -65,7 +64,7 @@ def most_urgent_per_fingerprint(findings: Iterable[Finding]) -> dict[str, Findin
 def _amount(finding: Finding) -> Decimal | None:
     if finding.amount is None:
         return None
-    return quantize(finding.amount, finding.currency) if finding.currency else finding.amount
+    return to_minor_units(finding.amount, finding.currency) if finding.currency else finding.amount
 
 
 def _apply(alert: DetectionAlert, finding: Finding, now: datetime) -> bool:

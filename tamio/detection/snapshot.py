@@ -215,9 +215,10 @@ async def load_snapshot(
     session: AsyncSession, account_id: str, *, today: date, settings: Settings | None = None
 ) -> AccountSnapshot:
     """Everything detection reads for ``account_id``, in a fixed number of queries."""
-    account = (
-        await session.execute(select(Account.base_currency, Account.created_at).where(Account.id == account_id))
-    ).first()
+    # Core rows through the session's connection: no ORM loading, same transaction (flushed first).
+    await session.flush()
+    db = await session.connection()
+    account = (await db.execute(select(Account.base_currency, Account.created_at).where(Account.id == account_id))).first()
     if account is None:
         raise NotFound(f"There is no account `{account_id}`.")
     base_currency, created_at = account
@@ -227,7 +228,7 @@ async def load_snapshot(
             base_balance=r.base_currency_amount if r.base_currency_amount is not None else r.balance,
             credit_limit=r.credit_limit, drawn_amount=r.drawn_amount or ZERO,
         )
-        for r in await session.execute(
+        for r in await db.execute(
             select(
                 CashAccount.id, CashAccount.name, CashAccount.account_type, CashAccount.currency, CashAccount.balance,
                 CashAccount.base_currency_amount, CashAccount.credit_limit, CashAccount.drawn_amount,
@@ -242,7 +243,7 @@ async def load_snapshot(
             avg_payment_delay_days=r.avg_payment_delay_days or 0, revenue_percent=r.revenue_percent,
             risk_level=_value(r.risk_level), currency=r.currency,
         )
-        for r in await session.execute(
+        for r in await db.execute(
             select(
                 Client.id, Client.name, Client.status, Client.relationship_type, Client.avg_payment_delay_days,
                 Client.revenue_percent, Client.risk_level, Client.currency,
@@ -255,7 +256,7 @@ async def load_snapshot(
             payment_terms_days=r.payment_terms_days, flexibility_level=_value(r.flexibility_level),
             criticality=_value(r.criticality),
         )
-        for r in await session.execute(
+        for r in await db.execute(
             select(
                 ExpenseBucket.id, ExpenseBucket.name, ExpenseBucket.category, ExpenseBucket.status,
                 ExpenseBucket.payment_terms, ExpenseBucket.payment_terms_days, ExpenseBucket.flexibility_level,
@@ -272,7 +273,7 @@ async def load_snapshot(
             vendor_id=r.expense_bucket_id, description=r.description or "", end_date=r.end_date, status=_value(r.status),
             cancelled_at=r.cancelled_at, previous_amount=r.previous_amount, amount_changed_at=r.amount_changed_at,
         )
-        for r in await session.execute(
+        for r in await db.execute(
             select(
                 oa.id, oa.obligation_type, oa.direction, oa.base_amount, oa.currency, oa.base_currency_amount, oa.frequency,
                 oa.start_date, oa.created_at, oa.client_id, oa.expense_bucket_id, oa.description, oa.end_date, oa.status,
@@ -284,7 +285,7 @@ async def load_snapshot(
     horizon_end = today + timedelta(days=7 * FORECAST_WEEKS - 1)
     os_ = ObligationSchedule
     schedules = []
-    for r in await session.execute(
+    for r in await db.execute(
         select(
             os_.id, os_.obligation_id, os_.direction, os_.due_date, os_.estimated_amount, os_.base_currency_amount,
             os_.currency, os_.status, os_.paid_amount, os_.paid_base_amount, os_.invoice_number, os_.paid_at,
@@ -317,7 +318,7 @@ async def load_snapshot(
             reference=r.reference, schedule_amount=r.estimated_amount, schedule_currency=r.schedule_currency,
             schedule_status=_value(r.schedule_status), schedule_rate=r.exchange_rate_used,
         )
-        for r in await session.execute(
+        for r in await db.execute(
             select(
                 pe.id, pe.direction, pe.amount, pe.currency, pe.base_currency_amount, pe.payment_date, pe.status,
                 pe.schedule_id, pe.obligation_id, pe.client_id, pe.expense_bucket_id, pe.variance_vs_expected, pe.reference,

@@ -82,9 +82,10 @@ async def schedule_items(db: AsyncSession, *, account_id: str, as_of: date, end:
         .group_by(*keys)
     )
     rows = (await db.execute(stmt)).all()
-    delays = dict(
-        (await db.execute(select(Client.id, Client.avg_payment_delay_days).where(Client.user_id == account_id, Client.avg_payment_delay_days > 0))).tuples().all()
+    delay_rows = await db.execute(
+        select(Client.id, Client.avg_payment_delay_days).where(Client.user_id == account_id, Client.avg_payment_delay_days > 0)
     )
+    delays: dict[str, int] = {client_id: days for client_id, days in delay_rows}
     items: list[ForecastItem] = []
     for due, direction, amount_type, origin, client_id, amount in rows:
         if amount is None or amount <= 0:

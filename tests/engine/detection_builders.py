@@ -22,7 +22,6 @@ from types import MappingProxyType
 
 from tamio.accounts.configuration import BaselineConfig, EffectiveConfig, apply_safety_mode
 from tamio.accounts.models import SafetyMode
-from tamio.forecast.engine import ForecastItem, build_forecast
 from tamio.detection.findings import Finding
 from tamio.detection.rules import Rule
 from tamio.detection.snapshot import (
@@ -34,6 +33,7 @@ from tamio.detection.snapshot import (
     ScheduleRecord,
     VendorRecord,
 )
+from tamio.forecast.engine import ForecastItem, build_forecast
 
 MONDAY = date(2026, 12, 7)
 D = Decimal

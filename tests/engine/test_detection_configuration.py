@@ -7,7 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from tamio.accounts.configuration import THRESHOLD_OF, BaselineConfig, EffectiveConfig, apply_safety_mode, with_override
+from tamio.accounts.configuration import (
+    THRESHOLD_OF,
+    BaselineConfig,
+    EffectiveConfig,
+    apply_safety_mode,
+    with_override,
+)
 from tamio.accounts.models import SafetyMode
 from tamio.detection.models import DetectionType
 

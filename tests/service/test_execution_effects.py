@@ -27,7 +27,16 @@ from tamio.obligations.payments import record_payment
 from tamio.obligations.service import ObligationService
 from tamio.preparation.models import ActionOption
 from tests.service.books import LEGACY_PATH, SCHEDULE_PATH
-from tests.service.execution_factories import MONDAY, NOW, Mailbox, Team, email_option, make_action, option, settings_for
+from tests.service.execution_factories import (
+    MONDAY,
+    NOW,
+    Mailbox,
+    Team,
+    email_option,
+    make_action,
+    option,
+    settings_for,
+)
 
 D = Decimal
 

@@ -17,7 +17,18 @@ from tamio.execution.service import MAX_ATTEMPTS, execute_action, resume_pending
 from tamio.execution.transitions import load_action
 from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 from tamio.preparation.models import ActionStatus
-from tests.service.execution_factories import NOW, Mailbox, Team, count_records, email_option, first_option, later, make_action, option, settings_for
+from tests.service.execution_factories import (
+    NOW,
+    Mailbox,
+    Team,
+    count_records,
+    email_option,
+    first_option,
+    later,
+    make_action,
+    option,
+    settings_for,
+)
 from tests.service.test_execution_effects import build
 
 

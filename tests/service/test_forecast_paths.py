@@ -10,10 +10,10 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import tamio.models  # noqa: F401  (every table)
 from tamio.accounts.service import create_account
 from tamio.currency.service import add_rate
 from tamio.data.counterparties import BillingLine, CounterpartyService
-import tamio.models  # noqa: F401  (every table)
 from tamio.db import Base, create_engine, make_session_factory
 from tamio.forecast.service import calculate_forecast
 from tamio.obligations.models import ObligationType

@@ -16,7 +16,16 @@ from tamio.execution.models import ExecutionAutomationRule, ExecutionRecord
 from tamio.execution.service import execute_action
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, ScheduleStatus
 from tamio.preparation.models import ActionStatus
-from tests.service.execution_factories import NOW, Mailbox, Team, count_records, email_option, make_action, option, settings_for
+from tests.service.execution_factories import (
+    NOW,
+    Mailbox,
+    Team,
+    count_records,
+    email_option,
+    make_action,
+    option,
+    settings_for,
+)
 
 LOCKED = "Payroll actions always need an admin's approval; this rule is locked."
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,7 +15,17 @@ from tamio.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from tamio.execution.lifecycle import AlreadyDecided, approve, expire_due, skip, supersede
 from tamio.execution.models import ActionApproval, ExecutionRecord
 from tamio.preparation.models import ActionStatus, PreparedAction
-from tests.service.execution_factories import NOW, Team, count_records, email_option, first_option, later, make_action, option, options_of
+from tests.service.execution_factories import (
+    NOW,
+    Team,
+    count_records,
+    email_option,
+    first_option,
+    later,
+    make_action,
+    option,
+    options_of,
+)
 
 
 async def test_an_approval_records_who_when_which_option_and_an_audit_row(session: AsyncSession) -> None:

@@ -14,8 +14,9 @@ from tamio.errors import Conflict
 from tamio.integrations.base import ReconnectRequired
 from tamio.integrations.connections import mark_needs_reconnect, read_tokens, save_connection
 from tamio.integrations.models import IntegrationConnection, IntegrationMapping, XeroSyncLog
-from tamio.integrations.xero.sync import SyncReport
+from tamio.integrations.xero.sync import SyncReport, sync_connected_accounts
 from tamio.outbox.models import OutboxMessage
+from tests.service.books import Books
 from tests.service.test_xero_sync_fixtures import World, days, world_fixture  # noqa: F401
 
 
@@ -158,3 +159,25 @@ async def test_one_sync_at_a_time_per_account_and_a_dead_syncs_lease_expires(wor
         await world.service().sync()
     world.clock.advance(minutes=31)
     assert (await world.service().sync()).complete
+
+
+async def test_the_daily_job_syncs_every_connected_account_and_one_failure_stops_no_other(world: World) -> None:
+    world.xero.add_contact(name="Harbour Cafe", is_customer=True)
+    first = world.account_id
+    await world.connect()
+    async with world.sessions() as db, db.begin():
+        second = (await Books.open(db, today=days(0), name="Second Bakery")).account.id
+    world.account_id = second
+    broken = await world.connect()  # the same organisation, connected by a second account...
+    world.xero._refresh.pop(read_tokens(broken, world.cipher).refresh_token)  # ...whose access was then revoked
+    world.clock.advance(minutes=31)
+
+    results = await sync_connected_accounts(
+        world.sessions, settings=world.settings, http=world.http, clock=world.clock.utc,
+        now=world.clock.utc, sleep=world.clock.sleep,
+    )
+
+    assert isinstance(results[first], SyncReport) and results[first].counts == {"clients created": 1}
+    assert "no longer accepts" in str(results[second])
+    assert [c.name for c in await world.rows(Client, Client.user_id == first)] == ["Harbour Cafe"]
+    assert (await world.rows(IntegrationConnection, IntegrationConnection.user_id == second))[0].status == "needs_reconnect"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,8 @@ from tamio.money import format_money, normalize_currency, quantize
 from tamio.obligations.models import ObligationSchedule
 from tamio.obligations.service import ObligationService
 from tamio.preparation.models import ActionOption, PreparedAction
+
+T = TypeVar("T")
 
 
 class ExecutionProblem(TamioError):
@@ -132,10 +134,19 @@ def option_currency(ctx: ExecutionContext, params: dict[str, Any]) -> str:
 # -- loading what the params name, always within the account ------------------------------------
 
 
+# Rows an executor changes are read with FOR UPDATE (in id order, so two executors never wait on
+# each other in a cycle): on PostgreSQL a plain read-modify-write loses concurrent updates. SQLite
+# needs no row locks; its ``BEGIN IMMEDIATE`` serialises writers.
+
+
 async def load_schedules(ctx: ExecutionContext, ids: list[str]) -> list[ObligationSchedule]:
     rows = (
         await ctx.db.execute(
-            select(ObligationSchedule).where(ObligationSchedule.id.in_(ids), ObligationSchedule.user_id == ctx.account.id)
+            select(ObligationSchedule)
+            .where(ObligationSchedule.id.in_(ids), ObligationSchedule.user_id == ctx.account.id)
+            .order_by(ObligationSchedule.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
     ).scalars().all()
     found = {s.id: s for s in rows}
@@ -145,17 +156,42 @@ async def load_schedules(ctx: ExecutionContext, ids: list[str]) -> list[Obligati
     return [found[i] for i in ids]
 
 
+async def lock_cash_accounts(ctx: ExecutionContext, ids: list[str]) -> dict[str, CashAccount]:
+    """The account's cash accounts with these ids, locked for update in id order."""
+    rows = (
+        await ctx.db.execute(
+            select(CashAccount)
+            .where(CashAccount.id.in_(ids), CashAccount.user_id == ctx.account.id)
+            .order_by(CashAccount.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalars().all()
+    return {c.id: c for c in rows}
+
+
 async def load_cash_account(ctx: ExecutionContext, cash_account_id: str | None, *, what: str) -> CashAccount:
-    cash = await ctx.db.get(CashAccount, cash_account_id) if cash_account_id else None
-    if cash is None or cash.user_id != ctx.account.id:
+    found = await lock_cash_accounts(ctx, [cash_account_id]) if cash_account_id else {}
+    cash = found.get(cash_account_id or "")
+    if cash is None:
         raise ExecutionProblem(f"The {what} `{cash_account_id}` is not in this account, so no money was moved.")
     return cash
 
 
-async def primary_operating_account(ctx: ExecutionContext) -> CashAccount:
+async def lock_row(ctx: ExecutionContext, model: type[T], row_id: str | None) -> T | None:
+    """One row of this account, locked for update (``None`` if missing or another account's)."""
+    if not row_id:
+        return None
+    column: Any = model.id  # type: ignore[attr-defined]
+    owner: Any = model.user_id  # type: ignore[attr-defined]
+    stmt = select(model).where(column == row_id, owner == ctx.account.id).with_for_update().execution_options(populate_existing=True)
+    return (await ctx.db.execute(stmt)).scalars().first()
+
+
+async def primary_operating_account_id(ctx: ExecutionContext) -> str:
     rows = (
         await ctx.db.execute(
-            select(CashAccount)
+            select(CashAccount.id)
             .where(CashAccount.user_id == ctx.account.id, CashAccount.account_type == CashAccountType.BANK)
             .order_by(CashAccount.is_primary.desc(), CashAccount.created_at, CashAccount.id)
         )

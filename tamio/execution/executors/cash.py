@@ -22,12 +22,12 @@ from tamio.execution.executors.base import (
     ExecutionProblem,
     NoEmails,
     change_balance,
-    load_cash_account,
+    lock_cash_accounts,
     money,
     option_currency,
     param_amount,
     param_date,
-    primary_operating_account,
+    primary_operating_account_id,
     rate_book,
 )
 from tamio.money import quantize
@@ -52,11 +52,16 @@ class CreditDraw(NoEmails):
     kind = "credit_draw"
 
     async def apply(self, ctx: ExecutionContext, params: dict[str, Any]) -> dict[str, Any]:
-        line = await load_cash_account(ctx, params.get("cash_account_id"), what="credit line")
+        line_id = params.get("cash_account_id")
+        target_id = params.get("target_cash_account_id") or await primary_operating_account_id(ctx)
+        locked = await lock_cash_accounts(ctx, [str(line_id), str(target_id)])  # both at once, in id order
+        line, target = locked.get(str(line_id)), locked.get(str(target_id))
+        if line is None:
+            raise ExecutionProblem(f"The credit line `{line_id}` is not in this account, so nothing was drawn.")
+        if target is None:
+            raise ExecutionProblem(f"The account `{target_id}` is not in this account, so nothing was drawn.")
         if line.account_type != CashAccountType.CREDIT_LINE:
             raise ExecutionProblem(f"{line.name} is not a credit line, so nothing can be drawn on it.")
-        target_id = params.get("target_cash_account_id")
-        target = await load_cash_account(ctx, target_id, what="account") if target_id else await primary_operating_account(ctx)
         if target.account_type == CashAccountType.CREDIT_LINE:
             raise ExecutionProblem(f"{target.name} is a credit line; draw into a bank account.")
         currency = option_currency(ctx, params)
@@ -95,8 +100,12 @@ class Transfer(NoEmails):
     kind = "transfer"
 
     async def apply(self, ctx: ExecutionContext, params: dict[str, Any]) -> dict[str, Any]:
-        source = await load_cash_account(ctx, params.get("from_cash_account_id"), what="account to move money from")
-        dest = await load_cash_account(ctx, params.get("to_cash_account_id"), what="account to move money to")
+        source_id, dest_id = str(params.get("from_cash_account_id")), str(params.get("to_cash_account_id"))
+        locked = await lock_cash_accounts(ctx, [source_id, dest_id])  # both at once, in id order
+        source, dest = locked.get(source_id), locked.get(dest_id)
+        if source is None or dest is None:
+            missing = source_id if source is None else dest_id
+            raise ExecutionProblem(f"The cash account `{missing}` is not in this account, so no money was moved.")
         if source.id == dest.id:
             raise ExecutionProblem("A transfer needs two different accounts.")
         currency = option_currency(ctx, params)
@@ -139,6 +148,8 @@ async def _pay_down_repayments(ctx: ExecutionContext, line: CashAccount, amount:
                 ObligationSchedule.status.in_(OPEN_SCHEDULE_STATUSES),
             )
             .order_by(ObligationSchedule.due_date, ObligationSchedule.id)
+            .with_for_update(of=ObligationSchedule)
+            .execution_options(populate_existing=True)
         )
     ).scalars().all()
     left = amount

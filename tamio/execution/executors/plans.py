@@ -20,6 +20,7 @@ from tamio.execution.executors.base import (
     NoEmails,
     OutgoingEmail,
     load_schedules,
+    lock_row,
     param_amount,
     param_ids,
 )
@@ -83,8 +84,8 @@ class AdjustForecast(NoEmails):
 
     async def apply(self, ctx: ExecutionContext, params: dict[str, Any]) -> dict[str, Any]:
         agreement_id = params.get("agreement_id")
-        agreement = await ctx.db.get(ObligationAgreement, agreement_id) if isinstance(agreement_id, str) else None
-        if agreement is None or agreement.user_id != ctx.account.id:
+        agreement = await lock_row(ctx, ObligationAgreement, agreement_id if isinstance(agreement_id, str) else None)
+        if agreement is None:
             raise ExecutionProblem(f"The obligation `{agreement_id}` is not in this account, so the forecast was not changed.")
         if agreement.status != AgreementStatus.ACTIVE:
             raise ExecutionProblem(f"“{agreement.description}” is {agreement.status.value}; there is nothing to adjust.")
@@ -102,9 +103,9 @@ class AdjustForecast(NoEmails):
 async def _follow_billing_line(ctx: ExecutionContext, agreement: ObligationAgreement) -> None:
     entity: Client | ExpenseBucket | None = None
     if agreement.client_id:
-        entity = await ctx.db.get(Client, agreement.client_id)
+        entity = await lock_row(ctx, Client, agreement.client_id)
     elif agreement.expense_bucket_id:
-        entity = await ctx.db.get(ExpenseBucket, agreement.expense_bucket_id)
+        entity = await lock_row(ctx, ExpenseBucket, agreement.expense_bucket_id)
     if entity is None:
         return
     config = dict(entity.billing_config or {})

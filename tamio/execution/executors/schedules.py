@@ -19,6 +19,7 @@ from tamio.execution.executors.base import (
     NoEmails,
     OutgoingEmail,
     load_schedules,
+    lock_row,
     money,
     param_date,
     param_ids,
@@ -100,7 +101,7 @@ async def _vendor_of(ctx: ExecutionContext, schedule: ObligationSchedule) -> Exp
     agreement = await ctx.db.get(ObligationAgreement, schedule.obligation_id)
     if agreement is None or agreement.expense_bucket_id is None:
         return None
-    return await ctx.db.get(ExpenseBucket, agreement.expense_bucket_id)
+    return await lock_row(ctx, ExpenseBucket, agreement.expense_bucket_id)
 
 
 class QueuePayments(NoEmails):

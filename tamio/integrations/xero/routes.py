@@ -96,11 +96,12 @@ def _boundary(handler: Handler) -> Handler:
 def install(
     app: web.Application, settings: Settings, session_factory: async_sessionmaker[AsyncSession], *, clock: Clock = utcnow
 ) -> None:
-    """Add the Xero callback routes to the server's aiohttp application."""
-    cipher = TokenCipher.from_settings(settings)
+    """Add the Xero callback routes to the server's aiohttp application (a server without Xero
+    configured still starts; the routes then explain what is missing)."""
 
     async def callback(request: web.Request) -> web.Response:
         now = clock()
+        cipher = TokenCipher.from_settings(settings)
         if request.query.get("error"):
             reason = request.query.get("error_description") or request.query["error"]
             raise ValidationError(f"Xero did not give access ({reason}).", hint="Try `/tamio connect xero` again when ready.")
@@ -134,6 +135,7 @@ def install(
 
     async def organisation(request: web.Request) -> web.Response:
         now = clock()
+        cipher = TokenCipher.from_settings(settings)
         state = _state(cipher, request.query.get("state"), now)
         tenants = state.get("tenants")
         tenant_id = request.query.get("tenant_id", "")

@@ -367,9 +367,15 @@ def build_adapter(http: aiohttp.ClientSession, settings: Settings, **options: An
 
 
 async def sync_connected_accounts(
-    sessions: async_sessionmaker[AsyncSession], *, settings: Settings, http: aiohttp.ClientSession, clock: Callable[[], datetime]
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    settings: Settings,
+    http: aiohttp.ClientSession,
+    clock: Callable[[], datetime],
+    **adapter_options: Any,
 ) -> dict[str, SyncReport | str]:
-    """The daily job: sync every account with an active Xero connection; one failing account never stops the rest."""
+    """The daily job: sync every account with an active Xero connection; one failing account never
+    stops the rest. Returns each account's report, or what stopped it."""
     async with sessions() as db:
         stmt = select(IntegrationConnection.user_id).where(
             IntegrationConnection.integration_type == INTEGRATION, IntegrationConnection.status == ACTIVE
@@ -378,7 +384,7 @@ async def sync_connected_accounts(
     cipher = TokenCipher.from_settings(settings)
     results: dict[str, SyncReport | str] = {}
     for account_id in accounts:
-        service = SyncService(sessions, account_id=account_id, settings=settings, adapter=build_adapter(http, settings), cipher=cipher, clock=clock)
+        service = SyncService(sessions, account_id=account_id, settings=settings, adapter=build_adapter(http, settings, **adapter_options), cipher=cipher, clock=clock)
         try:
             results[account_id] = await service.sync()
         except TamioError as exc:
