@@ -194,6 +194,14 @@ def build_store(settings: Settings, sessions: async_sessionmaker[AsyncSession]) 
     return EncryptedInstallationStore(inner, TokenCipher.from_settings(settings), on_install=installer_hook(settings, sessions))
 
 
+def authorization_url(settings: Settings) -> str | None:
+    """Slack's authorize page, or the local stand-in's when SLACK_API_URL points at one."""
+    api = settings.slack_api_url.rstrip("/")
+    if api.endswith("/api") and "slack.com" not in api:
+        return api[: -len("/api")] + "/oauth/v2/authorize"
+    return None
+
+
 def build_oauth(settings: Settings, sessions: async_sessionmaker[AsyncSession], client: Any) -> tuple[AsyncOAuthSettings, AsyncInstallationStoreAuthorize]:
     """Bolt's OAuth settings over Tamio's database, and an authorize that caches auth.test per token."""
     store = build_store(settings, sessions)
@@ -205,6 +213,7 @@ def build_oauth(settings: Settings, sessions: async_sessionmaker[AsyncSession], 
         redirect_uri=settings.public_url.rstrip("/") + REDIRECT_PATH,
         install_path=INSTALL_PATH,
         redirect_uri_path=REDIRECT_PATH,
+        authorization_url=authorization_url(settings),
         installation_store=store,
         state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=STATE_LIFETIME_SECONDS, engine=engine_of(sessions), logger=log),
         logger=log,

@@ -28,6 +28,7 @@ from bot.blocks.common import (
     money,
     option,
     section,
+    slack_date,
     slack_time,
 )
 from bot.queries import CardData
@@ -125,6 +126,8 @@ def _approvals_note(card: CardData) -> str:
     if required < 2:
         return ""
     given = len(card.approvals)
+    if not given:
+        return f"needs {required} approvals"
     who = ", ".join(f"<@{a.slack_user_id}>" if a.slack_user_id else a.label for a in card.approvals)
     return f"{given} of {required} approvals" + (f" ({who})" if who else "")
 
@@ -209,7 +212,8 @@ def card_blocks(card: CardData, *, today: date, base_currency: str | None = None
         if draft is not None:
             blocks.append(draft)
         blocks += _outcome(card) if with_buttons or action.status != ActionStatus.FAILED else _outcome(card)[:1]
-    notes = [f"{dot} {label}", f"raised {slack_time(action.created_at)}" if action.created_at else ""]
+    raised = slack_date(action.created_at, "{date_short_pretty} {time}") if action.created_at else ""
+    notes = [f"{dot} {label}", f"raised {raised}" if raised else ""]
     if action.status == ActionStatus.PENDING:
         notes.append(_approvals_note(card))
     blocks.append(context(" · ".join(n for n in notes if n)))

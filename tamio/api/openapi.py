@@ -94,7 +94,8 @@ def _operation(route: Route, refs: Mapping[tuple[Any, Mode], JsonSchemaValue], s
         operation["parameters"] = parameters
     if route.body is not None:
         operation["requestBody"] = {
-            "required": True,
+            # A body whose fields all have defaults may be left out (an empty body is {}).
+            "required": any(field.is_required() for field in route.body.model_fields.values()),
             "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
         }
     responses: dict[str, Any] = {}

@@ -28,6 +28,7 @@ FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2199, 12, 31)
 
 _NO_NUL = r"^[^\x00]*$"
+_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"  # names and subjects: no control characters, no line breaks
 _ID_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
 _ID_RE = re.compile(_ID_PATTERN)
 
@@ -97,18 +98,23 @@ def _check_day(value: date) -> date:
     return value
 
 
-Day = Annotated[date, AfterValidator(_check_day)]
+_DAY = r"^(19[0-9]{2}|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+Day = Annotated[
+    date,
+    AfterValidator(_check_day),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": _DAY, "examples": ["2026-12-07"]}),
+]
 
 
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=_NO_NUL)]
-ShortText = Annotated[str, Field(max_length=40, pattern=_NO_NUL)]
-Line = Annotated[str, Field(max_length=200, pattern=_NO_NUL)]
-Subject = Annotated[str, Field(max_length=300, pattern=_NO_NUL)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=_ONE_LINE)]
+ShortText = Annotated[str, Field(max_length=40, pattern=_ONE_LINE)]
+Line = Annotated[str, Field(max_length=200, pattern=_ONE_LINE)]
+Subject = Annotated[str, Field(max_length=300, pattern=_ONE_LINE)]
 Reason = Annotated[str, Field(max_length=500, pattern=_NO_NUL)]
 Notes = Annotated[str, Field(max_length=5000, pattern=_NO_NUL)]
 MessageBody = Annotated[str, Field(max_length=20000, pattern=_NO_NUL)]
 Id = Annotated[str, Field(pattern=_ID_PATTERN, examples=["cli_0f9e8d7c6b5a49382716a5b4c3d2e1f0"])]
-Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=60, pattern=_NO_NUL)]], Field(max_length=50)]
+Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=60, pattern=_ONE_LINE)]], Field(max_length=50)]
 Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,255}$")]
 
 

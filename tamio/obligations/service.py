@@ -313,6 +313,12 @@ class ObligationService:
         )
         return len(rows)
 
+    async def schedules_of(self, agreement: ObligationAgreement) -> list[ObligationSchedule]:
+        rows = await self.db.execute(
+            select(ObligationSchedule).where(ObligationSchedule.obligation_id == agreement.id).order_by(ObligationSchedule.due_date)
+        )
+        return list(rows.scalars().all())
+
     async def get_agreement(self, agreement_id: str) -> ObligationAgreement:
         agreement = await self.db.get(ObligationAgreement, agreement_id)
         if agreement is None or agreement.user_id != self.account.id:

@@ -78,10 +78,12 @@ def payroll_safety_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
     cash_after = week.closing_balance if week else ctx.forecast.lowest_closing_balance
     cash_before = cash_after + payroll.base_amount
     needed = max(ZERO, required - cash_after)
+    # Money raised for payroll should also restore the buffer when the forecast dips below it.
+    restore = max(needed, ctx.buffer - ctx.forecast.lowest_closing_balance)
     why = f"Covers payroll of {format_money(payroll.base_amount, ctx.base_currency)} on {payroll.due_date:%a %d %b} with a {ctx.payroll_buffer_percent}% buffer."
     candidates: list[OptionDraft | None] = [
         transfer_from_savings(ctx, needed=needed, deadline=payroll.due_date, why=why),
-        credit_draw(ctx, needed=needed, deadline=payroll.due_date, why=why),
+        credit_draw(ctx, needed=restore, deadline=payroll.due_date, why=why),
         delay_vendors(
             ctx, start=ctx.today, end=payroll.due_date, needed=needed, past=payroll.due_date + timedelta(days=7),
             deadline=payroll.due_date, reason="we are prioritising payroll this week",
@@ -127,7 +129,8 @@ def runway_response_agent(alert: AlertView, ctx: PreparationContext) -> ActionDr
     """Runway is short: cost reduction options (delay or renegotiate flexible spend) and credit."""
     horizon_end = ctx.today + timedelta(weeks=13)
     monthly_burn = max(ZERO, -(ctx.forecast.weeks[-1].closing_balance - ctx.opening_balance) / 3)
-    needed = quantize(monthly_burn if monthly_burn > 0 else (alert.amount or ZERO), ctx.base_currency)
+    shortfall = max(ZERO, ctx.buffer - ctx.forecast.lowest_closing_balance)
+    needed = quantize(max(monthly_burn, shortfall) or (alert.amount or ZERO), ctx.base_currency)
     options = [
         delay_vendors(ctx, start=ctx.today, end=horizon_end, needed=needed, past=ctx.today + timedelta(days=30), deadline=None,
                       reason="we are reviewing our costs for the coming quarter"),

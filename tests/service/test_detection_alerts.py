@@ -105,6 +105,20 @@ async def test_a_late_invoice_that_crosses_30_days_is_escalated_once(session: As
     assert steady.escalated == [] and (await stored(session, books, id=late.id))[0].escalation_count == 1
 
 
+async def test_an_acknowledged_alert_keeps_updating_and_is_active_again_when_it_escalates(session: AsyncSession) -> None:
+    books = await tight_books(session)
+    late = by_type(await run(session, books), DetectionType.LATE_PAYMENT)
+    late.status = AlertStatus.ACKNOWLEDGED
+    await session.commit()
+    again = await run(session, books, today=MONDAY + timedelta(days=1), now=NOW + timedelta(days=1))
+    assert again.new == [] and by_type(again, DetectionType.LATE_PAYMENT).id == late.id
+    [row] = await stored(session, books, id=late.id)
+    assert (row.status, row.title) == (AlertStatus.ACKNOWLEDGED, "Acme Corp is 18 days late")
+    raised = await run(session, books, today=MONDAY + timedelta(days=13), now=NOW + timedelta(days=13))
+    assert [a.id for a in raised.escalated] == [late.id]
+    assert (await stored(session, books, id=late.id))[0].status == AlertStatus.ACTIVE
+
+
 async def test_a_crashing_rule_is_an_error_record_and_its_alerts_are_left_alone(session: AsyncSession) -> None:
     books = await tight_books(session)
     first = await run(session, books)
@@ -177,13 +191,15 @@ async def test_two_runs_racing_on_one_account_never_duplicate_an_alert(session_f
     assert open_rows and all(count == 1 for _, count in open_rows)
 
 
-async def test_the_pipeline_runs_detection_through_the_engine(session: AsyncSession) -> None:
+async def test_the_pipeline_prepares_actions_from_the_engines_alerts(session: AsyncSession) -> None:
     from tamio.pipeline import PipelineConfig, run_detection_preparation_cycle
 
     books = await tight_books(session)
-    result = await run_detection_preparation_cycle(
-        session, books.account.id, PipelineConfig(skip_preparation=True), today=MONDAY, now=NOW, settings=SCHEDULE_PATH
-    )
+    await books.cash("Savings", "8000", account_type="savings")
+    await books.expense("Cloud Host", "2500", books.every("once", date(2026, 12, 10)), flexibility_level="can_delay", criticality="flexible")
+    result = await run_detection_preparation_cycle(session, books.account.id, PipelineConfig(), today=MONDAY, now=NOW, settings=SCHEDULE_PATH)
     await session.commit()
     assert result.errors == [] and result.alerts_detected == len(await stored(session, books))
     assert result.alerts_by_type["late_payment"] == 1 and result.alerts_by_severity["emergency"] >= 3
+    # every alert carried what its agent needs: one action each
+    assert result.actions_prepared == result.alerts_detected

@@ -93,12 +93,19 @@ async def create_cash(call: Call) -> CashAccountOut:
 
 @router.route(
     "PUT", "/data/cash-accounts/{cash_account_id}/balance", body=BalanceIn, response=CashAccountOut, role=Role.APPROVER,
-    summary="Set a cash account's balance",
+    errors=(409,), summary="Set a cash account's balance",
 )
 async def set_cash_balance(call: Call) -> CashAccountOut:
     """The balance as of now, converted to the base currency at today's rate."""
     body = call.body(BalanceIn)
     cash = await get_cash_account(call.db, account_id=call.account.id, cash_account_id=call.path["cash_account_id"])
+    # set_balance finds the account by name; make sure that name leads back to this account.
+    same = await find_cash_account(call.db, account_id=call.account.id, name=cash.name)
+    if same is None or same.id != cash.id:
+        raise Conflict(
+            f"The name of cash account `{cash.id}` cannot be told apart from another's, so its balance was not set.",
+            hint="Rename one of them so their names differ by more than the case of accented letters.",
+        )
     currency = normalize_currency(body.currency or cash.currency)
     check_precision(body.balance, currency, "balance")
     if body.credit_limit is not None:

@@ -149,6 +149,13 @@ async def _create_invoice(ctx: PageContext, invoice: ExternalInvoice, expected: 
     what = "Invoice" if invoice.kind == "receivable" else "Bill"
     description = f"{what} {invoice.number or ''} {counterparty.name}".replace("  ", " ")
     key = f"xero:{invoice.external_id}"
+    orphan = (
+        await ctx.db.execute(
+            select(ObligationAgreement.id).where(ObligationAgreement.user_id == ctx.account.id, ObligationAgreement.import_key == key)
+        )
+    ).scalars().first()
+    if orphan is not None:  # its schedule was removed in Tamio: say so rather than fail the whole page
+        raise TamioError(f"Obligation {orphan} of this invoice has lost its schedule.", hint="Delete that obligation, then sync again.")
     if isinstance(counterparty, Client):
         agreement = await ctx.obligations.create_obligation_from_client(
             counterparty, spec, amount=expected, currency=currency, source=SOURCE, description=description, import_key=key

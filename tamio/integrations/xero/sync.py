@@ -213,11 +213,11 @@ class SyncService:
             since, number = cursor.since, cursor.page
             page: Page[Any] = await self._call(lambda: pull(since, number))  # noqa: B023 (awaited at once)
             async with self.sessions() as db, db.begin():
+                connection = await self._leased(db)  # first: a sync that lost its lease applies nothing
                 ctx = await PageContext.open(db, account_id=self.account_id, settings=self.settings, now=self.clock(), tally=tally)
                 if page.items:
                     await self._apply(ctx, stream, page.items)
                 cursor = cursor.after_page(has_more=page.has_more)
-                connection = await self._leased(db)
                 connection.sync_cursor = {**(connection.sync_cursor or {}), stream: cursor.to_json(), "lease": self._lease()}
             tally.pages += 1
             if not page.has_more:

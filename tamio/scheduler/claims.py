@@ -1,0 +1,89 @@
+"""Claim rows: the one thing that makes a scheduled run happen once across replicas.
+
+Every replica runs its own in-memory scheduler, so every replica fires every job. Before running a
+slot, a replica inserts ``(job_name, slot)`` with ``INSERT ... ON CONFLICT DO NOTHING RETURNING``;
+the unique key lets exactly one insert through, and only that replica runs the slot. FIELD_NOTES.md
+measured the alternatives (a shared job store, an advisory lock) running slots two or three times.
+
+The claim is committed before the work starts (so the others see it at once), and records how the
+run went when it ends: ``ok``, ``partial`` (some accounts failed), ``failed``, ``skipped``. A claim
+left ``running`` means its replica died mid-run.
+
+    async with sessions() as db, db.begin():
+        mine = await claim(db, job_name="critical", slot=slot, replica="web-1:4242", now=now)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamio.db import new_id
+from tamio.scheduler.models import SchedulerClaim
+
+RUNNING, OK, PARTIAL, FAILED = "running", "ok", "partial", "failed"
+
+
+async def claim(db: AsyncSession, *, job_name: str, slot: datetime, replica: str, now: datetime) -> bool:
+    """Insert the claim for ``(job_name, slot)``; True only for the one caller whose insert went in."""
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(SchedulerClaim)
+        .values(id=new_id("clm"), job_name=job_name, slot=slot, claimed_by=replica[:100], started_at=now,
+                outcome=RUNNING, details={})
+        .on_conflict_do_nothing(index_elements=["job_name", "slot"])
+        .returning(SchedulerClaim.id)
+    )
+    return (await db.execute(stmt)).first() is not None
+
+
+async def claimed(db: AsyncSession, *, job_names: list[str], slots: list[datetime]) -> set[tuple[str, datetime]]:
+    """Which of these (job, slot) pairs someone has claimed already (a cheap pre-check, not a lock)."""
+    if not job_names or not slots:
+        return set()
+    rows = await db.execute(
+        select(SchedulerClaim.job_name, SchedulerClaim.slot).where(
+            SchedulerClaim.job_name.in_(job_names), SchedulerClaim.slot.in_(slots)
+        )
+    )
+    return {(name, slot) for name, slot in rows}
+
+
+async def finish(
+    db: AsyncSession, *, job_name: str, slot: datetime, replica: str, now: datetime, outcome: str,
+    details: dict[str, Any] | None = None, error: str | None = None,
+) -> None:
+    await db.execute(
+        update(SchedulerClaim)
+        .where(SchedulerClaim.job_name == job_name, SchedulerClaim.slot == slot, SchedulerClaim.claimed_by == replica[:100])
+        .values(finished_at=now, outcome=outcome, details=details or {}, error=error[:4000] if error else None)
+    )
+
+
+@dataclass(frozen=True)
+class ClaimCount:
+    job_name: str
+    slots: int
+    running: int
+    failed: int
+    last_slot: datetime | None
+
+
+async def summary(db: AsyncSession) -> list[ClaimCount]:
+    """Per job: how many slots ran, how many are still (or were left) running, how many failed."""
+    rows = await db.execute(
+        select(
+            SchedulerClaim.job_name,
+            func.count(),
+            func.sum(case((SchedulerClaim.outcome == RUNNING, 1), else_=0)),
+            func.sum(case((SchedulerClaim.outcome == FAILED, 1), else_=0)),
+            func.max(SchedulerClaim.slot),
+        ).group_by(SchedulerClaim.job_name).order_by(SchedulerClaim.job_name)
+    )
+    return [ClaimCount(name, int(n), int(r or 0), int(f or 0), last) for name, n, r, f, last in rows]

@@ -1,0 +1,161 @@
+"""The scheduled jobs: what each does for one account, and when (design: "Scheduling").
+
+| job            | when                                   | grace  | work                                          |
+|----------------|----------------------------------------|--------|-----------------------------------------------|
+| critical       | every 5 minutes                        | 4 min  | buffer_breach, payroll_safety, statutory      |
+| pipeline       | hourly                                 | 30 min | all twelve detections, then preparation       |
+| morning        | every 15 minutes: accounts at 6 AM     | 3 h    | horizon + overdue, payment habits, digest     |
+| exchange_rates | daily at 16:30 UTC (after the ECB)     | 3 h    | ECB reference rates, or keep the last ones    |
+
+Each job is thin: the runner (``tamio.scheduler.runner``) opens one transaction per account, takes
+the time once per slot, and rolls back, logs and goes on when one account fails. The morning job
+runs on a 15-minute grid so that every time zone's 6 AM (half and quarter hours too) falls in
+exactly one slot a day; it picks the accounts whose morning it is.
+
+    JOBS = default_jobs()
+    await JOBS["critical"].for_account(db, account, run)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tamio.accounts.models import Account
+from tamio.config import Settings
+from tamio.currency.ecb import load_ecb_rates
+from tamio.currency.service import upsert_rates
+from tamio.digest import load_digest
+from tamio.obligations.service import ObligationService
+from tamio.outbox.service import enqueue
+from tamio.pipeline import PipelineConfig, PipelineMode, run_detection_preparation_cycle
+from tamio.scheduler.slots import Cadence, morning_due
+from tamio.scheduler.variance import refresh_payment_habits
+
+log = logging.getLogger("tamio.scheduler")
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """What the work of one slot gets: the job, the slot, the time (taken once) and the settings."""
+
+    job: str
+    slot: datetime
+    now: datetime
+    settings: Settings
+    every: timedelta = timedelta(minutes=5)
+
+    @property
+    def trigger(self) -> str:
+        """How a PipelineRun names the slot it belongs to (at most 40 characters)."""
+        return f"{self.job}@{self.slot:%Y-%m-%dT%H:%MZ}"[:40]
+
+
+AccountWork = Callable[[AsyncSession, Account, JobRun], Awaitable[dict[str, Any]]]
+# A job that is not per account manages its own transactions; "outcome" in its answer overrides "ok".
+GlobalWork = Callable[[async_sessionmaker[AsyncSession], JobRun], Awaitable[dict[str, Any]]]
+# Whether a slot (its time, the grid's interval) is for an account in this time zone; None: every account.
+AccountFilter = Callable[[datetime, timedelta, str], bool]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    cadence: Cadence
+    for_account: AccountWork | None = None
+    once: GlobalWork | None = None
+    wants: AccountFilter | None = None
+    shardable: bool = True
+
+
+def local_today(account: Account, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(account.timezone)).date()
+
+
+async def critical_detections(db: AsyncSession, account: Account, run: JobRun) -> dict[str, Any]:
+    result = await run_detection_preparation_cycle(
+        db, account.id, PipelineConfig(mode=PipelineMode.CRITICAL), today=local_today(account, run.now), now=run.now,
+        settings=run.settings, trigger=run.trigger,
+    )
+    return {"alerts": result.alerts_detected, "actions": result.actions_prepared, "errors": len(result.errors)}
+
+
+async def full_pipeline(db: AsyncSession, account: Account, run: JobRun) -> dict[str, Any]:
+    result = await run_detection_preparation_cycle(
+        db, account.id, PipelineConfig(mode=PipelineMode.FULL), today=local_today(account, run.now), now=run.now,
+        settings=run.settings, trigger=run.trigger,
+    )
+    return {"alerts": result.alerts_detected, "actions": result.actions_prepared, "errors": len(result.errors)}
+
+
+def morning_wanted(slot: datetime, every: timedelta, timezone: str) -> bool:
+    return morning_due(timezone=timezone, slot=slot, every=every) is not None
+
+
+def digest_key(account_id: str, day: date) -> str:
+    return f"digest:{account_id}:{day.isoformat()}"
+
+
+async def morning(db: AsyncSession, account: Account, run: JobRun) -> dict[str, Any]:
+    """6 AM for this account: schedules reach the horizon, late ones are overdue, habits, the digest."""
+    day = morning_due(timezone=account.timezone, slot=run.slot, every=run.every) or local_today(account, run.now)
+    service = ObligationService(db, account=account, settings=run.settings, today=day, actor="scheduler", now=run.now)
+    extended = await service.extend_horizon()
+    overdue = await service.mark_overdue()
+    habits = await refresh_payment_habits(db, account_id=account.id, today=day, now=run.now)
+    digest = await load_digest(db, account=account, today=day, now=run.now, settings=run.settings)
+    queued = await enqueue(
+        db, account_id=account.id, kind="digest", channel=account.digest_channel_id, payload=digest.to_json(),
+        idempotency_key=digest_key(account.id, day), now=run.now,
+    )
+    return {"day": day.isoformat(), "schedules_changed": extended, "overdue": overdue, "delays_changed": len(habits),
+            "digest": "queued" if queued else "already queued", "quiet": digest.quiet}
+
+
+async def exchange_rates(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
+    """The ECB reference rates: fetched with no transaction open, then stored in one."""
+    rates, why = await fetch_rates(run.settings)
+    if rates is None:
+        return {"outcome": "skipped" if not run.settings.ecb_feed_url else "failed", "note": why}
+    async with sessions() as db, db.begin():
+        return await store_rates(db, rates)
+
+
+async def fetch_rates(settings: Settings) -> tuple[list[Any] | None, str]:
+    """The ECB rates, or None and why not (no feed configured, or it failed): the last rates stay."""
+    if not settings.ecb_feed_url:
+        log.info("exchange rates: no ECB feed configured (TAMIO_ECB_FEED_URL); keeping the last rates")
+        return None, "no ECB feed configured; kept the last rates"
+    try:
+        return list(await load_ecb_rates(settings.ecb_feed_url)), "fetched"
+    except Exception as exc:  # an unreachable or broken feed must not stop the others
+        log.warning("exchange rates: the ECB feed %s failed (%r); keeping the last rates", settings.ecb_feed_url, exc)
+        return None, f"the ECB feed failed ({type(exc).__name__}: {exc}); kept the last rates"
+
+
+async def store_rates(db: AsyncSession, rates: list[Any]) -> dict[str, Any]:
+    rows = [("EUR", r.currency, r.rate, r.rate_date) for r in rates]
+    count = await upsert_rates(db, rows, source="ecb")
+    latest = max((r.rate_date for r in rates), default=None)
+    return {"rates": count, "latest": latest.isoformat() if latest else None}
+
+
+CRITICAL = Cadence(every=timedelta(minutes=5), grace=timedelta(minutes=4))
+HOURLY = Cadence(every=timedelta(hours=1), grace=timedelta(minutes=30))
+MORNING_GRID = Cadence(every=timedelta(minutes=15), grace=timedelta(hours=3))
+ECB_DAILY = Cadence(every=timedelta(days=1), grace=timedelta(hours=3), offset=timedelta(hours=16, minutes=30))
+
+
+def default_jobs() -> dict[str, Job]:
+    return {
+        "critical": Job("critical", CRITICAL, for_account=critical_detections),
+        "pipeline": Job("pipeline", HOURLY, for_account=full_pipeline),
+        "morning": Job("morning", MORNING_GRID, for_account=morning, wants=morning_wanted),
+        "exchange_rates": Job("exchange_rates", ECB_DAILY, once=exchange_rates, shardable=False),
+    }
