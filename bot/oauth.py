@@ -215,12 +215,13 @@ def build_oauth(settings: Settings, sessions: async_sessionmaker[AsyncSession], 
         redirect_uri_path=REDIRECT_PATH,
         authorization_url=authorization_url(settings),
         installation_store=store,
+        installation_store_bot_only=True,  # Tamio acts as its bot only; it never uses user tokens
         state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=STATE_LIFETIME_SECONDS, engine=engine_of(sessions), logger=log),
         logger=log,
     )
     authorize = AsyncInstallationStoreAuthorize(
         logger=log, installation_store=store, client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
-        cache_enabled=True, client=client,
+        cache_enabled=True, client=client, bot_only=True,
     )
     return oauth, authorize
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import extract_user_id
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -107,6 +108,9 @@ def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse |
         next: Callable[[], Awaitable[None]],
     ) -> BoltResponse | None:
         team_id = context.team_id
+        # The user who acted, from the payload: Bolt replaces ``context.user_id`` with the installer's
+        # when an installation carries a user token, which must never decide who is clicking.
+        user_id = extract_user_id(body)
         if not team_id:
             await next()
             return None
@@ -124,13 +128,13 @@ def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse |
                 db, runtime.settings, team_id=team_id, enterprise_id=context.enterprise_id, name=team_name(body, team_id)
             )
             member = None
-            if context.user_id:
-                member = await find_or_create_member(db, client, account=account, user_id=context.user_id)
+            if user_id:
+                member = await find_or_create_member(db, client, account=account, user_id=user_id)
             caller = Caller(
                 team_id=team_id,
                 enterprise_id=context.enterprise_id,
                 account_id=account.id,
-                user_id=context.user_id,
+                user_id=user_id,
                 member_id=member.id if member else None,
                 channel_id=context.channel_id,
                 response_url=body.get("response_url") or None,

@@ -112,7 +112,8 @@ class DailyDigest:
                 f"(week of {self.lowest_week.day} {self.lowest_week:%b}).")
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        data: dict[str, Any] = _jsonable(asdict(self))
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DailyDigest:

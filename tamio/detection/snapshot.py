@@ -26,7 +26,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
@@ -207,8 +207,9 @@ class AccountSnapshot:
         return agreement.description if agreement and agreement.description else "an unnamed counterparty"
 
 
-def _value(member: Any) -> Any:
-    return None if member is None else getattr(member, "value", member)
+def _text(column: Any, name: str | None = None) -> Any:
+    """An enum column as its stored string (records hold values; skips making enum members)."""
+    return type_coerce(column, String()).label(name or column.key)
 
 
 async def load_snapshot(
@@ -224,13 +225,13 @@ async def load_snapshot(
     base_currency, created_at = account
     cash = tuple(
         CashAccountRecord(
-            id=r.id, name=r.name, account_type=_value(r.account_type), currency=r.currency, balance=r.balance,
+            id=r.id, name=r.name, account_type=r.account_type, currency=r.currency, balance=r.balance,
             base_balance=r.base_currency_amount if r.base_currency_amount is not None else r.balance,
             credit_limit=r.credit_limit, drawn_amount=r.drawn_amount or ZERO,
         )
         for r in await db.execute(
             select(
-                CashAccount.id, CashAccount.name, CashAccount.account_type, CashAccount.currency, CashAccount.balance,
+                CashAccount.id, CashAccount.name, _text(CashAccount.account_type), CashAccount.currency, CashAccount.balance,
                 CashAccount.base_currency_amount, CashAccount.credit_limit, CashAccount.drawn_amount,
             )
             .where(CashAccount.user_id == account_id)
@@ -239,44 +240,44 @@ async def load_snapshot(
     )
     clients = {
         r.id: ClientRecord(
-            id=r.id, name=r.name, status=_value(r.status), relationship_type=_value(r.relationship_type),
+            id=r.id, name=r.name, status=r.status, relationship_type=r.relationship_type,
             avg_payment_delay_days=r.avg_payment_delay_days or 0, revenue_percent=r.revenue_percent,
-            risk_level=_value(r.risk_level), currency=r.currency,
+            risk_level=r.risk_level, currency=r.currency,
         )
         for r in await db.execute(
             select(
-                Client.id, Client.name, Client.status, Client.relationship_type, Client.avg_payment_delay_days,
-                Client.revenue_percent, Client.risk_level, Client.currency,
+                Client.id, Client.name, _text(Client.status), _text(Client.relationship_type), Client.avg_payment_delay_days,
+                Client.revenue_percent, _text(Client.risk_level), Client.currency,
             ).where(Client.user_id == account_id)
         )
     }
     vendors = {
         r.id: VendorRecord(
-            id=r.id, name=r.name, category=_value(r.category), status=_value(r.status), payment_terms=r.payment_terms,
-            payment_terms_days=r.payment_terms_days, flexibility_level=_value(r.flexibility_level),
-            criticality=_value(r.criticality),
+            id=r.id, name=r.name, category=r.category, status=r.status, payment_terms=r.payment_terms,
+            payment_terms_days=r.payment_terms_days, flexibility_level=r.flexibility_level,
+            criticality=r.criticality,
         )
         for r in await db.execute(
             select(
-                ExpenseBucket.id, ExpenseBucket.name, ExpenseBucket.category, ExpenseBucket.status,
-                ExpenseBucket.payment_terms, ExpenseBucket.payment_terms_days, ExpenseBucket.flexibility_level,
-                ExpenseBucket.criticality,
+                ExpenseBucket.id, ExpenseBucket.name, _text(ExpenseBucket.category), _text(ExpenseBucket.status),
+                ExpenseBucket.payment_terms, ExpenseBucket.payment_terms_days, _text(ExpenseBucket.flexibility_level),
+                _text(ExpenseBucket.criticality),
             ).where(ExpenseBucket.user_id == account_id)
         )
     }
     oa = ObligationAgreement
     agreements = {
         r.id: AgreementRecord(
-            id=r.id, obligation_type=_value(r.obligation_type), direction=_value(r.direction), amount=r.base_amount,
+            id=r.id, obligation_type=r.obligation_type, direction=r.direction, amount=r.base_amount,
             currency=r.currency, base_amount=r.base_currency_amount if r.base_currency_amount is not None else r.base_amount,
-            frequency=_value(r.frequency), start_date=r.start_date, created_at=r.created_at, client_id=r.client_id,
-            vendor_id=r.expense_bucket_id, description=r.description or "", end_date=r.end_date, status=_value(r.status),
+            frequency=r.frequency, start_date=r.start_date, created_at=r.created_at, client_id=r.client_id,
+            vendor_id=r.expense_bucket_id, description=r.description or "", end_date=r.end_date, status=r.status,
             cancelled_at=r.cancelled_at, previous_amount=r.previous_amount, amount_changed_at=r.amount_changed_at,
         )
         for r in await db.execute(
             select(
-                oa.id, oa.obligation_type, oa.direction, oa.base_amount, oa.currency, oa.base_currency_amount, oa.frequency,
-                oa.start_date, oa.created_at, oa.client_id, oa.expense_bucket_id, oa.description, oa.end_date, oa.status,
+                oa.id, _text(oa.obligation_type), _text(oa.direction), oa.base_amount, oa.currency, oa.base_currency_amount, _text(oa.frequency),
+                oa.start_date, oa.created_at, oa.client_id, oa.expense_bucket_id, oa.description, oa.end_date, _text(oa.status),
                 oa.cancelled_at, oa.previous_amount, oa.amount_changed_at,
             ).where(oa.user_id == account_id)
         )
@@ -287,8 +288,8 @@ async def load_snapshot(
     schedules = []
     for r in await db.execute(
         select(
-            os_.id, os_.obligation_id, os_.direction, os_.due_date, os_.estimated_amount, os_.base_currency_amount,
-            os_.currency, os_.status, os_.paid_amount, os_.paid_base_amount, os_.invoice_number, os_.paid_at,
+            os_.id, os_.obligation_id, _text(os_.direction), os_.due_date, os_.estimated_amount, os_.base_currency_amount,
+            os_.currency, _text(os_.status), os_.paid_amount, os_.paid_base_amount, os_.invoice_number, os_.paid_at,
         )
         .where(
             os_.user_id == account_id,
@@ -301,9 +302,9 @@ async def load_snapshot(
         schedules.append(
             ScheduleRecord(
                 id=r.id, agreement_id=r.obligation_id, obligation_type=agreement.obligation_type if agreement else "expense",
-                direction=_value(r.direction), due_date=r.due_date, amount=r.estimated_amount,
+                direction=r.direction, due_date=r.due_date, amount=r.estimated_amount,
                 base_amount=r.base_currency_amount if r.base_currency_amount is not None else r.estimated_amount,
-                currency=r.currency, status=_value(r.status), paid_amount=r.paid_amount or ZERO,
+                currency=r.currency, status=r.status, paid_amount=r.paid_amount or ZERO,
                 paid_base_amount=r.paid_base_amount or ZERO, client_id=agreement.client_id if agreement else None,
                 vendor_id=agreement.vendor_id if agreement else None, invoice_number=r.invoice_number, paid_at=r.paid_at,
             )
@@ -311,18 +312,18 @@ async def load_snapshot(
     pe = PaymentEvent
     payments = tuple(
         PaymentRecord(
-            id=r.id, direction=_value(r.direction), amount=r.amount, currency=r.currency,
+            id=r.id, direction=r.direction, amount=r.amount, currency=r.currency,
             base_amount=r.base_currency_amount if r.base_currency_amount is not None else r.amount,
-            payment_date=r.payment_date, status=_value(r.status), schedule_id=r.schedule_id, agreement_id=r.obligation_id,
+            payment_date=r.payment_date, status=r.status, schedule_id=r.schedule_id, agreement_id=r.obligation_id,
             client_id=r.client_id, vendor_id=r.expense_bucket_id, variance_vs_expected=r.variance_vs_expected,
             reference=r.reference, schedule_amount=r.estimated_amount, schedule_currency=r.schedule_currency,
-            schedule_status=_value(r.schedule_status), schedule_rate=r.exchange_rate_used,
+            schedule_status=r.schedule_status, schedule_rate=r.exchange_rate_used,
         )
         for r in await db.execute(
             select(
-                pe.id, pe.direction, pe.amount, pe.currency, pe.base_currency_amount, pe.payment_date, pe.status,
+                pe.id, _text(pe.direction), pe.amount, pe.currency, pe.base_currency_amount, pe.payment_date, _text(pe.status),
                 pe.schedule_id, pe.obligation_id, pe.client_id, pe.expense_bucket_id, pe.variance_vs_expected, pe.reference,
-                os_.estimated_amount, os_.currency.label("schedule_currency"), os_.status.label("schedule_status"),
+                os_.estimated_amount, os_.currency.label("schedule_currency"), _text(os_.status, "schedule_status"),
                 os_.exchange_rate_used,
             )
             .outerjoin(os_, os_.id == pe.schedule_id)

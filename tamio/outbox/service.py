@@ -3,8 +3,18 @@
 Nothing is posted to Slack (or mailed) from inside a database transaction. A state change calls
 ``enqueue`` with a deterministic idempotency key; enqueueing the same key again is a no-op, so a
 rerun never sends twice. Delivery workers (``bot.delivery``) ``claim_due`` rows, send them, and
-``mark_delivered`` / ``mark_failed``. Claims are leases (``claimed_until``): a worker that dies
-mid-send leaves its rows to be claimed again once the lease runs out.
+``mark_delivered`` / ``mark_failed``.
+
+- Claims are leases (``claimed_until``): a worker that dies mid-send leaves its rows to be claimed
+  again once the lease runs out. ``attempts`` counts claims, so a row claimed with ``attempts > 1``
+  may have reached its destination already: the sender checks before sending again.
+- PostgreSQL claims with ``FOR UPDATE SKIP LOCKED`` (workers never wait for each other nor take
+  the same row); SQLite's ``BEGIN IMMEDIATE`` serialises claims.
+- About one message per second per channel: a claim skips channels another worker is sending to
+  (a live lease) and takes at most ``per_channel`` rows of one channel; the sender spaces those.
+- Failures: ``Retry-After`` is honoured; other errors back off exponentially with full jitter;
+  after ``RetryPolicy.max_attempts`` claims the row is dead, listed by ``tamio outbox list --dead``
+  and sent again by ``tamio outbox retry ID``.
 
     await enqueue(db, account_id=account.id, kind="slack_post", channel="C123",
                   payload={"text": "...", "blocks": [...]}, idempotency_key=f"card:{action.id}", now=now)
@@ -13,6 +23,7 @@ mid-send leaves its rows to be claimed again once the lease runs out.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,16 +32,44 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from tamio.db import new_id
 from tamio.outbox.models import OutboxMessage
 
-MAX_ATTEMPTS = 8
-LEASE = timedelta(seconds=60)
-BASE_BACKOFF = 2.0
-MAX_BACKOFF = 300.0
-
 PENDING, SENDING, DELIVERED, DEAD = "pending", "sending", "delivered", "dead"
+STATUSES = (PENDING, SENDING, DELIVERED, DEAD)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long a claim lasts, how retries back off, and when a message is given up on."""
+
+    max_attempts: int = 8
+    base_seconds: float = 2.0
+    cap_seconds: float = 300.0
+    lease: timedelta = timedelta(seconds=60)
+
+    def delay(self, attempts: int, *, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+        """Seconds before the next try: ``Retry-After`` when the server said, else exponential with jitter."""
+        if retry_after is not None:
+            return max(0.0, retry_after)
+        ceiling = min(self.cap_seconds, self.base_seconds * (2 ** max(0, attempts - 1)))
+        return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+DEFAULT_POLICY = RetryPolicy()
+MAX_ATTEMPTS = DEFAULT_POLICY.max_attempts
+LEASE = DEFAULT_POLICY.lease
+
+
+def backoff(attempts: int, *, retry_after: float | None = None, rng: random.Random | None = None,
+            policy: RetryPolicy = DEFAULT_POLICY) -> float:
+    return policy.delay(attempts, retry_after=retry_after, rng=rng)
+
+
+def _insert_for(db: AsyncSession) -> Any:
+    return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 async def enqueue(
@@ -58,82 +97,134 @@ async def enqueue(
         "result": {},
         "created_at": now,
     }
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    result = await db.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
+    stmt = (
+        _insert_for(db)(OutboxMessage).values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(OutboxMessage.id)
+    )
+    return (await db.execute(stmt)).first() is not None
 
 
-async def claim_due(db: AsyncSession, *, worker: str, now: datetime, limit: int = 20, kinds: tuple[str, ...] | None = None) -> list[OutboxMessage]:
-    """Lease due rows to this worker. PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: BEGIN IMMEDIATE serialises."""
+async def claim_due(
+    db: AsyncSession,
+    *,
+    worker: str,
+    now: datetime,
+    limit: int = 20,
+    kinds: tuple[str, ...] | None = None,
+    per_channel: int | None = 5,
+    policy: RetryPolicy = DEFAULT_POLICY,
+) -> list[OutboxMessage]:
+    """Lease due rows to ``worker`` (oldest first) and count the attempt; see the module docstring."""
     due = or_(
         and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == SENDING, OutboxMessage.claimed_until <= now),
     )
-    stmt = select(OutboxMessage).where(due).order_by(OutboxMessage.next_attempt_at, OutboxMessage.created_at).limit(limit)
+    stmt = select(OutboxMessage).where(due)
     if kinds:
         stmt = stmt.where(OutboxMessage.kind.in_(kinds))
+    if per_channel is not None:
+        other = aliased(OutboxMessage)
+        busy = select(other.id).where(
+            other.channel == OutboxMessage.channel, other.status == SENDING, other.claimed_until > now
+        ).exists()
+        stmt = stmt.where(or_(OutboxMessage.channel.is_(None), ~busy))
+    # Look a little past ``limit`` so a busy channel does not starve the others of this batch.
+    window = limit if per_channel is None else limit * 3
+    stmt = stmt.order_by(OutboxMessage.next_attempt_at, OutboxMessage.created_at, OutboxMessage.id).limit(window)
     if db.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    rows = list((await db.execute(stmt)).scalars().all())
-    for row in rows:
+        stmt = stmt.with_for_update(skip_locked=True, of=OutboxMessage)
+    candidates = list((await db.execute(stmt)).scalars().all())
+    taken: list[OutboxMessage] = []
+    per: Counter[str] = Counter()
+    for row in candidates:
+        if len(taken) == limit:
+            break
+        if per_channel is not None and row.channel is not None:
+            if per[row.channel] >= per_channel:
+                continue
+            per[row.channel] += 1
+        taken.append(row)
+    for row in taken:
         row.status = SENDING
         row.claimed_by = worker
-        row.claimed_until = now + LEASE
+        row.claimed_until = now + policy.lease
         row.attempts = row.attempts + 1
     await db.flush()
-    return rows
-
-
-def backoff(attempts: int, *, retry_after: float | None = None, rng: random.Random | None = None) -> float:
-    """Seconds to wait: Retry-After when given, else exponential with full jitter."""
-    if retry_after is not None:
-        return max(0.0, retry_after)
-    ceiling = min(MAX_BACKOFF, BASE_BACKOFF * (2 ** max(0, attempts - 1)))
-    return (rng or random).uniform(ceiling / 2, ceiling)
+    return taken
 
 
 async def mark_delivered(db: AsyncSession, *, message_id: str, worker: str, now: datetime, result: dict[str, Any] | None = None) -> bool:
+    """Delivered, if ``worker`` still holds the lease (a worker whose lease ran out must not overwrite)."""
     stmt = (
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.status == SENDING, OutboxMessage.claimed_by == worker)
         .values(status=DELIVERED, delivered_at=now, result=result or {}, claimed_until=None, last_error=None)
+        .returning(OutboxMessage.id)
     )
-    return bool((await db.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+    return (await db.execute(stmt)).first() is not None
+
+
+async def extend_lease(db: AsyncSession, *, message_id: str, worker: str, now: datetime,
+                       policy: RetryPolicy = DEFAULT_POLICY) -> bool:
+    """Keep a lease alive while a slow send is still going (e.g. waiting out a channel's pace)."""
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == SENDING, OutboxMessage.claimed_by == worker)
+        .values(claimed_until=now + policy.lease)
+        .returning(OutboxMessage.id)
+    )
+    return (await db.execute(stmt)).first() is not None
 
 
 async def mark_failed(
-    db: AsyncSession, *, message_id: str, worker: str, now: datetime, error: str, retry_after: float | None = None, permanent: bool = False
+    db: AsyncSession, *, message_id: str, worker: str, now: datetime, error: str, retry_after: float | None = None,
+    permanent: bool = False, policy: RetryPolicy = DEFAULT_POLICY,
 ) -> str:
-    row = await db.get(OutboxMessage, message_id)
+    """Back to ``pending`` after a backoff, or ``dead`` (permanent, or out of attempts); the new status.
+
+    ``lost-lease`` when another worker has taken the row over meanwhile: nothing is changed.
+    """
+    row = await db.get(OutboxMessage, message_id, populate_existing=True)
     if row is None or row.claimed_by != worker or row.status != SENDING:
         return "lost-lease"
     row.last_error = error[:2000]
     row.claimed_until = None
-    if permanent or row.attempts >= MAX_ATTEMPTS:
+    if permanent or row.attempts >= policy.max_attempts:
         row.status = DEAD
     else:
         row.status = PENDING
-        row.next_attempt_at = now + timedelta(seconds=backoff(row.attempts, retry_after=retry_after))
+        row.next_attempt_at = now + timedelta(seconds=policy.delay(row.attempts, retry_after=retry_after))
     await db.flush()
     return row.status
 
 
 async def retry_dead(db: AsyncSession, *, message_id: str, now: datetime) -> OutboxMessage | None:
-    row = await db.get(OutboxMessage, message_id)
+    """Send a dead message again (from scratch: its attempts start over); None if it is not dead."""
+    row = await db.get(OutboxMessage, message_id, populate_existing=True)
     if row is None or row.status != DEAD:
         return None
     row.status = PENDING
     row.attempts = 0
     row.next_attempt_at = now
+    row.claimed_by = None
+    row.claimed_until = None
     await db.flush()
     return row
 
 
-async def list_messages(db: AsyncSession, *, status: str | None = None, limit: int = 100) -> list[OutboxMessage]:
-    stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(limit)
+async def get_message(db: AsyncSession, *, message_id: str) -> OutboxMessage | None:
+    return await db.get(OutboxMessage, message_id)
+
+
+async def list_messages(db: AsyncSession, *, status: str | None = None, limit: int = 100,
+                        account_id: str | None = None) -> list[OutboxMessage]:
+    """Newest first; ``status="dead"`` lists what needs a human."""
+    stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id).limit(limit)
     if status:
         stmt = stmt.where(OutboxMessage.status == status)
+    if account_id:
+        stmt = stmt.where(OutboxMessage.user_id == account_id)
     return list((await db.execute(stmt)).scalars().all())
 
 

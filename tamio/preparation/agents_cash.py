@@ -197,6 +197,8 @@ def statutory_payment_agent(alert: AlertView, ctx: PreparationContext) -> Action
 
 def excess_cash_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
     """Money arrived that wasn't expected: put surplus above the buffer to work, else adjust the forecast."""
+    if alert.context.get("variance_kind") == "under":
+        return _underpayment(alert, ctx)
     surplus = ctx.forecast.lowest_closing_balance - ctx.buffer
     amount = alert.amount or ZERO
     if surplus > 0 and amount > 0:
@@ -232,6 +234,25 @@ def excess_cash_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft 
                 counterparty_type=alert.entity_type, counterparty_id=alert.entity_id, counterparty_name=alert.entity_name,
             )
     return forecast_adjustment(alert, ctx, action_type="invoice_generation")
+
+
+def _underpayment(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
+    """A client paid less than invoiced: ask for the balance, or expect the lower amount from now on."""
+    options: list[OptionDraft] = []
+    schedule = ctx.schedule(str(alert.context.get("schedule_id") or ""))
+    if schedule is not None and schedule.amount > 0:
+        options.append(chase_receivable(ctx, schedule, tone="soft", deadline=None))
+    adjusted = forecast_adjustment(alert, ctx, action_type="invoice_generation")
+    if adjusted is not None:
+        options.extend(adjusted.options)
+    if not options:
+        return None
+    return ActionDraft(
+        # Asking for the balance comes first: accepting less is giving up money already invoiced.
+        action_type="invoice_generation", title=alert.title, summary=alert.explanation, options=tuple(options[:3]),
+        amount=alert.amount, currency=ctx.base_currency, counterparty_type=alert.entity_type, counterparty_id=alert.entity_id,
+        counterparty_name=alert.entity_name,
+    )
 
 
 def forecast_adjustment(alert: AlertView, ctx: PreparationContext, *, action_type: str) -> ActionDraft | None:

@@ -3,7 +3,7 @@
 Several members click at once (double clicks included); every click that approves runs the action
 straight away, as the Slack app does, while a resume job sweeps at the same time. Half the
 actions move $1.00 from Operating to Savings, half send an email to a real SMTP server on
-loopback; a fifth need two approvers. On SQLite a second process clicks too.
+loopback; a fifth need two approvers. A second process clicks half of them, on both databases.
 
 The clicks also run as a worker process:
 
@@ -146,27 +146,26 @@ async def _setup(sessions: async_sessionmaker[AsyncSession]) -> tuple[str, list[
     return account_id, [c for group in groups for c in group], kinds
 
 
-async def test_a_thousand_clicks_one_decision_each_and_every_effect_once(db_url: str, session_factory: async_sessionmaker[AsyncSession]) -> None:
+async def test_a_thousand_clicks_one_decision_each_and_every_effect_once(
+    db_url: str, session_factory: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
     account_id, clicks, kinds = await _setup(session_factory)
     assert len(clicks) == ACTIONS * CLICKS_PER_ACTION == 1000
     started = time.perf_counter()
     with Mailbox() as mailbox:
         settings = settings_for(mailbox.port)
-        if db_url.startswith("sqlite"):  # a second process clicks half of them at the same time
-            path = Path(db_url.split(":///", 1)[1]).with_suffix(".clicks.json")
-            path.write_text(json.dumps(clicks[1::2]))
-            worker = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tests.service.test_execution_concurrency", db_url, str(path), str(mailbox.port),
-                cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )
-            mine, theirs = await asyncio.gather(
-                run_clicks(session_factory, account_id=account_id, clicks=clicks[0::2], settings=settings, concurrency=8), worker.communicate()
-            )
-            assert worker.returncode == 0, theirs[1].decode()[-3000:]
-            other = json.loads(theirs[0].decode().strip().splitlines()[-1])
-        else:
-            mine = await run_clicks(session_factory, account_id=account_id, clicks=clicks, settings=settings, concurrency=16)
-            other = Tally().to_json()
+        # A second process clicks half of them at the same time (a second replica, or a CLI user).
+        path = Path(tmp_path / "clicks.json")
+        path.write_text(json.dumps(clicks[1::2]))
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.service.test_execution_concurrency", db_url, str(path), str(mailbox.port),
+            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        mine, theirs = await asyncio.gather(
+            run_clicks(session_factory, account_id=account_id, clicks=clicks[0::2], settings=settings, concurrency=8), worker.communicate()
+        )
+        assert worker.returncode == 0, theirs[1].decode()[-3000:]
+        other = json.loads(theirs[0].decode().strip().splitlines()[-1])
         await resume_pending_executions(session_factory, NOW, settings=settings)  # nothing should be left, but be sure
     elapsed = time.perf_counter() - started
 

@@ -1,0 +1,54 @@
+"""``setup_apscheduler(app)``: APScheduler 3.11 firing each job of a replica (design: "Scheduling").
+
+Each replica runs its own ``AsyncIOScheduler`` with an in-memory job store: never a shared store
+(the FAQ forbids it, and FIELD_NOTES.md measured it duplicating runs). What makes a slot run once
+is the claim row (``tamio.scheduler.claims``); APScheduler only decides when to look.
+
+- Triggers fire at each slot's time (an ``IntervalTrigger`` anchored on the slot grid), with an
+  explicit ``misfire_grace_time`` equal to the job's grace and ``coalesce=True``: a replica that
+  was stalled runs a late slot once, not once per missed fire. ``max_instances=1`` per job.
+- Every job also fires once at start-up: ``run_due`` then catches up the slots missed while no
+  replica was running, within each job's grace.
+- ``app.tick`` (tests): fire every ``tick`` real seconds instead, to follow a sped-up clock.
+
+    app = SchedulerApp(settings, sessions, clock=utcnow, wake=runtime.wake_delivery)
+    scheduler = await setup_apscheduler(app)
+    ...
+    await shutdown_apscheduler(scheduler, app)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from tamio.scheduler.runner import SchedulerApp
+from tamio.scheduler.slots import EPOCH
+
+
+async def setup_apscheduler(app: SchedulerApp) -> AsyncIOScheduler:
+    """Start a scheduler firing every job of ``app``; each fires once right away to catch up."""
+    scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+    started = datetime.now(UTC)
+    for job in app.jobs.values():
+        cadence = job.cadence
+        if app.tick:
+            trigger = IntervalTrigger(seconds=app.tick, timezone=UTC)
+        else:
+            trigger = IntervalTrigger(seconds=int(cadence.every.total_seconds()), start_date=EPOCH + cadence.offset, timezone=UTC)
+        scheduler.add_job(
+            app.fire, trigger, args=[job.name], id=job.name, name=f"tamio {job.name}", replace_existing=True,
+            misfire_grace_time=max(1, int(cadence.grace.total_seconds())), coalesce=True, max_instances=1,
+            next_run_time=started,
+        )
+    scheduler.start()
+    return scheduler
+
+
+async def shutdown_apscheduler(scheduler: AsyncIOScheduler, app: SchedulerApp, *, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    """Stop firing, then let runs in progress record their outcome."""
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+    await app.stop(timeout=timeout)

@@ -1,0 +1,81 @@
+"""The /tamio parser: the forms the issue lists, and fuzzing: it never raises anything but a CommandError."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.commands import parse
+from tamio.obligations.recurrence import Frequency
+
+TODAY = date(2026, 11, 30)
+WORDS = ["add", "client", "expense", "payroll", "tax", "balance", "set", "paid", "on", "from", "until", "forecast", "config",
+         "role", "digest", "here", "monthly", "weekly", "semimonthly", "quarterly", "once", "USD", "EUR", "XYZ", "-1", "15", "31",
+         "0", "32", "1,200.50", "12,00.5", "1e9", "NaN", "sNaN", "-Infinity", "payroll_buffer_percent", "-5", "2026-12-01", "2020-01-01", "2026-02-30", "today", "fri",
+         "last", "following", "holidays", "GB", "<@U123|maria>", "@maria", "admin", "safety_mode", "buffer", "15%", '"', "'",
+         '"Acme Corp"', "“AWS”", "\\", "\x00", "…", "💸"]
+
+
+def read(text: str) -> parse.Command:
+    return parse.parse(text, today=TODAY, base_currency="USD")
+
+
+def test_the_forms_of_the_issue() -> None:
+    aws = read('add expense "AWS" 1200 USD monthly on 15 from 2026-12-01')
+    assert isinstance(aws, parse.AddObligation) and (aws.kind, aws.amount, aws.currency) == ("expense", Decimal("1200"), "USD")
+    assert (aws.recurrence.day, aws.recurrence.start_date) == (15, date(2026, 12, 1))
+    acme = read('add client "Acme Corp" 5000 EUR monthly on -1')
+    assert isinstance(acme, parse.AddObligation) and (acme.name, acme.recurrence.day) == ("Acme Corp", -1)
+    payroll = read('add payroll "Payroll" 42000 semimonthly')
+    assert isinstance(payroll, parse.AddObligation) and payroll.recurrence.frequency == Frequency.SEMIMONTHLY
+    assert read('balance set "Operating" 45000 USD') == parse.SetBalance("Operating", Decimal("45000"), "USD")
+    assert read('paid "Acme Corp" 5000 on 2026-11-03') == parse.RecordPaid("Acme Corp", Decimal("5000"), None, date(2026, 11, 3))
+    assert read("forecast 8") == parse.ShowForecast(8) and read("") == parse.ShowHelp()
+    assert read("role <@U123|maria> approver").slack_user_id == "U123"  # type: ignore[union-attr]
+    assert isinstance(read("config set safety_mode conservative"), parse.SetConfig)
+    assert read("digest here") == parse.DigestHere() and read("add") == parse.OpenAddForm()
+
+
+@pytest.mark.parametrize(
+    ("text", "wrong"),
+    [
+        ("launch rockets", "I don't know `launch`"),
+        ('add expense "AWS" 12,00.5', "I couldn't read the amount `12,00.5`"),
+        ('add expense "AWS" 12 ABC', "I don't know the currency `ABC`"),
+        ('add expense "AWS" 12 monthly from 2026-11-29', "in the past"),
+        ('add expense "AWS 12', "a quote is not closed"),
+        ('add expense "AWS" 12.345 USD', "at most 2 decimal places"),
+        ('add expense "AWS" 12 monthly until 2026-12-01 from 2027-01-01', "before the start date"),
+        ('paid "Acme" 10 on 2026-12-01', "in the future"),
+    ],
+)
+def test_errors_say_what_was_wrong_and_show_the_right_form(text: str, wrong: str) -> None:
+    with pytest.raises(parse.CommandError) as caught:
+        read(text)
+    assert wrong in str(caught.value)
+    assert caught.value.example.startswith("/tamio ") and caught.value.usage
+
+
+def check(text: str) -> None:
+    try:
+        command = read(text)
+    except parse.CommandError as error:
+        assert error.message and error.example.startswith("/tamio ")
+        return
+    assert isinstance(command, parse.Command.__args__)  # type: ignore[attr-defined]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(max_size=120))
+def test_any_text_is_a_command_or_a_command_error(text: str) -> None:
+    check(text)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(WORDS) | st.text(max_size=8), max_size=12))
+def test_any_sequence_of_command_words_is_a_command_or_a_command_error(words: list[str]) -> None:
+    check(" ".join(words))

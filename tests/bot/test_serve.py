@@ -1,0 +1,78 @@
+"""``tamio serve`` as a process: it serves Slack and /healthz, refuses settings that cannot work, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.sandbox.signed import SlackSender
+from bot.sandbox.standin import SlackStandIn
+from tamio.db import create_engine
+from tests.bot.conftest import ADMIN, CHANNEL, SIGNING_SECRET, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def make_database(path: Path) -> str:
+    import bot.oauth_tables  # noqa: F401
+    import tamio.models
+
+    url = f"sqlite+aiosqlite:///{path}"
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(tamio.models.Base.metadata.create_all)
+    await engine.dispose()
+    return url
+
+
+def environment(**values: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+    return {**keep, "PYTHONPATH": str(ROOT), **values}
+
+
+async def test_serve_answers_slack_and_health_then_stops_cleanly(tmp_path: Path, slack: SlackStandIn) -> None:
+    port = free_port()
+    url = await make_database(tmp_path / "tamio.db")
+    env = environment(TAMIO_DATABASE_URL=url, SLACK_BOT_TOKEN=slack.bot_token, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                      SLACK_API_URL=slack.api_url, TAMIO_PUBLIC_URL=f"http://127.0.0.1:{port}")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tamio.cli", "serve", "--port", str(port), "--host", "127.0.0.1", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        banner = await asyncio.wait_for(process.stdout.readline(), timeout=60)
+        assert b"serving Slack" in banner
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as health:
+            assert health.status == 200 and (await health.json()) == {"ok": True, "database": "ok"}
+        sender = SlackSender(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, slack.workspace.team_id, slack)
+        reply = await sender.slash_command(ADMIN, "help", CHANNEL)
+        assert reply.status == 200 and "Tamio commands" in slack.ephemerals[-1]["text"]
+        forged = await sender.slash_command(ADMIN, "help", CHANNEL, bad_signature=True)
+        assert forged.status == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), timeout=30)
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("missing", "says"),
+    [("SLACK_SIGNING_SECRET", "HTTP mode needs the app's signing secret"), ("SLACK_BOT_TOKEN", "Slack needs credentials")],
+)
+async def test_serve_refuses_settings_that_cannot_work(tmp_path: Path, missing: str, says: str) -> None:
+    values = {"TAMIO_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", "SLACK_BOT_TOKEN": "xoxb-1",
+              "SLACK_SIGNING_SECRET": "s"}
+    values.pop(missing)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tamio.cli", "serve", "--port", str(free_port()), cwd=tmp_path, env=environment(**values),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 1 and says in err.decode()
