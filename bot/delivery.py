@@ -1,12 +1,28 @@
-"""The outbox worker for Slack: claims due messages and sends them (cards, card updates, Home, alerts).
+"""The outbox worker for Slack: claims due messages and sends each one exactly once.
 
 State changes write outbox rows in their own transaction (``tamio.outbox``); this worker claims due
 rows in one short transaction, calls Slack with no transaction open, and marks each delivered or
-failed (``Retry-After`` honoured on 429; errors Slack will repeat forever are permanent). A posted
-card's channel and ``ts`` are stored on its PreparedAction, so later updates edit it in place.
+failed. How it stays exactly-once while Slack and the network misbehave:
 
-Kinds: ``action_card`` {action_id}, ``card_update`` {action_id}, ``home_refresh`` {} (every member's
-Home), ``alert_new`` / ``alert_escalated`` / ``alert_resolved`` {alert_id}, and the generic
+- Its Web API client has no retry handlers: the SDK's default retries a dropped connection, which
+  posts twice when Slack had already posted. Retrying is the outbox's job.
+- 429 waits ``Retry-After`` (and holds back that channel); 5xx and network errors back off
+  exponentially with jitter (``RetryPolicy``); errors Slack will repeat forever are permanent and
+  the row is dead at once; after the last try it is dead too (``tamio outbox list --dead``).
+- Every post carries ``metadata`` with the row's idempotency key. A row claimed again
+  (``attempts > 1``: a dropped answer, a timeout, a worker killed mid-send whose lease ran out)
+  may already be in the channel, so the worker looks for the key with ``conversations.history``
+  (``include_all_metadata``) before posting, and adopts the message it finds.
+- Right before a post the worker renews its lease; if another worker has taken the row over, it
+  stops. The HTTP timeout stays below the lease, so a send in flight ends before a takeover.
+- About one message per second per channel: rows are grouped by channel, channels run
+  concurrently, posts to one channel are spaced ``spacing`` seconds apart.
+
+A posted card's channel and ``ts`` are stored on its PreparedAction, so later updates edit it in
+place; a resolved alert edits the messages already posted about it (``bot.digests``).
+
+Kinds: ``action_card`` / ``card_update`` {action_id}, ``home_refresh`` {}, ``alert_new`` /
+``alert_escalated`` / ``alert_resolved`` {alert_id}, ``digest`` (a ``DailyDigest``), and the generic
 ``slack_post`` {text, blocks, thread_ts?}, ``slack_update`` {ts, text, blocks}, ``slack_ephemeral``
 {user, text, blocks}, ``slack_home`` {user_id}.
 
@@ -21,57 +37,124 @@ import logging
 import os
 import socket
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.blocks.alerts import announcement
 from bot.blocks.card import card_blocks, card_text
 from bot.charts import ChartLinks
+from bot.digests import (
+    alert_escalated_message,
+    alert_new_message,
+    alert_resolved_message,
+    announced,
+    digest_message,
+)
 from bot.home import publish_home
 from bot.oauth import BotTokens
 from bot.queries import load_card
 from bot.runtime import Runtime
 from tamio.accounts.models import Account, Member
 from tamio.detection.models import DetectionAlert
+from tamio.digest import DailyDigest
 from tamio.outbox.models import OutboxMessage
-from tamio.outbox.service import claim_due, mark_delivered, mark_failed
+from tamio.outbox.service import (
+    DEFAULT_POLICY,
+    DELIVERED,
+    RetryPolicy,
+    claim_due,
+    extend_lease,
+    mark_delivered,
+    mark_failed,
+)
 from tamio.preparation.models import ActionStatus, PreparedAction
 
 log = logging.getLogger("tamio.bot.delivery")
 
-KINDS = ("action_card", "card_update", "home_refresh", "alert_new", "alert_escalated", "alert_resolved",
+KINDS = ("action_card", "card_update", "home_refresh", "alert_new", "alert_escalated", "alert_resolved", "digest",
          "slack_post", "slack_update", "slack_ephemeral", "slack_home")
 PERMANENT = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "invalid_blocks_format", "invalid_arguments",
     "msg_too_long", "no_text", "cant_update_message", "message_not_found", "user_not_found", "invalid_auth",
-    "account_inactive", "token_revoked", "missing_scope", "not_authed", "restricted_action",
+    "account_inactive", "token_revoked", "missing_scope", "not_authed", "restricted_action", "invalid_metadata_format",
 })
+METADATA_EVENT = "tamio_outbox"
+HISTORY_PAGES = 5  # up to 1,000 of the channel's newest messages are searched for an earlier attempt
 
 
 class Skip(Exception):
     """Nothing to send (the action or alert is gone, or there is no channel yet); not an error."""
 
 
+class LostLease(Exception):
+    """Another worker took this row over (our lease ran out); it will finish the job."""
+
+
+class ChannelPace:
+    """Spaces posts to each channel ``spacing`` seconds apart (Slack: about one per second)."""
+
+    def __init__(self, spacing: float) -> None:
+        self.spacing = spacing
+        self._next: dict[str, float] = {}
+
+    async def turn(self, channel: str) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        at = max(now, self._next.get(channel, 0.0))
+        self._next[channel] = at + self.spacing
+        if at > now:
+            await asyncio.sleep(at - now)
+
+    def hold(self, channel: str, seconds: float) -> None:
+        """Slack said wait (429 Retry-After): nothing more to this channel before then."""
+        loop = asyncio.get_running_loop()
+        self._next[channel] = max(self._next.get(channel, 0.0), loop.time() + seconds)
+
+
+def retry_after_of(error: SlackApiError) -> float | None:
+    if error.response.status_code != 429:
+        return None
+    for name, value in (error.response.headers or {}).items():
+        if name.lower() == "retry-after":
+            try:
+                return float(value if not isinstance(value, list) else value[0])
+            except (TypeError, ValueError):
+                return 1.0
+    return 1.0
+
+
+def without_retries(client: AsyncWebClient) -> AsyncWebClient:
+    return AsyncWebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[])
+
+
 class DeliveryWorker:
     def __init__(self, runtime: Runtime, client: AsyncWebClient, tokens: BotTokens, charts: ChartLinks, *,
-                 batch: int = 20, interval: float = 1.0) -> None:
-        self.runtime, self.client, self.tokens, self.charts = runtime, client, tokens, charts
-        self.batch, self.interval = batch, interval
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+                 batch: int = 20, interval: float = 1.0, policy: RetryPolicy = DEFAULT_POLICY, spacing: float = 1.0,
+                 per_channel: int = 5, name: str | None = None) -> None:
+        self.runtime, self.tokens, self.charts = runtime, tokens, charts
+        self.client = without_retries(client)
+        self.batch, self.interval, self.policy, self.per_channel = batch, interval, policy, per_channel
+        self.pace = ChannelPace(spacing)
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     async def run_once(self) -> int:
-        """Claim and send one batch; returns how many were delivered."""
+        """Claim and send one batch (channels concurrently, each in order); returns how many were delivered."""
         now = self.runtime.clock()
         async with self.runtime.sessions() as db, db.begin():
-            rows = await claim_due(db, worker=self.name, now=now, limit=self.batch, kinds=KINDS)
-        delivered = 0
+            rows = await claim_due(db, worker=self.name, now=now, limit=self.batch, kinds=KINDS,
+                                   per_channel=self.per_channel, policy=self.policy)
+        groups: dict[str, list[OutboxMessage]] = {}
         for row in rows:
-            delivered += await self._one(row)
-        return delivered
+            groups.setdefault(row.channel or f"#{row.id}", []).append(row)
+
+        async def in_order(group: list[OutboxMessage]) -> int:
+            return sum([await self._one(row) for row in group])
+
+        return sum(await asyncio.gather(*(in_order(g) for g in groups.values())))
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         wakeup = asyncio.Event()
@@ -96,22 +179,28 @@ class DeliveryWorker:
             result = await self.deliver(row)
         except Skip as why:
             result = {"skipped": str(why)}
+        except LostLease:
+            log.info("outbox %s (%s): another worker took it over", row.id, row.kind)
+            return 0
         except SlackApiError as exc:
             error = str(exc.response.get("error") or "slack_error")
-            retry_after = exc.response.headers.get("Retry-After") if exc.response.status_code == 429 else None
+            retry_after = retry_after_of(exc)
+            if retry_after is not None and row.channel:
+                self.pace.hold(row.channel, retry_after)
             async with self.runtime.sessions() as db, db.begin():
                 status = await mark_failed(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), error=error,
-                                           retry_after=float(retry_after) if retry_after else None, permanent=error in PERMANENT)
+                                           retry_after=retry_after, permanent=error in PERMANENT, policy=self.policy)
             log.warning("outbox %s (%s) failed: %s -> %s", row.id, row.kind, error, status)
             return 0
-        except Exception as exc:
+        except Exception as exc:  # network errors, timeouts, our own bugs: back off and try again
             async with self.runtime.sessions() as db, db.begin():
-                await mark_failed(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), error=repr(exc)[:2000])
-            log.exception("outbox %s (%s) failed", row.id, row.kind)
+                status = await mark_failed(db, message_id=row.id, worker=self.name, now=self.runtime.clock(),
+                                           error=repr(exc)[:2000], policy=self.policy)
+            log.warning("outbox %s (%s) failed: %r -> %s", row.id, row.kind, exc, status)
             return 0
         async with self.runtime.sessions() as db, db.begin():
-            await mark_delivered(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), result=result)
-        return 1
+            done = await mark_delivered(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), result=result)
+        return int(done)
 
     async def _account(self, db: AsyncSession, row: OutboxMessage) -> Account:
         account = await db.get(Account, row.user_id) if row.user_id else None
@@ -127,10 +216,50 @@ class DeliveryWorker:
 
     async def deliver(self, row: OutboxMessage) -> dict[str, Any]:
         handlers = {"action_card": self._card, "card_update": self._card, "home_refresh": self._homes,
-                    "alert_new": self._alert, "alert_escalated": self._alert, "alert_resolved": self._alert,
-                    "slack_post": self._post, "slack_update": self._update, "slack_ephemeral": self._ephemeral,
-                    "slack_home": self._home}
+                    "alert_new": self._alert, "alert_escalated": self._alert, "alert_resolved": self._resolved,
+                    "digest": self._digest, "slack_post": self._post, "slack_update": self._update,
+                    "slack_ephemeral": self._ephemeral, "slack_home": self._home}
         return await handlers[row.kind](row)
+
+    # -- posting once ---------------------------------------------------------------------------
+
+    async def post_once(self, row: OutboxMessage, *, channel: str, text: str, blocks: list[Any] | None, token: str,
+                        thread_ts: str | None = None) -> dict[str, Any]:
+        """Post unless an earlier attempt of this row already did; returns the message's channel and ts."""
+        if row.attempts > 1:
+            found = await self.find_posted(channel=channel, key=row.idempotency_key, token=token, thread_ts=thread_ts)
+            if found is not None:
+                log.info("outbox %s: already in %s (ts %s) from an earlier attempt; not posting again", row.id, channel, found)
+                return {"channel": channel, "ts": found, "found_earlier": True}
+        await self.pace.turn(channel)
+        async with self.runtime.sessions() as db, db.begin():
+            if not await extend_lease(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), policy=self.policy):
+                raise LostLease(row.id)
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": row.idempotency_key, "outbox_id": row.id}}
+        posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
+                                                    metadata=metadata, token=token)
+        return {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
+
+    async def find_posted(self, *, channel: str, key: str, token: str, thread_ts: str | None = None) -> str | None:
+        """The ts of a message in ``channel`` (or the thread) whose metadata carries ``key``, if any."""
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            if thread_ts:
+                page = await self.client.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True,
+                                                               limit=200, cursor=cursor, token=token)
+            else:
+                page = await self.client.conversations_history(channel=channel, include_all_metadata=True, limit=200,
+                                                               cursor=cursor, token=token)
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") == METADATA_EVENT and (metadata.get("event_payload") or {}).get("key") == key:
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        return None
+
+    # -- kinds ----------------------------------------------------------------------------------
 
     async def _card(self, row: OutboxMessage) -> dict[str, Any]:
         async with self.runtime.sessions() as db:
@@ -153,12 +282,12 @@ class DeliveryWorker:
             raise Skip("no channel yet; `/tamio digest here` chooses one")
         if action.status != ActionStatus.PENDING and row.kind == "action_card":
             raise Skip(f"the action is already {action.status.value}")
-        posted = await self.client.chat_postMessage(channel=target, text=text, blocks=blocks, token=token)
+        posted = await self.post_once(row, channel=target, text=text, blocks=blocks, token=token)
         async with self.runtime.sessions() as db, db.begin():
             stored = await db.get(PreparedAction, action.id)
             if stored is not None and stored.user_id == account.id:
-                stored.slack_channel_id, stored.slack_message_ts = str(posted["channel"]), str(posted["ts"])
-        return {"channel": posted["channel"], "ts": posted["ts"]}
+                stored.slack_channel_id, stored.slack_message_ts = posted["channel"], posted["ts"]
+        return posted
 
     async def _alert(self, row: OutboxMessage) -> dict[str, Any]:
         async with self.runtime.sessions() as db:
@@ -166,19 +295,81 @@ class DeliveryWorker:
             alert = await db.get(DetectionAlert, str(row.payload.get("alert_id")))
             if alert is None or alert.user_id != account.id:
                 raise Skip("the alert no longer exists")
+            today = self.runtime.clock().astimezone(_zone(account)).date()
             if row.kind == "alert_new":
                 carded = (await db.execute(select(PreparedAction.id).where(
                     PreparedAction.user_id == account.id, PreparedAction.alert_id == alert.id))).first()
                 if carded is not None:
                     raise Skip("its action card says it")
-            today = self.runtime.clock().astimezone(_zone(account)).date()
-            text, blocks = announcement(alert, today=today, kind=row.kind)
+                text, blocks = alert_new_message(alert, today=today)
+            else:
+                earlier = await _announcements(db, account_id=account.id, alert_id=alert.id, before=row.id)
+                before = earlier[-1].result.get("announced") if earlier else None
+                text, blocks = alert_escalated_message(alert, today=today, before=before)
+            said = announced(alert)
             channel = row.channel or account.digest_channel_id
             await db.commit()
         if not channel:
             raise Skip("no channel yet")
-        posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, token=await self._token(account))
-        return {"channel": posted["channel"], "ts": posted["ts"]}
+        posted = await self.post_once(row, channel=channel, text=text, blocks=blocks, token=await self._token(account))
+        async with self.runtime.sessions() as db, db.begin():
+            stored = await db.get(DetectionAlert, alert.id)
+            if stored is not None:
+                stored.announced_at = self.runtime.clock()
+                stored.announced_severity = stored.severity
+                if row.kind == "alert_escalated":
+                    stored.escalated = False  # announced: escalation.py's contract
+        return {**posted, "announced": said}
+
+    async def _resolved(self, row: OutboxMessage) -> dict[str, Any]:
+        """Edit what was posted about the alert (announcements, and its action cards) to say it resolved."""
+        async with self.runtime.sessions() as db:
+            account = await self._account(db, row)
+            alert = await db.get(DetectionAlert, str(row.payload.get("alert_id")))
+            if alert is None or alert.user_id != account.id:
+                raise Skip("the alert no longer exists")
+            posts = [(m.result["channel"], m.result["ts"]) for m in await _announcements(db, account_id=account.id, alert_id=alert.id)
+                     if m.result.get("channel") and m.result.get("ts")]
+            text, blocks = alert_resolved_message(alert, resolved_at=alert.resolved_at)
+            card_ids = list((await db.execute(select(PreparedAction.id).where(
+                PreparedAction.user_id == account.id, PreparedAction.alert_id == alert.id,
+                PreparedAction.slack_message_ts.is_not(None)))).scalars())
+            today = self.runtime.clock().astimezone(_zone(account)).date()
+            cards = []
+            for action_id in card_ids:
+                card = await load_card(db, account_id=account.id, action_id=action_id)
+                if card is not None and card.action.slack_channel_id and card.action.slack_message_ts:
+                    cards.append((card.action.slack_channel_id, card.action.slack_message_ts, card_text(card),
+                                  card_blocks(card, today=today, base_currency=account.base_currency)))
+            await db.commit()
+        if not posts and not cards:
+            raise Skip("nothing was posted about it")
+        token = await self._token(account)
+        for channel, ts in posts:
+            await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks, token=token)
+        for channel, ts, card_words, card_layout in cards:
+            await self.client.chat_update(channel=channel, ts=ts, text=card_words, blocks=card_layout, token=token)
+        return {"updated": len(posts) + len(cards)}
+
+    async def _digest(self, row: OutboxMessage) -> dict[str, Any]:
+        async with self.runtime.sessions() as db:
+            account = await self._account(db, row)
+            digest = DailyDigest.from_json(row.payload)
+            unlinked = [p.action_id for p in digest.pending if not p.ts]
+            if unlinked:  # cards posted after the digest was queued get their links now
+                rows = await db.execute(
+                    select(PreparedAction.id, PreparedAction.slack_channel_id, PreparedAction.slack_message_ts)
+                    .where(PreparedAction.user_id == account.id, PreparedAction.id.in_(unlinked)))
+                where = {action_id: (channel, ts) for action_id, channel, ts in rows}
+                digest = replace(digest, pending=tuple(
+                    replace(p, channel=where[p.action_id][0], ts=where[p.action_id][1]) if p.action_id in where else p
+                    for p in digest.pending))
+            channel = row.channel or account.digest_channel_id
+            await db.commit()
+        if not channel:
+            raise Skip("no digest channel yet; `/tamio digest here` chooses one")
+        text, blocks = digest_message(digest)
+        return await self.post_once(row, channel=channel, text=text, blocks=blocks, token=await self._token(account))
 
     async def _homes(self, row: OutboxMessage) -> dict[str, Any]:
         async with self.runtime.sessions() as db:
@@ -206,15 +397,14 @@ class DeliveryWorker:
         if not channel:
             raise Skip("no channel yet")
         p = row.payload
-        posted = await self.client.chat_postMessage(channel=channel, text=p.get("text") or "", blocks=p.get("blocks"),
-                                                    thread_ts=p.get("thread_ts"), token=await self._token(account))
-        return {"channel": posted["channel"], "ts": posted["ts"]}
+        return await self.post_once(row, channel=channel, text=p.get("text") or "", blocks=p.get("blocks"),
+                                    thread_ts=p.get("thread_ts"), token=await self._token(account))
 
     async def _update(self, row: OutboxMessage) -> dict[str, Any]:
         async with self.runtime.sessions() as db:
             account = await self._account(db, row)
         p = row.payload
-        await self.client.chat_update(channel=row.channel, ts=p["ts"], text=p.get("text") or "", blocks=p.get("blocks"),
+        await self.client.chat_update(channel=str(row.channel), ts=p["ts"], text=p.get("text") or "", blocks=p.get("blocks"),
                                       token=await self._token(account))
         return {"channel": row.channel, "ts": p["ts"]}
 
@@ -222,9 +412,19 @@ class DeliveryWorker:
         async with self.runtime.sessions() as db:
             account = await self._account(db, row)
         p = row.payload
-        answer = await self.client.chat_postEphemeral(channel=row.channel, user=p["user"], text=p.get("text") or "",
+        answer = await self.client.chat_postEphemeral(channel=str(row.channel), user=p["user"], text=p.get("text") or "",
                                                       blocks=p.get("blocks"), token=await self._token(account))
         return {"message_ts": answer.get("message_ts")}
+
+
+async def _announcements(db: AsyncSession, *, account_id: str, alert_id: str, before: str | None = None) -> list[OutboxMessage]:
+    """The delivered new/escalated announcements of an alert, oldest first (``before``: excluding that row)."""
+    rows = (await db.execute(select(OutboxMessage).where(
+        OutboxMessage.user_id == account_id, OutboxMessage.status == DELIVERED,
+        or_(OutboxMessage.idempotency_key == f"alert:{alert_id}:new",
+            OutboxMessage.idempotency_key.like(f"alert:{alert_id}:escalated:%")),
+    ).order_by(OutboxMessage.delivered_at, OutboxMessage.created_at))).scalars().all()
+    return [r for r in rows if r.id != before and r.result and not r.result.get("skipped")]
 
 
 def _zone(account: Account) -> Any:
@@ -235,3 +435,4 @@ def _zone(account: Account) -> Any:
 
 def _with_token(client: AsyncWebClient, token: str) -> AsyncWebClient:
     return AsyncWebClient(token=token, base_url=client.base_url, timeout=client.timeout, retry_handlers=list(client.retry_handlers))
+

@@ -124,6 +124,8 @@ class Runtime:
         self._tasks: set[asyncio.Task[None]] = set()
         self.report_error: ErrorReporter | None = None  # set by bot.boundary
         self.delivery_wakeup: asyncio.Event | None = None  # set by a running delivery worker
+        # Clicks whose listener only acks (a radio choice, a link button): no database work for them.
+        self.ack_only_actions: set[str] = set()
 
     def wake_delivery(self) -> None:
         """Tell the outbox worker to look now (a commit may have added messages)."""

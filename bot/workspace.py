@@ -13,6 +13,7 @@ It also drops retried events (Slack resends an event it thinks was missed, with
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,12 +23,13 @@ from slack_bolt.request.internals import extract_user_id
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import text
+from sqlalchemy import and_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.boundary import apology_text
 from bot.runtime import Caller, Runtime, Scope
 from tamio.accounts.models import Account, Member, Role
 from tamio.accounts.service import account_for_team, create_account, ensure_member, get_member
@@ -102,54 +104,64 @@ async def find_or_create_member(db: AsyncSession, client: AsyncWebClient, *, acc
         return found
 
 
+async def resolve(
+    db: AsyncSession, client: AsyncWebClient, settings: Settings, *, team_id: str, enterprise_id: str | None, user_id: str | None,
+    name: str,
+) -> tuple[Account, Member | None]:
+    """The account and member of a request: one query when both exist (every request but the first)."""
+    stmt = select(Account, Member).outerjoin(
+        Member, and_(Member.user_id == Account.id, Member.slack_user_id == (user_id or ""))
+    ).where(Account.slack_team_id == team_id)
+    if enterprise_id:
+        stmt = stmt.where(Account.slack_enterprise_id == enterprise_id)
+    row = (await db.execute(stmt.limit(1))).first()
+    if row is not None and (row[1] is not None or not user_id):
+        return row[0], row[1]
+    account = row[0] if row is not None else await find_or_create_account(
+        db, settings, team_id=team_id, enterprise_id=enterprise_id, name=name
+    )
+    member = await find_or_create_member(db, client, account=account, user_id=user_id) if user_id else None
+    return account, member
+
+
 def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse | None]]:
     async def tamio_workspace(
         req: AsyncBoltRequest, context: AsyncBoltContext, body: dict[str, Any], client: AsyncWebClient,
         next: Callable[[], Awaitable[None]],
     ) -> BoltResponse | None:
         team_id = context.team_id
+        actions = body.get("actions") if body.get("type") == "block_actions" else None
+        if not team_id or (actions and all(a.get("action_id") in runtime.ack_only_actions for a in actions)):
+            await next()
+            return None
         # The user who acted, from the payload: Bolt replaces ``context.user_id`` with the installer's
         # when an installation carries a user token, which must never decide who is clicking.
         user_id = extract_user_id(body)
-        if not team_id:
-            await next()
-            return None
         now = runtime.clock()
         db = runtime.sessions()
-        scope: Scope | None = None
         try:
             if body.get("type") == "event_callback" and body.get("event_id"):
                 if not await first_receipt(db, event_id=str(body["event_id"]), team_id=team_id, now=now):
                     await db.commit()
-                    log.info("dropping retried event %s (retry %s)", body["event_id"], req.headers.get("x-slack-retry-num"))
                     await db.close()
+                    log.info("dropping retried event %s (retry %s)", body["event_id"], req.headers.get("x-slack-retry-num"))
                     return BoltResponse(status=200, body="")
-            account = await find_or_create_account(
-                db, runtime.settings, team_id=team_id, enterprise_id=context.enterprise_id, name=team_name(body, team_id)
-            )
-            member = None
-            if user_id:
-                member = await find_or_create_member(db, client, account=account, user_id=user_id)
-            caller = Caller(
-                team_id=team_id,
-                enterprise_id=context.enterprise_id,
-                account_id=account.id,
-                user_id=user_id,
-                member_id=member.id if member else None,
-                channel_id=context.channel_id,
-                response_url=body.get("response_url") or None,
-                trigger_id=body.get("trigger_id"),
-                app_id=body.get("api_app_id"),
-            )
-            scope = Scope(runtime, db, account, member, now, caller, client)
-            # End this transaction: a listener may call Slack before it touches the database again,
-            # and no transaction may stay open across a network call.
-            await db.commit()
+            account, member = await resolve(db, client, runtime.settings, team_id=team_id, enterprise_id=context.enterprise_id,
+                                            user_id=user_id, name=team_name(body, team_id))
         except Exception:
             await db.rollback()
             await db.close()
-            raise
-        context["scope"] = scope
+            correlation = uuid.uuid4().hex[:12]
+            log.exception("could not resolve the workspace of a request (correlation id %s)", correlation)
+            return BoltResponse(status=200, body=apology_text(correlation) if "command" in body else "")
+        caller = Caller(
+            team_id=team_id, enterprise_id=context.enterprise_id, account_id=account.id, user_id=user_id,
+            member_id=member.id if member else None, channel_id=context.channel_id,
+            response_url=body.get("response_url") or None, trigger_id=body.get("trigger_id"), app_id=body.get("api_app_id"),
+        )
+        # The transaction stays open for the listener, which commits it before its ack leaves (or
+        # before it calls Slack: no transaction stays open across a network call).
+        context["scope"] = Scope(runtime, db, account, member, now, caller, client)
         context["runtime"] = runtime
         await next()
         return None

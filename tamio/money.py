@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import lru_cache
 
 from babel.core import Locale
 from babel.numbers import format_currency, get_currency_precision, list_currencies
@@ -41,10 +42,12 @@ def normalize_currency(code: str) -> str:
     return value
 
 
+@lru_cache(maxsize=512)
 def precision(currency: str) -> int:
     return int(get_currency_precision(currency.upper()))
 
 
+@lru_cache(maxsize=512)
 def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-precision(currency))
 
@@ -80,6 +83,7 @@ def parse_amount(text: str, *, currency: str | None = None, allow_negative: bool
     return value
 
 
+@lru_cache(maxsize=8192)
 def format_money(amount: Decimal, currency: str, *, locale: str = "en_US", with_cents: bool = True) -> str:
     cur = currency.upper()
     value = quantize(amount, cur)

@@ -30,7 +30,8 @@ from tamio.db import utcnow
 from tamio.detection.engine import DetectionEngine
 from tamio.detection.models import CRITICAL_DETECTIONS, AlertStatus, DetectionAlert, DetectionType
 from tamio.errors import NotFound
-from tamio.outbox.service import enqueue
+from tamio.execution.models import ExecutionAutomationRule
+from tamio.outbox.service import Outgoing, enqueue_many
 from tamio.preparation.engine import prepare_actions
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tamio.scheduler.models import PipelineRun
@@ -114,7 +115,7 @@ async def run_detection_preparation_cycle(
     result.alerts_by_type = dict(Counter(a.detection_type.value for a in alerts))
     result.errors += [{"stage": "detection", "type": str(getattr(e, "detection_type", "")), "error": str(getattr(e, "error", e))} for e in run.errors]
     await _supersede_resolved(db, account=account, now=now, resolved=list(getattr(run, "resolved", [])))
-    await _announce(db, account=account, now=now, run=run)
+    await enqueue_many(db, account_id=account.id, messages=_announcements(account, run), now=now)
 
     if not config.skip_preparation:
         prep_started = time.perf_counter()
@@ -124,11 +125,8 @@ async def run_detection_preparation_cycle(
         result.actions_by_type = dict(Counter(a.action_type.value for a in prepared.actions))
         result.linked_action_groups = prepared.linked_action_groups
         result.errors += [{"stage": "preparation", "type": e.detection_type, "error": e.error} for e in prepared.errors]
-        for action in prepared.actions:
-            await enqueue(
-                db, account_id=account.id, kind="action_card", channel=account.digest_channel_id,
-                payload={"action_id": action.id}, idempotency_key=f"card:{action.id}", now=now,
-            )
+        cards = [Outgoing("action_card", {"action_id": a.id}, f"card:{a.id}", account.digest_channel_id) for a in prepared.actions]
+        await enqueue_many(db, account_id=account.id, messages=cards, now=now)
         await _auto_execute(db, account=account, actions=prepared.actions, now=now)
         result.preparation_duration_ms = _ms(prep_started)
 
@@ -162,25 +160,34 @@ async def _supersede_resolved(db: AsyncSession, *, account: Account, now: dateti
         await lifecycle.supersede(db, account=account, action_id=action.id, now=now, reason="its alert resolved")
 
 
-async def _announce(db: AsyncSession, *, account: Account, now: datetime, run: Any) -> None:
+def _announcements(account: Account, run: Any) -> list[Outgoing]:
     """New and escalated alerts are announced once per state; resolved ones update their card."""
-    for alert in getattr(run, "new", []):
-        await enqueue(db, account_id=account.id, kind="alert_new", channel=account.digest_channel_id,
-                      payload={"alert_id": alert.id}, idempotency_key=f"alert:{alert.id}:new", now=now)
-    for alert in getattr(run, "escalated", []):
-        await enqueue(db, account_id=account.id, kind="alert_escalated", channel=account.digest_channel_id,
-                      payload={"alert_id": alert.id, "severity": alert.severity.value},
-                      idempotency_key=f"alert:{alert.id}:escalated:{alert.escalation_count}", now=now)
-    for alert in getattr(run, "resolved", []):
-        await enqueue(db, account_id=account.id, kind="alert_resolved", channel=account.digest_channel_id,
-                      payload={"alert_id": alert.id}, idempotency_key=f"alert:{alert.id}:resolved", now=now)
+    channel = account.digest_channel_id
+    messages = [
+        Outgoing("alert_new", {"alert_id": a.id}, f"alert:{a.id}:new", channel) for a in getattr(run, "new", [])
+    ]
+    messages += [
+        Outgoing("alert_escalated", {"alert_id": a.id, "severity": a.severity.value}, f"alert:{a.id}:escalated:{a.escalation_count}", channel)
+        for a in getattr(run, "escalated", [])
+    ]
+    messages += [
+        Outgoing("alert_resolved", {"alert_id": a.id}, f"alert:{a.id}:resolved", channel) for a in getattr(run, "resolved", [])
+    ]
+    return messages
 
 
 async def _auto_execute(db: AsyncSession, *, account: Account, actions: list[PreparedAction], now: datetime) -> None:
     from tamio.execution import automation
 
     maybe = getattr(automation, "maybe_auto_execute", None)
-    if maybe is None:
+    if maybe is None or not actions:
+        return
+    enabled = (
+        await db.execute(
+            select(ExecutionAutomationRule.id).where(ExecutionAutomationRule.user_id == account.id, ExecutionAutomationRule.auto_execute.is_(True)).limit(1)
+        )
+    ).first()
+    if enabled is None:  # nothing is automatic for this account: no rule to check per action
         return
     for action in actions:
         await maybe(db, account=account, action=action, now=now)

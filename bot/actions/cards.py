@@ -188,6 +188,7 @@ async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWe
     metadata = json.dumps({"action_id": card.action.id, "option_id": option.id, "channel": (body.get("channel") or {}).get("id"),
                            "view_id": container.get("view_id")})
     view = draft_form(card, option, metadata=metadata)
+    await scope.commit()  # no transaction across the call to Slack
     if container.get("type") == "view" and (body.get("view") or {}).get("type") == "modal":
         await client.views_push(trigger_id=scope.caller.trigger_id, view=view)
     else:
@@ -197,7 +198,9 @@ async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWe
 @handler
 async def review_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
     card = await card_in_account(scope, clicked_action_id(body))
-    await client.views_open(trigger_id=scope.caller.trigger_id, view=review_form(card, today=scope.today))
+    view = review_form(card, today=scope.today)
+    await scope.commit()  # no transaction across the call to Slack
+    await client.views_open(trigger_id=scope.caller.trigger_id, view=view)
 
 
 @handler
@@ -217,4 +220,5 @@ def register(app: AsyncApp) -> None:
     app.action(EDIT_DRAFT)(edit_draft_clicked)
     app.action(REVIEW)(review_clicked)
     app.action(CHOOSE)(option_chosen)
+    app.runtime.ack_only_actions.add(CHOOSE)  # type: ignore[attr-defined]
     app.view(REVIEW_CALLBACK)(review_closed)

@@ -70,3 +70,4 @@ async def open_home_clicked() -> None:
 def register(app: AsyncApp) -> None:
     app.action(SHARE_ACTION)(share_forecast)
     app.action(OPEN_HOME_ACTION)(open_home_clicked)
+    app.runtime.ack_only_actions.add(OPEN_HOME_ACTION)  # type: ignore[attr-defined]

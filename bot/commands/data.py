@@ -80,6 +80,7 @@ async def open_add_form(scope: Scope, command: parse.OpenAddForm, client: AsyncW
     require_role(scope.member, Role.APPROVER, "add what the business is owed or owes")
     view = add_form(kind=command.kind, base_currency=scope.account.base_currency, today=scope.today,
                     channel_id=scope.caller.channel_id)
+    await scope.commit()  # no transaction across the call to Slack
     await client.views_open(trigger_id=scope.caller.trigger_id, view=view)
 
 

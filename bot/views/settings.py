@@ -53,7 +53,9 @@ async def current_values(scope: Scope) -> dict[str, object]:
 @handler
 async def open_settings(scope: Scope, client: AsyncWebClient) -> None:
     require_role(scope.member, Role.ADMIN, "change settings")
-    await client.views_open(trigger_id=scope.caller.trigger_id, view=settings_form(await current_values(scope)))
+    view = settings_form(await current_values(scope))
+    await scope.commit()  # no transaction across the call to Slack
+    await client.views_open(trigger_id=scope.caller.trigger_id, view=view)
 
 
 @handler

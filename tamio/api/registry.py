@@ -186,7 +186,7 @@ def _query_values(request: web.Request) -> dict[str, str]:
 
 async def _parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     raw = await request.read()
-    if not raw.strip():
+    if not raw:  # no body at all: the model's defaults (a body of whitespace is not JSON)
         raw = b"{}"
     return model.model_validate_json(raw, strict=True)
 

@@ -31,6 +31,8 @@ _NO_NUL = r"^[^\x00]*$"
 _ONE_LINE = r"^[^\x00-\x1f\x7f]*$"  # names and subjects: no control characters, no line breaks
 _ID_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
 _ID_RE = re.compile(_ID_PATTERN)
+_DAY = r"^(19[0-9]{2}|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_DAY_RE = re.compile(_DAY)
 
 BODY_CONFIG = ConfigDict(extra="forbid", strict=True)
 QUERY_CONFIG = ConfigDict(extra="forbid")
@@ -92,15 +94,22 @@ Percent = Annotated[
 ]
 
 
+def _iso_day(value: Any) -> Any:
+    """Only ``YYYY-MM-DD`` text is a date here (pydantic alone would read "0" as 1970-01-01)."""
+    if isinstance(value, str) and not _DAY_RE.fullmatch(value):
+        raise ValueError("write the date like 2026-12-07 (between 1900 and 2199)")
+    return value
+
+
 def _check_day(value: date) -> date:
     if not FIRST_DAY <= value <= LAST_DAY:
         raise ValueError(f"the date must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
     return value
 
 
-_DAY = r"^(19[0-9]{2}|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 Day = Annotated[
     date,
+    BeforeValidator(_iso_day),
     AfterValidator(_check_day),
     WithJsonSchema({"type": "string", "format": "date", "pattern": _DAY, "examples": ["2026-12-07"]}),
 ]

@@ -23,7 +23,7 @@ from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 
 # Records written in one call share a timestamp; this is the order they happen in.
 EVENT_ORDER = {
-    "approval": 0, "approved": 1, "skipped": 1, "superseded": 1, "expired": 1, "retry_requested": 1,
+    "draft_edited": 0, "approval": 0, "approved": 1, "skipped": 1, "superseded": 1, "expired": 1, "retry_requested": 1,
     "executing": 2, "email": 3, "attempt_failed": 4, "failed": 4, "executed": 5,
 }
 

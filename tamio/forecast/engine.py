@@ -116,6 +116,44 @@ def week_index(as_of: date, day: date) -> int:
     return max(0, (day - as_of).days // 7)
 
 
+@dataclass(frozen=True)
+class WeeklyTotals:
+    """What the items of each week add up to: the forecast's raw material, cheap to adjust."""
+
+    inflows: tuple[Decimal, ...]
+    outflows: tuple[Decimal, ...]
+    uncertain: tuple[Decimal, ...]
+    weighted: tuple[Decimal, ...]
+
+    @classmethod
+    def of(cls, items: Iterable[ForecastItem], *, as_of: date, weeks: int) -> WeeklyTotals:
+        return cls.empty(weeks).adjusted(items, as_of=as_of)
+
+    @classmethod
+    def empty(cls, weeks: int) -> WeeklyTotals:
+        zeros = (ZERO,) * weeks
+        return cls(zeros, zeros, zeros, zeros)
+
+    def adjusted(self, items: Iterable[ForecastItem], *, as_of: date) -> WeeklyTotals:
+        """These totals with more items (negative amounts remove or move money)."""
+        weeks = len(self.inflows)
+        inflows, outflows = list(self.inflows), list(self.outflows)
+        uncertain, weighted = list(self.uncertain), list(self.weighted)
+        horizon_end = as_of + timedelta(days=7 * weeks - 1)
+        for item in items:
+            if item.date > horizon_end:
+                continue
+            i = week_index(as_of, item.date)
+            if item.direction == INFLOW:
+                inflows[i] += item.amount
+            else:
+                outflows[i] += item.amount
+            size = abs(item.amount)
+            uncertain[i] += size * (1 - item.confidence)
+            weighted[i] += size
+        return WeeklyTotals(tuple(inflows), tuple(outflows), tuple(uncertain), tuple(weighted))
+
+
 def build_forecast(
     *,
     as_of: date,
@@ -128,34 +166,35 @@ def build_forecast(
 ) -> Forecast:
     if weeks < 1:
         raise ValueError("a forecast needs at least one week")
-    inflows = [ZERO] * weeks
-    outflows = [ZERO] * weeks
-    uncertain = [ZERO] * weeks
-    weighted = [ZERO] * weeks
     horizon_end = as_of + timedelta(days=7 * weeks - 1)
-    kept: list[ForecastItem] = []
-    for item in items:
-        if item.date > horizon_end:
-            continue
-        i = week_index(as_of, item.date)
-        if item.direction == INFLOW:
-            inflows[i] += item.amount
-        else:
-            outflows[i] += item.amount
-        size = abs(item.amount)
-        uncertain[i] += size * (1 - item.confidence)
-        weighted[i] += size
-        if keep_items:
-            kept.append(item)
+    kept = tuple(item for item in items if item.date <= horizon_end)
+    totals = WeeklyTotals.of(kept, as_of=as_of, weeks=weeks)
+    return forecast_from_totals(
+        totals, as_of=as_of, opening_balance=opening_balance, buffer=buffer, base_currency=base_currency,
+        items=kept if keep_items else (),
+    )
+
+
+def forecast_from_totals(
+    totals: WeeklyTotals,
+    *,
+    as_of: date,
+    opening_balance: Decimal,
+    buffer: Decimal,
+    base_currency: str,
+    items: tuple[ForecastItem, ...] = (),
+) -> Forecast:
+    weeks = len(totals.inflows)
     result: list[ForecastWeek] = []
     balance = quantize(opening_balance, base_currency)
     spread = ZERO
     for i in range(weeks):
         start = as_of + timedelta(days=7 * i)
-        net = inflows[i] - outflows[i]
+        net = totals.inflows[i] - totals.outflows[i]
         closing = balance + net
-        spread += uncertain[i]
-        score = Decimal(1) if weighted[i] == 0 else (1 - uncertain[i] / weighted[i])
+        spread += totals.uncertain[i]
+        weight = totals.weighted[i]
+        score = Decimal(1) if weight == 0 else (1 - totals.uncertain[i] / weight)
         score = score.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
         result.append(
             ForecastWeek(
@@ -163,8 +202,8 @@ def build_forecast(
                 start=start,
                 end=start + timedelta(days=6),
                 opening_balance=balance,
-                inflows=quantize(inflows[i], base_currency),
-                outflows=quantize(outflows[i], base_currency),
+                inflows=quantize(totals.inflows[i], base_currency),
+                outflows=quantize(totals.outflows[i], base_currency),
                 net=quantize(net, base_currency),
                 closing_balance=quantize(closing, base_currency),
                 confidence=confidence_label(score),
@@ -184,7 +223,7 @@ def build_forecast(
         lowest_week_start=lowest.start,
         runway_weeks=runway_weeks(quantize(opening_balance, base_currency), result, buffer),
         buffer=buffer,
-        items=tuple(kept),
+        items=items,
     )
 
 

@@ -105,6 +105,32 @@ async def enqueue(
     return (await db.execute(stmt)).first() is not None
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    kind: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    channel: str | None = None
+
+
+async def enqueue_many(db: AsyncSession, *, account_id: str | None, messages: list[Outgoing], now: datetime) -> int:
+    """``enqueue`` for many messages in one statement per 500; existing keys are left alone."""
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    added = 0
+    for start in range(0, len(messages), 500):
+        rows = [
+            {
+                "id": new_id("out"), "user_id": account_id, "kind": m.kind, "channel": m.channel,
+                "idempotency_key": m.idempotency_key, "payload": m.payload, "status": PENDING, "attempts": 0,
+                "next_attempt_at": now, "result": {}, "created_at": now,
+            }
+            for m in messages[start : start + 500]
+        ]
+        result = await db.execute(insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"]))
+        added += max(0, getattr(result, "rowcount", 0) or 0)
+    return added
+
+
 async def claim_due(
     db: AsyncSession,
     *,

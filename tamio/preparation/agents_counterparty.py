@@ -21,14 +21,14 @@ from tamio.preparation.drafts import (
     relationship_for_vendor,
     risk,
 )
-from tamio.preparation.message_drafting import draft_collection_escalation, make_environment
+from tamio.preparation.message_drafting import draft_collection_escalation, shared_environment
 
 ZERO = Decimal(0)
 TONES = ("soft", "professional", "firm")
 
 
 def _render(template: str, **values: str) -> tuple[str, str]:
-    text = make_environment().get_template(template).render(**values)
+    text = shared_environment().get_template(template).render(**values)
     subject_line, _, body = text.partition("\n")
     return subject_line.removeprefix("Subject: ").strip(), body.strip() + "\n"
 

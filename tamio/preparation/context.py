@@ -10,10 +10,12 @@ can be measured by re-running the forecast with the option applied (``forecast_w
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -23,7 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.accounts.models import Account, UserConfiguration
 from tamio.config import Settings
 from tamio.data.models import CashAccount, Client, ExpenseBucket
-from tamio.forecast.engine import INFLOW, Forecast, ForecastItem, build_forecast
+from tamio.forecast.engine import (
+    INFLOW,
+    Forecast,
+    ForecastItem,
+    WeeklyTotals,
+    build_forecast,
+    forecast_from_totals,
+)
 from tamio.forecast.service import load_forecast_inputs
 from tamio.obligations.models import OPEN_SCHEDULE_STATUSES, ObligationAgreement, ObligationSchedule
 
@@ -121,6 +130,7 @@ class PreparationContext:
     opening_balance: Decimal
     forecast_items: tuple[ForecastItem, ...] = field(repr=False)
     forecast: Forecast = field(repr=False)
+    totals: WeeklyTotals = field(repr=False, default=WeeklyTotals.empty(HORIZON_WEEKS))
 
     @property
     def operating_accounts(self) -> tuple[CashInfo, ...]:
@@ -135,11 +145,21 @@ class PreparationContext:
         return tuple(c for c in self.cash_accounts if c.available_credit > 0)
 
     def overdue_receivables(self) -> list[ScheduleInfo]:
+        return list(self._overdue)
+
+    @cached_property
+    def _overdue(self) -> tuple[ScheduleInfo, ...]:
         found = [s for s in self.schedules if s.direction == INFLOW and s.due_date < self.today and s.base_amount > 0]
-        return sorted(found, key=lambda s: (-s.base_amount, s.due_date))
+        return tuple(sorted(found, key=lambda s: (-s.base_amount, s.due_date)))
 
     def outflows_between(self, start: date, end: date) -> list[ScheduleInfo]:
-        return [s for s in self.schedules if s.direction != INFLOW and start <= s.due_date <= end and s.base_amount > 0]
+        dues, outflows = self._outflows
+        return list(outflows[bisect_left(dues, start) : bisect_right(dues, end)])
+
+    @cached_property
+    def _outflows(self) -> tuple[list[date], tuple[ScheduleInfo, ...]]:
+        found = sorted((s for s in self.schedules if s.direction != INFLOW and s.base_amount > 0), key=lambda s: (s.due_date, s.id))
+        return [s.due_date for s in found], tuple(found)
 
     def schedules_of_client(self, client_id: str) -> list[ScheduleInfo]:
         return [s for s in self.schedules if s.client_id == client_id]
@@ -148,15 +168,22 @@ class PreparationContext:
         return [s for s in self.schedules if s.vendor_id == vendor_id]
 
     def schedule(self, schedule_id: str) -> ScheduleInfo | None:
-        return next((s for s in self.schedules if s.id == schedule_id), None)
+        return self._by_id.get(schedule_id)
+
+    @cached_property
+    def _by_id(self) -> Mapping[str, ScheduleInfo]:
+        return {s.id: s for s in self.schedules}
 
     def forecast_with(self, adjustments: Iterable[ForecastItem] = (), *, opening_delta: Decimal = ZERO) -> Forecast:
-        """The forecast re-run with an option applied (items added, moved or removed; cash moved)."""
-        return build_forecast(
+        """The forecast re-run with an option applied (items added, moved or removed; cash moved).
+
+        Same result as ``build_forecast`` over all items plus the adjustments, from the weekly
+        totals computed once per run (see ``test_forecast_with_matches_a_full_rebuild``).
+        """
+        return forecast_from_totals(
+            self.totals.adjusted(adjustments, as_of=self.today),
             as_of=self.today,
-            weeks=HORIZON_WEEKS,
             opening_balance=self.opening_balance + opening_delta,
-            items=[*self.forecast_items, *adjustments],
             buffer=self.buffer,
             base_currency=self.base_currency,
         )
@@ -251,6 +278,7 @@ async def load_context(db: AsyncSession, *, account_id: str, today: date, settin
         opening_balance=inputs.opening_balance,
         forecast_items=inputs.items,
         forecast=forecast,
+        totals=WeeklyTotals.of(inputs.items, as_of=today, weeks=HORIZON_WEEKS),
     )
 
 

@@ -180,6 +180,7 @@ async def prepare_actions(
         return run
     ctx = context or await load_context(db, account_id=account.id, today=today, settings=settings)
     candidates: list[LinkCandidate] = []
+    pending_options: list[ActionOption] = []
     for alert in todo:
         agent = AGENTS.get(alert.detection_type.value)
         if agent is None:
@@ -194,10 +195,11 @@ async def prepare_actions(
             continue
         action, options = _persist(account, alert, draft, now)
         db.add(action)
-        await db.flush()  # the action row before its options (foreign key)
-        db.add_all(options)
+        pending_options.extend(options)
         run.actions.append(action)
         candidates.append(_candidate(action.id, alert.detection_type.value, draft.action_type, options))
+    await db.flush()  # the actions before their options (foreign key; no ORM relationship orders them)
+    db.add_all(pending_options)
     await db.flush()
     candidates += await _open_candidates(db, account_id=account.id, exclude=[a.id for a in run.actions])
     links = find_links(candidates, buffer=ctx.buffer, base_lowest=ctx.forecast.lowest_closing_balance)

@@ -78,12 +78,18 @@ def make_environment(templates_dir: Path | None = None) -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        auto_reload=False,  # templates ship with the code; no stat() per render
     )
 
 
 @functools.cache
 def _default_environment() -> jinja2.Environment:
     return make_environment()
+
+
+def shared_environment() -> jinja2.Environment:
+    """The environment for ``templates/``, made once per process."""
+    return _default_environment()
 
 
 def choose_tone(
@@ -347,6 +353,11 @@ def _format_amount(amount: AmountLike, currency: str, *, allow_negative: bool = 
         hint = "Use a three-letter ISO code such as USD, EUR or GBP."
         raise ValidationError(f"I don't know the currency `{currency}`.", field_errors={"currency": hint})
     value = _as_decimal(amount, "amount", allow_negative=allow_negative)
+    return _formatted(value, code)
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted(value: Decimal, code: str) -> str:
     quantum = Decimal(1).scaleb(-int(get_currency_precision(code)))
     return str(format_currency(value.quantize(quantum, rounding=ROUND_HALF_EVEN), code, locale="en_US"))
 

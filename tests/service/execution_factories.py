@@ -85,10 +85,11 @@ async def make_action(
     options: list[dict[str, Any]] | None = None,
     tags: tuple[str, ...] = (),
     expires_at: datetime | None = None,
+    title: str | None = None,
     **fields: Any,
 ) -> PreparedAction:
     action = PreparedAction(
-        user_id=account.id, action_type=ActionType(action_type), title=f"{action_type.replace('_', ' ').capitalize()}",
+        user_id=account.id, action_type=ActionType(action_type), title=title or action_type.replace("_", " ").capitalize(),
         amount=Decimal(amount) if amount is not None else None, currency=currency or account.base_currency, tags=list(tags),
         expires_at=expires_at, created_at=NOW, updated_at=NOW, **fields,
     )

@@ -1,0 +1,191 @@
+"""How fast the Slack app acks: signed slash commands and button clicks on loopback, at a fixed rate.
+
+Slack gives an app 3 seconds; Tamio aims at a p99 under 10 ms at 200 requests/s. The app runs as
+``tamio serve`` would (``bot.server.build_web_app``, SQLite, the local Slack stand-in as its Web API)
+in its own process; beside it, in the same run and with the same client, a bare aiohttp handler
+shows what loopback HTTP itself costs. Requests are sent open-loop: request i leaves at i/rate
+seconds whatever the earlier ones are doing, so a slow ack shows up as latency, not as a lower rate.
+
+Each request runs the whole path: signature check, workspace and member lookup in the database,
+the listener, the ack. The mix: ``/tamio help``, ``/tamio balance`` (a database read), a radio
+choice on a card and an Open App Home click (block_actions). Figures are printed, not asserted.
+
+    PYTHONPATH=. .venv/bin/python bench/ack_latency.py [--rate 200] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+
+SECRET = "bench-signing-secret"
+TEAM = "T0001"
+USERS = {"UADMIN": {"name": "maria", "is_admin": True}, "UVIEWER": {"name": "vic"}}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- the servers, each in its own process ---------------------------------------------------------
+
+
+def serve_bare(port: int) -> None:
+    async def ok(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text="")
+
+    app = web.Application()
+    app.router.add_post("/slack/events", ok)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+def serve_tamio(port: int, database_url: str, api_url: str, token: str) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    from bot.server import build_web_app
+    from tamio.config import Settings
+    from tamio.db import create_engine, make_session_factory
+
+    settings = Settings(database_url=database_url, slack_bot_token=token, slack_signing_secret=SECRET, slack_api_url=api_url,
+                        public_url=f"http://127.0.0.1:{port}", slack_client_id=None, slack_client_secret=None)
+    sessions = make_session_factory(create_engine(database_url))
+    web.run_app(build_web_app(settings, sessions), host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+async def create_schema(database_url: str) -> None:
+    import bot.oauth_tables  # noqa: F401
+    import tamio.models
+    from tamio.db import create_engine
+
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(tamio.models.Base.metadata.create_all)
+    await engine.dispose()
+
+
+# -- the client -----------------------------------------------------------------------------------
+
+
+def command(text: str, user: str) -> str:
+    return urlencode({"team_id": TEAM, "team_domain": "bench", "channel_id": "C0BENCH", "channel_name": "bench", "user_id": user,
+                      "user_name": user.lower(), "command": "/tamio", "text": text, "api_app_id": "A0APP",
+                      "response_url": "http://127.0.0.1:9/response", "trigger_id": "1.2.3"})
+
+
+def click(action_id: str, value: str, user: str) -> str:
+    payload: dict[str, Any] = {
+        "type": "block_actions", "team": {"id": TEAM, "domain": "bench"}, "user": {"id": user, "name": user.lower(), "team_id": TEAM},
+        "api_app_id": "A0APP", "trigger_id": "1.2.3", "container": {"type": "message", "message_ts": "1.000001", "channel_id": "C0BENCH"},
+        "channel": {"id": "C0BENCH", "name": "bench"}, "response_url": "http://127.0.0.1:9/response",
+        "actions": [{"type": "button", "action_id": action_id, "block_id": "b1", "value": value, "action_ts": "1.0"}],
+        "state": {"values": {}},
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+MIX = [command("help", "UADMIN"), command("balance", "UVIEWER"), click("card_option", "opt_1", "UADMIN"),
+       click("forecast_open_home", "home", "UVIEWER")]
+
+
+async def one(http: aiohttp.ClientSession, url: str, body: str) -> tuple[float, int]:
+    stamp = str(int(time.time()))
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
+               "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=body) or ""}
+    started = time.perf_counter()
+    async with http.post(url, data=body.encode(), headers=headers) as response:
+        await response.read()
+        return (time.perf_counter() - started) * 1000, response.status
+
+
+async def load(url: str, rate: float, seconds: float) -> tuple[list[float], int]:
+    connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=30)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        for body in MIX * 5:  # warm up: accounts, members, connections, imports
+            await one(http, url, body)
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.2
+        tasks = []
+        for i in range(int(rate * seconds)):
+            delay = start + i / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(one(http, url, MIX[i % len(MIX)])))
+        results = await asyncio.gather(*tasks)
+    latencies = [ms for ms, status in results if status == 200]
+    return latencies, sum(1 for _, status in results if status != 200)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def report(name: str, latencies: list[float], failed: int) -> None:
+    if not latencies:
+        print(f"{name:<28} no successful requests ({failed} failed)")
+        return
+    print(f"{name:<28} n={len(latencies):<6} p50={statistics.median(latencies):6.2f} ms  p99={percentile(latencies, 99):6.2f} ms  "
+          f"max={max(latencies):7.2f} ms  non-200={failed}")
+
+
+async def main(rate: float, seconds: float) -> None:
+    from bot.sandbox.standin import SlackStandIn
+
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as folder:
+        database_url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+        await create_schema(database_url)
+        async with SlackStandIn(users=USERS) as slack:
+            bare_port, app_port = free_port(), free_port()
+            servers = [context.Process(target=serve_bare, args=(bare_port,), daemon=True),
+                       context.Process(target=serve_tamio, args=(app_port, database_url, slack.api_url, slack.bot_token), daemon=True)]
+            for server in servers:
+                server.start()
+            try:
+                for port in (bare_port, app_port):
+                    await wait_for_port(port)
+                print(f"ack latency at {rate:.0f} requests/s for {seconds:.0f} s (open loop, loopback, SQLite); target p99 < 10 ms")
+                report("bare aiohttp handler", *await load(f"http://127.0.0.1:{bare_port}/slack/events", rate, seconds))
+                report("Tamio (commands + clicks)", *await load(f"http://127.0.0.1:{app_port}/slack/events", rate, seconds))
+            finally:
+                for server in servers:
+                    server.terminate()
+                    server.join(10)
+
+
+async def wait_for_port(port: int) -> None:
+    for _ in range(300):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            await writer.wait_closed()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    arguments = parser.parse_args()
+    sys.exit(asyncio.run(main(arguments.rate, arguments.seconds)))

@@ -1,0 +1,224 @@
+"""Benchmark: the 5-minute critical pass over 10,000 small accounts, shared by 2 worker processes.
+
+Each account is a small business: 20 counterparties (12 clients, a payroll, a tax, 6 suppliers),
+one agreement each, its schedules from 60 days back to the end of the 13-week forecast (past ones
+paid), one bank account; one in ten runs short of cash, so buffer-breach and payroll-safety alerts
+are raised and their actions prepared (the expensive path). Rows are seeded with bulk Core inserts
+into a throwaway PostgreSQL cluster (``tests/pgcluster.py``) or the database given with ``--pg``.
+
+Then ``--workers`` processes each run the real scheduler (``SchedulerApp.run_due("critical")``)
+at the same instant: they race for the slot's shards through claim rows and work through the
+accounts of the shards they win. Prints the wall time (target: under 60 s, so the 5-minute cadence
+holds with room to spare), the accounts per second, each worker's share and what the pass found.
+
+    python bench/fanout.py [--accounts 10000] [--workers 2] [--shards 16] [--concurrency 4] [--pg URL|auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, insert, select  # noqa: E402
+
+import tamio.models  # noqa: E402,F401
+from tamio.accounts.models import Account, UserConfiguration  # noqa: E402
+from tamio.config import Settings  # noqa: E402
+from tamio.data.models import CashAccount, Client, ExpenseBucket  # noqa: E402
+from tamio.db import Base, create_engine, make_session_factory, new_id  # noqa: E402
+from tamio.detection.models import DetectionAlert  # noqa: E402
+from tamio.obligations.models import ObligationAgreement, ObligationSchedule  # noqa: E402
+from tamio.outbox.models import OutboxMessage  # noqa: E402
+from tamio.preparation.models import PreparedAction  # noqa: E402
+from tamio.scheduler.models import PipelineRun, SchedulerClaim  # noqa: E402
+
+TODAY = date(2026, 12, 7)
+NOW = datetime(2026, 12, 7, 9, 1, tzinfo=UTC)
+CLIENTS, SUPPLIERS = 12, 6
+CHUNK = 200  # accounts per insert round
+
+
+def settings(url: str) -> Settings:
+    return Settings(database_url=url, use_obligation_for_forecast=True)
+
+
+def _dates(start: date, step_days: int, until: date) -> list[date]:
+    out, day = [], start
+    while day <= until:
+        out.append(day)
+        day += timedelta(days=step_days)
+    return out
+
+
+def small_business(n: int) -> dict[type[Any], list[dict[str, Any]]]:
+    """One account's rows (deterministic in ``n``)."""
+    account_id = f"acct_{n:06d}"
+    stamp = {"created_at": NOW - timedelta(days=200), "updated_at": NOW}
+    short = n % 10 == 3  # one in ten runs short of cash
+    rows: dict[type[Any], list[dict[str, Any]]] = {
+        Account: [{"id": account_id, "name": f"Small Business {n}", "base_currency": "USD", "timezone": "UTC",
+                   "dual_approval_threshold": Decimal(10000), "is_active": True, **stamp}],
+        UserConfiguration: [{"user_id": account_id, "obligations_buffer_amount": Decimal(5000), **stamp}],
+        CashAccount: [{"id": f"cash_{n:06d}", "user_id": account_id, "name": "Operating", "account_type": "bank",
+                       "balance": Decimal(9000 if short else 60000 + n % 5000), "currency": "USD",
+                       "base_currency_amount": Decimal(9000 if short else 60000 + n % 5000), "is_primary": True, **stamp}],
+        Client: [], ExpenseBucket: [], ObligationAgreement: [], ObligationSchedule: [],
+    }
+    end = TODAY + timedelta(weeks=13)
+    parties: list[tuple[str, str, Decimal, int, str | None]] = []  # (kind, name, amount, step days, category)
+    parties += [("client", f"Client {i}", Decimal(1500 + (n * 7 + i * 131) % 3000), 30, None) for i in range(CLIENTS)]
+    parties += [("payroll", "Payroll", Decimal(14000), 14, "payroll"), ("tax", "Sales tax", Decimal(3500), 91, "tax")]
+    parties += [("supplier", f"Supplier {i}", Decimal(400 + (n + i * 53) % 1200), 30, "operating") for i in range(SUPPLIERS)]
+    for i, (kind, name, amount, step, category) in enumerate(parties):
+        party_id = f"{'cli' if kind == 'client' else 'exp'}_{n:06d}_{i:02d}"
+        if kind == "client":
+            rows[Client].append({"id": party_id, "user_id": account_id, "name": name, "currency": "USD", "amount": amount,
+                                 "status": "active", "avg_payment_delay_days": i % 5, "relationship_type": "transactional",
+                                 **stamp})
+        else:
+            rows[ExpenseBucket].append({"id": party_id, "user_id": account_id, "name": name, "currency": "USD", "amount": amount,
+                                        "category": category, "status": "active", "payment_terms_days": 30, **stamp})
+        agreement_id = f"obl_{n:06d}_{i:02d}"
+        obligation_type = {"client": "revenue", "payroll": "payroll", "tax": "tax"}.get(kind, "expense")
+        direction = "inflow" if kind == "client" else "outflow"
+        rows[ObligationAgreement].append({
+            "id": agreement_id, "user_id": account_id, "client_id": party_id if kind == "client" else None,
+            "expense_bucket_id": None if kind == "client" else party_id, "obligation_type": obligation_type,
+            "direction": direction, "description": name, "base_amount": amount, "currency": "USD",
+            "base_currency_amount": amount, "amount_type": "fixed", "frequency": "monthly", "rrule": "FREQ=MONTHLY",
+            "start_date": TODAY - timedelta(days=200), "status": "active", "source": "manual", **stamp,
+        })
+        first = TODAY - timedelta(days=60) + timedelta(days=(n + i * 3) % step)
+        for due in _dates(first, step, end):
+            paid = due < TODAY - timedelta(days=3)
+            rows[ObligationSchedule].append({
+                "id": new_id("sch"), "obligation_id": agreement_id, "user_id": account_id, "direction": direction,
+                "client_id": party_id if kind == "client" else None, "amount_type": "fixed", "origin": "manual",
+                "rule_date": due, "due_date": due, "estimated_amount": amount, "currency": "USD",
+                "base_currency_amount": amount, "exchange_rate_used": Decimal(1),
+                "paid_amount": amount if paid else Decimal(0), "paid_base_amount": amount if paid else Decimal(0),
+                "status": "paid" if paid else "scheduled", "paid_at": due if paid else None, "source": "generated", **stamp,
+            })
+    return rows
+
+
+async def seed(url: str, accounts: int) -> dict[str, int]:
+    engine = create_engine(url)
+    counts: dict[str, int] = {}
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        for start in range(0, accounts, CHUNK):
+            batch: dict[type[Any], list[dict[str, Any]]] = {}
+            for n in range(start, min(accounts, start + CHUNK)):
+                for model, rows in small_business(n).items():
+                    batch.setdefault(model, []).extend(rows)
+            async with engine.begin() as connection:
+                for model in (Account, UserConfiguration, CashAccount, Client, ExpenseBucket, ObligationAgreement, ObligationSchedule):
+                    if batch.get(model):
+                        await connection.execute(insert(model), batch[model])
+                        counts[model.__tablename__] = counts.get(model.__tablename__, 0) + len(batch[model])
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("ANALYZE")
+    finally:
+        await engine.dispose()
+    return counts
+
+
+async def worker(url: str, go: float, shards: int, concurrency: int) -> dict[str, Any]:
+    from tamio.scheduler.runner import SchedulerApp
+
+    engine = create_engine(url, pool_size=concurrency + 2)
+    sessions = make_session_factory(engine)
+    app = SchedulerApp(settings(url), sessions, clock=lambda: NOW, shards=shards, concurrency=concurrency)
+    async with sessions() as db:  # warm the pool and the imports before the start signal
+        await db.execute(select(func.count()).select_from(Account))
+    await asyncio.sleep(max(0.0, go - time.time()))
+    started, cpu = time.time(), time.process_time()
+    reports = await app.run_due("critical")
+    finished = time.time()
+    await engine.dispose()
+    return {"replica": app.replica, "started": started, "finished": finished, "cpu": time.process_time() - cpu,
+            "shards": len(reports), "accounts": sum(r.accounts for r in reports), "failed": sum(len(r.failed) for r in reports)}
+
+
+async def results(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    sessions = make_session_factory(engine)
+    try:
+        async with sessions() as db:
+            async def count(model: type[Any], *where: Any) -> int:
+                return int((await db.execute(select(func.count()).select_from(model).where(*where))).scalar_one())
+
+            return {"claims": await count(SchedulerClaim), "runs": await count(PipelineRun),
+                    "alerts": await count(DetectionAlert), "actions": await count(PreparedAction),
+                    "outbox": await count(OutboxMessage)}
+    finally:
+        await engine.dispose()
+
+
+def run(url: str, args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    counts = asyncio.run(seed(url, args.accounts))
+    print(f"seeded {args.accounts:,} accounts in {time.perf_counter() - started:.1f} s: "
+          + ", ".join(f"{n:,} {t}" for t, n in counts.items()), flush=True)
+    go = time.time() + 4.0
+    command = [sys.executable, __file__, "--worker", url, "--go", str(go), "--shards", str(args.shards),
+               "--concurrency", str(args.concurrency)]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(args.workers)]
+    reports = []
+    for process in processes:
+        out, _ = process.communicate()
+        if process.returncode != 0:
+            raise SystemExit(f"a worker failed with exit code {process.returncode}")
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    wall = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
+    done = sum(r["accounts"] for r in reports)
+    print(f"critical pass: {done:,} accounts by {len(reports)} workers in {wall:.1f} s wall "
+          f"({done / wall:,.0f} accounts/s; {wall * 1000 * len(reports) / max(done, 1):.1f} ms per account per worker)"
+          f"   target < 60 s")
+    for r in reports:
+        print(f"  worker {r['replica']}: {r['shards']} shards, {r['accounts']:,} accounts, {r['failed']} failed, "
+              f"{r['finished'] - r['started']:.1f} s, CPU {r['cpu']:.1f} s")
+    found = asyncio.run(results(url))
+    print("  found: " + ", ".join(f"{n:,} {what}" for what, n in found.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--shards", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--pg", default="auto", help="a PostgreSQL URL (an empty database), or 'auto' for a throwaway cluster")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--go", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(asyncio.run(worker(args.worker, args.go, args.shards, args.concurrency))))
+        return
+    if args.pg != "auto":
+        run(args.pg, args)
+        return
+    from tests.pgcluster import PostgresCluster
+
+    cluster = PostgresCluster.start()
+    try:
+        run(cluster.create_database("bench_fanout"), args)
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Benchmark: the FULL pipeline (detection and preparation) for an account with 500 counterparties.
+
+Uses the detection benchmark's business (300 clients, 200 vendors, 5,000 schedules, payments).
+Prints the median of several runs of:
+
+- the engines alone, over data already loaded: the twelve detections (``evaluate``) plus every
+  agent over the run's alerts (``AGENTS``, each option's forecast effect re-run);
+- the first FULL run through the database (detect, persist alerts, prepare and store every action);
+- a steady-state FULL run (the hourly job: alerts refreshed, nothing new to prepare), rolled back.
+
+Target: a FULL run, detection and preparation together, under 50 ms.
+
+    python bench/pipeline.py [--runs 5] [--pg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import insert, select  # noqa: E402
+
+import tamio.models  # noqa: E402,F401
+from bench.detection import NOW, SETTINGS, TODAY, books  # noqa: E402
+from tamio.accounts.configuration import effective_config  # noqa: E402
+from tamio.accounts.service import create_account, get_user_configuration  # noqa: E402
+from tamio.db import Base, create_engine, make_session_factory  # noqa: E402
+from tamio.detection.engine import evaluate  # noqa: E402
+from tamio.detection.models import DetectionAlert, DetectionType  # noqa: E402
+from tamio.detection.snapshot import load_snapshot  # noqa: E402
+from tamio.pipeline import PipelineConfig, run_detection_preparation_cycle  # noqa: E402,F401
+from tamio.preparation.alerts import AlertView  # noqa: E402
+from tamio.preparation.context import load_context  # noqa: E402
+from tamio.preparation.engine import AGENTS  # noqa: E402
+
+
+def ms(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1000:8.1f} ms  (min {min(values) * 1000:.1f})"
+
+
+async def bench(url: str, label: str, runs: int) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        sessions = make_session_factory(engine)
+        async with sessions() as session, session.begin():
+            account = await create_account(session, name="Bench Agency", base_currency="USD")
+            for model, rows in books(account.id).items():
+                await session.execute(insert(model), rows)
+        async with sessions() as session, session.begin():
+            started = time.perf_counter()
+            first = await run_detection_preparation_cycle(session, account.id, today=TODAY, now=NOW, settings=SETTINGS)
+            first_run = time.perf_counter() - started
+        async with sessions() as session:
+            config = effective_config(await get_user_configuration(session, account_id=account.id))
+            snapshot = await load_snapshot(session, account.id, today=TODAY, settings=SETTINGS)
+            context = await load_context(session, account_id=account.id, today=TODAY, settings=SETTINGS)
+            alerts = [AlertView.of(a) for a in (await session.execute(select(DetectionAlert).where(DetectionAlert.user_id == account.id))).scalars()]
+        detect, prepare = [], []
+        for _ in range(runs):
+            started = time.perf_counter()
+            evaluate(snapshot, DetectionType, today=TODAY, config=config)
+            detect.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            for alert in alerts:
+                AGENTS[alert.detection_type](alert, context)
+            prepare.append(time.perf_counter() - started)
+        steady = []
+        for _ in range(runs):
+            async with sessions() as session:
+                started = time.perf_counter()
+                again = await run_detection_preparation_cycle(session, account.id, today=TODAY, now=datetime.now(UTC), settings=SETTINGS)
+                steady.append(time.perf_counter() - started)
+                await session.rollback()
+        print(f"{label}: {first.alerts_detected} alerts, {first.actions_prepared} actions prepared, {first.linked_action_groups} linked groups, "
+              f"{len(first.errors)} errors; steady run prepared {again.actions_prepared}")
+        print(f"  engines: detection     {ms(detect)}")
+        print(f"  engines: preparation   {ms(prepare)}   ({len(alerts)} alerts, every agent)")
+        print(f"  engines together       median {(statistics.median(detect) + statistics.median(prepare)) * 1000:8.1f} ms   target < 50 ms")
+        print(f"  first FULL run         {first_run * 1000:8.1f} ms   (database included: {first.detection_duration_ms} ms detection, {first.preparation_duration_ms} ms preparation)")
+        print(f"  steady FULL run        {ms(steady)}   (database included)")
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--pg", action="store_true", help="also on a throwaway PostgreSQL cluster")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(bench(f"sqlite+aiosqlite:///{tmp}/bench.db", "sqlite", args.runs))
+    if args.pg:
+        from tests.pgcluster import PostgresCluster
+
+        cluster = PostgresCluster.start()
+        try:
+            asyncio.run(bench(cluster.create_database("bench_pipeline"), "postgresql", args.runs))
+        finally:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""``tamio actions``: list, show, approve (and carry out), skip, and the automation rules, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from tamio.cli import main
+from tamio.db import Base, create_engine, make_session_factory
+from tests.service.execution_factories import Mailbox, Team, email_option, make_action
+
+
+async def _books(url: str) -> dict[str, str]:
+    import tamio.models  # noqa: F401  (registers every table)
+
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    sessions = make_session_factory(engine)
+    async with sessions() as session, session.begin():
+        team = await Team.open(session)
+        chase = await make_action(session, team.account, title="Chase Acme's $4,200", options=[email_option(to="ap@acme.test"), email_option(to="cfo@acme.test")])
+        other = await make_action(session, team.account, title="Chase Globex")
+        ids = {"chase": chase.id, "other": other.id, "maria": team.maria.slack_user_id or "", "account": team.account.id}
+    await engine.dispose()
+    return ids
+
+
+def test_the_actions_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    ids = asyncio.run(_books(url))
+    with Mailbox() as mailbox:
+        for name, value in {"TAMIO_DATABASE_URL": url, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port), "SMTP_SENDER": "tamio@acme.test"}.items():
+            monkeypatch.setenv(name, value)
+
+        def tamio(*args: str) -> tuple[int, str, str]:
+            code = main(list(args))
+            out = capsys.readouterr()
+            return code, out.out, out.err
+
+        code, out, _ = tamio("actions", "list")
+        assert code == 0 and ids["chase"] in out and "Chase Acme's $4,200" in out and "$4,200.00" in out
+
+        code, out, err = tamio("actions", "approve", ids["chase"], "--option", "2", "--as", ids["maria"], "--body", "Hi, a gentle reminder.")
+        assert code == 0, err
+        assert "@maria approved option 2" in out and "Done: Chase with a firm email." in out and "emailed cfo@acme.test" in out
+        [message] = mailbox.messages
+        assert message["To"] == "cfo@acme.test" and str(message.get_payload()).strip() == "Hi, a gentle reminder."
+
+        code, _, err = tamio("actions", "approve", ids["chase"], "--as", "li")
+        assert code == 1 and err.startswith("tamio: @maria already approved this at ")
+        code, _, err = tamio("actions", "skip", ids["other"], "--as", "vic")
+        assert code == 1 and "Only approvers and admins can skip actions; you are a viewer." in err
+        code, out, _ = tamio("actions", "skip", ids["other"], "--as", "li", "--reason", "paid by phone")
+        assert code == 0 and out.strip() == "@li skipped this: paid by phone"
+
+        code, out, _ = tamio("actions", "show", ids["chase"], "--json")
+        shown = json.loads(out)
+        assert (shown["status"], shown["decided_by"], shown["edited_body"]) == ("executed", "@maria", "Hi, a gentle reminder.")
+        assert [h["event"] for h in shown["history"]] == ["approved", "executing", "email", "executed"]
+        code, out, _ = tamio("actions", "show", ids["chase"])
+        assert code == 0 and " *2. Chase with a firm email" in out and "Decided by @maria" in out
+
+        code, _, err = tamio("actions", "rules", "set", "payroll", "--auto", "on", "--as", "ada")
+        assert code == 1 and "Payroll actions always need an admin's approval; this rule is locked." in err
+        code, out, err = tamio("actions", "rules", "set", "payment_batch", "--auto", "on", "--threshold", "5000", "--as", "ada")
+        assert code == 0, err
+        assert any(line.startswith("payment_batch") and "automatic" in line and "below $5,000.00" in line for line in out.splitlines())
+        assert any(line.startswith("payroll") and "LOCKED" in line for line in out.splitlines())
+        code, out, _ = tamio("actions", "resume")
+        assert code == 0 and "Nothing is waiting" in out
+    assert len(mailbox.messages) == 1
