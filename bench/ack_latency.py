@@ -60,6 +60,10 @@ def serve_tamio(port: int, database_url: str, api_url: str, token: str) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
+    import os
+
+    if os.environ.get("SWITCH"):
+        sys.setswitchinterval(float(os.environ["SWITCH"]))
     from bot.server import build_web_app
     from tamio.config import Settings
     from tamio.db import create_engine, make_session_factory
@@ -101,8 +105,9 @@ def click(action_id: str, value: str, user: str) -> str:
     return urlencode({"payload": json.dumps(payload)})
 
 
-MIX = [command("help", "UADMIN"), command("balance", "UVIEWER"), click("card_option", "opt_1", "UADMIN"),
-       click("forecast_open_home", "home", "UVIEWER")]
+COMMANDS = [command("help", "UADMIN"), command("balance", "UVIEWER")]
+CLICKS = [click("card_option", "opt_1", "UADMIN"), click("forecast_open_home", "home", "UVIEWER")]
+MIX = [COMMANDS[0], CLICKS[0], COMMANDS[1], CLICKS[1]]
 
 
 async def one(http: aiohttp.ClientSession, url: str, body: str) -> tuple[float, int]:
@@ -115,7 +120,7 @@ async def one(http: aiohttp.ClientSession, url: str, body: str) -> tuple[float, 
         return (time.perf_counter() - started) * 1000, response.status
 
 
-async def load(url: str, rate: float, seconds: float) -> tuple[list[float], int]:
+async def load(url: str, rate: float, seconds: float, mix: list[str] = MIX) -> tuple[list[float], int]:
     connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=30)
     async with aiohttp.ClientSession(connector=connector) as http:
         for body in MIX * 5:  # warm up: accounts, members, connections, imports
@@ -127,7 +132,7 @@ async def load(url: str, rate: float, seconds: float) -> tuple[list[float], int]
             delay = start + i / rate - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.ensure_future(one(http, url, MIX[i % len(MIX)])))
+            tasks.append(asyncio.ensure_future(one(http, url, mix[i % len(mix)])))
         results = await asyncio.gather(*tasks)
     latencies = [ms for ms, status in results if status == 200]
     return latencies, sum(1 for _, status in results if status != 200)
@@ -164,7 +169,10 @@ async def main(rate: float, seconds: float) -> None:
                     await wait_for_port(port)
                 print(f"ack latency at {rate:.0f} requests/s for {seconds:.0f} s (open loop, loopback, SQLite); target p99 < 10 ms")
                 report("bare aiohttp handler", *await load(f"http://127.0.0.1:{bare_port}/slack/events", rate, seconds))
-                report("Tamio (commands + clicks)", *await load(f"http://127.0.0.1:{app_port}/slack/events", rate, seconds))
+                app_url = f"http://127.0.0.1:{app_port}/slack/events"
+                report("Tamio, commands + clicks", *await load(app_url, rate, seconds))
+                report("Tamio, slash commands only", *await load(app_url, rate, seconds, COMMANDS))
+                report("Tamio, button clicks only", *await load(app_url, rate, seconds, CLICKS))
             finally:
                 for server in servers:
                     server.terminate()

@@ -41,7 +41,8 @@ def render_forecast_png(forecast: Forecast, *, title: str = "") -> bytes:
     from matplotlib.ticker import FuncFormatter
 
     cur = forecast.base_currency
-    starts = [week.start for week in forecast.weeks]
+    days = [week.start for week in forecast.weeks]
+    starts = [float(day.toordinal()) for day in days]  # x positions; the labels say the dates
     closing = [float(week.closing_balance) for week in forecast.weeks]
     low = [float(week.low) for week in forecast.weeks]
     high = [float(week.high) for week in forecast.weeks]
@@ -57,19 +58,20 @@ def render_forecast_png(forecast: Forecast, *, title: str = "") -> bytes:
     if lowest is not None:
         axes.annotate(
             f"lowest {format_money(lowest.closing_balance, cur, with_cents=False)}",
-            (lowest.start, float(lowest.closing_balance)),
+            (float(lowest.start.toordinal()), float(lowest.closing_balance)),
             textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8, color=COLOURS["low"],
         )
     axes.axhline(0, color="#888888", linewidth=0.8)
     axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: _short_money(value, cur)))
-    axes.set_xticks(starts[:: max(1, len(starts) // 7)])
-    axes.set_xticklabels([d.strftime("%d %b") for d in starts[:: max(1, len(starts) // 7)]], fontsize=8)
+    step = max(1, len(days) // 7)
+    axes.set_xticks(starts[::step])
+    axes.set_xticklabels([d.strftime("%d %b") for d in days[::step]], fontsize=8)
     axes.tick_params(axis="y", labelsize=8)
     axes.grid(axis="y", color=COLOURS["grid"], linewidth=0.6)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
     axes.legend(loc="upper right", fontsize=7, frameon=False)
-    axes.set_title(title or f"Cash forecast · {len(starts)} weeks from {forecast.as_of:%a %d %b}", fontsize=10, loc="left")
+    axes.set_title(title or f"Cash forecast · {len(days)} weeks from {forecast.as_of:%a %d %b}", fontsize=10, loc="left")
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

@@ -127,7 +127,7 @@ async def run_detection_preparation_cycle(
         result.errors += [{"stage": "preparation", "type": e.detection_type, "error": e.error} for e in prepared.errors]
         cards = [Outgoing("action_card", {"action_id": a.id}, f"card:{a.id}", account.digest_channel_id) for a in prepared.actions]
         await enqueue_many(db, account_id=account.id, messages=cards, now=now)
-        await _auto_execute(db, account=account, actions=prepared.actions, now=now)
+        await _auto_execute(db, account=account, actions=prepared.actions, now=now, settings=settings)
         result.preparation_duration_ms = _ms(prep_started)
 
     result.total_duration_ms = _ms(started)
@@ -176,7 +176,7 @@ def _announcements(account: Account, run: Any) -> list[Outgoing]:
     return messages
 
 
-async def _auto_execute(db: AsyncSession, *, account: Account, actions: list[PreparedAction], now: datetime) -> None:
+async def _auto_execute(db: AsyncSession, *, account: Account, actions: list[PreparedAction], now: datetime, settings: Settings) -> None:
     from tamio.execution import automation
 
     maybe = getattr(automation, "maybe_auto_execute", None)
@@ -190,4 +190,4 @@ async def _auto_execute(db: AsyncSession, *, account: Account, actions: list[Pre
     if enabled is None:  # nothing is automatic for this account: no rule to check per action
         return
     for action in actions:
-        await maybe(db, account=account, action=action, now=now)
+        await maybe(db, account=account, action=action, now=now, settings=settings)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -224,7 +225,7 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
     if not words:
         return ShowHelp()
     name, rest = words[0].lower(), words[1:]
-    readers = {
+    readers: dict[str, Callable[[], Command]] = {
         "help": lambda: ShowHelp(),
         "forecast": lambda: _forecast(rest),
         "add": lambda: _add(rest, today, base_currency),
@@ -242,8 +243,7 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
     if reader is None:
         known = ", ".join(f"`{n}`" for n in USAGES)
         raise CommandError(f"I don't know `{words[0][:40]}`.", usage="help", example="/tamio help", hint=f"Try one of {known}.")
-    command: Command = reader()  # type: ignore[no-untyped-call]
-    return command
+    return reader()
 
 
 def _no_args(name: str, rest: list[str], command: Command) -> Command:

@@ -65,11 +65,12 @@ def _read(values: dict[str, str | None], today: date) -> tuple[dict[str, Any], d
             out["day"] = int(day_text)
         except ValueError:
             errors["day"] = "Use a day from 1 to 31, or -1 for the last day of the month."
-    start = date.fromisoformat(values["start_date"]) if values.get("start_date") else today
+    start_text, end_text = values.get("start_date"), values.get("end_date")
+    start = date.fromisoformat(start_text) if start_text else today
     if start < today:
         errors["start_date"] = f"The first date can't be in the past; use today ({today.isoformat()}) or later."
     out["start"] = start
-    out["end"] = date.fromisoformat(values["end_date"]) if values.get("end_date") else None
+    out["end"] = date.fromisoformat(end_text) if end_text else None
     try:
         out["convention"] = BusinessDayConvention(values.get("convention") or "none")
     except ValueError:

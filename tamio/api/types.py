@@ -96,9 +96,14 @@ Percent = Annotated[
 
 def _iso_day(value: Any) -> Any:
     """Only ``YYYY-MM-DD`` text is a date here (pydantic alone would read "0" as 1970-01-01)."""
-    if isinstance(value, str) and not _DAY_RE.fullmatch(value):
+    if not isinstance(value, str):
+        return value
+    if not _DAY_RE.fullmatch(value):
         raise ValueError("write the date like 2026-12-07 (between 1900 and 2199)")
-    return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{value} is not a date on the calendar") from exc
 
 
 def _check_day(value: date) -> date:

@@ -14,6 +14,7 @@ OPTIONAL = (
     "tamio.cli.tokens",
     "tamio.cli.integrations",
     "tamio.cli.serve",
+    "tamio.cli.sandbox",
 )
 
 

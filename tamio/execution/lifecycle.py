@@ -232,10 +232,12 @@ async def approve(
             ) + ". Tamio will carry it out now."
         else:
             limit = format_money(account.dual_approval_threshold, account.base_currency)
-            message = (
-                f"{who} approved {_option_text(option)}: {given} of {required} approvals. "
-                f"Actions of {limit} or more need a second approver before Tamio carries them out."
+            tail = (
+                f"There is no exchange rate to compare it with the {limit} limit, so it needs a second approver too."
+                if at_stake is None
+                else f"Actions of {limit} or more need a second approver before Tamio carries them out."
             )
+            message = f"{who} approved {_option_text(option)}: {given} of {required} approvals. {tail}"
         return Decision(
             outcome="approved" if done else "awaiting_second_approval",
             action_id=action.id, option_id=option.id, approvals_given=given, approvals_required=required,

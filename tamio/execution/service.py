@@ -234,10 +234,10 @@ async def execute_in_session(db: AsyncSession, *, account: Account, action: Prep
             )
             if not await _finish(ctx, attempt=1, emails=[]):
                 raise _HasEmails
-    except _HasEmails:
-        return None
     except Exception as exc:
-        log.warning("inline execution of %s failed, left for the executor: %r", action.id, exc)
+        if not isinstance(exc, _HasEmails):
+            log.warning("inline execution of %s failed, left for the executor: %r", action.id, exc)
+        await db.refresh(action)  # the savepoint's rollback expired what it had changed
         return None
     return _outcome(ctx.action, _done_message(ctx), ran=True)
 

@@ -201,7 +201,7 @@ def headcount_review_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
         amount=nxt.base_amount, currency=ctx.base_currency, counterparty_type="expense_bucket", counterparty_id=nxt.vendor_id,
         counterparty_name=nxt.counterparty_name,
         risk=risk(ctx, relationship_for_vendor(ctx, nxt.vendor_id), reversibility="reversible", amount=nxt.base_amount, deadline=nxt.due_date),
-        forecast=ctx.forecast_with(), params={"schedule_ids": [s.id for s in mine], "steps": []},
+        forecast=ctx.forecast_with(), params={"confirm_schedule_ids": [s.id for s in mine], "steps": []},
     )
     return ActionDraft(action_type="payroll_confirmation", title=alert.title, summary=alert.explanation, options=(option,),
                        amount=nxt.base_amount, currency=ctx.base_currency, counterparty_type="expense_bucket",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +64,15 @@ async def finish(
         .where(SchedulerClaim.job_name == job_name, SchedulerClaim.slot == slot, SchedulerClaim.claimed_by == replica[:100])
         .values(finished_at=now, outcome=outcome, details=details or {}, error=error[:4000] if error else None)
     )
+
+
+async def prune(db: AsyncSession, *, before: datetime) -> int:
+    """Forget finished claims of slots older than ``before`` (their slots can never be due again)."""
+    result = await db.execute(
+        delete(SchedulerClaim).where(SchedulerClaim.slot < before, SchedulerClaim.outcome != RUNNING)
+        .returning(SchedulerClaim.id)
+    )
+    return len(result.all())
 
 
 @dataclass(frozen=True)

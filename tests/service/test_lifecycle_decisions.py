@@ -258,3 +258,11 @@ async def test_superseded_and_expired_actions_are_closed_by_tamio(session: Async
     with pytest.raises(AlreadyDecided, match=r"^This action was superseded at 10:42 \(its alert resolved\)\.$"):
         await skip(session, account=team.account, member=team.li, action_id=old.id, now=later(1))
     assert await count_records(session, old.id, "superseded") == 1 and await count_records(session, stale.id, "expired") == 1
+
+
+async def test_without_an_exchange_rate_dual_control_applies(session: AsyncSession) -> None:
+    team = await Team.open(session)
+    action = await make_action(session, team.account, amount="50", currency="GBP")  # no GBP rate: the amount cannot be checked
+    decision = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=(await first_option(session, action)).id, now=NOW)
+    assert (decision.outcome, decision.approvals_required) == ("awaiting_second_approval", 2)
+    assert "no exchange rate to compare it with the $10,000.00 limit" in decision.message

@@ -102,7 +102,7 @@ class Mailbox:
             writer.write(line.encode() + b"\r\n")
             await writer.drain()
 
-        sender, recipients = "", []
+        sender, recipients = "", list[str]()
         try:
             await say("220 sandbox.tamio.local ESMTP Tamio sandbox mailbox")
             while True:

@@ -177,7 +177,8 @@ class Player:
             text = await response.text()
             reply = AppReply(response.status, text, response.content_type, time.perf_counter() - started)
         answer = reply_json(reply)
-        found = answer.get("body") if isinstance(answer.get("body"), dict) else {}
+        answered = answer.get("body")
+        found: dict[str, Any] = answered if isinstance(answered, dict) else {}
         answer["options"] = found.get("options") or []
         answer["option_groups"] = found.get("option_groups") or []
         return answer

@@ -182,8 +182,10 @@
     return new Date(Number(ts) * 1000).toLocaleTimeString("en-US", { hour: "numeric", minute: "2-digit" });
   }
 
-  function author(message) {
-    if (message.bot_id || message.user === snap.bot_user_id) return { name: config.app_name, app: true };
+  function author(message, ephemeral) {
+    if (message.user === "USLACKBOT") return { name: "Slackbot", app: true };
+    // Tamio's ephemerals carry the recipient as their user; Slack shows them as the app's.
+    if (ephemeral || message.bot_id || message.user === snap.bot_user_id) return { name: config.app_name, app: true };
     return { name: snap.users[message.user] || message.user || "someone", app: false };
   }
 
@@ -213,7 +215,7 @@
   function renderMessage(message, channel, ephemeral) {
     const node = el("article", "message" + (ephemeral ? " ephemeral" : ""));
     node.dataset.ts = message.ts;
-    const who = author(message);
+    const who = author(message, ephemeral);
     const avatar = el("div", "avatar" + (who.app ? " app" : ""), who.name.slice(0, 1).toUpperCase());
     avatar.setAttribute("aria-hidden", "true");
     const body = el("div", "message-body");
@@ -388,9 +390,17 @@
 
   // -- the whole page ------------------------------------------------------------------------------
 
+  // Like Slack, a conversation stays at its newest message unless the reader scrolled up.
+  let stick = true;
+  const atBottom = () => paneBody.scrollHeight - paneBody.scrollTop - paneBody.clientHeight < 80;
+  paneBody.addEventListener("scroll", () => { stick = atBottom(); });
+  paneBody.addEventListener("load", () => {
+    if (stick && !(pane.kind === "app" && pane.tab === "home")) paneBody.scrollTop = paneBody.scrollHeight;
+  }, true);
+
   function render(jump) {
     if (!snap) return;
-    const nearBottom = paneBody.scrollHeight - paneBody.scrollTop - paneBody.clientHeight < 80;
+    const nearBottom = stick;
     renderNav();
     renderHeader();
     let content;
@@ -400,6 +410,7 @@
     if (paneBody.firstChild !== content || paneBody.childNodes.length !== 1) paneBody.replaceChildren(content);
     if (pane.kind !== "app" || pane.tab !== "home") {
       if (jump || nearBottom) paneBody.scrollTop = paneBody.scrollHeight;
+      if (jump) stick = true;
     } else if (jump) paneBody.scrollTop = 0;
     renderModal();
   }
@@ -436,6 +447,7 @@
     const channel = currentChannel();
     if (!text || !channel) return;
     composer.value = "";
+    stick = true;
     showHints();
     composerArea.classList.add("busy");
     const result = await post("/sandbox/command", { channel, text });

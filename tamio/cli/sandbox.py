@@ -1,0 +1,151 @@
+"""``tamio sandbox [--port 8080] [--app-port 3000]``: Tamio in a Slack workspace in the browser, no account needed.
+
+What ``make run`` starts. It migrates the database, seeds the demo company when the database has
+no account (``tamio.demo``), then runs two things until Ctrl-C (or SIGTERM):
+
+- the sandbox (``bot.sandbox.runner``) in this process: a local Slack (the Web API stand-in) and
+  its web page at http://127.0.0.1:8080, plus a mailbox for the emails Tamio sends;
+- ``tamio serve``, the real app and unchanged, as a child process in the same process group, on
+  its own port, with ``SLACK_API_URL`` pointed at the stand-in and a signing secret made for this run.
+
+Ctrl-C reaches both (one process group); SIGTERM to this process is passed on to the child. The
+sandbox always runs with USE_OBLIGATION_FOR_FORECAST on: the demo company lives in the obligations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import secrets
+import signal
+import sys
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from sqlalchemy import select
+
+from tamio import migrate
+from tamio.accounts.models import Account
+from tamio.accounts.service import account_for_team
+from tamio.cli.context import CliContext
+from tamio.cli.serve import _port as port_number
+from tamio.config import Settings
+from tamio.db import create_engine, make_session_factory
+from tamio.demo import seed_demo
+from tamio.errors import TamioError
+
+STARTUP_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 15.0
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("sandbox", help="run Tamio in a local Slack sandbox in the browser (what `make run` starts)")
+    parser.add_argument("--host", default="127.0.0.1", help="address of the sandbox page (default 127.0.0.1)")
+    parser.add_argument("--port", type=port_number, default=8080, help="port of the sandbox page and Slack stand-in")
+    parser.add_argument("--app-port", type=port_number, default=3000, help="port of `tamio serve`")
+    parser.add_argument("--no-seed", action="store_true", help="do not seed the demo company into an empty database")
+    parser.set_defaults(sync_handler=_sandbox)
+
+
+def _runner() -> Any:
+    return importlib.import_module("bot.sandbox.runner")
+
+
+def _sandbox(args: argparse.Namespace, ctx: CliContext) -> int:
+    settings = ctx.settings.model_copy(update={"use_obligation_for_forecast": True})
+    migrate.upgrade(settings.database_url)
+    if not args.no_seed:
+        print(asyncio.run(seed_if_empty(settings, ctx)), flush=True)
+    return asyncio.run(_run(settings, host=args.host, port=args.port, app_port=args.app_port))
+
+
+async def seed_if_empty(settings: Settings, ctx: CliContext) -> str:
+    """Seed the demo company, tied to the sandbox workspace, unless the database has an account."""
+    runner = _runner()
+    engine = create_engine(settings.database_url)
+    try:
+        async with make_session_factory(engine)() as db, db.begin():
+            found = await account_for_team(db, team_id=runner.SANDBOX_TEAM_ID)
+            if found is not None:
+                return f"Demo company: {found.name} (already in the database)."
+            if (await db.execute(select(Account.id).limit(1))).first() is not None:
+                return ("The database has accounts, none of them the sandbox's; the sandbox workspace starts "
+                        "an empty account. Use a fresh TAMIO_DATABASE_URL for the demo company.")
+            now = ctx.now
+            today = now.astimezone(ZoneInfo(settings.timezone)).date()
+            account = await seed_demo(
+                db, settings=settings, today=today, now=now,
+                slack_team_id=runner.SANDBOX_TEAM_ID, digest_channel_id=runner.SANDBOX_CHANNEL_ID,
+            )
+            return f"Demo company seeded: {account.name}."
+    finally:
+        await engine.dispose()
+
+
+async def _healthy(url: str, child: asyncio.subprocess.Process, stop: asyncio.Event) -> bool:
+    """Wait until `tamio serve` answers /healthz; False if it exited or we were asked to stop."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP_TIMEOUT_S
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while loop.time() < deadline and child.returncode is None and not stop.is_set():
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return True
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(0.2)
+    return False
+
+
+async def _stop_child(child: asyncio.subprocess.Process) -> int:
+    if child.returncode is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(child.wait(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            child.kill()
+            await child.wait()
+    return child.returncode or 0
+
+
+async def _run(settings: Settings, *, host: str, port: int, app_port: int) -> int:
+    runner = _runner()
+    app_url = f"http://127.0.0.1:{app_port}/"
+    sandbox = runner.Sandbox(
+        runner.SandboxConfig(app_url=app_url, signing_secret=secrets.token_hex(20), host=host, port=port)
+    )
+    try:
+        await sandbox.start()
+    except OSError as exc:
+        raise TamioError(f"The sandbox can't listen on {host}:{port} ({exc.strerror}).", hint="Choose another port with --port.") from exc
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    env = sandbox.app_environment(os.environ, database_url=settings.database_url, app_port=app_port)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tamio.cli", "serve", "--host", "127.0.0.1", "--port", str(app_port), env=env
+    )
+    try:
+        if await _healthy(app_url + "healthz", child, stop):
+            print(f"Tamio sandbox: {sandbox.url}  (open it in a browser; Ctrl-C stops it)", flush=True)
+            waiting = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(child.wait())]
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            for task in waiting:
+                task.cancel()
+        elif child.returncode is None and not stop.is_set():
+            print(f"tamio sandbox: `tamio serve` did not answer {app_url}healthz within {STARTUP_TIMEOUT_S:.0f} s; stopping.",
+                  file=sys.stderr, flush=True)
+            return 1
+        if stop.is_set():
+            return 0
+        print(f"tamio sandbox: `tamio serve` stopped (exit status {child.returncode}); stopping the sandbox.",
+              file=sys.stderr, flush=True)
+        return child.returncode or 1
+    finally:
+        await _stop_child(child)
+        await sandbox.stop()

@@ -1,0 +1,205 @@
+"""``make run``'s processes in a real browser: the demo company, Tamio's real app, the Slack sandbox page.
+
+One story, screenshotted step by step under ``test-output/``: the forecast with its chart and weekly
+table; ``/tamio run`` and its action cards; an approver picks an option and approves (the card
+becomes "Approved by ..."); a viewer is refused; App Home's queue is shorter; and an expense is
+added through the modal, with a field error first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect, sync_playwright
+
+from tests.e2e.conftest import CHROMIUM_ARGS, free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+STARTUP_S = 60
+STEP_MS = 20_000
+ADDRESS = re.compile(r"Tamio sandbox: (http://127\.0\.0\.1:\d+/)")
+
+
+@dataclass
+class RunningSandbox:
+    """`tamio sandbox` in its own process group, and what it printed."""
+
+    process: subprocess.Popen[str]
+    url: str = ""
+    output: list[str] = field(default_factory=list)
+
+    def printed(self) -> str:
+        return "".join(self.output)
+
+
+def _read_output(sandbox: RunningSandbox) -> None:
+    assert sandbox.process.stdout is not None
+    for line in sandbox.process.stdout:
+        sandbox.output.append(line)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
+    """`tamio sandbox` on free ports with a fresh SQLite database; stopped with Ctrl-C (SIGINT to the group)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SMTP_", "TAMIO_"))}
+    env.update(TAMIO_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/sandbox.db", PYTHONUNBUFFERED="1")
+    command = [sys.executable, "-m", "tamio.cli", "sandbox", "--port", str(free_port()), "--app-port", str(free_port())]
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    running = RunningSandbox(process)
+    threading.Thread(target=_read_output, args=(running,), daemon=True).start()
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while time.monotonic() < deadline and process.poll() is None:
+            found = ADDRESS.search(running.printed())
+            if found:
+                running.url = found.group(1)
+                break
+            time.sleep(0.1)
+        assert running.url, f"`tamio sandbox` did not print its address:\n{running.printed()}"
+        yield running
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does in a terminal
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                pytest.fail(f"`tamio sandbox` did not stop on Ctrl-C:\n{running.printed()}")
+    assert process.returncode == 0, f"`tamio sandbox` stopped with {process.returncode}:\n{running.printed()}"
+    leftovers = subprocess.run(["pgrep", "-g", str(process.pid)], capture_output=True, text=True).stdout.split()
+    assert not leftovers, f"processes left in the sandbox's group: {leftovers}"
+
+
+def type_command(page: Page, text: str) -> None:
+    page.locator("#composer").fill(text)
+    page.locator("#composer").press("Enter")
+
+
+def switch_to(page: Page, user_id: str) -> None:
+    page.locator("#member").select_option(user_id)
+
+
+def card(page: Page, title: str) -> Locator:
+    """The channel message whose header contains ``title`` (the action card)."""
+    return page.locator("article.message:not(.ephemeral)").filter(has=page.locator(".bk-header", has_text=title)).last
+
+
+def queue_size(page: Page) -> int:
+    heading = page.locator(".home .bk-header", has_text="Waiting for you")
+    expect(heading).to_be_visible(timeout=STEP_MS)
+    found = re.search(r"\((\d+)\)", heading.inner_text())
+    assert found, heading.inner_text()
+    return int(found.group(1))
+
+
+def open_home(page: Page) -> None:
+    page.locator("#nav-app").click()
+    page.get_by_role("tab", name="Home").click()
+
+
+def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium: str, screenshots: Path) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(sandbox.url)
+        expect(page.locator("#pane-title")).to_have_text("# cash-flow")
+
+        # 1. The forecast: visible only to the caller, with the uploaded chart and the weekly table.
+        type_command(page, "/tamio forecast")
+        forecast = page.locator("article.message.ephemeral").filter(has_text="Cash forecast").last
+        expect(forecast.locator(".only-you")).to_contain_text("Only visible to you", timeout=STEP_MS)
+        chart = forecast.locator(".bk-image img")
+        expect(chart).to_be_visible(timeout=STEP_MS)
+        page.wait_for_function("img => img.complete && img.naturalWidth > 300", arg=chart.element_handle())
+        table = forecast.locator("pre.mrk-pre").first
+        expect(table).to_contain_text("Week")
+        expect(table).to_contain_text("Close")
+        assert len(table.inner_text().strip().splitlines()) == 14  # the header and 13 weeks
+        forecast.scroll_into_view_if_needed()
+        page.screenshot(path=screenshots / "01-forecast.png")
+
+        # 2. /tamio run: the report, and cards for the late payment, the payroll risk and the buffer breach.
+        type_command(page, "/tamio run")
+        expect(page.locator("article.ephemeral", has_text="Checked.")).to_be_visible(timeout=STEP_MS)
+        for title in ("days late", "Payroll", "buffer"):
+            expect(card(page, title).get_by_role("button", name="Approve")).to_be_visible(timeout=STEP_MS)
+        page.screenshot(path=screenshots / "02-run-cards.png")
+
+        # App Home before any decision: the queue of actions waiting.
+        switch_to(page, "U0APPROVER")
+        open_home(page)
+        waiting_before = queue_size(page)
+        assert waiting_before >= 3
+        page.screenshot(path=screenshots / "03-home-before.png")
+
+        # 3. An approver picks the second option of the late-payment card and approves it.
+        page.locator("#nav-channels .nav-item").first.click()
+        late = card(page, "days late")
+        options = late.locator(".bk-radios input[type=radio]")
+        if options.count() > 1:
+            late.locator(".bk-radios label").nth(1).click()
+            expect(options.nth(1)).to_be_checked()
+        chosen = late.locator(".bk-radios label").nth(1 if options.count() > 1 else 0).inner_text().split("\n")[0]
+        late.get_by_role("button", name="Approve").click()
+        expect(late).to_contain_text("Approved by @Sam Okafor", timeout=STEP_MS)
+        expect(late.get_by_role("button", name="Approve")).to_have_count(0)
+        if options.count() > 1:
+            expect(late).to_contain_text(chosen.split(". ", 1)[-1][:30])
+        late.scroll_into_view_if_needed()
+        page.screenshot(path=screenshots / "04-approved.png")
+
+        # 4. A viewer may look but not decide.
+        switch_to(page, "U0VIEWER")
+        pending = card(page, "buffer")
+        expect(pending.get_by_role("button", name="Approve")).to_be_visible(timeout=STEP_MS)
+        pending.get_by_role("button", name="Approve").click()
+        refusal = page.locator("article.ephemeral", has_text="Only approvers and admins")
+        expect(refusal).to_be_visible(timeout=STEP_MS)
+        expect(pending.get_by_role("button", name="Approve")).to_be_visible()
+        page.screenshot(path=screenshots / "05-viewer-refused.png")
+
+        # 5. App Home: one fewer action waits.
+        open_home(page)
+        expect(page.locator(".home .bk-header", has_text=f"Waiting for you ({waiting_before - 1})")).to_be_visible(
+            timeout=STEP_MS)
+        page.screenshot(path=screenshots / "06-home-after.png")
+
+        # 6. The admin adds an expense in the modal; a wrong amount first gets a field error.
+        switch_to(page, "U0ADMIN")
+        page.locator("#nav-channels .nav-item").first.click()
+        type_command(page, "/tamio add expense")
+        modal = page.get_by_role("dialog", name="Add to Tamio")
+        expect(modal).to_be_visible(timeout=STEP_MS)
+        who = modal.locator(".bk-input-block[data-block-id=counterparty] input")
+        who.fill("Print Shop")
+        modal.locator(".bk-suggestion", has_text="New: Print Shop").click()
+        amount = modal.locator(".bk-input-block[data-block-id=amount] input")
+        amount.fill("12,00.5")
+        modal.get_by_role("button", name="Add").click()
+        error = modal.locator(".bk-input-block[data-block-id=amount] .bk-error")
+        expect(error).to_be_visible(timeout=STEP_MS)
+        expect(error).to_contain_text("1,200.50")  # how to write it, as a plain-text field error
+        page.screenshot(path=screenshots / "07-modal-field-error.png")
+        amount.fill("1200")
+        modal.get_by_role("button", name="Add").click()
+        expect(modal).to_have_count(0, timeout=STEP_MS)
+        expect(page.locator("article.ephemeral", has_text="Print Shop")).to_be_visible(timeout=STEP_MS)
+        page.screenshot(path=screenshots / "08-expense-added.png")
+
+        assert not errors, errors
+        browser.close()
