@@ -1,5 +1,6 @@
 # Tamio's everyday commands. `make test` is what CI runs (through .ci/run).
 #
+#   make run         the demo company in a local Slack sandbox at http://127.0.0.1:8080 (no Slack account)
 #   make test        ruff, mypy --strict, the migration check, then pytest on SQLite and PostgreSQL
 #                    (pytest options: make test PYTEST_ARGS="--db=sqlite -k ecb")
 #   make lint        ruff and mypy only
@@ -13,7 +14,7 @@ STAMP := $(VENV)/.installed
 LINT_PATHS := $(wildcard tamio bot tests bench)
 PYTEST_ARGS ?=
 
-.PHONY: install test lint migration-check bench migration
+.PHONY: install test lint migration-check bench migration run
 
 install: $(STAMP)
 
@@ -54,3 +55,10 @@ migration: $(STAMP)
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	TAMIO_DATABASE_URL="sqlite+aiosqlite:///$$tmp/migration.db" \
 	  $(PY) -m alembic revision --autogenerate -m initial --rev-id 0001
+
+# Sets up .venv if needed and migrates the database (TAMIO_DATABASE_URL, by default the SQLite file
+# var/tamio.db); `tamio sandbox` seeds the demo company when the database has no account, then runs
+# `tamio serve` and the Slack sandbox in one process group until Ctrl-C.
+run: $(STAMP)
+	$(VENV)/bin/tamio db upgrade
+	$(VENV)/bin/tamio sandbox

@@ -10,7 +10,7 @@ Each request runs the whole path: signature check, workspace and member lookup i
 the listener, the ack. The mix: ``/tamio help``, ``/tamio balance`` (a database read), a radio
 choice on a card and an Open App Home click (block_actions). Figures are printed, not asserted.
 
-    PYTHONPATH=. .venv/bin/python bench/ack_latency.py [--rate 200] [--seconds 10]
+    PYTHONPATH=. .venv/bin/python bench/ack_latency.py [--rate 200] [--seconds 10] [--postgres]
 """
 
 from __future__ import annotations
@@ -60,16 +60,14 @@ def serve_tamio(port: int, database_url: str, api_url: str, token: str) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    import os
-
-    if os.environ.get("SWITCH"):
-        sys.setswitchinterval(float(os.environ["SWITCH"]))
     from bot.server import build_web_app
+    from tamio.cli.serve import tune_interpreter
     from tamio.config import Settings
     from tamio.db import create_engine, make_session_factory
 
     settings = Settings(database_url=database_url, slack_bot_token=token, slack_signing_secret=SECRET, slack_api_url=api_url,
                         public_url=f"http://127.0.0.1:{port}", slack_client_id=None, slack_client_secret=None)
+    tune_interpreter(settings)  # as `tamio serve` does
     sessions = make_session_factory(create_engine(database_url))
     web.run_app(build_web_app(settings, sessions), host="127.0.0.1", port=port, access_log=None, print=None)
 
@@ -151,32 +149,46 @@ def report(name: str, latencies: list[float], failed: int) -> None:
           f"max={max(latencies):7.2f} ms  non-200={failed}")
 
 
-async def main(rate: float, seconds: float) -> None:
+async def run_against(database_url: str, label: str, rate: float, seconds: float, with_bare: bool) -> None:
     from bot.sandbox.standin import SlackStandIn
 
     context = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory() as folder:
-        database_url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-        await create_schema(database_url)
-        async with SlackStandIn(users=USERS) as slack:
-            bare_port, app_port = free_port(), free_port()
-            servers = [context.Process(target=serve_bare, args=(bare_port,), daemon=True),
-                       context.Process(target=serve_tamio, args=(app_port, database_url, slack.api_url, slack.bot_token), daemon=True)]
-            for server in servers:
-                server.start()
-            try:
-                for port in (bare_port, app_port):
-                    await wait_for_port(port)
-                print(f"ack latency at {rate:.0f} requests/s for {seconds:.0f} s (open loop, loopback, SQLite); target p99 < 10 ms")
+    await create_schema(database_url)
+    async with SlackStandIn(users=USERS) as slack:
+        bare_port, app_port = free_port(), free_port()
+        servers = [context.Process(target=serve_tamio, args=(app_port, database_url, slack.api_url, slack.bot_token), daemon=True)]
+        if with_bare:
+            servers.append(context.Process(target=serve_bare, args=(bare_port,), daemon=True))
+        for server in servers:
+            server.start()
+        try:
+            await wait_for_port(app_port)
+            print(f"ack latency at {rate:.0f} requests/s for {seconds:.0f} s (open loop, loopback, {label}); target p99 < 10 ms")
+            if with_bare:
+                await wait_for_port(bare_port)
                 report("bare aiohttp handler", *await load(f"http://127.0.0.1:{bare_port}/slack/events", rate, seconds))
-                app_url = f"http://127.0.0.1:{app_port}/slack/events"
-                report("Tamio, commands + clicks", *await load(app_url, rate, seconds))
-                report("Tamio, slash commands only", *await load(app_url, rate, seconds, COMMANDS))
-                report("Tamio, button clicks only", *await load(app_url, rate, seconds, CLICKS))
-            finally:
-                for server in servers:
-                    server.terminate()
-                    server.join(10)
+            app_url = f"http://127.0.0.1:{app_port}/slack/events"
+            report("Tamio, commands + clicks", *await load(app_url, rate, seconds))
+            report("Tamio, slash commands only", *await load(app_url, rate, seconds, COMMANDS))
+            report("Tamio, button clicks only", *await load(app_url, rate, seconds, CLICKS))
+        finally:
+            for server in servers:
+                server.terminate()
+                server.join(10)
+
+
+async def main(rate: float, seconds: float, postgres: bool) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        await run_against(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}", "SQLite", rate, seconds, with_bare=True)
+    if postgres:
+        from tests.pgcluster import PostgresCluster
+
+        cluster = await asyncio.to_thread(PostgresCluster.start)
+        try:
+            url = await asyncio.to_thread(cluster.create_database, "bench")
+            await run_against(url, "PostgreSQL", rate, seconds, with_bare=False)
+        finally:
+            await asyncio.to_thread(cluster.stop)
 
 
 async def wait_for_port(port: int) -> None:
@@ -195,5 +207,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--postgres", action="store_true", help="also run against a throwaway PostgreSQL (tests/pgcluster.py)")
     arguments = parser.parse_args()
-    sys.exit(asyncio.run(main(arguments.rate, arguments.seconds)))
+    sys.exit(asyncio.run(main(arguments.rate, arguments.seconds, arguments.postgres)))

@@ -113,6 +113,7 @@ def register_features(app: TamioApp) -> None:
     from bot.views import draft as draft_view
     from bot.views import settings as settings_view
 
-    for module in (events, home, forecast_actions, card_actions, add_view, draft_view, settings_view):
-        module.register(app)
+    # Bolt tries listeners in registration order: the most frequent requests first.
     register_commands(app)
+    for module in (card_actions, forecast_actions, home, add_view, draft_view, settings_view, events):
+        module.register(app)

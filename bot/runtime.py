@@ -30,7 +30,8 @@ from zoneinfo import ZoneInfo
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tamio.accounts.models import Account, Member
+from tamio.accounts.models import Account, Member, Role
+from tamio.accounts.service import require_role
 from tamio.config import Settings
 from tamio.db import utcnow
 from tamio.errors import NotFound
@@ -67,6 +68,8 @@ class Scope:
     caller: Caller
     client: AsyncWebClient
     _after_commit: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    _changed_workspace: bool = False
+    remember_as: tuple[str, str | None, str | None] | None = None  # cache the account and member once committed
 
     @property
     def today(self) -> date:
@@ -75,6 +78,21 @@ class Scope:
     @property
     def settings(self) -> Settings:
         return self.runtime.settings
+
+    async def fresh(self) -> None:
+        """Reload the account and member: before any change, roles and thresholds are never stale."""
+        await self.db.refresh(self.account)
+        if self.member is not None:
+            await self.db.refresh(self.member)
+
+    def changed_workspace(self) -> None:
+        """Roles or account settings changed: this process forgets what it knew once this commits."""
+        self._changed_workspace = True
+
+    async def require(self, role: Role, doing: str) -> None:
+        """The member's current role allows ``doing`` (a PermissionDenied saying how to get it otherwise)."""
+        await self.fresh()
+        require_role(self.member, role, doing)
 
     def later(self, work: Callable[[Scope], Awaitable[None]], *, name: str = "") -> None:
         """Run ``work`` after this scope commits, in a fresh scope for the same caller.
@@ -96,6 +114,12 @@ class Scope:
     async def commit(self) -> None:
         if self.db.in_transaction():
             await self.db.commit()
+        if self._changed_workspace:
+            self.runtime.workspaces.forget(self.account.id)
+            self._changed_workspace = False
+        elif self.remember_as is not None:
+            self.runtime.workspaces.put(self.remember_as, self.account, self.member)
+        self.remember_as = None
         self.runtime.wake_delivery()
         pending, self._after_commit = self._after_commit, []
         for factory in pending:
@@ -124,6 +148,9 @@ class Runtime:
         self._tasks: set[asyncio.Task[None]] = set()
         self.report_error: ErrorReporter | None = None  # set by bot.boundary
         self.delivery_wakeup: asyncio.Event | None = None  # set by a running delivery worker
+        from bot.workspace import KnownWorkspaces
+
+        self.workspaces = KnownWorkspaces()
         # Clicks whose listener only acks (a radio choice, a link button): no database work for them.
         self.ack_only_actions: set[str] = set()
 

@@ -4,7 +4,8 @@ Routes: ``POST /slack/events`` (every command, interaction and event; Bolt verif
 signature), ``GET /slack/install`` and ``/slack/oauth_redirect`` (Bolt's OAuth flow when
 SLACK_CLIENT_ID/SECRET are set; otherwise a page saying the app serves one workspace),
 ``GET /healthz`` and ``GET /charts/<token>.png`` (App Home's chart). At start-up the outbox
-delivery worker starts; at clean-up it stops and the after-ack tasks are drained.
+delivery worker starts (unless ``run_delivery=False``, which ``BACKGROUND`` tells installers, so
+they start no background work either); at clean-up it stops and the after-ack tasks are drained.
 
 Other areas extend the same server: a module ``tamio.api`` or ``bot.scheduling`` with
 ``install(app, settings, session_factory)`` is found and called, and more installers can be passed
@@ -41,6 +42,7 @@ log = logging.getLogger("tamio.serve")
 BOLT_APP = web.AppKey("bolt_app", TamioApp)
 RUNTIME = web.AppKey("runtime", Runtime)
 WORKER = web.AppKey("delivery_worker", DeliveryWorker)
+BACKGROUND = web.AppKey("background", bool)  # whether this server runs background work (delivery, scheduler)
 Installer = Callable[[web.Application, Settings, async_sessionmaker[AsyncSession]], Any]
 OPTIONAL_INSTALLERS = ("tamio.api", "bot.scheduling")
 EVENTS_PATH = "/slack/events"
@@ -77,6 +79,7 @@ def build_web_app(
         web_app.router.add_get("/slack/oauth_redirect", _single_workspace)
     worker = DeliveryWorker(bolt.runtime, bolt.client, bolt.bot_tokens, bolt.charts)
     web_app[WORKER] = worker
+    web_app[BACKGROUND] = run_delivery
     if run_delivery:
         web_app.cleanup_ctx.append(_delivery(worker))
     web_app.on_startup.append(_warm_up)

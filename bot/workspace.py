@@ -13,8 +13,10 @@ It also drops retried events (Slack resends an event it thinks was missed, with
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -24,10 +26,12 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from bot.boundary import apology_text
 from bot.runtime import Caller, Runtime, Scope
@@ -124,6 +128,58 @@ async def resolve(
     return account, member
 
 
+Key = tuple[str, str | None, str | None]
+
+
+@dataclass(frozen=True)
+class Known:
+    account: dict[str, Any]
+    member: dict[str, Any] | None
+    expires: float
+
+
+class KnownWorkspaces:
+    """Who a (team, user) is, remembered for a few seconds so an ack needs no database round trip.
+
+    Listeners that change something (write paths, decisions) reload the account and member first
+    (``Scope.fresh``), so a role or threshold changed on another replica counts at once there;
+    read-only answers may see a change up to ``ttl`` seconds late. This process forgets an
+    account's entries as soon as it changes its roles or settings (``forget``).
+    """
+
+    def __init__(self, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.clock = ttl, clock
+        self._entries: dict[Key, Known] = {}
+
+    def get(self, key: Key) -> Known | None:
+        known = self._entries.get(key)
+        if known is None or known.expires < self.clock():
+            self._entries.pop(key, None)
+            return None
+        return known
+
+    def put(self, key: Key, account: Account, member: Member | None) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = Known(_values(account), _values(member) if member else None, self.clock() + self.ttl)
+
+    def forget(self, account_id: str) -> None:
+        for key in [k for k, v in self._entries.items() if v.account["id"] == account_id]:
+            self._entries.pop(key, None)
+
+
+def _values(row: Account | Member) -> dict[str, Any]:
+    return {attr.key: getattr(row, attr.key) for attr in sa_inspect(row).mapper.column_attrs}
+
+
+def _attach(db: AsyncSession, model: type[Account] | type[Member], values: dict[str, Any]) -> Any:
+    """A known row as a persistent object of this session, without a query."""
+    row = model(**values)
+    make_transient_to_detached(row)
+    db.add(row)
+    return row
+
+
 def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse | None]]:
     async def tamio_workspace(
         req: AsyncBoltRequest, context: AsyncBoltContext, body: dict[str, Any], client: AsyncWebClient,
@@ -146,8 +202,14 @@ def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse |
                     await db.close()
                     log.info("dropping retried event %s (retry %s)", body["event_id"], req.headers.get("x-slack-retry-num"))
                     return BoltResponse(status=200, body="")
-            account, member = await resolve(db, client, runtime.settings, team_id=team_id, enterprise_id=context.enterprise_id,
-                                            user_id=user_id, name=team_name(body, team_id))
+            key = (team_id, context.enterprise_id, user_id)
+            known = runtime.workspaces.get(key)
+            if known is not None:
+                account = _attach(db, Account, known.account)
+                member = _attach(db, Member, known.member) if known.member else None
+            else:
+                account, member = await resolve(db, client, runtime.settings, team_id=team_id,
+                                                enterprise_id=context.enterprise_id, user_id=user_id, name=team_name(body, team_id))
         except Exception:
             await db.rollback()
             await db.close()
@@ -161,7 +223,9 @@ def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse |
         )
         # The transaction stays open for the listener, which commits it before its ack leaves (or
         # before it calls Slack: no transaction stays open across a network call).
-        context["scope"] = Scope(runtime, db, account, member, now, caller, client)
+        scope = Scope(runtime, db, account, member, now, caller, client)
+        scope.remember_as = None if known is not None else key  # remembered only once it is committed
+        context["scope"] = scope
         context["runtime"] = runtime
         await next()
         return None

@@ -49,6 +49,7 @@ def clicked_action_id(body: dict[str, Any]) -> str:
 
 
 async def card_in_account(scope: Scope, action_id: str) -> CardData:
+    await scope.fresh()  # decisions use the member's role and the account's thresholds as they are now
     card = await load_card(scope.db, account_id=scope.account.id, action_id=action_id) if action_id else None
     if card is None:
         raise NotFound("That action isn't in this workspace's Tamio account.", hint="Open App Home to see the actions waiting for you.")

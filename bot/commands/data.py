@@ -21,7 +21,6 @@ from bot.boundary import Reply
 from bot.commands import parse
 from bot.runtime import Scope
 from tamio.accounts.models import Role
-from tamio.accounts.service import require_role
 from tamio.data.counterparties import BillingLine, CounterpartyService, find_client, find_expense
 from tamio.data.models import Client, ExpenseBucket
 from tamio.data.service import list_cash_accounts, set_balance
@@ -40,7 +39,7 @@ KIND_WORDS = {"client": "client", "expense": "expense", "payroll": "payroll", "t
 
 async def add_obligation(scope: Scope, *, kind: str, name: str, amount: Decimal, currency: str, recurrence: RecurrenceSpec) -> str:
     """Add a recurring amount to a (new or existing) counterparty; returns the confirmation text."""
-    require_role(scope.member, Role.APPROVER, "add what the business is owed or owes")
+    await scope.require(Role.APPROVER, "add what the business is owed or owes")
     actor = scope.member.id if scope.member else "slack"
     service = CounterpartyService(scope.db, account=scope.account, settings=scope.settings, today=scope.today, actor=actor, now=scope.now)
     line = BillingLine(amount, currency, recurrence, OBLIGATION_TYPES[kind])
@@ -77,7 +76,7 @@ async def add_from_command(scope: Scope, command: parse.AddObligation, client: A
 
 async def open_add_form(scope: Scope, command: parse.OpenAddForm, client: AsyncWebClient) -> None:
     """Open the form at once: the trigger id lives three seconds."""
-    require_role(scope.member, Role.APPROVER, "add what the business is owed or owes")
+    await scope.require(Role.APPROVER, "add what the business is owed or owes")
     view = add_form(kind=command.kind, base_currency=scope.account.base_currency, today=scope.today,
                     channel_id=scope.caller.channel_id)
     await scope.commit()  # no transaction across the call to Slack
@@ -100,7 +99,7 @@ async def list_balances(scope: Scope, command: parse.ListBalances, client: Async
 
 
 async def set_cash_balance(scope: Scope, command: parse.SetBalance, client: AsyncWebClient) -> Reply:
-    require_role(scope.member, Role.APPROVER, "set balances")
+    await scope.require(Role.APPROVER, "set balances")
     cash = await set_balance(
         scope.db, account=scope.account, name=command.name, amount=command.amount, currency=command.currency,
         on_date=scope.today, now=scope.now, actor=scope.member.id if scope.member else "slack",
@@ -110,7 +109,7 @@ async def set_cash_balance(scope: Scope, command: parse.SetBalance, client: Asyn
 
 
 async def record_paid(scope: Scope, command: parse.RecordPaid, client: AsyncWebClient) -> Reply:
-    require_role(scope.member, Role.APPROVER, "record payments")
+    await scope.require(Role.APPROVER, "record payments")
     counterparty: Client | ExpenseBucket | None = await find_client(scope.db, account_id=scope.account.id, name=command.name)
     if counterparty is None:
         counterparty = await find_expense(scope.db, account_id=scope.account.id, name=command.name)

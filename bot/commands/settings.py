@@ -20,7 +20,6 @@ from tamio.accounts.service import (
     ensure_member,
     get_member,
     get_user_configuration,
-    require_role,
     set_role,
     validate_timezone,
 )
@@ -78,7 +77,7 @@ async def _base_currency_is_free(scope: Scope) -> bool:
 
 
 async def set_config(scope: Scope, command: parse.SetConfig, client: AsyncWebClient) -> Reply:
-    require_role(scope.member, Role.ADMIN, "change settings")
+    await scope.require(Role.ADMIN, "change settings")
     account, key, value = scope.account, command.key, command.value
     if key == "base_currency" and value != account.base_currency and not await _base_currency_is_free(scope):
         raise ValidationError(
@@ -93,18 +92,20 @@ async def set_config(scope: Scope, command: parse.SetConfig, client: AsyncWebCli
     entity = "account" if key in ACCOUNT_KEYS else "user_configuration"
     await audit.log_update(entity, account.id, {key: (old, value)})
     await scope.db.flush()
+    scope.changed_workspace()
     text = f":white_check_mark: {LABELS[key]} is now {_shown(key, value, account.base_currency)} (was {_shown(key, old, account.base_currency)})."
     return Reply(text, [section(text)])
 
 
 async def digest_here(scope: Scope, command: parse.DigestHere, client: AsyncWebClient) -> Reply:
-    require_role(scope.member, Role.ADMIN, "choose the digest channel")
+    await scope.require(Role.ADMIN, "choose the digest channel")
     channel = scope.caller.channel_id
     if not channel:
         raise ValidationError("Run this in the channel that should get alerts and the digest.")
     account = scope.account
     old = account.digest_channel_id
     account.digest_channel_id = channel
+    scope.changed_workspace()
     await AuditService(scope.db, account.id, actor=scope.member.id if scope.member else "slack").log_update(
         "account", account.id, {"digest_channel_id": (old, channel)}
     )
@@ -125,12 +126,13 @@ async def digest_here(scope: Scope, command: parse.DigestHere, client: AsyncWebC
 
 
 async def set_member_role(scope: Scope, command: parse.SetRole, client: AsyncWebClient) -> Reply:
-    require_role(scope.member, Role.ADMIN, "change roles")
+    await scope.require(Role.ADMIN, "change roles")
     assert scope.member is not None
     target = await get_member(scope.db, account_id=scope.account.id, slack_user_id=command.slack_user_id)
     if target is None:
         target = await ensure_member(scope.db, account_id=scope.account.id, slack_user_id=command.slack_user_id)
     await set_role(scope.db, account_id=scope.account.id, actor=scope.member, target=target, role=command.role)
+    scope.changed_workspace()
     text = f":white_check_mark: <@{command.slack_user_id}> is now {'an' if command.role.value[0] in 'aeiou' else 'a'} {command.role.value}."
     return Reply(text, [section(text)])
 

@@ -18,7 +18,7 @@ from bot.commands import parse
 from bot.commands.settings import LABELS, set_config
 from bot.runtime import Scope
 from tamio.accounts.models import Role, SafetyMode
-from tamio.accounts.service import get_user_configuration, require_role
+from tamio.accounts.service import get_user_configuration
 from tamio.errors import TamioError
 
 CALLBACK = "tamio_settings"
@@ -52,7 +52,7 @@ async def current_values(scope: Scope) -> dict[str, object]:
 
 @handler
 async def open_settings(scope: Scope, client: AsyncWebClient) -> None:
-    require_role(scope.member, Role.ADMIN, "change settings")
+    await scope.require(Role.ADMIN, "change settings")
     view = settings_form(await current_values(scope))
     await scope.commit()  # no transaction across the call to Slack
     await client.views_open(trigger_id=scope.caller.trigger_id, view=view)
@@ -60,7 +60,7 @@ async def open_settings(scope: Scope, client: AsyncWebClient) -> None:
 
 @handler
 async def save_settings(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> FieldErrors | None:
-    require_role(scope.member, Role.ADMIN, "change settings")
+    await scope.require(Role.ADMIN, "change settings")
     state = ((body.get("view") or {}).get("state") or {}).get("values") or {}
     current = {key: _value_text(value) for key, value in (await current_values(scope)).items()}
     commands: list[parse.SetConfig] = []

@@ -56,10 +56,22 @@ def _runner() -> Any:
 
 def _sandbox(args: argparse.Namespace, ctx: CliContext) -> int:
     settings = ctx.settings.model_copy(update={"use_obligation_for_forecast": True})
-    migrate.upgrade(settings.database_url)
-    if not args.no_seed:
-        print(asyncio.run(seed_if_empty(settings, ctx)), flush=True)
-    return asyncio.run(_run(settings, host=args.host, port=args.port, app_port=args.app_port))
+    return asyncio.run(_main(args, settings, ctx))
+
+
+async def _main(args: argparse.Namespace, settings: Settings, ctx: CliContext) -> int:
+    # Ctrl-C from the very start only sets `stop`: a phase (a migration, the seeding) is finished,
+    # never cut in half, and the next one does not start.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    if not args.no_seed and not stop.is_set():
+        print(await seed_if_empty(settings, ctx), flush=True)
+    if stop.is_set():
+        return 0
+    return await _run(settings, stop, host=args.host, port=args.port, app_port=args.app_port)
 
 
 async def seed_if_empty(settings: Settings, ctx: CliContext) -> str:
@@ -112,7 +124,7 @@ async def _stop_child(child: asyncio.subprocess.Process) -> int:
     return child.returncode or 0
 
 
-async def _run(settings: Settings, *, host: str, port: int, app_port: int) -> int:
+async def _run(settings: Settings, stop: asyncio.Event, *, host: str, port: int, app_port: int) -> int:
     runner = _runner()
     app_url = f"http://127.0.0.1:{app_port}/"
     sandbox = runner.Sandbox(
@@ -122,10 +134,6 @@ async def _run(settings: Settings, *, host: str, port: int, app_port: int) -> in
         await sandbox.start()
     except OSError as exc:
         raise TamioError(f"The sandbox can't listen on {host}:{port} ({exc.strerror}).", hint="Choose another port with --port.") from exc
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, stop.set)
     env = sandbox.app_environment(os.environ, database_url=settings.database_url, app_port=app_port)
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tamio.cli", "serve", "--host", "127.0.0.1", "--port", str(app_port), env=env

@@ -35,6 +35,7 @@ from tamio.data.models import (
     RelationshipType,
     RiskLevel,
 )
+from tamio.data.service import same_name
 from tamio.errors import LockedField, NotFound, ValidationError
 from tamio.events.generator import generate_events_for_agreement
 from tamio.money import normalize_currency, quantize
@@ -80,22 +81,26 @@ def _coerce(field: str, value: Any) -> Any:
         raise ValidationError(f"`{value}` is not a valid {field.replace('_', ' ')}; use one of: {choices}.", field_errors={field: f"one of: {choices}"}) from exc
 
 
+async def _find_by_name(db: AsyncSession, model: type[Client] | type[ExpenseBucket], account_id: str, name: str) -> str | None:
+    rows = await db.execute(select(model.id, model.name).where(model.user_id == account_id))
+    return next((row_id for row_id, row_name in rows if same_name(row_name, name)), None)
+
+
 async def _ensure_unique_name(db: AsyncSession, model: type[Client] | type[ExpenseBucket], account_id: str, name: str, exclude_id: str | None = None) -> None:
-    stmt = select(model.id).where(model.user_id == account_id, func.lower(model.name) == name.lower())
-    found = (await db.execute(stmt)).scalars().first()
+    found = await _find_by_name(db, model, account_id, name)
     if found and found != exclude_id:
         kind = "client" if model is Client else "expense"
         raise ValidationError(f"There is already a {kind} named `{name}`.", field_errors={"name": "already exists"})
 
 
 async def find_client(db: AsyncSession, *, account_id: str, name: str) -> Client | None:
-    stmt = select(Client).where(Client.user_id == account_id, func.lower(Client.name) == name.strip().lower())
-    return (await db.execute(stmt)).scalars().first()
+    found = await _find_by_name(db, Client, account_id, name)
+    return await db.get(Client, found) if found else None
 
 
 async def find_expense(db: AsyncSession, *, account_id: str, name: str) -> ExpenseBucket | None:
-    stmt = select(ExpenseBucket).where(ExpenseBucket.user_id == account_id, func.lower(ExpenseBucket.name) == name.strip().lower())
-    return (await db.execute(stmt)).scalars().first()
+    found = await _find_by_name(db, ExpenseBucket, account_id, name)
+    return await db.get(ExpenseBucket, found) if found else None
 
 
 async def get_client(db: AsyncSession, *, account_id: str, client_id: str) -> Client:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
@@ -21,9 +21,14 @@ async def list_cash_accounts(db: AsyncSession, *, account_id: str) -> list[CashA
     return list((await db.execute(stmt)).scalars().all())
 
 
+def same_name(a: str, b: str) -> bool:
+    """Names match ignoring case in every script (SQLite's lower() only folds ASCII)."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
 async def find_cash_account(db: AsyncSession, *, account_id: str, name: str) -> CashAccount | None:
-    stmt = select(CashAccount).where(CashAccount.user_id == account_id, func.lower(CashAccount.name) == name.strip().lower())
-    return (await db.execute(stmt)).scalars().first()
+    accounts = (await db.execute(select(CashAccount).where(CashAccount.user_id == account_id))).scalars().all()
+    return next((c for c in accounts if same_name(c.name, name)), None)
 
 
 async def get_cash_account(db: AsyncSession, *, account_id: str, cash_account_id: str) -> CashAccount:

@@ -85,6 +85,8 @@ class SchedulerApp:
     concurrency: int = 1
     tick: float | None = None
     _running: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
+    # (job name, slot) pairs this replica has seen claimed: a tick with nothing new asks no database.
+    _seen: set[tuple[str, datetime]] = field(default_factory=set, repr=False)
 
     def shard_names(self, job: Job) -> list[str]:
         count = self.shards if job.shardable else 1
@@ -127,19 +129,28 @@ class SchedulerApp:
         while True:
             now = self.clock()
             slots = job.cadence.due(now)
+            self._forget_before(job, names, min(slots, default=now))
+            unseen = [(name, slot) for slot in slots for name in names if (name, slot) not in self._seen]
+            if not unseen:
+                return reports
             async with self.sessions() as db:
-                taken = await claims.claimed(db, job_names=names, slots=slots)
-            todo = [(slot, name) for slot in slots for name in names if (name, slot) not in taken]
+                self._seen |= await claims.claimed(db, job_names=names, slots=[slot for _, slot in unseen])
             ran = False
-            for slot, name in todo:
+            for name, slot in unseen:
+                if (name, slot) in self._seen:
+                    continue
                 async with self.sessions() as db, db.begin():
                     mine = await claims.claim(db, job_name=name, slot=slot, replica=self.replica, now=now)
+                self._seen.add((name, slot))
                 if mine:
                     reports.append(await self._run_claimed(job, name, slot, now))
                     ran = True
                     break  # time has moved on: look again at what is due
             if not ran:
                 return reports
+
+    def _forget_before(self, job: Job, names: list[str], oldest: datetime) -> None:
+        self._seen = {(n, s) for n, s in self._seen if n not in names or s >= oldest}
 
     async def _run_claimed(self, job: Job, name: str, slot: datetime, now: datetime) -> SlotReport:
         run = JobRun(job=job.name, slot=slot, now=now, settings=self.settings, every=job.cadence.every)

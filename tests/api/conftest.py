@@ -100,6 +100,18 @@ class Business:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def assert_problem(reply: Reply, status: int) -> dict[str, Any]:
+    """The reply is RFC 9457 problem JSON with this status, and no stack trace."""
+    assert reply.status == status, reply.text
+    assert reply.content_type == "application/problem+json"
+    body = reply.json()
+    assert body["status"] == status
+    assert body["type"].startswith("urn:tamio:problem:")
+    assert body["title"] and body["detail"]
+    assert "Traceback" not in reply.text
+    return dict(body)
+
+
 def today() -> date:
     return utcnow().date()
 
@@ -136,7 +148,7 @@ async def api(session_factory: async_sessionmaker[AsyncSession], settings: Setti
         await runner.cleanup()
 
 
-async def _action(db: AsyncSession, account: Account, *, title: str, amount: str, kind: ActionType) -> tuple[PreparedAction, list[ActionOption]]:
+async def make_action(db: AsyncSession, account: Account, *, title: str, amount: str, kind: ActionType) -> tuple[PreparedAction, list[ActionOption]]:
     action = PreparedAction(
         user_id=account.id, action_type=kind, severity=AlertSeverity.THIS_WEEK, title=title, summary="Acme is 16 days late.",
         amount=Decimal(amount), currency=account.base_currency, counterparty_type="client", counterparty_name="Acme Corp",
@@ -188,8 +200,8 @@ async def open_business(sessions: async_sessionmaker[AsyncSession], settings: Se
         ).scalars().first()
         assert schedule is not None
         outcome = await record_payment(db, account=account, amount=Decimal("1000"), currency="USD", payment_date=day, schedule=schedule, now=now)
-        action, options = await _action(db, account, title="Acme Corp is 16 days late", amount="800", kind=ActionType.INVOICE_FOLLOW_UP)
-        big, big_options = await _action(db, account, title="Collect Acme's large invoice", amount="25000", kind=ActionType.COLLECTION_ESCALATION)
+        action, options = await make_action(db, account, title="Acme Corp is 16 days late", amount="800", kind=ActionType.INVOICE_FOLLOW_UP)
+        big, big_options = await make_action(db, account, title="Collect Acme's large invoice", amount="25000", kind=ActionType.COLLECTION_ESCALATION)
         db.add(LinkedAction(user_id=account.id, source_action_id=action.id, target_action_id=big.id, link_type=LinkType.SEQUENCE,
                             group_id="grp_1", reason="chase first, escalate later"))
         payment: PaymentEvent = outcome.payment

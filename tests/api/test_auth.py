@@ -12,26 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tamio.accounts.models import ApiToken
+from tamio.accounts.models import Account, ApiToken, Member
+from tamio.accounts.tokens import create_token, revoke_token, verify_token
+from tamio.db import utcnow
+from tamio.errors import NotFound, PermissionDenied
 from tamio.preparation.models import ActionStatus, PreparedAction
-from tests.api.conftest import Api, Business, dump_database
+from tests.api.conftest import Api, Business, assert_problem, dump_database
 
 pytestmark = pytest.mark.backends("sqlite")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def assert_problem(reply: object, status: int) -> dict[str, object]:
-    from tests.api.conftest import Reply
-
-    assert isinstance(reply, Reply)
-    assert reply.status == status, reply.text
-    assert reply.content_type == "application/problem+json"
-    body = reply.json()
-    assert body["status"] == status
-    assert body["type"].startswith("urn:tamio:problem:")
-    assert body["title"] and body["detail"]
-    assert "Traceback" not in reply.text
-    return dict(body)
 
 
 async def test_no_token_is_401_with_a_bearer_challenge(api: Api, business: Business) -> None:
@@ -130,3 +119,29 @@ async def test_cli_refuses_a_member_of_another_account(api: Api, business: Busin
     created = _cli(db_url, "--account", business.account_id, "token", "create", "--member", other_business.member_ids["admin"])
     assert created.returncode == 1
     assert "no member" in created.stderr
+
+
+async def test_only_admins_create_tokens_and_members_revoke_their_own(api: Api, business: Business, other_business: Business) -> None:
+    now = utcnow()
+    async with api.sessions() as db, db.begin():
+        account = await db.get(Account, business.account_id)
+        admin = await db.get(Member, business.member_ids["admin"])
+        approver = await db.get(Member, business.member_ids["approver"])
+        outsider = await db.get(Member, other_business.member_ids["admin"])
+        assert account is not None and admin is not None and approver is not None and outsider is not None
+        with pytest.raises(PermissionDenied):
+            await create_token(db, account=account, actor=approver, member_id=approver.id, now=now)
+        with pytest.raises(NotFound):
+            await create_token(db, account=account, actor=outsider, member_id=admin.id, now=now)
+        with pytest.raises(NotFound):
+            await create_token(db, account=account, actor=admin, member_id=outsider.id, now=now)
+        issued = await create_token(db, account=account, actor=admin, member_id=approver.id, name="slack", now=now)
+        verified = await verify_token(db, secret=issued.secret, now=now)
+        assert verified is not None and (verified.account_id, verified.member_id) == (account.id, approver.id)
+        with pytest.raises(PermissionDenied):
+            await revoke_token(db, account=account, actor=approver, token_id=business.token_ids["viewer"], now=now)
+        await revoke_token(db, account=account, actor=approver, token_id=issued.token.id, now=now)
+        assert await verify_token(db, secret=issued.secret, now=now) is None
+        with pytest.raises(NotFound):
+            await revoke_token(db, account=account, actor=admin, token_id=other_business.token_ids["viewer"], now=now)
+    assert (await api.get("/data/clients", token=other_business.viewer)).status == 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from tests.api.conftest import Api, Business, today
 
 
@@ -23,7 +25,7 @@ async def test_the_api_works_on_both_databases(api: Api, business: Business) -> 
     )
     assert created.status == 201, created.text
     bucket = created.json()
-    assert bucket["amount"] == "1234567890.125" and bucket["base_currency_amount"] == "4017283714.47"
+    assert bucket["amount"] == "1234567890.125" and bucket["base_currency_amount"] == "4017283914.47"  # 1234567890.125 x 3.254, to cents
 
     schedules = (await api.get("/data/schedules", token=business.viewer,
                                params={"obligation_id": bucket["billing_lines"][0]["agreement_id"]})).json()["schedules"]
@@ -33,5 +35,8 @@ async def test_the_api_works_on_both_databases(api: Api, business: Business) -> 
     assert decision.status == 200 and decision.json()["status"] == "skipped"
 
     forecast = (await api.get("/forecast", token=business.viewer)).json()
-    assert forecast["weeks"][0]["outflows"].startswith("40172837")  # the weekly KWD bill, in USD
     assert len(forecast["weeks"]) == 13
+    week = forecast["weeks"][0]
+    due = (await api.get("/data/schedules", token=business.viewer, params={"due_from": week["start"], "due_to": week["end"]})).json()
+    expected = sum((Decimal(s["base_currency_amount"]) for s in due["schedules"] if s["direction"] == "outflow"), Decimal(0))
+    assert Decimal("4017283914.47") <= expected == Decimal(week["outflows"])  # the weekly KWD bill in USD, and payroll if due

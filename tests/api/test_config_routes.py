@@ -7,8 +7,7 @@ from sqlalchemy import select
 
 from tamio.accounts.models import UserConfiguration
 from tamio.audit.models import AuditLog
-from tests.api.conftest import Api, Business
-from tests.api.test_auth import assert_problem
+from tests.api.conftest import Api, Business, assert_problem
 
 pytestmark = pytest.mark.backends("sqlite")
 

@@ -20,8 +20,7 @@ from tamio.api import install
 from tamio.audit.models import AuditLog
 from tamio.config import Settings
 from tamio.currency.ecb import parse_ecb_document
-from tests.api.conftest import Api, Business, api_settings, serve, today
-from tests.api.test_auth import assert_problem
+from tests.api.conftest import Api, Business, api_settings, assert_problem, serve, today
 
 pytestmark = pytest.mark.backends("sqlite")
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tamio.api import all_routes
-from tests.api.conftest import Api, Business, dump_database
-from tests.api.test_auth import assert_problem
+from tests.api.conftest import Api, Business, assert_problem, dump_database
 
 
 @dataclass(frozen=True)

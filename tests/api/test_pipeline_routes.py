@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.execution.models import ExecutionRecord
-from tamio.preparation.models import ActionStatus, PreparedAction
-from tests.api.conftest import Api, Business, api_settings
-from tests.api.test_auth import assert_problem
+from tamio.preparation.models import ActionStatus, ActionType, PreparedAction
+from tests.api.conftest import Api, Business, api_settings, assert_problem, make_action
 from tests.service.execution_factories import Mailbox, free_port
 
 pytestmark = pytest.mark.backends("sqlite")
@@ -149,3 +149,15 @@ async def test_running_the_pipeline_and_its_health(api: Api, business: Business)
 )
 async def test_bad_pipeline_configs_are_422(api: Api, business: Business, body: dict[str, object]) -> None:
     assert_problem(await api.post("/pipeline/run", token=business.approver, json=body), 422)
+
+
+async def test_payroll_actions_need_an_admin_as_in_slack(api: Api, business: Business) -> None:
+    async with api.sessions() as db, db.begin():
+        account = await db.get(Account, business.account_id)
+        assert account is not None
+        action, options = await make_action(db, account, title="Payroll on Friday", amount="900", kind=ActionType.PAYROLL_CONFIRMATION)
+    path = f"/pipeline/actions/{action.id}/approve"
+    denied = await api.post(path, token=business.approver, json={"option_id": options[0].id})
+    assert "admin" in str(assert_problem(denied, 403)["detail"]).lower()
+    approved = await api.post(path, token=business.admin, json={"option_id": options[0].id})
+    assert approved.status == 200 and approved.json()["outcome"] == "approved"

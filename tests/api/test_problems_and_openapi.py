@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tamio.api import all_routes, create_api
 from tamio.api.openapi import PREFIX
 from tamio.config import Settings
-from tests.api.conftest import Api, Business, Reply, serve
-from tests.api.test_auth import assert_problem
+from tests.api.conftest import Api, Business, Reply, assert_problem, serve
 
 pytestmark = pytest.mark.backends("sqlite")
 

@@ -54,3 +54,19 @@ async def test_a_retried_event_is_handled_once(bot: BotHarness) -> None:
     await bot.sender.app_home_opened(ADMIN, event_id="Ev0002")
     await bot.settle()
     assert len(bot.slack.calls_to("views.publish")) == 2
+
+
+async def test_a_role_changed_elsewhere_counts_at_once_for_anything_that_changes_data(bot: BotHarness) -> None:
+    from sqlalchemy import update
+
+    from tamio.accounts.models import Role
+    from tests.bot.conftest import APPROVER
+
+    await bot.command(ADMIN, f"role <@{APPROVER}> approver")
+    await bot.command(APPROVER, 'balance set "Operating" 100')  # remembered as an approver now
+    assert await rows(bot, CashAccount) == 1
+    async with bot.sessions() as db, db.begin():  # another replica (or the CLI) demotes them
+        await db.execute(update(Member).where(Member.slack_user_id == APPROVER).values(role=Role.VIEWER))
+    await bot.command(APPROVER, 'balance set "Savings" 100')
+    assert "Only approvers and admins can set balances" in bot.ephemerals_for(APPROVER)[-1]["text"]
+    assert await rows(bot, CashAccount) == 1

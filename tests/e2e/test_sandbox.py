@@ -145,6 +145,9 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         open_home(page)
         waiting_before = queue_size(page)
         assert waiting_before >= 3
+        home_chart = page.locator(".home .bk-image img").first
+        page.wait_for_function("img => img.complete && img.naturalWidth > 300", arg=home_chart.element_handle(),
+                               timeout=STEP_MS)
         page.screenshot(path=screenshots / "03-home-before.png")
 
         # 3. An approver picks the second option of the late-payment card and approves it.
@@ -171,6 +174,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         refusal = page.locator("article.ephemeral", has_text="Only approvers and admins")
         expect(refusal).to_be_visible(timeout=STEP_MS)
         expect(pending.get_by_role("button", name="Approve")).to_be_visible()
+        refusal.scroll_into_view_if_needed()
         page.screenshot(path=screenshots / "05-viewer-refused.png")
 
         # 5. App Home: one fewer action waits.

@@ -144,3 +144,16 @@ async def test_payroll_on_a_holiday_moves_to_the_previous_business_day(session: 
     dues = [s.due_date for s in await schedules_of(session, (await only_agreement(session, expense_bucket_id=bucket.id)).id)]
     assert dues[0] == date(2026, 12, 24)  # Christmas Day is a US holiday
     assert at(TODAY).tzinfo is not None
+
+
+async def test_names_match_ignoring_case_in_any_script(session: AsyncSession) -> None:
+    books = await Books.open(session, today=TODAY)
+    await books.cash("Épargne", "100")
+    await books.cash("ÉPARGNE", "250")
+    from tamio.data.service import list_cash_accounts
+
+    accounts = await list_cash_accounts(session, account_id=books.account.id)
+    assert [(a.name, a.balance) for a in accounts] == [("Épargne", Decimal("250"))]
+    await books.service.create_client(name="Müller GmbH")
+    with pytest.raises(Exception, match="already a client"):
+        await books.service.create_client(name="MÜLLER GMBH")

@@ -30,8 +30,8 @@ RUN_SECONDS = 17.0
 TICK = 0.1
 
 
-async def replica(url: str, name: str, origin: float, join_after: float) -> None:
-    """One replica: wait for the common start, run the scheduler until the end, report its slots."""
+async def replica(url: str, name: str, join_after: float) -> None:
+    """One replica: say it is ready, read the common start from stdin, run the scheduler until the end."""
     import tamio.models  # noqa: F401
     from tamio.db import create_engine, make_session_factory
     from tamio.scheduler.runner import SchedulerApp
@@ -41,6 +41,10 @@ async def replica(url: str, name: str, origin: float, join_after: float) -> None
 
     engine = create_engine(url, pool_size=4)
     sessions = make_session_factory(engine)
+    async with sessions() as db:  # connect before the start: the clock runs 600 times faster than this
+        await db.execute(select(1))
+    print("ready", flush=True)
+    origin = float(await asyncio.to_thread(sys.stdin.readline))
     clock = ScaledClock(START, speed=SPEED, origin=origin)
     app = SchedulerApp(SCHEDULE_PATH, sessions, clock=clock, replica=name, tick=TICK,
                        shards=1 if url.startswith("sqlite") else 2)
@@ -64,15 +68,18 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
 
 async def test_three_replicas_run_every_slot_exactly_once(db_url: str, session_factory: async_sessionmaker[AsyncSession]) -> None:
     accounts = await seed(session_factory)
-    origin = time.time() + 4.0  # every replica has imported everything by then
     replicas = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.service.test_scheduler_replicas", db_url, f"replica-{i}", str(origin), str(join),
-            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable, "-m", "tests.service.test_scheduler_replicas", db_url, f"replica-{i}", str(join),
+            cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         for i, join in enumerate((0.0, 0.05, 1.3))  # the third joins late, mid-run
     ]
-    outputs = await asyncio.gather(*(p.communicate() for p in replicas))
+    for process in replicas:  # all imported and connected: start the common clock
+        assert process.stdout is not None
+        assert (await asyncio.wait_for(process.stdout.readline(), timeout=60)).strip() == b"ready"
+    origin = f"{time.time() + 0.2}\n".encode()
+    outputs = await asyncio.gather(*(p.communicate(origin) for p in replicas))
     for process, (out, err) in zip(replicas, outputs, strict=True):
         assert process.returncode == 0, err.decode()[-3000:]
         assert json.loads(out.decode().strip().splitlines()[-1])["ok"] is True
@@ -108,5 +115,6 @@ async def test_three_replicas_run_every_slot_exactly_once(db_url: str, session_f
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(replica(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tamio.scheduler").setLevel(logging.INFO)
+    asyncio.run(replica(sys.argv[1], sys.argv[2], float(sys.argv[3])))

@@ -61,6 +61,7 @@ class SandboxPage:
     def install(self) -> None:
         app = self.slack.app
         app.middlewares.append(self.feed.middleware)
+        app.on_shutdown.append(self._release_readers)
         if self.mailbox is not None:
             self.mailbox.on_change = self.feed.bump
         app.router.add_get("/", self._index)
@@ -73,6 +74,9 @@ class SandboxPage:
         app.router.add_post("/sandbox/close", self._guarded(self._close))
         app.router.add_post("/sandbox/suggest", self._guarded(self._suggest))
         app.router.add_post("/sandbox/home", self._guarded(self._home))
+
+    async def _release_readers(self, app: web.Application) -> None:
+        self.feed.close()
 
     # -- pages ---------------------------------------------------------------------------------
 

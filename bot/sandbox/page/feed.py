@@ -54,7 +54,15 @@ class ChangeFeed:
 
     def __init__(self) -> None:
         self.version = 0
+        self.closed = False
         self._moved: asyncio.Event | None = None
+
+    def close(self) -> None:
+        """Answer every waiting reader now (the server is stopping: no long-poll may hold it up)."""
+        self.closed = True
+        if self._moved is not None:
+            self._moved.set()
+            self._moved = None
 
     def bump(self) -> None:
         self.version += 1
@@ -66,7 +74,7 @@ class ChangeFeed:
         """Return once ``self.version > version``, or after ``timeout`` seconds; the version then."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.version <= version:
+        while self.version <= version and not self.closed:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break

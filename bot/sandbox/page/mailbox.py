@@ -58,7 +58,7 @@ def read_mail(raw: bytes, *, sender: str, recipients: list[str], received_at: fl
         recipients=tuple(recipients),
         subject=str(parsed.get("Subject", "")),
         to=str(parsed.get("To", "")) or ", ".join(recipients),
-        body=body.strip(),
+        body=body.replace("\r\n", "\n").strip(),
         received_at=received_at,
     )
 
