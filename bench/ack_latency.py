@@ -163,6 +163,7 @@ async def run_against(database_url: str, label: str, rate: float, seconds: float
             server.start()
         try:
             await wait_for_port(app_port)
+            await asyncio.sleep(3)  # let start-up work (the scheduler's catch-up runs) finish first
             print(f"ack latency at {rate:.0f} requests/s for {seconds:.0f} s (open loop, loopback, {label}); target p99 < 10 ms")
             if with_bare:
                 await wait_for_port(bare_port)

@@ -45,15 +45,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import digests as say
 from bot.blocks.card import card_blocks, card_text
 from bot.charts import ChartLinks
-from bot.digests import (
-    alert_escalated_message,
-    alert_new_message,
-    alert_resolved_message,
-    announced,
-    digest_message,
-)
 from bot.home import publish_home
 from bot.oauth import BotTokens
 from bot.queries import load_card
@@ -61,16 +55,8 @@ from bot.runtime import Runtime
 from tamio.accounts.models import Account, Member
 from tamio.detection.models import DetectionAlert
 from tamio.digest import DailyDigest
+from tamio.outbox import service as outbox
 from tamio.outbox.models import OutboxMessage
-from tamio.outbox.service import (
-    DEFAULT_POLICY,
-    DELIVERED,
-    RetryPolicy,
-    claim_due,
-    extend_lease,
-    mark_delivered,
-    mark_failed,
-)
 from tamio.preparation.models import ActionStatus, PreparedAction
 
 log = logging.getLogger("tamio.bot.delivery")
@@ -109,6 +95,13 @@ class ChannelPace:
         if at > now:
             await asyncio.sleep(at - now)
 
+    async def settle(self, channel: str) -> None:
+        """Wait until this channel may be posted to again (before letting another worker at it)."""
+        loop = asyncio.get_running_loop()
+        wait = self._next.get(channel, 0.0) - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
     def hold(self, channel: str, seconds: float) -> None:
         """Slack said wait (429 Retry-After): nothing more to this channel before then."""
         loop = asyncio.get_running_loop()
@@ -133,7 +126,7 @@ def without_retries(client: AsyncWebClient) -> AsyncWebClient:
 
 class DeliveryWorker:
     def __init__(self, runtime: Runtime, client: AsyncWebClient, tokens: BotTokens, charts: ChartLinks, *,
-                 batch: int = 20, interval: float = 1.0, policy: RetryPolicy = DEFAULT_POLICY, spacing: float = 1.0,
+                 batch: int = 20, interval: float = 1.0, policy: outbox.RetryPolicy = outbox.DEFAULT_POLICY, spacing: float = 1.0,
                  per_channel: int = 5, name: str | None = None) -> None:
         self.runtime, self.tokens, self.charts = runtime, tokens, charts
         self.client = without_retries(client)
@@ -144,15 +137,19 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim and send one batch (channels concurrently, each in order); returns how many were delivered."""
         now = self.runtime.clock()
+        crowded: set[str] = set()
         async with self.runtime.sessions() as db, db.begin():
-            rows = await claim_due(db, worker=self.name, now=now, limit=self.batch, kinds=KINDS,
-                                   per_channel=self.per_channel, policy=self.policy)
+            rows = await outbox.claim_due(db, worker=self.name, now=now, limit=self.batch, kinds=KINDS,
+                                   per_channel=self.per_channel, policy=self.policy, crowded=crowded)
         groups: dict[str, list[OutboxMessage]] = {}
         for row in rows:
             groups.setdefault(row.channel or f"#{row.id}", []).append(row)
 
         async def in_order(group: list[OutboxMessage]) -> int:
-            return sum([await self._one(row) for row in group])
+            # More of this channel is waiting: keep the lease on the last one until the channel's
+            # pace allows another post, so whichever worker claims the rest does not post too soon.
+            hold = group[-1].channel in crowded
+            return sum([await self._one(row, hold=hold and row is group[-1]) for row in group])
 
         return sum(await asyncio.gather(*(in_order(g) for g in groups.values())))
 
@@ -174,9 +171,11 @@ class DeliveryWorker:
                 task.cancel()
         self.runtime.delivery_wakeup = None
 
-    async def _one(self, row: OutboxMessage) -> int:
+    async def _one(self, row: OutboxMessage, *, hold: bool = False) -> int:
         try:
             result = await self.deliver(row)
+            if hold and result.get("ts") and not result.get("updated"):
+                await self.pace.settle(str(result.get("channel")))
         except Skip as why:
             result = {"skipped": str(why)}
         except LostLease:
@@ -188,18 +187,18 @@ class DeliveryWorker:
             if retry_after is not None and row.channel:
                 self.pace.hold(row.channel, retry_after)
             async with self.runtime.sessions() as db, db.begin():
-                status = await mark_failed(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), error=error,
+                status = await outbox.mark_failed(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), error=error,
                                            retry_after=retry_after, permanent=error in PERMANENT, policy=self.policy)
             log.warning("outbox %s (%s) failed: %s -> %s", row.id, row.kind, error, status)
             return 0
         except Exception as exc:  # network errors, timeouts, our own bugs: back off and try again
             async with self.runtime.sessions() as db, db.begin():
-                status = await mark_failed(db, message_id=row.id, worker=self.name, now=self.runtime.clock(),
+                status = await outbox.mark_failed(db, message_id=row.id, worker=self.name, now=self.runtime.clock(),
                                            error=repr(exc)[:2000], policy=self.policy)
             log.warning("outbox %s (%s) failed: %r -> %s", row.id, row.kind, exc, status)
             return 0
         async with self.runtime.sessions() as db, db.begin():
-            done = await mark_delivered(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), result=result)
+            done = await outbox.mark_delivered(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), result=result)
         return int(done)
 
     async def _account(self, db: AsyncSession, row: OutboxMessage) -> Account:
@@ -233,7 +232,7 @@ class DeliveryWorker:
                 return {"channel": channel, "ts": found, "found_earlier": True}
         await self.pace.turn(channel)
         async with self.runtime.sessions() as db, db.begin():
-            if not await extend_lease(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), policy=self.policy):
+            if not await outbox.extend_lease(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), policy=self.policy):
                 raise LostLease(row.id)
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": row.idempotency_key, "outbox_id": row.id}}
         posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
@@ -301,12 +300,12 @@ class DeliveryWorker:
                     PreparedAction.user_id == account.id, PreparedAction.alert_id == alert.id))).first()
                 if carded is not None:
                     raise Skip("its action card says it")
-                text, blocks = alert_new_message(alert, today=today)
+                text, blocks = say.alert_new_message(alert, today=today)
             else:
                 earlier = await _announcements(db, account_id=account.id, alert_id=alert.id, before=row.id)
                 before = earlier[-1].result.get("announced") if earlier else None
-                text, blocks = alert_escalated_message(alert, today=today, before=before)
-            said = announced(alert)
+                text, blocks = say.alert_escalated_message(alert, today=today, before=before)
+            said = say.announced(alert)
             channel = row.channel or account.digest_channel_id
             await db.commit()
         if not channel:
@@ -330,7 +329,7 @@ class DeliveryWorker:
                 raise Skip("the alert no longer exists")
             posts = [(m.result["channel"], m.result["ts"]) for m in await _announcements(db, account_id=account.id, alert_id=alert.id)
                      if m.result.get("channel") and m.result.get("ts")]
-            text, blocks = alert_resolved_message(alert, resolved_at=alert.resolved_at)
+            text, blocks = say.alert_resolved_message(alert, resolved_at=alert.resolved_at)
             card_ids = list((await db.execute(select(PreparedAction.id).where(
                 PreparedAction.user_id == account.id, PreparedAction.alert_id == alert.id,
                 PreparedAction.slack_message_ts.is_not(None)))).scalars())
@@ -368,7 +367,7 @@ class DeliveryWorker:
             await db.commit()
         if not channel:
             raise Skip("no digest channel yet; `/tamio digest here` chooses one")
-        text, blocks = digest_message(digest)
+        text, blocks = say.digest_message(digest)
         return await self.post_once(row, channel=channel, text=text, blocks=blocks, token=await self._token(account))
 
     async def _homes(self, row: OutboxMessage) -> dict[str, Any]:
@@ -420,11 +419,15 @@ class DeliveryWorker:
 async def _announcements(db: AsyncSession, *, account_id: str, alert_id: str, before: str | None = None) -> list[OutboxMessage]:
     """The delivered new/escalated announcements of an alert, oldest first (``before``: excluding that row)."""
     rows = (await db.execute(select(OutboxMessage).where(
-        OutboxMessage.user_id == account_id, OutboxMessage.status == DELIVERED,
+        OutboxMessage.user_id == account_id, OutboxMessage.status == outbox.DELIVERED,
         or_(OutboxMessage.idempotency_key == f"alert:{alert_id}:new",
-            OutboxMessage.idempotency_key.like(f"alert:{alert_id}:escalated:%")),
+            OutboxMessage.idempotency_key.like(f"alert:{_like(alert_id)}:escalated:%", escape="\\")),
     ).order_by(OutboxMessage.delivered_at, OutboxMessage.created_at))).scalars().all()
     return [r for r in rows if r.id != before and r.result and not r.result.get("skipped")]
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _zone(account: Account) -> Any:

@@ -10,9 +10,11 @@ from a payload:
 
     @handler
     async def forecast(scope: Scope, ...):
-        scope.later(render_and_upload, reply=scope.caller)   # runs after commit + ack
+        scope.later(render_and_upload)   # runs after the commit and the ack, in its own scope
 
-``Runtime.drain()`` waits for those tasks (tests, shutdown).
+``Runtime.drain()`` waits for those tasks (tests, shutdown). Who a (team, user) is stays known for a
+few seconds (``bot.workspace.KnownWorkspaces``); ``Scope.fresh``/``Scope.require`` reload both before
+anything changes.
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, select, text
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -169,7 +168,7 @@ class KnownWorkspaces:
 
 
 def _values(row: Account | Member) -> dict[str, Any]:
-    return {attr.key: getattr(row, attr.key) for attr in sa_inspect(row).mapper.column_attrs}
+    return {attr.key: getattr(row, attr.key) for attr in type(row).__mapper__.column_attrs}
 
 
 def _attach(db: AsyncSession, model: type[Account] | type[Member], values: dict[str, Any]) -> Any:

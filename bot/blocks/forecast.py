@@ -119,8 +119,3 @@ def fallback_text(forecast: Forecast) -> str:
         f"Cash forecast: today {money(forecast.opening_balance, cur)}, lowest {money(forecast.lowest_closing_balance, cur)} "
         f"in the week of {day_label(forecast.lowest_week_start)}, runway {describe_runway(forecast)}."
     )
-
-
-def summary_line(forecast: Forecast) -> str:
-    """One line for App Home and the digest."""
-    return headline(forecast)

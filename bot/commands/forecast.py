@@ -20,7 +20,8 @@ from bot.runtime import Scope
 def home_link(scope: Scope) -> str | None:
     if not scope.caller.app_id:
         return None
-    return f"slack://app?team={scope.caller.team_id}&id={scope.caller.app_id}&tab=home"
+    # Slack's documented redirect into the app (its Home); a button's url must be http(s).
+    return f"https://slack.com/app_redirect?app={scope.caller.app_id}&team={scope.caller.team_id}"
 
 
 async def send_forecast(scope: Scope, weeks: int) -> None:

@@ -14,49 +14,35 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
+from bot.commands.forms import (
+    USAGES,
+    AddObligation,
+    Command,
+    CommandError,
+    DigestHere,
+    ListBalances,
+    OpenAddForm,
+    RecordPaid,
+    RunPipeline,
+    SetBalance,
+    SetConfig,
+    SetRole,
+    ShowActions,
+    ShowAlerts,
+    ShowConfig,
+    ShowForecast,
+    ShowHelp,
+    Usage,
+)
 from tamio.accounts.models import Role, SafetyMode
-from tamio.errors import TamioError, ValidationError
+from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, check_calendar
 from tamio.obligations.schemas import RecurrenceSpec
-
-
-class CommandError(ValidationError):
-    def __init__(self, message: str, *, usage: str, example: str, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint or f"Write it as `/tamio {usage}`.")
-        self.usage = usage
-        self.example = example
-
-
-@dataclass(frozen=True)
-class Usage:
-    usage: str
-    example: str
-    what: str
-
-
-USAGES: Final[dict[str, Usage]] = {
-    "help": Usage("help", "/tamio help", "this list"),
-    "forecast": Usage("forecast [weeks]", "/tamio forecast 13", "the weekly cash forecast and its chart (1 to 52 weeks)"),
-    "add": Usage(
-        'add client|expense|payroll|tax "Name" AMOUNT [CURRENCY] [FREQUENCY] [on DAY] [from DATE] [until DATE] [following|preceding]',
-        '/tamio add expense "AWS" 1200 USD monthly on 15',
-        "add what you are owed or owe; `add` alone opens a form",
-    ),
-    "balance": Usage('balance [set "Account" AMOUNT [CURRENCY]]', '/tamio balance set "Operating" 45000 USD', "list or set cash balances"),
-    "paid": Usage('paid "Name" AMOUNT [CURRENCY] [on DATE]', '/tamio paid "Acme Corp" 5000', "record a payment received or made"),
-    "alerts": Usage("alerts", "/tamio alerts", "open alerts by severity"),
-    "actions": Usage("actions", "/tamio actions", "the actions waiting for a decision"),
-    "run": Usage("run", "/tamio run", "check the forecast for problems now and prepare actions"),
-    "config": Usage("config [set KEY VALUE]", "/tamio config set safety_mode conservative", "show or change thresholds (admins)"),
-    "digest": Usage("digest here", "/tamio digest here", "post alerts, cards and the daily digest in this channel"),
-    "role": Usage("role @person approver|admin|viewer", "/tamio role @maria approver", "who may decide (admins)"),
-}
 
 KIND_ALIASES: Final = {
     "client": "client", "revenue": "client", "income": "client", "customer": "client",
@@ -78,95 +64,6 @@ DAY_OF_MONTH: Final = {Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.ANNUALL
 SMART_QUOTES: Final = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "«": '"', "»": '"'})
 MENTION: Final = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
-
-# -- the commands ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ShowHelp:
-    pass
-
-
-@dataclass(frozen=True)
-class ShowForecast:
-    weeks: int = 13
-
-
-@dataclass(frozen=True)
-class OpenAddForm:
-    kind: str | None = None
-
-
-@dataclass(frozen=True)
-class AddObligation:
-    kind: str  # client, expense, payroll, tax
-    name: str
-    amount: Decimal
-    currency: str
-    recurrence: RecurrenceSpec
-
-
-@dataclass(frozen=True)
-class ListBalances:
-    pass
-
-
-@dataclass(frozen=True)
-class SetBalance:
-    name: str
-    amount: Decimal
-    currency: str
-
-
-@dataclass(frozen=True)
-class RecordPaid:
-    name: str
-    amount: Decimal
-    currency: str | None
-    on: date
-
-
-@dataclass(frozen=True)
-class ShowAlerts:
-    pass
-
-
-@dataclass(frozen=True)
-class ShowActions:
-    pass
-
-
-@dataclass(frozen=True)
-class RunPipeline:
-    pass
-
-
-@dataclass(frozen=True)
-class ShowConfig:
-    pass
-
-
-@dataclass(frozen=True)
-class SetConfig:
-    key: str
-    value: object
-
-
-@dataclass(frozen=True)
-class DigestHere:
-    pass
-
-
-@dataclass(frozen=True)
-class SetRole:
-    slack_user_id: str
-    role: Role
-
-
-Command = (
-    ShowHelp | ShowForecast | OpenAddForm | AddObligation | ListBalances | SetBalance | RecordPaid | ShowAlerts
-    | ShowActions | RunPipeline | ShowConfig | SetConfig | DigestHere | SetRole
-)
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -470,3 +367,27 @@ def _role(rest: list[str]) -> SetRole:
     except ValueError as exc:
         raise _fail("role", f"`{rest[1][:40]}` is not a role.", hint="Use approver, admin or viewer.") from exc
     return SetRole(slack_user_id=match.group(1), role=role)
+
+
+__all__ = [
+    "CommandError",
+    "Usage",
+    "USAGES",
+    "ShowHelp",
+    "ShowForecast",
+    "OpenAddForm",
+    "AddObligation",
+    "ListBalances",
+    "SetBalance",
+    "RecordPaid",
+    "ShowAlerts",
+    "ShowActions",
+    "RunPipeline",
+    "ShowConfig",
+    "SetConfig",
+    "DigestHere",
+    "SetRole",
+    "Command",
+    "parse",
+    "tokenize",
+]

@@ -18,6 +18,7 @@ rerun never sends twice. Delivery workers (``bot.delivery``) ``claim_due`` rows,
 
     await enqueue(db, account_id=account.id, kind="slack_post", channel="C123",
                   payload={"text": "...", "blocks": [...]}, idempotency_key=f"card:{action.id}", now=now)
+    await enqueue_many(db, account_id=account.id, messages=[Outgoing("action_card", {...}, "card:act_1", "C123")], now=now)
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class Outgoing:
 
 async def enqueue_many(db: AsyncSession, *, account_id: str | None, messages: list[Outgoing], now: datetime) -> int:
     """``enqueue`` for many messages in one statement per 500; existing keys are left alone."""
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = _insert_for(db)
     added = 0
     for start in range(0, len(messages), 500):
         rows = [
@@ -140,8 +141,13 @@ async def claim_due(
     kinds: tuple[str, ...] | None = None,
     per_channel: int | None = 5,
     policy: RetryPolicy = DEFAULT_POLICY,
+    crowded: set[str] | None = None,
 ) -> list[OutboxMessage]:
-    """Lease due rows to ``worker`` (oldest first) and count the attempt; see the module docstring."""
+    """Lease due rows to ``worker`` (oldest first) and count the attempt; see the module docstring.
+
+    ``crowded`` (if given) receives the channels that had more due rows than ``per_channel``: the
+    sender holds such a channel a moment after its last post, so the next worker keeps the pace.
+    """
     due = or_(
         and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == SENDING, OutboxMessage.claimed_until <= now),
@@ -168,6 +174,8 @@ async def claim_due(
             break
         if per_channel is not None and row.channel is not None:
             if per[row.channel] >= per_channel:
+                if crowded is not None:
+                    crowded.add(row.channel)
                 continue
             per[row.channel] += 1
         taken.append(row)

@@ -3,10 +3,11 @@
 | job            | when                                   | grace  | work                                          |
 |----------------|----------------------------------------|--------|-----------------------------------------------|
 | critical       | every 5 minutes                        | 4 min  | buffer_breach, payroll_safety, statutory      |
-| pipeline       | hourly                                 | 30 min | all twelve detections, then preparation       |
+| pipeline       | hourly                                 | 30 min | expire overdue actions, all twelve detections |
+| executions     | every minute                           | 50 s   | resume approved actions, due retries          |
 | morning        | every 15 minutes: accounts at 6 AM     | 3 h    | horizon + overdue, payment habits, digest     |
 | exchange_rates | daily at 16:30 UTC (after the ECB)     | 3 h    | ECB reference rates, or keep the last ones    |
-| housekeeping   | daily at 03:00 UTC                     | 3 h    | forget claims older than 30 days              |
+| housekeeping   | daily at 03:00 UTC                     | 3 h    | forget old claims (30 d) and pipeline runs (7 d) |
 
 Each job is thin: the runner (``tamio.scheduler.runner``) opens one transaction per account, takes
 the time once per slot, and rolls back, logs and goes on when one account fails. The morning job
@@ -88,11 +89,24 @@ async def critical_detections(db: AsyncSession, account: Account, run: JobRun) -
 
 
 async def full_pipeline(db: AsyncSession, account: Account, run: JobRun) -> dict[str, Any]:
+    """Pending actions past their deadline expire first, then all twelve detections and preparation."""
+    from tamio.execution.lifecycle import expire_due
+
+    expired = await expire_due(db, account=account, now=run.now)
     result = await run_detection_preparation_cycle(
         db, account.id, PipelineConfig(mode=PipelineMode.FULL), today=local_today(account, run.now), now=run.now,
         settings=run.settings, trigger=run.trigger,
     )
-    return {"alerts": result.alerts_detected, "actions": result.actions_prepared, "errors": len(result.errors)}
+    return {"alerts": result.alerts_detected, "actions": result.actions_prepared, "errors": len(result.errors),
+            "expired": len(expired)}
+
+
+async def resume_executions(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
+    """Approved actions not started yet, retries that are due, and executions whose process died."""
+    from tamio.execution.service import resume_pending_executions
+
+    outcomes = await resume_pending_executions(sessions, run.now, settings=run.settings)
+    return {"resumed": len(outcomes)}
 
 
 def morning_wanted(slot: datetime, every: timedelta, timezone: str) -> bool:
@@ -148,14 +162,24 @@ async def store_rates(db: AsyncSession, rates: list[Any]) -> dict[str, Any]:
 
 
 async def housekeeping(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
-    """Forget the claims of slots older than ``CLAIM_RETENTION`` (a slot that old is never due again)."""
+    """Forget claims older than ``CLAIM_RETENTION`` (a slot that old is never due again) and pipeline
+    runs older than ``RUN_RETENTION`` (the critical pass alone records one per account every 5 minutes)."""
+    from sqlalchemy import delete
+
     from tamio.scheduler.claims import prune
+    from tamio.scheduler.models import PipelineRun
 
     async with sessions() as db, db.begin():
-        return {"claims_pruned": await prune(db, before=run.now - CLAIM_RETENTION)}
+        claims = await prune(db, before=run.now - CLAIM_RETENTION)
+    async with sessions() as db, db.begin():
+        runs = await db.execute(delete(PipelineRun).where(PipelineRun.started_at < run.now - RUN_RETENTION)
+                                .returning(PipelineRun.id))
+        return {"claims_pruned": claims, "runs_pruned": len(runs.all())}
 
 
 CLAIM_RETENTION = timedelta(days=30)
+RUN_RETENTION = timedelta(days=7)
+EVERY_MINUTE = Cadence(every=timedelta(minutes=1), grace=timedelta(seconds=50))
 CRITICAL = Cadence(every=timedelta(minutes=5), grace=timedelta(minutes=4))
 HOURLY = Cadence(every=timedelta(hours=1), grace=timedelta(minutes=30))
 MORNING_GRID = Cadence(every=timedelta(minutes=15), grace=timedelta(hours=3))
@@ -167,6 +191,7 @@ def default_jobs() -> dict[str, Job]:
     return {
         "critical": Job("critical", CRITICAL, for_account=critical_detections),
         "pipeline": Job("pipeline", HOURLY, for_account=full_pipeline),
+        "executions": Job("executions", EVERY_MINUTE, once=resume_executions, shardable=False),
         "morning": Job("morning", MORNING_GRID, for_account=morning, wants=morning_wanted),
         "exchange_rates": Job("exchange_rates", ECB_DAILY, once=exchange_rates, shardable=False),
         "housekeeping": Job("housekeeping", NIGHTLY, once=housekeeping, shardable=False),

@@ -5,6 +5,8 @@ injected clock's ``now`` (``Cadence.due``: the current slot, and earlier ones st
 which is how a replica starting after downtime catches up), and for each one it has not seen
 claimed, inserts the claim (``claims.claim``); only the replica whose insert went in runs it.
 
+A job that is only for some accounts (the 6 AM job) does not claim slots that are nobody's morning.
+
 On PostgreSQL a slot can be split into shards (``shards=8``): each shard is claimed on its own
 (``critical#3``), each replica works through the shards it wins, so several replicas share a big
 pass. Accounts go to shards by a stable hash of their id.
@@ -138,6 +140,9 @@ class SchedulerApp:
             ran = False
             for name, slot in unseen:
                 if (name, slot) in self._seen:
+                    continue
+                if job.wants is not None and not await self._accounts_for(job, name, slot):
+                    self._seen.add((name, slot))  # nobody's morning: nothing to claim
                     continue
                 async with self.sessions() as db, db.begin():
                     mine = await claims.claim(db, job_name=name, slot=slot, replica=self.replica, now=now)

@@ -171,3 +171,11 @@ async def test_fifty_two_weeks_of_large_amounts_stay_within_block_kit_limits(bot
     blocks = bot.ephemerals_for(ADMIN)[-1]["blocks"]
     assert message_block_errors(blocks) == []
     assert sum(b["text"]["text"].count("\n") for b in blocks if b["type"] == "section" and b["text"]["text"].startswith("```")) >= 52
+
+
+async def test_a_failure_halfway_leaves_nothing_behind(bot: BotHarness) -> None:
+    # The client row is written before the missing EUR->USD rate stops its billing line: all of it rolls back.
+    await bot.command(ADMIN, 'add client "Euro Client" 5000 EUR monthly on -1')
+    shown = last_text(bot, ADMIN)
+    assert "There is no exchange rate from EUR to USD" in shown and "nothing was saved" in shown
+    assert await count(bot, Client) == 0 and await count(bot, ObligationAgreement) == 0

@@ -105,6 +105,12 @@ def queue_size(page: Page) -> int:
     return int(found.group(1))
 
 
+def shoot(page: Page, path: Path) -> None:
+    """A screenshot without a hover highlight: the pointer rests on the channel header first."""
+    page.mouse.move(700, 20)
+    page.screenshot(path=path)
+
+
 def open_home(page: Page) -> None:
     page.locator("#nav-app").click()
     page.get_by_role("tab", name="Home").click()
@@ -131,14 +137,14 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         expect(table).to_contain_text("Close")
         assert len(table.inner_text().strip().splitlines()) == 14  # the header and 13 weeks
         forecast.scroll_into_view_if_needed()
-        page.screenshot(path=screenshots / "01-forecast.png")
+        shoot(page, screenshots / "01-forecast.png")
 
         # 2. /tamio run: the report, and cards for the late payment, the payroll risk and the buffer breach.
         type_command(page, "/tamio run")
         expect(page.locator("article.ephemeral", has_text="Checked.")).to_be_visible(timeout=STEP_MS)
         for title in ("days late", "Payroll", "buffer"):
             expect(card(page, title).get_by_role("button", name="Approve")).to_be_visible(timeout=STEP_MS)
-        page.screenshot(path=screenshots / "02-run-cards.png")
+        shoot(page, screenshots / "02-run-cards.png")
 
         # App Home before any decision: the queue of actions waiting.
         switch_to(page, "U0APPROVER")
@@ -148,7 +154,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         home_chart = page.locator(".home .bk-image img").first
         page.wait_for_function("img => img.complete && img.naturalWidth > 300", arg=home_chart.element_handle(),
                                timeout=STEP_MS)
-        page.screenshot(path=screenshots / "03-home-before.png")
+        shoot(page, screenshots / "03-home-before.png")
 
         # 3. An approver picks the second option of the late-payment card and approves it.
         page.locator("#nav-channels .nav-item").first.click()
@@ -163,8 +169,11 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         expect(late.get_by_role("button", name="Approve")).to_have_count(0)
         if options.count() > 1:
             expect(late).to_contain_text(chosen.split(". ", 1)[-1][:30])
+        # Carrying it out sends the drafted email, over SMTP, to the sandbox's mailbox.
+        expect(late).to_contain_text("Executed", timeout=STEP_MS)
+        expect(page.locator("#mail-count")).to_have_text("1", timeout=STEP_MS)
         late.scroll_into_view_if_needed()
-        page.screenshot(path=screenshots / "04-approved.png")
+        shoot(page, screenshots / "04-approved.png")
 
         # 4. A viewer may look but not decide.
         switch_to(page, "U0VIEWER")
@@ -175,13 +184,13 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         expect(refusal).to_be_visible(timeout=STEP_MS)
         expect(pending.get_by_role("button", name="Approve")).to_be_visible()
         refusal.scroll_into_view_if_needed()
-        page.screenshot(path=screenshots / "05-viewer-refused.png")
+        shoot(page, screenshots / "05-viewer-refused.png")
 
         # 5. App Home: one fewer action waits.
         open_home(page)
         expect(page.locator(".home .bk-header", has_text=f"Waiting for you ({waiting_before - 1})")).to_be_visible(
             timeout=STEP_MS)
-        page.screenshot(path=screenshots / "06-home-after.png")
+        shoot(page, screenshots / "06-home-after.png")
 
         # 6. The admin adds an expense in the modal; a wrong amount first gets a field error.
         switch_to(page, "U0ADMIN")
@@ -198,12 +207,12 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         error = modal.locator(".bk-input-block[data-block-id=amount] .bk-error")
         expect(error).to_be_visible(timeout=STEP_MS)
         expect(error).to_contain_text("1,200.50")  # how to write it, as a plain-text field error
-        page.screenshot(path=screenshots / "07-modal-field-error.png")
+        shoot(page, screenshots / "07-modal-field-error.png")
         amount.fill("1200")
         modal.get_by_role("button", name="Add").click()
         expect(modal).to_have_count(0, timeout=STEP_MS)
         expect(page.locator("article.ephemeral", has_text="Print Shop")).to_be_visible(timeout=STEP_MS)
-        page.screenshot(path=screenshots / "08-expense-added.png")
+        shoot(page, screenshots / "08-expense-added.png")
 
         assert not errors, errors
         browser.close()

@@ -26,7 +26,7 @@ from tamio.scheduler.models import PipelineRun, SchedulerClaim
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 12, 7, 4, 51, tzinfo=UTC)  # Paris's 6 AM is 05:00 UTC, London's 06:00 UTC
 SPEED = 600.0  # five minutes of scheduler time in half a second
-RUN_SECONDS = 17.0
+RUN_SECONDS = 16.0
 TICK = 0.1
 
 

@@ -1,9 +1,10 @@
 /* The sandbox page: a Slack workspace for Tamio, drawn from /sandbox/state and acting through /sandbox/*.
  *
  * It long-polls the member's view of the workspace (channels, the DM with the app, ephemerals,
- * App Home, the open modal, mail sent) and renders it; what the person types or clicks goes to the
- * stand-in, which sends the Slack-signed request to the real app. Rendered messages are cached by
- * their JSON, so a radio button picked or a field half typed survives other updates.
+ * App Home, the open modal, mail sent) and renders it with mrkdwn.js, elements.js, blockkit.js,
+ * messages.js and dialogs.js; what the person types or clicks goes to the stand-in, which sends the
+ * Slack-signed request to the real app. Rendered messages are cached by their JSON, so a radio
+ * button picked or a field half typed survives other updates.
  */
 (function () {
   "use strict";
@@ -94,7 +95,7 @@
       users: (snap && snap.users) || {},
       channels,
       onAppLink: (url) => { if (/tab=home/.test(url) || /^slack:\/\/app/.test(url)) openPane({ kind: "app", tab: "home" }); },
-      confirm: confirmDialog,
+      confirm: (confirm) => window.SandboxDialogs.confirm(confirm, renderContext()),
     };
   }
 
@@ -176,76 +177,20 @@
     composer.placeholder = pane.kind === "channel" ? "Message " + paneTitle.textContent : "Message " + config.app_name;
   }
 
-  // -- messages ------------------------------------------------------------------------------------
-
-  function timeOf(ts) {
-    return new Date(Number(ts) * 1000).toLocaleTimeString("en-US", { hour: "numeric", minute: "2-digit" });
-  }
-
-  function author(message, ephemeral) {
-    if (message.user === "USLACKBOT") return { name: "Slackbot", app: true };
-    // Tamio's ephemerals carry the recipient as their user; Slack shows them as the app's.
-    if (ephemeral || message.bot_id || message.user === snap.bot_user_id) return { name: config.app_name, app: true };
-    return { name: snap.users[message.user] || message.user || "someone", app: false };
-  }
-
-  function renderFiles(files) {
-    const box = el("div", "files");
-    for (const file of files || []) {
-      const known = snap.files[file.id];
-      if (!known) continue;
-      if (String(known.mimetype).startsWith("image/")) {
-        const figure = el("figure", "file-image");
-        figure.appendChild(el("figcaption", "", known.title));
-        const img = el("img");
-        img.src = known.url;
-        img.alt = known.title;
-        figure.appendChild(img);
-        box.appendChild(figure);
-      } else {
-        const link = el("a", "file-link", known.title || known.name);
-        link.href = known.url;
-        link.target = "_blank";
-        box.appendChild(link);
-      }
-    }
-    return box;
-  }
+  // -- conversations, Home and mail (messages.js draws a message) -----------------------------------
 
   function renderMessage(message, channel, ephemeral) {
-    const node = el("article", "message" + (ephemeral ? " ephemeral" : ""));
-    node.dataset.ts = message.ts;
-    const who = author(message, ephemeral);
-    const avatar = el("div", "avatar" + (who.app ? " app" : ""), who.name.slice(0, 1).toUpperCase());
-    avatar.setAttribute("aria-hidden", "true");
-    const body = el("div", "message-body");
-    if (ephemeral) {
-      const only = el("div", "only-you");
-      only.appendChild(el("span", "", "\uD83D\uDC41 Only visible to you"));
-      const dismiss = el("button", "dismiss", "Dismiss");
-      dismiss.type = "button";
-      dismiss.addEventListener("click", () => { dismissed.add(message.ts); render(); });
-      only.appendChild(dismiss);
-      body.appendChild(only);
-    }
-    const head = el("div", "message-head");
-    head.appendChild(el("span", "author", who.name));
-    if (who.app) head.appendChild(el("span", "app-badge", "APP"));
-    head.appendChild(el("time", "message-time", timeOf(message.ts)));
-    if (message.edited) head.appendChild(el("span", "edited", "(edited)"));
-    body.appendChild(head);
-    const context = renderContext();
+    let surface = null;
     if (Array.isArray(message.blocks) && message.blocks.length) {
+      // Slack resets what was picked in a message when the app updates it.
       const versionTag = message.edited ? message.edited.ts : ephemeral ? hash(JSON.stringify(message.blocks)) : "";
       const key = me + "|" + channel + "|" + message.ts + "|" + versionTag;
-      const ref = { kind: "message", channel, ts: message.ts, is_ephemeral: !!ephemeral };
-      body.appendChild(window.BlockKit.render(message.blocks, surfaceFor(key, ref), context));
-    } else if (message.text) {
-      body.appendChild(window.Mrkdwn.render(message.text, context));
+      surface = surfaceFor(key, { kind: "message", channel, ts: message.ts, is_ephemeral: !!ephemeral });
     }
-    if (message.files) body.appendChild(renderFiles(message.files));
-    node.append(avatar, body);
-    return node;
+    return window.SandboxMessages.message(message, {
+      ephemeral, surface, snap, appName: config.app_name, ctx: renderContext(),
+      dismiss: () => { dismissed.add(message.ts); render(); },
+    });
   }
 
   function cached(key, value, build) {
@@ -287,21 +232,10 @@
   }
 
   function renderMail() {
-    const list = el("div", "mail-list");
-    if (!snap.mail.length) {
-      list.appendChild(el("p", "empty", "Emails Tamio sends (reminders, follow-ups) arrive here. Nothing sent yet."));
-    }
-    for (const mail of snap.mail) {
-      const card = el("article", "mail");
-      card.appendChild(el("div", "mail-subject", mail.subject || "(no subject)"));
-      card.appendChild(el("div", "mail-meta", "To " + mail.to + " \u00B7 from " + mail.sender + " \u00B7 " + timeOf(mail.received_at)));
-      card.appendChild(el("pre", "mail-body", mail.body));
-      list.appendChild(card);
-    }
-    return list;
+    return window.SandboxMessages.mail(snap.mail);
   }
 
-  // -- the modal -----------------------------------------------------------------------------------
+  // -- the modal (dialogs.js draws it; here it is wired to the stand-in) -------------------------------
 
   function renderModal() {
     const view = snap.modal;
@@ -315,38 +249,16 @@
     const hit = cache.get(key);
     if (hit && hit.json === json && modalRoot.firstChild === hit.node) return;
     const surface = surfaceFor(key, { kind: "view", view_id: view.id }, { errors });
-    const backdrop = el("div", "modal-backdrop");
-    const dialog = el("div", "modal");
-    dialog.setAttribute("role", "dialog");
-    dialog.setAttribute("aria-modal", "true");
-    dialog.setAttribute("aria-label", window.Mrkdwn.plain(view.title));
-    const head = el("div", "modal-head");
-    head.appendChild(el("h2", "", window.Mrkdwn.plain(view.title)));
-    const x = el("button", "modal-x", "\u00D7");
-    x.type = "button";
-    x.setAttribute("aria-label", "Close");
-    x.addEventListener("click", () => post("/sandbox/close", { view_id: view.id, all: true }));
-    head.appendChild(x);
-    const body = el("div", "modal-body");
-    body.appendChild(window.BlockKit.render(view.blocks, surface, renderContext()));
-    const foot = el("div", "modal-foot");
-    const close = el("button", "bk-button", window.Mrkdwn.plain(view.close) || "Cancel");
-    close.type = "button";
-    close.addEventListener("click", () => post("/sandbox/close", { view_id: view.id, all: false }));
-    foot.appendChild(close);
-    if (view.submit) {
-      const submit = el("button", "bk-button primary", window.Mrkdwn.plain(view.submit));
-      submit.type = "button";
-      submit.addEventListener("click", async () => {
+    const node = window.SandboxDialogs.modal(view, surface, renderContext(), {
+      close: (all) => post("/sandbox/close", { view_id: view.id, all }),
+      submit: async () => {
         const missing = window.BlockKit.missingRequired(view.blocks, surface);
         if (Object.keys(missing).length) {
           modalErrors.set(view.id, missing);
           renderModal();
           return;
         }
-        submit.classList.add("busy");
         const result = await post("/sandbox/submit", { view_id: view.id, state: surface.state });
-        submit.classList.remove("busy");
         if (result.errors) {
           modalErrors.set(view.id, result.errors);
           renderModal();
@@ -355,37 +267,10 @@
           const problem = failure(result, "Submitting the form");
           if (problem) toast(problem);
         }
-      });
-      foot.appendChild(submit);
-    }
-    dialog.append(head, body, foot);
-    backdrop.appendChild(dialog);
-    cache.set(key, { json, node: backdrop });
-    modalRoot.replaceChildren(backdrop);
-  }
-
-  function confirmDialog(confirm) {
-    return new Promise((resolve) => {
-      const backdrop = el("div", "modal-backdrop confirm-backdrop");
-      const dialog = el("div", "modal confirm");
-      dialog.setAttribute("role", "alertdialog");
-      dialog.setAttribute("aria-label", window.Mrkdwn.plain(confirm.title) || "Are you sure?");
-      dialog.appendChild(el("h2", "", window.Mrkdwn.plain(confirm.title) || "Are you sure?"));
-      dialog.appendChild(window.BlockKit.text(confirm.text, renderContext(), "confirm-text"));
-      const foot = el("div", "modal-foot");
-      const deny = el("button", "bk-button", window.Mrkdwn.plain(confirm.deny) || "Cancel");
-      const yes = el("button", "bk-button " + (confirm.style === "danger" ? "danger" : "primary"),
-        window.Mrkdwn.plain(confirm.confirm) || "Yes");
-      deny.type = yes.type = "button";
-      const done = (answer) => { backdrop.remove(); resolve(answer); };
-      deny.addEventListener("click", () => done(false));
-      yes.addEventListener("click", () => done(true));
-      foot.append(deny, yes);
-      dialog.appendChild(foot);
-      backdrop.appendChild(dialog);
-      document.body.appendChild(backdrop);
-      yes.focus();
+      },
     });
+    cache.set(key, { json, node });
+    modalRoot.replaceChildren(node);
   }
 
   // -- the whole page ------------------------------------------------------------------------------

@@ -1,0 +1,138 @@
+"""What ``/tamio`` understands: the subcommands with their usage and example, and the typed commands.
+
+``bot.commands.parse`` reads text into these; each subcommand function receives one. Kept apart
+from the reader so the help text, the manifest's usage hint and the parser share one list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Final
+
+from tamio.accounts.models import Role
+from tamio.errors import ValidationError
+from tamio.obligations.schemas import RecurrenceSpec
+
+
+class CommandError(ValidationError):
+    def __init__(self, message: str, *, usage: str, example: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or f"Write it as `/tamio {usage}`.")
+        self.usage = usage
+        self.example = example
+
+
+@dataclass(frozen=True)
+class Usage:
+    usage: str
+    example: str
+    what: str
+
+
+USAGES: Final[dict[str, Usage]] = {
+    "help": Usage("help", "/tamio help", "this list"),
+    "forecast": Usage("forecast [weeks]", "/tamio forecast 13", "the weekly cash forecast and its chart (1 to 52 weeks)"),
+    "add": Usage(
+        'add client|expense|payroll|tax "Name" AMOUNT [CURRENCY] [FREQUENCY] [on DAY] [from DATE] [until DATE] [following|preceding]',
+        '/tamio add expense "AWS" 1200 USD monthly on 15',
+        "add what you are owed or owe; `add` alone opens a form",
+    ),
+    "balance": Usage('balance [set "Account" AMOUNT [CURRENCY]]', '/tamio balance set "Operating" 45000 USD', "list or set cash balances"),
+    "paid": Usage('paid "Name" AMOUNT [CURRENCY] [on DATE]', '/tamio paid "Acme Corp" 5000', "record a payment received or made"),
+    "alerts": Usage("alerts", "/tamio alerts", "open alerts by severity"),
+    "actions": Usage("actions", "/tamio actions", "the actions waiting for a decision"),
+    "run": Usage("run", "/tamio run", "check the forecast for problems now and prepare actions"),
+    "config": Usage("config [set KEY VALUE]", "/tamio config set safety_mode conservative", "show or change thresholds (admins)"),
+    "digest": Usage("digest here", "/tamio digest here", "post alerts, cards and the daily digest in this channel"),
+    "role": Usage("role @person approver|admin|viewer", "/tamio role @maria approver", "who may decide (admins)"),
+}
+
+# -- the commands ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShowHelp:
+    pass
+
+
+@dataclass(frozen=True)
+class ShowForecast:
+    weeks: int = 13
+
+
+@dataclass(frozen=True)
+class OpenAddForm:
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class AddObligation:
+    kind: str  # client, expense, payroll, tax
+    name: str
+    amount: Decimal
+    currency: str
+    recurrence: RecurrenceSpec
+
+
+@dataclass(frozen=True)
+class ListBalances:
+    pass
+
+
+@dataclass(frozen=True)
+class SetBalance:
+    name: str
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class RecordPaid:
+    name: str
+    amount: Decimal
+    currency: str | None
+    on: date
+
+
+@dataclass(frozen=True)
+class ShowAlerts:
+    pass
+
+
+@dataclass(frozen=True)
+class ShowActions:
+    pass
+
+
+@dataclass(frozen=True)
+class RunPipeline:
+    pass
+
+
+@dataclass(frozen=True)
+class ShowConfig:
+    pass
+
+
+@dataclass(frozen=True)
+class SetConfig:
+    key: str
+    value: object
+
+
+@dataclass(frozen=True)
+class DigestHere:
+    pass
+
+
+@dataclass(frozen=True)
+class SetRole:
+    slack_user_id: str
+    role: Role
+
+
+Command = (
+    ShowHelp | ShowForecast | OpenAddForm | AddObligation | ListBalances | SetBalance | RecordPaid | ShowAlerts
+    | ShowActions | RunPipeline | ShowConfig | SetConfig | DigestHere | SetRole
+)

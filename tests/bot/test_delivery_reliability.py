@@ -1,0 +1,189 @@
+"""The delivery worker against a Slack that fails: every message arrives, none twice.
+
+The local Slack stand-in answers 429 with Retry-After, 500, or applies a post and then drops the
+connection (so the worker cannot know the post happened). Workers retry with backoff, look for an
+earlier attempt's message (metadata carrying the idempotency key) before posting again, pace each
+channel to about one message a second, and dead-letter what cannot be sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.charts import ChartLinks
+from bot.delivery import DeliveryWorker
+from bot.oauth import SingleWorkspaceToken
+from bot.runtime import Runtime
+from bot.sandbox.standin import SlackStandIn
+from tamio.accounts.service import create_account
+from tamio.config import Settings
+from tamio.db import utcnow
+from tamio.digest import DailyDigest
+from tamio.outbox.models import OutboxMessage
+from tamio.outbox.service import RetryPolicy, backlog, enqueue, retry_dead
+
+pytestmark = pytest.mark.backends("sqlite", "pg")
+FAST = RetryPolicy(max_attempts=20, base_seconds=0.05, cap_seconds=0.4, lease=timedelta(seconds=10))
+
+
+def settings_for(slack: SlackStandIn) -> Settings:
+    return Settings(database_url="sqlite+aiosqlite:///:memory:", slack_bot_token=slack.bot_token, slack_api_url=slack.api_url,
+                    slack_signing_secret="s", slack_client_id=None, slack_client_secret=None, secret_key=None)
+
+
+def worker_for(slack: SlackStandIn, sessions: async_sessionmaker[AsyncSession], name: str, *,
+               clock: Callable[[], datetime] | None = None, **options: Any) -> DeliveryWorker:
+    settings = settings_for(slack)
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, timeout=5)
+    options.setdefault("policy", FAST)
+    return DeliveryWorker(Runtime(settings, sessions, clock), client, SingleWorkspaceToken(slack.bot_token), ChartLinks(settings),
+                          name=name, **options)
+
+
+async def team(sessions: async_sessionmaker[AsyncSession], channel: str = "C0FINANCE") -> str:
+    async with sessions() as db, db.begin():
+        account = await create_account(db, name="Acme Ltd", base_currency="USD", slack_team_id="T0001")
+        account.digest_channel_id = channel
+        return account.id
+
+
+def a_digest(account_id: str, day: date) -> dict[str, Any]:
+    return DailyDigest(account_id=account_id, account_name="Acme Ltd", day=day, base_currency="USD",
+                       cash_today=Decimal("48250"), lowest_balance=Decimal("31900"), lowest_week=date(2027, 1, 4),
+                       runway_months=None, since=datetime(2026, 12, 6, 6, tzinfo=UTC)).to_json()
+
+
+async def queue(sessions: async_sessionmaker[AsyncSession], account_id: str, messages: list[tuple[str, str, str]]) -> None:
+    """(kind, channel, key) each; posts carry their key as text, digests are quiet-day digests."""
+    async with sessions() as db, db.begin():
+        for n, (kind, channel, key) in enumerate(messages):
+            payload = a_digest(account_id, date(2026, 12, 1) + timedelta(days=n)) if kind == "digest" else {"text": key}
+            await enqueue(db, account_id=account_id, kind=kind, channel=channel, payload=payload, idempotency_key=key, now=utcnow())
+
+
+async def deliver_everything(workers: list[DeliveryWorker], sessions: async_sessionmaker[AsyncSession], *, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        await asyncio.gather(*(w.run_once() for w in workers))
+        async with sessions() as db:
+            left = await backlog(db)
+        if left.pending == 0 and left.sending == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"still not delivered after {within} s: {left}")
+
+
+def posted_keys(slack: SlackStandIn, channels: set[str]) -> Counter[str]:
+    return Counter(m["metadata"]["event_payload"]["key"] for c in channels for m in slack.messages(c) if m.get("metadata"))
+
+
+async def rows(sessions: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
+    async with sessions() as db:
+        return list((await db.execute(select(OutboxMessage).order_by(OutboxMessage.idempotency_key))).scalars())
+
+
+async def test_thirty_percent_failures_and_every_message_arrives_once(
+    slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    account_id = await team(session_factory)
+    channels = {f"C{n:02d}" for n in range(8)}
+    messages = [("slack_post", channel, f"post:{channel}:{i}") for channel in sorted(channels) for i in range(3)]
+    messages += [("digest", "C0FINANCE", f"digest:{account_id}:{n}") for n in range(3)]
+    await queue(session_factory, account_id, messages)
+    slack.fail_next(1, "drop", method="chat.postMessage")  # at least one post that lands but is never answered
+    slack.failure_rate(0.3, seed=11, kinds=("429", "500", "drop"))
+
+    workers = [worker_for(slack, session_factory, f"w{i}", batch=6) for i in range(3)]
+    await deliver_everything(workers, session_factory)
+
+    assert posted_keys(slack, channels | {"C0FINANCE"}) == Counter(key for _, _, key in messages)  # each exactly once
+    delivered = await rows(session_factory)
+    assert {r.status for r in delivered} == {"delivered"}
+    kinds = Counter(kind for _, kind in slack.failures)
+    assert kinds["429"] and kinds["500"] and kinds["drop"], slack.failures
+    assert any(r.result.get("found_earlier") for r in delivered), "no dropped post was recovered from Slack's history"
+    assert max(r.attempts for r in delivered) > 1
+    assert len(slack.calls_to("chat.postMessage")) > len(messages)  # retried, yet posted once each
+
+
+@pytest.mark.backends("sqlite")  # the outbox's SQL is covered on both in tests/service
+async def test_retry_after_is_waited_out(slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    account_id = await team(session_factory)
+    await queue(session_factory, account_id, [("slack_post", "C1", "k1")])
+    slack.fail_next(1, 429, retry_after=2, method="chat.postMessage")
+    worker = worker_for(slack, session_factory, "w")
+    started = time.monotonic()
+    assert await worker.run_once() == 0
+    [row] = await rows(session_factory)
+    assert row.status == "pending" and row.last_error == "ratelimited"
+    assert timedelta(seconds=1.9) <= row.next_attempt_at - utcnow() <= timedelta(seconds=2.1)
+    await deliver_everything([worker], session_factory, within=10)
+    assert time.monotonic() - started >= 2.0
+    assert posted_keys(slack, {"C1"}) == {"k1": 1}
+
+
+@pytest.mark.backends("sqlite")  # the outbox's SQL is covered on both in tests/service
+async def test_a_dropped_answer_is_found_in_the_channel_not_posted_again(
+    slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    account_id = await team(session_factory)
+    await queue(session_factory, account_id, [("digest", "C0FINANCE", "digest:acct:2026-12-07")])
+    slack.fail_next(1, "drop", method="chat.postMessage")
+    worker = worker_for(slack, session_factory, "w")
+    await deliver_everything([worker], session_factory, within=10)
+    [row] = await rows(session_factory)
+    assert (row.status, row.attempts, row.result["found_earlier"]) == ("delivered", 2, True)
+    assert row.result["ts"] == slack.messages("C0FINANCE")[0]["ts"]
+    assert len(slack.calls_to("chat.postMessage")) == 1 and len(slack.calls_to("conversations.history")) == 1
+    assert slack.messages("C0FINANCE")[0]["text"].startswith("Nothing new. Cash $48,250.00")
+
+
+@pytest.mark.backends("sqlite")  # the outbox's SQL is covered on both in tests/service
+async def test_what_cannot_be_sent_is_dead_and_can_be_sent_again(
+    slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    account_id = await team(session_factory)
+    worker = worker_for(slack, session_factory, "w", policy=RetryPolicy(max_attempts=3, base_seconds=0.02, cap_seconds=0.05))
+    await queue(session_factory, account_id, [("slack_post", "C0GONE", "gone")])
+    slack.refuse_channel("C0GONE", "channel_not_found")
+    await deliver_everything([worker], session_factory, within=20)
+    await queue(session_factory, account_id, [("slack_post", "C1", "flaky")])
+    slack.failure_rate(1.0, kinds=("500",), methods=("chat.postMessage", "conversations.history"))
+    await deliver_everything([worker], session_factory, within=20)
+    flaky, gone = await rows(session_factory)
+    assert (gone.status, gone.attempts, gone.last_error) == ("dead", 1, "channel_not_found")  # Slack would say it forever
+    assert (flaky.status, flaky.attempts, flaky.last_error) == ("dead", 3, "internal_error")  # out of tries
+
+    slack.failure_rate(0)
+    async with session_factory() as db, db.begin():
+        await retry_dead(db, message_id=flaky.id, now=utcnow())
+    await deliver_everything([worker], session_factory, within=10)
+    assert posted_keys(slack, {"C1"}) == {"flaky": 1}
+
+
+@pytest.mark.backends("sqlite")  # the outbox's SQL is covered on both in tests/service
+async def test_about_one_message_a_second_per_channel_even_across_workers(
+    slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    account_id = await team(session_factory)
+    await queue(session_factory, account_id, [("slack_post", "C1", f"burst-{i}") for i in range(4)]
+                + [("slack_post", "C2", "other")])
+    workers = [worker_for(slack, session_factory, f"w{i}", per_channel=2) for i in range(2)]
+    await deliver_everything(workers, session_factory, within=20)
+    stamps = [float(m["ts"]) for m in slack.messages("C1")]
+    assert [m["text"] for m in slack.messages("C1")] == [f"burst-{i}" for i in range(4)]
+    gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:], strict=False)]
+    assert min(gaps) >= 0.95, gaps
+    assert float(slack.messages("C2")[0]["ts"]) - stamps[0] < 0.9  # other channels do not wait
+
