@@ -69,6 +69,8 @@ PERMANENT = frozenset({
     "account_inactive", "token_revoked", "missing_scope", "not_authed", "restricted_action", "invalid_metadata_format",
 })
 METADATA_EVENT = "tamio_outbox"
+# Errors of conversations.history that mean "not allowed to look", not "try again later".
+UNREADABLE = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "not_allowed_token_type"})
 HISTORY_PAGES = 5  # up to 1,000 of the channel's newest messages are searched for an earlier attempt
 
 
@@ -240,15 +242,29 @@ class DeliveryWorker:
         return {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
 
     async def find_posted(self, *, channel: str, key: str, token: str, thread_ts: str | None = None) -> str | None:
-        """The ts of a message in ``channel`` (or the thread) whose metadata carries ``key``, if any."""
+        """The ts of a message in ``channel`` (or the thread) whose metadata carries ``key``, if any.
+
+        Reading a channel needs ``channels:history`` / ``groups:history``, which the least-privilege
+        manifest does not ask for, and a channel Tamio posts to through ``chat:write.public`` is not
+        one it is in. Without them the earlier attempt cannot be looked for: the row is posted again
+        (at least once rather than dead-lettered), and the log says why.
+        """
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
-            if thread_ts:
-                page = await self.client.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True,
-                                                               limit=200, cursor=cursor, token=token)
-            else:
-                page = await self.client.conversations_history(channel=channel, include_all_metadata=True, limit=200,
-                                                               cursor=cursor, token=token)
+            try:
+                if thread_ts:
+                    page = await self.client.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True,
+                                                                   limit=200, cursor=cursor, token=token)
+                else:
+                    page = await self.client.conversations_history(channel=channel, include_all_metadata=True, limit=200,
+                                                                   cursor=cursor, token=token)
+            except SlackApiError as exc:
+                error = str(exc.response.get("error") or "")
+                if error not in UNREADABLE:
+                    raise
+                log.warning("cannot read %s to look for an earlier attempt (%s); posting again. Add the channels:history "
+                            "and groups:history scopes (and invite Tamio to the channel) to rule out duplicates.", channel, error)
+                return None
             for message in page.get("messages") or []:
                 metadata = message.get("metadata") or {}
                 if metadata.get("event_type") == METADATA_EVENT and (metadata.get("event_payload") or {}).get("key") == key:

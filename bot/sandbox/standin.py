@@ -172,6 +172,10 @@ class SlackStandIn:
         """From now on calls naming this channel fail with ``error`` (e.g. ``is_archived``)."""
         self.workspace.refused_channels[channel] = error
 
+    def withhold_scope(self, scope: str) -> None:
+        """From now on the bot token lacks ``scope`` (e.g. ``channels:history``): its methods answer missing_scope."""
+        self.workspace.withheld_scopes.add(scope)
+
     def new_trigger_id(self, user_id: str, view_id: str | None = None) -> str:
         """A trigger id as Slack puts in an interaction: single use, valid for 3 seconds."""
         return self.workspace.view_store.new_trigger(user_id, view_id)

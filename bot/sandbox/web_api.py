@@ -185,6 +185,7 @@ def _page(ws: Workspace, call: Call, messages: list[dict[str, Any]]) -> dict[str
 def conversations_history(ws: Workspace, call: Call) -> dict[str, Any]:
     """Top-level messages, newest first, between ``oldest`` and ``latest`` (exclusive unless ``inclusive``)."""
     p = call.params
+    ws.require_scope("channels:history")
     channel = ws.resolve_channel(p.get("channel"))
     oldest = ts_value(p.get("oldest"), Decimal(0))
     latest = ts_value(p.get("latest"), Decimal("1e12"))
@@ -199,6 +200,7 @@ def conversations_history(ws: Workspace, call: Call) -> dict[str, Any]:
 
 
 def conversations_replies(ws: Workspace, call: Call) -> dict[str, Any]:
+    ws.require_scope("channels:history")
     channel = ws.resolve_channel(call.params.get("channel"))
     parent = ws.find_message(channel, call.params.get("ts"))
     replies = [m for m in ws.messages(channel) if m.get("thread_ts") == parent["ts"] and m is not parent]

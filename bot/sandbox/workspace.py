@@ -97,6 +97,8 @@ class Workspace:
         self.base_url = ""  # set by the server once it listens
         self.channels: dict[str, list[dict[str, Any]]] = {}
         self.refused_channels: dict[str, str] = {}
+        # Scopes the bot token lacks: the methods that need them answer missing_scope, as Slack does.
+        self.withheld_scopes: set[str] = set()
         self.dm_channels: dict[str, str] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.uploads: dict[str, Upload] = {}
@@ -130,6 +132,10 @@ class Workspace:
         if channel[0] in "UW" and channel != self.bot_user_id:
             return self.open_dm([channel])
         return channel
+
+    def require_scope(self, scope: str) -> None:
+        if scope in self.withheld_scopes:
+            raise SlackError("missing_scope", needed=scope)
 
     def open_dm(self, users: list[str]) -> str:
         key = ",".join(sorted(users))

@@ -150,6 +150,22 @@ async def test_a_dropped_answer_is_found_in_the_channel_not_posted_again(
 
 
 @pytest.mark.backends("sqlite")  # the outbox's SQL is covered on both in tests/service
+async def test_without_history_scopes_a_dropped_post_is_sent_again_not_dead_lettered(
+    slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    # The manifest's least-privilege scopes cannot read the channel: the message must still arrive.
+    slack.withhold_scope("channels:history")
+    account_id = await team(session_factory)
+    await queue(session_factory, account_id, [("slack_post", "C0FINANCE", "drop-then-post")])
+    slack.fail_next(1, "drop", method="chat.postMessage")
+    await deliver_everything([worker_for(slack, session_factory, "w")], session_factory, within=10)
+    [row] = await rows(session_factory)
+    assert (row.status, row.attempts) == ("delivered", 2) and "found_earlier" not in row.result
+    assert len(slack.calls_to("conversations.history")) == 1  # looked, was refused, posted
+    assert posted_keys(slack, {"C0FINANCE"}) == {"drop-then-post": 2}  # at least once: the price of the missing scope
+
+
+@pytest.mark.backends("sqlite")  # the outbox's SQL is covered on both in tests/service
 async def test_what_cannot_be_sent_is_dead_and_can_be_sent_again(
     slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
