@@ -59,7 +59,7 @@ def invoice_followup_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
     if days >= 30:
         client = ctx.clients.get(schedule.client_id or "")
         mail = draft_collection_escalation(
-            client_name=schedule.counterparty_name, invoice_number=schedule.invoice_number or f"due {schedule.due_date:%d %b %Y}",
+            client_name=schedule.counterparty_name, invoice_number=schedule.invoice_number,
             amount=schedule.amount, due_date=schedule.due_date, days_overdue=days, pay_by=ctx.today + timedelta(days=7),
             currency=schedule.currency, contact_name=client.contact_name if client else None, company_name=ctx.account_name, previous_reminders=1,
         )

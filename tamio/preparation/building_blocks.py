@@ -125,7 +125,7 @@ def chase_receivable(ctx: PreparationContext, schedule: ScheduleInfo, *, tone: s
         record = "poor" if client.avg_payment_delay_days >= 20 else "good" if client.avg_payment_delay_days <= 2 else "mixed"
     mail = draft_collection_email(
         client_name=schedule.counterparty_name,
-        invoice_number=schedule.invoice_number or f"due {schedule.due_date:%d %b %Y}",
+        invoice_number=schedule.invoice_number,
         amount=schedule.amount,
         due_date=schedule.due_date,
         days_overdue=days_overdue,

@@ -109,7 +109,7 @@ def choose_tone(
 def draft_collection_email(
     *,
     client_name: str,
-    invoice_number: str,
+    invoice_number: str | None,
     amount: AmountLike,
     due_date: DateLike,
     days_overdue: int,
@@ -145,7 +145,7 @@ def draft_collection_email(
 def draft_payment_reminder(
     *,
     client_name: str,
-    invoice_number: str,
+    invoice_number: str | None,
     amount: AmountLike,
     due_date: DateLike,
     days_until_due: int,
@@ -169,7 +169,7 @@ def draft_payment_reminder(
 def draft_collection_escalation(
     *,
     client_name: str,
-    invoice_number: str,
+    invoice_number: str | None,
     amount: AmountLike,
     due_date: DateLike,
     days_overdue: int,
@@ -316,11 +316,17 @@ def _tidy(text: str) -> str:
 
 
 def _invoice_context(
-    client_name: str, contact_name: str | None, invoice_number: str, amount: AmountLike, currency: str, due_date: DateLike
+    client_name: str, contact_name: str | None, invoice_number: str | None, amount: AmountLike, currency: str, due_date: DateLike
 ) -> dict[str, Any]:
+    # Without a number the invoice is named by its amount and due date, which the sentences carry.
+    number = _one_line(invoice_number)
     return {
         "greeting": _greeting(_required_text(client_name, "client_name"), contact_name),
-        "invoice_number": _required_text(invoice_number, "invoice_number"),
+        "invoice_number": number,
+        "invoice": f"invoice {number}" if number else "the invoice",
+        "Invoice": f"Invoice {number}" if number else "The invoice",
+        "invoice_title": f"invoice {number}" if number else "invoice",
+        "Invoice_title": f"Invoice {number}" if number else "Invoice",
         "amount": _format_amount(amount, currency),
         "due_date": _format_date(_as_date(due_date, "due_date")),
     }

@@ -412,3 +412,11 @@ def test_payroll_covered_needs_no_steps() -> None:
     assert "The buffer is covered with $8,000.00 to spare." in drafted["body"]
     assert "Proposed steps" not in drafted["body"]
     assert_tidy(drafted)
+
+
+def test_an_invoice_without_a_number_is_named_by_its_amount_and_date_only_once() -> None:
+    drafted = draft_collection_email(client_name="Bluebird Studio", invoice_number=None, amount="8500", due_date="2026-11-07",
+                                     days_overdue=21, tone="firm")
+    assert drafted["subject"] == "Overdue: invoice for $8,500.00, 21 days past due"
+    assert "The invoice for $8,500.00 was due on 7 November 2026 and is now 21 days overdue." in drafted["body"]
+    assert "None" not in drafted["body"] and "invoice  " not in drafted["body"]
