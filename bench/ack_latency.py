@@ -6,9 +6,11 @@ in its own process; beside it, in the same run and with the same client, a bare 
 shows what loopback HTTP itself costs. Requests are sent open-loop: request i leaves at i/rate
 seconds whatever the earlier ones are doing, so a slow ack shows up as latency, not as a lower rate.
 
-Each request runs the whole path: signature check, workspace and member lookup in the database,
-the listener, the ack. The mix: ``/tamio help``, ``/tamio balance`` (a database read), a radio
-choice on a card and an Open App Home click (block_actions). Figures are printed, not asserted.
+Each request runs the whole path: signature check, workspace and member lookup (from the database,
+or remembered for a few seconds, ``bot.workspace.KnownWorkspaces``), the listener, the ack. The mix:
+``/tamio help``, ``/tamio balance`` (a read-only transaction), a radio choice on a card and an Open
+App Home click (block_actions whose listeners only ack: no database). Meanwhile the app's delivery
+worker and scheduler run as in ``tamio serve``. Figures are printed, not asserted.
 
     PYTHONPATH=. .venv/bin/python bench/ack_latency.py [--rate 200] [--seconds 10] [--postgres]
 """

@@ -24,7 +24,8 @@ place; a resolved alert edits the messages already posted about it (``bot.digest
 Kinds: ``action_card`` / ``card_update`` {action_id}, ``home_refresh`` {}, ``alert_new`` /
 ``alert_escalated`` / ``alert_resolved`` {alert_id}, ``digest`` (a ``DailyDigest``), and the generic
 ``slack_post`` {text, blocks, thread_ts?}, ``slack_update`` {ts, text, blocks}, ``slack_ephemeral``
-{user, text, blocks}, ``slack_home`` {user_id}.
+{user, text, blocks}, ``slack_home`` {user_id}, and ``integration_reconnect`` {text, integration, reason}
+(an integration stopped accepting Tamio's tokens: said once, in the row's channel or the digest channel).
 
     worker = DeliveryWorker(app.runtime, app.client, app.bot_tokens, app.charts)
     delivered = await worker.run_once()
@@ -55,6 +56,7 @@ from bot.runtime import Runtime
 from tamio.accounts.models import Account, Member
 from tamio.detection.models import DetectionAlert
 from tamio.digest import DailyDigest
+from tamio.integrations.connections import RECONNECT_KIND
 from tamio.outbox import service as outbox
 from tamio.outbox.models import OutboxMessage
 from tamio.preparation.models import ActionStatus, PreparedAction
@@ -62,7 +64,7 @@ from tamio.preparation.models import ActionStatus, PreparedAction
 log = logging.getLogger("tamio.bot.delivery")
 
 KINDS = ("action_card", "card_update", "home_refresh", "alert_new", "alert_escalated", "alert_resolved", "digest",
-         "slack_post", "slack_update", "slack_ephemeral", "slack_home")
+         "slack_post", "slack_update", "slack_ephemeral", "slack_home", RECONNECT_KIND)
 PERMANENT = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "invalid_blocks_format", "invalid_arguments",
     "msg_too_long", "no_text", "cant_update_message", "message_not_found", "user_not_found", "invalid_auth",
@@ -179,6 +181,7 @@ class DeliveryWorker:
             if hold and result.get("ts") and not result.get("updated"):
                 await self.pace.settle(str(result.get("channel")))
         except Skip as why:
+            log.info("outbox %s (%s): skipped: %s", row.id, row.kind, why)
             result = {"skipped": str(why)}
         except LostLease:
             log.info("outbox %s (%s): another worker took it over", row.id, row.kind)
@@ -219,7 +222,7 @@ class DeliveryWorker:
         handlers = {"action_card": self._card, "card_update": self._card, "home_refresh": self._homes,
                     "alert_new": self._alert, "alert_escalated": self._alert, "alert_resolved": self._resolved,
                     "digest": self._digest, "slack_post": self._post, "slack_update": self._update,
-                    "slack_ephemeral": self._ephemeral, "slack_home": self._home}
+                    "slack_ephemeral": self._ephemeral, "slack_home": self._home, RECONNECT_KIND: self._reconnect}
         return await handlers[row.kind](row)
 
     # -- posting once ---------------------------------------------------------------------------
@@ -414,6 +417,19 @@ class DeliveryWorker:
         p = row.payload
         return await self.post_once(row, channel=channel, text=p.get("text") or "", blocks=p.get("blocks"),
                                     thread_ts=p.get("thread_ts"), token=await self._token(account))
+
+    async def _reconnect(self, row: OutboxMessage) -> dict[str, Any]:
+        """An integration needs reconnecting: its text, in the row's channel or else the digest channel."""
+        async with self.runtime.sessions() as db:
+            account = await self._account(db, row)
+        channel = row.channel or account.digest_channel_id
+        if not channel:
+            raise Skip("no channel to say it in; `/tamio digest here` chooses one, and `/tamio sync` says it too")
+        text = str(row.payload.get("text") or "")
+        if not text:
+            raise Skip("the message has no text")
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
+        return await self.post_once(row, channel=channel, text=text, blocks=blocks, token=await self._token(account))
 
     async def _update(self, row: OutboxMessage) -> dict[str, Any]:
         async with self.runtime.sessions() as db:

@@ -15,6 +15,10 @@ from a payload:
 ``Runtime.drain()`` waits for those tasks (tests, shutdown). Who a (team, user) is stays known for a
 few seconds (``bot.workspace.KnownWorkspaces``); ``Scope.fresh``/``Scope.require`` reload both before
 anything changes.
+
+A listener that only reads says so before its first query (``scope.read_only()``): its transaction
+is then a plain ``BEGIN`` on SQLite, which never queues behind a writer (every other transaction
+takes the write lock up front), and ``READ ONLY`` on PostgreSQL; a write in it fails on both.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tamio.accounts.models import Account, Member, Role
 from tamio.accounts.service import require_role
 from tamio.config import Settings
-from tamio.db import utcnow
+from tamio.db import read_only, utcnow
 from tamio.errors import NotFound
 
 log = logging.getLogger("tamio.bot")
@@ -71,6 +75,7 @@ class Scope:
     client: AsyncWebClient
     _after_commit: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     _changed_workspace: bool = False
+    _reading: bool = False
     remember_as: tuple[str, str | None, str | None] | None = None  # cache the account and member once committed
 
     @property
@@ -86,6 +91,15 @@ class Scope:
         await self.db.refresh(self.account)
         if self.member is not None:
             await self.db.refresh(self.member)
+
+    def read_only(self) -> None:
+        """This listener only reads: its transaction never waits for a writer and cannot write.
+
+        Call it before the first query. A transaction the middleware already started (an event's
+        receipt, a first request creating the account) stays a writing one until it commits.
+        """
+        read_only(self.db)
+        self._reading = True
 
     def changed_workspace(self) -> None:
         """Roles or account settings changed: this process forgets what it knew once this commits."""
@@ -122,7 +136,8 @@ class Scope:
         elif self.remember_as is not None:
             self.runtime.workspaces.put(self.remember_as, self.account, self.member)
         self.remember_as = None
-        self.runtime.wake_delivery()
+        if not self._reading:  # a read-only transaction queued nothing for the outbox
+            self.runtime.wake_delivery()
         pending, self._after_commit = self._after_commit, []
         for factory in pending:
             self.runtime.spawn(factory(), name="after-commit")

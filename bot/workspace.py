@@ -37,6 +37,7 @@ from bot.runtime import Caller, Runtime, Scope
 from tamio.accounts.models import Account, Member, Role
 from tamio.accounts.service import account_for_team, create_account, ensure_member, get_member
 from tamio.config import Settings
+from tamio.db import read_only
 from tamio.scheduler.models import SlackEventReceipt
 
 log = logging.getLogger("tamio.bot")
@@ -111,13 +112,29 @@ async def resolve(
     db: AsyncSession, client: AsyncWebClient, settings: Settings, *, team_id: str, enterprise_id: str | None, user_id: str | None,
     name: str,
 ) -> tuple[Account, Member | None]:
-    """The account and member of a request: one query when both exist (every request but the first)."""
+    """The account and member of a request: one query when both exist (every request but the first).
+
+    With no transaction open, that query runs in a read-only one of its own (it never queues behind
+    a writer) and the listener starts afresh; only a first request, which creates the account or
+    the member, writes here, and its transaction stays open for the listener to commit.
+    """
     stmt = select(Account, Member).outerjoin(
         Member, and_(Member.user_id == Account.id, Member.slack_user_id == (user_id or ""))
     ).where(Account.slack_team_id == team_id)
     if enterprise_id:
         stmt = stmt.where(Account.slack_enterprise_id == enterprise_id)
-    row = (await db.execute(stmt.limit(1))).first()
+    reading = not db.in_transaction()
+    if reading:
+        read_only(db)
+    try:
+        row = (await db.execute(stmt.limit(1))).first()
+        if reading:
+            await db.commit()  # ends the read (a commit keeps the loaded rows; a rollback would expire them)
+    finally:
+        if reading:
+            if db.in_transaction():
+                await db.rollback()
+            read_only(db, False)
     if row is not None and (row[1] is not None or not user_id):
         return row[0], row[1]
     account = row[0] if row is not None else await find_or_create_account(

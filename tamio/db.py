@@ -4,8 +4,11 @@ SQLite is the embedded default; PostgreSQL is for several replicas. The same mod
 on both, with three rules that FIELD_NOTES.md measured:
 
 - SQLite: WAL, ``busy_timeout``, foreign keys on, and ``BEGIN IMMEDIATE`` for every transaction
-  (SQLAlchemy's deferred BEGIN lost updates and failed with "database is locked" under
-  concurrency; taking the write lock up front serialises writers and loses nothing).
+  that may write (SQLAlchemy's deferred BEGIN lost updates and failed with "database is locked"
+  under concurrency; taking the write lock up front serialises writers and loses nothing). A
+  session marked ``read_only`` gets a plain ``BEGIN`` instead: in WAL mode a reader never waits for
+  the writer, and ``PRAGMA query_only`` makes any write in it fail at once rather than under load.
+  On PostgreSQL the same mark makes the transaction ``READ ONLY``.
 - Money is ``Money``: integer thousandths in a BIGINT. SQLite's NUMERIC is a float, and its SUM
   over text is a float; integers are exact up to 9.2e18 and sum exactly in SQL on both backends.
   Thousandths cover every three-decimal currency and 1234567890123456.78.
@@ -14,6 +17,10 @@ on both, with three rules that FIELD_NOTES.md measured:
     engine = create_engine("sqlite+aiosqlite:///var/tamio.db")
     sessions = make_session_factory(engine)
     async with sessions() as session, session.begin():
+        ...
+
+    async with sessions() as session:
+        read_only(session)              # before its first query: reads never queue behind writers
         ...
 """
 
@@ -31,6 +38,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only, immutabledict
 
 from tamio.config import normalize_database_url
 
@@ -145,16 +153,73 @@ def _install_sqlite_recipe(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = bool(connection.get_execution_options().get(READ_ONLY))
+        state = connection.connection.info  # lives as long as the DBAPI connection
+        if state.get("query_only", False) != reading:
+            _run_on_driver(connection, f"PRAGMA query_only={int(reading)}")
+            state["query_only"] = reading
+        if reading:
+            _run_on_driver(connection, "BEGIN")  # takes no lock: cannot wait or fail
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
+        # Instead of the pool's unconditional rollback on return (``pool_reset_on_return=None``):
+        # roll back only a transaction still open, not every connection after its commit.
+        if not reset_state.asyncio_safe:
+            return
+        if getattr(record.driver_connection, "in_transaction", True):
+            dbapi_connection.rollback()
+
+
+def _run_on_driver(connection: Any, statement: str) -> None:
+    """A statement that returns no rows, straight on aiosqlite: one hop to its thread instead of
+    three (SQLAlchemy's cursor adapter creates, executes and closes a cursor, each a hop)."""
+    driver = connection.connection.driver_connection
+    if type(driver).__module__.startswith("aiosqlite"):
+        await_only(driver.execute(statement))
+    else:
+        connection.exec_driver_sql(statement)
+
+
+READ_ONLY = "tamio_read_only"
+"""The execution option (set by ``read_only``) that makes a connection's transactions read-only."""
+
+
+def read_only(session: AsyncSession, value: bool = True) -> None:
+    """Make the session's transactions read-only (or, with ``False``, writable again).
+
+    SQLite: a plain ``BEGIN`` (readers never wait for the writer in WAL mode) with
+    ``PRAGMA query_only``; PostgreSQL: ``BEGIN READ ONLY``. A write in such a transaction fails on
+    both. It counts from the session's next connection: call it before the first query (adding
+    objects is fine); a transaction that has already run a query keeps its kind until it ends.
+    """
+    sync = session.sync_session
+    options = {key: item for key, item in sync.execution_options.items() if key not in (READ_ONLY, "postgresql_readonly")}
+    if value:
+        options[READ_ONLY] = True
+        if session.get_bind().dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+    sync.execution_options = immutabledict(options)
+
+
+def is_read_only(session: AsyncSession) -> bool:
+    return bool(session.sync_session.execution_options.get(READ_ONLY))
 
 
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     url = normalize_database_url(url)
     if is_sqlite(url):
         path = url.split(":///", 1)[1] if ":///" in url else ""
+        pool: dict[str, Any] = {}
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 15})
+            # A connection is a thread with its own PRAGMAs: keep ``pool_size`` of them open rather
+            # than opening and closing overflow ones in every burst (":memory:" has one connection).
+            pool = {"pool_size": pool_size, "max_overflow": pool_size}
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 15}, pool_reset_on_return=None,  # see _on_reset
+                                     **pool)
         _install_sqlite_recipe(engine)
         return engine
     return create_async_engine(

@@ -70,16 +70,16 @@ def parse_amount(text: str, *, currency: str | None = None, allow_negative: bool
         raise ValidationError(f"I couldn't read the amount `{text}`.", field_errors={field: hint}, hint=hint) from exc
     if value < 0 and not allow_negative:
         message = "The amount must be positive."
-        raise ValidationError(message, field_errors={field: message})
+        raise ValidationError(f"I couldn't use the amount `{text}`: {message}", field_errors={field: message})
     if value == 0 and not allow_negative:
         message = "The amount must be more than zero."
-        raise ValidationError(message, field_errors={field: message})
+        raise ValidationError(f"I couldn't use the amount `{text}`: {message}", field_errors={field: message})
     if currency is not None:
         digits = precision(currency)
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > digits:
             message = f"{currency.upper()} amounts have at most {digits} decimal places."
-            raise ValidationError(message, field_errors={field: message})
+            raise ValidationError(f"I couldn't use the amount `{text}`: {message}", field_errors={field: message})
     return value
 
 

@@ -9,6 +9,9 @@ the rest of the run completes. The caller commits (jobs and the CLI do, once per
     result = await run_detection_preparation_cycle(db, user_id)
     result = await run_detection_preparation_cycle(db, user_id, PipelineConfig(mode=PipelineMode.CRITICAL))
     result = await run_detection_preparation_cycle(db, user_id, PipelineConfig(skip_preparation=True))
+
+The 5-minute job runs CRITICAL for a batch of accounts in one transaction (``run_critical_cycles``):
+the same outcome per account, with the loading shared.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import enum
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -27,14 +31,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.db import utcnow
-from tamio.detection.engine import DetectionEngine
+from tamio.detection.engine import DetectionEngine, DetectionRun, run_critical_many
 from tamio.detection.models import CRITICAL_DETECTIONS, AlertStatus, DetectionAlert, DetectionType
 from tamio.errors import NotFound
 from tamio.execution.models import ExecutionAutomationRule
-from tamio.outbox.service import Outgoing, enqueue_many
-from tamio.preparation.engine import prepare_actions
+from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
+from tamio.preparation.context import PreparationContext, load_contexts
+from tamio.preparation.engine import alerts_with_open_actions, prepare_actions
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tamio.scheduler.models import PipelineRun
+
+OPEN_ALERT_STATUSES = (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)
 
 
 class PipelineMode(str, enum.Enum):
@@ -109,38 +116,111 @@ async def run_detection_preparation_cycle(
     engine = DetectionEngine(db, user_id, today=today, now=now, settings=settings)
     run = await engine.run(config.types())
     result.detection_duration_ms = _ms(started)
+    await _after_detection(db, account, run, config, result, today=today, now=now, settings=settings)
+    result.total_duration_ms = _ms(started)
+    db.add(_run_row(result, config, trigger))
+    await db.flush()
+    return result
+
+
+async def run_critical_cycles(
+    db: AsyncSession,
+    accounts: Sequence[Account],
+    *,
+    today: Mapping[str, date],
+    now: datetime,
+    settings: Settings,
+    trigger: str = "manual",
+) -> dict[str, PipelineResult]:
+    """``run_detection_preparation_cycle`` in CRITICAL mode for many accounts in one transaction.
+
+    Each account ends with what its own cycle would leave (alerts, superseded actions, outbox rows,
+    prepared actions, its PipelineRun), but the detection loads for the whole batch at once
+    (``run_critical_many``), and preparation is entered only by accounts with an open alert that has
+    no open action yet (for the others it would find nothing to do), with their preparation contexts
+    loaded together. Whatever fails raises: the caller rolls the batch back and runs its accounts
+    one by one.
+    """
+    config = PipelineConfig(mode=PipelineMode.CRITICAL)
+    started = time.perf_counter()
+    runs = await run_critical_many(db, {a.id: today[a.id] for a in accounts}, now=now, settings=settings)
+    detection_ms = _ms(started) // max(1, len(accounts))
+    open_ids = [a.id for run in runs.values() for a in run.alerts if a.status in OPEN_ALERT_STATUSES]
+    covered = await alerts_with_open_actions(db, open_ids)
+    preparing = [
+        a.id for a in accounts
+        if any(alert.status in OPEN_ALERT_STATUSES and alert.id not in covered for alert in runs[a.id].alerts)
+    ]
+    contexts = await load_contexts(db, {i: today[i] for i in preparing}, settings=settings)
+    results: dict[str, PipelineResult] = {}
+    rows: list[PipelineRun] = []
+    outbox: list[tuple[str | None, Outgoing]] = []
+    for account in accounts:
+        account_started = time.perf_counter()
+        result = PipelineResult(user_id=account.id, run_at=now, mode=config.mode, detection_duration_ms=detection_ms)
+        await _after_detection(db, account, runs[account.id], config, result, today=today[account.id], now=now,
+                               settings=settings, covered=covered, context=contexts.get(account.id), outbox=outbox)
+        result.total_duration_ms = detection_ms + _ms(account_started)
+        rows.append(_run_row(result, config, trigger))
+        results[account.id] = result
+    await enqueue_for_accounts(db, outbox, now=now)
+    db.add_all(rows)
+    await db.flush()
+    return results
+
+
+async def _after_detection(
+    db: AsyncSession, account: Account, run: DetectionRun, config: PipelineConfig, result: PipelineResult, *,
+    today: date, now: datetime, settings: Settings, covered: set[str] | None = None,
+    context: PreparationContext | None = None, outbox: list[tuple[str | None, Outgoing]] | None = None,
+) -> None:
+    """What follows detection for one account: the result's counts, superseding the actions of
+    resolved alerts, announcements, then preparation: skipped when every open alert is in
+    ``covered`` (those found with an open action) and nothing resolved, for then ``prepare_actions``
+    would do nothing; ``context``, when given, is the account's preparation context loaded ahead;
+    ``outbox``, when given, collects the messages for the caller to write (execution never reads them)."""
     alerts: list[DetectionAlert] = list(run.alerts)
     result.alerts_detected = len(alerts)
     result.alerts_by_severity = dict(Counter(a.severity.value for a in alerts))
     result.alerts_by_type = dict(Counter(a.detection_type.value for a in alerts))
     result.errors += [{"stage": "detection", "type": str(getattr(e, "detection_type", "")), "error": str(getattr(e, "error", e))} for e in run.errors]
     await _supersede_resolved(db, account=account, now=now, resolved=list(getattr(run, "resolved", [])))
-    await enqueue_many(db, account_id=account.id, messages=_announcements(account, run), now=now)
+    await _enqueue(db, account, _announcements(account, run), now=now, outbox=outbox)
 
     if not config.skip_preparation:
         prep_started = time.perf_counter()
-        open_alerts = [a for a in alerts if a.status in (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)]
-        prepared = await prepare_actions(db, account=account, alerts=open_alerts, today=today, now=now, settings=settings)
+        open_alerts = [a for a in alerts if a.status in OPEN_ALERT_STATUSES]
+        if covered is not None and not run.resolved and all(a.id in covered for a in open_alerts):
+            return
+        prepared = await prepare_actions(db, account=account, alerts=open_alerts, today=today, now=now, settings=settings,
+                                         context=context)
         result.actions_prepared = len(prepared.actions)
         result.actions_by_type = dict(Counter(a.action_type.value for a in prepared.actions))
         result.linked_action_groups = prepared.linked_action_groups
         result.errors += [{"stage": "preparation", "type": e.detection_type, "error": e.error} for e in prepared.errors]
         cards = [Outgoing("action_card", {"action_id": a.id}, f"card:{a.id}", account.digest_channel_id) for a in prepared.actions]
-        await enqueue_many(db, account_id=account.id, messages=cards, now=now)
+        await _enqueue(db, account, cards, now=now, outbox=outbox)
         await _auto_execute(db, account=account, actions=prepared.actions, now=now, settings=settings)
         result.preparation_duration_ms = _ms(prep_started)
 
-    result.total_duration_ms = _ms(started)
-    db.add(
-        PipelineRun(
-            user_id=user_id, mode=config.mode.value, trigger=trigger, started_at=now, alerts_detected=result.alerts_detected,
-            actions_prepared=result.actions_prepared, detection_duration_ms=result.detection_duration_ms,
-            preparation_duration_ms=result.preparation_duration_ms, total_duration_ms=result.total_duration_ms,
-            error_count=len(result.errors), result=result.to_json(),
-        )
+
+async def _enqueue(
+    db: AsyncSession, account: Account, messages: list[Outgoing], *, now: datetime, outbox: list[tuple[str | None, Outgoing]] | None,
+) -> None:
+    """Into the outbox now, or onto ``outbox`` for the batch to write at its end (same transaction)."""
+    if outbox is None:
+        await enqueue_many(db, account_id=account.id, messages=messages, now=now)
+    else:
+        outbox.extend((account.id, m) for m in messages)
+
+
+def _run_row(result: PipelineResult, config: PipelineConfig, trigger: str) -> PipelineRun:
+    return PipelineRun(
+        user_id=result.user_id, mode=config.mode.value, trigger=trigger, started_at=result.run_at,
+        alerts_detected=result.alerts_detected, actions_prepared=result.actions_prepared,
+        detection_duration_ms=result.detection_duration_ms, preparation_duration_ms=result.preparation_duration_ms,
+        total_duration_ms=result.total_duration_ms, error_count=len(result.errors), result=result.to_json(),
     )
-    await db.flush()
-    return result
 
 
 async def _supersede_resolved(db: AsyncSession, *, account: Account, now: datetime, resolved: list[Any]) -> None:

@@ -7,6 +7,11 @@ Recording needs an approver or admin; anyone in the workspace may look.
     /tamio add client "Acme Corp" 5000 EUR monthly on -1
     /tamio balance set "Operating" 45000 USD
     /tamio paid "Acme Corp" 5000 on 2026-12-03
+    /tamio rename client "Acme" "Acme Corp"
+
+A counterparty synced from an integration keeps the fields that integration owns
+(``locked_fields``, e.g. a Xero contact's name): renaming one is refused with a message saying
+where to change it.
 """
 
 from __future__ import annotations
@@ -105,6 +110,27 @@ async def set_cash_balance(scope: Scope, command: parse.SetBalance, client: Asyn
         on_date=scope.today, now=scope.now, actor=scope.member.id if scope.member else "slack",
     )
     text = f":white_check_mark: *{escape(cash.name)}* now holds {money(cash.balance, cash.currency)}."
+    return Reply(text, [section(text)])
+
+
+async def rename_counterparty(scope: Scope, command: parse.RenameCounterparty, client: AsyncWebClient) -> Reply:
+    await scope.require(Role.APPROVER, "rename clients and expenses")
+    actor = scope.member.id if scope.member else "slack"
+    service = CounterpartyService(scope.db, account=scope.account, settings=scope.settings, today=scope.today, actor=actor, now=scope.now)
+    word = "client" if command.kind == "client" else "expense"
+    if command.kind == "client":
+        found: Client | ExpenseBucket | None = await find_client(scope.db, account_id=scope.account.id, name=command.name)
+    else:
+        found = await find_expense(scope.db, account_id=scope.account.id, name=command.name)
+    if found is None:
+        raise NotFound(f"There is no {word} called `{command.name}`.",
+                       hint=f"Check the spelling, or add it with `/tamio add {word} \"{command.name}\" 1000`.")
+    old = found.name
+    if isinstance(found, Client):
+        await service.update_client(found, name=command.new_name)
+    else:
+        await service.update_expense(found, name=command.new_name)
+    text = f":white_check_mark: Renamed the {word} *{escape(old)}* to *{escape(found.name)}*."
     return Reply(text, [section(text)])
 
 

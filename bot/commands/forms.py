@@ -46,7 +46,14 @@ USAGES: Final[dict[str, Usage]] = {
     "config": Usage("config [set KEY VALUE]", "/tamio config set safety_mode conservative", "show or change thresholds (admins)"),
     "digest": Usage("digest here", "/tamio digest here", "post alerts, cards and the daily digest in this channel"),
     "role": Usage("role @person approver|admin|viewer", "/tamio role @maria approver", "who may decide (admins)"),
+    "rename": Usage('rename client|expense "Old name" "New name"', '/tamio rename client "Acme" "Acme Corp"',
+                    "rename a client or expense (names synced from Xero change in Xero)"),
+    "connect": Usage("connect xero", "/tamio connect xero", "connect Xero to sync contacts, invoices and payments (admins)"),
+    "sync": Usage("sync [xero]", "/tamio sync", "pull what changed in Xero now (Tamio also syncs every night)"),
+    "token": Usage("token [list|revoke ID]", "/tamio token",
+                   "create an API token for the REST API, shown once; list or revoke tokens (admins)"),
 }
+INTEGRATIONS: Final = ("xero",)
 
 # -- the commands ---------------------------------------------------------------------------------
 
@@ -132,7 +139,40 @@ class SetRole:
     role: Role
 
 
+@dataclass(frozen=True)
+class RenameCounterparty:
+    kind: str  # client or expense
+    name: str
+    new_name: str
+
+
+@dataclass(frozen=True)
+class ConnectIntegration:
+    integration: str = "xero"
+
+
+@dataclass(frozen=True)
+class SyncIntegration:
+    integration: str = "xero"
+
+
+@dataclass(frozen=True)
+class CreateToken:
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ListTokens:
+    pass
+
+
+@dataclass(frozen=True)
+class RevokeToken:
+    token_id: str
+
+
 Command = (
     ShowHelp | ShowForecast | OpenAddForm | AddObligation | ListBalances | SetBalance | RecordPaid | ShowAlerts
-    | ShowActions | RunPipeline | ShowConfig | SetConfig | DigestHere | SetRole
+    | ShowActions | RunPipeline | ShowConfig | SetConfig | DigestHere | SetRole | RenameCounterparty
+    | ConnectIntegration | SyncIntegration | CreateToken | ListTokens | RevokeToken
 )

@@ -23,10 +23,15 @@ from bot.commands.forms import (
     AddObligation,
     Command,
     CommandError,
+    ConnectIntegration,
+    CreateToken,
     DigestHere,
     ListBalances,
+    ListTokens,
     OpenAddForm,
     RecordPaid,
+    RenameCounterparty,
+    RevokeToken,
     RunPipeline,
     SetBalance,
     SetConfig,
@@ -36,8 +41,10 @@ from bot.commands.forms import (
     ShowConfig,
     ShowForecast,
     ShowHelp,
+    SyncIntegration,
     Usage,
 )
+from bot.commands.parse_more import read_connect, read_rename, read_sync, read_token
 from tamio.accounts.models import Role, SafetyMode
 from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
@@ -135,6 +142,11 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
         "config": lambda: _config(rest),
         "digest": lambda: _digest(rest),
         "role": lambda: _role(rest),
+        "rename": lambda: read_rename(rest),
+        "connect": lambda: read_connect(rest),
+        "sync": lambda: read_sync(rest),
+        "token": lambda: read_token(rest),
+        "tokens": lambda: read_token(rest),
     }
     reader = readers.get(name)
     if reader is None:
@@ -387,6 +399,12 @@ __all__ = [
     "SetConfig",
     "DigestHere",
     "SetRole",
+    "RenameCounterparty",
+    "ConnectIntegration",
+    "SyncIntegration",
+    "CreateToken",
+    "ListTokens",
+    "RevokeToken",
     "Command",
     "parse",
     "tokenize",

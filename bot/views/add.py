@@ -33,6 +33,7 @@ FIELD_FOR = {"end": "end_date", "start": "start_date", "day": "day", "frequency"
 
 @handler
 async def counterparty_options(scope: Scope, body: dict[str, Any]) -> Options:
+    scope.read_only()  # typing in the field: suggestions never wait for a writer
     typed = str(body.get("value") or "").strip()
     found = await list_counterparty_names(scope.db, account_id=scope.account.id, prefix=typed, limit=90)
     options = [option(name, f"{kind}:{ident}", "client" if kind == "client" else "vendor, payroll or tax")

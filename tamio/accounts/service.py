@@ -129,6 +129,40 @@ async def ensure_member(
     return member
 
 
+async def add_member(
+    db: AsyncSession,
+    *,
+    account_id: str,
+    display_name: str,
+    role: Role,
+    slack_user_id: str | None = None,
+    email: str | None = None,
+) -> Member:
+    """A member added by the operator (``tamio member add``): a name people can use with ``--as``, and a role.
+
+    A name or Slack user id already in the account is refused, so ``--as NAME`` always means one person.
+    """
+    name = display_name.strip().lstrip("@").strip()
+    if not name:
+        raise ValidationError("A member needs a name, e.g. `--name ada`.", field_errors={"display_name": "must not be empty"})
+    slack = (slack_user_id or "").strip() or None
+    clash = select(Member).where(Member.user_id == account_id, func.lower(Member.display_name) == name.lower())
+    if (await db.execute(clash.limit(1))).scalars().first() is not None:
+        raise ValidationError(f"There is already a member called `{name}` in this account; choose another name (see `tamio member list`).")
+    if slack and await get_member(db, account_id=account_id, slack_user_id=slack) is not None:
+        raise ValidationError(f"The Slack user `{slack}` is already a member of this account (see `tamio member list`).")
+    member = Member(user_id=account_id, slack_user_id=slack, display_name=name, role=role, email=email)
+    db.add(member)
+    await db.flush()
+    await AuditService(db, account_id).log_create("member", member.id, {"slack_user_id": slack, "display_name": name, "role": role})
+    return member
+
+
+async def list_members(db: AsyncSession, *, account_id: str) -> list[Member]:
+    stmt = select(Member).where(Member.user_id == account_id).order_by(Member.created_at, Member.id)
+    return list((await db.execute(stmt)).scalars().all())
+
+
 async def count_admins(db: AsyncSession, *, account_id: str) -> int:
     stmt = select(func.count()).select_from(Member).where(Member.user_id == account_id, Member.role == Role.ADMIN)
     return int((await db.execute(stmt)).scalar_one())

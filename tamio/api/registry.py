@@ -167,8 +167,9 @@ def _require_role(verified: VerifiedToken, route: Route) -> None:
     if ROLE_RANK[verified.role] >= ROLE_RANK[route.role]:
         return
     who = "admins" if route.role == Role.ADMIN else "approvers and admins"
+    article = "an" if verified.role.value[0] in "aeiou" else "a"
     raise PermissionDenied(
-        f"Only {who} can {route.doing}; this token acts as a {verified.role.value}.",
+        f"Only {who} can {route.doing}; this token acts as {article} {verified.role.value}.",
         hint=f"An admin can give the member the role with `/tamio role @member {route.role.value}`.",
     )
 

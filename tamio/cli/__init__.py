@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import sys
+import traceback
 import uuid
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from tamio.cli.context import CliContext
 from tamio.config import Settings
@@ -21,16 +24,35 @@ from tamio.errors import TamioError
 log = logging.getLogger("tamio.cli")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr (what was wrong, and where to read more)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tamio.cli import accounts, data, db, plugins
 
-    parser = argparse.ArgumentParser(prog="tamio", description="Tamio, the cash-flow assistant that lives in Slack.")
+    parser = Parser(prog="tamio", description="Tamio, the cash-flow assistant that lives in Slack.")
     parser.add_argument("--account", help="the account id (default: the only account)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for module in (db, accounts, data, *plugins.modules()):
         module.register(sub)
+    _accept_account_anywhere(sub)
     return parser
+
+
+def _accept_account_anywhere(sub: Any) -> None:
+    """``tamio forecast --account ID`` means the same as ``tamio --account ID forecast``."""
+    for command in sub.choices.values():
+        nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            for inner in nested:
+                _accept_account_anywhere(inner)
+        elif not any("--account" in a.option_strings for a in command._actions):
+            command.add_argument("--account", default=argparse.SUPPRESS, help="the account id (default: the only account)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except Exception as exc:  # pydantic explains which variable is wrong
-        print(f"tamio: the settings are not valid: {exc}", file=sys.stderr)
+        print(f"tamio: the settings are not valid: {_settings_problem(exc)}", file=sys.stderr)
         return 1
     ctx = CliContext(settings=settings, account_id=args.account)
     try:
@@ -52,11 +74,72 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except Exception:
+    except Exception as exc:
+        problem = database_problem(exc, settings.database_url)
+        if problem is not None:
+            print(f"tamio: {problem}", file=sys.stderr)
+            return 1
         correlation = uuid.uuid4().hex[:12]
         log.exception("unexpected error (correlation id %s)", correlation)
         print(f"tamio: something went wrong on our side (correlation id {correlation}); nothing was saved.", file=sys.stderr)
         return 2
+
+
+def _settings_problem(exc: Exception) -> str:
+    """pydantic's report on one line: each variable, what was wrong with it, and the value given."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc).replace("\n", " ")
+    parts = []
+    for error in errors():
+        name = ".".join(str(part) for part in error.get("loc", ())) or "a setting"
+        parts.append(f"{name}: {error.get('msg', 'not valid')} (got {error.get('input')!r})")
+    return "; ".join(parts) + "."
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not e for e in seen):
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _from_database_layer(exc: BaseException) -> bool:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(any(part in frame.filename for part in ("/sqlalchemy/", "/asyncpg/", "/aiosqlite/", "/alembic/")) for frame in frames)
+
+
+def database_problem(exc: BaseException, url: str) -> str | None:
+    """What went wrong reaching the database, and what to do, when that is what went wrong (else None)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "TAMIO_DATABASE_URL is not a database URL; write it like sqlite:///var/tamio.db or postgresql://user:password@host/tamio."
+    chain = _chain(exc)
+    for error in chain:
+        if isinstance(error, OSError) and error.filename and str(error.filename) in url:
+            return f"I couldn't open the SQLite database {shown} ({error.strerror}); check that its directory exists and is writable."
+    if not any(_from_database_layer(e) for e in chain):
+        return None
+    for error in chain:
+        name, text = type(error).__name__, str(error)
+        if "no such table" in text or name == "UndefinedTableError" or (name == "ProgrammingError" and "does not exist" in text):
+            return f"The database {shown} has no Tamio tables yet, or an older schema; run `tamio db upgrade` first."
+        if name in ("NoSuchModuleError", "ArgumentError"):
+            return f"TAMIO_DATABASE_URL ({shown}) is not a database Tamio can use; write sqlite:///var/tamio.db or postgresql://user:password@host/tamio."
+        if name == "InvalidCatalogNameError":
+            return f"The database in TAMIO_DATABASE_URL ({shown}) does not exist; create it (e.g. `createdb tamio`), then run `tamio db upgrade`."
+        if name in ("InvalidPasswordError", "InvalidAuthorizationSpecificationError"):
+            return f"The database server refused the user or password in TAMIO_DATABASE_URL ({shown}); check them."
+        if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror)) or name in ("CannotConnectNowError", "ConnectionDoesNotExistError"):
+            return f"I couldn't connect to the database at {shown} ({error}); check TAMIO_DATABASE_URL and that the server is running."
+        if "unable to open database file" in text:
+            return f"I couldn't open the SQLite database {shown}; check that its directory exists and is writable."
+    return None
 
 
 async def _run(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -26,7 +27,7 @@ from tamio.errors import NotFound, ValidationError
 from tamio.execution import automation, lifecycle, queries
 from tamio.execution.lifecycle import Decision
 from tamio.execution.service import ExecutionOutcome, execute_action, resume_pending_executions
-from tamio.money import format_money
+from tamio.money import format_money, to_decimal_string
 from tamio.preparation.models import ActionStatus, PreparedAction
 
 
@@ -37,7 +38,7 @@ def register(sub: Any) -> None:
 
     listing = act.add_parser("list", help="list actions (pending first)")
     listing.add_argument("--status", default="pending", help="pending, approved, executed, failed, ... or all (default: pending)")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=_limit, default=50, help="at most this many (1 to 1000, default 50)")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_list)
 
@@ -81,6 +82,16 @@ def register(sub: Any) -> None:
     rules.set_defaults(handler=_rules)
 
 
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number; use 1 to 1000") from exc
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; use 1 to 1000")
+    return value
+
+
 def _who(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="member", required=True, help="who decides: a Slack user id, member id or display name")
 
@@ -95,7 +106,7 @@ async def _member(session: AsyncSession, account: Account, who: str | None) -> M
     )
     found = (await session.execute(stmt.limit(2))).scalars().all()
     if len(found) != 1:
-        raise NotFound(f"There is {'no' if not found else 'more than one'} member `{who}` in this account.", hint="Use the Slack user id.")
+        raise NotFound(f"There is {'no' if not found else 'more than one'} member `{who}` in this account.", hint="See them with `tamio member list`; use a member id, Slack user id or name.")
     return found[0]
 
 
@@ -124,9 +135,16 @@ def _status(text: str) -> ActionStatus:
         raise ValidationError(f"`{text}` is not a status; use {', '.join(s.value for s in ActionStatus)} or all.") from exc
 
 
+def _decimal(amount: Decimal | None, currency: str | None) -> str | None:
+    """An amount as a decimal string at its currency's precision, as `tamio forecast --json` and the API write them."""
+    if amount is None:
+        return None
+    return to_decimal_string(amount, currency) if currency else format(amount, "f")
+
+
 def _summary(a: PreparedAction) -> dict[str, Any]:
     return {
-        "id": a.id, "status": a.status, "action_type": a.action_type, "title": a.title, "amount": a.amount, "currency": a.currency,
+        "id": a.id, "status": a.status, "action_type": a.action_type, "title": a.title, "amount": _decimal(a.amount, a.currency), "currency": a.currency,
         "tags": a.tags, "deadline": a.deadline, "approvals_required": a.approvals_required, "chosen_option_id": a.chosen_option_id,
         "decided_at": a.decided_at, "auto_executed": a.auto_executed, "attempts": a.attempts, "last_error": a.last_error,
         "executed_at": a.executed_at,
@@ -141,7 +159,8 @@ async def _show(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         print(json.dumps(to_jsonable({
             **_summary(a), "summary": a.summary, "decided_by": view.decided_by, "edited_subject": a.edited_subject, "edited_body": a.edited_body,
-            "options": [{"id": o.id, "rank": o.rank, "kind": o.kind, "title": o.title, "amount": o.amount, "currency": o.currency,
+            "options": [{"id": o.id, "rank": o.rank, "kind": o.kind, "title": o.title, "amount": _decimal(o.amount, o.currency or a.currency),
+                         "currency": o.currency,
                          "risk_level": o.risk_level, "draft_subject": o.draft_subject, "draft_body": o.draft_body, "params": o.params} for o in view.options],
             "approvals": [{"member": p.member, "option_id": p.option_id, "at": p.at} for p in view.approvals],
             "history": [{"event": r.event, "from": r.from_status, "to": r.to_status, "actor": r.actor_kind, "attempt": r.attempt,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from tamio.cli.context import CliContext
 from tamio.currency.service import add_rate, list_rates
 from tamio.data.service import list_cash_accounts, set_balance
-from tamio.errors import ValidationError
+from tamio.errors import TamioError, ValidationError
 from tamio.money import format_money, parse_amount
 
 
@@ -78,9 +79,11 @@ async def _balance_list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 async def _rates_add(args: argparse.Namespace, ctx: CliContext) -> int:
     try:
-        rate = parse_amount(args.rate, field="rate")
+        rate = parse_amount(args.rate, field="rate", allow_negative=True)
     except ValidationError as exc:
         raise ValidationError(f"I couldn't read the rate `{args.rate}`; write it like 1.0825.") from exc
+    if rate <= 0:
+        raise ValidationError(f"The rate `{args.rate}` must be more than zero; write it like 1.0825.")
     on = args.date or ctx.now.date()
     async with ctx.transaction() as session:
         await add_rate(session, base_currency=args.base, quote_currency=args.quote, rate=rate, rate_date=on)
@@ -89,10 +92,28 @@ async def _rates_add(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 async def _rates_import(args: argparse.Namespace, ctx: CliContext) -> int:
+    from tamio.currency.ecb import EcbFetchError, EcbFormatError
     from tamio.currency.feed import import_ecb
 
-    async with ctx.transaction() as session:
-        count, latest = await import_ecb(session, args.source)
+    source = args.source
+    if not source.startswith(("http://", "https://")):
+        path = Path(source)
+        if not path.is_file():
+            reason = "it is a directory" if path.is_dir() else "there is no such file"
+            raise ValidationError(
+                f"I couldn't read {source}: {reason}. Give an ECB file (eurofxref-daily.xml, eurofxref-hist.csv or its zip) or an https:// URL."
+            )
+    try:
+        async with ctx.transaction() as session:
+            count, latest = await import_ecb(session, source)
+    except EcbFormatError as exc:
+        raise ValidationError(
+            f"Nothing was imported from {source}: {exc}. Give the ECB daily XML (eurofxref-daily.xml) or the history CSV (eurofxref-hist.csv)."
+        ) from exc
+    except EcbFetchError as exc:
+        raise TamioError(f"Nothing was imported: {exc}. Check the URL, or download the file and import it from disk.") from exc
+    except OSError as exc:
+        raise ValidationError(f"I couldn't read {source}: {exc.strerror or exc}. Nothing was imported.") from exc
     print(f"Imported {count} rates (latest {latest.isoformat() if latest else 'none'}).")
     return 0
 

@@ -25,8 +25,18 @@ def register(sub: Any) -> None:
 
 def _upgrade(args: argparse.Namespace, ctx: CliContext) -> int:
     migrate.upgrade(ctx.settings.database_url, args.revision)
-    print(f"Database is at {args.revision}: {ctx.settings.database_url}")
+    print(f"Database is at {args.revision}: {_shown(ctx.settings.database_url)}")
     return 0
+
+
+def _shown(url: str) -> str:
+    """The database URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL fails later with its own message; print nothing secret
+        return "(the database named by TAMIO_DATABASE_URL)"
 
 
 def _downgrade(args: argparse.Namespace, ctx: CliContext) -> int:

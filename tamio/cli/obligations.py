@@ -11,6 +11,8 @@ from tamio.errors import TamioError, ValidationError
 from tamio.obligations.csv_format import CsvImportError, parse_obligations_csv
 from tamio.obligations.importer import import_obligations
 
+HEADER = "counterparty,kind,amount,currency,frequency,start_date,end_date,day,business_day,calendar"
+
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("import", help="import data from a file")
@@ -18,10 +20,17 @@ def register(sub: Any) -> None:
     imp_sub.required = True
     obligations = imp_sub.add_parser(
         "obligations",
-        help="import obligations from CSV: counterparty,kind,amount,currency,frequency,start_date,end_date,day,business_day,calendar",
+        help=f"import obligations from CSV: {HEADER}",
     )
     obligations.add_argument("file")
     obligations.set_defaults(handler=_import_obligations)
+
+
+def _one_line(exc: CsvImportError, shown: int = 5) -> str:
+    """Every problem on one line (the first few, then how many more), in file order."""
+    problems = [str(error) for error in exc.errors] or [str(exc)]
+    text = "; ".join(problems[:shown])
+    return text + (f"; and {len(problems) - shown} more" if len(problems) > shown else "") + "."
 
 
 async def _import_obligations(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -29,11 +38,15 @@ async def _import_obligations(args: argparse.Namespace, ctx: CliContext) -> int:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise ValidationError(f"I couldn't read {path}: {exc.strerror}.") from exc
+        raise ValidationError(f"I couldn't read {path}: {exc.strerror}. Nothing was imported.") from exc
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"Nothing was imported from {path}: it is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8 with the header {HEADER}."
+        ) from exc
     try:
         rows = parse_obligations_csv(text)
     except CsvImportError as exc:
-        raise TamioError(f"Nothing was imported from {path}:\n{exc}") from exc
+        raise TamioError(f"Nothing was imported from {path}: {_one_line(exc)}") from exc
     async with ctx.transaction() as session:
         account = await ctx.account(session)
         result = await import_obligations(session, account=account, settings=ctx.settings, rows=rows, today=ctx.today(account), now=ctx.now)

@@ -9,6 +9,7 @@ from typing import Any
 
 from tamio.cli.context import CliContext
 from tamio.detection.models import DetectionType
+from tamio.errors import ValidationError
 
 
 def _types(text: str) -> tuple[DetectionType, ...]:
@@ -32,8 +33,8 @@ def register(sub: Any) -> None:
     pipe_sub = parser.add_subparsers(dest="pipeline_command", metavar="ACTION")
     pipe_sub.required = True
     run = pipe_sub.add_parser("run", help="run the pipeline now")
-    run.add_argument("--mode", choices=["full", "critical", "targeted"], default="full")
-    run.add_argument("--types", type=_types, default=(), help="comma-separated detection types (with --mode targeted)")
+    run.add_argument("--mode", choices=["full", "critical", "targeted"], default=None, help="default: full, or targeted with --types")
+    run.add_argument("--types", type=_types, default=(), help="comma-separated detection types (a targeted run)")
     run.add_argument("--skip-preparation", action="store_true")
     run.add_argument("--as-of", type=_date, default=None)
     run.add_argument("--json", action="store_true")
@@ -43,9 +44,11 @@ def register(sub: Any) -> None:
 async def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     from tamio.pipeline import PipelineConfig, PipelineMode, run_detection_preparation_cycle
 
-    mode = PipelineMode(args.mode)
+    mode = PipelineMode(args.mode or ("targeted" if args.types else "full"))
     if mode == PipelineMode.TARGETED and not args.types:
-        raise SystemExit("tamio: --mode targeted needs --types, e.g. --types late_payment,buffer_breach")
+        raise ValidationError("--mode targeted needs --types, e.g. --types late_payment,buffer_breach")
+    if mode != PipelineMode.TARGETED and args.types:
+        raise ValidationError(f"--types is for a targeted run; use --mode targeted (or leave --mode out), not --mode {mode.value}")
     config = PipelineConfig(mode=mode, detection_types=args.types, skip_preparation=args.skip_preparation)
     async with ctx.transaction() as session:
         account = await ctx.account(session)

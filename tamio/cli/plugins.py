@@ -11,6 +11,7 @@ OPTIONAL = (
     "tamio.cli.pipeline",
     "tamio.cli.actions",
     "tamio.cli.outbox",
+    "tamio.cli.members",
     "tamio.cli.tokens",
     "tamio.cli.integrations",
     "tamio.cli.serve",

@@ -13,6 +13,7 @@ from typing import Any
 from tamio.accounts.models import Member
 from tamio.accounts.tokens import create_token, list_tokens, revoke_token
 from tamio.cli.context import CliContext
+from tamio.errors import NotFound
 
 
 def register(sub: Any) -> None:
@@ -34,7 +35,13 @@ def register(sub: Any) -> None:
 async def _create(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
         account = await ctx.account(session)
-        issued = await create_token(session, account=account, actor=None, member_id=args.member, name=args.name, now=ctx.now)
+        try:
+            issued = await create_token(session, account=account, actor=None, member_id=args.member, name=args.name, now=ctx.now)
+        except NotFound as exc:
+            raise NotFound(
+                f"There is no member `{args.member}` in this account.",
+                hint="See their ids with `tamio member list`, or add one with `tamio member add --name ada --role admin`.",
+            ) from exc
         member = await session.get(Member, issued.token.member_id)
         role = member.role.value if member else "?"
     print(f"Created token {issued.token.id} for member {issued.token.member_id} ({role}).")

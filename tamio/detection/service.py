@@ -20,10 +20,11 @@ Never commits; the caller owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -103,19 +104,13 @@ async def _open_alerts(session: AsyncSession, account_id: str, fingerprints: Seq
     return {a.fingerprint: a for a in rows.scalars()}
 
 
-async def persist_findings(
-    session: AsyncSession, *, account_id: str, findings: Iterable[Finding], ran: Iterable[DetectionType], now: datetime
-) -> PersistedAlerts:
-    ran_types = tuple(dict.fromkeys(ran))
-    result = PersistedAlerts()
-    if not ran_types:
-        return result
-    wanted = {fp: f for fp, f in most_urgent_per_fingerprint(findings).items() if f.detection_type in ran_types}
-    rows = await session.execute(
+def _alerts_query(account_ids: Sequence[str], types: Sequence[DetectionType], now: datetime) -> Any:
+    """Open alerts of ``types``, and dismissed ones still remembered: the latest first per fingerprint."""
+    return (
         select(DetectionAlert)
         .where(
-            DetectionAlert.user_id == account_id,
-            DetectionAlert.detection_type.in_(ran_types),
+            DetectionAlert.user_id.in_(list(account_ids)) if len(account_ids) != 1 else DetectionAlert.user_id == account_ids[0],
+            DetectionAlert.detection_type.in_(list(types)),
             or_(
                 DetectionAlert.status.in_(OPEN),
                 and_(DetectionAlert.status == AlertStatus.DISMISSED, DetectionAlert.last_detected_at >= now - DISMISSAL_MEMORY),
@@ -123,9 +118,19 @@ async def persist_findings(
         )
         .order_by(DetectionAlert.last_detected_at.desc(), DetectionAlert.id)
     )
+
+
+def _reconcile(
+    known: Iterable[DetectionAlert], findings: Iterable[Finding], ran_types: tuple[DetectionType, ...], now: datetime
+) -> tuple[PersistedAlerts, list[Finding]]:
+    """Apply findings to the known alerts (in ``_alerts_query`` order); what is left to insert."""
+    result = PersistedAlerts()
+    wanted = {fp: f for fp, f in most_urgent_per_fingerprint(findings).items() if f.detection_type in ran_types}
     open_by_fp: dict[str, DetectionAlert] = {}
     dismissed_by_fp: dict[str, DetectionAlert] = {}
-    for row in rows.scalars():
+    for row in known:
+        if row.detection_type not in ran_types:
+            continue
         target = open_by_fp if row.status in OPEN else dismissed_by_fp
         target.setdefault(row.fingerprint, row)
 
@@ -148,11 +153,56 @@ async def persist_findings(
             alert.resolved_at = now
             alert.updated_at = now
             result.resolved.append(alert)
+    return result, to_insert
+
+
+async def persist_findings(
+    session: AsyncSession, *, account_id: str, findings: Iterable[Finding], ran: Iterable[DetectionType], now: datetime
+) -> PersistedAlerts:
+    ran_types = tuple(dict.fromkeys(ran))
+    if not ran_types:
+        return PersistedAlerts()
+    rows = await session.execute(_alerts_query([account_id], ran_types, now))
+    result, to_insert = _reconcile(rows.scalars(), findings, ran_types, now)
     await session.flush()
 
     await _insert(session, account_id, to_insert, now, result)
     result.alerts.sort(key=alert_order)
     return result
+
+
+async def persist_findings_many(
+    session: AsyncSession, found: Mapping[str, tuple[Iterable[Finding], Iterable[DetectionType]]], *, now: datetime
+) -> dict[str, PersistedAlerts]:
+    """``persist_findings`` for many accounts (id -> its findings and the types that ran): one query
+    and one flush for all. New alerts go in without a savepoint: if another run committed one of
+    them first, the unique index raises ``IntegrityError`` and the whole transaction is spoiled, so
+    the caller rolls back and persists those accounts one by one (``persist_findings`` handles it).
+    """
+    ran_by_account = {a: tuple(dict.fromkeys(ran)) for a, (_, ran) in found.items()}
+    types = sorted({t for ran in ran_by_account.values() for t in ran}, key=lambda t: t.value)
+    ids = sorted(a for a, ran in ran_by_account.items() if ran)
+    known: dict[str, list[DetectionAlert]] = {}
+    if ids:
+        for row in (await session.execute(_alerts_query(ids, types, now))).scalars():
+            known.setdefault(row.user_id, []).append(row)
+    results: dict[str, PersistedAlerts] = {}
+    new_rows: list[DetectionAlert] = []
+    for account_id, (findings, _) in found.items():
+        ran_types = ran_by_account[account_id]
+        if not ran_types:
+            results[account_id] = PersistedAlerts()
+            continue
+        result, to_insert = _reconcile(known.get(account_id, ()), findings, ran_types, now)
+        rows = [_new_alert(account_id, f, now) for f in to_insert]
+        new_rows.extend(rows)
+        result.new.extend(rows)
+        result.alerts.extend(rows)
+        result.alerts.sort(key=alert_order)
+        results[account_id] = result
+    session.add_all(new_rows)
+    await session.flush()  # updates (resolutions among them) go before inserts: the open-fingerprint index holds
+    return results
 
 
 async def _insert(session: AsyncSession, account_id: str, findings: list[Finding], now: datetime, result: PersistedAlerts) -> None:

@@ -19,6 +19,7 @@ the amounts are less certain.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 BASE = {"fixed": Decimal("0.95"), "variable": Decimal("0.75"), "estimated": Decimal("0.60")}
 INTEGRATION_BONUS = Decimal("0.04")
@@ -27,6 +28,7 @@ MAX_DELAY_PENALTY = Decimal("0.30")
 FLOOR = Decimal("0.05")
 
 
+@lru_cache(maxsize=4096)  # a pure function of a few small values, called for every forecast item
 def item_confidence(*, amount_type: str, source: str, payment_delay_days: int = 0, overdue: bool = False) -> Decimal:
     from tamio.integrations.confidence import source_bonus
 

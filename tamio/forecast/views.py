@@ -16,7 +16,7 @@ def describe_runway(forecast: Forecast) -> str:
 def render_table(forecast: Forecast, *, account_name: str = "") -> str:
     cur = forecast.base_currency
     lines = [
-        f"Cash forecast{' for ' + account_name if account_name else ''} · {len(forecast.weeks)} weeks from {forecast.as_of:%a %d %b %Y}",
+        f"Cash forecast{' for ' + account_name if account_name else ''} · {len(forecast.weeks)} week{'' if len(forecast.weeks) == 1 else 's'} from {forecast.as_of:%a %d %b %Y}",
         f"Today {format_money(forecast.opening_balance, cur)} · Lowest {format_money(forecast.lowest_closing_balance, cur)} "
         f"in the week of {forecast.lowest_week_start:%d %b} · Runway: {describe_runway(forecast)}",
         "",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,6 +117,11 @@ class Outgoing:
 
 async def enqueue_many(db: AsyncSession, *, account_id: str | None, messages: list[Outgoing], now: datetime) -> int:
     """``enqueue`` for many messages in one statement per 500; existing keys are left alone."""
+    return await enqueue_for_accounts(db, [(account_id, m) for m in messages], now=now)
+
+
+async def enqueue_for_accounts(db: AsyncSession, messages: Sequence[tuple[str | None, Outgoing]], *, now: datetime) -> int:
+    """``enqueue_many`` for messages of several accounts (account id, message), in the same statements."""
     insert = _insert_for(db)
     added = 0
     for start in range(0, len(messages), 500):
@@ -125,7 +131,7 @@ async def enqueue_many(db: AsyncSession, *, account_id: str | None, messages: li
                 "idempotency_key": m.idempotency_key, "payload": m.payload, "status": PENDING, "attempts": 0,
                 "next_attempt_at": now, "result": {}, "created_at": now,
             }
-            for m in messages[start : start + 500]
+            for account_id, m in messages[start : start + 500]
         ]
         result = await db.execute(insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"]))
         added += max(0, getattr(result, "rowcount", 0) or 0)

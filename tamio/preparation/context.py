@@ -6,6 +6,9 @@ can be measured by re-running the forecast with the option applied (``forecast_w
 
     ctx = await load_context(db, account_id=account.id, today=today, settings=settings)
     ctx.forecast.lowest_closing_balance
+
+``load_contexts`` loads many accounts' contexts with the same queries (``user_id IN (...)``): the
+critical pass prepares actions for a batch of accounts at once.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from tamio.forecast.engine import (
     build_forecast,
     forecast_from_totals,
 )
-from tamio.forecast.service import load_forecast_inputs
+from tamio.forecast.service import load_forecast_inputs_many
 from tamio.obligations.models import OPEN_SCHEDULE_STATUSES, ObligationAgreement, ObligationSchedule
 
 ZERO = Decimal(0)
@@ -193,61 +196,98 @@ def _expected(due: date, delay: int, direction: str) -> date:
     return due + timedelta(days=delay if direction == INFLOW else 0)
 
 
-async def load_context(db: AsyncSession, *, account_id: str, today: date, settings: Settings) -> PreparationContext:
-    account = await db.get(Account, account_id)
-    if account is None:
-        raise LookupError(account_id)
-    config = await db.get(UserConfiguration, account_id)
-    clients = {
-        c.id: ClientInfo(
-            id=c.id, name=c.name, relationship_type=c.relationship_type.value if c.relationship_type else None,
-            avg_payment_delay_days=c.avg_payment_delay_days or 0, revenue_percent=c.revenue_percent,
-            contact_name=c.contact_name, contact_email=c.contact_email, tags=tuple(c.tags or ()), currency=c.currency,
-        )
-        for c in (await db.execute(select(Client).where(Client.user_id == account_id))).scalars()
-    }
-    vendors = {
-        v.id: VendorInfo(
-            id=v.id, name=v.name, category=v.category.value, flexibility_level=v.flexibility_level.value if v.flexibility_level else None,
-            criticality=v.criticality.value if v.criticality else None, payment_terms_days=v.payment_terms_days,
-            delay_count=len(v.delay_history or []), contact_name=v.contact_name, contact_email=v.contact_email, tags=tuple(v.tags or ()),
-        )
-        for v in (await db.execute(select(ExpenseBucket).where(ExpenseBucket.user_id == account_id))).scalars()
-    }
-    cash = tuple(
-        CashInfo(
-            id=c.id, name=c.name, account_type=c.account_type.value, currency=c.currency, balance=c.balance,
-            base_balance=c.base_currency_amount if c.base_currency_amount is not None else c.balance,
-            credit_limit=c.credit_limit, drawn_amount=c.drawn_amount or ZERO, interest_rate_pct=c.interest_rate_pct,
-        )
-        for c in (await db.execute(select(CashAccount).where(CashAccount.user_id == account_id).order_by(CashAccount.name))).scalars()
+def _client_info(c: Any) -> ClientInfo:
+    return ClientInfo(
+        id=c.id, name=c.name, relationship_type=c.relationship_type.value if c.relationship_type else None,
+        avg_payment_delay_days=c.avg_payment_delay_days or 0, revenue_percent=c.revenue_percent,
+        contact_name=c.contact_name, contact_email=c.contact_email, tags=tuple(c.tags or ()), currency=c.currency,
     )
-    end = today + timedelta(weeks=HORIZON_WEEKS)
-    rows = (
-        await db.execute(
-            select(
-                ObligationSchedule.id, ObligationSchedule.obligation_id, ObligationAgreement.obligation_type, ObligationSchedule.direction,
-                ObligationSchedule.due_date, ObligationSchedule.estimated_amount, ObligationSchedule.paid_amount,
-                ObligationSchedule.base_currency_amount, ObligationSchedule.paid_base_amount, ObligationSchedule.currency,
-                ObligationSchedule.status, ObligationAgreement.amount_type, ObligationAgreement.source,
-                ObligationAgreement.client_id, ObligationAgreement.expense_bucket_id, ObligationAgreement.description,
-                ObligationSchedule.invoice_number,
-            )
-            .join(ObligationAgreement, ObligationAgreement.id == ObligationSchedule.obligation_id)
-            .where(
-                ObligationSchedule.user_id == account_id,
-                ObligationSchedule.status.in_(OPEN_SCHEDULE_STATUSES),
-                ObligationSchedule.due_date <= end,
-            )
-            .order_by(ObligationSchedule.due_date, ObligationSchedule.id)
+
+
+def _vendor_info(v: Any) -> VendorInfo:
+    return VendorInfo(
+        id=v.id, name=v.name, category=v.category.value, flexibility_level=v.flexibility_level.value if v.flexibility_level else None,
+        criticality=v.criticality.value if v.criticality else None, payment_terms_days=v.payment_terms_days,
+        delay_count=len(v.delay_history or []), contact_name=v.contact_name, contact_email=v.contact_email, tags=tuple(v.tags or ()),
+    )
+
+
+def _cash_info(c: Any) -> CashInfo:
+    return CashInfo(
+        id=c.id, name=c.name, account_type=c.account_type.value, currency=c.currency, balance=c.balance,
+        base_balance=c.base_currency_amount if c.base_currency_amount is not None else c.balance,
+        credit_limit=c.credit_limit, drawn_amount=c.drawn_amount or ZERO, interest_rate_pct=c.interest_rate_pct,
+    )
+
+
+async def load_context(db: AsyncSession, *, account_id: str, today: date, settings: Settings) -> PreparationContext:
+    return (await load_contexts(db, {account_id: today}, settings=settings))[account_id]
+
+
+async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings: Settings) -> dict[str, PreparationContext]:
+    """The context of each account of ``today`` (account id -> its day), in a fixed number of queries for all."""
+    ids = sorted(today)
+    if not ids:
+        return {}
+    accounts = {
+        r.id: r for r in await db.execute(select(Account.id, Account.name, Account.base_currency).where(Account.id.in_(ids)))
+    }
+    missing = [i for i in ids if i not in accounts]
+    if missing:
+        raise LookupError(missing[0])
+    uc = UserConfiguration
+    configs = {
+        r.user_id: r
+        for r in await db.execute(
+            select(uc.user_id, uc.obligations_buffer_amount, uc.payroll_buffer_percent).where(uc.user_id.in_(ids))
         )
-    ).all()
-    schedules = []
+    }
+    clients: dict[str, dict[str, ClientInfo]] = {i: {} for i in ids}
+    for c in await db.execute(
+        select(
+            Client.user_id, Client.id, Client.name, Client.relationship_type, Client.avg_payment_delay_days, Client.revenue_percent,
+            Client.contact_name, Client.contact_email, Client.tags, Client.currency,
+        ).where(Client.user_id.in_(ids))
+    ):
+        clients[c.user_id][c.id] = _client_info(c)
+    eb = ExpenseBucket
+    vendors: dict[str, dict[str, VendorInfo]] = {i: {} for i in ids}
+    for v in await db.execute(
+        select(
+            eb.user_id, eb.id, eb.name, eb.category, eb.flexibility_level, eb.criticality, eb.payment_terms_days, eb.delay_history,
+            eb.contact_name, eb.contact_email, eb.tags,
+        ).where(eb.user_id.in_(ids))
+    ):
+        vendors[v.user_id][v.id] = _vendor_info(v)
+    ca = CashAccount
+    cash: dict[str, list[CashInfo]] = {i: [] for i in ids}
+    for a in await db.execute(
+        select(
+            ca.user_id, ca.id, ca.name, ca.account_type, ca.currency, ca.balance, ca.base_currency_amount, ca.credit_limit,
+            ca.drawn_amount, ca.interest_rate_pct,
+        ).where(ca.user_id.in_(ids)).order_by(ca.user_id, ca.name)
+    ):
+        cash[a.user_id].append(_cash_info(a))
+    ends = {i: today[i] + timedelta(weeks=HORIZON_WEEKS) for i in ids}
+    os_, oa = ObligationSchedule, ObligationAgreement
+    rows = await db.execute(
+        select(
+            os_.user_id, os_.id, os_.obligation_id, oa.obligation_type, os_.direction, os_.due_date, os_.estimated_amount,
+            os_.paid_amount, os_.base_currency_amount, os_.paid_base_amount, os_.currency, os_.status, oa.amount_type,
+            oa.source, oa.client_id, oa.expense_bucket_id, oa.description, os_.invoice_number,
+        )
+        .join(oa, oa.id == os_.obligation_id)
+        .where(os_.user_id.in_(ids), os_.status.in_(OPEN_SCHEDULE_STATUSES), os_.due_date <= max(ends.values()))
+        .order_by(os_.user_id, os_.due_date, os_.id)
+    )
+    schedules: dict[str, list[ScheduleInfo]] = {i: [] for i in ids}
     for r in rows:
-        client = clients.get(r.client_id) if r.client_id else None
-        vendor = vendors.get(r.expense_bucket_id) if r.expense_bucket_id else None
+        if r.due_date > ends[r.user_id]:
+            continue
+        client = clients[r.user_id].get(r.client_id) if r.client_id else None
+        vendor = vendors[r.user_id].get(r.expense_bucket_id) if r.expense_bucket_id else None
         delay = client.avg_payment_delay_days if client else 0
-        schedules.append(
+        schedules[r.user_id].append(
             ScheduleInfo(
                 id=r.id, agreement_id=r.obligation_id, obligation_type=r.obligation_type.value, direction=r.direction.value,
                 due_date=r.due_date, expected_date=_expected(r.due_date, delay, r.direction.value),
@@ -259,27 +299,31 @@ async def load_context(db: AsyncSession, *, account_id: str, today: date, settin
                 invoice_number=r.invoice_number,
             )
         )
-    inputs = await load_forecast_inputs(db, account_id, as_of=today, weeks=HORIZON_WEEKS, settings=settings)
-    forecast = build_forecast(
-        as_of=today, weeks=HORIZON_WEEKS, opening_balance=inputs.opening_balance, items=inputs.items,
-        buffer=inputs.buffer, base_currency=inputs.base_currency,
-    )
-    return PreparationContext(
-        account_id=account_id,
-        account_name=account.name,
-        base_currency=account.base_currency,
-        today=today,
-        clients=MappingProxyType(clients),
-        vendors=MappingProxyType(vendors),
-        cash_accounts=cash,
-        schedules=tuple(schedules),
-        buffer=config.obligations_buffer_amount if config else ZERO,
-        payroll_buffer_percent=config.payroll_buffer_percent if config else Decimal(10),
-        opening_balance=inputs.opening_balance,
-        forecast_items=inputs.items,
-        forecast=forecast,
-        totals=WeeklyTotals.of(inputs.items, as_of=today, weeks=HORIZON_WEEKS),
-    )
+    inputs = await load_forecast_inputs_many(db, today, weeks=HORIZON_WEEKS, settings=settings)
+    contexts = {}
+    for i in ids:
+        got, config = inputs[i], configs.get(i)
+        forecast = build_forecast(
+            as_of=today[i], weeks=HORIZON_WEEKS, opening_balance=got.opening_balance, items=got.items,
+            buffer=got.buffer, base_currency=got.base_currency,
+        )
+        contexts[i] = PreparationContext(
+            account_id=i,
+            account_name=accounts[i].name,
+            base_currency=accounts[i].base_currency,
+            today=today[i],
+            clients=MappingProxyType(clients[i]),
+            vendors=MappingProxyType(vendors[i]),
+            cash_accounts=tuple(cash[i]),
+            schedules=tuple(schedules[i]),
+            buffer=config.obligations_buffer_amount if config else ZERO,
+            payroll_buffer_percent=config.payroll_buffer_percent if config else Decimal(10),
+            opening_balance=got.opening_balance,
+            forecast_items=got.items,
+            forecast=forecast,
+            totals=WeeklyTotals.of(got.items, as_of=today[i], weeks=HORIZON_WEEKS),
+        )
+    return contexts
 
 
 def jsonable(params: dict[str, Any]) -> dict[str, Any]:

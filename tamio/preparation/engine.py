@@ -82,7 +82,8 @@ def approvals_required(account: Account, draft: ActionDraft) -> int:
     return 2 if same_currency and amount >= account.dual_approval_threshold else 1
 
 
-async def _alerts_with_open_actions(db: AsyncSession, alert_ids: Sequence[str]) -> set[str]:
+async def alerts_with_open_actions(db: AsyncSession, alert_ids: Sequence[str]) -> set[str]:
+    """Which of these alerts have an action still open (pending, approved or executing)."""
     if not alert_ids:
         return set()
     rows = await db.execute(
@@ -174,7 +175,7 @@ async def prepare_actions(
     context: PreparationContext | None = None,
 ) -> PreparationRun:
     run = PreparationRun()
-    covered = await _alerts_with_open_actions(db, [a.id for a in alerts])
+    covered = await alerts_with_open_actions(db, [a.id for a in alerts])
     todo = [a for a in alerts if a.id not in covered]
     if not todo:
         return run

@@ -8,6 +8,7 @@
 | morning        | every 15 minutes: accounts at 6 AM     | 3 h    | horizon + overdue, payment habits, digest     |
 | exchange_rates | daily at 16:30 UTC (after the ECB)     | 3 h    | ECB reference rates, or keep the last ones    |
 | housekeeping   | daily at 03:00 UTC                     | 3 h    | forget old claims (30 d) and pipeline runs (7 d) |
+| xero_sync      | daily at 04:00 UTC                     | 3 h    | pull what changed in each connected Xero      |
 
 Each job is thin: the runner (``tamio.scheduler.runner``) opens one transaction per account, takes
 the time once per slot, and rolls back, logs and goes on when one account fails. The morning job
@@ -34,9 +35,10 @@ from tamio.config import Settings
 from tamio.currency.ecb import load_ecb_rates
 from tamio.currency.service import upsert_rates
 from tamio.digest import load_digest
+from tamio.integrations.xero.scheduled import sync_every_connection
 from tamio.obligations.service import ObligationService
 from tamio.outbox.service import enqueue
-from tamio.pipeline import PipelineConfig, PipelineMode, run_detection_preparation_cycle
+from tamio.pipeline import PipelineConfig, PipelineMode, run_critical_cycles, run_detection_preparation_cycle
 from tamio.scheduler.slots import Cadence, morning_due
 from tamio.scheduler.variance import refresh_payment_habits
 
@@ -60,6 +62,9 @@ class JobRun:
 
 
 AccountWork = Callable[[AsyncSession, Account, JobRun], Awaitable[dict[str, Any]]]
+# The same work for a batch of accounts in one transaction (account id -> what ``AccountWork`` answers);
+# when a batch fails, the runner rolls it back and runs ``for_account`` on each of its accounts.
+AccountsWork = Callable[[AsyncSession, list[Account], JobRun], Awaitable[dict[str, dict[str, Any]]]]
 # A job that is not per account manages its own transactions; "outcome" in its answer overrides "ok".
 GlobalWork = Callable[[async_sessionmaker[AsyncSession], JobRun], Awaitable[dict[str, Any]]]
 # Whether a slot (its time, the grid's interval) is for an account in this time zone; None: every account.
@@ -74,6 +79,7 @@ class Job:
     once: GlobalWork | None = None
     wants: AccountFilter | None = None
     shardable: bool = True
+    for_accounts: AccountsWork | None = None
 
 
 def local_today(account: Account, now: datetime) -> date:
@@ -86,6 +92,18 @@ async def critical_detections(db: AsyncSession, account: Account, run: JobRun) -
         settings=run.settings, trigger=run.trigger,
     )
     return {"alerts": result.alerts_detected, "actions": result.actions_prepared, "errors": len(result.errors)}
+
+
+async def critical_detections_many(db: AsyncSession, accounts: list[Account], run: JobRun) -> dict[str, dict[str, Any]]:
+    """``critical_detections`` for a batch of accounts, their loading shared (``run_critical_cycles``)."""
+    results = await run_critical_cycles(
+        db, accounts, today={a.id: local_today(a, run.now) for a in accounts}, now=run.now, settings=run.settings,
+        trigger=run.trigger,
+    )
+    return {
+        account_id: {"alerts": r.alerts_detected, "actions": r.actions_prepared, "errors": len(r.errors)}
+        for account_id, r in results.items()
+    }
 
 
 async def full_pipeline(db: AsyncSession, account: Account, run: JobRun) -> dict[str, Any]:
@@ -177,6 +195,11 @@ async def housekeeping(sessions: async_sessionmaker[AsyncSession], run: JobRun) 
         return {"claims_pruned": claims, "runs_pruned": len(runs.all())}
 
 
+async def xero_sync(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
+    """Every active Xero connection pulls what changed; nothing at all when there is none."""
+    return await sync_every_connection(sessions, settings=run.settings, now=run.now)
+
+
 CLAIM_RETENTION = timedelta(days=30)
 RUN_RETENTION = timedelta(days=7)
 EVERY_MINUTE = Cadence(every=timedelta(minutes=1), grace=timedelta(seconds=50))
@@ -185,14 +208,16 @@ HOURLY = Cadence(every=timedelta(hours=1), grace=timedelta(minutes=30))
 MORNING_GRID = Cadence(every=timedelta(minutes=15), grace=timedelta(hours=3))
 ECB_DAILY = Cadence(every=timedelta(days=1), grace=timedelta(hours=3), offset=timedelta(hours=16, minutes=30))
 NIGHTLY = Cadence(every=timedelta(days=1), grace=timedelta(hours=3), offset=timedelta(hours=3))
+XERO_DAILY = Cadence(every=timedelta(days=1), grace=timedelta(hours=3), offset=timedelta(hours=4))
 
 
 def default_jobs() -> dict[str, Job]:
     return {
-        "critical": Job("critical", CRITICAL, for_account=critical_detections),
+        "critical": Job("critical", CRITICAL, for_account=critical_detections, for_accounts=critical_detections_many),
         "pipeline": Job("pipeline", HOURLY, for_account=full_pipeline),
         "executions": Job("executions", EVERY_MINUTE, once=resume_executions, shardable=False),
         "morning": Job("morning", MORNING_GRID, for_account=morning, wants=morning_wanted),
         "exchange_rates": Job("exchange_rates", ECB_DAILY, once=exchange_rates, shardable=False),
         "housekeeping": Job("housekeeping", NIGHTLY, once=housekeeping, shardable=False),
+        "xero_sync": Job("xero_sync", XERO_DAILY, once=xero_sync, shardable=False),
     }

@@ -61,6 +61,19 @@ async def test_create_is_409_when_one_exists_and_201_after_delete(api: Api, busi
     assert settings_of(created.json()) == DEFAULTS | {"runway_buffer_months": 9, "payroll_buffer_percent": "12.5"}
 
 
+async def test_post_to_the_user_id_creates_it_too(api: Api, business: Business, other_business: Business) -> None:
+    path = f"/data/user-config/{business.account_id}"
+    assert_problem(await api.post(path, token=business.admin, json={}), 409)
+    assert (await api.call("DELETE", path, token=business.admin)).status == 204
+    denied = assert_problem(await api.post(path, token=business.approver, json={}), 403)
+    assert "this token acts as an approver" in str(denied["detail"])
+    assert_problem(await api.post(f"/data/user-config/{other_business.account_id}", token=business.admin, json={}), 404)
+    created = await api.post(path, token=business.admin, json={"runway_buffer_months": 4})
+    assert created.status == 201, created.text
+    assert settings_of(created.json()) == DEFAULTS | {"runway_buffer_months": 4}
+    assert (await api.get(path, token=business.viewer)).json() == created.json()
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -215,6 +215,17 @@ async def test_rates_are_added_by_admins_and_listed(api: Api, business: Business
     assert_problem(same, 422)
 
 
+async def test_rates_filter_by_the_names_they_carry_and_a_bad_currency_names_its_field(api: Api, business: Business) -> None:
+    await api.post("/data/exchange-rates", token=business.admin, json={"base_currency": "GBP", "quote_currency": "USD", "rate": "1.2650"})
+    by_long = await api.get("/data/exchange-rates", token=business.viewer, params={"base_currency": "GBP", "quote_currency": "USD"})
+    assert by_long.status == 200, by_long.text
+    assert [(r["base_currency"], r["quote_currency"]) for r in by_long.json()["rates"]] == [("GBP", "USD")]
+    both = await api.get("/data/exchange-rates", token=business.viewer, params={"base": "GBP", "base_currency": "GBP"})
+    assert "give base or base_currency, not both" in str(assert_problem(both, 422)["errors"])
+    unknown = await api.post("/data/exchange-rates", token=business.admin, json={"base_currency": "CHF", "quote_currency": "XYZ", "rate": "1.1"})
+    assert [e["field"] for e in assert_problem(unknown, 422)["errors"]] == ["quote_currency"]  # type: ignore[union-attr]
+
+
 async def test_ecb_files_are_imported_from_content_and_base64(api: Api, business: Business) -> None:
     daily = (ECB / "eurofxref-daily.xml").read_text()
     reply = await api.post("/data/exchange-rates/import-ecb", token=business.admin, json={"content": daily})
@@ -262,7 +273,8 @@ async def test_ecb_rates_are_downloaded_only_from_the_configured_feed(api: Api, 
     elsewhere = await api.post("/data/exchange-rates/import-ecb", token=business.admin, json={"url": ecb_feed.replace("daily", "hist")})
     assert "url" in [e["field"] for e in assert_problem(elsewhere, 422)["errors"]]  # type: ignore[union-attr]
     internal = await api.post("/data/exchange-rates/import-ecb", token=business.admin, json={"url": "http://127.0.0.1:1/secret"})
-    assert_problem(internal, 422)
+    detail = str(assert_problem(internal, 422)["detail"])
+    assert detail.startswith("I only download rates from the configured feed (TAMIO_ECB_FEED_URL)") and "only the" not in detail
 
 
 # -- the forecast ---------------------------------------------------------------------------------

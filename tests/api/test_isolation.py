@@ -34,6 +34,7 @@ WALK: dict[str, Probes] = {
     "update_user_config": lambda a: [Probe("PUT", f"/data/user-config/{a.account_id}", {"runway_buffer_months": 2})],
     "delete_user_config": lambda a: [Probe("DELETE", f"/data/user-config/{a.account_id}")],
     "create_user_config": lambda a: [Probe("POST", "/data/user-config/", {"user_id": a.account_id})],
+    "create_user_config_at": lambda a: [Probe("POST", f"/data/user-config/{a.account_id}", {"runway_buffer_months": 2})],
     "get_client": lambda a: [Probe("GET", f"/data/clients/{a.client_id}")],
     "update_client": lambda a: [Probe("PATCH", f"/data/clients/{a.client_id}", {"name": "Hijacked", "status": "ended"})],
     "get_expense": lambda a: [Probe("GET", f"/data/expense-buckets/{a.expense_id}")],

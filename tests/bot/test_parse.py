@@ -17,7 +17,8 @@ WORDS = ["add", "client", "expense", "payroll", "tax", "balance", "set", "paid",
          "role", "digest", "here", "monthly", "weekly", "semimonthly", "quarterly", "once", "USD", "EUR", "XYZ", "-1", "15", "31",
          "0", "32", "1,200.50", "12,00.5", "1e9", "NaN", "sNaN", "-Infinity", "payroll_buffer_percent", "-5", "2026-12-01", "2020-01-01", "2026-02-30", "today", "fri",
          "last", "following", "holidays", "GB", "<@U123|maria>", "@maria", "admin", "safety_mode", "buffer", "15%", '"', "'",
-         '"Acme Corp"', "“AWS”", "\\", "\x00", "…", "💸"]
+         '"Acme Corp"', "“AWS”", "\\", "\x00", "…", "💸", "connect", "sync", "xero", "quickbooks", "token", "list", "revoke",
+         "create", "tok_abc123", "rename", '"Acme"']
 
 
 def read(text: str) -> parse.Command:
@@ -40,6 +41,16 @@ def test_the_forms_of_the_issue() -> None:
     assert read("digest here") == parse.DigestHere() and read("add") == parse.OpenAddForm()
 
 
+def test_the_integration_token_and_rename_forms() -> None:
+    assert read("connect xero") == read("connect XERO") == parse.ConnectIntegration("xero")
+    assert read("sync") == read("sync xero") == parse.SyncIntegration("xero")
+    assert read("token") == read("token create") == parse.CreateToken("")
+    assert read('token create "reporting"') == parse.CreateToken("reporting")
+    assert read("token list") == parse.ListTokens() and read("token revoke tok_1a2b") == parse.RevokeToken("tok_1a2b")
+    assert read('rename client "Acme" "Acme Corp"') == parse.RenameCounterparty("client", "Acme", "Acme Corp")
+    assert read('rename vendor "AWS" "Amazon Web Services"') == parse.RenameCounterparty("expense", "AWS", "Amazon Web Services")
+
+
 @pytest.mark.parametrize(
     ("text", "wrong"),
     [
@@ -51,6 +62,15 @@ def test_the_forms_of_the_issue() -> None:
         ('add expense "AWS" 12.345 USD', "at most 2 decimal places"),
         ('add expense "AWS" 12 monthly until 2026-12-01 from 2027-01-01', "before the start date"),
         ('paid "Acme" 10 on 2026-12-01', "in the future"),
+        ("connect", "Say what to connect"),
+        ("connect quickbooks", "I can't connect `quickbooks`"),
+        ("sync xero now", "I can't sync `xero now`"),
+        ("token revoke", "I need the id of the token to revoke"),
+        ("token revoke <script>", "is not a token id"),
+        ("token list all", "I don't understand `list all`"),
+        ('rename client "Acme"', "I need the current name and the new name"),
+        ('rename robot "A" "B"', "is not something I can rename"),
+        ('rename client "Acme" " "', "A name is empty"),
     ],
 )
 def test_errors_say_what_was_wrong_and_show_the_right_form(text: str, wrong: str) -> None:

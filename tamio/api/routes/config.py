@@ -49,16 +49,28 @@ async def get_user_config(call: Call) -> UserConfigOut:
 async def create_user_config(call: Call) -> UserConfigOut:
     """Create the configuration; 409 when the account already has one (change it with PUT)."""
     body = call.body(UserConfigCreate)
-    account_id = _own_account(call, body.user_id)
+    return await _create(call, _own_account(call, body.user_id), body.changes())
+
+
+@router.route(
+    "POST", "/data/user-config/{user_id}", body=UserConfigUpdate, response=UserConfigOut, status=201, role=Role.ADMIN,
+    errors=(404, 409), summary="Create the configuration for this user id",
+)
+async def create_user_config_at(call: Call) -> UserConfigOut:
+    """The same as ``POST /data/user-config/`` with ``user_id`` in the path; 409 when one exists (change it with PUT)."""
+    return await _create(call, _own_account(call, call.path["user_id"]), call.body(UserConfigUpdate).changes())
+
+
+async def _create(call: Call, account_id: str, values: dict[str, Any]) -> UserConfigOut:
     if await call.db.get(UserConfiguration, account_id) is not None:
         raise Conflict("This account already has a configuration.", hint=f"Change it with PUT /api/v1/data/user-config/{account_id}.")
     config = UserConfiguration(user_id=account_id, created_at=call.now, updated_at=call.now)
     call.db.add(config)
     await call.db.flush()
-    _apply(config, body.changes())
+    _apply(config, values)
     await call.db.flush()
-    values = {name: getattr(config, name) for name in UserConfigUpdate.model_fields}
-    await AuditService(call.db, account_id, actor=call.actor, clock=lambda: call.now).log_create("user_configuration", account_id, values)
+    stored = {name: getattr(config, name) for name in UserConfigUpdate.model_fields}
+    await AuditService(call.db, account_id, actor=call.actor, clock=lambda: call.now).log_create("user_configuration", account_id, stored)
     return user_config_out(config, base_currency=call.account.base_currency)
 
 

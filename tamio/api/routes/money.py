@@ -123,7 +123,9 @@ async def set_cash_balance(call: Call) -> CashAccountOut:
 @router.route("GET", "/data/exchange-rates", query=RateQuery, response=RateList, summary="List exchange rates")
 async def list_exchange_rates(call: Call) -> RateList:
     query = call.query(RateQuery)
-    rows = await list_rates(call.db, base_currency=query.base, quote_currency=query.quote, limit=query.limit)
+    rows = await list_rates(
+        call.db, base_currency=query.base or query.base_currency, quote_currency=query.quote or query.quote_currency, limit=query.limit
+    )
     return RateList(rates=[rate_out(r) for r in rows])
 
 
@@ -134,7 +136,7 @@ async def list_exchange_rates(call: Call) -> RateList:
 async def add_exchange_rate(call: Call) -> RateOut:
     """Add (or replace) the rate of a pair on a date; rates are shared by every account on this server."""
     body = call.body(RateIn)
-    base, quote = normalize_currency(body.base_currency), normalize_currency(body.quote_currency)
+    base, quote = _currency(body.base_currency, "base_currency"), _currency(body.quote_currency, "quote_currency")
     on = body.rate_date or call.today
     await add_rate(call.db, base_currency=base, quote_currency=quote, rate=body.rate, rate_date=on, source="api")
     stored = (
@@ -147,6 +149,15 @@ async def add_exchange_rate(call: Call) -> RateOut:
     return rate_out(stored)
 
 
+def _currency(code: str, field: str) -> str:
+    """The currency code, or a 422 that names the body field it came from."""
+    try:
+        return normalize_currency(code)
+    except ValidationError as exc:
+        message = next(iter(exc.field_errors.values()), exc.message)
+        raise ValidationError(exc.message, field_errors={field: message}, hint=exc.hint) from exc
+
+
 def allowed_feed(url: str, configured: str | None) -> bool:
     return url == configured or url.startswith(ECB_SITE)
 
@@ -156,7 +167,10 @@ async def _fetch_ecb(body: Any, settings: Settings) -> list[EcbRate]:
     assert isinstance(body, EcbImportIn)
     if body.url is not None and not allowed_feed(body.url, settings.ecb_feed_url):
         message = f"only the configured feed (TAMIO_ECB_FEED_URL) or {ECB_SITE}..."
-        raise ValidationError(f"I only download rates from {message}; send the file's content instead.", field_errors={"url": message})
+        raise ValidationError(
+            f"I only download rates from the configured feed (TAMIO_ECB_FEED_URL) or {ECB_SITE}...; send the file's content instead.",
+            field_errors={"url": message},
+        )
     try:
         if body.content is not None:
             return await asyncio.to_thread(parse_ecb_document, body.content.encode("utf-8"))

@@ -85,10 +85,21 @@ def cash_account_out(cash: CashAccount, *, base_currency: str) -> CashAccountOut
 
 
 class RateQuery(BaseModel):
+    """Filter by pair: ``base`` and ``quote``, or by the names the rates carry, ``base_currency`` and ``quote_currency``."""
+
     model_config = QUERY_CONFIG
     base: Currency | None = None
     quote: Currency | None = None
+    base_currency: Currency | None = None
+    quote_currency: Currency | None = None
     limit: int = Field(200, ge=1, le=2000)
+
+    @model_validator(mode="after")
+    def _one_name_each(self) -> RateQuery:
+        for short, long in (("base", "base_currency"), ("quote", "quote_currency")):
+            if getattr(self, short) is not None and getattr(self, long) is not None:
+                raise ValueError(f"give {short} or {long}, not both")
+        return self
 
 
 class RateIn(BaseModel):

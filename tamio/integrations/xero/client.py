@@ -244,7 +244,7 @@ def _answer(status: int, text: str, *, method: str, path: str, json_body: Any) -
     if status == 403:
         raise ReconnectRequired(
             "Xero no longer lets Tamio reach this organisation.",
-            hint="Reconnect Xero from Tamio's settings and allow access to contacts, invoices and payments.",
+            hint="An admin reconnects it with `/tamio connect xero` and allows access to contacts, invoices and payments.",
         )
     if status == 400 and isinstance(body, dict) and body.get("Type") == "ValidationException":
         messages = _validation_messages(body)

@@ -137,7 +137,7 @@ async def _token_request(
     if error == "invalid_grant":
         raise ReconnectRequired(
             "Xero no longer accepts Tamio's access to this organisation.",
-            hint="Reconnect Xero from Tamio's settings.",
+            hint="An admin reconnects it with `/tamio connect xero`.",
         )
     if error in ("invalid_client", "unauthorized_client"):
         raise IntegrationError(

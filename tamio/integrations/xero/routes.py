@@ -44,10 +44,33 @@ def redirect_uri(settings: Settings) -> str:
     return settings.public_url.rstrip("/") + CALLBACK_PATH
 
 
+def missing_settings(settings: Settings) -> list[str]:
+    """The settings connecting and syncing Xero needs that this server lacks (empty: ready)."""
+    wanted = {"XERO_CLIENT_ID": settings.xero_client_id, "XERO_CLIENT_SECRET": settings.xero_client_secret,
+              "TAMIO_SECRET_KEY": settings.secret_key}
+    return [name for name, value in wanted.items() if not (value or "").strip()]
+
+
+def require_settings(settings: Settings) -> None:
+    """Raise a ValidationError naming every missing setting and where the values come from."""
+    missing = missing_settings(settings)
+    if not missing:
+        return
+    names = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+    raise ValidationError(
+        f"Xero is not set up on this Tamio server: it needs {names}.",
+        hint=(
+            "Whoever runs Tamio sets them and restarts it: XERO_CLIENT_ID and XERO_CLIENT_SECRET come from a Xero app "
+            f"(developer.xero.com) whose redirect URI is {redirect_uri(settings)}; TAMIO_SECRET_KEY encrypts the tokens "
+            "(`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)."
+        ),
+    )
+
+
 def connect_url(settings: Settings, *, account_id: str, now: datetime) -> str:
     """The Xero consent link for this account (valid 15 minutes)."""
-    if not settings.xero_client_id:
-        raise ValidationError("Xero is not configured.", hint="Set XERO_CLIENT_ID and XERO_CLIENT_SECRET.")
+    require_settings(settings)
+    assert settings.xero_client_id is not None  # require_settings saw it
     state = TokenCipher.from_settings(settings).seal(json.dumps({"account": account_id}), now=now)
     return authorize_url(settings.xero_client_id, redirect_uri(settings), state, login_base=settings.xero_login_base)
 

@@ -1,0 +1,88 @@
+"""Reading ``/tamio rename``, ``connect``, ``sync`` and ``token`` (the rest is in ``bot.commands.parse``).
+
+Pure, like the parser: words in (already split by ``parse.tokenize``), a typed command or a
+``CommandError`` showing the right form out.
+
+    read_token(["revoke", "tok_1a2b"]) -> RevokeToken(token_id='tok_1a2b')
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from bot.commands.forms import (
+    INTEGRATIONS,
+    USAGES,
+    CommandError,
+    ConnectIntegration,
+    CreateToken,
+    ListTokens,
+    RenameCounterparty,
+    RevokeToken,
+    SyncIntegration,
+)
+
+TOKEN_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# What can be renamed: clients, and expense buckets (vendors, payroll and taxes alike).
+RENAME_KINDS: Final = {
+    "client": "client", "revenue": "client", "income": "client", "customer": "client",
+    "expense": "expense", "vendor": "expense", "bill": "expense", "supplier": "expense",
+    "payroll": "expense", "salaries": "expense", "tax": "expense", "taxes": "expense",
+}
+
+
+def _fail(name: str, message: str, hint: str | None = None) -> CommandError:
+    usage = USAGES[name]
+    return CommandError(message, usage=usage.usage, example=usage.example, hint=hint)
+
+
+def read_rename(rest: list[str]) -> RenameCounterparty:
+    if not rest:
+        raise _fail("rename", "I need `client` or `expense`, the current name and the new name.")
+    kind = RENAME_KINDS.get(rest[0].lower())
+    if kind is None:
+        raise _fail("rename", f"`{rest[0][:40]}` is not something I can rename.", hint="Say `client` or `expense`.")
+    if len(rest) != 3:
+        raise _fail("rename", "I need the current name and the new name, each in quotes.")
+    name, new_name = rest[1].strip(), rest[2].strip()
+    if not name or not new_name:
+        raise _fail("rename", "A name is empty.")
+    if len(new_name) > 200:
+        raise _fail("rename", "The new name is too long.", hint="Use at most 200 characters.")
+    return RenameCounterparty(kind=kind, name=name, new_name=new_name)
+
+
+def _integration(name: str, rest: list[str]) -> str:
+    if len(rest) > 1 or (rest and rest[0].lower() not in INTEGRATIONS):
+        what = " ".join(rest)[:40]
+        raise _fail(name, f"I can't {name} `{what}`.", hint="Tamio works with Xero so far: say `xero`.")
+    return rest[0].lower() if rest else INTEGRATIONS[0]
+
+
+def read_connect(rest: list[str]) -> ConnectIntegration:
+    if not rest:
+        raise _fail("connect", "Say what to connect.", hint="Tamio works with Xero so far: `/tamio connect xero`.")
+    return ConnectIntegration(_integration("connect", rest))
+
+
+def read_sync(rest: list[str]) -> SyncIntegration:
+    return SyncIntegration(_integration("sync", rest))
+
+
+def read_token(rest: list[str]) -> CreateToken | ListTokens | RevokeToken:
+    action = rest[0].lower() if rest else "create"
+    if action == "create" and len(rest) <= 2:
+        name = rest[1].strip() if len(rest) == 2 else ""
+        if len(name) > 200:
+            raise _fail("token", "A token name has at most 200 characters.")
+        return CreateToken(name)
+    if action == "list" and len(rest) == 1:
+        return ListTokens()
+    if action == "revoke":
+        if len(rest) != 2:
+            raise _fail("token", "I need the id of the token to revoke.", hint="`/tamio token list` shows the ids.")
+        if not TOKEN_ID.match(rest[1]):
+            raise _fail("token", f"`{rest[1][:40]}` is not a token id.", hint="`/tamio token list` shows the ids.")
+        return RevokeToken(rest[1])
+    raise _fail("token", f"I don't understand `{' '.join(rest)[:40]}`.", hint="Say `token`, `token list` or `token revoke ID`.")

@@ -1,0 +1,189 @@
+"""The `tamio` command as a new user meets it, flag by flag, with bad input everywhere.
+
+Every mistake is one line on stderr that says what was wrong and what would be right, a non-zero
+exit status, and nothing written. These run the real entry point in-process on a fresh SQLite file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tamio.cli import main
+from tamio.cli.db import _shown
+
+Tamio = Callable[..., tuple[int, str, str]]
+
+HEADER = "counterparty,kind,amount,currency,frequency,start_date,end_date,day,business_day,calendar"
+CSV = HEADER + """
+Acme Corp,revenue,5000.00,USD,monthly,2026-12-31,,31,,
+Staff,payroll,42000,USD,semimonthly,2026-12-15,,,preceding,US
+Cloud Host,expense,1200,USD,monthly,2026-12-15,2027-06-15,15,following,US
+Cleaner,expense,200.50,USD,weekly,2026-12-07,,,,
+"""
+
+ECB_DAILY = """<?xml version="1.0" encoding="UTF-8"?>
+<gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01" xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">
+  <gesmes:subject>Reference rates</gesmes:subject>
+  <Cube><Cube time='2026-11-27'><Cube currency='USD' rate='1.0825'/><Cube currency='GBP' rate='0.8543'/></Cube></Cube>
+</gesmes:Envelope>
+"""
+
+
+@pytest.fixture
+def tamio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Tamio:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TAMIO_DATABASE_URL", f"sqlite:///{tmp_path}/new-user.db")
+    for name in ("USE_OBLIGATION_FOR_FORECAST", "TAMIO_BASE_CURRENCY", "TAMIO_TIMEZONE"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+@pytest.fixture
+def books(tamio: Tamio) -> Tamio:
+    assert tamio("db", "upgrade")[0] == 0
+    assert tamio("account", "create", "--name", "Acme Ltd", "--base-currency", "USD")[0] == 0
+    return tamio
+
+
+def one_clear_line(result: tuple[int, str, str], *needles: str, code: int = 1) -> str:
+    status, out, err = result
+    assert status == code, (status, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and "correlation id" not in err, err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def test_rates_import_of_a_missing_wrong_or_unreachable_source_is_one_line_and_writes_nothing(books: Tamio, tmp_path: Path) -> None:
+    one_clear_line(books("rates", "import", "missing.xml"), "missing.xml", "no such file", "eurofxref-daily.xml")
+    one_clear_line(books("rates", "import", str(tmp_path)), "is a directory")
+    (tmp_path / "obligations.csv").write_text(CSV)
+    one_clear_line(books("rates", "import", "obligations.csv"), "Nothing was imported from obligations.csv", "ECB daily XML")
+    one_clear_line(books("rates", "import", "http://127.0.0.1:9/eurofxref-daily.xml"), "Nothing was imported", "127.0.0.1:9")
+    assert books("rates", "list")[1] == ""
+    (tmp_path / "eurofxref-daily.xml").write_text(ECB_DAILY)
+    code, out, err = books("rates", "import", "eurofxref-daily.xml")
+    assert code == 0 and "Imported 2 rates (latest 2026-11-27)" in out, err
+
+
+def test_rates_add_refuses_a_rate_that_is_not_positive(books: Tamio) -> None:
+    one_clear_line(books("rates", "add", "EUR", "USD", "0"), "`0`", "more than zero", "1.0825")
+    one_clear_line(books("rates", "add", "EUR", "USD", "abc"), "`abc`", "1.0825")
+    one_clear_line(books("rates", "add", "EUR", "XYZ", "1.1"), "XYZ", "ISO code")
+    assert books("rates", "list")[1] == ""
+
+
+def test_usage_mistakes_are_one_line_with_where_to_read_more(books: Tamio) -> None:
+    one_clear_line(books("forecast", "--weeks", "53"), "53 weeks is out of range; use 1 to 52", "tamio forecast --help", code=2)
+    one_clear_line(books("forecast", "--as-of", "2026-02-30"), "2026-02-30", "2026-12-07", code=2)
+    one_clear_line(books("forecast", "--bogus"), "--bogus", code=2)
+    one_clear_line(books(), "COMMAND", code=2)
+    one_clear_line(books("actions", "list", "--limit", "-1"), "-1 is out of range; use 1 to 1000", code=2)
+    one_clear_line(books("actions", "list", "--limit", "abc"), "'abc' is not a number", code=2)
+
+
+def test_a_bad_csv_row_is_one_line_naming_line_and_column_and_imports_nothing(books: Tamio, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(CSV + 'Broken,revenue,"12,00.5",USD,monthly,2026-12-01,,,,\nWorse,income,100,USD,monthly,2026-12-01,,,,\n')
+    line = one_clear_line(books("import", "obligations", str(bad)), "Nothing was imported from", "line 6, column amount", "12,00.5",
+                          "1,200.50", "line 7, column kind")
+    assert line.endswith(".")
+    bad.write_bytes(b"\xff\xfe\x00not utf-8")
+    one_clear_line(books("import", "obligations", str(bad)), "not UTF-8", HEADER)
+    one_clear_line(books("import", "obligations", "missing.csv"), "missing.csv", "No such file")
+    forecast = json.loads(books("forecast", "--json", "--as-of", "2026-12-07")[1])
+    assert all(w["inflows"] == "0.00" and w["outflows"] == "0.00" for w in forecast["weeks"])
+
+
+def test_amount_mistakes_echo_what_was_typed(books: Tamio) -> None:
+    one_clear_line(books("balance", "set", "Operating", "12,00.5", "USD"), "`12,00.5`", "1,200.50")
+    one_clear_line(books("balance", "set", "Operating", "100.555", "USD"), "`100.555`", "USD amounts have at most 2 decimal places")
+    one_clear_line(books("balance", "set", "Operating", "100", "XYZ"), "XYZ", "USD, EUR or GBP")
+    one_clear_line(books("balance", "set", "Credit", "0", "USD", "--type", "credit_line", "--credit-limit", "-5"), "`-5`", "positive")
+    assert books("balance", "list")[1] == ""
+
+
+def test_members_are_added_from_the_command_line_and_get_tokens(books: Tamio) -> None:
+    assert "No members yet" in books("member", "list")[1]
+    code, out, err = books("member", "add", "--name", "ada", "--role", "admin", "--slack-user", "U024BE7LH")
+    assert code == 0 and "(ada, admin)" in out, err
+    one_clear_line(books("member", "add", "--name", "ADA"), "already a member called `ADA`")
+    one_clear_line(books("member", "add", "--name", "bob", "--slack-user", "U024BE7LH"), "U024BE7LH", "already a member")
+    one_clear_line(books("member", "add", "--name", "x", "--role", "boss"), "invalid choice: 'boss'", code=2)
+    [ada] = json.loads(books("member", "list", "--json")[1])
+    assert (ada["display_name"], ada["role"], ada["slack_user_id"]) == ("ada", "admin", "U024BE7LH")
+    code, out, err = books("token", "create", "--member", ada["id"], "--name", "reporting")
+    assert code == 0 and out.strip().splitlines()[-1].startswith("tamio_"), err
+    one_clear_line(books("token", "create", "--member", "nope"), "no member `nope`", "tamio member list")
+
+
+def test_a_new_user_approves_and_skips_with_members_and_json_amounts_have_currency_precision(books: Tamio, tmp_path: Path) -> None:
+    (tmp_path / "o.csv").write_text(CSV)
+    assert books("import", "obligations", "o.csv")[0] == 0
+    assert books("balance", "set", "Operating", "45000", "USD")[0] == 0
+    assert books("member", "add", "--name", "li", "--role", "approver")[0] == 0
+    assert books("member", "add", "--name", "vic")[0] == 0
+    code, out, err = books("pipeline", "run", "--as-of", "2026-12-10", "--json")
+    assert code == 0 and json.loads(out)["actions_prepared"] >= 2, err
+    actions = json.loads(books("actions", "list", "--json")[1])
+    assert actions and all(a["amount"] is None or len(a["amount"].split(".")[-1]) == 2 for a in actions), actions
+    cleaner = next(a for a in actions if a["title"].startswith("Cleaner"))
+    assert cleaner["amount"] == "200.50"
+    shown = json.loads(books("actions", "show", cleaner["id"], "--json")[1])
+    assert shown["amount"] == "200.50" and shown["options"][0]["amount"] == "200.50"
+    one_clear_line(books("actions", "approve", cleaner["id"], "--as", "vic"), "you are a viewer")
+    one_clear_line(books("actions", "approve", cleaner["id"], "--as", "nobody"), "no member `nobody`", "tamio member list")
+    code, out, err = books("actions", "approve", cleaner["id"], "--as", "li")
+    assert code == 0 and "@li approved option 1" in out, err
+    other = next(a for a in actions if a["id"] != cleaner["id"])
+    code, out, err = books("actions", "skip", other["id"], "--as", "li", "--reason", "paid by phone")
+    assert code == 0 and out.strip() == "@li skipped this: paid by phone", err
+    assert books("audit", "verify")[0] == 0
+
+
+def test_pipeline_types_mean_a_targeted_run(books: Tamio) -> None:
+    code, out, err = books("pipeline", "run", "--types", "buffer_breach", "--json")
+    assert code == 0 and json.loads(out)["mode"] == "targeted", err
+    one_clear_line(books("pipeline", "run", "--mode", "full", "--types", "buffer_breach"), "--types is for a targeted run")
+    one_clear_line(books("pipeline", "run", "--mode", "targeted"), "--mode targeted needs --types")
+    one_clear_line(books("pipeline", "run", "--types", "bogus"), "unknown detection type", code=2)
+
+
+def test_database_mistakes_say_what_to_do(tamio: Tamio, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    one_clear_line(tamio("account", "create", "--name", "Acme"), "no Tamio tables yet", "tamio db upgrade")
+    monkeypatch.setenv("TAMIO_DATABASE_URL", "postgresql://tamio:hunter2@127.0.0.1:9/tamio")
+    line = one_clear_line(tamio("forecast"), "couldn't connect to the database", "TAMIO_DATABASE_URL")
+    assert "hunter2" not in line and "***" in line
+    monkeypatch.setenv("TAMIO_DATABASE_URL", "bogus://x")
+    one_clear_line(tamio("db", "upgrade"), "not a database Tamio can use", "sqlite:///")
+    monkeypatch.setenv("TAMIO_DATABASE_URL", f"sqlite:///{tmp_path}/new-user.db")
+    monkeypatch.setenv("USE_OBLIGATION_FOR_FORECAST", "maybe")
+    one_clear_line(tamio("forecast"), "USE_OBLIGATION_FOR_FORECAST", "valid boolean", "'maybe'")
+
+
+def test_account_may_follow_the_command(books: Tamio) -> None:
+    [account] = json.loads(books("account", "list", "--json")[1])
+    code, out, err = books("forecast", "--account", account["id"], "--weeks", "1")
+    assert code == 0 and "Cash forecast for Acme Ltd · 1 week from" in out, err
+    one_clear_line(books("forecast", "--account", "nope"), "no account `nope`", "tamio account list")
+    one_clear_line(books("actions", "list", "--account", "nope"), "no account `nope`")
+
+
+def test_db_upgrade_never_prints_the_password() -> None:
+    assert _shown("postgresql+asyncpg://tamio:hunter2@db.example.com/tamio") == "postgresql+asyncpg://tamio:***@db.example.com/tamio"
+    assert _shown("sqlite+aiosqlite:///./var/tamio.db") == "sqlite+aiosqlite:///./var/tamio.db"
