@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -82,14 +83,22 @@ def create_app(
             "Slack needs credentials: set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
             "SLACK_CLIENT_SECRET (install in several workspaces)."
         )
-    app = TamioApp(
-        name="tamio",
-        client=client,
-        signing_secret=settings.slack_signing_secret or "",
-        process_before_response=True,
-        logger=logging.getLogger("tamio.bolt"),
-        **options,
-    )
+    bolt_log = logging.getLogger("tamio.bolt")
+    # Bolt takes SLACK_BOT_TOKEN from the environment when no token is passed, and then warns that the
+    # client (which already carries the token from the settings, or none when installed in several
+    # workspaces) wins over it. Nothing is wrong: keep that one start-up line out of the log.
+    bolt_log.addFilter(_token_skipped)
+    try:
+        app = TamioApp(
+            name="tamio",
+            client=client,
+            signing_secret=settings.slack_signing_secret or "",
+            process_before_response=True,
+            logger=bolt_log,
+            **options,
+        )
+    finally:
+        bolt_log.removeFilter(_token_skipped)
     app.runtime = Runtime(settings, session_factory, clock)
     app.charts = ChartLinks(settings)
     app.bot_tokens = tokens
@@ -102,6 +111,10 @@ def create_app(
         log.error("unhandled Slack request error: %r (type %s)", error, body.get("type") or body.get("command"))
 
     return app
+
+
+def _token_skipped(record: logging.LogRecord) -> bool:
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
 def register_features(app: TamioApp) -> None:

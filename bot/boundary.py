@@ -94,6 +94,11 @@ def _field_errors_for_view(error: ValidationError, body: dict[str, Any]) -> dict
     return found
 
 
+def plain_field_errors(errors: dict[str, str]) -> dict[str, str]:
+    """Slack shows a modal's field errors as plain text: no mrkdwn `code` marks (shared messages use them)."""
+    return {field: message.replace("`", "") for field, message in errors.items()}
+
+
 async def tell(caller: Caller, client: AsyncWebClient, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
     """An ephemeral note to the caller: through the response_url, in the channel, or in a DM."""
     if caller.response_url:
@@ -124,7 +129,7 @@ async def _answer(ack: Any, kind: str, answer: Answer) -> None:
         else:
             await ack()
     elif isinstance(answer, FieldErrors):
-        await ack(response_action="errors", errors=answer.errors)
+        await ack(response_action="errors", errors=plain_field_errors(answer.errors))
     elif isinstance(answer, Options):
         await ack(options=answer.options)
     elif isinstance(answer, ViewUpdate):
@@ -149,7 +154,7 @@ async def _fail(ack: Any, kind: str, body: dict[str, Any], scope: Scope | None, 
         if kind == "view_submission" and isinstance(error, ValidationError):
             errors = _field_errors_for_view(error, body)
             if errors:
-                await ack(response_action="errors", errors=errors)
+                await ack(response_action="errors", errors=plain_field_errors(errors))
                 return
         if kind == "block_suggestion":
             await ack(options=[])

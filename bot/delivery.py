@@ -229,8 +229,13 @@ class DeliveryWorker:
 
     async def post_once(self, row: OutboxMessage, *, channel: str, text: str, blocks: list[Any] | None, token: str,
                         thread_ts: str | None = None) -> dict[str, Any]:
-        """Post unless an earlier attempt of this row already did; returns the message's channel and ts."""
-        if row.attempts > 1:
+        """Post unless an earlier attempt of this row already did; returns the message's channel and ts.
+
+        An earlier attempt may have reached Slack when this is not the first claim, or when the row
+        failed before (a dead row sent again with ``tamio outbox retry`` starts its attempts over but
+        keeps its last error).
+        """
+        if row.attempts > 1 or row.last_error:
             found = await self.find_posted(channel=channel, key=row.idempotency_key, token=token, thread_ts=thread_ts)
             if found is not None:
                 log.info("outbox %s: already in %s (ts %s) from an earlier attempt; not posting again", row.id, channel, found)

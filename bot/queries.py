@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Member
 from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert
-from tamio.execution.models import ActionApproval
+from tamio.execution.models import ActionApproval, ExecutionRecord
 from tamio.preparation.models import ActionOption, ActionStatus, LinkedAction, LinkType, PreparedAction
 
 OPEN_ALERTS = (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)
@@ -53,9 +54,24 @@ class CardData:
     links: list[Link] = field(default_factory=list)
     approvals: list[Approval] = field(default_factory=list)
     decided_by: Member | None = None
+    edited_option_id: str | None = None  # the option whose draft the action's edited subject/body rewrote
 
     def option(self, option_id: str | None) -> ActionOption | None:
         return next((o for o in self.options if o.id == option_id), None)
+
+    @property
+    def has_edits(self) -> bool:
+        return bool(self.action.edited_subject or self.action.edited_body)
+
+    def edits_apply_to(self, option: ActionOption) -> bool:
+        """Whether the edited draft is this option's (an edit of option 1's email is not option 2's)."""
+        return self.has_edits and self.edited_option_id in (None, option.id)
+
+    def draft_of(self, option: ActionOption) -> tuple[str, str, bool]:
+        """The subject and body this option would send, and whether someone edited them."""
+        if self.edits_apply_to(option):
+            return (self.action.edited_subject or option.draft_subject or "", self.action.edited_body or option.draft_body or "", True)
+        return option.draft_subject or "", option.draft_body or "", False
 
 
 async def open_alerts(db: AsyncSession, *, account_id: str, limit: int = 100) -> list[DetectionAlert]:
@@ -147,7 +163,31 @@ async def load_cards(db: AsyncSession, *, account_id: str, action_ids: Sequence[
     for card in cards.values():
         card.approvals = approvals.get(card.action.id, [])
         card.decided_by = members.get(card.action.decided_by_member_id or "")
+    await _edited_options(db, account_id=account_id, cards=[c for c in cards.values() if c.has_edits])
     return [cards[i] for i in ids if i in cards]
+
+
+async def _edited_options(db: AsyncSession, *, account_id: str, cards: list[CardData]) -> None:
+    """Which option each edited draft belongs to: the option of the latest ``draft_edited`` transition.
+
+    Without one (the edits came with an approval, through the API), they belong to the chosen option.
+    """
+    if not cards:
+        return
+    latest: dict[str, tuple[datetime, int, str | None]] = {}
+    rows = await db.execute(
+        select(ExecutionRecord.action_id, ExecutionRecord.option_id, ExecutionRecord.created_at, ExecutionRecord.result)
+        .where(ExecutionRecord.user_id == account_id, ExecutionRecord.event == "draft_edited",
+               ExecutionRecord.action_id.in_([c.action.id for c in cards]))
+    )
+    for action_id, option_id, created_at, result in rows.all():
+        version = int((result or {}).get("version") or 0)
+        key = (created_at, version)
+        if action_id not in latest or key > latest[action_id][:2]:
+            latest[action_id] = (created_at, version, option_id)
+    for card in cards:
+        found = latest.get(card.action.id)
+        card.edited_option_id = found[2] if found else card.action.chosen_option_id
 
 
 async def load_card(db: AsyncSession, *, account_id: str, action_id: str) -> CardData | None:

@@ -26,6 +26,11 @@ def normalize_database_url(url: str) -> str:
     """Accept the URLs people write and return the async driver's form."""
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
+    for sync_driver in ("postgresql+psycopg2://", "postgresql+psycopg://", "postgresql+pg8000://"):
+        if url.startswith(sync_driver):  # a URL written for another driver: Tamio talks asyncpg
+            url = "postgresql://" + url[len(sync_driver) :]
+    if url.startswith("sqlite+pysqlite:///"):
+        url = "sqlite:///" + url[len("sqlite+pysqlite:///") :]
     if url.startswith("postgresql://"):
         return "postgresql+asyncpg://" + url[len("postgresql://") :]
     if url.startswith("sqlite:///"):

@@ -50,9 +50,19 @@ DEMO_NAMES = {
 
 
 def _semimonthly_from(first: date) -> RecurrenceSpec:
-    """Twice a month, starting on ``first`` (the second run half a month later, or the month's end)."""
-    second = first.day + 15
-    days = f"{first.day},{second}" if second <= 28 else f"{first.day},-1" if first.day <= 15 else f"{first.day - 15},{first.day}"
+    """Twice a month, half a month apart, the first run on ``first`` (or, from the 29th, the month's last day).
+
+    No month ever misses a run: a day past 28 is written as the month's last day (``-1``).
+    """
+    d = first.day
+    if d <= 13:
+        days = f"{d},{d + 15}"
+    elif d <= 15:
+        days = f"{d},-1"
+    elif d <= 28:
+        days = f"{d - 15},{d}"
+    else:
+        days = f"{d - 15},-1"
     return RecurrenceSpec(
         Frequency.CUSTOM, start_date=first, custom_rrule=f"FREQ=MONTHLY;BYMONTHDAY={days}",
         convention=BusinessDayConvention.PRECEDING, calendar="US",
@@ -60,7 +70,8 @@ def _semimonthly_from(first: date) -> RecurrenceSpec:
 
 
 def _monthly(first: date) -> RecurrenceSpec:
-    return RecurrenceSpec(Frequency.MONTHLY, start_date=first, day=min(first.day, 28))
+    """Monthly from ``first`` on (a 29th-31st is the last day of shorter months: none is skipped)."""
+    return RecurrenceSpec(Frequency.MONTHLY, start_date=first, day=first.day)
 
 
 async def seed_demo(
@@ -80,11 +91,11 @@ async def seed_demo(
     config.obligations_buffer_amount = Decimal("10000")
     await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.0850"), rate_date=today - timedelta(days=30), source="demo")
 
-    await set_balance(db, account=account, name="Operating", amount=Decimal("12000"), currency="USD", on_date=today, now=now, account_type="bank")
+    await set_balance(db, account=account, name="Operating", amount=Decimal("10000"), currency="USD", on_date=today, now=now, account_type="bank")
     await set_balance(db, account=account, name="Savings", amount=Decimal("3000"), currency="USD", on_date=today, now=now, account_type="savings")
     await set_balance(
         db, account=account, name="Credit line", amount=Decimal("0"), currency="USD", on_date=today, now=now,
-        account_type="credit_line", credit_limit=Decimal("25000"),
+        account_type="credit_line", credit_limit=Decimal("40000"),
     )
     operating = await find_cash_account(db, account_id=account.id, name="Operating")
     credit = await find_cash_account(db, account_id=account.id, name="Credit line")
@@ -102,7 +113,7 @@ async def seed_demo(
     lumen = await books.create_client(
         name="Lumen Health", relationship_type="managed", revenue_percent=Decimal("25"), contact_name="Omar Haddad",
         contact_email="finance@lumenhealth.example",
-        billing=BillingLine(Decimal("14000"), "USD", _monthly(today + timedelta(days=9)), revenue),
+        billing=BillingLine(Decimal("12000"), "USD", _monthly(today + timedelta(days=9)), revenue),
     )
     bluebird = await books.create_client(
         name="Bluebird Studio", relationship_type="transactional", avg_payment_delay_days=9, contact_name="Jonah Reyes",
@@ -115,7 +126,7 @@ async def seed_demo(
     )
     # Last month's invoices, paid: the payment history the variance checks compare against.
     for client, amount, currency, due, paid in (
-        (northwind, "30000", "USD", 25, 24), (lumen, "14000", "USD", 20, 18), (mueller, "8000", "EUR", 16, 15),
+        (northwind, "30000", "USD", 25, 24), (lumen, "12000", "USD", 20, 18), (mueller, "8000", "EUR", 16, 15),
     ):
         agreement = await books.add_billing_line(
             client, BillingLine(Decimal(amount), currency, RecurrenceSpec(Frequency.ONCE, start_date=today - timedelta(days=due)), revenue)
@@ -150,7 +161,7 @@ async def seed_demo(
     await books.create_expense(
         name="State sales tax", category="tax", flexibility_level="cannot_delay", criticality="critical",
         billing=BillingLine(
-            Decimal("6100"), "USD", RecurrenceSpec(Frequency.QUARTERLY, start_date=tax_day, day=min(tax_day.day, 28)), ObligationType.TAX,
+            Decimal("6100"), "USD", RecurrenceSpec(Frequency.QUARTERLY, start_date=tax_day, day=tax_day.day), ObligationType.TAX,
         ),
     )
     await db.flush()

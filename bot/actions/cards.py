@@ -30,15 +30,16 @@ from bot.blocks.card import (
     default_option,
     options_block_id,
 )
-from bot.blocks.common import slack_time
+from bot.blocks.common import cut, slack_time
 from bot.blocks.draft_form import draft_form
 from bot.blocks.review import REVIEW_CALLBACK, review_form
 from bot.boundary import handler, tell
 from bot.queries import CardData, load_card
 from bot.runtime import Scope
-from tamio.errors import NotFound, PermissionDenied, TamioError
+from tamio.errors import Conflict, NotFound, PermissionDenied, TamioError
 from tamio.execution import lifecycle
 from tamio.outbox.service import enqueue
+from tamio.preparation.models import ActionStatus
 
 log = logging.getLogger("tamio.bot")
 
@@ -125,6 +126,18 @@ def execute_after_commit(scope: Scope, action_id: str) -> None:
     scope.later(work, name="execute-action")
 
 
+def check_edits_match(card: CardData, option_id: str) -> None:
+    """Refuse to approve an option while the edited draft is another option's (it would go out under this one)."""
+    chosen, edited = card.option(option_id), card.option(card.edited_option_id)
+    if chosen is None or edited is None or card.edits_apply_to(chosen) or card.action.status != ActionStatus.PENDING:
+        return
+    raise Conflict(
+        f"The draft was edited for option {edited.rank} ({cut(edited.title, 80)}), not option {chosen.rank}; nothing was approved.",
+        hint=f"Choose option {edited.rank} to send the edited message, or use Edit draft with option {chosen.rank} chosen "
+             "to check its message first.",
+    )
+
+
 @handler
 async def approve_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
     card = await card_in_account(scope, clicked_action_id(body))
@@ -133,6 +146,7 @@ async def approve_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebCl
     option_id = chosen_option_id(body, card)
     if option_id is None:
         raise NotFound("This action has no option to approve.")
+    check_edits_match(card, option_id)
     try:
         decision = await lifecycle.approve(scope.db, account=scope.account, member=scope.member, action_id=card.action.id,
                                            option_id=option_id, now=scope.now)

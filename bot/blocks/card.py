@@ -113,9 +113,8 @@ def _links(card: CardData) -> str:
 def _draft(card: CardData, opt: ActionOption | None) -> Block | None:
     if opt is None or (opt.draft_body is None and opt.draft_subject is None):
         return None
-    subject = card.action.edited_subject or opt.draft_subject or ""
-    body = card.action.edited_body or opt.draft_body or ""
-    edited = " (edited)" if card.action.edited_subject or card.action.edited_body else ""
+    subject, body, was_edited = card.draft_of(opt)
+    edited = " (edited)" if was_edited else ""
     to = f" to {escape(opt.counterparty_name or '')}" + (f" <{escape(opt.recipient_email)}>" if opt.recipient_email else "")
     preview = "\n".join("> " + escape(line) for line in cut(body, DRAFT_PREVIEW).splitlines()[:8])
     return section(f"*Draft message{to}*{edited}\n*{escape(subject)}*\n{preview}")

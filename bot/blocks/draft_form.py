@@ -14,8 +14,7 @@ SUBJECT_MAX = 300
 
 
 def draft_form(card: CardData, option: ActionOption, *, metadata: str) -> dict[str, Any]:
-    subject = card.action.edited_subject or option.draft_subject or ""
-    body = card.action.edited_body or option.draft_body or ""
+    subject, body, _ = card.draft_of(option)
     to = escape(option.counterparty_name or "")
     if option.recipient_email:
         to += f" <{escape(option.recipient_email)}>"

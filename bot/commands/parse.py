@@ -81,9 +81,19 @@ def _fail(name: str, message: str, hint: str | None = None) -> CommandError:
     return CommandError(message, usage=usage.usage, example=usage.example, hint=hint)
 
 
+SLACK_ENTITIES: Final = re.compile(r"&(amp|lt|gt);")
+
+
+def _unescape(word: str) -> str:
+    """Slack sends &, < and > typed in a command as &amp;, &lt; and &gt; (its markup, like <@U1|maria>, stays)."""
+    if word.startswith("<") and word.endswith(">"):
+        return word
+    return SLACK_ENTITIES.sub(lambda m: {"amp": "&", "lt": "<", "gt": ">"}[m.group(1)], word)
+
+
 def tokenize(text: str) -> list[str]:
     try:
-        return shlex.split(text.translate(SMART_QUOTES))
+        return [_unescape(word) for word in shlex.split(text.translate(SMART_QUOTES))]
     except ValueError as exc:
         reason = "a quote is not closed" if "quotation" in str(exc) else "a backslash is at the very end"
         raise CommandError(

@@ -87,6 +87,9 @@ async def set_config(scope: Scope, command: parse.SetConfig, client: AsyncWebCli
         value = validate_timezone(str(value))
     owner: object = account if key in ACCOUNT_KEYS else await get_user_configuration(scope.db, account_id=account.id)
     old = getattr(owner, key)
+    if old == value:
+        text = f":white_check_mark: {LABELS[key]} is already {_shown(key, value, account.base_currency)}; nothing changed."
+        return Reply(text, [section(text)])
     setattr(owner, key, value)
     audit = AuditService(scope.db, account.id, actor=scope.member.id if scope.member else "slack")
     entity = "account" if key in ACCOUNT_KEYS else "user_configuration"

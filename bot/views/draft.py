@@ -64,7 +64,7 @@ async def save_draft(scope: Scope, body: dict[str, Any], client: AsyncWebClient)
         raise Conflict("Someone changed this action while you edited it; open it again.")
     await record_transition(scope.db, action=action, event="draft_edited", from_status=ActionStatus.PENDING,
                             actor=Actor.member(scope.member), now=scope.now, option_id=option.id,
-                            result={"subject": edited_subject, "body_changed": edited_body is not None})
+                            result={"subject": edited_subject, "body_changed": edited_body is not None, "version": action.version})
     await refresh_everywhere(scope, action.id)
     caller = replace(scope.caller, channel_id=meta.get("channel") or None, response_url=None)
     note = ":pencil2: Draft saved. It will be sent as you wrote it when the action is approved."

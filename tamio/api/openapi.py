@@ -98,6 +98,17 @@ def _operation(route: Route, refs: Mapping[tuple[Any, Mode], JsonSchemaValue], s
             "required": any(field.is_required() for field in route.body.model_fields.values()),
             "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
         }
+        if route.upload is not None:
+            content = operation["requestBody"]["content"]
+            content["multipart/form-data"] = {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "contentMediaType": "application/octet-stream"}},
+                    "required": ["file"],
+                },
+            }
+            for media_type in route.upload.media_types:
+                content[media_type] = {"schema": {"type": "string", "contentMediaType": media_type}}
     responses: dict[str, Any] = {}
     if route.response is None:
         responses[str(route.status)] = {"description": HTTPStatus(route.status).phrase}

@@ -24,6 +24,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
+from tamio.api.types import PATTERN_MESSAGES
 from tamio.errors import TamioError
 
 log = logging.getLogger("tamio.api")
@@ -94,11 +95,18 @@ def _location(loc: tuple[int | str, ...], prefix: str) -> str:
     return ".".join([prefix, *parts]) if prefix and parts else (prefix or ".".join(parts) or "body")
 
 
+def _message(error: Any) -> str:
+    """Pydantic's message, except a pattern mismatch says what the text should be, not the regex."""
+    if error["type"] == "string_pattern_mismatch":
+        return PATTERN_MESSAGES.get(str(error.get("ctx", {}).get("pattern", "")), "has characters that are not allowed here")
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def from_validation_error(exc: pydantic.ValidationError, *, where: str) -> web.Response:
     """422 with one entry per wrong field; ``where`` is "body" or "query"."""
     prefix = "" if where == "body" else where
     errors = [
-        FieldError(field=_location(tuple(error["loc"]), prefix), message=str(error["msg"]).removeprefix("Value error, "))
+        FieldError(field=_location(tuple(error["loc"]), prefix), message=_message(error))
         for error in exc.errors(include_url=False, include_input=False)
     ]
     detail = f"The request {'body' if where == 'body' else 'query string'} is not valid; see errors."

@@ -129,14 +129,28 @@ Notes = Annotated[str, Field(max_length=5000, pattern=_NO_NUL)]
 MessageBody = Annotated[str, Field(max_length=20000, pattern=_NO_NUL)]
 Id = Annotated[str, Field(pattern=_ID_PATTERN, examples=["cli_0f9e8d7c6b5a49382716a5b4c3d2e1f0"])]
 Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=60, pattern=_ONE_LINE)]], Field(max_length=50)]
-Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,255}$")]
+_EMAIL = r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,255}$"
+_CURRENCY = r"^[A-Za-z]{3}$"
+Email = Annotated[str, Field(max_length=320, pattern=_EMAIL)]
 
 
 def _upper(value: str) -> str:
     return value.upper()
 
 
-Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$", examples=["USD"]), AfterValidator(_upper)]
+Currency = Annotated[str, Field(pattern=_CURRENCY, examples=["USD"]), AfterValidator(_upper)]
+
+# What a 422 says when text does not match its field's pattern (instead of the regular expression).
+PATTERN_MESSAGES: dict[str, str] = {
+    _NO_NUL: "must not contain NUL characters",
+    _ONE_LINE: "must be one line, without control characters",
+    _ID_PATTERN: "must be an id such as cli_0f9e8d7c6b5a4938 (letters, digits, _ and -, at most 40)",
+    _DAY: "write the date like 2026-12-07 (between 1900 and 2199)",
+    _EMAIL: "must be an email address such as ap@client.com",
+    _CURRENCY: "must be a three-letter currency code such as USD",
+    _AMOUNT: "write amounts like \"1200.50\"",
+    _POSITIVE_AMOUNT: "write amounts like \"1200.50\"",
+}
 
 # Outgoing decimals are strings already formatted at the currency's precision.
 MoneyOut = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", examples=["1200.50"])]

@@ -15,6 +15,7 @@ import sys
 import traceback
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, NoReturn
 
 from tamio.cli.context import CliContext
@@ -55,7 +56,8 @@ def _accept_account_anywhere(sub: Any) -> None:
             command.add_argument("--account", default=argparse.SUPPRESS, help="the account id (default: the only account)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, now: datetime | None = None) -> int:
+    """Run one command; ``now`` (an aware datetime) stands in for the clock, as tests inject it."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -64,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # pydantic explains which variable is wrong
         print(f"tamio: the settings are not valid: {_settings_problem(exc)}", file=sys.stderr)
         return 1
-    ctx = CliContext(settings=settings, account_id=args.account)
+    ctx = CliContext(settings=settings, account_id=args.account) if now is None else CliContext(settings=settings, account_id=args.account, now=now)
     try:
         if getattr(args, "sync_handler", None):
             return int(args.sync_handler(args, ctx))

@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
     act = parser.add_subparsers(dest="actions_command", metavar="ACTION")
     act.required = True
 
-    listing = act.add_parser("list", help="list actions (pending first)")
+    listing = act.add_parser("list", help="list actions (the pending ones unless --status says otherwise)")
     listing.add_argument("--status", default="pending", help="pending, approved, executed, failed, ... or all (default: pending)")
     listing.add_argument("--limit", type=_limit, default=50, help="at most this many (1 to 1000, default 50)")
     listing.add_argument("--json", action="store_true")
@@ -119,12 +119,19 @@ async def _list(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
         account = await ctx.account(session)
         actions = await queries.list_actions(session, account_id=account.id, statuses=statuses, limit=args.limit)
+        failed = 0
+        if statuses is not None and ActionStatus.FAILED not in statuses and not args.json:
+            failed = int((await session.execute(
+                select(func.count()).where(PreparedAction.user_id == account.id, PreparedAction.status == ActionStatus.FAILED)
+            )).scalar_one())
     if args.json:
         print(json.dumps([to_jsonable(_summary(a)) for a in actions]))
     elif not actions:
         print(f"No {args.status} actions.")
     for a in [] if args.json else actions:
         print(f"{a.id}  {a.status.value:<10} {a.action_type.value:<24} {_amount(a):>14}  {a.title}")
+    if failed:  # a failure must not go unseen: it waits for someone to fix the cause and retry it
+        print(f"{failed} failed {'action needs' if failed == 1 else 'actions need'} attention: `tamio actions list --status failed`.")
     return 0
 
 

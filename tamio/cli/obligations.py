@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
     imp_sub.required = True
     obligations = imp_sub.add_parser(
         "obligations",
-        help=f"import obligations from CSV: {HEADER}",
+        help=f"import obligations from CSV: {HEADER} (optional column flexibility: can_delay, negotiable or cannot_delay, for vendors)",
     )
     obligations.add_argument("file")
     obligations.set_defaults(handler=_import_obligations)
@@ -49,9 +49,13 @@ async def _import_obligations(args: argparse.Namespace, ctx: CliContext) -> int:
         raise TamioError(f"Nothing was imported from {path}: {_one_line(exc)}") from exc
     async with ctx.transaction() as session:
         account = await ctx.account(session)
-        result = await import_obligations(session, account=account, settings=ctx.settings, rows=rows, today=ctx.today(account), now=ctx.now)
+        try:
+            result = await import_obligations(session, account=account, settings=ctx.settings, rows=rows, today=ctx.today(account), now=ctx.now)
+        except TamioError as exc:
+            raise TamioError(f"Nothing was imported from {path}: {exc}") from exc
+    flexibility = f"; flexibility set for {result.flexibility_set} vendors" if result.flexibility_set else ""
     print(
         f"Imported {result.created} obligations from {path} "
-        f"({result.skipped} already there; {result.new_counterparties} new counterparties)."
+        f"({result.skipped} already there; {result.new_counterparties} new counterparties{flexibility})."
     )
     return 0

@@ -14,6 +14,8 @@ from tamio.errors import ValidationError
 
 def _types(text: str) -> tuple[DetectionType, ...]:
     names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one detection type, e.g. --types late_payment,buffer_breach")
     try:
         return tuple(DetectionType(n) for n in names)
     except ValueError as exc:

@@ -20,6 +20,7 @@ import importlib
 import os
 import secrets
 import signal
+import socket
 import sys
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,7 +60,23 @@ def _sandbox(args: argparse.Namespace, ctx: CliContext) -> int:
     return asyncio.run(_main(args, settings, ctx))
 
 
+def check_ports(host: str, port: int, app_port: int) -> None:
+    """Both ports must be free before anything is written: a clear message instead of a half start."""
+    if port == app_port:
+        raise TamioError(f"--port and --app-port are both {port}.", hint="Give the sandbox and `tamio serve` different ports.")
+    for where, number, option in ((host, port, "--port"), ("127.0.0.1", app_port, "--app-port")):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no obstacle
+            try:
+                probe.bind((where, number))
+            except OSError as exc:
+                who = "The sandbox" if option == "--port" else "`tamio serve`"
+                raise TamioError(f"{who} can't listen on {where}:{number} ({exc.strerror}).",
+                                 hint=f"Stop what uses it, or choose another port with {option}.") from exc
+
+
 async def _main(args: argparse.Namespace, settings: Settings, ctx: CliContext) -> int:
+    check_ports(args.host, args.port, args.app_port)
     # Ctrl-C from the very start only sets `stop`: a phase (a migration, the seeding) is finished,
     # never cut in half, and the next one does not start.
     stop = asyncio.Event()

@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from tamio.accounts.models import Member
+from tamio.accounts.models import Account, Member
 from tamio.accounts.tokens import create_token, list_tokens, revoke_token
 from tamio.cli.context import CliContext
 from tamio.errors import NotFound
@@ -34,7 +34,10 @@ def register(sub: Any) -> None:
 
 async def _create(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
-        account = await ctx.account(session)
+        member = None if ctx.account_id else await session.get(Member, args.member)
+        # A member belongs to one account, so naming the member names the account.
+        account = await session.get(Account, member.user_id) if member is not None else None
+        account = account or await ctx.account(session)
         try:
             issued = await create_token(session, account=account, actor=None, member_id=args.member, name=args.name, now=ctx.now)
         except NotFound as exc:

@@ -86,11 +86,18 @@ async def _find_by_name(db: AsyncSession, model: type[Client] | type[ExpenseBuck
     return next((row_id for row_id, row_name in rows if same_name(row_name, name)), None)
 
 
+class DuplicateName(ValidationError):
+    """Another client (or expense) of the account already has the name: a conflict with what is stored."""
+
+    status = 409
+    title = "Conflict"
+
+
 async def _ensure_unique_name(db: AsyncSession, model: type[Client] | type[ExpenseBucket], account_id: str, name: str, exclude_id: str | None = None) -> None:
     found = await _find_by_name(db, model, account_id, name)
     if found and found != exclude_id:
-        kind = "client" if model is Client else "expense"
-        raise ValidationError(f"There is already a {kind} named `{name}`.", field_errors={"name": "already exists"})
+        kind = "a client" if model is Client else "an expense"
+        raise DuplicateName(f"There is already {kind} named `{name}`.", field_errors={"name": "already exists"})
 
 
 async def find_client(db: AsyncSession, *, account_id: str, name: str) -> Client | None:

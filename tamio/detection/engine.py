@@ -2,10 +2,11 @@
 
 ``evaluate`` is the pure core: it runs rules from ``rules.ALL_RULES`` over a snapshot, each with the
 effective configuration (safety mode applied, then that type's ``DetectionRule`` override), and
-turns a rule that raises into a ``RuleError`` while the others still run. ``DetectionEngine`` wraps
-it for one account: configuration and rule settings (2 queries), the snapshot (a fixed number),
-then ``service.persist_findings``. It never commits and posts nothing: whoever announces alerts
-reads ``new``, ``escalated`` and ``resolved`` of the run.
+turns a rule that raises into a ``RuleError`` while the others still run. A type the account has
+switched off is not run, and its open alerts are resolved (the account no longer wants them).
+``DetectionEngine`` wraps it for one account: configuration and rule settings (2 queries), the
+snapshot (a fixed number), then ``service.persist_findings``. It never commits and posts nothing:
+whoever announces alerts reads ``new``, ``escalated`` and ``resolved`` of the run.
 
     engine = DetectionEngine(session, account.id, today=date(2026, 12, 7), now=now, settings=settings)
     run = await engine.run_all_detections()          # the twelve types
@@ -70,6 +71,12 @@ class Evaluation:
     findings: tuple[Finding, ...]
     errors: tuple[RuleError, ...]
     ran: tuple[DetectionType, ...]  # types whose rule completed
+    switched_off: tuple[DetectionType, ...] = ()  # types asked for that the account's DetectionRule disables
+
+    @property
+    def settled(self) -> tuple[DetectionType, ...]:
+        """The types whose open alerts this run settles: those that ran, and those switched off (none left)."""
+        return self.ran + self.switched_off
 
 
 def finding_order(finding: Finding) -> tuple[int, date, str]:
@@ -90,9 +97,13 @@ def evaluate(
     findings: list[Finding] = []
     errors: list[RuleError] = []
     ran: list[DetectionType] = []
+    switched_off: list[DetectionType] = []
     for detection_type, rule in ALL_RULES:
         setting = settings.get(detection_type, RuleSetting())
-        if detection_type not in wanted or not setting.enabled:
+        if detection_type not in wanted:
+            continue
+        if not setting.enabled:
+            switched_off.append(detection_type)
             continue
         try:
             found = rule(snapshot, today=today, config=with_override(config, detection_type, setting.threshold))
@@ -103,7 +114,7 @@ def evaluate(
         findings.extend(found)
         ran.append(detection_type)
     findings.sort(key=finding_order)
-    return Evaluation(findings=tuple(findings), errors=tuple(errors), ran=tuple(ran))
+    return Evaluation(findings=tuple(findings), errors=tuple(errors), ran=tuple(ran), switched_off=tuple(switched_off))
 
 
 @dataclass
@@ -157,7 +168,7 @@ class DetectionEngine:
         snapshot = await load_snapshot(self.session, self.account_id, today=self.today, settings=self.settings)
         evaluation = evaluate(snapshot, wanted, today=self.today, config=config, settings=rule_settings)
         persisted = await persist_findings(
-            self.session, account_id=self.account_id, findings=evaluation.findings, ran=evaluation.ran, now=self.now
+            self.session, account_id=self.account_id, findings=evaluation.findings, ran=evaluation.settled, now=self.now
         )
         return DetectionRun(
             alerts=persisted.alerts,
@@ -201,7 +212,7 @@ async def run_critical_many(
         i: evaluate(snapshots[i], CRITICAL_DETECTIONS, today=today[i], config=configs[i], settings=rule_settings.get(i))
         for i in ids
     }
-    persisted = await persist_findings_many(session, {i: (e.findings, e.ran) for i, e in evaluations.items()}, now=now)
+    persisted = await persist_findings_many(session, {i: (e.findings, e.settled) for i, e in evaluations.items()}, now=now)
     duration_ms = int(round((time.perf_counter() - started) * 1000 / len(ids)))
     return {
         i: DetectionRun(

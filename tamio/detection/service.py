@@ -9,9 +9,10 @@ enforces it). For the detection types that ran to completion in a run:
   still remembered (detected within ``DISMISSAL_MEMORY``) and the finding is no more urgent;
 - an open alert with no finding is resolved at ``now``.
 
-Types that were not run, or whose rule raised, keep their alerts as they are. Two runs racing on
-one account (two replicas) cannot duplicate an alert: inserts go through a savepoint, and a
-unique-index conflict turns the insert into an update of the row the other run committed.
+Types that were not run, or whose rule raised, keep their alerts as they are. The engine passes a
+type the account has switched off as run with nothing found, so its open alerts resolve. Two runs
+racing on one account (two replicas) cannot duplicate an alert: inserts go through a savepoint,
+and a unique-index conflict turns the insert into an update of the row the other run committed.
 Never commits; the caller owns the transaction.
 
     persisted = await persist_findings(session, account_id=account.id, findings=findings,

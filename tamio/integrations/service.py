@@ -10,6 +10,7 @@ bucket). Every query is scoped to one account. The caller owns the transaction.
     mappings = IntegrationMappingService(db, account_id=account.id, integration_type="xero", now=now)
     await mappings.link("client", client.id, external_id=contact_id, external_type="contact")
     found = await mappings.find_entity(contact_id)            # ("client", "cli_...")
+    # (also named create_or_update_mapping and find_entity_by_external_id)
 """
 
 from __future__ import annotations
@@ -176,6 +177,10 @@ class IntegrationMappingService:
         await self._write_legacy(entity_type, entity_id, external_type, external_id)
         await self.db.flush()
         return row
+
+    # The issue's words for the two main calls.
+    create_or_update_mapping = link
+    find_entity_by_external_id = find_entity
 
     async def mark_error(self, mapping: IntegrationMapping, error: str) -> None:
         if mapping.sync_status != ERROR or mapping.sync_error != error:

@@ -9,12 +9,18 @@ made idempotent. The header is exactly these columns, in any order::
     counterparty,kind,amount,currency,frequency,start_date,end_date,day,business_day,calendar
     Landlord LLC,expense,"4,500.00",usd,monthly,2026-01-31,,31,preceding,US
     Payroll,payroll,18200,USD,semimonthly,2026-01-15,,,modified_following,US
-    Acme retainer,revenue,3000,USD,FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1,2026-01-01,,,,
+    Acme retainer,revenue,3000,USD,"FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",2026-01-01,,,,
 
 ``start_date`` is where the schedule begins (the due date itself for ``once``); the first due date
 is the first date of the schedule on or after it. ``end_date`` is inclusive. ``day`` (1..31, -1 or
 "last" for the month's last day) applies to monthly, quarterly and annual rows, the start date's day
-when empty. A frequency starting with ``FREQ=`` or ``RRULE:`` is an RFC 5545 rule kept as written.
+when empty. A frequency starting with ``FREQ=`` or ``RRULE:`` is an RFC 5545 rule kept as written
+(in double quotes when it has commas).
+
+One more column is optional: ``flexibility`` says whether a vendor's payments may move when cash
+runs short (``can_delay``, ``negotiable`` or ``cannot_delay``; empty leaves it as it is). It belongs
+to the vendor, not the obligation: it is refused on revenue rows, two rows of one vendor must not
+disagree, and it is not part of ``import_key`` (adding the column later sets it, duplicating nothing).
 """
 
 from __future__ import annotations
@@ -54,7 +60,9 @@ HEADER: Final = (
     "business_day",
     "calendar",
 )
+OPTIONAL_HEADER: Final = ("flexibility",)
 KINDS: Final = ("revenue", "expense", "payroll", "tax")
+FLEXIBILITY_LEVELS: Final = ("can_delay", "negotiable", "cannot_delay")
 MAX_COUNTERPARTY_LENGTH: Final = 200
 _AMOUNT: Final = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 _ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -107,6 +115,7 @@ class ObligationRow:
     day: int | None
     convention: BusinessDayConvention
     calendar: str | None
+    flexibility: str | None = None  # the vendor's, one of FLEXIBILITY_LEVELS; not part of import_key
 
     @property
     def import_key(self) -> str:
@@ -223,11 +232,20 @@ def _read_convention(raw: str) -> BusinessDayConvention:
         ) from None
 
 
+def _read_flexibility(raw: str) -> str | None:
+    value = re.sub(r"[\s-]+", "_", raw.lower())
+    if not value:
+        return None
+    if value not in FLEXIBILITY_LEVELS:
+        raise _BadCell(f"I don't know the flexibility '{raw}'; use can_delay, negotiable or cannot_delay, or leave it empty")
+    return value
+
+
 def _header_problem(cells: list[str]) -> str | None:
     names = [cell.strip().lower() for cell in cells]
     missing = [name for name in HEADER if name not in names]
-    unexpected = [name for name in names if name not in HEADER]
-    repeated = sorted({name for name in names if names.count(name) > 1 and name in HEADER})
+    unexpected = [name for name in names if name not in HEADER + OPTIONAL_HEADER]
+    repeated = sorted({name for name in names if names.count(name) > 1 and name in HEADER + OPTIONAL_HEADER})
     if not (missing or unexpected or repeated):
         return None
     found = "; ".join(
@@ -235,7 +253,7 @@ def _header_problem(cells: list[str]) -> str | None:
         for label, values in (("missing", missing), ("unexpected", unexpected), ("repeated", repeated))
         if values
     )
-    return f"the first line must be the header {','.join(HEADER)} ({found})"
+    return f"the first line must be the header {','.join(HEADER)} (and optionally flexibility) ({found})"
 
 
 def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError]) -> ObligationRow | None:
@@ -243,7 +261,7 @@ def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError]) -> 
 
     def read(column: str, reader: Callable[[str], T]) -> T | None:
         try:
-            return reader(cells[column])
+            return reader(cells.get(column, ""))
         except (_BadCell, RecurrenceError) as exc:
             errors.append(CsvFieldError(line, column, exc.message if isinstance(exc, RecurrenceError) else str(exc)))
             return None
@@ -258,6 +276,9 @@ def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError]) -> 
     day = read("day", _read_day)
     convention = read("business_day", _read_convention)
     calendar = read("calendar", check_calendar)
+    flexibility = read("flexibility", _read_flexibility)
+    if flexibility is not None and kind == "revenue":
+        errors.append(CsvFieldError(line, "flexibility", "flexibility is for what you pay (expense, payroll or tax); leave it empty on revenue rows"))
     if end is not None and start is not None and end < start:
         errors.append(CsvFieldError(line, "end_date", f"the end date {end} is before the start date {start}"))
     # The schedule is checked whenever its own cells could be read, so one pass shows every problem.
@@ -292,6 +313,7 @@ def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError]) -> 
         day=day,
         convention=convention,
         calendar=calendar,
+        flexibility=flexibility,
     )
 
 
@@ -302,6 +324,7 @@ def parse_obligations_csv(text: str) -> list[ObligationRow]:
     rows: list[ObligationRow] = []
     columns: list[str] | None = None
     first_line_of_key: dict[str, int] = {}
+    flexibility_of_vendor: dict[str, tuple[str, int]] = {}
     last_line = 0
     try:
         for cells in reader:
@@ -315,7 +338,10 @@ def parse_obligations_csv(text: str) -> list[ObligationRow]:
                 columns = [cell.strip().lower() for cell in cells]
                 continue
             if len(cells) != len(columns):
-                errors.append(CsvFieldError(line, "", f"this row has {len(cells)} cells; the header has {len(columns)}"))
+                hint = ""
+                if len(cells) > len(columns) and any(cell.strip().upper().startswith(("FREQ=", "RRULE:")) for cell in cells):
+                    hint = ' (put an RRULE with commas in double quotes, like "FREQ=WEEKLY;BYDAY=MO,FR")'
+                errors.append(CsvFieldError(line, "", f"this row has {len(cells)} cells; the header has {len(columns)}{hint}"))
                 continue
             row = _read_row(line, dict(zip(columns, (cell.strip() for cell in cells), strict=True)), errors)
             if row is None:
@@ -324,6 +350,13 @@ def parse_obligations_csv(text: str) -> list[ObligationRow]:
             if earlier != line:
                 errors.append(CsvFieldError(line, "", f"this row repeats line {earlier}; merge them into one row"))
                 continue
+            if row.flexibility is not None:
+                said = flexibility_of_vendor.setdefault(row.counterparty.casefold(), (row.flexibility, line))
+                if said[0] != row.flexibility:
+                    errors.append(CsvFieldError(
+                        line, "flexibility", f"line {said[1]} says {said[0]} for {row.counterparty}; give a vendor one flexibility"
+                    ))
+                    continue
             rows.append(row)
     except csv.Error as exc:
         errors.append(CsvFieldError(reader.line_num, "", f"the file isn't valid CSV ({exc}); check its quotes"))

@@ -2,14 +2,17 @@
 
 Each row finds or creates its counterparty (a client for revenue; an expense bucket of category
 expense, payroll or tax otherwise) and adds a billing line with the row's ``import_key``; a row
-whose key is already there is skipped, so importing the same file twice changes nothing. The
-caller's transaction makes it all-or-nothing: an error names the row's line and nothing stays.
+whose key is already there is skipped, so importing the same file twice changes nothing. A row's
+optional ``flexibility`` is set on its vendor (with an audit row) whether the row is new or already
+there, so adding that column to a file imported before fills it in. The caller's transaction makes
+it all-or-nothing: an error names the row's line and nothing stays.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.data.counterparties import BillingLine, CounterpartyService, find_client, find_expense
-from tamio.data.models import Client, ExpenseBucket, ExpenseCategory
-from tamio.errors import TamioError
+from tamio.data.models import Client, ExpenseBucket, ExpenseCategory, FlexibilityLevel
+from tamio.errors import MissingExchangeRate, TamioError
 from tamio.obligations.csv_format import ObligationRow
 from tamio.obligations.models import ObligationAgreement, ObligationType
 from tamio.obligations.schemas import RecurrenceSpec
@@ -37,6 +40,7 @@ class ImportResult:
     created: int
     skipped: int
     new_counterparties: int
+    flexibility_set: int = 0  # vendors already there whose flexibility the file changed
 
 
 def spec_for(row: ObligationRow) -> RecurrenceSpec:
@@ -75,13 +79,19 @@ async def import_obligations(
 ) -> ImportResult:
     service = CounterpartyService(db, account=account, settings=settings, today=today, actor=actor, now=now)
     known = await _known_keys(db, account.id)
-    created = skipped = new_counterparties = 0
+    created = skipped = new_counterparties = flexibility_set = 0
     for row in rows:
         key = row.import_key
-        if key in known:
-            skipped += 1
-            continue
         try:
+            flexibility = FlexibilityLevel(row.flexibility) if row.flexibility else None
+            if key in known:
+                skipped += 1
+                if flexibility is not None:
+                    bucket = await find_expense(db, account_id=account.id, name=row.counterparty)
+                    if bucket is not None and bucket.flexibility_level != flexibility:
+                        await service.update_expense(bucket, flexibility_level=flexibility)
+                        flexibility_set += 1
+                continue
             counterparty: Client | ExpenseBucket | None
             if row.kind == "revenue":
                 counterparty = await find_client(db, account_id=account.id, name=row.counterparty)
@@ -91,12 +101,17 @@ async def import_obligations(
             else:
                 counterparty = await find_expense(db, account_id=account.id, name=row.counterparty)
                 if counterparty is None:
-                    counterparty = await service.create_expense(name=row.counterparty, category=KIND_TO_CATEGORY[row.kind], source="csv")
+                    extra: dict[str, Any] = {"flexibility_level": flexibility} if flexibility is not None else {}
+                    counterparty = await service.create_expense(name=row.counterparty, category=KIND_TO_CATEGORY[row.kind], source="csv", **extra)
                     new_counterparties += 1
+                elif flexibility is not None and counterparty.flexibility_level != flexibility:
+                    await service.update_expense(counterparty, flexibility_level=flexibility)
+                    flexibility_set += 1
             billing = BillingLine(amount=row.amount, currency=row.currency, recurrence=spec_for(row), obligation_type=KIND_TO_TYPE[row.kind])
             await service.add_billing_line(counterparty, billing, import_key=key)
         except TamioError as exc:
-            raise TamioError(f"line {row.line}: {exc} Nothing was imported.") from exc
+            column = ", column currency" if isinstance(exc, MissingExchangeRate) else ""
+            raise TamioError(f"line {row.line}{column}: {exc}") from exc
         known.add(key)
         created += 1
-    return ImportResult(created=created, skipped=skipped, new_counterparties=new_counterparties)
+    return ImportResult(created=created, skipped=skipped, new_counterparties=new_counterparties, flexibility_set=flexibility_set)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -251,6 +251,23 @@ async def retry_dead(db: AsyncSession, *, message_id: str, now: datetime) -> Out
     row.claimed_until = None
     await db.flush()
     return row
+
+
+# Delivered rows that stay: they record where an alert was announced (its resolution edits those
+# messages) and what changed since the last digest.
+KEPT_WHEN_DELIVERED = ("alert_new", "alert_escalated")
+
+
+async def prune_delivered(db: AsyncSession, *, before: datetime, keep_kinds: Sequence[str] = KEPT_WHEN_DELIVERED) -> int:
+    """Forget messages delivered before ``before`` (pending, sending and dead ones always stay).
+
+    Their keys are never enqueued again by then (a card's key names its action and version, a
+    digest's its day), so forgetting them cannot make anything go out twice.
+    """
+    stmt = delete(OutboxMessage).where(OutboxMessage.status == DELIVERED, OutboxMessage.delivered_at < before)
+    if keep_kinds:
+        stmt = stmt.where(OutboxMessage.kind.not_in(list(keep_kinds)))
+    return len((await db.execute(stmt.returning(OutboxMessage.id))).all())
 
 
 async def get_message(db: AsyncSession, *, message_id: str) -> OutboxMessage | None:

@@ -74,8 +74,9 @@ def payroll_safety_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
     if payroll is None:
         return None
     required = quantize(payroll.base_amount * ctx.payroll_buffer_percent / 100, ctx.base_currency)
-    week = ctx.forecast.week_of(payroll.due_date)
-    cash_after = week.closing_balance if week else ctx.forecast.lowest_closing_balance
+    # Cash at the end of payroll day, as the payroll_safety rule measures it (not the week's close,
+    # which also takes the rest of the week's payments).
+    cash_after = ctx.cash_at_end_of(payroll.due_date)
     cash_before = cash_after + payroll.base_amount
     needed = max(ZERO, required - cash_after)
     # Money raised for payroll should also restore the buffer when the forecast dips below it.

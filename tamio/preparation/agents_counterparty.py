@@ -4,6 +4,7 @@ revenue variance and payroll changes. Pure functions ``agent(alert, ctx) -> Acti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -33,20 +34,23 @@ def _render(template: str, **values: str) -> tuple[str, str]:
     return subject_line.removeprefix("Subject: ").strip(), body.strip() + "\n"
 
 
-def _alert_schedule(alert: AlertView, ctx: PreparationContext, candidates: list[ScheduleInfo]) -> ScheduleInfo | None:
+def _alert_schedule(alert: AlertView, ctx: PreparationContext, candidates: Callable[[], list[ScheduleInfo]]) -> ScheduleInfo | None:
+    """The alert's own schedule, else the first of ``candidates()`` (computed only when needed)."""
     wanted = str(alert.context.get("schedule_id") or (alert.entity_id if "schedule" in alert.entity_type else ""))
     if wanted:
         found = ctx.schedule(wanted)
         if found is not None:
             return found
-    return candidates[0] if candidates else None
+    fallback = candidates()
+    return fallback[0] if fallback else None
 
 
 def invoice_followup_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
     """A late payer: collection emails in the right tone, and an escalation once it is a month late."""
     client_id = str(alert.context.get("client_id") or (alert.entity_id if alert.entity_type == "client" else "") or "")
-    overdue = [s for s in ctx.overdue_receivables() if not client_id or s.client_id == client_id]
-    schedule = _alert_schedule(alert, ctx, sorted(overdue, key=lambda s: s.due_date))
+    schedule = _alert_schedule(
+        alert, ctx, lambda: sorted((s for s in ctx.overdue_receivables() if not client_id or s.client_id == client_id), key=lambda s: s.due_date)
+    )
     if schedule is None:
         return None
     recommended = chase_receivable(ctx, schedule, deadline=ctx.today)
@@ -115,8 +119,10 @@ def client_retention_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
 def vendor_payment_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
     """A vendor payment falls due soon: batch it for payment, or ask for more time if the vendor can wait."""
     vendor_id = str(alert.context.get("vendor_id") or (alert.entity_id if alert.entity_type in ("expense", "expense_bucket", "vendor") else "") or "")
-    upcoming = sorted((s for s in ctx.schedules if s.direction != "inflow" and s.due_date >= ctx.today and (not vendor_id or s.vendor_id == vendor_id)), key=lambda s: s.due_date)
-    schedule = _alert_schedule(alert, ctx, upcoming)
+    schedule = _alert_schedule(alert, ctx, lambda: sorted(
+        (s for s in ctx.schedules if s.direction != "inflow" and s.due_date >= ctx.today and (not vendor_id or s.vendor_id == vendor_id)),
+        key=lambda s: s.due_date,
+    ))
     if schedule is None:
         return None
     vendor = ctx.vendors.get(schedule.vendor_id or "")

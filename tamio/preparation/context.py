@@ -4,6 +4,10 @@ Clients, vendors (expense buckets), cash accounts, open schedules over the forec
 overdue ones), the user configuration and the forecast's own inputs, so that each option's effect
 can be measured by re-running the forecast with the option applied (``forecast_with``).
 
+``buffer`` and ``payroll_buffer_percent`` are the thresholds detection used: the configuration after
+its safety mode and the account's DetectionRule overrides for buffer_breach and payroll_safety, so
+that an action restores the same buffer its alert was raised against.
+
     ctx = await load_context(db, account_id=account.id, today=today, settings=settings)
     ctx.forecast.lowest_closing_balance
 
@@ -25,9 +29,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tamio.accounts.configuration import EffectiveConfig, effective_config, with_override
 from tamio.accounts.models import Account, UserConfiguration
 from tamio.config import Settings
 from tamio.data.models import CashAccount, Client, ExpenseBucket
+from tamio.detection.models import DetectionRule, DetectionType
 from tamio.forecast.engine import (
     INFLOW,
     Forecast,
@@ -177,6 +183,20 @@ class PreparationContext:
     def _by_id(self) -> Mapping[str, ScheduleInfo]:
         return {s.id: s for s in self.schedules}
 
+    def cash_at_end_of(self, day: date) -> Decimal:
+        """Cash at the end of ``day``: opening cash plus every forecast movement up to that day (as
+        detection measures it for payroll safety), not the close of the day's week."""
+        dates, balances = self._cash_by_day
+        return balances[bisect_right(dates, day)]
+
+    @cached_property
+    def _cash_by_day(self) -> tuple[list[date], list[Decimal]]:
+        items = sorted(self.forecast_items, key=lambda i: i.date)
+        balances = [self.opening_balance]
+        for item in items:
+            balances.append(balances[-1] + (item.amount if item.direction == INFLOW else -item.amount))
+        return [i.date for i in items], balances
+
     def forecast_with(self, adjustments: Iterable[ForecastItem] = (), *, opening_delta: Decimal = ZERO) -> Forecast:
         """The forecast re-run with an option applied (items added, moved or removed; cash moved).
 
@@ -235,13 +255,18 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
     missing = [i for i in ids if i not in accounts]
     if missing:
         raise LookupError(missing[0])
-    uc = UserConfiguration
-    configs = {
-        r.user_id: r
-        for r in await db.execute(
-            select(uc.user_id, uc.obligations_buffer_amount, uc.payroll_buffer_percent).where(uc.user_id.in_(ids))
-        )
+    configs: dict[str, EffectiveConfig] = {
+        c.user_id: effective_config(c)
+        for c in (await db.execute(select(UserConfiguration).where(UserConfiguration.user_id.in_(ids)))).scalars()
     }
+    dr = DetectionRule
+    for user_id, kind, threshold in await db.execute(
+        select(dr.user_id, dr.detection_type, dr.threshold_override).where(
+            dr.user_id.in_(ids), dr.detection_type.in_([DetectionType.BUFFER_BREACH, DetectionType.PAYROLL_SAFETY]),
+        )
+    ):
+        if threshold is not None and Decimal(threshold).is_finite():  # detection reports a corrupt one as its error
+            configs[user_id] = with_override(configs.get(user_id, EffectiveConfig()), DetectionType(kind), threshold)
     clients: dict[str, dict[str, ClientInfo]] = {i: {} for i in ids}
     for c in await db.execute(
         select(
@@ -302,10 +327,10 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
     inputs = await load_forecast_inputs_many(db, today, weeks=HORIZON_WEEKS, settings=settings)
     contexts = {}
     for i in ids:
-        got, config = inputs[i], configs.get(i)
+        got, config = inputs[i], configs.get(i, EffectiveConfig())
         forecast = build_forecast(
             as_of=today[i], weeks=HORIZON_WEEKS, opening_balance=got.opening_balance, items=got.items,
-            buffer=got.buffer, base_currency=got.base_currency,
+            buffer=config.obligations_buffer_amount, base_currency=got.base_currency,
         )
         contexts[i] = PreparationContext(
             account_id=i,
@@ -316,8 +341,8 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
             vendors=MappingProxyType(vendors[i]),
             cash_accounts=tuple(cash[i]),
             schedules=tuple(schedules[i]),
-            buffer=config.obligations_buffer_amount if config else ZERO,
-            payroll_buffer_percent=config.payroll_buffer_percent if config else Decimal(10),
+            buffer=config.obligations_buffer_amount,
+            payroll_buffer_percent=config.payroll_buffer_percent,
             opening_balance=got.opening_balance,
             forecast_items=got.items,
             forecast=forecast,

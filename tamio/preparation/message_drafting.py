@@ -18,15 +18,20 @@ Collection tone (``choose_tone``) — soft, professional or firm:
     30 and more                   professional firm            firm
     ============================  ===========  ==============  ===========
 
-A tone asked for explicitly replaces the table (the payment record is then not applied). A
-``strategic`` relationship then softens the result one step in every case (firm -> professional
--> soft), so ``tone="professional"`` for a strategic client gives ``"soft"``.
+A ``strategic`` relationship softens the table's choice one step (firm -> professional -> soft),
+the "softens tone automatically" of the design document. A tone asked for explicitly is the
+tone used: someone who knows the client chose it, so neither the table, the payment record nor
+the relationship changes it, and ``tone="professional"`` for a strategic client stays
+``"professional"`` (the design document's example returns ``"professional"``).
 
     >>> draft = draft_collection_email(client_name="Acme Corp", invoice_number="INV-001",
     ...     amount=5000.00, due_date="2026-01-01", days_overdue=14, tone="professional",
     ...     relationship_type="strategic")
     >>> draft["tone"], "$5,000.00" in draft["body"], "1 January 2026" in draft["body"]
-    ('soft', True, True)
+    ('professional', True, True)
+    >>> draft_collection_email(client_name="Acme Corp", invoice_number="INV-001", amount=5000.00,
+    ...     due_date="2026-01-01", days_overdue=14, relationship_type="strategic")["tone"]
+    'soft'
 """
 
 from __future__ import annotations
@@ -95,14 +100,13 @@ def shared_environment() -> jinja2.Environment:
 def choose_tone(
     days_overdue: int, *, payment_record: str | None = None, relationship_type: str | None = None, requested: str | None = None
 ) -> Tone:
-    """The collection tone from the table in the module docstring."""
-    if requested is not None:
-        step = TONES.index(_one_of(requested, TONES, "tone"))
-    else:
-        step = 0 if days_overdue < 14 else 1 if days_overdue < 30 else 2
-        record = _one_of(payment_record, PAYMENT_RECORDS, "payment_record") if payment_record else None
-        step = min(max(step + {"good": -1, "poor": 1}.get(record or "", 0), 0), len(TONES) - 1)
+    """The collection tone: ``requested`` as asked, else the table in the module docstring."""
     strategic = relationship_type is not None and _one_of(relationship_type, RELATIONSHIP_TYPES, "relationship_type") == "strategic"
+    if requested is not None:
+        return TONES[TONES.index(_one_of(requested, TONES, "tone"))]
+    step = 0 if days_overdue < 14 else 1 if days_overdue < 30 else 2
+    record = _one_of(payment_record, PAYMENT_RECORDS, "payment_record") if payment_record else None
+    step = min(max(step + {"good": -1, "poor": 1}.get(record or "", 0), 0), len(TONES) - 1)
     return TONES[max(step - 1, 0) if strategic else step]
 
 

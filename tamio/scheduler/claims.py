@@ -7,7 +7,9 @@ measured the alternatives (a shared job store, an advisory lock) running slots t
 
 The claim is committed before the work starts (so the others see it at once), and records how the
 run went when it ends: ``ok``, ``partial`` (some accounts failed), ``failed``, ``skipped``. A claim
-left ``running`` means its replica died mid-run.
+left ``running`` means its replica died mid-run: the nightly housekeeping marks such a claim
+``abandoned`` once it is far older than any run takes (``abandon_stale``), so it shows as what it is
+and is forgotten with the others.
 
     async with sessions() as db, db.begin():
         mine = await claim(db, job_name="critical", slot=slot, replica="web-1:4242", now=now)
@@ -27,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.db import new_id
 from tamio.scheduler.models import SchedulerClaim
 
-RUNNING, OK, PARTIAL, FAILED = "running", "ok", "partial", "failed"
+RUNNING, OK, PARTIAL, FAILED, ABANDONED = "running", "ok", "partial", "failed", "abandoned"
 
 
 async def claim(db: AsyncSession, *, job_name: str, slot: datetime, replica: str, now: datetime) -> bool:
@@ -66,6 +68,22 @@ async def finish(
     )
 
 
+async def abandon_stale(db: AsyncSession, *, started_before: datetime, now: datetime) -> int:
+    """Claims still ``running`` that started before ``started_before``: their replica died mid-run.
+
+    They become ``abandoned`` (finished now, with why). Should the replica still be alive after all,
+    its ``finish`` records the real outcome over this one.
+    """
+    result = await db.execute(
+        update(SchedulerClaim)
+        .where(SchedulerClaim.outcome == RUNNING, SchedulerClaim.started_at < started_before)
+        .values(outcome=ABANDONED, finished_at=now,
+                error=f"no outcome since {started_before:%Y-%m-%d %H:%M} UTC: its replica stopped mid-run")
+        .returning(SchedulerClaim.id)
+    )
+    return len(result.all())
+
+
 async def prune(db: AsyncSession, *, before: datetime) -> int:
     """Forget finished claims of slots older than ``before`` (their slots can never be due again)."""
     result = await db.execute(
@@ -81,18 +99,20 @@ class ClaimCount:
     slots: int
     running: int
     failed: int
+    abandoned: int
     last_slot: datetime | None
 
 
 async def summary(db: AsyncSession) -> list[ClaimCount]:
-    """Per job: how many slots ran, how many are still (or were left) running, how many failed."""
+    """Per job: how many slots ran, how many are still running, how many failed or were abandoned."""
     rows = await db.execute(
         select(
             SchedulerClaim.job_name,
             func.count(),
             func.sum(case((SchedulerClaim.outcome == RUNNING, 1), else_=0)),
             func.sum(case((SchedulerClaim.outcome == FAILED, 1), else_=0)),
+            func.sum(case((SchedulerClaim.outcome == ABANDONED, 1), else_=0)),
             func.max(SchedulerClaim.slot),
         ).group_by(SchedulerClaim.job_name).order_by(SchedulerClaim.job_name)
     )
-    return [ClaimCount(name, int(n), int(r or 0), int(f or 0), last) for name, n, r, f, last in rows]
+    return [ClaimCount(name, int(n), int(r or 0), int(f or 0), int(a or 0), last) for name, n, r, f, a, last in rows]

@@ -7,7 +7,7 @@
 | executions     | every minute                           | 50 s   | resume approved actions, due retries          |
 | morning        | every 15 minutes: accounts at 6 AM     | 3 h    | horizon + overdue, payment habits, digest     |
 | exchange_rates | daily at 16:30 UTC (after the ECB)     | 3 h    | ECB reference rates, or keep the last ones    |
-| housekeeping   | daily at 03:00 UTC                     | 3 h    | forget old claims (30 d) and pipeline runs (7 d) |
+| housekeeping   | daily at 03:00 UTC                     | 3 h    | abandoned claims (6 h), forget old claims (30 d), pipeline runs (7 d), delivered messages (30 d) |
 | xero_sync      | daily at 04:00 UTC                     | 3 h    | pull what changed in each connected Xero      |
 
 Each job is thin: the runner (``tamio.scheduler.runner``) opens one transaction per account, takes
@@ -180,19 +180,28 @@ async def store_rates(db: AsyncSession, rates: list[Any]) -> dict[str, Any]:
 
 
 async def housekeeping(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
-    """Forget claims older than ``CLAIM_RETENTION`` (a slot that old is never due again) and pipeline
-    runs older than ``RUN_RETENTION`` (the critical pass alone records one per account every 5 minutes)."""
+    """Mark claims left ``running`` for ``STALE_CLAIM`` as abandoned (their replica died mid-run); forget
+    claims older than ``CLAIM_RETENTION`` (a slot that old is never due again), pipeline runs older than
+    ``RUN_RETENTION`` (the critical pass alone records one per account every 5 minutes) and messages
+    delivered more than ``OUTBOX_RETENTION`` ago."""
     from sqlalchemy import delete
 
-    from tamio.scheduler.claims import prune
+    from tamio.outbox.service import prune_delivered
+    from tamio.scheduler.claims import abandon_stale, prune
     from tamio.scheduler.models import PipelineRun
 
     async with sessions() as db, db.begin():
+        abandoned = await abandon_stale(db, started_before=run.now - STALE_CLAIM, now=run.now)
         claims = await prune(db, before=run.now - CLAIM_RETENTION)
     async with sessions() as db, db.begin():
         runs = await db.execute(delete(PipelineRun).where(PipelineRun.started_at < run.now - RUN_RETENTION)
                                 .returning(PipelineRun.id))
-        return {"claims_pruned": claims, "runs_pruned": len(runs.all())}
+        runs_pruned = len(runs.all())
+    async with sessions() as db, db.begin():
+        messages = await prune_delivered(db, before=run.now - OUTBOX_RETENTION)
+    if abandoned:
+        log.warning("housekeeping: %d scheduler claims were left running by a replica that stopped; marked abandoned", abandoned)
+    return {"claims_abandoned": abandoned, "claims_pruned": claims, "runs_pruned": runs_pruned, "messages_pruned": messages}
 
 
 async def xero_sync(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
@@ -202,6 +211,8 @@ async def xero_sync(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> 
 
 CLAIM_RETENTION = timedelta(days=30)
 RUN_RETENTION = timedelta(days=7)
+OUTBOX_RETENTION = timedelta(days=30)
+STALE_CLAIM = timedelta(hours=6)  # far longer than any run takes
 EVERY_MINUTE = Cadence(every=timedelta(minutes=1), grace=timedelta(seconds=50))
 CRITICAL = Cadence(every=timedelta(minutes=5), grace=timedelta(minutes=4))
 HOURLY = Cadence(every=timedelta(hours=1), grace=timedelta(minutes=30))

@@ -121,6 +121,17 @@ async def test_cli_refuses_a_member_of_another_account(api: Api, business: Busin
     assert "no member" in created.stderr
 
 
+async def test_with_several_accounts_the_member_names_the_account(api: Api, business: Business, other_business: Business, db_url: str) -> None:
+    created = _cli(db_url, "token", "create", "--member", other_business.member_ids["viewer"])
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip().splitlines()[-1]
+    async with api.sessions() as db:
+        token = (await db.execute(select(ApiToken).where(ApiToken.token_hash == hashlib.sha256(secret.encode()).hexdigest()))).scalar_one()
+    assert (token.user_id, token.member_id) == (other_business.account_id, other_business.member_ids["viewer"])
+    unknown = _cli(db_url, "token", "create", "--member", "mem_nobody")
+    assert unknown.returncode == 1 and "several accounts" in unknown.stderr
+
+
 async def test_only_admins_create_tokens_and_members_revoke_their_own(api: Api, business: Business, other_business: Business) -> None:
     now = utcnow()
     async with api.sessions() as db, db.begin():

@@ -93,7 +93,11 @@ async def test_bad_settings_are_422(api: Api, business: Business, body: dict[str
 
 async def test_another_accounts_id_is_not_found(api: Api, business: Business, other_business: Business) -> None:
     for user_id in (other_business.account_id, "acct_does_not_exist"):
-        assert_problem(await api.get(f"/data/user-config/{user_id}", token=business.admin), 404)
+        detail = str(assert_problem(await api.get(f"/data/user-config/{user_id}", token=business.admin), 404)["detail"])
+        assert detail == (
+            f"There is no configuration for `{user_id}` in this account. "
+            f"The user id here is the account's id: this token's account is `{business.account_id}`."
+        )
         assert_problem(await api.call("PUT", f"/data/user-config/{user_id}", token=business.admin, json={"runway_buffer_months": 2}), 404)
         assert_problem(await api.post("/data/user-config/", token=business.admin, json={"user_id": user_id}), 404)
     theirs = (await api.get(f"/data/user-config/{other_business.account_id}", token=other_business.viewer)).json()

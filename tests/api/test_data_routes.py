@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy import func, select
@@ -20,7 +21,7 @@ from tamio.api import install
 from tamio.audit.models import AuditLog
 from tamio.config import Settings
 from tamio.currency.ecb import parse_ecb_document
-from tests.api.conftest import Api, Business, api_settings, assert_problem, serve, today
+from tests.api.conftest import API, Api, Business, api_settings, assert_problem, dump_database, serve, today
 
 pytestmark = pytest.mark.backends("sqlite")
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +107,6 @@ async def test_an_expense_in_the_payroll_category_is_a_payroll_obligation(api: A
          "billing.recurrence.rrule"),
         ({"name": "X", "amout": "10"}, "amout"),
         ({"name": ""}, "name"),
-        ({"name": "Acme Corp"}, "name"),
         ({"name": "X", "contact_email": "not an email"}, "contact_email"),
         ({"name": "X\u0000"}, "name"),
     ],
@@ -116,6 +116,14 @@ async def test_bad_input_is_422_problem_json_naming_the_field(api: Api, business
     problem = assert_problem(reply, 422)
     fields = [e["field"] for e in problem["errors"]]  # type: ignore[union-attr]
     assert field in fields, problem
+
+
+async def test_a_second_client_or_expense_with_the_same_name_is_a_409_naming_the_field(api: Api, business: Business) -> None:
+    for path, name in (("/data/clients", "acme CORP"), ("/data/expense-buckets", "payroll")):
+        problem = assert_problem(await api.post(path, token=business.approver, json={"name": name}), 409)
+        assert problem["errors"] == [{"field": "name", "message": "already exists"}] and "already" in str(problem["detail"])
+    clients = (await api.get("/data/clients", token=business.viewer)).json()["clients"]
+    assert [c["name"] for c in clients] == ["Acme Corp"]
 
 
 async def test_malformed_json_is_422_and_nothing_is_saved(api: Api, business: Business) -> None:
@@ -241,6 +249,39 @@ async def test_ecb_files_are_imported_from_content_and_base64(api: Api, business
     assert "content" in [e["field"] for e in assert_problem(bad, 422)["errors"]]  # type: ignore[union-attr]
     both = await api.post("/data/exchange-rates/import-ecb", token=business.admin, json={"content": daily, "url": "https://x.example/"})
     assert_problem(both, 422)
+
+
+async def test_an_ecb_file_may_be_the_body_itself_raw_or_in_a_form(api: Api, business: Business) -> None:
+    daily = (ECB / "eurofxref-daily.xml").read_bytes()
+    expected = {"imported": len(parse_ecb_document(daily)), "latest_rate_date": max(r.rate_date for r in parse_ecb_document(daily)).isoformat()}
+    path = "/data/exchange-rates/import-ecb"
+    raw = await api.post(path, token=business.admin, data=daily, headers={"Content-Type": "application/xml"})
+    assert (raw.status, raw.json()) == (200, expected), raw.text
+    history = (ECB / "eurofxref-hist.csv").read_bytes()
+    # curl --data-binary @eurofxref-hist.csv sends it as a form's type; it is still the file.
+    untyped = await api.post(path, token=business.admin, data=history, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert (untyped.status, untyped.json()["imported"]) == (200, len(parse_ecb_document(history))), untyped.text
+    form = aiohttp.FormData()
+    form.add_field("file", daily, filename="eurofxref-daily.xml", content_type="text/xml")
+    async with api.http.post(API + path, data=form, headers={"Authorization": f"Bearer {business.admin}"}) as response:
+        assert (response.status, await response.json()) == (200, expected)
+
+    before = await dump_database(api.sessions, ignore=frozenset({("api_tokens", "last_used_at")}))
+    no_file = aiohttp.MultipartWriter("form-data")
+    no_file.append("rates").set_content_disposition("form-data", name="note")
+    async with api.http.post(API + path, data=no_file, headers={"Authorization": f"Bearer {business.admin}"}) as response:
+        problem = await response.json()
+        assert (response.status, problem["errors"]) == (422, [{"field": "file", "message": "send the file as the form field `file`"}])
+    broken = await api.post(path, token=business.admin, data=b"x", headers={"Content-Type": "multipart/form-data"})
+    assert "not a valid multipart form" in str(assert_problem(broken, 422)["detail"])
+    bad_header = b'--b\r\nContent-Disposition: form-data; name="\x01\t"\r\n\r\nx\r\n--b--\r\n'
+    mangled = await api.post(path, token=business.admin, data=bad_header, headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert "not a valid multipart form" in str(assert_problem(mangled, 422)["detail"])
+    not_ecb = await api.post(path, token=business.admin, data=b"<rates/>", headers={"Content-Type": "application/xml"})
+    assert "not an ECB reference-rate file" in str(assert_problem(not_ecb, 422)["detail"])
+    too_big = await api.post(path, token=business.admin, data=b"0" * 6_000_001, headers={"Content-Type": "application/zip"})
+    assert_problem(too_big, 413)
+    assert await dump_database(api.sessions, ignore=frozenset({("api_tokens", "last_used_at")})) == before
 
 
 @pytest.fixture

@@ -203,6 +203,65 @@ async def test_edit_draft_opens_a_modal_and_saves_on_submit(bot: BotHarness) -> 
     assert refused.json() == {"response_action": "errors", "errors": {"edited_subject": "A message needs a subject."}}
 
 
+FIRM = Option("Chase Acme Corp with a firm email", risk="medium", lowest="9240", subject="Final notice: invoice 1042",
+              body="Hi Acme,\nInvoice 1042 is now 16 days overdue. Please pay within 7 days.", email="ap@acme.example")
+
+
+async def test_an_edited_draft_belongs_to_its_option_and_is_never_sent_under_another(bot: BotHarness) -> None:
+    account_id = await team_with_roles(bot)
+    action = await prepare(bot.sessions, account_id, title="Acme Corp is 16 days late", options=[CHASE, FIRM], channel=CHANNEL)
+    await bot.settle()
+    card = card_message(bot)
+    options_block = next(b for b in card["blocks"] if b.get("block_id", "").startswith("card_options:"))
+    first, second = element(card, "card_option")["options"]  # type: ignore[index]
+
+    def picked(option: dict) -> dict:
+        return {options_block["block_id"]: {"card_option": {"type": "radio_buttons", "selected_option": option}}}
+
+    await click(bot, APPROVER, card, "card_edit_draft", action.id)  # option 1, the default
+    view = next(iter(bot.slack.views.values()))
+    state = {"values": {
+        "edited_subject": {"edited_subject": {"type": "plain_text_input", "value": "Invoice 1042: a friendly reminder"}},
+        "edited_body": {"edited_body": {"type": "plain_text_input", "value": "Hi Acme,\nA friendly reminder about invoice 1042."}},
+    }}
+    await bot.sender.view_submission(APPROVER, {"id": view["id"], "state": state})
+    await bot.settle()
+
+    # Option 2 chosen: its own draft in the editor, not option 1's edited one.
+    await bot.sender.block_action(APPROVER, CHANNEL, card["ts"], [{"action_id": "card_edit_draft", "value": action.id}],
+                                  state_values=picked(second))
+    await bot.settle()
+    editor = [v for v in bot.slack.views.values() if v["id"] != view["id"]][0]
+    assert editor["blocks"][1]["element"]["initial_value"] == "Final notice: invoice 1042"
+
+    # Approving option 2 while the edit is option 1's would send the edited text under option 2: refused, nothing changes.
+    before = await reload(bot.sessions, action.id)
+    await bot.sender.block_action(APPROVER, CHANNEL, card["ts"], [{"action_id": "card_approve", "value": action.id}],
+                                  state_values=picked(second))
+    await bot.settle()
+    said = bot.ephemerals_for(APPROVER)[-1]["text"]
+    assert "edited for option 1" in said and "nothing was approved" in said
+    stored = await reload(bot.sessions, action.id)
+    assert (stored.status, stored.version) == (ActionStatus.PENDING, before.version)
+    async with bot.sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(ActionApproval).where(ActionApproval.action_id == action.id)) == 0
+
+    # Saving option 2's draft as it is drops option 1's edits; option 2 can then be approved with its own message.
+    unchanged = {"values": {
+        "edited_subject": {"edited_subject": {"type": "plain_text_input", "value": "Final notice: invoice 1042"}},
+        "edited_body": {"edited_body": {"type": "plain_text_input", "value": FIRM.body}},
+    }}
+    await bot.sender.view_submission(APPROVER, {"id": editor["id"], "state": unchanged})
+    await bot.settle()
+    stored = await reload(bot.sessions, action.id)
+    assert (stored.edited_subject, stored.edited_body) == (None, None)
+    await bot.sender.block_action(APPROVER, CHANNEL, card["ts"], [{"action_id": "card_approve", "value": action.id}],
+                                  state_values=picked(second))
+    await bot.settle()
+    stored = await reload(bot.sessions, action.id)
+    assert stored.chosen_option_id == second["value"] and stored.status != ActionStatus.PENDING
+
+
 async def test_linked_actions_show_their_links(bot: BotHarness) -> None:
     account_id = await team_with_roles(bot)
     draw = await prepare(bot.sessions, account_id, title="Draw on the credit line", options=[DRAW])

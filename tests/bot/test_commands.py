@@ -122,6 +122,34 @@ async def test_config_show_and_set_for_admins_only(bot: BotHarness) -> None:
         SafetyMode.CONSERVATIVE, Decimal("12000"), Decimal("15"))
 
 
+@pytest.mark.parametrize(
+    ("key", "typed", "stored"),
+    [
+        ("obligations_buffer_amount", "15000", Decimal("15000")),
+        ("runway_buffer_months", "4", 4),
+        ("late_payment_threshold_days", "10", 10),
+        ("unexpected_expense_threshold_pct", "25", Decimal("25")),
+        ("payroll_check_days_before", "5", 5),
+        ("payroll_buffer_percent", "12", Decimal("12")),
+        ("payment_cluster_threshold_pct", "45", Decimal("45")),
+        ("dual_approval_threshold", "20000", Decimal("20000")),
+    ],
+)
+async def test_each_threshold_is_set_by_an_admin_and_setting_it_again_writes_nothing(
+    bot: BotHarness, key: str, typed: str, stored: object
+) -> None:
+    await bot.command(ADMIN, f"config set {key} {typed}")
+    assert "is now" in last_text(bot, ADMIN)
+    async with bot.sessions() as db:
+        config = (await db.execute(select(UserConfiguration))).scalar_one()
+        account = (await db.execute(select(Account))).scalar_one()
+    assert getattr(config if key != "dual_approval_threshold" else account, key) == stored
+    audits = await count(bot, AuditLog)
+    await bot.command(ADMIN, f"config set {key} {typed}")
+    assert "is already" in last_text(bot, ADMIN) and "nothing changed" in last_text(bot, ADMIN)
+    assert await count(bot, AuditLog) == audits
+
+
 async def test_digest_here_and_role(bot: BotHarness) -> None:
     await bot.command(ADMIN, "digest here")
     posted = bot.slack.messages(CHANNEL)[-1]

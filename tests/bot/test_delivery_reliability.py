@@ -189,6 +189,27 @@ async def test_what_cannot_be_sent_is_dead_and_can_be_sent_again(
 
 
 @pytest.mark.backends("sqlite")  # the outbox's SQL is covered on both in tests/service
+async def test_a_dead_message_that_had_reached_slack_is_not_posted_again_when_retried(
+    slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    account_id = await team(session_factory)
+    worker = worker_for(slack, session_factory, "w", policy=RetryPolicy(max_attempts=2, base_seconds=0.02, cap_seconds=0.05))
+    await queue(session_factory, account_id, [("slack_post", "C1", "arrived-then-died")])
+    slack.fail_next(1, "drop", method="chat.postMessage")  # posted, but the answer is lost
+    slack.fail_next(1, 500, method="conversations.history")  # the second try cannot look: out of tries
+    await deliver_everything([worker], session_factory, within=20)
+    [row] = await rows(session_factory)
+    assert (row.status, row.attempts) == ("dead", 2)
+
+    async with session_factory() as db, db.begin():
+        await retry_dead(db, message_id=row.id, now=utcnow())
+    await deliver_everything([worker], session_factory, within=10)
+    [row] = await rows(session_factory)
+    assert (row.status, row.result.get("found_earlier")) == ("delivered", True)
+    assert posted_keys(slack, {"C1"}) == {"arrived-then-died": 1}
+
+
+@pytest.mark.backends("sqlite")  # the outbox's SQL is covered on both in tests/service
 async def test_about_one_message_a_second_per_channel_even_across_workers(
     slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession],
 ) -> None:

@@ -106,6 +106,7 @@ async def test_add_opens_a_form_suggests_counterparties_and_returns_field_errors
     assert refused.json()["response_action"] == "errors"
     assert set(errors) == {"amount", "currency", "start_date"}
     assert "1,200.50" in errors["amount"] and "USD" in errors["currency"] and "past" in errors["start_date"]
+    assert not any("`" in message for message in errors.values())  # plain text in Slack: no mrkdwn code marks
 
     day_wrong = {**bad["values"], **state(amount=text("1200"), currency=text("usd"), start_date=picked("2026-12-10"))["values"]}
     refused = await bot.sender.view_submission(ADMIN, {"id": view["id"], "state": {"values": day_wrong}})

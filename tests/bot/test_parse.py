@@ -37,6 +37,10 @@ def test_the_forms_of_the_issue() -> None:
     assert read('paid "Acme Corp" 5000 on 2026-11-03') == parse.RecordPaid("Acme Corp", Decimal("5000"), None, date(2026, 11, 3))
     assert read("forecast 8") == parse.ShowForecast(8) and read("") == parse.ShowHelp()
     assert read("role <@U123|maria> approver").slack_user_id == "U123"  # type: ignore[union-attr]
+    # Slack escapes &, < and > in what people type: the name is the one they typed.
+    harbor = read('add client "Harbor &amp; Pine &lt;HP&gt;" 5000 monthly')
+    assert isinstance(harbor, parse.AddObligation) and harbor.name == "Harbor & Pine <HP>"
+    assert read('paid "A &amp;amp; B" 10') == parse.RecordPaid("A &amp; B", Decimal("10"), None, TODAY)
     assert isinstance(read("config set safety_mode conservative"), parse.SetConfig)
     assert read("digest here") == parse.DigestHere() and read("add") == parse.OpenAddForm()
 

@@ -60,6 +60,9 @@ async def test_serve_answers_slack_and_health_then_stops_cleanly(tmp_path: Path,
         process.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(process.wait(), timeout=30)
     assert code == 0
+    assert process.stderr is not None
+    logged = (await process.stderr.read()).decode()
+    assert "WARNING" not in logged and "ERROR" not in logged, logged  # e.g. Bolt's "`token` will be unused" at start-up
 
 
 @pytest.mark.parametrize(
@@ -76,3 +79,31 @@ async def test_serve_refuses_settings_that_cannot_work(tmp_path: Path, missing: 
     )
     _, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 1 and says in err.decode()
+
+
+async def test_stopping_while_slack_never_answers_gives_up_on_the_batch_without_an_error(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C while a post hangs: the worker is stopped after the timeout, a warning, no crash on the way out."""
+    from aiohttp import web
+
+    from bot import server
+
+    class HangingWorker:
+        cancelled = False
+
+        async def run_forever(self, stop: asyncio.Event) -> None:
+            try:
+                await asyncio.Event().wait()  # a chat.postMessage that never gets an answer, whatever `stop` says
+            except asyncio.CancelledError:
+                HangingWorker.cancelled = True
+                raise
+
+    monkeypatch.setattr(server, "DELIVERY_STOP_TIMEOUT_S", 0.05)
+    context = server._delivery(HangingWorker())(web.Application())  # type: ignore[arg-type]
+    await context.__anext__()
+    await asyncio.sleep(0)
+    with caplog.at_level("WARNING", logger="tamio.serve"), pytest.raises(StopAsyncIteration):
+        await context.__anext__()
+    assert HangingWorker.cancelled
+    assert "in the middle of a batch" in caplog.text

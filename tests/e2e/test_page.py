@@ -221,6 +221,14 @@ async def test_commands_clicks_and_forms_reach_the_app_signed_and_come_back_in_t
     assert not unknown["ok"] and "not a valid command" in unknown["error"]
 
 
+async def test_typed_commands_reach_the_app_escaped_as_slack_escapes_them(tiny: Tiny) -> None:
+    typed = "/tamio role @Maria @nobody ap@maria.example Harbor & Pine <b>"
+    assert (await tiny.post("sandbox/command", {"user": ADMIN, "channel": CHANNEL, "text": typed}))["ok"]
+    [ack] = (await tiny.state())["ephemerals"]
+    # should_escape (manifest.yml): a member's @handle is their mention; &, < and > are entities.
+    assert ack["text"] == "Working on `role <@U0ADMIN|maria> @nobody ap@maria.example Harbor &amp; Pine &lt;b&gt;`…"
+
+
 async def test_the_app_refuses_a_page_that_signs_with_the_wrong_secret() -> None:
     async for tiny in start_tiny(secret_the_page_uses="not-the-secret"):
         answer = await tiny.post("sandbox/command", {"user": ADMIN, "channel": CHANNEL, "text": "/tamio run"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -83,6 +84,22 @@ def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
     assert not leftovers, f"processes left in the sandbox's group: {leftovers}"
 
 
+@pytest.mark.parametrize("busy", ["--port", "--app-port"])
+def test_a_busy_port_is_refused_before_anything_is_written(tmp_path: Path, busy: str) -> None:
+    ports = {"--port": free_port(), "--app-port": free_port()}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SMTP_", "TAMIO_"))}
+    env.update(TAMIO_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/sandbox.db")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports[busy]))
+        taken.listen()
+        done = subprocess.run([sys.executable, "-m", "tamio.cli", "sandbox", *(str(x) for kv in ports.items() for x in kv)],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert f"can't listen on 127.0.0.1:{ports[busy]}" in done.stderr and busy in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "sandbox.db").exists()
+
+
 def type_command(page: Page, text: str) -> None:
     page.locator("#composer").fill(text)
     page.locator("#composer").press("Enter")
@@ -138,6 +155,11 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         assert len(table.inner_text().strip().splitlines()) == 14  # the header and 13 weeks
         forecast.scroll_into_view_if_needed()
         shoot(page, screenshots / "01-forecast.png")
+        # Its "Open App Home" button (a slack.com/app_redirect link) opens the app's Home, as in Slack.
+        forecast.get_by_role("button", name="Open App Home").click()
+        expect(page.get_by_role("tab", name="Home")).to_have_attribute("aria-selected", "true")
+        expect(page.locator(".home .bk-header").first).to_be_visible(timeout=STEP_MS)
+        page.locator("#nav-channels .nav-item").first.click()
 
         # 2. /tamio run: the report, and cards for the late payment, the payroll risk and the buffer breach.
         type_command(page, "/tamio run")

@@ -233,3 +233,38 @@ def test_a_row_repeated_in_the_same_file_is_refused() -> None:
     row = "Landlord LLC,expense,4500,USD,monthly,2026-01-31,,,,"
     (problem,) = problems(f"{HEADER_LINE}\n{row}\n{row}\n")
     assert str(problem) == "line 3: this row repeats line 2; merge them into one row"
+
+
+def test_an_optional_flexibility_column_says_which_vendors_may_wait() -> None:
+    text = f"""{HEADER_LINE},flexibility
+Landlord LLC,expense,4500,USD,monthly,2026-01-31,,,,,cannot_delay
+Cloud Host,expense,1200,USD,monthly,2026-01-15,,,,,Can Delay
+Cloud Host,expense,90,USD,weekly,2026-01-05,,,,,
+Acme,revenue,3000,USD,monthly,2026-01-01,,,,,
+"""
+    landlord, cloud, cloud_weekly, acme = parse_obligations_csv(text)
+    assert (landlord.flexibility, cloud.flexibility, cloud_weekly.flexibility, acme.flexibility) == ("cannot_delay", "can_delay", None, None)
+    # The column belongs to the vendor: it does not change which obligation a row is.
+    (without,) = parse_obligations_csv(one_row(counterparty="Cloud Host", amount="1200", start_date="2026-01-15"))
+    assert without.flexibility is None and without.import_key == cloud.import_key
+
+
+def test_a_bad_or_contradicting_flexibility_is_named_by_line_and_column() -> None:
+    text = f"""{HEADER_LINE},flexibility
+Acme,revenue,3000,USD,monthly,2026-01-01,,,,,can_delay
+Cloud Host,expense,1200,USD,monthly,2026-01-15,,,,,sometimes
+Printer,expense,50,USD,monthly,2026-01-15,,,,,negotiable
+printer,expense,60,USD,weekly,2026-01-05,,,,,cannot_delay
+"""
+    assert [str(p) for p in problems(text)] == [
+        "line 2, column flexibility: flexibility is for what you pay (expense, payroll or tax); leave it empty on revenue rows",
+        "line 3, column flexibility: I don't know the flexibility 'sometimes'; use can_delay, negotiable or cannot_delay, or leave it empty",
+        "line 5, column flexibility: line 4 says negotiable for printer; give a vendor one flexibility",
+    ]
+
+
+def test_an_unquoted_rrule_with_commas_is_told_to_be_quoted() -> None:
+    (problem,) = problems(f"{HEADER_LINE}\nAcme,revenue,3000,USD,FREQ=WEEKLY;BYDAY=MO,FR,2026-01-05,,,,\n")
+    assert str(problem) == (
+        'line 2: this row has 11 cells; the header has 10 (put an RRULE with commas in double quotes, like "FREQ=WEEKLY;BYDAY=MO,FR")'
+    )

@@ -66,6 +66,10 @@ def test_an_account_can_switch_a_type_off_or_replace_its_threshold() -> None:
     assert DetectionType.LATE_PAYMENT not in result.ran
     assert not any(f.detection_type in (DetectionType.LATE_PAYMENT, DetectionType.STATUTORY_DEADLINE) for f in result.findings)
     assert DetectionType.STATUTORY_DEADLINE in result.ran
+    # switched off: not run, but settled (its open alerts resolve), unlike a type that was not asked for
+    assert result.switched_off == (DetectionType.LATE_PAYMENT,) and DetectionType.LATE_PAYMENT in result.settled
+    critical = evaluate(snapshot, CRITICAL_DETECTIONS, today=MONDAY, config=config(), settings=settings)
+    assert critical.switched_off == () and DetectionType.LATE_PAYMENT not in critical.settled
 
 
 def test_a_rule_that_crashes_is_an_error_record_and_the_others_still_run() -> None:

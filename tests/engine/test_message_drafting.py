@@ -50,7 +50,8 @@ def assert_tidy(draft: DraftedEmail) -> None:
 # --- the design document's example -------------------------------------------------------------
 
 
-def test_design_document_example_softens_for_a_strategic_client() -> None:
+def test_design_document_example_keeps_the_tone_asked_for() -> None:
+    # The design document's call returns {"tone": "professional"}: an explicit tone is used as asked.
     message = draft_collection_email(
         client_name="Acme Corp",
         invoice_number="INV-001",
@@ -61,7 +62,7 @@ def test_design_document_example_softens_for_a_strategic_client() -> None:
         relationship_type="strategic",
     )
     assert set(message) == {"subject", "body", "html", "tone"}
-    assert message["tone"] == "soft"
+    assert message["tone"] == "professional"
     assert "INV-001" in message["subject"]
     for fact in ("Acme Corp", "INV-001", "$5,000.00", "1 January 2026", "14 days"):
         assert fact in message["body"]
@@ -111,16 +112,25 @@ def test_automatic_tone_table(band: str, record: str | None, relationship: str |
         ("professional", "managed", "professional"),
         ("firm", "managed", "firm"),
         ("soft", "strategic", "soft"),
-        ("professional", "strategic", "soft"),
-        ("firm", "strategic", "professional"),
+        ("professional", "strategic", "professional"),
+        ("firm", "strategic", "firm"),
     ],
 )
-def test_a_requested_tone_wins_over_the_table_but_a_strategic_client_still_softens_it(
+def test_a_requested_tone_is_used_as_asked_even_for_a_strategic_client(
     requested: str, relationship: str | None, expected: str
 ) -> None:
-    # 90 days late with a poor record would be firm automatically; the human's choice replaces that.
+    # 90 days late with a poor record would be firm automatically (professional for a strategic
+    # client); the human's choice replaces the table and the relationship's softening.
     drafted = chaser(days_overdue=90, payment_record="poor", tone=requested, relationship_type=relationship)
     assert drafted["tone"] == expected
+    assert choose_tone(90, payment_record="poor", relationship_type=relationship, requested=requested) == expected
+
+
+def test_a_strategic_client_still_softens_the_automatic_tone() -> None:
+    automatic = chaser(days_overdue=14, relationship_type="strategic")
+    asked = chaser(days_overdue=14, relationship_type="strategic", tone="professional")
+    assert (automatic["tone"], asked["tone"]) == ("soft", "professional")
+    assert automatic["subject"] != asked["subject"]
 
 
 def test_each_tone_reads_differently() -> None:

@@ -150,3 +150,16 @@ async def test_payment_timing_conflict_moves_flexible_payments(session: AsyncSes
     action, options = await prepared(session, books, DetectionType.PAYMENT_TIMING_CONFLICT)
     assert action.action_type.value == "payment_prioritization"
     assert options[0].kind == "delay_payment" and "Rent" not in (options[0].counterparty_name or "")
+
+
+async def test_a_late_strategic_client_gets_a_soft_email_and_a_firmer_alternative(session: AsyncSession) -> None:
+    # 18 days late with a mixed record: professional by the table, softened to soft for a strategic
+    # client; the alternative asks for professional explicitly, and gets it (not a second soft email).
+    books = await healthy(session)
+    await books.client("Northwind", "20000", books.every("once", MONDAY - days(18)), relationship_type="strategic",
+                       avg_payment_delay_days=3, contact_email="ap@northwind.test")
+    action, options = await prepared(session, books, DetectionType.LATE_PAYMENT)
+    assert action.action_type.value == "invoice_follow_up"
+    assert [o.draft_tone for o in options] == ["soft", "professional"]
+    assert options[0].draft_subject != options[1].draft_subject
+    assert all("$20,000.00" in (o.draft_body or "") for o in options)

@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# Each command runs in its own process with the clock fixed before the December 2026 books below,
+# so the tests mean the same whatever the real date is.
+NOW = "2026-11-30T09:00:00+00:00"
+ENTRY = "import sys; from datetime import datetime; from tamio.cli import main; now = datetime.fromisoformat(sys.argv.pop(1)); sys.exit(main(sys.argv[1:], now=now))"
 
 CSV = """counterparty,kind,amount,currency,frequency,start_date,end_date,day,business_day,calendar
 Acme Corp,revenue,"5,000.00",USD,monthly,2026-12-31,,31,,
@@ -26,7 +30,7 @@ def tamio(tmp_path: Path):  # type: ignore[no-untyped-def]
     env = {**os.environ, "TAMIO_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "USE_OBLIGATION_FOR_FORECAST": "true"}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tamio.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run([sys.executable, "-c", ENTRY, NOW, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
     assert run("db", "upgrade").returncode == 0
     created = run("account", "create", "--name", "Acme Ltd", "--base-currency", "USD")

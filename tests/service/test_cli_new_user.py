@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,10 @@ from tamio.cli import main
 from tamio.cli.db import _shown
 
 Tamio = Callable[..., tuple[int, str, str]]
+
+# The clock every command here reads: the books below start in December 2026, so "today" is fixed
+# before them and the tests mean the same whatever the real date is.
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 HEADER = "counterparty,kind,amount,currency,frequency,start_date,end_date,day,business_day,calendar"
 CSV = HEADER + """
@@ -42,7 +47,7 @@ def tamio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
 
     def run(*args: str) -> tuple[int, str, str]:
         try:
-            code = main(list(args))
+            code = main(list(args), now=NOW)
         except SystemExit as exc:  # argparse's usage errors
             code = int(exc.code or 0)
         out = capsys.readouterr()
@@ -106,6 +111,9 @@ def test_a_bad_csv_row_is_one_line_naming_line_and_column_and_imports_nothing(bo
     bad.write_bytes(b"\xff\xfe\x00not utf-8")
     one_clear_line(books("import", "obligations", str(bad)), "not UTF-8", HEADER)
     one_clear_line(books("import", "obligations", "missing.csv"), "missing.csv", "No such file")
+    bad.write_text(CSV + "Berlin GmbH,revenue,900,EUR,monthly,2026-12-01,,,,\n")
+    one_clear_line(books("import", "obligations", str(bad)), f"Nothing was imported from {bad}: line 6, column currency",
+                   "no exchange rate from EUR to USD", "tamio rates add EUR USD")
     forecast = json.loads(books("forecast", "--json", "--as-of", "2026-12-07")[1])
     assert all(w["inflows"] == "0.00" and w["outflows"] == "0.00" for w in forecast["weeks"])
 
@@ -162,6 +170,9 @@ def test_pipeline_types_mean_a_targeted_run(books: Tamio) -> None:
     one_clear_line(books("pipeline", "run", "--mode", "full", "--types", "buffer_breach"), "--types is for a targeted run")
     one_clear_line(books("pipeline", "run", "--mode", "targeted"), "--mode targeted needs --types")
     one_clear_line(books("pipeline", "run", "--types", "bogus"), "unknown detection type", code=2)
+    # an empty list is a mistake, not a full run
+    one_clear_line(books("pipeline", "run", "--types", ","), "at least one detection type", code=2)
+    one_clear_line(books("pipeline", "run", "--mode", "targeted", "--types", ""), "at least one detection type", code=2)
 
 
 def test_database_mistakes_say_what_to_do(tamio: Tamio, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -187,3 +198,37 @@ def test_account_may_follow_the_command(books: Tamio) -> None:
 def test_db_upgrade_never_prints_the_password() -> None:
     assert _shown("postgresql+asyncpg://tamio:hunter2@db.example.com/tamio") == "postgresql+asyncpg://tamio:***@db.example.com/tamio"
     assert _shown("sqlite+aiosqlite:///./var/tamio.db") == "sqlite+aiosqlite:///./var/tamio.db"
+
+
+def test_the_optional_flexibility_column_lets_a_buffer_breach_delay_a_vendor(books: Tamio, tmp_path: Path) -> None:
+    rows = [
+        ("Staff,payroll,25000,USD,monthly,2026-12-15,,,following,US", "cannot_delay"),
+        ("Cloud Host,expense,4000,USD,monthly,2026-12-10,,,,", "can_delay"),
+        ("Acme Corp,revenue,5000,USD,monthly,2026-12-31,,,,", ""),
+    ]
+    (tmp_path / "plain.csv").write_text(HEADER + "\n" + "\n".join(row for row, _ in rows) + "\n")
+    (tmp_path / "flexible.csv").write_text(HEADER + ",flexibility\n" + "\n".join(f"{row},{flex}" for row, flex in rows) + "\n")
+    assert books("balance", "set", "Operating", "30000", "USD")[0] == 0
+    assert books("import", "obligations", "plain.csv")[0] == 0
+    code, out, err = books("pipeline", "run", "--types", "buffer_breach", "--json")
+    assert code == 0 and json.loads(out)["actions_prepared"] == 0, err  # no vendor is known to be able to wait
+
+    code, out, err = books("import", "obligations", "flexible.csv")
+    assert code == 0 and "Imported 0 obligations" in out and "flexibility set for 2 vendors" in out, err
+    assert "flexibility set" not in books("import", "obligations", "flexible.csv")[1]
+    code, out, err = books("pipeline", "run", "--types", "buffer_breach", "--json")
+    assert code == 0 and json.loads(out)["actions_by_type"] == {"vendor_delay": 1}, err
+    [action] = json.loads(books("actions", "list", "--json")[1])
+    shown = books("actions", "show", action["id"], "--json")[1]
+    assert "Cloud Host" in shown and "Staff" not in shown
+    assert books("audit", "verify")[0] == 0
+
+
+def test_database_urls_written_for_other_drivers_are_accepted(tamio: Tamio, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tamio.config import normalize_database_url
+
+    for written in ("postgres://u:p@h/db", "postgresql://u:p@h/db", "postgresql+psycopg2://u:p@h/db", "postgresql+psycopg://u:p@h/db"):
+        assert normalize_database_url(written) == "postgresql+asyncpg://u:p@h/db"
+    monkeypatch.setenv("TAMIO_DATABASE_URL", f"sqlite+pysqlite:///{tmp_path}/sync-driver.db")
+    code, out, err = tamio("db", "upgrade")
+    assert code == 0 and f"sqlite+aiosqlite:///{tmp_path}/sync-driver.db" in out, err

@@ -155,6 +155,37 @@ async def test_an_account_can_switch_a_type_off_or_change_its_threshold(session:
     assert not any(a.detection_type in (DetectionType.STATUTORY_DEADLINE, DetectionType.LATE_PAYMENT) for a in result.alerts)
 
 
+async def test_switching_a_type_off_resolves_its_open_alerts_and_supersedes_their_actions(session: AsyncSession) -> None:
+    from tamio.pipeline import PipelineConfig, run_detection_preparation_cycle
+    from tamio.preparation.models import ActionStatus, PreparedAction
+
+    books = await tight_books(session)
+    first = await run_detection_preparation_cycle(session, books.account.id, PipelineConfig(), today=MONDAY, now=NOW, settings=SCHEDULE_PATH)
+    await session.commit()
+    assert first.alerts_by_type["late_payment"] == 1
+    [late] = await stored(session, books, detection_type=DetectionType.LATE_PAYMENT)
+    action = (await session.execute(select(PreparedAction).where(PreparedAction.alert_id == late.id))).scalar_one()
+    assert action.status == ActionStatus.PENDING
+
+    session.add(DetectionRule(user_id=books.account.id, detection_type=DetectionType.LATE_PAYMENT, enabled=False))
+    await session.commit()
+    later = NOW + timedelta(hours=1)
+    off = await run_detection_preparation_cycle(session, books.account.id, PipelineConfig(), today=MONDAY, now=later, settings=SCHEDULE_PATH)
+    await session.commit()
+    assert "late_payment" not in off.alerts_by_type and off.errors == []
+    [gone] = await stored(session, books, detection_type=DetectionType.LATE_PAYMENT)
+    assert gone.status == AlertStatus.RESOLVED and gone.resolved_at == later
+    await session.refresh(action)
+    assert action.status == ActionStatus.SUPERSEDED
+
+    rule = (await session.execute(select(DetectionRule))).scalar_one()
+    rule.enabled = True
+    await session.commit()
+    again = await run(session, books, now=later + timedelta(hours=1))
+    [back] = [a for a in again.new if a.detection_type == DetectionType.LATE_PAYMENT]
+    assert back.id != late.id and back.status == AlertStatus.ACTIVE
+
+
 async def test_a_dismissed_alert_stays_dismissed_unless_it_gets_worse(session: AsyncSession) -> None:
     books = await tight_books(session)
     late = by_type(await run(session, books), DetectionType.LATE_PAYMENT)

@@ -13,7 +13,7 @@ from tamio.db import Base, create_engine, make_session_factory
 from tests.service.execution_factories import Mailbox, Team, email_option, make_action
 
 
-async def _books(url: str) -> dict[str, str]:
+async def _books(url: str, *, other_to: str | None = "ap@globex.test") -> dict[str, str]:
     import tamio.models  # noqa: F401  (registers every table)
 
     engine = create_engine(url)
@@ -23,7 +23,7 @@ async def _books(url: str) -> dict[str, str]:
     async with sessions() as session, session.begin():
         team = await Team.open(session)
         chase = await make_action(session, team.account, title="Chase Acme's $4,200", options=[email_option(to="ap@acme.test"), email_option(to="cfo@acme.test")])
-        other = await make_action(session, team.account, title="Chase Globex")
+        other = await make_action(session, team.account, title="Chase Globex", options=[email_option(to=other_to)])
         ids = {"chase": chase.id, "other": other.id, "maria": team.maria.slack_user_id or "", "account": team.account.id}
     await engine.dispose()
     return ids
@@ -73,3 +73,25 @@ def test_the_actions_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca
         code, out, _ = tamio("actions", "resume")
         assert code == 0 and "Nothing is waiting" in out
     assert len(mailbox.messages) == 1
+
+
+def test_a_failed_action_is_pointed_out_below_the_pending_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    ids = asyncio.run(_books(url, other_to=None))
+    with Mailbox() as mailbox:
+        for name, value in {"TAMIO_DATABASE_URL": url, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)}.items():
+            monkeypatch.setenv(name, value)
+
+        def tamio(*args: str) -> tuple[int, str, str]:
+            code = main(list(args))
+            out = capsys.readouterr()
+            return code, out.out, out.err
+
+        code, out, _ = tamio("actions", "approve", ids["other"], "--as", ids["maria"])  # its client has no address
+        assert code == 1 and f"`tamio actions retry {ids['other']} --as YOU`" in out
+        code, out, _ = tamio("actions", "list")
+        assert code == 0 and ids["chase"] in out and ids["other"] not in out
+        assert out.splitlines()[-1] == "1 failed action needs attention: `tamio actions list --status failed`."
+        code, out, _ = tamio("actions", "list", "--status", "failed")
+        assert code == 0 and ids["other"] in out and "needs attention" not in out
+    assert mailbox.messages == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import select, update
@@ -110,6 +110,21 @@ async def test_a_refusal_from_the_server_fails_at_once(session_factory: async_se
         mailbox.answer = "550 5.1.1 No such mailbox"
         outcome = await execute_action(session_factory, account_id=team.account.id, action_id=action_id, now=NOW, settings=settings_for(mailbox.port))
     assert (outcome.status, outcome.attempts) == ("failed", 1) and outcome.error and "No such mailbox" in outcome.error
+
+
+async def test_no_address_fails_at_once_and_says_how_to_retry_this_action(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    async with session_factory() as session, session.begin():
+        team = await Team.open(session)
+        bakery = await team.books.client("Jo's Bakery", "600", team.books.every("once", date(2026, 12, 1)))
+        action = await make_action(session, team.account, options=[email_option(to=None, counterparty_type="client", counterparty_id=bakery.id)])
+        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=(await first_option(session, action)).id, now=NOW)
+    with Mailbox() as mailbox:
+        outcome = await execute_action(session_factory, account_id=team.account.id, action_id=action.id, now=NOW, settings=settings_for(mailbox.port))
+    assert (outcome.status, outcome.attempts, mailbox.messages) == ("failed", 1, [])
+    assert outcome.error == (
+        f"There is no email address for Jo's Bakery, so the message was not sent. Add a contact email to them (`PATCH /api/v1/data/clients/{bakery.id}` "
+        f"with `contact_email`, or from Xero), then retry the action (`tamio actions retry {action.id} --as YOU`)."
+    )
 
 
 async def test_the_approvers_edit_is_what_is_sent(session_factory: async_sessionmaker[AsyncSession]) -> None:

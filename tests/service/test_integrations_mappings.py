@@ -25,7 +25,7 @@ async def test_link_find_move_and_unlink_with_the_legacy_column_in_step(session:
 
     await xero.link("client", acme.id, external_id="xero-c-1", external_type="contact", details={"updated_at": "t1"})
     await xero.link("expense_bucket", bucket.id, external_id="xero-c-1", external_type="contact")
-    await quickbooks.link("client", acme.id, external_id="qb-77", external_type="customer")
+    await quickbooks.create_or_update_mapping("client", acme.id, external_id="qb-77", external_type="customer")
     await session.commit()
 
     assert await xero.find_entity("xero-c-1", entity_type="client") == EntityRef("client", acme.id)
@@ -35,7 +35,7 @@ async def test_link_find_move_and_unlink_with_the_legacy_column_in_step(session:
     ]
     assert (acme.xero_contact_id, acme.quickbooks_customer_id, bucket.xero_contact_id) == ("xero-c-1", "qb-77", "xero-c-1")
     theirs = IntegrationMappingService(session, account_id=other.account.id, integration_type="xero", now=NOW)
-    assert await theirs.find_entity("xero-c-1") is None  # scoped to the account
+    assert await theirs.find_entity_by_external_id("xero-c-1") is None  # scoped to the account
 
     # Linking again with the same values writes nothing; new details merge into the old ones.
     row = (await xero.find_mappings("xero-c-1", entity_type="client"))[0]

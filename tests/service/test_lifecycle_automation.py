@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -191,4 +192,4 @@ async def test_an_automatic_action_that_cannot_be_done_inline_is_left_approved_a
         assert decision is not None and decision.status == "approved" and action.status == ActionStatus.APPROVED
         assert await count_records(session, action_id, "executing", "executed") == 0  # the savepoint undid the attempt
     outcome = await execute_action(session_factory, account_id=team.account.id, action_id=action_id, now=NOW, settings=settings_for())
-    assert outcome.status == "failed" and outcome.error and "is already paid, so it was not queued" in outcome.error
+    assert outcome.status == "failed" and outcome.error and re.fullmatch(r"The payment of \$700\.00 due [A-Z][a-z]{2} \d{2} [A-Z][a-z]{2} is already paid, so it was not queued\.", outcome.error)

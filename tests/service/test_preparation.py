@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tamio.accounts.models import UserConfiguration
+from tamio.accounts.models import SafetyMode, UserConfiguration
 from tamio.data.models import Client
-from tamio.detection.models import AlertSeverity, DetectionAlert, DetectionType
+from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert, DetectionRule, DetectionType
+from tamio.money import format_money
 from tamio.obligations.models import ObligationSchedule
+from tamio.pipeline import PipelineConfig, PipelineMode, run_detection_preparation_cycle
 from tamio.preparation import engine as prep_engine
+from tamio.preparation.context import load_context
 from tamio.preparation.engine import prepare_actions
 from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
 from tests.service.books import SCHEDULE_PATH, Books
+from tests.service.test_detection_snapshot import MONDAY as SNAPSHOT_DAY
+from tests.service.test_detection_snapshot import large_business, small_business
 
 TODAY = date(2026, 12, 7)
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -130,3 +136,83 @@ async def test_links_resolve_conflict_and_sequence(session: AsyncSession) -> Non
     kinds = {link.link_type.value for link in links}
     assert kinds == {"resolves", "conflicts", "sequence"}
     assert run.linked_action_groups >= 1
+
+
+PAYROLL_WEEK = date(2026, 12, 10)  # payroll on Tue 15 Dec is within the 7 days payroll safety checks
+
+
+async def targeted(
+    session: AsyncSession, books: Books, kind: DetectionType, today: date = TODAY
+) -> tuple[DetectionAlert, PreparedAction, list[ActionOption]]:
+    config = PipelineConfig(mode=PipelineMode.TARGETED, detection_types=(kind,))
+    now = datetime.combine(today, NOW.timetz())
+    result = await run_detection_preparation_cycle(session, books.account.id, config, today=today, now=now, settings=SCHEDULE_PATH)
+    assert result.errors == [] and result.actions_prepared == 1, result
+    found = await session.execute(
+        select(DetectionAlert, PreparedAction).join(PreparedAction, PreparedAction.alert_id == DetectionAlert.id)
+        .where(DetectionAlert.detection_type == kind, DetectionAlert.status == AlertStatus.ACTIVE)
+    )
+    row, action = found.one()
+    return row, action, await options_of(session, action)
+
+
+async def test_a_payroll_plan_uses_the_cash_left_at_the_end_of_payroll_day_as_the_alert_does(session: AsyncSession) -> None:
+    # A 5,000 bill the day after payroll, in the same forecast week (10-16 Dec), is not payroll's problem:
+    # the plan's numbers are the alert's (cash at the end of payroll day), not the week's close.
+    books = await tight_books(session)
+    await books.expense("Printer lease", "5000", books.every("once", date(2026, 12, 16)), criticality="critical")
+    await session.commit()
+    alert_row, action, options = await targeted(session, books, DetectionType.PAYROLL_SAFETY, PAYROLL_WEEK)
+    cash_after, required = Decimal(alert_row.context["cash_after"]), Decimal(alert_row.context["required_buffer"])
+    # 38,000 in the bank, Acme's overdue 8,000 expected now, 2,500 and 6,000 of bills, 42,000 of payroll
+    assert cash_after == Decimal("-4500") and required == Decimal("4200")
+    assert action.action_type.value == "payroll_contingency"
+    for option in options:
+        body = option.draft_body or ""
+        assert f"Cash after payroll: {format_money(cash_after, 'USD')}" in body, body
+        assert f"Shortfall against the buffer: {format_money(required - cash_after, 'USD')}" in body, body
+
+
+async def test_actions_restore_the_buffer_their_alert_was_raised_against(session: AsyncSession) -> None:
+    # Conservative mode raises the 4,000 buffer to 5,000; an override puts 20% of payroll as its buffer.
+    books = await tight_books(session)
+    config = await session.get(UserConfiguration, books.account.id)
+    assert config is not None
+    config.safety_mode = SafetyMode.CONSERVATIVE
+    session.add(DetectionRule(user_id=books.account.id, detection_type=DetectionType.PAYROLL_SAFETY, threshold_override=Decimal("20")))
+    await session.commit()
+    breach, action, _ = await targeted(session, books, DetectionType.BUFFER_BREACH)
+    assert Decimal(breach.context["buffer"]) == Decimal("5000.00")
+    assert action.amount == breach.amount  # the shortfall below the same 5,000
+    payroll, plan, options = await targeted(session, books, DetectionType.PAYROLL_SAFETY, PAYROLL_WEEK)
+    assert Decimal(payroll.context["required_buffer"]) == Decimal("8400.00")
+    assert all("Minimum buffer: $8,400.00" in (o.draft_body or "") for o in options)
+    context = await load_context(session, account_id=books.account.id, today=TODAY, settings=SCHEDULE_PATH)
+    assert (context.buffer, context.payroll_buffer_percent) == (Decimal("5000.00"), Decimal("20"))
+
+
+async def test_the_context_takes_the_same_number_of_queries_whatever_the_size(
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_factory() as session:
+        small = await small_business(session)
+        large = await large_business(session)
+
+    async def count(account_id: str) -> tuple[int, Any]:
+        statements: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(statement)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+        try:
+            async with session_factory() as session:
+                ctx = await load_context(session, account_id=account_id, today=SNAPSHOT_DAY, settings=SCHEDULE_PATH)
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
+        return len(statements), ctx
+
+    small_count, small_ctx = await count(small.account.id)
+    large_count, large_ctx = await count(large.account.id)
+    assert len(large_ctx.schedules) > 10 * len(small_ctx.schedules) and len(large_ctx.clients) == 80
+    assert small_count == large_count and small_count <= 12

@@ -21,6 +21,8 @@ from tamio.currency.service import add_rate
 from tamio.data.models import Client
 from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 from tamio.outbox.models import OutboxMessage
+from tamio.outbox.service import enqueue
+from tamio.scheduler.claims import claim
 from tamio.scheduler.jobs import Job, JobRun, default_jobs
 from tamio.scheduler.models import PipelineRun, SchedulerClaim
 from tamio.scheduler.runner import SchedulerApp
@@ -252,10 +254,64 @@ async def test_housekeeping_forgets_claims_of_slots_long_past(session_factory: a
     await app.run_due("critical")
     clock.now = at(9, 1, day=2)
     await app.run_due("critical")
-    clock.now = datetime(2027, 1, 1, 3, 5, tzinfo=UTC)  # 30 days after the 2 December slot, not after 1 December's
+    new_year = datetime(2027, 1, 1, 3, 5, tzinfo=UTC)  # 30 days after the 2 December slot, not after 1 December's
+    async with session_factory() as db, db.begin():  # a replica killed mid-run last night, one running now
+        for slot in (new_year - timedelta(hours=8), new_year - timedelta(minutes=2)):
+            await claim(db, job_name="pipeline", slot=slot, replica="dead:1", now=slot)
+        account_id = (await db.execute(select(Account.id))).scalar_one()
+        for key, kind, created, delivered in [
+            ("old-card", "action_card", at(9, 0, day=1), True), ("new-card", "action_card", new_year - timedelta(days=29), True),
+            ("old-alert", "alert_new", at(9, 0, day=1), True), ("old-pending", "slack_post", at(9, 0, day=1), False),
+        ]:
+            await enqueue(db, account_id=account_id, kind=kind, payload={}, idempotency_key=key, now=created)
+            if delivered:
+                await db.execute(update(OutboxMessage).where(OutboxMessage.idempotency_key == key)
+                                 .values(status="delivered", delivered_at=created))
+    clock.now = new_year
     [report] = await app.run_due("housekeeping")
-    assert report.details == {"claims_pruned": 1, "runs_pruned": 2}  # runs are kept a week, claims 30 days
+    # runs are kept a week, claims and delivered messages 30 days; what alerts were announced stays
+    assert report.details == {"claims_abandoned": 1, "claims_pruned": 1, "runs_pruned": 2, "messages_pruned": 1}
     assert await count(session_factory, PipelineRun) == 0
     async with session_factory() as db:
-        left = (await db.execute(select(SchedulerClaim.job_name, SchedulerClaim.slot).order_by(SchedulerClaim.slot))).all()
-    assert [tuple(row) for row in left] == [("critical", at(9, 0, day=2)), ("housekeeping", datetime(2027, 1, 1, 3, 0, tzinfo=UTC))]
+        left = (await db.execute(select(SchedulerClaim.job_name, SchedulerClaim.slot, SchedulerClaim.outcome)
+                                 .order_by(SchedulerClaim.slot))).all()
+        keys = set((await db.execute(select(OutboxMessage.idempotency_key))).scalars())
+        stale = (await db.execute(select(SchedulerClaim).where(SchedulerClaim.outcome == "abandoned"))).scalar_one()
+    assert [tuple(row) for row in left] == [
+        ("critical", at(9, 0, day=2), "ok"), ("pipeline", new_year - timedelta(hours=8), "abandoned"),
+        ("housekeeping", datetime(2027, 1, 1, 3, 0, tzinfo=UTC), "ok"), ("pipeline", new_year - timedelta(minutes=2), "running"),
+    ]
+    assert stale.finished_at == new_year and "stopped mid-run" in (stale.error or "")
+    assert {"new-card", "old-alert", "old-pending"} <= keys and "old-card" not in keys  # (and the pipeline's, never delivered)
+
+
+async def test_the_started_scheduler_catches_up_then_fires_on_the_slot_grid(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """``setup_apscheduler``: each job fires at start-up, then at its next slot (not start-up + interval,
+    which would put every later fire as far past its slot as the start-up was, beyond the grace)."""
+    from tamio.detection.scheduler import setup_apscheduler  # where the design document imports it from
+    from tamio.scheduler.setup import SlotTrigger, shutdown_apscheduler
+
+    async def note(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
+        return {}
+
+    jobs = {
+        "often": Job("often", Cadence(every=timedelta(minutes=5), grace=timedelta(minutes=4)), once=note, shardable=False),
+        "daily": Job("daily", Cadence(every=timedelta(days=1), grace=timedelta(hours=3), offset=timedelta(hours=16, minutes=30)),
+                     once=note, shardable=False),
+    }
+    app = SchedulerApp(SCHEDULE_PATH, session_factory, jobs=jobs)
+    scheduler = await setup_apscheduler(app)
+    try:
+        for _ in range(100):
+            if all(scheduler.get_job(name).next_run_time > datetime.now(UTC) for name in jobs):
+                break
+            await asyncio.sleep(0.05)
+        for name, job in jobs.items():
+            scheduled = scheduler.get_job(name)
+            assert isinstance(scheduled.trigger, SlotTrigger)
+            assert scheduled.misfire_grace_time == int(job.cadence.grace.total_seconds()) and scheduled.coalesce
+            assert scheduled.next_run_time == job.cadence.next_after(datetime.now(UTC))
+    finally:
+        await shutdown_apscheduler(scheduler, app, timeout=5)

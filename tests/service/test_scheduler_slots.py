@@ -71,3 +71,22 @@ def test_a_scaled_clock_runs_faster_and_every_process_agrees_on_it() -> None:
     assert clock() == at(6, 5)
     assert clock() == at(6, 12, 30)
     assert clock.real_seconds(timedelta(minutes=5)) == 1.0
+
+
+@pytest.mark.parametrize("started", [at(9, 4, 30), at(9, 0, 0, day=8), at(17, 59, 59)])
+def test_after_the_start_up_fire_every_job_fires_on_its_slots_and_runs_them(started: datetime) -> None:
+    """What APScheduler asks the trigger after the start-up fire (off the grid), and after each slot's."""
+    from tamio.scheduler.jobs import default_jobs
+    from tamio.scheduler.setup import SlotTrigger
+
+    for job in default_jobs().values():
+        trigger = SlotTrigger(job.cadence)
+        fire = trigger.get_next_fire_time(started, started)
+        assert fire == job.cadence.next_after(started), job.name
+        for _ in range(3):
+            assert fire is not None and fire > started
+            assert fire in job.cadence.due(fire), job.name  # each fire runs its own slot
+            following = trigger.get_next_fire_time(fire, fire + timedelta(milliseconds=3))
+            assert following == fire + job.cadence.every, job.name
+            fire = following
+        assert trigger.get_next_fire_time(None, started) == job.cadence.next_after(started - timedelta(microseconds=1))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from bot.sandbox.signed import AppReply, SlackSender
 from bot.sandbox.standin import SlackStandIn
 
 KNOWN_COMMANDS = ("/tamio",)
+TYPED_MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][\w-]*(?:\.[\w-]+)*)")
 ACTION_FIELDS = (
     "type", "action_id", "block_id", "value", "text", "style", "selected_option", "selected_options",
     "selected_date", "selected_time", "selected_user", "selected_channel", "url",
@@ -101,8 +103,21 @@ class Player:
         name, _, text = line.partition(" ")
         if name not in KNOWN_COMMANDS:
             return {"status": 0, "ok": False, "error": f"{name} is not a valid command. In Slack, try /tamio help."}
-        reply = await self.sender.slash_command(user, text.strip(), channel, command=name)
+        reply = await self.sender.slash_command(user, self.escaped(text.strip()), channel, command=name)
         return reply_json(reply)
+
+    def escaped(self, text: str) -> str:
+        """Command text as Slack sends it for a command with ``should_escape`` (manifest.yml): &, < and >
+        as entities, and ``@handle`` of a member as their mention ``<@U0VIEWER|alex>``, as if picked from
+        Slack's autocomplete (the sandbox has none: a member's handle is their first name, lower case)."""
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        handles = {str(info.get("name", "")).lower(): user_id for user_id, info in self.slack.workspace.users.items()}
+
+        def mention(match: re.Match[str]) -> str:
+            user_id = handles.get(match.group(1).lower())
+            return f"<@{user_id}|{match.group(1).lower()}>" if user_id else match.group(0)
+
+        return TYPED_MENTION.sub(mention, text)
 
     # -- interactions --------------------------------------------------------------------------
 

@@ -21,7 +21,10 @@ router = Router("User configuration")
 
 def _own_account(call: Call, user_id: str) -> str:
     if user_id != call.account.id:
-        raise NotFound(f"There is no configuration for `{user_id}` in this account.")
+        raise NotFound(
+            f"There is no configuration for `{user_id}` in this account.",
+            hint=f"The user id here is the account's id: this token's account is `{call.account.id}`.",
+        )
     return user_id
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tamio.accounts.models import Role
-from tamio.api.registry import Call, Router
+from tamio.api.registry import Call, Router, Upload
 from tamio.api.schemas.money import (
     BalanceIn,
     CashAccountCreate,
@@ -189,12 +189,27 @@ async def _fetch_ecb(body: Any, settings: Settings) -> list[EcbRate]:
         raise FeedUnavailable(f"The rates could not be downloaded: {exc}.", hint="Try again later, or send the file's content.") from exc
 
 
+def _file_as_body(data: bytes) -> dict[str, Any]:
+    return {"content_base64": base64.b64encode(data).decode("ascii")}
+
+
+# The file itself may be the body (curl --data-binary @eurofxref-daily.xml, or -F file=@...).
+ECB_UPLOAD = Upload(
+    to_body=_file_as_body,
+    media_types=("application/xml", "text/xml", "text/csv", "application/zip", "application/octet-stream"),
+    max_bytes=6_000_000,  # as base64, within EcbImportIn.content_base64's 8,000,000 characters
+)
+
+
 @router.route(
     "POST", "/data/exchange-rates/import-ecb", body=EcbImportIn, response=EcbImportOut, role=Role.ADMIN, errors=(413, 502),
-    prefetch=_fetch_ecb, summary="Import ECB reference rates",
+    prefetch=_fetch_ecb, summary="Import ECB reference rates", upload=ECB_UPLOAD,
 )
 async def import_ecb_rates(call: Call) -> EcbImportOut:
-    """Store the euro reference rates of an ECB file (daily or 90-day XML, history CSV, or its zip)."""
+    """Store the euro reference rates of an ECB file (daily or 90-day XML, history CSV, or its zip).
+
+    Send a JSON body, or the file itself: raw (``curl --data-binary @eurofxref-daily.xml -H
+    'Content-Type: application/xml'``) or as the form field ``file`` (``curl -F file=@eurofxref-hist.zip``)."""
     rates: list[EcbRate] = call.prefetched
     count = await upsert_rates(call.db, [("EUR", r.currency, r.rate, r.rate_date) for r in rates], source="ecb")
     return EcbImportOut(imported=count, latest_rate_date=max((r.rate_date for r in rates), default=None))

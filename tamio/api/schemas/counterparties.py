@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tamio.api.types import (
     BODY_CONFIG,
@@ -100,6 +100,22 @@ class CounterpartyQuery(BaseModel):
     limit: int = Field(200, ge=1, le=1000)
 
 
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """For changes, the document says what ``field_changes`` enforces: a NOT_NULL field may be left out, not sent as null."""
+    for name, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf")
+        if name not in NOT_NULL or not isinstance(options, list):
+            continue
+        kept = [option for option in options if option != {"type": "null"}]
+        del prop["anyOf"]
+        prop.update(kept[0] if len(kept) == 1 else {"anyOf": kept})
+        if prop.get("default", "") is None:
+            del prop["default"]
+
+
+BODY_NOT_NULL_CONFIG = ConfigDict(**BODY_CONFIG, json_schema_extra=_not_nullable)
+
+
 class ClientFields(BaseModel):
     model_config = BODY_CONFIG
     contact_name: Line | None = None
@@ -119,6 +135,8 @@ class ClientCreate(ClientFields):
 
 class ClientUpdate(ClientFields):
     """Fields to change; fields left out are kept. ``billing`` replaces the first billing line."""
+
+    model_config = BODY_NOT_NULL_CONFIG
 
     name: Name | None = None
     status: CounterpartyStatus | None = None
@@ -145,6 +163,8 @@ class ExpenseCreate(ExpenseFields):
 
 class ExpenseUpdate(ExpenseFields):
     """Fields to change; fields left out are kept. ``billing`` replaces the first billing line."""
+
+    model_config = BODY_NOT_NULL_CONFIG
 
     name: Name | None = None
     category: ExpenseCategory | None = None

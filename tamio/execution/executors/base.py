@@ -197,7 +197,7 @@ async def primary_operating_account_id(ctx: ExecutionContext) -> str:
         )
     ).scalars().all()
     if not rows:
-        raise ExecutionProblem("There is no bank account to receive the money.", hint="Add one with `tamio cash set Operating AMOUNT`.")
+        raise ExecutionProblem("There is no bank account to receive the money.", hint="Add one with `tamio balance set Operating AMOUNT CURRENCY`.")
     return rows[0]
 
 

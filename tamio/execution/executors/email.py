@@ -44,9 +44,11 @@ async def recipient(ctx: ExecutionContext, params: dict[str, Any], *, explicit: 
     address = explicit or found
     name = name or ctx.option.counterparty_name or ctx.action.counterparty_name or "the counterparty"
     if not address or "@" not in address:
+        where = f"clients/{client_id}" if client_id else (f"expense-buckets/{vendor_id}" if vendor_id else None)
+        how = f" (`PATCH /api/v1/data/{where}` with `contact_email`, or from Xero)" if where else ""
         raise ExecutionProblem(
             f"There is no email address for {name}, so the message was not sent.",
-            hint="Add a contact email to them, then retry the action with `tamio actions retry ID`.",
+            hint=f"Add a contact email to them{how}, then retry the action (`tamio actions retry {ctx.action.id} --as YOU`).",
         )
     return address.strip(), name
 

@@ -31,8 +31,8 @@ from tamio.obligations.models import Direction, ObligationAgreement, ObligationS
 MOVABLE = (ScheduleStatus.SCHEDULED, ScheduleStatus.OVERDUE, ScheduleStatus.PARTIALLY_PAID)
 
 
-def describe(schedule: ObligationSchedule) -> str:
-    return f"the payment of {money(schedule.estimated_amount - schedule.paid_amount, schedule.currency)} due {schedule.due_date:%a %d %b}"
+def describe(schedule: ObligationSchedule, *, sentence: bool = False) -> str:
+    return f"{'The' if sentence else 'the'} payment of {money(schedule.estimated_amount - schedule.paid_amount, schedule.currency)} due {schedule.due_date:%a %d %b}"
 
 
 def _moves(params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -71,9 +71,9 @@ class DelayPayment:
         for move, schedule in zip(moves, schedules, strict=True):
             new_date = param_date(move, "new_date")
             if schedule.direction != Direction.OUTFLOW:
-                raise ExecutionProblem(f"{describe(schedule).capitalize()} is money coming in; only payments can be delayed.")
+                raise ExecutionProblem(f"{describe(schedule, sentence=True)} is money coming in; only payments can be delayed.")
             if schedule.status not in MOVABLE:
-                raise ExecutionProblem(f"{describe(schedule).capitalize()} is already {schedule.status.value}, so it was not moved.")
+                raise ExecutionProblem(f"{describe(schedule, sentence=True)} is already {schedule.status.value}, so it was not moved.")
             if new_date < ctx.today:
                 raise ExecutionProblem(f"{new_date:%a %d %b %Y} has passed; choose a new date from today on.")
             original = schedule.due_date
@@ -120,11 +120,11 @@ async def queue_schedules(ctx: ExecutionContext, ids: list[str]) -> list[str]:
     queued = []
     for schedule in await load_schedules(ctx, ids):
         if schedule.direction != Direction.OUTFLOW:
-            raise ExecutionProblem(f"{describe(schedule).capitalize()} is money coming in; only payments can be queued.")
+            raise ExecutionProblem(f"{describe(schedule, sentence=True)} is money coming in; only payments can be queued.")
         if schedule.status == ScheduleStatus.QUEUED:
             continue
         if schedule.status not in MOVABLE:
-            raise ExecutionProblem(f"{describe(schedule).capitalize()} is already {schedule.status.value}, so it was not queued.")
+            raise ExecutionProblem(f"{describe(schedule, sentence=True)} is already {schedule.status.value}, so it was not queued.")
         old = schedule.status
         schedule.status = ScheduleStatus.QUEUED
         schedule.queued_at = ctx.now

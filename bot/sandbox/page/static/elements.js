@@ -77,7 +77,7 @@
     node.addEventListener("click", async () => {
       if (element.confirm && !(await ctx.confirm(element.confirm))) return;
       if (typeof element.url === "string") {
-        if (/^slack:/i.test(element.url)) ctx.onAppLink(element.url);
+        if (window.Mrkdwn.isAppLink(element.url)) ctx.onAppLink(element.url);
         else if (/^https?:/i.test(element.url)) window.open(element.url, "_blank", "noopener");
       }
       const action = { type: "button", action_id: element.action_id, block_id: blockId, text: element.text };

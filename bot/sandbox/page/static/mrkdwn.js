@@ -37,6 +37,9 @@
     "October", "November", "December"];
   const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
   const SAFE_SCHEMES = /^(https?:|mailto:|slack:)/i;
+  // Links that open a place in Slack itself (the app's Home or DM): the page opens its own pane.
+  const APP_LINK = /^(slack:|https:\/\/(app\.)?slack\.com\/app_redirect\?)/i;
+  const isAppLink = (url) => APP_LINK.test(String(url || ""));
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -163,7 +166,7 @@
     }
     const anchor = el("a", "link", emojify(decode(label || target)));
     anchor.setAttribute("href", url);
-    if (/^slack:/i.test(url)) {
+    if (isAppLink(url)) {
       anchor.addEventListener("click", (event) => { event.preventDefault(); if (ctx.onAppLink) ctx.onAppLink(url); });
     } else {
       anchor.target = "_blank";
@@ -280,5 +283,5 @@
     return textObject.emoji === false ? text : emojify(text);
   }
 
-  window.Mrkdwn = { render, plain, emojify, decode, formatDate, el };
+  window.Mrkdwn = { render, plain, emojify, decode, formatDate, el, isAppLink };
 })();

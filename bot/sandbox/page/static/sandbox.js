@@ -94,7 +94,13 @@
     return {
       users: (snap && snap.users) || {},
       channels,
-      onAppLink: (url) => { if (/tab=home/.test(url) || /^slack:\/\/app/.test(url)) openPane({ kind: "app", tab: "home" }); },
+      // slack://channel?...&id=C..: that channel; slack://app?...&tab=home and
+      // https://slack.com/app_redirect?app=..: the app's Home (with tab=messages, its DM).
+      onAppLink: (url) => {
+        const channel = /^slack:\/\/channel\?.*\bid=([A-Z0-9]+)/i.exec(url);
+        if (channel) openPane({ kind: "channel", channel: channel[1] });
+        else openPane({ kind: "app", tab: /tab=messages/.test(url) ? "messages" : "home" });
+      },
       confirm: (confirm) => window.SandboxDialogs.confirm(confirm, renderContext()),
     };
   }
