@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Member
 from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert
-from tamio.execution.models import ActionApproval, ExecutionRecord
+from tamio.execution.models import ActionApproval
+from tamio.execution.queries import edited_options
 from tamio.preparation.models import ActionOption, ActionStatus, LinkedAction, LinkType, PreparedAction
 
 OPEN_ALERTS = (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)
@@ -168,26 +168,13 @@ async def load_cards(db: AsyncSession, *, account_id: str, action_ids: Sequence[
 
 
 async def _edited_options(db: AsyncSession, *, account_id: str, cards: list[CardData]) -> None:
-    """Which option each edited draft belongs to: the option of the latest ``draft_edited`` transition.
-
-    Without one (the edits came with an approval, through the API), they belong to the chosen option.
-    """
+    """Which option each edited draft belongs to: the option of the latest edit (a saved draft, or an
+    approval that came with one through the API or CLI); the chosen option when no record says."""
     if not cards:
         return
-    latest: dict[str, tuple[datetime, int, str | None]] = {}
-    rows = await db.execute(
-        select(ExecutionRecord.action_id, ExecutionRecord.option_id, ExecutionRecord.created_at, ExecutionRecord.result)
-        .where(ExecutionRecord.user_id == account_id, ExecutionRecord.event == "draft_edited",
-               ExecutionRecord.action_id.in_([c.action.id for c in cards]))
-    )
-    for action_id, option_id, created_at, result in rows.all():
-        version = int((result or {}).get("version") or 0)
-        key = (created_at, version)
-        if action_id not in latest or key > latest[action_id][:2]:
-            latest[action_id] = (created_at, version, option_id)
+    found = await edited_options(db, account_id=account_id, actions=[c.action for c in cards])
     for card in cards:
-        found = latest.get(card.action.id)
-        card.edited_option_id = found[2] if found else card.action.chosen_option_id
+        card.edited_option_id = found.get(card.action.id) or card.action.chosen_option_id
 
 
 async def load_card(db: AsyncSession, *, account_id: str, action_id: str) -> CardData | None:

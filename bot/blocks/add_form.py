@@ -45,6 +45,12 @@ def _text(block_id: str, label: str, *, placeholder: str, initial: str | None = 
     return block
 
 
+def _email(block_id: str, label: str, *, placeholder: str, hint: str) -> dict[str, Any]:
+    element = {"type": "email_text_input", "action_id": block_id, "placeholder": plain(placeholder, 150)}
+    return {"type": "input", "block_id": block_id, "label": plain(label, 2000), "element": element, "optional": True,
+            "hint": plain(hint, 2000)}
+
+
 def _date(block_id: str, label: str, initial: date | None, *, optional: bool = False) -> dict[str, Any]:
     element: dict[str, Any] = {"type": "datepicker", "action_id": block_id}
     if initial:
@@ -69,6 +75,8 @@ def add_form(*, kind: str | None, base_currency: str, today: date, channel_id: s
         "blocks": [
             _select("kind", "What is it", KINDS, kind or "client"),
             counterparty,
+            _email("contact_email", "Contact email", placeholder="ap@acme.example",
+                   hint="For a client or vendor: where Tamio's follow-up emails go. Empty keeps the one Tamio has."),
             _text("amount", "Amount", placeholder="1,200.50"),
             _text("currency", "Currency", placeholder="USD", initial=base_currency, max_length=3),
             _select("frequency", "How often", FREQUENCIES, "monthly"),

@@ -51,6 +51,7 @@ LINK_WORDS = {
     (LinkType.SEQUENCE, True): "Comes before", (LinkType.SEQUENCE, False): "Comes after",
 }
 DRAFT_PREVIEW = 400
+NOTE_PREVIEW = 2000  # an internal note is shown whole, within a section's 3,000 characters
 
 
 def options_block_id(action_id: str) -> str:
@@ -82,12 +83,22 @@ def _effect(opt: ActionOption, currency: str | None) -> str:
     return risk
 
 
+def explanation_of(card: CardData) -> str:
+    """Why the card exists, said once: the alert's explanation, else the action's summary.
+
+    The summary is a copy of the alert's explanation made when the action was prepared; every
+    detection run rewrites the explanation with the day's figures ("22 days late" the next day)
+    while the pending action keeps its copy, so the alert's is the current one.
+    """
+    alert = card.alert
+    if alert is not None and alert.explanation:
+        return alert.explanation
+    return card.action.summary or ""
+
+
 def _why(card: CardData, today: date, currency: str | None) -> list[Block]:
     action, alert = card.action, card.alert
-    text = action.summary or ""
-    if alert is not None and alert.explanation and alert.explanation not in text:
-        text = f"{text}\n{alert.explanation}".strip()
-    blocks: list[Block] = [section(escape(text) or escape(action.title))]
+    blocks: list[Block] = [section(escape(explanation_of(card)) or escape(action.title))]
     items = []
     due = action.deadline or (alert.due_date if alert else None)
     if due:
@@ -110,17 +121,40 @@ def _links(card: CardData) -> str:
     return " · ".join(parts)
 
 
+def is_internal_note(opt: ActionOption) -> bool:
+    """A plan's draft (a payroll contingency) is a note for the approvers: carrying the plan out sends
+    only its steps' own messages (``ConfirmPlan``), never this one, to anybody."""
+    return opt.kind == "confirm_plan"
+
+
+def draft_recipient(opt: ActionOption) -> str:
+    """Who the draft goes to, as the card and the Edit draft modal name them (mrkdwn, escaped)."""
+    if is_internal_note(opt):
+        return "Internal note for the approvers (not sent to anyone)"
+    to = escape(opt.counterparty_name or "")
+    if opt.recipient_email:
+        to = f"{to} <{escape(opt.recipient_email)}>".strip()
+    return to
+
+
 def _draft(card: CardData, opt: ActionOption | None) -> Block | None:
     if opt is None or (opt.draft_body is None and opt.draft_subject is None):
         return None
     subject, body, was_edited = card.draft_of(opt)
     edited = " (edited)" if was_edited else ""
-    to = f" to {escape(opt.counterparty_name or '')}" + (f" <{escape(opt.recipient_email)}>" if opt.recipient_email else "")
-    preview = "\n".join("> " + escape(line) for line in cut(body, DRAFT_PREVIEW).splitlines()[:8])
-    return section(f"*Draft message{to}*{edited}\n*{escape(subject)}*\n{preview}")
+    if is_internal_note(opt):
+        # The note is the plan itself: shown whole (its steps come last), not a preview.
+        label = f"*{draft_recipient(opt)}*"
+        preview = "\n".join("> " + escape(line) for line in cut(body, NOTE_PREVIEW).splitlines())
+    else:
+        to = draft_recipient(opt)
+        label = f"*Draft message{' to ' + to if to else ''}*"
+        preview = "\n".join("> " + escape(line) for line in cut(body, DRAFT_PREVIEW).splitlines()[:8])
+    return section(f"{label}{edited}\n*{escape(subject)}*\n{preview}")
 
 
-def _approvals_note(card: CardData) -> str:
+def approvals_note(card: CardData) -> str:
+    """"needs 2 approvals" before any, "1 of 2 approvals (@sam)" after one; "" when one approval will do."""
     required = max(card.action.approvals_required, 1)
     if required < 2:
         return ""
@@ -214,7 +248,7 @@ def card_blocks(card: CardData, *, today: date, base_currency: str | None = None
     raised = slack_date(action.created_at, "{date_short_pretty} {time}") if action.created_at else ""
     notes = [f"{dot} {label}", f"raised {raised}" if raised else ""]
     if action.status == ActionStatus.PENDING:
-        notes.append(_approvals_note(card))
+        notes.append(approvals_note(card))
     blocks.append(context(" · ".join(n for n in notes if n)))
     return blocks
 

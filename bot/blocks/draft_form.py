@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.blocks.card import draft_recipient, is_internal_note
 from bot.blocks.common import context, cut, escape, plain
 from bot.queries import CardData
 from tamio.preparation.models import ActionOption
@@ -15,9 +16,7 @@ SUBJECT_MAX = 300
 
 def draft_form(card: CardData, option: ActionOption, *, metadata: str) -> dict[str, Any]:
     subject, body, _ = card.draft_of(option)
-    to = escape(option.counterparty_name or "")
-    if option.recipient_email:
-        to += f" <{escape(option.recipient_email)}>"
+    to = draft_recipient(option)
     return {
         "type": "modal",
         "callback_id": DRAFT_CALLBACK,
@@ -27,7 +26,7 @@ def draft_form(card: CardData, option: ActionOption, *, metadata: str) -> dict[s
         "close": plain("Cancel", 24),
         "blocks": [
             context(f"For “{escape(cut(card.action.title, 200))}”, option {option.rank}: {escape(cut(option.title, 200))}"
-                    + (f"\nTo: {to}" if to else "")),
+                    + (f"\n{to}" if is_internal_note(option) else f"\nTo: {to}" if to else "")),
             {"type": "input", "block_id": "edited_subject", "label": plain("Subject", 2000),
              "element": {"type": "plain_text_input", "action_id": "edited_subject", "initial_value": cut(subject, SUBJECT_MAX),
                          "max_length": SUBJECT_MAX}},

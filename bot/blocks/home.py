@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from bot.blocks.alerts import alert_sections
-from bot.blocks.card import APPROVE, REVIEW, SKIP, default_option, severity_of
+from bot.blocks.card import APPROVE, REVIEW, SKIP, approvals_note, default_option, explanation_of, severity_of
 from bot.blocks.common import (
     VIEW_MAX_BLOCKS,
     Block,
@@ -44,16 +44,18 @@ def queue_item(card: CardData, today: date) -> list[Block]:
     big, _, _ = severity_of(card)
     top = default_option(card)
     lines = [f"{big} *{escape(cut(action.title, 200))}*"]
-    if action.summary:
-        lines.append(escape(cut(action.summary, 300)))
+    why = explanation_of(card)
+    if why:
+        lines.append(escape(cut(why, 300)))
     due = action.deadline
     plan = f"Plan: {escape(cut(top.title, 150))} · risk {top.risk_level}" if top else ""
     if due:
         plan += f" · due {day_label(due)} ({in_days(due, today)})"
     if plan:
         lines.append(f"_{plan.strip(' ·')}_")
-    if action.approvals_required > 1:
-        lines.append(f"{len(card.approvals)} of {action.approvals_required} approvals")
+    approvals = approvals_note(card)  # the card's words: "needs 2 approvals", then "1 of 2 approvals (@sam)"
+    if approvals:
+        lines.append(approvals)
     approve_text = f"Approve “{cut(top.title, 150)}”?" if top else "Approve this action?"
     buttons = [
         button("Approve", APPROVE, action.id, style="primary", confirm=confirm_dialog("Approve", approve_text, "Approve")),

@@ -4,8 +4,9 @@ The defaults are the design document's table, created with every account. Payrol
 manual approval by an admin; no setting can make it automatic. Action types map to rules by
 ``policy.RULE_FOR_ACTION`` (payment_reminder -> invoice_follow_up, payroll_* -> payroll, ...).
 A rule acts alone when ``auto_execute`` is on, the amount is below its threshold (compared in
-the rule's currency), its tags allow it, and the action needs no dual control
-(``policy.rule_verdict``); it then approves as "automation" and says so.
+the rule's currency), its tags allow it, the action needs no dual control, and the option it
+would carry out is the work the rule is named for (a payment-batch rule never draws credit;
+``policy.rule_verdict``); it then approves as "automation" and says so.
 
     rule = await update_rule(db, account=account, member=admin, action_type="payment_batch", auto_execute=True)
     decision = await maybe_auto_execute(db, account=account, action=action, now=now, settings=settings)
@@ -139,7 +140,7 @@ async def find_matching_rule(
 
 async def _verdict(
     db: AsyncSession, *, account: Account, rule: ExecutionAutomationRule, amount: Decimal | None, currency: str | None,
-    tags: list[str], on_date: date,
+    tags: list[str], on_date: date, option_kind: str | None = None,
 ) -> policy.RuleVerdict:
     currency = currency or account.base_currency
     in_base = in_rule = amount
@@ -151,7 +152,7 @@ async def _verdict(
     except MissingExchangeRate:
         return policy.RuleVerdict(False, f"there is no rate to compare {currency} with the rule's {rule.threshold_currency}")
     dual = policy.approvals_required(in_base, threshold=account.dual_approval_threshold) > 1
-    return policy.rule_verdict(rule_terms(rule), amount=in_rule, tags=tags, needs_dual_control=dual)
+    return policy.rule_verdict(rule_terms(rule), amount=in_rule, tags=tags, needs_dual_control=dual, option_kind=option_kind)
 
 
 async def update_rule(
@@ -251,7 +252,8 @@ async def maybe_auto_execute(
     option = options[0]
     today = now.astimezone(ZoneInfo(account.timezone)).date()
     at_stake = await amount_at_stake(db, account=account, action=action, option=option, now=now)
-    verdict = await _verdict(db, account=account, rule=rule, amount=at_stake, currency=account.base_currency, tags=list(action.tags or []), on_date=today)
+    verdict = await _verdict(db, account=account, rule=rule, amount=at_stake, currency=account.base_currency, tags=list(action.tags or []),
+                             on_date=today, option_kind=option.kind)
     if at_stake is None or not verdict.allowed:
         return None
     if not await compare_and_set(db, action, to=ActionStatus.APPROVED, now=now, chosen_option_id=option.id, decided_at=now, auto_executed=True):

@@ -29,11 +29,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.models import Account, Member
+from tamio.accounts.models import Account, Member, Role
 from tamio.currency.service import RateBook
 from tamio.errors import Conflict, MissingExchangeRate, PermissionDenied, ValidationError
 from tamio.execution import policy
 from tamio.execution.models import ActionApproval
+from tamio.execution.queries import edited_options
 from tamio.execution.transitions import (
     Actor,
     compare_and_set,
@@ -187,12 +188,18 @@ async def approve(
     _check_member(account, member)
     for _ in range(CAS_TRIES):
         action = await load_action(db, account_id=account.id, action_id=action_id)
-        policy.check_can_decide(member.role, action_type=action.action_type.value, requires_admin=action.requires_admin, doing="approve")
+        approvals = await approvals_of(db, action_id=action.id)
+        # An admin-only action (payroll) that also needs dual control: once an admin has approved
+        # it, an approver may give the second approval; a team with one admin would otherwise be stuck.
+        admin_approved = bool(approvals) and not {a.member_id for a in approvals}.isdisjoint(await _admin_ids(db, account.id))
+        if not (admin_approved and policy.has_role(member.role, Role.APPROVER)):
+            policy.check_can_decide(member.role, action_type=action.action_type.value, requires_admin=action.requires_admin, doing="approve")
         if action.status != ActionStatus.PENDING or _is_expired(action, now):
             raise await already_decided(db, account=account, action=action, member=member, now=now)
         option = await load_option(db, action=action, option_id=option_id)
         edits = _edits(option, edited_subject, edited_body)
-        approvals = await approvals_of(db, action_id=action.id)
+        draft, discarded = await _draft_for(db, account=account, action=action, option=option,
+                                            edited_subject=edited_subject, edited_body=edited_body, edits=edits)
         at_stake = await amount_at_stake(db, account=account, action=action, option=option, now=now)
         needed = 2 if at_stake is None else policy.approvals_required(at_stake, threshold=account.dual_approval_threshold)
         required = max(action.approvals_required, needed)
@@ -210,7 +217,7 @@ async def approve(
             )
         given = len(approvals) + 1
         done = given >= required
-        values: dict[str, Any] = {"approvals_required": required, **edits}
+        values: dict[str, Any] = {"approvals_required": required, **draft}
         if done:
             values.update(chosen_option_id=option.id, decided_by_member_id=member.id, decided_at=now)
         won = await compare_and_set(db, action, to=ActionStatus.APPROVED if done else ActionStatus.PENDING, now=now, **values)
@@ -219,7 +226,9 @@ async def approve(
         db.add(ActionApproval(action_id=action.id, member_id=member.id, option_id=option.id, created_at=now))
         details: dict[str, object] = {"approvals_given": given, "approvals_required": required, "amount_at_stake": at_stake}
         if edits:
-            details["edited_draft"] = {"subject": action.edited_subject, "body": action.edited_body}
+            details["edited_draft"] = {"subject": action.edited_subject, "body": action.edited_body, "version": action.version}
+        if discarded:
+            details["discarded_edit"] = discarded
         await record_transition(
             db, action=action, event="approved" if done else "approval", from_status=ActionStatus.PENDING,
             actor=Actor.member(member), now=now, option_id=option.id, result=details,
@@ -246,6 +255,11 @@ async def approve(
     raise Conflict("This action kept changing while you approved it; refresh it and try again.")
 
 
+async def _admin_ids(db: AsyncSession, account_id: str) -> set[str]:
+    stmt = select(Member.id).where(Member.user_id == account_id, Member.role == Role.ADMIN)
+    return set((await db.execute(stmt)).scalars().all())
+
+
 async def _approver_names(db: AsyncSession, action_id: str) -> list[str]:
     rows = (
         await db.execute(
@@ -254,6 +268,31 @@ async def _approver_names(db: AsyncSession, action_id: str) -> list[str]:
         )
     ).scalars().all()
     return [member_label(m) for m in rows]
+
+
+async def _draft_for(
+    db: AsyncSession, *, account: Account, action: PreparedAction, option: ActionOption,
+    edited_subject: str | None, edited_body: str | None, edits: dict[str, str | None],
+) -> tuple[dict[str, str | None], dict[str, Any] | None]:
+    """The action's edited subject/body once ``option`` is approved, and the edit it drops (if any).
+
+    A saved edit was made for one option's message: approving another option drops it (it would
+    otherwise go out under that option, to its recipient). A subject or body passed with the
+    approval is for the approved option and replaces the saved one (the option's own draft text
+    passed back means "unedited").
+    """
+    values: dict[str, str | None] = {}
+    discarded: dict[str, Any] | None = None
+    if action.edited_subject or action.edited_body:
+        edited_for = (await edited_options(db, account_id=account.id, actions=[action])).get(action.id)
+        if edited_for is not None and edited_for != option.id:
+            values = {"edited_subject": None, "edited_body": None}
+            discarded = {"option_id": edited_for, "subject": action.edited_subject, "body": action.edited_body}
+    if edited_subject is not None:
+        values["edited_subject"] = edits.get("edited_subject")
+    if edited_body is not None:
+        values["edited_body"] = edits.get("edited_body")
+    return values, discarded
 
 
 def _edits(option: ActionOption, subject: str | None, body: str | None) -> dict[str, str | None]:

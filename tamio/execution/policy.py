@@ -7,9 +7,11 @@ states it:
 - dual control: an action whose amount in the base currency is at or above the account's
   ``dual_approval_threshold`` needs two *different* approvers before it executes;
 - payroll actions (``payroll_contingency``, ``payroll_confirmation``) are decided by an admin, by
-  hand, always: no rule, setting or role below admin can change that;
+  hand, always: no rule, setting or role below admin can change that (when one also needs dual
+  control, an approver may give the second approval after an admin's first);
 - an automation rule acts alone only when it is switched on, the amount is below its threshold
-  (in the rule's currency), the tags allow it, and the action does not need dual control.
+  (in the rule's currency), the tags allow it, the action does not need dual control, and the
+  option it would carry out is the kind of work the rule is named for.
 
     approvals_required(Decimal("12000"), threshold=Decimal("10000"))   # 2
     rule_verdict(RuleTerms(auto_execute=True, threshold_amount=Decimal("10000"), ...),
@@ -51,6 +53,26 @@ RULE_FOR_ACTION: Mapping[str, str | None] = MappingProxyType(
 )
 RULE_NAMES = frozenset(
     {"invoice_follow_up", "payment_batch", "vendor_delay", "statutory_payment", PAYROLL_RULE, "excess_allocation"}
+)
+# What each rule may carry out by itself: the work it is named for. An action offers options of
+# several kinds (a buffer response: delay vendors, chase a client, or draw on the credit line); a
+# rule for payment batches must not draw credit because a draw ranked first.
+RULE_OPTION_KINDS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "invoice_follow_up": frozenset({"send_email"}),
+        "payment_batch": frozenset({"queue_payments", "delay_payment"}),
+        "vendor_delay": frozenset({"delay_payment"}),
+        "statutory_payment": frozenset({"record_statutory_payment"}),
+        "excess_allocation": frozenset({"transfer"}),
+        PAYROLL_RULE: frozenset(),
+    }
+)
+OPTION_KIND_WORDS: Mapping[str, str] = MappingProxyType(
+    {
+        "send_email": "send an email", "queue_payments": "queue payments", "delay_payment": "delay a payment",
+        "record_statutory_payment": "pay a statutory payment", "transfer": "move money", "credit_draw": "draw on a credit line",
+        "confirm_plan": "carry out a plan", "adjust_forecast": "change the forecast",
+    }
 )
 
 PAYROLL_NEEDS_ADMIN = "Payroll actions need an admin's approval, always."
@@ -139,16 +161,21 @@ def _tags(values: Iterable[str]) -> set[str]:
 
 
 def rule_verdict(
-    rule: RuleTerms, *, amount: Decimal | None, tags: Iterable[str], needs_dual_control: bool
+    rule: RuleTerms, *, amount: Decimal | None, tags: Iterable[str], needs_dual_control: bool, option_kind: str | None = None
 ) -> RuleVerdict:
     """Whether ``rule`` lets an action run without a person; ``amount`` is in the rule's currency.
 
-    The reasons are written for the person reading why an action waited for them.
+    ``option_kind``: what the option it would carry out does; a rule only does the work it is named
+    for (``RULE_OPTION_KINDS``). The reasons are written for the person reading why an action
+    waited for them.
     """
     if is_payroll(rule.action_type) or rule.is_locked:
         return RuleVerdict(False, "payroll always waits for an admin")
     if not rule.auto_execute or rule.require_approval:
         return RuleVerdict(False, f"automation is off for {rule.action_type.replace('_', ' ')}")
+    if option_kind is not None and option_kind not in RULE_OPTION_KINDS.get(rule.action_type, frozenset()):
+        doing = OPTION_KIND_WORDS.get(option_kind, option_kind.replace("_", " "))
+        return RuleVerdict(False, f"its first option would {doing}, which the {rule.action_type.replace('_', ' ')} rule does not do alone")
     if needs_dual_control:
         return RuleVerdict(False, "it is above the dual-approval threshold, so two people must approve it")
     if rule.threshold_amount is not None:

@@ -5,6 +5,7 @@ For the CLI, the Slack app and the REST API alike; always scoped to the account.
     actions = await list_actions(db, account_id=account.id, statuses=[ActionStatus.PENDING])
     view = await action_view(db, account_id=account.id, action_id=action_id)
     view.approvals   # [("@maria", "opt_...", datetime)]; view.history: ExecutionRecords, oldest first
+    await edited_options(db, account_id=account.id, actions=[action])   # {action_id: the option its edited draft is for}
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +28,49 @@ EVENT_ORDER = {
     "draft_edited": 0, "approval": 0, "approved": 1, "skipped": 1, "superseded": 1, "expired": 1, "retry_requested": 1,
     "executing": 2, "email": 3, "attempt_failed": 4, "failed": 4, "executed": 5,
 }
+
+
+# Records that set an action's edited subject/body: a saved draft (Slack's Edit draft), or an approval
+# that came with an edit (the API's ``edited_subject``/``edited_body``, the CLI's ``--subject``/``--body``).
+EDIT_EVENTS = ("draft_edited", "approval", "approved")
+
+
+def _sets_edits(event: str, result: dict[str, Any] | None) -> bool:
+    return event == "draft_edited" or "edited_draft" in (result or {})
+
+
+async def edited_options(db: AsyncSession, *, account_id: str, actions: Sequence[PreparedAction]) -> dict[str, str | None]:
+    """For each of these actions with an edited draft, the option it was edited for.
+
+    An action keeps one edited subject/body, written for one option's message: the option of the
+    latest record that set it. ``None`` when no record says (an edit from before options were
+    recorded with it): it is then taken to be the chosen option's.
+    """
+    edited = [a for a in actions if a.edited_subject or a.edited_body]
+    if not edited:
+        return {}
+    rows = await db.execute(
+        select(ExecutionRecord.action_id, ExecutionRecord.option_id, ExecutionRecord.event, ExecutionRecord.result, ExecutionRecord.created_at)
+        .where(ExecutionRecord.user_id == account_id, ExecutionRecord.event.in_(EDIT_EVENTS),
+               ExecutionRecord.action_id.in_([a.id for a in edited]))
+    )
+    latest: dict[str, tuple[tuple[datetime, int], str | None]] = {}
+    for action_id, option_id, event, result, created_at in rows.all():
+        if not _sets_edits(event, result):
+            continue
+        found = result or {}
+        version = int(found.get("version") or (found.get("edited_draft") or {}).get("version") or 0)
+        key = (created_at, version)
+        if action_id not in latest or key > latest[action_id][0]:
+            latest[action_id] = (key, option_id)
+    return {a.id: latest[a.id][1] if a.id in latest else None for a in edited}
+
+
+def edits_for(action: PreparedAction, option: ActionOption, edited_for: str | None) -> tuple[str | None, str | None]:
+    """The edited (subject, body) that apply to ``option``: none when the edit was made for another option."""
+    if edited_for is not None and edited_for != option.id:
+        return None, None
+    return action.edited_subject, action.edited_body
 
 
 @dataclass(frozen=True)

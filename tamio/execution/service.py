@@ -38,6 +38,7 @@ from tamio.config import Settings
 from tamio.errors import TamioError
 from tamio.execution.executors import ExecutionContext, ExecutionProblem, OutgoingEmail, executor_for
 from tamio.execution.mail import EmailSender, SmtpEmailSender, is_permanent, send_once
+from tamio.execution.queries import edited_options, edits_for
 from tamio.execution.transitions import Actor, compare_and_set, load_action, load_option, record_transition
 from tamio.preparation.models import ActionStatus, PreparedAction
 
@@ -89,7 +90,10 @@ async def _context(db: AsyncSession, *, account_id: str, action_id: str, setting
     if action.chosen_option_id is None:
         raise ExecutionProblem("This action was approved without an option, so there is nothing to carry out.")
     option = await load_option(db, action=action, option_id=action.chosen_option_id)
-    return ExecutionContext(db=db, account=account, action=action, option=option, settings=settings, now=now, today=_today(account, now))
+    edited_for = (await edited_options(db, account_id=account_id, actions=[action])).get(action.id)
+    subject, body = edits_for(action, option, edited_for)
+    return ExecutionContext(db=db, account=account, action=action, option=option, settings=settings, now=now, today=_today(account, now),
+                            edited_subject=subject, edited_body=body)
 
 
 async def _finish(ctx: ExecutionContext, *, attempt: int, emails: list[dict[str, Any]]) -> bool:

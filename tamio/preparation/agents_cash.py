@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
-from tamio.forecast.engine import OUTFLOW
+from tamio.forecast.engine import INFLOW, OUTFLOW
 from tamio.money import format_money, quantize
 from tamio.preparation.alerts import AlertView
 from tamio.preparation.building_blocks import (
@@ -18,12 +18,22 @@ from tamio.preparation.building_blocks import (
     delay_vendors,
     transfer_from_savings,
 )
-from tamio.preparation.context import PreparationContext
-from tamio.preparation.drafts import ActionDraft, OptionDraft, rank, relationship_for_vendor, risk
+from tamio.preparation.context import PreparationContext, ScheduleInfo
+from tamio.preparation.drafts import (
+    ActionDraft,
+    OptionDraft,
+    pick_until,
+    plan_steps,
+    rank,
+    receive_now,
+    relationship_for_vendor,
+    risk,
+)
 from tamio.preparation.message_drafting import draft_payroll_contingency_summary
 from tamio.preparation.risk_scoring import RelationshipFactors
 
 ZERO = Decimal(0)
+MAX_OPTIONS = 3
 
 
 def _action_type_of(best: OptionDraft) -> str:
@@ -36,7 +46,12 @@ def _action_type_of(best: OptionDraft) -> str:
 
 
 def buffer_response_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
-    """Cash falls below the buffer: delay flexible vendors, chase the largest overdue receivables, or draw credit."""
+    """Cash falls below the buffer: delay flexible vendors, chase the largest overdue receivables, or draw credit.
+
+    One action whatever option ranks first (``payment_prioritization``: which money moves, in or
+    out, and when), so a buffer breach is never filed as one of the follow-ups or delays it offers.
+    Each kind of remedy gets a place first; the largest overdue receivables fill the places left.
+    """
     forecast = ctx.forecast
     shortfall = ctx.buffer - forecast.lowest_closing_balance
     if shortfall <= 0:
@@ -50,27 +65,43 @@ def buffer_response_agent(alert: AlertView, ctx: PreparationContext) -> ActionDr
         ),
         credit_draw(ctx, needed=shortfall, deadline=deadline, why=f"Keeps cash above the {format_money(ctx.buffer, ctx.base_currency)} buffer through the week of {low_week:%d %b}."),
     ]
+    found = [o for o in options if o is not None]
     overdue = ctx.overdue_receivables()
-    if overdue:
-        options.append(chase_receivable(ctx, overdue[0], deadline=deadline))
-    ranked = rank([o for o in options if o is not None], buffer=ctx.buffer)
+    found += [chase_receivable(ctx, schedule, deadline=deadline) for schedule in overdue[: max(1, MAX_OPTIONS - len(found))]]
+    ranked = rank(found, buffer=ctx.buffer)
     if not ranked:
         return None
     return ActionDraft(
-        action_type=_action_type_of(ranked[0]),
+        action_type="payment_prioritization",
         title=f"Cash dips {format_money(shortfall, ctx.base_currency)} below your buffer in the week of {low_week:%d %b}",
         summary=alert.explanation,
         options=ranked,
         amount=quantize(shortfall, ctx.base_currency),
         currency=ctx.base_currency,
         deadline=deadline,
+        tags=("buffer",),
     )
 
 
+def is_payroll(ctx: PreparationContext, schedule: ScheduleInfo) -> bool:
+    """A payroll as the payroll_safety rule counts one: a payroll obligation, or any payment to a payroll vendor."""
+    if schedule.obligation_type == "payroll":
+        return True
+    vendor = ctx.vendors.get(schedule.vendor_id or "")
+    return vendor is not None and vendor.category == "payroll"
+
+
 def payroll_safety_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
-    """A payroll the cash cannot cover with its buffer: a contingency plan naming the money to move."""
-    payrolls = [s for s in ctx.schedules if s.obligation_type == "payroll" and s.due_date >= ctx.today]
-    payroll = next((s for s in payrolls if s.id == alert.entity_id), payrolls[0] if payrolls else None)
+    """A payroll the cash cannot cover with its buffer: a contingency plan naming the money to move.
+
+    The plan's options move money the business controls (savings, the credit line, payments that
+    can wait); when those do not cover the gap, collecting the largest overdue receivables before
+    payroll; and when there is nothing at all to move, the sum to put in by hand. So every payroll
+    at risk gets a plan, and each option says how much money it brings in before payroll.
+    """
+    named = ctx.schedule(alert.entity_id or "") or ctx.schedule(str(alert.context.get("schedule_id") or ""))
+    payrolls = [s for s in ctx.schedules if s.direction != INFLOW and s.due_date >= ctx.today and s.base_amount > 0 and is_payroll(ctx, s)]
+    payroll = named or (payrolls[0] if payrolls else None)
     if payroll is None:
         return None
     required = quantize(payroll.base_amount * ctx.payroll_buffer_percent / 100, ctx.base_currency)
@@ -78,7 +109,7 @@ def payroll_safety_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
     # which also takes the rest of the week's payments).
     cash_after = ctx.cash_at_end_of(payroll.due_date)
     cash_before = cash_after + payroll.base_amount
-    needed = max(ZERO, required - cash_after)
+    needed = max(ZERO, required - cash_after) or max(ZERO, alert.amount or ZERO)
     # Money raised for payroll should also restore the buffer when the forecast dips below it.
     restore = max(needed, ctx.buffer - ctx.forecast.lowest_closing_balance)
     why = f"Covers payroll of {format_money(payroll.base_amount, ctx.base_currency)} on {payroll.due_date:%a %d %b} with a {ctx.payroll_buffer_percent}% buffer."
@@ -90,27 +121,24 @@ def payroll_safety_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
             deadline=payroll.due_date, reason="we are prioritising payroll this week",
         ),
     ]
+    # (the plan, its steps for the note: what each does and the cash it frees before payroll)
+    plans = [(_plan(option, payroll), plan_steps(ctx, option)) for option in candidates if option is not None]
+    if not any((plan.amount or ZERO) >= needed for plan, _ in plans):
+        collect = _collect_before(ctx, payroll, needed)
+        if collect is not None:
+            plans.append(collect)
+    if not plans:
+        by_hand = _fund_by_hand(ctx, payroll, needed)
+        plans.append((by_hand, [(by_hand.title, by_hand.amount or ZERO)]))
     options = []
-    for option in candidates:
-        if option is None:
-            continue
+    for option, steps in plans:
         summary = draft_payroll_contingency_summary(
             payroll_date=payroll.due_date, payroll_amount=payroll.base_amount, currency=ctx.base_currency,
             cash_before=max(cash_before, ZERO), cash_after=cash_after, buffer_required=required,
-            steps=[(option.title, option.amount or ZERO)], company_name=ctx.account_name,
+            steps=steps, company_name=ctx.account_name,
         )
-        params = {**option.params, "payroll_schedule_id": payroll.id, "steps": [{"kind": option.kind, **option.params}]}
-        options.append(
-            OptionDraft(
-                kind="confirm_plan", title=option.title, description=option.description, amount=option.amount, risk=option.risk,
-                forecast=option.forecast, params=params, currency=option.currency, counterparty_type=option.counterparty_type,
-                counterparty_id=option.counterparty_id, counterparty_name=option.counterparty_name,
-                draft_subject=summary["subject"], draft_body=summary["body"],
-            )
-        )
+        options.append(replace(option, draft_subject=summary["subject"], draft_body=summary["body"], recipient_email=None, draft_tone=None))
     ranked = rank(options, buffer=ctx.buffer)
-    if not ranked:
-        return None
     return ActionDraft(
         action_type="payroll_contingency",
         title=f"Payroll on {payroll.due_date:%a %d %b} is at risk",
@@ -123,6 +151,79 @@ def payroll_safety_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
         counterparty_name=payroll.counterparty_name,
         deadline=payroll.due_date,
         tags=("payroll",),
+    )
+
+
+def _plan(option: OptionDraft, payroll: ScheduleInfo) -> OptionDraft:
+    """One money move as a payroll plan: the move, then payroll queued."""
+    params = {**option.params, "payroll_schedule_id": payroll.id, "steps": [{"kind": option.kind, **option.params}]}
+    return replace(option, kind="confirm_plan", params=params)
+
+
+def _collect_before(ctx: PreparationContext, payroll: ScheduleInfo, needed: Decimal) -> tuple[OptionDraft, list[tuple[str, Decimal]]] | None:
+    """Chase the largest overdue receivables (as few as cover the gap, at most three) before payroll.
+
+    Only those the forecast does not already count before payroll: a receivable it expects today
+    is in the shortfall's numbers already, so chasing it brings in nothing more. The plan and its
+    steps for the note; carrying it out emails each client its drafted reminder.
+    """
+    chosen = pick_until([s for s in ctx.overdue_receivables() if not ctx.counted_by(s, payroll.due_date)], needed)
+    if not chosen:
+        return None
+    chases = [chase_receivable(ctx, schedule, deadline=payroll.due_date) for schedule in chosen]
+    total = quantize(sum((s.base_amount for s in chosen), ZERO), ctx.base_currency)
+    emails = [
+        {"kind": "send_email", "to": c.recipient_email, "client_id": c.counterparty_id, "subject": c.draft_subject, "body": c.draft_body,
+         "schedule_id": s.id}
+        for c, s in zip(chases, chosen, strict=True)
+    ]
+    late = [f"{s.counterparty_name}'s {format_money(s.amount, s.currency)} ({(ctx.today - s.due_date).days} days late)" for s in chosen]
+    plan = OptionDraft(
+        kind="confirm_plan",
+        title=f"Collect {format_money(total, ctx.base_currency)} before payroll: {', '.join(late)}"[:300],
+        description=f"Send each client a reminder now so the money is in before {payroll.due_date:%a %d %b}; then payroll is queued.",
+        amount=total,
+        currency=ctx.base_currency,
+        counterparty_type="client",
+        counterparty_id=chosen[0].client_id,
+        counterparty_name=", ".join(s.counterparty_name for s in chosen)[:200],
+        risk=max((c.risk for c in chases), key=lambda r: r.composite),
+        forecast=ctx.forecast_with([item for schedule in chosen for item in receive_now(ctx, schedule)]),
+        params={"payroll_schedule_id": payroll.id, "steps": emails},
+    )
+    steps = [
+        (f"Ask {s.counterparty_name} to pay {format_money(s.amount, s.currency)} now ({(ctx.today - s.due_date).days} days late)", s.base_amount)
+        for s in chosen
+    ]
+    return plan, steps
+
+
+def _fund_by_hand(ctx: PreparationContext, payroll: ScheduleInfo, needed: Decimal) -> OptionDraft:
+    """Nothing Tamio can move covers payroll: the sum someone must put in, and where, before payroll."""
+    amount = quantize(needed, ctx.base_currency)
+    target = ctx.operating_accounts[0].name if ctx.operating_accounts else "the operating account"
+    counted = [s for s in ctx.overdue_receivables() if ctx.counted_by(s, payroll.due_date)]
+    assumed = (
+        f" The forecast already counts {format_money(sum((s.base_amount for s in counted), ZERO), ctx.base_currency)} of overdue invoices"
+        " as paid by then: chase them too, or the gap is larger."
+        if counted else ""
+    )
+    return OptionDraft(
+        kind="confirm_plan",
+        title=f"Put {format_money(amount, ctx.base_currency)} into {target} before {payroll.due_date:%a %d %b}",
+        description=(
+            "No savings, credit line, payment that can wait or overdue invoice covers the gap, so Tamio cannot move this money. "
+            f"Approve once it is arranged (an owner's loan, a client paying early): Tamio then queues payroll.{assumed}"
+        ),
+        amount=amount,
+        currency=ctx.base_currency,
+        counterparty_type="expense_bucket",
+        counterparty_id=payroll.vendor_id,
+        counterparty_name=payroll.counterparty_name,
+        risk=risk(ctx, RelationshipFactors(criticality="critical", flexibility_level="cannot_delay"), reversibility="irreversible",
+                  amount=amount, deadline=payroll.due_date),
+        forecast=ctx.forecast_with(opening_delta=amount),
+        params={"payroll_schedule_id": payroll.id, "steps": []},
     )
 
 

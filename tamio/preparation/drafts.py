@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from tamio.forecast.engine import INFLOW, OUTFLOW, Forecast, ForecastItem
+from tamio.money import format_money
 from tamio.preparation.context import PreparationContext, ScheduleInfo
 from tamio.preparation.risk_scoring import (
     FinancialFactors,
@@ -85,6 +86,10 @@ def move_schedule(ctx: PreparationContext, schedule: ScheduleInfo, new_date: dat
 
 
 def receive_now(ctx: PreparationContext, schedule: ScheduleInfo) -> list[ForecastItem]:
+    """The money of a receivable arriving today: moved from when the forecast expects it, or added
+    when the forecast does not count it (a past-due invoice on the legacy path)."""
+    if not ctx.in_forecast(schedule):
+        return [ForecastItem(date=ctx.today, amount=schedule.base_amount, direction=INFLOW)]
     return move_schedule(ctx, schedule, ctx.today)
 
 
@@ -163,3 +168,48 @@ def pick_until(schedules: Sequence[ScheduleInfo], needed: Decimal, limit: int = 
         chosen.append(schedule)
         total += schedule.base_amount
     return chosen
+
+
+def _long_date(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def plan_steps(ctx: PreparationContext, option: OptionDraft) -> list[tuple[str, Decimal]]:
+    """What carrying out ``option`` does, one concrete step a line, with the cash each step frees before its deadline.
+
+    For the internal note of a plan (``draft_payroll_contingency_summary``): "Draw $26,000.00 from
+    Credit line into Operating, repaid by 28 March 2027", "Move $3,000.00 from Savings to
+    Operating", "Delay Cloud Host's $2,400.00 payment from 1 December 2026 to 31 December 2026
+    (Cloud Host is asked first)". An option of another kind is one step: its title and amount.
+    """
+    params, currency = option.params, ctx.base_currency
+    accounts = {c.id: c for c in ctx.cash_accounts}
+    amount = option.amount or ZERO
+    if option.kind == "credit_draw":
+        line = accounts.get(str(params.get("cash_account_id") or ""))
+        into = accounts.get(str(params.get("target_cash_account_id") or ""))
+        text = f"Draw {format_money(amount, currency)} from {line.name if line else 'the credit line'}"
+        text += f" into {into.name}" if into else ""
+        repay = params.get("repayment_date")
+        text += f", repaid by {_long_date(date.fromisoformat(str(repay)))}" if repay else ""
+        return [(text, amount)]
+    if option.kind == "transfer":
+        source = accounts.get(str(params.get("from_cash_account_id") or ""))
+        target = accounts.get(str(params.get("to_cash_account_id") or ""))
+        if source is not None and target is not None:
+            return [(f"Move {format_money(amount, currency)} from {source.name} to {target.name}", amount)]
+    if option.kind == "delay_payment":
+        steps = []
+        for move in params.get("moves") or []:
+            schedule = ctx.schedule(str(move.get("schedule_id") or ""))
+            if schedule is None:
+                continue
+            name = schedule.counterparty_name
+            steps.append((
+                f"Delay {name}'s {format_money(schedule.amount, schedule.currency)} payment from {_long_date(schedule.due_date)} "
+                f"to {_long_date(date.fromisoformat(str(move['new_date'])))} ({name} is asked first)",
+                schedule.base_amount,
+            ))
+        if steps:
+            return steps
+    return [(option.title, amount)]

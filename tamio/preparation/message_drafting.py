@@ -263,7 +263,9 @@ def draft_payroll_contingency_summary(
 ) -> DraftedEmail:
     """An internal note for the team: payroll, the cash gap and the money moves proposed to close it.
 
-    ``cash_after`` may be negative; ``steps`` are ``(what to do, money it brings in)`` pairs.
+    Nobody outside reads it: it goes with the plan to its approvers (``plan_steps`` in ``drafts``
+    words the steps). ``cash_after`` may be negative; ``steps`` are ``(what to do, money it brings
+    in before payroll)`` pairs, one line each; the total is given when there are several.
     """
     after = _as_decimal(cash_after, "cash_after", allow_negative=True)
     buffer = _as_decimal(buffer_required, "buffer_required")
@@ -283,7 +285,8 @@ def draft_payroll_contingency_summary(
         "buffer_required": money(buffer),
         "shortfall": money(buffer - after) if after < buffer else "",
         "headroom": money(after - buffer),
-        "steps": [{"description": text, "amount": money(value)} for text, value in step_amounts],
+        # A step that already says its amount ("Draw $5,000.00 from Credit line") doesn't repeat it.
+        "steps": [{"description": text, "amount": money(value), "names_amount": money(value) in text} for text, value in step_amounts],
         "steps_total": money(steps_total),
         "cash_after_steps": money(after_steps),
         "remaining_shortfall": money(buffer - after_steps) if after_steps < buffer else "",

@@ -9,13 +9,14 @@ from bot.blocks.add_form import add_form
 from bot.blocks.alerts import alert_sections
 from bot.blocks.card import card_blocks
 from bot.blocks.draft_form import draft_form
-from bot.blocks.home import home_view
+from bot.blocks.home import home_view, queue_item
 from bot.blocks.review import review_form
 from bot.commands.help import help_blocks
 from bot.queries import Approval, CardData, Link
 from bot.sandbox.blockkit_limits import message_block_errors, view_errors
 from tamio.accounts.models import Account
 from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert, DetectionType
+from tamio.preparation.message_drafting import draft_payroll_contingency_summary
 from tamio.preparation.models import ActionOption, ActionStatus, ActionType, LinkType, PreparedAction
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)
@@ -65,3 +66,101 @@ def test_forms_and_help_fit() -> None:
     assert view_errors(draft_form(card, card.options[0], metadata="{}" * 2000)) == []
     assert view_errors(add_form(kind="tax", base_currency="USD", today=TODAY, channel_id="C1")) == []
     assert message_block_errors(help_blocks()) == []
+
+
+def texts(blocks: list[dict]) -> str:
+    """Every text a reader sees in these blocks, one string."""
+    out = []
+    for block in blocks:
+        out += [block["text"]["text"]] if "text" in block else []
+        out += [f["text"] for f in block.get("fields", [])] + [e.get("text", "") for e in block.get("elements", []) if isinstance(e.get("text"), str)]
+    return "\n".join(out)
+
+
+def plain_card(*, summary: str, explanation: str | None, approvals: list[Approval] | None = None, required: int = 1) -> CardData:
+    action = PreparedAction(id="act_9", user_id="acct_1", action_type=ActionType.INVOICE_FOLLOW_UP, status=ActionStatus.PENDING,
+                            severity=AlertSeverity.THIS_WEEK, title="Bluebird Studio is 21 days late", summary=summary,
+                            amount=Decimal("8500"), currency="USD", counterparty_name="Bluebird Studio", deadline=TODAY,
+                            approvals_required=required, created_at=NOW)
+    option = ActionOption(id="opt_9", action_id="act_9", rank=1, kind="send_email", title="Chase Bluebird Studio",
+                          description="Send a reminder.", risk_level="low", counterparty_name="Bluebird Studio")
+    alert = None
+    if explanation is not None:
+        alert = DetectionAlert(id="alr_9", user_id="acct_1", detection_type=DetectionType.LATE_PAYMENT, severity=AlertSeverity.THIS_WEEK,
+                               fingerprint="late", entity_type="client", title="Bluebird Studio is 22 days late", explanation=explanation,
+                               amount=Decimal("8500"), currency="USD", due_date=TODAY, first_detected_at=NOW, last_detected_at=NOW)
+    return CardData(action, [option], alert, [], approvals or [])
+
+
+def test_a_card_states_its_explanation_once_with_the_alerts_current_figures() -> None:
+    # The action copied the alert's explanation when it was prepared; the next day's run rewrote the alert's.
+    prepared = "The invoice for $8,500.00 was due Sat 14 Nov and is 21 days late."
+    today = "The invoice for $8,500.00 was due Sat 14 Nov and is 22 days late."
+    card = plain_card(summary=prepared, explanation=today)
+    shown = texts(card_blocks(card, today=TODAY, base_currency="USD"))
+    assert shown.count("The invoice for $8,500.00") == 1 and today in shown and prepared not in shown
+    home = texts(queue_item(card, TODAY))
+    assert today in home and prepared not in home
+    # Without its alert (deleted), the card falls back on the action's own summary, still once.
+    alone = texts(card_blocks(plain_card(summary=prepared, explanation=None), today=TODAY, base_currency="USD"))
+    assert alone.count("The invoice for $8,500.00") == 1 and prepared in alone
+
+
+def test_home_and_card_word_dual_control_the_same_way() -> None:
+    waiting = plain_card(summary="s", explanation="e", required=2)
+    for shown in (texts(card_blocks(waiting, today=TODAY, base_currency="USD")), texts(queue_item(waiting, TODAY))):
+        assert "needs 2 approvals" in shown and "0 of 2" not in shown
+    halfway = plain_card(summary="s", explanation="e", required=2, approvals=[Approval("U0ADMIN", "maria", "opt_9", NOW)])
+    for shown in (texts(card_blocks(halfway, today=TODAY, base_currency="USD")), texts(queue_item(halfway, TODAY))):
+        assert "1 of 2 approvals (<@U0ADMIN>)" in shown and "needs 2" not in shown
+    single = plain_card(summary="s", explanation="e")
+    assert "approvals" not in texts(queue_item(single, TODAY)) + texts(card_blocks(single, today=TODAY, base_currency="USD"))
+
+
+def payroll_card() -> CardData:
+    steps = [
+        ("Draw $26,000.00 from Credit line into Operating, repaid by 28 March 2027", Decimal("26000")),
+        ("Move $3,000.00 from Savings to Operating", Decimal("3000")),
+        ("Delay Cloud Host's $2,400.00 payment from 1 December 2026 to 31 December 2026 (Cloud Host is asked first)", Decimal("2400")),
+    ]
+    note = draft_payroll_contingency_summary("2026-12-09", "21000", "USD", "19100", "-1900", "2100", steps, company_name="Harbor & Pine")
+    action = PreparedAction(id="act_p", user_id="acct_1", action_type=ActionType.PAYROLL_CONTINGENCY, status=ActionStatus.PENDING,
+                            severity=AlertSeverity.EMERGENCY, title="Payroll on Wed 09 Dec is at risk", summary="Payroll is short.",
+                            amount=Decimal("21000"), currency="USD", counterparty_name="Payroll", deadline=TODAY, approvals_required=2,
+                            created_at=NOW)
+    option = ActionOption(id="opt_p", action_id="act_p", rank=1, kind="confirm_plan", title="Draw $26,000.00 on Credit line",
+                          description="Covers payroll.", risk_level="medium", counterparty_type="cash_account", counterparty_name="Credit line",
+                          draft_subject=note["subject"], draft_body=note["body"], params={"steps": [{"kind": "credit_draw"}]})
+    return CardData(action, [option], None, [], [])
+
+
+def test_a_payroll_plans_draft_is_an_internal_note_showing_every_step() -> None:
+    card = payroll_card()
+    blocks = card_blocks(card, today=TODAY, base_currency="USD")
+    assert message_block_errors(blocks) == []
+    [draft] = [b for b in blocks if b["type"] == "section" and "Payroll on 9 December 2026" in b.get("text", {}).get("text", "")]
+    text = draft["text"]["text"]
+    assert text.startswith("*Internal note for the approvers (not sent to anyone)*")
+    assert "Credit line*" not in text and " to Credit line" not in text and "Draft message" not in text
+    for line in ("> - Draw $26,000.00 from Credit line into Operating, repaid by 28 March 2027",
+                 "> - Move $3,000.00 from Savings to Operating",
+                 "> - Delay Cloud Host's $2,400.00 payment from 1 December 2026 to 31 December 2026",
+                 "> Total: $31,400.00", "> With these steps, cash after payroll would be $29,500.00"):
+        assert line in text, line
+    assert not text.rstrip().endswith("Proposed steps:")
+    form = draft_form(card, card.options[0], metadata="{}")
+    assert view_errors(form) == []
+    heading = form["blocks"][0]["elements"][0]["text"]
+    assert "Internal note for the approvers" in heading and "To: Credit line" not in heading
+
+
+def test_an_emails_draft_still_names_its_recipient_and_stays_a_preview() -> None:
+    card = plain_card(summary="s", explanation="e")
+    option = card.options[0]
+    option.recipient_email, option.draft_subject = "accounts@bluebird.example", "Invoice overdue"
+    option.draft_body = "\n".join(f"line {i}" for i in range(20))
+    text = texts(card_blocks(card, today=TODAY, base_currency="USD"))
+    assert "*Draft message to Bluebird Studio <accounts@bluebird.example>*" in text and "Internal note" not in text
+    assert "> line 7" in text and "line 8" not in text
+    heading = draft_form(card, option, metadata="{}")["blocks"][0]["elements"][0]["text"]
+    assert heading.endswith("To: Bluebird Studio <accounts@bluebird.example>")

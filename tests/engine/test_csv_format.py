@@ -268,3 +268,38 @@ def test_an_unquoted_rrule_with_commas_is_told_to_be_quoted() -> None:
     assert str(problem) == (
         'line 2: this row has 11 cells; the header has 10 (put an RRULE with commas in double quotes, like "FREQ=WEEKLY;BYDAY=MO,FR")'
     )
+
+
+def test_optional_email_and_contact_name_columns_belong_to_the_counterparty() -> None:
+    text = f"""{HEADER_LINE},email,contact_name
+Acme,revenue,3000,USD,monthly,2026-01-01,,,,, ap@acme.example ,  Jane   Doe
+Acme,revenue,90,USD,weekly,2026-01-05,,,,,,
+Acme,expense,40,USD,monthly,2026-01-10,,,,,billing@acme-supplies.example,
+Landlord LLC,expense,4500,USD,monthly,2026-01-31,,,,,,
+"""
+    acme, acme_weekly, acme_vendor, landlord = parse_obligations_csv(text)
+    assert (acme.email, acme.contact_name, acme.is_client) == ("ap@acme.example", "Jane Doe", True)
+    assert (acme_weekly.email, acme_weekly.contact_name) == (None, None)  # empty: leave what is there
+    assert (acme_vendor.email, acme_vendor.is_client) == ("billing@acme-supplies.example", False)  # another counterparty
+    assert (landlord.email, landlord.contact_name) == (None, None)
+    # Like flexibility, the contact does not change which obligation a row is.
+    (without,) = parse_obligations_csv(one_row(counterparty="Acme", kind="revenue", amount="3000", start_date="2026-01-01"))
+    assert without.import_key == acme.import_key
+
+
+def test_a_bad_or_contradicting_email_is_named_by_line_and_column() -> None:
+    text = f"""{HEADER_LINE},email,contact_name
+Acme,revenue,3000,USD,monthly,2026-01-01,,,,,ap@acme,
+Cloud Host,expense,1200,USD,monthly,2026-01-15,,,,,ops@cloud.example,Bob
+cloud host,expense,60,USD,weekly,2026-01-05,,,,,help@cloud.example,Rob
+Printer,expense,50,USD,monthly,2026-01-15,,,,,a b@printer.example,{"x" * 201}
+"""
+    assert [str(p) for p in problems(text)] == [
+        "line 2, column email: I couldn't read 'ap@acme' as an email address; write one address like ap@client.com, or leave it empty",
+        "line 4, column email: line 3 says ops@cloud.example for cloud host; give a vendor one email",
+        "line 4, column contact_name: line 3 says Bob for cloud host; give a vendor one contact name",
+        "line 5, column email: I couldn't read 'a b@printer.example' as an email address; write one address like ap@client.com, or leave it empty",
+        "line 5, column contact_name: the contact name is longer than 200 characters; shorten it",
+    ]
+    (problem,) = problems(f"{HEADER_LINE},e-mail\nAcme,revenue,3000,USD,monthly,2026-01-01,,,,,ap@acme.example\n")
+    assert "optionally flexibility, email, contact_name" in problem.message and "unexpected: e-mail" in problem.message

@@ -413,6 +413,19 @@ def test_payroll_contingency_says_when_the_steps_are_not_enough() -> None:
     assert "cash after payroll would be $3,000.00, still $7,000.00 short of the buffer." in drafted["body"]
 
 
+def test_payroll_contingency_steps_that_name_their_amount_do_not_repeat_it() -> None:
+    drafted = draft_payroll_contingency_summary(
+        "2026-12-02", "21000", "USD", "19100", "-1900", "2100",
+        [("Draw $26,000.00 from Credit line into Operating, repaid by 28 March 2027", Decimal("26000"))],
+    )
+    lines = drafted["body"].split("\n")
+    steps = lines[lines.index("Proposed steps:") + 1:]
+    assert steps[:2] == ["- Draw $26,000.00 from Credit line into Operating, repaid by 28 March 2027", ""]
+    assert not any(line.startswith("Total:") for line in lines)  # one step is its own total
+    assert "cash after payroll would be $24,100.00, which covers the buffer with $22,000.00 to spare." in drafted["body"]
+    assert_tidy(drafted)
+
+
 def test_payroll_covered_needs_no_steps() -> None:
     drafted = draft_payroll_contingency_summary(
         "2026-03-31", Decimal("42000"), "USD", Decimal("60000"), Decimal("18000"), Decimal("10000"), []

@@ -94,6 +94,17 @@ def test_tags_include_and_exclude() -> None:
     assert not rule_verdict(vendors, amount=Decimal("500"), tags=[], needs_dual_control=False).allowed
 
 
+def test_a_rule_carries_out_only_the_kind_of_work_it_is_named_for() -> None:
+    batch = RuleTerms("payment_batch", auto_execute=True, require_approval=False)
+    for kind in ("queue_payments", "delay_payment"):
+        assert rule_verdict(batch, amount=Decimal("500"), tags=[], needs_dual_control=False, option_kind=kind).allowed
+    draw = rule_verdict(batch, amount=Decimal("500"), tags=[], needs_dual_control=False, option_kind="credit_draw")
+    assert not draw.allowed and draw.reason == "its first option would draw on a credit line, which the payment batch rule does not do alone"
+    follow_up = RuleTerms("invoice_follow_up", auto_execute=True, require_approval=False)
+    assert rule_verdict(follow_up, amount=Decimal("500"), tags=[], needs_dual_control=False, option_kind="send_email").allowed
+    assert not rule_verdict(follow_up, amount=Decimal("500"), tags=[], needs_dual_control=False, option_kind="delay_payment").allowed
+
+
 def test_no_rule_bypasses_dual_control_or_payroll() -> None:
     generous = RuleTerms("payment_batch", auto_execute=True, require_approval=False)
     assert not rule_verdict(generous, amount=Decimal("50000"), tags=[], needs_dual_control=True).allowed

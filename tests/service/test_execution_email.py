@@ -13,8 +13,9 @@ from tamio.config import Settings
 from tamio.execution.lifecycle import approve, retry
 from tamio.execution.mail import SmtpEmailSender
 from tamio.execution.models import ExecutionRecord
+from tamio.execution.queries import edited_options
 from tamio.execution.service import MAX_ATTEMPTS, execute_action, resume_pending_executions
-from tamio.execution.transitions import load_action
+from tamio.execution.transitions import Actor, compare_and_set, load_action, record_transition
 from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 from tamio.preparation.models import ActionStatus
 from tests.service.execution_factories import (
@@ -27,6 +28,7 @@ from tests.service.execution_factories import (
     later,
     make_action,
     option,
+    options_of,
     settings_for,
 )
 from tests.service.test_execution_effects import build
@@ -199,3 +201,80 @@ async def test_nothing_is_executed_before_it_is_approved(session_factory: async_
         action = await make_action(session, team.account)
     outcome = await execute_action(session_factory, account_id=team.account.id, action_id=action.id, now=NOW, settings=settings_for(1))
     assert (outcome.status, outcome.ran, outcome.message) == ("pending", False, "It is pending, not approved.")
+
+
+# -- an edited draft belongs to the option it was edited for ----------------------------------
+
+OPTION_1 = email_option(to="ap@acme.test", subject="INV-1 is 12 days late", body="Hi Acme, could you pay INV-1?")
+OPTION_2 = email_option(to="cfo@acme.test", subject="Escalation: INV-1", body="Dear CFO, INV-1 is overdue.", title="Escalate to the CFO")
+
+
+async def _edited_in_slack(sessions: async_sessionmaker[AsyncSession], *, rank: int = 1, amount: str = "4200") -> tuple[Team, str, list[str]]:
+    """Two email options; maria saves an edit of option ``rank``'s draft the way the Slack app's Edit draft does."""
+    async with sessions() as session, session.begin():
+        team = await Team.open(session)
+        action = await make_action(session, team.account, amount=amount, options=[OPTION_1, OPTION_2])
+        ids = [o.id for o in await options_of(session, action)]
+        assert await compare_and_set(session, action, to=ActionStatus.PENDING, now=NOW,
+                                     edited_subject="Friendly nudge: INV-1", edited_body="Hi Acme, just a nudge about INV-1.")
+        await record_transition(session, action=action, event="draft_edited", from_status=ActionStatus.PENDING, actor=Actor.member(team.maria),
+                                 now=NOW, option_id=ids[rank - 1], result={"subject": "Friendly nudge: INV-1", "body_changed": True, "version": action.version})
+    return team, action.id, ids
+
+
+async def _approve_and_send(sessions: async_sessionmaker[AsyncSession], team: Team, action_id: str, option_id: str, **edits: str) -> Mailbox:
+    async with sessions() as session, session.begin():
+        await approve(session, account=team.account, member=team.li, action_id=action_id, option_id=option_id, now=later(5), **edits)
+    with Mailbox() as mailbox:
+        outcome = await execute_action(sessions, account_id=team.account.id, action_id=action_id, now=later(5), settings=settings_for(mailbox.port))
+    assert outcome.status == "executed", outcome.error
+    return mailbox
+
+
+async def test_an_edit_of_option_1_is_not_sent_when_option_2_is_approved(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    team, action_id, [first, second] = await _edited_in_slack(session_factory)
+    mailbox = await _approve_and_send(session_factory, team, action_id, second)  # as POST .../approve or `tamio actions approve --option 2`
+    [message] = mailbox.messages
+    assert (message["To"], message["Subject"], str(message.get_payload()).strip()) == ("cfo@acme.test", "Escalation: INV-1", "Dear CFO, INV-1 is overdue.")
+    async with session_factory() as session:
+        action = await load_action(session, account_id=team.account.id, action_id=action_id)
+        assert (action.edited_subject, action.edited_body) == (None, None)  # the dropped edit is in the approval's record
+        approved = (await session.execute(select(ExecutionRecord).where(ExecutionRecord.action_id == action_id, ExecutionRecord.event == "approved"))).scalar_one()
+        assert approved.result["discarded_edit"] == {"option_id": first, "subject": "Friendly nudge: INV-1", "body": "Hi Acme, just a nudge about INV-1."}
+
+
+async def test_an_edit_is_sent_with_the_option_it_was_made_for(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    team, action_id, [first, _] = await _edited_in_slack(session_factory)
+    [message] = (await _approve_and_send(session_factory, team, action_id, first)).messages
+    assert (message["To"], message["Subject"], str(message.get_payload()).strip()) == ("ap@acme.test", "Friendly nudge: INV-1", "Hi Acme, just a nudge about INV-1.")
+
+
+async def test_an_edit_passed_with_the_approval_is_for_the_approved_option(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    team, action_id, [_, second] = await _edited_in_slack(session_factory)
+    mailbox = await _approve_and_send(session_factory, team, action_id, second, edited_body="Dear CFO, please look at INV-1.")
+    [message] = mailbox.messages  # option 2's own subject, not option 1's edited one
+    assert (message["To"], message["Subject"], str(message.get_payload()).strip()) == ("cfo@acme.test", "Escalation: INV-1", "Dear CFO, please look at INV-1.")
+
+
+async def test_dual_control_edits_stay_with_the_option_the_first_approver_chose(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    team, action_id, [_, second] = await _edited_in_slack(session_factory, amount="12000")  # at or above the $10,000 threshold
+    async with session_factory() as session, session.begin():
+        await approve(session, account=team.account, member=team.maria, action_id=action_id, option_id=second, now=later(1), edited_subject="INV-1, 12 days late")
+        action = await load_action(session, account_id=team.account.id, action_id=action_id)
+        assert action.status == ActionStatus.PENDING and (action.edited_subject, action.edited_body) == ("INV-1, 12 days late", None)
+        assert await edited_options(session, account_id=team.account.id, actions=[action]) == {action_id: second}
+    [message] = (await _approve_and_send(session_factory, team, action_id, second)).messages
+    assert (message["To"], message["Subject"], str(message.get_payload()).strip()) == ("cfo@acme.test", "INV-1, 12 days late", "Dear CFO, INV-1 is overdue.")
+
+
+async def test_the_executor_ignores_an_edit_stored_for_another_option(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    """An action approved before approvals dropped other options' edits still sends the chosen option's own draft."""
+    team, action_id, [_, second] = await _edited_in_slack(session_factory)
+    async with session_factory() as session, session.begin():
+        action = await load_action(session, account_id=team.account.id, action_id=action_id)
+        assert await compare_and_set(session, action, to=ActionStatus.APPROVED, now=NOW, chosen_option_id=second, decided_at=NOW)
+    with Mailbox() as mailbox:
+        outcome = await execute_action(session_factory, account_id=team.account.id, action_id=action_id, now=later(5), settings=settings_for(mailbox.port))
+    assert outcome.status == "executed"
+    [message] = mailbox.messages
+    assert (message["To"], message["Subject"]) == ("cfo@acme.test", "Escalation: INV-1")

@@ -108,6 +108,17 @@ async def test_a_payment_batch_below_the_threshold_runs_by_itself_and_says_so(se
     assert await count_records(session, small_id, "executed") == 1
 
 
+async def test_a_rule_only_does_the_work_it_is_named_for(session: AsyncSession) -> None:
+    # A buffer response (payment_prioritization, under the payment batch rule) whose first option draws credit waits for a person.
+    team = await Team.open(session)
+    await update_rule(session, account=team.account, member=team.ada, action_type="payment_batch", auto_execute=True, now=NOW)
+    line = {"cash_account_id": "cash_x", "amount": "900"}
+    action = await make_action(session, team.account, "payment_prioritization", amount="900",
+                               options=[option("credit_draw", line, amount="900"), option("delay_payment", {"schedule_ids": ["s"]}, amount="900")])
+    assert await maybe_auto_execute(session, account=team.account, action=action, now=NOW, settings=settings_for()) is None
+    assert action.status == ActionStatus.PENDING and await count_records(session, action.id, "approved") == 0
+
+
 async def test_no_rule_bypasses_dual_control(session: AsyncSession) -> None:
     team = await Team.open(session)
     await update_rule(session, account=team.account, member=team.ada, action_type="payment_batch", auto_execute=True, threshold_amount="50000", now=NOW)

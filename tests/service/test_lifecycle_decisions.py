@@ -266,3 +266,20 @@ async def test_without_an_exchange_rate_dual_control_applies(session: AsyncSessi
     decision = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=(await first_option(session, action)).id, now=NOW)
     assert (decision.outcome, decision.approvals_required) == ("awaiting_second_approval", 2)
     assert "no exchange rate to compare it with the $10,000.00 limit" in decision.message
+
+
+async def test_a_large_payroll_takes_an_admin_first_then_an_approver(session: AsyncSession) -> None:
+    """Payroll above the dual-control threshold: a team with one admin is not stuck. The admin
+    approves first; an approver then gives the second approval. An approver never goes first."""
+    team = await Team.open(session)
+    action = await make_action(session, team.account, "payroll_contingency", amount="42000", options=[option("confirm_plan", {"steps": []})])
+    opt = await first_option(session, action)
+    with pytest.raises(PermissionDenied, match="Payroll actions need an admin's approval, always"):
+        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW)
+    first = await approve(session, account=team.account, member=team.ada, action_id=action.id, option_id=opt.id, now=NOW)
+    assert (first.outcome, first.approvals_given, first.approvals_required) == ("awaiting_second_approval", 1, 2)
+    with pytest.raises(PermissionDenied, match="Payroll actions need an admin's approval"):
+        await skip(session, account=team.account, member=team.li, action_id=action.id, now=NOW)
+    second = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW)
+    assert second.outcome == "approved" and second.approvals_given == 2
+    assert await count_records(session, action.id, "approved") == 1

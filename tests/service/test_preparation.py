@@ -10,17 +10,22 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tamio.accounts.models import SafetyMode, UserConfiguration
-from tamio.data.models import Client
+from tamio.accounts.models import Role, SafetyMode, UserConfiguration
+from tamio.accounts.service import ensure_member
+from tamio.config import Settings
+from tamio.data.models import Client, ExpenseCategory
 from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert, DetectionRule, DetectionType
+from tamio.execution.lifecycle import approve
+from tamio.execution.service import execute_action
 from tamio.money import format_money
-from tamio.obligations.models import ObligationSchedule
+from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 from tamio.pipeline import PipelineConfig, PipelineMode, run_detection_preparation_cycle
 from tamio.preparation import engine as prep_engine
 from tamio.preparation.context import load_context
 from tamio.preparation.engine import prepare_actions
 from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
-from tests.service.books import SCHEDULE_PATH, Books
+from tests.service.books import LEGACY_PATH, SCHEDULE_PATH, Books
+from tests.service.execution_factories import Mailbox, settings_for
 from tests.service.test_detection_snapshot import MONDAY as SNAPSHOT_DAY
 from tests.service.test_detection_snapshot import large_business, small_business
 
@@ -216,3 +221,114 @@ async def test_the_context_takes_the_same_number_of_queries_whatever_the_size(
     large_count, large_ctx = await count(large.account.id)
     assert len(large_ctx.schedules) > 10 * len(small_ctx.schedules) and len(large_ctx.clients) == 80
     assert small_count == large_count and small_count <= 12
+
+
+# -- every payroll at risk gets a plan; a buffer breach gets one buffer response --------------
+
+PAYDAY = date(2026, 12, 10)
+
+
+async def short_of_payroll(session: AsyncSession, settings: Settings = SCHEDULE_PATH, *, payroll_category: str = "payroll",
+                           late_clients: bool = True, flexible_vendor: bool = True) -> Books:
+    """60,000 of payroll on Thu 10 Dec, 10,000 in the bank, the credit line drawn to its limit, no savings,
+    the one vendor that can wait due after payroll, and (``late_clients``) Acme and Globex late with 42,000."""
+    books = await Books.open(session, today=TODAY, settings=settings)
+    await books.cash("Operating", "10000")
+    await books.cash("Credit line", "-25000", account_type="credit_line", credit_limit=Decimal("25000"))
+    if payroll_category == "payroll":
+        await books.expense("Payroll", "60000", books.every("once", PAYDAY), category="payroll")
+    else:  # a payroll provider's bill filed as an expense, its vendor later put in the payroll category
+        gusto = await books.expense("Gusto", "60000", books.every("once", PAYDAY))
+        gusto.category = ExpenseCategory.PAYROLL
+    await books.expense("Cloud Host", "2500", books.every("once", date(2026, 12, 18)), flexibility_level="can_delay" if flexible_vendor else "cannot_delay",
+                        criticality="flexible", contact_email="billing@cloudhost.test")
+    if late_clients:
+        await books.client("Acme Corp", "30000", books.every("once", date(2026, 11, 20)), contact_email="ap@acme.test", relationship_type="transactional")
+        await books.client("Globex", "12000", books.every("once", date(2026, 11, 25)), contact_email="ar@globex.test", relationship_type="transactional")
+    await session.commit()
+    return books
+
+
+async def payroll_plan(session: AsyncSession, books: Books) -> tuple[DetectionAlert, PreparedAction, list[ActionOption]]:
+    config = PipelineConfig(mode=PipelineMode.TARGETED, detection_types=(DetectionType.PAYROLL_SAFETY,))
+    result = await run_detection_preparation_cycle(session, books.account.id, config, today=TODAY, now=NOW, settings=books.settings)
+    assert result.errors == [] and result.alerts_by_type == {"payroll_safety": 1}, result
+    assert result.actions_by_type == {"payroll_contingency": 1}, result  # the alert has its plan
+    alert_row, action = (await session.execute(select(DetectionAlert, PreparedAction).join(PreparedAction, PreparedAction.alert_id == DetectionAlert.id))).one()
+    return alert_row, action, await options_of(session, action)
+
+
+async def test_payroll_with_nothing_to_move_gets_a_plan_naming_the_sum_to_put_in(session: AsyncSession) -> None:
+    # The forecast counts Acme's and Globex's 42,000 as paid today, so chasing them closes none of the gap.
+    books = await short_of_payroll(session)
+    alert_row, action, [option] = await payroll_plan(session, books)
+    assert (Decimal(alert_row.context["cash_after"]), alert_row.amount) == (Decimal("-8000"), Decimal("14000.00"))
+    assert option.kind == "confirm_plan" and option.title == "Put $14,000.00 into Operating before Thu 10 Dec"
+    assert option.params == {"payroll_schedule_id": alert_row.entity_id, "steps": []} and option.amount == Decimal("14000")
+    assert "- Put $14,000.00 into Operating before Thu 10 Dec" in (option.draft_body or "")
+    assert "already counts $42,000.00 of overdue invoices" in (option.description or "")
+
+
+async def test_payroll_with_late_clients_not_in_the_forecast_is_a_plan_to_collect_them(session: AsyncSession) -> None:
+    books = await short_of_payroll(session, LEGACY_PATH)  # the legacy forecast counts no past-due invoice
+    alert_row, action, [option] = await payroll_plan(session, books)
+    assert Decimal(alert_row.context["cash_after"]) == Decimal("-50000") and action.requires_admin
+    assert option.kind == "confirm_plan" and option.amount == Decimal("42000")
+    assert option.title == "Collect $42,000.00 before payroll: Acme Corp's $30,000.00 (17 days late), Globex's $12,000.00 (12 days late)"
+    steps = option.params["steps"]
+    assert [(s["kind"], s["to"]) for s in steps] == [("send_email", "ap@acme.test"), ("send_email", "ar@globex.test")]
+    assert all("$30,000.00" in steps[0][k] or k == "subject" for k in ("subject", "body")) and "Acme Corp" in steps[0]["body"]
+    body = option.draft_body or ""
+    assert "- Ask Acme Corp to pay $30,000.00 now (17 days late)" in body and "- Ask Globex to pay $12,000.00 now (12 days late)" in body
+    assert option.forecast_lowest_balance is not None and option.forecast_lowest_balance > Decimal("-50000")  # the money arrives in the re-run forecast
+
+
+async def test_payroll_paid_to_a_payroll_vendor_as_an_expense_gets_its_plan(session: AsyncSession) -> None:
+    books = await short_of_payroll(session, payroll_category="operating", late_clients=False)
+    alert_row, action, [option] = await payroll_plan(session, books)
+    assert action.counterparty_name == "Gusto" and action.amount == Decimal("60000")
+    assert option.params["payroll_schedule_id"] == alert_row.entity_id and option.title == "Put $56,000.00 into Operating before Thu 10 Dec"
+
+
+async def test_a_plan_to_collect_before_payroll_emails_each_client_and_queues_payroll(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    async with session_factory() as session:
+        books = await short_of_payroll(session, LEGACY_PATH)
+        _, action, [option] = await payroll_plan(session, books)
+        admin = await ensure_member(session, account_id=books.account.id, slack_user_id="UADA", display_name="ada", role=Role.ADMIN)
+        await approve(session, account=books.account, member=admin, action_id=action.id, option_id=option.id, now=NOW)
+        second = await ensure_member(session, account_id=books.account.id, slack_user_id="UBEA", display_name="bea", role=Role.ADMIN)
+        decision = await approve(session, account=books.account, member=second, action_id=action.id, option_id=option.id, now=NOW)
+        assert decision.outcome == "approved"  # 60,000 of payroll: two admins
+        await session.commit()
+        account_id, payroll_id = books.account.id, option.params["payroll_schedule_id"]
+    with Mailbox() as mailbox:
+        outcome = await execute_action(session_factory, account_id=account_id, action_id=action.id, now=NOW, settings=settings_for(mailbox.port))
+    assert outcome.status == "executed", outcome.error
+    assert sorted(str(m["To"]) for m in mailbox.messages) == ["ap@acme.test", "ar@globex.test"]
+    async with session_factory() as session:
+        payroll = await session.get(ObligationSchedule, payroll_id)
+        assert payroll is not None and payroll.status == ScheduleStatus.QUEUED
+
+
+async def test_a_buffer_breach_is_one_buffer_response_whatever_ranks_first(session: AsyncSession) -> None:
+    books = await tight_books(session)
+    breach = await alert(session, books, DetectionType.BUFFER_BREACH, amount="14000")
+    [action] = (await prepare_actions(session, account=books.account, alerts=[breach], today=TODAY, now=NOW, settings=SCHEDULE_PATH)).actions
+    assert action.action_type.value == "payment_prioritization" and "below your buffer" in action.title
+    assert {o.kind for o in await options_of(session, action)} == {"delay_payment", "credit_draw", "send_email"}
+
+
+async def test_a_buffer_breach_with_only_late_clients_to_turn_to_offers_to_chase_the_largest_of_them(session: AsyncSession) -> None:
+    books = await short_of_payroll(session, LEGACY_PATH, flexible_vendor=False)
+    await books.client("Initech", "5000", books.every("once", date(2026, 11, 30)), contact_email="ap@initech.test")
+    await books.client("Hooli", "900", books.every("once", date(2026, 12, 1)), contact_email="ap@hooli.test")
+    await session.commit()
+    config = PipelineConfig(mode=PipelineMode.TARGETED, detection_types=(DetectionType.BUFFER_BREACH,))
+    result = await run_detection_preparation_cycle(session, books.account.id, config, today=TODAY, now=NOW, settings=LEGACY_PATH)
+    assert result.actions_by_type == {"payment_prioritization": 1}, result  # not an invoice follow-up for a buffer breach
+    action = (await session.execute(select(PreparedAction))).scalar_one()
+    options = await options_of(session, action)
+    assert sorted((o.kind, o.counterparty_name, o.amount) for o in options) == [
+        ("send_email", "Acme Corp", Decimal("30000")), ("send_email", "Globex", Decimal("12000")), ("send_email", "Initech", Decimal("5000")),
+    ]  # no credit left, no vendor that can wait: the three largest of four late clients, each its own option
+    assert all(o.recipient_email and o.draft_body for o in options)

@@ -65,6 +65,9 @@ class ExecutionContext:
     now: datetime
     today: date
     actor: str = "system"
+    # The approver's edit of the chosen option's message (``None`` when the edit was another option's).
+    edited_subject: str | None = None
+    edited_body: str | None = None
 
     @property
     def audit(self) -> AuditService:

@@ -1,6 +1,7 @@
 """``send_email``: the drafted reminder, follow-up or escalation, sent to the counterparty.
 
-The message is the approver's edited draft when there is one, else the option's draft. It goes to
+The message is the approver's edited draft when there is one for this option (an edit of option 1's
+email is not sent when option 2 is approved), else the option's draft. It goes to
 the option's ``recipient_email``, else ``params["to"]``, else the contact address of the client
 (``params["client_id"]`` or the option's/action's client) or vendor (``params["vendor_id"]``).
 Sending itself (once per key, Message-ID from the execution record) is the service's job; this
@@ -17,8 +18,8 @@ from tamio.execution.executors.base import ExecutionContext, ExecutionProblem, O
 def drafted_message(ctx: ExecutionContext, params: dict[str, Any], *, primary: bool) -> tuple[str, str]:
     """(subject, body): the approver's edit of the option's draft wins over the draft itself."""
     if primary:
-        subject = ctx.action.edited_subject or ctx.option.draft_subject or params.get("subject")
-        body = ctx.action.edited_body or ctx.option.draft_body or params.get("body")
+        subject = ctx.edited_subject or ctx.option.draft_subject or params.get("subject")
+        body = ctx.edited_body or ctx.option.draft_body or params.get("body")
     else:  # a step of a plan carries its own message
         subject, body = params.get("subject"), params.get("body")
     if not subject or not body:

@@ -56,8 +56,8 @@ class DelayPayment:
         out = []
         for index, entry in enumerate(entries):
             primary = path == "0" and index == 0
-            subject = (ctx.action.edited_subject if primary else None) or entry.get("subject") or (ctx.option.draft_subject if primary else None)
-            body = (ctx.action.edited_body if primary else None) or entry.get("body") or (ctx.option.draft_body if primary else None)
+            subject = (ctx.edited_subject if primary else None) or entry.get("subject") or (ctx.option.draft_subject if primary else None)
+            body = (ctx.edited_body if primary else None) or entry.get("body") or (ctx.option.draft_body if primary else None)
             if not subject or not body:
                 raise ExecutionProblem(f"The notice to vendor {index + 1} of option {ctx.option.rank} has no drafted message.")
             to, name = await recipient(ctx, {"vendor_id": entry.get("vendor_id")}, explicit=entry.get("to"))
