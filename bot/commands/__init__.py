@@ -41,6 +41,7 @@ ROUTES: dict[type, Route] = {
     parse.DigestHere: settings.digest_here,
     parse.SetRole: settings.set_member_role,
     parse.RenameCounterparty: data.rename_counterparty,
+    parse.SetContact: data.set_contact,
     parse.ConnectIntegration: integrations.connect_integration,
     parse.SyncIntegration: integrations.sync_integration,
     parse.CreateToken: tokens.create_api_token,

@@ -8,10 +8,11 @@ Recording needs an approver or admin; anyone in the workspace may look.
     /tamio balance set "Operating" 45000 USD
     /tamio paid "Acme Corp" 5000 on 2026-12-03
     /tamio rename client "Acme" "Acme Corp"
+    /tamio contact "Acme Corp" ap@acme.example "Jane Doe"
 
 A counterparty synced from an integration keeps the fields that integration owns
 (``locked_fields``, e.g. a Xero contact's name): renaming one is refused with a message saying
-where to change it.
+where to change it; so is setting a contact email an integration owns.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from bot.boundary import Reply
 from bot.commands import parse
 from bot.runtime import Scope
 from tamio.accounts.models import Role
-from tamio.data.counterparties import BillingLine, CounterpartyService, find_client, find_expense
+from tamio.data.counterparties import (
+    BillingLine,
+    CounterpartyService,
+    find_client,
+    find_counterparty,
+    find_expense,
+)
 from tamio.data.models import Client, ExpenseBucket
 from tamio.data.service import list_cash_accounts, set_balance
 from tamio.errors import NotFound
@@ -42,34 +49,42 @@ CATEGORIES = {"expense": "operating", "payroll": "payroll", "tax": "tax"}
 KIND_WORDS = {"client": "client", "expense": "expense", "payroll": "payroll", "tax": "tax payment"}
 
 
-async def add_obligation(scope: Scope, *, kind: str, name: str, amount: Decimal, currency: str, recurrence: RecurrenceSpec) -> str:
-    """Add a recurring amount to a (new or existing) counterparty; returns the confirmation text."""
+async def add_obligation(scope: Scope, *, kind: str, name: str, amount: Decimal, currency: str, recurrence: RecurrenceSpec,
+                         contact_email: str | None = None) -> str:
+    """Add a recurring amount to a (new or existing) counterparty; returns the confirmation text.
+
+    ``contact_email`` (already checked) becomes the counterparty's; on an existing one it replaces
+    the address, unless an integration owns it (``LockedField``)."""
     await scope.require(Role.APPROVER, "add what the business is owed or owes")
     actor = scope.member.id if scope.member else "slack"
     service = CounterpartyService(scope.db, account=scope.account, settings=scope.settings, today=scope.today, actor=actor, now=scope.now)
     line = BillingLine(amount, currency, recurrence, OBLIGATION_TYPES[kind])
+    contact = {"contact_email": contact_email} if contact_email else {}
     existing: Client | ExpenseBucket | None
     if kind == "client":
         existing = await find_client(scope.db, account_id=scope.account.id, name=name)
         if existing is None:
-            existing = await service.create_client(name=name, billing=line, source="manual")
+            existing = await service.create_client(name=name, billing=line, source="manual", **contact)
             added = "Added"
         else:
+            await service.set_contact(existing, email=contact_email)
             await service.add_billing_line(existing, line)
             added = "Added another amount to"
     else:
         existing = await find_expense(scope.db, account_id=scope.account.id, name=name)
         if existing is None:
-            existing = await service.create_expense(name=name, billing=line, category=CATEGORIES[kind], source="manual")
+            existing = await service.create_expense(name=name, billing=line, category=CATEGORIES[kind], source="manual", **contact)
             added = "Added"
         else:
+            await service.set_contact(existing, email=contact_email)
             await service.add_billing_line(existing, line)
             added = "Added another amount to"
     first = recurrence.recurrence().first_occurrence()
     when = f", first due {day_label(first.due_date)}" if first else ""
+    email = f" Follow-up emails go to {escape(contact_email)}." if contact_email else ""
     return (
         f":white_check_mark: {added} *{escape(existing.name)}* ({KIND_WORDS[kind]}): {money(amount, currency)} "
-        f"{describe(recurrence.recurrence())}{when}."
+        f"{describe(recurrence.recurrence())}{when}.{email}"
     )
 
 
@@ -131,6 +146,21 @@ async def rename_counterparty(scope: Scope, command: parse.RenameCounterparty, c
     else:
         await service.update_expense(found, name=command.new_name)
     text = f":white_check_mark: Renamed the {word} *{escape(old)}* to *{escape(found.name)}*."
+    return Reply(text, [section(text)])
+
+
+async def set_contact(scope: Scope, command: parse.SetContact, client: AsyncWebClient) -> Reply:
+    await scope.require(Role.APPROVER, "set contact emails")
+    actor = scope.member.id if scope.member else "slack"
+    service = CounterpartyService(scope.db, account=scope.account, settings=scope.settings, today=scope.today, actor=actor, now=scope.now)
+    found = await find_counterparty(scope.db, account_id=scope.account.id, name=command.name, kind=command.kind)
+    changed = await service.set_contact(found, email=command.email, contact_name=command.contact_name)
+    word = "client" if isinstance(found, Client) else "expense"
+    person = f" ({escape(found.contact_name)})" if found.contact_name else ""
+    if changed:
+        text = f":white_check_mark: Follow-up emails to *{escape(found.name)}* ({word}) now go to {escape(found.contact_email or '')}{person}."
+    else:
+        text = f"Follow-up emails to *{escape(found.name)}* ({word}) already go to {escape(found.contact_email or '')}{person}; nothing changed."
     return Reply(text, [section(text)])
 
 

@@ -48,6 +48,8 @@ USAGES: Final[dict[str, Usage]] = {
     "role": Usage("role @person approver|admin|viewer", "/tamio role @maria approver", "who may decide (admins)"),
     "rename": Usage('rename client|expense "Old name" "New name"', '/tamio rename client "Acme" "Acme Corp"',
                     "rename a client or expense (names synced from Xero change in Xero)"),
+    "contact": Usage('contact [client|expense] "Name" EMAIL ["Contact name"]', '/tamio contact "Acme Corp" ap@acme.example',
+                     "set the email Tamio's follow-up emails to a client or vendor go to (and whom to greet)"),
     "connect": Usage("connect xero", "/tamio connect xero", "connect Xero to sync contacts, invoices and payments (admins)"),
     "sync": Usage("sync [xero]", "/tamio sync", "pull what changed in Xero now (Tamio also syncs every night)"),
     "token": Usage("token [list|revoke ID]", "/tamio token",
@@ -147,6 +149,14 @@ class RenameCounterparty:
 
 
 @dataclass(frozen=True)
+class SetContact:
+    name: str
+    email: str
+    kind: str | None = None  # client or expense; None: whichever has the name
+    contact_name: str | None = None
+
+
+@dataclass(frozen=True)
 class ConnectIntegration:
     integration: str = "xero"
 
@@ -173,6 +183,6 @@ class RevokeToken:
 
 Command = (
     ShowHelp | ShowForecast | OpenAddForm | AddObligation | ListBalances | SetBalance | RecordPaid | ShowAlerts
-    | ShowActions | RunPipeline | ShowConfig | SetConfig | DigestHere | SetRole | RenameCounterparty
+    | ShowActions | RunPipeline | ShowConfig | SetConfig | DigestHere | SetRole | RenameCounterparty | SetContact
     | ConnectIntegration | SyncIntegration | CreateToken | ListTokens | RevokeToken
 )

@@ -35,6 +35,7 @@ from bot.commands.forms import (
     RunPipeline,
     SetBalance,
     SetConfig,
+    SetContact,
     SetRole,
     ShowActions,
     ShowAlerts,
@@ -44,7 +45,7 @@ from bot.commands.forms import (
     SyncIntegration,
     Usage,
 )
-from bot.commands.parse_more import read_connect, read_rename, read_sync, read_token
+from bot.commands.parse_more import read_connect, read_contact, read_rename, read_sync, read_token
 from tamio.accounts.models import Role, SafetyMode
 from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
@@ -153,6 +154,7 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
         "digest": lambda: _digest(rest),
         "role": lambda: _role(rest),
         "rename": lambda: read_rename(rest),
+        "contact": lambda: read_contact(rest),
         "connect": lambda: read_connect(rest),
         "sync": lambda: read_sync(rest),
         "token": lambda: read_token(rest),
@@ -410,6 +412,7 @@ __all__ = [
     "DigestHere",
     "SetRole",
     "RenameCounterparty",
+    "SetContact",
     "ConnectIntegration",
     "SyncIntegration",
     "CreateToken",

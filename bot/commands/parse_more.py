@@ -1,4 +1,4 @@
-"""Reading ``/tamio rename``, ``connect``, ``sync`` and ``token`` (the rest is in ``bot.commands.parse``).
+"""Reading ``/tamio rename``, ``contact``, ``connect``, ``sync`` and ``token`` (the rest is in ``bot.commands.parse``).
 
 Pure, like the parser: words in (already split by ``parse.tokenize``), a typed command or a
 ``CommandError`` showing the right form out.
@@ -20,10 +20,15 @@ from bot.commands.forms import (
     ListTokens,
     RenameCounterparty,
     RevokeToken,
+    SetContact,
     SyncIntegration,
 )
+from tamio.data.counterparties import read_contact_name, read_email
+from tamio.errors import ValidationError
 
 TOKEN_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# An address typed in a command arrives as Slack's link markup (should_escape): <mailto:ap@acme.example|ap@acme.example>.
+MAILTO: Final = re.compile(r"^<mailto:([^|>]*)(?:\|[^>]*)?>$", re.IGNORECASE)
 # What can be renamed: clients, and expense buckets (vendors, payroll and taxes alike).
 RENAME_KINDS: Final = {
     "client": "client", "revenue": "client", "income": "client", "customer": "client",
@@ -51,6 +56,33 @@ def read_rename(rest: list[str]) -> RenameCounterparty:
     if len(new_name) > 200:
         raise _fail("rename", "The new name is too long.", hint="Use at most 200 characters.")
     return RenameCounterparty(kind=kind, name=name, new_name=new_name)
+
+
+def _address(word: str) -> str:
+    found = MAILTO.match(word)
+    return found.group(1) if found else word
+
+
+def read_contact(rest: list[str]) -> SetContact:
+    kind = None
+    if len(rest) >= 3 and rest[0].lower() in RENAME_KINDS and "@" not in rest[1]:
+        kind, rest = RENAME_KINDS[rest[0].lower()], rest[1:]
+    if len(rest) < 2:
+        raise _fail("contact", "I need the client's or vendor's name and the email address.")
+    at = next((i for i, word in enumerate(rest) if "@" in word), None)
+    if at is not None and at > 1:
+        raise _fail("contact", "I couldn't tell where the name ends.", hint='Put the name in double quotes, like `/tamio contact "Acme Corp" ap@acme.example`.')
+    if len(rest) > 3:
+        raise _fail("contact", "That is more than a name, an email address and a contact name.", hint="Put names in double quotes.")
+    name = rest[0].strip()
+    if not name:
+        raise _fail("contact", "The name is empty.")
+    try:
+        email = read_email(_address(rest[1]))
+        contact_name = read_contact_name(rest[2]) if len(rest) == 3 else None
+    except ValidationError as exc:
+        raise _fail("contact", exc.message) from exc
+    return SetContact(name=name, email=email, kind=kind, contact_name=contact_name)
 
 
 def _integration(name: str, rest: list[str]) -> str:

@@ -20,15 +20,16 @@ from bot.blocks.common import cut, option, section
 from bot.boundary import FieldErrors, Options, handler, tell
 from bot.commands.data import add_obligation
 from bot.runtime import Scope
-from tamio.data.counterparties import get_client, get_expense, list_counterparty_names
-from tamio.errors import NotFound, TamioError, ValidationError
+from tamio.data.counterparties import get_client, get_expense, is_email, list_counterparty_names
+from tamio.errors import LockedField, NotFound, TamioError, ValidationError
 from tamio.money import normalize_currency, parse_amount
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, RecurrenceError
 from tamio.obligations.schemas import RecurrenceSpec
 
 NEW_PREFIX = "new:"
 FIELD_FOR = {"end": "end_date", "start": "start_date", "day": "day", "frequency": "frequency", "calendar": "convention",
-             "name": "counterparty", "amount": "amount", "currency": "currency", "last_business_day": "day"}
+             "name": "counterparty", "amount": "amount", "currency": "currency", "last_business_day": "day",
+             "contact_email": "contact_email"}
 
 
 @handler
@@ -78,6 +79,9 @@ def _read(values: dict[str, str | None], today: date) -> tuple[dict[str, Any], d
         errors["convention"] = "Choose what happens on weekends."
     if not values.get("counterparty"):
         errors["counterparty"] = "Choose who it is, or type a new name."
+    out["contact_email"] = values.get("contact_email") or None
+    if out["contact_email"] is not None and not is_email(out["contact_email"]):
+        errors["contact_email"] = "Write one email address, like ap@client.com, or leave it empty."
     return out, errors
 
 
@@ -112,10 +116,13 @@ async def submit_add_form(scope: Scope, body: dict[str, Any], client: AsyncWebCl
         return FieldErrors(errors)
     assert spec is not None
     try:
-        text = await add_obligation(scope, kind=typed["kind"], name=name, amount=typed["amount"], currency=typed["currency"], recurrence=spec)
+        text = await add_obligation(scope, kind=typed["kind"], name=name, amount=typed["amount"], currency=typed["currency"],
+                                    recurrence=spec, contact_email=typed["contact_email"])
+    except LockedField as exc:  # raised, not returned: the boundary rolls back whatever was written
+        raise ValidationError(exc.message, field_errors={"contact_email": exc.message[:150]}) from exc
     except ValidationError as exc:
         mapped = {FIELD_FOR.get(k, "counterparty"): v for k, v in exc.field_errors.items()}
-        return FieldErrors(mapped or {"counterparty": exc.message[:150]})
+        raise ValidationError(exc.message, field_errors=mapped or {"counterparty": exc.message[:150]}) from exc
     channel = (json.loads(view.get("private_metadata") or "{}") or {}).get("channel")
     caller = replace(scope.caller, channel_id=channel, response_url=None)
     scope.after_commit(lambda: tell(caller, client, text, blocks=[section(text)]))

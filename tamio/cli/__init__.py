@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
+import os
+import re
 import socket
 import sys
 import traceback
@@ -57,7 +60,30 @@ def _accept_account_anywhere(sub: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None, *, now: datetime | None = None) -> int:
-    """Run one command; ``now`` (an aware datetime) stands in for the clock, as tests inject it."""
+    """Run one command; ``now`` (an aware datetime) stands in for the clock, as tests inject it.
+
+    Output piped into a reader that stops early (``tamio rates list | head -1``) ends the command
+    quietly, as Python's documentation advises for SIGPIPE: no traceback, exit status 1.
+    """
+    try:
+        code = _main(argv, now=now)
+        sys.stdout.flush()  # inside the try: a closed pipe is found here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (a test's capture): nothing is flushed at exit
+
+
+def _main(argv: Sequence[str] | None, *, now: datetime | None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -72,12 +98,14 @@ def main(argv: Sequence[str] | None = None, *, now: datetime | None = None) -> i
             return int(args.sync_handler(args, ctx))
         return int(asyncio.run(_run(args, ctx)))
     except TamioError as exc:
-        print(f"tamio: {exc}", file=sys.stderr)
+        print(f"tamio: {cli_wording(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
         problem = database_problem(exc, settings.database_url)
+        if problem is None and isinstance(exc, BrokenPipeError):
+            raise  # our output's reader went away: ``main`` ends quietly
         if problem is not None:
             print(f"tamio: {problem}", file=sys.stderr)
             return 1
@@ -85,6 +113,28 @@ def main(argv: Sequence[str] | None = None, *, now: datetime | None = None) -> i
         log.exception("unexpected error (correlation id %s)", correlation)
         print(f"tamio: something went wrong on our side (correlation id {correlation}); nothing was saved.", file=sys.stderr)
         return 2
+
+
+# Slack commands that the domain's messages name, and the same thing on the command line.
+CLI_FORMS: dict[str, str] = {
+    "/tamio connect xero": "tamio connect xero",
+    "/tamio sync": "tamio sync xero",
+    "/tamio sync xero": "tamio sync xero",
+}
+_SLACK_COMMAND = re.compile(r"`(/tamio[^`]*)`( in Slack)?")
+
+
+def cli_wording(text: str) -> str:
+    """A message for the command line: a Slack command it names becomes the ``tamio`` command that
+    does the same, and one with no command-line form is said to be in Slack."""
+
+    def reword(match: re.Match[str]) -> str:
+        command = match.group(1)
+        if command in CLI_FORMS:
+            return f"`{CLI_FORMS[command]}`"
+        return f"`{command}` in Slack"
+
+    return _SLACK_COMMAND.sub(reword, text)
 
 
 def _settings_problem(exc: Exception) -> str:

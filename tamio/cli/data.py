@@ -1,4 +1,4 @@
-"""``tamio balance ...`` and ``tamio rates ...``."""
+"""``tamio balance ...``, ``tamio rates ...`` and ``tamio contact NAME EMAIL``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 
 from tamio.cli.context import CliContext
 from tamio.currency.service import add_rate, list_rates
+from tamio.data.counterparties import CounterpartyService, find_counterparty, read_contact_name, read_email
+from tamio.data.models import Client
 from tamio.data.service import list_cash_accounts, set_balance
 from tamio.errors import TamioError, ValidationError
 from tamio.money import format_money, parse_amount
@@ -51,6 +53,18 @@ def register(sub: Any) -> None:
     lst.add_argument("--base", default=None)
     lst.add_argument("--quote", default=None)
     lst.set_defaults(handler=_rates_list)
+
+    contact = sub.add_parser(
+        "contact", help='set whom follow-up emails go to: tamio contact "Acme Corp" ap@acme.example [--name "Jane Doe"]',
+        description="Set the contact email (and the person's name) of a client or vendor; Tamio's follow-up emails go there.",
+    )
+    contact.add_argument("counterparty", help="the client's or vendor's name, as in Tamio")
+    contact.add_argument("email", help="the address, like ap@acme.example")
+    contact.add_argument("--name", dest="contact_name", default=None, help="the person to write to, like Jane Doe")
+    kind = contact.add_mutually_exclusive_group()
+    kind.add_argument("--client", dest="kind", action="store_const", const="client", help="when a client and a vendor share the name")
+    kind.add_argument("--expense", dest="kind", action="store_const", const="expense", help="the vendor (expense) of that name")
+    contact.set_defaults(handler=_contact, kind=None)
 
 
 async def _balance_set(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -122,4 +136,21 @@ async def _rates_list(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
         for r in await list_rates(session, base_currency=args.base, quote_currency=args.quote):
             print(f"{r.rate_date.isoformat()}  1 {r.base_currency} = {r.rate} {r.quote_currency}  ({r.source})")
+    return 0
+
+
+async def _contact(args: argparse.Namespace, ctx: CliContext) -> int:
+    email = read_email(args.email)
+    contact_name = read_contact_name(args.contact_name) if args.contact_name is not None else None
+    async with ctx.transaction() as session:
+        account = await ctx.account(session)
+        found = await find_counterparty(session, account_id=account.id, name=args.counterparty, kind=args.kind)
+        service = CounterpartyService(session, account=account, settings=ctx.settings, today=ctx.today(account), actor="cli", now=ctx.now)
+        changed = await service.set_contact(found, email=email, contact_name=contact_name)
+    word = "client" if isinstance(found, Client) else "expense"
+    person = f" ({found.contact_name})" if found.contact_name else ""
+    if changed:
+        print(f"{found.name} ({word}): follow-up emails go to {found.contact_email}{person}.")
+    else:
+        print(f"{found.name} ({word}): follow-up emails already go to {found.contact_email}{person}; nothing changed.")
     return 0

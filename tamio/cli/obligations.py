@@ -18,10 +18,9 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("import", help="import data from a file")
     imp_sub = parser.add_subparsers(dest="import_command", metavar="WHAT")
     imp_sub.required = True
-    obligations = imp_sub.add_parser(
-        "obligations",
-        help=f"import obligations from CSV: {HEADER} (optional column flexibility: can_delay, negotiable or cannot_delay, for vendors)",
-    )
+    about = (f"import obligations from CSV: {HEADER} (optional columns: flexibility, as can_delay, negotiable or cannot_delay, "
+             "for vendors; email and contact_name, whom follow-up emails go to)")
+    obligations = imp_sub.add_parser("obligations", help=about, description=about[:1].upper() + about[1:] + ".")
     obligations.add_argument("file")
     obligations.set_defaults(handler=_import_obligations)
 
@@ -54,6 +53,8 @@ async def _import_obligations(args: argparse.Namespace, ctx: CliContext) -> int:
         except TamioError as exc:
             raise TamioError(f"Nothing was imported from {path}: {exc}") from exc
     flexibility = f"; flexibility set for {result.flexibility_set} vendors" if result.flexibility_set else ""
+    if result.contacts_set:
+        flexibility += f"; contact set for {result.contacts_set} existing counterpart{'ies' if result.contacts_set != 1 else 'y'}"
     print(
         f"Imported {result.created} obligations from {path} "
         f"({result.skipped} already there; {result.new_counterparties} new counterparties{flexibility})."

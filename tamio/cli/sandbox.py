@@ -20,7 +20,6 @@ import importlib
 import os
 import secrets
 import signal
-import socket
 import sys
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +32,7 @@ from tamio.accounts.models import Account
 from tamio.accounts.service import account_for_team
 from tamio.cli.context import CliContext
 from tamio.cli.serve import _port as port_number
+from tamio.cli.serve import check_port
 from tamio.config import Settings
 from tamio.db import create_engine, make_session_factory
 from tamio.demo import seed_demo
@@ -64,15 +64,8 @@ def check_ports(host: str, port: int, app_port: int) -> None:
     """Both ports must be free before anything is written: a clear message instead of a half start."""
     if port == app_port:
         raise TamioError(f"--port and --app-port are both {port}.", hint="Give the sandbox and `tamio serve` different ports.")
-    for where, number, option in ((host, port, "--port"), ("127.0.0.1", app_port, "--app-port")):
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no obstacle
-            try:
-                probe.bind((where, number))
-            except OSError as exc:
-                who = "The sandbox" if option == "--port" else "`tamio serve`"
-                raise TamioError(f"{who} can't listen on {where}:{number} ({exc.strerror}).",
-                                 hint=f"Stop what uses it, or choose another port with {option}.") from exc
+    check_port(host, port, option="--port", who="The sandbox")
+    check_port("127.0.0.1", app_port, option="--app-port", who="`tamio serve`")
 
 
 async def _main(args: argparse.Namespace, settings: Settings, ctx: CliContext) -> int:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import importlib
 import signal
+import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from tamio.cli.context import CliContext
@@ -65,11 +68,52 @@ def tune_interpreter(settings: Settings) -> None:
         sys.setswitchinterval(0.001)
 
 
+def check_port(host: str, port: int, *, option: str = "--port", who: str = "`tamio serve`") -> None:
+    """Refuse at once, before anything starts or is written, when ``host:port`` can't be listened on."""
+    try:
+        addresses = {info[4]: info[0] for info in socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)}
+    except socket.gaierror as exc:
+        raise TamioError(f"{who} can't listen on {host}:{port} ({exc.strerror}).", hint="Give an address of this machine with --host.") from exc
+    for address, family in addresses.items():
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no obstacle
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise TamioError(f"{who} can't listen on {host}:{port}: port {port} is in use.",
+                                     hint=f"Stop what uses it, or pick another port with {option}.") from exc
+                raise TamioError(f"{who} can't listen on {host}:{port} ({exc.strerror}).",
+                                 hint=f"Pick another port with {option}, or another address.") from exc
+
+
 def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
     check_settings(ctx.settings, socket_mode=args.socket_mode)
+    check_port(args.host, args.port)
+    check_database(ctx.settings.database_url)
     tune_interpreter(ctx.settings)
     asyncio.run(_run(ctx.settings, host=args.host, port=args.port, socket_mode=args.socket_mode))
     return 0
+
+
+def check_database(url: str) -> None:
+    """Refuse to start on a database with no Tamio schema: every request would fail with "no such table"."""
+    from sqlalchemy.engine import make_url
+
+    if is_sqlite(url):
+        path = make_url(url).database
+        if path and path != ":memory:" and not Path(path).exists():
+            raise TamioError(f"There is no Tamio database at {path} yet.", hint="Run `tamio db upgrade` first (it creates and migrates it).")
+
+
+async def probe_schema(engine: Any) -> None:
+    """One read of the accounts table: a missing schema surfaces here as "run `tamio db upgrade`"."""
+    from sqlalchemy import select
+
+    from tamio.accounts.models import Account
+
+    async with engine.connect() as connection:
+        await connection.execute(select(Account.id).limit(1))
 
 
 async def _run(settings: Settings, *, host: str, port: int, socket_mode: bool) -> None:
@@ -77,6 +121,11 @@ async def _run(settings: Settings, *, host: str, port: int, socket_mode: bool) -
 
     server: Any = importlib.import_module("bot.server")
     engine = create_engine(settings.database_url)
+    try:
+        await probe_schema(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
     sessions = make_session_factory(engine)
     web_app = server.build_web_app(settings, sessions)
     stop = asyncio.Event()
@@ -86,7 +135,11 @@ async def _run(settings: Settings, *, host: str, port: int, socket_mode: bool) -
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:  # taken between the check and now
+            raise TamioError(f"`tamio serve` can't listen on {host}:{port} ({exc.strerror}).",
+                             hint="Stop what uses it, or pick another port with --port.") from exc
         mode = "Socket Mode" if socket_mode else f"http://{host}:{port}/slack/events"
         print(f"tamio: serving Slack ({mode}); health at http://{host}:{port}/healthz", flush=True)
         if socket_mode:

@@ -12,6 +12,7 @@ is off.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -61,6 +62,48 @@ ENUM_FIELDS: dict[str, Any] = {
 }
 
 
+MAX_EMAIL_LENGTH = 320
+MAX_CONTACT_NAME_LENGTH = 200
+_LOCAL_PART = re.compile(r"[^\s@<>()\[\],;:\"\\]{1,64}")
+_DOMAIN_LABEL = re.compile(r"[^\W_](?:[\w-]{0,61}[^\W_])?")
+
+
+def is_email(address: str) -> bool:
+    """Whether ``address`` (already stripped) looks like one deliverable address: ``local@domain.tld``.
+
+    Stricter than the REST API's shape check: where a person types one address by hand (Slack, the
+    CLI, a CSV cell), ``ap@acme`` or ``ap@@acme.com`` is a typo worth catching before an email bounces.
+    """
+    local, at, domain = address.rpartition("@")
+    labels = domain.split(".")
+    return (
+        bool(at) and len(address) <= MAX_EMAIL_LENGTH and _LOCAL_PART.fullmatch(local) is not None
+        and not local.startswith(".") and not local.endswith(".") and ".." not in local
+        and len(domain) <= 255 and len(labels) >= 2 and all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
+
+
+def read_email(text: str) -> str:
+    """An email address as typed (surrounding spaces dropped), or ``ValidationError`` saying what would be right."""
+    address = text.strip()
+    if not is_email(address):
+        shown = f"`{address[:80]}` is not an email address" if address else "The email address is empty"
+        raise ValidationError(f"{shown}; write it like ap@client.com.",
+                              field_errors={"contact_email": "must be an email address such as ap@client.com"})
+    return address
+
+
+def read_contact_name(text: str) -> str:
+    """The name of the person to write to: one line, at most 200 characters."""
+    name = " ".join(text.split())
+    if not name or len(name) > MAX_CONTACT_NAME_LENGTH or any(ord(ch) < 32 for ch in name):
+        problem = "is empty" if not name else f"has more than {MAX_CONTACT_NAME_LENGTH} characters"
+        raise ValidationError(f"The contact name {problem}; write the person's name, like Jane Doe.",
+                              field_errors={"contact_name": f"one line, 1 to {MAX_CONTACT_NAME_LENGTH} characters"})
+    return name
+
+
 @dataclass(frozen=True)
 class BillingLine:
     amount: Decimal
@@ -108,6 +151,20 @@ async def find_client(db: AsyncSession, *, account_id: str, name: str) -> Client
 async def find_expense(db: AsyncSession, *, account_id: str, name: str) -> ExpenseBucket | None:
     found = await _find_by_name(db, ExpenseBucket, account_id, name)
     return await db.get(ExpenseBucket, found) if found else None
+
+
+async def find_counterparty(db: AsyncSession, *, account_id: str, name: str, kind: str | None = None) -> Client | ExpenseBucket:
+    """The client (``kind="client"``) or expense bucket (``"expense"``) called ``name``; without a
+    kind, whichever has the name, and ``ValidationError`` when both do."""
+    client = await find_client(db, account_id=account_id, name=name) if kind in (None, "client") else None
+    bucket = await find_expense(db, account_id=account_id, name=name) if kind in (None, "expense") else None
+    if client is not None and bucket is not None:
+        raise ValidationError(f"Both a client and an expense are called `{name}`.", hint="Say which: `client` or `expense` before the name.")
+    found = client or bucket
+    if found is None:
+        what = {"client": "client", "expense": "expense"}.get(kind or "", "client or expense")
+        raise NotFound(f"There is no {what} called `{name}`.", hint="Check the spelling; names are matched ignoring case.")
+    return found
 
 
 async def get_client(db: AsyncSession, *, account_id: str, client_id: str) -> Client:
@@ -239,6 +296,18 @@ class CounterpartyService:
     async def update_expense(self, bucket: ExpenseBucket, *, billing: BillingLine | None = None, enforce_locks: bool = True, **fields: Any) -> ExpenseBucket:
         await self._update(bucket, EXPENSE_FIELDS, "expense_bucket", billing, enforce_locks, fields)
         return bucket
+
+    async def set_contact(self, entity: Client | ExpenseBucket, *, email: str | None = None, contact_name: str | None = None) -> bool:
+        """Set who to write to (read with ``read_email`` / ``read_contact_name`` first); ``None`` keeps
+        what is there. An audit row when something changed; ``LockedField`` when an integration owns it."""
+        fields: dict[str, Any] = {k: v for k, v in (("contact_email", email), ("contact_name", contact_name)) if v is not None}
+        changed = any(getattr(entity, k) != v for k, v in fields.items())
+        if changed:
+            if isinstance(entity, Client):
+                await self.update_client(entity, **fields)
+            else:
+                await self.update_expense(entity, **fields)
+        return changed
 
     async def _update(self, entity: Any, allowed: set[str], entity_type: str, billing: BillingLine | None, enforce_locks: bool, fields: dict[str, Any]) -> None:
         unknown = set(fields) - allowed

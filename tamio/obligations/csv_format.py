@@ -21,6 +21,11 @@ One more column is optional: ``flexibility`` says whether a vendor's payments ma
 runs short (``can_delay``, ``negotiable`` or ``cannot_delay``; empty leaves it as it is). It belongs
 to the vendor, not the obligation: it is refused on revenue rows, two rows of one vendor must not
 disagree, and it is not part of ``import_key`` (adding the column later sets it, duplicating nothing).
+
+Two more say whom Tamio's follow-up emails go to: ``email`` (one address, like ap@acme.example) and
+``contact_name`` (the person, like Jane Doe). Like flexibility they belong to the client or vendor,
+empty leaves what is there, two rows of one counterparty must not disagree, and neither is part of
+``import_key``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Final, TypeVar
 
+from tamio.data.counterparties import MAX_CONTACT_NAME_LENGTH, is_email
 from tamio.errors import ValidationError
 from tamio.money import is_currency, precision, quantize
 from tamio.obligations.recurrence import (
@@ -60,7 +66,7 @@ HEADER: Final = (
     "business_day",
     "calendar",
 )
-OPTIONAL_HEADER: Final = ("flexibility",)
+OPTIONAL_HEADER: Final = ("flexibility", "email", "contact_name")
 KINDS: Final = ("revenue", "expense", "payroll", "tax")
 FLEXIBILITY_LEVELS: Final = ("can_delay", "negotiable", "cannot_delay")
 MAX_COUNTERPARTY_LENGTH: Final = 200
@@ -116,6 +122,12 @@ class ObligationRow:
     convention: BusinessDayConvention
     calendar: str | None
     flexibility: str | None = None  # the vendor's, one of FLEXIBILITY_LEVELS; not part of import_key
+    email: str | None = None  # the counterparty's contact email; not part of import_key
+    contact_name: str | None = None  # the person at the counterparty; not part of import_key
+
+    @property
+    def is_client(self) -> bool:
+        return self.kind == "revenue"
 
     @property
     def import_key(self) -> str:
@@ -241,6 +253,23 @@ def _read_flexibility(raw: str) -> str | None:
     return value
 
 
+def _read_email(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not is_email(raw):
+        raise _BadCell(f"I couldn't read '{raw[:80]}' as an email address; write one address like ap@client.com, or leave it empty")
+    return raw
+
+
+def _read_contact_name(raw: str) -> str | None:
+    name = " ".join(raw.split())
+    if not name:
+        return None
+    if len(name) > MAX_CONTACT_NAME_LENGTH:
+        raise _BadCell(f"the contact name is longer than {MAX_CONTACT_NAME_LENGTH} characters; shorten it")
+    return name
+
+
 def _header_problem(cells: list[str]) -> str | None:
     names = [cell.strip().lower() for cell in cells]
     missing = [name for name in HEADER if name not in names]
@@ -253,7 +282,7 @@ def _header_problem(cells: list[str]) -> str | None:
         for label, values in (("missing", missing), ("unexpected", unexpected), ("repeated", repeated))
         if values
     )
-    return f"the first line must be the header {','.join(HEADER)} (and optionally flexibility) ({found})"
+    return f"the first line must be the header {','.join(HEADER)} (and optionally {', '.join(OPTIONAL_HEADER)}) ({found})"
 
 
 def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError]) -> ObligationRow | None:
@@ -277,6 +306,8 @@ def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError]) -> 
     convention = read("business_day", _read_convention)
     calendar = read("calendar", check_calendar)
     flexibility = read("flexibility", _read_flexibility)
+    email = read("email", _read_email)
+    contact_name = read("contact_name", _read_contact_name)
     if flexibility is not None and kind == "revenue":
         errors.append(CsvFieldError(line, "flexibility", "flexibility is for what you pay (expense, payroll or tax); leave it empty on revenue rows"))
     if end is not None and start is not None and end < start:
@@ -314,6 +345,8 @@ def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError]) -> 
         convention=convention,
         calendar=calendar,
         flexibility=flexibility,
+        email=email,
+        contact_name=contact_name,
     )
 
 
@@ -325,6 +358,7 @@ def parse_obligations_csv(text: str) -> list[ObligationRow]:
     columns: list[str] | None = None
     first_line_of_key: dict[str, int] = {}
     flexibility_of_vendor: dict[str, tuple[str, int]] = {}
+    said_of: dict[tuple[str, bool, str], tuple[str, int]] = {}  # (column, is a client, name) -> (value, line)
     last_line = 0
     try:
         for cells in reader:
@@ -357,6 +391,18 @@ def parse_obligations_csv(text: str) -> list[ObligationRow]:
                         line, "flexibility", f"line {said[1]} says {said[0]} for {row.counterparty}; give a vendor one flexibility"
                     ))
                     continue
+            disagreements = []
+            for column, value in (("email", row.email), ("contact_name", row.contact_name)):
+                if value is None:
+                    continue
+                said = said_of.setdefault((column, row.is_client, row.counterparty.casefold()), (value, line))
+                if said[0] != value:
+                    disagreements.append(CsvFieldError(
+                        line, column, f"line {said[1]} says {said[0]} for {row.counterparty}; give a {'client' if row.is_client else 'vendor'} one {column.replace('_', ' ')}"
+                    ))
+            if disagreements:
+                errors.extend(disagreements)
+                continue
             rows.append(row)
     except csv.Error as exc:
         errors.append(CsvFieldError(reader.line_num, "", f"the file isn't valid CSV ({exc}); check its quotes"))

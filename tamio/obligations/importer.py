@@ -4,8 +4,9 @@ Each row finds or creates its counterparty (a client for revenue; an expense buc
 expense, payroll or tax otherwise) and adds a billing line with the row's ``import_key``; a row
 whose key is already there is skipped, so importing the same file twice changes nothing. A row's
 optional ``flexibility`` is set on its vendor (with an audit row) whether the row is new or already
-there, so adding that column to a file imported before fills it in. The caller's transaction makes
-it all-or-nothing: an error names the row's line and nothing stays.
+there, so adding that column to a file imported before fills it in; so are the optional ``email`` and
+``contact_name``, on the client or vendor (an integration that owns them refuses, naming the line).
+The caller's transaction makes it all-or-nothing: an error names the row's line and nothing stays.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.data.counterparties import BillingLine, CounterpartyService, find_client, find_expense
 from tamio.data.models import Client, ExpenseBucket, ExpenseCategory, FlexibilityLevel
-from tamio.errors import MissingExchangeRate, TamioError
+from tamio.errors import LockedField, MissingExchangeRate, TamioError
 from tamio.obligations.csv_format import ObligationRow
 from tamio.obligations.models import ObligationAgreement, ObligationType
 from tamio.obligations.schemas import RecurrenceSpec
@@ -41,6 +42,7 @@ class ImportResult:
     skipped: int
     new_counterparties: int
     flexibility_set: int = 0  # vendors already there whose flexibility the file changed
+    contacts_set: int = 0  # clients and vendors already there whose email or contact name the file changed
 
 
 def spec_for(row: ObligationRow) -> RecurrenceSpec:
@@ -80,38 +82,71 @@ async def import_obligations(
     service = CounterpartyService(db, account=account, settings=settings, today=today, actor=actor, now=now)
     known = await _known_keys(db, account.id)
     created = skipped = new_counterparties = flexibility_set = 0
+    contacts_set: set[str] = set()
     for row in rows:
         key = row.import_key
+        contact: dict[str, Any] = {k: v for k, v in (("contact_email", row.email), ("contact_name", row.contact_name)) if v is not None}
         try:
             flexibility = FlexibilityLevel(row.flexibility) if row.flexibility else None
             if key in known:
                 skipped += 1
-                if flexibility is not None:
-                    bucket = await find_expense(db, account_id=account.id, name=row.counterparty)
-                    if bucket is not None and bucket.flexibility_level != flexibility:
-                        await service.update_expense(bucket, flexibility_level=flexibility)
-                        flexibility_set += 1
+                there: Client | ExpenseBucket | None = (
+                    await find_client(db, account_id=account.id, name=row.counterparty) if row.is_client
+                    else await find_expense(db, account_id=account.id, name=row.counterparty)
+                )
+                if isinstance(there, ExpenseBucket) and flexibility is not None and there.flexibility_level != flexibility:
+                    await service.update_expense(there, flexibility_level=flexibility)
+                    flexibility_set += 1
+                if there is not None and await _set_contact(service, there, row):
+                    contacts_set.add(there.id)
                 continue
             counterparty: Client | ExpenseBucket | None
             if row.kind == "revenue":
                 counterparty = await find_client(db, account_id=account.id, name=row.counterparty)
                 if counterparty is None:
-                    counterparty = await service.create_client(name=row.counterparty, source="csv")
+                    counterparty = await service.create_client(name=row.counterparty, source="csv", **contact)
                     new_counterparties += 1
+                elif await _set_contact(service, counterparty, row):
+                    contacts_set.add(counterparty.id)
             else:
                 counterparty = await find_expense(db, account_id=account.id, name=row.counterparty)
                 if counterparty is None:
                     extra: dict[str, Any] = {"flexibility_level": flexibility} if flexibility is not None else {}
-                    counterparty = await service.create_expense(name=row.counterparty, category=KIND_TO_CATEGORY[row.kind], source="csv", **extra)
+                    counterparty = await service.create_expense(
+                        name=row.counterparty, category=KIND_TO_CATEGORY[row.kind], source="csv", **extra, **contact
+                    )
                     new_counterparties += 1
-                elif flexibility is not None and counterparty.flexibility_level != flexibility:
-                    await service.update_expense(counterparty, flexibility_level=flexibility)
-                    flexibility_set += 1
+                else:
+                    if flexibility is not None and counterparty.flexibility_level != flexibility:
+                        await service.update_expense(counterparty, flexibility_level=flexibility)
+                        flexibility_set += 1
+                    if await _set_contact(service, counterparty, row):
+                        contacts_set.add(counterparty.id)
             billing = BillingLine(amount=row.amount, currency=row.currency, recurrence=spec_for(row), obligation_type=KIND_TO_TYPE[row.kind])
             await service.add_billing_line(counterparty, billing, import_key=key)
         except TamioError as exc:
             column = ", column currency" if isinstance(exc, MissingExchangeRate) else ""
+            if isinstance(exc, _ContactLocked):
+                column = f", column {exc.column}"
             raise TamioError(f"line {row.line}{column}: {exc}") from exc
         known.add(key)
         created += 1
-    return ImportResult(created=created, skipped=skipped, new_counterparties=new_counterparties, flexibility_set=flexibility_set)
+    return ImportResult(
+        created=created, skipped=skipped, new_counterparties=new_counterparties, flexibility_set=flexibility_set,
+        contacts_set=len(contacts_set),
+    )
+
+
+class _ContactLocked(LockedField):
+    def __init__(self, message: str, *, column: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+async def _set_contact(service: CounterpartyService, entity: Client | ExpenseBucket, row: ObligationRow) -> bool:
+    """The row's email and contact name on a counterparty already there; True when that changed it."""
+    try:
+        return await service.set_contact(entity, email=row.email, contact_name=row.contact_name)
+    except LockedField as exc:
+        column = "email" if "contact_email" in (entity.locked_fields or []) and row.email is not None else "contact_name"
+        raise _ContactLocked(exc.message, column=column) from exc

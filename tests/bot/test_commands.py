@@ -207,3 +207,41 @@ async def test_a_failure_halfway_leaves_nothing_behind(bot: BotHarness) -> None:
     shown = last_text(bot, ADMIN)
     assert "There is no exchange rate from EUR to USD" in shown and "nothing was saved" in shown
     assert await count(bot, Client) == 0 and await count(bot, ObligationAgreement) == 0
+
+
+async def test_contact_sets_whom_follow_up_emails_go_to(bot: BotHarness) -> None:
+    await bot.command(ADMIN, 'add client "Acme Corp" 5000 monthly on -1')
+    await bot.command(ADMIN, 'add expense "Cloud Host" 300 monthly on 15')
+    await bot.command(ADMIN, f"role <@{APPROVER}|sam> approver")
+    audits = await count(bot, AuditLog)
+
+    await bot.command(VIEWER, 'contact "Acme Corp" ap@acme.example')
+    assert "Only approvers and admins can set contact emails" in last_text(bot, VIEWER)
+    await bot.command(APPROVER, 'contact "Acme Corp" ap@acme')
+    assert "`ap@acme` is not an email address; write it like ap@client.com." in last_text(bot, APPROVER)
+    await bot.command(APPROVER, 'contact "Nobody" ap@nobody.example')
+    assert "There is no client or expense called `Nobody`" in last_text(bot, APPROVER)
+    assert await count(bot, AuditLog) == audits
+
+    # As Slack sends it (should_escape): the address is a mailto link.
+    await bot.command(APPROVER, 'contact "acme corp" <mailto:ap@acme.example|ap@acme.example> "Jane Doe"')
+    assert "Follow-up emails to *Acme Corp* (client) now go to ap@acme.example (Jane Doe)." in last_text(bot, APPROVER)
+    await bot.command(APPROVER, 'contact expense "Cloud Host" ops@cloud.example')
+    assert "*Cloud Host* (expense) now go to ops@cloud.example." in last_text(bot, APPROVER)
+    await bot.command(APPROVER, 'contact "Cloud Host" ops@cloud.example')
+    assert "already go to ops@cloud.example; nothing changed" in last_text(bot, APPROVER)
+    async with bot.sessions() as db:
+        acme = (await db.execute(select(Client))).scalar_one()
+        cloud = (await db.execute(select(ExpenseBucket))).scalar_one()
+        changes = [a.changes["changes"] for a in (await db.execute(select(AuditLog).where(AuditLog.action == "update"))).scalars()]
+    assert (acme.contact_email, acme.contact_name, cloud.contact_email) == ("ap@acme.example", "Jane Doe", "ops@cloud.example")
+    assert {"contact_email": {"old": None, "new": "ap@acme.example"}, "contact_name": {"old": None, "new": "Jane Doe"}} in changes
+    assert await count(bot, AuditLog) == audits + 2
+
+    async with bot.sessions() as db, db.begin():
+        cloud = (await db.execute(select(ExpenseBucket))).scalar_one()
+        cloud.locked_fields, cloud.source = ["contact_email"], "xero"
+    await bot.command(APPROVER, 'contact "Cloud Host" help@cloud.example')
+    assert "`contact_email` of Cloud Host comes from Xero, which owns it; change it there and sync." in last_text(bot, APPROVER)
+    await bot.command(VIEWER, "help")
+    assert '/tamio contact "Acme Corp" ap@acme.example' in last_text(bot, VIEWER)

@@ -163,3 +163,42 @@ async def test_settings_form_for_admins(bot: BotHarness) -> None:
     await bot.sender.block_action(APPROVER, None, None, [{"action_id": "home_settings", "value": "settings"}], view=bot.slack.home_views[ADMIN])
     await bot.settle()
     assert len(bot.slack.views) == 1
+
+
+async def test_the_add_form_takes_an_optional_contact_email(bot: BotHarness) -> None:
+    await bot.command(ADMIN, 'add expense "Cloud Host" 300 monthly on 15')
+    await bot.command(ADMIN, "add")
+    view = next(iter(bot.slack.views.values()))
+    field = next(b for b in view["blocks"] if b.get("block_id") == "contact_email")
+    assert field["optional"] is True and field["element"]["type"] == "email_text_input"
+
+    def filled(counterparty: str, kind: str, email: str) -> dict:
+        values = state(kind=select_option(kind), counterparty=select_option(counterparty, "external_select"), amount=text("1200"),
+                       currency=text("USD"), frequency=select_option("monthly"), day=text(""), start_date=picked("2026-12-10"),
+                       end_date=picked(None), convention=select_option("none"))
+        values["values"]["contact_email"] = {"contact_email": {"type": "email_text_input", "value": email}}
+        return values
+
+    refused = await bot.sender.view_submission(ADMIN, {"id": view["id"], "state": filled("new:Acme Corp", "client", "ap@acme")})
+    assert refused.json() == {"response_action": "errors",
+                              "errors": {"contact_email": "Write one email address, like ap@client.com, or leave it empty."}}
+    async with bot.sessions() as db:
+        assert (await db.execute(select(Client))).scalars().all() == []
+
+    accepted = await bot.sender.view_submission(ADMIN, {"id": view["id"], "state": filled("new:Acme Corp", "client", " ap@acme.example ")})
+    await bot.settle()
+    assert accepted.status == 200 and accepted.body == ""
+    assert "Follow-up emails go to ap@acme.example." in bot.ephemerals_for(ADMIN)[-1]["text"]
+
+    async with bot.sessions() as db, db.begin():  # Cloud Host's address now comes from an integration
+        cloud = (await db.execute(select(ExpenseBucket).where(ExpenseBucket.name == "Cloud Host"))).scalar_one()
+        cloud.contact_email, cloud.locked_fields, cloud.source = "ops@cloud.example", ["contact_email"], "xero"
+        amount_before = cloud.billing_config
+    refused = await bot.sender.view_submission(ADMIN, {"id": view["id"], "state": filled(f"expense:{cloud.id}", "expense", "new@cloud.example")})
+    assert refused.json()["response_action"] == "errors"
+    assert "contact_email of Cloud Host comes from Xero" in refused.json()["errors"]["contact_email"]
+    async with bot.sessions() as db:
+        acme = (await db.execute(select(Client).where(Client.name == "Acme Corp"))).scalar_one()
+        cloud = (await db.execute(select(ExpenseBucket).where(ExpenseBucket.name == "Cloud Host"))).scalar_one()
+    assert acme.contact_email == "ap@acme.example"
+    assert cloud.contact_email == "ops@cloud.example" and cloud.billing_config == amount_before  # nothing half-written

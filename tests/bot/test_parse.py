@@ -18,7 +18,7 @@ WORDS = ["add", "client", "expense", "payroll", "tax", "balance", "set", "paid",
          "0", "32", "1,200.50", "12,00.5", "1e9", "NaN", "sNaN", "-Infinity", "payroll_buffer_percent", "-5", "2026-12-01", "2020-01-01", "2026-02-30", "today", "fri",
          "last", "following", "holidays", "GB", "<@U123|maria>", "@maria", "admin", "safety_mode", "buffer", "15%", '"', "'",
          '"Acme Corp"', "“AWS”", "\\", "\x00", "…", "💸", "connect", "sync", "xero", "quickbooks", "token", "list", "revoke",
-         "create", "tok_abc123", "rename", '"Acme"']
+         "create", "tok_abc123", "rename", '"Acme"', "contact", "ap@acme.example", "<mailto:a@b.co|a@b.co>", "@"]
 
 
 def read(text: str) -> parse.Command:
@@ -55,6 +55,15 @@ def test_the_integration_token_and_rename_forms() -> None:
     assert read('rename vendor "AWS" "Amazon Web Services"') == parse.RenameCounterparty("expense", "AWS", "Amazon Web Services")
 
 
+def test_the_contact_form_takes_an_address_as_typed_or_as_slack_links_it() -> None:
+    acme = parse.SetContact("Acme Corp", "ap@acme.example")
+    assert read('contact "Acme Corp" ap@acme.example') == acme
+    assert read('contact "Acme Corp" <mailto:ap@acme.example|ap@acme.example>') == acme  # should_escape links addresses
+    assert read('contact client "Acme Corp" ap@acme.example "Jane  Doe"') == parse.SetContact("Acme Corp", "ap@acme.example", "client", "Jane Doe")
+    assert read('contact vendor "AWS" billing@aws.example') == parse.SetContact("AWS", "billing@aws.example", "expense")
+    assert read('contact "Client" ap@client.example "Jo"') == parse.SetContact("Client", "ap@client.example", None, "Jo")
+
+
 @pytest.mark.parametrize(
     ("text", "wrong"),
     [
@@ -75,6 +84,12 @@ def test_the_integration_token_and_rename_forms() -> None:
         ('rename client "Acme"', "I need the current name and the new name"),
         ('rename robot "A" "B"', "is not something I can rename"),
         ('rename client "Acme" " "', "A name is empty"),
+        ("contact", "I need the client's or vendor's name and the email address"),
+        ('contact "Acme Corp"', "I need the client's or vendor's name and the email address"),
+        ('contact "Acme Corp" ap@acme', "`ap@acme` is not an email address; write it like ap@client.com"),
+        ("contact Acme Corp ap@acme.example", "Put the name in double quotes"),
+        ('contact "Acme" a@b.example "Jo" extra', "more than a name, an email address and a contact name"),
+        ('contact " " ap@acme.example', "The name is empty"),
     ],
 )
 def test_errors_say_what_was_wrong_and_show_the_right_form(text: str, wrong: str) -> None:

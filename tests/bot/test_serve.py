@@ -107,3 +107,46 @@ async def test_stopping_while_slack_never_answers_gives_up_on_the_batch_without_
         await context.__anext__()
     assert HangingWorker.cancelled
     assert "in the middle of a batch" in caplog.text
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+async def test_a_port_in_use_is_one_line_at_once_and_writes_nothing(tmp_path: Path, host: str) -> None:
+    import socket
+    import time
+
+    port = free_port()
+    database = tmp_path / "never.db"
+    values = {"TAMIO_DATABASE_URL": f"sqlite+aiosqlite:///{database}", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tamio.cli", "serve", "--host", host, "--port", str(port), cwd=tmp_path, env=environment(**values),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        took = time.monotonic() - started
+    lines = err.decode().strip().splitlines()
+    assert process.returncode == 1 and out == b"" and len(lines) == 1, err.decode()
+    assert lines[0] == (f"tamio: `tamio serve` can't listen on {host}:{port}: port {port} is in use. "
+                        "Stop what uses it, or pick another port with --port.")
+    assert took < 15 and not database.exists()
+
+
+@pytest.mark.parametrize("file_exists", [False, True])
+async def test_an_unmigrated_database_is_one_line_saying_to_upgrade(tmp_path: Path, file_exists: bool) -> None:
+    """No file, or a file without Tamio's tables: one line naming `tamio db upgrade`, and no file made."""
+    database = tmp_path / "tamio.db"
+    if file_exists:  # an empty SQLite file: exists, but no tables
+        database.touch()
+    values = {"TAMIO_DATABASE_URL": f"sqlite+aiosqlite:///{database}", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tamio.cli", "serve", "--host", "127.0.0.1", "--port", str(free_port()), cwd=tmp_path,
+        env=environment(**values), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    lines = err.decode().strip().splitlines()
+    assert process.returncode == 1 and b"serving" not in out and len(lines) == 1, err.decode()
+    assert "tamio db upgrade" in lines[0]
+    assert database.exists() == file_exists

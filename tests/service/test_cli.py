@@ -78,3 +78,18 @@ def test_bad_input_is_one_clear_line(tamio) -> None:  # type: ignore[no-untyped-
     assert result.returncode == 1 and "XYZ" in result.stderr
     result = tamio("forecast", "--weeks", "0")
     assert result.returncode == 2 and "out of range" in result.stderr
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tamio, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for day in (2, 3):
+        assert tamio("rates", "add", "EUR", "USD", f"1.0{day}", "--date", f"2026-02-0{day}").returncode == 0
+    env = {**os.environ, "TAMIO_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db"}
+    for command, code in ((["rates", "list"], 1), (["forecast", "--as-of", "2026-12-07"], 1), (["--help"], 0)):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # like `| head -0`: whoever reads has gone before the first line
+        try:
+            done = subprocess.run([sys.executable, "-c", ENTRY, NOW, *command], cwd=tmp_path, env=env, stdout=write_end,
+                                  stderr=subprocess.PIPE, text=True, timeout=120)
+        finally:
+            os.close(write_end)
+        assert done.returncode == code and done.stderr == "", (command, done.stderr)

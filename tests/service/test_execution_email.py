@@ -124,7 +124,8 @@ async def test_no_address_fails_at_once_and_says_how_to_retry_this_action(sessio
         outcome = await execute_action(session_factory, account_id=team.account.id, action_id=action.id, now=NOW, settings=settings_for(mailbox.port))
     assert (outcome.status, outcome.attempts, mailbox.messages) == ("failed", 1, [])
     assert outcome.error == (
-        f"There is no email address for Jo's Bakery, so the message was not sent. Add a contact email to them (`PATCH /api/v1/data/clients/{bakery.id}` "
+        "There is no email address for Jo's Bakery, so the message was not sent. Add a contact email to them (`/tamio contact \"Jo's Bakery\" EMAIL` "
+        f"in Slack, `tamio contact \"Jo's Bakery\" EMAIL`, `PATCH /api/v1/data/clients/{bakery.id}` "
         f"with `contact_email`, or from Xero), then retry the action (`tamio actions retry {action.id} --as YOU`)."
     )
 

@@ -46,7 +46,8 @@ async def recipient(ctx: ExecutionContext, params: dict[str, Any], *, explicit: 
     name = name or ctx.option.counterparty_name or ctx.action.counterparty_name or "the counterparty"
     if not address or "@" not in address:
         where = f"clients/{client_id}" if client_id else (f"expense-buckets/{vendor_id}" if vendor_id else None)
-        how = f" (`PATCH /api/v1/data/{where}` with `contact_email`, or from Xero)" if where else ""
+        typed = f'"{name}" EMAIL'
+        how = f" (`/tamio contact {typed}` in Slack, `tamio contact {typed}`, `PATCH /api/v1/data/{where}` with `contact_email`, or from Xero)" if where else ""
         raise ExecutionProblem(
             f"There is no email address for {name}, so the message was not sent.",
             hint=f"Add a contact email to them{how}, then retry the action (`tamio actions retry {ctx.action.id} --as YOU`).",
