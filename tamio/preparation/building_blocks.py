@@ -101,7 +101,7 @@ def delay_vendors(
     when = ", ".join(f"{ctx.vendors[s.vendor_id or ''].name} to {m['new_date']}" for s, m in zip(candidates, moves, strict=True))
     return OptionDraft(
         kind="delay_payment",
-        title=f"Move {format_money(total, ctx.base_currency)} of payments to {names}"[:300],
+        title=f"Delay {format_money(total, ctx.base_currency)} of payments to {names}"[:300],
         description=f"Ask to pay later: {when}. Only vendors that can wait are asked; none is critical.",
         amount=total,
         currency=ctx.base_currency,
