@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 from tamio.cli.context import CliContext
 from tamio.config import Settings
+from tamio.db import utcnow
 from tamio.errors import TamioError
 
 log = logging.getLogger("tamio.cli")
@@ -92,7 +93,7 @@ def _main(argv: Sequence[str] | None, *, now: datetime | None) -> int:
     except Exception as exc:  # pydantic explains which variable is wrong
         print(f"tamio: the settings are not valid: {_settings_problem(exc)}", file=sys.stderr)
         return 1
-    ctx = CliContext(settings=settings, account_id=args.account) if now is None else CliContext(settings=settings, account_id=args.account, now=now)
+    ctx = CliContext(settings=settings, account_id=args.account, now=now or utcnow())
     try:
         if getattr(args, "sync_handler", None):
             return int(args.sync_handler(args, ctx))

@@ -23,10 +23,8 @@ Precise meanings (the issue's, where the design's table is terse):
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from itertools import accumulate
 
 from tamio.accounts.configuration import EffectiveConfig
 from tamio.detection.findings import (
@@ -42,7 +40,7 @@ from tamio.detection.findings import (
 )
 from tamio.detection.models import DetectionType
 from tamio.detection.snapshot import OPEN_STATUSES, AccountSnapshot, ScheduleRecord
-from tamio.forecast.engine import INFLOW, Forecast, runway_weeks
+from tamio.forecast.engine import INFLOW, CashByDay, Forecast, runway_weeks
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -118,23 +116,20 @@ def runway_threshold(snapshot: AccountSnapshot, *, today: date, config: Effectiv
     ]
 
 
-class _CashByDay:
-    """Cash at the end of any day of the forecast: opening cash plus every movement up to that day."""
+class _CashByDay(CashByDay):
+    """``CashByDay`` of a forecast; one built without its items (keep_items=False) falls back to the
+    week's close."""
 
     def __init__(self, forecast: Forecast) -> None:
+        super().__init__(forecast.opening_balance, forecast.items)
         self.forecast = forecast
-        items = sorted(forecast.items, key=lambda i: i.date)
-        self.days = [i.date for i in items]
-        moves = (i.amount if i.direction == INFLOW else -i.amount for i in items)
-        self.balances = list(accumulate(moves, initial=forecast.opening_balance))
-        # Forecasts built without their items (keep_items=False) fall back to the week's close.
-        self.by_week = not items and any(w.inflows or w.outflows for w in forecast.weeks)
+        self.by_week = not forecast.items and any(w.inflows or w.outflows for w in forecast.weeks)
 
     def at_end_of(self, when: date) -> Decimal:
         if self.by_week:
             week = self.forecast.week_of(when)
             return week.closing_balance if week else self.forecast.lowest_closing_balance
-        return self.balances[bisect_right(self.days, when)]
+        return super().at_end_of(when)
 
 
 def _is_payroll(snapshot: AccountSnapshot, s: ScheduleRecord) -> bool:

@@ -189,11 +189,9 @@ async def approve(
     for _ in range(CAS_TRIES):
         action = await load_action(db, account_id=account.id, action_id=action_id)
         approvals = await approvals_of(db, action_id=action.id)
-        # An admin-only action (payroll) that also needs dual control: once an admin has approved
-        # it, an approver may give the second approval; a team with one admin would otherwise be stuck.
         admin_approved = bool(approvals) and not {a.member_id for a in approvals}.isdisjoint(await _admin_ids(db, account.id))
-        if not (admin_approved and policy.has_role(member.role, Role.APPROVER)):
-            policy.check_can_decide(member.role, action_type=action.action_type.value, requires_admin=action.requires_admin, doing="approve")
+        policy.check_can_decide(member.role, action_type=action.action_type.value, requires_admin=action.requires_admin,
+                                doing="approve", admin_approved=admin_approved)
         if action.status != ActionStatus.PENDING or _is_expired(action, now):
             raise await already_decided(db, account=account, action=action, member=member, now=now)
         option = await load_option(db, action=action, option_id=option_id)

@@ -98,9 +98,15 @@ def has_role(role: Role | None, wanted: Role) -> bool:
     return role is not None and ROLE_RANK[role] >= ROLE_RANK[wanted]
 
 
-def check_can_decide(role: Role | None, *, action_type: str, requires_admin: bool = False, doing: str = "approve") -> None:
-    """Approvers and admins decide; payroll (or anything marked ``requires_admin``) is for admins only."""
-    if needs_admin(action_type, requires_admin=requires_admin):
+def check_can_decide(
+    role: Role | None, *, action_type: str, requires_admin: bool = False, doing: str = "approve", admin_approved: bool = False
+) -> None:
+    """Approvers and admins decide; payroll (or anything marked ``requires_admin``) is for admins only.
+
+    ``admin_approved``: an admin has already given the first of two approvals (dual control), so an
+    approver may give the second; a team with one admin would otherwise be stuck.
+    """
+    if needs_admin(action_type, requires_admin=requires_admin) and not (admin_approved and doing == "approve"):
         if not has_role(role, Role.ADMIN):
             what = PAYROLL_NEEDS_ADMIN if is_payroll(action_type) else "This action needs an admin's approval."
             raise PermissionDenied(

@@ -15,10 +15,12 @@ week where it first does; beyond the horizon it extrapolates the average weekly 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from itertools import accumulate
 from typing import Any
 
 from tamio.forecast.confidence import confidence_label
@@ -225,6 +227,20 @@ def forecast_from_totals(
         buffer=buffer,
         items=items,
     )
+
+
+class CashByDay:
+    """Cash at the end of any day: opening cash plus every forecast movement up to that day (not the
+    close of the day's week, which can hide a dip between a payday and the week's later inflows)."""
+
+    def __init__(self, opening_balance: Decimal, items: Iterable[ForecastItem]) -> None:
+        ordered = sorted(items, key=lambda i: i.date)
+        self.days = [i.date for i in ordered]
+        moves = (i.amount if i.direction == INFLOW else -i.amount for i in ordered)
+        self.balances = list(accumulate(moves, initial=opening_balance))
+
+    def at_end_of(self, when: date) -> Decimal:
+        return self.balances[bisect_right(self.days, when)]
 
 
 def runway_weeks(opening: Decimal, weeks: list[ForecastWeek], buffer: Decimal) -> Decimal | None:

@@ -36,6 +36,7 @@ from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.detection.models import DetectionRule, DetectionType
 from tamio.forecast.engine import (
     INFLOW,
+    CashByDay,
     Forecast,
     ForecastItem,
     WeeklyTotals,
@@ -195,18 +196,12 @@ class PreparationContext:
         return {s.id: s for s in self.schedules}
 
     def cash_at_end_of(self, day: date) -> Decimal:
-        """Cash at the end of ``day``: opening cash plus every forecast movement up to that day (as
-        detection measures it for payroll safety), not the close of the day's week."""
-        dates, balances = self._cash_by_day
-        return balances[bisect_right(dates, day)]
+        """Cash at the end of ``day``, as detection measures it for payroll safety."""
+        return self._cash_by_day.at_end_of(day)
 
     @cached_property
-    def _cash_by_day(self) -> tuple[list[date], list[Decimal]]:
-        items = sorted(self.forecast_items, key=lambda i: i.date)
-        balances = [self.opening_balance]
-        for item in items:
-            balances.append(balances[-1] + (item.amount if item.direction == INFLOW else -item.amount))
-        return [i.date for i in items], balances
+    def _cash_by_day(self) -> CashByDay:
+        return CashByDay(self.opening_balance, self.forecast_items)
 
     def forecast_with(self, adjustments: Iterable[ForecastItem] = (), *, opening_delta: Decimal = ZERO) -> Forecast:
         """The forecast re-run with an option applied (items added, moved or removed; cash moved).

@@ -54,6 +54,14 @@ def test_payroll_is_for_admins_only(action_type: str) -> None:
     check_can_decide(Role.ADMIN, action_type=action_type)
 
 
+def test_after_an_admins_first_approval_an_approver_may_give_the_second() -> None:
+    check_can_decide(Role.APPROVER, action_type="payroll_contingency", admin_approved=True)
+    with pytest.raises(PermissionDenied, match="you are a viewer"):
+        check_can_decide(Role.VIEWER, action_type="payroll_contingency", admin_approved=True)
+    with pytest.raises(PermissionDenied, match="Payroll actions need an admin's approval"):
+        check_can_decide(Role.APPROVER, action_type="payroll_contingency", doing="skip", admin_approved=True)
+
+
 def test_an_action_marked_for_admins_needs_an_admin() -> None:
     with pytest.raises(PermissionDenied, match="needs an admin's approval"):
         check_can_decide(Role.APPROVER, action_type="credit_line_draw", requires_admin=True)
