@@ -149,12 +149,17 @@ def _is_expired(action: PreparedAction, now: datetime) -> bool:
 
 
 async def amount_at_stake(db: AsyncSession, *, account: Account, action: PreparedAction, option: ActionOption, now: datetime) -> Decimal | None:
-    """The larger of the action's and the option's amounts, in the base currency.
+    """The money the chosen option moves, in the base currency: what dual control measures.
 
-    ``None`` when there is no rate to convert with: dual control then applies (fail safe).
+    A $2,500 delay offered against a $103,000 shortfall moves $2,500, so it is the option's amount
+    that counts, not the action's. An option without an amount falls back to the action's (fail
+    safe). ``None`` when there is no rate to convert with: dual control then applies (fail safe).
     """
-    amounts = [(a, c or account.base_currency) for a, c in ((action.amount, action.currency), (option.amount, option.currency)) if a is not None]
-    if not amounts:
+    if option.amount is not None:
+        amounts = [(option.amount, option.currency or action.currency or account.base_currency)]
+    elif action.amount is not None:
+        amounts = [(action.amount, action.currency or account.base_currency)]
+    else:
         return Decimal(0)
     on = now.astimezone(ZoneInfo(account.timezone)).date()
     try:
@@ -199,8 +204,7 @@ async def approve(
         draft, discarded = await _draft_for(db, account=account, action=action, option=option,
                                             edited_subject=edited_subject, edited_body=edited_body, edits=edits)
         at_stake = await amount_at_stake(db, account=account, action=action, option=option, now=now)
-        needed = 2 if at_stake is None else policy.approvals_required(at_stake, threshold=account.dual_approval_threshold)
-        required = max(action.approvals_required, needed)
+        required = 2 if at_stake is None else policy.approvals_required(at_stake, threshold=account.dual_approval_threshold)
         if any(a.member_id == member.id for a in approvals):
             raise Conflict(
                 f"You already approved this; it needs a different approver ({len(approvals)} of {required} approvals).",
