@@ -53,7 +53,7 @@ from bot.home import publish_home, publish_homes
 from bot.oauth import BotTokens
 from bot.queries import load_card
 from bot.runtime import Runtime
-from tamio.accounts.models import Account, Member
+from tamio.accounts.models import Account
 from tamio.detection.models import DetectionAlert
 from tamio.digest import DailyDigest
 from tamio.integrations.connections import RECONNECT_KIND

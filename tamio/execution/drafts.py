@@ -21,7 +21,14 @@ from tamio.accounts.models import Account, Member
 from tamio.errors import Conflict, PermissionDenied, ValidationError
 from tamio.execution import policy
 from tamio.execution.lifecycle import Decision, already_decided, approvals_of
-from tamio.execution.transitions import Actor, compare_and_set, load_action, load_options, member_label, record_transition
+from tamio.execution.transitions import (
+    Actor,
+    compare_and_set,
+    load_action,
+    load_options,
+    member_label,
+    record_transition,
+)
 from tamio.preparation.models import ActionOption, ActionStatus
 
 MAX_SUBJECT = 300

@@ -44,7 +44,12 @@ from tamio.forecast.engine import (
     forecast_from_totals,
 )
 from tamio.forecast.service import load_forecast_inputs_many
-from tamio.obligations.models import NEVER_DELAYED, OPEN_SCHEDULE_STATUSES, ObligationAgreement, ObligationSchedule
+from tamio.obligations.models import (
+    NEVER_DELAYED,
+    OPEN_SCHEDULE_STATUSES,
+    ObligationAgreement,
+    ObligationSchedule,
+)
 
 ZERO = Decimal(0)
 HORIZON_WEEKS = 13

@@ -29,7 +29,13 @@ from tamio.execution.executors.base import (
 from tamio.execution.executors.email import recipient
 from tamio.execution.safety import PROTECTED_CATEGORIES, PROTECTED_TYPES
 from tamio.money import quantize
-from tamio.obligations.models import Direction, ObligationAgreement, ObligationSchedule, ObligationType, ScheduleStatus
+from tamio.obligations.models import (
+    Direction,
+    ObligationAgreement,
+    ObligationSchedule,
+    ObligationType,
+    ScheduleStatus,
+)
 
 MOVABLE = (ScheduleStatus.SCHEDULED, ScheduleStatus.OVERDUE, ScheduleStatus.PARTIALLY_PAID)
 
