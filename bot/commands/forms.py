@@ -54,6 +54,8 @@ USAGES: Final[dict[str, Usage]] = {
     "sync": Usage("sync [xero]", "/tamio sync", "pull what changed in Xero now (Tamio also syncs every night)"),
     "token": Usage("token [list|revoke ID]", "/tamio token",
                    "create an API token for the REST API, shown once; list or revoke tokens (admins)"),
+    "rules": Usage("rules [set RULE auto on|off [threshold AMOUNT|none] [currency CUR]]", "/tamio rules set payment_batch auto on threshold 5000",
+                   "which actions run without waiting for a person; change one (admins; payroll is locked)"),
 }
 INTEGRATIONS: Final = ("xero",)
 
@@ -181,8 +183,19 @@ class RevokeToken:
     token_id: str
 
 
+@dataclass(frozen=True)
+class ShowRules:
+    pass
+
+
+@dataclass(frozen=True)
+class SetRule:
+    rule: str
+    changes: tuple[tuple[str, object], ...]  # (field, value) for ``tamio.execution.automation.update_rule``
+
+
 Command = (
     ShowHelp | ShowForecast | OpenAddForm | AddObligation | ListBalances | SetBalance | RecordPaid | ShowAlerts
     | ShowActions | RunPipeline | ShowConfig | SetConfig | DigestHere | SetRole | RenameCounterparty | SetContact
-    | ConnectIntegration | SyncIntegration | CreateToken | ListTokens | RevokeToken
+    | ConnectIntegration | SyncIntegration | CreateToken | ListTokens | RevokeToken | ShowRules | SetRule
 )

@@ -37,15 +37,17 @@ from bot.commands.forms import (
     SetConfig,
     SetContact,
     SetRole,
+    SetRule,
     ShowActions,
     ShowAlerts,
     ShowConfig,
     ShowForecast,
     ShowHelp,
+    ShowRules,
     SyncIntegration,
     Usage,
 )
-from bot.commands.parse_more import read_connect, read_contact, read_rename, read_sync, read_token
+from bot.commands.parse_more import read_connect, read_contact, read_rename, read_rules, read_sync, read_token
 from tamio.accounts.models import Role, SafetyMode
 from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
@@ -159,6 +161,7 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
         "sync": lambda: read_sync(rest),
         "token": lambda: read_token(rest),
         "tokens": lambda: read_token(rest),
+        "rules": lambda: read_rules(rest),
     }
     reader = readers.get(name)
     if reader is None:
@@ -418,6 +421,8 @@ __all__ = [
     "CreateToken",
     "ListTokens",
     "RevokeToken",
+    "ShowRules",
+    "SetRule",
     "Command",
     "parse",
     "tokenize",

@@ -1,4 +1,4 @@
-"""Reading ``/tamio rename``, ``contact``, ``connect``, ``sync`` and ``token`` (the rest is in ``bot.commands.parse``).
+"""Reading ``/tamio rename``, ``contact``, ``connect``, ``sync``, ``token`` and ``rules`` (the rest is in ``bot.commands.parse``).
 
 Pure, like the parser: words in (already split by ``parse.tokenize``), a typed command or a
 ``CommandError`` showing the right form out.
@@ -21,10 +21,14 @@ from bot.commands.forms import (
     RenameCounterparty,
     RevokeToken,
     SetContact,
+    SetRule,
+    ShowRules,
     SyncIntegration,
 )
 from tamio.data.counterparties import read_contact_name, read_email
-from tamio.errors import ValidationError
+from tamio.errors import TamioError, ValidationError
+from tamio.execution.policy import RULE_NAMES, rule_name_for
+from tamio.money import normalize_currency, parse_amount
 
 TOKEN_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # An address typed in a command arrives as Slack's link markup (should_escape): <mailto:ap@acme.example|ap@acme.example>.
@@ -118,3 +122,34 @@ def read_token(rest: list[str]) -> CreateToken | ListTokens | RevokeToken:
             raise _fail("token", f"`{rest[1][:40]}` is not a token id.", hint="`/tamio token list` shows the ids.")
         return RevokeToken(rest[1])
     raise _fail("token", f"I don't understand `{' '.join(rest)[:40]}`.", hint="Say `token`, `token list` or `token revoke ID`.")
+
+
+def read_rules(rest: list[str]) -> ShowRules | SetRule:
+    """``rules`` lists them; ``rules set RULE auto on|off [threshold AMOUNT|none] [currency CUR]`` changes one."""
+    if not rest:
+        return ShowRules()
+    if rest[0].lower() != "set" or len(rest) < 2:
+        raise _fail("rules", "I need `set` and a rule.", hint="Say `/tamio rules` to see them.")
+    rule = rest[1].lower()
+    if rule_name_for(rule) is None:
+        raise _fail("rules", f"`{rest[1][:40]}` is not a rule.", hint="Rules: " + ", ".join(f"`{r}`" for r in sorted(RULE_NAMES)) + ".")
+    words, changes = rest[2:], []
+    if not words or len(words) % 2:
+        raise _fail("rules", "Say what to change: `auto on|off`, `threshold AMOUNT|none` or `currency CUR`.")
+    for key, value in zip(words[0::2], words[1::2], strict=True):
+        key, low = key.lower(), value.lower()
+        if key == "auto" and low in ("on", "off"):
+            changes.append(("auto_execute", low == "on"))
+        elif key == "threshold":
+            try:
+                changes.append(("threshold_amount", None if low == "none" else parse_amount(value)))
+            except TamioError as exc:
+                raise _fail("rules", f"`{value[:40]}` is not an amount.", hint="Write it like `5000`, or `none` for any amount.") from exc
+        elif key == "currency":
+            try:
+                changes.append(("threshold_currency", normalize_currency(value)))
+            except TamioError as exc:
+                raise _fail("rules", f"`{value[:40]}` is not a currency.", hint="Write a code like `USD`.") from exc
+        else:
+            raise _fail("rules", f"I can't read `{key[:40]} {value[:40]}`.", hint="Use `auto on|off`, `threshold AMOUNT|none` or `currency CUR`.")
+    return SetRule(rule=rule, changes=tuple(changes))

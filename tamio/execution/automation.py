@@ -32,7 +32,7 @@ from tamio.db import utcnow
 from tamio.errors import LockedRule, MissingExchangeRate, NotFound, PermissionDenied, ValidationError
 from tamio.execution import policy
 from tamio.execution.models import ExecutionAutomationRule
-from tamio.money import normalize_currency
+from tamio.money import format_money, normalize_currency
 from tamio.preparation.models import ActionStatus, PreparedAction
 
 if TYPE_CHECKING:
@@ -184,6 +184,18 @@ async def update_rule(
         clock = (lambda: now) if now is not None else utcnow
         await AuditService(db, account.id, actor=member.id, clock=clock).log_update("automation_rule", rule.id, diff)
     return rule
+
+
+def describe_rule(rule: ExecutionAutomationRule, *, base_currency: str) -> str:
+    """How a rule reads for people (the CLI and Slack): "automatic · below $10,000.00 · only flexible"."""
+    if rule.is_locked:
+        state = "locked: an admin approves"
+    else:
+        state = "automatic" if rule.auto_execute else "asks a person"
+    limit = (f"below {format_money(rule.threshold_amount, rule.threshold_currency or base_currency)}"
+             if rule.threshold_amount is not None else "any amount")
+    tags = [f"only {', '.join(rule.included_tags)}" if rule.included_tags else "", f"not {', '.join(rule.excluded_tags)}" if rule.excluded_tags else ""]
+    return " · ".join(p for p in (state, limit, *tags) if p)
 
 
 def _clean(rule: ExecutionAutomationRule, changes: dict[str, Any]) -> dict[str, Any]:

@@ -108,7 +108,7 @@ async def counterparty_history(db: AsyncSession, *, account: Account, counterpar
     found = await load_histories(db, account=account, counterparty_ids=[counterparty_id], limit=limit)
     if counterparty_id not in found:
         raise NotFound(f"There is no client or vendor `{counterparty_id}` in this account.",
-                       hint="See them with `tamio clients list` and `tamio expenses list`, or name one: `tamio history \"Acme Corp\"`.")
+                       hint="Name a client or vendor of this account by its id, or by its name in the CLI: `tamio history NAME`.")
     return found[counterparty_id]
 
 
