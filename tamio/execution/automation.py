@@ -189,7 +189,7 @@ async def update_rule(
 def describe_rule(rule: ExecutionAutomationRule, *, base_currency: str) -> str:
     """How a rule reads for people (the CLI and Slack): "automatic · below $10,000.00 · only flexible"."""
     if rule.is_locked:
-        state = "locked: an admin approves"
+        state = "LOCKED: an admin approves"
     else:
         state = "automatic" if rule.auto_execute else "asks a person"
     limit = (f"below {format_money(rule.threshold_amount, rule.threshold_currency or base_currency)}"
