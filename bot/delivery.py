@@ -137,6 +137,7 @@ class DeliveryWorker:
         self.batch, self.interval, self.policy, self.per_channel = batch, interval, policy, per_channel
         self.pace = ChannelPace(spacing)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._covered: dict[str, list[str]] = {}  # a home_refresh row -> the rows of its batch its render covers
 
     async def run_once(self) -> int:
         """Claim and send one batch (channels concurrently, each in order); returns how many were delivered."""
@@ -146,7 +147,13 @@ class DeliveryWorker:
             rows = await outbox.claim_due(db, worker=self.name, now=now, limit=self.batch, kinds=KINDS,
                                    per_channel=self.per_channel, policy=self.policy, crowded=crowded)
         groups: dict[str, list[OutboxMessage]] = {}
+        homes: dict[str | None, OutboxMessage] = {}
         for row in rows:
+            if row.kind == "home_refresh" and row.user_id in homes:  # one render covers the account's refreshes of this batch
+                self._covered.setdefault(homes[row.user_id].id, []).append(row.id)
+                continue
+            if row.kind == "home_refresh":
+                homes[row.user_id] = row
             groups.setdefault(row.channel or f"#{row.id}", []).append(row)
 
         async def in_order(group: list[OutboxMessage]) -> int:
@@ -403,7 +410,9 @@ class DeliveryWorker:
 
     async def _homes(self, row: OutboxMessage) -> dict[str, Any]:
         """Every member's Home, rendered once for the account; the refreshes waiting behind this one
-        are covered by it (they were read before the render), so they are marked delivered too."""
+        (read before the render) and those claimed in the same batch are covered by it, so they are
+        marked delivered too. If publishing fails, the claimed ones are taken again when their lease ends."""
+        claimed = self._covered.pop(row.id, [])
         async with self.runtime.sessions() as db:
             account = await self._account(db, row)
             covered = await outbox.waiting(db, account_id=account.id, kind="home_refresh", exclude=row.id)
@@ -412,6 +421,9 @@ class DeliveryWorker:
         published = await publish_homes(self.runtime, client, account_id=account.id, charts=self.charts)
         async with self.runtime.sessions() as db, db.begin():
             coalesced = await outbox.coalesce(db, message_ids=covered, into=row.id, now=self.runtime.clock())
+            for other in claimed:  # claimed with this row in one batch: delivered by its render
+                coalesced += await outbox.mark_delivered(db, message_id=other, worker=self.name, now=self.runtime.clock(),
+                                                         result={"coalesced_into": row.id})
         return {"published": published, "coalesced": coalesced}
 
     async def _home(self, row: OutboxMessage) -> dict[str, Any]:
