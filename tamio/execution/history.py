@@ -225,6 +225,8 @@ async def _action_entries(
     actions = [a for a, _ in rows]
     deciders = await _deciders(db, actions)
     emails = await _emails(db, actions)
+    # An action that names its client only by name (no id) still belongs to it.
+    clients_by_name = {name.casefold(): cid for cid, (kind, name) in names.items() if kind == "client"}
     found: list[tuple[str, HistoryEntry]] = []
     for action, option in rows:
         on = _day(action.executed_at, zone) or _day(action.decided_at, zone) or action.created_at.date()
@@ -234,7 +236,8 @@ async def _action_entries(
             if kind != "send_email":
                 continue
             for cid in (params.get("client_id"), option.counterparty_id if option.counterparty_type == "client" else None,
-                        action.counterparty_id if action.counterparty_type == "client" else None):
+                        action.counterparty_id if action.counterparty_type == "client" else None,
+                        clients_by_name.get((option.counterparty_name or action.counterparty_name or "").casefold())):
                 if isinstance(cid, str) and cid in names and names[cid][0] == "client":
                     chased.add(cid)
                     break

@@ -8,22 +8,29 @@ the account and published to every member, each with their own role's view.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.home as home
 from bot.home import HomeData
+from bot.sandbox.standin import SlackStandIn
 from tamio.accounts.models import Account, Member
 from tamio.accounts.tokens import create_token
+from tamio.data.models import Client
 from tamio.execution.lifecycle import expire_due
+from tamio.execution.models import ExecutionAutomationRule
 from tamio.outbox.models import OutboxMessage
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
-from tests.bot.conftest import ADMIN, APPROVER, APPROVER2, CHANNEL, NOW, VIEWER, BotHarness
+from tests.bot.conftest import ADMIN, APPROVER, APPROVER2, CHANNEL, NOW, VIEWER, BotHarness, start_bot
 from tests.bot.prepared import Option, account_of, prepare, reload
+from tests.service.execution_factories import Mailbox, free_port
 
 pytestmark = pytest.mark.backends("sqlite")
 
@@ -138,3 +145,59 @@ async def test_app_home_is_rendered_once_per_change_and_published_to_every_membe
 async def bot_options(bot: BotHarness, action_id: str) -> list[str]:
     async with bot.sessions() as db:
         return list((await db.execute(select(ActionOption.id).where(ActionOption.action_id == action_id).order_by(ActionOption.rank))).scalars())
+
+
+@pytest.fixture
+async def mailbox() -> AsyncIterator[Mailbox]:
+    with Mailbox(free_port()) as box:
+        yield box
+
+
+@pytest.fixture
+async def mailing_bot(slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession], mailbox: Mailbox) -> AsyncIterator[BotHarness]:
+    async for harness in start_bot(slack, session_factory, smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_sender="tamio@acme.test"):
+        yield harness
+
+
+async def test_a_card_sums_up_what_happened_with_its_client(mailing_bot: BotHarness, mailbox: Mailbox) -> None:
+    bot = mailing_bot
+    account_id = await team(bot)
+    await bot.command(ADMIN, 'add client "Acme Corp" 4200 once from 2026-12-11')
+    await bot.command(ADMIN, 'contact "Acme Corp" ap@acme.example')
+    first = await prepare(bot.sessions, account_id, title="Acme Corp is 16 days late", options=[CHASE], channel=CHANNEL)
+    await bot.settle()
+    ts = (await reload(bot.sessions, first.id)).slack_message_ts
+    assert ts is not None and ":clipboard:" not in str(card_of(bot, ts)["blocks"])  # nothing has happened with Acme yet
+    await bot.sender.block_action(APPROVER, CHANNEL, ts, [{"action_id": "card_approve", "value": first.id}])
+    await bot.settle()
+    assert (await reload(bot.sessions, first.id)).status == ActionStatus.EXECUTED and len(mailbox.to("ap@acme.example")) == 1
+    await bot.command(ADMIN, 'paid "Acme Corp" 1000')
+    second = await prepare(bot.sessions, account_id, title="Acme Corp is 20 days late", options=[CHASE], channel=CHANNEL)
+    async with bot.sessions() as db, db.begin():  # as preparation names a late payer: by its client id
+        acme = (await db.execute(select(Client).where(Client.user_id == account_id, Client.name == "Acme Corp"))).scalar_one()
+        row = await db.get(PreparedAction, second.id)
+        assert row is not None
+        row.counterparty_type, row.counterparty_id = "client", acme.id
+    await bot.settle()
+    card = card_of(bot, str((await reload(bot.sessions, second.id)).slack_message_ts))
+    line = next(e["text"] for b in card["blocks"] if b["type"] == "context" for e in b["elements"] if ":clipboard:" in e["text"])
+    assert line == f":clipboard: Acme Corp: Chased 1x, last 7 Dec by <@{APPROVER}> · Last paid 7 Dec ($1,000.00)"
+
+
+async def test_automation_rules_in_slack(bot: BotHarness) -> None:
+    await team(bot)
+
+    async def say(user: str, text: str) -> str:
+        reply = await bot.sender.slash_command(user, text, CHANNEL)
+        answer = reply.json()
+        return str(answer.get("text")) + str(answer.get("blocks") or "")
+
+    listed = await say(VIEWER, "rules")
+    assert "`payment_batch`: asks a person · below $10,000.00" in listed and "`payroll`: LOCKED: an admin approves" in listed
+    assert "The payment batch rule is now: automatic · below $5,000.00." in await say(ADMIN, "rules set payment_batch auto on threshold 5000")
+    assert "Only admins can change automation rules; you are an approver." in await say(APPROVER, "rules set payment_batch auto off")
+    assert "Payroll actions always need an admin's approval; this rule is locked." in await say(ADMIN, "rules set payroll auto on")
+    assert "`autopilot` is not a rule." in await say(ADMIN, "rules set autopilot auto on")
+    async with bot.sessions() as db:
+        rule = (await db.execute(select(ExecutionAutomationRule).where(ExecutionAutomationRule.action_type == "payment_batch"))).scalar_one()
+    assert (rule.auto_execute, rule.threshold_amount) == (True, Decimal("5000"))
