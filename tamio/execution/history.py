@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, Member
@@ -34,7 +34,7 @@ from tamio.money import format_money
 from tamio.obligations.models import PaymentEvent
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 
-RECENT_ACTIONS = 1000  # carried-out actions read per account (newest first)
+RECENT_ACTIONS = 1000  # carried-out actions read for these counterparties (newest first)
 KINDS = ("chase", "delay", "payment")
 
 
@@ -203,6 +203,18 @@ async def _emails(db: AsyncSession, actions: Sequence[PreparedAction]) -> dict[s
     return sent
 
 
+def _mentions(names: Mapping[str, tuple[str, str]]) -> ColumnElement[bool]:
+    """Carried-out actions that may concern these counterparties: named by id or name, or their id in
+    the chosen option's params (a plan's steps, a delay of several vendors); the rest is read in Python."""
+    ids, labels = list(names), [name for _, name in names.values()]
+    params = cast(ActionOption.params, String)
+    return or_(
+        PreparedAction.counterparty_id.in_(ids), ActionOption.counterparty_id.in_(ids),
+        PreparedAction.counterparty_name.in_(labels), ActionOption.counterparty_name.in_(labels),
+        *(params.like(f"%{i}%") for i in ids),
+    )
+
+
 def _sent_to(emails: Sequence[Mapping[str, Any]], name: str) -> tuple[SentEmail, ...]:
     """The emails of an action that went to this counterparty (the ledger names whom each was for)."""
     return tuple(
@@ -217,7 +229,7 @@ async def _action_entries(
     rows = (await db.execute(
         select(PreparedAction, ActionOption)
         .join(ActionOption, ActionOption.id == PreparedAction.chosen_option_id)
-        .where(PreparedAction.user_id == account.id, PreparedAction.status == ActionStatus.EXECUTED)
+        .where(PreparedAction.user_id == account.id, PreparedAction.status == ActionStatus.EXECUTED, _mentions(names))
         .order_by(PreparedAction.executed_at.desc(), PreparedAction.id).limit(RECENT_ACTIONS)
     )).all()
     if not rows:
