@@ -13,7 +13,16 @@ from tamio.execution.history import counterparty_history, load_histories, summar
 from tamio.execution.service import execute_action
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule
 from tamio.obligations.payments import record_payment
-from tests.service.execution_factories import NOW, Mailbox, Team, first_option, later, make_action, option, settings_for
+from tests.service.execution_factories import (
+    NOW,
+    Mailbox,
+    Team,
+    first_option,
+    later,
+    make_action,
+    option,
+    settings_for,
+)
 
 
 async def test_chases_delays_and_payments_with_who_decided_and_what_was_sent(session_factory: async_sessionmaker[AsyncSession]) -> None:
