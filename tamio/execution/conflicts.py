@@ -82,23 +82,40 @@ async def credit_line_ids(db: AsyncSession, *, account_id: str) -> set[str]:
     return set((await db.execute(stmt)).scalars().all())
 
 
-async def find_conflicts(db: AsyncSession, *, account_id: str, action: PreparedAction, option: ActionOption) -> list[Conflict]:
+def _moves_money_between_accounts(kind: str, params: Mapping[str, Any] | None) -> bool:
+    """Whether a transfer is involved (only then do credit lines need looking up)."""
+    return kind == "transfer" or any(
+        isinstance(step, Mapping) and _moves_money_between_accounts(str(step.get("kind") or ""), step)
+        for step in (params or {}).get("steps") or []
+    )
+
+
+async def _touched(db: AsyncSession, *, account_id: str, option: ActionOption) -> tuple[frozenset[str], set[str]]:
+    lines = await credit_line_ids(db, account_id=account_id) if _moves_money_between_accounts(option.kind, option.params) else set()
+    return touches(option.kind, option.params, credit_lines=lines), lines
+
+
+async def find_conflicts(
+    db: AsyncSession, *, account_id: str, action: PreparedAction, option: ActionOption, touched: tuple[frozenset[str], set[str]] | None = None,
+) -> list[Conflict]:
     """The account's other open actions that touch what ``option`` touches, or are linked to ``action`` as conflicting."""
-    lines = await credit_line_ids(db, account_id=account_id)
-    mine = touches(option.kind, option.params, credit_lines=lines)
-    others = (
-        await db.execute(
-            select(PreparedAction.id, ActionOption.kind, ActionOption.params)
-            .join(ActionOption, ActionOption.action_id == PreparedAction.id)
-            .where(PreparedAction.user_id == account_id, PreparedAction.id != action.id, PreparedAction.status.in_(OPEN))
-        )
-    ).all()
+    mine, lines = touched or await _touched(db, account_id=account_id, option=option)
     found: dict[str, str] = {}
-    for other_id, kind, params in others:
-        shared = mine & touches(kind, params, credit_lines=lines)
-        if shared and other_id not in found:
-            what = WHAT[sorted(shared)[0].split(":", 1)[0]]
-            found[other_id] = f"“{option.title}” was carried out first and changed {what}"
+    if mine:
+        others = (
+            await db.execute(
+                select(PreparedAction.id, ActionOption.kind, ActionOption.params)
+                .join(ActionOption, ActionOption.action_id == PreparedAction.id)
+                .where(PreparedAction.user_id == account_id, PreparedAction.id != action.id, PreparedAction.status.in_(OPEN))
+            )
+        ).all()
+        if any(_moves_money_between_accounts(kind, params) for _, kind, params in others) and not lines:
+            lines = await credit_line_ids(db, account_id=account_id)
+        for other_id, kind, params in others:
+            shared = mine & touches(kind, params, credit_lines=lines)
+            if shared and other_id not in found:
+                what = WHAT[sorted(shared)[0].split(":", 1)[0]]
+                found[other_id] = f"“{option.title}” was carried out first and changed {what}"
     linked = (
         await db.execute(
             select(LinkedAction.source_action_id, LinkedAction.target_action_id).where(
@@ -122,20 +139,22 @@ async def lock_conflicts(db: AsyncSession, *, account_id: str, action: PreparedA
 
     Every finisher locks in this order, so two that touch the same payment queue up on it. SQLite
     needs no row locks (``BEGIN IMMEDIATE`` serialises writers); ``FOR UPDATE`` is a no-op there.
+    An option that touches nothing and has no conflicting link costs one query.
     """
-    lines = await credit_line_ids(db, account_id=account_id)
-    keys = sorted(touches(option.kind, option.params, credit_lines=lines))
+    touched = await _touched(db, account_id=account_id, option=option)
+    keys = sorted(touched[0])
     schedule_ids = [k.split(":", 1)[1] for k in keys if k.startswith("schedule:")]
-    cash_ids = [k.split(":", 1)[1] for k in keys if k.startswith("line:")]
+    line_ids = [k.split(":", 1)[1] for k in keys if k.startswith("line:")]
     if schedule_ids:
         await db.execute(select(ObligationSchedule.id).where(ObligationSchedule.user_id == account_id, ObligationSchedule.id.in_(schedule_ids))
                          .order_by(ObligationSchedule.id).with_for_update())
-    if cash_ids:
-        await db.execute(select(CashAccount.id).where(CashAccount.user_id == account_id, CashAccount.id.in_(cash_ids))
+    if line_ids:
+        await db.execute(select(CashAccount.id).where(CashAccount.user_id == account_id, CashAccount.id.in_(line_ids))
                          .order_by(CashAccount.id).with_for_update())
-    conflicts = await find_conflicts(db, account_id=account_id, action=action, option=option)
-    ids = sorted({action.id, *(c.action_id for c in conflicts)})
-    await db.execute(select(PreparedAction.id).where(PreparedAction.id.in_(ids)).order_by(PreparedAction.id).with_for_update())
+    conflicts = await find_conflicts(db, account_id=account_id, action=action, option=option, touched=touched)
+    if conflicts:
+        ids = sorted({action.id, *(c.action_id for c in conflicts)})
+        await db.execute(select(PreparedAction.id).where(PreparedAction.id.in_(ids)).order_by(PreparedAction.id).with_for_update())
     return conflicts
 
 
