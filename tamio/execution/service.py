@@ -7,7 +7,12 @@
 2. external effects: each email is sent at most once per idempotency key (``mail.send_once``:
    the ledger row is committed before the message is handed to SMTP);
 3. finish: compare-and-set ``executing -> executed`` *and* the executor's database effects in one
-   transaction, so they commit together or not at all, and only for the claim that started them.
+   transaction, so they commit together or not at all, and only for the claim that started them;
+   in the same transaction the other open actions that touch the same payment, credit line or
+   invoice are superseded (``conflicts``), so no effect happens twice.
+
+Every transition writes the outbox rows that update the card in Slack (``transitions``): a crash
+after the finish leaves the card to be updated by the outbox, never on "Carrying it out...".
 
 A failure is recorded with its error (``attempt_failed``) and retried with exponential backoff
 (1, 2, 4, 8 minutes) up to ``MAX_ATTEMPTS``; then, or at once for an error retrying cannot fix
