@@ -92,6 +92,8 @@ async def test_two_cards_delaying_the_same_payment_move_it_once_and_email_the_ve
         async with session_factory() as session:
             delays = await actions_with(session, demo.account_id, kind="delay_payment", title_has="Cloud Host")
         assert len({a.id for a, _ in delays}) >= 3  # the payment batch, the buffer breach and the runway action all offer it
+        # The payment batch's delay is carried out first (any of them would do: the others must not follow).
+        delays.sort(key=lambda found: found[0].action_type.value != "payment_batch")
         (first, first_option), *others = delays
         schedule_id = str((first_option.params or {})["moves"][0]["schedule_id"])
         async with session_factory() as session:
@@ -99,7 +101,7 @@ async def test_two_cards_delaying_the_same_payment_move_it_once_and_email_the_ve
             assert before is not None
             original = before.due_date
 
-        assert (await decide(session_factory, demo, first.id, first_option.id, PEOPLE.approver)).outcome == "approved"
+        assert (await decide(session_factory, demo, first.id, first_option.id, PEOPLE.admin)).outcome == "approved"
         done = await execute_action(session_factory, account_id=demo.account_id, action_id=first.id, now=NOW, settings=settings_for(mailbox.port))
         assert done.status == "executed", done.message
 
