@@ -190,7 +190,11 @@ def test_an_approval_through_the_cli_queues_the_card_update(tmp_path: Path, monk
     with Mailbox() as mailbox:
         for name, value in {"TAMIO_DATABASE_URL": url, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port), "SMTP_SENDER": "tamio@acme.test"}.items():
             monkeypatch.setenv(name, value)
+        assert main(["actions", "draft", action_id, "--subject", "Invoice 1042", "--body", "Hi Sam, please pay.", "--as", maria]) == 0
+        assert "@maria saved an edited draft for option 1" in capsys.readouterr().out
         assert main(["actions", "approve", action_id, "--as", maria]) == 0, capsys.readouterr().err
+        [sent] = mailbox.messages
+        assert (sent["Subject"], str(sent.get_payload()).strip()) == ("Invoice 1042", "Hi Sam, please pay.")
     status, version, versions = asyncio.run(rows(action_id))
     assert status == ActionStatus.EXECUTED and shown(versions, version)
-    assert len(versions["card_update"]) == 3  # approved, carrying it out, done
+    assert len(versions["card_update"]) == 4  # the draft, approved, carrying it out, done
