@@ -66,11 +66,13 @@ def serve_tamio(port: int, database_url: str, api_url: str, token: str) -> None:
     from tamio.cli.serve import tune_interpreter
     from tamio.config import Settings
     from tamio.db import create_engine, make_session_factory
+    from tamio.server_secret import ServerSecret
 
     settings = Settings(database_url=database_url, slack_bot_token=token, slack_signing_secret=SECRET, slack_api_url=api_url,
+                        secret_key=ServerSecret.generate(),
                         public_url=f"http://127.0.0.1:{port}", slack_client_id=None, slack_client_secret=None)
     tune_interpreter(settings)  # as `tamio serve` does
-    sessions = make_session_factory(create_engine(database_url))
+    sessions = make_session_factory(create_engine(database_url), ServerSecret.parse(ServerSecret.generate()))
     web.run_app(build_web_app(settings, sessions), host="127.0.0.1", port=port, access_log=None, print=None)
 
 

@@ -145,7 +145,8 @@ async def _verdict(
     currency = currency or account.base_currency
     in_base = in_rule = amount
     try:
-        book = await RateBook.load(db, {currency, account.base_currency, rule.threshold_currency or currency}, on_date)
+        book = await RateBook.load(db, {currency, account.base_currency, rule.threshold_currency or currency}, on_date,
+                                   account_id=account.id)
         if amount is not None:
             in_base = book.convert(amount, currency, account.base_currency, on_date).amount
             in_rule = book.convert(amount, currency, rule.threshold_currency or currency, on_date).amount

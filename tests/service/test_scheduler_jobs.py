@@ -224,7 +224,7 @@ async def test_exchange_rates_come_from_the_feed_or_the_last_ones_stay(
     session_factory: async_sessionmaker[AsyncSession], ecb_feed: str, unused_tcp_port: int,
 ) -> None:
     async with session_factory() as db, db.begin():
-        await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.05"), rate_date=date(2026, 12, 4))
+        await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.05"), rate_date=date(2026, 12, 4), account_id=None)
     before = await rates(session_factory)
     clock = Clock(at(16, 40))
 
