@@ -14,7 +14,7 @@ from typing import Any
 
 from tamio.accounts.models import Account
 from tamio.cli.context import CliContext
-from tamio.currency.service import add_rate, list_rates
+from tamio.currency.service import add_rate, in_base_currency, list_rates
 from tamio.data.counterparties import CounterpartyService, find_counterparty, read_contact_name, read_email
 from tamio.data.models import Client
 from tamio.data.service import list_cash_accounts, set_balance
@@ -84,7 +84,7 @@ async def _balance_set(args: argparse.Namespace, ctx: CliContext) -> int:
             session, account=account, name=args.name, amount=amount, currency=args.currency,
             account_type=args.type, credit_limit=limit, on_date=ctx.today(account), now=ctx.now,
         )
-        print(f"{cash.name}: {format_money(cash.balance, cash.currency)}")
+        print(f"{cash.name}: {format_money(cash.balance, cash.currency)}{in_base_currency(cash, account.base_currency, today=ctx.today(account))}")
     return 0
 
 

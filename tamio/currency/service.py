@@ -26,11 +26,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tamio.audit.service import AuditService
 from tamio.currency.models import ACCOUNT_ROWS, FEED_ROWS, ExchangeRate
 from tamio.db import new_id
 from tamio.errors import MissingExchangeRate, ValidationError
 from tamio.limits import amount_too_large, check_amount, check_converted, check_rate
-from tamio.money import normalize_currency, quantize
+from tamio.money import format_money, normalize_currency, quantize
 
 PIVOT = "EUR"
 RATE_PLACES = Decimal("0.000000000001")
@@ -52,6 +53,15 @@ def stale_rate_note(rate_date: date | None, *, today: date) -> str:
         return ""
     year = f" {rate_date.year}" if rate_date.year != today.year else ""
     return f"at the {rate_date.day} {rate_date:%b}{year} rate"
+
+
+def in_base_currency(entity: Any, base_currency: str, *, today: date) -> str:
+    """`` ($5,600.00 at the 12 Nov rate)`` after an amount entered in another currency: what it counts
+    for, and the rate's day when that rate is more than a week old; ``""`` for the base currency."""
+    if getattr(entity, "currency", base_currency) == base_currency or entity.base_currency_amount is None:
+        return ""
+    stale = stale_rate_note(entity.exchange_rate_date, today=today)
+    return f" ({format_money(entity.base_currency_amount, base_currency)}{' ' + stale if stale else ''})"
 
 
 def _inverse(rate: Decimal) -> Decimal:
@@ -180,6 +190,21 @@ async def add_rate(
     if base == quote:
         raise ValidationError("A rate needs two different currencies.", field_errors={"quote_currency": "must differ from base_currency"})
     await upsert_rates(db, [(base, quote, rate, rate_date)], source=source, account_id=account_id)
+
+
+async def set_account_rate(
+    db: AsyncSession, *, account_id: str, base_currency: str, quote_currency: str, rate: Decimal, rate_date: date, actor: str,
+    source: str = "manual",
+) -> None:
+    """An account's own rate of a pair (what ``/tamio rate`` and the REST API write; admins only, checked
+    at the edge): it wins over the feed for this account, no other account reads it, and the audit
+    trail records who set it."""
+    await add_rate(db, base_currency=base_currency, quote_currency=quote_currency, rate=rate, rate_date=rate_date,
+                   account_id=account_id, source=source)
+    pair = f"{normalize_currency(base_currency)}/{normalize_currency(quote_currency)}"
+    await AuditService(db, account_id, actor=actor).log_create(
+        "exchange_rate", f"{pair}/{rate_date.isoformat()}", {"pair": pair, "rate": rate, "rate_date": rate_date, "source": source}
+    )
 
 
 async def upsert_rates(

@@ -41,7 +41,7 @@ from tamio.api.types import check_precision
 from tamio.config import Settings
 from tamio.currency.ecb import EcbFetchError, EcbFormatError, EcbRate, load_ecb_rates, parse_ecb_document
 from tamio.currency.models import ExchangeRate
-from tamio.currency.service import add_rate, list_rates, upsert_rates
+from tamio.currency.service import list_rates, set_account_rate, upsert_rates
 from tamio.data.service import find_cash_account, get_cash_account, list_cash_accounts, set_balance
 from tamio.errors import Conflict, TamioError, ValidationError
 from tamio.forecast.service import calculate_forecast
@@ -140,8 +140,8 @@ async def add_exchange_rate(call: Call) -> RateOut:
     body = call.body(RateIn)
     base, quote = _currency(body.base_currency, "base_currency"), _currency(body.quote_currency, "quote_currency")
     on = body.rate_date or call.today
-    await add_rate(call.db, base_currency=base, quote_currency=quote, rate=body.rate, rate_date=on,
-                   account_id=call.account.id, source="api")
+    await set_account_rate(call.db, account_id=call.account.id, base_currency=base, quote_currency=quote, rate=body.rate,
+                           rate_date=on, actor=call.actor, source="api")
     stored = (
         await call.db.execute(
             select(ExchangeRate).where(
