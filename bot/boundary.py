@@ -28,6 +28,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.blocks.common import escape, escape_keeping_mentions
 from bot.runtime import Caller, Runtime, Scope
 from tamio.errors import MissingExchangeRate, TamioError, ValidationError
 
@@ -62,13 +63,16 @@ Answer = Reply | FieldErrors | Options | ViewUpdate | None
 
 
 def error_text(error: TamioError) -> str:
-    """What was wrong, what would be right, and a working example when there is one."""
-    text = f":warning: {error.message}"
+    """What was wrong, what would be right, and a working example when there is one.
+
+    Messages quote what the person typed (a name, an amount): escaped, so it reads as text and
+    cannot become a mention or a link; Tamio's own user mentions stay."""
+    text = f":warning: {escape_keeping_mentions(error.message)}"
     if error.hint and error.hint not in error.message:
-        text += f" {error.hint}"
+        text += f" {escape_keeping_mentions(error.hint)}"
     example = getattr(error, "example", None)
     if example:
-        text += f"\nExample: `{example}`"
+        text += f"\nExample: `{escape(str(example))}`"
     return text
 
 

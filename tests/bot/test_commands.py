@@ -35,7 +35,7 @@ async def test_add_with_arguments_as_the_issue_writes_them(bot: BotHarness) -> N
     await bot.command(ADMIN, 'add expense "AWS" 1200 USD monthly on 15 from 2026-12-10')
     assert "Added *AWS* (expense): $1,200.00 monthly on the 15th, first due Tue 15 Dec" in last_text(bot, ADMIN)
     await bot.command(ADMIN, "add client “Acme Corp” 5000 EUR monthly on -1")  # curly quotes, as Slack's clients type them
-    assert "Acme Corp" in last_text(bot, ADMIN) and "€5,000.00 monthly on the last day" in last_text(bot, ADMIN)
+    assert "Acme Corp" in last_text(bot, ADMIN) and "€5,000.00 ($5,400.00) monthly on the last day" in last_text(bot, ADMIN)
     await bot.command(ADMIN, 'add payroll "Payroll" 42000 semimonthly')
     assert "semi-monthly on the 15th and last day" in last_text(bot, ADMIN)
     async with bot.sessions() as db:
