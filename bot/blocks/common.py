@@ -43,11 +43,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-_MENTION = re.compile(r"<@[UW][A-Z0-9]{2,20}>")
+_MENTION = re.compile(r"<@[UW][A-Z0-9]{2,20}>|<!date\^[0-9]{1,12}\^[^|<>]{1,80}\|[^<>|]{0,80}>")
 
 
 def escape_keeping_mentions(text: str) -> str:
-    """``escape``, except Slack user mentions (``<@U0123>``) Tamio itself writes into its messages."""
+    """``escape``, except user mentions (``<@U0123>``) and date tokens Tamio itself writes into its messages."""
     parts = _MENTION.split(text)
     mentions = _MENTION.findall(text)
     out = [escape(parts[0])]
