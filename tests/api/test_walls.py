@@ -30,7 +30,7 @@ from tamio.errors import MissingExchangeRate
 from tamio.execution.lifecycle import amount_at_stake
 from tamio.forecast.service import calculate_forecast
 from tamio.preparation.models import ActionOption, PreparedAction
-from tests.api.conftest import Api, Business, today
+from tests.api.conftest import Api, Business, assert_problem, today
 from tests.bot.conftest import ADMIN, APPROVER, USERS, start_bot
 from tests.conftest import TEST_SECRET_KEY
 
@@ -166,3 +166,23 @@ async def test_what_account_b_writes_anywhere_leaves_account_a_as_it_was(
                                 amount=Decimal("50000"), currency="EUR", counterparty_name="Acme Corp")
         option = ActionOption(action_id="-", rank=1, kind="send_email", title="Chase", amount=Decimal("50000"), currency="EUR")
         assert await amount_at_stake(db, account=account, action=action, option=option, now=noon) == Decimal("54000.00")
+
+
+async def test_amounts_and_rates_that_pass_the_schema_cannot_overflow_when_multiplied_or_summed(api: Api, business: Business) -> None:
+    """Findings: a 12-digit amount times a 9-digit rate was a 500 (schemathesis, POST /data/payments);
+    two balances at the limit overflowed the account's SUM, after which its forecast was a 500."""
+    a = business
+    steep = await api.post("/data/exchange-rates", token=a.admin, json={"base_currency": "EUR", "quote_currency": "USD", "rate": "999999999"})
+    assert steep.status == 201, steep.text
+    for path, body in (("/data/payments", {"amount": "999999999999", "currency": "EUR", "client_id": a.client_id}),
+                       ("/data/cash-accounts", {"name": "Paris", "balance": "999999999999", "currency": "EUR"})):
+        reply = await api.post(path, token=a.approver, json=body)
+        problem = assert_problem(reply, 422)
+        assert "more than the 1,000,000,000,000 Tamio takes" in problem["detail"], problem
+    for name in ("One", "Two", "Three"):
+        made = await api.post("/data/cash-accounts", token=a.approver, json={"name": name, "balance": "999999999999.99"})
+        assert made.status == 201, made.text
+    forecast = await api.get("/forecast", token=a.viewer)
+    assert forecast.status == 200 and forecast.json()["opening_balance"] == "3000000050999.97", forecast.text
+    too_many = await api.post("/data/cash-accounts", token=a.approver, json={"name": "Four", "balance": "1000000000000.01"})
+    assert_problem(too_many, 422)
