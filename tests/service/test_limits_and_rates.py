@@ -7,13 +7,19 @@ an amount and a rate that each passed the API multiplied past what a column hold
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tamio.accounts.models import Account
+from tamio.accounts.service import create_account
 from tamio.currency.service import RateBook, add_rate, list_rates, stale_rate_note
 from tamio.data.models import CashAccount
 from tamio.errors import MissingExchangeRate, ValidationError
@@ -23,6 +29,7 @@ from tamio.money import normalize_currency, parse_amount
 from tests.service.books import SCHEDULE_PATH, Books
 
 TODAY = date(2026, 12, 7)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_another_accounts_rate_never_reaches_this_account(session: AsyncSession) -> None:
@@ -142,3 +149,30 @@ async def test_sums_are_exact_at_the_limit(session: AsyncSession) -> None:
         await books.cash(f"Account {n}", "999999999999.99")
     total = await opening_balance(session, account_id=books.account.id)
     assert total == Decimal("11999999999999.880")
+
+
+async def test_database_errors_carry_no_row_values(session: AsyncSession) -> None:
+    """Finding: database errors were logged with their SQL parameters (row values)."""
+    account = await create_account(session, name="Acme Ltd", base_currency="USD")
+    await session.commit()
+    private = "IBAN DE89 3704 0044 0532 0130 00"
+    session.add(Account(id=account.id, name=private, base_currency="USD", timezone="UTC"))
+    with pytest.raises(IntegrityError) as caught:
+        await session.flush()
+    await session.rollback()
+    assert private not in str(caught.value) and "hidden" in str(caught.value)
+
+
+def test_the_cli_refuses_an_amount_past_the_limit_in_one_line(tmp_path: Path) -> None:
+    env = {"TAMIO_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PATH": "/usr/bin:/bin"}
+
+    def tamio(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tamio.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    assert tamio("db", "upgrade").returncode == 0
+    assert tamio("account", "create", "--name", "Acme Ltd", "--base-currency", "USD").returncode == 0
+    refused = tamio("balance", "set", "Operating", "9999999999999999", "USD")
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "is more than Tamio takes: at most 1,000,000,000,000 in any currency" in refused.stderr
+    fine = tamio("balance", "set", "Operating", "1000", "USD")
+    assert fine.returncode == 0 and fine.stdout.strip() == "Operating: $1,000.00"
