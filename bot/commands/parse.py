@@ -36,6 +36,7 @@ from bot.commands.forms import (
     SetBalance,
     SetConfig,
     SetContact,
+    SetRate,
     SetRole,
     SetRule,
     ShowActions,
@@ -47,7 +48,15 @@ from bot.commands.forms import (
     SyncIntegration,
     Usage,
 )
-from bot.commands.parse_more import read_connect, read_contact, read_rename, read_rules, read_sync, read_token
+from bot.commands.parse_more import (
+    read_connect,
+    read_contact,
+    read_rate,
+    read_rename,
+    read_rules,
+    read_sync,
+    read_token,
+)
 from tamio.accounts.models import Role, SafetyMode
 from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
@@ -159,6 +168,7 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
         "contact": lambda: read_contact(rest),
         "connect": lambda: read_connect(rest),
         "sync": lambda: read_sync(rest),
+        "rate": lambda: read_rate(rest, base_currency),
         "token": lambda: read_token(rest),
         "tokens": lambda: read_token(rest),
         "rules": lambda: read_rules(rest),
@@ -421,6 +431,7 @@ __all__ = [
     "CreateToken",
     "ListTokens",
     "RevokeToken",
+    "SetRate",
     "ShowRules",
     "SetRule",
     "Command",
