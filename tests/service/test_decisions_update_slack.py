@@ -31,6 +31,7 @@ from tamio.execution.transitions import load_action
 from tamio.outbox.models import OutboxMessage
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tamio.scheduler.jobs import JobRun, full_pipeline
+from tests.conftest import secret_for_tests
 from tests.service.execution_factories import (
     NOW,
     Mailbox,
@@ -171,7 +172,7 @@ def test_an_approval_through_the_cli_queues_the_card_update(tmp_path: Path, monk
         engine = create_engine(url)
         async with engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
-        async with make_session_factory(engine)() as session, session.begin():
+        async with make_session_factory(engine, secret_for_tests())() as session, session.begin():
             team = await Team.open(session)
             chase = await make_action(session, team.account, options=[email_option(to="ap@acme.test")])
             ids = chase.id, team.maria.slack_user_id or ""
@@ -180,7 +181,7 @@ def test_an_approval_through_the_cli_queues_the_card_update(tmp_path: Path, monk
 
     async def rows(action_id: str) -> tuple[ActionStatus, int, dict[str, set[int]]]:
         engine = create_engine(url)
-        async with make_session_factory(engine)() as session:
+        async with make_session_factory(engine, secret_for_tests())() as session:
             action = (await session.execute(select(PreparedAction).where(PreparedAction.id == action_id))).scalar_one()
             found = action.status, action.version, await slack_rows(session, action_id)
         await engine.dispose()

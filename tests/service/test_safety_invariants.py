@@ -38,6 +38,7 @@ from tamio.obligations.recurrence import Frequency
 from tamio.obligations.schemas import RecurrenceSpec
 from tamio.pipeline import run_detection_preparation_cycle
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
+from tests.conftest import secret_for_tests
 from tests.service.execution_factories import (
     NOW,
     Mailbox,
@@ -176,7 +177,7 @@ async def _business(url: str, spec: dict[str, object]) -> None:
         if url.startswith("sqlite"):
             async with engine.begin() as connection:
                 await connection.run_sync(Base.metadata.create_all)
-        sessions = make_session_factory(engine)
+        sessions = make_session_factory(engine, secret_for_tests())
         settings = settings_for(1)  # no mail server: emails fail and wait for a retry, nothing else does
         async with sessions() as session, session.begin():
             account = await create_account(session, name=f"Safety {next(_names)}", base_currency="USD")
