@@ -60,14 +60,12 @@ from bot.commands.parse_more import (
 from tamio.accounts.models import Role, SafetyMode
 from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
+from tamio.obligations.models import ObligationType
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, check_calendar
-from tamio.obligations.schemas import RecurrenceSpec
+from tamio.obligations.schemas import KIND_WORDS, RecurrenceSpec
 
-KIND_ALIASES: Final = {
-    "client": "client", "revenue": "client", "income": "client", "customer": "client",
-    "expense": "expense", "vendor": "expense", "bill": "expense", "supplier": "expense",
-    "payroll": "payroll", "salaries": "payroll", "tax": "tax", "taxes": "tax",
-}
+# The core's words for each kind (the CSV import reads the same), as this command's kinds.
+KIND_ALIASES: Final = {word: "client" if kind is ObligationType.REVENUE else kind.value for word, kind in KIND_WORDS.items()}
 FREQUENCY_ALIASES: Final = {
     "once": Frequency.ONCE, "one-off": Frequency.ONCE, "weekly": Frequency.WEEKLY, "biweekly": Frequency.BIWEEKLY,
     "fortnightly": Frequency.BIWEEKLY, "semimonthly": Frequency.SEMIMONTHLY, "semi-monthly": Frequency.SEMIMONTHLY,

@@ -4,12 +4,19 @@ Why: a business moving its bills, payroll and retainers into Tamio does it from 
 One bad cell must not import half a file, and a list of every problem with its line and column
 lets them fix the file in one pass. This module is pure (no database): it turns text into
 ``ObligationRow`` values, each with an ``import_key`` so importing the same file twice can be
-made idempotent. The header is exactly these columns, in any order::
+made idempotent. The header names the columns, in any order; ``csv_columns.COLUMNS`` says which
+are needed (counterparty, kind, amount, frequency, start_date) and what each takes::
 
     counterparty,kind,amount,currency,frequency,start_date,end_date,day,business_day,calendar
     Landlord LLC,expense,"4,500.00",usd,monthly,2026-01-31,,31,preceding,US
     Payroll,payroll,18200,USD,semimonthly,2026-01-15,,,modified_following,US
     Acme retainer,revenue,3000,USD,"FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",2026-01-01,,,,
+
+``kind`` takes the words of ``/tamio add`` in Slack too: ``client`` is revenue, ``vendor`` an
+expense (``client`` and ``revenue`` rows are the same obligation: the same ``import_key``). A
+column left out reads as empty; ``currency``, empty or left out, is the account's base currency
+when the caller names it. Spreadsheet exports read the same: a byte-order mark, CRLF line ends,
+rows of empty cells, and semicolons or tabs between cells (found from the header line).
 
 ``start_date`` is where the schedule begins (the due date itself for ``once``); the first due date
 is the first date of the schedule on or after it. ``end_date`` is inclusive. ``day`` (1..31, -1 or
@@ -17,15 +24,17 @@ is the first date of the schedule on or after it. ``end_date`` is inclusive. ``d
 when empty. A frequency starting with ``FREQ=`` or ``RRULE:`` is an RFC 5545 rule kept as written
 (in double quotes when it has commas).
 
-One more column is optional: ``flexibility`` says whether a vendor's payments may move when cash
-runs short (``can_delay``, ``negotiable`` or ``cannot_delay``; empty leaves it as it is). It belongs
-to the vendor, not the obligation: it is refused on revenue rows, two rows of one vendor must not
-disagree, and it is not part of ``import_key`` (adding the column later sets it, duplicating nothing).
+``flexibility`` says whether a vendor's payments may move when cash runs short (``can_delay``,
+``negotiable`` or ``cannot_delay``; empty leaves it as it is). It belongs to the vendor, not the
+obligation: it is refused on revenue rows, two rows of one vendor must not disagree, and it is not
+part of ``import_key`` (adding the column later sets it, duplicating nothing). ``email`` (one
+address, like ap@acme.example) and ``contact_name`` (the person, like Jane Doe) say whom Tamio's
+follow-up emails go to; like flexibility they belong to the client or vendor, empty leaves what is
+there, two rows of one counterparty must not disagree, and neither is part of ``import_key``.
 
-Two more say whom Tamio's follow-up emails go to: ``email`` (one address, like ap@acme.example) and
-``contact_name`` (the person, like Jane Doe). Like flexibility they belong to the client or vendor,
-empty leaves what is there, two rows of one counterparty must not disagree, and neither is part of
-``import_key``.
+A file too big to hold is read row by row: ``ObligationsReader(lines)`` yields each row as it is
+read and raises ``CsvImportError`` with every problem at the end; ``parse_obligations_csv(text)``
+is the same over a string, as a list.
 """
 
 from __future__ import annotations
@@ -35,16 +44,28 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from itertools import chain
 from typing import Final, TypeVar
 
 from tamio.data.counterparties import MAX_CONTACT_NAME_LENGTH, is_email
 from tamio.errors import ValidationError
 from tamio.limits import AMOUNT_LIMIT_TEXT, amount_too_large
 from tamio.money import is_currency, precision, quantize
+from tamio.obligations.csv_columns import (
+    ALL_COLUMNS,
+    FLEXIBILITY_LEVELS,
+    HEADER,
+    KINDS,
+    NAMED_FREQUENCIES,
+    OPTIONAL_HEADER,
+    REQUIRED_COLUMNS,
+    kind_of,
+    kind_words,
+)
 from tamio.obligations.recurrence import (
     BusinessDayConvention,
     Frequency,
@@ -55,25 +76,14 @@ from tamio.obligations.recurrence import (
     custom_rrule,
 )
 
-HEADER: Final = (
-    "counterparty",
-    "kind",
-    "amount",
-    "currency",
-    "frequency",
-    "start_date",
-    "end_date",
-    "day",
-    "business_day",
-    "calendar",
-)
-OPTIONAL_HEADER: Final = ("flexibility", "email", "contact_name")
-KINDS: Final = ("revenue", "expense", "payroll", "tax")
-FLEXIBILITY_LEVELS: Final = ("can_delay", "negotiable", "cannot_delay")
+__all__ = [
+    "ALL_COLUMNS", "FLEXIBILITY_LEVELS", "HEADER", "KINDS", "OPTIONAL_HEADER", "REQUIRED_COLUMNS",
+    "CsvFieldError", "CsvImportError", "ObligationRow", "ObligationsReader", "parse_obligations_csv",
+]
 MAX_COUNTERPARTY_LENGTH: Final = 200
 _AMOUNT: Final = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?")  # ASCII digits only
 _ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
-_NAMED_FREQUENCIES: Final = tuple(f for f in Frequency if f is not Frequency.CUSTOM)
+_DELIMITERS: Final = (",", ";", "\t")  # the first is the default, and wins a tie
 # Where a RecurrenceError's field shows in the file.
 _COLUMN_OF_FIELD: Final = {
     "day": "day",
@@ -166,15 +176,18 @@ def _read_counterparty(raw: str) -> str:
 
 
 def _read_kind(raw: str) -> str:
-    kind = raw.lower()
-    if kind not in KINDS:
+    kind = kind_of(raw)
+    if kind is None:
         shown = f"I don't know the kind '{raw}'" if raw else "the kind is empty"
-        raise _BadCell(f"{shown}; use revenue, expense, payroll or tax")
+        others = "; ".join(f"{', '.join(kind_words(k))} mean {k}" for k in KINDS)
+        raise _BadCell(f"{shown}; use revenue, expense, payroll or tax ({others})")
     return kind
 
 
-def _read_currency(raw: str) -> str:
+def _read_currency(raw: str, default: str | None = None) -> str:
     code = raw.upper()
+    if not raw and default is not None:
+        return default
     if not raw:
         raise _BadCell("the currency is empty; use the ISO code such as USD, EUR or GBP")
     if len(code) != 3 or not code.isascii() or not code.isalpha():
@@ -205,10 +218,10 @@ def _read_frequency(raw: str) -> tuple[Frequency, str | None]:
     """The frequency and, for a custom schedule, the rule text as written."""
     if raw.upper().startswith(("FREQ=", "RRULE:")):
         return Frequency.CUSTOM, raw
-    for frequency in _NAMED_FREQUENCIES:
+    for frequency in NAMED_FREQUENCIES:
         if raw.lower() == frequency.value:
             return frequency, None
-    names = ", ".join(f.value for f in _NAMED_FREQUENCIES)
+    names = ", ".join(f.value for f in NAMED_FREQUENCIES)
     shown = f"I don't know the frequency '{raw}'" if raw else "the frequency is empty"
     raise _BadCell(f"{shown}; use {names}, or an RRULE such as FREQ=MONTHLY;BYMONTHDAY=1")
 
@@ -276,11 +289,11 @@ def _read_contact_name(raw: str) -> str | None:
     return name
 
 
-def _header_problem(cells: list[str]) -> str | None:
+def _header_problem(cells: list[str], required: Sequence[str]) -> str | None:
     names = [cell.strip().lower() for cell in cells]
-    missing = [name for name in HEADER if name not in names]
-    unexpected = [name for name in names if name not in HEADER + OPTIONAL_HEADER]
-    repeated = sorted({name for name in names if names.count(name) > 1 and name in HEADER + OPTIONAL_HEADER})
+    missing = [name for name in required if name not in names]
+    unexpected = [name for name in names if name not in ALL_COLUMNS]
+    repeated = sorted({name for name in names if names.count(name) > 1 and name in ALL_COLUMNS})
     if not (missing or unexpected or repeated):
         return None
     found = "; ".join(
@@ -288,10 +301,11 @@ def _header_problem(cells: list[str]) -> str | None:
         for label, values in (("missing", missing), ("unexpected", unexpected), ("repeated", repeated))
         if values
     )
-    return f"the first line must be the header {','.join(HEADER)} (and optionally {', '.join(OPTIONAL_HEADER)}) ({found})"
+    return (f"the first line must be the header {','.join(HEADER)} (and optionally {', '.join(OPTIONAL_HEADER)}); "
+            f"only {', '.join(required)} are needed ({found})")
 
 
-def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError]) -> ObligationRow | None:
+def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError], default_currency: str | None) -> ObligationRow | None:
     before = len(errors)
 
     def read(column: str, reader: Callable[[str], T]) -> T | None:
@@ -303,7 +317,7 @@ def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError]) -> 
 
     counterparty = read("counterparty", _read_counterparty)
     kind = read("kind", _read_kind)
-    currency = read("currency", _read_currency)
+    currency = read("currency", lambda raw: _read_currency(raw, default_currency))
     amount = read("amount", lambda raw: _read_amount(raw, currency))
     frequency_and_rule = read("frequency", _read_frequency)
     start = read("start_date", _read_date)
@@ -356,66 +370,116 @@ def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError]) -> 
     )
 
 
-def parse_obligations_csv(text: str) -> list[ObligationRow]:
+def _delimited(lines: Iterable[str]) -> tuple[str, Iterator[str]]:
+    """The cell delimiter, found from the header line (the first with more than separators on it),
+    and the lines again from the start, the first without its byte-order mark."""
+    remaining = iter(lines)
+    peeked: list[str] = []
+    for raw in remaining:
+        peeked.append(raw.removeprefix("\ufeff") if not peeked else raw)
+        if peeked[-1].strip(" \r\n" + "".join(_DELIMITERS)):
+            counts = {delimiter: peeked[-1].count(delimiter) for delimiter in _DELIMITERS}
+            found = max(counts, key=lambda delimiter: counts[delimiter])
+            return (found if counts[found] else _DELIMITERS[0]), chain(peeked, remaining)
+    return _DELIMITERS[0], chain(peeked, remaining)
+
+
+class ObligationsReader:
+    """The rows of an obligations CSV as they are read: a file too big to hold is never held.
+
+    Iterating yields each good row, in file order, until the first problem; then reading goes on to
+    the end without yielding, so that every problem is found, and ``CsvImportError`` lists them all.
+    A caller writing rows as they come does it in a transaction that the error rolls back.
+    ``currency`` is what an empty or missing currency cell means (the account's base currency);
+    without it the column is needed. What stays in memory is one key per row (to refuse a row
+    repeated anywhere in the file) and one entry per counterparty (to refuse rows that disagree).
+
+        for row in ObligationsReader(open("obligations.csv", newline="", encoding="utf-8-sig"), currency="USD"):
+            ...
+    """
+
+    def __init__(self, lines: Iterable[str], *, currency: str | None = None) -> None:
+        self._lines = lines
+        self._currency = currency
+
+    def __iter__(self) -> Iterator[ObligationRow]:
+        delimiter, lines = _delimited(self._lines)
+        reader = csv.reader(lines, delimiter=delimiter)
+        required = REQUIRED_COLUMNS if self._currency is not None else (*REQUIRED_COLUMNS, "currency")
+        errors: list[CsvFieldError] = []
+        rows = 0
+        columns: list[str] | None = None
+        first_line_of_key: dict[str, int] = {}
+        flexibility_of_vendor: dict[str, tuple[str, int]] = {}
+        said_of: dict[tuple[str, bool, str], tuple[str, int]] = {}  # (column, is a client, name) -> (value, line)
+        last_line = 0
+        try:
+            for cells in reader:
+                line, last_line = last_line + 1, reader.line_num
+                if not any(cell.strip() for cell in cells):
+                    continue  # a blank line, or a spreadsheet's row of empty cells
+                if columns is None:
+                    problem = _header_problem(cells, required)
+                    if problem:
+                        raise CsvImportError([CsvFieldError(line, "", problem)])
+                    columns = [cell.strip().lower() for cell in cells]
+                    continue
+                if len(cells) != len(columns):
+                    hint = ""
+                    if len(cells) > len(columns) and any(cell.strip().upper().startswith(("FREQ=", "RRULE:")) for cell in cells):
+                        hint = ' (put an RRULE with commas in double quotes, like "FREQ=WEEKLY;BYDAY=MO,FR")'
+                    errors.append(CsvFieldError(line, "", f"this row has {len(cells)} cells; the header has {len(columns)}{hint}"))
+                    continue
+                row = _read_row(line, dict(zip(columns, (cell.strip() for cell in cells), strict=True)), errors, self._currency)
+                if row is None or not _consistent(row, errors, first_line_of_key, flexibility_of_vendor, said_of):
+                    continue
+                rows += 1
+                if not errors:
+                    yield row
+        except csv.Error as exc:
+            errors.append(CsvFieldError(reader.line_num, "", f"the file isn't valid CSV ({exc}); check its quotes"))
+        if columns is None and not errors:
+            errors.append(CsvFieldError(1, "", f"the file is empty; the first line must be the header {','.join(HEADER)}"))
+        elif not rows and not errors:
+            errors.append(CsvFieldError(last_line or 1, "", "the file has a header but no obligations below it"))
+        if errors:
+            raise CsvImportError(errors)
+
+
+def _consistent(
+    row: ObligationRow,
+    errors: list[CsvFieldError],
+    first_line_of_key: dict[str, int],
+    flexibility_of_vendor: dict[str, tuple[str, int]],
+    said_of: dict[tuple[str, bool, str], tuple[str, int]],
+) -> bool:
+    """Whether the row agrees with the rows above it: not one of them again, and one flexibility,
+    email and contact name per counterparty; a problem is added to ``errors`` otherwise."""
+    line = row.line
+    earlier = first_line_of_key.setdefault(row.import_key, line)
+    if earlier != line:
+        errors.append(CsvFieldError(line, "", f"this row repeats line {earlier}; merge them into one row"))
+        return False
+    if row.flexibility is not None:
+        said = flexibility_of_vendor.setdefault(row.counterparty.casefold(), (row.flexibility, line))
+        if said[0] != row.flexibility:
+            errors.append(CsvFieldError(
+                line, "flexibility", f"line {said[1]} says {said[0]} for {row.counterparty}; give a vendor one flexibility"
+            ))
+            return False
+    disagreements = []
+    for column, value in (("email", row.email), ("contact_name", row.contact_name)):
+        if value is None:
+            continue
+        said = said_of.setdefault((column, row.is_client, row.counterparty.casefold()), (value, line))
+        if said[0] != value:
+            disagreements.append(CsvFieldError(
+                line, column, f"line {said[1]} says {said[0]} for {row.counterparty}; give a {'client' if row.is_client else 'vendor'} one {column.replace('_', ' ')}"
+            ))
+    errors.extend(disagreements)
+    return not disagreements
+
+
+def parse_obligations_csv(text: str, *, currency: str | None = None) -> list[ObligationRow]:
     """Every row of the file, or ``CsvImportError`` listing every problem (nothing half-read)."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    errors: list[CsvFieldError] = []
-    rows: list[ObligationRow] = []
-    columns: list[str] | None = None
-    first_line_of_key: dict[str, int] = {}
-    flexibility_of_vendor: dict[str, tuple[str, int]] = {}
-    said_of: dict[tuple[str, bool, str], tuple[str, int]] = {}  # (column, is a client, name) -> (value, line)
-    last_line = 0
-    try:
-        for cells in reader:
-            line, last_line = last_line + 1, reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue  # a blank line, or a spreadsheet's row of empty cells
-            if columns is None:
-                problem = _header_problem(cells)
-                if problem:
-                    raise CsvImportError([CsvFieldError(line, "", problem)])
-                columns = [cell.strip().lower() for cell in cells]
-                continue
-            if len(cells) != len(columns):
-                hint = ""
-                if len(cells) > len(columns) and any(cell.strip().upper().startswith(("FREQ=", "RRULE:")) for cell in cells):
-                    hint = ' (put an RRULE with commas in double quotes, like "FREQ=WEEKLY;BYDAY=MO,FR")'
-                errors.append(CsvFieldError(line, "", f"this row has {len(cells)} cells; the header has {len(columns)}{hint}"))
-                continue
-            row = _read_row(line, dict(zip(columns, (cell.strip() for cell in cells), strict=True)), errors)
-            if row is None:
-                continue
-            earlier = first_line_of_key.setdefault(row.import_key, line)
-            if earlier != line:
-                errors.append(CsvFieldError(line, "", f"this row repeats line {earlier}; merge them into one row"))
-                continue
-            if row.flexibility is not None:
-                said = flexibility_of_vendor.setdefault(row.counterparty.casefold(), (row.flexibility, line))
-                if said[0] != row.flexibility:
-                    errors.append(CsvFieldError(
-                        line, "flexibility", f"line {said[1]} says {said[0]} for {row.counterparty}; give a vendor one flexibility"
-                    ))
-                    continue
-            disagreements = []
-            for column, value in (("email", row.email), ("contact_name", row.contact_name)):
-                if value is None:
-                    continue
-                said = said_of.setdefault((column, row.is_client, row.counterparty.casefold()), (value, line))
-                if said[0] != value:
-                    disagreements.append(CsvFieldError(
-                        line, column, f"line {said[1]} says {said[0]} for {row.counterparty}; give a {'client' if row.is_client else 'vendor'} one {column.replace('_', ' ')}"
-                    ))
-            if disagreements:
-                errors.extend(disagreements)
-                continue
-            rows.append(row)
-    except csv.Error as exc:
-        errors.append(CsvFieldError(reader.line_num, "", f"the file isn't valid CSV ({exc}); check its quotes"))
-    if columns is None and not errors:
-        errors.append(CsvFieldError(1, "", f"the file is empty; the first line must be the header {','.join(HEADER)}"))
-    elif not rows and not errors:
-        errors.append(CsvFieldError(last_line or 1, "", "the file has a header but no obligations below it"))
-    if errors:
-        raise CsvImportError(errors)
-    return rows
+    return list(ObligationsReader(io.StringIO(text, newline=""), currency=currency))

@@ -189,7 +189,7 @@ Acme,revenue,3000,USD,monthly,2026-01-01,,
 @pytest.mark.parametrize(
     ("header", "detail"),
     [
-        (HEADER_LINE.replace(",calendar", ""), "missing: calendar"),
+        (HEADER_LINE.replace(",start_date", ""), "missing: start_date"),
         (HEADER_LINE + ",notes", "unexpected: notes"),
         (HEADER_LINE.replace("amount", "amount_usd"), "missing: amount; unexpected: amount_usd"),
     ],
