@@ -34,15 +34,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.audit.models import AuditHead, AuditLog
-from tamio.db import new_id, utcnow
+from tamio.db import core_table, new_id, utcnow
 from tamio.server_secret import GENERATE_HINT, SecretKeyInvalid, session_secret
 
 GENESIS_HASH = "0" * 64
 KEY_PURPOSE = "audit-chain"
+_AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
 
 
 def to_jsonable(value: Any) -> Any:
     """Decimals, dates and enums as strings, recursively, so rows hash and serialise the same everywhere."""
+    if type(value) in _AS_THEY_ARE:  # the common case first (exact types: a str enum is not one)
+        return value
     if isinstance(value, enum.Enum):
         return to_jsonable(value.value)
     if isinstance(value, Decimal):
@@ -196,7 +199,7 @@ class AuditService:
             row["row_hash"] = prev_hash = compute_row_hash(row, prev_hash, key)
             rows.append(row)
         for start in range(0, len(rows), 1000):
-            await self.db.execute(insert(AuditLog), rows[start : start + 1000])
+            await self.db.execute(insert(core_table(AuditLog)), rows[start : start + 1000])
         await self.db.execute(update(AuditHead).where(AuditHead.user_id == self.user_id).values(seq=last_seq, row_hash=prev_hash))
         return len(rows)
 

@@ -21,9 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.data.models import Client, ExpenseBucket
-from tamio.db import new_id, utcnow
+from tamio.db import core_table, new_id, utcnow
 from tamio.events.models import CashEvent
-from tamio.obligations.models import Direction, ObligationAgreement, ObligationSchedule, ObligationType
+from tamio.obligations.models import (
+    Direction,
+    ObligationAgreement,
+    ObligationSchedule,
+    ObligationType,
+    Scheduled,
+)
 from tamio.obligations.schemas import RecurrenceSpec
 
 
@@ -43,18 +49,21 @@ async def _existing_keys(db: AsyncSession, account_id: str, keys: Sequence[str])
     return found
 
 
-async def insert_events(db: AsyncSession, account_id: str, rows: list[dict[str, Any]]) -> int:
-    """Insert event rows in batches, leaving out any whose key is already there (or earlier in ``rows``)."""
+async def insert_events(db: AsyncSession, account_id: str, rows: list[dict[str, Any]], *, new_keys: bool = False) -> int:
+    """Insert event rows in batches, leaving out any whose key is already there (or earlier in ``rows``).
+
+    ``new_keys``: every key names a schedule or agreement made in this transaction, so none can be
+    there yet and the lookup is skipped (a bulk import's hundreds of thousands of events)."""
     if not rows:
         return 0
-    have = await _existing_keys(db, account_id, [r["event_key"] for r in rows])
+    have = set() if new_keys else await _existing_keys(db, account_id, [r["event_key"] for r in rows])
     fresh = []
     for row in rows:
         if row["event_key"] not in have:
             have.add(row["event_key"])
             fresh.append(row)
-    for start in range(0, len(fresh), 1000):
-        await db.execute(insert(CashEvent), fresh[start : start + 1000])
+    for start in range(0, len(fresh), 1000):  # Core, not the ORM's bulk insert: that splits a batch wherever a None moves
+        await db.execute(insert(core_table(CashEvent)), fresh[start : start + 1000])
     return len(fresh)
 
 
@@ -109,7 +118,7 @@ async def generate_events_from_schedules(db: AsyncSession, *, account: Account, 
 
 
 def schedule_event_rows(
-    *, account_id: str, schedules: Iterable[ObligationSchedule], agreement: ObligationAgreement, now: datetime
+    *, account_id: str, schedules: Iterable[ObligationSchedule], agreement: Scheduled, now: datetime
 ) -> list[dict[str, Any]]:
     """One CashEvent row per schedule of ``agreement`` (for ``insert_events``)."""
     return [

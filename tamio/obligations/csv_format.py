@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from itertools import chain
 from typing import Final, TypeVar
 
@@ -140,7 +141,7 @@ class ObligationRow:
     def is_client(self) -> bool:
         return self.kind == "revenue"
 
-    @property
+    @cached_property
     def import_key(self) -> str:
         """sha256 of what the row means (not where it is): the same obligation gives the same key."""
         content = [

@@ -24,8 +24,17 @@ from tamio.audit.service import AuditEntry, AuditService
 from tamio.config import Settings
 from tamio.currency.service import Conversion
 from tamio.data.models import Client, ExpenseBucket, ExpenseCategory, FlexibilityLevel
+from tamio.db import core_table
 from tamio.events.generator import insert_events, legacy_event_rows, schedule_event_rows
-from tamio.obligations.models import ObligationAgreement, ObligationSchedule
+from tamio.obligations.models import (
+    AgreementStatus,
+    AmountType,
+    Direction,
+    ObligationAgreement,
+    ObligationSchedule,
+    ObligationType,
+)
+from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 from tamio.obligations.service import ObligationService
 
 CHUNK = 500  # rows per statement, and ids per IN list: within every backend's limit on parameters
@@ -78,6 +87,36 @@ class Batch:
             party.settle()
 
 
+@dataclass(frozen=True, slots=True)
+class AgreementRecord:
+    """An agreement row the batch inserts, as schedule and event generation read it (``Scheduled``)."""
+
+    id: str
+    user_id: str
+    client_id: str | None
+    expense_bucket_id: str | None
+    obligation_type: ObligationType
+    description: str
+    status: AgreementStatus
+    frequency: Frequency
+    rrule: str
+    start_date: date
+    business_day_convention: BusinessDayConvention
+    holiday_calendar: str | None
+    direction: Direction
+    amount_type: AmountType
+    source: str
+    base_amount: Decimal
+    currency: str
+    base_currency_amount: Decimal | None
+    exchange_rate_used: Decimal | None
+    exchange_rate_date: date | None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> AgreementRecord:
+        return cls(**{name: row[name] for name in cls.__slots__})
+
+
 @dataclass(frozen=True)
 class Change:
     """One thing an import did or, in a dry run, would do."""
@@ -105,12 +144,12 @@ async def write_batch(
     for model, is_client in ((Client, True), (ExpenseBucket, False)):
         created = [_new_row(party, account, now) for party in batch.parties if party.is_client == is_client]
         for start in range(0, len(created), CHUNK):
-            await db.execute(insert(model), created[start : start + CHUNK])
+            await db.execute(insert(core_table(model)), created[start : start + CHUNK])
     await _update_parties(db, list(batch.touched.values()), now)
     for start in range(0, len(batch.agreements), CHUNK):
-        await db.execute(insert(ObligationAgreement), batch.agreements[start : start + CHUNK])
+        await db.execute(insert(core_table(ObligationAgreement)), batch.agreements[start : start + CHUNK])
     await AuditService(db, account.id, actor=actor, clock=lambda: now).log_many(batch.audit)
-    agreements = [ObligationAgreement(**row) for row in batch.agreements]  # transient: what the schedules follow
+    agreements = [AgreementRecord.of(row) for row in batch.agreements]
     await ObligationService(db, account=account, settings=settings, today=today, actor=actor, now=now).generate_many(agreements)
     await _events(db, batch, agreements, account=account, settings=settings, today=today, now=now, horizon=horizon)
     batch.settle()
@@ -162,7 +201,7 @@ async def _update_parties(db: AsyncSession, parties: list[Party], now: datetime)
 
 
 async def _events(
-    db: AsyncSession, batch: Batch, agreements: list[ObligationAgreement], *, account: Account, settings: Settings, today: date,
+    db: AsyncSession, batch: Batch, agreements: list[AgreementRecord], *, account: Account, settings: Settings, today: date,
     now: datetime, horizon: date,
 ) -> None:
     """The batch's cash events: from its schedules, or (until DEPRECATE_DIRECT_CASH_EVENTS) its billing lines."""
@@ -184,4 +223,4 @@ async def _events(
                 schedules[schedule.obligation_id].append(schedule)
         for agreement_id, agreement in by_id.items():
             rows += schedule_event_rows(account_id=account.id, schedules=schedules[agreement_id], agreement=agreement, now=now)
-    await insert_events(db, account.id, rows)
+    await insert_events(db, account.id, rows, new_keys=settings.use_obligation_system)  # keys name the new agreements

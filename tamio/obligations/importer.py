@@ -182,7 +182,7 @@ class _Import:
             if party is not None:
                 self._touch(party, row.line)
                 self._update(party, row, flexibility)
-            self._note(f"line {row.line}", Change("obligation", "unchanged", row.counterparty, (row.line,), _described(row)))
+            self._note_obligation(row, "unchanged", party.name if party is not None else row.counterparty)
             return
         if party is None:
             party = self._create(row, flexibility)
@@ -281,13 +281,17 @@ class _Import:
         party.lines.append(line)
         self._batch.lines.append((party, line))
         self._batch.touch(party)
-        self._note(f"line {row.line}", Change("obligation", "create", party.name, (row.line,), _described(row)))
+        self._note_obligation(row, "create", party.name)
 
     def _touch(self, party: Party, line: int) -> None:
         if not self.dry_run:
             return
         noted = self.changes.get(party.id) or Change("client" if party.is_client else "expense", "unchanged", party.name, ())
         self.changes[party.id] = Change(noted.subject, noted.action, noted.name, (*noted.lines, line), noted.detail)
+
+    def _note_obligation(self, row: ObligationRow, action: str, name: str) -> None:
+        if self.dry_run:
+            self.changes[f"line {row.line}"] = Change("obligation", action, name, (row.line,), _described(row))
 
     def _note(self, key: str, change: Change) -> None:
         if self.dry_run:
