@@ -89,7 +89,8 @@ class CsvFile:
             # sequence among the last ``len(exc.object)`` of them.
             raise NotText(self.encoding, self._binary.tell() - len(exc.object) + exc.start) from None
         finally:
-            text.detach()
+            if not self._binary.closed:  # a reader that stopped early is closed after the file (or never)
+                text.detach()
 
     def close(self) -> None:
         self._binary.close()

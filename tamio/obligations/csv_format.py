@@ -43,7 +43,6 @@ import csv
 import hashlib
 import io
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -52,20 +51,29 @@ from functools import cached_property
 from itertools import chain
 from typing import Final, TypeVar
 
-from tamio.data.counterparties import MAX_CONTACT_NAME_LENGTH, is_email
 from tamio.errors import ValidationError
-from tamio.limits import AMOUNT_LIMIT_TEXT, amount_too_large
-from tamio.money import is_currency, precision, quantize
+from tamio.money import quantize
+from tamio.obligations.csv_cells import (
+    BadCell,
+    read_amount,
+    read_contact_name,
+    read_convention,
+    read_counterparty,
+    read_currency,
+    read_date,
+    read_day,
+    read_email,
+    read_flexibility,
+    read_frequency,
+    read_kind,
+)
 from tamio.obligations.csv_columns import (
     ALL_COLUMNS,
     FLEXIBILITY_LEVELS,
     HEADER,
     KINDS,
-    NAMED_FREQUENCIES,
     OPTIONAL_HEADER,
     REQUIRED_COLUMNS,
-    kind_of,
-    kind_words,
 )
 from tamio.obligations.recurrence import (
     BusinessDayConvention,
@@ -81,9 +89,7 @@ __all__ = [
     "ALL_COLUMNS", "FLEXIBILITY_LEVELS", "HEADER", "KINDS", "OPTIONAL_HEADER", "REQUIRED_COLUMNS",
     "CsvFieldError", "CsvImportError", "ObligationRow", "ObligationsReader", "parse_obligations_csv",
 ]
-MAX_COUNTERPARTY_LENGTH: Final = 200
-_AMOUNT: Final = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?")  # ASCII digits only
-_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+
 _DELIMITERS: Final = (",", ";", "\t")  # the first is the default, and wins a tie
 # Where a RecurrenceError's field shows in the file.
 _COLUMN_OF_FIELD: Final = {
@@ -163,133 +169,6 @@ class ObligationRow:
         return Recurrence(self.rrule, self.start_date, self.convention, self.calendar)
 
 
-class _BadCell(Exception):
-    """A cell that cannot be read; the message says what would be right."""
-
-
-def _read_counterparty(raw: str) -> str:
-    name = " ".join(raw.split())
-    if not name:
-        raise _BadCell("the counterparty is empty; write who pays you or whom you pay")
-    if len(name) > MAX_COUNTERPARTY_LENGTH:
-        raise _BadCell(f"the counterparty is longer than {MAX_COUNTERPARTY_LENGTH} characters; shorten it")
-    return name
-
-
-def _read_kind(raw: str) -> str:
-    kind = kind_of(raw)
-    if kind is None:
-        shown = f"I don't know the kind '{raw}'" if raw else "the kind is empty"
-        others = "; ".join(f"{', '.join(kind_words(k))} mean {k}" for k in KINDS)
-        raise _BadCell(f"{shown}; use revenue, expense, payroll or tax ({others})")
-    return kind
-
-
-def _read_currency(raw: str, default: str | None = None) -> str:
-    code = raw.upper()
-    if not raw and default is not None:
-        return default
-    if not raw:
-        raise _BadCell("the currency is empty; use the ISO code such as USD, EUR or GBP")
-    if len(code) != 3 or not code.isascii() or not code.isalpha():
-        raise _BadCell(f"'{raw[:20]}' is not a currency code; use three letters such as USD, EUR or GBP")
-    if not is_currency(code):
-        raise _BadCell(f"'{raw}' is not a currency I know; use the ISO code of a currency in circulation such as USD, EUR or GBP")
-    return code
-
-
-def _read_amount(raw: str, currency: str | None) -> Decimal:
-    if raw.startswith("-") and _AMOUNT.fullmatch(raw[1:]):
-        raise _BadCell("the amount must be positive; the kind says which way the money goes")
-    if not _AMOUNT.fullmatch(raw):
-        shown = f"I couldn't read '{raw}' as an amount" if raw else "the amount is empty"
-        raise _BadCell(f"{shown}; write it like 1200 or 1,200.50")
-    amount = Decimal(raw.replace(",", ""))
-    if amount == 0:
-        raise _BadCell("the amount must be more than zero")
-    if amount_too_large(amount):
-        raise _BadCell(f"'{raw[:40]}' is more than Tamio takes: at most {AMOUNT_LIMIT_TEXT} in any currency")
-    exponent = amount.as_tuple().exponent
-    if currency is not None and isinstance(exponent, int) and -exponent > precision(currency):
-        raise _BadCell(f"{currency} amounts have at most {precision(currency)} decimal places; '{raw}' has {-exponent}")
-    return amount
-
-
-def _read_frequency(raw: str) -> tuple[Frequency, str | None]:
-    """The frequency and, for a custom schedule, the rule text as written."""
-    if raw.upper().startswith(("FREQ=", "RRULE:")):
-        return Frequency.CUSTOM, raw
-    for frequency in NAMED_FREQUENCIES:
-        if raw.lower() == frequency.value:
-            return frequency, None
-    names = ", ".join(f.value for f in NAMED_FREQUENCIES)
-    shown = f"I don't know the frequency '{raw}'" if raw else "the frequency is empty"
-    raise _BadCell(f"{shown}; use {names}, or an RRULE such as FREQ=MONTHLY;BYMONTHDAY=1")
-
-
-def _read_date(raw: str) -> date:
-    if not raw:
-        raise _BadCell("the date is empty; write it as YYYY-MM-DD, like 2026-12-03")
-    if not _ISO_DATE.fullmatch(raw):
-        raise _BadCell(f"I couldn't read '{raw}' as a date; write it as YYYY-MM-DD, like 2026-12-03")
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise _BadCell(f"{raw} is not a date on the calendar; check the month and day") from None
-
-
-def _read_day(raw: str) -> int | None:
-    if not raw:
-        return None
-    if raw.lower() == "last":
-        return -1
-    if not re.fullmatch(r"[+-]?\d{1,3}", raw):
-        raise _BadCell(f"I couldn't read '{raw}' as a day; write a day of the month from 1 to 31, or -1 for the last day")
-    day = int(raw)
-    if not (1 <= day <= 31 or day == -1):
-        raise _BadCell("day must be between 1 and 31, or -1 for the month's last day")
-    return day
-
-
-def _read_convention(raw: str) -> BusinessDayConvention:
-    value = re.sub(r"[\s-]+", "_", raw.lower())
-    if value in ("", "none"):
-        return BusinessDayConvention.NONE
-    try:
-        return BusinessDayConvention(value)
-    except ValueError:
-        raise _BadCell(
-            f"I don't know the business-day rule '{raw}'; use following, preceding or modified_following, "
-            "or leave it empty"
-        ) from None
-
-
-def _read_flexibility(raw: str) -> str | None:
-    value = re.sub(r"[\s-]+", "_", raw.lower())
-    if not value:
-        return None
-    if value not in FLEXIBILITY_LEVELS:
-        raise _BadCell(f"I don't know the flexibility '{raw}'; use can_delay, negotiable or cannot_delay, or leave it empty")
-    return value
-
-
-def _read_email(raw: str) -> str | None:
-    if not raw:
-        return None
-    if not is_email(raw):
-        raise _BadCell(f"I couldn't read '{raw[:80]}' as an email address; write one address like ap@client.com, or leave it empty")
-    return raw
-
-
-def _read_contact_name(raw: str) -> str | None:
-    name = " ".join(raw.split())
-    if not name:
-        return None
-    if len(name) > MAX_CONTACT_NAME_LENGTH:
-        raise _BadCell(f"the contact name is longer than {MAX_CONTACT_NAME_LENGTH} characters; shorten it")
-    return name
-
-
 def _header_problem(cells: list[str], required: Sequence[str]) -> str | None:
     names = [cell.strip().lower() for cell in cells]
     missing = [name for name in required if name not in names]
@@ -312,23 +191,23 @@ def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError], def
     def read(column: str, reader: Callable[[str], T]) -> T | None:
         try:
             return reader(cells.get(column, ""))
-        except (_BadCell, RecurrenceError) as exc:
+        except (BadCell, RecurrenceError) as exc:
             errors.append(CsvFieldError(line, column, exc.message if isinstance(exc, RecurrenceError) else str(exc)))
             return None
 
-    counterparty = read("counterparty", _read_counterparty)
-    kind = read("kind", _read_kind)
-    currency = read("currency", lambda raw: _read_currency(raw, default_currency))
-    amount = read("amount", lambda raw: _read_amount(raw, currency))
-    frequency_and_rule = read("frequency", _read_frequency)
-    start = read("start_date", _read_date)
-    end = read("end_date", lambda raw: _read_date(raw) if raw else None)
-    day = read("day", _read_day)
-    convention = read("business_day", _read_convention)
+    counterparty = read("counterparty", read_counterparty)
+    kind = read("kind", read_kind)
+    currency = read("currency", lambda raw: read_currency(raw, default_currency))
+    amount = read("amount", lambda raw: read_amount(raw, currency))
+    frequency_and_rule = read("frequency", read_frequency)
+    start = read("start_date", read_date)
+    end = read("end_date", lambda raw: read_date(raw) if raw else None)
+    day = read("day", read_day)
+    convention = read("business_day", read_convention)
     calendar = read("calendar", check_calendar)
-    flexibility = read("flexibility", _read_flexibility)
-    email = read("email", _read_email)
-    contact_name = read("contact_name", _read_contact_name)
+    flexibility = read("flexibility", read_flexibility)
+    email = read("email", read_email)
+    contact_name = read("contact_name", read_contact_name)
     if flexibility is not None and kind == "revenue":
         errors.append(CsvFieldError(line, "flexibility", "flexibility is for what you pay (expense, payroll or tax); leave it empty on revenue rows"))
     if end is not None and start is not None and end < start:
