@@ -53,8 +53,8 @@ def write_file(path: Path, rows: int, today: date) -> None:
             out.write(f"{name},{kind},{amount},{currency},{frequency},{start.isoformat()},{day},{convention},{calendar},{flexibility},{email}\n")
 
 
-def tamio(env: dict[str, str], *args: str) -> tuple[float, int]:
-    """Run one `tamio` command as its own process: (wall seconds, peak RSS in KiB)."""
+def tamio(env: dict[str, str], *args: str) -> tuple[float, int, float]:
+    """Run one `tamio` command as its own process: (wall seconds, peak RSS in KiB, CPU seconds)."""
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "tamio.cli", *args], env=env, cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -65,7 +65,7 @@ def tamio(env: dict[str, str], *args: str) -> tuple[float, int]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"tamio {' '.join(args)} failed ({process.returncode}): {err or out}")
-    return wall, usage.ru_maxrss
+    return wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def run(label: str, url_for: object, sizes: list[int], work: Path) -> None:
@@ -79,10 +79,10 @@ def run(label: str, url_for: object, sizes: list[int], work: Path) -> None:
         tamio(env, "rates", "add", "EUR", "USD", "1.0825", "--date", (today - timedelta(days=1)).isoformat())
         csv = work / f"obligations-{size}.csv"
         write_file(csv, size, today)
-        wall, rss = tamio(env, "import", "obligations", str(csv))
-        again, again_rss = tamio(env, "import", "obligations", str(csv))
-        print(f"{label:<10} rows={size:>7,} wall={wall:7.2f}s rows/s={size / wall:9,.0f} peak_rss={rss / 1024:6.1f}MiB "
-              f"again={again:6.2f}s (adds nothing; peak_rss={again_rss / 1024:.1f}MiB)", flush=True)
+        wall, rss, cpu = tamio(env, "import", "obligations", str(csv))
+        again, again_rss, _ = tamio(env, "import", "obligations", str(csv))
+        print(f"{label:<10} rows={size:>7,} wall={wall:7.2f}s rows/s={size / wall:7,.0f} cpu={cpu:6.2f}s "
+              f"peak_rss={rss / 1024:6.1f}MiB again={again:6.2f}s (adds nothing; peak_rss={again_rss / 1024:.1f}MiB)", flush=True)
 
 
 def main() -> None:
@@ -92,8 +92,9 @@ def main() -> None:
     parser.add_argument("--pg-only", action="store_true")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
-    start_only, _ = tamio({**os.environ, "PYTHONPATH": str(ROOT)}, "--help")
-    print(f"(a `tamio --help` process alone takes {start_only:.2f}s of each wall time)")
+    start_only, _, start_cpu = tamio({**os.environ, "PYTHONPATH": str(ROOT)}, "--help")
+    print(f"(a `tamio --help` process alone takes {start_only:.2f}s, cpu {start_cpu:.2f}s, of each figure; cpu is the "
+          "import process's own, a fairer figure than wall time on a busy machine)")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not args.pg_only:
