@@ -4,8 +4,8 @@ Each import runs as a whole `tamio` process, the way a business runs it, on a fr
 account (PostgreSQL: a throwaway cluster, as in the tests). The file is a business's mix: clients
 (written as `client` or `revenue`), vendors, payroll and taxes; weekly to annual, one-offs and RRULEs;
 some rows in EUR; vendors with a flexibility and contacts with an email. It prints for each size the
-wall time, rows per second and the process's peak memory (RSS), then the time to import the same file
-again (which adds nothing). Targets: 10,000 rows under 10 s, 100,000 under 100 s, memory bounded.
+wall time, rows per second, the process's CPU time and peak memory (RSS), then the time to import the
+same file again (which adds nothing). Targets: 10,000 rows under 10 s, 100,000 under 100 s, memory bounded.
 
     python bench/import.py [--sizes 300,2000,10000,100000] [--sqlite-only] [--pg-only]
 """
