@@ -152,7 +152,7 @@ def report(name: str, latencies: list[float], failed: int) -> None:
 
 
 async def run_against(database_url: str, label: str, rate: float, seconds: float, with_bare: bool) -> None:
-    from bot.sandbox.standin import SlackStandIn
+    from slack_sandbox.standin import SlackStandIn
 
     context = multiprocessing.get_context("spawn")
     await create_schema(database_url)

@@ -1,9 +1,11 @@
 """Small Block Kit builders that stay within Slack's limits by construction, and the formats people read.
 
-Slack answers ``invalid_blocks`` past its limits (FIELD_NOTES.md): header 150 characters, section
-text 3,000, a field 2,000 (10 per section), button text 75 and value 2,000, option text 75,
-context 10 elements, 50 blocks in a message and 100 in a view. These builders cut text to fit
-(with an ellipsis) instead of letting a long client name break a card.
+Slack answers ``invalid_blocks`` past its limits: header 150 characters, section text 3,000, a
+field 2,000 (10 per section), button text 75 and value 2,000, option text 75, context 10 elements,
+50 blocks in a message and 100 in a view. The numbers come from slack_sdk's Block Kit models, the
+one place they are written (the Slack sandbox checks against the same models); only what those
+models leave out is spelled here. These builders cut text to fit (with an ellipsis) instead of
+letting a long client name break a card.
 
 Dates in messages use Slack's date token, so each reader sees their own locale and time zone:
 
@@ -17,16 +19,23 @@ from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from slack_sdk.models.blocks import ButtonElement, ContextBlock, HeaderBlock, Option, SectionBlock
+from slack_sdk.models.views import View
+
 from tamio.money import format_money
 
-HEADER_MAX = 150
-SECTION_MAX = 3000
+HEADER_MAX = HeaderBlock.text_max_length
+SECTION_MAX = SectionBlock.text_max_length
+SECTION_FIELDS_MAX = SectionBlock.fields_max_length
+BUTTON_TEXT_MAX = ButtonElement.text_max_length
+BUTTON_VALUE_MAX = ButtonElement.value_max_length
+OPTION_TEXT_MAX = Option.label_max_length
+OPTION_VALUE_MAX = Option.value_max_length
+CONTEXT_MAX_ELEMENTS = ContextBlock.elements_max_length
+VIEW_MAX_BLOCKS = View.blocks_max_length
+# Slack's reference has these; slack_sdk's models do not (a message is not a model there).
 FIELD_MAX = 2000
-BUTTON_TEXT_MAX = 75
-OPTION_TEXT_MAX = 75
-CONTEXT_MAX_ELEMENTS = 10
 MESSAGE_MAX_BLOCKS = 50
-VIEW_MAX_BLOCKS = 100
 
 Block = dict[str, Any]
 
@@ -62,7 +71,7 @@ def section(text: str, *, block_id: str | None = None, accessory: dict[str, Any]
 
 
 def fields(*items: str) -> Block:
-    return {"type": "section", "fields": [mrkdwn(item, FIELD_MAX) for item in items[:10]]}
+    return {"type": "section", "fields": [mrkdwn(item, FIELD_MAX) for item in items[:SECTION_FIELDS_MAX]]}
 
 
 def context(*texts: str) -> Block:
@@ -76,7 +85,7 @@ def divider() -> Block:
 def button(text: str, action_id: str, value: str = "", *, style: str | None = None, confirm: dict[str, Any] | None = None) -> dict[str, Any]:
     element: dict[str, Any] = {"type": "button", "text": plain(text, BUTTON_TEXT_MAX), "action_id": action_id}
     if value:
-        element["value"] = value[:2000]
+        element["value"] = value[:BUTTON_VALUE_MAX]
     if style:
         element["style"] = style
     if confirm:
@@ -96,7 +105,7 @@ def actions(*elements: dict[str, Any], block_id: str | None = None) -> Block:
 
 
 def option(text: str, value: str, description: str | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {"text": plain(text, OPTION_TEXT_MAX), "value": value[:150]}
+    item: dict[str, Any] = {"text": plain(text, OPTION_TEXT_MAX), "value": value[:OPTION_VALUE_MAX]}
     if description:
         item["description"] = plain(description, OPTION_TEXT_MAX)
     return item

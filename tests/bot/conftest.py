@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import bot.oauth_tables  # noqa: F401  (Slack's OAuth tables join the schema the fixtures create)
 from bot.app import TamioApp, create_app
 from bot.delivery import DeliveryWorker
-from bot.sandbox.signed import AppReply, SlackSender
-from bot.sandbox.standin import SlackStandIn
 from bot.server import build_web_app
+from slack_sandbox.signed import AppReply, SlackSender
+from slack_sandbox.standin import SlackStandIn
 from tamio.config import Settings
 
 SIGNING_SECRET = "test-signing-secret"

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from bot.sandbox.blockkit_limits import message_block_errors
+from slack_sandbox.blockkit_limits import message_block_errors
 from tamio.detection.models import AlertSeverity
 from tamio.execution.models import ActionApproval, ExecutionRecord
 from tamio.preparation.models import ActionStatus, ActionType, LinkType

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from bot.sandbox.blockkit_limits import message_block_errors
+from slack_sandbox.blockkit_limits import message_block_errors
 from tamio.accounts.models import Account, Member, Role, SafetyMode, UserConfiguration
 from tamio.audit.models import AuditLog
 from tamio.currency.service import add_rate

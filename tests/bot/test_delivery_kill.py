@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.standin import SlackStandIn
 from tests.bot.conftest import USERS
 from tests.bot.test_delivery_reliability import deliver_everything, posted_keys, queue, rows, team, worker_for
 

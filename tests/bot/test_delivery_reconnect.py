@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.standin import SlackStandIn
 from tamio.accounts.models import Account
 from tamio.db import utcnow
 from tamio.integrations.connections import RECONNECT_KIND

@@ -25,7 +25,7 @@ from bot.charts import ChartLinks
 from bot.delivery import DeliveryWorker
 from bot.oauth import SingleWorkspaceToken
 from bot.runtime import Runtime
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.standin import SlackStandIn
 from tamio.accounts.service import create_account
 from tamio.config import Settings
 from tamio.db import utcnow

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_app
-from bot.sandbox.standin import SlackStandIn
 from bot.server import build_web_app
+from slack_sandbox.standin import SlackStandIn
 from tamio.outbox.service import enqueue
 from tamio.scheduler.models import SchedulerClaim
 from tests.bot.conftest import free_port, make_settings

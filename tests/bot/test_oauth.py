@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.oauth import EncryptedInstallationStore, TokenCipher, engine_of
 from bot.oauth_tables import bots, installations
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.standin import SlackStandIn
 from tamio.accounts.models import Member, Role
 from tests.bot.conftest import ADMIN, APPROVER, CHANNEL, BotHarness, start_bot
 

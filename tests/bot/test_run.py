@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.sandbox.blockkit_limits import message_block_errors
+from slack_sandbox.blockkit_limits import message_block_errors
 from tamio.data.service import set_balance
 from tests.bot.conftest import ADMIN, CHANNEL, NOW, VIEWER, BotHarness
 from tests.bot.prepared import account_of

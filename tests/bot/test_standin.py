@@ -22,7 +22,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sandbox import SlackSender, SlackStandIn
+from slack_sandbox import SlackSender, SlackStandIn
 
 SECRET = "signing-secret-for-tests"
 USERS: dict[str, dict[str, Any]] = {

@@ -22,11 +22,11 @@ from playwright.async_api import async_playwright, expect
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sandbox.page import SandboxPage, install_page
-from bot.sandbox.page.feed import Layout, Person
-from bot.sandbox.page.mailbox import Mailbox
-from bot.sandbox.signed import SlackSender
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.page import SandboxPage, install_page
+from slack_sandbox.page.feed import Layout, Person
+from slack_sandbox.page.mailbox import Mailbox
+from slack_sandbox.signed import SlackSender
+from slack_sandbox.standin import SlackStandIn
 from tests.e2e.conftest import CHROMIUM_ARGS, free_port
 
 SECRET = "tiny-app-signing-secret"

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.sandbox.blockkit_limits import MAX_MESSAGE_TEXT
-from bot.sandbox.errors import SlackError
-from bot.sandbox.workspace import Upload, Workspace, check_message, check_metadata
+from slack_sandbox.blockkit_limits import MAX_MESSAGE_TEXT
+from slack_sandbox.errors import SlackError
+from slack_sandbox.workspace import Upload, Workspace, check_message, check_metadata
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.sandbox.blockkit_limits import view_errors
-from bot.sandbox.errors import SlackError
+from slack_sandbox.blockkit_limits import view_errors
+from slack_sandbox.errors import SlackError
 
 TRIGGER_LIFETIME_S = 3.0
 MAX_VIEW_STACK = 3

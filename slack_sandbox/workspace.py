@@ -22,9 +22,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.sandbox.blockkit_limits import MAX_MESSAGE_TEXT, message_block_errors
-from bot.sandbox.errors import SlackError
-from bot.sandbox.views import ViewStore
+from slack_sandbox.blockkit_limits import MAX_MESSAGE_TEXT, message_block_errors
+from slack_sandbox.errors import SlackError
+from slack_sandbox.views import ViewStore
 
 
 @dataclass

@@ -21,8 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.page.mailbox import Mail
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.page.mailbox import Mail
+from slack_sandbox.standin import SlackStandIn
 
 LONG_POLL_S = 25.0
 QUIET_PATHS = ("/sandbox/state", "/sandbox/static/", "/sandbox/files/", "/files/")

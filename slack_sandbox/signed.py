@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.standin import SlackStandIn
 
 VERIFICATION_TOKEN = "standin-verification-token"  # Slack's deprecated field; Bolt ignores it
 

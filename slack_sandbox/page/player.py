@@ -22,8 +22,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.sandbox.signed import AppReply, SlackSender
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.signed import AppReply, SlackSender
+from slack_sandbox.standin import SlackStandIn
 
 KNOWN_COMMANDS = ("/tamio",)
 TYPED_MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][\w-]*(?:\.[\w-]+)*)")

@@ -36,10 +36,10 @@ from urllib.parse import urlencode
 
 from aiohttp import BasicAuth, BodyPartReader, web
 
-from bot.sandbox.errors import SlackError
-from bot.sandbox.failures import FailurePlan
-from bot.sandbox.web_api import METHODS, Call
-from bot.sandbox.workspace import ResponseTarget, Upload, Workspace
+from slack_sandbox.errors import SlackError
+from slack_sandbox.failures import FailurePlan
+from slack_sandbox.web_api import METHODS, Call
+from slack_sandbox.workspace import ResponseTarget, Upload, Workspace
 
 DEFAULT_BOT_SCOPES = "commands,chat:write,chat:write.public,im:write,files:write,users:read,channels:history"
 

@@ -26,11 +26,11 @@ import aiohttp
 import jinja2
 from aiohttp import web
 
-from bot.sandbox.page.feed import ChangeFeed, Layout, snapshot
-from bot.sandbox.page.mailbox import Mailbox
-from bot.sandbox.page.player import BadRequest, Player, Surface
-from bot.sandbox.signed import SlackSender
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.page.feed import ChangeFeed, Layout, snapshot
+from slack_sandbox.page.mailbox import Mailbox
+from slack_sandbox.page.player import BadRequest, Player, Surface
+from slack_sandbox.signed import SlackSender
+from slack_sandbox.standin import SlackStandIn
 
 log = logging.getLogger("tamio.sandbox")
 HERE = Path(__file__).parent
