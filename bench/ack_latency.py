@@ -156,7 +156,7 @@ async def run_against(database_url: str, label: str, rate: float, seconds: float
 
     context = multiprocessing.get_context("spawn")
     await create_schema(database_url)
-    async with SlackStandIn(users=USERS) as slack:
+    async with SlackStandIn(users=USERS, channels={"C0BENCH": "bench"}) as slack:
         bare_port, app_port = free_port(), free_port()
         servers = [context.Process(target=serve_tamio, args=(app_port, database_url, slack.api_url, slack.bot_token), daemon=True)]
         if with_bare:

@@ -55,6 +55,7 @@ class SandboxConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     with_mailbox: bool = True
+    bot_scopes: tuple[str, ...] | None = None  # the app's manifest; None: the stand-in's generous default
 
 
 class Sandbox:
@@ -68,9 +69,11 @@ class Sandbox:
             team_id=SANDBOX_TEAM_ID,
             team_name=SANDBOX_TEAM_NAME,
             users=standin_users(self.people),
+            **({"bot_scopes": config.bot_scopes} if config.bot_scopes else {}),
             host=config.host,
             port=config.port,
         )
+        self.slack.add_channel(SANDBOX_CHANNEL_ID, SANDBOX_CHANNEL_NAME)  # everyone, and the app, are in it
         app_url = config.app_url if config.app_url.endswith("/") else config.app_url + "/"
         self.sender = SlackSender(app_url + EVENTS_PATH, config.signing_secret, SANDBOX_TEAM_ID, self.slack)
         self.mailbox = Mailbox(host="127.0.0.1") if config.with_mailbox else None

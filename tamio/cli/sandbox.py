@@ -167,8 +167,10 @@ async def _stop_child(child: asyncio.subprocess.Process) -> int:
 async def _run(settings: Settings, stop: asyncio.Event, *, host: str, port: int, app_port: int) -> int:
     runner = _runner()
     app_url = f"http://127.0.0.1:{app_port}/"
+    manifest_scopes = tuple(importlib.import_module("bot.oauth").BOT_SCOPES)  # Slack grants what the app asks for
     sandbox = runner.Sandbox(runner.SandboxConfig(
         app_url=app_url, signing_secret=secrets.token_hex(20), people=demo_people(runner), host=host, port=port,
+        bot_scopes=manifest_scopes,
     ))
     try:
         await sandbox.start()

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import bot.oauth_tables  # noqa: F401  (Slack's OAuth tables join the schema the fixtures create)
 from bot.app import TamioApp, create_app
 from bot.delivery import DeliveryWorker
+from bot.oauth import BOT_SCOPES
 from bot.server import build_web_app
 from slack_sandbox.signed import AppReply, SlackSender
 from slack_sandbox.standin import SlackStandIn
@@ -107,9 +108,18 @@ async def start_bot(slack: SlackStandIn, sessions: async_sessionmaker[AsyncSessi
         await runner.cleanup()
 
 
+def workspace(**kwargs: Any) -> SlackStandIn:
+    """The test workspace: its people, #finance with everyone and Tamio in it, and the token scopes of the
+    app's manifest (``bot.oauth.BOT_SCOPES``), so a call the manifest does not allow fails here as in Slack."""
+    options: dict[str, Any] = {"users": {k: dict(v) for k, v in USERS.items()}, "bot_scopes": BOT_SCOPES,
+                               "channels": {CHANNEL: "finance"}}
+    options.update(kwargs)
+    return SlackStandIn(**options)
+
+
 @pytest.fixture
 async def slack() -> AsyncIterator[SlackStandIn]:
-    async with SlackStandIn(users={k: dict(v) for k, v in USERS.items()}) as stand_in:
+    async with workspace() as stand_in:
         yield stand_in
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.charts import ChartLinks
 from bot.delivery import DeliveryWorker
-from bot.oauth import SingleWorkspaceToken
+from bot.oauth import BOT_SCOPES, SingleWorkspaceToken
 from bot.runtime import Runtime
 from slack_sandbox.standin import SlackStandIn
 from tamio.accounts.service import create_account
@@ -32,9 +32,23 @@ from tamio.db import utcnow
 from tamio.digest import DailyDigest
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import RetryPolicy, backlog, enqueue, retry_dead
+from tests.bot.conftest import workspace
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 FAST = RetryPolicy(max_attempts=20, base_seconds=0.05, cap_seconds=0.4, lease=timedelta(seconds=10))
+# The channels these tests post to, Tamio in each; and the history scope, so a dropped answer can be
+# looked for (the test without it withholds it).
+OUTBOX_CHANNELS = {"C0FINANCE", "C0", "C1", "C2", "C0OPS", *(f"C{n:02d}" for n in range(8))}
+
+
+def outbox_workspace(**kwargs: Any) -> SlackStandIn:
+    return workspace(channels={c: c.lower() for c in OUTBOX_CHANNELS}, bot_scopes=(*BOT_SCOPES, "channels:history"), **kwargs)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackStandIn]:
+    async with outbox_workspace() as stand_in:
+        yield stand_in
 
 
 def settings_for(slack: SlackStandIn) -> Settings:

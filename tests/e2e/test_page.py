@@ -147,7 +147,8 @@ async def start_tiny(secret_the_page_uses: str = SECRET) -> AsyncIterator[Tiny]:
     app_port = free_port()
     slack = SlackStandIn(users={ADMIN: {"name": "maria", "real_name": "Maria Lopez", "display_name": "Maria Lopez",
                                         "is_admin": True},
-                                VIEWER: {"name": "alex", "real_name": "Alex Kim", "display_name": "Alex Kim"}})
+                                VIEWER: {"name": "alex", "real_name": "Alex Kim", "display_name": "Alex Kim"}},
+                         channels={CHANNEL: "cash-flow"})
     sender = SlackSender(f"http://127.0.0.1:{app_port}/slack/events", secret_the_page_uses, slack.workspace.team_id, slack)
     page = install_page(slack, sender, layout=Layout("Tiny Co", CHANNEL, "cash-flow", PEOPLE))
     await slack.start()
