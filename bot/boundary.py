@@ -26,8 +26,8 @@ from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.replies import reply
 from bot.runtime import Caller, Runtime, Scope
 from tamio.errors import TamioError, ValidationError
 
@@ -100,14 +100,9 @@ def plain_field_errors(errors: dict[str, str]) -> dict[str, str]:
 
 
 async def tell(caller: Caller, client: AsyncWebClient, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
-    """An ephemeral note to the caller: through the response_url, in the channel, or in a DM."""
-    if caller.response_url:
-        webhook = AsyncWebhookClient(caller.response_url)
-        await webhook.send(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-    elif caller.channel_id and caller.user_id:
-        await client.chat_postEphemeral(channel=caller.channel_id, user=caller.user_id, text=text, blocks=blocks)
-    elif caller.user_id:
-        await client.chat_postMessage(channel=caller.user_id, text=text, blocks=blocks)
+    """An ephemeral note to the caller: through the response_url, in the channel, or in a DM, checked
+    at each step (``bot.replies.reply``)."""
+    await reply(caller, client, text, blocks=blocks)
 
 
 async def report_error(caller: Caller, client: AsyncWebClient, error: BaseException, correlation: str | None) -> None:

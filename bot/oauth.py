@@ -36,7 +36,12 @@ from tamio.config import Settings
 
 log = logging.getLogger("tamio.bot")
 
-BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "files:write", "users:read", "im:write")
+# Least privilege, each for a reason: commands and shortcuts; posting (chat:write), in public channels it
+# was not invited to (chat:write.public) or by joining them (channels:join: uploads and ephemerals need
+# membership); the chart (files:write, and files:read to know when Slack has processed it); who people
+# are (users:read, users:read.email for members' emails); the DMs it sends and reads (im:write, im:history).
+BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "channels:join", "files:write", "files:read", "users:read",
+              "users:read.email", "im:write", "im:history")
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 STATE_LIFETIME_SECONDS = 600

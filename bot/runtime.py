@@ -60,6 +60,7 @@ class Caller:
     response_url: str | None = None
     trigger_id: str | None = None
     app_id: str | None = None
+    channel_name: str | None = None  # as Slack names it in the request ("directmessage" for a DM)
 
 
 @dataclass

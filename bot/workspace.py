@@ -43,6 +43,13 @@ from tamio.scheduler.models import SlackEventReceipt
 log = logging.getLogger("tamio.bot")
 
 
+def channel_name_of(body: dict[str, Any]) -> str | None:
+    """The conversation's name as the request gives it (a command's ``channel_name``, a click's ``channel.name``)."""
+    channel = body.get("channel")
+    name = body.get("channel_name") or (channel.get("name") if isinstance(channel, dict) else None)
+    return str(name) if name else None
+
+
 def team_name(body: dict[str, Any], team_id: str) -> str:
     team = body.get("team")
     domain = body.get("team_domain") or (team.get("domain") if isinstance(team, dict) else None)
@@ -236,6 +243,7 @@ def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse |
             team_id=team_id, enterprise_id=context.enterprise_id, account_id=account.id, user_id=user_id,
             member_id=member.id if member else None, channel_id=context.channel_id,
             response_url=body.get("response_url") or None, trigger_id=body.get("trigger_id"), app_id=body.get("api_app_id"),
+            channel_name=channel_name_of(body),
         )
         # The transaction stays open for the listener, which commits it before its ack leaves (or
         # before it calls Slack: no transaction stays open across a network call).

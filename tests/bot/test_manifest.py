@@ -87,7 +87,9 @@ def test_the_tamio_command_has_a_usage_hint_naming_every_subcommand() -> None:
 
 def test_least_privilege_bot_scopes_match_what_the_install_asks_for() -> None:
     scopes = manifest()["oauth_config"]["scopes"]
-    assert scopes["bot"] == ["commands", "chat:write", "chat:write.public", "files:write", "users:read", "im:write"]
+    assert scopes["bot"] == ["commands", "chat:write", "chat:write.public", "channels:join", "files:write", "files:read",
+                             "users:read", "users:read.email", "im:write", "im:history"]
+    assert not {"channels:history", "groups:history", "channels:read", "groups:read"} & set(scopes["bot"])
     assert tuple(scopes["bot"]) == BOT_SCOPES and "user" not in scopes
 
 

@@ -12,7 +12,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.oauth import EncryptedInstallationStore, TokenCipher, engine_of
+from bot.oauth import BOT_SCOPES, EncryptedInstallationStore, TokenCipher, engine_of
 from bot.oauth_tables import bots, installations
 from slack_sandbox.standin import SlackStandIn
 from tamio.accounts.models import Member, Role
@@ -41,7 +41,7 @@ async def install(bot: BotHarness, installer: str) -> int:
             cookie = page.cookies["slack-app-oauth-state"].value
         start = html.index(bot.slack.base_url + "oauth/v2/authorize")
         authorize = html[start: html.index('"', start)].replace("&amp;", "&")
-        assert parse_qs(urlparse(authorize).query)["scope"] == ["commands,chat:write,chat:write.public,files:write,users:read,im:write"]
+        assert parse_qs(urlparse(authorize).query)["scope"] == [",".join(BOT_SCOPES)]
         async with http.get(authorize + f"&user={installer}", allow_redirects=False) as approved:
             assert approved.status == 302
             back = approved.headers["Location"]
