@@ -51,6 +51,7 @@ from bot.blocks.card import card_blocks, card_text
 from bot.charts import ChartLinks
 from bot.home import publish_home
 from bot.oauth import BotTokens
+from bot.problems import PROBLEM_KIND, admins_to_tell, note_lost_channel, problem_text
 from bot.queries import load_card
 from bot.runtime import Runtime
 from tamio.accounts.models import Account, Member
@@ -64,7 +65,7 @@ from tamio.preparation.models import ActionStatus, PreparedAction
 log = logging.getLogger("tamio.bot.delivery")
 
 KINDS = ("action_card", "card_update", "home_refresh", "alert_new", "alert_escalated", "alert_resolved", "digest",
-         "slack_post", "slack_update", "slack_ephemeral", "slack_home", RECONNECT_KIND)
+         "slack_post", "slack_update", "slack_ephemeral", "slack_home", RECONNECT_KIND, PROBLEM_KIND)
 PERMANENT = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "invalid_blocks_format", "invalid_arguments",
     "msg_too_long", "no_text", "cant_update_message", "message_not_found", "user_not_found", "invalid_auth",
@@ -194,6 +195,8 @@ class DeliveryWorker:
             async with self.runtime.sessions() as db, db.begin():
                 status = await outbox.mark_failed(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), error=error,
                                            retry_after=retry_after, permanent=error in PERMANENT, policy=self.policy)
+                if status == outbox.DEAD:  # lost for good because of its channel: the admins hear of it
+                    await note_lost_channel(db, row=row, error=error, now=self.runtime.clock())
             log.warning("outbox %s (%s) failed: %s -> %s", row.id, row.kind, error, status)
             return 0
         except Exception as exc:  # network errors, timeouts, our own bugs: back off and try again
@@ -222,7 +225,8 @@ class DeliveryWorker:
         handlers = {"action_card": self._card, "card_update": self._card, "home_refresh": self._homes,
                     "alert_new": self._alert, "alert_escalated": self._alert, "alert_resolved": self._resolved,
                     "digest": self._digest, "slack_post": self._post, "slack_update": self._update,
-                    "slack_ephemeral": self._ephemeral, "slack_home": self._home, RECONNECT_KIND: self._reconnect}
+                    "slack_ephemeral": self._ephemeral, "slack_home": self._home, RECONNECT_KIND: self._reconnect,
+                    PROBLEM_KIND: self._channel_problem}
         return await handlers[row.kind](row)
 
     # -- posting once ---------------------------------------------------------------------------
@@ -435,6 +439,19 @@ class DeliveryWorker:
             raise Skip("the message has no text")
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
         return await self.post_once(row, channel=channel, text=text, blocks=blocks, token=await self._token(account))
+
+    async def _channel_problem(self, row: OutboxMessage) -> dict[str, Any]:
+        """A channel lost a message for good: each admin hears it in their DM with Tamio."""
+        async with self.runtime.sessions() as db:
+            account = await self._account(db, row)
+            admins = await admins_to_tell(db, account_id=account.id)
+        if not admins:
+            raise Skip("no admin to tell")
+        text = problem_text(str(row.payload.get("channel")), str(row.payload.get("error")))
+        token = await self._token(account)
+        for admin in admins:
+            await self.client.chat_postMessage(channel=admin, text=text, token=token)
+        return {"told": admins}
 
     async def _update(self, row: OutboxMessage) -> dict[str, Any]:
         async with self.runtime.sessions() as db:

@@ -7,6 +7,7 @@ Reading the account takes one short transaction; the view is published after it 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from bot.blocks.home import home_view
 from bot.boundary import handler
 from bot.charts import ChartLinks
 from bot.forecasting import load_forecast
+from bot.problems import lost_channels, problem_text
 from bot.queries import count_pending, load_cards, open_alerts, pending_action_ids
 from bot.runtime import Runtime, Scope
 from tamio.accounts.models import Account, Role
@@ -27,6 +29,7 @@ from tamio.errors import NotFound
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 HOME_WEEKS = 13
+PROBLEMS_SHOWN_FOR = timedelta(days=7)  # a channel that lost messages is shown this long unless one gets through
 
 
 def chart_reachable(settings: Settings) -> bool:
@@ -48,11 +51,13 @@ async def render_home(runtime: Runtime, *, account_id: str, slack_user_id: str, 
         alerts = await open_alerts(db, account_id=account.id)
         pending = await count_pending(db, account_id=account.id)
         cards = await load_cards(db, account_id=account.id, action_ids=await pending_action_ids(db, account_id=account.id, limit=12))
+        lost = await lost_channels(db, account_id=account.id, since=now - PROBLEMS_SHOWN_FOR)
         await db.commit()
         url = charts.url(account_id=account.id, as_of=today, weeks=HOME_WEEKS, now=now) if chart_reachable(runtime.settings) else None
         return home_view(
             account=account, forecast=forecast, chart_url=url, alerts=alerts, cards=cards, pending_total=pending,
             safety_mode=config.safety_mode.value, is_admin=member is not None and member.role == Role.ADMIN, today=today,
+            notices=[problem_text(p.channel, p.error, p.lost) for p in lost if p.channel == account.digest_channel_id],
         )
 
 

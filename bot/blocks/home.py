@@ -76,8 +76,11 @@ def home_view(
     safety_mode: str,
     is_admin: bool,
     today: date,
+    notices: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """The Home tab; ``notices`` (what went wrong, e.g. a channel that lost messages) come first."""
     blocks: list[Block] = [header(f"Tamio · {account.name}")]
+    blocks += [section(notice) for notice in notices[:3]]
     if forecast is None or (forecast.opening_balance == 0 and not forecast.items):
         blocks.append(section(
             "Tell Tamio what you hold and what comes in and goes out:\n"

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bot.blocks.common import fields, header, money, section
 from bot.boundary import Reply
+from bot.channels import ChannelAccess, conversation_kind_from_name, make_postable
 from bot.commands import parse
 from bot.runtime import Scope
 from tamio.accounts.models import Role
@@ -100,11 +101,23 @@ async def set_config(scope: Scope, command: parse.SetConfig, client: AsyncWebCli
     return Reply(text, [section(text)])
 
 
+DIGEST_DOING = "post alerts, action cards and the daily digest"
+
+
 async def digest_here(scope: Scope, command: parse.DigestHere, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.ADMIN, "choose the digest channel")
+    """Only where Tamio can post: a public channel it joins, a private one it was invited to; never a DM."""
     channel = scope.caller.channel_id
     if not channel:
         raise ValidationError("Run this in the channel that should get alerts and the digest.")
+    kind = conversation_kind_from_name(channel, scope.caller.channel_name)
+    if kind is not None:
+        return Reply(ChannelAccess(channel, kind).explain(DIGEST_DOING))
+    await scope.require(Role.ADMIN, "choose the digest channel")
+    await scope.commit()  # no transaction across the call to Slack
+    access = await make_postable(client, channel, channel_name=scope.caller.channel_name)
+    if not access.postable:
+        return Reply(access.explain(DIGEST_DOING))
+    await scope.fresh()
     account = scope.account
     old = account.digest_channel_id
     account.digest_channel_id = channel

@@ -59,10 +59,13 @@ class BotHarness:
     worker: DeliveryWorker
 
     async def settle(self) -> None:
-        """Let after-ack work finish and deliver the outbox until nothing is left."""
-        for _ in range(10):
+        """Let after-ack work finish and deliver the outbox until nothing is left (twice nothing: a
+        failure may queue a message of its own, like the admins' note about a lost channel)."""
+        idle = 0
+        for _ in range(12):
             await self.app.runtime.drain()
-            if not await self.worker.run_once():
+            idle = 0 if await self.worker.run_once() else idle + 1
+            if idle == 2:
                 await self.app.runtime.drain()
                 return
 

@@ -191,8 +191,10 @@ async def test_what_cannot_be_sent_is_dead_and_can_be_sent_again(
     await queue(session_factory, account_id, [("slack_post", "C1", "flaky")])
     slack.failure_rate(1.0, kinds=("500",), methods=("chat.postMessage", "conversations.history"))
     await deliver_everything([worker], session_factory, within=20)
-    flaky, gone = await rows(session_factory)
+    everything = await rows(session_factory)
+    flaky, gone = [r for r in everything if r.kind == "slack_post"]
     assert (gone.status, gone.attempts, gone.last_error) == ("dead", 1, "channel_not_found")  # Slack would say it forever
+    assert [r.payload for r in everything if r.kind == "channel_problem"] == [{"channel": "C0GONE", "error": "channel_not_found"}]
     assert (flaky.status, flaky.attempts, flaky.last_error) == ("dead", 3, "internal_error")  # out of tries
 
     slack.failure_rate(0)
