@@ -23,7 +23,7 @@ from slack_sandbox.page import SandboxPage, install_page
 from slack_sandbox.page.feed import Layout, Person
 from slack_sandbox.page.mailbox import Mailbox
 from slack_sandbox.signed import SlackSender
-from slack_sandbox.standin import SlackStandIn
+from slack_sandbox.standin import DEFAULT_BOT_SCOPES, SlackStandIn
 
 SANDBOX_TEAM_ID = "T0SANDBOX"
 SANDBOX_TEAM_NAME = "Harbor & Pine Studio"
@@ -69,7 +69,7 @@ class Sandbox:
             team_id=SANDBOX_TEAM_ID,
             team_name=SANDBOX_TEAM_NAME,
             users=standin_users(self.people),
-            **({"bot_scopes": config.bot_scopes} if config.bot_scopes else {}),
+            bot_scopes=config.bot_scopes or DEFAULT_BOT_SCOPES,
             host=config.host,
             port=config.port,
         )

@@ -94,7 +94,7 @@ class SlackSender:
         bad_signature: bool = False,
     ) -> AppReply:
         """A form-encoded slash command; its ack body is shown like Slack shows it."""
-        trigger_id = self.slack.new_trigger_id(user_id)
+        trigger_id = self.slack.new_trigger_id(user_id, channel=channel_id)
         response_url = self.slack.new_response_url(channel_id, user_id)
         form = {
             "token": VERIFICATION_TOKEN,
@@ -145,7 +145,7 @@ class SlackSender:
         bad_signature: bool = False,
     ) -> AppReply:
         """A ``block_actions`` interaction from a message (``channel_id``, ``message_ts``) or a view."""
-        trigger_id = self.slack.new_trigger_id(user_id, view.get("id") if view else None)
+        trigger_id = self.slack.new_trigger_id(user_id, view.get("id") if view else None, channel_id)
         clicked = message
         if clicked is None and view is None and channel_id and message_ts:
             clicked = self._current_message(channel_id, message_ts, is_ephemeral)
@@ -267,7 +267,7 @@ class SlackSender:
 
     async def message_shortcut(self, user_id: str, callback_id: str, channel_id: str, message_ts: str) -> AppReply:
         """A message shortcut (a message's "More actions" menu): the message, its channel and a response URL."""
-        trigger_id = self.slack.new_trigger_id(user_id)
+        trigger_id = self.slack.new_trigger_id(user_id, channel=channel_id)
         response_url = self.slack.new_response_url(channel_id, user_id, message_ts)
         message = self._current_message(channel_id, message_ts, False) or {}
         payload = {"type": "message_action", **self._who(user_id), "callback_id": callback_id, "trigger_id": trigger_id,

@@ -237,9 +237,9 @@ class SlackStandIn:
             if file_id in (None, upload.file_id):
                 upload.processing_polls = 0
 
-    def new_trigger_id(self, user_id: str, view_id: str | None = None) -> str:
+    def new_trigger_id(self, user_id: str, view_id: str | None = None, channel: str | None = None) -> str:
         """A trigger id as Slack puts in an interaction: single use, valid for 3 seconds."""
-        return self.workspace.view_store.new_trigger(user_id, view_id)
+        return self.workspace.view_store.new_trigger(user_id, view_id, channel)
 
     def new_response_url(
         self, channel: str, user: str, message_ts: str | None = None, *, is_ephemeral: bool = False

@@ -16,7 +16,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.blocks.card import (
     APPROVE,
@@ -35,6 +34,7 @@ from bot.blocks.draft_form import draft_form
 from bot.blocks.review import REVIEW_CALLBACK, review_form
 from bot.boundary import handler, tell
 from bot.queries import CardData, load_card
+from bot.replies import send_to_response_url
 from bot.runtime import Scope
 from tamio.errors import Conflict, NotFound, PermissionDenied, TamioError
 from tamio.execution import lifecycle
@@ -103,7 +103,9 @@ def update_clicked_copy(scope: Scope, body: dict[str, Any], action_id: str) -> N
             await later.client.views_update(view_id=container["view_id"], view=review_form(card, today=later.today))
         elif response_url and container.get("message_ts") != card.action.slack_message_ts:
             blocks = card_blocks(card, today=later.today, base_currency=later.account.base_currency)
-            await AsyncWebhookClient(response_url).send(text=card_text(card), blocks=blocks, replace_original=True)
+            problem = await send_to_response_url(response_url, text=card_text(card), blocks=blocks, replace_original=True)
+            if problem is not None:  # the copy stays as it was; the channel card and Home are updated anyway
+                log.info("could not update the clicked copy of %s: %s", action_id, problem)
 
     if container.get("type") == "view" or (response_url and container.get("type") == "message"):
         scope.later(work, name="update-clicked-card")
@@ -201,7 +203,7 @@ async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWe
         raise NotFound("This action sends no message, so there is no draft to edit.")
     container = body.get("container") or {}
     metadata = json.dumps({"action_id": card.action.id, "option_id": option.id, "channel": (body.get("channel") or {}).get("id"),
-                           "view_id": container.get("view_id")})
+                           "view_id": container.get("view_id"), "response_url": body.get("response_url")})
     view = draft_form(card, option, metadata=metadata)
     await scope.commit()  # no transaction across the call to Slack
     if container.get("type") == "view" and (body.get("view") or {}).get("type") == "modal":

@@ -66,7 +66,9 @@ async def save_draft(scope: Scope, body: dict[str, Any], client: AsyncWebClient)
                             actor=Actor.member(scope.member), now=scope.now, option_id=option.id,
                             result={"subject": edited_subject, "body_changed": edited_body is not None, "version": action.version})
     await refresh_everywhere(scope, action.id)
-    caller = replace(scope.caller, channel_id=meta.get("channel") or None, response_url=None)
+    # The Edit draft click's response URL (kept in the modal's metadata) answers where the card is, even
+    # where Tamio is not a member; without one, the note goes ephemerally or to the DM (bot.replies).
+    caller = replace(scope.caller, channel_id=meta.get("channel") or None, response_url=meta.get("response_url") or None)
     note = ":pencil2: Draft saved. It will be sent as you wrote it when the action is approved."
     scope.after_commit(lambda: tell(caller, client, note))
     review_view_id = meta.get("view_id")
