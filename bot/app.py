@@ -29,6 +29,7 @@ from bot.charts import ChartLinks
 from bot.runtime import Clock, Runtime, Scope
 from bot.workspace import build_middleware
 from tamio.config import Settings
+from tamio.db import utcnow
 
 log = logging.getLogger("tamio.bot")
 
@@ -73,7 +74,7 @@ def create_app(
     client = build_client(settings, client)
     options: dict[str, Any] = {}
     if oauth.multi_workspace(settings):
-        oauth_settings, authorize = oauth.build_oauth(settings, session_factory, client)
+        oauth_settings, authorize = oauth.build_oauth(settings, session_factory, client, clock or utcnow)
         options.update(oauth_settings=oauth_settings, authorize=authorize)
         tokens: oauth.BotTokens = oauth.InstalledTokens(oauth_settings.installation_store)
     elif client.token:

@@ -213,6 +213,8 @@ class DeliveryWorker:
         account = await db.get(Account, row.user_id) if row.user_id else None
         if account is None:
             raise Skip("the account no longer exists")
+        if not account.is_active:
+            raise Skip("the workspace removed Tamio")
         return account
 
     async def _token(self, account: Account) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy
@@ -30,8 +31,9 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import bot.oauth_tables  # noqa: F401  (registers the tables on Tamio's metadata)
+from tamio.accounts.installation import reactivate_account
 from tamio.accounts.models import Role
-from tamio.accounts.service import ensure_member, get_member
+from tamio.accounts.service import count_admins, ensure_member, get_member
 from tamio.config import Settings
 
 log = logging.getLogger("tamio.bot")
@@ -158,8 +160,13 @@ class EncryptedInstallationStore(AsyncInstallationStore):
         return changed
 
 
-def installer_hook(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> InstallHook:
-    """After an install: the workspace's account exists and the installer is one of its admins."""
+def installer_hook(settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]) -> InstallHook:
+    """After an install: the workspace's account exists and is active (installed again: resumed).
+
+    The installer of a new account is its first admin. Installing again changes no one's role: an
+    installer who is a viewer stays one (an admin makes them more with ``/tamio role``), unless the
+    account has no admin left at all.
+    """
 
     async def on_install(installation: Installation) -> None:
         from bot.workspace import find_or_create_account
@@ -171,12 +178,17 @@ def installer_hook(settings: Settings, sessions: async_sessionmaker[AsyncSession
                 db, settings, team_id=installation.team_id, enterprise_id=installation.enterprise_id,
                 name=installation.team_name or f"Slack workspace {installation.team_id}",
             )
+            if await reactivate_account(db, account=account, now=clock()):
+                log.info("workspace %s installed Tamio again: account %s resumed", installation.team_id, account.id)
             member = await get_member(db, account_id=account.id, slack_user_id=installation.user_id)
+            first_admin = await count_admins(db, account_id=account.id) == 0
             if member is None:
-                await ensure_member(db, account_id=account.id, slack_user_id=installation.user_id, role=Role.ADMIN, is_installer=True)
+                await ensure_member(db, account_id=account.id, slack_user_id=installation.user_id,
+                                    role=Role.ADMIN if first_admin else Role.VIEWER, is_installer=True)
             else:
-                member.role = Role.ADMIN
                 member.is_installer = True
+                if first_admin:
+                    member.role = Role.ADMIN
         log.info("installed in %s (%s) by %s", installation.team_name, installation.team_id, installation.user_id)
 
     return on_install
@@ -193,10 +205,10 @@ def multi_workspace(settings: Settings) -> bool:
     return bool(settings.slack_client_id and settings.slack_client_secret)
 
 
-def build_store(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> EncryptedInstallationStore:
+def build_store(settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]) -> EncryptedInstallationStore:
     assert settings.slack_client_id
     inner = AsyncSQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=engine_of(sessions), logger=log)
-    return EncryptedInstallationStore(inner, TokenCipher.from_settings(settings), on_install=installer_hook(settings, sessions))
+    return EncryptedInstallationStore(inner, TokenCipher.from_settings(settings), on_install=installer_hook(settings, sessions, clock))
 
 
 def authorization_url(settings: Settings) -> str | None:
@@ -207,9 +219,10 @@ def authorization_url(settings: Settings) -> str | None:
     return None
 
 
-def build_oauth(settings: Settings, sessions: async_sessionmaker[AsyncSession], client: Any) -> tuple[AsyncOAuthSettings, AsyncInstallationStoreAuthorize]:
+def build_oauth(settings: Settings, sessions: async_sessionmaker[AsyncSession], client: Any,
+                clock: Callable[[], datetime]) -> tuple[AsyncOAuthSettings, AsyncInstallationStoreAuthorize]:
     """Bolt's OAuth settings over Tamio's database, and an authorize that caches auth.test per token."""
-    store = build_store(settings, sessions)
+    store = build_store(settings, sessions, clock)
     oauth = AsyncOAuthSettings(
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret,

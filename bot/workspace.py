@@ -34,6 +34,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from bot.boundary import apology_text
 from bot.runtime import Caller, Runtime, Scope
+from tamio.accounts.installation import reactivate_account
 from tamio.accounts.models import Account, Member, Role
 from tamio.accounts.service import account_for_team, create_account, ensure_member, get_member
 from tamio.config import Settings
@@ -41,6 +42,13 @@ from tamio.db import read_only
 from tamio.scheduler.models import SlackEventReceipt
 
 log = logging.getLogger("tamio.bot")
+
+
+REMOVAL_EVENTS = ("app_uninstalled", "tokens_revoked")
+
+
+def removes_tamio(body: dict[str, Any]) -> bool:
+    return body.get("type") == "event_callback" and (body.get("event") or {}).get("type") in REMOVAL_EVENTS
 
 
 def channel_name_of(body: dict[str, Any]) -> str | None:
@@ -233,6 +241,10 @@ def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse |
             else:
                 account, member = await resolve(db, client, runtime.settings, team_id=team_id,
                                                 enterprise_id=context.enterprise_id, user_id=user_id, name=team_name(body, team_id))
+            if not account.is_active and not removes_tamio(body):
+                # Slack sends a workspace's requests only while Tamio is installed there: installed again.
+                await reactivate_account(db, account=account, now=now)
+                known = None
         except Exception:
             await db.rollback()
             await db.close()

@@ -325,11 +325,12 @@ class SlackStandIn:
         wait = self.rate_limits.take(method, token=str(token), channel=str(channel) if channel else None, now=self.clock())
         if wait is not None:
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(wait)})
+        scopes = {"x-oauth-scopes": ",".join(grant.scopes)}  # Slack says on every answer what the token may do
         try:
             answer = METHODS[method](self.workspace, Call(params=params, actor=grant.user, grant=grant))
         except SlackError as error:
-            return web.json_response({"ok": False, "error": error.error, **error.extra})
-        return web.json_response({"ok": True, **answer})
+            return web.json_response({"ok": False, "error": error.error, **error.extra}, headers=scopes)
+        return web.json_response({"ok": True, **answer}, headers=scopes)
 
     async def _response_url(self, request: web.Request) -> web.Response:
         try:

@@ -125,6 +125,8 @@ def upgrade() -> None:
     sa.Column('digest_channel_id', sa.String(length=32), nullable=True),
     sa.Column('dual_approval_threshold', tamio.db.Money(), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
+    sa.Column('deactivated_at', tamio.db.UTCDateTime(), nullable=True),
+    sa.Column('deactivated_reason', sa.String(length=40), nullable=True),
     sa.Column('created_at', tamio.db.UTCDateTime(), nullable=False),
     sa.Column('updated_at', tamio.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),

@@ -14,7 +14,16 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tamio.db import Base, ExactDecimal, Money, created_at_column, enum_column, new_id, updated_at_column
+from tamio.db import (
+    Base,
+    ExactDecimal,
+    Money,
+    UTCDateTime,
+    created_at_column,
+    enum_column,
+    new_id,
+    updated_at_column,
+)
 
 
 class Role(str, enum.Enum):
@@ -42,6 +51,10 @@ class Account(Base):
     digest_channel_id: Mapped[str | None] = mapped_column(String(32))
     dual_approval_threshold: Mapped[Decimal] = mapped_column(Money(), default=Decimal("10000"))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Set while the workspace has removed Tamio (uninstalled, or its bot token revoked): nothing runs
+    # for the account, and its data is deleted once the retention period after this has passed.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deactivated_reason: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 
