@@ -12,6 +12,7 @@ milliseconds and hand slow work to ``Scope.later``. Each feature module has ``re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -35,19 +36,42 @@ log = logging.getLogger("tamio.bot")
 
 
 class TamioApp(AsyncApp):
-    """An AsyncApp that closes each request's database scope, whatever the listeners did."""
+    """An AsyncApp that answers Slack within its 3 seconds whatever the request waits for, and closes
+    each request's database scope, whatever the listeners did.
+
+    A request not answered by ``Runtime.ack_deadline_s`` (waiting for SQLite's write lock, or for a
+    pool connection while others wait for it) is answered "Working on it…" (``boundary.working_on_it``)
+    and goes on; its listener then sends its answer through the response URL (``bot.boundary``).
+    """
 
     runtime: Runtime
     charts: ChartLinks
     bot_tokens: oauth.BotTokens
 
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        work = asyncio.ensure_future(self._dispatch(req))
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(work), timeout=self.runtime.ack_deadline_s)
+            except TimeoutError:
+                if req.context.get(boundary.ACKED):
+                    continue  # the listener has answered; only its clean-up is left: wait for the response
+                req.context[boundary.ANSWERED_EARLY] = True
+                self.runtime.spawn(_finish(work), name="answered-early")
+                body, content_type = boundary.working_on_it(req.body)
+                return BoltResponse(status=200, body=body, headers={"content-type": [content_type]})
+
+    async def _dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
         try:
             return await super().async_dispatch(req)
         finally:
             scope = req.context.get("scope")
             if isinstance(scope, Scope):
                 await scope.close()
+
+
+async def _finish(work: asyncio.Future[BoltResponse]) -> None:
+    await work
 
 
 def build_client(settings: Settings, client: AsyncWebClient | None = None) -> AsyncWebClient:

@@ -18,6 +18,7 @@ anything else it rolls back, logs a correlation id and apologises. Nothing half-
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -160,6 +161,37 @@ async def _fail(ack: Any, kind: str, body: dict[str, Any], scope: Scope | None, 
         runtime.spawn(tell(caller, client, text), name="error-reply")
 
 
+WORKING_ON_IT = ":hourglass_flowing_sand: Working on it…"
+# Context keys: the app answered Slack for the listener (its deadline passed), or the listener acked itself.
+ANSWERED_EARLY, ACKED = "tamio_answered_early", "tamio_acked"
+
+
+def working_on_it(body: dict[str, Any]) -> tuple[str, str]:
+    """What the app answers Slack for a request still being worked on at its deadline: (body, content type)."""
+    kind = request_kind(body)
+    if kind == "command":
+        return json.dumps({"text": WORKING_ON_IT, "response_type": "ephemeral"}), "application/json"
+    if kind == "block_suggestion":
+        return json.dumps({"options": []}), "application/json"
+    return "", "text/plain"  # a click; a submission (the modal closes, what it says comes through bot.replies)
+
+
+async def _answer_late(scope: Scope, client: AsyncWebClient, kind: str, answer: Answer) -> None:
+    """The answer of a listener Slack was already answered for: through the response URL or the DM."""
+    if isinstance(answer, Reply) and kind in ("command", "message_action", "shortcut"):
+        await reply(scope.caller, client, answer.text, blocks=answer.blocks, in_channel=answer.in_channel)
+    elif isinstance(answer, FieldErrors):  # the modal has closed meanwhile: say what was wrong instead
+        problems = "\n".join(f"• {message}" for message in plain_field_errors(answer.errors).values())
+        await tell(scope.caller, client, f":warning: Nothing was saved:\n{problems}")
+
+
+async def _tell_late_failure(scope: Scope, client: AsyncWebClient, error: BaseException) -> None:
+    correlation = None if isinstance(error, TamioError) else uuid.uuid4().hex[:12]
+    if correlation is not None:
+        log.exception("listener failed after the app had answered Slack (correlation id %s)", correlation, exc_info=error)
+    await tell(scope.caller, client, error_text(error) if isinstance(error, TamioError) else apology_text(correlation or "-"))
+
+
 Handler = Callable[..., Awaitable[Answer]]
 
 
@@ -183,11 +215,20 @@ def handler(fn: Handler) -> Callable[..., Awaitable[None]]:
             answer = await fn(**{name: available.get(name) for name in wanted})
             if scope is not None:
                 await scope.commit()
-            await _answer(ack, kind, answer)
         except Exception as error:  # the boundary: every failure becomes a message
             if scope is not None:
                 await scope.rollback()
-            await _fail(ack, kind, body, scope, runtime, client, error)
+            if context.get(ANSWERED_EARLY) and scope is not None:
+                await _tell_late_failure(scope, client, error)
+            else:
+                context[ACKED] = True
+                await _fail(ack, kind, body, scope, runtime, client, error)
+            return
+        if context.get(ANSWERED_EARLY) and scope is not None:
+            await _answer_late(scope, client, kind, answer)
+        else:
+            context[ACKED] = True
+            await _answer(ack, kind, answer)
 
     listener.__name__ = fn.__name__
     listener.__qualname__ = fn.__qualname__

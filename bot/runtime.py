@@ -45,6 +45,7 @@ from tamio.errors import NotFound
 log = logging.getLogger("tamio.bot")
 
 Clock = Callable[[], datetime]
+ACK_DEADLINE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,9 @@ class Runtime:
         self.workspaces = KnownWorkspaces()
         # Clicks whose listener only acks (a radio choice, a link button): no database work for them.
         self.ack_only_actions: set[str] = set()
+        # A listener not done by then (waiting for the database's write lock, say) acks "Working on it…"
+        # and answers through the response URL when it is: Slack gives an ack 3 seconds.
+        self.ack_deadline_s = ACK_DEADLINE_S
 
     def wake_delivery(self) -> None:
         """Tell the outbox worker to look now (a commit may have added messages)."""

@@ -189,7 +189,8 @@ async def retry_clicked(scope: Scope, body: dict[str, Any]) -> None:
 
 @handler
 async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
-    """Open the draft editor at once (the trigger id lives three seconds)."""
+    """Open the draft editor at once (the trigger id lives three seconds): reading only, never waiting for a writer."""
+    scope.read_only()
     card = await card_in_account(scope, clicked_action_id(body))
     from tamio.execution import policy
 
@@ -214,6 +215,7 @@ async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWe
 
 @handler
 async def review_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
+    scope.read_only()  # the modal opens without waiting for a writer: its trigger id lives three seconds
     card = await card_in_account(scope, clicked_action_id(body))
     view = review_form(card, today=scope.today)
     await scope.commit()  # no transaction across the call to Slack

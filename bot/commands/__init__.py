@@ -54,6 +54,7 @@ ROUTES: dict[type, Route] = {
 # cannot write; anything slow or writing runs in ``Scope.later``, in a scope of its own).
 READ_ONLY: frozenset[type] = frozenset({
     parse.ShowHelp, parse.ShowForecast, parse.ListBalances, parse.ShowAlerts, parse.ShowActions, parse.RunPipeline,
+    parse.OpenAddForm,  # a modal opens before any write could wait for the lock: its trigger id lives 3 s
 })
 
 
