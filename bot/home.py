@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.home import home_view
+from bot.blocks.home import attention_view, home_view
 from bot.boundary import handler
 from bot.charts import ChartLinks
 from bot.forecasting import load_forecast
@@ -23,13 +23,15 @@ from bot.problems import lost_channels, problem_text
 from bot.queries import count_pending, load_cards, open_alerts, pending_action_ids
 from bot.runtime import Runtime, Scope
 from tamio.accounts.models import Account, Role
+from tamio.accounts.privacy import FIGURES_FOR_VIEWERS_HINT, attention_line, may_see_figures
 from tamio.accounts.service import get_member, get_user_configuration
 from tamio.config import Settings
 from tamio.errors import NotFound
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 HOME_WEEKS = 13
-PROBLEMS_SHOWN_FOR = timedelta(days=7)  # a channel that lost messages is shown this long unless one gets through
+PROBLEMS_SHOWN_FOR = timedelta(days=7)
+OUTSIDER_HOME = "Use `/tamio help` in a channel to get started."  # a channel that lost messages is shown this long unless one gets through
 
 
 def chart_reachable(settings: Settings) -> bool:
@@ -47,6 +49,12 @@ async def render_home(runtime: Runtime, *, account_id: str, slack_user_id: str, 
         today = now.astimezone(ZoneInfo(account.timezone)).date()
         member = await get_member(db, account_id=account.id, slack_user_id=slack_user_id)
         config = await get_user_configuration(db, account_id=account.id)
+        if not may_see_figures(member.role if member else None, viewers_see_figures=config.viewers_see_figures):
+            alerts_open = len(await open_alerts(db, account_id=account.id))
+            waiting = await count_pending(db, account_id=account.id)
+            await db.commit()
+            return attention_view(account=account, line=attention_line(open_alerts=alerts_open, pending_actions=waiting),
+                                  hint=FIGURES_FOR_VIEWERS_HINT if member else OUTSIDER_HOME, today=today)
         forecast = await load_forecast(db, account=account, settings=runtime.settings, today=today, now=now, weeks=HOME_WEEKS)
         alerts = await open_alerts(db, account_id=account.id)
         pending = await count_pending(db, account_id=account.id)

@@ -2,9 +2,11 @@
 
 The global middleware runs after Bolt has verified the signature and authorized the team. It maps
 the request's team id (and enterprise id where present) to the account, creating it on first use
-with TAMIO_BASE_CURRENCY and TAMIO_TIMEZONE, and the Slack user to a member: workspace admins and
-owners (``users.info``) and the OAuth installer become Tamio admins, everyone else starts as a
-viewer. Every later query is scoped by this account; a button value never chooses it.
+with TAMIO_BASE_CURRENCY and TAMIO_TIMEZONE, and the Slack user to a member: everyone starts as a
+viewer; the OAuth installer of a new account is its first admin (with one workspace, the first
+Slack admin who uses Tamio); a Slack admin is otherwise no Tamio admin until made one. Guests and
+people from other organisations get no member and a clear refusal (``tamio.accounts.privacy``).
+Every later query is scoped by this account; a button value never chooses it.
 
 It also drops retried events (Slack resends an event it thinks was missed, with
 ``x-slack-retry-num``; Bolt does not deduplicate): the first receipt of an ``event_id`` wins.
@@ -23,7 +25,6 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.internals import extract_user_id
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -32,13 +33,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
-from bot.boundary import apology_text
+from bot.boundary import apology_text, error_text
+from bot.people import from_payload_is_external, slack_person
+from bot.replies import send_to_response_url
 from bot.runtime import Caller, Runtime, Scope
 from tamio.accounts.installation import reactivate_account
 from tamio.accounts.models import Account, Member, Role
-from tamio.accounts.service import account_for_team, create_account, ensure_member, get_member
+from tamio.accounts.privacy import outsider_refusal
+from tamio.accounts.service import account_for_team, count_admins, create_account, ensure_member, get_member
 from tamio.config import Settings
 from tamio.db import read_only
+from tamio.errors import TamioError
 from tamio.scheduler.models import SlackEventReceipt
 
 log = logging.getLogger("tamio.bot")
@@ -94,29 +99,22 @@ async def find_or_create_account(
     )
 
 
-async def workspace_role(client: AsyncWebClient, user_id: str) -> tuple[Role, str, str | None]:
-    """Admin for the workspace's admins and owners, viewer otherwise; plus display name and email."""
-    try:
-        response = await client.users_info(user=user_id)
-    except SlackApiError as exc:
-        log.warning("users.info for %s failed (%s); starting them as a viewer", user_id, exc.response.get("error"))
-        return Role.VIEWER, "", None
-    user = response.get("user") or {}
-    profile = user.get("profile") or {}
-    admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
-    name = profile.get("display_name") or user.get("real_name") or user.get("name") or ""
-    return (Role.ADMIN if admin else Role.VIEWER), str(name), profile.get("email")
-
-
 async def find_or_create_member(db: AsyncSession, client: AsyncWebClient, *, account: Account, user_id: str) -> Member:
+    """The member, made on first use: a viewer, unless the account has no admin yet and they are a Slack
+    admin (how a single-workspace install gets its first admin). Guests and outsiders get no member."""
     member = await get_member(db, account_id=account.id, slack_user_id=user_id)
     if member is not None:
         return member
     await db.commit()  # no transaction stays open across the users.info call
-    role, name, email = await workspace_role(client, user_id)
+    person = await slack_person(client, user_id, team_id=account.slack_team_id or "", enterprise_id=account.slack_enterprise_id)
+    refusal = outsider_refusal(is_guest=person.is_guest, is_external=person.is_external)
+    if refusal is not None:
+        raise refusal
+    role = Role.ADMIN if person.is_slack_admin and await count_admins(db, account_id=account.id) == 0 else Role.VIEWER
     try:
         async with db.begin_nested():
-            return await ensure_member(db, account_id=account.id, slack_user_id=user_id, display_name=name, role=role, email=email)
+            return await ensure_member(db, account_id=account.id, slack_user_id=user_id, display_name=person.name, role=role,
+                                       email=person.email)
     except IntegrityError:  # another request created them a moment ago
         found = await get_member(db, account_id=account.id, slack_user_id=user_id)
         assert found is not None
@@ -211,6 +209,12 @@ def _attach(db: AsyncSession, model: type[Account] | type[Member], values: dict[
     return row
 
 
+async def _quietly(sending: Awaitable[str | None]) -> None:
+    problem = await sending
+    if problem is not None:
+        log.info("could not tell a refused person why: %s", problem)
+
+
 def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse | None]]:
     async def tamio_workspace(
         req: AsyncBoltRequest, context: AsyncBoltContext, body: dict[str, Any], client: AsyncWebClient,
@@ -233,6 +237,8 @@ def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse |
                     await db.close()
                     log.info("dropping retried event %s (retry %s)", body["event_id"], req.headers.get("x-slack-retry-num"))
                     return BoltResponse(status=200, body="")
+            if user_id and from_payload_is_external(body, team_id=team_id, enterprise_id=context.enterprise_id):
+                raise outsider_refusal(is_guest=False, is_external=True) or TamioError("")
             key = (team_id, context.enterprise_id, user_id)
             known = runtime.workspaces.get(key)
             if known is not None:
@@ -245,6 +251,14 @@ def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse |
                 # Slack sends a workspace's requests only while Tamio is installed there: installed again.
                 await reactivate_account(db, account=account, now=now)
                 known = None
+        except TamioError as refused:  # a guest, someone from another organisation: told why, nothing done
+            await db.rollback()
+            await db.close()
+            if "command" in body:
+                return BoltResponse(status=200, body=error_text(refused))
+            if body.get("response_url"):
+                runtime.spawn(_quietly(send_to_response_url(str(body["response_url"]), text=error_text(refused))), name="refusal")
+            return BoltResponse(status=200, body="")
         except Exception:
             await db.rollback()
             await db.close()

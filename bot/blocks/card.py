@@ -32,6 +32,7 @@ from bot.blocks.common import (
     slack_time,
 )
 from bot.queries import CardData
+from tamio.execution.executors import moves_money_or_emails
 from tamio.preparation.models import ActionOption, ActionStatus, LinkType
 
 APPROVE = "card_approve"
@@ -218,6 +219,20 @@ def _outcome(card: CardData) -> list[Block]:
     return blocks
 
 
+def approve_confirm(card: CardData) -> dict[str, Any] | None:
+    """Approving what moves money or emails someone asks first (Skip does too); a forecast adjustment doesn't."""
+    if not any(moves_money_or_emails(o.kind) for o in card.options):
+        return None
+    effects = []
+    if any(o.kind == "send_email" or (o.draft_body and o.kind != "confirm_plan") for o in card.options):
+        effects.append("it may email the recipient")
+    if any(o.kind != "send_email" and moves_money_or_emails(o.kind) for o in card.options):
+        effects.append("it may move money or payment dates")
+    return confirm_dialog("Approve this action?",
+                          f"Tamio carries out the option chosen above right away: {' and '.join(effects)}.",
+                          "Approve", "Not yet")
+
+
 def card_blocks(card: CardData, *, today: date, base_currency: str | None = None, with_buttons: bool = True) -> list[Block]:
     action = card.action
     currency = base_currency or action.currency
@@ -234,7 +249,7 @@ def card_blocks(card: CardData, *, today: date, base_currency: str | None = None
         if draft is not None:
             blocks.append(draft)
         if with_buttons:
-            elements = [button("Approve", APPROVE, action.id, style="primary")]
+            elements = [button("Approve", APPROVE, action.id, style="primary", confirm=approve_confirm(card))]
             if any(o.draft_body or o.draft_subject for o in card.options):
                 elements.append(button("Edit draft", EDIT_DRAFT, action.id))
             elements.append(button("Skip", SKIP, action.id, confirm=confirm_dialog(

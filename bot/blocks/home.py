@@ -65,6 +65,12 @@ def queue_item(card: CardData, today: date) -> list[Block]:
     return [section("\n".join(lines)), actions(*buttons, block_id=f"home_actions:{action.id}")]
 
 
+def attention_view(*, account: Account, line: str, hint: str, today: date) -> dict[str, Any]:
+    """The Home tab of someone the account shows no figures: whether something needs attention, and why no more."""
+    blocks: list[Block] = [header(f"Tamio · {account.name}"), section(line), context(hint, f"Updated {day_label(today)}")]
+    return {"type": "home", "callback_id": "tamio_home", "blocks": blocks}
+
+
 def home_view(
     *,
     account: Account,

@@ -22,6 +22,7 @@ from tamio.accounts.service import (
     get_member,
     get_user_configuration,
     set_role,
+    validate_locale,
     validate_timezone,
 )
 from tamio.audit.service import AuditService
@@ -30,7 +31,7 @@ from tamio.errors import ValidationError
 from tamio.outbox.service import enqueue
 from tamio.preparation.models import ActionStatus, PreparedAction
 
-ACCOUNT_KEYS = ("base_currency", "timezone", "dual_approval_threshold")
+ACCOUNT_KEYS = ("base_currency", "timezone", "locale", "dual_approval_threshold")
 LABELS = {
     "safety_mode": "Safety mode",
     "obligations_buffer_amount": "Buffer",
@@ -43,12 +44,16 @@ LABELS = {
     "dual_approval_threshold": "Two approvals from",
     "base_currency": "Base currency",
     "timezone": "Time zone",
+    "locale": "Amounts and dates written as",
+    "viewers_see_figures": "Viewers see figures",
 }
 
 
 def _shown(key: str, value: object, currency: str) -> str:
     if key in ("obligations_buffer_amount", "dual_approval_threshold") and isinstance(value, Decimal):
         return money(value, currency)
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if hasattr(value, "value"):
         return str(value.value)
     return str(value)
@@ -86,6 +91,8 @@ async def set_config(scope: Scope, command: parse.SetConfig, client: AsyncWebCli
         )
     if key == "timezone":
         value = validate_timezone(str(value))
+    if key == "locale":
+        value = validate_locale(str(value))
     owner: object = account if key in ACCOUNT_KEYS else await get_user_configuration(scope.db, account_id=account.id)
     old = getattr(owner, key)
     if old == value:

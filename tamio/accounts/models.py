@@ -46,6 +46,9 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(200))
     base_currency: Mapped[str] = mapped_column(String(3), default="USD")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # How amounts and dates are written for this business (babel's name, e.g. en_US, de_DE); from
+    # the installer's Slack locale by default.
+    locale: Mapped[str] = mapped_column(String(16), default="en_US")
     slack_team_id: Mapped[str | None] = mapped_column(String(32), index=True)
     slack_enterprise_id: Mapped[str | None] = mapped_column(String(32))
     digest_channel_id: Mapped[str | None] = mapped_column(String(32))
@@ -88,6 +91,8 @@ class UserConfiguration(Base):
     payroll_check_days_before: Mapped[int] = mapped_column(default=7)
     payroll_buffer_percent: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal("10"))
     payment_cluster_threshold_pct: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal("40"))
+    # Whether viewers see cash, runway, amounts and alerts' details; off: only that something needs attention.
+    viewers_see_figures: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

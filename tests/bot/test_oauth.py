@@ -63,10 +63,10 @@ async def test_install_makes_the_installer_admin_and_stores_the_token_encrypted(
 
     reply = await multi.command(APPROVER, "digest here")  # the stored (decrypted) token answers the workspace's requests
     assert reply.status == 200 and "in this channel" in multi.slack.messages(CHANNEL)[-1]["text"]
-    await multi.command(ADMIN, "help")  # another person of the workspace is themselves, not the installer
+    await multi.command(ADMIN, "help")  # another person of the workspace is themselves, not the installer, nor an admin
     async with multi.sessions() as db:
         workspace_admin = (await db.execute(select(Member).where(Member.slack_user_id == ADMIN))).scalar_one()
-    assert workspace_admin.role == Role.ADMIN and not workspace_admin.is_installer
+    assert workspace_admin.role == Role.VIEWER and not workspace_admin.is_installer  # a Slack admin is no Tamio admin
 
 
 async def test_keys_rotate_without_losing_tokens(multi: BotHarness) -> None:
