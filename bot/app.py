@@ -22,6 +22,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -100,7 +101,9 @@ def create_app(
     if oauth.multi_workspace(settings):
         oauth_settings, authorize = oauth.build_oauth(settings, session_factory, client, clock or utcnow)
         options.update(oauth_settings=oauth_settings, authorize=authorize)
-        tokens: oauth.BotTokens = oauth.InstalledTokens(oauth_settings.installation_store)
+        rotator = AsyncTokenRotator(client_id=settings.slack_client_id or "", client_secret=settings.slack_client_secret or "",
+                                    client=AsyncWebClient(base_url=settings.slack_api_url))
+        tokens: oauth.BotTokens = oauth.InstalledTokens(oauth_settings.installation_store, rotator)
     elif client.token:
         tokens = oauth.SingleWorkspaceToken(client.token)
     else:

@@ -9,10 +9,12 @@ failed. How it stays exactly-once while Slack and the network misbehave:
 - 429 waits ``Retry-After`` (and holds back that channel); 5xx and network errors back off
   exponentially with jitter (``RetryPolicy``); errors Slack will repeat forever are permanent and
   the row is dead at once; after the last try it is dead too (``tamio outbox list --dead``).
-- Every post carries ``metadata`` with the row's idempotency key. A row claimed again
-  (``attempts > 1``: a dropped answer, a timeout, a worker killed mid-send whose lease ran out)
-  may already be in the channel, so the worker looks for the key with ``conversations.history``
-  (``include_all_metadata``) before posting, and adopts the message it finds.
+- Every post carries ``metadata`` with the row's idempotency key, and a delivered row keeps the
+  message's channel and ``ts`` (later updates edit it in place, never reading the channel). A row
+  claimed again (``attempts > 1``: a dropped answer, a timeout, a worker killed mid-send whose lease
+  ran out) may already be in the channel: where the token has a history scope, the worker looks
+  for the key with ``conversations.history`` (``include_all_metadata``) and adopts what it finds;
+  without one (the manifest asks for none) it posts again rather than call what Slack refuses.
 - Right before a post the worker renews its lease; if another worker has taken the row over, it
   stops. The HTTP timeout stays below the lease, so a send in flight ends before a takeover.
 - About one message per second per channel: rows are grouped by channel, channels run
@@ -74,6 +76,7 @@ PERMANENT = frozenset({
 METADATA_EVENT = "tamio_outbox"
 # Errors of conversations.history that mean "not allowed to look", not "try again later".
 UNREADABLE = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "not_allowed_token_type"})
+HISTORY_SCOPES = frozenset({"channels:history", "groups:history"})
 HISTORY_PAGES = 5  # up to 1,000 of the channel's newest messages are searched for an earlier attempt
 
 
@@ -137,6 +140,7 @@ class DeliveryWorker:
         self.client = without_retries(client)
         self.batch, self.interval, self.policy, self.per_channel = batch, interval, policy, per_channel
         self.pace = ChannelPace(spacing)
+        self._scopes: dict[str, frozenset[str]] = {}  # what each token was granted (x-oauth-scopes)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     async def run_once(self) -> int:
@@ -241,7 +245,7 @@ class DeliveryWorker:
         failed before (a dead row sent again with ``tamio outbox retry`` starts its attempts over but
         keeps its last error).
         """
-        if row.attempts > 1 or row.last_error:
+        if (row.attempts > 1 or row.last_error) and await self.may_read_history(token):
             found = await self.find_posted(channel=channel, key=row.idempotency_key, token=token, thread_ts=thread_ts)
             if found is not None:
                 log.info("outbox %s: already in %s (ts %s) from an earlier attempt; not posting again", row.id, channel, found)
@@ -254,6 +258,24 @@ class DeliveryWorker:
         posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
                                                     metadata=metadata, token=token)
         return {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
+
+    async def may_read_history(self, token: str) -> bool:
+        """Whether the token was granted a history scope: without one, an earlier attempt is not looked for.
+
+        Slack says a token's scopes on every answer (``x-oauth-scopes``); ``auth.test`` asks once per token.
+        The least-privilege manifest has none, so a dropped answer means posting again (at least once).
+        """
+        if token not in self._scopes:
+            try:
+                answer = await self.client.auth_test(token=token)
+                self._scopes[token] = frozenset(s for s in str(answer.headers.get("x-oauth-scopes") or "").split(",") if s)
+            except SlackApiError as exc:
+                log.warning("auth.test failed (%s); not looking for earlier attempts", exc.response.get("error"))
+                return False
+        if self._scopes[token] & HISTORY_SCOPES:
+            return True
+        log.info("no history scope: a post whose answer was lost is sent again, it may show twice")
+        return False
 
     async def find_posted(self, *, channel: str, key: str, token: str, thread_ts: str | None = None) -> str | None:
         """The ts of a message in ``channel`` (or the thread) whose metadata carries ``key``, if any.

@@ -8,7 +8,11 @@ bot and user tokens are encrypted with Fernet on save and decrypted on find. TAM
 comma-separated Fernet keys, newest first (``MultiFernet``): add a new key in front, run
 ``rotate_keys`` (or let saves re-encrypt), then drop the old one.
 
-Saving an installation also creates the workspace's Tamio account and makes the installer an admin.
+Saving an installation also creates the workspace's Tamio account (or resumes it) and makes the
+installer of a new account its first admin. With token rotation switched on for the app, installs
+carry refresh tokens, stored encrypted too; Bolt's authorize and the outbox (``InstalledTokens``)
+refresh a token with slack-sdk's rotator when it has less than two hours left. An Enterprise Grid
+org may install Tamio org-wide: one installation for all its workspaces, each its own account.
 With a single SLACK_BOT_TOKEN none of this is used and the app serves one workspace.
 """
 
@@ -28,6 +32,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import bot.oauth_tables  # noqa: F401  (registers the tables on Tamio's metadata)
@@ -47,6 +52,7 @@ BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "channels:join", "f
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 STATE_LIFETIME_SECONDS = 600
+ROTATE_MINUTES_BEFORE = 120  # a rotating token (12 hours) is refreshed once it has less than this left
 
 
 class TokenCipher:
@@ -86,7 +92,8 @@ class TokenCipher:
 
 
 InstallHook = Callable[[Installation], Awaitable[None]]
-SECRET_FIELDS = ("bot_token", "user_token")
+# Access tokens and, with token rotation, the refresh tokens that mint them: all encrypted at rest.
+SECRET_FIELDS = ("bot_token", "user_token", "bot_refresh_token", "user_refresh_token")
 
 
 class EncryptedInstallationStore(AsyncInstallationStore):
@@ -171,7 +178,8 @@ def installer_hook(settings: Settings, sessions: async_sessionmaker[AsyncSession
     async def on_install(installation: Installation) -> None:
         from bot.workspace import find_or_create_account
 
-        if not installation.team_id:
+        if not installation.team_id:  # installed org-wide: each workspace's account is made on its first request
+            log.info("installed org-wide in %s by %s", installation.enterprise_id, installation.user_id)
             return
         async with sessions() as db, db.begin():
             account = await find_or_create_account(
@@ -239,7 +247,7 @@ def build_oauth(settings: Settings, sessions: async_sessionmaker[AsyncSession], 
     )
     authorize = AsyncInstallationStoreAuthorize(
         logger=log, installation_store=store, client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
-        cache_enabled=True, client=client, bot_only=True,
+        cache_enabled=True, client=client, bot_only=True, token_rotation_expiration_minutes=ROTATE_MINUTES_BEFORE,
     )
     return oauth, authorize
 
@@ -259,9 +267,24 @@ class SingleWorkspaceToken:
 
 
 class InstalledTokens:
-    def __init__(self, store: AsyncInstallationStore) -> None:
+    """The stored bot token of a workspace (or of its Enterprise Grid org, installed org-wide), rotated
+    with Bolt's rotator (slack-sdk's ``AsyncTokenRotator``) when the app rotates tokens and it is due."""
+
+    def __init__(self, store: AsyncInstallationStore, rotator: AsyncTokenRotator | None = None,
+                 minutes_before_expiration: int = ROTATE_MINUTES_BEFORE) -> None:
         self._store = store
+        self._rotator = rotator
+        self._minutes = minutes_before_expiration
 
     async def token_for(self, *, team_id: str | None, enterprise_id: str | None) -> str | None:
         bot = await self._store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
-        return bot.bot_token if bot is not None else None
+        if bot is None and enterprise_id:
+            bot = await self._store.async_find_bot(enterprise_id=enterprise_id, team_id=None, is_enterprise_install=True)
+        if bot is None:
+            return None
+        if bot.bot_refresh_token and self._rotator is not None:
+            refreshed = await self._rotator.perform_bot_token_rotation(bot=bot, minutes_before_expiration=self._minutes)
+            if refreshed is not None:
+                await self._store.async_save_bot(refreshed)
+                bot = refreshed
+        return bot.bot_token

@@ -46,7 +46,9 @@ class OAuthServer:
         token_rotation: bool = False,
         enterprise: tuple[str, str] | None = None,  # (id, name) of the Enterprise Grid org, if any
         default_scope: str = "",
+        token_lifetime_s: float = TOKEN_LIFETIME_S,
     ) -> None:
+        self.token_lifetime_s = token_lifetime_s
         self.workspace, self.grants = workspace, grants
         self.bot_token, self.client_id, self.client_secret = bot_token, client_id, client_secret
         self.redirect_uri = redirect_uri
@@ -105,7 +107,7 @@ class OAuthServer:
         grant = Grant(user=ws.bot_user_id, scopes=scopes, team_id=ws.team_id, enterprise_id=enterprise_id)
         if self.token_rotation:
             bot_token = "xoxe.xoxb-1-" + secrets.token_hex(12)
-            grant.expires_at = now + TOKEN_LIFETIME_S
+            grant.expires_at = now + self.token_lifetime_s
             grant.refresh_token = "xoxe-1-" + secrets.token_hex(16)
         self.grants.add(bot_token, grant)
         user_token = "xoxp-" + secrets.token_hex(12)
@@ -125,12 +127,12 @@ class OAuthServer:
                             "token_type": "user"},
         }
         if self.token_rotation:
-            answer.update(refresh_token=grant.refresh_token, expires_in=TOKEN_LIFETIME_S)
+            answer.update(refresh_token=grant.refresh_token, expires_in=int(self.token_lifetime_s))
         return answer
 
     def _refresh(self, refresh_token: str, *, now: float) -> dict[str, Any]:
         try:
-            token, grant = self.grants.rotate(refresh_token, now=now)
+            token, grant = self.grants.rotate(refresh_token, now=now, lifetime_s=self.token_lifetime_s)
         except SlackError as error:
             return {"ok": False, "error": error.error}
         ws = self.workspace
@@ -142,7 +144,7 @@ class OAuthServer:
             "access_token": token,
             "bot_user_id": ws.bot_user_id,
             "refresh_token": grant.refresh_token,
-            "expires_in": TOKEN_LIFETIME_S,
+            "expires_in": int(self.token_lifetime_s),
             "team": {"id": ws.team_id, "name": ws.team_name},
             "enterprise": {"id": self.enterprise[0], "name": self.enterprise[1]} if self.enterprise else None,
             "is_enterprise_install": False,

@@ -43,7 +43,7 @@ from slack_sandbox.errors import SlackError
 from slack_sandbox.failures import FailurePlan
 from slack_sandbox.oauth import OAuthServer
 from slack_sandbox.rate_limits import RateLimits
-from slack_sandbox.tokens import Grant, Grants
+from slack_sandbox.tokens import TOKEN_LIFETIME_S, Grant, Grants
 from slack_sandbox.web_api import METHODS
 from slack_sandbox.workspace import ResponseTarget, Upload, Workspace, guess_mimetype
 
@@ -73,6 +73,7 @@ class SlackStandIn:
         client_secret: str = "standin-client-secret",
         oauth_redirect_uri: str | None = None,
         token_rotation: bool = False,
+        token_lifetime_s: float = TOKEN_LIFETIME_S,
         enterprise: tuple[str, str] | None = None,
         public_files: bool = False,
         rate_limits: RateLimits | None = None,
@@ -99,7 +100,8 @@ class SlackStandIn:
                                          enterprise_id=enterprise[0] if enterprise else None))
         self.oauth = OAuthServer(self.workspace, self.grants, bot_token=bot_token, client_id=client_id,
                                  client_secret=client_secret, redirect_uri=oauth_redirect_uri,
-                                 token_rotation=token_rotation, enterprise=enterprise, default_scope=",".join(scopes))
+                                 token_rotation=token_rotation, enterprise=enterprise, default_scope=",".join(scopes),
+                                 token_lifetime_s=token_lifetime_s)
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._failure_plan = FailurePlan()
