@@ -50,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import digests as say
 from bot.blocks.card import card_blocks, card_text
+from bot.blocks.common import LOCALE
 from bot.charts import ChartLinks
 from bot.home import publish_home
 from bot.oauth import BotTokens
@@ -219,6 +220,7 @@ class DeliveryWorker:
             raise Skip("the account no longer exists")
         if not account.is_active:
             raise Skip("the workspace removed Tamio")
+        LOCALE.set(account.locale)  # this message's amounts and dates, the account's way (each row is its own task)
         return account
 
     async def _token(self, account: Account) -> str:
@@ -270,6 +272,8 @@ class DeliveryWorker:
                 answer = await self.client.auth_test(token=token)
                 self._scopes[token] = frozenset(s for s in str(answer.headers.get("x-oauth-scopes") or "").split(",") if s)
             except SlackApiError as exc:
+                if exc.response.status_code == 429 or exc.response.status_code >= 500:
+                    raise  # Slack is busy: this row is tried again later, rather than posted blind now
                 log.warning("auth.test failed (%s); not looking for earlier attempts", exc.response.get("error"))
                 return False
         if self._scopes[token] & HISTORY_SCOPES:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks.common import LOCALE
 from bot.blocks.home import attention_view, home_view
 from bot.boundary import handler
 from bot.charts import ChartLinks
@@ -47,6 +48,7 @@ async def render_home(runtime: Runtime, *, account_id: str, slack_user_id: str, 
         if account is None:
             raise NotFound("This workspace's Tamio account no longer exists.")
         today = now.astimezone(ZoneInfo(account.timezone)).date()
+        LOCALE.set(account.locale)
         member = await get_member(db, account_id=account.id, slack_user_id=slack_user_id)
         config = await get_user_configuration(db, account_id=account.id)
         if not may_see_figures(member.role if member else None, viewers_see_figures=config.viewers_see_figures):

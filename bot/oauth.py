@@ -33,10 +33,12 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import bot.oauth_tables  # noqa: F401  (registers the tables on Tamio's metadata)
-from tamio.accounts.installation import reactivate_account
+from bot.people import slack_person
+from tamio.accounts.installation import adopt_installer_defaults, reactivate_account
 from tamio.accounts.models import Role
 from tamio.accounts.service import count_admins, ensure_member, get_member
 from tamio.config import Settings
@@ -181,6 +183,11 @@ def installer_hook(settings: Settings, sessions: async_sessionmaker[AsyncSession
         if not installation.team_id:  # installed org-wide: each workspace's account is made on its first request
             log.info("installed org-wide in %s by %s", installation.enterprise_id, installation.user_id)
             return
+        person = None  # who installed, asked before the transaction: their time zone and locale
+        if installation.bot_token:
+            client = AsyncWebClient(token=installation.bot_token, base_url=settings.slack_api_url)
+            person = await slack_person(client, installation.user_id, team_id=installation.team_id,
+                                        enterprise_id=installation.enterprise_id)
         async with sessions() as db, db.begin():
             account = await find_or_create_account(
                 db, settings, team_id=installation.team_id, enterprise_id=installation.enterprise_id,
@@ -188,6 +195,8 @@ def installer_hook(settings: Settings, sessions: async_sessionmaker[AsyncSession
             )
             if await reactivate_account(db, account=account, now=clock()):
                 log.info("workspace %s installed Tamio again: account %s resumed", installation.team_id, account.id)
+            if person is not None:
+                await adopt_installer_defaults(db, account=account, timezone=person.tz, locale=person.locale)
             member = await get_member(db, account_id=account.id, slack_user_id=installation.user_id)
             first_admin = await count_admins(db, account_id=account.id) == 0
             if member is None:

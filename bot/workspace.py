@@ -33,11 +33,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
+from bot.blocks.common import LOCALE
 from bot.boundary import apology_text, error_text
 from bot.people import from_payload_is_external, slack_person
 from bot.replies import send_to_response_url
 from bot.runtime import Caller, Runtime, Scope
-from tamio.accounts.installation import reactivate_account
+from tamio.accounts.installation import adopt_installer_defaults, reactivate_account
 from tamio.accounts.models import Account, Member, Role
 from tamio.accounts.privacy import outsider_refusal
 from tamio.accounts.service import account_for_team, count_admins, create_account, ensure_member, get_member
@@ -110,6 +111,7 @@ async def find_or_create_member(db: AsyncSession, client: AsyncWebClient, *, acc
     refusal = outsider_refusal(is_guest=person.is_guest, is_external=person.is_external)
     if refusal is not None:
         raise refusal
+    await adopt_installer_defaults(db, account=account, timezone=person.tz, locale=person.locale)  # a new account only
     role = Role.ADMIN if person.is_slack_admin and await count_admins(db, account_id=account.id) == 0 else Role.VIEWER
     try:
         async with db.begin_nested():
@@ -265,6 +267,7 @@ def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse |
             correlation = uuid.uuid4().hex[:12]
             log.exception("could not resolve the workspace of a request (correlation id %s)", correlation)
             return BoltResponse(status=200, body=apology_text(correlation) if "command" in body else "")
+        LOCALE.set(account.locale)  # amounts and dates of this request are written the account's way
         caller = Caller(
             team_id=team_id, enterprise_id=context.enterprise_id, account_id=account.id, user_id=user_id,
             member_id=member.id if member else None, channel_id=context.channel_id,

@@ -27,9 +27,9 @@ from bot.blocks.card import (
     card_blocks,
     card_text,
     default_option,
-    options_block_id,
+    is_options_block,
 )
-from bot.blocks.common import cut, slack_time
+from bot.blocks.common import cut, slack_moment
 from bot.blocks.draft_form import draft_form
 from bot.blocks.review import REVIEW_CALLBACK, review_form
 from bot.boundary import handler, tell
@@ -61,10 +61,12 @@ def chosen_option_id(body: dict[str, Any], card: CardData) -> str | None:
     """The option picked on the card (message or modal state), else the card's default."""
     states = [(body.get("state") or {}).get("values") or {}, ((body.get("view") or {}).get("state") or {}).get("values") or {}]
     for values in states:
-        picked = (values.get(options_block_id(card.action.id)) or {}).get(CHOOSE) or {}
-        selected = picked.get("selected_option") or {}
-        if selected.get("value"):
-            return str(selected["value"])
+        for block_id, elements in values.items():
+            if not is_options_block(block_id, card.action.id):
+                continue
+            selected = ((elements or {}).get(CHOOSE) or {}).get("selected_option") or {}
+            if selected.get("value"):
+                return str(selected["value"])
     option = default_option(card)
     return option.id if option else None
 
@@ -75,7 +77,7 @@ def friendly(error: lifecycle.AlreadyDecided, user_id: str | None) -> TamioError
         return error
     who = "You" if error.decided_by_slack_user_id == user_id else f"<@{error.decided_by_slack_user_id}>"
     return lifecycle.AlreadyDecided(
-        f"{who} already {error.outcome} this at {slack_time(error.decided_at)}.", action_id=error.action_id,
+        f"{who} already {error.outcome} this {slack_moment(error.decided_at)}.", action_id=error.action_id,
         outcome=error.outcome, decided_by=error.decided_by, decided_at=error.decided_at,
         decided_by_member_id=error.decided_by_member_id, decided_by_slack_user_id=error.decided_by_slack_user_id,
     )

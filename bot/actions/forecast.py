@@ -17,7 +17,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks.common import image, user
+from bot.blocks.common import day_label, image, user
 from bot.blocks.forecast import OPEN_HOME_ACTION, SHARE_ACTION, fallback_text, forecast_blocks
 from bot.boundary import handler
 from bot.channels import make_postable
@@ -52,7 +52,7 @@ async def share(scope: Scope, weeks: int, as_of: date, chart_file_id: str | None
     if not access.postable:
         await reply(scope.caller, scope.client, access.explain("share the forecast"))
         return
-    title = f"Cash forecast · {weeks} weeks from {as_of:%a} {as_of.day} {as_of:%b}"
+    title = f"Cash forecast · {weeks} weeks from {day_label(as_of)}"
     blocks = forecast_blocks(forecast, title=title, note=f"Shared by {user(scope.caller.user_id)}")
     try:
         posted = await scope.client.chat_postMessage(channel=channel, text=fallback_text(forecast), blocks=blocks)

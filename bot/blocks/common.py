@@ -11,14 +11,24 @@ Dates in messages use Slack's date token, so each reader sees their own locale a
 
     slack_date(datetime(2026, 12, 11, 9, tzinfo=UTC), "{date_short_pretty}")
     -> '<!date^1796979600^{date_short_pretty}|Fri 11 Dec>'
+
+Amounts and the dates written out (``money``, ``whole``, ``day_label``) follow the account's locale
+(``Account.locale``, babel's names): each entry point says whose words it writes with
+``written_in(account.locale)`` (the request's middleware, the outbox per message, App Home), and
+everything built in that context uses it: ``$1,200.50`` for en_US, ``1.200,50 €`` for de_DE.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from babel.dates import format_date
+from babel.numbers import format_decimal
 from slack_sdk.models.blocks import ButtonElement, ContextBlock, HeaderBlock, Option, SectionBlock
 from slack_sdk.models.views import View
 
@@ -38,6 +48,17 @@ FIELD_MAX = 2000
 MESSAGE_MAX_BLOCKS = 50
 
 Block = dict[str, Any]
+LOCALE: ContextVar[str] = ContextVar("tamio_locale", default="en_US")
+
+
+@contextmanager
+def written_in(locale: str) -> Iterator[None]:
+    """Amounts and dates built inside are written for ``locale`` (the account's)."""
+    token = LOCALE.set(locale)
+    try:
+        yield
+    finally:
+        LOCALE.reset(token)
 
 
 def cut(text: str, limit: int) -> str:
@@ -142,17 +163,17 @@ def code_sections(lines: list[str], *, limit: int = SECTION_MAX) -> list[Block]:
 def money(amount: Decimal | None, currency: str | None, *, cents: bool = True) -> str:
     if amount is None or not currency:
         return "—"
-    return format_money(amount, currency, with_cents=cents)
+    return format_money(amount, currency, with_cents=cents, locale=LOCALE.get())
 
 
 def whole(amount: Decimal) -> str:
-    """An amount in whole units with separators, for tables: ``-8,400``."""
-    return f"{amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN):,}"
+    """An amount in whole units with the locale's separators, for tables: ``-8,400`` (``-8.400`` in de_DE)."""
+    return str(format_decimal(amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN), format="#,##0", locale=LOCALE.get()))
 
 
 def day_label(day: date) -> str:
-    """``Fri 11 Dec``: how people say a date."""
-    return f"{day:%a} {day.day} {day:%b}"
+    """``Fri 11 Dec``: how people say a date (``Fr. 11 Dez.`` in de_DE)."""
+    return str(format_date(day, "EEE d MMM", locale=LOCALE.get()))
 
 
 def _timestamp(moment: date | datetime) -> int:
@@ -171,6 +192,12 @@ def slack_date(moment: date | datetime, fmt: str = "{date_short_pretty}", fallba
 
 def slack_time(moment: datetime) -> str:
     return slack_date(moment, "{time}", f"{moment.astimezone(UTC):%H:%M} UTC")
+
+
+def slack_moment(moment: datetime) -> str:
+    """A day and a time in each reader's own words and zone: "7 Dec at 3:02 PM" (Slack's date token)."""
+    day = moment.astimezone(UTC).date()
+    return slack_date(moment, "{date_short_pretty} at {time}", f"{day_label(day)} at {moment.astimezone(UTC):%H:%M} UTC")
 
 
 def in_days(day: date, today: date) -> str:

@@ -62,7 +62,7 @@ def queue_item(card: CardData, today: date) -> list[Block]:
         button("Review", REVIEW, action.id),
         button("Skip", SKIP, action.id, confirm=confirm_dialog("Skip this action?", "Tamio won't do anything about it.", "Skip it", "Keep it")),
     ]
-    return [section("\n".join(lines)), actions(*buttons, block_id=f"home_actions:{action.id}")]
+    return [section("\n".join(lines)), actions(*buttons, block_id=f"home_actions:{action.id}:v{action.version}")]
 
 
 def attention_view(*, account: Account, line: str, hint: str, today: date) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.common import image
+from bot.blocks.common import day_label, image
 from bot.blocks.forecast import fallback_text, forecast_blocks, share_value
 from bot.commands import parse
 from bot.forecasting import ChartRefused, chart_ready, draw, load_forecast, open_dm, upload_chart
@@ -49,7 +49,7 @@ async def chart_in_dm(scope: Scope, png: bytes, *, title: str, weeks: int) -> tu
 async def send_forecast(scope: Scope, weeks: int) -> None:
     forecast = await load_forecast(scope.db, account=scope.account, settings=scope.settings, today=scope.today, now=scope.now, weeks=weeks)
     await scope.commit()
-    title = f"Cash forecast · {weeks} weeks from {forecast.as_of:%a} {forecast.as_of.day} {forecast.as_of:%b}"
+    title = f"Cash forecast · {weeks} weeks from {day_label(forecast.as_of)}"
     png = await draw(forecast, title=title)
     file_id, chart = await chart_in_dm(scope, png, title=title, weeks=weeks)
     value = share_value(weeks, forecast.as_of, file_id if chart else None)

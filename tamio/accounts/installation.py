@@ -9,6 +9,9 @@ everything of it. Each change is audited.
     await deactivate_account(db, account=account, reason="app_uninstalled", now=now)
     await reactivate_account(db, account=account, now=now)       # installed again: resumes
     purged = await purge_deactivated(db, retention=timedelta(days=30), now=now)
+
+A new account takes its time zone and locale from the person who installed it (their Slack ``tz``
+and ``locale``): ``adopt_installer_defaults``; an admin changes either later with ``config set``.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.models import Account
+from tamio.accounts.models import Account, Member
+from tamio.accounts.service import validate_locale, validate_timezone
 from tamio.audit.service import AuditService
+from tamio.errors import ValidationError
 
 REASONS = ("app_uninstalled", "tokens_revoked")
 
@@ -58,3 +63,17 @@ async def purge_deactivated(db: AsyncSession, *, retention: timedelta, now: date
         await db.delete(account)
     await db.flush()
     return len(expired)
+
+
+async def adopt_installer_defaults(db: AsyncSession, *, account: Account, timezone: str | None, locale: str | None) -> bool:
+    """A new account (no member yet) takes the installer's time zone and locale; False when it had members."""
+    if (await db.execute(select(Member.id).where(Member.user_id == account.id).limit(1))).first() is not None:
+        return False
+    for attribute, value, check in (("timezone", timezone, validate_timezone), ("locale", locale, validate_locale)):
+        if not value:
+            continue
+        try:
+            setattr(account, attribute, check(value))
+        except ValidationError:
+            continue  # Slack's value is unknown to Tamio: the account keeps its default
+    return True
