@@ -37,6 +37,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import bot.oauth_tables  # noqa: F401  (registers the tables on Tamio's metadata)
+from bot.onboarding import queue_welcome
 from bot.people import slack_person
 from tamio.accounts.installation import adopt_installer_defaults, reactivate_account
 from tamio.accounts.models import Role
@@ -195,8 +196,8 @@ def installer_hook(settings: Settings, sessions: async_sessionmaker[AsyncSession
             )
             if await reactivate_account(db, account=account, now=clock()):
                 log.info("workspace %s installed Tamio again: account %s resumed", installation.team_id, account.id)
-            if person is not None:
-                await adopt_installer_defaults(db, account=account, timezone=person.tz, locale=person.locale)
+            new = await adopt_installer_defaults(db, account=account, timezone=person.tz if person else None,
+                                                 locale=person.locale if person else None)
             member = await get_member(db, account_id=account.id, slack_user_id=installation.user_id)
             first_admin = await count_admins(db, account_id=account.id) == 0
             if member is None:
@@ -206,6 +207,8 @@ def installer_hook(settings: Settings, sessions: async_sessionmaker[AsyncSession
                 member.is_installer = True
                 if first_admin:
                     member.role = Role.ADMIN
+            if new and installation.user_id:  # the welcome DM walks the installer through the first steps
+                await queue_welcome(db, account=account, user_id=installation.user_id, now=clock())
         log.info("installed in %s (%s) by %s", installation.team_name, installation.team_id, installation.user_id)
 
     return on_install

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -35,6 +36,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from bot.blocks.common import LOCALE
 from bot.boundary import apology_text, error_text
+from bot.onboarding import queue_welcome
 from bot.people import from_payload_is_external, slack_person
 from bot.replies import send_to_response_url
 from bot.runtime import Caller, Runtime, Scope
@@ -100,7 +102,8 @@ async def find_or_create_account(
     )
 
 
-async def find_or_create_member(db: AsyncSession, client: AsyncWebClient, *, account: Account, user_id: str) -> Member:
+async def find_or_create_member(db: AsyncSession, client: AsyncWebClient, *, account: Account, user_id: str,
+                                now: datetime) -> Member:
     """The member, made on first use: a viewer, unless the account has no admin yet and they are a Slack
     admin (how a single-workspace install gets its first admin). Guests and outsiders get no member."""
     member = await get_member(db, account_id=account.id, slack_user_id=user_id)
@@ -111,12 +114,15 @@ async def find_or_create_member(db: AsyncSession, client: AsyncWebClient, *, acc
     refusal = outsider_refusal(is_guest=person.is_guest, is_external=person.is_external)
     if refusal is not None:
         raise refusal
-    await adopt_installer_defaults(db, account=account, timezone=person.tz, locale=person.locale)  # a new account only
+    new = await adopt_installer_defaults(db, account=account, timezone=person.tz, locale=person.locale)  # a new account only
     role = Role.ADMIN if person.is_slack_admin and await count_admins(db, account_id=account.id) == 0 else Role.VIEWER
     try:
         async with db.begin_nested():
-            return await ensure_member(db, account_id=account.id, slack_user_id=user_id, display_name=person.name, role=role,
-                                       email=person.email)
+            member = await ensure_member(db, account_id=account.id, slack_user_id=user_id, display_name=person.name, role=role,
+                                         email=person.email)
+            if new and role == Role.ADMIN:  # a one-workspace Tamio's first admin: the welcome DM
+                await queue_welcome(db, account=account, user_id=user_id, now=now)
+            return member
     except IntegrityError:  # another request created them a moment ago
         found = await get_member(db, account_id=account.id, slack_user_id=user_id)
         assert found is not None
@@ -125,7 +131,7 @@ async def find_or_create_member(db: AsyncSession, client: AsyncWebClient, *, acc
 
 async def resolve(
     db: AsyncSession, client: AsyncWebClient, settings: Settings, *, team_id: str, enterprise_id: str | None, user_id: str | None,
-    name: str,
+    name: str, now: datetime,
 ) -> tuple[Account, Member | None]:
     """The account and member of a request: one query when both exist (every request but the first).
 
@@ -155,7 +161,7 @@ async def resolve(
     account = row[0] if row is not None else await find_or_create_account(
         db, settings, team_id=team_id, enterprise_id=enterprise_id, name=name
     )
-    member = await find_or_create_member(db, client, account=account, user_id=user_id) if user_id else None
+    member = await find_or_create_member(db, client, account=account, user_id=user_id, now=now) if user_id else None
     return account, member
 
 
@@ -247,8 +253,8 @@ def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse |
                 account = _attach(db, Account, known.account)
                 member = _attach(db, Member, known.member) if known.member else None
             else:
-                account, member = await resolve(db, client, runtime.settings, team_id=team_id,
-                                                enterprise_id=context.enterprise_id, user_id=user_id, name=team_name(body, team_id))
+                account, member = await resolve(db, client, runtime.settings, team_id=team_id, enterprise_id=context.enterprise_id,
+                                                user_id=user_id, name=team_name(body, team_id), now=now)
             if not account.is_active and not removes_tamio(body):
                 # Slack sends a workspace's requests only while Tamio is installed there: installed again.
                 await reactivate_account(db, account=account, now=now)

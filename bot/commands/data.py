@@ -17,6 +17,7 @@ where to change it; so is setting a contact email an integration owns.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -174,13 +175,19 @@ async def record_paid(scope: Scope, command: parse.RecordPaid, client: AsyncWebC
             f"I don't know anyone called `{command.name}`.",
             hint=f'Add them first, e.g. `/tamio add client "{command.name}" 5000 monthly`.',
         )
-    currency = command.currency or counterparty.currency
+    return await record_and_say(scope, counterparty, amount=command.amount, currency=command.currency, on=command.on)
+
+
+async def record_and_say(scope: Scope, counterparty: Client | ExpenseBucket, *, amount: Decimal, currency: str | None,
+                         on: date) -> Reply:
+    """Record a payment (``/tamio paid`` and the "Record a payment" shortcut) and say what it settled."""
+    currency = currency or counterparty.currency
     outcome = await record_payment(
-        scope.db, account=scope.account, amount=command.amount, currency=currency, payment_date=command.on,
+        scope.db, account=scope.account, amount=amount, currency=currency, payment_date=on,
         counterparty=counterparty, actor=scope.member.id if scope.member else "slack", now=scope.now,
     )
     direction = "from" if isinstance(counterparty, Client) else "to"
-    text = f":white_check_mark: Recorded {money(outcome.payment.amount, currency)} {direction} *{escape(counterparty.name)}* on {day_label(command.on)}"
+    text = f":white_check_mark: Recorded {money(outcome.payment.amount, currency)} {direction} *{escape(counterparty.name)}* on {day_label(on)}"
     schedule = outcome.schedule
     if schedule is not None:
         state = "now paid" if schedule.status.value == "paid" else f"{money(schedule.estimated_amount - schedule.paid_amount, schedule.currency)} still open"

@@ -97,6 +97,8 @@ class Player:
         """``/tamio forecast`` typed in ``channel``: a signed slash command; else a plain message."""
         line = line.strip()
         if not line.startswith("/"):
+            if line and channel == self.slack.dm_channel(user):  # written to the app: Slack sends it a message.im event
+                return {**reply_json(await self.sender.direct_message(user, line)), "posted": True}
             if line:
                 self.slack.post_as_user(channel, user, line)
             return {"status": 200, "ok": True, "posted": bool(line)}
