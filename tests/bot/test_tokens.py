@@ -92,9 +92,13 @@ async def test_an_org_wide_install_serves_each_workspace_of_the_org(session_fact
         reply = await sender.slash_command(ADMIN, "digest here", CHANNEL)
         await bot.settle()
         assert reply.status == 200 and "in this channel" in bot.slack.messages(CHANNEL)[-1]["text"]
-        async with bot.sessions() as db:
+        async with bot.sessions() as db, db.begin():
             account = (await db.execute(select(Account))).scalar_one()
+            await enqueue(db, account_id=account.id, kind="slack_post", payload={"text": "cards reach the org's workspaces"},
+                          idempotency_key="org-wide", now=NOW)
         assert (account.slack_team_id, account.slack_enterprise_id) == (bot.slack.workspace.team_id, "E0ORG")
+        await bot.settle()  # the outbox finds the org's bot token for this workspace
+        assert bot.slack.messages(CHANNEL)[-1]["text"] == "cards reach the org's workspaces"
 
 
 async def test_members_emails_come_with_users_read_email(bot: BotHarness) -> None:
