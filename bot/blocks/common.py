@@ -20,6 +20,7 @@ everything built in that context uses it: ``$1,200.50`` for en_US, ``1.200,50 â‚
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -66,8 +67,23 @@ def cut(text: str, limit: int) -> str:
 
 
 def escape(text: str) -> str:
-    """Escape what Slack's mrkdwn treats as control characters."""
+    """Escape what Slack's mrkdwn treats as control characters: ``<!channel>``, ``<https://x|y>``
+    and ``&`` in a name become text. Everything built from user data goes through it, in blocks and in
+    the notification (fallback) text alike."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_MENTION = re.compile(r"<@[UW][A-Z0-9]{2,20}>|<!date\^[0-9]{1,12}\^[^|<>]{1,80}\|[^<>|]{0,80}>")
+
+
+def escape_keeping_mentions(text: str) -> str:
+    """``escape``, except user mentions (``<@U0123>``) and date tokens Tamio itself writes into its messages."""
+    parts = _MENTION.split(text)
+    mentions = _MENTION.findall(text)
+    out = [escape(parts[0])]
+    for mention, part in zip(mentions, parts[1:], strict=True):
+        out += [mention, escape(part)]
+    return "".join(out)
 
 
 def plain(text: str, limit: int = SECTION_MAX) -> dict[str, Any]:
