@@ -51,3 +51,16 @@ async def test_an_updated_card_has_new_block_ids_and_its_decision_has_a_day(bot:
     await click(bot, APPROVER2, middle, "card_approve", action.id)
     final = str(bot.slack.message(CHANNEL, card["ts"])["blocks"])
     assert "Approved by" in final and "^{date_short_pretty} at {time}|" in final  # "today at 3:02 PM", in each reader's words
+
+
+def test_the_digests_headline_is_written_in_the_accounts_locale() -> None:
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from tamio.digest import DailyDigest
+
+    digest = DailyDigest(account_id="a", account_name="Acme GmbH", day=date(2026, 12, 8), base_currency="EUR",
+                         cash_today=Decimal("48250"), lowest_balance=Decimal("3740"), lowest_week=date(2026, 12, 28),
+                         runway_months=None, since=datetime(2026, 12, 7, tzinfo=UTC), locale="de_DE")
+    assert digest.quiet_line() == "Nothing new. Cash 48.250,00\xa0€, lowest 3.740,00\xa0€ (week of 28 Dez.)."
+    assert DailyDigest.from_json(digest.to_json()).locale == "de_DE"
