@@ -53,6 +53,8 @@ ROUTES: dict[type, Route] = {
     parse.ListTokens: tokens.list_api_tokens,
     parse.RevokeToken: tokens.revoke_api_token,
     parse.SetRate: data.set_rate,
+    parse.ShowRules: settings.show_rules,
+    parse.SetRule: settings.set_rule,
 }
 
 
@@ -60,6 +62,7 @@ ROUTES: dict[type, Route] = {
 # cannot write; anything slow or writing runs in ``Scope.later``, in a scope of its own).
 READ_ONLY: frozenset[type] = frozenset({
     parse.ShowHelp, parse.ShowForecast, parse.ListBalances, parse.ShowAlerts, parse.ShowActions, parse.RunPipeline,
+    parse.ShowRules,
     parse.OpenAddForm,  # a modal opens before any write could wait for the lock: its trigger id lives 3 s
 })
 

@@ -2,9 +2,10 @@
 
 One story, screenshotted step by step under ``test-output/``: the forecast with its chart and weekly
 table; ``/tamio run`` and its action cards; an approver picks an option and approves (the card
-becomes "Approved by ...", after Slack's confirm dialog); a viewer is refused and sees on App Home
-only that something needs attention; the approver's queue is shorter; and an expense is added
-through the modal, with a field error first.
+becomes "Approved by ...", after Slack's confirm dialog, and the buffer card that offered to chase
+the same invoice is superseded); a viewer is refused and sees on App Home only that something needs
+attention; the approver's queue is shorter; and an expense is added through the modal, with a
+field error first.
 """
 
 from __future__ import annotations
@@ -205,10 +206,14 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         expect(page.locator("#mail-count")).to_have_text("1", timeout=STEP_MS)
         late.scroll_into_view_if_needed()
         shoot(page, screenshots / "04-approved.png")
+        # The buffer-breach card also offered to chase that invoice: no second chase, it is superseded and says why.
+        superseded = page.locator("article.message:not(.ephemeral)").filter(has_text="Superseded")
+        expect(card(page, "buffer")).to_contain_text("was carried out first and changed the same payment", timeout=STEP_MS)
+        gone = superseded.count()
 
         # 4. A viewer may look but not decide.
         switch_to(page, "U0VIEWER")
-        pending = card(page, "buffer")
+        pending = card(page, "sales tax")
         expect(pending.get_by_role("button", name="Approve")).to_be_visible(timeout=STEP_MS)
         pending.get_by_role("button", name="Approve").click()
         confirm_approval(page)
@@ -222,10 +227,10 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         open_home(page)
         expect(page.locator(".home", has_text="Something needs attention")).to_be_visible(timeout=STEP_MS)
         expect(page.locator(".home .bk-image img")).to_have_count(0)
-        # ... and the approver's queue has one action fewer.
+        # ... and for the approver, the approved action and those it superseded no longer wait.
         switch_to(page, "U0APPROVER")
         open_home(page)
-        expect(page.locator(".home .bk-header", has_text=f"Waiting for you ({waiting_before - 1})")).to_be_visible(
+        expect(page.locator(".home .bk-header", has_text=f"Waiting for you ({waiting_before - 1 - gone})")).to_be_visible(
             timeout=STEP_MS)
         shoot(page, screenshots / "06-home-after.png")
 
