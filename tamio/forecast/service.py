@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select, type_coerce, union_all
+from sqlalchemy import func, literal, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, UserConfiguration
@@ -86,34 +86,31 @@ async def _balances(db: AsyncSession, ids: list[str]) -> dict[str, Decimal]:
 
 
 async def _schedule_totals(db: AsyncSession, as_of: Mapping[str, date], ends: Mapping[str, date]) -> dict[str, Totals]:
-    """Open schedules summed per expected-payment key, less what dormant recurrences alone put there."""
+    """Open schedules summed per expected-payment key, less what dormant recurrences alone put there
+    (paused or ended counterparties, cancelled agreements): one statement for every account."""
     ids = sorted(as_of)
-    os_ = ObligationSchedule
+    os_, oa, eb = ObligationSchedule, ObligationAgreement, ExpenseBucket
     keys = (os_.due_date, os_.direction, os_.amount_type, os_.origin, os_.client_id)
-    remaining = type_coerce(func.sum(os_.base_currency_amount - os_.paid_base_amount), Money())
-    totals: dict[str, Totals] = {i: {} for i in ids}
-    summed = await db.execute(
-        select(os_.user_id, *keys, remaining)
-        .where(os_.user_id.in_(ids), os_.due_date <= max(ends.values()), os_.status.in_(OPEN_SCHEDULE_STATUSES))
+    last = max(ends.values())
+    summed = (
+        select(literal(False).label("dormant"), os_.user_id, *keys,
+               type_coerce(func.sum(os_.base_currency_amount - os_.paid_base_amount), Money()))
+        .where(os_.user_id.in_(ids), os_.due_date <= last, os_.status.in_(OPEN_SCHEDULE_STATUSES))
         .group_by(os_.user_id, *keys)
     )
-    for account_id, due, direction, amount_type, origin, client_id, amount in summed:
-        if due <= ends[account_id] and amount is not None:
-            add(totals[account_id], key_of(due, direction, amount_type, origin, client_id), Decimal(amount))
-    oa, eb = ObligationAgreement, ExpenseBucket
     dormant = union_all(
         select(oa.id).where(oa.user_id.in_(ids), oa.status.in_(DORMANT_AGREEMENT)),
         select(oa.id).join(Client, Client.id == oa.client_id).where(Client.user_id.in_(ids), Client.status.in_(DORMANT_COUNTERPARTY)),
         select(oa.id).join(eb, eb.id == oa.expense_bucket_id).where(eb.user_id.in_(ids), eb.status.in_(DORMANT_COUNTERPARTY)),
     )
-    not_expected = await db.execute(
-        select(os_.user_id, *keys, type_coerce(os_.base_currency_amount - os_.paid_base_amount, Money())).where(
-            os_.user_id.in_(ids), os_.obligation_id.in_(dormant), plain_clause(min(as_of.values())), os_.due_date <= max(ends.values()),
-        )
-    )
-    for account_id, due, direction, amount_type, origin, client_id, recurring in not_expected:
-        if as_of[account_id] <= due <= ends[account_id]:
-            add(totals[account_id], key_of(due, direction, amount_type, origin, client_id), -Decimal(recurring or 0))
+    not_expected = select(
+        literal(True).label("dormant"), os_.user_id, *keys, type_coerce(os_.paid_base_amount - os_.base_currency_amount, Money())
+    ).where(os_.obligation_id.in_(dormant), plain_clause(min(as_of.values())), os_.due_date <= last)  # by agreement: few rows
+    totals: dict[str, Totals] = {i: {} for i in ids}
+    for is_dormant, account_id, due, direction, amount_type, origin, client_id, amount in await db.execute(union_all(summed, not_expected)):
+        if due > ends[account_id] or amount is None or (is_dormant and due < as_of[account_id]):
+            continue
+        add(totals[account_id], key_of(due, direction, amount_type, origin, client_id), Decimal(amount))
     return totals
 
 
