@@ -300,7 +300,7 @@ def _paid(rest: list[str], today: date) -> RecordPaid:
     if not name:
         raise _fail("paid", "The name is empty.")
     currency = None
-    if words and _looks_like_currency(words[0]) and words[0].lower() != "on":
+    if words and _looks_like_currency(words[0]) and words[0].lower() not in ("on", "for"):
         currency = _currency(words[0], "paid")
         words = words[1:]
     amount = _amount(rest[1], currency, "paid")

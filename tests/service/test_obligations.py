@@ -94,16 +94,18 @@ async def test_payments_move_the_schedule_and_record_variance(session: AsyncSess
     assert outcome.payment.variance_vs_expected == Decimal(variance)
 
 
-async def test_an_unscheduled_payment_is_matched_or_kept_visible(session: AsyncSession) -> None:
+async def test_a_payment_without_a_schedule_pays_the_oldest_open_month_first(session: AsyncSession) -> None:
     books = await Books.open(session, today=TODAY)
     await books.cash("Operating", "10000")
     client = await books.client("Acme Corp", "5000", books.every("monthly", date(2026, 12, 5), day=5))
-    matched = await record_payment(session, account=books.account, amount=Decimal("4990"), currency="USD", payment_date=date(2026, 12, 9), counterparty=client)
-    assert matched.matched and matched.schedule is not None and matched.schedule.due_date == date(2026, 12, 5)
-    stray = await record_payment(session, account=books.account, amount=Decimal("77"), currency="USD", payment_date=date(2026, 12, 9), counterparty=client)
-    assert not stray.matched and stray.payment.schedule_id is None
+    first = await record_payment(session, account=books.account, amount=Decimal("4990"), currency="USD", payment_date=date(2026, 12, 9), counterparty=client)
+    assert first.schedule is not None and first.schedule.due_date == date(2026, 12, 5) and first.schedule.status == ScheduleStatus.PARTIALLY_PAID
+    rest = await record_payment(session, account=books.account, amount=Decimal("77"), currency="USD", payment_date=date(2026, 12, 9), counterparty=client)
+    assert [(p.schedule.due_date if p.schedule else None, p.amount) for p in rest.parts] == [
+        (date(2026, 12, 5), Decimal("10")), (date(2027, 1, 5), Decimal("67")),
+    ]
     count = (await session.execute(select(func.count()).select_from(PaymentEvent).where(PaymentEvent.schedule_id.is_(None)))).scalar_one()
-    assert count == 1
+    assert count == 0
 
 
 async def test_a_eur_invoice_in_a_usd_business_is_converted_at_write_time(session: AsyncSession) -> None:
