@@ -392,7 +392,8 @@ class ObligationService:
                 if not replaceable:
                     continue
                 if rule_date not in wanted:
-                    stale.append(schedule.id)
+                    if schedule.delayed_from is None:  # a delayed payment keeps its agreed date once its rule date has passed
+                        stale.append(schedule.id)
                     continue
                 due = wanted[rule_date] if schedule.delayed_from is None else schedule.due_date
                 base = agreement.base_currency_amount or Decimal(0)

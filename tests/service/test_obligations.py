@@ -159,3 +159,16 @@ async def test_names_match_ignoring_case_in_any_script(session: AsyncSession) ->
     await books.service.create_client(name="Müller GmbH")
     with pytest.raises(Exception, match="already a client"):
         await books.service.create_client(name="MÜLLER GMBH")
+
+
+async def test_a_delayed_payment_survives_the_daily_regeneration_after_its_original_date(session: AsyncSession) -> None:
+    # Found by the forecast paths property test: the daily job deleted a payment moved past its rule date.
+    books = await Books.open(session, today=TODAY)
+    vendor = await books.expense("Cloud Host", "2500", books.every("monthly", date(2026, 12, 1), day=1))
+    schedule = (await schedules_of(session, (await only_agreement(session, expense_bucket_id=vendor.id)).id))[0]
+    schedule.delayed_from, schedule.due_date = schedule.due_date, date(2026, 12, 20)
+    await session.flush()
+    later = date(2026, 12, 3)
+    await ObligationService(session, account=books.account, settings=books.settings, today=later, now=at(later)).extend_horizon()
+    dues = [s.due_date for s in await schedules_of(session, schedule.obligation_id)]
+    assert dues[:2] == [date(2026, 12, 20), date(2027, 1, 1)]
