@@ -65,9 +65,11 @@ async def backfill_schedules(
     entities: list[Client | ExpenseBucket] = [*clients, *buckets]
     for entity in entities:
         created += await _agreements_for_lines(service, entity)
-    changed = await service.extend_horizon_to(through or service.horizon)
-    assert account.schedules_through is not None
-    return BackfillResult(agreements_created=created, schedules_changed=changed, through=account.schedules_through)
+    end = max(through or service.horizon, service.generation_end)
+    changed = await service.extend_horizon_to(end)
+    account.schedules_through = end
+    await db.flush()
+    return BackfillResult(agreements_created=created, schedules_changed=changed, through=end)
 
 
 async def _agreements_for_lines(service: ObligationService, entity: Client | ExpenseBucket) -> int:

@@ -458,7 +458,8 @@ class ObligationService:
 
     async def extend_horizon_to(self, until: date) -> int:
         """Generate every active agreement's schedules up to ``until`` (and at least the rolling
-        horizon), and remember on the account that they reach that far."""
+        horizon), and remember on a backfilled account that they reach that far (an account never
+        backfilled may have billing lines without agreements: ``tamio.obligations.backfill`` first)."""
         agreements = (
             await self.db.execute(
                 select(ObligationAgreement).where(
@@ -468,8 +469,9 @@ class ObligationService:
         ).scalars().all()
         end = max(until, self.generation_end)
         changed = await self.generate_many(list(agreements), until=end)
-        self.account.schedules_through = end
-        await self.db.flush()
+        if self.account.schedules_through is not None:
+            self.account.schedules_through = end
+            await self.db.flush()
         return changed
 
     async def mark_overdue(self) -> int:

@@ -237,3 +237,13 @@ async def test_a_read_only_transaction_that_cannot_backfill_reads_the_billing_li
         forecast = await calculate_forecast(session, account_id, as_of=MONDAY, settings=SCHEDULE_PATH, today=MONDAY, now=at(MONDAY))
         assert [w.inflows for w in forecast.weeks] == [Decimal("100")] * 13
         assert (await session.get(Account, account_id)).schedules_through is None  # type: ignore[union-attr]
+
+
+async def test_the_daily_job_does_not_pass_for_a_backfill(session: AsyncSession) -> None:
+    no_obligations = SCHEDULE_PATH.model_copy(update={"use_obligation_system": False})
+    books = await Books.open(session, today=MONDAY, settings=no_obligations)
+    await books.client("Acme Corp", "5000", books.every("monthly", date(2026, 12, 15), day=15))
+    await ObligationService(session, account=books.account, settings=SCHEDULE_PATH, today=MONDAY, now=at(MONDAY)).extend_horizon()
+    assert books.account.schedules_through is None  # its line still has no agreement behind it
+    schedules, _ = await both(session, books)
+    assert sum(w.inflows for w in schedules.weeks) == Decimal("15000")
