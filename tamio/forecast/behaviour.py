@@ -1,7 +1,7 @@
 """When the money of an open schedule is expected to move, given that it has not moved yet.
 
-One function, ``expected_arrivals``, places every open receivable of a client: both forecast paths
-and the preparation engine's option effects call it, so they cannot disagree. For now it is simple:
+One function, ``expected_arrivals``, places every open receivable of a client; both forecast paths
+call it (``tamio.forecast.expected.items_of``), so they cannot disagree. For now it is simple:
 a client usually pays ``usual_delay`` days after the due date (``Client.avg_payment_delay_days``,
 learned from its payments), so a receivable is expected then. When that day has passed and the
 money is still not in, the client is later than usual and the money is expected any day: on the
@@ -10,7 +10,9 @@ client who usually pays 20 days late is therefore expected in 15 days, not in we
 
 The learned distribution of payment behaviour (issue 16) replaces this one function: it may return
 several arrivals, each with the share of the amount expected that day; ``split`` shares the amount
-out exactly. Payments the business makes (outflows) are expected on their due date, or on the
+out exactly. (The preparation engine measures an option's effect by moving a schedule from its
+``expected_date``, today's single-date rule: ``tamio.preparation.drafts.move_schedule`` must then
+remove the schedule's arrivals as spread here.) Payments the business makes (outflows) are expected on their due date, or on the
 forecast's first day once overdue (``expected_payment``).
 
     >>> expected_arrivals(due=date(2026, 12, 2), as_of=date(2026, 12, 7), usual_delay=20)
