@@ -114,6 +114,7 @@ def upgrade() -> None:
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('deactivated_at', tamio.db.UTCDateTime(), nullable=True),
     sa.Column('deactivated_reason', sa.String(length=40), nullable=True),
+    sa.Column('schedules_through', sa.Date(), nullable=True),
     sa.Column('created_at', tamio.db.UTCDateTime(), nullable=False),
     sa.Column('updated_at', tamio.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),

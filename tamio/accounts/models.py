@@ -8,10 +8,10 @@ decide on actions, admins also change configuration and automation rules.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tamio.db import (
@@ -58,6 +58,10 @@ class Account(Base):
     # for the account, and its data is deleted once the retention period after this has passed.
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deactivated_reason: Mapped[str | None] = mapped_column(String(40))
+    # Every active obligation has its schedules generated through this day (None: never checked,
+    # e.g. an account that forecast from billing lines until now). The schedules path of the
+    # forecast backfills first when it needs more (``tamio.obligations.backfill``).
+    schedules_through: Mapped[date | None] = mapped_column(Date())
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

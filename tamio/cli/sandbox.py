@@ -11,7 +11,8 @@ no account (``tamio.demo``), then runs two things until Ctrl-C (or SIGTERM):
   without TAMIO_SECRET_KEY it gets the local key kept beside the SQLite file (``tamio.server_secret``).
 
 Ctrl-C reaches both (one process group); SIGTERM to this process is passed on to the child. The
-sandbox always runs with USE_OBLIGATION_FOR_FORECAST on: the demo company lives in the obligations.
+sandbox runs with the settings ``tamio serve`` would have (the forecast flags included), so what it
+shows is what a real workspace gets.
 """
 
 from __future__ import annotations
@@ -80,7 +81,6 @@ def serve_environment(sandbox: Any, base: Mapping[str, str], *, database_url: st
         SLACK_SIGNING_SECRET=sandbox.config.signing_secret,
         SLACK_API_URL=sandbox.slack.api_url,
         TAMIO_PUBLIC_URL=f"http://127.0.0.1:{app_port}",
-        USE_OBLIGATION_FOR_FORECAST="true",
     )
     if sandbox.mailbox is not None:
         env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(sandbox.mailbox.port), SMTP_STARTTLS="false")
@@ -88,8 +88,7 @@ def serve_environment(sandbox: Any, base: Mapping[str, str], *, database_url: st
 
 
 def _sandbox(args: argparse.Namespace, ctx: CliContext) -> int:
-    settings = ctx.settings.model_copy(update={"use_obligation_for_forecast": True})
-    return asyncio.run(_main(args, settings, ctx))
+    return asyncio.run(_main(args, ctx.settings, ctx))
 
 
 def check_ports(host: str, port: int, app_port: int) -> None:
