@@ -311,19 +311,27 @@ def _paid(rest: list[str], today: date) -> RecordPaid:
     if not name:
         raise _fail("paid", "The name is empty.")
     currency = None
-    if words and _looks_like_currency(words[0]) and words[0].lower() != "on":
+    if words and _looks_like_currency(words[0]) and words[0].lower() not in ("on", "for"):
         currency = _currency(words[0], "paid")
         words = words[1:]
     amount = _amount(rest[1], currency, "paid")
-    on = today
-    if words:
-        if words[0].lower() != "on" or len(words) != 2:
+    on, invoice = today, None
+    options: dict[str, str] = {}
+    while words:
+        keyword = words[0].lower()
+        if keyword not in ("on", "for") or len(words) < 2 or keyword in options:
             raise _fail("paid", f"I don't understand `{' '.join(words)[:40]}`.")
-        on = _date(words[1], "paid", today)
+        options[keyword], words = words[1], words[2:]
+    if "on" in options:
+        on = _date(options["on"], "paid", today)
         if on > today:
             raise _fail("paid", f"{on.isoformat()} is in the future; record a payment once it has happened.",
                         hint=f"Use today ({today.isoformat()}) or an earlier date.")
-    return RecordPaid(name=name, amount=amount, currency=currency, on=on)
+    if "for" in options:
+        invoice = options["for"].strip()
+        if not invoice:
+            raise _fail("paid", "The invoice after `for` is empty.", hint="Write its number, like INV-1042.")
+    return RecordPaid(name=name, amount=amount, currency=currency, on=on, invoice=invoice)
 
 
 CONFIG_KEYS: Final = {
@@ -338,7 +346,10 @@ CONFIG_KEYS: Final = {
     "dual_approval_threshold": "an amount, e.g. 10000",
     "base_currency": "a currency code, e.g. USD",
     "timezone": "a time zone, e.g. Europe/London",
+    "locale": "a locale for amounts and dates, e.g. en_US, en_GB, de_DE",
+    "viewers_see_figures": "on or off",
 }
+SWITCHES: Final = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 CONFIG_ALIASES: Final = {"buffer": "obligations_buffer_amount", "currency": "base_currency", "tz": "timezone"}
 INT_RANGES: Final = {"runway_buffer_months": (0, 60), "late_payment_threshold_days": (0, 365), "payroll_check_days_before": (0, 60)}
 
@@ -380,6 +391,10 @@ def _config(rest: list[str]) -> ShowConfig | SetConfig:
             raise wrong
     elif key == "base_currency":
         value = _currency(raw, "config")
+    elif key == "viewers_see_figures":
+        if raw.lower() not in SWITCHES:
+            raise wrong
+        value = SWITCHES[raw.lower()]
     else:
         value = raw
     return SetConfig(key=key, value=value)

@@ -146,6 +146,8 @@ async def write_batch(
         for start in range(0, len(created), CHUNK):
             await db.execute(insert(core_table(model)), created[start : start + CHUNK])
     await _update_parties(db, list(batch.touched.values()), now)
+    if batch.lines and not batch.agreements:
+        account.schedules_through = None  # lines without schedules: the schedules path backfills them first
     for start in range(0, len(batch.agreements), CHUNK):
         await db.execute(insert(core_table(ObligationAgreement)), batch.agreements[start : start + CHUNK])
     await AuditService(db, account.id, actor=actor, clock=lambda: now).log_many(batch.audit)

@@ -270,7 +270,7 @@ class _Import:
         line: dict[str, Any] = {
             "agreement_id": agreement_id, "import_key": row.import_key, "obligation_type": obligation_type.value,
             "amount": format(amount, "f"), "currency": currency, "amount_type": AmountType.FIXED.value,
-            "recurrence": spec.to_config(),
+            "recurrence": spec.to_config(), "origin": party.source,  # as its schedules say (the agreement's source is the party's)
         }
         if not party.has_amount:  # the counterparty's own amount is its first line's
             party.has_amount = True

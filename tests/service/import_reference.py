@@ -106,7 +106,10 @@ async def snapshot(db: AsyncSession, account_id: str) -> dict[str, Any]:
     def columns(entity: Any, model: Any) -> tuple[Any, ...]:
         return tuple(sorted((c.key, repr(named(getattr(entity, c.key)))) for c in model.__table__.columns if c.key not in skipped))
 
+    account = await db.get(Account, account_id)
+    assert account is not None
     return {
+        "schedules_through": account.schedules_through,
         "counterparties": parties,
         "agreements": sorted(columns(a, ObligationAgreement) for a in agreements),
         "schedules": sorted(columns(s, ObligationSchedule) for s in schedules),
