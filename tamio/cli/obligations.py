@@ -10,9 +10,11 @@ to a pipe or a file never has one.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import textwrap
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -85,7 +87,27 @@ def _advancing(lines: Iterable[str], source: CsvFile, bar: Any) -> Iterator[str]
         yield line
 
 
+@contextmanager
+def _collecting_less() -> Iterator[None]:
+    """An import allocates millions of short-lived objects and keeps few: what is loaded by now is
+    never garbage (frozen out of the collector's passes), and the first pass runs every 50,000
+    allocations rather than every 700 (about a tenth of the import's time, measured). As it was after."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
 async def _import_obligations(args: argparse.Namespace, ctx: CliContext) -> int:
+    with _collecting_less():
+        return await _import_file(args, ctx)
+
+
+async def _import_file(args: argparse.Namespace, ctx: CliContext) -> int:
     path = Path(args.file)
     try:
         source = CsvFile.open(path)

@@ -250,9 +250,10 @@ class _Import:
         spec = spec_for(row)
         obligation_type = KIND_TO_TYPE[row.kind]
         agreement_id: str | None = None
+        recurrence = spec.to_config()
         if self.settings.use_obligation_system:
             agreement_id = new_id("obl")
-            rrule = spec.rrule()
+            rrule = recurrence["rrule"]
             self._batch.agreements.append({
                 "id": agreement_id, "user_id": self.account.id, "client_id": party.id if party.is_client else None,
                 "expense_bucket_id": None if party.is_client else party.id, "cash_account_id": None,
@@ -270,7 +271,7 @@ class _Import:
         line: dict[str, Any] = {
             "agreement_id": agreement_id, "import_key": row.import_key, "obligation_type": obligation_type.value,
             "amount": format(amount, "f"), "currency": currency, "amount_type": AmountType.FIXED.value,
-            "recurrence": spec.to_config(), "origin": party.source,  # as its schedules say (the agreement's source is the party's)
+            "recurrence": recurrence, "origin": party.source,  # as its schedules say (the agreement's source is the party's)
         }
         if not party.has_amount:  # the counterparty's own amount is its first line's
             party.has_amount = True
