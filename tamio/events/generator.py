@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -118,32 +118,42 @@ async def generate_events_from_schedules(db: AsyncSession, *, account: Account, 
 
 
 def schedule_event_rows(
-    *, account_id: str, schedules: Iterable[ObligationSchedule], agreement: Scheduled, now: datetime
+    *, account_id: str, schedules: Iterable[ObligationSchedule | Mapping[str, Any]], agreement: Scheduled, now: datetime
 ) -> list[dict[str, Any]]:
-    """One CashEvent row per schedule of ``agreement`` (for ``insert_events``)."""
+    """One CashEvent row per schedule of ``agreement`` (a row or the values just inserted), for ``insert_events``."""
     return [
         {
             "id": new_id("evt"),
             "user_id": account_id,
-            "schedule_id": s.id,
+            "schedule_id": s["id"],
             "client_id": agreement.client_id,
             "expense_bucket_id": agreement.expense_bucket_id,
-            "event_key": f"schedule:{s.id}",
-            "date": s.due_date,
-            "amount": s.estimated_amount,
-            "currency": s.currency,
-            "base_currency_amount": s.base_currency_amount,
-            "exchange_rate_used": s.exchange_rate_used,
-            "exchange_rate_date": s.exchange_rate_date,
-            "direction": s.direction,
+            "event_key": f"schedule:{s['id']}",
+            "date": s["due_date"],
+            "amount": s["estimated_amount"],
+            "currency": s["currency"],
+            "base_currency_amount": s["base_currency_amount"],
+            "exchange_rate_used": s["exchange_rate_used"],
+            "exchange_rate_date": s["exchange_rate_date"],
+            "direction": s["direction"],
             "category": agreement.obligation_type.value,
             "source": "schedule",
             "confidence": "high" if agreement.amount_type.value == "fixed" else "medium",
             "description": agreement.description,
             "created_at": now,
         }
-        for s in schedules
+        for s in map(_values, schedules)
     ]
+
+
+def _values(schedule: ObligationSchedule | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(schedule, Mapping):
+        return schedule
+    return {name: getattr(schedule, name) for name in _SCHEDULE_FIELDS}
+
+
+_SCHEDULE_FIELDS = ("id", "due_date", "estimated_amount", "currency", "base_currency_amount", "exchange_rate_used",
+                    "exchange_rate_date", "direction")
 
 
 async def generate_events_for_agreement(

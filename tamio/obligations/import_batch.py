@@ -31,7 +31,6 @@ from tamio.obligations.models import (
     AmountType,
     Direction,
     ObligationAgreement,
-    ObligationSchedule,
     ObligationType,
 )
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency
@@ -152,8 +151,10 @@ async def write_batch(
         await db.execute(insert(core_table(ObligationAgreement)), batch.agreements[start : start + CHUNK])
     await AuditService(db, account.id, actor=actor, clock=lambda: now).log_many(batch.audit)
     agreements = [AgreementRecord.of(row) for row in batch.agreements]
-    await ObligationService(db, account=account, settings=settings, today=today, actor=actor, now=now).generate_many(agreements)
-    await _events(db, batch, agreements, account=account, settings=settings, today=today, now=now, horizon=horizon)
+    schedules: list[dict[str, Any]] = []
+    await ObligationService(db, account=account, settings=settings, today=today, actor=actor, now=now).generate_many(
+        agreements, new=True, inserted=schedules)
+    await _events(db, batch, agreements, schedules, account=account, settings=settings, today=today, now=now, horizon=horizon)
     batch.settle()
 
 
@@ -203,7 +204,7 @@ async def _update_parties(db: AsyncSession, parties: list[Party], now: datetime)
 
 
 async def _events(
-    db: AsyncSession, batch: Batch, agreements: list[AgreementRecord], *, account: Account, settings: Settings, today: date,
+    db: AsyncSession, batch: Batch, agreements: list[AgreementRecord], inserted: list[dict[str, Any]], *, account: Account, settings: Settings, today: date,
     now: datetime, horizon: date,
 ) -> None:
     """The batch's cash events: from its schedules, or (until DEPRECATE_DIRECT_CASH_EVENTS) its billing lines."""
@@ -216,13 +217,9 @@ async def _events(
                 start=today, end=horizon, now=now,
             )
     else:
-        by_id = {agreement.id: agreement for agreement in agreements}
-        schedules: dict[str, list[ObligationSchedule]] = defaultdict(list)
-        ids = list(by_id)
-        for start in range(0, len(ids), CHUNK):
-            found = await db.execute(select(ObligationSchedule).where(ObligationSchedule.obligation_id.in_(ids[start : start + CHUNK])))
-            for schedule in found.scalars():
-                schedules[schedule.obligation_id].append(schedule)
-        for agreement_id, agreement in by_id.items():
-            rows += schedule_event_rows(account_id=account.id, schedules=schedules[agreement_id], agreement=agreement, now=now)
+        schedules: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for schedule in inserted:  # the batch's agreements are new: these are all their schedules
+            schedules[schedule["obligation_id"]].append(schedule)
+        for agreement in agreements:
+            rows += schedule_event_rows(account_id=account.id, schedules=schedules[agreement.id], agreement=agreement, now=now)
     await insert_events(db, account.id, rows, new_keys=settings.use_obligation_system)  # keys name the new agreements
