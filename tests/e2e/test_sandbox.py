@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,8 @@ from tests.e2e.conftest import CHROMIUM_ARGS, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-STARTUP_S = 60
+STARTUP_S = 300  # how long to wait for a hung start-up (a normal one prints its address in seconds)
+STOP_S = 60  # and for a hung stop
 STEP_MS = 20_000
 ADDRESS = re.compile(r"Tamio sandbox: (http://127\.0\.0\.1:\d+/)")
 
@@ -39,6 +39,7 @@ class RunningSandbox:
     process: subprocess.Popen[str]
     url: str = ""
     output: list[str] = field(default_factory=list)
+    told: threading.Event = field(default_factory=threading.Event)  # it printed its address, or ended
 
     def printed(self) -> str:
         return "".join(self.output)
@@ -48,6 +49,11 @@ def _read_output(sandbox: RunningSandbox) -> None:
     assert sandbox.process.stdout is not None
     for line in sandbox.process.stdout:
         sandbox.output.append(line)
+        found = ADDRESS.search(line)
+        if found and not sandbox.url:
+            sandbox.url = found.group(1)
+            sandbox.told.set()
+    sandbox.told.set()  # its output ended without an address
 
 
 @pytest.fixture
@@ -61,20 +67,14 @@ def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
     running = RunningSandbox(process)
     threading.Thread(target=_read_output, args=(running,), daemon=True).start()
     try:
-        deadline = time.monotonic() + STARTUP_S
-        while time.monotonic() < deadline and process.poll() is None:
-            found = ADDRESS.search(running.printed())
-            if found:
-                running.url = found.group(1)
-                break
-            time.sleep(0.1)
+        running.told.wait(timeout=STARTUP_S)  # the timeout only catches a hang
         assert running.url, f"`tamio sandbox` did not print its address:\n{running.printed()}"
         yield running
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does in a terminal
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=STOP_S)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()

@@ -56,12 +56,27 @@ class Tally:
 async def run_clicks(
     sessions: async_sessionmaker[AsyncSession], *, account_id: str, clicks: list[dict[str, str]], settings: Settings, concurrency: int
 ) -> Tally:
-    """Each click is its own task with its own session; an approval that completes is executed at once."""
+    """Each click is its own task with its own session; an approval that completes is executed at once.
+
+    Meanwhile the executions sweep runs four times, after each fifth of the clicks has settled, so
+    sweeps and executions of clicks still in flight overlap however fast or slow the machine is.
+    """
     tally = Tally()
     gate = asyncio.Semaphore(concurrency)
     now = NOW
+    settled = 0
+    progress = asyncio.Condition()
 
     async def click(c: dict[str, str]) -> None:
+        nonlocal settled
+        try:
+            await one_click(c)
+        finally:
+            async with progress:
+                settled += 1
+                progress.notify_all()
+
+    async def one_click(c: dict[str, str]) -> None:
         async with gate:
             try:
                 async with sessions() as session, session.begin():
@@ -85,9 +100,13 @@ async def run_clicks(
             except Exception as exc:
                 tally.errors.append(f"execute {c['action_id']}: {exc!r}")
 
+    async def settled_at_least(count: int) -> None:
+        async with progress:
+            await progress.wait_for(lambda: settled >= count)
+
     async def sweeps() -> None:
-        for _ in range(4):
-            await asyncio.sleep(0.3)
+        for fifth in range(1, 5):
+            await settled_at_least(fifth * len(clicks) // 5)
             try:
                 await resume_pending_executions(sessions, now, settings=settings, account_id=account_id)
             except Exception as exc:
