@@ -30,6 +30,7 @@ from bot.sandbox.standin import SlackStandIn
 from tests.e2e.conftest import CHROMIUM_ARGS, free_port
 from tests.waiting import until
 
+pytestmark = pytest.mark.xdist_group("browser")  # with test_sandbox.py on one worker: one browser at a time
 SECRET = "tiny-app-signing-secret"
 CHANNEL = "C0CASHFLOW"
 ADMIN, VIEWER = "U0ADMIN", "U0VIEWER"

@@ -24,7 +24,7 @@ from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from tests.e2e.conftest import CHROMIUM_ARGS, free_port
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("browser")]  # one browser at a time
 
 STARTUP_S = 300  # how long to wait for a hung start-up (a normal one prints its address in seconds)
 STOP_S = 60  # and for a hung stop
