@@ -12,9 +12,10 @@ selected backend, with ids ``sqlite`` and ``pg``:
 - PostgreSQL cases carry the ``pg`` marker, so ``-m "not pg"`` deselects them too.
 
 SQLite: a fresh file per test, schema made by ``create_all``. PostgreSQL: one throwaway cluster per
-run (``tests/pgcluster.py``, started only when a test needs it); the schema is created once in the
-database ``tamio_template`` and each test gets its own copy (``CREATE DATABASE ... TEMPLATE``, ~50 ms),
-dropped afterwards.
+test process (``tests/pgcluster.py``, started only when a test needs it; under ``make test`` each of
+the two pytest-xdist workers has its own, in its own temp dir on its own free port); the schema is
+created once in the database ``tamio_template`` and each test gets its own copy (``CREATE DATABASE
+... TEMPLATE``, ~50 ms), named after the process and dropped afterwards.
 """
 
 from __future__ import annotations
