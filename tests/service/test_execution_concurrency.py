@@ -43,6 +43,13 @@ ROOT = Path(__file__).resolve().parents[2]
 ACTIONS, CLICKS_PER_ACTION, DUAL_EVERY = 200, 5, 5
 
 
+def lanes(url: str) -> int:
+    """Clicks in flight per process. SQLite takes one writer at a time (BEGIN IMMEDIATE) and its busy
+    handler is not first-come first-served: 8 lanes per process only lengthen the queue, and on a
+    saturated machine a click can then wait past the 15-second busy timeout ("database is locked")."""
+    return 2 if url.startswith("sqlite") else 8
+
+
 @dataclass
 class Tally:
     decisions: Counter[str] = field(default_factory=Counter)
@@ -181,7 +188,8 @@ async def test_a_thousand_clicks_one_decision_each_and_every_effect_once(
             cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         mine, theirs = await asyncio.gather(
-            run_clicks(session_factory, account_id=account_id, clicks=clicks[0::2], settings=settings, concurrency=8), worker.communicate()
+            run_clicks(session_factory, account_id=account_id, clicks=clicks[0::2], settings=settings, concurrency=lanes(db_url)),
+            worker.communicate(),
         )
         assert worker.returncode == 0, theirs[1].decode()[-3000:]
         other = json.loads(theirs[0].decode().strip().splitlines()[-1])
@@ -227,7 +235,7 @@ async def _worker(url: str, clicks_file: str, smtp_port: int) -> None:
         action = await session.get(PreparedAction, clicks[0]["action_id"])
         assert action is not None
         account_id = action.user_id
-    tally = await run_clicks(sessions, account_id=account_id, clicks=clicks, settings=settings_for(smtp_port), concurrency=8)
+    tally = await run_clicks(sessions, account_id=account_id, clicks=clicks, settings=settings_for(smtp_port), concurrency=lanes(url))
     await engine.dispose()
     print(json.dumps(tally.to_json()))
 

@@ -67,7 +67,7 @@ async def replica(url: str, name: str) -> None:
     app = Reporting(SCHEDULE_PATH, sessions, clock=clock, replica=name, tick=TICK, shards=1 if url.startswith("sqlite") else 2)
     scheduler = None
     print("ready", flush=True)
-    while (line := (await asyncio.to_thread(sys.stdin.readline)).split()) != ["stop"]:
+    while (line := (await asyncio.to_thread(sys.stdin.readline)).split()) not in ([], ["stop"]):  # [] : the test is gone
         if line[0] == "at":
             clock.advance_to(datetime.fromisoformat(line[1]))
         elif line[0] == "start":
@@ -88,7 +88,10 @@ class Replicas:
         self.fired: dict[tuple[int, str], datetime] = {}  # (replica, job) -> the latest start time of a finished run
         self.last_lines: dict[int, list[str]] = defaultdict(list)
         self.errors: dict[int, bytes] = defaultdict(bytes)
+        self.ended: set[int] = set()  # replicas whose output has ended
         self.changed = asyncio.Condition()
+        self.readers = {(kind, i): asyncio.create_task(read(i))
+                        for kind, read in (("out", self.read), ("err", self.read_errors)) for i in range(len(processes))}
 
     async def read_errors(self, index: int) -> None:
         """Keep the tail of a replica's log (read as it comes, so a full pipe never blocks it)."""
@@ -107,6 +110,9 @@ class Replicas:
                 async with self.changed:
                     self.fired[index, job] = max(self.fired.get((index, job), START), datetime.fromisoformat(at))
                     self.changed.notify_all()
+        async with self.changed:
+            self.ended.add(index)
+            self.changed.notify_all()
 
     async def tell(self, line: str, *, to: list[int] | None = None) -> None:
         for index in range(len(self.processes)) if to is None else to:
@@ -121,11 +127,14 @@ class Replicas:
 
         async with self.changed:
             try:
-                await asyncio.wait_for(self.changed.wait_for(done), timeout=STEP_TIMEOUT_S)
+                await asyncio.wait_for(self.changed.wait_for(lambda: done() or bool(self.ended)), timeout=STEP_TIMEOUT_S)
             except TimeoutError:
                 late = sorted((r, job) for r in self.running for job in self.jobs
                               if self.fired.get((r, job), START - STEP) < now)
                 raise AssertionError(f"at {now:%H:%M} no finished run from (replica, job) {late}") from None
+        for index in sorted(self.ended):
+            await asyncio.wait_for(self.readers["err", index], timeout=STEP_TIMEOUT_S)  # its log's last words
+            raise AssertionError(f"replica-{index} stopped at {now:%H:%M}:\n{self.errors[index].decode(errors='replace')}")
 
 
 async def seed(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
@@ -147,13 +156,13 @@ async def test_three_replicas_run_every_slot_exactly_once(db_url: str, session_f
         )
         for i in range(3)
     ]
-    replicas = Replicas(processes)
-    for process in processes:  # all imported and connected
-        assert process.stdout is not None
-        assert (await asyncio.wait_for(process.stdout.readline(), timeout=120)).strip() == b"ready"
-    readers = [asyncio.create_task(read(i)) for read in (replicas.read, replicas.read_errors) for i in range(3)]
     errors: list[Any] = []
     try:
+        for process in processes:  # all imported and connected
+            assert process.stdout is not None and process.stderr is not None
+            if (await asyncio.wait_for(process.stdout.readline(), timeout=STEP_TIMEOUT_S)).strip() != b"ready":
+                raise AssertionError(f"a replica did not start:\n{(await process.stderr.read()).decode()[-3000:]}")
+        replicas = Replicas(processes)
         await replicas.tell("start", to=[0, 1])
         replicas.running = {0, 1}
         now = START
@@ -170,7 +179,7 @@ async def test_three_replicas_run_every_slot_exactly_once(db_url: str, session_f
         for process in processes:
             assert process.stdin is not None
             process.stdin.close()
-        await asyncio.wait_for(asyncio.gather(*readers), timeout=STEP_TIMEOUT_S)
+        await asyncio.wait_for(asyncio.gather(*replicas.readers.values()), timeout=STEP_TIMEOUT_S)
         for index, process in enumerate(processes):
             await process.wait()
             if process.returncode != 0 or json.loads(replicas.last_lines[index][-1])["ok"] is not True:
