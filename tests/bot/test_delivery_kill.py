@@ -36,6 +36,7 @@ from tests.bot.test_delivery_reliability import (
     team,
     worker_for,
 )
+from tests.conftest import TEST_SECRET_KEY, secret_for_tests
 from tests.fake_clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,8 +82,9 @@ async def run_worker(url: str, api_url: str, token: str) -> None:
     from tamio.db import create_engine, make_session_factory
     from tamio.outbox.service import RetryPolicy
 
-    settings = Settings(database_url=url, slack_bot_token=token, slack_api_url=api_url, slack_signing_secret="s")
-    sessions = make_session_factory(create_engine(url))
+    settings = Settings(database_url=url, slack_bot_token=token, slack_api_url=api_url, slack_signing_secret="s",
+                        secret_key=TEST_SECRET_KEY)
+    sessions = make_session_factory(create_engine(url), secret_for_tests())
     client = AsyncWebClient(token=token, base_url=api_url, timeout=LEASE.total_seconds() - 1)
     worker = DeliveryWorker(Runtime(settings, sessions, lambda: NOW), client, SingleWorkspaceToken(token), ChartLinks(settings),
                             policy=RetryPolicy(base_seconds=0.05, cap_seconds=0.2, lease=LEASE), interval=0.05, name="doomed")

@@ -35,6 +35,7 @@ from tamio.digest import DailyDigest
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import PENDING, SENDING, RetryPolicy, backlog, enqueue, retry_dead
 from tests.bot.conftest import USERS
+from tests.conftest import TEST_SECRET_KEY
 from tests.fake_clock import FakeClock
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
@@ -56,7 +57,7 @@ async def slack(clock: FakeClock) -> AsyncIterator[SlackStandIn]:
 
 def settings_for(slack: SlackStandIn) -> Settings:
     return Settings(database_url="sqlite+aiosqlite:///:memory:", slack_bot_token=slack.bot_token, slack_api_url=slack.api_url,
-                    slack_signing_secret="s", slack_client_id=None, slack_client_secret=None, secret_key=None)
+                    slack_signing_secret="s", slack_client_id=None, slack_client_secret=None, secret_key=TEST_SECRET_KEY)
 
 
 def worker_for(slack: SlackStandIn, sessions: async_sessionmaker[AsyncSession], name: str, *,
