@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         members,
         obligations,
         outbox,
+        payments,
         pipeline,
         sandbox,
         serve,
@@ -58,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--account", help="the account id (default: the only account)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (db, accounts, data, obligations, forecast, pipeline, actions, history, outbox, members, tokens,
-                   integrations, serve, sandbox):
+    for module in (db, accounts, data, obligations, payments, forecast, pipeline, actions, history, outbox, members,
+                   tokens, integrations, serve, sandbox):
         module.register(sub)
     _accept_account_anywhere(sub)
     return parser
