@@ -2,9 +2,10 @@
 
 One story, screenshotted step by step under ``test-output/``: the forecast with its chart and weekly
 table; ``/tamio run`` and its action cards; an approver picks an option and approves (the card
-becomes "Approved by ...", and the buffer card that offered to chase the same invoice is
-superseded); a viewer is refused; App Home's queue is shorter; and an expense is added through the
-modal, with a field error first.
+becomes "Approved by ...", after Slack's confirm dialog, and the buffer card that offered to chase
+the same invoice is superseded); a viewer is refused and sees on App Home only that something needs
+attention; the approver's queue is shorter; and an expense is added through the modal, with a
+field error first.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from tests.e2e.conftest import CHROMIUM_ARGS, free_port
@@ -123,6 +125,18 @@ def queue_size(page: Page) -> int:
     return int(found.group(1))
 
 
+def scroll_to(message: Locator, attempts: int = 5) -> None:
+    """Scroll a message into view; the page may redraw it meanwhile (a later update of the same
+    message), which detaches the element found first: then find it again."""
+    for attempt in range(attempts):
+        try:
+            message.scroll_into_view_if_needed()
+            return
+        except PlaywrightError as exc:
+            if "not attached" not in str(exc) or attempt == attempts - 1:
+                raise
+
+
 def shoot(page: Page, path: Path) -> None:
     """A screenshot without a hover highlight: the pointer rests on the channel header first."""
     page.mouse.move(700, 20)
@@ -132,6 +146,13 @@ def shoot(page: Page, path: Path) -> None:
 def open_home(page: Page) -> None:
     page.locator("#nav-app").click()
     page.get_by_role("tab", name="Home").click()
+
+
+def confirm_approval(page: Page) -> None:
+    dialog = page.get_by_role("alertdialog", name="Approve this action?")
+    expect(dialog).to_be_visible(timeout=STEP_MS)
+    dialog.get_by_role("button", name="Approve").click()
+    expect(dialog).to_have_count(0)
 
 
 def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium: str, screenshots: Path) -> None:
@@ -154,7 +175,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         expect(table).to_contain_text("Week")
         expect(table).to_contain_text("Close")
         assert len(table.inner_text().strip().splitlines()) == 14  # the header and 13 weeks
-        forecast.scroll_into_view_if_needed()
+        scroll_to(forecast)
         shoot(page, screenshots / "01-forecast.png")
         # Its "Open App Home" button (a slack.com/app_redirect link) opens the app's Home, as in Slack.
         forecast.get_by_role("button", name="Open App Home").click()
@@ -188,6 +209,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
             expect(options.nth(1)).to_be_checked()
         chosen = late.locator(".bk-radios label").nth(1 if options.count() > 1 else 0).inner_text().split("\n")[0]
         late.get_by_role("button", name="Approve").click()
+        confirm_approval(page)  # it emails the client: Slack asks first
         expect(late).to_contain_text("Approved by @Sam Okafor", timeout=STEP_MS)
         expect(late.get_by_role("button", name="Approve")).to_have_count(0)
         if options.count() > 1:
@@ -195,7 +217,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         # Carrying it out sends the drafted email, over SMTP, to the sandbox's mailbox.
         expect(late).to_contain_text("Executed", timeout=STEP_MS)
         expect(page.locator("#mail-count")).to_have_text("1", timeout=STEP_MS)
-        late.scroll_into_view_if_needed()
+        scroll_to(late)
         shoot(page, screenshots / "04-approved.png")
         # The buffer-breach card also offered to chase that invoice: no second chase, it is superseded and says why.
         superseded = page.locator("article.message:not(.ephemeral)").filter(has_text="Superseded")
@@ -207,13 +229,19 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         pending = card(page, "sales tax")
         expect(pending.get_by_role("button", name="Approve")).to_be_visible(timeout=STEP_MS)
         pending.get_by_role("button", name="Approve").click()
+        confirm_approval(page)
         refusal = page.locator("article.ephemeral", has_text="Only approvers and admins")
         expect(refusal).to_be_visible(timeout=STEP_MS)
         expect(pending.get_by_role("button", name="Approve")).to_be_visible()
-        refusal.scroll_into_view_if_needed()
+        scroll_to(refusal)
         shoot(page, screenshots / "05-viewer-refused.png")
 
-        # 5. App Home: the approved action and those it superseded no longer wait.
+        # 5. App Home: the viewer sees only that something needs attention (no figures by default) ...
+        open_home(page)
+        expect(page.locator(".home", has_text="Something needs attention")).to_be_visible(timeout=STEP_MS)
+        expect(page.locator(".home .bk-image img")).to_have_count(0)
+        # ... and for the approver, the approved action and those it superseded no longer wait.
+        switch_to(page, "U0APPROVER")
         open_home(page)
         expect(page.locator(".home .bk-header", has_text=f"Waiting for you ({waiting_before - 1 - gone})")).to_be_visible(
             timeout=STEP_MS)
