@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tamio.detection.engine import DetectionEngine, DetectionRun
@@ -17,6 +17,7 @@ from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert, D
 from tamio.obligations.models import ObligationSchedule
 from tamio.obligations.payments import record_payment
 from tests.service.books import SCHEDULE_PATH, Books
+from tests.waiting import until
 
 MONDAY = date(2026, 12, 7)
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -221,8 +222,16 @@ async def test_two_runs_racing_on_one_account_never_duplicate_an_alert(
                 DetectionEngine(second, books.account.id, today=MONDAY, now=NOW + timedelta(seconds=1), settings=SCHEDULE_PATH).run_all_detections()
             )
             # The barrier: the second run found no open alerts (the first's are uncommitted) and is
-            # inserting its own. Only now does the first commit, under the second's insert.
-            await asyncio.wait_for(inserting.wait(), timeout=60)
+            # inserting its own, or it waits for a lock the first holds. Only then does the first commit.
+            async def second_is_inserting_or_waiting() -> bool:
+                if inserting.is_set():
+                    return True
+                async with session_factory() as probe:
+                    return bool((await probe.execute(text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    ))).scalar_one())
+
+            await until(second_is_inserting_or_waiting, what="the second run inserts its alerts or waits for the first")
             await first.commit()
             run_b = await asyncio.wait_for(racing, timeout=60)
             await second.commit()
