@@ -75,6 +75,8 @@ class UserConfiguration(Base):
     payroll_check_days_before: Mapped[int] = mapped_column(default=7)
     payroll_buffer_percent: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal("10"))
     payment_cluster_threshold_pct: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal("40"))
+    # After a chase email for an invoice, no new chase for it is proposed for this many days.
+    chase_cooloff_days: Mapped[int] = mapped_column(default=7)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

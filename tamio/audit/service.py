@@ -7,6 +7,10 @@ The caller owns the transaction (design pitfall 5): a rolled-back change leaves 
     await audit.log_update("client", client.id, {"name": ("Old Name", "New Name")})
     await audit.log_sync("client", client.id, "xero", "push", {"contact_id": "..."})
 
+A change to money data (``tamio.refresh.service.ENTITY_SCOPES``, or a carried-out action) also asks
+for the account's figures to be worked out again (``request_refresh``), in the same transaction: every
+writer audits its change, so no writer can forget it.
+
 Rows of one account are numbered (``seq``) and chained: ``row_hash`` is the SHA-256 of the previous
 row's hash and this row's canonical JSON. Appends are serialised per account (SQLite's
 ``BEGIN IMMEDIATE`` already does; on PostgreSQL a transaction-scoped advisory lock).
@@ -28,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.audit.models import AuditLog
 from tamio.db import utcnow
+from tamio.refresh.service import request_refresh, scopes_of_change
 
 GENESIS_HASH = "0" * 64
 
@@ -138,6 +143,9 @@ class AuditService:
         row.row_hash = compute_row_hash(row, prev_hash)
         self.db.add(row)
         await self.db.flush()
+        scopes = scopes_of_change(entity_type, changes)
+        if scopes:
+            await request_refresh(self.db, account_id=self.user_id, scopes=scopes, reason=f"{entity_type} {action}", now=row.created_at)
         return row
 
     async def _serialise_appends(self) -> None:

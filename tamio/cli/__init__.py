@@ -197,7 +197,9 @@ def database_problem(exc: BaseException, url: str) -> str | None:
 
 async def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     try:
-        return int(await args.handler(args, ctx))
+        code = int(await args.handler(args, ctx))
+        await ctx.drain_refreshes()
+        return code
     finally:
         await ctx.close()
 

@@ -42,6 +42,15 @@ class CliContext:
     def today(self, account: Account) -> date:
         return self.now.astimezone(ZoneInfo(account.timezone)).date()
 
+    async def drain_refreshes(self) -> None:
+        """Work out again the figures of the accounts this command changed (there is maybe no server
+        running to do it): the alerts and cards the next command shows match what was just done."""
+        if self._sessions is None:
+            return  # the command never opened the database
+        from tamio.scheduler.refresh import drain_refreshes
+
+        await drain_refreshes(self.sessions, now=self.now, settings=self.settings)
+
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
