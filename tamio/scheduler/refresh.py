@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.config import Settings
+from tamio.db import read_only
 from tamio.pipeline import PipelineResult, refresh_figures
 from tamio.refresh import service as refresh
 
@@ -37,6 +38,7 @@ async def drain_refreshes(
     """Answer the waiting requests (of ``account_ids`` only, when given); an account that fails is
     rolled back, logged and left asking (the next drain tries again), and the others go on."""
     async with sessions() as db:
+        read_only(db)  # looking takes no write lock (SQLite): replicas poll this every few seconds
         waiting = [r.user_id for r in await refresh.waiting(db, limit=limit, account_ids=list(account_ids) if account_ids is not None else None)]
     results: dict[str, PipelineResult] = {}
     for account_id in waiting:
