@@ -58,10 +58,14 @@ class BotHarness:
     worker: DeliveryWorker
 
     async def settle(self) -> None:
-        """Let after-ack work finish and deliver the outbox until nothing is left."""
+        """Let after-ack work finish, answer refresh requests (the server's scheduler does, every few
+        seconds) and deliver the outbox, until nothing is left."""
+        from tamio.scheduler.refresh import drain_refreshes
+
         for _ in range(10):
             await self.app.runtime.drain()
-            if not await self.worker.run_once():
+            refreshed = await drain_refreshes(self.sessions, now=self.app.runtime.clock(), settings=self.settings)
+            if not await self.worker.run_once() and not refreshed:
                 await self.app.runtime.drain()
                 return
 

@@ -28,7 +28,8 @@ async def test_run_finds_the_payroll_problem_and_posts_its_cards(bot: BotHarness
     reply = await bot.command(ADMIN, "run")
     assert "Checking the forecast" in reply.body
     report = bot.ephemerals_for(ADMIN)[-1]["text"]
-    assert report.startswith(":white_check_mark: Checked.") and "emergency" in report and f"<#{CHANNEL}>" in report
+    # The cards came already, with the refresh that followed each change (`/tamio run` finds nothing new to prepare).
+    assert report.startswith(":white_check_mark: Checked.") and "emergency" in report
     cards = [m for m in bot.slack.messages(CHANNEL) if m.get("blocks") and m["blocks"][0]["type"] == "header"]
     assert cards and all(message_block_errors(m["blocks"]) == [] for m in cards)
     assert any("card_approve" in str(m["blocks"]) for m in cards)
