@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.config import Settings
-from tamio.db import utcnow
+from tamio.db import new_id, utcnow
 from tamio.detection.engine import DetectionEngine, DetectionRun, run_critical_many
 from tamio.detection.models import CRITICAL_DETECTIONS, AlertStatus, DetectionAlert, DetectionType
 from tamio.errors import NotFound
@@ -167,8 +167,8 @@ async def refresh_figures(
     result = await run_detection_preparation_cycle(
         db, account_id, PipelineConfig(mode=PipelineMode.TARGETED, detection_types=ordered), now=now, settings=settings, trigger=trigger,
     )
-    await enqueue_many(db, account_id=account_id, now=now, messages=[
-        Outgoing("home_refresh", {}, f"home_refresh:refresh:{account_id}:{request.generation}:{now.isoformat()}")])
+    # The alerts' figures may have moved in place (nothing new to announce): App Home follows them.
+    await enqueue_many(db, account_id=account_id, now=now, messages=[Outgoing("home_refresh", {}, new_id("home_refresh:refresh"))])
     await refresh.done(db, account_id=account_id, generation=request.generation)
     return result
 
@@ -251,6 +251,9 @@ async def _after_detection(
         result.linked_action_groups = prepared.linked_action_groups
         result.errors += [{"stage": "preparation", "type": e.detection_type, "error": e.error} for e in prepared.errors]
         cards = [Outgoing("action_card", {"action_id": a.id}, f"card:{a.id}", account.digest_channel_id) for a in prepared.actions]
+        changed = [*prepared.actions, *prepared.refreshed, *(old for old, _ in prepared.replaced)]
+        if changed:  # App Home's queue shows them
+            cards.append(Outgoing("home_refresh", {}, f"home_refresh:cards:{changed[0].id}:v{changed[0].version}"))
         await _enqueue(db, account, cards, now=now, outbox=outbox)
         await _auto_execute(db, account=account, actions=prepared.actions, now=now, settings=settings)
         result.preparation_duration_ms = _ms(prep_started)

@@ -276,6 +276,8 @@ async def _figures_changed(
     if fresh is not None:
         await enqueue(db, account_id=account.id, kind="action_card", payload={"action_id": fresh.id}, idempotency_key=f"card:{fresh.id}",
                       channel=account.digest_channel_id, now=now)
+    await enqueue(db, account_id=account.id, kind="home_refresh", payload={}, idempotency_key=f"home_refresh:{action.id}:v{action.version}",
+                  now=now)
     return Decision(
         outcome="figures_changed", action_id=action.id, option_id=None, approvals_given=approvals,
         approvals_required=action.approvals_required, decided_by="Tamio", decided_at=now, message=freshness.FIGURES_CHANGED,

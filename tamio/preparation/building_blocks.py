@@ -140,7 +140,7 @@ def chase_receivable(ctx: PreparationContext, schedule: ScheduleInfo, *, tone: s
     lateness = f"{days_overdue} days late" if days_overdue else f"due {schedule.due_date:%a %d %b}"
     last = ctx.last_chase(schedule)
     history = f" Last chased {last.describe()}." if last else ""
-    extra = {"last_chased": {"on": last.on.isoformat(), "tone": last.tone}} if last else {}
+    extra = {"last_chased": {"on": last.on.isoformat(), "tone": last.tone, "text": last.describe()}} if last else {}
     return OptionDraft(
         kind="send_email",
         title=f"Chase {schedule.counterparty_name}'s {money} ({lateness}) with a {mail['tone']} email",

@@ -146,11 +146,11 @@ def _assign(row: Any, **values: Any) -> bool:
 
 
 async def announce(db: AsyncSession, *, account: Account, run: PreparationRun, now: datetime) -> None:
-    """Outbox rows for what restating changed: the cards brought up to date, and each superseded one."""
+    """Outbox rows for what restating changed: the cards brought up to date, and each superseded one
+    (App Home follows from whoever restated: the pipeline run, or the refused approval)."""
     messages = [Outgoing("card_update", {"action_id": a.id}, f"card_update:{a.id}:v{a.version}") for a in run.refreshed]
     messages += [Outgoing("card_update", {"action_id": old.id}, f"card_update:{old.id}:v{old.version}") for old, _ in run.replaced]
     if messages:
-        messages.append(Outgoing("home_refresh", {}, f"home_refresh:restated:{account.id}:{now.isoformat()}"))
         await enqueue_many(db, account_id=account.id, messages=messages, now=now)
 
 
