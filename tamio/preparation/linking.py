@@ -122,7 +122,8 @@ def find_links(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest
 
 def _shared(things: frozenset[str]) -> str:
     kinds = {t.split(":", 1)[0] for t in things}
-    what = "the same payment" if "payment" in kinds else "the same credit line" if "credit" in kinds else "the same invoice"
+    names = [name for kind, name in (("payment", "payment"), ("credit", "credit line"), ("invoice", "invoice")) if kind in kinds]
+    what = " and ".join(f"the same {name}" for name in names)
     return f"both act on {what}: carrying out one changes the other"
 
 
