@@ -19,7 +19,7 @@ credit committed). Once any of it changes, the action is prepared again from the
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -175,7 +175,3 @@ async def check_basis(
         return run
     return await prepare_actions(db, account=account, alerts=[alert], today=today, now=now, settings=settings, context=ctx,
                                  restate=True)
-
-
-def replaced_ids(run: PreparationRun | None) -> Iterable[str]:
-    return [] if run is None else [old.id for old, _ in run.replaced]
