@@ -37,6 +37,7 @@ class RunningSandbox:
     """`tamio sandbox` in its own process group, and what it printed."""
 
     process: subprocess.Popen[str]
+    db: Path
     url: str = ""
     output: list[str] = field(default_factory=list)
 
@@ -58,7 +59,7 @@ def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
     command = [sys.executable, "-m", "tamio.cli", "sandbox", "--port", str(free_port()), "--app-port", str(free_port())]
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, start_new_session=True)
-    running = RunningSandbox(process)
+    running = RunningSandbox(process, tmp_path / "sandbox.db")
     threading.Thread(target=_read_output, args=(running,), daemon=True).start()
     try:
         deadline = time.monotonic() + STARTUP_S
@@ -128,6 +129,37 @@ def shoot(page: Page, path: Path) -> None:
     page.screenshot(path=path)
 
 
+def figures_agree(sandbox_db: Path, within_s: float = 20.0) -> None:
+    """The consistency check (issue 15, item 7) on the sandbox's database: its alerts and pending cards
+    agree with the forecast, once the refresh the last step asked for has run (the server drains every 3 s)."""
+    from sqlalchemy import select
+
+    from tamio.accounts.models import Account
+    from tamio.config import Settings
+    from tamio.db import create_engine, make_session_factory, utcnow
+    from tests.consistency import discrepancies
+    from tests.pgcluster import run_in_thread
+
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{sandbox_db}", use_obligation_for_forecast=True)
+
+    async def look() -> list[str]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with make_session_factory(engine)() as db:
+                account_id = (await db.execute(select(Account.id))).scalars().first()
+                assert account_id is not None
+                found = await discrepancies(db, account_id=account_id, now=utcnow(), settings=settings)
+                await db.rollback()
+                return found
+        finally:
+            await engine.dispose()
+
+    deadline = time.monotonic() + within_s
+    while (problems := run_in_thread(look())) and time.monotonic() < deadline:  # Playwright's loop runs in this one
+        time.sleep(0.5)
+    assert problems == [], "\n".join(problems)
+
+
 def open_home(page: Page) -> None:
     page.locator("#nav-app").click()
     page.get_by_role("tab", name="Home").click()
@@ -167,6 +199,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         for title in ("days late", "Payroll", "buffer"):
             expect(card(page, title).get_by_role("button", name="Approve")).to_be_visible(timeout=STEP_MS)
         shoot(page, screenshots / "02-run-cards.png")
+        figures_agree(sandbox.db)
 
         # App Home before any decision: the queue of actions waiting.
         switch_to(page, "U0APPROVER")
@@ -196,6 +229,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         expect(page.locator("#mail-count")).to_have_text("1", timeout=STEP_MS)
         late.scroll_into_view_if_needed()
         shoot(page, screenshots / "04-approved.png")
+        figures_agree(sandbox.db)  # the email changed what may be proposed: the refresh followed
 
         # 4. A viewer may look but not decide.
         switch_to(page, "U0VIEWER")
@@ -235,6 +269,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         expect(modal).to_have_count(0, timeout=STEP_MS)
         expect(page.locator("article.ephemeral", has_text="Print Shop")).to_be_visible(timeout=STEP_MS)
         shoot(page, screenshots / "08-expense-added.png")
+        figures_agree(sandbox.db)
 
         assert not errors, errors
         browser.close()
