@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
-from tamio.audit.service import canonical_json
 from tamio.config import Settings
 from tamio.detection.models import DetectionAlert
 from tamio.outbox.service import Outgoing, enqueue_many
@@ -45,36 +44,28 @@ Figures = tuple[Any, ...]
 
 
 def forecast_basis(ctx: PreparationContext) -> str:
-    """The digest of every input an action's figures depend on (64 hex characters)."""
-    parts: dict[str, Any] = {
-        "today": ctx.today,
-        "opening": ctx.opening_balance,
-        "buffer": ctx.buffer,
-        "payroll_buffer": ctx.payroll_buffer_percent,
-        "cooloff": ctx.chase_cooloff_days,
-        "items": sorted((i.date, i.direction, i.amount, i.confidence) for i in ctx.forecast_items),
-        "cash": [(c.id, c.account_type, c.base_balance, c.credit_limit, c.drawn_amount, c.committed, c.interest_rate_pct)
-                 for c in ctx.cash_accounts],
-        "schedules": [(s.id, s.due_date, s.expected_date, s.amount, s.base_amount, s.status, s.client_id, s.vendor_id)
-                      for s in ctx.schedules],
-        "clients": sorted((c.id, c.relationship_type, c.avg_payment_delay_days, c.revenue_percent, c.contact_email, c.tags)
-                          for c in ctx.clients.values()),
-        "vendors": sorted((v.id, v.category, v.flexibility_level, v.criticality, v.payment_terms_days, v.delay_count,
-                           v.contact_email) for v in ctx.vendors.values()),
-        "chases": sorted((c.schedule_id, c.on, c.tone or "") for c in ctx.chases.values()),
-    }
-    return hashlib.sha256(canonical_json(_exact(parts)).encode()).hexdigest()
+    """The digest of every input an action's figures depend on (64 hex characters).
+
+    One line per fact, amounts to thousandths (so 10000 and 10000.000 digest alike); written by hand
+    rather than as JSON because the hourly run digests every account's thousands of schedules."""
+    q = _thousandths
+    lines = [f"day {ctx.today} opening {q(ctx.opening_balance)} buffer {q(ctx.buffer)} payroll {q(ctx.payroll_buffer_percent)} "
+             f"cooloff {ctx.chase_cooloff_days}"]
+    lines += sorted(f"item {i.date} {i.direction} {q(i.amount)} {q(i.confidence)}" for i in ctx.forecast_items)
+    lines += [f"cash {c.id} {c.account_type} {q(c.base_balance)} {q(c.credit_limit)} {q(c.drawn_amount)} {q(c.committed)} "
+              f"{q(c.interest_rate_pct)}" for c in ctx.cash_accounts]
+    lines += [f"schedule {s.id} {s.due_date} {s.expected_date} {q(s.amount)} {q(s.base_amount)} {s.status} {s.client_id} {s.vendor_id}"
+              for s in ctx.schedules]
+    lines += sorted(f"client {c.id} {c.relationship_type} {c.avg_payment_delay_days} {q(c.revenue_percent)} {c.contact_email} "
+                    f"{','.join(c.tags)}" for c in ctx.clients.values())
+    lines += sorted(f"vendor {v.id} {v.category} {v.flexibility_level} {v.criticality} {v.payment_terms_days} {v.delay_count} "
+                    f"{v.contact_email}" for v in ctx.vendors.values())
+    lines += sorted(f"chase {c.schedule_id} {c.on} {c.tone}" for c in ctx.chases.values())
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
-def _exact(value: Any) -> Any:
-    """Decimals to thousandths, so 10000 and 10000.000 digest alike."""
-    if isinstance(value, Decimal):
-        return value.quantize(THOUSANDTH)
-    if isinstance(value, dict):
-        return {k: _exact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_exact(v) for v in value]
-    return value
+def _thousandths(value: Decimal | None) -> str:
+    return "-" if value is None else format(Decimal(value).quantize(THOUSANDTH), "f")
 
 
 def _money(value: Decimal | None) -> Decimal | None:
