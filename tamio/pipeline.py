@@ -147,12 +147,10 @@ async def refresh_figures(
     db: AsyncSession, account_id: str, *, now: datetime, settings: Settings, trigger: str = "refresh",
 ) -> PipelineResult | None:
     """Answer the account's refresh request, if it still has one: one TARGETED run, then the request
-    is dropped unless another came in meanwhile. One run per account at a time: on PostgreSQL the run
-    locks the account's row and a replica finding it locked leaves it to the one holding it (SQLite's
-    writers queue anyway), so two replicas never restate the same cards at once."""
-    locked = await db.execute(select(Account).where(Account.id == account_id).with_for_update(key_share=True, skip_locked=True))
-    account = locked.scalars().first()
-    if account is None:
+    is dropped unless another came in meanwhile. One run per account at a time (``refresh.take_turn``):
+    a replica finding another one on it leaves the account to that one, so two replicas never restate
+    the same cards at once."""
+    if not await refresh.take_turn(db, account_id=account_id):
         return None  # another replica is refreshing it (its request, or a newer one, stays for the next drain)
     request = await refresh.current(db, account_id=account_id)
     if request is None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,6 +83,15 @@ async def request_refresh(db: AsyncSession, *, account_id: str, scopes: int, rea
 def requested_in(db: AsyncSession) -> set[str]:
     """The accounts this session asked to refresh (the CLI drains them once its command is done)."""
     return set(db.info.get(_MARK, {}))
+
+
+async def take_turn(db: AsyncSession, *, account_id: str) -> bool:
+    """Whether this transaction may refresh the account: on PostgreSQL a transaction-scoped advisory
+    lock that only refreshes take (False: another replica holds it); SQLite's writers queue anyway."""
+    if db.get_bind().dialect.name != "postgresql":
+        return True
+    taken = await db.execute(text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"refresh:{account_id}"})
+    return bool(taken.scalar_one())
 
 
 async def waiting(db: AsyncSession, *, limit: int = 500, account_ids: list[str] | None = None) -> list[RefreshRequest]:
