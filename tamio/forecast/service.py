@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.accounts.models import Account, UserConfiguration
 from tamio.config import Settings
 from tamio.data.models import CashAccount, CashAccountType, Client, ExpenseBucket
-from tamio.db import Money
+from tamio.db import Money, money_sum
 from tamio.errors import NotFound
 from tamio.forecast.confidence import item_confidence
 from tamio.forecast.engine import INFLOW, OUTFLOW, Forecast, ForecastItem, build_forecast
@@ -60,7 +60,7 @@ async def opening_balance(db: AsyncSession, *, account_id: str) -> Decimal:
     """Cash on hand: bank and savings accounts in the base currency (a credit line is not cash)."""
     total = (
         await db.execute(
-            select(type_coerce(func.coalesce(func.sum(CashAccount.base_currency_amount), 0), Money())).where(
+            select(type_coerce(func.coalesce(money_sum(CashAccount.base_currency_amount), 0), Money())).where(
                 CashAccount.user_id == account_id, CashAccount.account_type != CashAccountType.CREDIT_LINE
             )
         )
@@ -71,7 +71,7 @@ async def opening_balance(db: AsyncSession, *, account_id: str) -> Decimal:
 async def schedule_items(db: AsyncSession, *, account_id: str, as_of: date, end: date) -> list[ForecastItem]:
     """Open schedules summed per (due date, direction, confidence class) from one covering index."""
     remaining = type_coerce(
-        func.sum(ObligationSchedule.base_currency_amount - ObligationSchedule.paid_base_amount), Money()
+        money_sum(ObligationSchedule.base_currency_amount - ObligationSchedule.paid_base_amount), Money()
     ).label("remaining")
     keys = (
         ObligationSchedule.due_date,
@@ -226,7 +226,7 @@ async def load_forecast_inputs_many(
     balances = {
         account_id: Decimal(total)
         for account_id, total in await db.execute(
-            select(CashAccount.user_id, type_coerce(func.sum(CashAccount.base_currency_amount), Money()))
+            select(CashAccount.user_id, type_coerce(money_sum(CashAccount.base_currency_amount), Money()))
             .where(CashAccount.user_id.in_(ids), CashAccount.account_type != CashAccountType.CREDIT_LINE)
             .group_by(CashAccount.user_id)
         )
@@ -235,7 +235,7 @@ async def load_forecast_inputs_many(
     os_ = ObligationSchedule
     keys = (os_.due_date, os_.direction, os_.amount_type, os_.origin, os_.client_id)
     summed = await db.execute(
-        select(os_.user_id, *keys, type_coerce(func.sum(os_.base_currency_amount - os_.paid_base_amount), Money()))
+        select(os_.user_id, *keys, type_coerce(money_sum(os_.base_currency_amount - os_.paid_base_amount), Money()))
         .where(os_.user_id.in_(ids), os_.due_date <= max(ends.values()), os_.status.in_(OPEN_SCHEDULE_STATUSES))
         .group_by(os_.user_id, *keys)
     )

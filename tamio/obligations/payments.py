@@ -124,7 +124,8 @@ async def record_payment(
             db, account_id=account.id, counterparty=counterparty, amount=amount, payment_date=payment_date, direction=direction
         )
     agreement = await db.get(ObligationAgreement, schedule.obligation_id) if schedule else None
-    book = await RateBook.load(db, {currency, account.base_currency, schedule.currency if schedule else currency}, payment_date)
+    book = await RateBook.load(db, {currency, account.base_currency, schedule.currency if schedule else currency}, payment_date,
+                               account_id=account.id)
     base = book.convert(amount, currency, account.base_currency, payment_date)
     payment = PaymentEvent(
         user_id=account.id,
