@@ -103,9 +103,11 @@ class Story:
 
     async def home(self, now: datetime) -> dict[str, object]:
         from bot.charts import ChartLinks
+        from tests.conftest import TEST_SECRET_KEY
 
         runtime = Runtime(self.settings, self.sessions, clock=lambda: now)
-        return await render_home(runtime, account_id=self.account_id, slack_user_id=PEOPLE.admin, charts=ChartLinks(self.settings))
+        charts = ChartLinks(self.settings.model_copy(update={"secret_key": TEST_SECRET_KEY}))
+        return await render_home(runtime, account_id=self.account_id, slack_user_id=PEOPLE.admin, charts=charts)
 
     async def agrees(self, now: datetime, *, with_home: bool = True) -> None:
         """The consistency check (issue 15, item 7): alerts, pending cards and App Home against the forecast."""

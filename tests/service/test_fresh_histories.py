@@ -24,6 +24,7 @@ from tamio.execution import lifecycle
 from tamio.execution.service import execute_action
 from tamio.pipeline import run_detection_preparation_cycle
 from tamio.preparation.models import ActionStatus, PreparedAction
+from tests.conftest import secret_for_tests
 from tests.consistency import assert_figures_agree
 from tests.service.execution_factories import Mailbox, settings_for
 from tests.service.fresh_story import NOW, Story
@@ -45,7 +46,7 @@ async def _history(db_url: str, settings: Settings, history: list[tuple[object, 
         if db_url.startswith("sqlite"):
             async with engine.begin() as connection:
                 await connection.run_sync(Base.metadata.create_all)
-        sessions = make_session_factory(engine)
+        sessions = make_session_factory(engine, secret_for_tests())
         story = await Story.open(sessions, settings)
         now: datetime = NOW
         for step in history:
