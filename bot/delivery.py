@@ -49,11 +49,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import digests as say
 from bot.blocks.card import card_blocks, card_text
 from bot.charts import ChartLinks
-from bot.home import publish_home
+from bot.home import publish_home, publish_homes
 from bot.oauth import BotTokens
 from bot.queries import load_card
 from bot.runtime import Runtime
-from tamio.accounts.models import Account, Member
+from tamio.accounts.models import Account
 from tamio.detection.models import DetectionAlert
 from tamio.digest import DailyDigest
 from tamio.integrations.connections import RECONNECT_KIND
@@ -137,6 +137,7 @@ class DeliveryWorker:
         self.batch, self.interval, self.policy, self.per_channel = batch, interval, policy, per_channel
         self.pace = ChannelPace(spacing)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._covered: dict[str, list[str]] = {}  # a home_refresh row -> the rows of its batch its render covers
 
     async def run_once(self) -> int:
         """Claim and send one batch (channels concurrently, each in order); returns how many were delivered."""
@@ -146,7 +147,13 @@ class DeliveryWorker:
             rows = await outbox.claim_due(db, worker=self.name, now=now, limit=self.batch, kinds=KINDS,
                                    per_channel=self.per_channel, policy=self.policy, crowded=crowded)
         groups: dict[str, list[OutboxMessage]] = {}
+        homes: dict[str | None, OutboxMessage] = {}
         for row in rows:
+            if row.kind == "home_refresh" and row.user_id in homes:  # one render covers the account's refreshes of this batch
+                self._covered.setdefault(homes[row.user_id].id, []).append(row.id)
+                continue
+            if row.kind == "home_refresh":
+                homes[row.user_id] = row
             groups.setdefault(row.channel or f"#{row.id}", []).append(row)
 
         async def in_order(group: list[OutboxMessage]) -> int:
@@ -294,22 +301,29 @@ class DeliveryWorker:
             blocks = card_blocks(card, today=today, base_currency=account.base_currency)
             text = card_text(card)
             action = card.action
-            channel, ts = action.slack_channel_id, action.slack_message_ts
+            channel, ts, version = action.slack_channel_id, action.slack_message_ts, action.version
             target = row.channel or account.digest_channel_id
+            card_coming = row.kind == "card_update" and not ts and await _card_waiting(db, account_id=account.id, action_id=action.id)
             await db.commit()
         token = await self._token(account)
         if channel and ts and (row.kind == "card_update" or channel == target):
             await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks, token=token)
             return {"channel": channel, "ts": ts, "updated": True}
+        if card_coming:
+            raise Skip("its card is not posted yet; it is posted as the action is then")
         if not target:
             raise Skip("no channel yet; `/tamio digest here` chooses one")
-        if action.status != ActionStatus.PENDING and row.kind == "action_card":
+        if action.status != ActionStatus.PENDING and row.kind == "action_card" and not action.auto_executed:
             raise Skip(f"the action is already {action.status.value}")
         posted = await self.post_once(row, channel=target, text=text, blocks=blocks, token=token)
+        changed = False
         async with self.runtime.sessions() as db, db.begin():
-            stored = await db.get(PreparedAction, action.id)
+            stored = await db.get(PreparedAction, action.id, populate_existing=True)
             if stored is not None and stored.user_id == account.id:
                 stored.slack_channel_id, stored.slack_message_ts = posted["channel"], posted["ts"]
+                changed = stored.version != version
+        if changed:  # decided while it was being posted: its update found no message to edit
+            await self._card(row)
         return posted
 
     async def _alert(self, row: OutboxMessage) -> dict[str, Any]:
@@ -395,15 +409,22 @@ class DeliveryWorker:
         return await self.post_once(row, channel=channel, text=text, blocks=blocks, token=await self._token(account))
 
     async def _homes(self, row: OutboxMessage) -> dict[str, Any]:
+        """Every member's Home, rendered once for the account; the refreshes waiting behind this one
+        (read before the render) and those claimed in the same batch are covered by it, so they are
+        marked delivered too. If publishing fails, the claimed ones are taken again when their lease ends."""
+        claimed = self._covered.pop(row.id, [])
         async with self.runtime.sessions() as db:
             account = await self._account(db, row)
-            users = list((await db.execute(select(Member.slack_user_id).where(
-                Member.user_id == account.id, Member.slack_user_id.is_not(None)))).scalars())
+            covered = await outbox.waiting(db, account_id=account.id, kind="home_refresh", exclude=row.id)
             await db.commit()
         client = _with_token(self.client, await self._token(account))
-        for user in users:
-            await publish_home(self.runtime, client, account_id=account.id, slack_user_id=str(user), charts=self.charts)
-        return {"published": len(users)}
+        published = await publish_homes(self.runtime, client, account_id=account.id, charts=self.charts)
+        async with self.runtime.sessions() as db, db.begin():
+            coalesced = await outbox.coalesce(db, message_ids=covered, into=row.id, now=self.runtime.clock())
+            for other in claimed:  # claimed with this row in one batch: delivered by its render
+                coalesced += await outbox.mark_delivered(db, message_id=other, worker=self.name, now=self.runtime.clock(),
+                                                         result={"coalesced_into": row.id})
+        return {"published": published, "coalesced": coalesced}
 
     async def _home(self, row: OutboxMessage) -> dict[str, Any]:
         async with self.runtime.sessions() as db:
@@ -451,6 +472,16 @@ class DeliveryWorker:
         answer = await self.client.chat_postEphemeral(channel=str(row.channel), user=p["user"], text=p.get("text") or "",
                                                       blocks=p.get("blocks"), token=await self._token(account))
         return {"message_ts": answer.get("message_ts")}
+
+
+async def _card_waiting(db: AsyncSession, *, account_id: str, action_id: str) -> bool:
+    """Whether the action's card is still waiting to be posted (then it shows the action as it is when posted)."""
+    found = await db.execute(select(OutboxMessage.id).where(
+        OutboxMessage.user_id == account_id, OutboxMessage.kind == "action_card",
+        OutboxMessage.status.in_((outbox.PENDING, outbox.SENDING)),
+        OutboxMessage.idempotency_key.like(f"card:{_like(action_id)}%", escape="\\"),
+    ).limit(1))
+    return found.first() is not None
 
 
 async def _announcements(db: AsyncSession, *, account_id: str, alert_id: str, before: str | None = None) -> list[OutboxMessage]:

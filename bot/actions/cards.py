@@ -2,10 +2,11 @@
 
 A button's value is an action id, but the action is always looked up in the account of the
 verified request: a click from another workspace carrying this workspace's id finds nothing and
-changes nothing. The decision (``tamio.execution.lifecycle``) and the outbox rows that update the
-card in place and refresh App Home are written in one transaction; an approved action is then
-carried out after the ack (``tamio.execution.service.execute_action``), and its result updates the
-card again.
+changes nothing. Each listener makes one core call (``tamio.execution.lifecycle``), which writes
+the decision and the outbox rows that update the card in place and refresh App Home in one
+transaction, as it does for the REST API, the CLI, automation and the scheduler; an approved
+action is then carried out after the ack (``tamio.execution.service.execute_action``), and each of
+its transitions updates the card again.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from bot.queries import CardData, load_card
 from bot.runtime import Scope
 from tamio.errors import Conflict, NotFound, PermissionDenied, TamioError
 from tamio.execution import lifecycle
-from tamio.outbox.service import enqueue
 from tamio.preparation.models import ActionStatus
 
 log = logging.getLogger("tamio.bot")
@@ -81,16 +81,6 @@ def friendly(error: lifecycle.AlreadyDecided, user_id: str | None) -> TamioError
     )
 
 
-async def refresh_everywhere(scope: Scope, action_id: str) -> None:
-    """Outbox rows, in the decision's transaction: update the card in place and every member's Home."""
-    card = await card_in_account(scope, action_id)
-    version = card.action.version
-    await enqueue(scope.db, account_id=scope.account.id, kind="card_update", payload={"action_id": action_id},
-                  idempotency_key=f"card_update:{action_id}:v{version}", now=scope.now)
-    await enqueue(scope.db, account_id=scope.account.id, kind="home_refresh", payload={},
-                  idempotency_key=f"home_refresh:{action_id}:v{version}", now=scope.now)
-
-
 def update_clicked_copy(scope: Scope, body: dict[str, Any], action_id: str) -> None:
     """The clicked message, when it is not the channel card (the copy from `/tamio actions`), or the review modal."""
     container = body.get("container") or {}
@@ -110,6 +100,7 @@ def update_clicked_copy(scope: Scope, body: dict[str, Any], action_id: str) -> N
 
 
 def execute_after_commit(scope: Scope, action_id: str) -> None:
+    """The first attempt, after the ack; each of its transitions queues the card's update itself."""
     async def work(later: Scope) -> None:
         from tamio.execution.service import execute_action
 
@@ -117,11 +108,6 @@ def execute_after_commit(scope: Scope, action_id: str) -> None:
         outcome = await execute_action(later.runtime.sessions, account_id=later.account.id, action_id=action_id,
                                        now=later.runtime.clock(), settings=later.settings)
         log.info("action %s: %s (%s)", action_id, outcome.status, outcome.message)
-        async with later.runtime.sessions() as db, db.begin():
-            card = await load_card(db, account_id=later.account.id, action_id=action_id)
-            if card is not None:
-                await enqueue(db, account_id=later.account.id, kind="card_update", payload={"action_id": action_id},
-                              idempotency_key=f"card_update:{action_id}:v{card.action.version}", now=later.runtime.clock())
 
     scope.later(work, name="execute-action")
 
@@ -152,7 +138,6 @@ async def approve_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebCl
                                            option_id=option_id, now=scope.now, settings=scope.settings)
     except lifecycle.AlreadyDecided as exc:
         raise friendly(exc, scope.caller.user_id) from exc
-    await refresh_everywhere(scope, card.action.id)
     update_clicked_copy(scope, body, card.action.id)
     if decision.outcome == "figures_changed":
         await tell_figures_changed(scope, client, decision)
@@ -184,7 +169,6 @@ async def skip_clicked(scope: Scope, body: dict[str, Any]) -> None:
         await lifecycle.skip(scope.db, account=scope.account, member=scope.member, action_id=card.action.id, now=scope.now)
     except lifecycle.AlreadyDecided as exc:
         raise friendly(exc, scope.caller.user_id) from exc
-    await refresh_everywhere(scope, card.action.id)
     update_clicked_copy(scope, body, card.action.id)
 
 
@@ -194,7 +178,6 @@ async def retry_clicked(scope: Scope, body: dict[str, Any]) -> None:
     if scope.member is None:
         raise PermissionDenied("I couldn't tell who clicked.")
     await lifecycle.retry(scope.db, account=scope.account, member=scope.member, action_id=card.action.id, now=scope.now)
-    await refresh_everywhere(scope, card.action.id)
     execute_after_commit(scope, card.action.id)
 
 

@@ -239,6 +239,10 @@ def card_blocks(card: CardData, *, today: date, base_currency: str | None = None
     links = _links(card)
     if links:
         blocks.append(context(links))
+    if card.history_line:
+        name = action.counterparty_name or next((o.counterparty_name for o in card.options if o.counterparty_name), "")
+        # The line is dates, amounts and deciders (Slack mentions when a member has no name): not escaped.
+        blocks.append(context(cut(f":clipboard: {escape(name)}: {card.history_line}" if name else f":clipboard: {card.history_line}", 1000)))
     if action.status == ActionStatus.PENDING:
         if card.options:
             blocks.append(_choose(card, currency))

@@ -48,6 +48,8 @@ ROUTES: dict[type, Route] = {
     parse.ListTokens: tokens.list_api_tokens,
     parse.RevokeToken: tokens.revoke_api_token,
     parse.SetRate: data.set_rate,
+    parse.ShowRules: settings.show_rules,
+    parse.SetRule: settings.set_rule,
 }
 
 
@@ -55,6 +57,7 @@ ROUTES: dict[type, Route] = {
 # cannot write; anything slow or writing runs in ``Scope.later``, in a scope of its own).
 READ_ONLY: frozenset[type] = frozenset({
     parse.ShowHelp, parse.ShowForecast, parse.ListBalances, parse.ShowAlerts, parse.ShowActions, parse.RunPipeline,
+    parse.ShowRules,
 })
 
 

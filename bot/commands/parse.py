@@ -38,15 +38,25 @@ from bot.commands.forms import (
     SetContact,
     SetRate,
     SetRole,
+    SetRule,
     ShowActions,
     ShowAlerts,
     ShowConfig,
     ShowForecast,
     ShowHelp,
+    ShowRules,
     SyncIntegration,
     Usage,
 )
-from bot.commands.parse_more import read_connect, read_contact, read_rate, read_rename, read_sync, read_token
+from bot.commands.parse_more import (
+    read_connect,
+    read_contact,
+    read_rate,
+    read_rename,
+    read_rules,
+    read_sync,
+    read_token,
+)
 from tamio.accounts.models import Role, SafetyMode
 from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
@@ -161,6 +171,7 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
         "rate": lambda: read_rate(rest, base_currency),
         "token": lambda: read_token(rest),
         "tokens": lambda: read_token(rest),
+        "rules": lambda: read_rules(rest),
     }
     reader = readers.get(name)
     if reader is None:
@@ -423,6 +434,8 @@ __all__ = [
     "ListTokens",
     "RevokeToken",
     "SetRate",
+    "ShowRules",
+    "SetRule",
     "Command",
     "parse",
     "tokenize",

@@ -1,4 +1,4 @@
-"""``/tamio config``, ``config set``, ``digest here`` and ``role``: how the account is run (admins).
+"""``/tamio config``, ``config set``, ``digest here``, ``role`` and ``rules``: how the account is run (admins).
 
 Every change is audited with the member who made it. Choosing the digest channel also sends the
 cards of pending actions that could not be posted before there was a channel.
@@ -26,6 +26,7 @@ from tamio.accounts.service import (
 from tamio.audit.service import AuditService
 from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.errors import ValidationError
+from tamio.execution import automation
 from tamio.outbox.service import enqueue
 from tamio.preparation.models import ActionStatus, PreparedAction
 
@@ -140,3 +141,28 @@ async def set_member_role(scope: Scope, command: parse.SetRole, client: AsyncWeb
     text = f":white_check_mark: <@{command.slack_user_id}> is now {'an' if command.role.value[0] in 'aeiou' else 'a'} {command.role.value}."
     return Reply(text, [section(text)])
 
+
+
+async def _rules_reply(scope: Scope, note: str | None = None) -> Reply:
+    rules = await automation.list_rules(scope.db, account_id=scope.account.id)
+    lines = [f"*{r.action_type.replace('_', ' ')}* `{r.action_type}`: {automation.describe_rule(r, base_currency=scope.account.base_currency)}"
+             for r in rules]
+    blocks = [header("Automation rules"), section("\n".join(lines) or "No rules yet.")]
+    blocks.append(section("Change one with `/tamio rules set RULE auto on|off [threshold AMOUNT|none]` (admins). "
+                          "Nothing touching payroll or tax ever runs by itself."))
+    if note:
+        blocks.insert(0, section(note))
+    return Reply(note or "Automation rules", blocks)
+
+
+async def show_rules(scope: Scope, command: parse.ShowRules, client: AsyncWebClient) -> Reply:
+    return await _rules_reply(scope)
+
+
+async def set_rule(scope: Scope, command: parse.SetRule, client: AsyncWebClient) -> Reply:
+    if scope.member is None:
+        raise ValidationError("I couldn't tell who you are.")
+    rule = await automation.update_rule(scope.db, account=scope.account, member=scope.member, action_type=command.rule, now=scope.now,
+                                        **dict(command.changes))
+    described = automation.describe_rule(rule, base_currency=scope.account.base_currency)
+    return await _rules_reply(scope, f":white_check_mark: The {rule.action_type.replace('_', ' ')} rule is now: {described}.")

@@ -10,6 +10,7 @@ OPTIONAL = (
     "tamio.cli.forecast",
     "tamio.cli.pipeline",
     "tamio.cli.actions",
+    "tamio.cli.history",
     "tamio.cli.outbox",
     "tamio.cli.members",
     "tamio.cli.tokens",

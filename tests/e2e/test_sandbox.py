@@ -2,8 +2,9 @@
 
 One story, screenshotted step by step under ``test-output/``: the forecast with its chart and weekly
 table; ``/tamio run`` and its action cards; an approver picks an option and approves (the card
-becomes "Approved by ..."); a viewer is refused; App Home's queue is shorter; and an expense is
-added through the modal, with a field error first.
+becomes "Approved by ...", and the buffer card that offered to chase the same invoice is
+superseded); a viewer is refused; App Home's queue is shorter; and an expense is added through the
+modal, with a field error first.
 """
 
 from __future__ import annotations
@@ -229,11 +230,15 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         expect(page.locator("#mail-count")).to_have_text("1", timeout=STEP_MS)
         late.scroll_into_view_if_needed()
         shoot(page, screenshots / "04-approved.png")
+        # The buffer-breach card also offered to chase that invoice: no second chase, it is superseded and says why.
+        superseded = page.locator("article.message:not(.ephemeral)").filter(has_text="Superseded")
+        expect(card(page, "buffer")).to_contain_text("was carried out first and changed the same payment", timeout=STEP_MS)
+        gone = superseded.count()
         figures_agree(sandbox.db)  # the email changed what may be proposed: the refresh followed
 
         # 4. A viewer may look but not decide.
         switch_to(page, "U0VIEWER")
-        pending = card(page, "buffer")
+        pending = card(page, "sales tax")
         expect(pending.get_by_role("button", name="Approve")).to_be_visible(timeout=STEP_MS)
         pending.get_by_role("button", name="Approve").click()
         refusal = page.locator("article.ephemeral", has_text="Only approvers and admins")
@@ -242,9 +247,9 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         refusal.scroll_into_view_if_needed()
         shoot(page, screenshots / "05-viewer-refused.png")
 
-        # 5. App Home: one fewer action waits.
+        # 5. App Home: the approved action and those it superseded no longer wait.
         open_home(page)
-        expect(page.locator(".home .bk-header", has_text=f"Waiting for you ({waiting_before - 1})")).to_be_visible(
+        expect(page.locator(".home .bk-header", has_text=f"Waiting for you ({waiting_before - 1 - gone})")).to_be_visible(
             timeout=STEP_MS)
         shoot(page, screenshots / "06-home-after.png")
 
