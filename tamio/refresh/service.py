@@ -28,9 +28,11 @@ from tamio.refresh.models import RefreshRequest
 CASH, CLIENTS, VENDORS = 1, 2, 4
 EVERYTHING = CASH | CLIENTS | VENDORS
 # What a change to each kind of entity can move: the cash position always, and the detection types
-# of the counterparty when the entity is (or may belong to) one.
+# of the counterparty when the entity is (or may belong to) one. Cash moves every card's "lowest
+# after" and usually comes with other changes in one transaction (a payment, a carried-out action),
+# which then ask once: one upsert per transaction is what the request costs a writer.
 ENTITY_SCOPES: Mapping[str, int] = {
-    "cash_account": CASH,
+    "cash_account": EVERYTHING,
     "client": CASH | CLIENTS,
     "expense_bucket": CASH | VENDORS,
     "obligation_agreement": EVERYTHING,
