@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,7 +20,6 @@ from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.forecast.engine import Forecast
 from tamio.forecast.service import calculate_forecast
-from tamio.obligations.service import ObligationService
 
 log = logging.getLogger("tamio.bot")
 _draw_lock = threading.Lock()
@@ -30,14 +29,8 @@ CHART_FILENAME = "cash-forecast.png"
 async def load_forecast(
     db: AsyncSession, *, account: Account, settings: Settings, today: date, now: datetime, weeks: int, as_of: date | None = None
 ) -> Forecast:
-    """The forecast from ``as_of`` (today by default); schedules are generated far enough first."""
-    as_of = as_of or today
-    if settings.use_obligation_for_forecast:
-        service = ObligationService(db, account=account, settings=settings, today=today, now=now)
-        end = as_of + timedelta(days=7 * weeks)
-        if end > service.horizon:
-            await service.extend_horizon_to(end)
-    return await calculate_forecast(db, account.id, as_of=as_of, weeks=weeks, settings=settings)
+    """The forecast from ``as_of`` (today by default); the core generates schedules far enough first."""
+    return await calculate_forecast(db, account.id, as_of=as_of or today, weeks=weeks, settings=settings, today=today, now=now)
 
 
 def _draw(forecast: Forecast, title: str) -> bytes:

@@ -43,10 +43,13 @@ class Settings(BaseSettings):
 
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=_env("TAMIO_DATABASE_URL", "database_url"))
 
-    # Feature flags of the design document.
+    # Feature flags of the design document. The forecast reads schedules and payments by default
+    # (the design's phase 2): both forecast paths give the same weeks, and the schedules path is
+    # the one that stays fast at 10,000 agreements; an account switched to it is backfilled on
+    # first use (``tamio db backfill-schedules`` does it ahead of time).
     use_obligation_system: bool = Field(True, validation_alias=_env("USE_OBLIGATION_SYSTEM", "use_obligation_system"))
     use_obligation_for_forecast: bool = Field(
-        False, validation_alias=_env("USE_OBLIGATION_FOR_FORECAST", "use_obligation_for_forecast")
+        True, validation_alias=_env("USE_OBLIGATION_FOR_FORECAST", "use_obligation_for_forecast")
     )
     deprecate_direct_cash_events: bool = Field(
         False, validation_alias=_env("DEPRECATE_DIRECT_CASH_EVENTS", "deprecate_direct_cash_events")

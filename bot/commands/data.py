@@ -6,7 +6,7 @@ Recording needs an approver or admin; anyone in the workspace may look.
 
     /tamio add client "Acme Corp" 5000 EUR monthly on -1
     /tamio balance set "Operating" 45000 USD
-    /tamio paid "Acme Corp" 5000 on 2026-12-03
+    /tamio paid "Acme Corp" 5000 on 2026-12-03 for INV-1042
     /tamio rename client "Acme" "Acme Corp"
     /tamio contact "Acme Corp" ap@acme.example "Jane Doe"
     /tamio rate CHF 1.12                 (admins: this workspace's own rate, over the ECB's)
@@ -41,8 +41,9 @@ from tamio.data.models import Client, ExpenseBucket
 from tamio.data.service import list_cash_accounts, set_balance
 from tamio.errors import NotFound
 from tamio.forecast.service import opening_balance
-from tamio.obligations.models import ObligationType
-from tamio.obligations.payments import record_payment
+from tamio.obligations.matching import find_payer, remaining_of
+from tamio.obligations.models import ObligationSchedule, ObligationType
+from tamio.obligations.payments import PaymentOutcome, record_payment
 from tamio.obligations.recurrence import describe
 from tamio.obligations.schemas import RecurrenceSpec
 
@@ -173,28 +174,35 @@ async def set_contact(scope: Scope, command: parse.SetContact, client: AsyncWebC
 
 async def record_paid(scope: Scope, command: parse.RecordPaid, client: AsyncWebClient) -> Reply:
     await scope.require(Role.APPROVER, "record payments")
-    counterparty: Client | ExpenseBucket | None = await find_client(scope.db, account_id=scope.account.id, name=command.name)
-    if counterparty is None:
-        counterparty = await find_expense(scope.db, account_id=scope.account.id, name=command.name)
-    if counterparty is None:
-        raise NotFound(
-            f"I don't know anyone called `{command.name}`.",
-            hint=f'Add them first, e.g. `/tamio add client "{command.name}" 5000 monthly`.',
-        )
+    counterparty = await find_payer(scope.db, account_id=scope.account.id, name=command.name)
     currency = command.currency or counterparty.currency
     outcome = await record_payment(
         scope.db, account=scope.account, amount=command.amount, currency=currency, payment_date=command.on,
-        counterparty=counterparty, actor=scope.member.id if scope.member else "slack", now=scope.now,
+        counterparty=counterparty, invoice=command.invoice, actor=scope.member.id if scope.member else "slack", now=scope.now,
     )
     direction = "from" if isinstance(counterparty, Client) else "to"
-    text = f":white_check_mark: Recorded {money(outcome.payment.amount, currency)} {direction} *{escape(counterparty.name)}* on {day_label(command.on)}"
-    schedule = outcome.schedule
-    if schedule is not None:
-        state = "now paid" if schedule.status.value == "paid" else f"{money(schedule.estimated_amount - schedule.paid_amount, schedule.currency)} still open"
-        text += f", matched to the payment due {day_label(schedule.due_date)} ({state})."
+    text = f":white_check_mark: Recorded {money(command.amount, currency)} {direction} *{escape(counterparty.name)}* on {day_label(command.on)}"
+    return Reply(text + _paid_parts(outcome, currency), [section(text + _paid_parts(outcome, currency))])
+
+
+def _paid_parts(outcome: PaymentOutcome, currency: str) -> str:
+    """What the payment paid, oldest first, and what was left over."""
+
+    def what(schedule: ObligationSchedule) -> str:
+        number = f"{escape(schedule.invoice_number)} " if schedule.invoice_number else "the payment "
+        state = "now paid" if schedule.status.value == "paid" else f"{money(remaining_of(schedule), schedule.currency)} still open"
+        return f"{number}due {day_label(schedule.due_date)} ({state})"
+
+    paid = [(part.amount, part.schedule) for part in outcome.parts if part.schedule is not None]
+    if not paid:
+        return ". Nothing of theirs was open to match it, so it is kept as an unmatched payment (unexpected revenue)."
+    if len(paid) == 1:
+        text = f", matched to {what(paid[0][1])}."
     else:
-        text += ". It didn't match an open payment, so it is kept as unmatched."
-    return Reply(text, [section(text)])
+        text = ", oldest first: " + "; ".join(f"{money(amount, currency)} to {what(schedule)}" for amount, schedule in paid) + "."
+    if outcome.overpaid > 0:
+        text += f" {money(outcome.overpaid, currency)} more than was owed is kept as an overpayment (unexpected revenue)."
+    return text
 
 
 async def set_rate(scope: Scope, command: parse.SetRate, client: AsyncWebClient) -> Reply:

@@ -39,7 +39,8 @@ USAGES: Final[dict[str, Usage]] = {
         "add what you are owed or owe; `add` alone opens a form",
     ),
     "balance": Usage('balance [set "Account" AMOUNT [CURRENCY]]', '/tamio balance set "Operating" 45000 USD', "list or set cash balances"),
-    "paid": Usage('paid "Name" AMOUNT [CURRENCY] [on DATE]', '/tamio paid "Acme Corp" 5000', "record a payment received or made"),
+    "paid": Usage('paid "Name" AMOUNT [CURRENCY] [on DATE] [for INVOICE]', '/tamio paid "Acme Corp" 5000 for INV-1042',
+                  "record a payment received or made (without an invoice, it pays the oldest open ones first)"),
     "alerts": Usage("alerts", "/tamio alerts", "open alerts by severity"),
     "actions": Usage("actions", "/tamio actions", "the actions waiting for a decision"),
     "run": Usage("run", "/tamio run", "check the forecast for problems now and prepare actions"),
@@ -106,6 +107,7 @@ class RecordPaid:
     amount: Decimal
     currency: str | None
     on: date
+    invoice: str | None = None  # "for INV-1042": the invoice paid (else the oldest open ones)
 
 
 @dataclass(frozen=True)

@@ -313,19 +313,27 @@ def _paid(rest: list[str], today: date) -> RecordPaid:
     if not name:
         raise _fail("paid", "The name is empty.")
     currency = None
-    if words and _looks_like_currency(words[0]) and words[0].lower() != "on":
+    if words and _looks_like_currency(words[0]) and words[0].lower() not in ("on", "for"):
         currency = _currency(words[0], "paid")
         words = words[1:]
     amount = _amount(rest[1], currency, "paid")
-    on = today
-    if words:
-        if words[0].lower() != "on" or len(words) != 2:
+    on, invoice = today, None
+    options: dict[str, str] = {}
+    while words:
+        keyword = words[0].lower()
+        if keyword not in ("on", "for") or len(words) < 2 or keyword in options:
             raise _fail("paid", f"I don't understand `{' '.join(words)[:40]}`.")
-        on = _date(words[1], "paid", today)
+        options[keyword], words = words[1], words[2:]
+    if "on" in options:
+        on = _date(options["on"], "paid", today)
         if on > today:
             raise _fail("paid", f"{on.isoformat()} is in the future; record a payment once it has happened.",
                         hint=f"Use today ({today.isoformat()}) or an earlier date.")
-    return RecordPaid(name=name, amount=amount, currency=currency, on=on)
+    if "for" in options:
+        invoice = options["for"].strip()
+        if not invoice:
+            raise _fail("paid", "The invoice after `for` is empty.", hint="Write its number, like INV-1042.")
+    return RecordPaid(name=name, amount=amount, currency=currency, on=on, invoice=invoice)
 
 
 CONFIG_KEYS: Final = {

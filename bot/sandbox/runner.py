@@ -129,7 +129,6 @@ class Sandbox:
             SLACK_SIGNING_SECRET=self.config.signing_secret,
             SLACK_API_URL=self.slack.api_url,
             TAMIO_PUBLIC_URL=f"http://127.0.0.1:{app_port}",
-            USE_OBLIGATION_FOR_FORECAST="true",
         )
         if self.mailbox is not None:
             env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(self.mailbox.port), SMTP_STARTTLS="false")

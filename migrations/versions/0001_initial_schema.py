@@ -111,6 +111,7 @@ def upgrade() -> None:
     sa.Column('digest_channel_id', sa.String(length=32), nullable=True),
     sa.Column('dual_approval_threshold', tamio.db.Money(), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
+    sa.Column('schedules_through', sa.Date(), nullable=True),
     sa.Column('created_at', tamio.db.UTCDateTime(), nullable=False),
     sa.Column('updated_at', tamio.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),

@@ -8,10 +8,10 @@ decide on actions, admins also change configuration and automation rules.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tamio.db import Base, ExactDecimal, Money, created_at_column, enum_column, new_id, updated_at_column
@@ -42,6 +42,10 @@ class Account(Base):
     digest_channel_id: Mapped[str | None] = mapped_column(String(32))
     dual_approval_threshold: Mapped[Decimal] = mapped_column(Money(), default=Decimal("10000"))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Every active obligation has its schedules generated through this day (None: never checked,
+    # e.g. an account that forecast from billing lines until now). The schedules path of the
+    # forecast backfills first when it needs more (``tamio.obligations.backfill``).
+    schedules_through: Mapped[date | None] = mapped_column(Date())
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

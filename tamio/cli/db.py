@@ -1,4 +1,10 @@
-"""``tamio db upgrade|downgrade|check``: migrate the database named by TAMIO_DATABASE_URL."""
+"""``tamio db upgrade|downgrade|check|backfill-schedules``: the database named by TAMIO_DATABASE_URL.
+
+``backfill-schedules`` gives every account (or the one of ``--account``) what the schedules path
+of the forecast reads: an agreement for each billing line without one, and schedules through the
+rolling horizon (``tamio.obligations.backfill``). The forecast does the same on first use; this
+does it ahead of time, for example right after switching USE_OBLIGATION_FOR_FORECAST on.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,10 @@ def register(sub: Any) -> None:
     down.set_defaults(sync_handler=_downgrade)
     check = db_sub.add_parser("check", help="fail when models and migrations disagree")
     check.set_defaults(sync_handler=_check)
+    backfill = db_sub.add_parser(
+        "backfill-schedules", help="give every billing line its obligation and every obligation its schedules (the forecast's schedules path)"
+    )
+    backfill.set_defaults(handler=_backfill_schedules)
 
 
 def _upgrade(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -48,4 +58,29 @@ def _downgrade(args: argparse.Namespace, ctx: CliContext) -> int:
 def _check(args: argparse.Namespace, ctx: CliContext) -> int:
     migrate.check(ctx.settings.database_url)
     print("Models and migrations agree.")
+    return 0
+
+
+async def _backfill_schedules(args: argparse.Namespace, ctx: CliContext) -> int:
+    from sqlalchemy import select
+
+    from tamio.accounts.models import Account
+    from tamio.obligations.backfill import backfill_schedules, lock_account
+
+    async with ctx.transaction() as session:
+        if ctx.account_id is not None:
+            ids = [(await ctx.account(session)).id]
+        else:
+            ids = list((await session.execute(select(Account.id).order_by(Account.created_at, Account.id))).scalars())
+    if not ids:
+        print("There are no accounts yet; nothing to backfill.")
+        return 0
+    for account_id in ids:  # one transaction per account: a large one does not hold the others back
+        async with ctx.transaction() as session:
+            account = await lock_account(session, account_id)
+            assert account is not None
+            result = await backfill_schedules(session, account=account, settings=ctx.settings, today=ctx.today(account), now=ctx.now)
+        lines = f"{result.agreements_created} billing line{'' if result.agreements_created == 1 else 's'} given an obligation"
+        print(f"{account.name}: {lines}, {result.schedules_changed} schedules added or brought up to date; "
+              f"schedules run through {result.through:%a %d %b %Y}.")
     return 0

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from tamio.cli.context import CliContext
 from tamio.forecast.service import calculate_forecast
 from tamio.forecast.views import render_table
-from tamio.obligations.service import ObligationService
 
 
 def _date(text: str) -> date:
@@ -43,11 +42,9 @@ async def _forecast(args: argparse.Namespace, ctx: CliContext) -> int:
         account = await ctx.account(session)
         today = ctx.today(account)
         as_of = args.as_of or today
-        service = ObligationService(session, account=account, settings=ctx.settings, today=today, now=ctx.now)
-        end = as_of + timedelta(days=7 * args.weeks)
-        if ctx.settings.use_obligation_for_forecast and end > service.horizon:
-            await service.extend_horizon_to(end)
-        forecast = await calculate_forecast(session, account.id, as_of=as_of, weeks=args.weeks, settings=ctx.settings)
+        forecast = await calculate_forecast(
+            session, account.id, as_of=as_of, weeks=args.weeks, settings=ctx.settings, today=today, now=ctx.now
+        )
     if args.json:
         print(json.dumps(forecast.to_json()))
     else:

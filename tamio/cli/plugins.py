@@ -7,6 +7,7 @@ from types import ModuleType
 
 OPTIONAL = (
     "tamio.cli.obligations",
+    "tamio.cli.payments",
     "tamio.cli.forecast",
     "tamio.cli.pipeline",
     "tamio.cli.actions",

@@ -10,7 +10,8 @@ no account (``tamio.demo``), then runs two things until Ctrl-C (or SIGTERM):
   without TAMIO_SECRET_KEY it gets the local key kept beside the SQLite file (``tamio.server_secret``).
 
 Ctrl-C reaches both (one process group); SIGTERM to this process is passed on to the child. The
-sandbox always runs with USE_OBLIGATION_FOR_FORECAST on: the demo company lives in the obligations.
+sandbox runs with the settings ``tamio serve`` would have (the forecast flags included), so what it
+shows is what a real workspace gets.
 """
 
 from __future__ import annotations
@@ -58,8 +59,7 @@ def _runner() -> Any:
 
 
 def _sandbox(args: argparse.Namespace, ctx: CliContext) -> int:
-    settings = ctx.settings.model_copy(update={"use_obligation_for_forecast": True})
-    return asyncio.run(_main(args, settings, ctx))
+    return asyncio.run(_main(args, ctx.settings, ctx))
 
 
 def check_ports(host: str, port: int, app_port: int) -> None:

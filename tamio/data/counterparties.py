@@ -268,7 +268,11 @@ class CounterpartyService:
             "currency": currency,
             "amount_type": billing.amount_type.value,
             "recurrence": billing.recurrence.to_config(),
+            # Where the line came from, as its schedules say (a later Xero link changes the counterparty's source).
+            "origin": agreement.source if agreement else counterparty.source,
         }
+        if agreement is None:
+            self.account.schedules_through = None  # a line without schedules: the schedules path backfills it first
         # The counterparty's own amount is its first line's, converted at write time.
         if counterparty.amount is None:
             counterparty.amount = amount

@@ -1,16 +1,26 @@
 """Load what the forecast needs, in a fixed number of queries, and run the engine.
 
-Two paths, as the design document's "Computing a Forecast" says:
+Two paths, as the design document's "Computing a Forecast" says, and they agree to the cent:
 
-- ``USE_OBLIGATION_FOR_FORECAST`` on: open ObligationSchedules, summed in SQL per due date and
-  confidence class (what keeps a 10,000-agreement forecast fast), what remains of partly paid
-  ones only, receivables moved by the client's usual delay, overdue ones into week 1.
-- off (legacy): clients' and expense buckets' billing lines, expanded in Python.
+- ``USE_OBLIGATION_FOR_FORECAST`` on (the default): open ObligationSchedules, summed in SQL per
+  due date and confidence class from one covering index (what keeps a 10,000-agreement forecast
+  fast), what remains of partly paid ones only, at their moved date when a delay moved them.
+  Schedules of paused clients and vendors, or of cancelled agreements, that their recurrence alone
+  put there are not expected; what they already owe still is.
+- off (legacy): billing lines, with what the ledger knows beside them (``tamio.forecast.legacy``).
 
-For the same data both give identical weeks. Amounts are always the base-currency amounts
-converted at write time.
+On both, a receivable is placed where the client's payment behaviour expects it given that it is
+still unpaid (``tamio.forecast.behaviour``), and amounts are the base-currency amounts converted
+at write time.
 
-    forecast = await calculate_forecast(session, account.id, as_of=date(2026, 12, 7), settings=settings)
+Before the schedules path reads an account it makes sure the schedules are there: on first use,
+and whenever a forecast reaches past ``Account.schedules_through``, it backfills
+(``tamio.obligations.backfill``: agreements for billing lines without one, schedules through the
+forecast's last day). In a read-only transaction, which cannot backfill, that account is read from
+its billing lines instead (the same weeks), so a forecast is never silently empty.
+
+    forecast = await calculate_forecast(session, account.id, as_of=date(2026, 12, 7), settings=settings,
+                                        today=date(2026, 12, 7), now=now)
 
 ``calculate_forecasts`` (and ``load_forecast_inputs_many``) do the same for many accounts at once
 (the 5-minute critical pass): on the schedules path the same sums come from the same index, with
@@ -21,31 +31,33 @@ a fixed number of queries for the whole batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import literal, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, UserConfiguration
 from tamio.config import Settings
-from tamio.data.models import CashAccount, CashAccountType, Client, ExpenseBucket
-from tamio.db import Money, money_sum
+from tamio.data.models import CashAccount, CashAccountType, Client, CounterpartyStatus, ExpenseBucket
+from tamio.db import Money, is_read_only, money_sum, utcnow
 from tamio.errors import NotFound
-from tamio.forecast.confidence import item_confidence
-from tamio.forecast.engine import INFLOW, OUTFLOW, Forecast, ForecastItem, build_forecast
+from tamio.forecast.engine import Forecast, ForecastItem, build_forecast
+from tamio.forecast.expected import Totals, add, items_of, key_of, plain_clause
+from tamio.forecast.legacy import legacy_totals
+from tamio.obligations.backfill import backfill_schedules, lock_account
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     AgreementStatus,
     ObligationAgreement,
     ObligationSchedule,
 )
-from tamio.obligations.schemas import RecurrenceSpec
 
 ZERO = Decimal(0)
+DORMANT_COUNTERPARTY = (CounterpartyStatus.PAUSED, CounterpartyStatus.ENDED)
+DORMANT_AGREEMENT = (AgreementStatus.CANCELLED, AgreementStatus.ENDED)
 
 
 @dataclass(frozen=True)
@@ -58,133 +70,147 @@ class ForecastInputs:
 
 async def opening_balance(db: AsyncSession, *, account_id: str) -> Decimal:
     """Cash on hand: bank and savings accounts in the base currency (a credit line is not cash)."""
-    total = (
-        await db.execute(
-            select(type_coerce(func.coalesce(money_sum(CashAccount.base_currency_amount), 0), Money())).where(
-                CashAccount.user_id == account_id, CashAccount.account_type != CashAccountType.CREDIT_LINE
-            )
+    return (await _balances(db, [account_id])).get(account_id, ZERO)
+
+
+async def _balances(db: AsyncSession, ids: list[str]) -> dict[str, Decimal]:
+    return {
+        account_id: Decimal(total)
+        for account_id, total in await db.execute(
+            select(CashAccount.user_id, type_coerce(money_sum(CashAccount.base_currency_amount), Money()))
+            .where(CashAccount.user_id.in_(ids), CashAccount.account_type != CashAccountType.CREDIT_LINE)
+            .group_by(CashAccount.user_id)
         )
-    ).scalar_one()
-    return Decimal(total)
+        if total is not None
+    }
 
 
-async def schedule_items(db: AsyncSession, *, account_id: str, as_of: date, end: date) -> list[ForecastItem]:
-    """Open schedules summed per (due date, direction, confidence class) from one covering index."""
-    remaining = type_coerce(
-        money_sum(ObligationSchedule.base_currency_amount - ObligationSchedule.paid_base_amount), Money()
-    ).label("remaining")
-    keys = (
-        ObligationSchedule.due_date,
-        ObligationSchedule.direction,
-        ObligationSchedule.amount_type,
-        ObligationSchedule.origin,
-        ObligationSchedule.client_id,
+async def _schedule_totals(db: AsyncSession, as_of: Mapping[str, date], ends: Mapping[str, date]) -> dict[str, Totals]:
+    """Open schedules summed per expected-payment key, less what dormant recurrences alone put there
+    (paused or ended counterparties, cancelled agreements): one statement for every account."""
+    ids = sorted(as_of)
+    os_, oa, eb = ObligationSchedule, ObligationAgreement, ExpenseBucket
+    keys = (os_.due_date, os_.direction, os_.amount_type, os_.origin, os_.client_id)
+    last = max(ends.values())
+    # One account (every forecast but the critical pass's) is grouped without its id: a quarter faster.
+    single = len(ids) == 1
+    owner = literal(ids[0]).label("user_id") if single else os_.user_id
+    summed = (
+        select(literal(False).label("dormant"), owner, *keys,
+               type_coerce(money_sum(os_.base_currency_amount - os_.paid_base_amount), Money()))
+        .where(os_.user_id == ids[0] if single else os_.user_id.in_(ids), os_.due_date <= last, os_.status.in_(OPEN_SCHEDULE_STATUSES))
+        .group_by(*keys if single else (os_.user_id, *keys))
     )
-    stmt = (
-        select(*keys, remaining)
-        .where(
-            ObligationSchedule.user_id == account_id,
-            ObligationSchedule.due_date <= end,
-            ObligationSchedule.status.in_(OPEN_SCHEDULE_STATUSES),
+    dormant = union_all(
+        select(oa.id).where(oa.user_id.in_(ids), oa.status.in_(DORMANT_AGREEMENT)),
+        select(oa.id).join(Client, Client.id == oa.client_id).where(Client.user_id.in_(ids), Client.status.in_(DORMANT_COUNTERPARTY)),
+        select(oa.id).join(eb, eb.id == oa.expense_bucket_id).where(eb.user_id.in_(ids), eb.status.in_(DORMANT_COUNTERPARTY)),
+    )
+    not_expected = select(
+        literal(True).label("dormant"), os_.user_id, *keys, type_coerce(os_.paid_base_amount - os_.base_currency_amount, Money())
+    ).where(os_.obligation_id.in_(dormant), plain_clause(min(as_of.values())), os_.due_date <= last)  # by agreement: few rows
+    totals: dict[str, Totals] = {i: {} for i in ids}
+    for is_dormant, account_id, due, direction, amount_type, origin, client_id, amount in await db.execute(union_all(summed, not_expected)):
+        if due > ends[account_id] or amount is None or (is_dormant and due < as_of[account_id]):
+            continue
+        add(totals[account_id], key_of(due, direction, amount_type, origin, client_id), Decimal(amount))
+    return totals
+
+
+async def _usual_delays(db: AsyncSession, ids: list[str]) -> dict[str, dict[str, int]]:
+    delays: dict[str, dict[str, int]] = {i: {} for i in ids}
+    for account_id, client_id, days in await db.execute(
+        select(Client.user_id, Client.id, Client.avg_payment_delay_days).where(Client.user_id.in_(ids), Client.avg_payment_delay_days != 0)
+    ):
+        delays[account_id][client_id] = days
+    return delays
+
+
+async def _schedules_ready(
+    db: AsyncSession, account_id: str, through: date, *, settings: Settings, today: date, now: datetime | None,
+) -> bool:
+    """Whether the schedules path can read the account through ``through``, backfilling first when
+    it has to and can; False in a read-only transaction that would need to write."""
+    if is_read_only(db):
+        return False
+    account = await lock_account(db, account_id)
+    if account is None:
+        raise NotFound(f"There is no account `{account_id}`.")
+    if account.schedules_through is None or account.schedules_through < through:
+        await backfill_schedules(db, account=account, settings=settings, today=today, now=now or utcnow(), through=through)
+    return True
+
+
+async def load_forecast_inputs_many(
+    db: AsyncSession, as_of: Mapping[str, date], *, weeks: int = 13, settings: Settings | None = None,
+    today: Mapping[str, date] | None = None, now: datetime | None = None,
+) -> dict[str, ForecastInputs]:
+    """The forecast's inputs for each account of ``as_of`` (account id -> its first day).
+
+    On the schedules path, one query each for the accounts, the opening balances, the summed
+    schedules (the covering index, ``user_id IN (...)``), the dormant recurrences and the clients'
+    usual delays, whatever the number of accounts; the legacy path loads each account on its own.
+    ``today`` (account id -> its day, default ``as_of``) and ``now`` date a backfill when one runs.
+    """
+    settings = settings or Settings()
+    ids = sorted(as_of)
+    if not ids:
+        return {}
+    heads = {
+        row.id: row
+        for row in await db.execute(
+            select(Account.id, Account.base_currency, Account.schedules_through, UserConfiguration.obligations_buffer_amount)
+            .outerjoin(UserConfiguration, UserConfiguration.user_id == Account.id)
+            .where(Account.id.in_(ids))
         )
-        .group_by(*keys)
-    )
-    rows = (await db.execute(stmt)).all()
-    delay_rows = await db.execute(
-        select(Client.id, Client.avg_payment_delay_days).where(Client.user_id == account_id, Client.avg_payment_delay_days > 0)
-    )
-    delays: dict[str, int] = {client_id: days for client_id, days in delay_rows}
-    return _schedule_items(rows, delays, as_of=as_of)
-
-
-def _schedule_items(rows: Iterable[Any], delays: Mapping[str, int], *, as_of: date) -> list[ForecastItem]:
-    """Summed schedule rows ``(due, direction, amount_type, origin, client_id, amount)`` as forecast items."""
-    items: list[ForecastItem] = []
-    for due, direction, amount_type, origin, client_id, amount in rows:
-        if amount is None or amount <= 0:
-            continue
-        usual_delay = int(delays.get(client_id, 0)) if client_id else 0
-        items.append(_item(as_of, due, direction.value, amount_type.value, origin, usual_delay, Decimal(amount)))
-    return items
-
-
-def _item(as_of: date, due: date, direction: str, amount_type: str, source: str, usual_delay: int, amount: Decimal, **extra: str) -> ForecastItem:
-    delay = usual_delay if direction == INFLOW else 0
-    expected = due + timedelta(days=delay)
-    overdue = expected < as_of
-    return ForecastItem(
-        date=as_of if overdue else expected,
-        amount=amount,
-        direction=direction,
-        confidence=item_confidence(amount_type=amount_type, source=source, payment_delay_days=delay, overdue=overdue),
-        overdue=overdue,
-        source_id=extra.get("source_id", ""),
-        counterparty_name=extra.get("counterparty_name", ""),
-        category=extra.get("category", ""),
-    )
-
-
-async def legacy_items(db: AsyncSession, *, account_id: str, as_of: date, end: date) -> list[ForecastItem]:
-    """The legacy path: billing lines of active clients and expense buckets, expanded in Python."""
-    clients = (await db.execute(select(Client).where(Client.user_id == account_id))).scalars().all()
-    buckets = (await db.execute(select(ExpenseBucket).where(ExpenseBucket.user_id == account_id))).scalars().all()
-    cancelled = set(
-        (
-            await db.execute(
-                select(ObligationAgreement.id).where(
-                    ObligationAgreement.user_id == account_id, ObligationAgreement.status != AgreementStatus.ACTIVE
-                )
-            )
-        ).scalars()
-    )
-    items: list[ForecastItem] = []
-    entities: list[Client | ExpenseBucket] = [*clients, *buckets]
-    for entity in entities:
-        if entity.status.value != "active":
-            continue
-        usual_delay = entity.avg_payment_delay_days if isinstance(entity, Client) else 0
-        for line in (entity.billing_config or {}).get("lines", []):
-            if line.get("agreement_id") in cancelled:
-                continue
-            direction = INFLOW if line.get("obligation_type") == "revenue" else OUTFLOW
-            # The same window schedules are generated for (from as_of), so both paths agree.
-            window_start = as_of
-            spec = RecurrenceSpec.from_config(line["recurrence"])
-            base_amount = Decimal(line.get("base_amount") or line["amount"])
-            for occurrence in spec.recurrence().occurrences(window_start, end):
-                item = _item(as_of, occurrence.due_date, direction, line.get("amount_type", "fixed"), entity.source, usual_delay, base_amount)
-                if item.overdue:
-                    continue
-                items.append(item)
-    return items
+    }
+    missing = [i for i in ids if i not in heads]
+    if missing:
+        raise NotFound(f"There is no account `{missing[0]}`.")
+    ends = {i: as_of[i] + timedelta(days=7 * weeks - 1) for i in ids}
+    on_schedules = []
+    for i in ids:
+        through = heads[i].schedules_through
+        if settings.use_obligation_for_forecast and (
+            (through is not None and through >= ends[i])
+            or await _schedules_ready(db, i, ends[i], settings=settings, today=(today or as_of)[i], now=now)
+        ):
+            on_schedules.append(i)
+    totals: dict[str, Totals] = {}
+    if on_schedules:
+        totals = await _schedule_totals(db, {i: as_of[i] for i in on_schedules}, ends)
+    for i in ids:
+        if i not in totals:
+            totals[i] = await legacy_totals(db, account_id=i, as_of=as_of[i], end=ends[i])
+    balances, delays = await _balances(db, ids), await _usual_delays(db, ids)
+    return {
+        i: ForecastInputs(
+            base_currency=heads[i].base_currency,
+            opening_balance=balances.get(i, ZERO),
+            buffer=heads[i].obligations_buffer_amount if heads[i].obligations_buffer_amount is not None else ZERO,
+            items=tuple(items_of(totals[i], delays[i], as_of=as_of[i])),
+        )
+        for i in ids
+    }
 
 
 async def load_forecast_inputs(
-    db: AsyncSession, account_id: str, *, as_of: date, weeks: int = 13, settings: Settings | None = None
+    db: AsyncSession, account_id: str, *, as_of: date, weeks: int = 13, settings: Settings | None = None,
+    today: date | None = None, now: datetime | None = None,
 ) -> ForecastInputs:
-    settings = settings or Settings()
-    account = await db.get(Account, account_id)
-    if account is None:
-        raise NotFound(f"There is no account `{account_id}`.")
-    end = as_of + timedelta(days=7 * weeks - 1)
-    config = await db.get(UserConfiguration, account_id)
-    buffer = config.obligations_buffer_amount if config else ZERO
-    if settings.use_obligation_for_forecast:
-        items = await schedule_items(db, account_id=account_id, as_of=as_of, end=end)
-    else:
-        items = await legacy_items(db, account_id=account_id, as_of=as_of, end=end)
-    return ForecastInputs(
-        base_currency=account.base_currency,
-        opening_balance=await opening_balance(db, account_id=account_id),
-        buffer=buffer,
-        items=tuple(items),
+    found = await load_forecast_inputs_many(
+        db, {account_id: as_of}, weeks=weeks, settings=settings, today={account_id: today or as_of}, now=now
     )
+    return found[account_id]
 
 
 async def calculate_forecast(
-    db: AsyncSession, account_id: str, *, as_of: date, weeks: int = 13, settings: Settings | None = None
+    db: AsyncSession, account_id: str, *, as_of: date, weeks: int = 13, settings: Settings | None = None,
+    today: date | None = None, now: datetime | None = None,
 ) -> Forecast:
-    inputs = await load_forecast_inputs(db, account_id, as_of=as_of, weeks=weeks, settings=settings)
+    """The account's forecast of ``weeks`` weeks from ``as_of``; ``today`` (default ``as_of``) and
+    ``now`` date the schedules a first use backfills."""
+    inputs = await load_forecast_inputs(db, account_id, as_of=as_of, weeks=weeks, settings=settings, today=today, now=now)
     return build_forecast(
         as_of=as_of,
         weeks=weeks,
@@ -196,76 +222,11 @@ async def calculate_forecast(
     )
 
 
-async def load_forecast_inputs_many(
-    db: AsyncSession, as_of: Mapping[str, date], *, weeks: int = 13, settings: Settings | None = None
-) -> dict[str, ForecastInputs]:
-    """``load_forecast_inputs`` for each account of ``as_of`` (account id -> its day): the same inputs.
-
-    On the schedules path, one query each for the accounts, the opening balances, the summed
-    schedules (the covering index, ``user_id IN (...)``) and the clients' usual delays, whatever
-    the number of accounts; the legacy path loads each account on its own.
-    """
-    settings = settings or Settings()
-    ids = sorted(as_of)
-    if not ids:
-        return {}
-    if not settings.use_obligation_for_forecast:
-        return {i: await load_forecast_inputs(db, i, as_of=as_of[i], weeks=weeks, settings=settings) for i in ids}
-    heads = {
-        account_id: (currency, buffer)
-        for account_id, currency, buffer in await db.execute(
-            select(Account.id, Account.base_currency, UserConfiguration.obligations_buffer_amount)
-            .outerjoin(UserConfiguration, UserConfiguration.user_id == Account.id)
-            .where(Account.id.in_(ids))
-        )
-    }
-    missing = [i for i in ids if i not in heads]
-    if missing:
-        raise NotFound(f"There is no account `{missing[0]}`.")
-    ends = {i: as_of[i] + timedelta(days=7 * weeks - 1) for i in ids}
-    balances = {
-        account_id: Decimal(total)
-        for account_id, total in await db.execute(
-            select(CashAccount.user_id, type_coerce(money_sum(CashAccount.base_currency_amount), Money()))
-            .where(CashAccount.user_id.in_(ids), CashAccount.account_type != CashAccountType.CREDIT_LINE)
-            .group_by(CashAccount.user_id)
-        )
-        if total is not None
-    }
-    os_ = ObligationSchedule
-    keys = (os_.due_date, os_.direction, os_.amount_type, os_.origin, os_.client_id)
-    summed = await db.execute(
-        select(os_.user_id, *keys, type_coerce(money_sum(os_.base_currency_amount - os_.paid_base_amount), Money()))
-        .where(os_.user_id.in_(ids), os_.due_date <= max(ends.values()), os_.status.in_(OPEN_SCHEDULE_STATUSES))
-        .group_by(os_.user_id, *keys)
-    )
-    rows: dict[str, list[Any]] = {}
-    for account_id, due, *rest in summed:
-        if due <= ends[account_id]:
-            rows.setdefault(account_id, []).append((due, *rest))
-    delays: dict[str, dict[str, int]] = {}
-    for account_id, client_id, days in await db.execute(
-        select(Client.user_id, Client.id, Client.avg_payment_delay_days).where(
-            Client.user_id.in_(ids), Client.avg_payment_delay_days > 0
-        )
-    ):
-        delays.setdefault(account_id, {})[client_id] = days
-    return {
-        i: ForecastInputs(
-            base_currency=heads[i][0],
-            opening_balance=balances.get(i, ZERO),
-            buffer=heads[i][1] if heads[i][1] is not None else ZERO,
-            items=tuple(_schedule_items(rows.get(i, ()), delays.get(i, {}), as_of=as_of[i])),
-        )
-        for i in ids
-    }
-
-
 async def calculate_forecasts(
-    db: AsyncSession, as_of: Mapping[str, date], *, weeks: int = 13, settings: Settings | None = None
+    db: AsyncSession, as_of: Mapping[str, date], *, weeks: int = 13, settings: Settings | None = None, now: datetime | None = None,
 ) -> dict[str, Forecast]:
     """``calculate_forecast`` for each account of ``as_of`` (account id -> its day), loaded together."""
-    inputs = await load_forecast_inputs_many(db, as_of, weeks=weeks, settings=settings)
+    inputs = await load_forecast_inputs_many(db, as_of, weeks=weeks, settings=settings, now=now)
     return {
         i: build_forecast(
             as_of=as_of[i], weeks=weeks, opening_balance=got.opening_balance, items=got.items, buffer=got.buffer,

@@ -1,12 +1,22 @@
 """PaymentEvents: what was actually paid, against what was expected.
 
-Recording a payment against a schedule (full, partial or over) sets ``variance_vs_expected``
-(actual - expected, positive = overpaid) and moves the schedule to partially_paid or paid. A
-payment without a schedule is matched to the likeliest open schedule of that counterparty (its
-remaining amount within ``AMOUNT_TOLERANCE``, its due date within ``DATE_WINDOW_DAYS``), or kept
-unmatched and visible. Money received or paid also moves the cash account's balance, so the
-forecast neither loses nor double-counts it. A client's usual delay is the mean of its last
-payments' days late.
+``record_payment`` is the one core function every edge calls (Slack's ``/tamio paid``, the CLI's
+``tamio paid``, the API's ``POST /data/payments``, Xero's payments, credit-line repayments).
+Which schedules a payment pays is ``tamio.obligations.matching``'s rule: the invoice named (a
+schedule, an invoice reference), else the counterparty's open schedules oldest first. Each schedule
+paid gets its own PaymentEvent, with ``variance_vs_expected`` = what it got - what it still
+expected (negative: part paid, the rest stays open; positive on the last one: an overpayment,
+which detection reports as unexpected revenue). A payment that matches nothing is kept as one
+unmatched PaymentEvent (no schedule; also unexpected revenue), never dropped. Money received or
+paid moves the cash account's balance once, so the forecast neither loses nor double-counts it.
+
+After a client's schedule is settled its usual delay is learned again: the mean days late of its
+latest paid schedules (``usual_delays`` of the daily job, the same rule), so a client who pays
+20 days late is expected 20 days late.
+
+    outcome = await record_payment(db, account=account, amount=Decimal("7000"), currency="USD",
+                                   payment_date=date(2026, 12, 9), counterparty=acme, invoice="INV-1042")
+    [(part.schedule, part.amount) for part in outcome.parts]; outcome.overpaid
 """
 
 from __future__ import annotations
@@ -23,11 +33,11 @@ from tamio.accounts.models import Account
 from tamio.audit.service import AuditService
 from tamio.currency.service import RateBook
 from tamio.data.models import CashAccount, CashAccountType, Client, ExpenseBucket
-from tamio.db import utcnow
+from tamio.db import new_id, utcnow
 from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency, quantize
+from tamio.obligations.matching import allocate, find_invoice, open_schedules, remaining_of
 from tamio.obligations.models import (
-    OPEN_SCHEDULE_STATUSES,
     Direction,
     ObligationAgreement,
     ObligationSchedule,
@@ -35,20 +45,37 @@ from tamio.obligations.models import (
     ScheduleStatus,
 )
 
-AMOUNT_TOLERANCE = Decimal("0.05")  # 5 % of the remaining amount
-DATE_WINDOW_DAYS = 45
 DELAY_SAMPLE = 6
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class PaymentPart:
+    payment: PaymentEvent
+    schedule: ObligationSchedule | None  # None: unmatched
+    amount: Decimal  # in the payment's currency
 
 
 @dataclass(frozen=True)
 class PaymentOutcome:
-    payment: PaymentEvent
-    schedule: ObligationSchedule | None
-    matched: bool
+    parts: tuple[PaymentPart, ...]
+    overpaid: Decimal = ZERO  # in the payment's currency, included in the last part
 
+    @property
+    def payment(self) -> PaymentEvent:
+        return self.parts[0].payment
 
-def _remaining(schedule: ObligationSchedule) -> Decimal:
-    return max(Decimal(0), schedule.estimated_amount - schedule.paid_amount)
+    @property
+    def schedule(self) -> ObligationSchedule | None:
+        return self.parts[0].schedule
+
+    @property
+    def matched(self) -> bool:
+        return self.parts[0].schedule is not None
+
+    @property
+    def payments(self) -> tuple[PaymentEvent, ...]:
+        return tuple(part.payment for part in self.parts)
 
 
 async def _primary_cash_account(db: AsyncSession, account_id: str) -> CashAccount | None:
@@ -62,37 +89,6 @@ async def _primary_cash_account(db: AsyncSession, account_id: str) -> CashAccoun
     return rows[0] if rows else None
 
 
-async def find_match(
-    db: AsyncSession, *, account_id: str, counterparty: Client | ExpenseBucket, amount: Decimal, payment_date: date, direction: Direction
-) -> ObligationSchedule | None:
-    column = ObligationAgreement.client_id if isinstance(counterparty, Client) else ObligationAgreement.expense_bucket_id
-    candidates = (
-        await db.execute(
-            select(ObligationSchedule)
-            .join(ObligationAgreement, ObligationAgreement.id == ObligationSchedule.obligation_id)
-            .where(
-                ObligationSchedule.user_id == account_id,
-                column == counterparty.id,
-                ObligationSchedule.direction == direction,
-                ObligationSchedule.status.in_(OPEN_SCHEDULE_STATUSES),
-            )
-        )
-    ).scalars().all()
-    best: tuple[Decimal, int, ObligationSchedule] | None = None
-    for schedule in candidates:
-        remaining = _remaining(schedule)
-        if remaining <= 0:
-            continue
-        gap = abs(amount - remaining)
-        days = abs((schedule.due_date - payment_date).days)
-        if gap > remaining * AMOUNT_TOLERANCE or days > DATE_WINDOW_DAYS:
-            continue
-        score = (gap / remaining, days, schedule)
-        if best is None or score[:2] < best[:2]:
-            best = score
-    return best[2] if best else None
-
-
 async def record_payment(
     db: AsyncSession,
     *,
@@ -102,6 +98,7 @@ async def record_payment(
     payment_date: date,
     schedule: ObligationSchedule | None = None,
     counterparty: Client | ExpenseBucket | None = None,
+    invoice: str | None = None,
     direction: Direction | None = None,
     reference: str | None = None,
     source: str = "manual",
@@ -111,90 +108,127 @@ async def record_payment(
     now: datetime | None = None,
     details: dict[str, Any] | None = None,
 ) -> PaymentOutcome:
+    """Record money received or paid: against ``schedule``, the schedule ``invoice`` names, or the
+    counterparty's open schedules oldest first; unmatched when none is open."""
     currency = normalize_currency(currency)
     amount = quantize(amount, currency)
     if amount <= 0:
         raise ValidationError("A payment must be more than zero.", field_errors={"amount": "must be more than zero"})
     if schedule is not None and schedule.user_id != account.id:
         raise NotFound("There is no such schedule in this account.")
+    if schedule is None and invoice is not None:
+        schedule = await find_invoice(db, account_id=account.id, reference=invoice, counterparty=counterparty, direction=direction)
     if direction is None:
         direction = schedule.direction if schedule else (Direction.INFLOW if isinstance(counterparty, Client) else Direction.OUTFLOW)
-    if schedule is None and counterparty is not None:
-        schedule = await find_match(
-            db, account_id=account.id, counterparty=counterparty, amount=amount, payment_date=payment_date, direction=direction
-        )
-    agreement = await db.get(ObligationAgreement, schedule.obligation_id) if schedule else None
-    book = await RateBook.load(db, {currency, account.base_currency, schedule.currency if schedule else currency}, payment_date,
-                               account_id=account.id)
-    base = book.convert(amount, currency, account.base_currency, payment_date)
-    payment = PaymentEvent(
-        user_id=account.id,
-        schedule_id=schedule.id if schedule else None,
-        obligation_id=schedule.obligation_id if schedule else None,
-        client_id=(agreement.client_id if agreement else None) or (counterparty.id if isinstance(counterparty, Client) else None),
-        expense_bucket_id=(agreement.expense_bucket_id if agreement else None)
-        or (counterparty.id if isinstance(counterparty, ExpenseBucket) else None),
-        direction=direction,
-        amount=amount,
-        currency=currency,
-        base_currency_amount=base.amount,
-        exchange_rate_used=base.rate,
-        exchange_rate_date=base.rate_date,
-        payment_date=payment_date,
-        reference=reference,
-        source=source,
-        details=details or {},
+    targets = [schedule] if schedule is not None else (
+        await open_schedules(db, account_id=account.id, counterparty=counterparty, direction=direction, lock=True) if counterparty else []
     )
+    cash = (cash_account or await _primary_cash_account(db, account.id)) if adjust_balance else None
+    currencies = {currency, account.base_currency, *(s.currency for s in targets), *([cash.currency] if cash else [])}
+    book = await RateBook.load(db, currencies, payment_date, account_id=account.id)
+
+    def in_payment_currency(s: ObligationSchedule) -> Decimal:
+        left = remaining_of(s)
+        return left if s.currency == currency else quantize(book.convert(left, s.currency, currency, payment_date).amount, currency)
+
+    if schedule is not None:  # the invoice named takes all of it, an overpayment included
+        owed = in_payment_currency(schedule)
+        portions: tuple[Decimal, ...] = (amount,)
+        overpaid = max(ZERO, amount - owed)
+    else:
+        plan = allocate(amount, [in_payment_currency(s) for s in targets])
+        portions, overpaid = plan.portions, plan.overpaid
     audit = AuditService(db, account.id, actor=actor, clock=(lambda: now) if now else utcnow)
-    if schedule is not None:
-        in_schedule_currency = book.convert(amount, currency, schedule.currency, payment_date).amount if currency != schedule.currency else amount
-        expected = _remaining(schedule)
-        payment.variance_vs_expected = quantize(in_schedule_currency - expected, schedule.currency)
-        old_status = schedule.status
-        schedule.paid_amount = schedule.paid_amount + in_schedule_currency
-        rate = schedule.exchange_rate_used if schedule.exchange_rate_used is not None else Decimal(1)
-        schedule.paid_base_amount = quantize(schedule.paid_base_amount + in_schedule_currency * rate, account.base_currency)
-        if schedule.paid_amount >= schedule.estimated_amount:
-            schedule.status = ScheduleStatus.PAID
-            schedule.paid_at = payment_date
-        else:
-            schedule.status = ScheduleStatus.PARTIALLY_PAID
-        await audit.log_update("obligation_schedule", schedule.id, {"status": (old_status, schedule.status), "paid_amount": (schedule.paid_amount - in_schedule_currency, schedule.paid_amount)})
-    db.add(payment)
-    await db.flush()
-    await audit.log_create(
-        "payment_event", payment.id, {"amount": amount, "currency": currency, "date": payment_date, "schedule_id": payment.schedule_id}
-    )
-    if adjust_balance:
-        target = cash_account or await _primary_cash_account(db, account.id)
+    receipt = new_id("pay")
+    parts: list[PaymentPart] = []
+    settled_clients: set[str] = set()
+    for index, portion in enumerate(portions or (amount,)):
+        target = targets[index] if portions else None
+        agreement = await db.get(ObligationAgreement, target.obligation_id) if target else None
+        base = book.convert(portion, currency, account.base_currency, payment_date)
+        extra = {"receipt": receipt, "part": index + 1, "of": len(portions)} if len(portions) > 1 else {}
+        payment = PaymentEvent(
+            id=receipt if index == 0 else new_id("pay"),
+            user_id=account.id,
+            schedule_id=target.id if target else None,
+            obligation_id=target.obligation_id if target else None,
+            client_id=(agreement.client_id if agreement else None) or (counterparty.id if isinstance(counterparty, Client) else None),
+            expense_bucket_id=(agreement.expense_bucket_id if agreement else None)
+            or (counterparty.id if isinstance(counterparty, ExpenseBucket) else None),
+            direction=direction, amount=portion, currency=currency, base_currency_amount=base.amount, exchange_rate_used=base.rate,
+            exchange_rate_date=base.rate_date, payment_date=payment_date, reference=reference, source=source,
+            details={**(details or {}), **extra},
+        )
         if target is not None:
-            moved = book.convert(amount, currency, target.currency, payment_date).amount if currency != target.currency else amount
-            old_balance = target.balance
-            target.balance = target.balance + (moved if direction == Direction.INFLOW else -moved)
-            cash_base = book.convert(target.balance, target.currency, account.base_currency, payment_date)
-            target.base_currency_amount = cash_base.amount
-            target.exchange_rate_used = cash_base.rate
-            target.exchange_rate_date = cash_base.rate_date
-            payment.cash_account_id = target.id
-            await audit.log_update("cash_account", target.id, {"balance": (old_balance, target.balance)})
-    if schedule is not None and schedule.status == ScheduleStatus.PAID and agreement is not None and agreement.client_id:
-        await _refresh_usual_delay(db, client_id=agreement.client_id)
+            settles = portion >= in_payment_currency(target)
+            await _apply(audit, payment, target, portion, settles, book, account.base_currency)
+            if target.status == ScheduleStatus.PAID and agreement is not None and agreement.client_id:
+                settled_clients.add(agreement.client_id)
+        db.add(payment)
+        await db.flush()
+        await audit.log_create(
+            "payment_event", payment.id, {"amount": portion, "currency": currency, "date": payment_date, "schedule_id": payment.schedule_id}
+        )
+        parts.append(PaymentPart(payment=payment, schedule=target, amount=portion))
+    if cash is not None:
+        await _move_cash(audit, account, cash, parts, amount, currency, direction, book, payment_date)
+    for client_id in sorted(settled_clients):
+        await refresh_usual_delay(db, client_id=client_id)
     await db.flush()
-    return PaymentOutcome(payment=payment, schedule=schedule, matched=schedule is not None)
+    return PaymentOutcome(parts=tuple(parts), overpaid=overpaid)
 
 
-async def _refresh_usual_delay(db: AsyncSession, *, client_id: str) -> None:
+async def _apply(
+    audit: AuditService, payment: PaymentEvent, schedule: ObligationSchedule, portion: Decimal, settles: bool, book: RateBook, base_currency: str,
+) -> None:
+    """The schedule's paid amount, status and the payment's variance (actual - expected, its currency)."""
+    expected = remaining_of(schedule)
+    if payment.currency == schedule.currency:
+        paid = portion
+    elif settles and portion == quantize(book.convert(expected, schedule.currency, payment.currency, payment.payment_date).amount, payment.currency):
+        paid = expected  # exactly what was owed, whatever the rounding of the conversion
+    else:
+        paid = quantize(book.convert(portion, payment.currency, schedule.currency, payment.payment_date).amount, schedule.currency)
+    payment.variance_vs_expected = quantize(paid - expected, schedule.currency)
+    old_status, old_paid = schedule.status, schedule.paid_amount
+    schedule.paid_amount = schedule.paid_amount + paid
+    rate = schedule.exchange_rate_used if schedule.exchange_rate_used is not None else Decimal(1)
+    schedule.paid_base_amount = quantize(schedule.paid_base_amount + paid * rate, base_currency)
+    if settles or schedule.paid_amount >= schedule.estimated_amount:
+        schedule.status = ScheduleStatus.PAID
+        schedule.paid_at = payment.payment_date
+    else:
+        schedule.status = ScheduleStatus.PARTIALLY_PAID
+    await audit.log_update("obligation_schedule", schedule.id, {"status": (old_status, schedule.status), "paid_amount": (old_paid, schedule.paid_amount)})
+
+
+async def _move_cash(
+    audit: AuditService, account: Account, target: CashAccount, parts: list[PaymentPart],
+    amount: Decimal, currency: str, direction: Direction, book: RateBook, payment_date: date,
+) -> None:
+    moved = book.convert(amount, currency, target.currency, payment_date).amount if currency != target.currency else amount
+    old_balance = target.balance
+    target.balance = target.balance + (moved if direction == Direction.INFLOW else -moved)
+    cash_base = book.convert(target.balance, target.currency, account.base_currency, payment_date)
+    target.base_currency_amount = cash_base.amount
+    target.exchange_rate_used = cash_base.rate
+    target.exchange_rate_date = cash_base.rate_date
+    for part in parts:
+        part.payment.cash_account_id = target.id
+    await audit.log_update("cash_account", target.id, {"balance": (old_balance, target.balance)})
+
+
+async def refresh_usual_delay(db: AsyncSession, *, client_id: str) -> None:
+    """The client's usual delay from its latest paid schedules (the daily job's ``usual_delays`` rule)."""
     rows = (
         await db.execute(
             select(ObligationSchedule.due_date, ObligationSchedule.paid_at)
             .join(ObligationAgreement, ObligationAgreement.id == ObligationSchedule.obligation_id)
             .where(ObligationAgreement.client_id == client_id, ObligationSchedule.status == ScheduleStatus.PAID, ObligationSchedule.paid_at.is_not(None))
-            .order_by(ObligationSchedule.paid_at.desc())
+            .order_by(ObligationSchedule.paid_at.desc(), ObligationSchedule.due_date.desc())
             .limit(DELAY_SAMPLE)
         )
     ).all()
-    if not rows:
-        return
     delays = [max(0, (paid - due).days) for due, paid in rows if paid is not None]
     if not delays:
         return

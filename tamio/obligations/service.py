@@ -90,6 +90,13 @@ class ObligationService:
     def horizon(self) -> date:
         return horizon_end(self.today, self.settings.schedule_horizon_months)
 
+    @property
+    def generation_end(self) -> date:
+        """How far schedules are generated: the rolling horizon, or further when the account's other
+        obligations already reach further (``Account.schedules_through`` stays true for every one)."""
+        through = self.account.schedules_through
+        return max(self.horizon, through) if through is not None else self.horizon
+
     async def _book(self, currencies: Iterable[str]) -> RateBook:
         key = tuple(sorted(set(currencies) | {self.account.base_currency}))
         if key not in self._books:
@@ -343,7 +350,7 @@ class ObligationService:
 
     async def generate_many(self, agreements: Sequence[ObligationAgreement], *, until: date | None = None) -> int:
         """Generate or refresh schedules for many agreements in a fixed number of queries."""
-        end = until or self.horizon
+        end = until or self.generation_end
         if not agreements:
             return 0
         ids = [a.id for a in agreements]
@@ -385,7 +392,8 @@ class ObligationService:
                 if not replaceable:
                     continue
                 if rule_date not in wanted:
-                    stale.append(schedule.id)
+                    if schedule.delayed_from is None:  # a delayed payment keeps its agreed date once its rule date has passed
+                        stale.append(schedule.id)
                     continue
                 due = wanted[rule_date] if schedule.delayed_from is None else schedule.due_date
                 base = agreement.base_currency_amount or Decimal(0)
@@ -446,17 +454,12 @@ class ObligationService:
 
     async def extend_horizon(self) -> int:
         """The daily job: every active agreement's schedules reach the rolling horizon."""
-        agreements = (
-            await self.db.execute(
-                select(ObligationAgreement).where(
-                    ObligationAgreement.user_id == self.account.id, ObligationAgreement.status == AgreementStatus.ACTIVE
-                )
-            )
-        ).scalars().all()
-        return await self.generate_many(list(agreements))
+        return await self.extend_horizon_to(self.horizon)
 
     async def extend_horizon_to(self, until: date) -> int:
-        """Generate schedules up to ``until`` (a forecast longer than the rolling horizon)."""
+        """Generate every active agreement's schedules up to ``until`` (and at least the rolling
+        horizon), and remember on a backfilled account that they reach that far (an account never
+        backfilled may have billing lines without agreements: ``tamio.obligations.backfill`` first)."""
         agreements = (
             await self.db.execute(
                 select(ObligationAgreement).where(
@@ -464,7 +467,12 @@ class ObligationService:
                 )
             )
         ).scalars().all()
-        return await self.generate_many(list(agreements), until=max(until, self.horizon))
+        end = max(until, self.generation_end)
+        changed = await self.generate_many(list(agreements), until=end)
+        if self.account.schedules_through is not None:
+            self.account.schedules_through = end
+            await self.db.flush()
+        return changed
 
     async def mark_overdue(self) -> int:
         """Schedules whose due date has passed unpaid become overdue."""

@@ -159,9 +159,6 @@ class PreparationContext:
     forecast_items: tuple[ForecastItem, ...] = field(repr=False)
     forecast: Forecast = field(repr=False)
     totals: WeeklyTotals = field(repr=False, default=WeeklyTotals.empty(HORIZON_WEEKS))
-    # The forecast reads the schedules (``USE_OBLIGATION_FOR_FORECAST``): an overdue receivable is
-    # counted as arriving today. The legacy path counts only what falls due from today on.
-    schedules_in_forecast: bool = True
     chases: Mapping[str, ChaseInfo] = field(default_factory=dict)  # schedule id -> its last chase
     chase_cooloff_days: int = 7
 
@@ -197,13 +194,10 @@ class PreparationContext:
         found = [s for s in self.schedules if s.direction == INFLOW and s.due_date < self.today and s.base_amount > 0]
         return tuple(sorted(found, key=lambda s: (-s.base_amount, s.due_date)))
 
-    def in_forecast(self, schedule: ScheduleInfo) -> bool:
-        """Whether the forecast counts this schedule's money at all (the legacy path leaves past-due ones out)."""
-        return self.schedules_in_forecast or schedule.due_date >= self.today
-
     def counted_by(self, schedule: ScheduleInfo, day: date) -> bool:
-        """Whether the forecast already has this schedule's money moving on or before ``day``."""
-        return self.in_forecast(schedule) and max(self.today, schedule.expected_date) <= day
+        """Whether the forecast already has this schedule's money moving on or before ``day`` (both
+        forecast paths count every open schedule, an overdue one where it is now expected)."""
+        return max(self.today, schedule.expected_date) <= day
 
     def outflows_between(self, start: date, end: date) -> list[ScheduleInfo]:
         dues, outflows = self._outflows
@@ -398,7 +392,6 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
             forecast_items=got.items,
             forecast=forecast,
             totals=WeeklyTotals.of(got.items, as_of=today[i], weeks=HORIZON_WEEKS),
-            schedules_in_forecast=settings.use_obligation_for_forecast,
             chases=MappingProxyType(chases.get(i, {})),
             chase_cooloff_days=cooloff.get(i, 7),
         )

@@ -86,10 +86,7 @@ def move_schedule(ctx: PreparationContext, schedule: ScheduleInfo, new_date: dat
 
 
 def receive_now(ctx: PreparationContext, schedule: ScheduleInfo) -> list[ForecastItem]:
-    """The money of a receivable arriving today: moved from when the forecast expects it, or added
-    when the forecast does not count it (a past-due invoice on the legacy path)."""
-    if not ctx.in_forecast(schedule):
-        return [ForecastItem(date=ctx.today, amount=schedule.base_amount, direction=INFLOW)]
+    """The money of a receivable arriving today: moved from when the forecast expects it."""
     return move_schedule(ctx, schedule, ctx.today)
 
 

@@ -170,10 +170,27 @@ async def test_a_payment_to_a_client_is_matched_to_its_open_schedule(api: Api, b
     assert reply.json()["matched"] and reply.json()["schedule"]["id"] == business.schedule_id
 
 
+async def test_a_payment_pays_the_invoice_it_names_else_the_oldest_open_ones(api: Api, business: Business) -> None:
+    listed = (await api.get("/data/schedules", token=business.viewer, params={"obligation_id": business.client_obligation_id})).json()
+    first, second, third = listed["schedules"][:3]
+    assert first["id"] == business.schedule_id and first["remaining_amount"] == "4000.00"
+    problem = assert_problem(await api.post("/data/payments", token=business.approver,
+                                            json={"amount": "10", "client_id": business.client_id, "invoice": "INV-404"}), 404)
+    assert problem["detail"].startswith(f"Acme Corp has no open invoice `INV-404`. Open: {first['due_date']} (due ")
+    named = await api.post("/data/payments", token=business.approver,
+                           json={"amount": "5000", "client_id": business.client_id, "invoice": second["due_date"]})
+    assert named.status == 201, named.text
+    assert named.json()["schedule"]["id"] == second["id"] and named.json()["schedule"]["status"] == "paid"
+    oldest_first = (await api.post("/data/payments", token=business.approver, json={"amount": "9000", "client_id": business.client_id})).json()
+    assert [(p["schedule_id"], p["amount"]) for p in oldest_first["payments"]] == [(first["id"], "4000.00"), (third["id"], "5000.00")]
+    assert [s["status"] for s in oldest_first["schedules"]] == ["paid", "paid"] and oldest_first["overpaid"] == "0.00"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"amount": "10"}, "body"),
+        ({"amount": "10", "schedule_id": "sch_1", "invoice": "INV-1"}, "body"),
         ({"amount": "10", "client_id": "x", "expense_bucket_id": "y"}, "body"),
         ({"amount": "-10", "direction": "inflow"}, "amount"),
         ({"amount": "10", "direction": "inflow", "payment_date": (today() + timedelta(days=3)).isoformat()}, "payment_date"),

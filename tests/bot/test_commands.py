@@ -103,7 +103,27 @@ async def test_paid_is_matched_to_the_open_schedule(bot: BotHarness) -> None:
         cash = (await db.execute(select(CashAccount))).scalar_one()
     assert schedule.status == ScheduleStatus.PAID and cash.balance == Decimal("15000")
     await bot.command(ADMIN, 'paid "Nobody Ltd" 10')
-    assert "I don't know anyone called `Nobody Ltd`" in last_text(bot, ADMIN)
+    assert "There is no client or vendor called `Nobody Ltd`" in last_text(bot, ADMIN)
+    await bot.command(ADMIN, 'paid "Acme Crop" 10')
+    assert "Did you mean `Acme Corp`?" in last_text(bot, ADMIN)
+
+
+async def test_paid_for_an_invoice_pays_that_one_and_says_what_else_is_open(bot: BotHarness) -> None:
+    await bot.command(ADMIN, 'balance set "Operating" 10000')
+    await bot.command(ADMIN, 'add client "Acme Corp" 5000 once from 2026-12-09')
+    await bot.command(ADMIN, 'add client "Acme Corp" 3000 once from 2026-12-16')
+    await bot.command(ADMIN, 'paid "Acme Corp" 3000 for 2026-12-16')
+    assert "matched to the payment due Wed 16 Dec (now paid)" in last_text(bot, ADMIN)
+    await bot.command(ADMIN, 'paid "Acme Corp" 500 for INV-9')
+    assert "Acme Corp has no open invoice `INV-9`. Open: 2026-12-09 (due 09 Dec 2026, $5,000.00 open)." in last_text(bot, ADMIN)
+    await bot.command(ADMIN, 'paid "Acme Corp" 5600')
+    text = last_text(bot, ADMIN)
+    assert "matched to the payment due Wed 9 Dec (now paid). $600.00 more than was owed is kept as an overpayment (unexpected revenue)." in text
+    await bot.command(ADMIN, 'paid "Acme Corp" 40 on 2026-12-01')
+    assert "Nothing of theirs was open to match it, so it is kept as an unmatched payment (unexpected revenue)." in last_text(bot, ADMIN)
+    async with bot.sessions() as db:
+        cash = (await db.execute(select(CashAccount))).scalar_one()
+    assert cash.balance == Decimal("18640")
 
 
 async def test_config_show_and_set_for_admins_only(bot: BotHarness) -> None:

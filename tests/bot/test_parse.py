@@ -35,6 +35,8 @@ def test_the_forms_of_the_issue() -> None:
     assert isinstance(payroll, parse.AddObligation) and payroll.recurrence.frequency == Frequency.SEMIMONTHLY
     assert read('balance set "Operating" 45000 USD') == parse.SetBalance("Operating", Decimal("45000"), "USD")
     assert read('paid "Acme Corp" 5000 on 2026-11-03') == parse.RecordPaid("Acme Corp", Decimal("5000"), None, date(2026, 11, 3))
+    assert read('paid "Acme" 5000 EUR for INV-1042 on 2026-11-03') == parse.RecordPaid("Acme", Decimal("5000"), "EUR", date(2026, 11, 3), "INV-1042")
+    assert read('paid "Acme" 5000 for inv-7') == parse.RecordPaid("Acme", Decimal("5000"), None, TODAY, "inv-7")
     assert read("forecast 8") == parse.ShowForecast(8) and read("") == parse.ShowHelp()
     assert read("role <@U123|maria> approver").slack_user_id == "U123"  # type: ignore[union-attr]
     # Slack escapes &, < and > in what people type: the name is the one they typed.
@@ -75,6 +77,8 @@ def test_the_contact_form_takes_an_address_as_typed_or_as_slack_links_it() -> No
         ('add expense "AWS" 12.345 USD', "at most 2 decimal places"),
         ('add expense "AWS" 12 monthly until 2026-12-01 from 2027-01-01', "before the start date"),
         ('paid "Acme" 10 on 2026-12-01', "in the future"),
+        ('paid "Acme" 10 for', "I don't understand `for`"),
+        ('paid "Acme" 10 for A for B', "I don't understand `for B`"),
         ("connect", "Say what to connect"),
         ("connect quickbooks", "I can't connect `quickbooks`"),
         ("sync xero now", "I can't sync `xero now`"),

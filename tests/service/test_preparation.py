@@ -24,7 +24,7 @@ from tamio.preparation import engine as prep_engine
 from tamio.preparation.context import load_context
 from tamio.preparation.engine import prepare_actions
 from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
-from tests.service.books import LEGACY_PATH, SCHEDULE_PATH, Books
+from tests.service.books import SCHEDULE_PATH, Books
 from tests.service.execution_factories import Mailbox, settings_for
 from tests.service.test_detection_snapshot import MONDAY as SNAPSHOT_DAY
 from tests.service.test_detection_snapshot import large_business, small_business
@@ -217,6 +217,9 @@ async def test_the_context_takes_the_same_number_of_queries_whatever_the_size(
             event.remove(engine.sync_engine, "before_cursor_execute", record)
         return len(statements), ctx
 
+    for business in (small, large):  # the first forecast of an account makes sure its schedules are there, once
+        async with session_factory() as session, session.begin():
+            await load_context(session, account_id=business.account.id, today=SNAPSHOT_DAY, settings=SCHEDULE_PATH)
     small_count, small_ctx = await count(small.account.id)
     large_count, large_ctx = await count(large.account.id)
     assert len(large_ctx.schedules) > 10 * len(small_ctx.schedules) and len(large_ctx.clients) == 80
@@ -229,9 +232,10 @@ PAYDAY = date(2026, 12, 10)
 
 
 async def short_of_payroll(session: AsyncSession, settings: Settings = SCHEDULE_PATH, *, payroll_category: str = "payroll",
-                           late_clients: bool = True, flexible_vendor: bool = True) -> Books:
+                           late_clients: bool = True, flexible_vendor: bool = True, usual_delay: int = 0) -> Books:
     """60,000 of payroll on Thu 10 Dec, 10,000 in the bank, the credit line drawn to its limit, no savings,
-    the one vendor that can wait due after payroll, and (``late_clients``) Acme and Globex late with 42,000."""
+    the one vendor that can wait due after payroll, and (``late_clients``) Acme and Globex late with 42,000.
+    With a ``usual_delay`` of 40 days the forecast expects their money only after payroll."""
     books = await Books.open(session, today=TODAY, settings=settings)
     await books.cash("Operating", "10000")
     await books.cash("Credit line", "-25000", account_type="credit_line", credit_limit=Decimal("25000"))
@@ -243,8 +247,10 @@ async def short_of_payroll(session: AsyncSession, settings: Settings = SCHEDULE_
     await books.expense("Cloud Host", "2500", books.every("once", date(2026, 12, 18)), flexibility_level="can_delay" if flexible_vendor else "cannot_delay",
                         criticality="flexible", contact_email="billing@cloudhost.test")
     if late_clients:
-        await books.client("Acme Corp", "30000", books.every("once", date(2026, 11, 20)), contact_email="ap@acme.test", relationship_type="transactional")
-        await books.client("Globex", "12000", books.every("once", date(2026, 11, 25)), contact_email="ar@globex.test", relationship_type="transactional")
+        await books.client("Acme Corp", "30000", books.every("once", date(2026, 11, 20)), contact_email="ap@acme.test", relationship_type="transactional",
+                           avg_payment_delay_days=usual_delay)
+        await books.client("Globex", "12000", books.every("once", date(2026, 11, 25)), contact_email="ar@globex.test", relationship_type="transactional",
+                           avg_payment_delay_days=usual_delay)
     await session.commit()
     return books
 
@@ -270,7 +276,7 @@ async def test_payroll_with_nothing_to_move_gets_a_plan_naming_the_sum_to_put_in
 
 
 async def test_payroll_with_late_clients_not_in_the_forecast_is_a_plan_to_collect_them(session: AsyncSession) -> None:
-    books = await short_of_payroll(session, LEGACY_PATH)  # the legacy forecast counts no past-due invoice
+    books = await short_of_payroll(session, usual_delay=40)  # they usually pay 40 days late: expected after payroll
     alert_row, action, [option] = await payroll_plan(session, books)
     assert Decimal(alert_row.context["cash_after"]) == Decimal("-50000") and action.requires_admin
     assert option.kind == "confirm_plan" and option.amount == Decimal("42000")
@@ -292,7 +298,7 @@ async def test_payroll_paid_to_a_payroll_vendor_as_an_expense_gets_its_plan(sess
 
 async def test_a_plan_to_collect_before_payroll_emails_each_client_and_queues_payroll(session_factory: async_sessionmaker[AsyncSession]) -> None:
     async with session_factory() as session:
-        books = await short_of_payroll(session, LEGACY_PATH)
+        books = await short_of_payroll(session, usual_delay=40)
         _, action, [option] = await payroll_plan(session, books)
         admin = await ensure_member(session, account_id=books.account.id, slack_user_id="UADA", display_name="ada", role=Role.ADMIN)
         await approve(session, account=books.account, member=admin, action_id=action.id, option_id=option.id, now=NOW)
@@ -319,12 +325,12 @@ async def test_a_buffer_breach_is_one_buffer_response_whatever_ranks_first(sessi
 
 
 async def test_a_buffer_breach_with_only_late_clients_to_turn_to_offers_to_chase_the_largest_of_them(session: AsyncSession) -> None:
-    books = await short_of_payroll(session, LEGACY_PATH, flexible_vendor=False)
+    books = await short_of_payroll(session, flexible_vendor=False, usual_delay=40)
     await books.client("Initech", "5000", books.every("once", date(2026, 11, 30)), contact_email="ap@initech.test")
     await books.client("Hooli", "900", books.every("once", date(2026, 12, 1)), contact_email="ap@hooli.test")
     await session.commit()
     config = PipelineConfig(mode=PipelineMode.TARGETED, detection_types=(DetectionType.BUFFER_BREACH,))
-    result = await run_detection_preparation_cycle(session, books.account.id, config, today=TODAY, now=NOW, settings=LEGACY_PATH)
+    result = await run_detection_preparation_cycle(session, books.account.id, config, today=TODAY, now=NOW, settings=SCHEDULE_PATH)
     assert result.actions_by_type == {"payment_prioritization": 1}, result  # not an invoice follow-up for a buffer breach
     action = (await session.execute(select(PreparedAction))).scalar_one()
     options = await options_of(session, action)

@@ -3,7 +3,6 @@ carry more forecast confidence than what was typed."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,7 +13,7 @@ from tamio.data.counterparties import CounterpartyService
 from tamio.data.models import Client
 from tamio.errors import LockedField
 from tamio.forecast.confidence import item_confidence
-from tamio.forecast.service import schedule_items
+from tamio.forecast.service import load_forecast_inputs
 from tamio.integrations.base import DuplicateContact
 from tamio.integrations.models import IntegrationMapping, XeroSyncLog
 from tamio.integrations.service import IntegrationMappingService
@@ -130,7 +129,7 @@ async def test_synced_invoices_are_more_certain_in_the_forecast_than_typed_ones(
     await world.service().sync()
 
     async with world.sessions() as db:
-        items = await schedule_items(db, account_id=world.account_id, as_of=TODAY, end=TODAY + timedelta(weeks=13))
+        items = (await load_forecast_inputs(db, world.account_id, as_of=TODAY, settings=world.settings)).items
     by_confidence = sorted(items, key=lambda item: item.confidence)
     assert [item.amount for item in by_confidence] == [Decimal("1500"), Decimal("1500")]
     typed, synced = by_confidence

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -46,7 +45,6 @@ from tamio.data.service import find_cash_account, get_cash_account, list_cash_ac
 from tamio.errors import Conflict, TamioError, ValidationError
 from tamio.forecast.service import calculate_forecast
 from tamio.money import normalize_currency
-from tamio.obligations.service import ObligationService
 
 router = Router("Cash, rates and forecast")
 
@@ -227,10 +225,7 @@ async def get_forecast(call: Call) -> ForecastOut:
     """Weekly opening and closing balances, inflows, outflows, confidence and runway (``tamio forecast --json``)."""
     query = call.query(ForecastQuery)
     as_of = query.as_of or call.today
-    if call.settings.use_obligation_for_forecast:
-        service = ObligationService(call.db, account=call.account, settings=call.settings, today=call.today, now=call.now)
-        end = as_of + timedelta(days=7 * query.weeks)
-        if end > service.horizon:
-            await service.extend_horizon_to(end)
-    forecast = await calculate_forecast(call.db, call.account.id, as_of=as_of, weeks=query.weeks, settings=call.settings)
+    forecast = await calculate_forecast(
+        call.db, call.account.id, as_of=as_of, weeks=query.weeks, settings=call.settings, today=call.today, now=call.now
+    )
     return ForecastOut.model_validate(forecast.to_json())

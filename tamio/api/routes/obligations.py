@@ -2,7 +2,8 @@
 
 Agreements are created through clients and expense buckets (their routes); here they are listed,
 read and cancelled (with their future unpaid schedules). Payments are recorded with
-``record_payment``: against a schedule, or matched to a client's or vendor's likeliest open one.
+``record_payment``: against a schedule or the invoice named, else a client's or vendor's open
+schedules oldest first (``tamio.obligations.matching``); what matches nothing is kept, unmatched.
 Every id in a path or body is looked up within the token's account, so another account's id is
 404, never a write.
 """
@@ -33,7 +34,7 @@ from tamio.api.schemas.ledger import (
     payment_out,
     schedule_out,
 )
-from tamio.api.types import check_precision
+from tamio.api.types import check_precision, money_out
 from tamio.data.counterparties import get_client, get_expense
 from tamio.data.models import Client, ExpenseBucket
 from tamio.data.service import get_cash_account
@@ -200,7 +201,9 @@ async def get_payment(call: Call) -> PaymentOut:
     errors=(404,), summary="Record a payment",
 )
 async def create_payment(call: Call) -> PaymentRecordedOut:
-    """Record money received or paid; it moves the schedule to partially paid or paid, and the cash balance."""
+    """Record money received or paid: against ``schedule_id`` or ``invoice``, else the client's or vendor's
+    oldest open schedules first. It moves each schedule paid to partially paid or paid, and the cash
+    balance; more than was owed is an overpayment on the last one, and nothing open an unmatched payment."""
     body = call.body(PaymentCreate)
     payment_date = body.payment_date or call.today
     if payment_date > call.today:
@@ -217,11 +220,15 @@ async def create_payment(call: Call) -> PaymentRecordedOut:
     check_precision(body.amount, currency)
     outcome = await record_payment(
         call.db, account=call.account, amount=body.amount, currency=currency, payment_date=payment_date, schedule=schedule,
-        counterparty=counterparty, direction=body.direction, reference=body.reference, cash_account=cash,
+        counterparty=counterparty, invoice=body.invoice, direction=body.direction, reference=body.reference, cash_account=cash,
         adjust_balance=body.adjust_balance, actor=call.actor, now=call.now, source="api",
     )
     base = call.account.base_currency
+    paid = [part.schedule for part in outcome.parts if part.schedule is not None]
     return PaymentRecordedOut(
         payment=payment_out(outcome.payment, base_currency=base), matched=outcome.matched,
         schedule=schedule_out(outcome.schedule, base_currency=base) if outcome.schedule else None,
+        payments=[payment_out(p, base_currency=base) for p in outcome.payments],
+        schedules=[schedule_out(s, base_currency=base) for s in paid],
+        overpaid=money_out(outcome.overpaid, currency),
     )

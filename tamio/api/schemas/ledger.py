@@ -151,7 +151,13 @@ class PaymentCreate(BaseModel):
     schedule_id: Id | None = None
     client_id: Id | None = None
     expense_bucket_id: Id | None = None
-    direction: Direction | None = Field(None, description="needed only without a schedule, client or expense bucket")
+    invoice: Line | None = Field(
+        None,
+        description="the invoice paid: its number (INV-1042), its due date (2026-12-01), a schedule id or Xero's InvoiceID; "
+                    "with client_id or expense_bucket_id it is looked for among theirs. Without it a client's or vendor's "
+                    "payment pays their oldest open invoices first.",
+    )
+    direction: Direction | None = Field(None, description="needed only without a schedule, client, expense bucket or invoice")
     reference: Line | None = None
     cash_account_id: Id | None = Field(None, description="the account the money moved in or out of (default: the primary one)")
     adjust_balance: bool = True
@@ -161,8 +167,10 @@ class PaymentCreate(BaseModel):
         named = [name for name in ("schedule_id", "client_id", "expense_bucket_id") if getattr(self, name)]
         if len(named) > 1:
             raise ValueError(f"give one of schedule_id, client_id or expense_bucket_id, not {' and '.join(named)}")
-        if not named and self.direction is None:
-            raise ValueError("a payment without a schedule, client or expense bucket needs a direction (inflow or outflow)")
+        if self.schedule_id and self.invoice:
+            raise ValueError("give schedule_id or invoice, not both")
+        if not named and not self.invoice and self.direction is None:
+            raise ValueError("a payment without a schedule, client, expense bucket or invoice needs a direction (inflow or outflow)")
         return self
 
 
@@ -194,9 +202,12 @@ class PaymentList(BaseModel):
 
 class PaymentRecordedOut(BaseModel):
     model_config = OUT_CONFIG
-    payment: PaymentOut
+    payment: PaymentOut = Field(description="the first (or only) part of the payment")
     matched: bool = Field(description="whether it was matched to a schedule")
-    schedule: ScheduleOut | None
+    schedule: ScheduleOut | None = Field(description="the schedule the first part paid")
+    payments: list[PaymentOut] = Field(description="one per schedule paid, oldest first (one unmatched payment when none was open)")
+    schedules: list[ScheduleOut] = Field(description="the schedules paid, as they are now")
+    overpaid: MoneyOut = Field(description="more than the schedules paid expected, in the payment's currency (on the last part)")
 
 
 def obligation_out(agreement: ObligationAgreement, *, base_currency: str) -> ObligationOut:
