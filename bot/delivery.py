@@ -9,10 +9,12 @@ failed. How it stays exactly-once while Slack and the network misbehave:
 - 429 waits ``Retry-After`` (and holds back that channel); 5xx and network errors back off
   exponentially with jitter (``RetryPolicy``); errors Slack will repeat forever are permanent and
   the row is dead at once; after the last try it is dead too (``tamio outbox list --dead``).
-- Every post carries ``metadata`` with the row's idempotency key. A row claimed again
-  (``attempts > 1``: a dropped answer, a timeout, a worker killed mid-send whose lease ran out)
-  may already be in the channel, so the worker looks for the key with ``conversations.history``
-  (``include_all_metadata``) before posting, and adopts the message it finds.
+- Every post carries ``metadata`` with the row's idempotency key, and a delivered row keeps the
+  message's channel and ``ts`` (later updates edit it in place, never reading the channel). A row
+  claimed again (``attempts > 1``: a dropped answer, a timeout, a worker killed mid-send whose lease
+  ran out) may already be in the channel: where the token has a history scope, the worker looks
+  for the key with ``conversations.history`` (``include_all_metadata``) and adopts what it finds;
+  without one (the manifest asks for none) it posts again rather than call what Slack refuses.
 - Right before a post the worker renews its lease; if another worker has taken the row over, it
   stops. The HTTP timeout stays below the lease, so a send in flight ends before a takeover.
 - About one message per second per channel: rows are grouped by channel, channels run
@@ -48,9 +50,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import digests as say
 from bot.blocks.card import card_blocks, card_text
+from bot.blocks.common import LOCALE
 from bot.charts import ChartLinks
 from bot.home import publish_home, publish_homes
 from bot.oauth import BotTokens
+from bot.problems import PROBLEM_KIND, admins_to_tell, note_lost_channel, problem_text
 from bot.queries import load_card
 from bot.runtime import Runtime
 from tamio.accounts.models import Account
@@ -64,7 +68,7 @@ from tamio.preparation.models import ActionStatus, PreparedAction
 log = logging.getLogger("tamio.bot.delivery")
 
 KINDS = ("action_card", "card_update", "home_refresh", "alert_new", "alert_escalated", "alert_resolved", "digest",
-         "slack_post", "slack_update", "slack_ephemeral", "slack_home", RECONNECT_KIND)
+         "slack_post", "slack_update", "slack_ephemeral", "slack_home", RECONNECT_KIND, PROBLEM_KIND)
 PERMANENT = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "invalid_blocks_format", "invalid_arguments",
     "msg_too_long", "no_text", "cant_update_message", "message_not_found", "user_not_found", "invalid_auth",
@@ -73,6 +77,7 @@ PERMANENT = frozenset({
 METADATA_EVENT = "tamio_outbox"
 # Errors of conversations.history that mean "not allowed to look", not "try again later".
 UNREADABLE = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "not_allowed_token_type"})
+HISTORY_SCOPES = frozenset({"channels:history", "groups:history"})
 HISTORY_PAGES = 5  # up to 1,000 of the channel's newest messages are searched for an earlier attempt
 
 
@@ -136,6 +141,7 @@ class DeliveryWorker:
         self.client = without_retries(client)
         self.batch, self.interval, self.policy, self.per_channel = batch, interval, policy, per_channel
         self.pace = ChannelPace(spacing)
+        self._scopes: dict[str, frozenset[str]] = {}  # what each token was granted (x-oauth-scopes)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._covered: dict[str, list[str]] = {}  # a home_refresh row -> the rows of its batch its render covers
 
@@ -201,6 +207,8 @@ class DeliveryWorker:
             async with self.runtime.sessions() as db, db.begin():
                 status = await outbox.mark_failed(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), error=error,
                                            retry_after=retry_after, permanent=error in PERMANENT, policy=self.policy)
+                if status == outbox.DEAD:  # lost for good because of its channel: the admins hear of it
+                    await note_lost_channel(db, row=row, error=error, now=self.runtime.clock())
             log.warning("outbox %s (%s) failed: %s -> %s", row.id, row.kind, error, status)
             return 0
         except Exception as exc:  # network errors, timeouts, our own bugs: back off and try again
@@ -217,6 +225,9 @@ class DeliveryWorker:
         account = await db.get(Account, row.user_id) if row.user_id else None
         if account is None:
             raise Skip("the account no longer exists")
+        if not account.is_active:
+            raise Skip("the workspace removed Tamio")
+        LOCALE.set(account.locale)  # this message's amounts and dates, the account's way (each row is its own task)
         return account
 
     async def _token(self, account: Account) -> str:
@@ -229,7 +240,8 @@ class DeliveryWorker:
         handlers = {"action_card": self._card, "card_update": self._card, "home_refresh": self._homes,
                     "alert_new": self._alert, "alert_escalated": self._alert, "alert_resolved": self._resolved,
                     "digest": self._digest, "slack_post": self._post, "slack_update": self._update,
-                    "slack_ephemeral": self._ephemeral, "slack_home": self._home, RECONNECT_KIND: self._reconnect}
+                    "slack_ephemeral": self._ephemeral, "slack_home": self._home, RECONNECT_KIND: self._reconnect,
+                    PROBLEM_KIND: self._channel_problem}
         return await handlers[row.kind](row)
 
     # -- posting once ---------------------------------------------------------------------------
@@ -242,7 +254,7 @@ class DeliveryWorker:
         failed before (a dead row sent again with ``tamio outbox retry`` starts its attempts over but
         keeps its last error).
         """
-        if row.attempts > 1 or row.last_error:
+        if (row.attempts > 1 or row.last_error) and await self.may_read_history(token):
             found = await self.find_posted(channel=channel, key=row.idempotency_key, token=token, thread_ts=thread_ts)
             if found is not None:
                 log.info("outbox %s: already in %s (ts %s) from an earlier attempt; not posting again", row.id, channel, found)
@@ -255,6 +267,26 @@ class DeliveryWorker:
         posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
                                                     metadata=metadata, token=token)
         return {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
+
+    async def may_read_history(self, token: str) -> bool:
+        """Whether the token was granted a history scope: without one, an earlier attempt is not looked for.
+
+        Slack says a token's scopes on every answer (``x-oauth-scopes``); ``auth.test`` asks once per token.
+        The least-privilege manifest has none, so a dropped answer means posting again (at least once).
+        """
+        if token not in self._scopes:
+            try:
+                answer = await self.client.auth_test(token=token)
+                self._scopes[token] = frozenset(s for s in str(answer.headers.get("x-oauth-scopes") or "").split(",") if s)
+            except SlackApiError as exc:
+                if exc.response.status_code == 429 or exc.response.status_code >= 500:
+                    raise  # Slack is busy: this row is tried again later, rather than posted blind now
+                log.warning("auth.test failed (%s); not looking for earlier attempts", exc.response.get("error"))
+                return False
+        if self._scopes[token] & HISTORY_SCOPES:
+            return True
+        log.info("no history scope: a post whose answer was lost is sent again, it may show twice")
+        return False
 
     async def find_posted(self, *, channel: str, key: str, token: str, thread_ts: str | None = None) -> str | None:
         """The ts of a message in ``channel`` (or the thread) whose metadata carries ``key``, if any.
@@ -456,6 +488,19 @@ class DeliveryWorker:
             raise Skip("the message has no text")
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
         return await self.post_once(row, channel=channel, text=text, blocks=blocks, token=await self._token(account))
+
+    async def _channel_problem(self, row: OutboxMessage) -> dict[str, Any]:
+        """A channel lost a message for good: each admin hears it in their DM with Tamio."""
+        async with self.runtime.sessions() as db:
+            account = await self._account(db, row)
+            admins = await admins_to_tell(db, account_id=account.id)
+        if not admins:
+            raise Skip("no admin to tell")
+        text = problem_text(str(row.payload.get("channel")), str(row.payload.get("error")))
+        token = await self._token(account)
+        for admin in admins:
+            await self.client.chat_postMessage(channel=admin, text=text, token=token)
+        return {"told": admins}
 
     async def _update(self, row: OutboxMessage) -> dict[str, Any]:
         async with self.runtime.sessions() as db:

@@ -17,7 +17,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.blocks.card import (
     APPROVE,
@@ -29,13 +28,14 @@ from bot.blocks.card import (
     card_blocks,
     card_text,
     default_option,
-    options_block_id,
+    is_options_block,
 )
-from bot.blocks.common import cut, section, slack_time
+from bot.blocks.common import cut, section, slack_moment
 from bot.blocks.draft_form import draft_form
 from bot.blocks.review import REVIEW_CALLBACK, review_form
 from bot.boundary import handler, tell
 from bot.queries import CardData, load_card
+from bot.replies import send_to_response_url
 from bot.runtime import Scope
 from tamio.errors import Conflict, NotFound, PermissionDenied, TamioError
 from tamio.execution import lifecycle
@@ -61,10 +61,12 @@ def chosen_option_id(body: dict[str, Any], card: CardData) -> str | None:
     """The option picked on the card (message or modal state), else the card's default."""
     states = [(body.get("state") or {}).get("values") or {}, ((body.get("view") or {}).get("state") or {}).get("values") or {}]
     for values in states:
-        picked = (values.get(options_block_id(card.action.id)) or {}).get(CHOOSE) or {}
-        selected = picked.get("selected_option") or {}
-        if selected.get("value"):
-            return str(selected["value"])
+        for block_id, elements in values.items():
+            if not is_options_block(block_id, card.action.id):
+                continue
+            selected = ((elements or {}).get(CHOOSE) or {}).get("selected_option") or {}
+            if selected.get("value"):
+                return str(selected["value"])
     option = default_option(card)
     return option.id if option else None
 
@@ -75,7 +77,7 @@ def friendly(error: lifecycle.AlreadyDecided, user_id: str | None) -> TamioError
         return error
     who = "You" if error.decided_by_slack_user_id == user_id else f"<@{error.decided_by_slack_user_id}>"
     return lifecycle.AlreadyDecided(
-        f"{who} already {error.outcome} this at {slack_time(error.decided_at)}.", action_id=error.action_id,
+        f"{who} already {error.outcome} this {slack_moment(error.decided_at)}.", action_id=error.action_id,
         outcome=error.outcome, decided_by=error.decided_by, decided_at=error.decided_at,
         decided_by_member_id=error.decided_by_member_id, decided_by_slack_user_id=error.decided_by_slack_user_id,
     )
@@ -93,7 +95,9 @@ def update_clicked_copy(scope: Scope, body: dict[str, Any], action_id: str) -> N
             await later.client.views_update(view_id=container["view_id"], view=review_form(card, today=later.today))
         elif response_url and container.get("message_ts") != card.action.slack_message_ts:
             blocks = card_blocks(card, today=later.today, base_currency=later.account.base_currency)
-            await AsyncWebhookClient(response_url).send(text=card_text(card), blocks=blocks, replace_original=True)
+            problem = await send_to_response_url(response_url, text=card_text(card), blocks=blocks, replace_original=True)
+            if problem is not None:  # the copy stays as it was; the channel card and Home are updated anyway
+                log.info("could not update the clicked copy of %s: %s", action_id, problem)
 
     if container.get("type") == "view" or (response_url and container.get("type") == "message"):
         scope.later(work, name="update-clicked-card")
@@ -183,7 +187,8 @@ async def retry_clicked(scope: Scope, body: dict[str, Any]) -> None:
 
 @handler
 async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
-    """Open the draft editor at once (the trigger id lives three seconds)."""
+    """Open the draft editor at once (the trigger id lives three seconds): reading only, never waiting for a writer."""
+    scope.read_only()
     card = await card_in_account(scope, clicked_action_id(body))
     from tamio.execution import policy
 
@@ -197,7 +202,7 @@ async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWe
         raise NotFound("This action sends no message, so there is no draft to edit.")
     container = body.get("container") or {}
     metadata = json.dumps({"action_id": card.action.id, "option_id": option.id, "channel": (body.get("channel") or {}).get("id"),
-                           "view_id": container.get("view_id")})
+                           "view_id": container.get("view_id"), "response_url": body.get("response_url")})
     view = draft_form(card, option, metadata=metadata)
     await scope.commit()  # no transaction across the call to Slack
     if container.get("type") == "view" and (body.get("view") or {}).get("type") == "modal":
@@ -208,6 +213,7 @@ async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWe
 
 @handler
 async def review_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
+    scope.read_only()  # the modal opens without waiting for a writer: its trigger id lives three seconds
     card = await card_in_account(scope, clicked_action_id(body))
     view = review_form(card, today=scope.today)
     await scope.commit()  # no transaction across the call to Slack

@@ -349,7 +349,10 @@ CONFIG_KEYS: Final = {
     "dual_approval_threshold": "an amount, e.g. 10000",
     "base_currency": "a currency code, e.g. USD",
     "timezone": "a time zone, e.g. Europe/London",
+    "locale": "a locale for amounts and dates, e.g. en_US, en_GB, de_DE",
+    "viewers_see_figures": "on or off",
 }
+SWITCHES: Final = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 CONFIG_ALIASES: Final = {"buffer": "obligations_buffer_amount", "currency": "base_currency", "tz": "timezone"}
 INT_RANGES: Final = {"runway_buffer_months": (0, 60), "late_payment_threshold_days": (0, 365), "payroll_check_days_before": (0, 60),
                      "chase_cooloff_days": (0, 365)}
@@ -392,6 +395,10 @@ def _config(rest: list[str]) -> ShowConfig | SetConfig:
             raise wrong
     elif key == "base_currency":
         value = _currency(raw, "config")
+    elif key == "viewers_see_figures":
+        if raw.lower() not in SWITCHES:
+            raise wrong
+        value = SWITCHES[raw.lower()]
     else:
         value = raw
     return SetConfig(key=key, value=value)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bot.blocks.common import escape, fields, header, money, section
 from bot.boundary import Reply
+from bot.channels import ChannelAccess, conversation_kind_from_name, make_postable
 from bot.commands import parse
 from bot.runtime import Scope
 from tamio.accounts.models import Role
@@ -21,6 +22,7 @@ from tamio.accounts.service import (
     get_member,
     get_user_configuration,
     set_role,
+    validate_locale,
     validate_timezone,
 )
 from tamio.audit.service import AuditService
@@ -30,7 +32,7 @@ from tamio.execution import automation
 from tamio.outbox.service import enqueue
 from tamio.preparation.models import ActionStatus, PreparedAction
 
-ACCOUNT_KEYS = ("base_currency", "timezone", "dual_approval_threshold")
+ACCOUNT_KEYS = ("base_currency", "timezone", "locale", "dual_approval_threshold")
 LABELS = {
     "safety_mode": "Safety mode",
     "obligations_buffer_amount": "Buffer",
@@ -44,12 +46,16 @@ LABELS = {
     "dual_approval_threshold": "Two approvals from",
     "base_currency": "Base currency",
     "timezone": "Time zone",
+    "locale": "Amounts and dates written as",
+    "viewers_see_figures": "Viewers see figures",
 }
 
 
 def _shown(key: str, value: object, currency: str) -> str:
     if key in ("obligations_buffer_amount", "dual_approval_threshold") and isinstance(value, Decimal):
         return money(value, currency)
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if hasattr(value, "value"):
         return str(value.value)
     return str(value)
@@ -87,6 +93,8 @@ async def set_config(scope: Scope, command: parse.SetConfig, client: AsyncWebCli
         )
     if key == "timezone":
         value = validate_timezone(str(value))
+    if key == "locale":
+        value = validate_locale(str(value))
     owner: object = account if key in ACCOUNT_KEYS else await get_user_configuration(scope.db, account_id=account.id)
     old = getattr(owner, key)
     if old == value:
@@ -102,11 +110,23 @@ async def set_config(scope: Scope, command: parse.SetConfig, client: AsyncWebCli
     return Reply(text, [section(text)])
 
 
+DIGEST_DOING = "post alerts, action cards and the daily digest"
+
+
 async def digest_here(scope: Scope, command: parse.DigestHere, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.ADMIN, "choose the digest channel")
+    """Only where Tamio can post: a public channel it joins, a private one it was invited to; never a DM."""
     channel = scope.caller.channel_id
     if not channel:
         raise ValidationError("Run this in the channel that should get alerts and the digest.")
+    kind = conversation_kind_from_name(channel, scope.caller.channel_name)
+    if kind is not None:
+        return Reply(ChannelAccess(channel, kind).explain(DIGEST_DOING))
+    await scope.require(Role.ADMIN, "choose the digest channel")
+    await scope.commit()  # no transaction across the call to Slack
+    access = await make_postable(client, channel, channel_name=scope.caller.channel_name)
+    if not access.postable:
+        return Reply(access.explain(DIGEST_DOING))
+    await scope.fresh()
     account = scope.account
     old = account.digest_channel_id
     account.digest_channel_id = channel

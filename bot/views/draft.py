@@ -49,7 +49,9 @@ async def save_draft(scope: Scope, body: dict[str, Any], client: AsyncWebClient)
             return FieldErrors(exc.field_errors)
         raise
     action = card.action
-    caller = replace(scope.caller, channel_id=meta.get("channel") or None, response_url=None)
+    # The Edit draft click's response URL (kept in the modal's metadata) answers where the card is, even
+    # where Tamio is not a member; without one, the note goes ephemerally or to the DM (bot.replies).
+    caller = replace(scope.caller, channel_id=meta.get("channel") or None, response_url=meta.get("response_url") or None)
     note = ":pencil2: Draft saved. It will be sent as you wrote it when the action is approved."
     scope.after_commit(lambda: tell(caller, client, note))
     review_view_id = meta.get("view_id")

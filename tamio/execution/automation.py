@@ -260,6 +260,8 @@ async def maybe_auto_execute(
 
     if action.user_id != account.id or action.status != ActionStatus.PENDING:
         return None
+    if not account.is_active:  # its workspace removed Tamio: nothing is carried out on its behalf
+        return None
     if policy.needs_admin(action.action_type.value, requires_admin=action.requires_admin):
         return None
     rule = await get_rule(db, account_id=account.id, action_type=action.action_type.value)

@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.sandbox.standin import SlackStandIn
 from tamio.accounts.models import Account
 from tamio.api import all_routes
 from tamio.currency.service import RateBook, list_rates
@@ -31,7 +30,7 @@ from tamio.execution.lifecycle import amount_at_stake
 from tamio.forecast.service import calculate_forecast
 from tamio.preparation.models import ActionOption, PreparedAction
 from tests.api.conftest import Api, Business, assert_problem, today
-from tests.bot.conftest import ADMIN, APPROVER, USERS, start_bot
+from tests.bot.conftest import ADMIN, APPROVER, start_bot, workspace
 from tests.conftest import TEST_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,7 +145,7 @@ async def test_what_account_b_writes_anywhere_leaves_account_a_as_it_was(
     a, b = business, other_business
     noon = datetime.combine(today(), time(12), tzinfo=UTC)
     # A at rest: the server has answered A's own changes (refresh requests) and handled its messages.
-    async with SlackStandIn(users={k: dict(v) for k, v in USERS.items()}) as slack:
+    async with workspace() as slack:
         async for bot in start_bot(slack, api.sessions):
             await bot.settle()
     before = await snapshot(api, a.account_id, noon)
@@ -156,7 +155,7 @@ async def test_what_account_b_writes_anywhere_leaves_account_a_as_it_was(
         for method, path, body in calls:
             reply = await api.call(method, path, token=b.admin, json=body)
             assert reply.status < 500, (operation, reply.status, reply.text)
-    async with SlackStandIn(users={k: dict(v) for k, v in USERS.items()}) as slack:
+    async with workspace() as slack:
         async for bot in start_bot(slack, api.sessions):
             for text in SLACK_WRITES:
                 reply = await bot.command(ADMIN, text)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.home as home
 from bot.home import HomeData
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.standin import SlackStandIn
 from tamio.accounts.models import Account, Member
 from tamio.accounts.tokens import create_token
 from tamio.data.models import Client
