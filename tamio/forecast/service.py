@@ -236,4 +236,5 @@ async def calculate_forecasts(
     }
 
 
-calculate_forecast_v2 = calculate_forecast  # the design document's name
+# The design document's name ("Computing a Forecast: API calls calculate_forecast_v2()"); one function.
+calculate_forecast_v2 = calculate_forecast
