@@ -38,7 +38,8 @@ def home_discrepancies(view: dict[str, Any], *, expected_headline: str, expected
     if start is not None:
         end = next((i for i in range(start + 1, len(blocks)) if blocks[i].get("type") == "divider"), len(blocks))
         if blocks[start + 1 : end] != expected_alerts and expected_alerts:
-            problems.append(f"App Home lists other alerts than the open ones: {json.dumps(blocks[start + 1 : end])[:600]}")
+            problems.append(f"App Home lists other alerts than the open ones: {json.dumps(blocks[start + 1 : end])[:1500]}\n"
+                            f"open now: {json.dumps(expected_alerts)[:1500]}")
     return problems
 
 
