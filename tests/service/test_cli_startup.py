@@ -69,7 +69,7 @@ def test_a_command_loads_its_own_module_only(tmp_path: Path) -> None:
     done, modules = loaded(tmp_path, "forecast")  # no tables yet: it reaches the database and says so
     assert done.returncode == 1 and "tamio db upgrade" in done.stderr
     assert {"sqlalchemy", "aiosqlite", "tamio.forecast.service"} <= modules
-    assert not {m for m in modules if m.split(".")[0] in ("alembic", "matplotlib", "jinja2", "aiohttp", "asyncpg", "tqdm")}
+    assert not {m for m in modules if m.split(".")[0] in ("alembic", "matplotlib", "jinja2", "aiohttp", "asyncpg", "tqdm", "holidays")}
 
 
 def test_the_program_exits_quickly_with_its_output_and_status(tmp_path: Path) -> None:
