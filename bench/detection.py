@@ -41,6 +41,7 @@ from tamio.detection.engine import DetectionEngine, evaluate  # noqa: E402
 from tamio.detection.models import DetectionType  # noqa: E402
 from tamio.detection.snapshot import load_snapshot  # noqa: E402
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent  # noqa: E402
+from tamio.server_secret import ServerSecret  # noqa: E402
 
 TODAY = date(2026, 12, 7)
 NOW = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
@@ -129,7 +130,7 @@ async def bench(url: str, label: str, runs: int) -> None:
     try:
         async with engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
-        sessions = make_session_factory(engine)
+        sessions = make_session_factory(engine, ServerSecret.parse(ServerSecret.generate()))
         async with sessions() as session, session.begin():
             account = await create_account(session, name="Bench Agency", base_currency="USD")
             for model, rows in books(account.id).items():

@@ -42,6 +42,7 @@ from tamio.obligations.models import ObligationAgreement, ObligationSchedule  # 
 from tamio.outbox.models import OutboxMessage  # noqa: E402
 from tamio.preparation.models import PreparedAction  # noqa: E402
 from tamio.scheduler.models import PipelineRun, SchedulerClaim  # noqa: E402
+from tamio.server_secret import ServerSecret  # noqa: E402
 
 TODAY = date(2026, 12, 7)
 NOW = datetime(2026, 12, 7, 9, 1, tzinfo=UTC)
@@ -140,7 +141,7 @@ async def worker(url: str, go: float, second_after: float, shards: int, concurre
     from tamio.scheduler.runner import SchedulerApp
 
     engine = create_engine(url, pool_size=concurrency + 2)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, ServerSecret.parse(ServerSecret.generate()))
     clock = [NOW]
     app = SchedulerApp(settings(url), sessions, clock=lambda: clock[0], shards=shards, concurrency=concurrency)
     async with sessions() as db:  # warm the pool and the imports before the start signal
@@ -159,7 +160,7 @@ async def worker(url: str, go: float, second_after: float, shards: int, concurre
 
 async def results(url: str) -> dict[str, int]:
     engine = create_engine(url)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, ServerSecret.parse(ServerSecret.generate()))
     try:
         async with sessions() as db:
             async def count(model: type[Any], *where: Any) -> int:

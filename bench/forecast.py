@@ -34,6 +34,7 @@ from tamio.forecast.service import calculate_forecast  # noqa: E402
 from tamio.obligations.backfill import backfill_schedules  # noqa: E402
 from tamio.obligations.models import ObligationAgreement  # noqa: E402
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, build_rrule  # noqa: E402
+from tamio.server_secret import ServerSecret  # noqa: E402
 
 TODAY = date(2026, 12, 7)
 NOW = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
@@ -67,7 +68,7 @@ async def run(url: str, label: str, count: int) -> None:
     try:
         async with engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
-        sessions = make_session_factory(engine)
+        sessions = make_session_factory(engine, ServerSecret.parse(ServerSecret.generate()))
         async with sessions() as session, session.begin():
             account = await create_account(session, name="Bench Ltd", base_currency="USD")
             await session.execute(insert(ObligationAgreement), agreement_rows(account.id, count))

@@ -40,6 +40,7 @@ from tamio.pipeline import PipelineConfig, run_detection_preparation_cycle  # no
 from tamio.preparation.alerts import AlertView  # noqa: E402
 from tamio.preparation.context import load_context  # noqa: E402
 from tamio.preparation.engine import AGENTS  # noqa: E402
+from tamio.server_secret import ServerSecret  # noqa: E402
 
 
 def ms(values: list[float]) -> str:
@@ -51,7 +52,7 @@ async def bench(url: str, label: str, runs: int) -> None:
     try:
         async with engine.begin() as connection:
             await connection.run_sync(Base.metadata.create_all)
-        sessions = make_session_factory(engine)
+        sessions = make_session_factory(engine, ServerSecret.parse(ServerSecret.generate()))
         async with sessions() as session, session.begin():
             account = await create_account(session, name="Bench Agency", base_currency="USD")
             for model, rows in books(account.id).items():

@@ -28,8 +28,9 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.blocks.common import escape, escape_keeping_mentions
 from bot.runtime import Caller, Runtime, Scope
-from tamio.errors import TamioError, ValidationError
+from tamio.errors import MissingExchangeRate, TamioError, ValidationError
 
 log = logging.getLogger("tamio.bot")
 
@@ -62,13 +63,16 @@ Answer = Reply | FieldErrors | Options | ViewUpdate | None
 
 
 def error_text(error: TamioError) -> str:
-    """What was wrong, what would be right, and a working example when there is one."""
-    text = f":warning: {error.message}"
+    """What was wrong, what would be right, and a working example when there is one.
+
+    Messages quote what the person typed (a name, an amount): escaped, so it reads as text and
+    cannot become a mention or a link; Tamio's own user mentions stay."""
+    text = f":warning: {escape_keeping_mentions(error.message)}"
     if error.hint and error.hint not in error.message:
-        text += f" {error.hint}"
+        text += f" {escape_keeping_mentions(error.hint)}"
     example = getattr(error, "example", None)
     if example:
-        text += f"\nExample: `{example}`"
+        text += f"\nExample: `{escape(str(example))}`"
     return text
 
 
@@ -168,6 +172,26 @@ async def _fail(ack: Any, kind: str, body: dict[str, Any], scope: Scope | None, 
 Handler = Callable[..., Awaitable[Answer]]
 
 
+async def _run(fn: Handler, arguments: Callable[[], dict[str, Any]], scope: Scope | None, runtime: Runtime | None) -> Answer:
+    """The listener, then the commit. A rate the conversion lacks is fetched from the configured ECB
+    feed (the transaction rolled back first) and, when the feed has it, the listener runs once more."""
+    try:
+        answer = await fn(**arguments())
+        if scope is not None:
+            await scope.commit()
+        return answer
+    except MissingExchangeRate as missing:
+        if scope is None or runtime is None:
+            raise
+        await scope.rollback()
+        if not await runtime.rate_feed.fetch_for(runtime.sessions, missing):
+            raise
+    await scope.restart()
+    answer = await fn(**arguments())
+    await scope.commit()
+    return answer
+
+
 def handler(fn: Handler) -> Callable[..., Awaitable[None]]:
     """Wrap a Tamio listener in the boundary (see the module docstring)."""
     wanted = list(inspect.signature(fn).parameters)
@@ -176,18 +200,19 @@ def handler(fn: Handler) -> Callable[..., Awaitable[None]]:
         scope: Scope | None = context.get("scope")
         runtime: Runtime | None = context.get("runtime")
         kind = request_kind(body)
-        available: dict[str, Any] = {
-            "ack": ack, "body": body, "context": context, "client": client, "respond": respond, "scope": scope,
-            "runtime": runtime,
-            "db": scope.db if scope else None, "account": scope.account if scope else None,
-            "member": scope.member if scope else None, "now": scope.now if scope else None,
-        }
+        def arguments() -> dict[str, Any]:  # read from the scope each time: a second run may have new rows
+            available: dict[str, Any] = {
+                "ack": ack, "body": body, "context": context, "client": client, "respond": respond, "scope": scope,
+                "runtime": runtime,
+                "db": scope.db if scope else None, "account": scope.account if scope else None,
+                "member": scope.member if scope else None, "now": scope.now if scope else None,
+            }
+            return {name: available.get(name) for name in wanted}
+
         try:
             if scope is None and "scope" in wanted:
                 raise TamioError("I couldn't tell which workspace this came from.", hint="Try again from Slack.")
-            answer = await fn(**{name: available.get(name) for name in wanted})
-            if scope is not None:
-                await scope.commit()
+            answer = await _run(fn, arguments, scope, runtime)
             await _answer(ack, kind, answer)
         except Exception as error:  # the boundary: every failure becomes a message
             if scope is not None:

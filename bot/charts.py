@@ -28,6 +28,7 @@ from tamio.config import Settings
 from tamio.errors import PermissionDenied
 from tamio.forecast.engine import Forecast
 from tamio.money import format_money
+from tamio.server_secret import GENERATE_HINT, SecretKeyInvalid, ServerSecret
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -101,25 +102,28 @@ class ChartRequest:
 
 
 class ChartLinks:
-    """Signed, expiring chart URLs; the key comes from TAMIO_SECRET_KEY (or the signing secret)."""
+    """Signed, expiring chart URLs, keyed by the server secret (TAMIO_SECRET_KEY) and nothing else:
+    a key derived from a constant or a Slack setting that Socket Mode leaves unset could be forged."""
 
     def __init__(self, settings: Settings) -> None:
-        secret = settings.secret_key or settings.slack_signing_secret or ""
-        self._key = hashlib.sha256(b"tamio-chart-links:" + secret.encode()).digest()
+        secret = ServerSecret.from_value(settings.secret_key)
+        if secret is None:
+            raise SecretKeyInvalid(f"Chart links are signed with TAMIO_SECRET_KEY, which is not set; {GENERATE_HINT}.")
+        self._keys = secret.keys_for("chart-links")  # the newest signs; older ones still open links they signed
         self._base = settings.public_url.rstrip("/")
 
     def token(self, *, account_id: str, as_of: date, weeks: int, now: datetime) -> str:
         payload = {"a": account_id, "d": as_of.isoformat(), "w": weeks, "x": int((now + LINK_LIFETIME).timestamp()),
                    "v": int(now.timestamp())}
         body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
-        return f"{body}.{self._sign(body)}"
+        return f"{body}.{self._sign(body, self._keys[0])}"
 
     def url(self, *, account_id: str, as_of: date, weeks: int, now: datetime) -> str:
         return f"{self._base}/charts/{self.token(account_id=account_id, as_of=as_of, weeks=weeks, now=now)}.png"
 
     def verify(self, token: str, *, now: datetime) -> ChartRequest:
         body, _, signature = token.removesuffix(".png").partition(".")
-        if not body or not hmac.compare_digest(signature, self._sign(body)):
+        if not body or not any(hmac.compare_digest(signature.encode(), self._sign(body, key).encode()) for key in self._keys):
             raise PermissionDenied("This chart link is not valid.")
         try:
             payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
@@ -131,6 +135,7 @@ class ChartLinks:
             raise PermissionDenied("This chart link has expired; open App Home again for a fresh one.")
         return request
 
-    def _sign(self, body: str) -> str:
-        digest = hmac.new(self._key, body.encode(), hashlib.sha256).digest()
+    @staticmethod
+    def _sign(body: str, key: bytes) -> str:
+        digest = hmac.new(key, body.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:18]).decode()

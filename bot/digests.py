@@ -79,8 +79,8 @@ def _pending_line(note: PendingNote) -> str:
 def digest_message(digest: DailyDigest) -> tuple[str, list[Block]]:
     """The digest as (notification text, blocks)."""
     if digest.quiet:
-        line = digest.quiet_line()
-        return line, [section(escape(line))]
+        line = escape(digest.quiet_line())
+        return line, [section(line), *_checkpoint(digest)]
     extra = digest.extra
     greeting = f"*Good morning — Tamio for {escape(cut(digest.account_name, 150))}, {day_label(digest.day)}*"
     blocks: list[Block] = [section(f"{greeting}\n{escape(digest.headline())}")]
@@ -98,7 +98,16 @@ def digest_message(digest: DailyDigest) -> tuple[str, list[Block]]:
     if digest.done_yesterday:
         parts = [escape(cut(d.option if d.option == d.title else f"{d.option} ({d.title})", 300)) for d in digest.done_yesterday]
         blocks.append(section(_fit(parts, "; ", int(extra.get("done_total", len(parts))), prefix="*Done yesterday:* ")))
-    return f"Tamio for {digest.account_name}, {day_label(digest.day)}: {digest.headline()}", blocks
+    blocks += _checkpoint(digest)
+    return f"Tamio for {escape(digest.account_name)}, {day_label(digest.day)}: {escape(digest.headline())}", blocks
+
+
+def _checkpoint(digest: DailyDigest) -> list[Block]:
+    """The audit trail's head, kept here, outside Tamio's database: ``tamio audit verify --head`` with it
+    finds any row removed since, even if whoever removed it rewrote the database's own record too."""
+    if not digest.audit_head:
+        return []
+    return [context(f"Audit checkpoint `{digest.audit_head}` (`tamio audit verify --head {digest.audit_head}`)")]
 
 
 # -- alert announcements ------------------------------------------------------------------------
@@ -147,7 +156,7 @@ def alert_new_message(alert: DetectionAlert, *, today: date) -> tuple[str, list[
     if alert.explanation:
         body += f"\n{escape(cut(alert.explanation, 2000))}"
     note = f"{_label(severity)} · new alert · raised {slack_time(alert.first_detected_at)}"
-    return f"{_label(severity)}: {alert.title}", [section(body), context(note)]
+    return f"{_label(severity)}: {escape(alert.title)}", [section(body), context(note)]
 
 
 def alert_escalated_message(alert: DetectionAlert, *, today: date, before: dict[str, Any] | None) -> tuple[str, list[Block]]:
@@ -162,11 +171,11 @@ def alert_escalated_message(alert: DetectionAlert, *, today: date, before: dict[
     if alert.explanation:
         body += f"\n{escape(cut(alert.explanation, 2000))}"
     note = f"{_label(severity)} · escalated {alert.escalation_count}× · first raised {slack_time(alert.first_detected_at)}"
-    return f"Escalated to {_label(severity).lower()}: {alert.title}", [section(body), context(note)]
+    return f"Escalated to {_label(severity).lower()}: {escape(alert.title)}", [section(body), context(note)]
 
 
 def alert_resolved_message(alert: DetectionAlert, *, resolved_at: datetime | None) -> tuple[str, list[Block]]:
     """What an announcement becomes once its alert is resolved (edited in place)."""
     when = f" {slack_time(resolved_at)}" if resolved_at else ""
     body = f":white_check_mark: *Resolved:* ~{escape(cut(alert.title, 200))}~"
-    return f"Resolved: {alert.title}", [section(body), context(f"Resolved{when}: the condition no longer holds. Nothing to do.")]
+    return f"Resolved: {escape(alert.title)}", [section(body), context(f"Resolved{when}: the condition no longer holds. Nothing to do.")]

@@ -33,6 +33,7 @@ import bot.oauth_tables  # noqa: F401  (registers the tables on Tamio's metadata
 from tamio.accounts.models import Role
 from tamio.accounts.service import ensure_member, get_member
 from tamio.config import Settings
+from tamio.server_secret import ServerSecret
 
 log = logging.getLogger("tamio.bot")
 
@@ -46,13 +47,9 @@ class TokenCipher:
     """Fernet encryption with key rotation (keys newest first)."""
 
     def __init__(self, keys: str) -> None:
-        parsed = [k.strip() for k in keys.split(",") if k.strip()]
-        if not parsed:
-            raise ValueError("TAMIO_SECRET_KEY is empty; generate one with `python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`")
-        try:
-            self._fernet = MultiFernet([Fernet(k) for k in parsed])
-        except ValueError as exc:
-            raise ValueError("TAMIO_SECRET_KEY must hold Fernet keys (32 url-safe base64 bytes), comma-separated") from exc
+        # Fernet keys or passphrases, as TAMIO_SECRET_KEY takes them; a value that cannot be a key is a
+        # one-line SecretKeyInvalid (``tamio serve`` checks it before anything starts).
+        self._fernet = MultiFernet([Fernet(k) for k in ServerSecret.parse(keys).fernet_keys()])
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenCipher:

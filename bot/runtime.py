@@ -28,19 +28,24 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account, Member, Role
 from tamio.accounts.service import require_role
 from tamio.config import Settings
+from tamio.currency.feed import RateFeed
 from tamio.db import read_only, utcnow
-from tamio.errors import NotFound
+from tamio.errors import Conflict, NotFound
+from tamio.scheduler.models import SlackEventReceipt
 
 log = logging.getLogger("tamio.bot")
 
@@ -77,6 +82,7 @@ class Scope:
     _changed_workspace: bool = False
     _reading: bool = False
     remember_as: tuple[str, str | None, str | None] | None = None  # cache the account and member once committed
+    request_key: str | None = None  # the signed request's identity (bot.gate): recorded with its first write
 
     @property
     def today(self) -> date:
@@ -91,6 +97,21 @@ class Scope:
         await self.db.refresh(self.account)
         if self.member is not None:
             await self.db.refresh(self.member)
+
+    async def restart(self) -> None:
+        """After a rollback, before running the listener again: reload the account and member, or find
+        (and make) them again when the rolled-back transaction was the one that created them."""
+        if all(row is None or sa_inspect(row).persistent for row in (self.account, self.member)):
+            await self.fresh()
+            return
+        from bot.workspace import resolve  # bot.workspace builds on this module
+
+        name = sa_inspect(self.account).dict.get("name") or f"Slack workspace {self.caller.team_id}"  # no lazy load
+        self.account, self.member = await resolve(
+            self.db, self.client, self.settings, team_id=self.caller.team_id, enterprise_id=self.caller.enterprise_id,
+            user_id=self.caller.user_id, name=name,
+        )
+        self.caller = replace(self.caller, account_id=self.account.id, member_id=self.member.id if self.member else None)
 
     def read_only(self) -> None:
         """This listener only reads: its transaction never waits for a writer and cannot write.
@@ -129,6 +150,8 @@ class Scope:
 
     async def commit(self) -> None:
         if self.db.in_transaction():
+            if self.request_key is not None and not self._reading:
+                await self._record_request()
             await self.db.commit()
         if self._changed_workspace:
             self.runtime.workspaces.forget(self.account.id)
@@ -142,6 +165,14 @@ class Scope:
         for factory in pending:
             self.runtime.spawn(factory(), name="after-commit")
 
+    async def _record_request(self) -> None:
+        """Record the request with what it changes: the same request again (a replay to another replica,
+        or after a restart) finds the receipt and changes nothing."""
+        key, self.request_key = self.request_key, None
+        assert key is not None
+        if not await first_receipt(self.db, event_id=key, team_id=self.caller.team_id, now=self.now):
+            raise Conflict("This request was already handled, so nothing was changed.")
+
     async def rollback(self) -> None:
         self._after_commit = []
         if self.db.in_transaction():
@@ -150,6 +181,18 @@ class Scope:
     async def close(self) -> None:
         await self.rollback()
         await self.db.close()
+
+
+async def first_receipt(db: AsyncSession, *, event_id: str, team_id: str | None, now: datetime) -> bool:
+    """Record an event id (or a request's identity); False when it was seen before (a retry or a replay)."""
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(SlackEventReceipt)
+        .values(event_id=event_id, team_id=team_id, received_at=now)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+    result = await db.execute(stmt)
+    return bool(getattr(result, "rowcount", 0))
 
 
 ErrorReporter = Callable[[Caller, AsyncWebClient, BaseException, str | None], Awaitable[None]]
@@ -170,6 +213,7 @@ class Runtime:
         self.workspaces = KnownWorkspaces()
         # Clicks whose listener only acks (a radio choice, a link button): no database work for them.
         self.ack_only_actions: set[str] = set()
+        self.rate_feed = RateFeed(settings.ecb_feed_url)  # fetched when a conversion lacks a rate
 
     def wake_delivery(self) -> None:
         """Tell the outbox worker to look now (a commit may have added messages)."""

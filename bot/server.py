@@ -1,7 +1,7 @@
 """The aiohttp application ``tamio serve`` runs: Slack, health, charts, and whatever other issues add.
 
-Routes: ``POST /slack/events`` (every command, interaction and event; Bolt verifies the
-signature), ``GET /slack/install`` and ``/slack/oauth_redirect`` (Bolt's OAuth flow when
+Routes: ``POST /slack/events`` (every command, interaction and event; ``bot.gate`` checks the
+signature, the body and replays before Bolt sees it), ``GET /slack/install`` and ``/slack/oauth_redirect`` (Bolt's OAuth flow when
 SLACK_CLIENT_ID/SECRET are set; otherwise a page saying the app serves one workspace),
 ``GET /healthz``, ``GET /charts/<token>.png`` (App Home's chart) and Xero's OAuth callback
 (``/integrations/xero/callback``, where ``/tamio connect xero``'s link comes back). At start-up the outbox
@@ -34,6 +34,7 @@ from bot.app import TamioApp, create_app
 from bot.charts import warm_up
 from bot.delivery import DeliveryWorker
 from bot.forecasting import draw, load_forecast
+from bot.gate import SlackGate
 from bot.runtime import Runtime
 from tamio.accounts.models import Account
 from tamio.config import Settings
@@ -73,7 +74,12 @@ def build_web_app(
     run_delivery: bool = True,
 ) -> web.Application:
     bolt = app or create_app(settings, session_factory, client)
-    web_app = bolt.web_app(path=EVENTS_PATH)
+    web_app = web.Application()
+    web_app.router.add_post(EVENTS_PATH, SlackGate(bolt, settings.slack_signing_secret).handle)
+    if bolt.oauth_flow is not None:  # Bolt's own install and redirect pages
+        oauth_pages = bolt.server(path=EVENTS_PATH)
+        web_app.router.add_get(bolt.oauth_flow.install_path, oauth_pages.handle_get_requests)
+        web_app.router.add_get(bolt.oauth_flow.redirect_uri_path, oauth_pages.handle_get_requests)
     web_app[BOLT_APP] = bolt
     web_app[RUNTIME] = bolt.runtime
     web_app.router.add_get("/healthz", _healthz)

@@ -26,19 +26,17 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from bot.boundary import apology_text
-from bot.runtime import Caller, Runtime, Scope
+from bot.gate import REQUEST_KEY_HEADER
+from bot.runtime import Caller, Runtime, Scope, first_receipt
 from tamio.accounts.models import Account, Member, Role
 from tamio.accounts.service import account_for_team, create_account, ensure_member, get_member
 from tamio.config import Settings
 from tamio.db import read_only
-from tamio.scheduler.models import SlackEventReceipt
 
 log = logging.getLogger("tamio.bot")
 
@@ -47,18 +45,6 @@ def team_name(body: dict[str, Any], team_id: str) -> str:
     team = body.get("team")
     domain = body.get("team_domain") or (team.get("domain") if isinstance(team, dict) else None)
     return str(domain) if domain else f"Slack workspace {team_id}"
-
-
-async def first_receipt(db: AsyncSession, *, event_id: str, team_id: str | None, now: Any) -> bool:
-    """Record an event id; False when it was seen before (a retry)."""
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(SlackEventReceipt)
-        .values(event_id=event_id, team_id=team_id, received_at=now)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-    )
-    result = await db.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
 
 
 async def find_or_create_account(
@@ -241,6 +227,7 @@ def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse |
         # before it calls Slack: no transaction stays open across a network call).
         scope = Scope(runtime, db, account, member, now, caller, client)
         scope.remember_as = None if known is not None else key  # remembered only once it is committed
+        scope.request_key = (req.headers.get(REQUEST_KEY_HEADER.lower()) or [None])[0]
         context["scope"] = scope
         context["runtime"] = runtime
         await next()

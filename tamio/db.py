@@ -11,7 +11,11 @@ on both, with three rules that FIELD_NOTES.md measured:
   On PostgreSQL the same mark makes the transaction ``READ ONLY``.
 - Money is ``Money``: integer thousandths in a BIGINT. SQLite's NUMERIC is a float, and its SUM
   over text is a float; integers are exact up to 9.2e18 and sum exactly in SQL on both backends.
-  Thousandths cover every three-decimal currency and 1234567890123456.78.
+  Thousandths cover every three-decimal currency and 1234567890123456.78. Amounts are held to
+  10^12 (``tamio.limits``), and sums go through ``money_sum``: SQLite's SUM of integers stops with
+  "integer overflow" past 9.2e18, so there it adds millions and remainders apart (PostgreSQL's SUM
+  of a BIGINT is an exact NUMERIC already).
+- SQL parameters (row values) never reach the log: engines hide them (``hide_parameters``).
 - Datetimes are ``UTCDateTime``: stored as naive UTC, returned as aware UTC on both backends.
 
     engine = create_engine("sqlite+aiosqlite:///var/tamio.db")
@@ -36,13 +40,17 @@ from sqlalchemy import JSON, BigInteger, Date, DateTime, String, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only, immutabledict
 
 from tamio.config import normalize_database_url
+from tamio.server_secret import SESSION_INFO_KEY, ServerSecret
 
 MONEY_SCALE = 3
+_BIGINT_MAX = 2**63 - 1
 _MONEY_FACTOR = Decimal(10) ** MONEY_SCALE
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -74,6 +82,8 @@ class Money(TypeDecorator[Decimal]):
                 raise ValueError(f"{amount} has more than {MONEY_SCALE} decimal places; quantize it first")
         except InvalidOperation as exc:
             raise ValueError(f"not an amount: {value!r}") from exc
+        if abs(scaled) > _BIGINT_MAX:  # the services hold amounts to tamio.limits; this is the last line
+            raise ValueError(f"{amount} does not fit in a Money column")
         return int(scaled)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
@@ -85,6 +95,28 @@ class Money(TypeDecorator[Decimal]):
 def from_thousandths(value: int | Decimal | str) -> Decimal:
     """Turn a stored (or SQL-summed) Money integer back into a Decimal."""
     return Decimal(int(value)).scaleb(-MONEY_SCALE)
+
+
+class money_sum(FunctionElement[Decimal]):  # noqa: N801 (an SQL function, named like func.sum)
+    """``SUM`` of a Money column (or of a difference of two) that cannot overflow on either database."""
+
+    type = Money()
+    inherit_cache = True
+    name = "money_sum"
+
+
+@compiles(money_sum)
+def _money_sum(element: money_sum, compiler: Any, **kw: Any) -> str:
+    return f"SUM({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(money_sum, "sqlite")
+def _money_sum_sqlite(element: money_sum, compiler: Any, **kw: Any) -> str:
+    # x = (x / 10^6) * 10^6 + x % 10^6 for every integer (both truncate toward zero): each SUM stays far
+    # from 2^63 for any realistic number of rows, and the final arithmetic turns REAL, not an error,
+    # in the one case its exact result could not be an integer anyway.
+    value = compiler.process(element.clauses, **kw)
+    return f"(SUM(({value}) / 1000000) * 1000000 + SUM(({value}) % 1000000))"
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -219,16 +251,22 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
             # than opening and closing overflow ones in every burst (":memory:" has one connection).
             pool = {"pool_size": pool_size, "max_overflow": pool_size}
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 15}, pool_reset_on_return=None,  # see _on_reset
-                                     **pool)
+                                     hide_parameters=True, **pool)
         _install_sqlite_recipe(engine)
         return engine
     return create_async_engine(
-        url, echo=echo, pool_pre_ping=True, pool_recycle=1800, pool_size=pool_size, max_overflow=pool_size
+        url, echo=echo, pool_pre_ping=True, pool_recycle=1800, pool_size=pool_size, max_overflow=pool_size,
+        hide_parameters=True,
     )
 
 
-def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: AsyncEngine, secret: ServerSecret | None = None) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine``; ``secret`` (the server secret) keys the audit chain of what they write.
+
+    A session without one can read and verify nothing keyed and write no audit row: every entry
+    point (``tamio serve``, the CLI, the scheduler) passes the secret it was started with.
+    """
+    return async_sessionmaker(engine, expire_on_commit=False, info={SESSION_INFO_KEY: secret} if secret else {})
 
 
 def enum_column(enum_cls: type[Any]) -> Any:

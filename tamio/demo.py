@@ -89,7 +89,8 @@ async def seed_demo(
         await ensure_member(db, account_id=account.id, slack_user_id=slack_id, display_name=name, role=role, is_installer=role == Role.ADMIN)
     config = await get_user_configuration(db, account_id=account.id)
     config.obligations_buffer_amount = Decimal("10000")
-    await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.0850"), rate_date=today - timedelta(days=30), source="demo")
+    await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.0850"), rate_date=today - timedelta(days=30),
+                   account_id=account.id, source="demo")
 
     await set_balance(db, account=account, name="Operating", amount=Decimal("10000"), currency="USD", on_date=today, now=now, account_type="bank")
     await set_balance(db, account=account, name="Savings", amount=Decimal("3000"), currency="USD", on_date=today, now=now, account_type="savings")

@@ -30,6 +30,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
+from tamio.audit.verify import audit_head
 from tamio.config import Settings
 from tamio.detection.models import SEVERITY_RANK, AlertSeverity, AlertStatus, DetectionAlert
 from tamio.forecast.service import calculate_forecast
@@ -90,6 +91,7 @@ class DailyDigest:
     pending_total: int = 0
     done_yesterday: tuple[DoneNote, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    audit_head: str | None = None  # the audit trail's head checkpoint (``AuditMark.short``), kept in Slack
 
     @property
     def quiet(self) -> bool:
@@ -128,7 +130,7 @@ class DailyDigest:
             pending=tuple(_pending(p) for p in data["pending"]), pending_total=int(data["pending_total"]),
             done_yesterday=tuple(DoneNote(d["action_id"], d["title"], d["option"], datetime.fromisoformat(d["executed_at"]))
                                  for d in data["done_yesterday"]),
-            extra=dict(data.get("extra") or {}),
+            extra=dict(data.get("extra") or {}), audit_head=data.get("audit_head"),
         )
 
 
@@ -233,4 +235,5 @@ async def load_digest(
         done_yesterday=tuple(DoneNote(a.id, a.title, option or a.title, a.executed_at or end)
                              for a, option in done_rows[:LIST_LIMIT]),
         extra={"new_total": len(fresh), "escalated_total": len(risen), "done_total": len(done_rows)},
+        audit_head=head.short if (head := await audit_head(db, account_id=account.id)) else None,
     )

@@ -57,6 +57,10 @@ class MissingExchangeRate(TamioError):
     status = 422
     title = "Missing exchange rate"
 
+    def __init__(self, message: str, *, hint: str | None = None, currencies: tuple[str, str] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.currencies = currencies  # (from, to): what a feed fetched on first need must hold
+
 
 class LockedField(TamioError):
     status = 409

@@ -1,7 +1,7 @@
 """Imports every model so ``Base.metadata`` knows the whole schema (Alembic, tests)."""
 
 from tamio.accounts.models import Account, ApiToken, Member, Role, SafetyMode, UserConfiguration
-from tamio.audit.models import AuditLog
+from tamio.audit.models import AuditHead, AuditLog
 from tamio.currency.models import ExchangeRate
 from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.db import Base
@@ -15,7 +15,7 @@ from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
 from tamio.scheduler.models import PipelineRun, SchedulerClaim, SlackEventReceipt
 
 __all__ = [
-    "Account", "ActionApproval", "ActionOption", "ApiToken", "AuditLog", "Base", "CashAccount", "CashEvent",
+    "Account", "ActionApproval", "ActionOption", "ApiToken", "AuditHead", "AuditLog", "Base", "CashAccount", "CashEvent",
     "Client", "DetectionAlert", "DetectionRule", "ExchangeRate", "ExecutionAutomationRule", "ExecutionRecord",
     "ExpenseBucket", "IntegrationConnection", "IntegrationMapping", "LinkedAction", "Member", "ObligationAgreement",
     "ObligationSchedule", "OutboxMessage", "PaymentEvent", "PipelineRun", "PreparedAction", "Role", "SafetyMode",

@@ -1,7 +1,9 @@
 """Money: ``Decimal`` amounts with a currency, their precision and how people write them.
 
-Amounts are never floats. ``parse_amount`` reads what people type ("1200", "1,200.50") and
-refuses what is ambiguous ("12,00.5"); ``quantize`` rounds to the currency's minor units (JPY 0,
+Amounts are never floats. ``parse_amount`` reads what people type ("1200", "1,200.50") in ASCII
+digits and refuses what is ambiguous ("12,00.5"), other scripts' digits ("١٢٠٠") and amounts past
+the shared limit (``tamio.limits``); ``normalize_currency`` takes ISO 4217 codes of currencies in
+circulation (not test or fund codes such as XTS or XXX); ``quantize`` rounds to the currency's minor units (JPY 0,
 USD 2, KWD 3) with banker's rounding; ``format_money`` writes them as the business does.
 
     >>> format_money(Decimal("42000"), "USD")
@@ -13,32 +15,46 @@ USD 2, KWD 3) with banker's rounding; ``format_money`` writes them as the busine
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import lru_cache
 
-from babel.core import Locale
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.core import Locale, get_global
+from babel.numbers import format_currency, get_currency_precision
 
 from tamio.errors import ValidationError
+from tamio.limits import check_amount
 
 ZERO = Decimal("0")
-_AMOUNT_RE = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
-_KNOWN_CURRENCIES: frozenset[str] = frozenset(list_currencies())
+# ASCII digits only: ``\d`` would also read Arabic-Indic and other scripts' digits as an amount.
+_AMOUNT_RE = re.compile(r"^[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?$")
+_CODE_RE = re.compile(r"^[A-Za-z]{3}$")
+
+
+def _in_circulation() -> frozenset[str]:
+    """ISO 4217 codes that are legal tender somewhere with no end date in the CLDR data babel ships."""
+    territories: Mapping[str, list[tuple[str, object, object, bool]]] = get_global("territory_currencies")
+    return frozenset(code for periods in territories.values() for code, _start, end, tender in periods if end is None and tender)
+
+
+CURRENCIES_IN_CIRCULATION: frozenset[str] = _in_circulation()
 
 
 def is_currency(code: str) -> bool:
-    return code.upper() in _KNOWN_CURRENCIES
+    return code.upper() in CURRENCIES_IN_CIRCULATION
 
 
 def normalize_currency(code: str) -> str:
-    """Upper-case a currency code, refusing unknown ones with an example of a good one."""
+    """Upper-case a currency code, refusing what is not one in circulation with an example of a good one."""
     value = (code or "").strip().upper()
-    if len(value) != 3 or value not in _KNOWN_CURRENCIES:
-        raise ValidationError(
-            f"I don't know the currency `{code}`.",
-            field_errors={"currency": "Use a three-letter ISO code such as USD, EUR or GBP."},
-            hint="Use a three-letter ISO code such as USD, EUR or GBP.",
-        )
+    shown = (code or "").strip()[:20]
+    if not _CODE_RE.match(value):
+        message = "Use the three-letter ISO code, such as USD, EUR or GBP."
+        raise ValidationError(f"`{shown}` is not a currency code.", field_errors={"currency": message}, hint=message)
+    if value not in CURRENCIES_IN_CIRCULATION:
+        message = "Use the ISO code of a currency in circulation, such as USD, EUR or GBP."
+        raise ValidationError(f"`{shown}` is not a currency I know.", field_errors={"currency": f"not a currency I know; {message[0].lower()}{message[1:]}"},
+                              hint=message)
     return value
 
 
@@ -62,24 +78,27 @@ def parse_amount(text: str, *, currency: str | None = None, allow_negative: bool
     for symbol in ("$", "€", "£", "¥"):
         raw = raw.replace(symbol, "")
     hint = "Write it like `1200` or `1,200.50`."
-    if not _AMOUNT_RE.match(raw):
-        raise ValidationError(f"I couldn't read the amount `{text}`.", field_errors={field: hint}, hint=hint)
+    shown = (text or "").strip()
+    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    if not _AMOUNT_RE.fullmatch(raw):
+        raise ValidationError(f"I couldn't read the amount `{shown}`.", field_errors={field: hint}, hint=hint)
     try:
         value = Decimal(raw.replace(",", ""))
     except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
-        raise ValidationError(f"I couldn't read the amount `{text}`.", field_errors={field: hint}, hint=hint) from exc
+        raise ValidationError(f"I couldn't read the amount `{shown}`.", field_errors={field: hint}, hint=hint) from exc
     if value < 0 and not allow_negative:
         message = "The amount must be positive."
-        raise ValidationError(f"I couldn't use the amount `{text}`: {message}", field_errors={field: message})
+        raise ValidationError(f"I couldn't use the amount `{shown}`: {message}", field_errors={field: message})
     if value == 0 and not allow_negative:
         message = "The amount must be more than zero."
-        raise ValidationError(f"I couldn't use the amount `{text}`: {message}", field_errors={field: message})
+        raise ValidationError(f"I couldn't use the amount `{shown}`: {message}", field_errors={field: message})
+    check_amount(value, field=field, what=f"The {field.replace('_', ' ')}")
     if currency is not None:
         digits = precision(currency)
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > digits:
             message = f"{currency.upper()} amounts have at most {digits} decimal places."
-            raise ValidationError(f"I couldn't use the amount `{text}`: {message}", field_errors={field: message})
+            raise ValidationError(f"I couldn't use the amount `{shown}`: {message}", field_errors={field: message})
     return value
 
 

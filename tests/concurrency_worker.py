@@ -18,11 +18,12 @@ from sqlalchemy import select
 import tamio.models  # noqa: F401  (every table, for the foreign keys)
 from tamio.data.models import CashAccount
 from tamio.db import create_engine, make_session_factory
+from tests.conftest import secret_for_tests
 
 
 async def main(url: str, cash_id: str, coroutines: int, transactions: int) -> None:
     engine = create_engine(url, pool_size=coroutines)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, secret_for_tests())
     ok = errors = 0
 
     async def one() -> None:

@@ -174,11 +174,21 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
+TEST_SECRET_KEY = "dGFtaW8tdGVzdHMtc2VydmVyLXNlY3JldC0zMi1ieXQ="
+"""The server secret (a Fernet key) of every test session: it seals the audit chain they write."""
+
+
+def secret_for_tests() -> Any:
+    from tamio.server_secret import ServerSecret
+
+    return ServerSecret.parse(TEST_SECRET_KEY)
+
+
 @pytest.fixture
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     from tamio.db import make_session_factory
 
-    return make_session_factory(engine)
+    return make_session_factory(engine, secret_for_tests())
 
 
 @pytest.fixture

@@ -50,10 +50,10 @@ def announcement(alert: DetectionAlert, *, today: date, kind: str) -> tuple[str,
     """A new, escalated or resolved alert, as posted in the digest channel."""
     dot = next((d for k, d, _ in GROUPS if k == alert.severity.value), ":white_circle:")
     if kind == "alert_resolved":
-        text = f":white_check_mark: Resolved: {alert.title}"
+        text = f":white_check_mark: Resolved: {escape(alert.title)}"
         return text, [section(f":white_check_mark: *Resolved:* {escape(alert.title)}")]
     prefix = ":arrow_up: *Escalated:* " if kind == "alert_escalated" else f"{dot} "
     body = f"{prefix}{alert_line(alert, today).removeprefix('• ')}"
     if alert.explanation:
         body += f"\n{escape(cut(alert.explanation, 2000))}"
-    return f"{alert.title}", [section(body)]
+    return escape(alert.title), [section(body)]

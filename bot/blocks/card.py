@@ -161,7 +161,7 @@ def approvals_note(card: CardData) -> str:
     given = len(card.approvals)
     if not given:
         return f"needs {required} approvals"
-    who = ", ".join(f"<@{a.slack_user_id}>" if a.slack_user_id else a.label for a in card.approvals)
+    who = ", ".join(f"<@{a.slack_user_id}>" if a.slack_user_id else escape(a.label) for a in card.approvals)
     return f"{given} of {required} approvals" + (f" ({who})" if who else "")
 
 
@@ -238,7 +238,7 @@ def card_blocks(card: CardData, *, today: date, base_currency: str | None = None
             if any(o.draft_body or o.draft_subject for o in card.options):
                 elements.append(button("Edit draft", EDIT_DRAFT, action.id))
             elements.append(button("Skip", SKIP, action.id, confirm=confirm_dialog(
-                "Skip this action?", f"Tamio won't do anything about “{cut(action.title, 150)}”.", "Skip it", "Keep it")))
+                "Skip this action?", f"Tamio won't do anything about “{escape(cut(action.title, 150))}”.", "Skip it", "Keep it")))
             blocks.append(actions(*elements, block_id=actions_block_id(action.id)))
     else:
         draft = _draft(card, card.option(action.chosen_option_id)) if action.status != ActionStatus.SKIPPED else None
@@ -256,4 +256,4 @@ def card_blocks(card: CardData, *, today: date, base_currency: str | None = None
 def card_text(card: CardData) -> str:
     """The notification text (what a phone shows)."""
     _, _, label = severity_of(card)
-    return f"{label}: {card.action.title}"
+    return f"{label}: {escape(card.action.title)}"

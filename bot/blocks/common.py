@@ -13,6 +13,7 @@ Dates in messages use Slack's date token, so each reader sees their own locale a
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -36,8 +37,23 @@ def cut(text: str, limit: int) -> str:
 
 
 def escape(text: str) -> str:
-    """Escape what Slack's mrkdwn treats as control characters."""
+    """Escape what Slack's mrkdwn treats as control characters: ``<!channel>``, ``<https://x|y>``
+    and ``&`` in a name become text. Everything built from user data goes through it, in blocks and in
+    the notification (fallback) text alike."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_MENTION = re.compile(r"<@[UW][A-Z0-9]{2,20}>|<!date\^[0-9]{1,12}\^[^|<>]{1,80}\|[^<>|]{0,80}>")
+
+
+def escape_keeping_mentions(text: str) -> str:
+    """``escape``, except user mentions (``<@U0123>``) and date tokens Tamio itself writes into its messages."""
+    parts = _MENTION.split(text)
+    mentions = _MENTION.findall(text)
+    out = [escape(parts[0])]
+    for mention, part in zip(mentions, parts[1:], strict=True):
+        out += [mention, escape(part)]
+    return "".join(out)
 
 
 def plain(text: str, limit: int = SECTION_MAX) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def queue_item(card: CardData, today: date) -> list[Block]:
     approvals = approvals_note(card)  # the card's words: "needs 2 approvals", then "1 of 2 approvals (@sam)"
     if approvals:
         lines.append(approvals)
-    approve_text = f"Approve “{cut(top.title, 150)}”?" if top else "Approve this action?"
+    approve_text = f"Approve “{escape(cut(top.title, 150))}”?" if top else "Approve this action?"
     buttons = [
         button("Approve", APPROVE, action.id, style="primary", confirm=confirm_dialog("Approve", approve_text, "Approve")),
         button("Review", REVIEW, action.id),

@@ -47,6 +47,7 @@ ROUTES: dict[type, Route] = {
     parse.CreateToken: tokens.create_api_token,
     parse.ListTokens: tokens.list_api_tokens,
     parse.RevokeToken: tokens.revoke_api_token,
+    parse.SetRate: data.set_rate,
 }
 
 

@@ -9,6 +9,7 @@ Recording needs an approver or admin; anyone in the workspace may look.
     /tamio paid "Acme Corp" 5000 on 2026-12-03 for INV-1042
     /tamio rename client "Acme" "Acme Corp"
     /tamio contact "Acme Corp" ap@acme.example "Jane Doe"
+    /tamio rate CHF 1.12                 (admins: this workspace's own rate, over the ECB's)
 
 A counterparty synced from an integration keeps the fields that integration owns
 (``locked_fields``, e.g. a Xero contact's name): renaming one is refused with a message saying
@@ -18,6 +19,7 @@ where to change it; so is setting a contact email an integration owns.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -27,6 +29,7 @@ from bot.boundary import Reply
 from bot.commands import parse
 from bot.runtime import Scope
 from tamio.accounts.models import Role
+from tamio.currency.service import in_base_currency, set_account_rate
 from tamio.data.counterparties import (
     BillingLine,
     CounterpartyService,
@@ -62,6 +65,7 @@ async def add_obligation(scope: Scope, *, kind: str, name: str, amount: Decimal,
     line = BillingLine(amount, currency, recurrence, OBLIGATION_TYPES[kind])
     contact = {"contact_email": contact_email} if contact_email else {}
     existing: Client | ExpenseBucket | None
+    converted: Any = None  # what holds the line's conversion: a new counterparty, or the added agreement
     if kind == "client":
         existing = await find_client(scope.db, account_id=scope.account.id, name=name)
         if existing is None:
@@ -69,7 +73,7 @@ async def add_obligation(scope: Scope, *, kind: str, name: str, amount: Decimal,
             added = "Added"
         else:
             await service.set_contact(existing, email=contact_email)
-            await service.add_billing_line(existing, line)
+            converted = await service.add_billing_line(existing, line)
             added = "Added another amount to"
     else:
         existing = await find_expense(scope.db, account_id=scope.account.id, name=name)
@@ -78,13 +82,14 @@ async def add_obligation(scope: Scope, *, kind: str, name: str, amount: Decimal,
             added = "Added"
         else:
             await service.set_contact(existing, email=contact_email)
-            await service.add_billing_line(existing, line)
+            converted = await service.add_billing_line(existing, line)
             added = "Added another amount to"
     first = recurrence.recurrence().first_occurrence()
     when = f", first due {day_label(first.due_date)}" if first else ""
     email = f" Follow-up emails go to {escape(contact_email)}." if contact_email else ""
+    in_base = in_base_currency(converted or existing, scope.account.base_currency, today=scope.today)
     return (
-        f":white_check_mark: {added} *{escape(existing.name)}* ({KIND_WORDS[kind]}): {money(amount, currency)} "
+        f":white_check_mark: {added} *{escape(existing.name)}* ({KIND_WORDS[kind]}): {money(amount, currency)}{in_base} "
         f"{describe(recurrence.recurrence())}{when}.{email}"
     )
 
@@ -114,7 +119,8 @@ async def list_balances(scope: Scope, command: parse.ListBalances, client: Async
     for cash in accounts:
         as_of = f" · as of {day_label(cash.balance_as_of.date())}" if cash.balance_as_of else ""
         kind = "" if cash.account_type.value == "bank" else f" ({cash.account_type.value.replace('_', ' ')})"
-        lines.append(f"• *{escape(cash.name)}*{kind}: {money(cash.balance, cash.currency)}{as_of}")
+        converted = in_base_currency(cash, scope.account.base_currency, today=scope.today)
+        lines.append(f"• *{escape(cash.name)}*{kind}: {money(cash.balance, cash.currency)}{converted}{as_of}")
     text = f"Cash today: *{money(total, scope.account.base_currency)}*\n" + "\n".join(lines)
     return Reply(f"Cash today: {money(total, scope.account.base_currency)}", [section(text)])
 
@@ -125,7 +131,8 @@ async def set_cash_balance(scope: Scope, command: parse.SetBalance, client: Asyn
         scope.db, account=scope.account, name=command.name, amount=command.amount, currency=command.currency,
         on_date=scope.today, now=scope.now, actor=scope.member.id if scope.member else "slack",
     )
-    text = f":white_check_mark: *{escape(cash.name)}* now holds {money(cash.balance, cash.currency)}."
+    converted = in_base_currency(cash, scope.account.base_currency, today=scope.today)
+    text = f":white_check_mark: *{escape(cash.name)}* now holds {money(cash.balance, cash.currency)}{converted}."
     return Reply(text, [section(text)])
 
 
@@ -196,3 +203,15 @@ def _paid_parts(outcome: PaymentOutcome, currency: str) -> str:
     if outcome.overpaid > 0:
         text += f" {money(outcome.overpaid, currency)} more than was owed is kept as an overpayment (unexpected revenue)."
     return text
+
+
+async def set_rate(scope: Scope, command: parse.SetRate, client: AsyncWebClient) -> Reply:
+    """``/tamio rate CHF 1.12``: this workspace's own rate, which wins over the ECB's for it alone."""
+    await scope.require(Role.ADMIN, "set this workspace's exchange rates")
+    base = scope.account.base_currency
+    await set_account_rate(scope.db, account_id=scope.account.id, base_currency=command.currency, quote_currency=base,
+                           rate=command.rate, rate_date=scope.today, actor=scope.member.id if scope.member else "slack", source="slack")
+    text = (f":white_check_mark: From today, 1 {command.currency} = {command.rate} {base} for this workspace: "
+            f"it wins over the ECB's rate here, and no other workspace sees it. New {command.currency} amounts convert "
+            "at it; amounts already entered keep the rate they were entered at.")
+    return Reply(text, [section(text)])

@@ -53,6 +53,8 @@ USAGES: Final[dict[str, Usage]] = {
                      "set the email Tamio's follow-up emails to a client or vendor go to (and whom to greet)"),
     "connect": Usage("connect xero", "/tamio connect xero", "connect Xero to sync contacts, invoices and payments (admins)"),
     "sync": Usage("sync [xero]", "/tamio sync", "pull what changed in Xero now (Tamio also syncs every night)"),
+    "rate": Usage("rate CURRENCY RATE", "/tamio rate CHF 1.12",
+                  "what 1 of a currency is worth in yours, for this workspace only; it wins over the ECB's rate (admins)"),
     "token": Usage("token [list|revoke ID]", "/tamio token",
                    "create an API token for the REST API, shown once; list or revoke tokens (admins)"),
 }
@@ -183,8 +185,14 @@ class RevokeToken:
     token_id: str
 
 
+@dataclass(frozen=True)
+class SetRate:
+    currency: str
+    rate: Decimal
+
+
 Command = (
     ShowHelp | ShowForecast | OpenAddForm | AddObligation | ListBalances | SetBalance | RecordPaid | ShowAlerts
     | ShowActions | RunPipeline | ShowConfig | SetConfig | DigestHere | SetRole | RenameCounterparty | SetContact
-    | ConnectIntegration | SyncIntegration | CreateToken | ListTokens | RevokeToken
+    | ConnectIntegration | SyncIntegration | CreateToken | ListTokens | RevokeToken | SetRate
 )

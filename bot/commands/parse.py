@@ -36,6 +36,7 @@ from bot.commands.forms import (
     SetBalance,
     SetConfig,
     SetContact,
+    SetRate,
     SetRole,
     ShowActions,
     ShowAlerts,
@@ -45,7 +46,7 @@ from bot.commands.forms import (
     SyncIntegration,
     Usage,
 )
-from bot.commands.parse_more import read_connect, read_contact, read_rename, read_sync, read_token
+from bot.commands.parse_more import read_connect, read_contact, read_rate, read_rename, read_sync, read_token
 from tamio.accounts.models import Role, SafetyMode
 from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
@@ -157,6 +158,7 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
         "contact": lambda: read_contact(rest),
         "connect": lambda: read_connect(rest),
         "sync": lambda: read_sync(rest),
+        "rate": lambda: read_rate(rest, base_currency),
         "token": lambda: read_token(rest),
         "tokens": lambda: read_token(rest),
     }
@@ -426,6 +428,7 @@ __all__ = [
     "CreateToken",
     "ListTokens",
     "RevokeToken",
+    "SetRate",
     "Command",
     "parse",
     "tokenize",

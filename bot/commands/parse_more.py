@@ -1,4 +1,4 @@
-"""Reading ``/tamio rename``, ``contact``, ``connect``, ``sync`` and ``token`` (the rest is in ``bot.commands.parse``).
+"""Reading ``/tamio rename``, ``contact``, ``connect``, ``sync``, ``token`` and ``rate`` (the rest is in ``bot.commands.parse``).
 
 Pure, like the parser: words in (already split by ``parse.tokenize``), a typed command or a
 ``CommandError`` showing the right form out.
@@ -9,6 +9,7 @@ Pure, like the parser: words in (already split by ``parse.tokenize``), a typed c
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Final
 
 from bot.commands.forms import (
@@ -21,10 +22,15 @@ from bot.commands.forms import (
     RenameCounterparty,
     RevokeToken,
     SetContact,
+    SetRate,
     SyncIntegration,
 )
 from tamio.data.counterparties import read_contact_name, read_email
-from tamio.errors import ValidationError
+from tamio.errors import TamioError, ValidationError
+from tamio.limits import check_rate
+from tamio.money import normalize_currency
+
+RATE: Final = re.compile(r"^[0-9]{1,10}(?:\.[0-9]{1,12})?$")  # ASCII digits, a decimal point: 1.12, 0.0062
 
 TOKEN_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # An address typed in a command arrives as Slack's link markup (should_escape): <mailto:ap@acme.example|ap@acme.example>.
@@ -118,3 +124,23 @@ def read_token(rest: list[str]) -> CreateToken | ListTokens | RevokeToken:
             raise _fail("token", f"`{rest[1][:40]}` is not a token id.", hint="`/tamio token list` shows the ids.")
         return RevokeToken(rest[1])
     raise _fail("token", f"I don't understand `{' '.join(rest)[:40]}`.", hint="Say `token`, `token list` or `token revoke ID`.")
+
+
+def read_rate(rest: list[str], base_currency: str) -> SetRate:
+    """``rate CHF 1.12``: 1 CHF is worth 1.12 of the workspace's base currency."""
+    if len(rest) != 2:
+        raise _fail("rate", "I need a currency and what one of it is worth in yours.",
+                    hint=f"Like `rate CHF 1.12` when 1 CHF buys 1.12 {base_currency}.")
+    try:
+        currency = normalize_currency(rest[0])
+    except TamioError as exc:
+        raise _fail("rate", exc.message, hint=exc.hint) from exc
+    if currency == base_currency:
+        raise _fail("rate", f"{currency} is this workspace's own currency; one {currency} is always worth one.")
+    if not RATE.fullmatch(rest[1]):
+        raise _fail("rate", f"I couldn't read the rate `{rest[1][:40]}`.", hint="Write it with digits and a point, like 1.12 or 0.0062.")
+    try:
+        rate = check_rate(Decimal(rest[1]))
+    except TamioError as exc:
+        raise _fail("rate", exc.message) from exc
+    return SetRate(currency=currency, rate=rate)

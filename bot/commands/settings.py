@@ -11,7 +11,7 @@ from decimal import Decimal
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 
-from bot.blocks.common import fields, header, money, section
+from bot.blocks.common import escape, fields, header, money, section
 from bot.boundary import Reply
 from bot.commands import parse
 from bot.runtime import Scope
@@ -61,11 +61,11 @@ async def show_config(scope: Scope, command: parse.ShowConfig, client: AsyncWebC
         owner = account if key in ACCOUNT_KEYS else config
         items.append(f"*{label}*\n{_shown(key, getattr(owner, key), account.base_currency)}  `{key}`")
     channel = f"<#{account.digest_channel_id}>" if account.digest_channel_id else "none yet (`/tamio digest here`)"
-    blocks = [header(f"Settings of {account.name}"[:150]), fields(*items[:10])]
+    blocks = [header(f"Settings of {account.name}"[:150]), fields(*items[:10])]  # a header is plain text
     if len(items) > 10:
         blocks.append(fields(*items[10:]))
     blocks.append(section(f"Alerts and digest: {channel}\nChange one with `/tamio config set KEY VALUE` (admins)."))
-    return Reply(f"Settings of {account.name}", blocks)
+    return Reply(f"Settings of {escape(account.name)}", blocks)
 
 
 async def _base_currency_is_free(scope: Scope) -> bool:

@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.api.openapi import PREFIX, build_document
 from tamio.api.problems import problem_middleware
-from tamio.api.registry import SESSIONS, SETTINGS, Route, endpoint
+from tamio.api.registry import RATE_FEED, SESSIONS, SETTINGS, Route, endpoint
 from tamio.config import Settings
+from tamio.currency.feed import RateFeed
 
 OPENAPI_KEY = web.AppKey("tamio_openapi", str)
 
@@ -51,6 +52,7 @@ def create_api(settings: Settings, session_factory: async_sessionmaker[AsyncSess
     api = web.Application(middlewares=[problem_middleware])
     api[SETTINGS] = settings
     api[SESSIONS] = session_factory
+    api[RATE_FEED] = RateFeed(settings.ecb_feed_url)
     routes = all_routes()
     for route in routes:
         api.router.add_route(route.method, route.path, endpoint(route), name=route.operation_id)

@@ -42,8 +42,9 @@ from tamio.accounts.tokens import VerifiedToken, verify_token
 from tamio.api.problems import from_validation_error, unauthorized
 from tamio.api.types import is_id
 from tamio.config import Settings
+from tamio.currency.feed import RateFeed
 from tamio.db import utcnow
-from tamio.errors import NotFound, PermissionDenied, ValidationError
+from tamio.errors import MissingExchangeRate, NotFound, PermissionDenied, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[["Call"], Awaitable[BaseModel | None]]
@@ -52,6 +53,7 @@ AfterCommit = Callable[[BaseModel], Awaitable[BaseModel]]
 
 SETTINGS = web.AppKey("tamio_settings", Settings)
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("tamio_sessions")
+RATE_FEED = web.AppKey("tamio_rate_feed", RateFeed)
 _PATH_PARAM = re.compile(r"{([a-z_]+)}")
 _INTEGRAL_LIMIT = Decimal(2) ** 63
 _CHUNK = 1 << 16
@@ -300,17 +302,23 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
         except pydantic.ValidationError as exc:
             return from_validation_error(exc, where="body")
         prefetched = await route.prefetch(body, settings) if route.prefetch else None
-        async with sessions() as db, db.begin():
-            account = await db.get(Account, verified.account_id)
-            member = await db.get(Member, verified.member_id)
-            if account is None or member is None or member.user_id != account.id:
-                return unauthorized("That API token's member no longer exists.", token_presented=True)
-            call = Call(
-                db=db, account=account, member=member, settings=settings, now=now,
-                today=now.astimezone(ZoneInfo(account.timezone)).date(), path=path,
-                parsed_body=body, parsed_query=query, prefetched=prefetched, sessions=sessions,
-            )
-            result = await route.handler(call)
+        for last_try in (False, True):  # a second try only after fetching a missing rate (see ``RateFeed``)
+            try:
+                async with sessions() as db, db.begin():
+                    account = await db.get(Account, verified.account_id)
+                    member = await db.get(Member, verified.member_id)
+                    if account is None or member is None or member.user_id != account.id:
+                        return unauthorized("That API token's member no longer exists.", token_presented=True)
+                    call = Call(
+                        db=db, account=account, member=member, settings=settings, now=now,
+                        today=now.astimezone(ZoneInfo(account.timezone)).date(), path=path,
+                        parsed_body=body, parsed_query=query, prefetched=prefetched, sessions=sessions,
+                    )
+                    result = await route.handler(call)
+                break
+            except MissingExchangeRate as missing:
+                if last_try or RATE_FEED not in request.app or not await request.app[RATE_FEED].fetch_for(sessions, missing):
+                    raise
         for work in call.deferred:
             if result is not None:
                 result = await work(result)

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from tamio.errors import ValidationError
+from tamio.limits import MAX_NAME, MAX_NOTES
 from tamio.money import precision
 
 FIRST_DAY = date(1900, 1, 1)
@@ -29,6 +30,7 @@ LAST_DAY = date(2199, 12, 31)
 
 _NO_NUL = r"^[^\x00]*$"
 _ONE_LINE = r"^[^\x00-\x1f\x7f]*$"  # names and subjects: no control characters, no line breaks
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # notes: line breaks and tabs, no other control characters
 _ID_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
 _ID_RE = re.compile(_ID_PATTERN)
 _DAY = r"^(19[0-9]{2}|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
@@ -63,11 +65,12 @@ def _as_string(value: Decimal) -> str:
 
 _AMOUNT = r"^-?[0-9]{1,12}(\.[0-9]{1,3})?$"
 _POSITIVE_AMOUNT = r"^[0-9]{1,12}(\.[0-9]{1,3})?$"
-_RATE = r"^[0-9]{1,9}(\.[0-9]{1,12})?$"
+_RATE = r"^[0-9]{1,9}(\.[0-9]{1,9})?$"  # within tamio.limits: 10^-9 to 10^9
 _PERCENT = r"^(100(\.0{1,4})?|[0-9]{1,2}(\.[0-9]{1,4})?)$"
 
-# Money has at most 12 integer digits and 3 decimals: exact in the database's integer thousandths,
-# and thousands of such amounts still sum exactly in SQL.
+# Money has at most 12 integer digits and 3 decimals (tamio.limits: up to 10^12 in any currency), exact in
+# the database's integer thousandths; sums of them go through tamio.db.money_sum, and a conversion past
+# the limit is a 422 from the service, so no amount or product of amount and rate overflows.
 Amount = Annotated[
     Decimal,
     BeforeValidator(_decimal_parser(_AMOUNT, "1200.50", "amounts")),
@@ -120,12 +123,12 @@ Day = Annotated[
 ]
 
 
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=_ONE_LINE)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=_ONE_LINE)]
 ShortText = Annotated[str, Field(max_length=40, pattern=_ONE_LINE)]
 Line = Annotated[str, Field(max_length=200, pattern=_ONE_LINE)]
 Subject = Annotated[str, Field(max_length=300, pattern=_ONE_LINE)]
 Reason = Annotated[str, Field(max_length=500, pattern=_NO_NUL)]
-Notes = Annotated[str, Field(max_length=5000, pattern=_NO_NUL)]
+Notes = Annotated[str, Field(max_length=MAX_NOTES, pattern=_TEXT)]
 MessageBody = Annotated[str, Field(max_length=20000, pattern=_NO_NUL)]
 Id = Annotated[str, Field(pattern=_ID_PATTERN, examples=["cli_0f9e8d7c6b5a49382716a5b4c3d2e1f0"])]
 Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=60, pattern=_ONE_LINE)]], Field(max_length=50)]
@@ -144,6 +147,7 @@ Currency = Annotated[str, Field(pattern=_CURRENCY, examples=["USD"]), AfterValid
 PATTERN_MESSAGES: dict[str, str] = {
     _NO_NUL: "must not contain NUL characters",
     _ONE_LINE: "must be one line, without control characters",
+    _TEXT: "must be text without control characters (line breaks are fine)",
     _ID_PATTERN: "must be an id such as cli_0f9e8d7c6b5a4938 (letters, digits, _ and -, at most 40)",
     _DAY: "write the date like 2026-12-07 (between 1900 and 2199)",
     _EMAIL: "must be an email address such as ap@client.com",

@@ -1,8 +1,14 @@
-"""The audit trail: every data change, hash-chained per account.
+"""The audit trail: every data change, chained per account under a key only the server holds.
 
-``seq`` numbers an account's rows; ``row_hash`` = SHA-256 over the previous row's hash and this
-row's canonical content, so ``tamio audit verify`` finds the first row that was altered, removed
-or reordered.
+``seq`` numbers an account's rows 1, 2, 3 ...; ``row_hash`` is an HMAC-SHA256, keyed by the server
+secret, over the previous row's ``row_hash`` and this row's canonical content (its account and
+``seq`` included). Whoever can edit the database but not read TAMIO_SECRET_KEY cannot rewrite a row,
+move it to another account or recompute the chain after it without ``tamio audit verify`` noticing.
+
+``AuditHead`` is each account's last ``seq`` and ``row_hash``, written in the same transaction as
+the row: appends read it (one row, not the chain) and it shows rows cut from the end. A checkpoint
+of it kept outside the database (the daily digest posts it; ``tamio audit head`` prints it) shows
+even a truncation that rewrote this table too.
 """
 
 from __future__ import annotations
@@ -33,3 +39,13 @@ class AuditLog(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditHead(Base):
+    """An account's last audit row: its ``seq`` and ``row_hash``."""
+
+    __tablename__ = "audit_heads"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int]
+    row_hash: Mapped[str] = mapped_column(String(64))

@@ -1,4 +1,4 @@
-"""AuditService: log every data change, hash-chained per account. It never commits.
+"""AuditService: log every data change, chained per account under the server's key. It never commits.
 
 The caller owns the transaction (design pitfall 5): a rolled-back change leaves no audit row.
 
@@ -7,29 +7,36 @@ The caller owns the transaction (design pitfall 5): a rolled-back change leaves 
     await audit.log_update("client", client.id, {"name": ("Old Name", "New Name")})
     await audit.log_sync("client", client.id, "xero", "push", {"contact_id": "..."})
 
-Rows of one account are numbered (``seq``) and chained: ``row_hash`` is the SHA-256 of the previous
-row's hash and this row's canonical JSON. Appends are serialised per account (SQLite's
-``BEGIN IMMEDIATE`` already does; on PostgreSQL a transaction-scoped advisory lock).
+Rows of one account are numbered (``seq``) and chained: ``row_hash`` is an HMAC-SHA256, keyed by
+the server secret the session was made with (``tamio.db.make_session_factory``), of the previous
+row's hash and this row's canonical JSON. An append reads and moves the account's head
+(``AuditHead``) in one upsert that also serialises appends per account (SQLite's ``BEGIN
+IMMEDIATE`` already does; on PostgreSQL the upsert locks the head row until commit): one row is
+read per append, never the chain. ``tamio.audit.verify`` checks a chain.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.audit.models import AuditLog
+from tamio.audit.models import AuditHead, AuditLog
 from tamio.db import utcnow
+from tamio.server_secret import GENERATE_HINT, SecretKeyInvalid, session_secret
 
 GENESIS_HASH = "0" * 64
+KEY_PURPOSE = "audit-chain"
 
 
 def to_jsonable(value: Any) -> Any:
@@ -51,7 +58,9 @@ def canonical_json(value: Any) -> str:
     return json.dumps(to_jsonable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def compute_row_hash(row: AuditLog | Mapping[str, Any], prev_hash: str) -> str:
+def compute_row_hash(row: AuditLog | Mapping[str, Any], prev_hash: str, key: bytes) -> str:
+    """The row's seal: HMAC-SHA256 under ``key`` of the previous hash and the row's content."""
+
     def get(name: str) -> Any:
         return row[name] if isinstance(row, Mapping) else getattr(row, name)
 
@@ -68,7 +77,18 @@ def compute_row_hash(row: AuditLog | Mapping[str, Any], prev_hash: str) -> str:
         "direction": get("direction"),
         "created_at": created_at.isoformat() if isinstance(created_at, datetime) else created_at,
     }
-    return hashlib.sha256((prev_hash + canonical_json(body)).encode()).hexdigest()
+    return hmac.new(key, (prev_hash + canonical_json(body)).encode(), hashlib.sha256).hexdigest()
+
+
+def chain_keys(db: AsyncSession) -> tuple[bytes, ...]:
+    """The audit keys of the session's server secret, newest first (a ``SecretKeyInvalid`` without one)."""
+    secret = session_secret(db)
+    if secret is None:
+        raise SecretKeyInvalid(
+            "The audit trail is sealed with the server secret, and none was given to this database session.",
+            hint=f"Set TAMIO_SECRET_KEY; {GENERATE_HINT}.",
+        )
+    return secret.keys_for(KEY_PURPOSE)
 
 
 class AuditService:
@@ -112,19 +132,11 @@ class AuditService:
         integration: str | None = None,
         direction: str | None = None,
     ) -> AuditLog:
-        await self._serialise_appends()
-        last = (
-            await self.db.execute(
-                select(AuditLog.seq, AuditLog.row_hash)
-                .where(AuditLog.user_id == self.user_id)
-                .order_by(AuditLog.seq.desc())
-                .limit(1)
-            )
-        ).first()
-        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        key = chain_keys(self.db)[0]
+        last_seq, prev_hash = await self._take_head()
         row = AuditLog(
             user_id=self.user_id,
-            seq=seq,
+            seq=last_seq + 1,
             actor=self.actor,
             action=action,
             entity_type=entity_type,
@@ -135,45 +147,30 @@ class AuditService:
             prev_hash=prev_hash,
             created_at=self.clock().replace(microsecond=0),
         )
-        row.row_hash = compute_row_hash(row, prev_hash)
+        row.row_hash = compute_row_hash(row, prev_hash, key)
         self.db.add(row)
         await self.db.flush()
+        await self.db.execute(
+            update(AuditHead).where(AuditHead.user_id == self.user_id).values(seq=row.seq, row_hash=row.row_hash)
+        )
         return row
 
-    async def _serialise_appends(self) -> None:
-        bind = self.db.get_bind()
-        if bind.dialect.name == "postgresql":
-            await self.db.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"audit:{self.user_id}"})
+    async def _take_head(self) -> tuple[int, str]:
+        """The account's head (its last seq and hash), locked until the transaction ends.
 
-
-@dataclass(frozen=True)
-class AuditVerification:
-    rows_checked: int
-    first_bad_seq: int | None
-    first_bad_id: str | None
-    reason: str | None
-
-    @property
-    def ok(self) -> bool:
-        return self.first_bad_seq is None
-
-
-async def verify_chain(db: AsyncSession, *, account_id: str) -> AuditVerification:
-    """Walk an account's audit rows in order and report the first one that was tampered with."""
-    rows = (
-        await db.execute(select(AuditLog).where(AuditLog.user_id == account_id).order_by(AuditLog.seq))
-    ).scalars().all()
-    prev_hash = GENESIS_HASH
-    for expected_seq, row in enumerate(rows, start=1):
-        if row.seq != expected_seq:
-            return AuditVerification(expected_seq - 1, row.seq, row.id, f"expected row {expected_seq} here, found row {row.seq}")
-        if row.prev_hash != prev_hash:
-            return AuditVerification(expected_seq - 1, row.seq, row.id, "its link to the previous row is broken")
-        if compute_row_hash(row, prev_hash) != row.row_hash:
-            return AuditVerification(expected_seq - 1, row.seq, row.id, "its content does not match its hash")
-        prev_hash = row.row_hash
-    return AuditVerification(len(rows), None, None, None)
-
-
-async def count_rows(db: AsyncSession, *, account_id: str) -> int:
-    return int((await db.execute(select(func.count()).select_from(AuditLog).where(AuditLog.user_id == account_id))).scalar_one())
+        The first append of an account makes its head row; one whose rows predate the head table
+        starts from its last row.
+        """
+        insert = pg_insert if self.db.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(AuditHead).values(user_id=self.user_id, seq=0, row_hash=GENESIS_HASH)
+        stmt = stmt.on_conflict_do_update(index_elements=["user_id"], set_={"seq": AuditHead.__table__.c.seq})
+        seq, row_hash = (await self.db.execute(stmt.returning(AuditHead.seq, AuditHead.row_hash))).one()
+        if seq == 0:
+            last = (
+                await self.db.execute(
+                    select(AuditLog.seq, AuditLog.row_hash).where(AuditLog.user_id == self.user_id).order_by(AuditLog.seq.desc()).limit(1)
+                )
+            ).first()
+            if last is not None:
+                return int(last[0]), str(last[1])
+        return int(seq), str(row_hash)

@@ -99,7 +99,7 @@ def _main(argv: Sequence[str] | None, *, now: datetime | None) -> int:
             return int(args.sync_handler(args, ctx))
         return int(asyncio.run(_run(args, ctx)))
     except TamioError as exc:
-        print(f"tamio: {cli_wording(str(exc))}", file=sys.stderr)
+        print(f"tamio: {cli_wording(_for_the_command_line(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -123,6 +123,17 @@ CLI_FORMS: dict[str, str] = {
     "/tamio sync xero": "tamio sync xero",
 }
 _SLACK_COMMAND = re.compile(r"`(/tamio[^`]*)`( in Slack)?")
+
+
+def _for_the_command_line(exc: TamioError) -> str:
+    """The error's words, with how to add a missing exchange rate here rather than in Slack."""
+    from tamio.errors import MissingExchangeRate
+
+    if isinstance(exc, MissingExchangeRate) and exc.currencies is not None:
+        base, quote = exc.currencies
+        return (f"{exc.message} Add one with `tamio rates add {base} {quote} RATE` (the server's feed; with --account, "
+                "that account's own), or import the ECB's with `tamio rates import FILE`.")
+    return str(exc)
 
 
 def cli_wording(text: str) -> str:
@@ -196,7 +207,15 @@ def database_problem(exc: BaseException, url: str) -> str | None:
 
 
 async def _run(args: argparse.Namespace, ctx: CliContext) -> int:
+    from tamio.currency.feed import RateFeed
+    from tamio.errors import MissingExchangeRate
+
     try:
+        try:
+            return int(await args.handler(args, ctx))
+        except MissingExchangeRate as missing:  # nothing was saved; the configured feed may have the rate
+            if not await RateFeed(ctx.settings.ecb_feed_url, timeout_seconds=30).fetch_for(ctx.sessions, missing):
+                raise
         return int(await args.handler(args, ctx))
     finally:
         await ctx.close()

@@ -1,4 +1,4 @@
-"""``tamio account ...`` and ``tamio audit verify``."""
+"""``tamio account ...``, ``tamio audit head`` and ``tamio audit verify [--head HASH]``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from tamio.accounts.service import create_account, list_accounts
-from tamio.audit.service import verify_chain
+from tamio.audit.verify import AuditMark, audit_head, verify_chain
 from tamio.cli.context import CliContext
 
 
@@ -27,8 +27,13 @@ def register(sub: Any) -> None:
     audit = sub.add_parser("audit", help="check the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION")
     audit_sub.required = True
-    verify = audit_sub.add_parser("verify", help="report the first audit row that was tampered with")
+    verify = audit_sub.add_parser("verify", help="report the first audit row that was tampered with, or the rows missing")
+    verify.add_argument("--head", default=None, metavar="HASH",
+                        help="a checkpoint `tamio audit head` printed (or the digest posted), like 57:3f2a9c0e1d2b4a58: "
+                             "also finds rows cut from the end since")
     verify.set_defaults(handler=_verify)
+    head = audit_sub.add_parser("head", help="print each account's audit head: keep it outside the database as a checkpoint")
+    head.set_defaults(handler=_head)
 
 
 async def _create(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -57,14 +62,31 @@ async def _list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 async def _verify(args: argparse.Namespace, ctx: CliContext) -> int:
+    checkpoint = AuditMark.parse(args.head) if args.head is not None else None
     async with ctx.transaction() as session:
-        accounts = [await ctx.account(session)] if ctx.account_id else await list_accounts(session)
+        if checkpoint is not None:  # a checkpoint belongs to one account
+            accounts = [await ctx.account(session)]
+        else:
+            accounts = [await ctx.account(session)] if ctx.account_id else await list_accounts(session)
         bad = 0
         for account in accounts:
-            result = await verify_chain(session, account_id=account.id)
+            result = await verify_chain(session, account_id=account.id, checkpoint=checkpoint)
             if result.ok:
-                print(f"{account.id}: {result.rows_checked} audit rows, chain intact.")
+                upto = f" up to the checkpoint {checkpoint.seq} and on to {result.head.seq if result.head else 0}" if checkpoint else ""
+                print(f"{account.id}: {result.rows_checked} audit rows, chain intact{upto}.")
+            elif result.first_bad_id is None:
+                bad += 1
+                print(f"{account.id}: the audit trail was tampered with: {result.reason}.")
             else:
                 bad += 1
                 print(f"{account.id}: audit row {result.first_bad_seq} ({result.first_bad_id}) was tampered with: {result.reason}.")
     return 1 if bad else 0
+
+
+async def _head(args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.transaction() as session:
+        accounts = [await ctx.account(session)] if ctx.account_id else await list_accounts(session)
+        for account in accounts:
+            mark = await audit_head(session, account_id=account.id)
+            print(f"{account.id}: {mark.token if mark else 'no audit rows yet'}")
+    return 0

@@ -14,6 +14,7 @@ from tamio.accounts.models import Account
 from tamio.accounts.service import resolve_account
 from tamio.config import Settings
 from tamio.db import create_engine, make_session_factory, utcnow
+from tamio.server_secret import ServerSecret, local_secret
 
 
 @dataclass
@@ -28,8 +29,15 @@ class CliContext:
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self._sessions is None:
             self._engine = create_engine(self.settings.database_url)
-            self._sessions = make_session_factory(self._engine)
+            self._sessions = make_session_factory(self._engine, self.secret())
         return self._sessions
+
+    def secret(self) -> ServerSecret | None:
+        """TAMIO_SECRET_KEY, or for a SQLite file without it the local key beside the file (made on first use)."""
+        if self.settings.secret_key is not None:
+            return ServerSecret.parse(self.settings.secret_key)
+        local = local_secret(self.settings.database_url)
+        return ServerSecret.parse(local, name=f"the key file beside {self.settings.database_url}") if local else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -1,4 +1,9 @@
-"""``tamio balance ...``, ``tamio rates ...`` and ``tamio contact NAME EMAIL``."""
+"""``tamio balance ...``, ``tamio rates ...`` and ``tamio contact NAME EMAIL``.
+
+``tamio rates add`` and ``tamio rates import`` write the server's feed, which every account reads;
+with ``--account ID`` they write that account's own rates instead, which win over the feed for
+that account alone (what ``/tamio rate`` does in Slack).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tamio.accounts.models import Account
 from tamio.cli.context import CliContext
-from tamio.currency.service import add_rate, list_rates
+from tamio.currency.service import add_rate, in_base_currency, list_rates
 from tamio.data.counterparties import CounterpartyService, find_counterparty, read_contact_name, read_email
 from tamio.data.models import Client
 from tamio.data.service import list_cash_accounts, set_balance
@@ -40,16 +46,18 @@ def register(sub: Any) -> None:
     rates = sub.add_parser("rates", help="exchange rates")
     rates_sub = rates.add_subparsers(dest="rates_command", metavar="ACTION")
     rates_sub.required = True
-    add = rates_sub.add_parser("add", help="add a rate: tamio rates add EUR USD 1.08 --date 2026-12-01")
+    add = rates_sub.add_parser("add", help="add a rate to the server's feed (--account ID: that account's own): "
+                                           "tamio rates add EUR USD 1.08 --date 2026-12-01")
     add.add_argument("base")
     add.add_argument("quote")
     add.add_argument("rate")
     add.add_argument("--date", type=_date, default=None)
     add.set_defaults(handler=_rates_add)
-    imp = rates_sub.add_parser("import", help="import an ECB file (daily XML, history CSV or zip) or URL")
+    imp = rates_sub.add_parser("import", help="import an ECB file (daily XML, history CSV or zip) or URL into the server's feed "
+                                              "(--account ID: as that account's own)")
     imp.add_argument("source")
     imp.set_defaults(handler=_rates_import)
-    lst = rates_sub.add_parser("list", help="list rates")
+    lst = rates_sub.add_parser("list", help="list the server's feed (--account ID: with that account's own rates)")
     lst.add_argument("--base", default=None)
     lst.add_argument("--quote", default=None)
     lst.set_defaults(handler=_rates_list)
@@ -76,7 +84,7 @@ async def _balance_set(args: argparse.Namespace, ctx: CliContext) -> int:
             session, account=account, name=args.name, amount=amount, currency=args.currency,
             account_type=args.type, credit_limit=limit, on_date=ctx.today(account), now=ctx.now,
         )
-        print(f"{cash.name}: {format_money(cash.balance, cash.currency)}")
+        print(f"{cash.name}: {format_money(cash.balance, cash.currency)}{in_base_currency(cash, account.base_currency, today=ctx.today(account))}")
     return 0
 
 
@@ -100,9 +108,17 @@ async def _rates_add(args: argparse.Namespace, ctx: CliContext) -> int:
         raise ValidationError(f"The rate `{args.rate}` must be more than zero; write it like 1.0825.")
     on = args.date or ctx.now.date()
     async with ctx.transaction() as session:
-        await add_rate(session, base_currency=args.base, quote_currency=args.quote, rate=rate, rate_date=on)
-    print(f"1 {args.base.upper()} = {rate} {args.quote.upper()} on {on.isoformat()}")
+        owner = await _rates_owner(session, ctx)
+        await add_rate(session, base_currency=args.base, quote_currency=args.quote, rate=rate, rate_date=on,
+                       account_id=owner.id if owner else None)
+    whose = f" for {owner.name} only" if owner else " in the server's feed"
+    print(f"1 {args.base.upper()} = {rate} {args.quote.upper()} on {on.isoformat()}{whose}")
     return 0
+
+
+async def _rates_owner(session: Any, ctx: CliContext) -> Account | None:
+    """The account named with ``--account`` (its own rates), or None: the server's feed."""
+    return await ctx.account(session) if ctx.account_id else None
 
 
 async def _rates_import(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -119,7 +135,8 @@ async def _rates_import(args: argparse.Namespace, ctx: CliContext) -> int:
             )
     try:
         async with ctx.transaction() as session:
-            count, latest = await import_ecb(session, source)
+            owner = await _rates_owner(session, ctx)
+            count, latest = await import_ecb(session, source, account_id=owner.id if owner else None)
     except EcbFormatError as exc:
         raise ValidationError(
             f"Nothing was imported from {source}: {exc}. Give the ECB daily XML (eurofxref-daily.xml) or the history CSV (eurofxref-hist.csv)."
@@ -134,8 +151,10 @@ async def _rates_import(args: argparse.Namespace, ctx: CliContext) -> int:
 
 async def _rates_list(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
-        for r in await list_rates(session, base_currency=args.base, quote_currency=args.quote):
-            print(f"{r.rate_date.isoformat()}  1 {r.base_currency} = {r.rate} {r.quote_currency}  ({r.source})")
+        owner = await _rates_owner(session, ctx)
+        for r in await list_rates(session, account_id=owner.id if owner else None, base_currency=args.base, quote_currency=args.quote):
+            whose = ", this account's own" if r.user_id else ""
+            print(f"{r.rate_date.isoformat()}  1 {r.base_currency} = {r.rate} {r.quote_currency}  ({r.source}{whose})")
     return 0
 
 

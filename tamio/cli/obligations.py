@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tamio.cli.context import CliContext
-from tamio.errors import TamioError, ValidationError
+from tamio.errors import MissingExchangeRate, TamioError, ValidationError
 from tamio.obligations.csv_format import CsvImportError, parse_obligations_csv
 from tamio.obligations.importer import import_obligations
 
@@ -50,6 +50,8 @@ async def _import_obligations(args: argparse.Namespace, ctx: CliContext) -> int:
         account = await ctx.account(session)
         try:
             result = await import_obligations(session, account=account, settings=ctx.settings, rows=rows, today=ctx.today(account), now=ctx.now)
+        except MissingExchangeRate as exc:  # keeps the pair (a configured feed is fetched, and the import tried again)
+            raise MissingExchangeRate(f"Nothing was imported from {path}: {exc.message}", hint=exc.hint, currencies=exc.currencies) from exc
         except TamioError as exc:
             raise TamioError(f"Nothing was imported from {path}: {exc}") from exc
     flexibility = f"; flexibility set for {result.flexibility_set} vendors" if result.flexibility_set else ""

@@ -6,7 +6,8 @@ no account (``tamio.demo``), then runs two things until Ctrl-C (or SIGTERM):
 - the sandbox (``bot.sandbox.runner``) in this process: a local Slack (the Web API stand-in) and
   its web page at http://127.0.0.1:8080, plus a mailbox for the emails Tamio sends;
 - ``tamio serve``, the real app and unchanged, as a child process in the same process group, on
-  its own port, with ``SLACK_API_URL`` pointed at the stand-in and a signing secret made for this run.
+  its own port, with ``SLACK_API_URL`` pointed at the stand-in and a signing secret made for this run;
+  without TAMIO_SECRET_KEY it gets the local key kept beside the SQLite file (``tamio.server_secret``).
 
 Ctrl-C reaches both (one process group); SIGTERM to this process is passed on to the child. The
 sandbox runs with the settings ``tamio serve`` would have (the forecast flags included), so what it
@@ -38,6 +39,7 @@ from tamio.config import Settings
 from tamio.db import create_engine, make_session_factory
 from tamio.demo import seed_demo
 from tamio.errors import TamioError
+from tamio.server_secret import GENERATE_HINT, local_secret
 
 STARTUP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
@@ -89,7 +91,7 @@ async def seed_if_empty(settings: Settings, ctx: CliContext) -> str:
     runner = _runner()
     engine = create_engine(settings.database_url)
     try:
-        async with make_session_factory(engine)() as db, db.begin():
+        async with make_session_factory(engine, ctx.secret())() as db, db.begin():
             found = await account_for_team(db, team_id=runner.SANDBOX_TEAM_ID)
             if found is not None:
                 return f"Demo company: {found.name} (already in the database)."
@@ -145,6 +147,11 @@ async def _run(settings: Settings, stop: asyncio.Event, *, host: str, port: int,
     except OSError as exc:
         raise TamioError(f"The sandbox can't listen on {host}:{port} ({exc.strerror}).", hint="Choose another port with --port.") from exc
     env = sandbox.app_environment(os.environ, database_url=settings.database_url, app_port=app_port)
+    if not env.get("TAMIO_SECRET_KEY"):  # the local key beside the SQLite file: the audit chain outlives a restart
+        local = local_secret(settings.database_url)
+        if local is None:
+            raise TamioError("The sandbox on this database needs TAMIO_SECRET_KEY.", hint=f"Set it; {GENERATE_HINT}.")
+        env["TAMIO_SECRET_KEY"] = local
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tamio.cli", "serve", "--host", "127.0.0.1", "--port", str(app_port), env=env
     )

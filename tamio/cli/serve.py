@@ -1,4 +1,9 @@
-"""``tamio serve [--port 3000] [--host 0.0.0.0] [--socket-mode]``: run the Slack app.
+"""``tamio serve [--port 3000] [--host 127.0.0.1] [--socket-mode]``: run the Slack app.
+
+It listens on 127.0.0.1 unless told otherwise: Slack reaches it through a TLS proxy on the same
+machine (README), and nothing else on the network talks to it directly. It refuses to start
+without TAMIO_SECRET_KEY (chart links and the audit chain are keyed by it) or with one that cannot
+be a key, in one line on stderr.
 
 HTTP mode serves ``bot.server.build_web_app`` (Slack at ``POST /slack/events``, ``/healthz``, the
 chart URLs, OAuth install routes and whatever other areas install) until SIGINT/SIGTERM. Socket
@@ -22,6 +27,7 @@ from tamio.cli.context import CliContext
 from tamio.config import Settings
 from tamio.db import create_engine, is_sqlite, make_session_factory
 from tamio.errors import TamioError
+from tamio.server_secret import GENERATE_HINT, SecretKeyInvalid, ServerSecret
 
 
 def _port(text: str) -> int:
@@ -37,13 +43,14 @@ def _port(text: str) -> int:
 def register(sub: Any) -> None:
     parser = sub.add_parser("serve", help="run the Slack app (HTTP, or Socket Mode)")
     parser.add_argument("--port", type=_port, default=3000)
-    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="the address to listen on (default 127.0.0.1: put a TLS proxy in front; 0.0.0.0 listens on every interface)")
     parser.add_argument("--socket-mode", action="store_true", help="connect to Slack with SLACK_APP_TOKEN instead of HTTP")
     parser.set_defaults(sync_handler=_serve)
 
 
-def check_settings(settings: Settings, *, socket_mode: bool) -> None:
-    """Refuse to start with settings that cannot work, saying which variable to set."""
+def check_settings(settings: Settings, *, socket_mode: bool) -> ServerSecret:
+    """Refuse to start with settings that cannot work, saying which variable to set; the server secret."""
     if not (settings.slack_bot_token or (settings.slack_client_id and settings.slack_client_secret)):
         raise TamioError(
             "Slack needs credentials.",
@@ -53,8 +60,11 @@ def check_settings(settings: Settings, *, socket_mode: bool) -> None:
         raise TamioError("Socket Mode needs an app-level token.", hint="Set SLACK_APP_TOKEN (it starts with xapp-).")
     if not socket_mode and not settings.slack_signing_secret:
         raise TamioError("HTTP mode needs the app's signing secret.", hint="Set SLACK_SIGNING_SECRET, or run with --socket-mode.")
-    if settings.slack_client_id and not settings.secret_key:
-        raise TamioError("Installing in several workspaces stores bot tokens, encrypted.", hint="Set TAMIO_SECRET_KEY (a Fernet key).")
+    if settings.secret_key is None:
+        raise SecretKeyInvalid(
+            "`tamio serve` needs TAMIO_SECRET_KEY: it signs chart links and keys the audit trail.", hint=f"Set it; {GENERATE_HINT}."
+        )
+    return ServerSecret.parse(settings.secret_key)
 
 
 def tune_interpreter(settings: Settings) -> None:
@@ -88,11 +98,11 @@ def check_port(host: str, port: int, *, option: str = "--port", who: str = "`tam
 
 
 def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
-    check_settings(ctx.settings, socket_mode=args.socket_mode)
+    secret = check_settings(ctx.settings, socket_mode=args.socket_mode)
     check_port(args.host, args.port)
     check_database(ctx.settings.database_url)
     tune_interpreter(ctx.settings)
-    asyncio.run(_run(ctx.settings, host=args.host, port=args.port, socket_mode=args.socket_mode))
+    asyncio.run(_run(ctx.settings, secret, host=args.host, port=args.port, socket_mode=args.socket_mode))
     return 0
 
 
@@ -116,7 +126,7 @@ async def probe_schema(engine: Any) -> None:
         await connection.execute(select(Account.id).limit(1))
 
 
-async def _run(settings: Settings, *, host: str, port: int, socket_mode: bool) -> None:
+async def _run(settings: Settings, secret: ServerSecret, *, host: str, port: int, socket_mode: bool) -> None:
     from aiohttp import web
 
     server: Any = importlib.import_module("bot.server")
@@ -126,7 +136,7 @@ async def _run(settings: Settings, *, host: str, port: int, socket_mode: bool) -
     except BaseException:
         await engine.dispose()
         raise
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, secret)
     web_app = server.build_web_app(settings, sessions)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

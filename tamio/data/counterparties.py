@@ -39,6 +39,7 @@ from tamio.data.models import (
 from tamio.data.service import same_name
 from tamio.errors import LockedField, NotFound, ValidationError
 from tamio.events.generator import generate_events_for_agreement
+from tamio.limits import check_name, check_notes
 from tamio.money import normalize_currency, quantize
 from tamio.obligations.models import AgreementStatus, AmountType, ObligationAgreement, ObligationType
 from tamio.obligations.schemas import RecurrenceSpec
@@ -114,6 +115,8 @@ class BillingLine:
 
 
 def _coerce(field: str, value: Any) -> Any:
+    if field == "notes" and value is not None:
+        return check_notes(str(value))
     enum_cls = ENUM_FIELDS.get(field)
     if enum_cls is None or value is None or isinstance(value, enum_cls):
         return value
@@ -207,9 +210,7 @@ class CounterpartyService:
         self.audit = self.obligations.audit
 
     async def create_client(self, *, name: str, billing: BillingLine | None = None, source: str = "manual", **fields: Any) -> Client:
-        name = name.strip()
-        if not name:
-            raise ValidationError("A client needs a name.", field_errors={"name": "must not be empty"})
+        name = check_name(name, what="The client's name")
         await _ensure_unique_name(self.db, Client, self.account.id, name)
         values = {k: _coerce(k, v) for k, v in fields.items() if k in CLIENT_FIELDS}
         unknown = set(fields) - CLIENT_FIELDS
@@ -225,9 +226,7 @@ class CounterpartyService:
         return client
 
     async def create_expense(self, *, name: str, billing: BillingLine | None = None, source: str = "manual", **fields: Any) -> ExpenseBucket:
-        name = name.strip()
-        if not name:
-            raise ValidationError("An expense needs a name.", field_errors={"name": "must not be empty"})
+        name = check_name(name, what="The expense's name")
         await _ensure_unique_name(self.db, ExpenseBucket, self.account.id, name)
         values = {k: _coerce(k, v) for k, v in fields.items() if k in EXPENSE_FIELDS}
         unknown = set(fields) - EXPENSE_FIELDS
@@ -277,13 +276,15 @@ class CounterpartyService:
         # The counterparty's own amount is its first line's, converted at write time.
         if counterparty.amount is None:
             counterparty.amount = amount
-            await apply_conversion(self.db, counterparty, amount=amount, currency=currency, base_currency=self.account.base_currency, on_date=self.today)
+            await apply_conversion(self.db, counterparty, amount=amount, currency=currency, base_currency=self.account.base_currency, on_date=self.today,
+                                   account_id=self.account.id)
         if agreement is not None:
             line["base_amount"] = format(agreement.base_currency_amount or Decimal(0), "f")
             line["rate"] = format(agreement.exchange_rate_used or Decimal(1), "f")
         else:
             probe = Client(currency=currency)
-            await apply_conversion(self.db, probe, amount=amount, currency=currency, base_currency=self.account.base_currency, on_date=self.today)
+            await apply_conversion(self.db, probe, amount=amount, currency=currency, base_currency=self.account.base_currency, on_date=self.today,
+                                   account_id=self.account.id)
             line["base_amount"] = format(probe.base_currency_amount or Decimal(0), "f")
             line["rate"] = format(probe.exchange_rate_used or Decimal(1), "f")
         config = dict(counterparty.billing_config or {})
@@ -327,7 +328,7 @@ class CounterpartyService:
         for key, value in fields.items():
             value = _coerce(key, value)
             if key == "name":
-                value = str(value).strip()
+                value = check_name(str(value))
                 await _ensure_unique_name(self.db, type(entity), self.account.id, value, exclude_id=entity.id)
             old = getattr(entity, key)
             if old != value:
@@ -362,7 +363,8 @@ class CounterpartyService:
         config["lines"] = lines
         entity.billing_config = config
         entity.amount = amount
-        await apply_conversion(self.db, entity, amount=amount, currency=currency, base_currency=self.account.base_currency, on_date=self.today)
+        await apply_conversion(self.db, entity, amount=amount, currency=currency, base_currency=self.account.base_currency, on_date=self.today,
+                                   account_id=self.account.id)
 
     async def agreements_of(self, entity: Client | ExpenseBucket) -> list[ObligationAgreement]:
         column = ObligationAgreement.client_id if isinstance(entity, Client) else ObligationAgreement.expense_bucket_id

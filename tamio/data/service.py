@@ -13,6 +13,7 @@ from tamio.audit.service import AuditService
 from tamio.currency.service import apply_conversion
 from tamio.data.models import CashAccount, CashAccountType
 from tamio.errors import NotFound
+from tamio.limits import check_amount, check_name
 from tamio.money import normalize_currency, quantize
 
 
@@ -52,7 +53,10 @@ async def set_balance(
     actor: str = "system",
 ) -> CashAccount:
     """Set (or create) a cash account's balance; a credit line's balance is what is drawn, as a negative."""
+    name = check_name(name, what="The cash account's name")
     currency = normalize_currency(currency)
+    if credit_limit is not None:
+        check_amount(credit_limit, field="credit_limit", what="The credit limit", currency=currency)
     amount = quantize(amount, currency)
     audit = AuditService(db, account.id, actor=actor)
     cash = await find_cash_account(db, account_id=account.id, name=name)
@@ -60,13 +64,14 @@ async def set_balance(
     if cash is None:
         cash = CashAccount(
             user_id=account.id,
-            name=name.strip(),
+            name=name,
             account_type=kind or CashAccountType.BANK,
             currency=currency,
             balance=amount,
             credit_limit=credit_limit,
         )
-        await apply_conversion(db, cash, amount=amount, currency=currency, base_currency=account.base_currency, on_date=on_date)
+        await apply_conversion(db, cash, amount=amount, currency=currency, base_currency=account.base_currency, on_date=on_date,
+                           account_id=account.id)
         cash.balance_as_of = now
         if cash.account_type == CashAccountType.CREDIT_LINE:
             cash.drawn_amount = -amount if amount < 0 else Decimal(0)
@@ -82,7 +87,8 @@ async def set_balance(
         cash.credit_limit = credit_limit
     if cash.account_type == CashAccountType.CREDIT_LINE:
         cash.drawn_amount = -amount if amount < 0 else Decimal(0)
-    await apply_conversion(db, cash, amount=amount, currency=currency, base_currency=account.base_currency, on_date=on_date)
+    await apply_conversion(db, cash, amount=amount, currency=currency, base_currency=account.base_currency, on_date=on_date,
+                           account_id=account.id)
     cash.balance_as_of = now
     await db.flush()
     await audit.log_update("cash_account", cash.id, {"balance": (old_balance, amount), "currency": (old_currency, currency)})

@@ -145,12 +145,15 @@ async def _verdict(
     currency = currency or account.base_currency
     in_base = in_rule = amount
     try:
-        book = await RateBook.load(db, {currency, account.base_currency, rule.threshold_currency or currency}, on_date)
+        book = await RateBook.load(db, {currency, account.base_currency, rule.threshold_currency or currency}, on_date,
+                                   account_id=account.id)
         if amount is not None:
             in_base = book.convert(amount, currency, account.base_currency, on_date).amount
             in_rule = book.convert(amount, currency, rule.threshold_currency or currency, on_date).amount
     except MissingExchangeRate:
         return policy.RuleVerdict(False, f"there is no rate to compare {currency} with the rule's {rule.threshold_currency}")
+    except ValidationError:  # past the amount limit once converted: never automatic
+        return policy.RuleVerdict(False, "the amount is past what Tamio takes once converted")
     dual = policy.approvals_required(in_base, threshold=account.dual_approval_threshold) > 1
     return policy.rule_verdict(rule_terms(rule), amount=in_rule, tags=tags, needs_dual_control=dual, option_kind=option_kind)
 

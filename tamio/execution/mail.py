@@ -2,19 +2,23 @@
 
 SMTP has no server-side deduplication, so every outgoing email has a ledger row (an
 ExecutionRecord with ``event="email"`` and a unique ``idempotency_key``) written and committed
-*before* the message is handed to the server:
+before the message is handed to the server, and again before the one step that can deliver it:
 
 1. claim: insert the row with ``state="sending"`` and the Message-ID, derived from the row's id
    (``<exr_...@sender-domain>``), so it is the same on every retry;
-2. send;
-3. mark ``state="sent"`` (commit).
+2. connect, ``MAIL FROM``, ``RCPT TO``: nothing can be delivered yet;
+3. record ``state="transmitting"`` (commit), then ``DATA``: from here the server may accept it;
+4. mark ``state="sent"`` (commit).
 
-On a retry or a resume: ``sent`` -> not sent again. ``sending`` is the ambiguous case (the process
-died, or the connection broke, after the server may have accepted the message but before step 3):
-the message is sent again *with the same Message-ID*, so a recipient's mail system, which
-deduplicates by Message-ID, shows it once. A server that was down never accepted it, so the
-resend is its first delivery. The sender is a small ``EmailSender`` protocol; the real one uses
-aiosmtplib with the SMTP settings.
+On a retry or a resume: ``sent`` -> not sent again; ``sending`` -> the message never reached
+``DATA`` (a server that was down, a refused recipient), so sending it is its first delivery.
+``transmitting`` is the ambiguous case: the process died, or the connection broke, after the
+server may have accepted the message and before step 4 (a kill -9 in that window sent it twice,
+6 runs of 6, before this). It is not sent again silently: the row becomes ``possibly_sent`` and
+the attempt fails with a ``PossiblySent`` problem that says so on the card; a person who checks
+and retries the action (``retry_requested`` after the flag) sends it once more, with the same
+Message-ID. The sender is a small ``EmailSender`` protocol; the real one uses aiosmtplib with the
+SMTP settings.
 
     sender = SmtpEmailSender(settings)
     result = await send_once(sessions, account_id=..., action_id=..., option_id=..., email=email,
@@ -23,27 +27,51 @@ aiosmtplib with the SMTP settings.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import aiosmtplib
-from sqlalchemy import select
+from aiosmtplib import SMTPResponse
+from aiosmtplib.typing import Default
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.audit.service import AuditService
 from tamio.config import Settings
 from tamio.db import new_id
-from tamio.execution.executors import OutgoingEmail
+from tamio.execution.executors import ExecutionProblem, OutgoingEmail
 from tamio.execution.models import ExecutionRecord
 
-SENDING, SENT = "sending", "sent"
+SENDING, TRANSMITTING, SENT, POSSIBLY_SENT = "sending", "transmitting", "sent", "possibly_sent"
+BeforeData = Callable[[], Awaitable[None]]
+
+
+class PossiblySent(ExecutionProblem):
+    """An earlier attempt was cut off while the mail server was accepting the message."""
 
 
 class EmailSender(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: EmailMessage, *, before_data: BeforeData) -> None:
+        """Send ``message``, awaiting ``before_data`` just before the SMTP ``DATA`` command."""
+        ...
+
+
+class _SMTP(aiosmtplib.SMTP):
+    """aiosmtplib's client, with a hook right before ``DATA`` (the first step that can deliver)."""
+
+    def __init__(self, *, before_data: BeforeData, **options: Any) -> None:
+        super().__init__(**options)
+        self._before_data = before_data
+
+    async def data(
+        self, message: str | bytes, /, *, timeout: float | Literal[Default.token] | None = Default.token,  # noqa: ASYNC109
+    ) -> SMTPResponse:
+        await self._before_data()
+        return await super().data(message, timeout=timeout)
 
 
 class SmtpEmailSender:
@@ -53,16 +81,14 @@ class SmtpEmailSender:
         self.settings = settings
         self.timeout = timeout
 
-    async def send(self, message: EmailMessage) -> None:
-        await aiosmtplib.send(
-            message,
-            hostname=self.settings.smtp_host,
-            port=self.settings.smtp_port,
-            username=self.settings.smtp_username,
-            password=self.settings.smtp_password,
-            start_tls=self.settings.smtp_starttls,
-            timeout=self.timeout,
+    async def send(self, message: EmailMessage, *, before_data: BeforeData) -> None:
+        client = _SMTP(
+            before_data=before_data, hostname=self.settings.smtp_host, port=self.settings.smtp_port,
+            username=self.settings.smtp_username, password=self.settings.smtp_password,
+            start_tls=self.settings.smtp_starttls, timeout=self.timeout,
         )
+        async with client:
+            await client.send_message(message)
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -125,6 +151,39 @@ async def _claim(
             return record.id, dict(record.result or {})
 
 
+async def _set_state(sessions: async_sessionmaker[AsyncSession], key: str, state: str, **extra: Any) -> dict[str, Any]:
+    async with sessions() as db, db.begin():
+        record = await _ledger(db, key)
+        assert record is not None
+        record.result = {**(record.result or {}), "state": state, **extra}
+        return dict(record.result)
+
+
+async def _retries(db: AsyncSession, action_id: str) -> int:
+    """How often a person asked for this action to be tried again."""
+    return int((await db.execute(select(func.count()).select_from(ExecutionRecord).where(
+        ExecutionRecord.action_id == action_id, ExecutionRecord.event == "retry_requested"))).scalar_one())
+
+
+async def _confirmed_since_flagged(
+    sessions: async_sessionmaker[AsyncSession], *, record_id: str, action_id: str, email: OutgoingEmail, now: datetime
+) -> bool:
+    """Whether a person retried the action after an ambiguous send was flagged; flags it when it is new."""
+    async with sessions() as db, db.begin():
+        record = await _ledger(db, email.key)
+        assert record is not None
+        result = dict(record.result or {})
+        retries = await _retries(db, action_id)
+        if result.get("state") == TRANSMITTING:  # first seen now: flag it, and say so on the card
+            record.result = {**result, "state": POSSIBLY_SENT, "flagged_at": now.isoformat(), "retries_when_flagged": retries}
+            await AuditService(db, record.user_id, actor="system", clock=lambda: now).log(
+                "execute", "email", record_id, {"to": email.to, "subject": email.subject, "message_id": result.get("message_id"),
+                                                "action_id": action_id, "state": POSSIBLY_SENT},
+            )
+            return False
+        return retries > int(result.get("retries_when_flagged", 0))
+
+
 async def send_once(
     sessions: async_sessionmaker[AsyncSession],
     *,
@@ -143,10 +202,26 @@ async def send_once(
     )
     if result.get("state") == SENT:
         return result
+    if result.get("state") in (TRANSMITTING, POSSIBLY_SENT) and not await _confirmed_since_flagged(
+        sessions, record_id=record_id, action_id=action_id, email=email, now=now
+    ):
+        raise PossiblySent(
+            f"The email to {email.to} (“{email.subject}”) may already have been sent: the mail server was cut off while "
+            "accepting it, so Tamio did not send it again by itself.",
+            hint="Check with them or in the mailbox it is sent from; retry the action to send it once more (same Message-ID).",
+        )
     message = build_message(
         email, message_id=str(result["message_id"]), sender=settings.smtp_sender, now=now, action_id=action_id
     )
-    await sender.send(message)
+
+    async def transmitting() -> None:
+        await _set_state(sessions, email.key, TRANSMITTING)
+
+    try:
+        await sender.send(message, before_data=transmitting)
+    except aiosmtplib.SMTPResponseException:
+        await _set_state(sessions, email.key, SENDING)  # the server answered "no": it did not take the message
+        raise
     async with sessions() as db, db.begin():
         record = await _ledger(db, email.key)
         assert record is not None

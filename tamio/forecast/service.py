@@ -36,13 +36,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, literal, select, type_coerce, union_all
+from sqlalchemy import literal, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, UserConfiguration
 from tamio.config import Settings
 from tamio.data.models import CashAccount, CashAccountType, Client, CounterpartyStatus, ExpenseBucket
-from tamio.db import Money, is_read_only, utcnow
+from tamio.db import Money, is_read_only, money_sum, utcnow
 from tamio.errors import NotFound
 from tamio.forecast.engine import Forecast, ForecastItem, build_forecast
 from tamio.forecast.expected import Totals, add, items_of, key_of, plain_clause
@@ -77,7 +77,7 @@ async def _balances(db: AsyncSession, ids: list[str]) -> dict[str, Decimal]:
     return {
         account_id: Decimal(total)
         for account_id, total in await db.execute(
-            select(CashAccount.user_id, type_coerce(func.sum(CashAccount.base_currency_amount), Money()))
+            select(CashAccount.user_id, type_coerce(money_sum(CashAccount.base_currency_amount), Money()))
             .where(CashAccount.user_id.in_(ids), CashAccount.account_type != CashAccountType.CREDIT_LINE)
             .group_by(CashAccount.user_id)
         )
@@ -97,7 +97,7 @@ async def _schedule_totals(db: AsyncSession, as_of: Mapping[str, date], ends: Ma
     owner = literal(ids[0]).label("user_id") if single else os_.user_id
     summed = (
         select(literal(False).label("dormant"), owner, *keys,
-               type_coerce(func.sum(os_.base_currency_amount - os_.paid_base_amount), Money()))
+               type_coerce(money_sum(os_.base_currency_amount - os_.paid_base_amount), Money()))
         .where(os_.user_id == ids[0] if single else os_.user_id.in_(ids), os_.due_date <= last, os_.status.in_(OPEN_SCHEDULE_STATUSES))
         .group_by(*keys if single else (os_.user_id, *keys))
     )

@@ -1,7 +1,7 @@
 """Integration tokens are stored encrypted, so a copy of the database does not hand out Xero access.
 
 ``TAMIO_SECRET_KEY`` holds one or more keys, comma-separated, newest first. Each is a Fernet key
-(``TokenCipher.generate_key()``) or any passphrase, from which a key is derived (HKDF-SHA256).
+(``TokenCipher.generate_key()``) or a passphrase stretched with scrypt (``tamio.server_secret``).
 Encryption always uses the newest key; decryption tries every key, so adding a new key in front
 keeps old ciphertexts readable, and ``rotate`` (or ``tamio integrations reencrypt``) re-encrypts
 them with the newest one, after which the old key can be dropped.
@@ -14,19 +14,14 @@ them with the newest one, after which the old key can be dropped.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from datetime import datetime
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from tamio.config import Settings
 from tamio.errors import TamioError
-
-_KDF_INFO = b"tamio integration tokens v1"
+from tamio.server_secret import ServerSecret
 
 
 class SecretKeyMissing(TamioError):
@@ -43,37 +38,22 @@ class UnreadableSecret(TamioError):
     title = "Unreadable secret"
 
 
-def _fernet_key(text: str) -> bytes:
-    """A Fernet key as given, or one derived from a passphrase."""
-    raw = text.strip().encode()
-    try:
-        if len(base64.urlsafe_b64decode(raw)) == 32:
-            return raw
-    except (binascii.Error, ValueError):
-        pass
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_KDF_INFO).derive(raw)
-    return base64.urlsafe_b64encode(derived)
-
-
-def parse_keys(secret_key: str | None) -> list[str]:
-    """The comma-separated keys of ``TAMIO_SECRET_KEY``, newest first, blanks dropped."""
-    return [part.strip() for part in (secret_key or "").split(",") if part.strip()]
-
-
 class TokenCipher:
     def __init__(self, keys: Sequence[str]) -> None:
+        """``keys``: Fernet keys or passphrases, newest first (as ``TAMIO_SECRET_KEY`` lists them)."""
         if not keys:
             raise SecretKeyMissing(
                 "There is no key to encrypt integration tokens with.",
                 hint="Set TAMIO_SECRET_KEY (make one with `python -c \"from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())\"`).",
             )
-        self._newest = Fernet(_fernet_key(keys[0]))
-        self._all = MultiFernet([Fernet(_fernet_key(key)) for key in keys])
+        fernet_keys = ServerSecret.parse(",".join(keys)).fernet_keys()
+        self._newest = Fernet(fernet_keys[0])
+        self._all = MultiFernet([Fernet(key) for key in fernet_keys])
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenCipher:
-        return cls(parse_keys(settings.secret_key))
+        return cls([settings.secret_key] if settings.secret_key is not None else [])
 
     @staticmethod
     def generate_key() -> str:

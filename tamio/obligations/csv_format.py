@@ -43,6 +43,7 @@ from typing import Final, TypeVar
 
 from tamio.data.counterparties import MAX_CONTACT_NAME_LENGTH, is_email
 from tamio.errors import ValidationError
+from tamio.limits import AMOUNT_LIMIT_TEXT, amount_too_large
 from tamio.money import is_currency, precision, quantize
 from tamio.obligations.recurrence import (
     BusinessDayConvention,
@@ -70,7 +71,7 @@ OPTIONAL_HEADER: Final = ("flexibility", "email", "contact_name")
 KINDS: Final = ("revenue", "expense", "payroll", "tax")
 FLEXIBILITY_LEVELS: Final = ("can_delay", "negotiable", "cannot_delay")
 MAX_COUNTERPARTY_LENGTH: Final = 200
-_AMOUNT: Final = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+_AMOUNT: Final = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?")  # ASCII digits only
 _ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NAMED_FREQUENCIES: Final = tuple(f for f in Frequency if f is not Frequency.CUSTOM)
 # Where a RecurrenceError's field shows in the file.
@@ -174,9 +175,12 @@ def _read_kind(raw: str) -> str:
 
 def _read_currency(raw: str) -> str:
     code = raw.upper()
-    if len(code) != 3 or not is_currency(code):
-        shown = f"I don't know the currency '{raw}'" if raw else "the currency is empty"
-        raise _BadCell(f"{shown}; use a three-letter ISO code such as USD, EUR or GBP")
+    if not raw:
+        raise _BadCell("the currency is empty; use the ISO code such as USD, EUR or GBP")
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise _BadCell(f"'{raw[:20]}' is not a currency code; use three letters such as USD, EUR or GBP")
+    if not is_currency(code):
+        raise _BadCell(f"'{raw}' is not a currency I know; use the ISO code of a currency in circulation such as USD, EUR or GBP")
     return code
 
 
@@ -189,6 +193,8 @@ def _read_amount(raw: str, currency: str | None) -> Decimal:
     amount = Decimal(raw.replace(",", ""))
     if amount == 0:
         raise _BadCell("the amount must be more than zero")
+    if amount_too_large(amount):
+        raise _BadCell(f"'{raw[:40]}' is more than Tamio takes: at most {AMOUNT_LIMIT_TEXT} in any currency")
     exponent = amount.as_tuple().exponent
     if currency is not None and isinstance(exponent, int) and -exponent > precision(currency):
         raise _BadCell(f"{currency} amounts have at most {precision(currency)} decimal places; '{raw}' has {-exponent}")

@@ -128,6 +128,8 @@ async def import_obligations(
             column = ", column currency" if isinstance(exc, MissingExchangeRate) else ""
             if isinstance(exc, _ContactLocked):
                 column = f", column {exc.column}"
+            if isinstance(exc, MissingExchangeRate):  # keeps the pair: the edge may fetch the feed and try again
+                raise MissingExchangeRate(f"line {row.line}{column}: {exc.message}", hint=exc.hint, currencies=exc.currencies) from exc
             raise TamioError(f"line {row.line}{column}: {exc}") from exc
         known.add(key)
         created += 1

@@ -125,7 +125,7 @@ async def record_payment(
     )
     cash = (cash_account or await _primary_cash_account(db, account.id)) if adjust_balance else None
     currencies = {currency, account.base_currency, *(s.currency for s in targets), *([cash.currency] if cash else [])}
-    book = await RateBook.load(db, currencies, payment_date)
+    book = await RateBook.load(db, currencies, payment_date, account_id=account.id)
 
     def in_payment_currency(s: ObligationSchedule) -> Decimal:
         left = remaining_of(s)

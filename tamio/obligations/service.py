@@ -100,7 +100,7 @@ class ObligationService:
     async def _book(self, currencies: Iterable[str]) -> RateBook:
         key = tuple(sorted(set(currencies) | {self.account.base_currency}))
         if key not in self._books:
-            self._books[key] = await RateBook.load(self.db, key, self.today)
+            self._books[key] = await RateBook.load(self.db, key, self.today, account_id=self.account.id)
         return self._books[key]
 
     # -- agreements -------------------------------------------------------------------------

@@ -182,13 +182,15 @@ async def store_rates(db: AsyncSession, rates: list[Any]) -> dict[str, Any]:
 async def housekeeping(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
     """Mark claims left ``running`` for ``STALE_CLAIM`` as abandoned (their replica died mid-run); forget
     claims older than ``CLAIM_RETENTION`` (a slot that old is never due again), pipeline runs older than
-    ``RUN_RETENTION`` (the critical pass alone records one per account every 5 minutes) and messages
-    delivered more than ``OUTBOX_RETENTION`` ago."""
+    ``RUN_RETENTION`` (the critical pass alone records one per account every 5 minutes), messages
+    delivered more than ``OUTBOX_RETENTION`` ago and Slack receipts older than ``RECEIPT_RETENTION``
+    (a retried event or a replayed request is refused within minutes; a signature older than five
+    is refused anyway)."""
     from sqlalchemy import delete
 
     from tamio.outbox.service import prune_delivered
     from tamio.scheduler.claims import abandon_stale, prune
-    from tamio.scheduler.models import PipelineRun
+    from tamio.scheduler.models import PipelineRun, SlackEventReceipt
 
     async with sessions() as db, db.begin():
         abandoned = await abandon_stale(db, started_before=run.now - STALE_CLAIM, now=run.now)
@@ -197,11 +199,15 @@ async def housekeeping(sessions: async_sessionmaker[AsyncSession], run: JobRun) 
         runs = await db.execute(delete(PipelineRun).where(PipelineRun.started_at < run.now - RUN_RETENTION)
                                 .returning(PipelineRun.id))
         runs_pruned = len(runs.all())
+        receipts = await db.execute(delete(SlackEventReceipt).where(SlackEventReceipt.received_at < run.now - RECEIPT_RETENTION)
+                                    .returning(SlackEventReceipt.event_id))
+        receipts_pruned = len(receipts.all())
     async with sessions() as db, db.begin():
         messages = await prune_delivered(db, before=run.now - OUTBOX_RETENTION)
     if abandoned:
         log.warning("housekeeping: %d scheduler claims were left running by a replica that stopped; marked abandoned", abandoned)
-    return {"claims_abandoned": abandoned, "claims_pruned": claims, "runs_pruned": runs_pruned, "messages_pruned": messages}
+    return {"claims_abandoned": abandoned, "claims_pruned": claims, "runs_pruned": runs_pruned, "messages_pruned": messages,
+            "receipts_pruned": receipts_pruned}
 
 
 async def xero_sync(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
@@ -212,6 +218,7 @@ async def xero_sync(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> 
 CLAIM_RETENTION = timedelta(days=30)
 RUN_RETENTION = timedelta(days=7)
 OUTBOX_RETENTION = timedelta(days=30)
+RECEIPT_RETENTION = timedelta(days=1)
 STALE_CLAIM = timedelta(hours=6)  # far longer than any run takes
 EVERY_MINUTE = Cadence(every=timedelta(minutes=1), grace=timedelta(seconds=50))
 CRITICAL = Cadence(every=timedelta(minutes=5), grace=timedelta(minutes=4))

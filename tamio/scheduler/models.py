@@ -45,7 +45,8 @@ class PipelineRun(Base):
 
 
 class SlackEventReceipt(Base):
-    """Slack retries events (x-slack-retry-num); the first receipt of an event_id wins."""
+    """Slack retries events (x-slack-retry-num); the first receipt of an event_id wins. The identity of a
+    signed command or interaction (a hash, ``bot.gate``) is kept here too, so a replay changes nothing."""
 
     __tablename__ = "slack_event_receipts"
 

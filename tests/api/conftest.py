@@ -183,7 +183,7 @@ async def open_business(sessions: async_sessionmaker[AsyncSession], settings: Se
             "viewer": await ensure_member(db, account_id=account.id, slack_user_id=f"U{name[:3]}VIE", display_name="vic", role=Role.VIEWER),
         }
         issued = {key: await create_token(db, account=account, actor=None, member_id=m.id, name=key, now=now) for key, m in members.items()}
-        await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.08"), rate_date=day)
+        await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.08"), rate_date=day, account_id=None)
         cash = await set_balance(db, account=account, name="Operating", amount=Decimal("50000"), currency="USD", on_date=day, now=now)
         service = CounterpartyService(db, account=account, settings=settings, today=day, now=now)
         monthly = RecurrenceSpec(Frequency.MONTHLY, start_date=day, day=-1)

@@ -232,7 +232,7 @@ async def test_rates_are_added_by_admins_and_listed(api: Api, business: Business
     added = await api.post("/data/exchange-rates", token=business.admin,
                            json={"base_currency": "gbp", "quote_currency": "USD", "rate": "1.2650", "rate_date": "2026-12-01"})
     assert added.status == 201, added.text
-    assert added.json() | {"id": "-"} == {"id": "-", "base_currency": "GBP", "quote_currency": "USD", "rate": "1.2650",
+    assert added.json() | {"id": "-"} == {"id": "-", "own": True, "base_currency": "GBP", "quote_currency": "USD", "rate": "1.2650",
                                           "rate_date": "2026-12-01", "source": "api"}
     listed = (await api.get("/data/exchange-rates", token=business.viewer, params={"base": "GBP"})).json()["rates"]
     assert [(r["quote_currency"], r["rate"]) for r in listed] == [("USD", "1.2650")]

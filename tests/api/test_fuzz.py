@@ -20,7 +20,7 @@ import pytest
 from tamio.api import all_routes
 from tests.api.conftest import Api, Business
 
-pytestmark = [pytest.mark.backends("sqlite"), pytest.mark.slow]
+pytestmark = [pytest.mark.backends("sqlite", "pg"), pytest.mark.slow]
 
 CHECKS = ",".join([
     "not_a_server_error",

@@ -28,6 +28,7 @@ from bot.sandbox.signed import AppReply, SlackSender
 from bot.sandbox.standin import SlackStandIn
 from bot.server import build_web_app
 from tamio.config import Settings
+from tests.conftest import TEST_SECRET_KEY
 
 SIGNING_SECRET = "test-signing-secret"
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # a Monday
@@ -82,7 +83,7 @@ def make_settings(slack: SlackStandIn, port: int, **overrides: Any) -> Settings:
         "database_url": "sqlite+aiosqlite:///:memory:", "slack_bot_token": slack.bot_token,
         "slack_signing_secret": SIGNING_SECRET, "slack_api_url": slack.api_url, "public_url": f"http://127.0.0.1:{port}",
         "base_currency": "USD", "timezone": "UTC", "use_obligation_for_forecast": True,
-        "slack_client_id": None, "slack_client_secret": None, "secret_key": None, "slack_app_token": None,
+        "slack_client_id": None, "slack_client_secret": None, "secret_key": TEST_SECRET_KEY, "slack_app_token": None,
     }
     values.update(overrides)
     return Settings(**values)

@@ -31,11 +31,11 @@ async def count(bot: BotHarness, model: type) -> int:
 
 async def test_add_with_arguments_as_the_issue_writes_them(bot: BotHarness) -> None:
     async with bot.sessions() as db, db.begin():
-        await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.08"), rate_date=date(2026, 12, 4))
+        await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.08"), rate_date=date(2026, 12, 4), account_id=None)
     await bot.command(ADMIN, 'add expense "AWS" 1200 USD monthly on 15 from 2026-12-10')
     assert "Added *AWS* (expense): $1,200.00 monthly on the 15th, first due Tue 15 Dec" in last_text(bot, ADMIN)
     await bot.command(ADMIN, "add client “Acme Corp” 5000 EUR monthly on -1")  # curly quotes, as Slack's clients type them
-    assert "Acme Corp" in last_text(bot, ADMIN) and "€5,000.00 monthly on the last day" in last_text(bot, ADMIN)
+    assert "Acme Corp" in last_text(bot, ADMIN) and "€5,000.00 ($5,400.00) monthly on the last day" in last_text(bot, ADMIN)
     await bot.command(ADMIN, 'add payroll "Payroll" 42000 semimonthly')
     assert "semi-monthly on the 15th and last day" in last_text(bot, ADMIN)
     async with bot.sessions() as db:
@@ -56,7 +56,7 @@ async def test_add_with_arguments_as_the_issue_writes_them(bot: BotHarness) -> N
     [
         ("frobnicate", "I don't know `frobnicate`"),
         ('add expense "AWS" 12,00.5 USD monthly', "I couldn't read the amount `12,00.5`"),
-        ('add expense "AWS" 1200 XYZ monthly', "I don't know the currency `XYZ`"),
+        ('add expense "AWS" 1200 XYZ monthly', "`XYZ` is not a currency I know"),
         ('add expense "AWS" 1200 USD monthly from 2026-11-01', "The start date 2026-11-01 is in the past"),
         ('add expense "AWS 1200 USD monthly', "a quote is not closed"),
         ('paid "Acme Corp" 5000 on 2026-12-31', "is in the future"),
@@ -225,7 +225,7 @@ async def test_a_failure_halfway_leaves_nothing_behind(bot: BotHarness) -> None:
     # The client row is written before the missing EUR->USD rate stops its billing line: all of it rolls back.
     await bot.command(ADMIN, 'add client "Euro Client" 5000 EUR monthly on -1')
     shown = last_text(bot, ADMIN)
-    assert "There is no exchange rate from EUR to USD" in shown and "nothing was saved" in shown
+    assert "no exchange rate from EUR to USD" in shown and "nothing was saved" in shown
     assert await count(bot, Client) == 0 and await count(bot, ObligationAgreement) == 0
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.sandbox.standin import SlackStandIn
 from tests.bot.conftest import USERS
 from tests.bot.test_delivery_reliability import deliver_everything, posted_keys, queue, rows, team, worker_for
+from tests.conftest import TEST_SECRET_KEY, secret_for_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE = timedelta(seconds=2)  # short for the test; the worker's HTTP timeout stays below it
@@ -72,8 +73,9 @@ async def run_worker(url: str, api_url: str, token: str) -> None:
     from tamio.db import create_engine, make_session_factory
     from tamio.outbox.service import RetryPolicy
 
-    settings = Settings(database_url=url, slack_bot_token=token, slack_api_url=api_url, slack_signing_secret="s")
-    sessions = make_session_factory(create_engine(url))
+    settings = Settings(database_url=url, slack_bot_token=token, slack_api_url=api_url, slack_signing_secret="s",
+                        secret_key=TEST_SECRET_KEY)
+    sessions = make_session_factory(create_engine(url), secret_for_tests())
     client = AsyncWebClient(token=token, base_url=api_url, timeout=LEASE.total_seconds() - 1)
     worker = DeliveryWorker(Runtime(settings, sessions), client, SingleWorkspaceToken(token), ChartLinks(settings),
                             policy=RetryPolicy(base_seconds=0.05, cap_seconds=0.2, lease=LEASE), interval=0.05, name="doomed")

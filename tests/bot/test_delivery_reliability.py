@@ -32,6 +32,7 @@ from tamio.db import utcnow
 from tamio.digest import DailyDigest
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import RetryPolicy, backlog, enqueue, retry_dead
+from tests.conftest import TEST_SECRET_KEY
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 FAST = RetryPolicy(max_attempts=20, base_seconds=0.05, cap_seconds=0.4, lease=timedelta(seconds=10))
@@ -39,7 +40,7 @@ FAST = RetryPolicy(max_attempts=20, base_seconds=0.05, cap_seconds=0.4, lease=ti
 
 def settings_for(slack: SlackStandIn) -> Settings:
     return Settings(database_url="sqlite+aiosqlite:///:memory:", slack_bot_token=slack.bot_token, slack_api_url=slack.api_url,
-                    slack_signing_secret="s", slack_client_id=None, slack_client_secret=None, secret_key=None)
+                    slack_signing_secret="s", slack_client_id=None, slack_client_secret=None, secret_key=TEST_SECRET_KEY)
 
 
 def worker_for(slack: SlackStandIn, sessions: async_sessionmaker[AsyncSession], name: str, *,

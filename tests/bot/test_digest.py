@@ -19,6 +19,7 @@ from bot.digests import digest_message, permalink
 from bot.sandbox.blockkit_limits import message_block_errors
 from bot.sandbox.standin import SlackStandIn
 from tamio.accounts.models import Account, UserConfiguration
+from tamio.audit.verify import audit_head
 from tamio.detection.models import AlertStatus, DetectionAlert, DetectionType
 from tamio.digest import load_digest
 from tamio.forecast.service import calculate_forecast
@@ -104,13 +105,15 @@ async def test_a_busy_morning_says_what_is_new_escalated_waiting_and_done(sessio
 
     text, blocks = digest_message(digest)
     assert message_block_errors(blocks) == []
-    shown = "\n".join(b["text"]["text"] for b in blocks)
+    shown = "\n".join(b["text"]["text"] for b in blocks if "text" in b)
     assert shown.startswith("*Good morning — Tamio for Acme Ltd, Mon 7 Dec*\nCash $30,000.00 · Lowest ")
     assert "*New:* :red_circle: " in shown and "*Escalated:* " in shown and "(was upcoming)" in shown
     assert f"*Waiting for you:* {digest.pending_total} actions" in shown
     assert f"<{permalink(CHANNEL, '1796540400.000100')}|" in shown and "p1796540400000100" in shown
     assert f"*Done yesterday:* {option.title}" in shown
     assert text.startswith("Tamio for Acme Ltd, Mon 7 Dec: Cash $30,000.00")
+    # The audit trail's head, kept in Slack: a checkpoint outside the database (issue 22).
+    assert digest.audit_head is not None and blocks[-1]["elements"][0]["text"].startswith(f"Audit checkpoint `{digest.audit_head}`")
     assert type(digest).from_json(digest.to_json()) == digest
 
 
@@ -121,10 +124,13 @@ async def test_a_quiet_morning_is_one_line(session_factory: async_sessionmaker[A
         account = await db.get(Account, account_id)
         assert account is not None
         digest = await load_digest(db, account=account, today=DEC_7, now=morning(DEC_7), settings=SCHEDULE_PATH)
-    assert digest.quiet
+        head = await audit_head(db, account_id=account_id)
+    assert digest.quiet and head is not None and digest.audit_head == head.short
     text, blocks = digest_message(digest)
     assert text == "Nothing new. Cash $30,000.00, lowest $30,000.00 (week of 7 Dec)."
-    assert blocks == [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    assert blocks == [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
+                      {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+                          f"Audit checkpoint `{head.short}` (`tamio audit verify --head {head.short}`)")}]}]
 
 
 async def test_the_morning_digest_reaches_the_channel_once_with_links_to_the_cards(

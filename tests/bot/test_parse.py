@@ -71,7 +71,7 @@ def test_the_contact_form_takes_an_address_as_typed_or_as_slack_links_it() -> No
     [
         ("launch rockets", "I don't know `launch`"),
         ('add expense "AWS" 12,00.5', "I couldn't read the amount `12,00.5`"),
-        ('add expense "AWS" 12 ABC', "I don't know the currency `ABC`"),
+        ('add expense "AWS" 12 ABC', "`ABC` is not a currency I know"),
         ('add expense "AWS" 12 monthly from 2026-11-29', "in the past"),
         ('add expense "AWS 12', "a quote is not closed"),
         ('add expense "AWS" 12.345 USD', "at most 2 decimal places"),

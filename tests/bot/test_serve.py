@@ -15,6 +15,7 @@ from bot.sandbox.signed import SlackSender
 from bot.sandbox.standin import SlackStandIn
 from tamio.db import create_engine
 from tests.bot.conftest import ADMIN, CHANNEL, SIGNING_SECRET, free_port
+from tests.conftest import TEST_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,9 +32,11 @@ async def make_database(path: Path) -> str:
     return url
 
 
-def environment(**values: str) -> dict[str, str]:
+def environment(**values: str | None) -> dict[str, str]:
+    """The variables ``tamio serve`` gets (a server secret unless ``TAMIO_SECRET_KEY=None`` leaves it out)."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
-    return {**keep, "PYTHONPATH": str(ROOT), **values}
+    merged = {**keep, "PYTHONPATH": str(ROOT), "TAMIO_SECRET_KEY": TEST_SECRET_KEY, **values}
+    return {k: v for k, v in merged.items() if v is not None}
 
 
 async def test_serve_answers_slack_and_health_then_stops_cleanly(tmp_path: Path, slack: SlackStandIn) -> None:
@@ -150,3 +153,68 @@ async def test_an_unmigrated_database_is_one_line_saying_to_upgrade(tmp_path: Pa
     assert process.returncode == 1 and b"serving" not in out and len(lines) == 1, err.decode()
     assert "tamio db upgrade" in lines[0]
     assert database.exists() == file_exists
+
+
+@pytest.mark.parametrize(
+    ("secret", "says"),
+    [
+        (None, "tamio: `tamio serve` needs TAMIO_SECRET_KEY: it signs chart links and keys the audit trail. Set it; make a key with "),
+        ("", "tamio: TAMIO_SECRET_KEY is empty; make a key with "),
+        (",", "tamio: TAMIO_SECRET_KEY has an empty key (key 1 of 2): separate keys with single commas"),
+        ("correct horse battery staple,,", "tamio: TAMIO_SECRET_KEY has an empty key (key 2 of 3)"),
+        ("hunter2", "tamio: TAMIO_SECRET_KEY: the key is neither a Fernet key nor a passphrase of at least 16 characters (it has 7); "),
+    ],
+)
+async def test_serve_refuses_a_missing_or_unusable_secret_in_one_line(tmp_path: Path, secret: str | None, says: str) -> None:
+    """The finding: a passphrase or "," crashed a multi-workspace start with a traceback; no secret made
+    chart links anyone could sign (socket mode, no signing secret)."""
+    url = await make_database(tmp_path / "tamio.db")
+    values = {"TAMIO_DATABASE_URL": url, "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c", "SLACK_APP_TOKEN": "xapp-1",
+              "TAMIO_SECRET_KEY": secret}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tamio.cli", "serve", "--socket-mode", "--port", str(free_port()), cwd=tmp_path,
+        env=environment(**values), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    lines = err.decode().strip().splitlines()
+    assert process.returncode == 1 and out == b"" and len(lines) == 1, err.decode()
+    assert lines[0].startswith(says), lines[0]
+
+
+def test_a_passphrase_is_stretched_with_scrypt_and_keys_differ_by_use() -> None:
+    import hashlib
+
+    from tamio.server_secret import ServerSecret
+
+    secret = ServerSecret.parse("correct horse battery staple, " + TEST_SECRET_KEY)
+    assert secret.materials[0] == hashlib.scrypt(b"correct horse battery staple", salt=b"tamio server secret v1", n=2**15, r=8, p=1,
+                                                 maxmem=64 * 1024 * 1024, dklen=32)
+    assert secret.key("chart-links") != secret.key("audit-chain") and len(secret.keys_for("audit-chain")) == 2
+
+
+def test_chart_links_need_the_server_secret_and_a_forged_one_is_refused() -> None:
+    from datetime import UTC, date, datetime
+
+    from bot.charts import ChartLinks
+    from tamio.config import Settings
+    from tamio.errors import PermissionDenied
+    from tamio.server_secret import SecretKeyInvalid
+
+    now = datetime(2026, 12, 7, 9, tzinfo=UTC)
+    with pytest.raises(SecretKeyInvalid, match="TAMIO_SECRET_KEY"):
+        ChartLinks(Settings(secret_key=None, slack_signing_secret=None))
+    links = ChartLinks(Settings(secret_key=TEST_SECRET_KEY))
+    token = links.token(account_id="acc_1", as_of=date(2026, 12, 7), weeks=13, now=now)
+    assert links.verify(token, now=now).account_id == "acc_1"
+    # What the old code accepted: the same body signed with a key derived from a constant anyone can compute.
+    import base64
+    import hashlib
+    import hmac
+
+    body = token.partition(".")[0]
+    public_key = hashlib.sha256(b"tamio-chart-links:").digest()
+    forged = f"{body}.{base64.urlsafe_b64encode(hmac.new(public_key, body.encode(), hashlib.sha256).digest()[:18]).decode()}"
+    with pytest.raises(PermissionDenied):
+        links.verify(forged, now=now)
+    with pytest.raises(PermissionDenied):
+        links.verify(f"{body}.é", now=now)  # not ASCII: refused, not a crash

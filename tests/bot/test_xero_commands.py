@@ -96,7 +96,7 @@ async def test_an_admin_connects_xero_from_slack_and_others_are_told_to_ask_one(
 async def test_connect_says_which_settings_the_server_lacks(bot: BotHarness) -> None:
     await bot.command(ADMIN, "connect xero")
     shown = said(bot, ADMIN)
-    assert ":warning: Xero is not set up on this Tamio server: it needs XERO_CLIENT_ID, XERO_CLIENT_SECRET and TAMIO_SECRET_KEY." in shown
+    assert ":warning: Xero is not set up on this Tamio server: it needs XERO_CLIENT_ID and XERO_CLIENT_SECRET." in shown
     assert "/integrations/xero/callback" in shown  # the redirect URI to register with Xero
     await bot.command(ADMIN, "connect quickbooks")
     assert "I can't connect `quickbooks`" in said(bot, ADMIN) and "Example: `/tamio connect xero`" in said(bot, ADMIN)

@@ -51,7 +51,7 @@ class Books:
         )
 
     async def rate(self, base: str, quote: str, rate: str, on: date | None = None) -> None:
-        await add_rate(self.session, base_currency=base, quote_currency=quote, rate=Decimal(rate), rate_date=on or self.today)
+        await add_rate(self.session, base_currency=base, quote_currency=quote, rate=Decimal(rate), rate_date=on or self.today, account_id=None)
 
     @staticmethod
     def every(frequency: str, start: date, *, day: int | None = None, end: date | None = None, count: int | None = None,

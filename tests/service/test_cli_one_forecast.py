@@ -68,11 +68,12 @@ async def _prepare_delay(url: str) -> str:
     from tamio.accounts.models import Account
     from tamio.db import create_engine, make_session_factory
     from tamio.obligations.models import ObligationSchedule
+    from tests.conftest import secret_for_tests
     from tests.service.execution_factories import make_action, option
 
     engine = create_engine(url)
     try:
-        async with make_session_factory(engine)() as session, session.begin():
+        async with make_session_factory(engine, secret_for_tests())() as session, session.begin():
             account = (await session.execute(select(Account))).scalar_one()
             schedule = (await session.execute(select(ObligationSchedule).where(ObligationSchedule.direction == "outflow"))).scalar_one()
             params = {"moves": [{"schedule_id": schedule.id, "new_date": "2027-01-08"}], "notify_vendor": False}

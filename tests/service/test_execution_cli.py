@@ -10,6 +10,7 @@ import pytest
 
 from tamio.cli import main
 from tamio.db import Base, create_engine, make_session_factory
+from tests.conftest import secret_for_tests
 from tests.service.execution_factories import Mailbox, Team, email_option, make_action
 
 
@@ -19,7 +20,7 @@ async def _books(url: str, *, other_to: str | None = "ap@globex.test") -> dict[s
     engine = create_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, secret_for_tests())
     async with sessions() as session, session.begin():
         team = await Team.open(session)
         chase = await make_action(session, team.account, title="Chase Acme's $4,200", options=[email_option(to="ap@acme.test"), email_option(to="cfo@acme.test")])

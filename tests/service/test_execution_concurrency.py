@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account, Member, Role
 from tamio.accounts.service import ensure_member
-from tamio.audit.service import verify_chain
+from tamio.audit.verify import verify_chain
 from tamio.config import Settings
 from tamio.data.models import CashAccount
 from tamio.db import create_engine, make_session_factory
@@ -37,6 +37,7 @@ from tamio.execution.lifecycle import approve, skip
 from tamio.execution.models import ActionApproval, ExecutionRecord
 from tamio.execution.service import execute_action, resume_pending_executions
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
+from tests.conftest import secret_for_tests
 from tests.service.execution_factories import NOW, Mailbox, settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,7 +204,7 @@ async def test_a_thousand_clicks_one_decision_each_and_every_effect_once(
 async def _worker(url: str, clicks_file: str, smtp_port: int) -> None:
     clicks = json.loads(Path(clicks_file).read_text())
     engine = create_engine(url, pool_size=8)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, secret_for_tests())
     async with sessions() as session:
         action = await session.get(PreparedAction, clicks[0]["action_id"])
         assert action is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from email.message import EmailMessage
 
@@ -139,37 +140,66 @@ async def test_the_approvers_edit_is_what_is_sent(session_factory: async_session
     assert message["Subject"] == "About INV-1" and str(message.get_payload()).strip() == "Hi Jo, just checking on INV-1."
 
 
-class _DiesAfterSending:
-    """The real sender, in a process that is killed right after the server accepted the message."""
+class _Dies:
+    """The real sender, in a process that is killed right after the server accepted the message
+    (``after_data``), or in the middle of the envelope, before ``DATA`` was ever sent."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, after_data: bool) -> None:
         self.real = SmtpEmailSender(settings)
-        self.sent = asyncio.Event()
+        self.after_data = after_data
+        self.died = asyncio.Event()
 
-    async def send(self, message: EmailMessage) -> None:
-        await self.real.send(message)
-        self.sent.set()
+    async def send(self, message: EmailMessage, *, before_data: Callable[[], Awaitable[None]]) -> None:
+        if self.after_data:
+            await self.real.send(message, before_data=before_data)
+        self.died.set()
         await asyncio.Event().wait()  # killed here, before the send is recorded
 
 
-async def test_a_process_killed_mid_send_is_resumed_with_the_same_message_id(session_factory: async_sessionmaker[AsyncSession]) -> None:
+async def _killed_mid_send(session_factory: async_sessionmaker[AsyncSession], mailbox: Mailbox, *, after_data: bool) -> tuple[Team, str]:
     team, [action_id] = await _approved_emails(session_factory, 1)
+    settings = settings_for(mailbox.port)
+    dying = _Dies(settings, after_data=after_data)
+    worker = asyncio.create_task(execute_action(session_factory, account_id=team.account.id, action_id=action_id, now=NOW, settings=settings, smtp=dying))
+    await asyncio.wait_for(dying.died.wait(), 10)
+    worker.cancel()
+    await asyncio.gather(worker, return_exceptions=True)
+    status, attempts, _, lease = await _action(session_factory, team, action_id)
+    assert (status, attempts, lease) == (ActionStatus.EXECUTING, 1, later(5))
+    assert await resume_pending_executions(session_factory, later(2), settings=settings) == []  # its lease still runs
+    return team, action_id
+
+
+async def test_a_send_cut_off_after_the_server_accepted_is_not_repeated_until_a_person_retries(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """The finding: a kill -9 between the server's acceptance and its record sent the email twice."""
     with Mailbox() as mailbox:
         settings = settings_for(mailbox.port)
-        dying = _DiesAfterSending(settings)
-        worker = asyncio.create_task(execute_action(session_factory, account_id=team.account.id, action_id=action_id, now=NOW, settings=settings, smtp=dying))
-        await asyncio.wait_for(dying.sent.wait(), 10)
-        worker.cancel()
-        await asyncio.gather(worker, return_exceptions=True)
-        status, attempts, _, lease = await _action(session_factory, team, action_id)
-        assert (status, attempts, lease) == (ActionStatus.EXECUTING, 1, later(5))
-        assert await resume_pending_executions(session_factory, later(2), settings=settings) == []  # its lease still runs
+        team, action_id = await _killed_mid_send(session_factory, mailbox, after_data=True)
         [outcome] = await resume_pending_executions(session_factory, later(6), settings=settings)
-    assert (outcome.status, outcome.attempts) == ("executed", 2)
-    # The ambiguous send is repeated with the same Message-ID: the recipient's mail system shows it once.
-    assert len(mailbox.messages) == 2 and len(set(mailbox.message_ids)) == 1
+        assert (outcome.status, outcome.attempts, len(mailbox.messages)) == ("failed", 2, 1)
+        assert outcome.error is not None and "may already have been sent" in outcome.error and "ap0@client.test" in outcome.error
+        assert await resume_pending_executions(session_factory, later(60), settings=settings) == []  # nothing by itself
+        async with session_factory() as session:
+            ledger = (await session.execute(select(ExecutionRecord).where(
+                ExecutionRecord.action_id == action_id, ExecutionRecord.event == "email"))).scalar_one()
+            assert ledger.result["state"] == "possibly_sent"
+        async with session_factory() as session, session.begin():  # a person checked: it did not arrive; send it again
+            await retry(session, account=team.account, member=team.maria, action_id=action_id, now=later(61))
+        [outcome] = await resume_pending_executions(session_factory, later(61), settings=settings)
+    assert outcome.status == "executed"
+    assert len(mailbox.messages) == 2 and len(set(mailbox.message_ids)) == 1  # sent again on request, same Message-ID
     async with session_factory() as session:
         assert await count_records(session, action_id, "executed") == 1
+
+
+async def test_a_send_cut_off_before_data_is_simply_sent_on_resume(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    with Mailbox() as mailbox:
+        settings = settings_for(mailbox.port)
+        _, action_id = await _killed_mid_send(session_factory, mailbox, after_data=False)
+        [outcome] = await resume_pending_executions(session_factory, later(6), settings=settings)
+    assert (outcome.status, outcome.attempts) == ("executed", 2) and len(mailbox.messages) == 1
 
 
 async def test_an_email_already_sent_is_not_sent_again_when_a_later_step_failed(session_factory: async_sessionmaker[AsyncSession]) -> None:

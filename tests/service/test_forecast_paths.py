@@ -37,6 +37,7 @@ from tamio.obligations.payments import record_payment
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, RecurrenceError
 from tamio.obligations.schemas import RecurrenceSpec
 from tamio.obligations.service import ObligationService
+from tests.conftest import secret_for_tests
 from tests.service.books import LEGACY_PATH, SCHEDULE_PATH, Books
 
 AS_OF = date(2027, 1, 4)
@@ -67,12 +68,12 @@ async def _scenario(url: str, rows: list[dict[str, object]]) -> None:
         if url.startswith("sqlite"):
             async with engine.begin() as connection:
                 await connection.run_sync(Base.metadata.create_all)
-        sessions = make_session_factory(engine)
+        sessions = make_session_factory(engine, secret_for_tests())
         async with sessions() as session, session.begin():
             account = await create_account(session, name=f"Prop {next(_names)}", base_currency="USD")
             for code, rate in CURRENCIES.items():
                 if rate is not None:
-                    await add_rate(session, base_currency=code, quote_currency="USD", rate=rate, rate_date=AS_OF - timedelta(days=3))
+                    await add_rate(session, base_currency=code, quote_currency="USD", rate=rate, rate_date=AS_OF - timedelta(days=3), account_id=None)
             service = CounterpartyService(session, account=account, settings=SCHEDULE_PATH, today=AS_OF)
             for index, row in enumerate(rows):
                 currency = str(row["currency"])
@@ -233,7 +234,7 @@ async def _history(url: str, people_rows: list[dict[str, Any]], vendor_rows: lis
         if url.startswith("sqlite"):
             async with engine.begin() as connection:
                 await connection.run_sync(Base.metadata.create_all)
-        sessions = make_session_factory(engine)
+        sessions = make_session_factory(engine, secret_for_tests())
         async with sessions() as session, session.begin():
             books = await Books.open(session, today=START, name=f"History {next(_names)}")
             await books.rate("EUR", "USD", "1.0832", on=START - timedelta(days=5))

@@ -9,15 +9,17 @@ import pytest
 from sqlalchemy import text
 
 from tamio.integrations.connections import read_tokens, reencrypt_connections
-from tamio.integrations.crypto import SecretKeyMissing, TokenCipher, UnreadableSecret, parse_keys
+from tamio.integrations.crypto import SecretKeyMissing, TokenCipher, UnreadableSecret
 from tamio.integrations.models import IntegrationConnection
+from tamio.server_secret import SecretKeyInvalid
 from tests.service.test_xero_sync_fixtures import KEY, World, make_settings, world_fixture  # noqa: F401
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 def test_keys_are_newest_first_and_a_passphrase_is_a_key_too() -> None:
-    assert parse_keys(" new , old ,, ") == ["new", "old"]
+    with pytest.raises(SecretKeyInvalid, match="empty key"):
+        TokenCipher([" new-passphrase-long-enough , old-passphrase-long-enough ,, "])
     old = TokenCipher(["correct horse battery staple"])
     both = TokenCipher(["another passphrase", "correct horse battery staple"])
     sealed = old.encrypt("rt-123")
@@ -26,7 +28,7 @@ def test_keys_are_newest_first_and_a_passphrase_is_a_key_too() -> None:
     with pytest.raises(UnreadableSecret, match="TAMIO_SECRET_KEY"):
         TokenCipher(["another passphrase"]).decrypt(sealed)
     with pytest.raises(SecretKeyMissing, match="TAMIO_SECRET_KEY"):
-        TokenCipher(parse_keys(""))
+        TokenCipher([])
 
 
 def test_a_sealed_state_opens_only_while_fresh_and_untouched() -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.service import get_member_by_id
 from tamio.audit.models import AuditLog
-from tamio.audit.service import verify_chain
+from tamio.audit.verify import verify_chain
 from tamio.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from tamio.execution.lifecycle import AlreadyDecided, approve, expire_due, skip, supersede
 from tamio.execution.models import ActionApproval, ExecutionRecord

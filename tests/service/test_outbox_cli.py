@@ -15,6 +15,7 @@ import tamio.models  # noqa: F401
 from tamio.db import create_engine, make_session_factory
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import claim_due, enqueue, mark_failed
+from tests.conftest import secret_for_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -22,7 +23,7 @@ NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 async def a_dead_and_a_pending_message(url: str) -> str:
     engine = create_engine(url)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, secret_for_tests())
     try:
         async with sessions() as db, db.begin():
             await enqueue(db, account_id=None, kind="digest", channel="C0GONE", payload={}, idempotency_key="digest:acct_1:2026-12-07", now=NOW)
@@ -37,7 +38,7 @@ async def a_dead_and_a_pending_message(url: str) -> str:
 async def status_of(url: str, message_id: str) -> tuple[str, int]:
     engine = create_engine(url)
     try:
-        async with make_session_factory(engine)() as db:
+        async with make_session_factory(engine, secret_for_tests())() as db:
             row = (await db.execute(select(OutboxMessage).where(OutboxMessage.id == message_id))).scalar_one()
             return row.status, row.attempts
     finally:

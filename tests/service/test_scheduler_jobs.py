@@ -224,7 +224,7 @@ async def test_exchange_rates_come_from_the_feed_or_the_last_ones_stay(
     session_factory: async_sessionmaker[AsyncSession], ecb_feed: str, unused_tcp_port: int,
 ) -> None:
     async with session_factory() as db, db.begin():
-        await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.05"), rate_date=date(2026, 12, 4))
+        await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.05"), rate_date=date(2026, 12, 4), account_id=None)
     before = await rates(session_factory)
     clock = Clock(at(16, 40))
 
@@ -270,7 +270,7 @@ async def test_housekeeping_forgets_claims_of_slots_long_past(session_factory: a
     clock.now = new_year
     [report] = await app.run_due("housekeeping")
     # runs are kept a week, claims and delivered messages 30 days; what alerts were announced stays
-    assert report.details == {"claims_abandoned": 1, "claims_pruned": 1, "runs_pruned": 2, "messages_pruned": 1}
+    assert report.details == {"claims_abandoned": 1, "claims_pruned": 1, "runs_pruned": 2, "messages_pruned": 1, "receipts_pruned": 0}
     assert await count(session_factory, PipelineRun) == 0
     async with session_factory() as db:
         left = (await db.execute(select(SchedulerClaim.job_name, SchedulerClaim.slot, SchedulerClaim.outcome)

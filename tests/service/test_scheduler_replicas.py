@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.outbox.models import OutboxMessage
 from tamio.scheduler.models import PipelineRun, SchedulerClaim
+from tests.conftest import secret_for_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 12, 7, 4, 51, tzinfo=UTC)  # Paris's 6 AM is 05:00 UTC, London's 06:00 UTC
@@ -42,7 +43,7 @@ async def replica(url: str, name: str, join_after: float) -> None:
     from tests.service.books import SCHEDULE_PATH
 
     engine = create_engine(url, pool_size=4)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, secret_for_tests())
     async with sessions() as db:  # connect before the start: the clock runs 450 times faster than this
         await db.execute(select(1))
     print("ready", flush=True)

@@ -1,8 +1,10 @@
 """``/api/v1/data/cash-accounts``, ``/api/v1/data/exchange-rates`` and ``/api/v1/forecast``.
 
-Exchange rates are shared by every account on the server (one ECB feed serves all), so changing
-them needs an admin, and importing from a URL is limited to the configured feed and the ECB's own
-site: the server never fetches an address a caller made up. The download happens before the
+Exchange rates: the server's feed (the ECB's, written by the scheduler or an operator's CLI) serves
+every account and no route writes it; what an account's admin adds or imports here is that
+account's own rates, which only it reads and which win over the feed for their pair. Importing from
+a URL is limited to the configured feed and the ECB's own site: the server never fetches an address
+a caller made up. The download happens before the
 database transaction opens, so a slow feed holds no lock. The forecast is the one ``tamio
 forecast --json`` prints, for the same account, weeks and start.
 """
@@ -38,7 +40,7 @@ from tamio.api.types import check_precision
 from tamio.config import Settings
 from tamio.currency.ecb import EcbFetchError, EcbFormatError, EcbRate, load_ecb_rates, parse_ecb_document
 from tamio.currency.models import ExchangeRate
-from tamio.currency.service import add_rate, list_rates, upsert_rates
+from tamio.currency.service import list_rates, set_account_rate, upsert_rates
 from tamio.data.service import find_cash_account, get_cash_account, list_cash_accounts, set_balance
 from tamio.errors import Conflict, TamioError, ValidationError
 from tamio.forecast.service import calculate_forecast
@@ -122,7 +124,7 @@ async def set_cash_balance(call: Call) -> CashAccountOut:
 async def list_exchange_rates(call: Call) -> RateList:
     query = call.query(RateQuery)
     rows = await list_rates(
-        call.db, base_currency=query.base or query.base_currency, quote_currency=query.quote or query.quote_currency, limit=query.limit
+        call.db, account_id=call.account.id, base_currency=query.base or query.base_currency, quote_currency=query.quote or query.quote_currency, limit=query.limit
     )
     return RateList(rates=[rate_out(r) for r in rows])
 
@@ -132,15 +134,16 @@ async def list_exchange_rates(call: Call) -> RateList:
     summary="Add an exchange rate",
 )
 async def add_exchange_rate(call: Call) -> RateOut:
-    """Add (or replace) the rate of a pair on a date; rates are shared by every account on this server."""
+    """Add (or replace) this account's own rate of a pair on a date; it wins over the server's feed for this account only."""
     body = call.body(RateIn)
     base, quote = _currency(body.base_currency, "base_currency"), _currency(body.quote_currency, "quote_currency")
     on = body.rate_date or call.today
-    await add_rate(call.db, base_currency=base, quote_currency=quote, rate=body.rate, rate_date=on, source="api")
+    await set_account_rate(call.db, account_id=call.account.id, base_currency=base, quote_currency=quote, rate=body.rate,
+                           rate_date=on, actor=call.actor, source="api")
     stored = (
         await call.db.execute(
             select(ExchangeRate).where(
-                ExchangeRate.base_currency == base, ExchangeRate.quote_currency == quote, ExchangeRate.rate_date == on
+                ExchangeRate.user_id == call.account.id, ExchangeRate.base_currency == base, ExchangeRate.quote_currency == quote, ExchangeRate.rate_date == on
             ).execution_options(populate_existing=True)
         )
     ).scalar_one()
@@ -204,12 +207,13 @@ ECB_UPLOAD = Upload(
     prefetch=_fetch_ecb, summary="Import ECB reference rates", upload=ECB_UPLOAD,
 )
 async def import_ecb_rates(call: Call) -> EcbImportOut:
-    """Store the euro reference rates of an ECB file (daily or 90-day XML, history CSV, or its zip).
+    """Store the euro reference rates of an ECB file (daily or 90-day XML, history CSV, or its zip) as this account's own rates.
 
     Send a JSON body, or the file itself: raw (``curl --data-binary @eurofxref-daily.xml -H
     'Content-Type: application/xml'``) or as the form field ``file`` (``curl -F file=@eurofxref-hist.zip``)."""
     rates: list[EcbRate] = call.prefetched
-    count = await upsert_rates(call.db, [("EUR", r.currency, r.rate, r.rate_date) for r in rates], source="ecb")
+    count = await upsert_rates(call.db, [("EUR", r.currency, r.rate, r.rate_date) for r in rates], source="ecb",
+                               account_id=call.account.id)
     return EcbImportOut(imported=count, latest_rate_date=max((r.rate_date for r in rates), default=None))
 
 

@@ -115,6 +115,7 @@ class RateIn(BaseModel):
 class RateOut(BaseModel):
     model_config = OUT_CONFIG
     id: str
+    own: bool = Field(description="this account's own rate (it wins over the server's feed for the pair); false: the server's feed")
     base_currency: str
     quote_currency: str
     rate: DecimalOut
@@ -129,7 +130,7 @@ class RateList(BaseModel):
 
 def rate_out(rate: ExchangeRate) -> RateOut:
     return RateOut(
-        id=rate.id, base_currency=rate.base_currency, quote_currency=rate.quote_currency, rate=format(rate.rate, "f"),
+        id=rate.id, own=rate.user_id is not None, base_currency=rate.base_currency, quote_currency=rate.quote_currency, rate=format(rate.rate, "f"),
         rate_date=rate.rate_date, source=rate.source,
     )
 

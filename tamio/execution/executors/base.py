@@ -221,7 +221,7 @@ async def contact_email(ctx: ExecutionContext, *, client_id: str | None = None, 
 
 
 async def rate_book(ctx: ExecutionContext, *currencies: str) -> RateBook:
-    return await RateBook.load(ctx.db, {*currencies, ctx.account.base_currency}, ctx.today)
+    return await RateBook.load(ctx.db, {*currencies, ctx.account.base_currency}, ctx.today, account_id=ctx.account.id)
 
 
 async def change_balance(ctx: ExecutionContext, cash: CashAccount, delta: Decimal, book: RateBook, *, why: str) -> None:

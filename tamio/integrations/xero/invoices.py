@@ -26,6 +26,7 @@ from tamio.errors import MissingExchangeRate, TamioError
 from tamio.integrations.base import ExternalInvoice, ExternalPayment, InvoiceStatus
 from tamio.integrations.models import IntegrationMapping
 from tamio.integrations.xero.pull import SOURCE, PageContext, counterparty_for_invoice
+from tamio.limits import check_converted
 from tamio.money import normalize_currency, quantize
 from tamio.obligations.models import (
     AgreementStatus,
@@ -58,17 +59,18 @@ async def ensure_rate(ctx: PageContext, currency: str, currency_rate: Decimal | 
     base = ctx.account.base_currency
     if currency == base:
         return
-    book = await RateBook.load(ctx.db, [currency, base], on_date)
+    book = await RateBook.load(ctx.db, [currency, base], on_date, account_id=ctx.account.id)
     try:
         book.rate(currency, base, on_date)
     except MissingExchangeRate:
         if xero_rate_to_base(currency, base, currency_rate) is None or currency_rate is None:
             raise
-        await add_rate(ctx.db, base_currency=base, quote_currency=currency, rate=currency_rate, rate_date=on_date, source=SOURCE)
+        await add_rate(ctx.db, base_currency=base, quote_currency=currency, rate=currency_rate, rate_date=on_date,
+                       account_id=ctx.account.id, source=SOURCE)
 
 
 def _convert_with(entity: ObligationAgreement | ObligationSchedule, amount: Decimal, rate: Decimal, base: str, rate_date: date) -> None:
-    entity.base_currency_amount = quantize(amount * rate, base)
+    entity.base_currency_amount = quantize(check_converted(amount * rate, base), base)
     entity.exchange_rate_used = rate
     entity.exchange_rate_date = rate_date
 
@@ -311,7 +313,7 @@ async def _reverse(ctx: PageContext, payment_id: str, invoice: IntegrationMappin
     if payment.cash_account_id:
         cash = await ctx.db.get(CashAccount, payment.cash_account_id)
         if cash is not None:
-            book = await RateBook.load(ctx.db, {payment.currency, cash.currency, base}, payment.payment_date)
+            book = await RateBook.load(ctx.db, {payment.currency, cash.currency, base}, payment.payment_date, account_id=ctx.account.id)
             moved = book.convert(payment.amount, payment.currency, cash.currency, payment.payment_date).amount
             old = cash.balance
             cash.balance = cash.balance - moved if payment.direction.value == "inflow" else cash.balance + moved
