@@ -1,8 +1,8 @@
-"""initial schema
+"""initial
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 17:23:01.348924
+Create Date: 2026-12-06 18:41:20.122242
 """
 
 from collections.abc import Sequence
@@ -112,6 +112,8 @@ def upgrade() -> None:
     sa.Column('dual_approval_threshold', tamio.db.Money(), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('schedules_through', sa.Date(), nullable=True),
+    sa.Column('payment_behaviour', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('forecast_calibration', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('created_at', tamio.db.UTCDateTime(), nullable=False),
     sa.Column('updated_at', tamio.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
@@ -185,6 +187,7 @@ def upgrade() -> None:
     sa.Column('xero_contact_id', sa.String(length=64), nullable=True),
     sa.Column('quickbooks_customer_id', sa.String(length=64), nullable=True),
     sa.Column('avg_payment_delay_days', sa.Integer(), nullable=False),
+    sa.Column('payment_behaviour', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('relationship_type', sa.Enum('strategic', 'transactional', 'managed', name='relationshiptype', native_enum=False, length=40), nullable=True),
     sa.Column('revenue_percent', tamio.db.ExactDecimal(length=48), nullable=True),
     sa.Column('risk_level', sa.Enum('low', 'medium', 'high', 'critical', name='risklevel', native_enum=False, length=40), nullable=True),

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import ColumnElement, and_
 
-from tamio.forecast.behaviour import expected_arrivals, expected_payment, split
+from tamio.forecast.behaviour import Spreader, band_spreader_for, payment_part, spreader_for
 from tamio.forecast.confidence import item_confidence
 from tamio.forecast.engine import INFLOW, ForecastItem
+from tamio.money import precision
+from tamio.obligations.habits import Habits
 from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 
 ZERO = Decimal(0)
@@ -65,26 +67,82 @@ def plain_clause(as_of: date) -> ColumnElement[bool]:
     )
 
 
-def items_of(totals: Mapping[ExpectedKey, Decimal], delays: Mapping[str, int], *, as_of: date) -> list[ForecastItem]:
-    """Forecast items from the open amounts (a key whose amount is not positive expects nothing)."""
-    items: list[ForecastItem] = []
+@dataclass(frozen=True)
+class Expected:
+    """The forecast's items, and the band's prior for each week's closing balance: where it more
+    likely lands than the items say (``lean``: receivables of clients with little history tend to
+    come later than their due date) and its variance (when receivables arrive, and how far amounts
+    of each type stray)."""
+
+    items: tuple[ForecastItem, ...]
+    variance: tuple[float, ...]
+    lean: tuple[float, ...] = ()
+
+
+# How far an amount may stray from what was expected, by amount type (a standard deviation, as a
+# share of the amount): the band's prior before the account's own forecast errors calibrate it.
+AMOUNT_SPREAD = {"fixed": 0.02, "variable": 0.12, "estimated": 0.25}
+
+
+def items_of(totals: Mapping[ExpectedKey, Decimal], habits: Habits, *, as_of: date, weeks: int, currency: str) -> Expected:
+    """Forecast items from the open amounts (a key whose amount is not positive expects nothing).
+
+    Receivables are spread by their client's behaviour (``tamio.forecast.behaviour``), in whole
+    minor units, the parts of each adding up to it exactly; parts landing on the same day with the
+    same confidence become one item. Payments the business makes stay on their due date.
+    """
+    step = 10 ** (3 - precision(currency))  # thousandths in one minor unit
+    horizon = 7 * weeks
+    moved: dict[tuple[int, str, Decimal, bool], int] = {}
+    extra: dict[tuple[int, str, Decimal, bool], Decimal] = {}
+    timing = [0.0] * weeks
+    lean = [0.0] * weeks
+    amounts = [0.0] * weeks
+    spreaders: dict[str | None, tuple[Spreader, Spreader, int]] = {}
     ordered = sorted(totals.items(), key=lambda kv: (kv[0].due, kv[0].direction, kv[0].amount_type, kv[0].origin, kv[0].client_id or ""))
     for key, amount in ordered:
         if amount <= 0:
             continue
+        days_to_due = (key.due - as_of).days
+        thousandths = amount.scaleb(3)
+        whole = int(thousandths)
+        units, rest = divmod(whole, step)
         if key.direction == INFLOW:
-            delay = int(delays.get(key.client_id, 0)) if key.client_id else 0
-            arrivals = expected_arrivals(due=key.due, as_of=as_of, usual_delay=delay)
+            found = spreaders.get(key.client_id)
+            if found is None:
+                behaviour = habits.of(key.client_id)
+                found = spreaders[key.client_id] = (spreader_for(behaviour), band_spreader_for(behaviour), max(0, behaviour.median))
+            spreader, band, delay = found
+            parts = spreader.spread(units=units, days_to_due=days_to_due)
+            size = float(amount)
+            # The chance it has come by each week as the band sees the client (less sure than the
+            # forecast does): how much more or less has come than the items say, and the variance.
+            for w, (p, f) in enumerate(zip(band.arrived_by(days_to_due, weeks), spreader.arrived_by(days_to_due, weeks), strict=True)):
+                lean[w] += size * (p - f)
+                timing[w] += size * size * p * (1.0 - p)
         else:
             delay = 0
-            arrivals = expected_payment(due=key.due, as_of=as_of)
-        for arrival, part in split(amount, arrivals):
-            items.append(
-                ForecastItem(
-                    date=arrival.date, amount=part, direction=key.direction, overdue=arrival.later_than_usual,
-                    confidence=item_confidence(
-                        amount_type=key.amount_type, source=key.origin, payment_delay_days=delay, overdue=arrival.later_than_usual
-                    ),
-                )
-            )
-    return items
+            parts = (payment_part(units=units, days_to_due=days_to_due),)
+        spread_share = AMOUNT_SPREAD.get(key.amount_type, AMOUNT_SPREAD["estimated"])
+        largest = max(parts, key=lambda p: p.units)
+        for part in parts:
+            if part.offset >= horizon:
+                continue
+            confidence = item_confidence(amount_type=key.amount_type, source=key.origin, payment_delay_days=delay, overdue=part.late)
+            slot = (part.offset, key.direction, confidence, part.late)
+            moved[slot] = moved.get(slot, 0) + part.units * step + (rest if part is largest else 0)
+            if part is largest and whole != thousandths:
+                extra[slot] = extra.get(slot, ZERO) + (thousandths - whole).scaleb(-3)
+            amounts[part.offset // 7] += (float(part.units * step) / 1000 * spread_share) ** 2
+    items = tuple(
+        ForecastItem(
+            date=as_of + timedelta(days=offset), amount=Decimal(units).scaleb(-3) + extra.get((offset, direction, confidence, late), ZERO),
+            direction=direction, confidence=confidence, overdue=late,
+        )
+        for (offset, direction, confidence, late), units in sorted(moved.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[0][2], kv[0][3]))
+    )
+    variance, running = [], 0.0
+    for w in range(weeks):
+        running += amounts[w]
+        variance.append(running + timing[w])
+    return Expected(items=items, variance=tuple(variance), lean=tuple(lean))

@@ -1,0 +1,114 @@
+"""The forecast's band: each week's ``low``/``high`` is an 80 % interval for its closing balance.
+
+Two things make it, per horizon (weeks ahead, 1 to 13):
+
+- a *prior*, the standard deviation of the closing balance from what is uncertain in the items
+  (``tamio.forecast.expected``: when each receivable arrives, given its client's behaviour, and how
+  far an amount of its type strays), at least ``FLOOR_SHARE`` of the money moving by then; with no
+  history the interval is this times the normal distribution's 10th and 90th percentiles;
+- the account's own forecast errors at that horizon (``tamio.forecast.snapshots`` measures them,
+  the 6 AM job stores a ``Calibration``; a backtest uses its own earlier cut-offs), each divided by
+  the prior's standard deviation of its forecast: their 10th and 90th percentiles replace the
+  normal ones as they accumulate (empirical Bayes again: the normal ones count as ``PRIOR_WEIGHT``
+  errors). A forecast that has been too sure widens; one too unsure narrows.
+
+    calibration = calibrate({1: [(date(2026, 11, 2), 0.3), ...], 4: [...]}, as_of=date(2026, 12, 7))
+    offsets = band_offsets(scales, calibration)   # per week: (below, above) the closing balance
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+INTERVAL = Decimal("0.80")
+Z = 1.2815515655446004  # the normal distribution's 90th percentile
+PRIOR_WEIGHT = 5.0  # the normal percentiles count as this many errors
+MAX_ERRORS = 104  # the latest errors per horizon that calibrate it
+ERROR_HALF_LIFE_DAYS = 63  # an error this old counts half as much as this week's
+FLOOR_SHARE = 0.002  # the smallest standard deviation: this share of the money moving by then
+HORIZONS = 13
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per horizon (index 0 = one week ahead): ``(errors, 10th percentile, 90th percentile)`` of the
+    account's past errors in units of their forecasts' standard deviation."""
+
+    horizons: tuple[tuple[float, float, float], ...] = ()
+
+    def percentiles(self, weeks_ahead: int) -> tuple[float, float]:
+        """The blended ``(low, high)`` multipliers of the standard deviation ``weeks_ahead`` weeks out."""
+        if not self.horizons:
+            return -Z, Z
+        n, low, high = self.horizons[min(weeks_ahead, len(self.horizons)) - 1]
+        if n <= 0:
+            return -Z, Z
+        return (n * low - PRIOR_WEIGHT * Z) / (n + PRIOR_WEIGHT), (n * high + PRIOR_WEIGHT * Z) / (n + PRIOR_WEIGHT)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"interval": str(INTERVAL), "horizons": [[round(n, 3), round(lo, 4), round(hi, 4)] for n, lo, hi in self.horizons]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Calibration:
+        if not data:
+            return NO_CALIBRATION
+        return cls(tuple((float(n), float(lo), float(hi)) for n, lo, hi in data.get("horizons") or ()))
+
+
+NO_CALIBRATION = Calibration()
+
+
+def calibrate(errors: Mapping[int, Sequence[tuple[date, float]]], *, as_of: date) -> Calibration:
+    """A calibration from normalised errors per horizon (weeks ahead -> (when the forecast was made,
+    its error)), at most one a week: recent ones weigh more (half-life ``ERROR_HALF_LIFE_DAYS``), so a
+    band that was right while the account was new and is wrong now follows what it is now."""
+    rows = []
+    for weeks_ahead in range(1, HORIZONS + 1):
+        found = sorted(errors.get(weeks_ahead, ()))[-MAX_ERRORS:]
+        weights = [0.5 ** (max(0, (as_of - made_on).days) / ERROR_HALF_LIFE_DAYS) for made_on, _ in found]
+        if not found:
+            rows.append((0.0, -Z, Z))
+            continue
+        values = [z for _, z in found]
+        rows.append((sum(weights), percentile(values, weights, 0.10), percentile(values, weights, 0.90)))
+    return Calibration(tuple(rows))
+
+
+def percentile(values: Sequence[float], weights: Sequence[float], q: float) -> float:
+    """The weighted ``q`` quantile (the smallest value whose cumulative weight reaches ``q`` of the
+    total, interpolated halfway between neighbours as the unweighted median is)."""
+    ordered = sorted(zip(values, weights, strict=True))
+    total = sum(w for _, w in ordered)
+    running = 0.0
+    for i, (value, w) in enumerate(ordered):
+        running += w
+        if running >= q * total:
+            if math.isclose(running, q * total) and i + 1 < len(ordered):
+                return (value + ordered[i + 1][0]) / 2
+            return value
+    return ordered[-1][0]
+
+
+def scales(variance: Sequence[float], moving: Sequence[float]) -> tuple[float, ...]:
+    """Each week's standard deviation: the prior's, at least ``FLOOR_SHARE`` of the money moving by then."""
+    return tuple(max(math.sqrt(max(v, 0.0)), FLOOR_SHARE * m, 1.0) for v, m in zip(variance, moving, strict=True))
+
+
+def band_offsets(spread: Sequence[float], lean: Sequence[float], calibration: Calibration) -> tuple[tuple[float, float], ...]:
+    """Per week, how far below and above the closing balance the interval reaches (it always holds
+    the closing balance itself)."""
+    out = []
+    for i, s in enumerate(spread):
+        low, high = calibration.percentiles(i + 1)
+        out.append((min(lean[i] + s * low, 0.0), max(lean[i] + s * high, 0.0)))
+    return tuple(out)
+
+
+def normalised_error(*, actual: Decimal, forecast: Decimal, lean: Decimal, spread: Decimal) -> float:
+    """How far the actual closing balance was from the band's centre, in the forecast's standard deviations."""
+    return float(actual - forecast - lean) / max(float(spread), 1.0)
