@@ -1,8 +1,8 @@
-"""initial
+"""initial schema
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 18:41:20.122242
+Create Date: 2026-12-06 17:23:01.348924
 """
 
 from collections.abc import Sequence
@@ -320,6 +320,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_expense_buckets_user_id'), ['user_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_expense_buckets_xero_contact_id'), ['xero_contact_id'], unique=False)
 
+    op.create_table('forecast_snapshots',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('user_id', sa.String(length=40), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('opening_balance', tamio.db.Money(), nullable=False),
+    sa.Column('weeks', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('taken_at', tamio.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'as_of', name='uq_forecast_snapshots_day')
+    )
     op.create_table('integration_connections',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('user_id', sa.String(length=40), nullable=False),
@@ -849,6 +860,7 @@ def downgrade() -> None:
 
     op.drop_table('integration_mappings')
     op.drop_table('integration_connections')
+    op.drop_table('forecast_snapshots')
     with op.batch_alter_table('expense_buckets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_expense_buckets_xero_contact_id'))
         batch_op.drop_index(batch_op.f('ix_expense_buckets_user_id'))

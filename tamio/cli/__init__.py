@@ -53,10 +53,10 @@ def _accept_account_anywhere(sub: Any) -> None:
     """``tamio forecast --account ID`` means the same as ``tamio --account ID forecast``."""
     for command in sub.choices.values():
         nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
-        if nested:
-            for inner in nested:
-                _accept_account_anywhere(inner)
-        elif not any("--account" in a.option_strings for a in command._actions):
+        for inner in nested:
+            _accept_account_anywhere(inner)
+        runs_itself = command.get_default("handler") is not None or command.get_default("sync_handler") is not None
+        if (runs_itself or not nested) and not any("--account" in a.option_strings for a in command._actions):
             command.add_argument("--account", default=argparse.SUPPRESS, help="the account id (default: the only account)")
 
 

@@ -10,6 +10,7 @@ OPTIONAL = (
     "tamio.cli.payments",
     "tamio.cli.forecast",
     "tamio.cli.pipeline",
+    "tamio.cli.jobs",
     "tamio.cli.actions",
     "tamio.cli.outbox",
     "tamio.cli.members",

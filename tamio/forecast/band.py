@@ -96,7 +96,7 @@ def percentile(values: Sequence[float], weights: Sequence[float], q: float) -> f
 
 def scales(variance: Sequence[float], moving: Sequence[float]) -> tuple[float, ...]:
     """Each week's standard deviation: the prior's, at least ``FLOOR_SHARE`` of the money moving by then."""
-    return tuple(max(math.sqrt(max(v, 0.0)), FLOOR_SHARE * m, 1.0) for v, m in zip(variance, moving, strict=True))
+    return tuple(max(math.sqrt(max(v, 0.0)), FLOOR_SHARE * m) for v, m in zip(variance, moving, strict=True))
 
 
 def band_offsets(spread: Sequence[float], lean: Sequence[float], calibration: Calibration) -> tuple[tuple[float, float], ...]:

@@ -216,9 +216,10 @@ def learn_habits(
     observations: Iterable[Observation], open_receivables: Iterable[OpenReceivable] = (), *, as_of: date,
     account: PaymentBehaviour | None = None,
 ) -> Habits:
-    """Each client's behaviour and the account's, from payments made by ``as_of``. With ``account``
-    (the account's typical behaviour as stored), only the clients observed are learned, against it."""
-    seen = [o for o in observations if o.paid_on <= as_of]
+    """Each client's behaviour and the account's, from its payments (weighed by how long before
+    ``as_of`` they were made). With ``account`` (the account's typical behaviour as stored), only the
+    clients observed are learned, against it."""
+    seen = list(observations)
     still_open = list(open_receivables)
     if not seen:
         return Habits(account=account or ON_DUE_DATE)

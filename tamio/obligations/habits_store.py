@@ -1,15 +1,17 @@
 """Learning how clients pay from the ledger, and keeping what was learned on the client.
 
 ``relearn`` reads the account's receivable payments of the last ``HISTORY`` (each PaymentEvent tied
-to a schedule: its payment date against the schedule's due date) and the receivables still open
+to a schedule: its payment date against the schedule's due date; a schedule marked paid with no
+PaymentEvent: the day it was paid) and the receivables still open
 and overdue, learns with ``tamio.obligations.habits`` and stores the result: each client's on
 ``Client.payment_behaviour`` (with ``avg_payment_delay_days``, the mean days late, which detection
 and preparation read as the client's usual delay) and the account's typical behaviour on
 ``Account.payment_behaviour``. The forecast reads them as they are, without learning again.
 
 It runs for the whole account in the 6 AM job and, for the one client who paid, after every
-payment (``record_payment``): then against the account's stored typical behaviour, so a payment
-costs one client's history, not the account's. Changes to the usual delay go to the audit trail.
+payment (``record_payment``): then as of the payment's date (or the account's last learning, if
+later), against the account's stored typical behaviour, so a payment costs one client's history,
+not the account's. Changes to the usual delay go to the audit trail.
 
     changes = await relearn(db, account_id=account.id, as_of=date(2026, 12, 7), now=now)
     changes = await relearn(db, account_id=account.id, as_of=date(2026, 12, 7), now=now, client_ids=[acme.id])
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
@@ -34,6 +36,7 @@ from tamio.obligations.models import (
     ObligationSchedule,
     PaymentEvent,
     PaymentStatus,
+    ScheduleStatus,
 )
 
 HISTORY = timedelta(days=730)
@@ -50,25 +53,35 @@ class DelayChange:
 async def ledger_history(
     db: AsyncSession, *, account_id: str, as_of: date, client_ids: Sequence[str] | None = None,
 ) -> tuple[list[Observation], list[OpenReceivable]]:
-    """The receivable payments of the last ``HISTORY`` up to ``as_of``, and what is open and overdue."""
+    """The receivable payments recorded, dated from ``HISTORY`` before ``as_of``, and what is open and overdue."""
     os_, pe = ObligationSchedule, PaymentEvent
     paid = (
         select(os_.client_id, pe.client_id, pe.payment_date, os_.due_date)
         .join(os_, os_.id == pe.schedule_id)
         .where(
             pe.user_id == account_id, pe.direction == Direction.INFLOW, pe.status == PaymentStatus.COMPLETED,
-            pe.payment_date <= as_of, pe.payment_date >= as_of - HISTORY,
+            pe.payment_date >= as_of - HISTORY,
         )
+    )
+    # A schedule marked paid with no payment recorded against it (an import, a correction) is one too.
+    settled = select(os_.client_id, os_.paid_at, os_.due_date).where(
+        os_.user_id == account_id, os_.direction == Direction.INFLOW, os_.status == ScheduleStatus.PAID, os_.paid_at.is_not(None),
+        os_.paid_at >= as_of - HISTORY, ~exists().where(pe.schedule_id == os_.id),
     )
     still_open = select(os_.client_id, os_.due_date, os_.estimated_amount, os_.paid_amount).where(
         os_.user_id == account_id, os_.direction == Direction.INFLOW, os_.status.in_(OPEN_SCHEDULE_STATUSES), os_.due_date < as_of,
     )
     if client_ids is not None:
         paid = paid.where(os_.client_id.in_(list(client_ids)))
+        settled = settled.where(os_.client_id.in_(list(client_ids)))
         still_open = still_open.where(os_.client_id.in_(list(client_ids)))
     observations = [
         Observation(client_id=schedule_client or payment_client, days_late=(paid_on - due).days, paid_on=paid_on)
         for schedule_client, payment_client, paid_on, due in await db.execute(paid)
+    ] + [
+        Observation(client_id=client_id, days_late=(paid_on - due).days, paid_on=paid_on)
+        for client_id, paid_on, due in await db.execute(settled)
+        if paid_on is not None
     ]
     open_receivables = [
         OpenReceivable(client_id=client_id, days_open=(as_of - due).days)
@@ -88,8 +101,10 @@ async def relearn(
         return []
     if client_ids is not None and account.payment_behaviour is None:
         client_ids = None  # nothing learned for the account yet: learn it whole, once
-    observations, open_receivables = await ledger_history(db, account_id=account_id, as_of=as_of, client_ids=client_ids)
     typical = PaymentBehaviour.from_json(account.payment_behaviour) if client_ids is not None and account.payment_behaviour else None
+    if typical is not None and typical.learned_on is not None:
+        as_of = max(as_of, typical.learned_on)  # a payment dated back is learned as of the account's last learning
+    observations, open_receivables = await ledger_history(db, account_id=account_id, as_of=as_of, client_ids=client_ids)
     habits = learn_habits(observations, open_receivables, as_of=as_of, account=typical)
     if client_ids is None:
         account.payment_behaviour = habits.account.to_json() if habits.clients or observations else None

@@ -173,8 +173,7 @@ async def record_payment(
     if cash is not None:
         await _move_cash(audit, account, cash, parts, amount, currency, direction, book, payment_date)
     if paying_clients:
-        learned_on = max(payment_date, (now or utcnow()).date())
-        await relearn(db, account_id=account.id, as_of=learned_on, now=now or utcnow(), client_ids=sorted(paying_clients), actor=actor)
+        await relearn(db, account_id=account.id, as_of=payment_date, now=now or utcnow(), client_ids=sorted(paying_clients), actor=actor)
     await db.flush()
     return PaymentOutcome(parts=tuple(parts), overpaid=overpaid)
 

@@ -123,7 +123,9 @@ async def test_a_recorded_payment_is_counted_once(session: AsyncSession) -> None
     await record_payment(session, account=books.account, amount=Decimal("5000"), currency="USD", payment_date=MONDAY, counterparty=acme)
     after, _ = await both(session, books)
     assert (after.opening_balance, after.weeks[0].inflows) == (Decimal("15000"), Decimal("0"))
-    assert [w.closing_balance for w in after.weeks] == [w.closing_balance for w in before.weeks]  # early, not twice
+    # Early, not twice (Acme's later invoices are now expected a little early: the horizon's total is the same).
+    assert [w.closing_balance for w in after.weeks][:8] == [w.closing_balance for w in before.weeks][:8]
+    assert after.weeks[-1].closing_balance == before.weeks[-1].closing_balance
 
 
 async def test_an_executed_delay_moves_the_payment(session: AsyncSession) -> None:
