@@ -7,10 +7,11 @@ Two things make it, per horizon (weeks ahead, 1 to 13):
   far an amount of its type strays), at least ``FLOOR_SHARE`` of the money moving by then; with no
   history the interval is this times the normal distribution's 10th and 90th percentiles;
 - the account's own forecast errors at that horizon (``tamio.forecast.snapshots`` measures them,
-  the 6 AM job stores a ``Calibration``; a backtest uses its own earlier cut-offs), each divided by
-  the prior's standard deviation of its forecast: their 10th and 90th percentiles replace the
-  normal ones as they accumulate (empirical Bayes again: the normal ones count as ``PRIOR_WEIGHT``
-  errors). A forecast that has been too sure widens; one too unsure narrows.
+  the 6 AM job stores a ``Calibration``; a backtest uses its own earlier cut-offs), each measured
+  from the band's centre in the prior's standard deviations: the 80th percentile of their size,
+  recent ones weighing more, replaces the normal 1.28 as they accumulate (empirical Bayes again:
+  the normal one counts as ``PRIOR_WEIGHT`` errors). A forecast that has been too sure widens; one
+  too unsure narrows.
 
     calibration = calibrate({1: [(date(2026, 11, 2), 0.3), ...], 4: [...]}, as_of=date(2026, 12, 7))
     offsets = band_offsets(scales, calibration)   # per week: (below, above) the closing balance
@@ -27,11 +28,12 @@ from typing import Any
 
 INTERVAL = Decimal("0.80")
 Z = 1.2815515655446004  # the normal distribution's 90th percentile
-PRIOR_WEIGHT = 5.0  # the normal percentiles count as this many errors
+PRIOR_WEIGHT = 3.0  # the normal percentiles count as this many errors
 MAX_ERRORS = 104  # the latest errors per horizon that calibrate it
-ERROR_HALF_LIFE_DAYS = 63  # an error this old counts half as much as this week's
+ERROR_HALF_LIFE_DAYS = 49  # an error this old counts half as much as this week's
 FLOOR_SHARE = 0.002  # the smallest standard deviation: this share of the money moving by then
 HORIZONS = 13
+INTERVAL_SHARE = float(INTERVAL)
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,10 @@ def calibrate(errors: Mapping[int, Sequence[tuple[date, float]]], *, as_of: date
         if not found:
             rows.append((0.0, -Z, Z))
             continue
-        values = [z for _, z in found]
-        rows.append((sum(weights), percentile(values, weights, 0.10), percentile(values, weights, 0.90)))
+        # Symmetric about the band's centre: a forecast that was biased while the account was new
+        # widens the band both ways instead of leaning it for months after the bias has gone.
+        half = percentile([abs(z) for _, z in found], weights, INTERVAL_SHARE)
+        rows.append((sum(weights), -half, half))
     return Calibration(tuple(rows))
 
 

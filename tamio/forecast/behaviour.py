@@ -32,7 +32,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from tamio.money import precision
-from tamio.obligations.habits import ON_DUE_DATE, PaymentBehaviour, uncertain
+from tamio.obligations.habits import ON_DUE_DATE, PaymentBehaviour
 
 
 @dataclass(frozen=True)
@@ -146,18 +146,6 @@ def spreader_for(behaviour: PaymentBehaviour) -> Spreader:
 
 
 _DUE_DATE = Spreader(ON_DUE_DATE)
-_BAND: OrderedDict[tuple[int, tuple[int, ...], float], Spreader] = OrderedDict()
-
-
-def band_spreader_for(behaviour: PaymentBehaviour) -> Spreader:
-    """The (cached) spreader of the behaviour as the band sees it (``tamio.obligations.habits.uncertain``)."""
-    key = (behaviour.first, behaviour.weights, behaviour.strength)
-    found = _BAND.get(key)
-    if found is None:
-        found = _BAND[key] = Spreader(uncertain(behaviour))
-        if len(_BAND) > _CACHE_SIZE:
-            _BAND.popitem(last=False)
-    return found
 
 
 def payment_part(*, units: int, days_to_due: int) -> Part:

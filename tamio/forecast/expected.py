@@ -13,6 +13,7 @@ path reads beside the billing lines (see ``tamio.forecast.legacy``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -20,14 +21,15 @@ from decimal import Decimal
 
 from sqlalchemy import ColumnElement, and_
 
-from tamio.forecast.behaviour import Spreader, band_spreader_for, payment_part, spreader_for
+from tamio.forecast.behaviour import Spreader, payment_part, spreader_for
 from tamio.forecast.confidence import item_confidence
 from tamio.forecast.engine import INFLOW, ForecastItem
 from tamio.money import precision
-from tamio.obligations.habits import Habits
+from tamio.obligations.habits import GENERIC, Habits, unknown_share
 from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 
 ZERO = Decimal(0)
+_GENERIC = Spreader(GENERIC)
 GENERATED = "generated"
 
 
@@ -82,6 +84,8 @@ class Expected:
 # How far an amount may stray from what was expected, by amount type (a standard deviation, as a
 # share of the amount): the band's prior before the account's own forecast errors calibrate it.
 AMOUNT_SPREAD = {"fixed": 0.02, "variable": 0.12, "estimated": 0.25}
+# How much an unknown client's receivables move together (1: all with its habit; 0: each on its own).
+TOGETHER = 1.0
 
 
 def items_of(totals: Mapping[ExpectedKey, Decimal], habits: Habits, *, as_of: date, weeks: int, currency: str) -> Expected:
@@ -95,10 +99,9 @@ def items_of(totals: Mapping[ExpectedKey, Decimal], habits: Habits, *, as_of: da
     horizon = 7 * weeks
     moved: dict[tuple[int, str, Decimal, bool], int] = {}
     extra: dict[tuple[int, str, Decimal, bool], Decimal] = {}
-    timing = [0.0] * weeks
-    lean = [0.0] * weeks
+    prior = BandPrior(weeks)
     amounts = [0.0] * weeks
-    spreaders: dict[str | None, tuple[Spreader, Spreader, int]] = {}
+    spreaders: dict[str | None, tuple[Spreader, float, int]] = {}
     ordered = sorted(totals.items(), key=lambda kv: (kv[0].due, kv[0].direction, kv[0].amount_type, kv[0].origin, kv[0].client_id or ""))
     for key, amount in ordered:
         if amount <= 0:
@@ -111,15 +114,10 @@ def items_of(totals: Mapping[ExpectedKey, Decimal], habits: Habits, *, as_of: da
             found = spreaders.get(key.client_id)
             if found is None:
                 behaviour = habits.of(key.client_id)
-                found = spreaders[key.client_id] = (spreader_for(behaviour), band_spreader_for(behaviour), max(0, behaviour.median))
-            spreader, band, delay = found
+                found = spreaders[key.client_id] = (spreader_for(behaviour), unknown_share(behaviour), max(0, behaviour.median))
+            spreader, unknown, delay = found
             parts = spreader.spread(units=units, days_to_due=days_to_due)
-            size = float(amount)
-            # The chance it has come by each week as the band sees the client (less sure than the
-            # forecast does): how much more or less has come than the items say, and the variance.
-            for w, (p, f) in enumerate(zip(band.arrived_by(days_to_due, weeks), spreader.arrived_by(days_to_due, weeks), strict=True)):
-                lean[w] += size * (p - f)
-                timing[w] += size * size * p * (1.0 - p)
+            prior.add(key.client_id, unknown, float(amount), spreader.arrived_by(days_to_due, weeks), _GENERIC.arrived_by(days_to_due, weeks))
         else:
             delay = 0
             parts = (payment_part(units=units, days_to_due=days_to_due),)
@@ -141,8 +139,46 @@ def items_of(totals: Mapping[ExpectedKey, Decimal], habits: Habits, *, as_of: da
         )
         for (offset, direction, confidence, late), units in sorted(moved.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[0][2], kv[0][3]))
     )
+    timing, lean = prior.totals()
     variance, running = [], 0.0
     for w in range(weeks):
         running += amounts[w]
         variance.append(running + timing[w])
     return Expected(items=items, variance=tuple(variance), lean=tuple(lean))
+
+
+class BandPrior:
+    """The band's prior for the receivables. Each receivable arrives as its client has paid, or with
+    the chance ``unknown`` (1 for a client that has not paid, falling the more it has) as small
+    businesses' clients do (``GENERIC``). Per week, from the chance it has arrived by then, the
+    closing balance's expected shift from the forecast (``lean``) and its variance; while a client is
+    unknown its receivables also move together (``TOGETHER``: they share a habit not yet seen)."""
+
+    def __init__(self, weeks: int) -> None:
+        self.weeks = weeks
+        self.variance = [0.0] * weeks
+        self.lean = [0.0] * weeks
+        self.clients: dict[str | None, tuple[float, list[float], list[float]]] = {}
+
+    def add(self, client_id: str | None, unknown: float, amount: float, learned: list[float], generic: list[float]) -> None:
+        found = self.clients.get(client_id)
+        if found is None:
+            found = self.clients[client_id] = (unknown, [0.0] * self.weeks, [0.0] * self.weeks)
+        _, alone, together = found
+        square = amount * amount
+        for w in range(self.weeks):
+            p, g = learned[w], generic[w]
+            either = unknown * g + (1.0 - unknown) * p
+            self.variance[w] += square * either * (1.0 - either)
+            self.lean[w] += amount * (either - p)
+            if unknown > 0.0:
+                alone[w] += square * g * (1.0 - g)
+                together[w] += amount * math.sqrt(g * (1.0 - g))
+
+    def totals(self) -> tuple[list[float], list[float]]:
+        variance = list(self.variance)
+        for unknown, alone, together in self.clients.values():
+            shared = TOGETHER * unknown * unknown
+            for w in range(self.weeks):
+                variance[w] += shared * (together[w] ** 2 - alone[w])
+        return variance, list(self.lean)

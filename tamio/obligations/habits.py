@@ -40,8 +40,8 @@ HALF_LIFE_DAYS = 75  # an observation this old weighs half as much as today's in
 STRENGTH_HALF_LIFE_DAYS = 365  # and in how much the client's own history counts against the account's
 PRIOR_STRENGTH = 0.5  # the account's typical behaviour counts as this many of the client's observations
 ACCOUNT_PRIOR_STRENGTH = 0.5  # and the due date as this many of the account's
-RECENT = 3  # observations that say whether a client is lately later or earlier
-LATELY_DAYS = 5  # how far the recent ones must move from the usual to say so
+RECENT = 3  # the last payments, against the six before them, say whether a client is lately later or earlier
+LATELY_DAYS = 5  # by at least this many days (and half its usual range)
 SCALE = 1_000_000  # probabilities are stored as integer parts per million: exact splits, compact JSON
 
 
@@ -71,8 +71,9 @@ class PaymentBehaviour:
     observations: int = 0  # payments it was learned from (0: not learned, stated or the due date)
     strength: float = 0.0  # the same, recency-weighted
     learned_on: date | None = None
-    lately: int = 0  # recent payments' mean minus the usual mean, in days (positive: later)
+    lately: int = 0  # the last payments' mean days late minus the six before them (positive: later)
     origin: str = "due_date"  # "learned" | "account" | "stated" | "due_date"
+    overdue_days: int = 0  # its longest-open receivable when learned (one with no payments is learned from that)
 
     @cached_property
     def total(self) -> int:
@@ -123,6 +124,8 @@ class PaymentBehaviour:
             return "no payments yet: expected on the due date"
         if self.origin == "stated" and self.is_point:
             return f"expected {_days(low)} (as entered; no payments yet)"
+        if self.origin == "learned" and self.observations == 0:
+            return f"no payments yet, and an invoice {self.overdue_days} days overdue: expected {_span(low, high)}"
         words = f"usually pays {_span(low, high)}"
         if self.lately >= LATELY_DAYS:
             words += "; lately later"
@@ -137,7 +140,7 @@ class PaymentBehaviour:
         return {
             "first": self.first, "weights": list(self.weights), "observations": self.observations,
             "strength": round(self.strength, 3), "learned_on": self.learned_on.isoformat() if self.learned_on else None,
-            "lately": self.lately, "origin": self.origin, "usual": [low, high], "median": self.median,
+            "lately": self.lately, "origin": self.origin, "overdue_days": self.overdue_days, "usual": [low, high], "median": self.median,
         }
 
     @classmethod
@@ -149,7 +152,7 @@ class PaymentBehaviour:
         return cls(
             first=int(data.get("first", 0)), weights=weights, observations=int(data.get("observations", 0)),
             strength=float(data.get("strength", 0.0)), learned_on=date.fromisoformat(learned) if learned else None,
-            lately=int(data.get("lately", 0)), origin=str(data.get("origin", "learned")),
+            lately=int(data.get("lately", 0)), origin=str(data.get("origin", "learned")), overdue_days=int(data.get("overdue_days", 0)),
         )
 
 
@@ -172,24 +175,18 @@ def _generic() -> PaymentBehaviour:
 
 
 GENERIC = _generic()
-BAND_PRIOR_STRENGTH = 1.0  # how many of a client's own payments the generic behaviour counts as, for the band
-
-
-def uncertain(behaviour: PaymentBehaviour) -> PaymentBehaviour:
-    """The behaviour as the band sees it: mixed with ``GENERIC`` as if it were ``BAND_PRIOR_STRENGTH``
-    observations, since a few payments say little about the next one (no payments: ``GENERIC``)."""
-    share = BAND_PRIOR_STRENGTH / (behaviour.strength + BAND_PRIOR_STRENGTH)
-    if share >= 0.999:
-        return GENERIC
-    mixed = _mix([(_as_dict(behaviour), 1.0 - share), (_as_dict(GENERIC), share)])
-    first = min(mixed)
-    weights = tuple(round(mixed.get(d, 0.0) * SCALE) for d in range(first, max(mixed) + 1))
-    return PaymentBehaviour(first=first, weights=weights, strength=behaviour.strength, origin="band")
+BAND_PRIOR_STRENGTH = 0.3  # how many of a client's own payments the generic behaviour counts as, for the band
 
 
 def stated(days_late: int) -> PaymentBehaviour:
     """What a person entered as the client's usual delay, before it has paid anything."""
     return PaymentBehaviour(first=days_late, weights=(SCALE,), origin="stated")
+
+
+def unknown_share(behaviour: PaymentBehaviour) -> float:
+    """For the band: the chance that the client pays like none of what it has shown (``GENERIC``):
+    1 with no history, falling as ``BAND_PRIOR_STRENGTH / (strength + BAND_PRIOR_STRENGTH)``."""
+    return BAND_PRIOR_STRENGTH / (behaviour.strength + BAND_PRIOR_STRENGTH)
 
 
 @dataclass(frozen=True)
@@ -209,7 +206,7 @@ class Habits:
 
 
 def _as_account(behaviour: PaymentBehaviour) -> PaymentBehaviour:
-    return replace(behaviour, observations=0, strength=0.0, lately=0, origin="account")
+    return replace(behaviour, observations=0, strength=0.0, lately=0, overdue_days=0, origin="account")
 
 
 def learn_habits(
@@ -234,13 +231,16 @@ def learn_habits(
             by_client[o.client_id].append(o)
     open_by_client: dict[str, list[OpenReceivable]] = defaultdict(list)
     for r in still_open:
-        if r.client_id is not None:
+        if r.client_id is not None and r.days_open > 0:
             open_by_client[r.client_id].append(r)
     clients: dict[str, PaymentBehaviour] = {}
-    for client_id, own in by_client.items():
-        strength = _strength(own, as_of)
-        mixed = _mix([(_distribution(own, open_by_client[client_id], as_of=as_of), strength), (prior, PRIOR_STRENGTH)])
-        clients[client_id] = _behaviour(mixed, own, strength, as_of=as_of, origin="learned")
+    for client_id in sorted(set(by_client) | set(open_by_client)):
+        own, overdue = by_client.get(client_id, []), open_by_client.get(client_id, [])
+        # An invoice open and overdue says "later than that": evidence as well as a payment.
+        strength = _strength(own, as_of) + sum(0.5 ** (r.days_open / STRENGTH_HALF_LIFE_DAYS) for r in overdue)
+        mixed = _mix([(_distribution(own, overdue, as_of=as_of, prior=prior), strength), (prior, PRIOR_STRENGTH)])
+        clients[client_id] = _behaviour(mixed, own, strength, as_of=as_of, origin="learned",
+                                        overdue_days=max((r.days_open for r in overdue), default=0))
     return Habits(account=account, clients=clients)
 
 
@@ -278,17 +278,21 @@ def _make_kernel(days: int) -> list[tuple[int, float]]:
 _KERNELS = [_make_kernel(d) for d in range(EARLIEST, LATEST + 1)]
 
 
-def _distribution(paid: list[Observation], still_open: list[OpenReceivable], *, as_of: date) -> dict[int, float]:
-    """Recency-weighted, smoothed days late; open receivables censor it (Kaplan-Meier on days)."""
+def _distribution(
+    paid: list[Observation], still_open: list[OpenReceivable], *, as_of: date, prior: dict[int, float] | None = None,
+) -> dict[int, float]:
+    """Recency-weighted, smoothed days late, where open receivables are censored observations
+    (Kaplan-Meier on days): the share still unpaid beyond every payment seen is placed as ``prior``
+    places payments that late (or, without one, a week after the longest open)."""
     events: dict[int, float] = defaultdict(float)
     for o in paid:
         events[_clamp(o.days_late)] += _recency(o, as_of)
-    if not events:
-        return {0: 1.0}
     censored: dict[int, float] = defaultdict(float)
     for r in still_open:
-        if r.days_open > 0:
-            censored[_clamp(r.days_open)] += 1.0  # open today: as recent as can be
+        if r.days_open > 0:  # weighed like a payment made on its due date: one long open says less of today
+            censored[_clamp(r.days_open)] += float(0.5 ** (r.days_open / HALF_LIFE_DAYS))
+    if not events and not censored:
+        return {0: 1.0}
     at_risk = sum(events.values()) + sum(censored.values())
     surviving, raw = 1.0, {}
     for day in sorted(set(events) | set(censored)):
@@ -297,12 +301,20 @@ def _distribution(paid: list[Observation], still_open: list[OpenReceivable], *, 
             raw[day] = surviving * hazard
             surviving *= 1 - hazard
         at_risk -= events.get(day, 0.0) + censored.get(day, 0.0)
-    if surviving > 1e-9:  # still-open receivables later than any payment: they come later still
-        raw[_clamp(max(censored) + 7)] = raw.get(_clamp(max(censored) + 7), 0.0) + surviving
     smoothed: dict[int, float] = defaultdict(float)
     for day, p in raw.items():
         for d, w in _kernel(day):
             smoothed[d] += p * w
+    if surviving > 1e-9:  # open later than any payment seen: it comes later still
+        longest = max(censored)
+        later = {d: p for d, p in (prior or {}).items() if d > longest}
+        total = sum(later.values())
+        if total > 1e-9:
+            for d, p in later.items():
+                smoothed[d] += surviving * p / total
+        else:
+            for d, w in _kernel(longest + 7):
+                smoothed[d] += surviving * w
     return smoothed
 
 
@@ -320,7 +332,9 @@ def _mix(parts: list[tuple[dict[int, float], float]]) -> dict[int, float]:
     return mixed
 
 
-def _behaviour(dist: dict[int, float], own: list[Observation], strength: float, *, as_of: date, origin: str) -> PaymentBehaviour:
+def _behaviour(
+    dist: dict[int, float], own: list[Observation], strength: float, *, as_of: date, origin: str, overdue_days: int = 0,
+) -> PaymentBehaviour:
     first, last = min(dist), max(dist)
     weights = [round(dist.get(d, 0.0) * SCALE) for d in range(first, last + 1)]
     lead = next((i for i, w in enumerate(weights) if w), 0)
@@ -328,11 +342,12 @@ def _behaviour(dist: dict[int, float], own: list[Observation], strength: float, 
         weights.pop()
     behaviour = PaymentBehaviour(
         first=first + lead, weights=tuple(weights[lead:]) if sum(weights) else (SCALE,), observations=len(own),
-        strength=strength, learned_on=as_of, origin=origin,
+        strength=strength, learned_on=as_of, origin=origin, overdue_days=overdue_days,
     )
-    if len(own) > RECENT:
-        recent = sorted(own, key=lambda o: o.paid_on)[-RECENT:]
-        moved = sum(_clamp(o.days_late) for o in recent) / RECENT - behaviour.mean
+    ordered = sorted(own, key=lambda o: o.paid_on)
+    recent, before = ordered[-RECENT:], ordered[-3 * RECENT : -RECENT]
+    if len(recent) == RECENT and len(before) >= RECENT:
+        moved = sum(_clamp(o.days_late) for o in recent) / RECENT - sum(_clamp(o.days_late) for o in before) / len(before)
         low, high = behaviour.usual
         if abs(moved) >= max(LATELY_DAYS, (high - low) / 2):
             behaviour = replace(behaviour, lately=round(moved))

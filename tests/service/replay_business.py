@@ -16,10 +16,22 @@ client as ``/tamio paid`` does), and each Monday the 6 AM job runs (learning, sn
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tamio.accounts.models import Account
+from tamio.config import Settings
+from tamio.data.models import ExpenseBucket
+from tamio.obligations.matching import find_payer
+from tamio.obligations.payments import record_payment
+from tamio.obligations.schemas import RecurrenceSpec
+from tamio.scheduler.jobs import JobRun, morning
+from tests.service.books import SCHEDULE_PATH, Books
 
 START = date(2026, 1, 1)
 END = date(2026, 12, 31)
@@ -59,7 +71,7 @@ def _sometimes_a_month(rng: random.Random, _: float) -> int:
 CLIENTS = (
     Habit("Prompt Ltd", Decimal("8000"), "monthly", 1, date(2026, 1, 1), _uniform(0, 3)),
     Habit("Twenty Days Inc", Decimal("12000"), "monthly", 5, date(2026, 1, 5), _around(20, 2)),
-    Habit("Early Bird Co", Decimal("6000"), "monthly", 10, date(2026, 1, 10), _uniform(-10, -5)),
+    Habit("Early Bird Co", Decimal("6000"), "monthly", 10, date(2026, 1, 20), _uniform(-10, -5)),
     Habit("Half Half LLC", Decimal("10000"), "monthly", 15, date(2026, 1, 15), _half_and_half),
     Habit("Drifter GmbH", Decimal("9000"), "monthly", 20, date(2026, 1, 20), _drifting),
     Habit("Net Sixty SA", Decimal("15000"), "monthly", 25, date(2026, 1, 25), _around(60, 3)),
@@ -75,8 +87,8 @@ CLIENTS = (
 )
 BILLS = (
     ("Payroll", Decimal("30000"), "semimonthly", None, date(2026, 1, 15), "payroll"),
-    ("Office Rent", Decimal("8000"), "monthly", 1, date(2026, 1, 1), "expense"),
-    ("Cloud Software", Decimal("2000"), "monthly", 10, date(2026, 1, 10), "expense"),
+    ("Office Rent", Decimal("8000"), "monthly", 1, date(2026, 1, 1), "rent"),
+    ("Cloud Software", Decimal("2000"), "monthly", 10, date(2026, 1, 10), "software"),
     ("Sales Tax", Decimal("12000"), "quarterly", 20, date(2026, 1, 20), "tax"),
 )
 
@@ -89,28 +101,13 @@ class Invoice:
     paid_on: date
 
 
+def every(frequency: str, first: date, day: int | None) -> RecurrenceSpec:
+    return Books.every(frequency, first, day=day)
+
+
 def dues(frequency: str, first: date, day: int | None, until: date) -> list[date]:
-    """The due dates of a recurrence as the product generates them (no business-day shift)."""
-    found: list[date] = []
-    if frequency in ("weekly", "biweekly"):
-        step = 7 if frequency == "weekly" else 14
-        d = first
-        while d <= until:
-            found.append(d)
-            d += timedelta(days=step)
-        return found
-    months = {"monthly": 1, "quarterly": 3, "semimonthly": 1}[frequency]
-    year, month = first.year, first.month
-    while date(year, month, 1) <= until:
-        if frequency == "semimonthly":
-            last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
-            candidates = [date(year, month, 15), date(year, month, last)]
-        else:
-            candidates = [date(year, month, min(day or first.day, 28))]
-        found += [c for c in candidates if first <= c <= until]
-        month += months
-        year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
-    return found
+    """The due dates the product generates for the recurrence (no business-day shift)."""
+    return [o.due_date for o in every(frequency, first, day).recurrence().occurrences(first, until)]
 
 
 def simulate(seed: int = 16, *, start: date = START, end: date = END) -> list[Invoice]:
@@ -122,3 +119,55 @@ def simulate(seed: int = 16, *, start: date = START, end: date = END) -> list[In
             year = (due - start).days / (end - start).days
             invoices.append(Invoice(habit.name, due, habit.amount, due + timedelta(days=habit.delay(rng, year))))
     return sorted(invoices, key=lambda i: (i.due, i.client))
+
+
+def bill_payments(end: date = END) -> list[tuple[str, date, Decimal]]:
+    """Every bill due in the year, paid on its due date."""
+    return sorted((name, due, amount) for name, amount, frequency, day, first, _ in BILLS for due in dues(frequency, first, day, end))
+
+
+async def drive(
+    sessions: async_sessionmaker[AsyncSession], *, by: str, seed: int = 16, settings: Settings = SCHEDULE_PATH,
+    start: date = START, end: date = END,
+) -> str:
+    """The year through the product, day by day; returns the account's id.
+
+    Each day's payments are recorded with ``record_payment`` on their real date: ``by="invoice"``
+    names the invoice (its due date, as ``/tamio paid "Acme" 5000 for 2026-03-05`` does), ``by="client"``
+    names only the client (oldest open invoice first). Every Monday at 6 AM the morning job runs first.
+    """
+    async with sessions() as db, db.begin():
+        books = await Books.open(db, today=start, name=f"Replay by {by} ({seed})", settings=settings)
+        await books.cash("Operating", str(OPENING_CASH))
+        for habit in CLIENTS:
+            await books.client(habit.name, str(habit.amount), every(habit.frequency, habit.first_due, habit.day))
+        for name, amount, frequency, day, first, category in BILLS:
+            await books.expense(name, str(amount), every(frequency, first, day), category=category)
+        account_id = books.account.id
+    paid: dict[date, list[tuple[str, date, Decimal]]] = defaultdict(list)
+    for invoice in simulate(seed, start=start, end=end):
+        if invoice.paid_on <= end:
+            paid[invoice.paid_on].append((invoice.client, invoice.due, invoice.amount))
+    for name, due, amount in bill_payments(end):
+        paid[due].append((name, due, amount))
+    day = start
+    while day <= end:
+        now = datetime(day.year, day.month, day.day, 6, 0, tzinfo=UTC)
+        if day.weekday() == 0:
+            async with sessions() as db, db.begin():
+                account = await db.get(Account, account_id)
+                assert account is not None
+                await morning(db, account, JobRun(job="morning", slot=now, now=now, settings=settings))
+        if paid.get(day):
+            async with sessions() as db, db.begin():
+                account = await db.get(Account, account_id)
+                assert account is not None
+                for name, due, amount in sorted(paid[day]):
+                    payer = await find_payer(db, account_id=account_id, name=name)
+                    await record_payment(
+                        db, account=account, amount=amount, currency="USD", payment_date=day, counterparty=payer,
+                        invoice=due.isoformat() if by == "invoice" or isinstance(payer, ExpenseBucket) else None,
+                        actor="replay", now=now + timedelta(hours=8),
+                    )
+        day += timedelta(days=1)
+    return account_id
