@@ -26,6 +26,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 INTERVAL = Decimal("0.80")
 Z = 1.2815515655446004  # the normal distribution's 90th percentile
 PRIOR_WEIGHT = 3.0  # the normal percentiles count as this many errors
@@ -33,6 +35,7 @@ MAX_ERRORS = 104  # the latest errors per horizon that calibrate it
 ERROR_HALF_LIFE_DAYS = 49  # an error this old counts half as much as this week's
 FLOOR_SHARE = 0.002  # the smallest standard deviation: this share of the money moving by then
 HORIZONS = 13
+TOGETHER = 1.0  # how much an unknown client's receivables move together (1: all with its habit; 0: each alone)
 INTERVAL_SHARE = float(INTERVAL)
 
 
@@ -111,6 +114,64 @@ def band_offsets(spread: Sequence[float], lean: Sequence[float], calibration: Ca
         low, high = calibration.percentiles(i + 1)
         out.append((min(lean[i] + s * low, 0.0), max(lean[i] + s * high, 0.0)))
     return tuple(out)
+
+
+class BandPrior:
+    """The band's prior, per week: the closing balance's expected shift from the forecast (``lean``)
+    and its variance, from what is uncertain in the items.
+
+    Each receivable arrives as its client has paid, or with the chance ``unknown`` (1 for a client
+    that has not paid, falling the more it has, ``tamio.obligations.habits.unknown_share``) as small
+    businesses' clients do (``GENERIC``): from the chance it has arrived by each week under each,
+    the shift, and the variance of arriving or not; while a client is unknown its receivables also
+    move together (``TOGETHER``: they share a habit not yet seen). Amounts stray by their type's
+    share once they have arrived. The sums run in numpy: a forecast may hold thousands of receivables.
+    """
+
+    def __init__(self, weeks: int) -> None:
+        self.weeks = weeks
+        self.slots: list[int] = []
+        self.amounts: list[float] = []
+        self.unknown: list[float] = []
+        self.shares: list[float] = []
+        self.learned: list[list[float]] = []
+        self.generic: list[list[float]] = []
+        self.paid = [0.0] * weeks
+
+    def receivable(self, slot: int, amount: float, unknown: float, share: float, learned: list[float], generic: list[float]) -> None:
+        """One receivable of the client ``slot``: the chance it has arrived by each week, as learned and as generic."""
+        self.slots.append(slot)
+        self.amounts.append(amount)
+        self.unknown.append(unknown)
+        self.shares.append(share)
+        self.learned.append(learned)
+        self.generic.append(generic)
+
+    def payment(self, week: int, amount: float, share: float) -> None:
+        """A payment the business makes in ``week``: only its amount may stray."""
+        if week < self.weeks:
+            self.paid[week] += (amount * share) ** 2
+
+    def totals(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        variance = np.cumsum(np.array(self.paid))
+        lean = np.zeros(self.weeks)
+        if self.amounts:
+            amount = np.array(self.amounts)[:, None]
+            unknown = np.array(self.unknown)[:, None]
+            learned, generic = np.array(self.learned), np.array(self.generic)
+            either = unknown * generic + (1.0 - unknown) * learned
+            variance = variance + (amount * amount * (either * (1.0 - either) + (np.array(self.shares)[:, None] ** 2) * either)).sum(axis=0)
+            lean = (amount * (either - learned)).sum(axis=0)
+            slots = np.array(self.slots)
+            clients = int(slots.max()) + 1
+            spread = generic * (1.0 - generic)
+            weight = np.zeros(clients)
+            weight[slots] = unknown[:, 0] ** 2 * TOGETHER
+            moving, alone = amount * np.sqrt(spread), amount * amount * spread
+            for w in range(self.weeks):  # per client: its receivables' spreads added up, squared
+                together = np.bincount(slots, weights=moving[:, w], minlength=clients)
+                variance[w] += float((weight * (together * together - np.bincount(slots, weights=alone[:, w], minlength=clients))).sum())
+        return tuple(float(v) for v in variance), tuple(float(v) for v in lean)
 
 
 def normalised_error(*, actual: Decimal, forecast: Decimal, lean: Decimal, spread: Decimal) -> float:

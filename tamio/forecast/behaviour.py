@@ -20,30 +20,52 @@ caches the shares per day of the week a receivable falls due (and per day overdu
 keeps a forecast of many receivables fast: each one is then a few integer operations.
 
     spreader = Spreader(behaviour)
-    spreader.spread(units=500_000, days_to_due=-5)     # in minor units; days_to_due = due - as_of
-    -> (Part(offset=13, units=312_480, late=False), Part(offset=18, units=187_520, late=False))
+    spreader.parts(units=500_000, days_to_due=-5)     # in minor units; days_to_due = due - as_of
+    -> (Part(offset=12, units=110677, late=False), Part(offset=16, units=367532, late=False), ...)
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from tamio.money import precision
 from tamio.obligations.habits import ON_DUE_DATE, PaymentBehaviour
 
 
-@dataclass(frozen=True)
-class Part:
+class Part(NamedTuple):
     offset: int  # days after the forecast's first day
     units: int  # in minor units (cents)
     late: bool  # later than the client usually pays: less certain to come at all
 
 
-# (week relative to the receivable's week, day of that week, weight): the shares of one receivable
-Shares = tuple[tuple[int, int, int], ...]
+class Shares:
+    """The weights of the weeks a receivable may arrive in (relative to a base week), the day of each
+    week they are centred on, and the running share that has arrived by the end of each."""
+
+    __slots__ = ("rels", "days", "weights", "total", "first", "arrived", "_offsets")
+
+    def __init__(self, grouped: list[tuple[int, int, int]], total: int) -> None:
+        self.rels = [rel for rel, _, _ in grouped]
+        self.days = [day for _, day, _ in grouped]
+        self.weights = [w for _, _, w in grouped]
+        self.total = total
+        self.first = self.rels[0] if self.rels else 0
+        running, by_rel, arrived = 0, dict(zip(self.rels, self.weights, strict=True)), []
+        for rel in range(self.first, (self.rels[-1] if self.rels else 0) + 1):
+            running += by_rel.get(rel, 0)
+            arrived.append(running / total if total > 0 else 1.0)
+        self.arrived = arrived
+        self._offsets: dict[int, list[int]] = {}
+
+    def offsets(self, week: int) -> list[int]:
+        """The day (after the forecast's first) each week's part lands on, from base week ``week``."""
+        found = self._offsets.get(week)
+        if found is None:
+            found = self._offsets[week] = [7 * (week + rel) + day for rel, day in zip(self.rels, self.days, strict=True)]
+        return found
 
 
 class Spreader:
@@ -53,54 +75,65 @@ class Spreader:
         self.behaviour = behaviour
         self.usual_high = behaviour.usual[1]
         self._by_weekday: dict[int, Shares] = {}
-        self._by_days_open: dict[int, tuple[Shares, int]] = {}
+        self._by_days_open: dict[int, Shares] = {}
+        self._arrived: dict[tuple[int, int], list[float]] = {}
 
-    def shares(self, days_to_due: int) -> tuple[int, Shares, int]:
-        """``(base week, shares, total weight)``: the weights of the weeks (counted from ``base week``)
-        in which a receivable due ``days_to_due`` days after the forecast's first day arrives."""
+    def shares(self, days_to_due: int) -> tuple[int, Shares]:
+        """``(base week, shares)``: the weights of the weeks (counted from ``base week``) in which a
+        receivable due ``days_to_due`` days after the forecast's first day arrives."""
         b = self.behaviour
         if days_to_due + b.first >= 0:  # not even its earliest payment is before the first day
             week, rest = divmod(days_to_due, 7)
             found = self._by_weekday.get(rest)
             if found is None:
-                found = self._by_weekday[rest] = _group(b, start=rest, skip=0)
-            return week, found, b.total
+                found = self._by_weekday[rest] = Shares(_group(b, start=rest, skip=0), b.total)
+            return week, found
         cached = self._by_days_open.get(days_to_due)
         if cached is None:
             skip = -days_to_due - b.first  # weights of paying before the first day: it has not paid
-            cached = self._by_days_open[days_to_due] = (_group(b, start=days_to_due, skip=skip), b.mass_from(-days_to_due))
-        return 0, cached[0], cached[1]
+            cached = self._by_days_open[days_to_due] = Shares(_group(b, start=days_to_due, skip=skip), b.mass_from(-days_to_due))
+        return 0, cached
 
-    def spread(self, *, units: int, days_to_due: int) -> tuple[Part, ...]:
-        """``units`` of a receivable due ``days_to_due`` days from the first day, shared out exactly."""
+    def spread(self, *, units: int, days_to_due: int) -> tuple[list[int], list[int], bool]:
+        """``units`` of a receivable due ``days_to_due`` days from the first day, shared out exactly:
+        ``(offsets, units, late)``, the day (after the first) and units of each part, and whether it
+        is later than the client usually pays (less certain to come at all)."""
+        week, shares = self.shares(days_to_due)
+        if shares.total <= 0 or units <= 0:  # later than it has ever paid (or nothing to spread): any day now
+            return [max(0, days_to_due)], [units], True
         late = -days_to_due > self.usual_high
-        week, shares, total = self.shares(days_to_due)
-        if total <= 0 or units <= 0:  # later than it has ever paid (or nothing to spread): any day now
-            return (Part(max(0, days_to_due), units, True),)
-        parts = largest_remainder(units, [w for _, _, w in shares], total)
-        return tuple(
-            Part(7 * (week + rel) + day, part, late) for (rel, day, _), part in zip(shares, parts, strict=True) if part
-        )
+        offsets = shares.offsets(week)
+        if len(offsets) == 1:
+            return offsets, [units], late
+        return offsets, largest_remainder(units, shares.weights, shares.total), late
+
+    def parts(self, *, units: int, days_to_due: int) -> tuple[Part, ...]:
+        """``spread`` as parts (the ones with some units)."""
+        offsets, amounts, late = self.spread(units=units, days_to_due=days_to_due)
+        return tuple(Part(offset, amount, late) for offset, amount in zip(offsets, amounts, strict=True) if amount)
 
     def arrived_by(self, days_to_due: int, weeks: int) -> list[float]:
         """The chance that a receivable due ``days_to_due`` days from the first day has arrived by
         the end of each of ``weeks`` weeks (the forecast's band uses it)."""
-        week, shares, total = self.shares(days_to_due)
-        if total <= 0:
-            return [1.0] * weeks
-        out, running, i = [], 0, 0
-        for w in range(weeks):
-            while i < len(shares) and week + shares[i][0] <= w:
-                running += shares[i][2]
-                i += 1
-            out.append(running / total)
-        return out
+        found = self._arrived.get((days_to_due, weeks))
+        if found is not None:
+            return found
+        week, shares = self.shares(days_to_due)
+        if shares.total <= 0:
+            found = [1.0] * weeks
+        else:
+            lead = week + shares.first  # the first week anything may have arrived by
+            found = [0.0] * min(max(lead, 0), weeks) + shares.arrived[max(0, -lead) : max(0, weeks - lead)]
+            found += [1.0] * (weeks - len(found))
+        if len(self._arrived) < 20_000:
+            self._arrived[(days_to_due, weeks)] = found
+        return found
 
 
-def _group(b: PaymentBehaviour, *, start: int, skip: int) -> Shares:
+def _group(b: PaymentBehaviour, *, start: int, skip: int) -> list[tuple[int, int, int]]:
     """The behaviour's weights (from index ``skip``) by week, where paying ``d`` days late arrives
     ``start + d`` days after the first day of week 0; with the day each week's weight is centred on."""
-    weeks: OrderedDict[int, list[int]] = OrderedDict()
+    weeks: dict[int, list[int]] = {}
     for i in range(skip, len(b.weights)):
         w = b.weights[i]
         if not w:
@@ -109,21 +142,19 @@ def _group(b: PaymentBehaviour, *, start: int, skip: int) -> Shares:
         found = weeks.setdefault(week, [0, 0])
         found[0] += w
         found[1] += w * day
-    return tuple((week, (moment + weight // 2) // weight, weight) for week, (weight, moment) in sorted(weeks.items()))
+    return [(week, (moment + weight // 2) // weight, weight) for week, (weight, moment) in sorted(weeks.items())]
 
 
 def largest_remainder(units: int, weights: list[int], total: int) -> list[int]:
     """``units`` shared in proportion to ``weights`` (of ``total``) in whole units, adding up to ``units``
     exactly: each gets its floor, and what is left goes one by one to the largest remainders (the
     earlier first on a tie)."""
-    floors, remainders = [], []
-    for w in weights:
-        part, left = divmod(units * w, total)
-        floors.append(part)
-        remainders.append(left)
+    scaled = [units * w for w in weights]
+    floors = [x // total for x in scaled]
     short = units - sum(floors)
     if short:
-        for i in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:short]:
+        remainders = [x % total for x in scaled]
+        for i in sorted(range(len(weights)), key=remainders.__getitem__, reverse=True)[:short]:  # stable: the earlier on a tie
             floors[i] += 1
     return floors
 
@@ -148,9 +179,7 @@ def spreader_for(behaviour: PaymentBehaviour) -> Spreader:
 _DUE_DATE = Spreader(ON_DUE_DATE)
 
 
-def payment_part(*, units: int, days_to_due: int) -> Part:
-    """When the business pays what it owes: on the due date, or on the first day once overdue."""
-    return Part(max(0, days_to_due), units, days_to_due < 0)
+
 
 
 def arrivals(behaviour: PaymentBehaviour, *, amount: Decimal, due: date, as_of: date, currency: str) -> tuple[tuple[date, Decimal], ...]:
@@ -158,7 +187,7 @@ def arrivals(behaviour: PaymentBehaviour, *, amount: Decimal, due: date, as_of: 
     the same spread as the forecast's, its parts adding up to ``amount`` exactly."""
     step = Decimal(1).scaleb(-precision(currency))
     units = int(amount // step)
-    parts = spreader_for(behaviour).spread(units=units, days_to_due=(due - as_of).days)
+    parts = spreader_for(behaviour).parts(units=units, days_to_due=(due - as_of).days)
     rest = amount - units * step
     largest = max(parts, key=lambda p: p.units)
     return tuple(

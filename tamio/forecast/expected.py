@@ -13,15 +13,16 @@ path reads beside the billing lines (see ``tamio.forecast.legacy``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, and_
 
-from tamio.forecast.behaviour import Spreader, payment_part, spreader_for
+from tamio.forecast.band import BandPrior
+from tamio.forecast.behaviour import Spreader, spreader_for
 from tamio.forecast.confidence import item_confidence
 from tamio.forecast.engine import INFLOW, ForecastItem
 from tamio.money import precision
@@ -29,12 +30,12 @@ from tamio.obligations.habits import GENERIC, Habits, unknown_share
 from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 
 ZERO = Decimal(0)
+THOUSAND = Decimal(1000)
 _GENERIC = Spreader(GENERIC)
 GENERATED = "generated"
 
 
-@dataclass(frozen=True)
-class ExpectedKey:
+class ExpectedKey(NamedTuple):
     due: date
     direction: str  # "inflow" | "outflow"
     amount_type: str
@@ -47,7 +48,10 @@ Totals = dict[ExpectedKey, Decimal]
 
 def key_of(due: date, direction: object, amount_type: object, origin: str, client_id: str | None) -> ExpectedKey:
     """The key of a schedule row or a billing line's occurrence (enums or their values alike)."""
-    return ExpectedKey(due, str(getattr(direction, "value", direction)), str(getattr(amount_type, "value", amount_type)), origin, client_id)
+    return ExpectedKey(
+        due, direction if type(direction) is str else str(getattr(direction, "value", direction)),
+        amount_type if type(amount_type) is str else str(getattr(amount_type, "value", amount_type)), origin, client_id,
+    )
 
 
 def add(totals: Totals, key: ExpectedKey, amount: Decimal) -> None:
@@ -84,8 +88,6 @@ class Expected:
 # How far an amount may stray from what was expected, by amount type (a standard deviation, as a
 # share of the amount): the band's prior before the account's own forecast errors calibrate it.
 AMOUNT_SPREAD = {"fixed": 0.02, "variable": 0.12, "estimated": 0.25}
-# How much an unknown client's receivables move together (1: all with its habit; 0: each on its own).
-TOGETHER = 1.0
 
 
 def items_of(totals: Mapping[ExpectedKey, Decimal], habits: Habits, *, as_of: date, weeks: int, currency: str) -> Expected:
@@ -97,88 +99,61 @@ def items_of(totals: Mapping[ExpectedKey, Decimal], habits: Habits, *, as_of: da
     """
     step = 10 ** (3 - precision(currency))  # thousandths in one minor unit
     horizon = 7 * weeks
-    moved: dict[tuple[int, str, Decimal, bool], int] = {}
+    moved: dict[tuple[str, Decimal, bool], list[int]] = {}  # (direction, confidence, late) -> thousandths per day
     extra: dict[tuple[int, str, Decimal, bool], Decimal] = {}
     prior = BandPrior(weeks)
-    amounts = [0.0] * weeks
-    spreaders: dict[str | None, tuple[Spreader, float, int]] = {}
-    ordered = sorted(totals.items(), key=lambda kv: (kv[0].due, kv[0].direction, kv[0].amount_type, kv[0].origin, kv[0].client_id or ""))
-    for key, amount in ordered:
+    clients: dict[str | None, tuple[Spreader, float, int, int]] = {}
+    scores: dict[tuple[str, str, str, int, bool], tuple[str, Decimal, bool]] = {}
+    days_to: dict[date, int] = {}
+    for key, amount in sorted(totals.items()):
         if amount <= 0:
             continue
-        days_to_due = (key.due - as_of).days
-        thousandths = amount.scaleb(3)
+        days_to_due = days_to.get(key.due)
+        if days_to_due is None:
+            days_to_due = days_to[key.due] = (key.due - as_of).days
+        thousandths = amount * THOUSAND
         whole = int(thousandths)
         units, rest = divmod(whole, step)
+        sd_share = AMOUNT_SPREAD.get(key.amount_type, AMOUNT_SPREAD["estimated"])
         if key.direction == INFLOW:
-            found = spreaders.get(key.client_id)
+            found = clients.get(key.client_id)
             if found is None:
                 behaviour = habits.of(key.client_id)
-                found = spreaders[key.client_id] = (spreader_for(behaviour), unknown_share(behaviour), max(0, behaviour.median))
-            spreader, unknown, delay = found
-            parts = spreader.spread(units=units, days_to_due=days_to_due)
-            prior.add(key.client_id, unknown, float(amount), spreader.arrived_by(days_to_due, weeks), _GENERIC.arrived_by(days_to_due, weeks))
+                found = clients[key.client_id] = (spreader_for(behaviour), unknown_share(behaviour), max(0, behaviour.median), len(clients))
+            spreader, unknown, delay, slot = found
+            offsets, parts, late = spreader.spread(units=units, days_to_due=days_to_due)
+            prior.receivable(slot, float(amount), unknown, sd_share, spreader.arrived_by(days_to_due, weeks),
+                             _GENERIC.arrived_by(days_to_due, weeks))
         else:
-            delay = 0
-            parts = (payment_part(units=units, days_to_due=days_to_due),)
-        spread_share = AMOUNT_SPREAD.get(key.amount_type, AMOUNT_SPREAD["estimated"])
-        largest = max(parts, key=lambda p: p.units)
-        for part in parts:
-            if part.offset >= horizon:
-                continue
-            confidence = item_confidence(amount_type=key.amount_type, source=key.origin, payment_delay_days=delay, overdue=part.late)
-            slot = (part.offset, key.direction, confidence, part.late)
-            moved[slot] = moved.get(slot, 0) + part.units * step + (rest if part is largest else 0)
-            if part is largest and whole != thousandths:
-                extra[slot] = extra.get(slot, ZERO) + (thousandths - whole).scaleb(-3)
-            amounts[part.offset // 7] += (float(part.units * step) / 1000 * spread_share) ** 2
+            delay, late = 0, days_to_due < 0
+            offsets, parts = [max(0, days_to_due)], [units]
+            prior.payment(offsets[0] // 7, float(amount), sd_share)
+        group = scores.get((key.direction, key.amount_type, key.origin, delay, late))
+        if group is None:
+            score = item_confidence(amount_type=key.amount_type, source=key.origin, payment_delay_days=delay, overdue=late)
+            group = scores[(key.direction, key.amount_type, key.origin, delay, late)] = (key.direction, score, late)
+        days = moved.get(group)
+        if days is None:
+            days = moved[group] = [0] * horizon
+        largest = parts.index(max(parts))
+        if offsets[largest] < horizon:
+            days[offsets[largest]] += rest
+            if whole != thousandths:  # finer than thousandths: never from the database
+                where = (offsets[largest], *group)
+                extra[where] = extra.get(where, ZERO) + (thousandths - whole) / THOUSAND
+        for offset, part in zip(offsets, parts, strict=True):
+            if offset < horizon:
+                days[offset] += part * step
+    found_items = sorted(
+        ((offset, direction, confidence, late), units)
+        for (direction, confidence, late), days in moved.items() for offset, units in enumerate(days) if units
+    )
     items = tuple(
         ForecastItem(
             date=as_of + timedelta(days=offset), amount=Decimal(units).scaleb(-3) + extra.get((offset, direction, confidence, late), ZERO),
             direction=direction, confidence=confidence, overdue=late,
         )
-        for (offset, direction, confidence, late), units in sorted(moved.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[0][2], kv[0][3]))
+        for (offset, direction, confidence, late), units in sorted(found_items, key=lambda kv: (kv[0][0], kv[0][1], -kv[0][2], kv[0][3]))
     )
-    timing, lean = prior.totals()
-    variance, running = [], 0.0
-    for w in range(weeks):
-        running += amounts[w]
-        variance.append(running + timing[w])
-    return Expected(items=items, variance=tuple(variance), lean=tuple(lean))
-
-
-class BandPrior:
-    """The band's prior for the receivables. Each receivable arrives as its client has paid, or with
-    the chance ``unknown`` (1 for a client that has not paid, falling the more it has) as small
-    businesses' clients do (``GENERIC``). Per week, from the chance it has arrived by then, the
-    closing balance's expected shift from the forecast (``lean``) and its variance; while a client is
-    unknown its receivables also move together (``TOGETHER``: they share a habit not yet seen)."""
-
-    def __init__(self, weeks: int) -> None:
-        self.weeks = weeks
-        self.variance = [0.0] * weeks
-        self.lean = [0.0] * weeks
-        self.clients: dict[str | None, tuple[float, list[float], list[float]]] = {}
-
-    def add(self, client_id: str | None, unknown: float, amount: float, learned: list[float], generic: list[float]) -> None:
-        found = self.clients.get(client_id)
-        if found is None:
-            found = self.clients[client_id] = (unknown, [0.0] * self.weeks, [0.0] * self.weeks)
-        _, alone, together = found
-        square = amount * amount
-        for w in range(self.weeks):
-            p, g = learned[w], generic[w]
-            either = unknown * g + (1.0 - unknown) * p
-            self.variance[w] += square * either * (1.0 - either)
-            self.lean[w] += amount * (either - p)
-            if unknown > 0.0:
-                alone[w] += square * g * (1.0 - g)
-                together[w] += amount * math.sqrt(g * (1.0 - g))
-
-    def totals(self) -> tuple[list[float], list[float]]:
-        variance = list(self.variance)
-        for unknown, alone, together in self.clients.values():
-            shared = TOGETHER * unknown * unknown
-            for w in range(self.weeks):
-                variance[w] += shared * (together[w] ** 2 - alone[w])
-        return variance, list(self.lean)
+    variance, lean = prior.totals()
+    return Expected(items=items, variance=variance, lean=lean)
