@@ -188,6 +188,7 @@ def upgrade() -> None:
     sa.Column('quickbooks_customer_id', sa.String(length=64), nullable=True),
     sa.Column('avg_payment_delay_days', sa.Integer(), nullable=False),
     sa.Column('payment_behaviour', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('payment_habit', sa.String(length=200), nullable=True),
     sa.Column('relationship_type', sa.Enum('strategic', 'transactional', 'managed', name='relationshiptype', native_enum=False, length=40), nullable=True),
     sa.Column('revenue_percent', tamio.db.ExactDecimal(length=48), nullable=True),
     sa.Column('risk_level', sa.Enum('low', 'medium', 'high', 'critical', name='risklevel', native_enum=False, length=40), nullable=True),

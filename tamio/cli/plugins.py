@@ -8,6 +8,7 @@ from types import ModuleType
 OPTIONAL = (
     "tamio.cli.obligations",
     "tamio.cli.payments",
+    "tamio.cli.clients",
     "tamio.cli.forecast",
     "tamio.cli.pipeline",
     "tamio.cli.jobs",

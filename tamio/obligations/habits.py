@@ -125,7 +125,7 @@ class PaymentBehaviour:
         if self.origin == "stated" and self.is_point:
             return f"expected {_days(low)} (as entered; no payments yet)"
         if self.origin == "learned" and self.observations == 0:
-            return f"no payments yet, and an invoice {self.overdue_days} days overdue: expected {_span(low, high)}"
+            return f"has not paid yet, with an invoice {self.overdue_days} days overdue: expected {_span(low, high)}"
         words = f"usually pays {_span(low, high)}"
         if self.lately >= LATELY_DAYS:
             words += "; lately later"
@@ -176,6 +176,16 @@ def _generic() -> PaymentBehaviour:
 
 GENERIC = _generic()
 BAND_PRIOR_STRENGTH = 0.3  # how many of a client's own payments the generic behaviour counts as, for the band
+
+
+def behaviour_of(stored: Mapping[str, Any] | None, usual_delay: int, account: PaymentBehaviour) -> PaymentBehaviour:
+    """A client's behaviour as the forecast uses it: as learned, else the usual delay a person
+    entered, else the account's typical behaviour (the due date, for an account with no history)."""
+    if stored:
+        return PaymentBehaviour.from_json(stored)
+    if usual_delay:
+        return stated(usual_delay)
+    return Habits(account=account).of("-")
 
 
 def stated(days_late: int) -> PaymentBehaviour:

@@ -4,8 +4,9 @@
 to a schedule: its payment date against the schedule's due date; a schedule marked paid with no
 PaymentEvent: the day it was paid) and the receivables still open
 and overdue, learns with ``tamio.obligations.habits`` and stores the result: each client's on
-``Client.payment_behaviour`` (with ``avg_payment_delay_days``, the mean days late, which detection
-and preparation read as the client's usual delay) and the account's typical behaviour on
+``Client.payment_behaviour`` (with its words on ``payment_habit``, which cards show, and
+``avg_payment_delay_days``, the mean days late, which detection and preparation read as the
+client's usual delay) and the account's typical behaviour on
 ``Account.payment_behaviour``. The forecast reads them as they are, without learning again.
 
 It runs for the whole account in the 6 AM job and, for the one client who paid, after every
@@ -123,9 +124,10 @@ async def _store(
         learned = habits.clients.get(client.id)
         if learned is None:
             if client.payment_behaviour is not None:
-                client.payment_behaviour = None  # its payments aged out of the history
+                client.payment_behaviour, client.payment_habit = None, None  # its payments aged out of the history
             continue
         client.payment_behaviour = learned.to_json()
+        client.payment_habit = learned.describe()[:200]
         after = max(0, round(learned.mean))
         if client.avg_payment_delay_days != after:
             changes.append(DelayChange(client.id, client.name, client.avg_payment_delay_days, after))

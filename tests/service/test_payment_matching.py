@@ -20,6 +20,7 @@ from tamio.detection.rules_counterparty import unexpected_revenue
 from tamio.detection.snapshot import load_snapshot
 from tamio.errors import NotFound, ValidationError
 from tamio.forecast.service import calculate_forecast
+from tamio.obligations.habits import PaymentBehaviour
 from tamio.obligations.matching import allocate, find_payer
 from tamio.obligations.models import (
     ObligationAgreement,
@@ -28,7 +29,6 @@ from tamio.obligations.models import (
     PaymentEvent,
     ScheduleStatus,
 )
-from tamio.obligations.habits import PaymentBehaviour
 from tamio.obligations.payments import record_payment
 from tamio.obligations.service import ObligationService
 from tests.service.books import SCHEDULE_PATH, Books, at
