@@ -11,7 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3.11
 STAMP := $(VENV)/.installed
-LINT_PATHS := $(wildcard tamio bot tests bench)
+LINT_PATHS := $(wildcard tamio bot slack_sandbox tests bench)
 PYTEST_ARGS ?=
 
 .PHONY: install test lint migration-check bench migration run

@@ -14,7 +14,7 @@ from typing import Any
 __all__ = ["build_web_app", "create_app"]
 
 
-def __getattr__(name: str) -> Any:  # imported on first use: the sandbox needs none of this
+def __getattr__(name: str) -> Any:  # imported on first use: `import bot.blocks` needs none of this
     if name == "create_app":
         from bot.app import create_app
 

@@ -12,6 +12,7 @@ milliseconds and hand slow work to ``Scope.later``. Each feature module has ``re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -21,6 +22,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,24 +31,48 @@ from bot.charts import ChartLinks
 from bot.runtime import Clock, Runtime, Scope
 from bot.workspace import build_middleware
 from tamio.config import Settings
+from tamio.db import utcnow
 
 log = logging.getLogger("tamio.bot")
 
 
 class TamioApp(AsyncApp):
-    """An AsyncApp that closes each request's database scope, whatever the listeners did."""
+    """An AsyncApp that answers Slack within its 3 seconds whatever the request waits for, and closes
+    each request's database scope, whatever the listeners did.
+
+    A request not answered by ``Runtime.ack_deadline_s`` (waiting for SQLite's write lock, or for a
+    pool connection while others wait for it) is answered "Working on it…" (``boundary.working_on_it``)
+    and goes on; its listener then sends its answer through the response URL (``bot.boundary``).
+    """
 
     runtime: Runtime
     charts: ChartLinks
     bot_tokens: oauth.BotTokens
 
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        work = asyncio.ensure_future(self._dispatch(req))
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(work), timeout=self.runtime.ack_deadline_s)
+            except TimeoutError:
+                if req.context.get(boundary.ACKED):
+                    continue  # the listener has answered; only its clean-up is left: wait for the response
+                req.context[boundary.ANSWERED_EARLY] = True
+                self.runtime.spawn(_finish(work), name="answered-early")
+                body, content_type = boundary.working_on_it(req.body)
+                return BoltResponse(status=200, body=body, headers={"content-type": [content_type]})
+
+    async def _dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
         try:
             return await super().async_dispatch(req)
         finally:
             scope = req.context.get("scope")
             if isinstance(scope, Scope):
                 await scope.close()
+
+
+async def _finish(work: asyncio.Future[BoltResponse]) -> None:
+    await work
 
 
 def build_client(settings: Settings, client: AsyncWebClient | None = None) -> AsyncWebClient:
@@ -73,9 +99,11 @@ def create_app(
     client = build_client(settings, client)
     options: dict[str, Any] = {}
     if oauth.multi_workspace(settings):
-        oauth_settings, authorize = oauth.build_oauth(settings, session_factory, client)
+        oauth_settings, authorize = oauth.build_oauth(settings, session_factory, client, clock or utcnow)
         options.update(oauth_settings=oauth_settings, authorize=authorize)
-        tokens: oauth.BotTokens = oauth.InstalledTokens(oauth_settings.installation_store)
+        rotator = AsyncTokenRotator(client_id=settings.slack_client_id or "", client_secret=settings.slack_client_secret or "",
+                                    client=AsyncWebClient(base_url=settings.slack_api_url))
+        tokens: oauth.BotTokens = oauth.InstalledTokens(oauth_settings.installation_store, rotator)
     elif client.token:
         tokens = oauth.SingleWorkspaceToken(client.token)
     else:
@@ -118,7 +146,7 @@ def _token_skipped(record: logging.LogRecord) -> bool:
 
 
 def register_features(app: TamioApp) -> None:
-    from bot import events, home
+    from bot import events, home, onboarding, shortcuts
     from bot.actions import cards as card_actions
     from bot.actions import forecast as forecast_actions
     from bot.commands import register as register_commands
@@ -128,5 +156,5 @@ def register_features(app: TamioApp) -> None:
 
     # Bolt tries listeners in registration order: the most frequent requests first.
     register_commands(app)
-    for module in (card_actions, forecast_actions, home, add_view, draft_view, settings_view, events):
+    for module in (card_actions, forecast_actions, home, add_view, draft_view, settings_view, shortcuts, onboarding, events):
         module.register(app)

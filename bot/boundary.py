@@ -18,6 +18,7 @@ anything else it rolls back, logs a correlation id and apologises. Nothing half-
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -26,9 +27,9 @@ from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.blocks.common import escape, escape_keeping_mentions
+from bot.replies import reply
 from bot.runtime import Caller, Runtime, Scope
 from tamio.errors import MissingExchangeRate, TamioError, ValidationError
 
@@ -104,14 +105,9 @@ def plain_field_errors(errors: dict[str, str]) -> dict[str, str]:
 
 
 async def tell(caller: Caller, client: AsyncWebClient, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
-    """An ephemeral note to the caller: through the response_url, in the channel, or in a DM."""
-    if caller.response_url:
-        webhook = AsyncWebhookClient(caller.response_url)
-        await webhook.send(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-    elif caller.channel_id and caller.user_id:
-        await client.chat_postEphemeral(channel=caller.channel_id, user=caller.user_id, text=text, blocks=blocks)
-    elif caller.user_id:
-        await client.chat_postMessage(channel=caller.user_id, text=text, blocks=blocks)
+    """An ephemeral note to the caller: through the response_url, in the channel, or in a DM, checked
+    at each step (``bot.replies.reply``)."""
+    await reply(caller, client, text, blocks=blocks)
 
 
 async def report_error(caller: Caller, client: AsyncWebClient, error: BaseException, correlation: str | None) -> None:
@@ -169,6 +165,37 @@ async def _fail(ack: Any, kind: str, body: dict[str, Any], scope: Scope | None, 
         runtime.spawn(tell(caller, client, text), name="error-reply")
 
 
+WORKING_ON_IT = ":hourglass_flowing_sand: Working on it…"
+# Context keys: the app answered Slack for the listener (its deadline passed), or the listener acked itself.
+ANSWERED_EARLY, ACKED = "tamio_answered_early", "tamio_acked"
+
+
+def working_on_it(body: dict[str, Any]) -> tuple[str, str]:
+    """What the app answers Slack for a request still being worked on at its deadline: (body, content type)."""
+    kind = request_kind(body)
+    if kind == "command":
+        return json.dumps({"text": WORKING_ON_IT, "response_type": "ephemeral"}), "application/json"
+    if kind == "block_suggestion":
+        return json.dumps({"options": []}), "application/json"
+    return "", "text/plain"  # a click; a submission (the modal closes, what it says comes through bot.replies)
+
+
+async def _answer_late(scope: Scope, client: AsyncWebClient, kind: str, answer: Answer) -> None:
+    """The answer of a listener Slack was already answered for: through the response URL or the DM."""
+    if isinstance(answer, Reply) and kind in ("command", "message_action", "shortcut"):
+        await reply(scope.caller, client, answer.text, blocks=answer.blocks, in_channel=answer.in_channel)
+    elif isinstance(answer, FieldErrors):  # the modal has closed meanwhile: say what was wrong instead
+        problems = "\n".join(f"• {message}" for message in plain_field_errors(answer.errors).values())
+        await tell(scope.caller, client, f":warning: Nothing was saved:\n{problems}")
+
+
+async def _tell_late_failure(scope: Scope, client: AsyncWebClient, error: BaseException) -> None:
+    correlation = None if isinstance(error, TamioError) else uuid.uuid4().hex[:12]
+    if correlation is not None:
+        log.exception("listener failed after the app had answered Slack (correlation id %s)", correlation, exc_info=error)
+    await tell(scope.caller, client, error_text(error) if isinstance(error, TamioError) else apology_text(correlation or "-"))
+
+
 Handler = Callable[..., Awaitable[Answer]]
 
 
@@ -213,11 +240,20 @@ def handler(fn: Handler) -> Callable[..., Awaitable[None]]:
             if scope is None and "scope" in wanted:
                 raise TamioError("I couldn't tell which workspace this came from.", hint="Try again from Slack.")
             answer = await _run(fn, arguments, scope, runtime)
-            await _answer(ack, kind, answer)
         except Exception as error:  # the boundary: every failure becomes a message
             if scope is not None:
                 await scope.rollback()
-            await _fail(ack, kind, body, scope, runtime, client, error)
+            if context.get(ANSWERED_EARLY) and scope is not None:
+                await _tell_late_failure(scope, client, error)
+            else:
+                context[ACKED] = True
+                await _fail(ack, kind, body, scope, runtime, client, error)
+            return
+        if context.get(ANSWERED_EARLY) and scope is not None:
+            await _answer_late(scope, client, kind, answer)
+        else:
+            context[ACKED] = True
+            await _answer(ack, kind, answer)
 
     listener.__name__ = fn.__name__
     listener.__qualname__ = fn.__qualname__

@@ -9,10 +9,12 @@ failed. How it stays exactly-once while Slack and the network misbehave:
 - 429 waits ``Retry-After`` (and holds back that channel); 5xx and network errors back off
   exponentially with jitter (``RetryPolicy``); errors Slack will repeat forever are permanent and
   the row is dead at once; after the last try it is dead too (``tamio outbox list --dead``).
-- Every post carries ``metadata`` with the row's idempotency key. A row claimed again
-  (``attempts > 1``: a dropped answer, a timeout, a worker killed mid-send whose lease ran out)
-  may already be in the channel, so the worker looks for the key with ``conversations.history``
-  (``include_all_metadata``) before posting, and adopts the message it finds.
+- Every post carries ``metadata`` with the row's idempotency key, and a delivered row keeps the
+  message's channel and ``ts`` (later updates edit it in place, never reading the channel). A row
+  claimed again (``attempts > 1``: a dropped answer, a timeout, a worker killed mid-send whose lease
+  ran out) may already be in the channel: where the token has a history scope, the worker looks
+  for the key with ``conversations.history`` (``include_all_metadata``) and adopts what it finds;
+  without one (the manifest asks for none) it posts again rather than call what Slack refuses.
 - Right before a post the worker renews its lease; if another worker has taken the row over, it
   stops. The HTTP timeout stays below the lease, so a send in flight ends before a takeover.
 - About one message per second per channel: rows are grouped by channel, channels run
@@ -48,12 +50,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import digests as say
 from bot.blocks.card import card_blocks, card_text
+from bot.blocks.common import LOCALE
 from bot.charts import ChartLinks
-from bot.home import publish_home
+from bot.home import publish_home, publish_homes
 from bot.oauth import BotTokens
+from bot.problems import PROBLEM_KIND, admins_to_tell, note_lost_channel, problem_text
 from bot.queries import load_card
 from bot.runtime import Runtime
-from tamio.accounts.models import Account, Member
+from tamio.accounts.models import Account
 from tamio.detection.models import DetectionAlert
 from tamio.digest import DailyDigest
 from tamio.integrations.connections import RECONNECT_KIND
@@ -64,7 +68,7 @@ from tamio.preparation.models import ActionStatus, PreparedAction
 log = logging.getLogger("tamio.bot.delivery")
 
 KINDS = ("action_card", "card_update", "home_refresh", "alert_new", "alert_escalated", "alert_resolved", "digest",
-         "slack_post", "slack_update", "slack_ephemeral", "slack_home", RECONNECT_KIND)
+         "slack_post", "slack_update", "slack_ephemeral", "slack_home", RECONNECT_KIND, PROBLEM_KIND)
 PERMANENT = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "invalid_blocks_format", "invalid_arguments",
     "msg_too_long", "no_text", "cant_update_message", "message_not_found", "user_not_found", "invalid_auth",
@@ -73,6 +77,7 @@ PERMANENT = frozenset({
 METADATA_EVENT = "tamio_outbox"
 # Errors of conversations.history that mean "not allowed to look", not "try again later".
 UNREADABLE = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "not_allowed_token_type"})
+HISTORY_SCOPES = frozenset({"channels:history", "groups:history"})
 HISTORY_PAGES = 5  # up to 1,000 of the channel's newest messages are searched for an earlier attempt
 
 
@@ -136,7 +141,9 @@ class DeliveryWorker:
         self.client = without_retries(client)
         self.batch, self.interval, self.policy, self.per_channel = batch, interval, policy, per_channel
         self.pace = ChannelPace(spacing)
+        self._scopes: dict[str, frozenset[str]] = {}  # what each token was granted (x-oauth-scopes)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._covered: dict[str, list[str]] = {}  # a home_refresh row -> the rows of its batch its render covers
 
     async def run_once(self) -> int:
         """Claim and send one batch (channels concurrently, each in order); returns how many were delivered."""
@@ -146,7 +153,13 @@ class DeliveryWorker:
             rows = await outbox.claim_due(db, worker=self.name, now=now, limit=self.batch, kinds=KINDS,
                                    per_channel=self.per_channel, policy=self.policy, crowded=crowded)
         groups: dict[str, list[OutboxMessage]] = {}
+        homes: dict[str | None, OutboxMessage] = {}
         for row in rows:
+            if row.kind == "home_refresh" and row.user_id in homes:  # one render covers the account's refreshes of this batch
+                self._covered.setdefault(homes[row.user_id].id, []).append(row.id)
+                continue
+            if row.kind == "home_refresh":
+                homes[row.user_id] = row
             groups.setdefault(row.channel or f"#{row.id}", []).append(row)
 
         async def in_order(group: list[OutboxMessage]) -> int:
@@ -194,6 +207,8 @@ class DeliveryWorker:
             async with self.runtime.sessions() as db, db.begin():
                 status = await outbox.mark_failed(db, message_id=row.id, worker=self.name, now=self.runtime.clock(), error=error,
                                            retry_after=retry_after, permanent=error in PERMANENT, policy=self.policy)
+                if status == outbox.DEAD:  # lost for good because of its channel: the admins hear of it
+                    await note_lost_channel(db, row=row, error=error, now=self.runtime.clock())
             log.warning("outbox %s (%s) failed: %s -> %s", row.id, row.kind, error, status)
             return 0
         except Exception as exc:  # network errors, timeouts, our own bugs: back off and try again
@@ -210,6 +225,9 @@ class DeliveryWorker:
         account = await db.get(Account, row.user_id) if row.user_id else None
         if account is None:
             raise Skip("the account no longer exists")
+        if not account.is_active:
+            raise Skip("the workspace removed Tamio")
+        LOCALE.set(account.locale)  # this message's amounts and dates, the account's way (each row is its own task)
         return account
 
     async def _token(self, account: Account) -> str:
@@ -222,7 +240,8 @@ class DeliveryWorker:
         handlers = {"action_card": self._card, "card_update": self._card, "home_refresh": self._homes,
                     "alert_new": self._alert, "alert_escalated": self._alert, "alert_resolved": self._resolved,
                     "digest": self._digest, "slack_post": self._post, "slack_update": self._update,
-                    "slack_ephemeral": self._ephemeral, "slack_home": self._home, RECONNECT_KIND: self._reconnect}
+                    "slack_ephemeral": self._ephemeral, "slack_home": self._home, RECONNECT_KIND: self._reconnect,
+                    PROBLEM_KIND: self._channel_problem}
         return await handlers[row.kind](row)
 
     # -- posting once ---------------------------------------------------------------------------
@@ -235,7 +254,7 @@ class DeliveryWorker:
         failed before (a dead row sent again with ``tamio outbox retry`` starts its attempts over but
         keeps its last error).
         """
-        if row.attempts > 1 or row.last_error:
+        if (row.attempts > 1 or row.last_error) and await self.may_read_history(token):
             found = await self.find_posted(channel=channel, key=row.idempotency_key, token=token, thread_ts=thread_ts)
             if found is not None:
                 log.info("outbox %s: already in %s (ts %s) from an earlier attempt; not posting again", row.id, channel, found)
@@ -248,6 +267,26 @@ class DeliveryWorker:
         posted = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
                                                     metadata=metadata, token=token)
         return {"channel": str(posted["channel"]), "ts": str(posted["ts"])}
+
+    async def may_read_history(self, token: str) -> bool:
+        """Whether the token was granted a history scope: without one, an earlier attempt is not looked for.
+
+        Slack says a token's scopes on every answer (``x-oauth-scopes``); ``auth.test`` asks once per token.
+        The least-privilege manifest has none, so a dropped answer means posting again (at least once).
+        """
+        if token not in self._scopes:
+            try:
+                answer = await self.client.auth_test(token=token)
+                self._scopes[token] = frozenset(s for s in str(answer.headers.get("x-oauth-scopes") or "").split(",") if s)
+            except SlackApiError as exc:
+                if exc.response.status_code == 429 or exc.response.status_code >= 500:
+                    raise  # Slack is busy: this row is tried again later, rather than posted blind now
+                log.warning("auth.test failed (%s); not looking for earlier attempts", exc.response.get("error"))
+                return False
+        if self._scopes[token] & HISTORY_SCOPES:
+            return True
+        log.info("no history scope: a post whose answer was lost is sent again, it may show twice")
+        return False
 
     async def find_posted(self, *, channel: str, key: str, token: str, thread_ts: str | None = None) -> str | None:
         """The ts of a message in ``channel`` (or the thread) whose metadata carries ``key``, if any.
@@ -294,22 +333,29 @@ class DeliveryWorker:
             blocks = card_blocks(card, today=today, base_currency=account.base_currency)
             text = card_text(card)
             action = card.action
-            channel, ts = action.slack_channel_id, action.slack_message_ts
+            channel, ts, version = action.slack_channel_id, action.slack_message_ts, action.version
             target = row.channel or account.digest_channel_id
+            card_coming = row.kind == "card_update" and not ts and await _card_waiting(db, account_id=account.id, action_id=action.id)
             await db.commit()
         token = await self._token(account)
         if channel and ts and (row.kind == "card_update" or channel == target):
             await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks, token=token)
             return {"channel": channel, "ts": ts, "updated": True}
+        if card_coming:
+            raise Skip("its card is not posted yet; it is posted as the action is then")
         if not target:
             raise Skip("no channel yet; `/tamio digest here` chooses one")
-        if action.status != ActionStatus.PENDING and row.kind == "action_card":
+        if action.status != ActionStatus.PENDING and row.kind == "action_card" and not action.auto_executed:
             raise Skip(f"the action is already {action.status.value}")
         posted = await self.post_once(row, channel=target, text=text, blocks=blocks, token=token)
+        changed = False
         async with self.runtime.sessions() as db, db.begin():
-            stored = await db.get(PreparedAction, action.id)
+            stored = await db.get(PreparedAction, action.id, populate_existing=True)
             if stored is not None and stored.user_id == account.id:
                 stored.slack_channel_id, stored.slack_message_ts = posted["channel"], posted["ts"]
+                changed = stored.version != version
+        if changed:  # decided while it was being posted: its update found no message to edit
+            await self._card(row)
         return posted
 
     async def _alert(self, row: OutboxMessage) -> dict[str, Any]:
@@ -395,15 +441,22 @@ class DeliveryWorker:
         return await self.post_once(row, channel=channel, text=text, blocks=blocks, token=await self._token(account))
 
     async def _homes(self, row: OutboxMessage) -> dict[str, Any]:
+        """Every member's Home, rendered once for the account; the refreshes waiting behind this one
+        (read before the render) and those claimed in the same batch are covered by it, so they are
+        marked delivered too. If publishing fails, the claimed ones are taken again when their lease ends."""
+        claimed = self._covered.pop(row.id, [])
         async with self.runtime.sessions() as db:
             account = await self._account(db, row)
-            users = list((await db.execute(select(Member.slack_user_id).where(
-                Member.user_id == account.id, Member.slack_user_id.is_not(None)))).scalars())
+            covered = await outbox.waiting(db, account_id=account.id, kind="home_refresh", exclude=row.id)
             await db.commit()
         client = _with_token(self.client, await self._token(account))
-        for user in users:
-            await publish_home(self.runtime, client, account_id=account.id, slack_user_id=str(user), charts=self.charts)
-        return {"published": len(users)}
+        published = await publish_homes(self.runtime, client, account_id=account.id, charts=self.charts)
+        async with self.runtime.sessions() as db, db.begin():
+            coalesced = await outbox.coalesce(db, message_ids=covered, into=row.id, now=self.runtime.clock())
+            for other in claimed:  # claimed with this row in one batch: delivered by its render
+                coalesced += await outbox.mark_delivered(db, message_id=other, worker=self.name, now=self.runtime.clock(),
+                                                         result={"coalesced_into": row.id})
+        return {"published": published, "coalesced": coalesced}
 
     async def _home(self, row: OutboxMessage) -> dict[str, Any]:
         async with self.runtime.sessions() as db:
@@ -436,6 +489,19 @@ class DeliveryWorker:
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
         return await self.post_once(row, channel=channel, text=text, blocks=blocks, token=await self._token(account))
 
+    async def _channel_problem(self, row: OutboxMessage) -> dict[str, Any]:
+        """A channel lost a message for good: each admin hears it in their DM with Tamio."""
+        async with self.runtime.sessions() as db:
+            account = await self._account(db, row)
+            admins = await admins_to_tell(db, account_id=account.id)
+        if not admins:
+            raise Skip("no admin to tell")
+        text = problem_text(str(row.payload.get("channel")), str(row.payload.get("error")))
+        token = await self._token(account)
+        for admin in admins:
+            await self.client.chat_postMessage(channel=admin, text=text, token=token)
+        return {"told": admins}
+
     async def _update(self, row: OutboxMessage) -> dict[str, Any]:
         async with self.runtime.sessions() as db:
             account = await self._account(db, row)
@@ -451,6 +517,16 @@ class DeliveryWorker:
         answer = await self.client.chat_postEphemeral(channel=str(row.channel), user=p["user"], text=p.get("text") or "",
                                                       blocks=p.get("blocks"), token=await self._token(account))
         return {"message_ts": answer.get("message_ts")}
+
+
+async def _card_waiting(db: AsyncSession, *, account_id: str, action_id: str) -> bool:
+    """Whether the action's card is still waiting to be posted (then it shows the action as it is when posted)."""
+    found = await db.execute(select(OutboxMessage.id).where(
+        OutboxMessage.user_id == account_id, OutboxMessage.kind == "action_card",
+        OutboxMessage.status.in_((outbox.PENDING, outbox.SENDING)),
+        OutboxMessage.idempotency_key.like(f"card:{_like(action_id)}%", escape="\\"),
+    ).limit(1))
+    return found.first() is not None
 
 
 async def _announcements(db: AsyncSession, *, account_id: str, alert_id: str, before: str | None = None) -> list[OutboxMessage]:

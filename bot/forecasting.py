@@ -2,6 +2,11 @@
 
 Drawing runs in a worker thread (one at a time: matplotlib's font machinery is not meant for
 concurrent use), so the event loop keeps acking other requests while a chart renders.
+
+An uploaded chart is a file message where it was shared; Slack then processes it asynchronously,
+and an image block naming it before that is refused (``invalid slack file``). So a message shows
+the chart inside only once ``files.info`` says it is ready (``chart_ready``: a few polls, a few
+seconds at most); otherwise the message goes without it and the chart stays the file message it is.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from tamio.forecast.service import calculate_forecast
 log = logging.getLogger("tamio.bot")
 _draw_lock = threading.Lock()
 CHART_FILENAME = "cash-forecast.png"
+READY_POLLS = 5  # files.info looks before a message goes without its chart (about 4 s in all)
 
 
 async def load_forecast(
@@ -42,19 +48,48 @@ async def draw(forecast: Forecast, *, title: str = "") -> bytes:
     return await asyncio.to_thread(_draw, forecast, title)
 
 
+class ChartRefused(Exception):
+    """Slack would not take the chart where it was to go (``error`` is what it said)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 async def upload_chart(
     client: AsyncWebClient, *, channel: str, png: bytes, title: str, comment: str | None = None, thread_ts: str | None = None
-) -> str | None:
-    """Upload the chart with files_upload_v2; its file id, or None when Slack refused it."""
+) -> str:
+    """Share the chart as a file message with files_upload_v2 (Tamio must be in ``channel``); its file id."""
     try:
         response = await client.files_upload_v2(
             channel=channel, file=png, filename=CHART_FILENAME, title=title, initial_comment=comment, thread_ts=thread_ts,
         )
     except SlackApiError as exc:
-        log.warning("could not upload the forecast chart to %s: %s", channel, exc.response.get("error"))
-        return None
+        error = str(exc.response.get("error") or "unknown_error")
+        log.warning("could not upload the forecast chart to %s: %s", channel, error)
+        raise ChartRefused(error) from exc
     file = response.get("file") or {}
-    return str(file.get("id")) if file.get("id") else None
+    if not file.get("id"):
+        raise ChartRefused("no_file_id")
+    return str(file["id"])
+
+
+async def chart_ready(client: AsyncWebClient, file_id: str, *, polls: int = READY_POLLS, first_pause_s: float = 0.25) -> bool:
+    """Whether Slack has processed the file (``files.info`` shows its mimetype), asking at most ``polls`` times."""
+    pause = first_pause_s
+    for attempt in range(polls):
+        try:
+            info = await client.files_info(file=file_id)
+        except SlackApiError as exc:
+            log.warning("files.info for the chart %s: %s; the message goes without it", file_id, exc.response.get("error"))
+            return False
+        if (info.get("file") or {}).get("mimetype"):
+            return True
+        if attempt + 1 < polls:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+    log.info("the chart %s was still being processed after %d looks; the message goes without it", file_id, polls)
+    return False
 
 
 async def open_dm(client: AsyncWebClient, user_id: str) -> str:

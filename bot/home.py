@@ -1,32 +1,46 @@
 """App Home: published when someone opens the tab, and again after every decision (outbox ``home_refresh``).
 
-Reading the account takes one short transaction; the view is published after it ends.
+Reading the account takes one short transaction; the view is published after it ends. After a
+change, the account's Home is read and rendered once and published to every member
+(``publish_homes``); only an admin's Settings button differs between members, and a viewer sees
+figures only where the account allows it (otherwise only whether something needs attention). A
+channel that lost messages for good is said at the top. Amounts and dates: the account's locale.
 
     await publish_home(runtime, client, account_id=account.id, slack_user_id="U123", charts=app.charts)
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
 
-from bot.blocks.home import home_view
+from bot.blocks.common import written_in
+from bot.blocks.home import attention_view, home_view
 from bot.boundary import handler
 from bot.charts import ChartLinks
 from bot.forecasting import load_forecast
-from bot.queries import count_pending, load_cards, open_alerts, pending_action_ids
+from bot.problems import lost_channels, problem_text
+from bot.queries import CardData, count_pending, load_cards, open_alerts, pending_action_ids
 from bot.runtime import Runtime, Scope
-from tamio.accounts.models import Account, Role
-from tamio.accounts.service import get_member, get_user_configuration
+from tamio.accounts.models import Account, Member, Role
+from tamio.accounts.privacy import FIGURES_FOR_VIEWERS_HINT, attention_line, may_see_figures
+from tamio.accounts.service import get_user_configuration
 from tamio.config import Settings
+from tamio.detection.models import DetectionAlert
 from tamio.errors import NotFound
+from tamio.forecast.engine import Forecast
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 HOME_WEEKS = 13
+PROBLEMS_SHOWN_FOR = timedelta(days=7)  # a channel that lost messages is shown this long unless one gets through
+OUTSIDER_HOME = "Use `/tamio help` in a channel to get started."
 
 
 def chart_reachable(settings: Settings) -> bool:
@@ -35,30 +49,74 @@ def chart_reachable(settings: Settings) -> bool:
     return not (host in LOOPBACK and "slack.com" in settings.slack_api_url)
 
 
-async def render_home(runtime: Runtime, *, account_id: str, slack_user_id: str, charts: ChartLinks) -> dict[str, Any]:
+@dataclass(frozen=True)
+class HomeData:
+    """What App Home shows of an account: the same for every member but for the admin's Settings button."""
+
+    account: Account
+    forecast: Forecast | None
+    chart_url: str | None
+    alerts: list[DetectionAlert]
+    cards: list[CardData]
+    pending_total: int
+    safety_mode: str
+    today: date
+    roles: dict[str, Role]  # Slack user id -> role, for the members with a Slack user
+    viewers_see_figures: bool = False
+    notices: list[str] = field(default_factory=list)
+
+    def view_for(self, slack_user_id: str) -> dict[str, Any]:
+        role = self.roles.get(slack_user_id)
+        with written_in(self.account.locale):
+            if not may_see_figures(role, viewers_see_figures=self.viewers_see_figures):
+                line = attention_line(open_alerts=len(self.alerts), pending_actions=self.pending_total)
+                return attention_view(account=self.account, line=line, today=self.today,
+                                      hint=FIGURES_FOR_VIEWERS_HINT if role is not None else OUTSIDER_HOME)
+            return home_view(
+                account=self.account, forecast=self.forecast, chart_url=self.chart_url, alerts=self.alerts, cards=self.cards,
+                pending_total=self.pending_total, safety_mode=self.safety_mode, is_admin=role == Role.ADMIN,
+                today=self.today, notices=self.notices,
+            )
+
+
+async def load_home(runtime: Runtime, *, account_id: str, charts: ChartLinks) -> HomeData:
+    """The account's Home, read once (one short transaction) for however many members see it."""
     async with runtime.sessions() as db:
         now = runtime.clock()
         account = await db.get(Account, account_id)
         if account is None:
             raise NotFound("This workspace's Tamio account no longer exists.")
         today = now.astimezone(ZoneInfo(account.timezone)).date()
-        member = await get_member(db, account_id=account.id, slack_user_id=slack_user_id)
+        roles = {str(user): role for user, role in (await db.execute(select(Member.slack_user_id, Member.role).where(
+            Member.user_id == account.id, Member.slack_user_id.is_not(None)))).all()}
         config = await get_user_configuration(db, account_id=account.id)
         forecast = await load_forecast(db, account=account, settings=runtime.settings, today=today, now=now, weeks=HOME_WEEKS)
         alerts = await open_alerts(db, account_id=account.id)
         pending = await count_pending(db, account_id=account.id)
         cards = await load_cards(db, account_id=account.id, action_ids=await pending_action_ids(db, account_id=account.id, limit=12))
+        lost = await lost_channels(db, account_id=account.id, since=now - PROBLEMS_SHOWN_FOR)
         await db.commit()
-        url = charts.url(account_id=account.id, as_of=today, weeks=HOME_WEEKS, now=now) if chart_reachable(runtime.settings) else None
-        return home_view(
-            account=account, forecast=forecast, chart_url=url, alerts=alerts, cards=cards, pending_total=pending,
-            safety_mode=config.safety_mode.value, is_admin=member is not None and member.role == Role.ADMIN, today=today,
-        )
+    url = charts.url(account_id=account.id, as_of=today, weeks=HOME_WEEKS, now=now) if chart_reachable(runtime.settings) else None
+    notices = [problem_text(p.channel, p.error, p.lost) for p in lost if p.channel == account.digest_channel_id]
+    return HomeData(account, forecast, url, alerts, cards, pending, config.safety_mode.value, today, roles,
+                    viewers_see_figures=config.viewers_see_figures, notices=notices)
+
+
+async def render_home(runtime: Runtime, *, account_id: str, slack_user_id: str, charts: ChartLinks) -> dict[str, Any]:
+    return (await load_home(runtime, account_id=account_id, charts=charts)).view_for(slack_user_id)
 
 
 async def publish_home(runtime: Runtime, client: AsyncWebClient, *, account_id: str, slack_user_id: str, charts: ChartLinks) -> None:
     view = await render_home(runtime, account_id=account_id, slack_user_id=slack_user_id, charts=charts)
     await client.views_publish(user_id=slack_user_id, view=view)
+
+
+async def publish_homes(runtime: Runtime, client: AsyncWebClient, *, account_id: str, charts: ChartLinks) -> int:
+    """Every member's Home after a change to the account: rendered once, published to each member."""
+    home = await load_home(runtime, account_id=account_id, charts=charts)
+    for user in home.roles:
+        await client.views_publish(user_id=user, view=home.view_for(user))
+    return len(home.roles)
 
 
 def register(app: AsyncApp) -> None:

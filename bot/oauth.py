@@ -8,7 +8,11 @@ bot and user tokens are encrypted with Fernet on save and decrypted on find. TAM
 comma-separated Fernet keys, newest first (``MultiFernet``): add a new key in front, run
 ``rotate_keys`` (or let saves re-encrypt), then drop the old one.
 
-Saving an installation also creates the workspace's Tamio account and makes the installer an admin.
+Saving an installation also creates the workspace's Tamio account (or resumes it) and makes the
+installer of a new account its first admin. With token rotation switched on for the app, installs
+carry refresh tokens, stored encrypted too; Bolt's authorize and the outbox (``InstalledTokens``)
+refresh a token with slack-sdk's rotator when it has less than two hours left. An Enterprise Grid
+org may install Tamio org-wide: one installation for all its workspaces, each its own account.
 With a single SLACK_BOT_TOKEN none of this is used and the app serves one workspace.
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy
@@ -27,20 +32,31 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import bot.oauth_tables  # noqa: F401  (registers the tables on Tamio's metadata)
+from bot.onboarding import queue_welcome
+from bot.people import slack_person
+from tamio.accounts.installation import adopt_installer_defaults, reactivate_account
 from tamio.accounts.models import Role
-from tamio.accounts.service import ensure_member, get_member
+from tamio.accounts.service import count_admins, ensure_member, get_member
 from tamio.config import Settings
 from tamio.server_secret import ServerSecret
 
 log = logging.getLogger("tamio.bot")
 
-BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "files:write", "users:read", "im:write")
+# Least privilege, each for a reason: commands and shortcuts; posting (chat:write), in public channels it
+# was not invited to (chat:write.public) or by joining them (channels:join: uploads and ephemerals need
+# membership); the chart (files:write, and files:read to know when Slack has processed it); who people
+# are (users:read, users:read.email for members' emails); the DMs it sends and reads (im:write, im:history).
+BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "channels:join", "files:write", "files:read", "users:read",
+              "users:read.email", "im:write", "im:history")
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 STATE_LIFETIME_SECONDS = 600
+ROTATE_MINUTES_BEFORE = 120  # a rotating token (12 hours) is refreshed once it has less than this left
 
 
 class TokenCipher:
@@ -76,7 +92,8 @@ class TokenCipher:
 
 
 InstallHook = Callable[[Installation], Awaitable[None]]
-SECRET_FIELDS = ("bot_token", "user_token")
+# Access tokens and, with token rotation, the refresh tokens that mint them: all encrypted at rest.
+SECRET_FIELDS = ("bot_token", "user_token", "bot_refresh_token", "user_refresh_token")
 
 
 class EncryptedInstallationStore(AsyncInstallationStore):
@@ -150,25 +167,45 @@ class EncryptedInstallationStore(AsyncInstallationStore):
         return changed
 
 
-def installer_hook(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> InstallHook:
-    """After an install: the workspace's account exists and the installer is one of its admins."""
+def installer_hook(settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]) -> InstallHook:
+    """After an install: the workspace's account exists and is active (installed again: resumed).
+
+    The installer of a new account is its first admin. Installing again changes no one's role: an
+    installer who is a viewer stays one (an admin makes them more with ``/tamio role``), unless the
+    account has no admin left at all.
+    """
 
     async def on_install(installation: Installation) -> None:
         from bot.workspace import find_or_create_account
 
-        if not installation.team_id:
+        if not installation.team_id:  # installed org-wide: each workspace's account is made on its first request
+            log.info("installed org-wide in %s by %s", installation.enterprise_id, installation.user_id)
             return
+        person = None  # who installed, asked before the transaction: their time zone and locale
+        if installation.bot_token:
+            client = AsyncWebClient(token=installation.bot_token, base_url=settings.slack_api_url)
+            person = await slack_person(client, installation.user_id, team_id=installation.team_id,
+                                        enterprise_id=installation.enterprise_id)
         async with sessions() as db, db.begin():
             account = await find_or_create_account(
                 db, settings, team_id=installation.team_id, enterprise_id=installation.enterprise_id,
                 name=installation.team_name or f"Slack workspace {installation.team_id}",
             )
+            if await reactivate_account(db, account=account, now=clock()):
+                log.info("workspace %s installed Tamio again: account %s resumed", installation.team_id, account.id)
+            new = await adopt_installer_defaults(db, account=account, timezone=person.tz if person else None,
+                                                 locale=person.locale if person else None)
             member = await get_member(db, account_id=account.id, slack_user_id=installation.user_id)
+            first_admin = await count_admins(db, account_id=account.id) == 0
             if member is None:
-                await ensure_member(db, account_id=account.id, slack_user_id=installation.user_id, role=Role.ADMIN, is_installer=True)
+                await ensure_member(db, account_id=account.id, slack_user_id=installation.user_id,
+                                    role=Role.ADMIN if first_admin else Role.VIEWER, is_installer=True)
             else:
-                member.role = Role.ADMIN
                 member.is_installer = True
+                if first_admin:
+                    member.role = Role.ADMIN
+            if new and installation.user_id:  # the welcome DM walks the installer through the first steps
+                await queue_welcome(db, account=account, user_id=installation.user_id, now=clock())
         log.info("installed in %s (%s) by %s", installation.team_name, installation.team_id, installation.user_id)
 
     return on_install
@@ -185,10 +222,10 @@ def multi_workspace(settings: Settings) -> bool:
     return bool(settings.slack_client_id and settings.slack_client_secret)
 
 
-def build_store(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> EncryptedInstallationStore:
+def build_store(settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]) -> EncryptedInstallationStore:
     assert settings.slack_client_id
     inner = AsyncSQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=engine_of(sessions), logger=log)
-    return EncryptedInstallationStore(inner, TokenCipher.from_settings(settings), on_install=installer_hook(settings, sessions))
+    return EncryptedInstallationStore(inner, TokenCipher.from_settings(settings), on_install=installer_hook(settings, sessions, clock))
 
 
 def authorization_url(settings: Settings) -> str | None:
@@ -199,9 +236,10 @@ def authorization_url(settings: Settings) -> str | None:
     return None
 
 
-def build_oauth(settings: Settings, sessions: async_sessionmaker[AsyncSession], client: Any) -> tuple[AsyncOAuthSettings, AsyncInstallationStoreAuthorize]:
+def build_oauth(settings: Settings, sessions: async_sessionmaker[AsyncSession], client: Any,
+                clock: Callable[[], datetime]) -> tuple[AsyncOAuthSettings, AsyncInstallationStoreAuthorize]:
     """Bolt's OAuth settings over Tamio's database, and an authorize that caches auth.test per token."""
-    store = build_store(settings, sessions)
+    store = build_store(settings, sessions, clock)
     oauth = AsyncOAuthSettings(
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret,
@@ -218,7 +256,7 @@ def build_oauth(settings: Settings, sessions: async_sessionmaker[AsyncSession], 
     )
     authorize = AsyncInstallationStoreAuthorize(
         logger=log, installation_store=store, client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
-        cache_enabled=True, client=client, bot_only=True,
+        cache_enabled=True, client=client, bot_only=True, token_rotation_expiration_minutes=ROTATE_MINUTES_BEFORE,
     )
     return oauth, authorize
 
@@ -238,9 +276,24 @@ class SingleWorkspaceToken:
 
 
 class InstalledTokens:
-    def __init__(self, store: AsyncInstallationStore) -> None:
+    """The stored bot token of a workspace (or of its Enterprise Grid org, installed org-wide), rotated
+    with Bolt's rotator (slack-sdk's ``AsyncTokenRotator``) when the app rotates tokens and it is due."""
+
+    def __init__(self, store: AsyncInstallationStore, rotator: AsyncTokenRotator | None = None,
+                 minutes_before_expiration: int = ROTATE_MINUTES_BEFORE) -> None:
         self._store = store
+        self._rotator = rotator
+        self._minutes = minutes_before_expiration
 
     async def token_for(self, *, team_id: str | None, enterprise_id: str | None) -> str | None:
         bot = await self._store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
-        return bot.bot_token if bot is not None else None
+        if bot is None and enterprise_id:
+            bot = await self._store.async_find_bot(enterprise_id=enterprise_id, team_id=None, is_enterprise_install=True)
+        if bot is None:
+            return None
+        if bot.bot_refresh_token and self._rotator is not None:
+            refreshed = await self._rotator.perform_bot_token_rotation(bot=bot, minutes_before_expiration=self._minutes)
+            if refreshed is not None:
+                await self._store.async_save_bot(refreshed)
+                bot = refreshed
+        return bot.bot_token

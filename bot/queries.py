@@ -1,8 +1,8 @@
 """Read helpers for Slack surfaces: open alerts, pending actions and everything a card shows.
 
 Everything is scoped by the account id of the verified request. Cards for many actions load in a
-fixed number of queries (actions, options, alerts, links, approvals with their members), never
-one query per card.
+fixed number of queries (actions, options, alerts, links, approvals with their members, the
+history of their clients and vendors), never one query per card.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.models import Member
+from tamio.accounts.models import Account, Member
 from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert
+from tamio.execution.history import summary_lines
 from tamio.execution.models import ActionApproval
 from tamio.execution.queries import edited_options
 from tamio.preparation.models import ActionOption, ActionStatus, LinkedAction, LinkType, PreparedAction
@@ -55,6 +56,7 @@ class CardData:
     approvals: list[Approval] = field(default_factory=list)
     decided_by: Member | None = None
     edited_option_id: str | None = None  # the option whose draft the action's edited subject/body rewrote
+    history_line: str = ""  # what happened with its client or vendor: "Chased 2x, last 3 Dec by @maria"
 
     def option(self, option_id: str | None) -> ActionOption | None:
         return next((o for o in self.options if o.id == option_id), None)
@@ -164,7 +166,25 @@ async def load_cards(db: AsyncSession, *, account_id: str, action_ids: Sequence[
         card.approvals = approvals.get(card.action.id, [])
         card.decided_by = members.get(card.action.decided_by_member_id or "")
     await _edited_options(db, account_id=account_id, cards=[c for c in cards.values() if c.has_edits])
+    await _history_lines(db, account_id=account_id, cards=list(cards.values()))
     return [cards[i] for i in ids if i in cards]
+
+
+def _counterparty_of(card: CardData) -> str | None:
+    if card.action.counterparty_id:
+        return card.action.counterparty_id
+    return next((o.counterparty_id for o in card.options if o.counterparty_id), None)
+
+
+async def _history_lines(db: AsyncSession, *, account_id: str, cards: list[CardData]) -> None:
+    """Each card's one-line history of its client or vendor (``tamio.execution.history``), in fixed queries."""
+    wanted = {cid for c in cards if (cid := _counterparty_of(c))}
+    account = await db.get(Account, account_id) if wanted else None
+    if account is None:
+        return
+    lines = await summary_lines(db, account=account, counterparty_ids=sorted(wanted))
+    for card in cards:
+        card.history_line = lines.get(_counterparty_of(card) or "", "")
 
 
 async def _edited_options(db: AsyncSession, *, account_id: str, cards: list[CardData]) -> None:

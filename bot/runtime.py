@@ -50,6 +50,7 @@ from tamio.scheduler.models import SlackEventReceipt
 log = logging.getLogger("tamio.bot")
 
 Clock = Callable[[], datetime]
+ACK_DEADLINE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Caller:
     response_url: str | None = None
     trigger_id: str | None = None
     app_id: str | None = None
+    channel_name: str | None = None  # as Slack names it in the request ("directmessage" for a DM)
 
 
 @dataclass
@@ -109,7 +111,7 @@ class Scope:
         name = sa_inspect(self.account).dict.get("name") or f"Slack workspace {self.caller.team_id}"  # no lazy load
         self.account, self.member = await resolve(
             self.db, self.client, self.settings, team_id=self.caller.team_id, enterprise_id=self.caller.enterprise_id,
-            user_id=self.caller.user_id, name=name,
+            user_id=self.caller.user_id, name=name, now=self.now,
         )
         self.caller = replace(self.caller, account_id=self.account.id, member_id=self.member.id if self.member else None)
 
@@ -213,6 +215,9 @@ class Runtime:
         self.workspaces = KnownWorkspaces()
         # Clicks whose listener only acks (a radio choice, a link button): no database work for them.
         self.ack_only_actions: set[str] = set()
+        # A listener not done by then (waiting for the database's write lock, say) acks "Working on it…"
+        # and answers through the response URL when it is: Slack gives an ack 3 seconds.
+        self.ack_deadline_s = ACK_DEADLINE_S
         self.rate_feed = RateFeed(settings.ecb_feed_url)  # fetched when a conversion lacks a rate
 
     def wake_delivery(self) -> None:

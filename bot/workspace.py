@@ -2,9 +2,11 @@
 
 The global middleware runs after Bolt has verified the signature and authorized the team. It maps
 the request's team id (and enterprise id where present) to the account, creating it on first use
-with TAMIO_BASE_CURRENCY and TAMIO_TIMEZONE, and the Slack user to a member: workspace admins and
-owners (``users.info``) and the OAuth installer become Tamio admins, everyone else starts as a
-viewer. Every later query is scoped by this account; a button value never chooses it.
+with TAMIO_BASE_CURRENCY and TAMIO_TIMEZONE, and the Slack user to a member: everyone starts as a
+viewer; the OAuth installer of a new account is its first admin (with one workspace, the first
+Slack admin who uses Tamio); a Slack admin is otherwise no Tamio admin until made one. Guests and
+people from other organisations get no member and a clear refusal (``tamio.accounts.privacy``).
+Every later query is scoped by this account; a button value never chooses it.
 
 It also drops retried events (Slack resends an event it thinks was missed, with
 ``x-slack-retry-num``; Bolt does not deduplicate): the first receipt of an ``event_id`` wins.
@@ -17,28 +19,49 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.internals import extract_user_id
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
-from bot.boundary import apology_text
+from bot.blocks.common import LOCALE
+from bot.boundary import apology_text, error_text
 from bot.gate import REQUEST_KEY_HEADER
+from bot.onboarding import queue_welcome
+from bot.people import from_payload_is_external, slack_person
+from bot.replies import send_to_response_url
 from bot.runtime import Caller, Runtime, Scope, first_receipt
+from tamio.accounts.installation import adopt_installer_defaults, reactivate_account
 from tamio.accounts.models import Account, Member, Role
-from tamio.accounts.service import account_for_team, create_account, ensure_member, get_member
+from tamio.accounts.privacy import outsider_refusal
+from tamio.accounts.service import account_for_team, count_admins, create_account, ensure_member, get_member
 from tamio.config import Settings
 from tamio.db import read_only
+from tamio.errors import TamioError
 
 log = logging.getLogger("tamio.bot")
+
+
+REMOVAL_EVENTS = ("app_uninstalled", "tokens_revoked")
+
+
+def removes_tamio(body: dict[str, Any]) -> bool:
+    return body.get("type") == "event_callback" and (body.get("event") or {}).get("type") in REMOVAL_EVENTS
+
+
+def channel_name_of(body: dict[str, Any]) -> str | None:
+    """The conversation's name as the request gives it (a command's ``channel_name``, a click's ``channel.name``)."""
+    channel = body.get("channel")
+    name = body.get("channel_name") or (channel.get("name") if isinstance(channel, dict) else None)
+    return str(name) if name else None
 
 
 def team_name(body: dict[str, Any], team_id: str) -> str:
@@ -65,29 +88,27 @@ async def find_or_create_account(
     )
 
 
-async def workspace_role(client: AsyncWebClient, user_id: str) -> tuple[Role, str, str | None]:
-    """Admin for the workspace's admins and owners, viewer otherwise; plus display name and email."""
-    try:
-        response = await client.users_info(user=user_id)
-    except SlackApiError as exc:
-        log.warning("users.info for %s failed (%s); starting them as a viewer", user_id, exc.response.get("error"))
-        return Role.VIEWER, "", None
-    user = response.get("user") or {}
-    profile = user.get("profile") or {}
-    admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
-    name = profile.get("display_name") or user.get("real_name") or user.get("name") or ""
-    return (Role.ADMIN if admin else Role.VIEWER), str(name), profile.get("email")
-
-
-async def find_or_create_member(db: AsyncSession, client: AsyncWebClient, *, account: Account, user_id: str) -> Member:
+async def find_or_create_member(db: AsyncSession, client: AsyncWebClient, *, account: Account, user_id: str,
+                                now: datetime) -> Member:
+    """The member, made on first use: a viewer, unless the account has no admin yet and they are a Slack
+    admin (how a single-workspace install gets its first admin). Guests and outsiders get no member."""
     member = await get_member(db, account_id=account.id, slack_user_id=user_id)
     if member is not None:
         return member
     await db.commit()  # no transaction stays open across the users.info call
-    role, name, email = await workspace_role(client, user_id)
+    person = await slack_person(client, user_id, team_id=account.slack_team_id or "", enterprise_id=account.slack_enterprise_id)
+    refusal = outsider_refusal(is_guest=person.is_guest, is_external=person.is_external)
+    if refusal is not None:
+        raise refusal
+    new = await adopt_installer_defaults(db, account=account, timezone=person.tz, locale=person.locale)  # a new account only
+    role = Role.ADMIN if person.is_slack_admin and await count_admins(db, account_id=account.id) == 0 else Role.VIEWER
     try:
         async with db.begin_nested():
-            return await ensure_member(db, account_id=account.id, slack_user_id=user_id, display_name=name, role=role, email=email)
+            member = await ensure_member(db, account_id=account.id, slack_user_id=user_id, display_name=person.name, role=role,
+                                         email=person.email)
+            if new and role == Role.ADMIN:  # a one-workspace Tamio's first admin: the welcome DM
+                await queue_welcome(db, account=account, user_id=user_id, now=now)
+            return member
     except IntegrityError:  # another request created them a moment ago
         found = await get_member(db, account_id=account.id, slack_user_id=user_id)
         assert found is not None
@@ -96,7 +117,7 @@ async def find_or_create_member(db: AsyncSession, client: AsyncWebClient, *, acc
 
 async def resolve(
     db: AsyncSession, client: AsyncWebClient, settings: Settings, *, team_id: str, enterprise_id: str | None, user_id: str | None,
-    name: str,
+    name: str, now: datetime,
 ) -> tuple[Account, Member | None]:
     """The account and member of a request: one query when both exist (every request but the first).
 
@@ -126,7 +147,7 @@ async def resolve(
     account = row[0] if row is not None else await find_or_create_account(
         db, settings, team_id=team_id, enterprise_id=enterprise_id, name=name
     )
-    member = await find_or_create_member(db, client, account=account, user_id=user_id) if user_id else None
+    member = await find_or_create_member(db, client, account=account, user_id=user_id, now=now) if user_id else None
     return account, member
 
 
@@ -182,6 +203,12 @@ def _attach(db: AsyncSession, model: type[Account] | type[Member], values: dict[
     return row
 
 
+async def _quietly(sending: Awaitable[str | None]) -> None:
+    problem = await sending
+    if problem is not None:
+        log.info("could not tell a refused person why: %s", problem)
+
+
 def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse | None]]:
     async def tamio_workspace(
         req: AsyncBoltRequest, context: AsyncBoltContext, body: dict[str, Any], client: AsyncWebClient,
@@ -204,24 +231,40 @@ def build_middleware(runtime: Runtime) -> Callable[..., Awaitable[BoltResponse |
                     await db.close()
                     log.info("dropping retried event %s (retry %s)", body["event_id"], req.headers.get("x-slack-retry-num"))
                     return BoltResponse(status=200, body="")
+            if user_id and from_payload_is_external(body, team_id=team_id, enterprise_id=context.enterprise_id):
+                raise outsider_refusal(is_guest=False, is_external=True) or TamioError("")
             key = (team_id, context.enterprise_id, user_id)
             known = runtime.workspaces.get(key)
             if known is not None:
                 account = _attach(db, Account, known.account)
                 member = _attach(db, Member, known.member) if known.member else None
             else:
-                account, member = await resolve(db, client, runtime.settings, team_id=team_id,
-                                                enterprise_id=context.enterprise_id, user_id=user_id, name=team_name(body, team_id))
+                account, member = await resolve(db, client, runtime.settings, team_id=team_id, enterprise_id=context.enterprise_id,
+                                                user_id=user_id, name=team_name(body, team_id), now=now)
+            if not account.is_active and not removes_tamio(body):
+                # Slack sends a workspace's requests only while Tamio is installed there: installed again.
+                await reactivate_account(db, account=account, now=now)
+                known = None
+        except TamioError as refused:  # a guest, someone from another organisation: told why, nothing done
+            await db.rollback()
+            await db.close()
+            if "command" in body:
+                return BoltResponse(status=200, body=error_text(refused))
+            if body.get("response_url"):
+                runtime.spawn(_quietly(send_to_response_url(str(body["response_url"]), text=error_text(refused))), name="refusal")
+            return BoltResponse(status=200, body="")
         except Exception:
             await db.rollback()
             await db.close()
             correlation = uuid.uuid4().hex[:12]
             log.exception("could not resolve the workspace of a request (correlation id %s)", correlation)
             return BoltResponse(status=200, body=apology_text(correlation) if "command" in body else "")
+        LOCALE.set(account.locale)  # amounts and dates of this request are written the account's way
         caller = Caller(
             team_id=team_id, enterprise_id=context.enterprise_id, account_id=account.id, user_id=user_id,
             member_id=member.id if member else None, channel_id=context.channel_id,
             response_url=body.get("response_url") or None, trigger_id=body.get("trigger_id"), app_id=body.get("api_app_id"),
+            channel_name=channel_name_of(body),
         )
         # The transaction stays open for the listener, which commits it before its ack leaves (or
         # before it calls Slack: no transaction stays open across a network call).

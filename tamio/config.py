@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     slack_client_id: str | None = Field(None, validation_alias=_env("SLACK_CLIENT_ID", "slack_client_id"))
     slack_client_secret: str | None = Field(None, validation_alias=_env("SLACK_CLIENT_SECRET", "slack_client_secret"))
     public_url: str = Field("http://127.0.0.1:3000", validation_alias=_env("TAMIO_PUBLIC_URL", "public_url"))
+    # How long an account's data is kept after its workspace removes Tamio (installing again within it resumes).
+    uninstall_retention_days: int = Field(
+        30, ge=0, validation_alias=_env("TAMIO_UNINSTALL_RETENTION_DAYS", "uninstall_retention_days")
+    )
 
     # Fernet keys (comma-separated, newest first) for tokens stored at rest.
     secret_key: str | None = Field(None, validation_alias=_env("TAMIO_SECRET_KEY", "secret_key"))

@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -92,13 +93,17 @@ class DailyDigest:
     done_yesterday: tuple[DoneNote, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     audit_head: str | None = None  # the audit trail's head checkpoint (``AuditMark.short``), kept in Slack
+    locale: str = "en_US"  # how the account writes amounts and dates (``Account.locale``)
 
     @property
     def quiet(self) -> bool:
         return not (self.new_alerts or self.escalated or self.pending_total or self.done_yesterday)
 
     def money(self, amount: Decimal) -> str:
-        return format_money(amount, self.base_currency)
+        return format_money(amount, self.base_currency, locale=self.locale)
+
+    def week_label(self) -> str:
+        return str(format_date(self.lowest_week, "d MMM", locale=self.locale))
 
     def runway_text(self) -> str:
         if self.runway_months is None:
@@ -107,11 +112,11 @@ class DailyDigest:
 
     def headline(self) -> str:
         return (f"Cash {self.money(self.cash_today)} · Lowest {self.money(self.lowest_balance)} "
-                f"(week of {self.lowest_week.day} {self.lowest_week:%b}) · Runway {self.runway_text()}")
+                f"(week of {self.week_label()}) · Runway {self.runway_text()}")
 
     def quiet_line(self) -> str:
         return (f"Nothing new. Cash {self.money(self.cash_today)}, lowest {self.money(self.lowest_balance)} "
-                f"(week of {self.lowest_week.day} {self.lowest_week:%b}).")
+                f"(week of {self.week_label()}).")
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = _jsonable(asdict(self))
@@ -130,7 +135,7 @@ class DailyDigest:
             pending=tuple(_pending(p) for p in data["pending"]), pending_total=int(data["pending_total"]),
             done_yesterday=tuple(DoneNote(d["action_id"], d["title"], d["option"], datetime.fromisoformat(d["executed_at"]))
                                  for d in data["done_yesterday"]),
-            extra=dict(data.get("extra") or {}), audit_head=data.get("audit_head"),
+            extra=dict(data.get("extra") or {}), audit_head=data.get("audit_head"), locale=data.get("locale") or "en_US",
         )
 
 
@@ -236,4 +241,5 @@ async def load_digest(
                              for a, option in done_rows[:LIST_LIMIT]),
         extra={"new_total": len(fresh), "escalated_total": len(risen), "done_total": len(done_rows)},
         audit_head=head.short if (head := await audit_head(db, account_id=account.id)) else None,
+        locale=account.locale,
     )

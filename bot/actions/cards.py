@@ -2,10 +2,11 @@
 
 A button's value is an action id, but the action is always looked up in the account of the
 verified request: a click from another workspace carrying this workspace's id finds nothing and
-changes nothing. The decision (``tamio.execution.lifecycle``) and the outbox rows that update the
-card in place and refresh App Home are written in one transaction; an approved action is then
-carried out after the ack (``tamio.execution.service.execute_action``), and its result updates the
-card again.
+changes nothing. Each listener makes one core call (``tamio.execution.lifecycle``), which writes
+the decision and the outbox rows that update the card in place and refresh App Home in one
+transaction, as it does for the REST API, the CLI, automation and the scheduler; an approved
+action is then carried out after the ack (``tamio.execution.service.execute_action``), and each of
+its transitions updates the card again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.blocks.card import (
     APPROVE,
@@ -28,17 +28,17 @@ from bot.blocks.card import (
     card_blocks,
     card_text,
     default_option,
-    options_block_id,
+    is_options_block,
 )
-from bot.blocks.common import cut, slack_time
+from bot.blocks.common import cut, slack_moment
 from bot.blocks.draft_form import draft_form
 from bot.blocks.review import REVIEW_CALLBACK, review_form
 from bot.boundary import handler, tell
 from bot.queries import CardData, load_card
+from bot.replies import send_to_response_url
 from bot.runtime import Scope
 from tamio.errors import Conflict, NotFound, PermissionDenied, TamioError
 from tamio.execution import lifecycle
-from tamio.outbox.service import enqueue
 from tamio.preparation.models import ActionStatus
 
 log = logging.getLogger("tamio.bot")
@@ -61,10 +61,12 @@ def chosen_option_id(body: dict[str, Any], card: CardData) -> str | None:
     """The option picked on the card (message or modal state), else the card's default."""
     states = [(body.get("state") or {}).get("values") or {}, ((body.get("view") or {}).get("state") or {}).get("values") or {}]
     for values in states:
-        picked = (values.get(options_block_id(card.action.id)) or {}).get(CHOOSE) or {}
-        selected = picked.get("selected_option") or {}
-        if selected.get("value"):
-            return str(selected["value"])
+        for block_id, elements in values.items():
+            if not is_options_block(block_id, card.action.id):
+                continue
+            selected = ((elements or {}).get(CHOOSE) or {}).get("selected_option") or {}
+            if selected.get("value"):
+                return str(selected["value"])
     option = default_option(card)
     return option.id if option else None
 
@@ -75,20 +77,10 @@ def friendly(error: lifecycle.AlreadyDecided, user_id: str | None) -> TamioError
         return error
     who = "You" if error.decided_by_slack_user_id == user_id else f"<@{error.decided_by_slack_user_id}>"
     return lifecycle.AlreadyDecided(
-        f"{who} already {error.outcome} this at {slack_time(error.decided_at)}.", action_id=error.action_id,
+        f"{who} already {error.outcome} this {slack_moment(error.decided_at)}.", action_id=error.action_id,
         outcome=error.outcome, decided_by=error.decided_by, decided_at=error.decided_at,
         decided_by_member_id=error.decided_by_member_id, decided_by_slack_user_id=error.decided_by_slack_user_id,
     )
-
-
-async def refresh_everywhere(scope: Scope, action_id: str) -> None:
-    """Outbox rows, in the decision's transaction: update the card in place and every member's Home."""
-    card = await card_in_account(scope, action_id)
-    version = card.action.version
-    await enqueue(scope.db, account_id=scope.account.id, kind="card_update", payload={"action_id": action_id},
-                  idempotency_key=f"card_update:{action_id}:v{version}", now=scope.now)
-    await enqueue(scope.db, account_id=scope.account.id, kind="home_refresh", payload={},
-                  idempotency_key=f"home_refresh:{action_id}:v{version}", now=scope.now)
 
 
 def update_clicked_copy(scope: Scope, body: dict[str, Any], action_id: str) -> None:
@@ -103,13 +95,16 @@ def update_clicked_copy(scope: Scope, body: dict[str, Any], action_id: str) -> N
             await later.client.views_update(view_id=container["view_id"], view=review_form(card, today=later.today))
         elif response_url and container.get("message_ts") != card.action.slack_message_ts:
             blocks = card_blocks(card, today=later.today, base_currency=later.account.base_currency)
-            await AsyncWebhookClient(response_url).send(text=card_text(card), blocks=blocks, replace_original=True)
+            problem = await send_to_response_url(response_url, text=card_text(card), blocks=blocks, replace_original=True)
+            if problem is not None:  # the copy stays as it was; the channel card and Home are updated anyway
+                log.info("could not update the clicked copy of %s: %s", action_id, problem)
 
     if container.get("type") == "view" or (response_url and container.get("type") == "message"):
         scope.later(work, name="update-clicked-card")
 
 
 def execute_after_commit(scope: Scope, action_id: str) -> None:
+    """The first attempt, after the ack; each of its transitions queues the card's update itself."""
     async def work(later: Scope) -> None:
         from tamio.execution.service import execute_action
 
@@ -117,11 +112,6 @@ def execute_after_commit(scope: Scope, action_id: str) -> None:
         outcome = await execute_action(later.runtime.sessions, account_id=later.account.id, action_id=action_id,
                                        now=later.runtime.clock(), settings=later.settings)
         log.info("action %s: %s (%s)", action_id, outcome.status, outcome.message)
-        async with later.runtime.sessions() as db, db.begin():
-            card = await load_card(db, account_id=later.account.id, action_id=action_id)
-            if card is not None:
-                await enqueue(db, account_id=later.account.id, kind="card_update", payload={"action_id": action_id},
-                              idempotency_key=f"card_update:{action_id}:v{card.action.version}", now=later.runtime.clock())
 
     scope.later(work, name="execute-action")
 
@@ -152,7 +142,6 @@ async def approve_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebCl
                                            option_id=option_id, now=scope.now)
     except lifecycle.AlreadyDecided as exc:
         raise friendly(exc, scope.caller.user_id) from exc
-    await refresh_everywhere(scope, card.action.id)
     update_clicked_copy(scope, body, card.action.id)
     if decision.outcome == "approved":
         execute_after_commit(scope, card.action.id)
@@ -171,7 +160,6 @@ async def skip_clicked(scope: Scope, body: dict[str, Any]) -> None:
         await lifecycle.skip(scope.db, account=scope.account, member=scope.member, action_id=card.action.id, now=scope.now)
     except lifecycle.AlreadyDecided as exc:
         raise friendly(exc, scope.caller.user_id) from exc
-    await refresh_everywhere(scope, card.action.id)
     update_clicked_copy(scope, body, card.action.id)
 
 
@@ -181,13 +169,13 @@ async def retry_clicked(scope: Scope, body: dict[str, Any]) -> None:
     if scope.member is None:
         raise PermissionDenied("I couldn't tell who clicked.")
     await lifecycle.retry(scope.db, account=scope.account, member=scope.member, action_id=card.action.id, now=scope.now)
-    await refresh_everywhere(scope, card.action.id)
     execute_after_commit(scope, card.action.id)
 
 
 @handler
 async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
-    """Open the draft editor at once (the trigger id lives three seconds)."""
+    """Open the draft editor at once (the trigger id lives three seconds): reading only, never waiting for a writer."""
+    scope.read_only()
     card = await card_in_account(scope, clicked_action_id(body))
     from tamio.execution import policy
 
@@ -201,7 +189,7 @@ async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWe
         raise NotFound("This action sends no message, so there is no draft to edit.")
     container = body.get("container") or {}
     metadata = json.dumps({"action_id": card.action.id, "option_id": option.id, "channel": (body.get("channel") or {}).get("id"),
-                           "view_id": container.get("view_id")})
+                           "view_id": container.get("view_id"), "response_url": body.get("response_url")})
     view = draft_form(card, option, metadata=metadata)
     await scope.commit()  # no transaction across the call to Slack
     if container.get("type") == "view" and (body.get("view") or {}).get("type") == "modal":
@@ -212,6 +200,7 @@ async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWe
 
 @handler
 async def review_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
+    scope.read_only()  # the modal opens without waiting for a writer: its trigger id lives three seconds
     card = await card_in_account(scope, clicked_action_id(body))
     view = review_form(card, today=scope.today)
     await scope.commit()  # no transaction across the call to Slack

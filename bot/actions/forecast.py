@@ -1,63 +1,87 @@
 """The forecast message's buttons: Share in channel, and Open App Home (a link; Slack still sends a click).
 
 Share recomputes the forecast the caller saw (same first day and length, from the button's value)
-for the account of the verified request, posts it in the channel, adds the chart in its thread,
-and marks the caller's copy as shared.
+for the account of the verified request and posts it in the channel, with the chart as a file
+message in its thread. Both need Tamio in the channel: it joins a public one; elsewhere (a private
+channel it is not in, a DM, a group DM) it tells the person why it can't and what to do. The
+caller's copy is an ephemeral message, which Slack leaves out of the click's payload, so it is
+rebuilt (with the chart the button names) and replaced through the response URL, marked as shared.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.webhook.async_client import AsyncWebhookClient
+from slack_sdk.errors import SlackApiError
 
-from bot.blocks.common import context, user
+from bot.blocks.common import day_label, image, user
 from bot.blocks.forecast import OPEN_HOME_ACTION, SHARE_ACTION, fallback_text, forecast_blocks
 from bot.boundary import handler
-from bot.forecasting import draw, load_forecast, upload_chart
+from bot.channels import make_postable
+from bot.forecasting import ChartRefused, draw, load_forecast, upload_chart
+from bot.replies import reply, send_to_response_url
 from bot.runtime import Scope
 from tamio.errors import ValidationError
 
+log = logging.getLogger("tamio.bot")
 
-def read_share_value(value: str) -> tuple[int, date]:
-    weeks_text, _, day_text = value.partition(":")
+
+def read_share_value(value: str) -> tuple[int, date, str | None]:
+    weeks_text, _, rest = value.partition(":")
+    day_text, _, file_id = rest.partition(":")
     try:
         weeks, as_of = int(weeks_text), date.fromisoformat(day_text)
     except ValueError as exc:
         raise ValidationError("That Share button is out of date; run `/tamio forecast` again.") from exc
     if not 1 <= weeks <= 52:
         raise ValidationError("That Share button is out of date; run `/tamio forecast` again.")
-    return weeks, as_of
+    return weeks, as_of, file_id or None
 
 
-async def share(scope: Scope, weeks: int, as_of: date, original: list[dict[str, Any]]) -> None:
+async def share(scope: Scope, weeks: int, as_of: date, chart_file_id: str | None) -> None:
     forecast = await load_forecast(scope.db, account=scope.account, settings=scope.settings, today=scope.today,
                                    now=scope.now, weeks=weeks, as_of=as_of)
     await scope.commit()
     channel = scope.caller.channel_id
     if not channel:
         return
-    title = f"Cash forecast · {weeks} weeks from {as_of:%a} {as_of.day} {as_of:%b}"
+    access = await make_postable(scope.client, channel, channel_name=scope.caller.channel_name)
+    if not access.postable:
+        await reply(scope.caller, scope.client, access.explain("share the forecast"))
+        return
+    title = f"Cash forecast · {weeks} weeks from {day_label(as_of)}"
     blocks = forecast_blocks(forecast, title=title, note=f"Shared by {user(scope.caller.user_id)}")
-    posted = await scope.client.chat_postMessage(channel=channel, text=fallback_text(forecast), blocks=blocks)
+    try:
+        posted = await scope.client.chat_postMessage(channel=channel, text=fallback_text(forecast), blocks=blocks)
+    except SlackApiError as exc:
+        log.warning("sharing the forecast in %s: %s", channel, exc.response.get("error"))
+        await reply(scope.caller, scope.client, f":warning: Slack wouldn't take the forecast in <#{channel}> "
+                                                f"({exc.response.get('error')}). Nothing was shared.")
+        return
     png = await draw(forecast, title=title)
-    await upload_chart(scope.client, channel=channel, png=png, title=title, thread_ts=str(posted["ts"]))
-    if scope.caller.response_url and original:
-        kept = [b for b in original if b.get("type") != "actions"]
-        kept.append(context(f":white_check_mark: Shared in <#{channel}>."))
-        await AsyncWebhookClient(scope.caller.response_url).send(text=fallback_text(forecast), blocks=kept[:50], replace_original=True)
+    try:
+        await upload_chart(scope.client, channel=channel, png=png, title=title, thread_ts=str(posted["ts"]))
+    except ChartRefused as exc:
+        await reply(scope.caller, scope.client, f":warning: The forecast is in <#{channel}>, but Slack refused its chart ({exc.error}).")
+    if scope.caller.response_url:
+        chart = image(alt=f"Closing balance per week for {weeks} weeks", file_id=chart_file_id, title=title) if chart_file_id else None
+        mine = forecast_blocks(forecast, title=title, image=chart, note=f":white_check_mark: Shared in <#{channel}>.")
+        problem = await send_to_response_url(scope.caller.response_url, text=fallback_text(forecast), blocks=mine,
+                                             replace_original=True)
+        if problem is not None:
+            log.info("could not mark the forecast as shared for %s: %s", scope.caller.user_id, problem)
 
 
 @handler
 async def share_forecast(scope: Scope, body: dict[str, Any]) -> None:
     action = (body.get("actions") or [{}])[0]
-    weeks, as_of = read_share_value(str(action.get("value") or ""))
-    original = list((body.get("message") or {}).get("blocks") or [])
+    weeks, as_of, chart_file_id = read_share_value(str(action.get("value") or ""))
 
     async def work(later: Scope) -> None:
-        await share(later, weeks, as_of, original)
+        await share(later, weeks, as_of, chart_file_id)
 
     scope.later(work, name="share-forecast")
 

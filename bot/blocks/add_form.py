@@ -4,6 +4,10 @@ Input block ids are the field names (``amount``, ``currency``, ...), so a valida
 straight onto the field it concerns (``ack(response_action="errors", errors={block_id: ...})``).
 The counterparty is an ``external_select``: its options come from the ``counterparty`` options
 listener, which offers the existing clients and vendors and "New: <what you typed>".
+
+"Confirm in" is a conversation picker with ``response_url_enabled``: Slack starts it on the
+conversation the form came from and hands the submission a response URL for the one picked, so the
+confirmation arrives there even where Tamio is not a member (without one, it goes to the person's DM).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from bot.blocks.common import option, plain
 
 CALLBACK_ID = "add_obligation"
+CONFIRM_IN = "confirm_in"
 KINDS = (("client", "Client revenue"), ("expense", "Vendor expense"), ("payroll", "Payroll"), ("tax", "Tax"))
 FREQUENCIES = (("once", "Once"), ("weekly", "Weekly"), ("biweekly", "Every two weeks"), ("semimonthly", "Twice a month (15th and last)"),
                ("monthly", "Monthly"), ("quarterly", "Quarterly"), ("annually", "Yearly"))
@@ -58,6 +63,14 @@ def _date(block_id: str, label: str, initial: date | None, *, optional: bool = F
     return {"type": "input", "block_id": block_id, "label": plain(label, 2000), "element": element, "optional": optional}
 
 
+def confirm_in() -> dict[str, Any]:
+    element = {"type": "conversations_select", "action_id": CONFIRM_IN, "response_url_enabled": True,
+               "default_to_current_conversation": True, "filter": {"exclude_bot_users": True},
+               "placeholder": plain("Your DM with Tamio", 150)}
+    return {"type": "input", "block_id": CONFIRM_IN, "label": plain("Confirm in", 2000), "element": element, "optional": True,
+            "hint": plain("Where Tamio tells you it's added; only you see it.", 2000)}
+
+
 def add_form(*, kind: str | None, base_currency: str, today: date, channel_id: str | None) -> dict[str, Any]:
     counterparty = {
         "type": "input", "block_id": "counterparty", "label": plain("Who", 2000),
@@ -85,6 +98,7 @@ def add_form(*, kind: str | None, base_currency: str, today: date, channel_id: s
             _date("start_date", "First date", today),
             _date("end_date", "Last date", None, optional=True),
             _select("convention", "If it falls on a weekend", CONVENTIONS, "none"),
+            confirm_in(),
         ],
     }
 

@@ -29,9 +29,10 @@ from bot.blocks.common import (
     option,
     section,
     slack_date,
-    slack_time,
+    slack_moment,
 )
 from bot.queries import CardData
+from tamio.execution.executors import moves_money_or_emails
 from tamio.preparation.models import ActionOption, ActionStatus, LinkType
 
 APPROVE = "card_approve"
@@ -54,12 +55,20 @@ DRAFT_PREVIEW = 400
 NOTE_PREVIEW = 2000  # an internal note is shown whole, within a section's 3,000 characters
 
 
-def options_block_id(action_id: str) -> str:
-    return f"card_options:{action_id}"
+OPTIONS_BLOCK = "card_options"
 
 
-def actions_block_id(action_id: str) -> str:
-    return f"card_actions:{action_id}"
+def options_block_id(action_id: str, version: int = 0) -> str:
+    """New for each version of the card: Slack keeps a radio choice on an updated message with the same block_id."""
+    return f"{OPTIONS_BLOCK}:{action_id}:v{version}"
+
+
+def actions_block_id(action_id: str, version: int = 0) -> str:
+    return f"card_actions:{action_id}:v{version}"
+
+
+def is_options_block(block_id: str, action_id: str) -> bool:
+    return block_id == f"{OPTIONS_BLOCK}:{action_id}" or block_id.startswith(f"{OPTIONS_BLOCK}:{action_id}:")
 
 
 def severity_of(card: CardData) -> tuple[str, str, str]:
@@ -178,14 +187,14 @@ def _choose(card: CardData, currency: str | None) -> Block:
     initial = next((o for o in radio["options"] if chosen and o["value"] == chosen.id), None)
     if initial is not None:
         radio["initial_option"] = initial
-    return section("*Choose what to do:*", block_id=options_block_id(card.action.id), accessory=radio)
+    return section("*Choose what to do:*", block_id=options_block_id(card.action.id, card.action.version), accessory=radio)
 
 
 def _outcome(card: CardData) -> list[Block]:
     action = card.action
     status = action.status
     chosen = card.option(action.chosen_option_id)
-    when = slack_time(action.decided_at) if action.decided_at else "earlier"
+    when = slack_moment(action.decided_at) if action.decided_at else "earlier"
     deciders = [f"<@{a.slack_user_id}>" for a in card.approvals if a.slack_user_id]
     if not deciders and card.decided_by is not None and card.decided_by.slack_user_id:
         deciders = [f"<@{card.decided_by.slack_user_id}>"]
@@ -194,28 +203,42 @@ def _outcome(card: CardData) -> list[Block]:
     lines: list[str] = []
     if status in (ActionStatus.APPROVED, ActionStatus.EXECUTING, ActionStatus.EXECUTED, ActionStatus.FAILED):
         what = f" — {escape(chosen.title)}" if chosen else ""
-        lines.append(f":white_check_mark: *Approved by {who}* at {when}{what}")
+        lines.append(f":white_check_mark: *Approved by {who}* · {when}{what}")
         if status == ActionStatus.APPROVED:
             lines.append(":hourglass_flowing_sand: Tamio will carry it out in a moment.")
         elif status == ActionStatus.EXECUTING:
             lines.append(":gear: Carrying it out…")
         elif status == ActionStatus.EXECUTED:
-            done = slack_time(action.executed_at) if action.executed_at else ""
+            done = slack_moment(action.executed_at) if action.executed_at else ""
             summary = result.get("summary") or result.get("message") or "done"
             lines.append(f":heavy_check_mark: Executed {done}: {escape(cut(str(summary), 1500))}")
         else:
             lines.append(f":x: Carrying it out failed: {escape(cut(action.last_error or 'unknown error', 1000))}")
     elif status == ActionStatus.SKIPPED:
         reason = result.get("reason")
-        lines.append(f":fast_forward: *Skipped by {who}* at {when}" + (f": {escape(str(reason))}" if reason else ". Nothing will be done."))
+        lines.append(f":fast_forward: *Skipped by {who}* · {when}" + (f": {escape(str(reason))}" if reason else ". Nothing will be done."))
     elif status == ActionStatus.SUPERSEDED:
         lines.append(":leftwards_arrow_with_hook: *Superseded*" + (f": {escape(str(result.get('reason')))}" if result.get("reason") else "."))
     elif status == ActionStatus.EXPIRED:
         lines.append(":hourglass: *Expired*: nobody decided before its deadline.")
     blocks = [section("\n".join(lines))]
     if status == ActionStatus.FAILED:
-        blocks.append(actions(button("Retry", RETRY, action.id, style="primary"), block_id=actions_block_id(action.id)))
+        blocks.append(actions(button("Retry", RETRY, action.id, style="primary"), block_id=actions_block_id(action.id, action.version)))
     return blocks
+
+
+def approve_confirm(card: CardData) -> dict[str, Any] | None:
+    """Approving what moves money or emails someone asks first (Skip does too); a forecast adjustment doesn't."""
+    if not any(moves_money_or_emails(o.kind) for o in card.options):
+        return None
+    effects = []
+    if any(o.kind == "send_email" or (o.draft_body and o.kind != "confirm_plan") for o in card.options):
+        effects.append("it may email the recipient")
+    if any(o.kind != "send_email" and moves_money_or_emails(o.kind) for o in card.options):
+        effects.append("it may move money or payment dates")
+    return confirm_dialog("Approve this action?",
+                          f"Tamio carries out the option chosen above right away: {' and '.join(effects)}.",
+                          "Approve", "Not yet")
 
 
 def card_blocks(card: CardData, *, today: date, base_currency: str | None = None, with_buttons: bool = True) -> list[Block]:
@@ -227,6 +250,10 @@ def card_blocks(card: CardData, *, today: date, base_currency: str | None = None
     links = _links(card)
     if links:
         blocks.append(context(links))
+    if card.history_line:
+        name = action.counterparty_name or next((o.counterparty_name for o in card.options if o.counterparty_name), "")
+        # The line is dates, amounts and deciders (Slack mentions when a member has no name): not escaped.
+        blocks.append(context(cut(f":clipboard: {escape(name)}: {card.history_line}" if name else f":clipboard: {card.history_line}", 1000)))
     if action.status == ActionStatus.PENDING:
         if card.options:
             blocks.append(_choose(card, currency))
@@ -234,12 +261,12 @@ def card_blocks(card: CardData, *, today: date, base_currency: str | None = None
         if draft is not None:
             blocks.append(draft)
         if with_buttons:
-            elements = [button("Approve", APPROVE, action.id, style="primary")]
+            elements = [button("Approve", APPROVE, action.id, style="primary", confirm=approve_confirm(card))]
             if any(o.draft_body or o.draft_subject for o in card.options):
                 elements.append(button("Edit draft", EDIT_DRAFT, action.id))
             elements.append(button("Skip", SKIP, action.id, confirm=confirm_dialog(
                 "Skip this action?", f"Tamio won't do anything about “{escape(cut(action.title, 150))}”.", "Skip it", "Keep it")))
-            blocks.append(actions(*elements, block_id=actions_block_id(action.id)))
+            blocks.append(actions(*elements, block_id=actions_block_id(action.id, action.version)))
     else:
         draft = _draft(card, card.option(action.chosen_option_id)) if action.status != ActionStatus.SKIPPED else None
         if draft is not None:

@@ -1,35 +1,65 @@
 """Small Block Kit builders that stay within Slack's limits by construction, and the formats people read.
 
-Slack answers ``invalid_blocks`` past its limits (FIELD_NOTES.md): header 150 characters, section
-text 3,000, a field 2,000 (10 per section), button text 75 and value 2,000, option text 75,
-context 10 elements, 50 blocks in a message and 100 in a view. These builders cut text to fit
-(with an ellipsis) instead of letting a long client name break a card.
+Slack answers ``invalid_blocks`` past its limits: header 150 characters, section text 3,000, a
+field 2,000 (10 per section), button text 75 and value 2,000, option text 75, context 10 elements,
+50 blocks in a message and 100 in a view. The numbers come from slack_sdk's Block Kit models, the
+one place they are written (the Slack sandbox checks against the same models); only what those
+models leave out is spelled here. These builders cut text to fit (with an ellipsis) instead of
+letting a long client name break a card.
 
 Dates in messages use Slack's date token, so each reader sees their own locale and time zone:
 
     slack_date(datetime(2026, 12, 11, 9, tzinfo=UTC), "{date_short_pretty}")
     -> '<!date^1796979600^{date_short_pretty}|Fri 11 Dec>'
+
+Amounts and the dates written out (``money``, ``whole``, ``day_label``) follow the account's locale
+(``Account.locale``, babel's names): each entry point says whose words it writes with
+``written_in(account.locale)`` (the request's middleware, the outbox per message, App Home), and
+everything built in that context uses it: ``$1,200.50`` for en_US, ``1.200,50 €`` for de_DE.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from slack_sdk.models.blocks import ButtonElement, ContextBlock, HeaderBlock, Option, SectionBlock
+from slack_sdk.models.views import View
+
 from tamio.money import format_money
 
-HEADER_MAX = 150
-SECTION_MAX = 3000
+HEADER_MAX = HeaderBlock.text_max_length
+SECTION_MAX = SectionBlock.text_max_length
+SECTION_FIELDS_MAX = SectionBlock.fields_max_length
+BUTTON_TEXT_MAX = ButtonElement.text_max_length
+BUTTON_VALUE_MAX = ButtonElement.value_max_length
+OPTION_TEXT_MAX = Option.label_max_length
+OPTION_VALUE_MAX = Option.value_max_length
+CONTEXT_MAX_ELEMENTS = ContextBlock.elements_max_length
+VIEW_MAX_BLOCKS = View.blocks_max_length
+# Slack's reference has these; slack_sdk's models do not (a message is not a model there).
 FIELD_MAX = 2000
-BUTTON_TEXT_MAX = 75
-OPTION_TEXT_MAX = 75
-CONTEXT_MAX_ELEMENTS = 10
 MESSAGE_MAX_BLOCKS = 50
-VIEW_MAX_BLOCKS = 100
 
 Block = dict[str, Any]
+LOCALE: ContextVar[str] = ContextVar("tamio_locale", default="en_US")
+
+
+@contextmanager
+def written_in(locale: str) -> Iterator[None]:
+    """Amounts and dates built inside are written for ``locale`` (the account's)."""
+    token = LOCALE.set(locale)
+    try:
+        yield
+    finally:
+        LOCALE.reset(token)
 
 
 def cut(text: str, limit: int) -> str:
@@ -78,7 +108,7 @@ def section(text: str, *, block_id: str | None = None, accessory: dict[str, Any]
 
 
 def fields(*items: str) -> Block:
-    return {"type": "section", "fields": [mrkdwn(item, FIELD_MAX) for item in items[:10]]}
+    return {"type": "section", "fields": [mrkdwn(item, FIELD_MAX) for item in items[:SECTION_FIELDS_MAX]]}
 
 
 def context(*texts: str) -> Block:
@@ -92,7 +122,7 @@ def divider() -> Block:
 def button(text: str, action_id: str, value: str = "", *, style: str | None = None, confirm: dict[str, Any] | None = None) -> dict[str, Any]:
     element: dict[str, Any] = {"type": "button", "text": plain(text, BUTTON_TEXT_MAX), "action_id": action_id}
     if value:
-        element["value"] = value[:2000]
+        element["value"] = value[:BUTTON_VALUE_MAX]
     if style:
         element["style"] = style
     if confirm:
@@ -112,7 +142,7 @@ def actions(*elements: dict[str, Any], block_id: str | None = None) -> Block:
 
 
 def option(text: str, value: str, description: str | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {"text": plain(text, OPTION_TEXT_MAX), "value": value[:150]}
+    item: dict[str, Any] = {"text": plain(text, OPTION_TEXT_MAX), "value": value[:OPTION_VALUE_MAX]}
     if description:
         item["description"] = plain(description, OPTION_TEXT_MAX)
     return item
@@ -149,17 +179,17 @@ def code_sections(lines: list[str], *, limit: int = SECTION_MAX) -> list[Block]:
 def money(amount: Decimal | None, currency: str | None, *, cents: bool = True) -> str:
     if amount is None or not currency:
         return "—"
-    return format_money(amount, currency, with_cents=cents)
+    return format_money(amount, currency, with_cents=cents, locale=LOCALE.get())
 
 
 def whole(amount: Decimal) -> str:
-    """An amount in whole units with separators, for tables: ``-8,400``."""
-    return f"{amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN):,}"
+    """An amount in whole units with the locale's separators, for tables: ``-8,400`` (``-8.400`` in de_DE)."""
+    return str(format_decimal(amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN), format="#,##0", locale=LOCALE.get()))
 
 
 def day_label(day: date) -> str:
-    """``Fri 11 Dec``: how people say a date."""
-    return f"{day:%a} {day.day} {day:%b}"
+    """``Fri 11 Dec``: how people say a date (``Fr. 11 Dez.`` in de_DE)."""
+    return str(format_date(day, "EEE d MMM", locale=LOCALE.get()))
 
 
 def _timestamp(moment: date | datetime) -> int:
@@ -178,6 +208,12 @@ def slack_date(moment: date | datetime, fmt: str = "{date_short_pretty}", fallba
 
 def slack_time(moment: datetime) -> str:
     return slack_date(moment, "{time}", f"{moment.astimezone(UTC):%H:%M} UTC")
+
+
+def slack_moment(moment: datetime) -> str:
+    """A day and a time in each reader's own words and zone: "7 Dec at 3:02 PM" (Slack's date token)."""
+    day = moment.astimezone(UTC).date()
+    return slack_date(moment, "{date_short_pretty} at {time}", f"{day_label(day)} at {moment.astimezone(UTC):%H:%M} UTC")
 
 
 def in_days(day: date, today: date) -> str:

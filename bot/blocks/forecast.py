@@ -10,6 +10,8 @@ allows. Amounts are whole units without the symbol (the header says the currency
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot.blocks.common import (
     Block,
     actions,
@@ -28,6 +30,11 @@ from tamio.forecast.views import describe_runway
 SHARE_ACTION = "forecast_share"
 OPEN_HOME_ACTION = "forecast_open_home"
 CONFIDENCE_SHORT = {"high": "high", "medium": "med", "low": "low"}
+
+
+def share_value(weeks: int, as_of: date, chart_file_id: str | None = None) -> str:
+    """The Share button's value: what to recompute, and the caller's chart (to show in their copy again)."""
+    return f"{weeks}:{as_of.isoformat()}" + (f":{chart_file_id}" if chart_file_id else "")
 
 
 def runway_text(forecast: Forecast) -> str:

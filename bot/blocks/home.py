@@ -62,7 +62,13 @@ def queue_item(card: CardData, today: date) -> list[Block]:
         button("Review", REVIEW, action.id),
         button("Skip", SKIP, action.id, confirm=confirm_dialog("Skip this action?", "Tamio won't do anything about it.", "Skip it", "Keep it")),
     ]
-    return [section("\n".join(lines)), actions(*buttons, block_id=f"home_actions:{action.id}")]
+    return [section("\n".join(lines)), actions(*buttons, block_id=f"home_actions:{action.id}:v{action.version}")]
+
+
+def attention_view(*, account: Account, line: str, hint: str, today: date) -> dict[str, Any]:
+    """The Home tab of someone the account shows no figures: whether something needs attention, and why no more."""
+    blocks: list[Block] = [header(f"Tamio · {account.name}"), section(line), context(hint, f"Updated {day_label(today)}")]
+    return {"type": "home", "callback_id": "tamio_home", "blocks": blocks}
 
 
 def home_view(
@@ -76,8 +82,11 @@ def home_view(
     safety_mode: str,
     is_admin: bool,
     today: date,
+    notices: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """The Home tab; ``notices`` (what went wrong, e.g. a channel that lost messages) come first."""
     blocks: list[Block] = [header(f"Tamio · {account.name}")]
+    blocks += [section(notice) for notice in notices[:3]]
     if forecast is None or (forecast.opening_balance == 0 and not forecast.items):
         blocks.append(section(
             "Tell Tamio what you hold and what comes in and goes out:\n"

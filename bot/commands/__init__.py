@@ -13,10 +13,15 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.boundary import Answer, handler
+from bot.blocks.common import context, section
+from bot.boundary import Answer, Reply, handler
 from bot.commands import data, forecast, integrations, parse, queue, settings, tokens
 from bot.commands.help import help_reply
+from bot.queries import count_pending, open_alerts
 from bot.runtime import Scope
+from tamio.accounts.models import Role
+from tamio.accounts.privacy import FIGURES_FOR_VIEWERS_HINT, attention_line, may_see_figures
+from tamio.accounts.service import get_user_configuration
 
 Route = Callable[[Scope, Any, AsyncWebClient], Awaitable[Answer]]
 
@@ -50,6 +55,8 @@ ROUTES: dict[type, Route] = {
     parse.ListTokens: tokens.list_api_tokens,
     parse.RevokeToken: tokens.revoke_api_token,
     parse.SetRate: data.set_rate,
+    parse.ShowRules: settings.show_rules,
+    parse.SetRule: settings.set_rule,
 }
 
 
@@ -57,8 +64,28 @@ ROUTES: dict[type, Route] = {
 # cannot write; anything slow or writing runs in ``Scope.later``, in a scope of its own).
 READ_ONLY: frozenset[type] = frozenset({
     parse.ShowHelp, parse.ShowForecast, parse.ShowAccuracy, parse.ShowClient, parse.ListBalances, parse.ShowAlerts,
-    parse.ShowActions, parse.RunPipeline,
+    parse.ShowActions, parse.RunPipeline, parse.ShowRules,
+    parse.OpenAddForm,  # a modal opens before any write could wait for the lock: its trigger id lives 3 s
 })
+
+
+# Subcommands that show the business's figures: a viewer sees them only where the account allows it.
+FIGURES: frozenset[type] = frozenset({
+    parse.ShowForecast, parse.ListBalances, parse.ShowAlerts, parse.ShowActions, parse.RunPipeline, parse.ShowConfig,
+})
+
+
+async def figures_hidden(scope: Scope) -> Reply | None:
+    """For a viewer the account hides figures from: only whether something needs attention."""
+    if scope.member is not None and scope.member.role != Role.VIEWER:
+        return None
+    config = await get_user_configuration(scope.db, account_id=scope.account.id)
+    role = scope.member.role if scope.member is not None else None
+    if may_see_figures(role, viewers_see_figures=config.viewers_see_figures):
+        return None
+    alerts = len(await open_alerts(scope.db, account_id=scope.account.id))
+    line = attention_line(open_alerts=alerts, pending_actions=await count_pending(scope.db, account_id=scope.account.id))
+    return Reply(line, [section(line), context(FIGURES_FOR_VIEWERS_HINT)])
 
 
 @handler
@@ -66,6 +93,10 @@ async def tamio_command(scope: Scope, body: dict[str, Any], client: AsyncWebClie
     command = parse.parse(str(body.get("text") or ""), today=scope.today, base_currency=scope.account.base_currency)
     if type(command) in READ_ONLY:
         scope.read_only()
+    if type(command) in FIGURES:
+        hidden = await figures_hidden(scope)
+        if hidden is not None:
+            return hidden
     route = ROUTES[type(command)]
     return await route(scope, command, client)
 

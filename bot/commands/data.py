@@ -18,6 +18,7 @@ where to change it; so is setting a contact email an integration owns.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -176,13 +177,20 @@ async def set_contact(scope: Scope, command: parse.SetContact, client: AsyncWebC
 async def record_paid(scope: Scope, command: parse.RecordPaid, client: AsyncWebClient) -> Reply:
     await scope.require(Role.APPROVER, "record payments")
     counterparty = await find_payer(scope.db, account_id=scope.account.id, name=command.name)
-    currency = command.currency or counterparty.currency
+    return await record_and_say(scope, counterparty, amount=command.amount, currency=command.currency, on=command.on,
+                                invoice=command.invoice)
+
+
+async def record_and_say(scope: Scope, counterparty: Client | ExpenseBucket, *, amount: Decimal, currency: str | None,
+                         on: date, invoice: str | None = None) -> Reply:
+    """Record a payment (``/tamio paid`` and the "Record a payment" shortcut) and say what it settled."""
+    currency = currency or counterparty.currency
     outcome = await record_payment(
-        scope.db, account=scope.account, amount=command.amount, currency=currency, payment_date=command.on,
-        counterparty=counterparty, invoice=command.invoice, actor=scope.member.id if scope.member else "slack", now=scope.now,
+        scope.db, account=scope.account, amount=amount, currency=currency, payment_date=on,
+        counterparty=counterparty, invoice=invoice, actor=scope.member.id if scope.member else "slack", now=scope.now,
     )
     direction = "from" if isinstance(counterparty, Client) else "to"
-    text = f":white_check_mark: Recorded {money(command.amount, currency)} {direction} *{escape(counterparty.name)}* on {day_label(command.on)}"
+    text = f":white_check_mark: Recorded {money(amount, currency)} {direction} *{escape(counterparty.name)}* on {day_label(on)}"
     return Reply(text + _paid_parts(outcome, currency), [section(text + _paid_parts(outcome, currency))])
 
 

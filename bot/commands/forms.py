@@ -59,6 +59,8 @@ USAGES: Final[dict[str, Usage]] = {
                   "what 1 of a currency is worth in yours, for this workspace only; it wins over the ECB's rate (admins)"),
     "token": Usage("token [list|revoke ID]", "/tamio token",
                    "create an API token for the REST API, shown once; list or revoke tokens (admins)"),
+    "rules": Usage("rules [set RULE auto on|off [threshold AMOUNT|none] [currency CUR]]", "/tamio rules set payment_batch auto on threshold 5000",
+                   "which actions run without waiting for a person; change one (admins; payroll is locked)"),
 }
 INTEGRATIONS: Final = ("xero",)
 
@@ -203,8 +205,19 @@ class SetRate:
     rate: Decimal
 
 
+@dataclass(frozen=True)
+class ShowRules:
+    pass
+
+
+@dataclass(frozen=True)
+class SetRule:
+    rule: str
+    changes: tuple[tuple[str, object], ...]  # (field, value) for ``tamio.execution.automation.update_rule``
+
+
 Command = (
     ShowHelp | ShowForecast | ShowAccuracy | ShowClient | OpenAddForm | AddObligation | ListBalances | SetBalance | RecordPaid | ShowAlerts
     | ShowActions | RunPipeline | ShowConfig | SetConfig | DigestHere | SetRole | RenameCounterparty | SetContact
-    | ConnectIntegration | SyncIntegration | CreateToken | ListTokens | RevokeToken | SetRate
+    | ConnectIntegration | SyncIntegration | CreateToken | ListTokens | RevokeToken | SetRate | ShowRules | SetRule
 )

@@ -38,6 +38,7 @@ from bot.commands.forms import (
     SetContact,
     SetRate,
     SetRole,
+    SetRule,
     ShowAccuracy,
     ShowActions,
     ShowAlerts,
@@ -45,10 +46,19 @@ from bot.commands.forms import (
     ShowConfig,
     ShowForecast,
     ShowHelp,
+    ShowRules,
     SyncIntegration,
     Usage,
 )
-from bot.commands.parse_more import read_connect, read_contact, read_rate, read_rename, read_sync, read_token
+from bot.commands.parse_more import (
+    read_connect,
+    read_contact,
+    read_rate,
+    read_rename,
+    read_rules,
+    read_sync,
+    read_token,
+)
 from tamio.accounts.models import Role, SafetyMode
 from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
@@ -164,6 +174,7 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
         "rate": lambda: read_rate(rest, base_currency),
         "token": lambda: read_token(rest),
         "tokens": lambda: read_token(rest),
+        "rules": lambda: read_rules(rest),
     }
     reader = readers.get(name)
     if reader is None:
@@ -353,7 +364,10 @@ CONFIG_KEYS: Final = {
     "dual_approval_threshold": "an amount, e.g. 10000",
     "base_currency": "a currency code, e.g. USD",
     "timezone": "a time zone, e.g. Europe/London",
+    "locale": "a locale for amounts and dates, e.g. en_US, en_GB, de_DE",
+    "viewers_see_figures": "on or off",
 }
+SWITCHES: Final = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 CONFIG_ALIASES: Final = {"buffer": "obligations_buffer_amount", "currency": "base_currency", "tz": "timezone"}
 INT_RANGES: Final = {"runway_buffer_months": (0, 60), "late_payment_threshold_days": (0, 365), "payroll_check_days_before": (0, 60)}
 
@@ -395,6 +409,10 @@ def _config(rest: list[str]) -> ShowConfig | SetConfig:
             raise wrong
     elif key == "base_currency":
         value = _currency(raw, "config")
+    elif key == "viewers_see_figures":
+        if raw.lower() not in SWITCHES:
+            raise wrong
+        value = SWITCHES[raw.lower()]
     else:
         value = raw
     return SetConfig(key=key, value=value)
@@ -447,6 +465,8 @@ __all__ = [
     "ListTokens",
     "RevokeToken",
     "SetRate",
+    "ShowRules",
+    "SetRule",
     "Command",
     "parse",
     "tokenize",

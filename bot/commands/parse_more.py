@@ -1,4 +1,4 @@
-"""Reading ``/tamio rename``, ``contact``, ``connect``, ``sync``, ``token`` and ``rate`` (the rest is in ``bot.commands.parse``).
+"""Reading ``/tamio rename``, ``contact``, ``connect``, ``sync``, ``token``, ``rate`` and ``rules`` (the rest is in ``bot.commands.parse``).
 
 Pure, like the parser: words in (already split by ``parse.tokenize``), a typed command or a
 ``CommandError`` showing the right form out.
@@ -23,12 +23,15 @@ from bot.commands.forms import (
     RevokeToken,
     SetContact,
     SetRate,
+    SetRule,
+    ShowRules,
     SyncIntegration,
 )
 from tamio.data.counterparties import read_contact_name, read_email
 from tamio.errors import TamioError, ValidationError
+from tamio.execution.policy import RULE_NAMES, rule_name_for
 from tamio.limits import check_rate
-from tamio.money import normalize_currency
+from tamio.money import normalize_currency, parse_amount
 
 RATE: Final = re.compile(r"^[0-9]{1,10}(?:\.[0-9]{1,12})?$")  # ASCII digits, a decimal point: 1.12, 0.0062
 
@@ -144,3 +147,32 @@ def read_rate(rest: list[str], base_currency: str) -> SetRate:
     except TamioError as exc:
         raise _fail("rate", exc.message) from exc
     return SetRate(currency=currency, rate=rate)
+def read_rules(rest: list[str]) -> ShowRules | SetRule:
+    """``rules`` lists them; ``rules set RULE auto on|off [threshold AMOUNT|none] [currency CUR]`` changes one."""
+    if not rest:
+        return ShowRules()
+    if rest[0].lower() != "set" or len(rest) < 2:
+        raise _fail("rules", "I need `set` and a rule.", hint="Say `/tamio rules` to see them.")
+    rule = rest[1].lower()
+    if rule_name_for(rule) is None:
+        raise _fail("rules", f"`{rest[1][:40]}` is not a rule.", hint="Rules: " + ", ".join(f"`{r}`" for r in sorted(RULE_NAMES)) + ".")
+    words, changes = rest[2:], []
+    if not words or len(words) % 2:
+        raise _fail("rules", "Say what to change: `auto on|off`, `threshold AMOUNT|none` or `currency CUR`.")
+    for key, value in zip(words[0::2], words[1::2], strict=True):
+        key, low = key.lower(), value.lower()
+        if key == "auto" and low in ("on", "off"):
+            changes.append(("auto_execute", low == "on"))
+        elif key == "threshold":
+            try:
+                changes.append(("threshold_amount", None if low == "none" else parse_amount(value)))
+            except TamioError as exc:
+                raise _fail("rules", f"`{value[:40]}` is not an amount.", hint="Write it like `5000`, or `none` for any amount.") from exc
+        elif key == "currency":
+            try:
+                changes.append(("threshold_currency", normalize_currency(value)))
+            except TamioError as exc:
+                raise _fail("rules", f"`{value[:40]}` is not a currency.", hint="Write a code like `USD`.") from exc
+        else:
+            raise _fail("rules", f"I can't read `{key[:40]} {value[:40]}`.", hint="Use `auto on|off`, `threshold AMOUNT|none` or `currency CUR`.")
+    return SetRule(rule=rule, changes=tuple(changes))

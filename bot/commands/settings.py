@@ -1,4 +1,4 @@
-"""``/tamio config``, ``config set``, ``digest here`` and ``role``: how the account is run (admins).
+"""``/tamio config``, ``config set``, ``digest here``, ``role`` and ``rules``: how the account is run (admins).
 
 Every change is audited with the member who made it. Choosing the digest channel also sends the
 cards of pending actions that could not be posted before there was a channel.
@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bot.blocks.common import escape, fields, header, money, section
 from bot.boundary import Reply
+from bot.channels import ChannelAccess, conversation_kind_from_name, make_postable
 from bot.commands import parse
 from bot.runtime import Scope
 from tamio.accounts.models import Role
@@ -21,15 +22,17 @@ from tamio.accounts.service import (
     get_member,
     get_user_configuration,
     set_role,
+    validate_locale,
     validate_timezone,
 )
 from tamio.audit.service import AuditService
 from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.errors import ValidationError
+from tamio.execution import automation
 from tamio.outbox.service import enqueue
 from tamio.preparation.models import ActionStatus, PreparedAction
 
-ACCOUNT_KEYS = ("base_currency", "timezone", "dual_approval_threshold")
+ACCOUNT_KEYS = ("base_currency", "timezone", "locale", "dual_approval_threshold")
 LABELS = {
     "safety_mode": "Safety mode",
     "obligations_buffer_amount": "Buffer",
@@ -42,12 +45,16 @@ LABELS = {
     "dual_approval_threshold": "Two approvals from",
     "base_currency": "Base currency",
     "timezone": "Time zone",
+    "locale": "Amounts and dates written as",
+    "viewers_see_figures": "Viewers see figures",
 }
 
 
 def _shown(key: str, value: object, currency: str) -> str:
     if key in ("obligations_buffer_amount", "dual_approval_threshold") and isinstance(value, Decimal):
         return money(value, currency)
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if hasattr(value, "value"):
         return str(value.value)
     return str(value)
@@ -85,6 +92,8 @@ async def set_config(scope: Scope, command: parse.SetConfig, client: AsyncWebCli
         )
     if key == "timezone":
         value = validate_timezone(str(value))
+    if key == "locale":
+        value = validate_locale(str(value))
     owner: object = account if key in ACCOUNT_KEYS else await get_user_configuration(scope.db, account_id=account.id)
     old = getattr(owner, key)
     if old == value:
@@ -100,11 +109,23 @@ async def set_config(scope: Scope, command: parse.SetConfig, client: AsyncWebCli
     return Reply(text, [section(text)])
 
 
+DIGEST_DOING = "post alerts, action cards and the daily digest"
+
+
 async def digest_here(scope: Scope, command: parse.DigestHere, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.ADMIN, "choose the digest channel")
+    """Only where Tamio can post: a public channel it joins, a private one it was invited to; never a DM."""
     channel = scope.caller.channel_id
     if not channel:
         raise ValidationError("Run this in the channel that should get alerts and the digest.")
+    kind = conversation_kind_from_name(channel, scope.caller.channel_name)
+    if kind is not None:
+        return Reply(ChannelAccess(channel, kind).explain(DIGEST_DOING))
+    await scope.require(Role.ADMIN, "choose the digest channel")
+    await scope.commit()  # no transaction across the call to Slack
+    access = await make_postable(client, channel, channel_name=scope.caller.channel_name)
+    if not access.postable:
+        return Reply(access.explain(DIGEST_DOING))
+    await scope.fresh()
     account = scope.account
     old = account.digest_channel_id
     account.digest_channel_id = channel
@@ -139,3 +160,28 @@ async def set_member_role(scope: Scope, command: parse.SetRole, client: AsyncWeb
     text = f":white_check_mark: <@{command.slack_user_id}> is now {'an' if command.role.value[0] in 'aeiou' else 'a'} {command.role.value}."
     return Reply(text, [section(text)])
 
+
+
+async def _rules_reply(scope: Scope, note: str | None = None) -> Reply:
+    rules = await automation.list_rules(scope.db, account_id=scope.account.id)
+    lines = [f"*{r.action_type.replace('_', ' ')}* `{r.action_type}`: {automation.describe_rule(r, base_currency=scope.account.base_currency)}"
+             for r in rules]
+    blocks = [header("Automation rules"), section("\n".join(lines) or "No rules yet.")]
+    blocks.append(section("Change one with `/tamio rules set RULE auto on|off [threshold AMOUNT|none]` (admins). "
+                          "Nothing touching payroll or tax ever runs by itself."))
+    if note:
+        blocks.insert(0, section(note))
+    return Reply(note or "Automation rules", blocks)
+
+
+async def show_rules(scope: Scope, command: parse.ShowRules, client: AsyncWebClient) -> Reply:
+    return await _rules_reply(scope)
+
+
+async def set_rule(scope: Scope, command: parse.SetRule, client: AsyncWebClient) -> Reply:
+    if scope.member is None:
+        raise ValidationError("I couldn't tell who you are.")
+    rule = await automation.update_rule(scope.db, account=scope.account, member=scope.member, action_type=command.rule, now=scope.now,
+                                        **dict(command.changes))
+    described = automation.describe_rule(rule, base_currency=scope.account.base_currency)
+    return await _rules_reply(scope, f":white_check_mark: The {rule.action_type.replace('_', ' ')} rule is now: {described}.")

@@ -7,7 +7,6 @@ account of the verified request, so an id of another workspace's client is simpl
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.add_form import CALLBACK_ID, form_values
+from bot.blocks.add_form import CALLBACK_ID, CONFIRM_IN, form_values
 from bot.blocks.common import cut, option, section
 from bot.boundary import FieldErrors, Options, handler, tell
 from bot.commands.data import add_obligation
@@ -123,9 +122,24 @@ async def submit_add_form(scope: Scope, body: dict[str, Any], client: AsyncWebCl
     except ValidationError as exc:
         mapped = {FIELD_FOR.get(k, "counterparty"): v for k, v in exc.field_errors.items()}
         raise ValidationError(exc.message, field_errors=mapped or {"counterparty": exc.message[:150]}) from exc
-    channel = (json.loads(view.get("private_metadata") or "{}") or {}).get("channel")
-    caller = replace(scope.caller, channel_id=channel, response_url=None)
+    caller = replace(scope.caller, channel_id=picked_channel(body), response_url=submission_response_url(body))
     scope.after_commit(lambda: tell(caller, client, text, blocks=[section(text)]))
+    return None
+
+
+def submission_response_url(body: dict[str, Any]) -> str | None:
+    """The response URL Slack made for the conversation picked in "Confirm in" (``response_url_enabled``)."""
+    for entry in body.get("response_urls") or []:
+        if isinstance(entry, dict) and entry.get("block_id") == CONFIRM_IN and entry.get("response_url"):
+            return str(entry["response_url"])
+    return None
+
+
+def picked_channel(body: dict[str, Any]) -> str | None:
+    """The conversation picked in "Confirm in"; none picked means the person's DM with Tamio."""
+    for entry in body.get("response_urls") or []:
+        if isinstance(entry, dict) and entry.get("block_id") == CONFIRM_IN and entry.get("channel_id"):
+            return str(entry["channel_id"])
     return None
 
 

@@ -52,6 +52,7 @@ async def current_values(scope: Scope) -> dict[str, object]:
 
 @handler
 async def open_settings(scope: Scope, client: AsyncWebClient) -> None:
+    scope.read_only()  # reads only, so the modal opens without waiting for a writer (a trigger id lives 3 s)
     await scope.require(Role.ADMIN, "change settings")
     view = settings_form(await current_values(scope))
     await scope.commit()  # no transaction across the call to Slack

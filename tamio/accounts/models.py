@@ -20,6 +20,7 @@ from tamio.db import (
     ExactDecimal,
     JSONType,
     Money,
+    UTCDateTime,
     created_at_column,
     enum_column,
     new_id,
@@ -47,11 +48,18 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(200))
     base_currency: Mapped[str] = mapped_column(String(3), default="USD")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # How amounts and dates are written for this business (babel's name, e.g. en_US, de_DE); from
+    # the installer's Slack locale by default.
+    locale: Mapped[str] = mapped_column(String(16), default="en_US")
     slack_team_id: Mapped[str | None] = mapped_column(String(32), index=True)
     slack_enterprise_id: Mapped[str | None] = mapped_column(String(32))
     digest_channel_id: Mapped[str | None] = mapped_column(String(32))
     dual_approval_threshold: Mapped[Decimal] = mapped_column(Money(), default=Decimal("10000"))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Set while the workspace has removed Tamio (uninstalled, or its bot token revoked): nothing runs
+    # for the account, and its data is deleted once the retention period after this has passed.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deactivated_reason: Mapped[str | None] = mapped_column(String(40))
     # Every active obligation has its schedules generated through this day (None: never checked,
     # e.g. an account that forecast from billing lines until now). The schedules path of the
     # forecast backfills first when it needs more (``tamio.obligations.backfill``).
@@ -93,6 +101,8 @@ class UserConfiguration(Base):
     payroll_check_days_before: Mapped[int] = mapped_column(default=7)
     payroll_buffer_percent: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal("10"))
     payment_cluster_threshold_pct: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal("40"))
+    # Whether viewers see cash, runway, amounts and alerts' details; off: only that something needs attention.
+    viewers_see_figures: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

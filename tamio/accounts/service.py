@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale, UnknownLocaleError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,14 @@ def validate_timezone(name: str) -> str:
         message = f"I don't know the time zone `{name}`. Use a name such as Europe/London or America/New_York."
         raise ValidationError(message, field_errors={"timezone": message}) from exc
     return name
+
+
+def validate_locale(name: str) -> str:
+    """A locale babel knows, in its form (``en-GB`` and ``en_gb`` become ``en_GB``)."""
+    try:
+        return str(Locale.parse(name.strip().replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError) as exc:
+        raise ValidationError(f"I don't know the locale `{name}`. Use a name such as en_US, en_GB, de_DE or fr_FR.") from exc
 
 
 async def create_account(

@@ -1,9 +1,10 @@
-"""``tamio actions list|show|approve|skip|retry|resume|rules``: prepared actions from the command line.
+"""``tamio actions list|show|approve|skip|draft|retry|resume|rules``: prepared actions from the command line.
 
 Decisions need a member (``--as`` a Slack user id, member id or display name) because who
 decided is part of the record; the same policy applies as in Slack (approvers decide, payroll
 needs an admin, dual control above the threshold). An approval that completes is carried out
-at once (``--no-execute`` leaves it to the resume job).
+at once (``--no-execute`` leaves it to the resume job). Every decision goes through the same core
+flows as Slack and the API, whose outbox rows update the card in the channel.
 
     tamio actions list --status pending
     tamio actions approve act_123 --option 2 --as U024BE7LH
@@ -25,6 +26,7 @@ from tamio.audit.service import to_jsonable
 from tamio.cli.context import CliContext
 from tamio.errors import NotFound, ValidationError
 from tamio.execution import automation, lifecycle, queries
+from tamio.execution.drafts import edit_draft
 from tamio.execution.lifecycle import Decision
 from tamio.execution.service import ExecutionOutcome, execute_action, resume_pending_executions
 from tamio.money import format_money, to_decimal_string
@@ -61,6 +63,14 @@ def register(sub: Any) -> None:
     skip.add_argument("--reason", default=None)
     _who(skip)
     skip.set_defaults(handler=_skip)
+
+    draft = act.add_parser("draft", help="edit the message an option will send when approved")
+    draft.add_argument("action_id")
+    draft.add_argument("--option", default=None, help="the option's rank or id (default: the first that sends a message)")
+    draft.add_argument("--subject", required=True)
+    draft.add_argument("--body", required=True)
+    _who(draft)
+    draft.set_defaults(handler=_draft)
 
     retry = act.add_parser("retry", help="try a failed action again")
     retry.add_argument("action_id")
@@ -220,6 +230,18 @@ async def _skip(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
+async def _draft(args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.transaction() as session:
+        account = await ctx.account(session)
+        member = await _member(session, account, args.member)
+        view = await queries.action_view(session, account_id=account.id, action_id=args.action_id)
+        option_id = _option_id(view, args.option) if args.option else None
+        decision = await edit_draft(session, account=account, member=member, action_id=view.action.id, option_id=option_id,
+                                    subject=args.subject, body=args.body, now=ctx.now)
+    print(decision.message)
+    return 0
+
+
 async def _retry(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
         account = await ctx.account(session)
@@ -269,8 +291,5 @@ async def _rules(args: argparse.Namespace, ctx: CliContext) -> int:
             await automation.update_rule(session, account=account, member=member, action_type=args.rule, now=ctx.now, **changes)
         rules = await automation.list_rules(session, account_id=account.id)
     for r in rules:
-        limit = f"below {format_money(r.threshold_amount, r.threshold_currency or account.base_currency)}" if r.threshold_amount is not None else "any amount"
-        tags = "".join([f", only {','.join(r.included_tags)}" if r.included_tags else "", f", not {','.join(r.excluded_tags)}" if r.excluded_tags else ""])
-        state = "LOCKED (admin approves)" if r.is_locked else ("automatic" if r.auto_execute else "asks a person")
-        print(f"{r.action_type:<20} {state:<24} {limit}{tags}")
+        print(f"{r.action_type:<20} {automation.describe_rule(r, base_currency=account.base_currency)}")
     return 0

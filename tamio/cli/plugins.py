@@ -13,6 +13,7 @@ OPTIONAL = (
     "tamio.cli.pipeline",
     "tamio.cli.jobs",
     "tamio.cli.actions",
+    "tamio.cli.history",
     "tamio.cli.outbox",
     "tamio.cli.members",
     "tamio.cli.tokens",

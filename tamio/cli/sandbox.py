@@ -3,8 +3,9 @@
 What ``make run`` starts. It migrates the database, seeds the demo company when the database has
 no account (``tamio.demo``), then runs two things until Ctrl-C (or SIGTERM):
 
-- the sandbox (``bot.sandbox.runner``) in this process: a local Slack (the Web API stand-in) and
-  its web page at http://127.0.0.1:8080, plus a mailbox for the emails Tamio sends;
+- the sandbox (``slack_sandbox.runner``, the ``tamio[sandbox]`` extra) in this process: a local Slack
+  (the Web API stand-in) and its web page at http://127.0.0.1:8080, plus a mailbox for the emails
+  Tamio sends; the demo company's people are handed to it (the sandbox imports nothing of Tamio's);
 - ``tamio serve``, the real app and unchanged, as a child process in the same process group, on
   its own port, with ``SLACK_API_URL`` pointed at the stand-in and a signing secret made for this run;
   without TAMIO_SECRET_KEY it gets the local key kept beside the SQLite file (``tamio.server_secret``).
@@ -23,6 +24,7 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,12 +39,15 @@ from tamio.cli.serve import _port as port_number
 from tamio.cli.serve import check_port
 from tamio.config import Settings
 from tamio.db import create_engine, make_session_factory
-from tamio.demo import seed_demo
+from tamio.demo import DEMO_NAMES, seed_demo
 from tamio.errors import TamioError
 from tamio.server_secret import GENERATE_HINT, local_secret
 
 STARTUP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
+# Settings `tamio serve` must not take from the environment while it talks to the sandbox (removed, not
+# emptied: Bolt turns OAuth on when SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are merely present).
+APP_UNSET = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_APP_TOKEN", "SMTP_USERNAME", "SMTP_PASSWORD")
 
 
 def register(sub: Any) -> None:
@@ -55,7 +60,31 @@ def register(sub: Any) -> None:
 
 
 def _runner() -> Any:
-    return importlib.import_module("bot.sandbox.runner")
+    try:
+        return importlib.import_module("slack_sandbox.runner")
+    except ModuleNotFoundError as exc:
+        raise TamioError("The Slack sandbox is not installed.",
+                         hint="Install it with `pip install -e '.[sandbox]'` (`make run` does).") from exc
+
+
+def demo_people(runner: Any) -> tuple[Any, ...]:
+    """The demo company's Slack members, in the order the sandbox's member switch lists them."""
+    return tuple(runner.Person(user_id, name, role.value) for user_id, (name, role) in DEMO_NAMES.items())
+
+
+def serve_environment(sandbox: Any, base: Mapping[str, str], *, database_url: str, app_port: int) -> dict[str, str]:
+    """The environment for ``tamio serve`` against the sandbox (``base`` is usually os.environ)."""
+    env = {key: value for key, value in base.items() if key not in APP_UNSET}
+    env.update(
+        TAMIO_DATABASE_URL=database_url,
+        SLACK_BOT_TOKEN=sandbox.config.bot_token,
+        SLACK_SIGNING_SECRET=sandbox.config.signing_secret,
+        SLACK_API_URL=sandbox.slack.api_url,
+        TAMIO_PUBLIC_URL=f"http://127.0.0.1:{app_port}",
+    )
+    if sandbox.mailbox is not None:
+        env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(sandbox.mailbox.port), SMTP_STARTTLS="false")
+    return env
 
 
 def _sandbox(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -139,14 +168,16 @@ async def _stop_child(child: asyncio.subprocess.Process) -> int:
 async def _run(settings: Settings, stop: asyncio.Event, *, host: str, port: int, app_port: int) -> int:
     runner = _runner()
     app_url = f"http://127.0.0.1:{app_port}/"
-    sandbox = runner.Sandbox(
-        runner.SandboxConfig(app_url=app_url, signing_secret=secrets.token_hex(20), host=host, port=port)
-    )
+    manifest_scopes = tuple(importlib.import_module("bot.oauth").BOT_SCOPES)  # Slack grants what the app asks for
+    sandbox = runner.Sandbox(runner.SandboxConfig(
+        app_url=app_url, signing_secret=secrets.token_hex(20), people=demo_people(runner), host=host, port=port,
+        bot_scopes=manifest_scopes,
+    ))
     try:
         await sandbox.start()
     except OSError as exc:
         raise TamioError(f"The sandbox can't listen on {host}:{port} ({exc.strerror}).", hint="Choose another port with --port.") from exc
-    env = sandbox.app_environment(os.environ, database_url=settings.database_url, app_port=app_port)
+    env = serve_environment(sandbox, os.environ, database_url=settings.database_url, app_port=app_port)
     if not env.get("TAMIO_SECRET_KEY"):  # the local key beside the SQLite file: the audit chain outlives a restart
         local = local_secret(settings.database_url)
         if local is None:

@@ -1,7 +1,8 @@
 """Automation rules: which prepared actions may execute without waiting for a person.
 
 The defaults are the design document's table, created with every account. Payroll is locked to
-manual approval by an admin; no setting can make it automatic. Action types map to rules by
+manual approval by an admin; no setting can make it automatic, and no rule carries out anything
+that touches a payroll or tax payment (``safety.touches_payroll_or_tax``). Action types map to rules by
 ``policy.RULE_FOR_ACTION`` (payment_reminder -> invoice_follow_up, payroll_* -> payroll, ...).
 A rule acts alone when ``auto_execute`` is on, the amount is below its threshold (compared in
 the rule's currency), its tags allow it, the action needs no dual control, and the option it
@@ -31,7 +32,7 @@ from tamio.db import utcnow
 from tamio.errors import LockedRule, MissingExchangeRate, NotFound, PermissionDenied, ValidationError
 from tamio.execution import policy
 from tamio.execution.models import ExecutionAutomationRule
-from tamio.money import normalize_currency
+from tamio.money import format_money, normalize_currency
 from tamio.preparation.models import ActionStatus, PreparedAction
 
 if TYPE_CHECKING:
@@ -188,6 +189,18 @@ async def update_rule(
     return rule
 
 
+def describe_rule(rule: ExecutionAutomationRule, *, base_currency: str) -> str:
+    """How a rule reads for people (the CLI and Slack): "automatic · below $10,000.00 · only flexible"."""
+    if rule.is_locked:
+        state = "LOCKED: an admin approves"
+    else:
+        state = "automatic" if rule.auto_execute else "asks a person"
+    limit = (f"below {format_money(rule.threshold_amount, rule.threshold_currency or base_currency)}"
+             if rule.threshold_amount is not None else "any amount")
+    tags = [f"only {', '.join(rule.included_tags)}" if rule.included_tags else "", f"not {', '.join(rule.excluded_tags)}" if rule.excluded_tags else ""]
+    return " · ".join(p for p in (state, limit, *tags) if p)
+
+
 def _clean(rule: ExecutionAutomationRule, changes: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in ("auto_execute", "require_approval"):
@@ -241,10 +254,13 @@ async def maybe_auto_execute(
     after the commit (the resume job), so no email leaves from inside a transaction.
     """
     from tamio.execution.lifecycle import Decision, amount_at_stake
+    from tamio.execution.safety import touches_payroll_or_tax
     from tamio.execution.service import execute_in_session
     from tamio.execution.transitions import Actor, compare_and_set, load_options, record_transition
 
     if action.user_id != account.id or action.status != ActionStatus.PENDING:
+        return None
+    if not account.is_active:  # its workspace removed Tamio: nothing is carried out on its behalf
         return None
     if policy.needs_admin(action.action_type.value, requires_admin=action.requires_admin):
         return None
@@ -253,6 +269,8 @@ async def maybe_auto_execute(
     if rule is None or not options:
         return None
     option = options[0]
+    if await touches_payroll_or_tax(db, account_id=account.id, action=action, option=option):
+        return None  # whichever rule is on: payroll and tax are decided by a person (``safety``)
     today = now.astimezone(ZoneInfo(account.timezone)).date()
     at_stake = await amount_at_stake(db, account=account, action=action, option=option, now=now)
     verdict = await _verdict(db, account=account, rule=rule, amount=at_stake, currency=account.base_currency, tags=list(action.tags or []),

@@ -9,9 +9,12 @@ message. Dual control: an action at or above the account's dual-approval thresho
 after the first approval ("1 of 2 approvals") until a *different* approver approves the same
 option. Payroll is decided by an admin only (``policy``).
 
-Keyword-only, session first, never commits. After an ``approved`` decision is committed, the
-caller runs ``tamio.execution.service.execute_action`` (the scheduler's resume job catches any
-that were not started).
+Keyword-only, session first, never commits. Every decision writes, in the caller's transaction,
+the outbox rows that update the action's card in Slack and App Home (``transitions.show_in_slack``),
+so Slack, the REST API, the CLI, automation and the scheduler get the same effects. After an
+``approved`` decision is committed, the caller runs ``tamio.execution.service.execute_action``
+(the scheduler's resume job catches any that were not started). Dual control measures the money
+the chosen option moves (``amount_at_stake``), not the size of the problem.
 
     decision = await approve(db, account=account, member=maria, action_id=action_id, option_id=option_id, now=now)
     decision.outcome   # "approved" | "awaiting_second_approval"
@@ -20,7 +23,6 @@ that were not started).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -33,6 +35,7 @@ from tamio.accounts.models import Account, Member, Role
 from tamio.currency.service import RateBook
 from tamio.errors import Conflict, MissingExchangeRate, PermissionDenied, ValidationError
 from tamio.execution import policy
+from tamio.execution.decided import DECIDED, AlreadyDecided, Decision, already_decided, clock_text
 from tamio.execution.models import ActionApproval
 from tamio.execution.queries import edited_options
 from tamio.execution.transitions import (
@@ -47,96 +50,8 @@ from tamio.money import format_money
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 
 CAS_TRIES = 5
-DECIDED = {
-    ActionStatus.APPROVED: "approved",
-    ActionStatus.EXECUTING: "approved",
-    ActionStatus.EXECUTED: "approved",
-    ActionStatus.FAILED: "approved",
-    ActionStatus.SKIPPED: "skipped",
-    ActionStatus.SUPERSEDED: "superseded",
-    ActionStatus.EXPIRED: "expired",
-}
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What a click did, for the Slack card, the API and the CLI."""
-
-    outcome: str  # approved | awaiting_second_approval | skipped | auto_executed | superseded | expired | retrying
-    action_id: str
-    option_id: str | None
-    approvals_given: int
-    approvals_required: int
-    decided_by: str  # "@maria", "automation" or "Tamio"
-    decided_at: datetime
-    message: str
-    decided_by_member_id: str | None = None
-    status: str = ""  # the action's status afterwards
-
-
-class AlreadyDecided(Conflict):
-    """Someone (or something) decided first; says who, what and when."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        action_id: str,
-        outcome: str,
-        decided_by: str,
-        decided_at: datetime | None,
-        decided_by_member_id: str | None = None,
-        decided_by_slack_user_id: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.action_id = action_id
-        self.outcome = outcome
-        self.decided_by = decided_by
-        self.decided_at = decided_at
-        self.decided_by_member_id = decided_by_member_id
-        self.decided_by_slack_user_id = decided_by_slack_user_id
-
-
-def clock_text(account: Account, moment: datetime | None, now: datetime) -> str:
-    """``at 10:42`` today, ``at 10:42 on 3 Dec`` another day, in the account's time zone."""
-    if moment is None:
-        return "earlier"
-    zone = ZoneInfo(account.timezone)
-    local, today = moment.astimezone(zone), now.astimezone(zone)
-    text = f"at {local:%H:%M}"
-    return text if local.date() == today.date() else f"{text} on {local.day} {local:%b}"
-
-
-async def already_decided(db: AsyncSession, *, account: Account, action: PreparedAction, member: Member | None, now: datetime) -> AlreadyDecided:
-    """The error for a click on an action that is no longer pending."""
-    outcome = DECIDED.get(action.status, action.status.value)
-    when = clock_text(account, action.decided_at, now)
-    decider = await db.get(Member, action.decided_by_member_id) if action.decided_by_member_id else None
-    if action.status == ActionStatus.PENDING:  # pending but past its expiry
-        outcome = "expired"
-        when = clock_text(account, action.expires_at, now)
-    if decider is not None:
-        who = "You" if member is not None and decider.id == member.id else member_label(decider)
-        message = f"{who} already {outcome} this {when}."
-    elif action.auto_executed:
-        who = "automation"
-        message = f"An automation rule already approved this {when}; Tamio carried it out."
-    else:
-        who = "Tamio"
-        reason = (action.execution_result or {}).get("reason")
-        verb = "expired" if outcome == "expired" else f"was {outcome}"
-        message = f"This action {verb} {when}" + (f" ({reason})." if reason else ".")
-    if action.status == ActionStatus.FAILED:
-        message += " Carrying it out failed; an approver can retry it."
-    return AlreadyDecided(
-        message,
-        action_id=action.id,
-        outcome=outcome,
-        decided_by=who if who != "You" else member_label(decider),
-        decided_at=action.decided_at or action.expires_at,
-        decided_by_member_id=decider.id if decider else None,
-        decided_by_slack_user_id=decider.slack_user_id if decider else None,
-    )
+__all__ = ["DECIDED", "AlreadyDecided", "Decision", "already_decided", "approve", "clock_text", "expire", "expire_due", "retry",
+           "skip", "supersede"]
 
 
 def _check_member(account: Account, member: Member) -> None:
@@ -149,12 +64,17 @@ def _is_expired(action: PreparedAction, now: datetime) -> bool:
 
 
 async def amount_at_stake(db: AsyncSession, *, account: Account, action: PreparedAction, option: ActionOption, now: datetime) -> Decimal | None:
-    """The larger of the action's and the option's amounts, in the base currency.
+    """The money the chosen option moves, in the base currency: what dual control measures.
 
-    ``None`` when there is no rate to convert with: dual control then applies (fail safe).
+    A $2,500 delay offered against a $103,000 shortfall moves $2,500, so it is the option's amount
+    that counts, not the action's. An option without an amount falls back to the action's (fail
+    safe). ``None`` when there is no rate to convert with: dual control then applies (fail safe).
     """
-    amounts = [(a, c or account.base_currency) for a, c in ((action.amount, action.currency), (option.amount, option.currency)) if a is not None]
-    if not amounts:
+    if option.amount is not None:
+        amounts = [(option.amount, option.currency or action.currency or account.base_currency)]
+    elif action.amount is not None:
+        amounts = [(action.amount, action.currency or account.base_currency)]
+    else:
         return Decimal(0)
     on = now.astimezone(ZoneInfo(account.timezone)).date()
     try:
@@ -199,8 +119,7 @@ async def approve(
         draft, discarded = await _draft_for(db, account=account, action=action, option=option,
                                             edited_subject=edited_subject, edited_body=edited_body, edits=edits)
         at_stake = await amount_at_stake(db, account=account, action=action, option=option, now=now)
-        needed = 2 if at_stake is None else policy.approvals_required(at_stake, threshold=account.dual_approval_threshold)
-        required = max(action.approvals_required, needed)
+        required = 2 if at_stake is None else policy.approvals_required(at_stake, threshold=account.dual_approval_threshold)
         if any(a.member_id == member.id for a in approvals):
             raise Conflict(
                 f"You already approved this; it needs a different approver ({len(approvals)} of {required} approvals).",

@@ -7,7 +7,12 @@
 2. external effects: each email is sent at most once per idempotency key (``mail.send_once``:
    the ledger row is committed before the message is handed to SMTP);
 3. finish: compare-and-set ``executing -> executed`` *and* the executor's database effects in one
-   transaction, so they commit together or not at all, and only for the claim that started them.
+   transaction, so they commit together or not at all, and only for the claim that started them;
+   in the same transaction the other open actions that touch the same payment, credit line or
+   invoice are superseded (``conflicts``), so no effect happens twice.
+
+Every transition writes the outbox rows that update the card in Slack (``transitions``): a crash
+after the finish leaves the card to be updated by the outbox, never on "Carrying it out...".
 
 A failure is recorded with its error (``attempt_failed``) and retried with exponential backoff
 (1, 2, 4, 8 minutes) up to ``MAX_ATTEMPTS``; then, or at once for an error retrying cannot fix
@@ -36,6 +41,7 @@ from tamio.accounts.service import get_account
 from tamio.audit.service import to_jsonable
 from tamio.config import Settings
 from tamio.errors import TamioError
+from tamio.execution.conflicts import lock_conflicts, supersede_conflicts
 from tamio.execution.executors import ExecutionContext, ExecutionProblem, OutgoingEmail, executor_for
 from tamio.execution.mail import EmailSender, SmtpEmailSender, is_permanent, send_once
 from tamio.execution.queries import edited_options, edits_for
@@ -97,11 +103,16 @@ async def _context(db: AsyncSession, *, account_id: str, action_id: str, setting
 
 
 async def _finish(ctx: ExecutionContext, *, attempt: int, emails: list[dict[str, Any]]) -> bool:
-    """``executing -> executed`` and the database effects, in the caller's transaction."""
+    """``executing -> executed``, the database effects, and superseding the actions that touch the
+    same things (``conflicts``), in the caller's transaction."""
     action = ctx.action
+    conflicts = await lock_conflicts(ctx.db, account_id=ctx.account.id, action=action, option=ctx.option)
     if not await compare_and_set(ctx.db, action, to=ActionStatus.EXECUTING, now=ctx.now):
-        return False  # lock the row and prove the claim is still ours before changing anything
+        return False  # prove the claim is still ours (not taken over, not superseded) before changing anything
     effects = await executor_for(ctx.option.kind).apply(ctx, dict(ctx.option.params or {}))
+    superseded = await supersede_conflicts(ctx.db, action=action, conflicts=conflicts, now=ctx.now)
+    if superseded:
+        effects = {**effects, "superseded": superseded}
     result = to_jsonable({**(action.execution_result or {}), "effects": effects, "emails": emails})
     if not await compare_and_set(
         ctx.db, action, to=ActionStatus.EXECUTED, now=ctx.now, executed_at=ctx.now, next_attempt_at=None, last_error=None,
@@ -154,14 +165,23 @@ async def execute_action(
         async with session_factory() as db, db.begin():
             ctx = await _context(db, account_id=account_id, action_id=action_id, settings=settings, now=now)
             if ctx.action.status != ActionStatus.EXECUTING or ctx.action.version != claimed_version:
-                return _outcome(ctx.action, "Another worker took this attempt over; its result stands.")
+                return _outcome(ctx.action, _lost(ctx.action))
             if not await _finish(ctx, attempt=attempt, emails=emails):
-                return _outcome(ctx.action, "Another worker took this attempt over; its result stands.")
+                current = await load_action(db, account_id=account_id, action_id=action_id)
+                return _outcome(current, _lost(current))
             return _outcome(ctx.action, _done_message(ctx), ran=True)
     except Exception as exc:
         log.warning("action %s attempt %s failed: %r", action_id, attempt, exc, exc_info=not isinstance(exc, TamioError))
         return await _record_failure(session_factory, account_id=account_id, action_id=action_id, now=now, attempt=attempt,
                                      claimed_version=claimed_version, exc=exc)
+
+
+def _lost(action: PreparedAction) -> str:
+    """Why this attempt does not count: another action took effect first, or another worker took it over."""
+    if action.status == ActionStatus.SUPERSEDED:
+        reason = (action.execution_result or {}).get("reason")
+        return "It was superseded" + (f": {reason}." if reason else ".")
+    return "Another worker took this attempt over; its result stands."
 
 
 def _error_text(exc: BaseException) -> str:
@@ -177,7 +197,7 @@ async def _record_failure(
     async with session_factory() as db, db.begin():
         action = await load_action(db, account_id=account_id, action_id=action_id)
         if action.status != ActionStatus.EXECUTING or action.version != claimed_version:
-            return _outcome(action, "Another worker took this attempt over; its result stands.")
+            return _outcome(action, _lost(action))
         if permanent or attempt >= MAX_ATTEMPTS:
             won = await compare_and_set(db, action, to=ActionStatus.FAILED, now=now, next_attempt_at=None, last_error=error)
             event = "failed"
@@ -189,7 +209,7 @@ async def _record_failure(
             event = "attempt_failed"
             message = f"Attempt {attempt} of {MAX_ATTEMPTS} failed ({error}); Tamio will try again at {retry_at:%H:%M} UTC."
         if not won:
-            return _outcome(action, "Another worker took this attempt over; its result stands.")
+            return _outcome(action, _lost(action))
         await record_transition(
             db, action=action, event=event, from_status=ActionStatus.EXECUTING, actor=Actor.system(), now=now,
             option_id=action.chosen_option_id, attempt=attempt, error=error, audit_action="execute",

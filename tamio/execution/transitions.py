@@ -4,8 +4,10 @@ Every transition is ``UPDATE prepared_actions SET status=:to, version=:v+1 ... W
 user_id=:account AND status=:expected AND version=:v``; a rowcount of 0 means someone else changed
 the action first (on PostgreSQL the UPDATE waits for their row lock, then re-reads the row; on
 SQLite ``BEGIN IMMEDIATE`` already serialises writers), so exactly one of two simultaneous clicks
-wins. Each successful transition writes an ExecutionRecord (the action's own history) and an
-audit row (the account's tamper-evident trail), in the caller's transaction.
+wins. Each successful transition writes an ExecutionRecord (the action's own history), an audit
+row (the account's tamper-evident trail) and the outbox rows of its Slack effects (the card is
+updated in place, App Home refreshed), all in the caller's transaction: whichever edge made the
+change (Slack, the REST API, the CLI, an automation rule, the scheduler), Slack shows it.
 
 ExecutionRecord events: ``approval`` (one of two approvals given), ``approved``, ``skipped``,
 ``superseded``, ``expired``, ``executing`` (an attempt started), ``attempt_failed``, ``executed``,
@@ -29,6 +31,7 @@ from tamio.accounts.models import Member
 from tamio.audit.service import AuditService, to_jsonable
 from tamio.errors import NotFound
 from tamio.execution.models import ExecutionRecord
+from tamio.outbox.service import enqueue
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 
 
@@ -170,7 +173,22 @@ async def record_transition(
     await AuditService(db, action.user_id, actor=actor.audit_name, clock=lambda: now).log(
         audit_action, "prepared_action", action.id, changes
     )
+    await show_in_slack(db, action=action, now=now)
     return record
+
+
+async def show_in_slack(db: AsyncSession, *, action: PreparedAction, now: datetime) -> None:
+    """Outbox rows, in the change's transaction: the card updated in place, and App Home refreshed.
+
+    Keyed by the action's version, so each change is shown once however often it is retried; the
+    delivery worker renders a card as it is when sent, and App Home once per account for all the
+    refreshes waiting (``bot.delivery``).
+    """
+    key = f"{action.id}:v{action.version}"
+    await enqueue(db, account_id=action.user_id, kind="card_update", payload={"action_id": action.id},
+                  idempotency_key=f"card_update:{key}", now=now)
+    await enqueue(db, account_id=action.user_id, kind="home_refresh", payload={"action_id": action.id},
+                  idempotency_key=f"home_refresh:{key}", now=now)
 
 
 async def decision_records(db: AsyncSession, *, action_id: str) -> list[ExecutionRecord]:

@@ -36,6 +36,9 @@ class ObligationType(str, enum.Enum):
     CREDIT_REPAYMENT = "credit_repayment"
 
 
+# Obligations no option ever delays or moves, and no automation rule ever touches (issue 15).
+NEVER_DELAYED = frozenset({ObligationType.PAYROLL, ObligationType.TAX})
+
 class Direction(str, enum.Enum):
     INFLOW = "inflow"
     OUTFLOW = "outflow"

@@ -205,6 +205,30 @@ async def mark_delivered(db: AsyncSession, *, message_id: str, worker: str, now:
     return (await db.execute(stmt)).first() is not None
 
 
+async def waiting(db: AsyncSession, *, account_id: str, kind: str, exclude: str | None = None) -> list[str]:
+    """The ids of the account's rows of ``kind`` still waiting to be sent (``pending``)."""
+    stmt = select(OutboxMessage.id).where(OutboxMessage.user_id == account_id, OutboxMessage.kind == kind, OutboxMessage.status == PENDING)
+    if exclude:
+        stmt = stmt.where(OutboxMessage.id != exclude)
+    return list((await db.execute(stmt)).scalars().all())
+
+
+async def coalesce(db: AsyncSession, *, message_ids: Sequence[str], into: str, now: datetime) -> int:
+    """Mark waiting rows delivered by another row's send (App Home rendered once for many changes).
+
+    Only rows still ``pending``: one a worker has claimed meanwhile is left to that worker.
+    """
+    if not message_ids:
+        return 0
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(list(message_ids)), OutboxMessage.status == PENDING)
+        .values(status=DELIVERED, delivered_at=now, result={"coalesced_into": into})
+        .returning(OutboxMessage.id)
+    )
+    return len((await db.execute(stmt)).all())
+
+
 async def extend_lease(db: AsyncSession, *, message_id: str, worker: str, now: datetime,
                        policy: RetryPolicy = DEFAULT_POLICY) -> bool:
     """Keep a lease alive while a slow send is still going (e.g. waiting out a channel's pace)."""

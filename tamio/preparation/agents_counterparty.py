@@ -135,7 +135,7 @@ def vendor_payment_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
         forecast=ctx.forecast_with(), params={"schedule_ids": [schedule.id]},
     )
     options: list[OptionDraft] = [pay]
-    if vendor is not None and vendor.can_be_delayed:
+    if ctx.can_delay(schedule):
         delay = delay_vendors(ctx, start=schedule.due_date, end=schedule.due_date, needed=schedule.base_amount, past=schedule.due_date, deadline=schedule.due_date,
                               reason="we are timing our payments this month")
         if delay is not None and delay.params["schedule_ids"] == [schedule.id]:

@@ -45,10 +45,16 @@ from tamio.forecast.engine import (
     forecast_from_totals,
 )
 from tamio.forecast.service import load_forecast_inputs_many
-from tamio.obligations.models import OPEN_SCHEDULE_STATUSES, ObligationAgreement, ObligationSchedule
+from tamio.obligations.models import (
+    NEVER_DELAYED,
+    OPEN_SCHEDULE_STATUSES,
+    ObligationAgreement,
+    ObligationSchedule,
+)
 
 ZERO = Decimal(0)
 HORIZON_WEEKS = 13
+PROTECTED_OBLIGATION_TYPES = frozenset(t.value for t in NEVER_DELAYED)  # whatever the vendor's category
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,11 @@ class VendorInfo:
 
     @property
     def can_be_delayed(self) -> bool:
-        """Only vendors that can delay or negotiate, and never critical ones (nor payroll or tax)."""
+        """Only vendors that can delay or negotiate, and never critical ones (nor payroll or tax).
+
+        This is the vendor; a payment is delayable only through ``PreparationContext.can_delay``,
+        which also refuses a payroll or tax obligation whatever its vendor's category.
+        """
         return (
             self.flexibility_level in ("can_delay", "negotiable")
             and self.criticality != "critical"
@@ -130,6 +140,10 @@ class ScheduleInfo:
 
     def where_expected(self, today: date) -> tuple[tuple[date, Decimal], ...]:
         return self.arrivals or ((max(today, self.expected_date), self.base_amount),)
+
+    @property
+    def is_payroll_or_tax(self) -> bool:
+        return self.obligation_type in PROTECTED_OBLIGATION_TYPES
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,16 @@ class PreparationContext:
 
     def schedules_of_vendor(self, vendor_id: str) -> list[ScheduleInfo]:
         return [s for s in self.schedules if s.vendor_id == vendor_id]
+
+    def can_delay(self, schedule: ScheduleInfo) -> bool:
+        """Whether an option may offer to delay this payment: an outflow of a vendor that can wait,
+        and never payroll or tax, whatever the vendor's category (a vendor of category operating can
+        carry a payroll obligation: ``/tamio add payroll`` or a CSV payroll row for an existing vendor)."""
+        vendor = self.vendors.get(schedule.vendor_id or "")
+        return (
+            vendor is not None and vendor.can_be_delayed and schedule.direction != INFLOW and not schedule.is_payroll_or_tax
+            and schedule.status != "queued"
+        )
 
     def schedule(self, schedule_id: str) -> ScheduleInfo | None:
         return self._by_id.get(schedule_id)

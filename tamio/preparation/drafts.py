@@ -133,7 +133,7 @@ def vendor_delay_candidates(ctx: PreparationContext, start: date, end: date) -> 
     order = {"can_delay": 0, "negotiable": 1}
     found: dict[str, ScheduleInfo] = {}
     for s in ctx.outflows_between(start, end):  # the first payment of each vendor that can wait
-        if s.vendor_id and s.vendor_id not in found and ctx.vendors[s.vendor_id].can_be_delayed and s.status != "queued":
+        if s.vendor_id and s.vendor_id not in found and ctx.can_delay(s):
             found[s.vendor_id] = s
     return sorted(found.values(), key=lambda s: (order.get(ctx.vendors[s.vendor_id or ""].flexibility_level or "", 2), -s.base_amount))
 

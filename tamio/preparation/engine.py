@@ -77,8 +77,12 @@ class PreparationRun:
 
 
 def approvals_required(account: Account, draft: ActionDraft) -> int:
-    amount = draft.amount if draft.amount is not None else Decimal(0)
-    same_currency = draft.currency in (None, account.base_currency)
+    """What the card's first option needs: dual control measures the money an option moves (the
+    approval recomputes it for the option chosen), not the problem's size."""
+    first = draft.options[0] if draft.options else None
+    amount, currency = (first.amount, first.currency) if first is not None and first.amount is not None else (draft.amount, draft.currency)
+    amount = amount if amount is not None else Decimal(0)
+    same_currency = currency in (None, account.base_currency)
     return 2 if same_currency and amount >= account.dual_approval_threshold else 1
 
 

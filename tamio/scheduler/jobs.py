@@ -7,7 +7,7 @@
 | executions     | every minute                           | 50 s   | resume approved actions, due retries          |
 | morning        | every 15 minutes: accounts at 6 AM     | 3 h    | horizon + overdue, payment habits, forecast snapshot and band calibration, digest |
 | exchange_rates | daily at 16:30 UTC (after the ECB)     | 3 h    | ECB reference rates, or keep the last ones    |
-| housekeeping   | daily at 03:00 UTC                     | 3 h    | abandoned claims (6 h), forget old claims (30 d), pipeline runs (7 d), delivered messages (30 d) |
+| housekeeping   | daily at 03:00 UTC                     | 3 h    | abandoned claims (6 h), forget old claims (30 d), pipeline runs (7 d), delivered messages (30 d), accounts whose workspace removed Tamio longer than the retention ago |
 | xero_sync      | daily at 04:00 UTC                     | 3 h    | pull what changed in each connected Xero      |
 
 Each job is thin: the runner (``tamio.scheduler.runner``) opens one transaction per account, takes
@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tamio.accounts.installation import purge_deactivated
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.currency.ecb import load_ecb_rates
@@ -210,10 +211,15 @@ async def housekeeping(sessions: async_sessionmaker[AsyncSession], run: JobRun) 
         receipts_pruned = len(receipts.all())
     async with sessions() as db, db.begin():
         messages = await prune_delivered(db, before=run.now - OUTBOX_RETENTION)
+    async with sessions() as db, db.begin():
+        accounts = await purge_deactivated(db, retention=timedelta(days=run.settings.uninstall_retention_days), now=run.now)
+    if accounts:
+        log.info("housekeeping: deleted %d accounts whose workspaces removed Tamio more than %d days ago",
+                 accounts, run.settings.uninstall_retention_days)
     if abandoned:
         log.warning("housekeeping: %d scheduler claims were left running by a replica that stopped; marked abandoned", abandoned)
     return {"claims_abandoned": abandoned, "claims_pruned": claims, "runs_pruned": runs_pruned, "messages_pruned": messages,
-            "receipts_pruned": receipts_pruned}
+            "receipts_pruned": receipts_pruned, "accounts_purged": accounts}
 
 
 async def xero_sync(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:

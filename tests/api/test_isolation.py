@@ -30,6 +30,12 @@ WALK: dict[str, Probes] = {
     "approve_action": lambda a: [Probe("POST", f"/pipeline/actions/{a.action_id}/approve", {"option_id": a.option_ids[0]}),
                                  Probe("POST", f"/pipeline/actions/{a.big_action_id}/approve", {"option_id": a.big_option_id})],
     "skip_action": lambda a: [Probe("POST", f"/pipeline/actions/{a.action_id}/skip", {"reason": "not mine"})],
+    "retry_action": lambda a: [Probe("POST", f"/pipeline/actions/{a.action_id}/retry")],
+    "edit_action_draft": lambda a: [Probe("POST", f"/pipeline/actions/{a.action_id}/draft", {"subject": "Pay", "body": "Now."}),
+                                    Probe("POST", f"/pipeline/actions/{a.action_id}/draft",
+                                          {"option_id": a.option_ids[0], "subject": "Pay", "body": "Now."})],
+    "client_history": lambda a: [Probe("GET", f"/data/clients/{a.client_id}/history")],
+    "expense_history": lambda a: [Probe("GET", f"/data/expense-buckets/{a.expense_id}/history")],
     "get_user_config": lambda a: [Probe("GET", f"/data/user-config/{a.account_id}")],
     "update_user_config": lambda a: [Probe("PUT", f"/data/user-config/{a.account_id}", {"runway_buffer_months": 2})],
     "delete_user_config": lambda a: [Probe("DELETE", f"/data/user-config/{a.account_id}")],
@@ -76,6 +82,9 @@ NO_ACCOUNT_IDS = {
     "add_exchange_rate": "rates are shared by the server (admins only)",
     "import_ecb_rates": "rates are shared by the server (admins only)",
     "get_forecast": "the caller's forecast",
+    "list_rules": "the caller's automation rules",
+    "get_rule": "one of the caller's automation rules, by name",
+    "change_rule": "changes one of the caller's automation rules, by name",
 }
 
 IGNORED = frozenset({("api_tokens", "last_used_at")})
@@ -114,7 +123,8 @@ async def test_account_b_reads_only_its_own_rows(api: Api, business: Business, o
     a_ids = [a.account_id, a.client_id, a.expense_id, a.cash_account_id, a.client_obligation_id, a.expense_obligation_id,
              a.schedule_id, a.payment_id, a.action_id, a.big_action_id, *a.option_ids]
     reads = ["/pipeline/actions", "/pipeline/health", "/data/clients", "/data/expense-buckets", "/data/obligations",
-             "/data/schedules", "/data/payments", "/data/cash-accounts", "/forecast", f"/data/user-config/{b.account_id}"]
+             "/data/schedules", "/data/payments", "/data/cash-accounts", "/forecast", f"/data/user-config/{b.account_id}",
+             "/automation/rules", "/automation/rules/payment_batch", f"/data/clients/{b.client_id}/history"]
     for path in reads:
         reply = await api.get(path, token=b.viewer)
         assert reply.status == 200, (path, reply.text)

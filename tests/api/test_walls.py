@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.sandbox.standin import SlackStandIn
 from tamio.accounts.models import Account
 from tamio.api import all_routes
 from tamio.currency.service import RateBook, list_rates
@@ -31,7 +30,7 @@ from tamio.execution.lifecycle import amount_at_stake
 from tamio.forecast.service import calculate_forecast
 from tamio.preparation.models import ActionOption, PreparedAction
 from tests.api.conftest import Api, Business, assert_problem, today
-from tests.bot.conftest import ADMIN, APPROVER, USERS, start_bot
+from tests.bot.conftest import ADMIN, APPROVER, start_bot, workspace
 from tests.conftest import TEST_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +63,10 @@ def api_writes(b: Business) -> dict[str, list[tuple[str, str, Any]]]:
         "add_exchange_rate": [("POST", "/data/exchange-rates", {"base_currency": base, "quote_currency": "USD", "rate": "0.000001"})
                               for base in ("EUR", "GBP", "CHF")],
         "import_ecb_rates": [("POST", "/data/exchange-rates/import-ecb", {"content": TINY_EURO})],
+        "retry_action": [("POST", f"/pipeline/actions/{b.action_id}/retry", None)],
+        "edit_action_draft": [("POST", f"/pipeline/actions/{b.big_action_id}/draft", {"subject": "B's own", "body": "B's own."})],
+        "change_rule": [("PATCH", "/automation/rules/payment_batch", {"auto_execute": True, "threshold_amount": "999999999999"}),
+                        ("PATCH", "/automation/rules/statutory_payment", {"auto_execute": True})],
     }
 
 
@@ -73,6 +76,7 @@ SLACK_WRITES = [
     "config set dual_approval_threshold 999999999999", "config set obligations_buffer_amount 999999999999",
     "config set safety_mode aggressive", "config set late_payment_threshold_days 365", "config set base_currency EUR",
     f"role <@{APPROVER}> admin", 'rename client "Acme Corp" "Acme"', 'contact "Acme" ap@b.example', "digest here", "token", "run",
+    "rules set payment_batch auto on threshold 999999999999", "rules set vendor_delay auto on",
 ]
 
 
@@ -85,6 +89,7 @@ def cli_writes(b: Business, tmp_path: Path) -> list[list[str]]:
         ["rates", "add", "EUR", "USD", "0.000001"], ["rates", "import", str(ecb)], ["balance", "set", "Operating", "999999999999", "EUR"],
         ["import", "obligations", str(csv)], ["contact", "Acme Corp", "ap@b.example"], ["member", "add", "--name", "eve", "--role", "admin"],
         ["actions", "skip", b.big_action_id, "--as", "ada"],
+        ["actions", "rules", "set", "excess_allocation", "--auto", "on", "--threshold", "999999999999", "--as", "ada"],
     ]
 
 
@@ -146,7 +151,7 @@ async def test_what_account_b_writes_anywhere_leaves_account_a_as_it_was(
         for method, path, body in calls:
             reply = await api.call(method, path, token=b.admin, json=body)
             assert reply.status < 500, (operation, reply.status, reply.text)
-    async with SlackStandIn(users={k: dict(v) for k, v in USERS.items()}) as slack:
+    async with workspace() as slack:
         async for bot in start_bot(slack, api.sessions):
             for text in SLACK_WRITES:
                 reply = await bot.command(ADMIN, text)

@@ -13,7 +13,7 @@ from bot.blocks.home import home_view, queue_item
 from bot.blocks.review import review_form
 from bot.commands.help import help_blocks
 from bot.queries import Approval, CardData, Link
-from bot.sandbox.blockkit_limits import message_block_errors, view_errors
+from slack_sandbox.blockkit_limits import message_block_errors, view_errors
 from tamio.accounts.models import Account
 from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert, DetectionType
 from tamio.preparation.message_drafting import draft_payroll_contingency_summary

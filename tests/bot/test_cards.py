@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from bot.sandbox.blockkit_limits import message_block_errors
+from slack_sandbox.blockkit_limits import message_block_errors
 from tamio.detection.models import AlertSeverity
 from tamio.execution.models import ActionApproval, ExecutionRecord
 from tamio.preparation.models import ActionStatus, ActionType, LinkType
@@ -90,7 +90,7 @@ async def test_a_second_click_says_who_decided_and_when(bot: BotHarness) -> None
     await click(bot, APPROVER, card, "card_approve", action.id)
     await click(bot, APPROVER2, card, "card_approve", action.id)
     note = bot.ephemerals_for(APPROVER2)[-1]["text"]
-    assert f"<@{APPROVER}> already approved this at <!date^" in note and "{time}" in note
+    assert f"<@{APPROVER}> already approved this <!date^" in note and "{date_short_pretty} at {time}" in note  # dated
     async with bot.sessions() as db:
         approvals = (await db.execute(select(func.count()).select_from(ActionApproval))).scalar_one()
     assert approvals == 1 and (await reload(bot.sessions, action.id)).decided_by_member_id is not None

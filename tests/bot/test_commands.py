@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from bot.sandbox.blockkit_limits import message_block_errors
+from slack_sandbox.blockkit_limits import message_block_errors
 from tamio.accounts.models import Account, Member, Role, SafetyMode, UserConfiguration
 from tamio.audit.models import AuditLog
 from tamio.currency.service import add_rate
@@ -79,6 +79,7 @@ async def test_bad_input_says_what_was_wrong_shows_the_right_form_and_writes_not
 async def test_balance_set_and_list(bot: BotHarness) -> None:
     await bot.command(ADMIN, 'balance set "Operating" 45000 USD')
     assert "*Operating* now holds $45,000.00" in last_text(bot, ADMIN)
+    await bot.command(ADMIN, "config set viewers_see_figures on")  # off by default: tests/bot/test_privacy.py
     await bot.command(ADMIN, 'balance set "Savings" 1,000.50')
     await bot.command(VIEWER, "balance")
     listing = last_text(bot, VIEWER)
@@ -133,6 +134,7 @@ async def test_config_show_and_set_for_admins_only(bot: BotHarness) -> None:
     await bot.command(ADMIN, "config set payroll_buffer_percent 15%")
     await bot.command(VIEWER, "config set safety_mode aggressive")
     assert "Only admins can change settings" in last_text(bot, VIEWER)
+    await bot.command(ADMIN, "config set viewers_see_figures on")
     await bot.command(VIEWER, "config")
     shown = last_text(bot, VIEWER)
     assert "conservative" in shown and "$12,000.00" in shown and "`payroll_buffer_percent`" in shown

@@ -23,9 +23,16 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.standin import SlackStandIn
-from tests.bot.conftest import USERS
-from tests.bot.test_delivery_reliability import deliver_everything, posted_keys, queue, rows, team, worker_for
+from slack_sandbox.standin import SlackStandIn
+from tests.bot.test_delivery_reliability import (
+    deliver_everything,
+    outbox_workspace,
+    posted_keys,
+    queue,
+    rows,
+    team,
+    worker_for,
+)
 from tests.conftest import TEST_SECRET_KEY, secret_for_tests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +111,7 @@ async def test_a_worker_killed_mid_send_leaves_each_message_delivered_once(
     db_url: str, session_factory: async_sessionmaker[AsyncSession], mode: str,
 ) -> None:
     stall = Stall()
-    slack = SlackStandIn(users={k: dict(v) for k, v in USERS.items()})
+    slack = outbox_workspace()
     slack.app.middlewares.append(stall.middleware)
     async with slack:
         account_id = await team(session_factory)

@@ -4,18 +4,26 @@ skipped with the reason logged and recorded; once, however often the worker look
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.standin import SlackStandIn
 from tamio.accounts.models import Account
 from tamio.db import utcnow
 from tamio.integrations.connections import RECONNECT_KIND
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import enqueue
-from tests.bot.test_delivery_reliability import team, worker_for
+from tests.bot.test_delivery_reliability import outbox_workspace, team, worker_for
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackStandIn]:
+    async with outbox_workspace() as stand_in:
+        yield stand_in
+
 
 pytestmark = pytest.mark.backends("sqlite", "pg")
 TEXT = ":warning: Xero (Harbour Bakery) stopped accepting Tamio's access, so syncing has paused. Reconnect with `/tamio connect xero`."

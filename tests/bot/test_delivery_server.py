@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -13,12 +14,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_app
-from bot.sandbox.standin import SlackStandIn
 from bot.server import build_web_app
+from slack_sandbox.standin import SlackStandIn
 from tamio.outbox.service import enqueue
 from tamio.scheduler.models import SchedulerClaim
 from tests.bot.conftest import free_port, make_settings
-from tests.bot.test_delivery_reliability import team
+from tests.bot.test_delivery_reliability import outbox_workspace, team
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackStandIn]:
+    async with outbox_workspace() as stand_in:
+        yield stand_in
+
 
 pytestmark = pytest.mark.backends("sqlite")
 NOW = datetime(2026, 12, 7, 9, 0, 30, tzinfo=UTC)

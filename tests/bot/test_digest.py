@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.digests import digest_message, permalink
-from bot.sandbox.blockkit_limits import message_block_errors
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.blockkit_limits import message_block_errors
+from slack_sandbox.standin import SlackStandIn
 from tamio.accounts.models import Account, UserConfiguration
 from tamio.audit.verify import audit_head
 from tamio.detection.models import AlertStatus, DetectionAlert, DetectionType

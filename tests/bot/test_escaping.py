@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tamio.accounts.models import Account
+from tamio.accounts.models import Account, Role
+from tamio.accounts.service import ensure_member
 from tamio.data.models import Client, ExpenseBucket
 from tamio.demo import seed_demo
 from tamio.digest import load_digest
@@ -53,6 +54,8 @@ async def test_hostile_names_are_escaped_in_every_message_and_fallback_text(bot:
                 row.name = f"{EVIL} {row.name}"
         account.name = f"{EVIL} Studio"
         account_id = account.id
+        # The demo company has its own admins; a Slack admin is no Tamio admin until made one (tests/bot/test_privacy.py).
+        await ensure_member(db, account_id=account_id, slack_user_id=ADMIN, role=Role.ADMIN)
     await bot.command(ADMIN, "run")
     for text in ("alerts", "actions", "balance", f'paid "{EVIL}" 5', 'rename client "Nobody" "x"'):
         await bot.command(ADMIN, text)

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.standin import SlackStandIn
 from tamio.accounts.models import Account
 from tamio.obligations.models import ObligationAgreement
 from tests.bot.conftest import ADMIN, CHANNEL, SIGNING_SECRET, BotHarness, start_bot

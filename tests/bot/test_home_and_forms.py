@@ -6,8 +6,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.sandbox.blockkit_limits import view_errors
-from bot.sandbox.signed import find_element
+from slack_sandbox.blockkit_limits import view_errors
+from slack_sandbox.signed import find_element
 from tamio.accounts.models import SafetyMode, UserConfiguration
 from tamio.data.models import Client, ExpenseBucket
 from tamio.preparation.models import ActionStatus

@@ -12,6 +12,7 @@ import yaml
 from bot.commands.parse import USAGES
 from bot.oauth import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH
 from bot.server import EVENTS_PATH
+from bot.shortcuts import ADD_SHORTCUT, PAYMENT_SHORTCUT
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
 
@@ -26,6 +27,7 @@ DOCUMENTED: dict[str, set[str]] = {
     "features.app_home": {"home_tab_enabled", "messages_tab_enabled", "messages_tab_read_only_enabled"},
     "features.bot_user": {"display_name", "always_online"},
     "features.slash_commands[]": {"command", "url", "description", "usage_hint", "should_escape"},
+    "features.shortcuts[]": {"name", "type", "callback_id", "description"},
     "oauth_config": {"redirect_urls", "scopes", "token_management_enabled"},
     "oauth_config.scopes": {"bot", "user"},
     "settings": {"allowed_ip_address_ranges", "event_subscriptions", "incoming_webhooks", "interactivity", "org_deploy_enabled",
@@ -87,7 +89,9 @@ def test_the_tamio_command_has_a_usage_hint_naming_every_subcommand() -> None:
 
 def test_least_privilege_bot_scopes_match_what_the_install_asks_for() -> None:
     scopes = manifest()["oauth_config"]["scopes"]
-    assert scopes["bot"] == ["commands", "chat:write", "chat:write.public", "files:write", "users:read", "im:write"]
+    assert scopes["bot"] == ["commands", "chat:write", "chat:write.public", "channels:join", "files:write", "files:read",
+                             "users:read", "users:read.email", "im:write", "im:history"]
+    assert not {"channels:history", "groups:history", "channels:read", "groups:read"} & set(scopes["bot"])
     assert tuple(scopes["bot"]) == BOT_SCOPES and "user" not in scopes
 
 
@@ -100,3 +104,16 @@ def test_every_url_points_at_the_bolt_endpoint_or_the_oauth_routes() -> None:
     for url in found:
         assert urlparse(url).path in (EVENTS_PATH, REDIRECT_PATH, INSTALL_PATH), url
     assert {urlparse(u).path for u in data["oauth_config"]["redirect_urls"]} == {REDIRECT_PATH}
+
+
+def test_shortcuts_and_events_are_the_ones_the_app_listens_for() -> None:
+    data = manifest()
+    shortcuts = {(s["type"], s["callback_id"]): s for s in data["features"]["shortcuts"]}
+    assert set(shortcuts) == {("global", ADD_SHORTCUT), ("message", PAYMENT_SHORTCUT)}
+    for shortcut in shortcuts.values():
+        assert 0 < len(shortcut["name"]) <= 25 and 0 < len(shortcut["description"]) <= 80
+    events = data["settings"]["event_subscriptions"]["bot_events"]
+    assert set(events) == {"app_home_opened", "app_uninstalled", "tokens_revoked", "message.im"}
+    assert "im:history" in data["oauth_config"]["scopes"]["bot"]  # message.im needs it
+    assert data["features"]["app_home"]["messages_tab_read_only_enabled"] is False  # people may write to Tamio
+    assert data["settings"]["org_deploy_enabled"] is True

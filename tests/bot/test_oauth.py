@@ -12,9 +12,9 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.oauth import EncryptedInstallationStore, TokenCipher, engine_of
+from bot.oauth import BOT_SCOPES, EncryptedInstallationStore, TokenCipher, engine_of
 from bot.oauth_tables import bots, installations
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.standin import SlackStandIn
 from tamio.accounts.models import Member, Role
 from tests.bot.conftest import ADMIN, APPROVER, CHANNEL, BotHarness, start_bot
 
@@ -41,7 +41,7 @@ async def install(bot: BotHarness, installer: str) -> int:
             cookie = page.cookies["slack-app-oauth-state"].value
         start = html.index(bot.slack.base_url + "oauth/v2/authorize")
         authorize = html[start: html.index('"', start)].replace("&amp;", "&")
-        assert parse_qs(urlparse(authorize).query)["scope"] == ["commands,chat:write,chat:write.public,files:write,users:read,im:write"]
+        assert parse_qs(urlparse(authorize).query)["scope"] == [",".join(BOT_SCOPES)]
         async with http.get(authorize + f"&user={installer}", allow_redirects=False) as approved:
             assert approved.status == 302
             back = approved.headers["Location"]
@@ -63,10 +63,10 @@ async def test_install_makes_the_installer_admin_and_stores_the_token_encrypted(
 
     reply = await multi.command(APPROVER, "digest here")  # the stored (decrypted) token answers the workspace's requests
     assert reply.status == 200 and "in this channel" in multi.slack.messages(CHANNEL)[-1]["text"]
-    await multi.command(ADMIN, "help")  # another person of the workspace is themselves, not the installer
+    await multi.command(ADMIN, "help")  # another person of the workspace is themselves, not the installer, nor an admin
     async with multi.sessions() as db:
         workspace_admin = (await db.execute(select(Member).where(Member.slack_user_id == ADMIN))).scalar_one()
-    assert workspace_admin.role == Role.ADMIN and not workspace_admin.is_installer
+    assert workspace_admin.role == Role.VIEWER and not workspace_admin.is_installer  # a Slack admin is no Tamio admin
 
 
 async def test_keys_rotate_without_losing_tokens(multi: BotHarness) -> None:

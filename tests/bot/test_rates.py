@@ -13,7 +13,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.standin import SlackStandIn
 from tamio.currency.models import ExchangeRate
 from tamio.currency.service import add_rate
 from tamio.data.models import CashAccount

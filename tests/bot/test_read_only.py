@@ -18,6 +18,7 @@ def reply_text(reply: object) -> str:
 
 async def test_balance_answers_while_another_transaction_is_writing(bot: BotHarness) -> None:
     await bot.command(ADMIN, 'balance set "Operating" 45000 USD')
+    await bot.command(ADMIN, "config set viewers_see_figures on")
     await bot.command(VIEWER, "help")  # the viewer's first request creates their member
     async with bot.sessions() as writer:
         account = (await writer.execute(select(Account))).scalar_one()

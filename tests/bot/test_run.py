@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.sandbox.blockkit_limits import message_block_errors
+from slack_sandbox.blockkit_limits import message_block_errors
 from tamio.data.service import set_balance
 from tests.bot.conftest import ADMIN, CHANNEL, NOW, VIEWER, BotHarness
 from tests.bot.prepared import account_of
@@ -33,6 +33,7 @@ async def test_run_finds_the_payroll_problem_and_posts_its_cards(bot: BotHarness
     assert cards and all(message_block_errors(m["blocks"]) == [] for m in cards)
     assert any("card_approve" in str(m["blocks"]) for m in cards)
 
+    await bot.command(ADMIN, "config set viewers_see_figures on")
     await bot.command(VIEWER, "alerts")
     alerts = str(bot.ephemerals_for(VIEWER)[-1]["blocks"])
     assert ":red_circle: *Emergency*" in alerts

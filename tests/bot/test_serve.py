@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.sandbox.signed import SlackSender
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.signed import SlackSender
+from slack_sandbox.standin import SlackStandIn
 from tamio.db import create_engine
 from tests.bot.conftest import ADMIN, CHANNEL, SIGNING_SECRET, free_port
 from tests.conftest import TEST_SECRET_KEY

@@ -19,7 +19,9 @@ async def test_help_creates_the_account_and_admin_and_answers_ephemerally(bot: B
     await bot.command(VIEWER, "help")
     async with bot.sessions() as db:
         account = (await db.execute(select(Account))).scalar_one()
-        assert (account.slack_team_id, account.base_currency, account.timezone) == ("T0001", "USD", "UTC")
+        # The installer's Slack time zone and locale (the stand-in's default person is in London, en-US).
+        assert (account.slack_team_id, account.base_currency, account.timezone, account.locale) == (
+            "T0001", "USD", "Europe/London", "en_US")
         roles = {m.slack_user_id: m.role for m in (await db.execute(select(Member))).scalars()}
     assert roles == {ADMIN: Role.ADMIN, VIEWER: Role.VIEWER}
 

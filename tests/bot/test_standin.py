@@ -22,7 +22,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sandbox import SlackSender, SlackStandIn
+from slack_sandbox import SlackSender, SlackStandIn
 
 SECRET = "signing-secret-for-tests"
 USERS: dict[str, dict[str, Any]] = {
@@ -67,7 +67,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def slack(clock: FakeClock) -> AsyncIterator[SlackStandIn]:
-    async with SlackStandIn(users=USERS, clock=clock) as standin:
+    async with SlackStandIn(users=USERS, clock=clock, channels={"C1": "finance", "C2": "ops"}) as standin:
         yield standin
 
 
@@ -427,7 +427,7 @@ async def test_a_drop_posts_the_message_but_the_client_sees_a_network_error(
 async def test_failure_rate_is_reproducible_and_only_drops_leave_a_trace(slack: SlackStandIn) -> None:
     outcomes: list[list[str]] = []
     for _ in range(2):
-        async with SlackStandIn() as flaky:
+        async with SlackStandIn(channels={"C1": "finance"}) as flaky:
             flaky.failure_rate(0.5, seed=11)
             client = AsyncWebClient(token=flaky.bot_token, base_url=flaky.api_url, retry_handlers=[])
             seen = []

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.standin import SlackStandIn
 from tamio.audit.models import AuditLog
 from tamio.data.models import Client, ExpenseBucket
 from tamio.integrations.connections import RECONNECT_KIND

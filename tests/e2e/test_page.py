@@ -22,11 +22,11 @@ from playwright.async_api import async_playwright, expect
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sandbox.page import SandboxPage, install_page
-from bot.sandbox.page.feed import Layout, Person
-from bot.sandbox.page.mailbox import Mailbox
-from bot.sandbox.signed import SlackSender
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.page import SandboxPage, install_page
+from slack_sandbox.page.feed import Layout, Person
+from slack_sandbox.page.mailbox import Mailbox
+from slack_sandbox.signed import SlackSender
+from slack_sandbox.standin import SlackStandIn
 from tests.e2e.conftest import CHROMIUM_ARGS, free_port
 
 SECRET = "tiny-app-signing-secret"
@@ -147,7 +147,8 @@ async def start_tiny(secret_the_page_uses: str = SECRET) -> AsyncIterator[Tiny]:
     app_port = free_port()
     slack = SlackStandIn(users={ADMIN: {"name": "maria", "real_name": "Maria Lopez", "display_name": "Maria Lopez",
                                         "is_admin": True},
-                                VIEWER: {"name": "alex", "real_name": "Alex Kim", "display_name": "Alex Kim"}})
+                                VIEWER: {"name": "alex", "real_name": "Alex Kim", "display_name": "Alex Kim"}},
+                         channels={CHANNEL: "cash-flow"})
     sender = SlackSender(f"http://127.0.0.1:{app_port}/slack/events", secret_the_page_uses, slack.workspace.team_id, slack)
     page = install_page(slack, sender, layout=Layout("Tiny Co", CHANNEL, "cash-flow", PEOPLE))
     await slack.start()

@@ -2,8 +2,10 @@
 
 One story, screenshotted step by step under ``test-output/``: the forecast with its chart and weekly
 table; ``/tamio run`` and its action cards; an approver picks an option and approves (the card
-becomes "Approved by ..."); a viewer is refused; App Home's queue is shorter; and an expense is
-added through the modal, with a field error first.
+becomes "Approved by ...", after Slack's confirm dialog, and the buffer card that offered to chase
+the same invoice is superseded); a viewer is refused and sees on App Home only that something needs
+attention; the approver's queue is shorter; and an expense is added through the modal, with a
+field error first.
 """
 
 from __future__ import annotations
@@ -133,6 +135,13 @@ def open_home(page: Page) -> None:
     page.get_by_role("tab", name="Home").click()
 
 
+def confirm_approval(page: Page) -> None:
+    dialog = page.get_by_role("alertdialog", name="Approve this action?")
+    expect(dialog).to_be_visible(timeout=STEP_MS)
+    dialog.get_by_role("button", name="Approve").click()
+    expect(dialog).to_have_count(0)
+
+
 def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium: str, screenshots: Path) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -187,6 +196,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
             expect(options.nth(1)).to_be_checked()
         chosen = late.locator(".bk-radios label").nth(1 if options.count() > 1 else 0).inner_text().split("\n")[0]
         late.get_by_role("button", name="Approve").click()
+        confirm_approval(page)  # it emails the client: Slack asks first
         expect(late).to_contain_text("Approved by @Sam Okafor", timeout=STEP_MS)
         expect(late.get_by_role("button", name="Approve")).to_have_count(0)
         if options.count() > 1:
@@ -196,21 +206,31 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         expect(page.locator("#mail-count")).to_have_text("1", timeout=STEP_MS)
         late.scroll_into_view_if_needed()
         shoot(page, screenshots / "04-approved.png")
+        # The buffer-breach card also offered to chase that invoice: no second chase, it is superseded and says why.
+        superseded = page.locator("article.message:not(.ephemeral)").filter(has_text="Superseded")
+        expect(card(page, "buffer")).to_contain_text("was carried out first and changed the same payment", timeout=STEP_MS)
+        gone = superseded.count()
 
         # 4. A viewer may look but not decide.
         switch_to(page, "U0VIEWER")
-        pending = card(page, "buffer")
+        pending = card(page, "sales tax")
         expect(pending.get_by_role("button", name="Approve")).to_be_visible(timeout=STEP_MS)
         pending.get_by_role("button", name="Approve").click()
+        confirm_approval(page)
         refusal = page.locator("article.ephemeral", has_text="Only approvers and admins")
         expect(refusal).to_be_visible(timeout=STEP_MS)
         expect(pending.get_by_role("button", name="Approve")).to_be_visible()
         refusal.scroll_into_view_if_needed()
         shoot(page, screenshots / "05-viewer-refused.png")
 
-        # 5. App Home: one fewer action waits.
+        # 5. App Home: the viewer sees only that something needs attention (no figures by default) ...
         open_home(page)
-        expect(page.locator(".home .bk-header", has_text=f"Waiting for you ({waiting_before - 1})")).to_be_visible(
+        expect(page.locator(".home", has_text="Something needs attention")).to_be_visible(timeout=STEP_MS)
+        expect(page.locator(".home .bk-image img")).to_have_count(0)
+        # ... and for the approver, the approved action and those it superseded no longer wait.
+        switch_to(page, "U0APPROVER")
+        open_home(page)
+        expect(page.locator(".home .bk-header", has_text=f"Waiting for you ({waiting_before - 1 - gone})")).to_be_visible(
             timeout=STEP_MS)
         shoot(page, screenshots / "06-home-after.png")
 

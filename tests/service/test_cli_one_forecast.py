@@ -66,14 +66,16 @@ async def _prepare_delay(url: str) -> str:
     """An approved-to-be vendor delay of Cloud Host's payment to Fri 8 Jan, as preparation stores it."""
     import tamio.models  # noqa: F401
     from tamio.accounts.models import Account
+    from tamio.cli.context import CliContext
+    from tamio.config import Settings
     from tamio.db import create_engine, make_session_factory
     from tamio.obligations.models import ObligationSchedule
-    from tests.conftest import secret_for_tests
     from tests.service.execution_factories import make_action, option
 
     engine = create_engine(url)
     try:
-        async with make_session_factory(engine, secret_for_tests())() as session, session.begin():
+        secret = CliContext(settings=Settings(database_url=url)).secret()  # the one the command line seals the audit with
+        async with make_session_factory(engine, secret)() as session, session.begin():
             account = (await session.execute(select(Account))).scalar_one()
             schedule = (await session.execute(select(ObligationSchedule).where(ObligationSchedule.direction == "outflow"))).scalar_one()
             params = {"moves": [{"schedule_id": schedule.id, "new_date": "2027-01-08"}], "notify_vendor": False}

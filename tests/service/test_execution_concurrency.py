@@ -123,11 +123,13 @@ async def _setup(sessions: async_sessionmaker[AsyncSession]) -> tuple[str, list[
             )
             session.add(action)
             await session.flush()
+            # Dual control measures the option's amount: a dual one's option is for $12,000 (the transfer still moves $1).
+            at_stake = Decimal("12000" if dual else "1")
             if by_email:
                 opt = ActionOption(action_id=action.id, rank=1, kind="send_email", title="Chase", recipient_email=f"ap{n}@client.test",
-                                   draft_subject=f"Invoice {n}", draft_body="Please pay.")
+                                   draft_subject=f"Invoice {n}", draft_body="Please pay.", amount=at_stake, currency="USD")
             else:
-                opt = ActionOption(action_id=action.id, rank=1, kind="transfer", title="Move $1", amount=Decimal("1"), currency="USD",
+                opt = ActionOption(action_id=action.id, rank=1, kind="transfer", title="Move $1", amount=at_stake, currency="USD",
                                    params={"from_cash_account_id": operating.id, "to_cash_account_id": savings.id, "amount": "1.00"})
             session.add(opt)
             await session.flush()

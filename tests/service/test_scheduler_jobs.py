@@ -270,7 +270,8 @@ async def test_housekeeping_forgets_claims_of_slots_long_past(session_factory: a
     clock.now = new_year
     [report] = await app.run_due("housekeeping")
     # runs are kept a week, claims and delivered messages 30 days; what alerts were announced stays
-    assert report.details == {"claims_abandoned": 1, "claims_pruned": 1, "runs_pruned": 2, "messages_pruned": 1, "receipts_pruned": 0}
+    assert report.details == {"claims_abandoned": 1, "claims_pruned": 1, "runs_pruned": 2, "messages_pruned": 1, "receipts_pruned": 0,
+                              "accounts_purged": 0}
     assert await count(session_factory, PipelineRun) == 0
     async with session_factory() as db:
         left = (await db.execute(select(SchedulerClaim.job_name, SchedulerClaim.slot, SchedulerClaim.outcome)

@@ -2,7 +2,7 @@
 
 Deciding goes through ``tamio.execution.lifecycle`` exactly as a Slack click does: the same roles
 (payroll needs an admin), dual control, and compare-and-set, so an API approval and a click at the
-same moment cannot both win. Once an approval completes and commits, the first attempt at carrying
+same moment cannot both win; and the same outbox rows, so the card in Slack shows the decision. Once an approval completes and commits, the first attempt at carrying
 it out runs (``execute_action``) and its outcome is part of the answer. Health is the account's own: its runs, its outbox messages; the
 scheduler's claims are shown without their error text, which may name other accounts.
 """
@@ -25,6 +25,7 @@ from tamio.api.schemas.pipeline import (
     ApproveIn,
     CriticalRunIn,
     DecisionOut,
+    DraftIn,
     ExecutionOut,
     HealthQuery,
     OutboxBacklogOut,
@@ -37,6 +38,7 @@ from tamio.api.schemas.pipeline import (
     action_out,
 )
 from tamio.execution import lifecycle
+from tamio.execution.drafts import edit_draft
 from tamio.execution.models import ActionApproval
 from tamio.execution.service import execute_action
 from tamio.execution.transitions import load_action
@@ -208,22 +210,28 @@ async def approve_action(call: Call) -> DecisionOut:
         call.db, account=call.account, member=call.member, action_id=call.path["action_id"], option_id=body.option_id,
         edited_subject=body.edited_subject, edited_body=body.edited_body, now=call.now,
     )
-    if decision.outcome == "approved" and call.sessions is not None:
-        sessions, settings, account_id, now = call.sessions, call.settings, call.account.id, call.now
-
-        async def carry_out(answer: BaseModel) -> BaseModel:
-            """The first attempt, after the approval committed; the resume job retries whatever this leaves."""
-            assert isinstance(answer, DecisionOut)
-            try:
-                outcome = await execute_action(sessions, account_id=account_id, action_id=decision.action_id, now=now, settings=settings)
-            except Exception:
-                log.exception("executing action %s after its API approval failed; the resume job will retry", decision.action_id)
-                return answer
-            execution = ExecutionOut(status=outcome.status, attempts=outcome.attempts, message=outcome.message, error=outcome.error)
-            return answer.model_copy(update={"execution": execution, "status": outcome.status})
-
-        call.after_commit(carry_out)
+    _carry_out_after_commit(call, decision)
     return _decision_out(decision)
+
+
+def _carry_out_after_commit(call: Call, decision: lifecycle.Decision) -> None:
+    """The first attempt, after the decision committed; the resume job retries whatever this leaves.
+    Each transition of the attempt queues the card's update in Slack itself."""
+    if decision.outcome not in ("approved", "retrying") or call.sessions is None:
+        return
+    sessions, settings, account_id, now = call.sessions, call.settings, call.account.id, call.now
+
+    async def carry_out(answer: BaseModel) -> BaseModel:
+        assert isinstance(answer, DecisionOut)
+        try:
+            outcome = await execute_action(sessions, account_id=account_id, action_id=decision.action_id, now=now, settings=settings)
+        except Exception:
+            log.exception("executing action %s after its API decision failed; the resume job will retry", decision.action_id)
+            return answer
+        execution = ExecutionOut(status=outcome.status, attempts=outcome.attempts, message=outcome.message, error=outcome.error)
+        return answer.model_copy(update={"execution": execution, "status": outcome.status})
+
+    call.after_commit(carry_out)
 
 
 @router.route(
@@ -236,4 +244,29 @@ async def skip_action(call: Call) -> DecisionOut:
     decision = await lifecycle.skip(
         call.db, account=call.account, member=call.member, action_id=call.path["action_id"], now=call.now, reason=body.reason
     )
+    return _decision_out(decision)
+
+
+@router.route(
+    "POST", "/pipeline/actions/{action_id}/retry", response=DecisionOut, role=Role.APPROVER, errors=(409,),
+    summary="Retry a failed action",
+)
+async def retry_action(call: Call) -> DecisionOut:
+    """Carry out a failed action again (after fixing what made it fail); the first attempt's outcome is in the answer.
+    409 when it is not failed."""
+    decision = await lifecycle.retry(call.db, account=call.account, member=call.member, action_id=call.path["action_id"], now=call.now)
+    _carry_out_after_commit(call, decision)
+    return _decision_out(decision)
+
+
+@router.route(
+    "POST", "/pipeline/actions/{action_id}/draft", body=DraftIn, response=DecisionOut, role=Role.APPROVER, errors=(409,),
+    summary="Edit the draft of an action",
+)
+async def edit_action_draft(call: Call) -> DecisionOut:
+    """Save an edited subject and body for one option's message (default: the first option that sends one);
+    it is sent as written when that option is approved. 409 when someone decided first."""
+    body = call.body(DraftIn)
+    decision = await edit_draft(call.db, account=call.account, member=call.member, action_id=call.path["action_id"],
+                                option_id=body.option_id, subject=body.subject, body=body.body, now=call.now)
     return _decision_out(decision)

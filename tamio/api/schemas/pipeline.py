@@ -240,6 +240,15 @@ class ApproveIn(BaseModel):
     edited_body: MessageBody | None = None
 
 
+class DraftIn(BaseModel):
+    """An edited message for one option (default: the first option that sends one)."""
+
+    model_config = BODY_CONFIG
+    option_id: Id | None = None
+    subject: Subject
+    body: MessageBody
+
+
 class SkipIn(BaseModel):
     model_config = BODY_CONFIG
     reason: Reason | None = None
@@ -259,7 +268,7 @@ class DecisionOut(BaseModel):
     """What the decision did (the same answer a Slack click gets)."""
 
     model_config = OUT_CONFIG
-    outcome: str = Field(description="approved, awaiting_second_approval or skipped")
+    outcome: str = Field(description="approved, awaiting_second_approval, skipped, retrying or draft_edited")
     action_id: str
     option_id: str | None
     status: str = Field(description="the action's status afterwards")

@@ -39,6 +39,9 @@ option's ``currency`` (default: the base currency) is the currency of its ``amou
     executor = executor_for(option.kind)
     emails = await executor.emails(ctx, option.params, path="0")
     result = await executor.apply(ctx, option.params)
+
+Every kind but ``adjust_forecast`` moves money or emails someone (``moves_money_or_emails``): approving
+one of those is confirmed first wherever it is offered.
 """
 
 from __future__ import annotations
@@ -80,3 +83,11 @@ def executor_for(kind: str) -> Executor:
 
 
 __all__ = ["EXECUTORS", "OPTION_KINDS", "ExecutionContext", "ExecutionProblem", "Executor", "OutgoingEmail", "executor_for"]
+
+
+INTERNAL_KINDS = frozenset({"adjust_forecast"})  # changes only Tamio's own figures
+
+
+def moves_money_or_emails(kind: str) -> bool:
+    """Whether carrying out an option of this kind moves money, commits a payment or emails someone."""
+    return kind not in INTERNAL_KINDS

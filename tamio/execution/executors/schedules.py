@@ -3,6 +3,8 @@
 - ``delay_payment`` moves vendor schedules to the agreed dates (``delayed_from`` keeps the original,
   and regeneration keeps a delayed schedule's date), appends to the vendor's ``delay_history``,
   and sends the vendor's notice first when the option has one. The forecast moves the outflow.
+  Payroll and tax are refused whatever the vendor's category (``refuse_protected``): preparation
+  never offers them, and this is the wall behind it.
 - ``queue_payments`` / ``record_statutory_payment`` mark schedules ``queued`` (``queued_at``). The
   forecast keeps counting a queued schedule until a PaymentEvent (``record_payment``) settles it;
   then the balance falls and the outflow is gone, counted exactly once throughout.
@@ -25,10 +27,18 @@ from tamio.execution.executors.base import (
     param_ids,
 )
 from tamio.execution.executors.email import recipient
+from tamio.execution.safety import PROTECTED_CATEGORIES, PROTECTED_TYPES
 from tamio.money import quantize
-from tamio.obligations.models import Direction, ObligationAgreement, ObligationSchedule, ScheduleStatus
+from tamio.obligations.models import (
+    Direction,
+    ObligationAgreement,
+    ObligationSchedule,
+    ObligationType,
+    ScheduleStatus,
+)
 
 MOVABLE = (ScheduleStatus.SCHEDULED, ScheduleStatus.OVERDUE, ScheduleStatus.PARTIALLY_PAID)
+
 
 
 def describe(schedule: ObligationSchedule, *, sentence: bool = False) -> str:
@@ -48,6 +58,8 @@ class DelayPayment:
     kind = "delay_payment"
 
     async def emails(self, ctx: ExecutionContext, params: dict[str, Any], *, path: str) -> list[OutgoingEmail]:
+        for schedule in await load_schedules(ctx, [str(m["schedule_id"]) for m in _moves(params)]):
+            await refuse_protected(ctx, schedule, await _vendor_of(ctx, schedule))  # before any vendor is told
         if not params.get("notify_vendor", True):
             return []
         entries = params.get("emails") or []
@@ -76,6 +88,8 @@ class DelayPayment:
                 raise ExecutionProblem(f"{describe(schedule, sentence=True)} is already {schedule.status.value}, so it was not moved.")
             if new_date < ctx.today:
                 raise ExecutionProblem(f"{new_date:%a %d %b %Y} has passed; choose a new date from today on.")
+            vendor = await _vendor_of(ctx, schedule)
+            await refuse_protected(ctx, schedule, vendor)
             original = schedule.due_date
             schedule.delayed_from = schedule.delayed_from or original
             schedule.due_date = new_date
@@ -83,7 +97,6 @@ class DelayPayment:
                 schedule.status = ScheduleStatus.SCHEDULED
             schedule.updated_at = ctx.now
             await ctx.audit.log_update("obligation_schedule", schedule.id, {"due_date": (original, new_date)})
-            vendor = await _vendor_of(ctx, schedule)
             entry = {
                 "schedule_id": schedule.id, "from": original.isoformat(), "to": new_date.isoformat(),
                 "amount": format(quantize(schedule.estimated_amount - schedule.paid_amount, schedule.currency), "f"), "currency": schedule.currency,
@@ -95,6 +108,19 @@ class DelayPayment:
             moved.append({**entry, "vendor_id": vendor.id if vendor else None})
         await ctx.db.flush()
         return {"kind": self.kind, "moved": moved}
+
+
+async def refuse_protected(ctx: ExecutionContext, schedule: ObligationSchedule, vendor: ExpenseBucket | None) -> None:
+    """The last wall: payroll and tax are never delayed, whatever the option says or its vendor's category."""
+    agreement = await ctx.db.get(ObligationAgreement, schedule.obligation_id)
+    kind = agreement.obligation_type if agreement is not None else None
+    category = vendor.category.value if vendor is not None else None
+    if kind in PROTECTED_TYPES or category in PROTECTED_CATEGORIES:
+        what = "payroll" if kind == ObligationType.PAYROLL or category == "payroll" else "tax"
+        raise ExecutionProblem(
+            f"{describe(schedule, sentence=True)} is {what}; Tamio never delays payroll or tax, so nothing was moved.",
+            hint="Find the money another way (a credit draw, a transfer, or chasing what is owed).",
+        )
 
 
 async def _vendor_of(ctx: ExecutionContext, schedule: ObligationSchedule) -> ExpenseBucket | None:

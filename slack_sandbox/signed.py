@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.standin import SlackStandIn
 
 VERIFICATION_TOKEN = "standin-verification-token"  # Slack's deprecated field; Bolt ignores it
 
@@ -73,9 +73,12 @@ class SlackSender:
         api_app_id: str = "A0APP",
         timeout_s: float = 10.0,
         clock: Callable[[], float] = time.time,
+        enterprise_id: str | None = None,
+        is_enterprise_install: bool = False,
     ) -> None:
         self.app_url, self.signing_secret, self.team_id, self.slack = app_url, signing_secret, team_id, slack
         self.api_app_id, self.timeout_s, self.clock = api_app_id, timeout_s, clock
+        self.enterprise_id, self.is_enterprise_install = enterprise_id, is_enterprise_install
 
     # -- the three kinds of request ------------------------------------------------------------
 
@@ -91,7 +94,7 @@ class SlackSender:
         bad_signature: bool = False,
     ) -> AppReply:
         """A form-encoded slash command; its ack body is shown like Slack shows it."""
-        trigger_id = self.slack.new_trigger_id(user_id)
+        trigger_id = self.slack.new_trigger_id(user_id, channel=channel_id)
         response_url = self.slack.new_response_url(channel_id, user_id)
         form = {
             "token": VERIFICATION_TOKEN,
@@ -104,7 +107,8 @@ class SlackSender:
             "command": command,
             "text": text,
             "api_app_id": self.api_app_id,
-            "is_enterprise_install": "false",
+            "is_enterprise_install": "true" if self.is_enterprise_install else "false",
+            **({"enterprise_id": self.enterprise_id, "enterprise_name": self.enterprise_id} if self.enterprise_id else {}),
             "response_url": response_url,
             "trigger_id": trigger_id,
         }
@@ -141,10 +145,15 @@ class SlackSender:
         bad_signature: bool = False,
     ) -> AppReply:
         """A ``block_actions`` interaction from a message (``channel_id``, ``message_ts``) or a view."""
-        trigger_id = self.slack.new_trigger_id(user_id, view.get("id") if view else None)
-        if message is None and view is None and channel_id and message_ts:
-            message = self._current_message(channel_id, message_ts, is_ephemeral)
-        blocks = (view or message or {}).get("blocks") or []
+        trigger_id = self.slack.new_trigger_id(user_id, view.get("id") if view else None, channel_id)
+        clicked = message
+        if clicked is None and view is None and channel_id and message_ts:
+            clicked = self._current_message(channel_id, message_ts, is_ephemeral)
+        if is_ephemeral:
+            message = None  # Slack leaves an ephemeral message out of the payload: the app never sees it
+        elif message is None:
+            message = clicked
+        blocks = (view or clicked or {}).get("blocks") or []
         payload: dict[str, Any] = {
             "type": "block_actions",
             **self._who(user_id),
@@ -191,7 +200,7 @@ class SlackSender:
             **self._who(user_id),
             "trigger_id": trigger_id,
             "view": submitted,
-            "response_urls": [],
+            "response_urls": self._response_urls(user_id, submitted),
         }
         reply = await self._send_interaction(payload, timestamp, bad_signature, trigger_id, None)
         self.slack.apply_view_submission_ack(
@@ -213,6 +222,7 @@ class SlackSender:
         envelope = {
             "token": VERIFICATION_TOKEN,
             "team_id": self.team_id,
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
             "api_app_id": self.api_app_id,
             "event": event,
             "type": "event_callback",
@@ -221,11 +231,11 @@ class SlackSender:
             "event_context": "4-" + secrets.token_hex(16),
             "authorizations": [
                 {
-                    "enterprise_id": None,
-                    "team_id": self.team_id,
+                    "enterprise_id": self.enterprise_id,
+                    "team_id": None if self.is_enterprise_install else self.team_id,
                     "user_id": self.slack.workspace.bot_user_id,
                     "is_bot": True,
-                    "is_enterprise_install": False,
+                    "is_enterprise_install": self.is_enterprise_install,
                 }
             ],
             "is_ext_shared_channel": False,
@@ -248,17 +258,76 @@ class SlackSender:
             event["view"] = self.slack.home_views[user_id]
         return await self.event(event, **kwargs)
 
+    async def shortcut(self, user_id: str, callback_id: str) -> AppReply:
+        """A global shortcut (the lightning menu): ``type: shortcut``, with a trigger id."""
+        trigger_id = self.slack.new_trigger_id(user_id)
+        payload = {"type": "shortcut", **self._who(user_id), "callback_id": callback_id, "trigger_id": trigger_id,
+                   "action_ts": f"{self.clock():.6f}"}
+        return await self._send_interaction(payload, None, False, trigger_id, None)
+
+    async def message_shortcut(self, user_id: str, callback_id: str, channel_id: str, message_ts: str) -> AppReply:
+        """A message shortcut (a message's "More actions" menu): the message, its channel and a response URL."""
+        trigger_id = self.slack.new_trigger_id(user_id, channel=channel_id)
+        response_url = self.slack.new_response_url(channel_id, user_id, message_ts)
+        message = self._current_message(channel_id, message_ts, False) or {}
+        payload = {"type": "message_action", **self._who(user_id), "callback_id": callback_id, "trigger_id": trigger_id,
+                   "message_ts": message_ts, "message": message, "response_url": response_url,
+                   "channel": {"id": channel_id, "name": self._channel_name(channel_id)}, "action_ts": f"{self.clock():.6f}"}
+        return await self._send_interaction(payload, None, False, trigger_id, response_url)
+
+    async def direct_message(self, user_id: str, text: str) -> AppReply:
+        """A person writes to the app in its Messages tab: posted there, and the ``message`` event (``im``)."""
+        channel = self.slack.dm_channel(user_id)
+        posted = self.slack.post_as_user(channel, user_id, text)
+        return await self.event({"type": "message", "channel": channel, "user": user_id, "text": text,
+                                 "ts": posted["ts"], "event_ts": posted["ts"], "channel_type": "im"})
+
+    async def app_uninstalled(self) -> AppReply:
+        """The workspace removed the app: its tokens stop working, then Slack sends ``app_uninstalled``."""
+        self.slack.uninstall()
+        return await self.event({"type": "app_uninstalled", "event_ts": f"{self.clock():.6f}"})
+
+    async def tokens_revoked(self, *, bot: bool = True, users: tuple[str, ...] = ()) -> AppReply:
+        """Tokens were revoked (the bot's, and/or some users'): they stop working, then ``tokens_revoked``."""
+        if bot:
+            self.slack.revoke_tokens(user=self.slack.workspace.bot_user_id)
+        for user in users:
+            self.slack.revoke_tokens(user=user)
+        tokens: dict[str, list[str]] = {"oauth": list(users)}
+        if bot:
+            tokens["bot"] = [self.slack.workspace.bot_user_id]
+        return await self.event({"type": "tokens_revoked", "tokens": tokens, "event_ts": f"{self.clock():.6f}"})
+
     # -- building blocks -----------------------------------------------------------------------
+
+    def _response_urls(self, user_id: str, view: dict[str, Any]) -> list[dict[str, Any]]:
+        """Slack's ``response_urls`` of a submission: one per input block whose conversation select has
+        ``response_url_enabled``, for the conversation picked in it."""
+        found: list[dict[str, Any]] = []
+        values = (view.get("state") or {}).get("values") or {}
+        for block in view.get("blocks") or []:
+            element = block.get("element") if isinstance(block, dict) else None
+            if block.get("type") != "input" or not isinstance(element, dict) or not element.get("response_url_enabled"):
+                continue
+            state = (values.get(block.get("block_id")) or {}).get(element.get("action_id")) or {}
+            channel = state.get("selected_conversation") or state.get("selected_channel") or element.get("initial_conversation")
+            if not channel and element.get("default_to_current_conversation"):
+                channel = element.get("initial_conversation")
+            if isinstance(channel, str) and channel:
+                found.append({"block_id": block.get("block_id"), "action_id": element.get("action_id"),
+                              "channel_id": channel, "response_url": self.slack.new_response_url(channel, user_id)})
+        return found
 
     def _who(self, user_id: str) -> dict[str, Any]:
         name = self._user_name(user_id)
+        home_team = str(self.slack.workspace.users.get(user_id, {}).get("team_id") or self.team_id)
         return {
-            "user": {"id": user_id, "username": name, "name": name, "team_id": self.team_id},
+            "user": {"id": user_id, "username": name, "name": name, "team_id": home_team},
             "team": {"id": self.team_id, "domain": self._domain()},
             "api_app_id": self.api_app_id,
             "token": VERIFICATION_TOKEN,
-            "enterprise": None,
-            "is_enterprise_install": False,
+            "enterprise": {"id": self.enterprise_id, "name": self.enterprise_id} if self.enterprise_id else None,
+            "is_enterprise_install": self.is_enterprise_install,
         }
 
     def _action(self, action: dict[str, Any], blocks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -286,6 +355,9 @@ class SlackSender:
         return str(self.slack.workspace.users.get(user_id, {}).get("name", user_id.lower()))
 
     def _channel_name(self, channel_id: str) -> str:
+        conversation = self.slack.workspace.conversations.by_id.get(channel_id)
+        if conversation is not None:
+            return conversation.command_channel_name()
         return "directmessage" if channel_id.startswith("D") else channel_id.lower()
 
     def _domain(self) -> str:

@@ -26,11 +26,12 @@ import aiohttp
 import jinja2
 from aiohttp import web
 
-from bot.sandbox.page.feed import ChangeFeed, Layout, snapshot
-from bot.sandbox.page.mailbox import Mailbox
-from bot.sandbox.page.player import BadRequest, Player, Surface
-from bot.sandbox.signed import SlackSender
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.page.feed import ChangeFeed, Layout, snapshot
+from slack_sandbox.page.mailbox import Mailbox
+from slack_sandbox.page.player import BadRequest, Player, Surface
+from slack_sandbox.signed import SlackSender
+from slack_sandbox.standin import SlackStandIn
+from slack_sandbox.workspace import guess_mimetype
 
 log = logging.getLogger("tamio.sandbox")
 HERE = Path(__file__).parent
@@ -108,7 +109,7 @@ class SandboxPage:
         upload = self.slack.uploads.get(request.match_info["file_id"])
         if upload is None or upload.content is None:
             return web.Response(status=404, text="no such file", content_type="text/plain")
-        mimetype = self.slack.workspace.file_object(upload)["mimetype"]
+        mimetype = guess_mimetype(upload.filename)
         return web.Response(body=upload.content, content_type=mimetype, headers={"Cache-Control": "private, max-age=3600"})
 
     # -- what the person did -------------------------------------------------------------------

@@ -6,9 +6,9 @@ async with SlackStandIn() as slack:
     sender = SlackSender(app_url, settings.signing_secret, slack.workspace.team_id, slack)
 """
 
-from bot.sandbox.blockkit_limits import message_block_errors, view_errors
-from bot.sandbox.errors import SlackError
-from bot.sandbox.signed import AppReply, SlackSender
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.blockkit_limits import message_block_errors, view_errors
+from slack_sandbox.errors import SlackError
+from slack_sandbox.signed import AppReply, SlackSender
+from slack_sandbox.standin import SlackStandIn
 
 __all__ = ["AppReply", "SlackError", "SlackSender", "SlackStandIn", "message_block_errors", "view_errors"]

@@ -21,8 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.page.mailbox import Mail
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.page.mailbox import Mail
+from slack_sandbox.standin import SlackStandIn
+from slack_sandbox.workspace import guess_mimetype
 
 LONG_POLL_S = 25.0
 QUIET_PATHS = ("/sandbox/state", "/sandbox/static/", "/sandbox/files/", "/files/")
@@ -125,7 +126,7 @@ def _files(slack: SlackStandIn) -> dict[str, dict[str, Any]]:
             "id": file_id,
             "name": record["name"],
             "title": record["title"],
-            "mimetype": record["mimetype"],
+            "mimetype": guess_mimetype(upload.filename),
             "url": f"/sandbox/files/{file_id}",
         }
     return shown

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.sandbox.blockkit_limits import view_errors
-from bot.sandbox.errors import SlackError
+from slack_sandbox.blockkit_limits import view_errors
+from slack_sandbox.errors import SlackError
 
 TRIGGER_LIFETIME_S = 3.0
 MAX_VIEW_STACK = 3
@@ -32,6 +32,7 @@ class Trigger:
     created: float
     view_id: str | None = None  # set when the interaction happened inside a view (for views.push)
     used: bool = False
+    channel: str | None = None  # the conversation the interaction happened in (a command's, a message's)
 
 
 class ViewStore:
@@ -62,9 +63,9 @@ class ViewStore:
     def new_hash(self) -> str:
         return f"{int(self.clock())}.{secrets.token_hex(4)}"
 
-    def new_trigger(self, user: str, view_id: str | None = None) -> str:
+    def new_trigger(self, user: str, view_id: str | None = None, channel: str | None = None) -> str:
         trigger_id = f"{self._next_serial()}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}"
-        self.triggers[trigger_id] = Trigger(user=user, created=self.clock(), view_id=view_id)
+        self.triggers[trigger_id] = Trigger(user=user, created=self.clock(), view_id=view_id, channel=channel)
         return trigger_id
 
     def take_trigger(self, trigger_id: Any) -> Trigger:
@@ -116,6 +117,7 @@ class ViewStore:
         trigger = self.take_trigger(trigger_id)
         view_id = self._new_id("V")
         record = self._view_record(view, view_id=view_id, root_view_id=view_id, previous_view_id=None)
+        _preselect_current_conversation(record, trigger.channel)
         self.views[view_id], self.view_users[view_id] = record, trigger.user
         self.view_stacks[view_id] = [view_id]
         return record
@@ -180,3 +182,14 @@ class ViewStore:
         record = self._view_record(view, view_id=view_id, root_view_id=None, previous_view_id=None)
         self.home_views[user_id] = record
         return record
+
+
+def _preselect_current_conversation(view: dict[str, Any], channel: str | None) -> None:
+    """``default_to_current_conversation``: Slack's picker starts on the conversation the modal came from."""
+    if not channel:
+        return
+    for block in view.get("blocks") or []:
+        element = block.get("element") if isinstance(block, dict) else None
+        if isinstance(element, dict) and element.get("default_to_current_conversation"):
+            key = "initial_conversation" if element.get("type") == "conversations_select" else "initial_channel"
+            element.setdefault(key, channel)

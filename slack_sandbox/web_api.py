@@ -12,42 +12,18 @@ as slack_sdk sends them: JSON values for ``chat.*`` and ``views.*``, strings (wi
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.sandbox.blockkit_limits import MAX_MESSAGE_TEXT
-from bot.sandbox.errors import SlackError
-from bot.sandbox.workspace import Upload, Workspace, check_message, check_metadata
-
-
-@dataclass(frozen=True)
-class Call:
-    params: dict[str, Any]
-    actor: str  # the user id behind the token: the bot user, or an installer's user token
-
-
-Method = Callable[[Workspace, Call], dict[str, Any]]
-
-
-def json_param(params: dict[str, Any], name: str, error: str) -> Any:
-    """A parameter that is JSON in a form (a string) and a value in a JSON body."""
-    value = params.get(name)
-    if isinstance(value, str):
-        if not value:
-            return None
-        try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise SlackError(error) from exc
-    return value
-
-
-def flag(params: dict[str, Any], name: str) -> bool:
-    value = params.get(name)
-    return value is True or (isinstance(value, str) and value.lower() in ("1", "true")) or value == 1
+from slack_sandbox.calls import Call, Method, flag, json_param
+from slack_sandbox.conversations import HISTORY_SCOPES, READ_SCOPES
+from slack_sandbox.errors import SlackError
+from slack_sandbox.web_api_files import (
+    files_complete_upload_external,
+    files_get_upload_url_external,
+    files_info,
+)
+from slack_sandbox.workspace import Workspace, check_metadata
 
 
 def ts_value(ts: Any, default: Decimal) -> Decimal:
@@ -87,10 +63,11 @@ def auth_test(ws: Workspace, call: Call) -> dict[str, Any]:
 
 def chat_post_message(ws: Workspace, call: Call) -> dict[str, Any]:
     p = call.params
-    channel = ws.resolve_channel(p.get("channel"))
+    channel = ws.conversation_id(p.get("channel"), actor=call.actor)
+    ws.conversations.for_posting(channel, actor=call.actor, scopes=call.scopes)
     blocks = json_param(p, "blocks", "invalid_blocks_format")
     metadata = json_param(p, "metadata", "invalid_metadata_format")
-    check_message(p.get("text"), blocks or p.get("attachments"))
+    ws.check_content(p.get("text"), blocks or p.get("attachments"))
     check_metadata(metadata)
     message = ws.post_message(
         channel=channel,
@@ -105,10 +82,12 @@ def chat_post_message(ws: Workspace, call: Call) -> dict[str, Any]:
 
 def chat_update(ws: Workspace, call: Call) -> dict[str, Any]:
     p = call.params
-    channel = ws.resolve_channel(p.get("channel"))
+    channel = ws.conversation_id(p.get("channel"), actor=call.actor)
+    if ws.conversations.visible(channel, actor=call.actor).is_archived:
+        raise SlackError("is_archived")
     blocks = json_param(p, "blocks", "invalid_blocks_format")
     metadata = json_param(p, "metadata", "invalid_metadata_format")
-    check_message(p.get("text"), blocks, require_content=False)
+    ws.check_content(p.get("text"), blocks, require_content=False)
     check_metadata(metadata)
     message = ws.update_message(
         channel, p.get("ts"), user=call.actor, text=p.get("text"), blocks=blocks, metadata=metadata
@@ -122,13 +101,15 @@ def chat_update(ws: Workspace, call: Call) -> dict[str, Any]:
 
 
 def chat_post_ephemeral(ws: Workspace, call: Call) -> dict[str, Any]:
+    """Only where the app is a member (chat:write.public does not cover ephemerals), to a member."""
     p = call.params
-    channel = ws.resolve_channel(p.get("channel"))
+    channel = ws.conversation_id(p.get("channel"), actor=call.actor)
+    conversation = ws.conversations.for_members(channel, actor=call.actor)
     user = p.get("user")
-    if not isinstance(user, str) or not user or (ws.users and user not in ws.users):
+    if not isinstance(user, str) or not user or user not in conversation.members:
         raise SlackError("user_not_in_channel")
     blocks = json_param(p, "blocks", "invalid_blocks_format")
-    check_message(p.get("text"), blocks)
+    ws.check_content(p.get("text"), blocks)
     ephemeral = ws.post_ephemeral(
         channel=channel, user=user, text=p.get("text"), blocks=blocks, thread_ts=p.get("thread_ts")
     )
@@ -136,19 +117,20 @@ def chat_post_ephemeral(ws: Workspace, call: Call) -> dict[str, Any]:
 
 
 def chat_delete(ws: Workspace, call: Call) -> dict[str, Any]:
-    channel = ws.resolve_channel(call.params.get("channel"))
+    channel = ws.conversations.visible(ws.conversation_id(call.params.get("channel"), actor=call.actor), actor=call.actor).id
     ws.delete_message(channel, call.params.get("ts"), user=call.actor)
     return {"channel": channel, "ts": call.params.get("ts")}
 
 
 def chat_get_permalink(ws: Workspace, call: Call) -> dict[str, Any]:
-    channel = ws.resolve_channel(call.params.get("channel"))
+    channel = ws.conversations.visible(ws.conversation_id(call.params.get("channel"), actor=call.actor), actor=call.actor).id
     message = ws.find_message(channel, call.params.get("message_ts"))
     permalink = f"{ws.base_url}archives/{channel}/p{message['ts'].replace('.', '')}"
     return {"channel": channel, "permalink": permalink}
 
 
 def conversations_open(ws: Workspace, call: Call) -> dict[str, Any]:
+    """The actor's DM with one user (``im:write``) or group DM with several (``mpim:write``)."""
     users = call.params.get("users")
     if isinstance(users, list):
         users = ",".join(users)
@@ -156,13 +138,33 @@ def conversations_open(ws: Workspace, call: Call) -> dict[str, Any]:
         channel = call.params.get("channel")
         if not channel:
             raise SlackError("users_list_not_supplied")
-        return {"channel": {"id": ws.resolve_channel(channel)}, "no_op": True, "already_open": True}
+        found = ws.conversations.visible(ws.conversation_id(channel, actor=call.actor), actor=call.actor)
+        return {"channel": {"id": found.id}, "no_op": True, "already_open": True}
     members = [user.strip() for user in users.split(",") if user.strip()]
     if ws.users and any(user not in ws.users for user in members):
         raise SlackError("user_not_found")
-    already_open = ",".join(sorted(members)) in ws.dm_channels
-    channel_id = ws.open_dm(members)
-    return {"channel": {"id": channel_id}, "no_op": already_open, "already_open": already_open}
+    call.grant.require("im:write" if len(members) == 1 else "mpim:write")
+    before = len(ws.conversations.by_id)
+    conversation = ws.conversations.dm([call.actor, *members])
+    already_open = len(ws.conversations.by_id) == before
+    return {"channel": {"id": conversation.id}, "no_op": already_open, "already_open": already_open}
+
+
+def conversations_join(ws: Workspace, call: Call) -> dict[str, Any]:
+    """Join a public channel (``channels:join``); private channels and DMs only by invitation."""
+    conversation, already = ws.conversations.join(
+        ws.conversation_id(call.params.get("channel"), actor=call.actor), actor=call.actor
+    )
+    answer: dict[str, Any] = {"channel": conversation.info(for_user=call.actor)}
+    if already:
+        answer.update(warning="already_in_channel", response_metadata={"warnings": ["already_in_channel"]})
+    return answer
+
+
+def conversations_info(ws: Workspace, call: Call) -> dict[str, Any]:
+    conversation = ws.conversations.visible(ws.conversation_id(call.params.get("channel"), actor=call.actor), actor=call.actor)
+    call.grant.require(READ_SCOPES[conversation.kind])
+    return {"channel": conversation.info(for_user=call.actor)}
 
 
 def _page(ws: Workspace, call: Call, messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -185,8 +187,7 @@ def _page(ws: Workspace, call: Call, messages: list[dict[str, Any]]) -> dict[str
 def conversations_history(ws: Workspace, call: Call) -> dict[str, Any]:
     """Top-level messages, newest first, between ``oldest`` and ``latest`` (exclusive unless ``inclusive``)."""
     p = call.params
-    ws.require_scope("channels:history")
-    channel = ws.resolve_channel(p.get("channel"))
+    channel = _readable(ws, call, p.get("channel"))
     oldest = ts_value(p.get("oldest"), Decimal(0))
     latest = ts_value(p.get("latest"), Decimal("1e12"))
     inclusive = flag(p, "inclusive")
@@ -199,9 +200,15 @@ def conversations_history(ws: Workspace, call: Call) -> dict[str, Any]:
     return _page(ws, call, chosen)
 
 
+def _readable(ws: Workspace, call: Call, channel: Any) -> str:
+    """A conversation whose messages the actor may read: its kind's history scope, and membership."""
+    conversation = ws.conversations.visible(ws.conversation_id(channel, actor=call.actor), actor=call.actor)
+    call.grant.require(HISTORY_SCOPES[conversation.kind])
+    return ws.conversations.for_members(conversation.id, actor=call.actor).id
+
+
 def conversations_replies(ws: Workspace, call: Call) -> dict[str, Any]:
-    ws.require_scope("channels:history")
-    channel = ws.resolve_channel(call.params.get("channel"))
+    channel = _readable(ws, call, call.params.get("channel"))
     parent = ws.find_message(channel, call.params.get("ts"))
     replies = [m for m in ws.messages(channel) if m.get("thread_ts") == parent["ts"] and m is not parent]
     return _page(ws, call, [parent, *replies])
@@ -234,59 +241,10 @@ def views_publish(ws: Workspace, call: Call) -> dict[str, Any]:
     }
 
 
-def files_get_upload_url_external(ws: Workspace, call: Call) -> dict[str, Any]:
-    filename, length = call.params.get("filename"), call.params.get("length")
-    if not isinstance(filename, str) or not filename:
-        raise SlackError("invalid_arguments")
-    try:
-        size = int(length)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise SlackError("invalid_arguments") from exc
-    if size <= 0:
-        raise SlackError("invalid_arguments")
-    file_id = ws.new_id("F")
-    ws.uploads[file_id] = Upload(
-        file_id=file_id, filename=filename, length=size, user=call.actor, created=ws.clock()
-    )
-    return {"upload_url": f"{ws.base_url}upload/v1/{file_id}", "file_id": file_id}
-
-
-def files_complete_upload_external(ws: Workspace, call: Call) -> dict[str, Any]:
-    """Share the uploaded files: one message in each channel, carrying the ``files`` list."""
-    p = call.params
-    entries = json_param(p, "files", "invalid_arguments")
-    if not isinstance(entries, list) or not entries:
-        raise SlackError("invalid_arguments")
-    uploads: list[Upload] = []
-    for entry in entries:
-        upload = ws.uploads.get(str(entry.get("id"))) if isinstance(entry, dict) else None
-        if upload is None or upload.content is None:
-            raise SlackError("file_not_found")
-        upload.title = entry.get("title") or upload.filename
-        uploads.append(upload)
-    channels = [p["channel_id"]] if p.get("channel_id") else []
-    if isinstance(p.get("channels"), str) and p["channels"]:
-        channels += [channel for channel in p["channels"].split(",") if channel]
-    comment = p.get("initial_comment")
-    if isinstance(comment, str) and len(comment) > MAX_MESSAGE_TEXT:
-        raise SlackError("msg_too_long")
-    resolved = [ws.resolve_channel(channel) for channel in channels]
-    for upload in uploads:
-        upload.channels.extend(resolved)
-    for channel in resolved:
-        ws.post_message(
-            channel=channel,
-            user=call.actor,
-            text=comment,
-            blocks=None,
-            files=[ws.file_object(u) for u in uploads],
-            thread_ts=p.get("thread_ts"),
-        )
-    return {"files": [ws.file_object(upload) for upload in uploads]}
-
-
 def users_info(ws: Workspace, call: Call) -> dict[str, Any]:
-    return {"user": ws.user_record(call.params.get("user"))}
+    """A user; their email only for a token with ``users:read.email``, their locale when asked (``include_locale``)."""
+    return {"user": ws.user_record(call.params.get("user"), with_email="users:read.email" in call.scopes,
+                                   with_locale=flag(call.params, "include_locale"))}
 
 
 METHODS: dict[str, Method] = {
@@ -297,6 +255,8 @@ METHODS: dict[str, Method] = {
     "chat.delete": chat_delete,
     "chat.getPermalink": chat_get_permalink,
     "conversations.open": conversations_open,
+    "conversations.join": conversations_join,
+    "conversations.info": conversations_info,
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
     "views.open": views_open,
@@ -305,5 +265,6 @@ METHODS: dict[str, Method] = {
     "views.publish": views_publish,
     "files.getUploadURLExternal": files_get_upload_url_external,
     "files.completeUploadExternal": files_complete_upload_external,
+    "files.info": files_info,
     "users.info": users_info,
 }

@@ -1,9 +1,10 @@
 """A local Slack: a real aiohttp server on 127.0.0.1 that answers the Web API like Slack does.
 
 Bot tests and the browser sandbox of ``make run`` point the app's ``AsyncWebClient`` at it and then
-read what the app did from its channel model, not from mocks:
+read what the app did from its model of the workspace, not from mocks:
 
     async with SlackStandIn(users={"U1": {"name": "maria", "is_admin": True}}) as slack:
+        slack.add_channel("C1", "finance")            # everyone and the app are in it
         client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
         await client.chat_postMessage(channel="C1", text="Payroll on Fri 11 Dec is at risk")
         assert slack.messages("C1")[0]["text"].startswith("Payroll")
@@ -16,43 +17,47 @@ What it serves besides ``/api/<method>`` (see ``web_api.METHODS``):
 - ``/oauth/v2/authorize``: approves at once and redirects to the app with a code for ``oauth.v2.access``.
 
 ``calls`` keeps every request in order as ``(method, params)``: Web API methods by name, plus
-``"upload"`` and ``"response_url"``. It refuses what Slack refuses: ``not_authed`` / ``invalid_auth``,
-Block Kit limits (``invalid_blocks`` for messages; ``invalid_arguments`` for ``views.*``, as Slack
-answers there), stale trigger ids. And it fails on purpose for reliability tests
-(``failures.FailurePlan``): ``fail_next(2, status=429)``, ``failure_rate(0.2, seed=7)``; a ``"drop"``
-applies the call (the message is posted) and then closes the connection without answering.
+``"upload"`` and ``"response_url"``. It refuses what Slack refuses (model in ``workspace``,
+``conversations``, ``tokens``, ``rate_limits``): bad, revoked, expired tokens; scopes a token was
+not granted (``missing_scope`` with ``needed``/``provided``); channels the app is not in or cannot
+see (``not_in_channel``, ``channel_not_found``); Block Kit limits (``invalid_blocks``, or
+``invalid_arguments`` for ``views.*``); stale trigger ids; response URLs past 30 minutes or 5 uses;
+image blocks naming a file Slack is still processing; calls past a method's rate limit (429 with
+``Retry-After``). And it fails on purpose for reliability tests (``failures.FailurePlan``):
+``fail_next(2, status=429)``, ``failure_rate(0.2, seed=7)``; a ``"drop"`` applies the call (the
+message is posted) and then closes the connection without answering.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import urlencode
 
-from aiohttp import BasicAuth, BodyPartReader, web
+from aiohttp import BodyPartReader, web
 
-from bot.sandbox.errors import SlackError
-from bot.sandbox.failures import FailurePlan
-from bot.sandbox.web_api import METHODS, Call
-from bot.sandbox.workspace import ResponseTarget, Upload, Workspace
+from slack_sandbox.calls import Call
+from slack_sandbox.errors import SlackError
+from slack_sandbox.failures import FailurePlan
+from slack_sandbox.oauth import OAuthServer
+from slack_sandbox.rate_limits import RateLimits
+from slack_sandbox.tokens import TOKEN_LIFETIME_S, Grant, Grants
+from slack_sandbox.web_api import METHODS
+from slack_sandbox.workspace import ResponseTarget, Upload, Workspace, guess_mimetype
 
-DEFAULT_BOT_SCOPES = "commands,chat:write,chat:write.public,im:write,files:write,users:read,channels:history"
-
-
-@dataclass(frozen=True)
-class _OAuthGrant:
-    user: str
-    scope: str
-    user_scope: str
+DEFAULT_BOT_SCOPES = "commands,chat:write,chat:write.public,im:write,files:write,files:read,users:read,channels:history"
 
 
 class SlackStandIn:
-    """One workspace with the app installed, served over HTTP on 127.0.0.1."""
+    """One workspace with the app installed, served over HTTP on 127.0.0.1.
+
+    ``bot_scopes`` are the scopes of the bot token (the app's manifest, in the app's tests);
+    ``channels`` are public channels made at start with everyone and the app in them (``add_channel``
+    makes others: private, without the app, ...). ``enterprise`` puts the workspace in an Enterprise
+    Grid org (id, name); ``token_rotation`` makes installs hand out expiring tokens.
+    """
 
     def __init__(
         self,
@@ -62,18 +67,24 @@ class SlackStandIn:
         bot_user_id: str = "U0BOT",
         users: dict[str, dict[str, Any]] | None = None,
         *,
+        bot_scopes: str | tuple[str, ...] = DEFAULT_BOT_SCOPES,
+        channels: dict[str, str] | None = None,
         client_id: str = "1111.2222",
         client_secret: str = "standin-client-secret",
         oauth_redirect_uri: str | None = None,
+        token_rotation: bool = False,
+        token_lifetime_s: float = TOKEN_LIFETIME_S,
+        enterprise: tuple[str, str] | None = None,
         public_files: bool = False,
+        rate_limits: RateLimits | None = None,
         clock: Callable[[], float] = time.time,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.bot_token = bot_token
         self.client_id, self.client_secret = client_id, client_secret
-        self.oauth_redirect_uri = oauth_redirect_uri
         self.public_files = public_files
+        self.clock = clock
         self.workspace = Workspace(
             team_id=team_id,
             team_name=team_name,
@@ -81,9 +92,18 @@ class SlackStandIn:
             users=dict(users or {}),
             clock=clock,
         )
+        for channel_id, name in (channels or {}).items():
+            self.workspace.add_channel(channel_id, name)
+        scopes = tuple(s for s in bot_scopes.split(",") if s) if isinstance(bot_scopes, str) else tuple(bot_scopes)
+        self.grants = Grants()
+        self.grants.add(bot_token, Grant(user=bot_user_id, scopes=scopes, team_id=team_id,
+                                         enterprise_id=enterprise[0] if enterprise else None))
+        self.oauth = OAuthServer(self.workspace, self.grants, bot_token=bot_token, client_id=client_id,
+                                 client_secret=client_secret, redirect_uri=oauth_redirect_uri,
+                                 token_rotation=token_rotation, enterprise=enterprise, default_scope=",".join(scopes),
+                                 token_lifetime_s=token_lifetime_s)
+        self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self._tokens: dict[str, str] = {bot_token: bot_user_id}
-        self._oauth_codes: dict[str, _OAuthGrant] = {}
         self._failure_plan = FailurePlan()
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
@@ -93,7 +113,7 @@ class SlackStandIn:
         self.app.router.add_get("/files/{file_id}", self._download)
         self.app.router.add_get("/files/{file_id}/{name}", self._download)
         self.app.router.add_post("/response/{token}", self._response_url)
-        self.app.router.add_get("/oauth/v2/authorize", self._authorize)
+        self.app.router.add_get("/oauth/v2/authorize", self.oauth.authorize)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -168,17 +188,60 @@ class SlackStandIn:
     def post_as_user(self, channel: str, user: str, text: str) -> dict[str, Any]:
         return self.workspace.post_message(channel=channel, user=user, text=text, blocks=None)
 
+    def add_channel(
+        self, channel_id: str, name: str | None = None, *, private: bool = False, members: Any = None,
+        bot: bool = True, is_ext_shared: bool = False,
+    ) -> str:
+        """A channel (public unless ``private``); every user is in it unless ``members`` says who, the app unless ``bot=False``."""
+        self.workspace.add_channel(channel_id, name or channel_id.lower(), kind="private" if private else "public",
+                                   members=members, bot=bot, is_ext_shared=is_ext_shared)
+        return channel_id
+
+    def add_dm(self, *users: str) -> str:
+        """A DM (two people) or group DM (more) between people, without the app."""
+        return self.workspace.conversations.dm(users).id
+
+    def remove_app_from(self, channel_id: str) -> None:
+        """Someone removed the app from the channel (``/kick @app``)."""
+        self.workspace.conversations.by_id[channel_id].members.discard(self.workspace.bot_user_id)
+
+    def archive(self, channel_id: str) -> None:
+        self.workspace.conversations.by_id[channel_id].is_archived = True
+
     def refuse_channel(self, channel: str, error: str = "not_in_channel") -> None:
         """From now on calls naming this channel fail with ``error`` (e.g. ``is_archived``)."""
         self.workspace.refused_channels[channel] = error
 
-    def withhold_scope(self, scope: str) -> None:
-        """From now on the bot token lacks ``scope`` (e.g. ``channels:history``): its methods answer missing_scope."""
-        self.workspace.withheld_scopes.add(scope)
+    def withhold_scope(self, scope: str, token: str | None = None) -> None:
+        """From now on the token (the bot's by default) lacks ``scope``: its methods answer missing_scope."""
+        grant = self.grants.by_token[token or self.bot_token]
+        grant.scopes = tuple(s for s in grant.scopes if s != scope)
 
-    def new_trigger_id(self, user_id: str, view_id: str | None = None) -> str:
+    def grant_scope(self, scope: str, token: str | None = None) -> None:
+        grant = self.grants.by_token[token or self.bot_token]
+        if scope not in grant.scopes:
+            grant.scopes = (*grant.scopes, scope)
+
+    def scopes_of(self, token: str | None = None) -> tuple[str, ...]:
+        return self.grants.by_token[token or self.bot_token].scopes
+
+    def uninstall(self) -> None:
+        """The workspace removed the app: every token of it answers ``account_inactive`` from now on."""
+        self.grants.set_state(team_id=self.workspace.team_id, state="inactive")
+
+    def revoke_tokens(self, user: str | None = None) -> None:
+        """The tokens (of one user, if given) were revoked: they answer ``token_revoked`` from now on."""
+        self.grants.set_state(team_id=self.workspace.team_id, state="revoked", user=user)
+
+    def finish_processing(self, file_id: str | None = None) -> None:
+        """Slack is done with the file (every file, if none is named): files.info shows it whole, blocks may name it."""
+        for upload in self.uploads.values():
+            if file_id in (None, upload.file_id):
+                upload.processing_polls = 0
+
+    def new_trigger_id(self, user_id: str, view_id: str | None = None, channel: str | None = None) -> str:
         """A trigger id as Slack puts in an interaction: single use, valid for 3 seconds."""
-        return self.workspace.view_store.new_trigger(user_id, view_id)
+        return self.workspace.view_store.new_trigger(user_id, view_id, channel)
 
     def new_response_url(
         self, channel: str, user: str, message_ts: str | None = None, *, is_ephemeral: bool = False
@@ -186,10 +249,9 @@ class SlackStandIn:
         target = ResponseTarget(channel=channel, user=user, message_ts=message_ts, is_ephemeral=is_ephemeral)
         return f"{self.base_url}response/{self.workspace.new_response_token(target)}"
 
-    def new_oauth_code(self, user_id: str, *, scope: str = DEFAULT_BOT_SCOPES, user_scope: str = "") -> str:
-        code = secrets.token_hex(12)
-        self._oauth_codes[code] = _OAuthGrant(user=user_id, scope=scope, user_scope=user_scope)
-        return code
+    def new_oauth_code(self, user_id: str, *, scope: str = DEFAULT_BOT_SCOPES, user_scope: str = "",
+                       org_wide: bool = False) -> str:
+        return self.oauth.new_code(user_id, scope=scope, user_scope=user_scope, org_wide=org_wide)
 
     def apply_command_ack(
         self, *, channel: str, user: str, status: int, body: str, content_type: str
@@ -250,31 +312,29 @@ class SlackStandIn:
             return web.json_response({"ok": False, "error": error.error})
         token = _bearer(request) or params.pop("token", None)
         self.calls.append((method, params))
-        return self._failure_plan.serve(
-            request, method, lambda: web.json_response(self._answer(method, params, token, request))
-        )
+        return self._failure_plan.serve(request, method, lambda: self._answer(method, params, token, request))
 
-    def _answer(
-        self, method: str, params: dict[str, Any], token: str | None, request: web.Request
-    ) -> dict[str, Any]:
+    def _answer(self, method: str, params: dict[str, Any], token: str | None, request: web.Request) -> web.Response:
         if method == "oauth.v2.access":
-            return self._oauth_access(params, request)
+            return web.json_response(self.oauth.access(params, request, now=self.clock()))
         if method not in METHODS:
-            return {"ok": False, "error": "unknown_method", "req_method": method}
-        if not token:
-            return {"ok": False, "error": "not_authed"}
-        if token not in self._tokens:
-            return {"ok": False, "error": "invalid_auth"}
+            return web.json_response({"ok": False, "error": "unknown_method", "req_method": method})
         try:
-            return {
-                "ok": True,
-                **METHODS[method](self.workspace, Call(params=params, actor=self._tokens[token])),
-            }
+            grant = self.grants.check(token, method, now=self.clock())
         except SlackError as error:
-            return {"ok": False, "error": error.error, **error.extra}
+            return web.json_response({"ok": False, "error": error.error, **error.extra})
+        channel = params.get("channel") or params.get("channel_id")
+        wait = self.rate_limits.take(method, token=str(token), channel=str(channel) if channel else None, now=self.clock())
+        if wait is not None:
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(wait)})
+        scopes = {"x-oauth-scopes": ",".join(grant.scopes)}  # Slack says on every answer what the token may do
+        try:
+            answer = METHODS[method](self.workspace, Call(params=params, actor=grant.user, grant=grant))
+        except SlackError as error:
+            return web.json_response({"ok": False, "error": error.error, **error.extra}, headers=scopes)
+        return web.json_response({"ok": True, **answer}, headers=scopes)
 
     async def _response_url(self, request: web.Request) -> web.Response:
-        target = self.workspace.response_targets.get(request.match_info["token"])
         try:
             payload = await _read_params(request)
         except SlackError as error:
@@ -282,8 +342,10 @@ class SlackStandIn:
         self.calls.append(("response_url", payload))
 
         def answer() -> web.Response:
-            if target is None:
-                return web.json_response({"ok": False, "error": "expired_url"}, status=404)
+            try:
+                target = self.workspace.use_response_url(request.match_info["token"])
+            except SlackError as error:
+                return web.json_response({"ok": False, "error": error.error}, status=404)
             try:
                 self.workspace.deliver_response(target, payload)
             except SlackError as error:
@@ -307,72 +369,20 @@ class SlackStandIn:
         return web.Response(text=f"OK - {len(upload.content)}", content_type="text/plain")
 
     async def _download(self, request: web.Request) -> web.Response:
-        if not self.public_files and _bearer(request) not in self._tokens:
+        if not self.public_files and _bearer(request) not in self.grants.by_token:
             return web.Response(
                 status=403, text="the file needs the app's bearer token", content_type="text/plain"
             )
         upload = self.workspace.uploads.get(request.match_info["file_id"])
         if upload is None or upload.content is None:
             return web.Response(status=404, text="file not found", content_type="text/plain")
-        mimetype = self.workspace.file_object(upload)["mimetype"]
+        mimetype = guess_mimetype(upload.filename)
         headers = (
             {"Content-Disposition": f'attachment; filename="{upload.filename}"'}
             if "download" in request.query
             else {}
         )
         return web.Response(body=upload.content, content_type=mimetype, headers=headers)
-
-    async def _authorize(self, request: web.Request) -> web.Response:
-        query = request.query
-        if query.get("client_id") != self.client_id:
-            return web.Response(status=400, text="invalid_client_id", content_type="text/plain")
-        redirect_uri = query.get("redirect_uri") or self.oauth_redirect_uri
-        if not redirect_uri:
-            return web.Response(status=400, text="redirect_uri is missing", content_type="text/plain")
-        if query.get("deny"):
-            outcome = {"error": "access_denied", "state": query.get("state", "")}
-        else:
-            admins = [uid for uid, info in self.workspace.users.items() if info.get("is_admin")]
-            user = query.get("user") or (admins[0] if admins else "U0INSTALLER")
-            code = self.new_oauth_code(
-                user, scope=query.get("scope") or DEFAULT_BOT_SCOPES, user_scope=query.get("user_scope", "")
-            )
-            outcome = {"code": code, "state": query.get("state", "")}
-        raise web.HTTPFound(redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(outcome))
-
-    def _oauth_access(self, params: dict[str, Any], request: web.Request) -> dict[str, Any]:
-        client_id, client_secret = params.get("client_id"), params.get("client_secret")
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Basic "):
-            basic = BasicAuth.decode(header)
-            client_id, client_secret = basic.login, basic.password
-        if client_id != self.client_id:
-            return {"ok": False, "error": "invalid_client_id"}
-        if client_secret != self.client_secret:
-            return {"ok": False, "error": "bad_client_secret"}
-        grant = self._oauth_codes.pop(str(params.get("code")), None)
-        if grant is None:
-            return {"ok": False, "error": "invalid_code"}
-        user_token = "xoxp-" + secrets.token_hex(12)
-        self._tokens[user_token] = grant.user
-        ws = self.workspace
-        return {
-            "ok": True,
-            "app_id": ws.app_id,
-            "scope": grant.scope,
-            "token_type": "bot",
-            "access_token": self.bot_token,
-            "bot_user_id": ws.bot_user_id,
-            "team": {"id": ws.team_id, "name": ws.team_name},
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "authed_user": {
-                "id": grant.user,
-                "scope": grant.user_scope,
-                "access_token": user_token,
-                "token_type": "user",
-            },
-        }
 
 
 def _bearer(request: web.Request) -> str | None:

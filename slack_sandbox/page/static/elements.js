@@ -3,8 +3,9 @@
  *   BlockKitElements.element(button, "card_actions:act_1", surface, ctx, false) -> <button>
  *
  * Elements: button (primary, danger, url, confirm), static_select, external_select (options from
- * ``surface.suggest``, i.e. the app's block_suggestion answer), radio_buttons, checkboxes,
- * datepicker, plain_text_input, overflow, image. Each stateful element keeps its value in
+ * ``surface.suggest``, i.e. the app's block_suggestion answer), conversations_select and
+ * channels_select (the workspace's channels), radio_buttons, checkboxes, datepicker,
+ * plain_text_input, overflow, image. Each stateful element keeps its value in
  * ``surface.state`` as Slack's ``state.values`` has it ({block_id: {action_id: {type, ...}}}), and one
  * outside an input block calls ``surface.act`` with the ``block_actions`` action, as Slack does.
  * Every text is set with textContent.
@@ -262,12 +263,37 @@
     return select;
   }
 
+  // conversations_select / channels_select: the workspace's channels by name (Slack's own picker lists them).
+  function conversationSelect(element, blockId, surface, ctx, dispatch) {
+    const value = stateOf(surface, blockId, element);
+    const key = STATEFUL[element.type];
+    const select = el("select", "bk-select");
+    select.dataset.actionId = element.action_id || "";
+    const placeholder = el("option", "", plain(element.placeholder) || "Select a channel");
+    placeholder.value = "";
+    select.appendChild(placeholder);
+    for (const [id, name] of Object.entries(ctx.channels || {})) {
+      const node = el("option", "", "# " + name);
+      node.value = id;
+      node.selected = value[key] === id;
+      select.appendChild(node);
+    }
+    if (!value[key]) placeholder.selected = true;
+    select.addEventListener("change", () => {
+      value[key] = select.value || null;
+      dispatch({ type: element.type, action_id: element.action_id, block_id: blockId, [key]: value[key] }, select);
+    });
+    return select;
+  }
+
   function element(element, blockId, surface, ctx, inInput) {
     const dispatch = (action, node) => { if (!inInput) surface.act(action, node); };
     switch (element.type) {
       case "button": return button(element, blockId, surface, ctx, dispatch);
       case "static_select": return staticSelect(element, blockId, surface, ctx, dispatch);
       case "external_select": return externalSelect(element, blockId, surface, ctx, dispatch);
+      case "conversations_select": case "channels_select":
+        return conversationSelect(element, blockId, surface, ctx, dispatch);
       case "radio_buttons": return choices(element, blockId, surface, ctx, dispatch, false);
       case "checkboxes": return choices(element, blockId, surface, ctx, dispatch, true);
       case "datepicker": return datepicker(element, blockId, surface, ctx, dispatch);

@@ -22,8 +22,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.sandbox.signed import AppReply, SlackSender
-from bot.sandbox.standin import SlackStandIn
+from slack_sandbox.signed import AppReply, SlackSender
+from slack_sandbox.standin import SlackStandIn
 
 KNOWN_COMMANDS = ("/tamio",)
 TYPED_MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][\w-]*(?:\.[\w-]+)*)")
@@ -97,6 +97,8 @@ class Player:
         """``/tamio forecast`` typed in ``channel``: a signed slash command; else a plain message."""
         line = line.strip()
         if not line.startswith("/"):
+            if line and channel == self.slack.dm_channel(user):  # written to the app: Slack sends it a message.im event
+                return {**reply_json(await self.sender.direct_message(user, line)), "posted": True}
             if line:
                 self.slack.post_as_user(channel, user, line)
             return {"status": 200, "ok": True, "posted": bool(line)}
