@@ -231,5 +231,5 @@ async def show_client(scope: Scope, command: parse.ShowClient, client: AsyncWebC
     summary = await client_summary(scope.db, account=scope.account, name=command.name, today=scope.today)
     lines = summary_lines(summary)
     head, rest = lines[0], lines[1:]
-    text = f"*{escape(summary.name)}* {escape(head[len(summary.name) + 1:])}"
+    text = f"*{escape(summary.name)}* {escape(head[len(summary.name) + 2:])}"
     return Reply(head, [section(text), *code_sections([escape(line) for line in rest])] if rest else [section(text)])

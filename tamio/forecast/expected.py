@@ -105,7 +105,7 @@ def items_of(totals: Mapping[ExpectedKey, Decimal], habits: Habits, *, as_of: da
     clients: dict[str | None, tuple[Spreader, float, int, int]] = {}
     scores: dict[tuple[str, str, str, int, bool], tuple[str, Decimal, bool]] = {}
     days_to: dict[date, int] = {}
-    for key, amount in sorted(totals.items()):
+    for key, amount in sorted(totals.items(), key=lambda kv: (kv[0][:4], kv[0].client_id or "")):
         if amount <= 0:
             continue
         days_to_due = days_to.get(key.due)
