@@ -375,7 +375,7 @@ def _span(low: int, high: int) -> str:
     if low == high:
         return _days(low) if low else "on time"
     if low >= 0:
-        return f"on time to {high} days late" if low == 0 else f"{low}-{high} days late"
+        return f"on time to {_days(high)}" if low == 0 else f"{low}-{high} days late"
     if high <= 0:
-        return f"{-high}-{-low} days early" if high < 0 else f"{-low} days early to on time"
+        return f"{-high}-{-low} days early" if high < 0 else f"{_days(low)} to on time"
     return f"between {_days(low)} and {_days(high)}"
