@@ -1,8 +1,9 @@
 # Tamio's everyday commands. `make test` is what CI runs (through .ci/run).
 #
 #   make run         the demo company in a local Slack sandbox at http://127.0.0.1:8080 (no Slack account)
-#   make test        ruff, mypy --strict, the migration check, then pytest on SQLite and PostgreSQL
-#                    (pytest options: make test PYTEST_ARGS="--db=sqlite -k ecb")
+#   make test        ruff, mypy --strict, the migration check, then pytest on SQLite and PostgreSQL over
+#                    two workers, each with its own throwaway PostgreSQL cluster (pytest options:
+#                    make test PYTEST_ARGS="--db=sqlite -k ecb"; one process: make test PYTEST_WORKERS=0)
 #   make lint        ruff and mypy only
 #   make bench       every bench/*.py, printing its figures
 #   make migration   regenerate the single initial migration from the models
@@ -13,6 +14,7 @@ PYTHON ?= python3.11
 STAMP := $(VENV)/.installed
 LINT_PATHS := $(wildcard tamio bot slack_sandbox tests bench)
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 
 .PHONY: install test lint migration-check bench migration run
 
@@ -39,8 +41,10 @@ migration-check: $(STAMP)
 	$(PY) -m alembic upgrade head >/dev/null; \
 	$(PY) -m alembic check
 
+# --dist loadgroup: tests go to whichever worker is free, one by one, except the browser tests
+# (xdist_group "browser"), which share one worker so that one Chromium runs at a time.
 test: lint migration-check
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@set -e; found=0; for script in bench/*.py; do \

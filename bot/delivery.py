@@ -40,6 +40,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -89,32 +90,39 @@ class LostLease(Exception):
     """Another worker took this row over (our lease ran out); it will finish the job."""
 
 
-class ChannelPace:
-    """Spaces posts to each channel ``spacing`` seconds apart (Slack: about one per second)."""
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
 
-    def __init__(self, spacing: float) -> None:
+
+class ChannelPace:
+    """Spaces posts to each channel ``spacing`` seconds apart (Slack: about one per second).
+
+    It reads the event loop's monotonic time and sleeps with ``asyncio.sleep``; tests pass a fake
+    clock's ``monotonic`` and ``sleep`` instead, so pacing takes no real time there.
+    """
+
+    def __init__(self, spacing: float, *, monotonic: Callable[[], float] = _loop_time,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.spacing = spacing
+        self._monotonic, self._sleep = monotonic, sleep
         self._next: dict[str, float] = {}
 
     async def turn(self, channel: str) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = self._monotonic()
         at = max(now, self._next.get(channel, 0.0))
         self._next[channel] = at + self.spacing
         if at > now:
-            await asyncio.sleep(at - now)
+            await self._sleep(at - now)
 
     async def settle(self, channel: str) -> None:
         """Wait until this channel may be posted to again (before letting another worker at it)."""
-        loop = asyncio.get_running_loop()
-        wait = self._next.get(channel, 0.0) - loop.time()
+        wait = self._next.get(channel, 0.0) - self._monotonic()
         if wait > 0:
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
 
     def hold(self, channel: str, seconds: float) -> None:
         """Slack said wait (429 Retry-After): nothing more to this channel before then."""
-        loop = asyncio.get_running_loop()
-        self._next[channel] = max(self._next.get(channel, 0.0), loop.time() + seconds)
+        self._next[channel] = max(self._next.get(channel, 0.0), self._monotonic() + seconds)
 
 
 def retry_after_of(error: SlackApiError) -> float | None:
@@ -136,11 +144,11 @@ def without_retries(client: AsyncWebClient) -> AsyncWebClient:
 class DeliveryWorker:
     def __init__(self, runtime: Runtime, client: AsyncWebClient, tokens: BotTokens, charts: ChartLinks, *,
                  batch: int = 20, interval: float = 1.0, policy: outbox.RetryPolicy = outbox.DEFAULT_POLICY, spacing: float = 1.0,
-                 per_channel: int = 5, name: str | None = None) -> None:
+                 per_channel: int = 5, name: str | None = None, pace: ChannelPace | None = None) -> None:
         self.runtime, self.tokens, self.charts = runtime, tokens, charts
         self.client = without_retries(client)
         self.batch, self.interval, self.policy, self.per_channel = batch, interval, policy, per_channel
-        self.pace = ChannelPace(spacing)
+        self.pace = pace or ChannelPace(spacing)
         self._scopes: dict[str, frozenset[str]] = {}  # what each token was granted (x-oauth-scopes)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._covered: dict[str, list[str]] = {}  # a home_refresh row -> the rows of its batch its render covers

@@ -3,14 +3,15 @@
 Routes: ``POST /slack/events`` (every command, interaction and event; ``bot.gate`` checks the
 signature, the body and replays before Bolt sees it), ``GET /slack/install`` and ``/slack/oauth_redirect`` (Bolt's OAuth flow when
 SLACK_CLIENT_ID/SECRET are set; otherwise a page saying the app serves one workspace),
-``GET /healthz``, ``GET /charts/<token>.png`` (App Home's chart) and Xero's OAuth callback
-(``/integrations/xero/callback``, where ``/tamio connect xero``'s link comes back). At start-up the outbox
-delivery worker starts (unless ``run_delivery=False``, which ``BACKGROUND`` tells installers, so
-they start no background work either); at clean-up it stops and the after-ack tasks are drained.
+``GET /healthz``, ``GET /charts/<token>.png`` (App Home's chart), Xero's OAuth callback
+(``/integrations/xero/callback``, where ``/tamio connect xero``'s link comes back) and the REST API
+(``tamio.api``, at ``/api/v1``). At start-up the outbox delivery worker starts, then the scheduler
+(``bot.scheduling``), unless ``run_delivery=False`` (bot tests that deliver by hand): then neither
+runs. At clean-up the scheduler stops, then the worker, and the after-ack tasks are drained.
 
-Other areas extend the same server: a module ``tamio.api`` or ``bot.scheduling`` with
-``install(app, settings, session_factory)`` is found and called, and more installers can be passed
-in. They can reach the Bolt app and the runtime through the ``BOLT_APP`` and ``RUNTIME`` keys.
+More installers (``install(app, settings, session_factory)``) can be passed in; they can reach the
+Bolt app and the runtime through the ``BOLT_APP`` and ``RUNTIME`` keys, and ``BACKGROUND`` says
+whether this server runs background work.
 
     web_app = build_web_app(settings, sessions)            # then web.run_app(web_app, port=3000)
 """
@@ -19,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib
-import importlib.util
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,12 +29,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import scheduling
 from bot.app import TamioApp, create_app
 from bot.charts import warm_up
 from bot.delivery import DeliveryWorker
 from bot.forecasting import draw, load_forecast
 from bot.gate import SlackGate
 from bot.runtime import Runtime
+from tamio import api
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.errors import PermissionDenied
@@ -48,20 +49,8 @@ RUNTIME = web.AppKey("runtime", Runtime)
 WORKER = web.AppKey("delivery_worker", DeliveryWorker)
 BACKGROUND = web.AppKey("background", bool)  # whether this server runs background work (delivery, scheduler)
 Installer = Callable[[web.Application, Settings, async_sessionmaker[AsyncSession]], Any]
-OPTIONAL_INSTALLERS = ("tamio.api", "bot.scheduling")
 EVENTS_PATH = "/slack/events"
 DELIVERY_STOP_TIMEOUT_S = 10.0  # how long stopping waits for the delivery batch in flight
-
-
-def discovered_installers() -> list[Installer]:
-    found: list[Installer] = []
-    for name in OPTIONAL_INSTALLERS:
-        if importlib.util.find_spec(name) is None:
-            continue
-        install = getattr(importlib.import_module(name), "install", None)
-        if callable(install):
-            found.append(install)
-    return found
 
 
 def build_web_app(
@@ -95,7 +84,10 @@ def build_web_app(
         web_app.cleanup_ctx.append(_delivery(worker))
     web_app.on_startup.append(_warm_up)
     web_app.on_shutdown.append(_drain)
-    for install in [*discovered_installers(), *(installers or ())]:
+    api.install(web_app, settings, session_factory)
+    if run_delivery:  # after the worker's context: the scheduler rings its doorbell, and stops first
+        web_app.cleanup_ctx.append(scheduling.scheduler_context(bolt.runtime, settings, session_factory))
+    for install in installers or ():
         install(web_app, settings, session_factory)
     return web_app
 

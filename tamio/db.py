@@ -171,7 +171,7 @@ def is_sqlite(url: str) -> bool:
     return normalize_database_url(url).startswith("sqlite")
 
 
-def _install_sqlite_recipe(engine: AsyncEngine) -> None:
+def _install_sqlite_recipe(engine: AsyncEngine, busy_timeout: float) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (pysqlite's implicit transactions lose updates).
@@ -179,7 +179,7 @@ def _install_sqlite_recipe(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -240,7 +240,8 @@ def is_read_only(session: AsyncSession) -> bool:
     return bool(session.sync_session.execution_options.get(READ_ONLY))
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, pool_size: int = 10, busy_timeout: float = 15.0) -> AsyncEngine:
+    """An engine on ``url``; on SQLite a writer waits up to ``busy_timeout`` seconds for the write lock."""
     url = normalize_database_url(url)
     if is_sqlite(url):
         path = url.split(":///", 1)[1] if ":///" in url else ""
@@ -250,9 +251,9 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
             # A connection is a thread with its own PRAGMAs: keep ``pool_size`` of them open rather
             # than opening and closing overflow ones in every burst (":memory:" has one connection).
             pool = {"pool_size": pool_size, "max_overflow": pool_size}
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 15}, pool_reset_on_return=None,  # see _on_reset
-                                     hide_parameters=True, **pool)
-        _install_sqlite_recipe(engine)
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": busy_timeout}, pool_reset_on_return=None,
+                                     hide_parameters=True, **pool)  # pool_reset_on_return: see _on_reset
+        _install_sqlite_recipe(engine, busy_timeout)
         return engine
     return create_async_engine(
         url, echo=echo, pool_pre_ping=True, pool_recycle=1800, pool_size=pool_size, max_overflow=pool_size,

@@ -12,9 +12,10 @@ selected backend, with ids ``sqlite`` and ``pg``:
 - PostgreSQL cases carry the ``pg`` marker, so ``-m "not pg"`` deselects them too.
 
 SQLite: a fresh file per test, schema made by ``create_all``. PostgreSQL: one throwaway cluster per
-run (``tests/pgcluster.py``, started only when a test needs it); the schema is created once in the
-database ``tamio_template`` and each test gets its own copy (``CREATE DATABASE ... TEMPLATE``, ~50 ms),
-dropped afterwards.
+test process (``tests/pgcluster.py``, started only when a test needs it; under ``make test`` each of
+the two pytest-xdist workers has its own, in its own temp dir on its own free port); the schema is
+created once in the database ``tamio_template`` and each test gets its own copy (``CREATE DATABASE
+... TEMPLATE``, ~50 ms), named after the process and dropped afterwards.
 """
 
 from __future__ import annotations
@@ -106,13 +107,14 @@ def pg_cluster() -> Iterator[PostgresCluster]:
 
 
 def _schema_metadata() -> Any:
-    """``tamio.db.Base.metadata`` with every table registered (by importing ``tamio.models``)."""
-    try:
-        db = importlib.import_module("tamio.db")
-    except ImportError as exc:  # only while the database layer is being written
-        pytest.skip(f"tamio.db cannot be imported yet: {exc}")
+    """``tamio.db.Base.metadata`` with every table registered (by importing ``tamio.models``).
+
+    An import that fails is the test's error, never a skip: a broken database layer fails the run.
+    """
+    from tamio.db import Base
+
     importlib.import_module("tamio.models")  # registers all tables on Base.metadata
-    return db.Base.metadata
+    return Base.metadata
 
 
 async def _create_schema(url: str) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
+import sys
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from tests.conftest import selected_backends
+from tests.conftest import _schema_metadata, selected_backends
 from tests.pgcluster import PostgresCluster, PostgresUnavailable
 
 
@@ -86,3 +87,11 @@ def test_db_url_runs_once_per_selected_backend(request: pytest.FixtureRequest, d
     assert backend in selected_backends(request.config)
     assert db_url.startswith({"sqlite": "sqlite+aiosqlite:///", "pg": "postgresql+asyncpg://tamio@127.0.0.1:"}[backend])
 
+
+
+def test_a_database_layer_that_cannot_be_imported_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every database test needs the schema: when ``tamio.db`` does not import, they error, never skip."""
+    monkeypatch.setitem(sys.modules, "tamio.db", None)  # what a syntax error or a missing dependency looks like
+    with pytest.raises(BaseException) as raised:  # noqa: B017 (a skip is a BaseException too: it must not be one)
+        _schema_metadata()
+    assert isinstance(raised.value, ImportError), f"{type(raised.value).__name__}: {raised.value}"

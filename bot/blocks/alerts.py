@@ -1,6 +1,6 @@
 """Open alerts grouped by severity (emergency, this week, upcoming), one line each.
 
-Used by ``/tamio alerts``, App Home and the alert announcements the outbox delivers.
+Used by ``/tamio alerts`` and App Home (the outbox's alert announcements are ``bot.digests``).
 """
 
 from __future__ import annotations
@@ -45,15 +45,3 @@ def alert_sections(alerts: Sequence[DetectionAlert], *, today: date, per_group: 
         blocks.append(section("\n".join(lines)))
     return blocks
 
-
-def announcement(alert: DetectionAlert, *, today: date, kind: str) -> tuple[str, list[Block]]:
-    """A new, escalated or resolved alert, as posted in the digest channel."""
-    dot = next((d for k, d, _ in GROUPS if k == alert.severity.value), ":white_circle:")
-    if kind == "alert_resolved":
-        text = f":white_check_mark: Resolved: {escape(alert.title)}"
-        return text, [section(f":white_check_mark: *Resolved:* {escape(alert.title)}")]
-    prefix = ":arrow_up: *Escalated:* " if kind == "alert_escalated" else f"{dot} "
-    body = f"{prefix}{alert_line(alert, today).removeprefix('• ')}"
-    if alert.explanation:
-        body += f"\n{escape(cut(alert.explanation, 2000))}"
-    return escape(alert.title), [section(body)]

@@ -65,6 +65,11 @@ class ChangeFeed:
             self._moved.set()
             self._moved = None
 
+    @property
+    def listening(self) -> bool:
+        """Whether a reader is waiting for the next change."""
+        return self._moved is not None and not self._moved.is_set()
+
     def bump(self) -> None:
         self.version += 1
         if self._moved is not None:

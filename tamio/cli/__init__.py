@@ -37,13 +37,30 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tamio.cli import accounts, data, db, plugins
+    from tamio.cli import (
+        accounts,
+        actions,
+        data,
+        db,
+        forecast,
+        history,
+        integrations,
+        members,
+        obligations,
+        outbox,
+        payments,
+        pipeline,
+        sandbox,
+        serve,
+        tokens,
+    )
 
     parser = Parser(prog="tamio", description="Tamio, the cash-flow assistant that lives in Slack.")
     parser.add_argument("--account", help="the account id (default: the only account)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (db, accounts, data, *plugins.modules()):
+    for module in (db, accounts, data, obligations, payments, forecast, pipeline, actions, history, outbox, members,
+                   tokens, integrations, serve, sandbox):
         module.register(sub)
     _accept_account_anywhere(sub)
     return parser

@@ -276,4 +276,5 @@ async def calculate_forecasts(
     return {i: got.forecast(as_of=as_of[i], weeks=weeks) for i, got in inputs.items()}
 
 
-calculate_forecast_v2 = calculate_forecast  # the design document's name
+# The design document's name ("Computing a Forecast: API calls calculate_forecast_v2()"); one function.
+calculate_forecast_v2 = calculate_forecast

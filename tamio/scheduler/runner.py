@@ -77,7 +77,7 @@ class SchedulerApp:
     """One replica's scheduler: the settings, the database, the clock and the sender's doorbell.
 
     ``tick`` (real seconds) makes every job look for due slots that often instead of at each
-    slot's time: tests with a ``ScaledClock`` use it. ``shards`` splits per-account jobs;
+    slot's time: tests that step a fake clock use it. ``shards`` splits per-account jobs;
     ``concurrency`` is how many accounts (or batches) one replica works on at once (keep 1 on
     SQLite, whose writers queue anyway); ``batch`` is how many accounts share a transaction in a
     job that can work on several at once (``Job.for_accounts``: the critical pass).

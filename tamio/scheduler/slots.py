@@ -1,9 +1,9 @@
-"""When a job is due: slots on a fixed grid, the grace to catch up, and a clock tests can speed up.
+"""When a job is due: slots on a fixed grid and the grace to catch up.
 
 A job's slot is its scheduled time truncated to its cadence (every 5 minutes, every hour, every
 day at 16:30 UTC). A slot is still runnable while ``now - slot <= grace``; after that it is
 skipped, because the next slot is near and would do the same work. Everything here is pure: the
-time is an argument, so a test can drive a day in a few seconds with ``ScaledClock``.
+time is an argument, so a test can step through a day on a fake clock.
 
     critical = Cadence(every=timedelta(minutes=5), grace=timedelta(minutes=4))
     critical.slot_of(datetime(2026, 12, 7, 9, 7, tzinfo=UTC))   # 09:05
@@ -13,7 +13,6 @@ time is an argument, so a test can drive a day in a few seconds with ``ScaledClo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -84,21 +83,3 @@ def morning_due(*, timezone: str, slot: datetime, every: timedelta, at: clock_ti
         day += timedelta(days=1)
     return None
 
-
-class ScaledClock:
-    """Wall-clock time run ``speed`` times faster from ``start``; every process that shares
-    ``origin`` (a ``time.time()`` value) and ``start`` agrees on the time."""
-
-    def __init__(self, start: datetime, *, speed: float, origin: float | None = None,
-                 wall: Callable[[], float] = time.time) -> None:
-        if start.tzinfo is None:
-            raise ValueError("the start must be an aware datetime")
-        self.start, self.speed, self._wall = start, speed, wall
-        self.origin = wall() if origin is None else origin
-
-    def __call__(self) -> datetime:
-        return self.start + timedelta(seconds=(self._wall() - self.origin) * self.speed)
-
-    def real_seconds(self, span: timedelta) -> float:
-        """How long ``span`` of this clock's time takes on the wall clock."""
-        return span.total_seconds() / self.speed

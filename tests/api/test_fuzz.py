@@ -2,7 +2,9 @@
 
 The API runs in this test's event loop on 127.0.0.1 over a seeded SQLite database; the ``st``
 command runs in a subprocess (awaited, so the server keeps serving) with an admin token, every
-phase (examples, coverage, fuzzing, stateful), a few examples per operation and a time budget.
+phase (examples, coverage, fuzzing, stateful) and a few examples per operation. The work is bounded
+by the examples, not by a time budget: a budget let a busy machine generate fewer cases than the
+check below asks for, so the same seed passed on an idle machine and failed on a loaded one.
 Checks: no server error, documented status codes, content types and headers, response schemas,
 and that schema-violating requests are refused. Set TAMIO_FUZZ_SEED to replay a run.
 """
@@ -31,7 +33,7 @@ CHECKS = ",".join([
     "negative_data_rejection",
 ])
 SEED = os.environ.get("TAMIO_FUZZ_SEED", "20261207")
-MAX_SECONDS = 55
+HANG_S = 900  # only a hung run takes this long
 
 
 async def test_schemathesis_finds_no_server_error_and_no_schema_violation(api: Api, business: Business, tmp_path: Path) -> None:
@@ -42,7 +44,6 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(api: A
         "--checks", CHECKS,
         "--phases", "examples,coverage,fuzzing,stateful",
         "--max-examples", "10",
-        "--max-time", str(MAX_SECONDS),
         "--workers", "1",  # hypothesis describes filters with ast.parse, which is not thread-safe on 3.11
         "--request-timeout", "30",
         "--seed", SEED,
@@ -50,7 +51,7 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(api: A
         env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""},
     )
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=MAX_SECONDS + 120)
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=HANG_S)
     except TimeoutError:
         process.kill()
         raise

@@ -5,6 +5,9 @@ local Slack stand-in, which stalls one chat.postMessage: either after posting it
 the worker never hears back) or before (Slack never gets it). The worker is killed while it
 waits. A second worker takes the row over once its lease runs out, looks in the channel for the
 message's idempotency key, and adopts the message it finds or posts the one that never arrived.
+
+Both workers' clocks are fakes starting at ``NOW``: the doomed one's stands still (its leases end
+at ``NOW + LEASE``), the survivor's is stepped to the moment a lease runs out, never waited for.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slack_sandbox.standin import SlackStandIn
 from tests.bot.test_delivery_reliability import (
+    NOW,
     deliver_everything,
     outbox_workspace,
     posted_keys,
@@ -34,6 +37,7 @@ from tests.bot.test_delivery_reliability import (
     worker_for,
 )
 from tests.conftest import TEST_SECRET_KEY, secret_for_tests
+from tests.fake_clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE = timedelta(seconds=2)  # short for the test; the worker's HTTP timeout stays below it
@@ -60,15 +64,13 @@ class Stall:
             self.stalled.set()
             await self.release.wait()  # ... and the answer is still on its way when the worker dies
             return response
-        self.stalled.set()  # "before": the worker dies before Slack gets to it
+        self.stalled.set()  # "before": the worker dies before Slack gets to it ...
         await self.release.wait()
-        if request.transport is None or request.transport.is_closing():
-            return web.Response(status=499)
-        return await handler(request)
+        return web.Response(status=499)  # ... so Slack never does
 
 
 async def run_worker(url: str, api_url: str, token: str) -> None:
-    """The worker process: deliver forever with a short lease (until killed)."""
+    """The worker process: deliver forever with a short lease (until killed), its clock standing at ``NOW``."""
     from slack_sdk.web.async_client import AsyncWebClient
 
     import tamio.models  # noqa: F401
@@ -84,7 +86,7 @@ async def run_worker(url: str, api_url: str, token: str) -> None:
                         secret_key=TEST_SECRET_KEY)
     sessions = make_session_factory(create_engine(url), secret_for_tests())
     client = AsyncWebClient(token=token, base_url=api_url, timeout=LEASE.total_seconds() - 1)
-    worker = DeliveryWorker(Runtime(settings, sessions), client, SingleWorkspaceToken(token), ChartLinks(settings),
+    worker = DeliveryWorker(Runtime(settings, sessions, lambda: NOW), client, SingleWorkspaceToken(token), ChartLinks(settings),
                             policy=RetryPolicy(base_seconds=0.05, cap_seconds=0.2, lease=LEASE), interval=0.05, name="doomed")
     await worker.run_forever(asyncio.Event())
 
@@ -119,17 +121,17 @@ async def test_a_worker_killed_mid_send_leaves_each_message_delivered_once(
         messages.append(("digest", "C0FINANCE", f"digest:{account_id}:2026-12-07"))
         await queue(session_factory, account_id, messages)
 
-        started = time.monotonic()
         await kill_mid_send(slack, stall, db_url, mode)
-        survivor = worker_for(slack, session_factory, "survivor", policy=worker_policy())
-        await deliver_everything([survivor], session_factory, within=30)
+        clock = FakeClock(NOW)
+        survivor = worker_for(slack, session_factory, "survivor", policy=worker_policy(), clock=clock)
+        await deliver_everything([survivor], session_factory, clock)
 
         assert posted_keys(slack, {"C0", "C1", "C2", "C0FINANCE"}) == {key: 1 for _, _, key in messages}
         by_key: dict[str, Any] = {r.idempotency_key: r for r in await rows(session_factory)}
         stalled = by_key[stall.key]
         assert stalled.status == "delivered" and stalled.attempts == 2 and stalled.claimed_by == "survivor"
         assert bool(stalled.result.get("found_earlier")) is (mode == "after")
-        assert time.monotonic() - started >= LEASE.total_seconds()  # it waited for the dead worker's lease
+        assert stalled.delivered_at >= NOW + LEASE  # taken over only once the dead worker's lease ran out
 
 
 def worker_policy() -> Any:

@@ -12,11 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slack_sandbox.standin import SlackStandIn
 from tamio.accounts.models import Account
-from tamio.db import utcnow
 from tamio.integrations.connections import RECONNECT_KIND
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import enqueue
-from tests.bot.test_delivery_reliability import outbox_workspace, team, worker_for
+from tests.bot.test_delivery_reliability import NOW, outbox_workspace, team, worker_for
 
 
 @pytest.fixture
@@ -32,7 +31,7 @@ TEXT = ":warning: Xero (Harbour Bakery) stopped accepting Tamio's access, so syn
 async def reconnect_row(sessions: async_sessionmaker[AsyncSession], account_id: str, channel: str | None, key: str) -> None:
     async with sessions() as db, db.begin():
         await enqueue(db, account_id=account_id, kind=RECONNECT_KIND, channel=channel,
-                      payload={"text": TEXT, "integration": "xero", "reason": "invalid_grant"}, idempotency_key=key, now=utcnow())
+                      payload={"text": TEXT, "integration": "xero", "reason": "invalid_grant"}, idempotency_key=key, now=NOW)
 
 
 async def row(sessions: async_sessionmaker[AsyncSession], key: str) -> OutboxMessage:
@@ -46,7 +45,7 @@ async def test_reconnect_notices_go_to_their_channel_or_the_digest_channel(
     account_id = await team(session_factory, channel="C0FINANCE")
     await reconnect_row(session_factory, account_id, "C0OPS", "reconnect:a")
     await reconnect_row(session_factory, account_id, None, "reconnect:b")
-    worker = worker_for(slack, session_factory, "w1")
+    worker = worker_for(slack, session_factory, "w1", clock=lambda: NOW)
 
     assert await worker.run_once() == 2
     assert await worker.run_once() == 0  # said once
@@ -67,7 +66,7 @@ async def test_with_no_channel_at_all_the_notice_is_skipped_and_the_reason_logge
     async with session_factory() as db, db.begin():
         await db.execute(update(Account).where(Account.id == account_id).values(digest_channel_id=None))
     await reconnect_row(session_factory, account_id, None, "reconnect:nowhere")
-    worker = worker_for(slack, session_factory, "w1")
+    worker = worker_for(slack, session_factory, "w1", clock=lambda: NOW)
 
     with caplog.at_level(logging.INFO, logger="tamio.bot.delivery"):
         assert await worker.run_once() == 1  # settled: nothing left to try

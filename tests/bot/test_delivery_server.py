@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -20,6 +19,7 @@ from tamio.outbox.service import enqueue
 from tamio.scheduler.models import SchedulerClaim
 from tests.bot.conftest import free_port, make_settings
 from tests.bot.test_delivery_reliability import outbox_workspace, team
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ async def claims(sessions: async_sessionmaker[AsyncSession]) -> list[SchedulerCl
 
 
 async def test_the_server_runs_the_scheduler_and_delivers_what_it_queues(
-    slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession],
+    slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture,
 ) -> None:
     account_id = await team(session_factory)
     settings = make_settings(slack, free_port())
@@ -46,18 +46,18 @@ async def test_the_server_runs_the_scheduler_and_delivers_what_it_queues(
     app = create_app(settings, session_factory, client, clock=lambda: NOW)  # 30 s into a slot of every frequent job
     web_app = build_web_app(settings, session_factory, app=app)
     runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()  # start-up: the delivery worker, then the scheduler catching up the current slots
+    with caplog.at_level(logging.INFO, logger="tamio.scheduler"):
+        await runner.setup()  # start-up: the delivery worker, then the scheduler catching up the current slots
+    assert "scheduler started as" in caplog.text
     try:
-        deadline = time.monotonic() + 20
-        while not {c.job_name for c in await claims(session_factory)} >= {"critical", "pipeline", "executions"}:
-            assert time.monotonic() < deadline, [c.job_name for c in await claims(session_factory)]
-            await asyncio.sleep(0.1)
+        async def frequent_jobs_claimed() -> bool:
+            return {c.job_name for c in await claims(session_factory)} >= {"critical", "pipeline", "executions"}
+
+        await until(frequent_jobs_claimed, what="the scheduler claimed the current slot of every frequent job")
         async with session_factory() as db, db.begin():
             await enqueue(db, account_id=account_id, kind="slack_post", channel="C0FINANCE", payload={"text": "hello"},
                           idempotency_key="hello", now=NOW)
-        while not slack.messages("C0FINANCE"):
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.1)
+        await until(lambda: bool(slack.messages("C0FINANCE")), what="the delivery worker posted what was queued")
     finally:
         await runner.cleanup()  # waits for runs in progress to record their outcome
     assert [m["text"] for m in slack.messages("C0FINANCE")] == ["hello"]
@@ -65,16 +65,15 @@ async def test_the_server_runs_the_scheduler_and_delivers_what_it_queues(
 
 
 async def test_a_harness_that_delivers_by_hand_starts_no_scheduler(
-    slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession],
+    slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture,
 ) -> None:
     await team(session_factory)
     settings = make_settings(slack, free_port())
     web_app = build_web_app(settings, session_factory, AsyncWebClient(token=slack.bot_token, base_url=slack.api_url),
                             run_delivery=False)
     runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    try:
-        await asyncio.sleep(0.5)
-    finally:
-        await runner.cleanup()
+    with caplog.at_level(logging.INFO, logger="tamio.scheduler"):
+        await runner.setup()  # a scheduler would have started here, in the start-up contexts
+    await runner.cleanup()
+    assert "scheduler started" not in caplog.text
     assert await claims(session_factory) == []

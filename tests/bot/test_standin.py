@@ -8,7 +8,6 @@ and the failures a reliable outbox must survive (429, 5xx, a post applied but ne
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,7 +18,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from slack_sandbox import SlackSender, SlackStandIn
@@ -494,15 +493,20 @@ async def recorder() -> AsyncIterator[tuple[str, list[tuple[bytes, dict[str, str
 
 
 async def test_sender_signs_the_exact_raw_body_with_slacks_field_names(
-    slack: SlackStandIn, recorder: tuple[str, list[tuple[bytes, dict[str, str]]]]
+    slack: SlackStandIn, recorder: tuple[str, list[tuple[bytes, dict[str, str]]]], clock: FakeClock
 ) -> None:
     url, received = recorder
-    sender = SlackSender(url, SECRET, "T0001", slack)
+    sender = SlackSender(url, SECRET, "T0001", slack, clock=clock)
     await sender.slash_command("U1", "forecast", "C1")
     await sender.slash_command("U1", "forecast", "C1", bad_signature=True)
-    await sender.slash_command("U1", "forecast", "C1", timestamp=int(time.time()) - 600)
+    await sender.slash_command("U1", "forecast", "C1", timestamp=int(clock()) - 301)
     await sender.event({"type": "app_home_opened", "user": "U1", "tab": "home"}, event_id="Ev1", retry_num=1)
-    verifier = SignatureVerifier(SECRET)
+
+    class SameClock(Clock):
+        def now(self) -> float:
+            return clock()
+
+    verifier = SignatureVerifier(SECRET, clock=SameClock())
     assert [verifier.is_valid_request(body, headers) for body, headers in received] == [
         True,
         False,

@@ -28,7 +28,9 @@ from slack_sandbox.page.mailbox import Mailbox
 from slack_sandbox.signed import SlackSender
 from slack_sandbox.standin import SlackStandIn
 from tests.e2e.conftest import CHROMIUM_ARGS, free_port
+from tests.waiting import until
 
+pytestmark = pytest.mark.xdist_group("browser")  # with test_sandbox.py on one worker: one browser at a time
 SECRET = "tiny-app-signing-secret"
 CHANNEL = "C0CASHFLOW"
 ADMIN, VIEWER = "U0ADMIN", "U0VIEWER"
@@ -182,7 +184,7 @@ async def test_commands_clicks_and_forms_reach_the_app_signed_and_come_back_in_t
 
     # A long-poll waits for the next change and answers as soon as the click changed the message.
     waiting = asyncio.ensure_future(tiny.state(since=state["version"]))
-    await asyncio.sleep(0.2)
+    await until(lambda: tiny.page.feed.listening, what="the page's long-poll is being held by the server")
     assert not waiting.done()
     values = {"choice": {"pick": {"type": "radio_buttons", "selected_option": option("b")}}}
     clicked = await tiny.post("sandbox/action", {

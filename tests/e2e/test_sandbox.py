@@ -17,19 +17,20 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from tests.e2e.conftest import CHROMIUM_ARGS, free_port
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("browser")]  # one browser at a time
 
-STARTUP_S = 60
+STARTUP_S = 300  # how long to wait for a hung start-up (a normal one prints its address in seconds)
+STOP_S = 60  # and for a hung stop
 STEP_MS = 20_000
 ADDRESS = re.compile(r"Tamio sandbox: (http://127\.0\.0\.1:\d+/)")
 
@@ -41,6 +42,7 @@ class RunningSandbox:
     process: subprocess.Popen[str]
     url: str = ""
     output: list[str] = field(default_factory=list)
+    told: threading.Event = field(default_factory=threading.Event)  # it printed its address, or ended
 
     def printed(self) -> str:
         return "".join(self.output)
@@ -50,6 +52,11 @@ def _read_output(sandbox: RunningSandbox) -> None:
     assert sandbox.process.stdout is not None
     for line in sandbox.process.stdout:
         sandbox.output.append(line)
+        found = ADDRESS.search(line)
+        if found and not sandbox.url:
+            sandbox.url = found.group(1)
+            sandbox.told.set()
+    sandbox.told.set()  # its output ended without an address
 
 
 @pytest.fixture
@@ -63,20 +70,14 @@ def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
     running = RunningSandbox(process)
     threading.Thread(target=_read_output, args=(running,), daemon=True).start()
     try:
-        deadline = time.monotonic() + STARTUP_S
-        while time.monotonic() < deadline and process.poll() is None:
-            found = ADDRESS.search(running.printed())
-            if found:
-                running.url = found.group(1)
-                break
-            time.sleep(0.1)
+        running.told.wait(timeout=STARTUP_S)  # the timeout only catches a hang
         assert running.url, f"`tamio sandbox` did not print its address:\n{running.printed()}"
         yield running
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does in a terminal
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=STOP_S)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
@@ -124,6 +125,18 @@ def queue_size(page: Page) -> int:
     return int(found.group(1))
 
 
+def scroll_to(message: Locator, attempts: int = 5) -> None:
+    """Scroll a message into view; the page may redraw it meanwhile (a later update of the same
+    message), which detaches the element found first: then find it again."""
+    for attempt in range(attempts):
+        try:
+            message.scroll_into_view_if_needed()
+            return
+        except PlaywrightError as exc:
+            if "not attached" not in str(exc) or attempt == attempts - 1:
+                raise
+
+
 def shoot(page: Page, path: Path) -> None:
     """A screenshot without a hover highlight: the pointer rests on the channel header first."""
     page.mouse.move(700, 20)
@@ -162,7 +175,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         expect(table).to_contain_text("Week")
         expect(table).to_contain_text("Close")
         assert len(table.inner_text().strip().splitlines()) == 14  # the header and 13 weeks
-        forecast.scroll_into_view_if_needed()
+        scroll_to(forecast)
         shoot(page, screenshots / "01-forecast.png")
         # Its "Open App Home" button (a slack.com/app_redirect link) opens the app's Home, as in Slack.
         forecast.get_by_role("button", name="Open App Home").click()
@@ -204,7 +217,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         # Carrying it out sends the drafted email, over SMTP, to the sandbox's mailbox.
         expect(late).to_contain_text("Executed", timeout=STEP_MS)
         expect(page.locator("#mail-count")).to_have_text("1", timeout=STEP_MS)
-        late.scroll_into_view_if_needed()
+        scroll_to(late)
         shoot(page, screenshots / "04-approved.png")
         # The buffer-breach card also offered to chase that invoice: no second chase, it is superseded and says why.
         superseded = page.locator("article.message:not(.ephemeral)").filter(has_text="Superseded")
@@ -220,7 +233,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         refusal = page.locator("article.ephemeral", has_text="Only approvers and admins")
         expect(refusal).to_be_visible(timeout=STEP_MS)
         expect(pending.get_by_role("button", name="Approve")).to_be_visible()
-        refusal.scroll_into_view_if_needed()
+        scroll_to(refusal)
         shoot(page, screenshots / "05-viewer-refused.png")
 
         # 5. App Home: the viewer sees only that something needs attention (no figures by default) ...

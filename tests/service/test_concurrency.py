@@ -7,10 +7,12 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.service import create_account
 from tamio.data.models import CashAccount
+from tamio.db import create_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,3 +40,13 @@ async def test_no_lost_updates(db_url: str, session_factory: async_sessionmaker[
     async with session_factory() as session:
         final = await session.get(CashAccount, cash_id)
         assert final is not None and final.balance == Decimal(1000)
+
+
+@pytest.mark.backends("sqlite")
+async def test_a_sqlite_writer_waits_for_the_lock_as_long_as_its_engine_says(db_url: str) -> None:
+    for engine, milliseconds in ((create_engine(db_url), 15_000), (create_engine(db_url, busy_timeout=600), 600_000)):
+        try:
+            async with engine.connect() as connection:
+                assert (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one() == milliseconds
+        finally:
+            await engine.dispose()

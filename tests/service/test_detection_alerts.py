@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import pytest
+from sqlalchemy import event, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tamio.detection.engine import DetectionEngine, DetectionRun
 from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert, DetectionRule, DetectionType
 from tamio.obligations.models import ObligationSchedule
 from tamio.obligations.payments import record_payment
 from tests.service.books import SCHEDULE_PATH, Books
+from tests.waiting import until
 
 MONDAY = date(2026, 12, 7)
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -198,19 +201,42 @@ async def test_a_dismissed_alert_stays_dismissed_unless_it_gets_worse(session: A
     assert reraised.id != late.id and reraised.severity == AlertSeverity.EMERGENCY and reraised.fingerprint == late.fingerprint
 
 
-async def test_two_runs_racing_on_one_account_never_duplicate_an_alert(session_factory: async_sessionmaker[AsyncSession]) -> None:
+@pytest.mark.backends("pg")  # on SQLite a writing transaction takes the lock at BEGIN: the second run cannot read first
+async def test_two_runs_racing_on_one_account_never_duplicate_an_alert(
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession],
+) -> None:
     async with session_factory() as setup:
         books = await tight_books(setup)
+    inserting = asyncio.Event()
+
+    def watch(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO DETECTION_ALERTS"):
+            inserting.set()
+
     async with session_factory() as first, session_factory() as second:
         run_a = await DetectionEngine(first, books.account.id, today=MONDAY, now=NOW, settings=SCHEDULE_PATH).run_all_detections()
         assert run_a.new  # inserted, not yet committed
-        racing = asyncio.create_task(
-            DetectionEngine(second, books.account.id, today=MONDAY, now=NOW + timedelta(seconds=1), settings=SCHEDULE_PATH).run_all_detections()
-        )
-        await asyncio.sleep(0.5)  # the second run reads before the first commits, then waits on its inserts
-        await first.commit()
-        run_b = await asyncio.wait_for(racing, timeout=30)
-        await second.commit()
+        event.listen(engine.sync_engine, "before_cursor_execute", watch)
+        try:
+            racing = asyncio.create_task(
+                DetectionEngine(second, books.account.id, today=MONDAY, now=NOW + timedelta(seconds=1), settings=SCHEDULE_PATH).run_all_detections()
+            )
+            # The barrier: the second run found no open alerts (the first's are uncommitted) and is
+            # inserting its own, or it waits for a lock the first holds. Only then does the first commit.
+            async def second_is_inserting_or_waiting() -> bool:
+                if inserting.is_set():
+                    return True
+                async with session_factory() as probe:
+                    return bool((await probe.execute(text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    ))).scalar_one())
+
+            await until(second_is_inserting_or_waiting, what="the second run inserts its alerts or waits for the first")
+            await first.commit()
+            run_b = await asyncio.wait_for(racing, timeout=60)
+            await second.commit()
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", watch)
     assert run_b.errors == [] and run_b.new == []
     assert {a.id for a in run_b.alerts} == {a.id for a in run_a.alerts}
     async with session_factory() as check:

@@ -14,7 +14,7 @@ from tamio.config import Settings
 from tamio.data.models import CashAccount, Client
 from tamio.db import read_only
 from tamio.forecast.engine import Forecast
-from tamio.forecast.service import calculate_forecast
+from tamio.forecast.service import calculate_forecast, calculate_forecast_v2
 from tamio.obligations.backfill import backfill_schedules
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule
 from tamio.obligations.payments import record_payment
@@ -97,6 +97,17 @@ async def test_both_paths_give_the_same_weeks(session: AsyncSession) -> None:
     assert schedules.weeks == legacy.weeks
     assert (await session.execute(select(ObligationAgreement))).scalars().all()
     assert MONDAY + timedelta(days=7 * 13 - 1) == schedules.weeks[-1].end
+
+
+async def test_the_design_documents_calculate_forecast_v2_is_the_forecast(session: AsyncSession) -> None:
+    """The design document's "Computing a Forecast" calls ``calculate_forecast_v2()``: it is this forecast."""
+    books = await Books.open(session, today=MONDAY)
+    await books.cash("Operating", "5000")
+    await books.client("A", "100", books.every("weekly", date(2026, 12, 9)))
+    for path in (SCHEDULE_PATH, LEGACY_PATH):
+        v2 = await calculate_forecast_v2(session, books.account.id, as_of=MONDAY, settings=path)
+        assert v2.weeks == (await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=path)).weeks
+        assert v2.weeks[0].inflows == Decimal("100")
 
 
 # -- one forecast: the states of issue 15, each on both paths -------------------------------------

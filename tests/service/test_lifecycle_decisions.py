@@ -92,13 +92,14 @@ async def test_simultaneous_clicks_one_wins(session_factory: async_sessionmaker[
         team = await Team.open(session)
         action = await make_action(session, team.account)
         opt = await first_option(session, action)
-    gate = asyncio.Event()
+    clicks = (("approve", team.maria.id), ("skip", team.li.id), ("approve", team.ada.id), ("approve", team.maria.id))
+    everyone_ready = asyncio.Barrier(len(clicks))
 
     async def click(kind: str, member_id: str) -> object:
         async with session_factory() as session:
             async with session.begin():
                 member = await get_member_by_id(session, account_id=team.account.id, member_id=member_id)
-            await gate.wait()
+            await everyone_ready.wait()  # all four click at once
             try:
                 async with session.begin():
                     if kind == "approve":
@@ -107,10 +108,7 @@ async def test_simultaneous_clicks_one_wins(session_factory: async_sessionmaker[
             except AlreadyDecided as exc:
                 return exc
 
-    tasks = [asyncio.create_task(click(k, m)) for k, m in (("approve", team.maria.id), ("skip", team.li.id), ("approve", team.ada.id), ("approve", team.maria.id))]
-    await asyncio.sleep(0.05)
-    gate.set()
-    results = await asyncio.gather(*tasks)
+    results = await asyncio.gather(*(click(k, m) for k, m in clicks))
     winners = [r for r in results if not isinstance(r, AlreadyDecided)]
     losers = [r for r in results if isinstance(r, AlreadyDecided)]
     assert len(winners) == 1 and len(losers) == 3

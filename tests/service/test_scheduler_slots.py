@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from tamio.scheduler.jobs import CRITICAL, ECB_DAILY, HOURLY, MORNING_GRID
-from tamio.scheduler.slots import Cadence, ScaledClock, morning_due
+from tamio.scheduler.slots import Cadence, morning_due
 
 
 def at(hour: int, minute: int, second: int = 0, day: int = 7) -> datetime:
@@ -62,15 +62,6 @@ def test_the_daylight_saving_change_does_not_skip_or_double_a_morning() -> None:
                 if morning_due(timezone="Europe/London", slot=day_start + every * i, every=every)]
     assert [m.isoformat() for m in mornings] == [
         "2027-03-27T06:00:00+00:00", "2027-03-28T05:00:00+00:00", "2027-03-29T05:00:00+00:00"]
-
-
-def test_a_scaled_clock_runs_faster_and_every_process_agrees_on_it() -> None:
-    wall = iter([100.0, 101.0, 102.5])
-    clock = ScaledClock(at(6, 0), speed=300, origin=100.0, wall=lambda: next(wall))
-    assert clock() == at(6, 0)
-    assert clock() == at(6, 5)
-    assert clock() == at(6, 12, 30)
-    assert clock.real_seconds(timedelta(minutes=5)) == 1.0
 
 
 @pytest.mark.parametrize("started", [at(9, 4, 30), at(9, 0, 0, day=8), at(17, 59, 59)])
