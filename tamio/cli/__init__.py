@@ -40,11 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     from tamio.cli import (
         accounts,
         actions,
+        clients,
         data,
         db,
         forecast,
         history,
         integrations,
+        jobs,
         members,
         obligations,
         outbox,
@@ -59,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--account", help="the account id (default: the only account)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (db, accounts, data, obligations, payments, forecast, pipeline, actions, history, outbox, members,
-                   tokens, integrations, serve, sandbox):
+    for module in (db, accounts, data, obligations, payments, clients, forecast, pipeline, jobs, actions, history,
+                   outbox, members, tokens, integrations, serve, sandbox):
         module.register(sub)
     _accept_account_anywhere(sub)
     return parser
