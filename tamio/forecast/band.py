@@ -11,7 +11,8 @@ Two things make it, per horizon (weeks ahead, 1 to 13):
   from the band's centre in the prior's standard deviations: the 80th percentile of their size,
   recent ones weighing more, replaces the normal 1.28 as they accumulate (empirical Bayes again:
   the normal one counts as ``PRIOR_WEIGHT`` errors). A forecast that has been too sure widens; one
-  too unsure narrows.
+  too unsure narrows. A horizon with few errors of its own (13 weeks ahead has none for 13 weeks)
+  is shrunk toward what all horizons' errors show together rather than toward the normal.
 
     calibration = calibrate({1: [(date(2026, 11, 2), 0.3), ...], 4: [...]}, as_of=date(2026, 12, 7))
     offsets = band_offsets(scales, calibration)   # per week: (below, above) the closing balance
@@ -42,27 +43,35 @@ INTERVAL_SHARE = float(INTERVAL)
 @dataclass(frozen=True)
 class Calibration:
     """Per horizon (index 0 = one week ahead): ``(errors, 10th percentile, 90th percentile)`` of the
-    account's past errors in units of their forecasts' standard deviation."""
+    account's past errors in units of their forecasts' standard deviation; and ``pooled``, the same
+    over every horizon, ``(errors, half-width)``: a horizon whose own errors are few (13 weeks ahead
+    waits 13 weeks for its first) starts from what the other horizons have shown, not from the normal."""
 
     horizons: tuple[tuple[float, float, float], ...] = ()
+    pooled: tuple[float, float] = (0.0, Z)
 
     def percentiles(self, weeks_ahead: int) -> tuple[float, float]:
         """The blended ``(low, high)`` multipliers of the standard deviation ``weeks_ahead`` weeks out."""
         if not self.horizons:
             return -Z, Z
+        pooled_n, pooled_half = self.pooled
+        base = (pooled_n * pooled_half + PRIOR_WEIGHT * Z) / (pooled_n + PRIOR_WEIGHT)
         n, low, high = self.horizons[min(weeks_ahead, len(self.horizons)) - 1]
         if n <= 0:
-            return -Z, Z
-        return (n * low - PRIOR_WEIGHT * Z) / (n + PRIOR_WEIGHT), (n * high + PRIOR_WEIGHT * Z) / (n + PRIOR_WEIGHT)
+            return -base, base
+        return (n * low - PRIOR_WEIGHT * base) / (n + PRIOR_WEIGHT), (n * high + PRIOR_WEIGHT * base) / (n + PRIOR_WEIGHT)
 
     def to_json(self) -> dict[str, Any]:
-        return {"interval": str(INTERVAL), "horizons": [[round(n, 3), round(lo, 4), round(hi, 4)] for n, lo, hi in self.horizons]}
+        return {"interval": str(INTERVAL), "horizons": [[round(n, 3), round(lo, 4), round(hi, 4)] for n, lo, hi in self.horizons],
+                "pooled": [round(self.pooled[0], 3), round(self.pooled[1], 4)]}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> Calibration:
         if not data:
             return NO_CALIBRATION
-        return cls(tuple((float(n), float(lo), float(hi)) for n, lo, hi in data.get("horizons") or ()))
+        pooled = data.get("pooled") or (0.0, Z)
+        return cls(tuple((float(n), float(lo), float(hi)) for n, lo, hi in data.get("horizons") or ()),
+                   (float(pooled[0]), float(pooled[1])))
 
 
 NO_CALIBRATION = Calibration()
@@ -73,6 +82,7 @@ def calibrate(errors: Mapping[int, Sequence[tuple[date, float]]], *, as_of: date
     its error)), at most one a week: recent ones weigh more (half-life ``ERROR_HALF_LIFE_DAYS``), so a
     band that was right while the account was new and is wrong now follows what it is now."""
     rows = []
+    every: list[tuple[float, float]] = []  # (|error|, weight) over all horizons
     for weeks_ahead in range(1, HORIZONS + 1):
         found = sorted(errors.get(weeks_ahead, ()))[-MAX_ERRORS:]
         weights = [0.5 ** (max(0, (as_of - made_on).days) / ERROR_HALF_LIFE_DAYS) for made_on, _ in found]
@@ -81,9 +91,14 @@ def calibrate(errors: Mapping[int, Sequence[tuple[date, float]]], *, as_of: date
             continue
         # Symmetric about the band's centre: a forecast that was biased while the account was new
         # widens the band both ways instead of leaning it for months after the bias has gone.
-        half = percentile([abs(z) for _, z in found], weights, INTERVAL_SHARE)
+        sizes = [abs(z) for _, z in found]
+        every.extend(zip(sizes, weights, strict=True))
+        half = percentile(sizes, weights, INTERVAL_SHARE)
         rows.append((sum(weights), -half, half))
-    return Calibration(tuple(rows))
+    if not every:
+        return Calibration(tuple(rows))
+    pooled = percentile([size for size, _ in every], [w for _, w in every], INTERVAL_SHARE)
+    return Calibration(tuple(rows), (sum(w for _, w in every), pooled))
 
 
 def percentile(values: Sequence[float], weights: Sequence[float], q: float) -> float:

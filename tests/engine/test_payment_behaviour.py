@@ -152,6 +152,19 @@ def test_the_band_is_calibrated_by_recent_errors_symmetrically() -> None:
     assert percentile([1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 1.0, 1.0], 0.5) == 2.5
 
 
+def test_a_horizon_without_errors_of_its_own_starts_from_the_other_horizons() -> None:
+    # Thirteen weeks ahead waits thirteen weeks for its first error; meanwhile one week ahead has
+    # shown the prior to be too wide: the 13-week band narrows too, and its own errors take over.
+    short = [(AS_OF - timedelta(days=7 * i), 0.4 * (-1) ** i) for i in range(12)]
+    early = calibrate({1: short, 2: short}, as_of=AS_OF)
+    low, high = early.percentiles(13)
+    assert low == -high and 0.4 < high < 0.8 * Z
+    assert abs(Calibration.from_json(early.to_json()).percentiles(13)[1] - high) < 1e-3
+    assert Calibration.from_json({"horizons": [[0.0, -Z, Z]] * 13}).percentiles(13) == (-Z, Z)  # stored before pooling
+    own = calibrate({1: short, 13: [(AS_OF - timedelta(days=7 * i), 2.0) for i in range(12)]}, as_of=AS_OF)
+    assert own.percentiles(13)[1] > Z > own.percentiles(1)[1]
+
+
 def test_a_backtest_of_a_client_always_three_weeks_late_beats_the_due_date() -> None:
     start = date(2026, 1, 5)
     schedules, payments = [], []
