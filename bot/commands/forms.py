@@ -13,7 +13,8 @@ from typing import Final
 
 from tamio.accounts.models import Role
 from tamio.errors import ValidationError
-from tamio.obligations.schemas import RecurrenceSpec
+from tamio.obligations.adding import AddObligation
+from tamio.obligations.inline import SYNTAX as ADD_SYNTAX
 
 
 class CommandError(ValidationError):
@@ -36,7 +37,7 @@ USAGES: Final[dict[str, Usage]] = {
                       "the weekly cash forecast and its chart (1 to 52 weeks); `accuracy`: how right past forecasts were"),
     "client": Usage('client "Name"', '/tamio client "Acme Corp"', "how a client pays, in words, and what it owes now"),
     "add": Usage(
-        'add client|expense|payroll|tax "Name" AMOUNT [CURRENCY] [FREQUENCY] [on DAY] [from DATE] [until DATE] [following|preceding]',
+        "add " + ADD_SYNTAX,
         '/tamio add expense "AWS" 1200 USD monthly on 15',
         "add what you are owed or owe; `add` alone opens a form",
     ),
@@ -90,15 +91,6 @@ class ShowClient:
 @dataclass(frozen=True)
 class OpenAddForm:
     kind: str | None = None
-
-
-@dataclass(frozen=True)
-class AddObligation:
-    kind: str  # client, expense, payroll, tax
-    name: str
-    amount: Decimal
-    currency: str
-    recurrence: RecurrenceSpec
 
 
 @dataclass(frozen=True)
