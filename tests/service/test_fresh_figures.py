@@ -5,7 +5,8 @@ prepared ("Cash dips $25,640.00 below your buffer", "Draw $26,000 -> lowest afte
 the forecast said -$24,653.58; after the draw, App Home's "Lowest" sat above alerts of the day
 before and the payroll card still offered the same $26,000 draw. Each step ends with the
 consistency check (item 7). The figures here are a few dollars off the findings' since the forecast
-spreads each receivable by how its client pays (issue 16): a sliver of the tail lands later.
+spreads each receivable by how its client pays (issue 16): $2.82 of February's invoices may come
+early, in the lowest week.
 """
 
 from __future__ import annotations
