@@ -192,7 +192,9 @@ async def _show(args: argparse.Namespace, ctx: CliContext) -> int:
     for o in view.options:
         mark = "*" if o.id == a.chosen_option_id else " "
         money = f"  {format_money(o.amount, o.currency or account.base_currency)}" if o.amount is not None else ""
-        print(f" {mark}{o.rank}. {o.title}{money}  (risk {o.risk_level}, {o.kind})")
+        lowest = (f", lowest after {format_money(o.forecast_lowest_balance, account.base_currency)}"
+                  if o.forecast_lowest_balance is not None else "")  # the card's figure, in the forecast's currency
+        print(f" {mark}{o.rank}. {o.title}{money}  (risk {o.risk_level}, {o.kind}{lowest})")
     if view.history_line:
         print(f"  {view.history_line}")
     if view.decider:

@@ -19,6 +19,7 @@ from tamio.cli import main
 from tamio.config import Settings
 from tamio.db import utcnow
 from tamio.execution import views
+from tamio.money import format_money
 from tamio.preparation.models import ActionStatus, ActionType, PreparedAction
 from tamio.scheduler.refresh import drain_refreshes
 from tests.api.conftest import Api, api_settings
@@ -98,3 +99,6 @@ async def test_the_card_the_api_and_the_cli_show_one_view_of_each_action(
         text_out = await asyncio.to_thread(cli, "actions", "show", view.action.id)
         if view.history_line:
             assert view.history_line in text_out
+        for option in view.options:  # each option's "lowest after", as its card shows it
+            if option.forecast_lowest_balance is not None:
+                assert f"lowest after {format_money(option.forecast_lowest_balance, 'USD')}" in text_out
