@@ -69,3 +69,9 @@ def test_an_approved_action_whose_email_failed_is_carried_out_by_jobs_run_execut
     assert shown["status"] == "executed"
     code, out, _ = tamio("history", "Cloud Host", now=NOW + timedelta(hours=1))
     assert "Delayed $2,500.00 from 2026-12-20" in out
+
+
+def test_a_backtest_with_its_dates_reversed_names_yesterday_not_the_to_date(tamio: Tamio) -> None:
+    code, _, err = tamio("forecast", "backtest", "--from", "2026-12-01", "--to", "2026-11-01")
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "up to yesterday, 2026-12-05" in err and "got 2026-12-01 to 2026-11-01" in err, err
