@@ -75,3 +75,15 @@ def test_a_backtest_with_its_dates_reversed_names_yesterday_not_the_to_date(tami
     code, _, err = tamio("forecast", "backtest", "--from", "2026-12-01", "--to", "2026-11-01")
     assert code == 1 and len(err.strip().splitlines()) == 1, err
     assert "up to yesterday, 2026-12-05" in err and "got 2026-12-01 to 2026-11-01" in err, err
+
+
+def test_a_partly_paid_one_off_invoice_is_not_offered_expect_less_from_now_on(tamio: Tamio, tmp_path: Path) -> None:
+    (tmp_path / "invoice.csv").write_text("counterparty,kind,amount,frequency,start_date\nAcme Corp,client,3000,once,2026-11-25\n")
+    assert tamio("import", "obligations", "invoice.csv")[0] == 0
+    code, out, err = tamio("paid", "Acme Corp", "1000")
+    assert code == 0 and "$2,000.00 still open" in out, err
+    actions = json.loads(tamio("actions", "list", "--json")[1])
+    [short] = [a for a in actions if a["action_type"] == "invoice_generation"]
+    options = json.loads(tamio("actions", "show", short["id"], "--json")[1])["options"]
+    # Asking for the rest is the answer; nothing of Acme's falls due ahead for a lower amount to apply to.
+    assert [o["kind"] for o in options] == ["send_email"], options
