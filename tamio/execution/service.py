@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiosmtplib
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -171,7 +172,9 @@ async def execute_action(
                 return _outcome(current, _lost(current))
             return _outcome(ctx.action, _done_message(ctx), ran=True)
     except Exception as exc:
-        log.warning("action %s attempt %s failed: %r", action_id, attempt, exc, exc_info=not isinstance(exc, TamioError))
+        # A mail server that is down or refuses is news, not a bug: its repr says it all, without a traceback.
+        expected = (TamioError, aiosmtplib.SMTPException, OSError)
+        log.warning("action %s attempt %s failed: %r", action_id, attempt, exc, exc_info=not isinstance(exc, expected))
         return await _record_failure(session_factory, account_id=account_id, action_id=action_id, now=now, attempt=attempt,
                                      claimed_version=claimed_version, exc=exc)
 
