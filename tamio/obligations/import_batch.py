@@ -39,7 +39,7 @@ from tamio.obligations.service import ObligationService
 CHUNK = 500  # rows per statement, and ids per IN list: within every backend's limit on parameters
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: an import holds one for each of the account's clients and vendors
 class Party:
     """A client or vendor as an import sees it: what the database had, and what the import changes."""
 
