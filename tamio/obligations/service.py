@@ -240,7 +240,7 @@ class ObligationService:
             agreement.id,
             {"type": obligation_type, "amount": amount, "currency": currency, "rrule": rrule, "start_date": spec.start_date},
         )
-        await self.generate_schedules(agreement)
+        await self.generate_many([agreement], arrears=True)  # a start in the past: what fell due since is owed
         return agreement
 
     async def update_agreement(
@@ -334,12 +334,13 @@ class ObligationService:
 
     # -- schedules ---------------------------------------------------------------------------
 
-    def _window_start(self, agreement: ObligationAgreement) -> date:
-        # A one-off keeps its date even when past (an invoice already overdue); recurring
-        # agreements start at today: the past is what was paid, not what is expected.
+    def _window_start(self, agreement: ObligationAgreement, *, arrears: bool = False) -> date:
+        # A one-off keeps its date even when past (an invoice already overdue); so does a new
+        # agreement (``arrears``): what fell due between its start and today is owed, overdue.
+        # Later refreshes start at today: the past is then what was paid, not what is expected.
         # (No rule date precedes the start, so today is the window even for a future start; a
         # business-day adjustment may move the first due date before the start itself.)
-        if agreement.frequency.value == "once":
+        if arrears or agreement.frequency.value == "once":
             return min(agreement.start_date, self.today)
         return self.today
 
@@ -348,8 +349,9 @@ class ObligationService:
         changed = await self.generate_many([agreement], until=until)
         return changed
 
-    async def generate_many(self, agreements: Sequence[ObligationAgreement], *, until: date | None = None) -> int:
-        """Generate or refresh schedules for many agreements in a fixed number of queries."""
+    async def generate_many(self, agreements: Sequence[ObligationAgreement], *, until: date | None = None, arrears: bool = False) -> int:
+        """Generate or refresh schedules for many agreements in a fixed number of queries (``arrears``: new
+        agreements, whose occurrences from a start in the past are owed)."""
         end = until or self.generation_end
         if not agreements:
             return 0
@@ -378,7 +380,7 @@ class ObligationService:
                     "calendar": agreement.holiday_calendar,
                 }
             ).recurrence()
-            window_start = self._window_start(agreement)
+            window_start = self._window_start(agreement, arrears=arrears)
             # Refresh schedules generated earlier beyond today's horizon too.
             agreement_end = max([end, *(s.due_date for s in have.values() if s.status == ScheduleStatus.SCHEDULED)])
             wanted = {o.rule_date: o.due_date for o in spec_recurrence.occurrences(window_start, agreement_end)}
