@@ -78,8 +78,11 @@ def read_day_word(token: str, today: date) -> date:
     return read_date(token)
 
 
+KEYWORDS: Final = frozenset({"on", "from", "starting", "due", "until", "to", "holidays", "ref", "for", "invoice"})
+
+
 def looks_like_currency(token: str) -> bool:
-    return len(token) == 3 and token.isalpha() and token.lower() not in FREQUENCY_ALIASES
+    return len(token) == 3 and token.isalpha() and token.lower() not in FREQUENCY_ALIASES and token.lower() not in KEYWORDS
 
 
 def parse_add(words: list[str], *, today: date, base_currency: str) -> AddObligation:
@@ -111,7 +114,7 @@ def parse_add(words: list[str], *, today: date, base_currency: str) -> AddObliga
     ref: str | None = None
     convention = BusinessDayConvention.NONE
     calendar: str | None = None
-    takes_word = ("on", "from", "starting", "due", "until", "to", "holidays", "ref")
+    takes_word = KEYWORDS - {"for", "invoice"}
     i = 0
     while i < len(rest):
         word = rest[i].lower()
