@@ -56,12 +56,11 @@ async def add_obligation(scope: Scope, obligation: AddObligation) -> str:
 
 def confirmation(added: AddedObligation, *, base_currency: str, today: date) -> str:
     obligation = added.obligation
-    recurrence = obligation.recurrence.recurrence()
+    once = obligation.recurrence.frequency == Frequency.ONCE
     verb = "Added" if added.created else "Added another amount to"
     what = f"invoice {escape(obligation.invoice)} for " if obligation.invoice else ""
-    when = f", first due {day_label(added.first_due)}" if added.first_due else ""
-    if obligation.recurrence.frequency == Frequency.ONCE and added.first_due:
-        when = f", due {day_label(added.first_due)}"
+    how = "" if once else " " + describe(obligation.recurrence.recurrence())
+    when = f", {'due' if once else 'first due'} {day_label(added.first_due)}" if added.first_due else ""
     if added.overdue:
         when += f" ({added.overdue})"
     if added.arrears > 1:
@@ -70,7 +69,7 @@ def confirmation(added: AddedObligation, *, base_currency: str, today: date) -> 
     in_base = in_base_currency(added.converted_from, base_currency, today=today)
     return (
         f":white_check_mark: {verb} *{escape(added.counterparty.name)}* ({KIND_WORDS[obligation.kind]}): "
-        f"{what}{money(obligation.amount, obligation.currency)}{in_base} {describe(recurrence)}{when}.{email}"
+        f"{what}{money(obligation.amount, obligation.currency)}{in_base}{how}{when}.{email}"
     )
 
 

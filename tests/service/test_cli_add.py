@@ -1,0 +1,50 @@
+"""``tamio add``: the same words, rules and messages as ``/tamio add``, through the core's one function."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.service.test_cli_new_user import Tamio, books, one_clear_line, tamio  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.backends("sqlite")
+
+
+def rows(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(tmp_path / "new-user.db") as db:
+        return db.execute(sql).fetchall()
+
+
+def test_an_overdue_invoice_from_the_cli(books: Tamio, tmp_path: Path) -> None:  # noqa: F811
+    code, out, err = books("add", 'client "Late Payer Co" invoice 5000 due 2026-11-20 ref INV-1042')
+    assert code == 0, err
+    assert out.strip() == "Added Late Payer Co (client): invoice INV-1042 for $5,000.00, due 2026-11-20 (already 10 days overdue)."
+    assert rows(tmp_path, "select due_date, status, invoice_number from obligation_schedules") == [("2026-11-20", "overdue", "INV-1042")]
+    forecast = json.loads(books("forecast", "--json", "--as-of", "2026-11-30")[1])
+    assert forecast["weeks"][0]["inflows"] == "5000.00"
+    # The shell's own words work too, and the second amount goes to the same client.
+    code, out, err = books("add", "client", "Late Payer Co", "invoice", "250", "due", "2026-12-04", "--email", "ap@late.example")
+    assert code == 0 and out.startswith("Added another amount to Late Payer Co (client): $250.00, due 2026-12-04."), err
+    assert rows(tmp_path, "select contact_email from clients") == [("ap@late.example",)]
+
+
+def test_arrears_of_an_agreement_started_in_the_past(books: Tamio, tmp_path: Path) -> None:  # noqa: F811
+    code, out, err = books("add", 'expense "Rent" 1000 monthly on 1 from 2026-09-01')
+    assert code == 0 and "3 payments since then are already overdue" in out, err
+    assert [r[0] for r in rows(tmp_path, "select due_date from obligation_schedules where status = 'overdue' order by due_date")] == [
+        "2026-09-01", "2026-10-01", "2026-11-01"]
+
+
+@pytest.mark.parametrize(("line", "needles"), [
+    ('expense "Rent" 99999999999999999 monthly', ("99,999,999,999,999,999", "at most 1,000,000,000,000")),
+    ('expense "' + "x" * 201 + '" 10 monthly', ("201 characters", "at most 200")),
+    ('expense "Rent" 10 XYZ monthly', ("`XYZ` is not a currency I know",)),
+    ('client "Acme" invoice 10 due 2026-11-20 ref INV-1 weekly', ("An invoice is paid once",)),
+    ('expense "Rent" 10 monthly from 2020-01-01', ("more than 5 years ago",)),
+])
+def test_refusals_are_one_line_and_write_nothing(books: Tamio, tmp_path: Path, line: str, needles: tuple[str, ...]) -> None:  # noqa: F811
+    one_clear_line(books("add", line), *needles)
+    assert rows(tmp_path, "select count(*) from clients") == [(0,)] and rows(tmp_path, "select count(*) from expense_buckets") == [(0,)]
