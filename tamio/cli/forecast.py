@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 from typing import Any
 
-from tamio.cli.context import CliContext
+from tamio.cli.context import CliContext, date_argument
 from tamio.forecast.service import calculate_forecast
 from tamio.forecast.views import render_table
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write it like 2026-12-07") from exc
 
 
 def _weeks(text: str) -> int:
@@ -32,7 +24,7 @@ def _weeks(text: str) -> int:
 def register(sub: Any) -> None:
     parser = sub.add_parser("forecast", help="the weekly cash forecast")
     parser.add_argument("--weeks", type=_weeks, default=13)
-    parser.add_argument("--as-of", type=_date, default=None, help="first day of week 1 (default: today)")
+    parser.add_argument("--as-of", type=date_argument, default=None, help="first day of week 1 (default: today)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_forecast)
 

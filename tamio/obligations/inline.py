@@ -17,6 +17,7 @@ import shlex
 from datetime import date, timedelta
 from typing import Final
 
+from tamio.dates import read_date
 from tamio.errors import TamioError, ValidationError
 from tamio.money import normalize_currency, parse_amount
 from tamio.obligations.adding import AddObligation
@@ -62,13 +63,6 @@ def read_kind(word: str) -> str:
     if kind is None:
         raise ValidationError(f"`{word[:40]}` is not something I can add.", hint="Say `client`, `expense`, `payroll` or `tax`.")
     return kind
-
-
-def read_date(token: str) -> date:
-    try:
-        return date.fromisoformat(token)
-    except ValueError as exc:
-        raise ValidationError(f"I couldn't read the date `{token}`.", hint="Write dates like 2026-12-01.") from exc
 
 
 def read_day_word(token: str, today: date) -> date:

@@ -60,3 +60,10 @@ async def test_viewers_may_not_add(api: Api, business: Business) -> None:
     reply = await api.post("/data/obligations", token=business.viewer,
                            json={"kind": "client", "name": "Acme", "amount": "10", "recurrence": once(0)})
     assert_problem(reply, 403)
+
+
+async def test_one_date_reader(api: Api, business: Business) -> None:
+    """The words Slack, the CLI and the CSV import use for a date that is not on the calendar (issue 19 item 2)."""
+    body = {"kind": "expense", "name": "Rent", "amount": "10", "recurrence": {"frequency": "monthly", "start_date": "2027-02-31"}}
+    problem = assert_problem(await api.post("/data/obligations", token=business.approver, json=body), 422)
+    assert any("2027-02-31 is not a date on the calendar; check the month and day." in e["message"] for e in problem["errors"]), problem

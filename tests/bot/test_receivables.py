@@ -77,3 +77,13 @@ async def test_an_agreement_started_in_the_past_schedules_its_arrears(bot: BotHa
 async def test_arrears_reach_back_five_years_at_most(bot: BotHarness) -> None:
     await bot.command(ADMIN, 'add client "Old Co" 1000 monthly from 2021-12-06')
     assert "more than 5 years ago" in last_text(bot)
+
+
+async def test_one_date_reader_and_currency_words(bot: BotHarness) -> None:
+    """Issue 19 item 2: the CLI's and the API's words for a date off the calendar; an unknown currency named as unknown."""
+    await bot.command(ADMIN, 'add expense "Rent" 10 monthly from 2027-02-31')
+    assert "2027-02-31 is not a date on the calendar; check the month and day." in last_text(bot)
+    await bot.command(ADMIN, 'add expense "Rent" 10 XYZ monthly')
+    assert "`XYZ` is not a currency I know." in last_text(bot)
+    await bot.command(ADMIN, 'add expense "Rent\u0007Bell" 10 monthly')
+    assert "control character" in last_text(bot)

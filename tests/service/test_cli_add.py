@@ -48,3 +48,10 @@ def test_arrears_of_an_agreement_started_in_the_past(books: Tamio, tmp_path: Pat
 def test_refusals_are_one_line_and_write_nothing(books: Tamio, tmp_path: Path, line: str, needles: tuple[str, ...]) -> None:  # noqa: F811
     one_clear_line(books("add", line), *needles)
     assert rows(tmp_path, "select count(*) from clients") == [(0,)] and rows(tmp_path, "select count(*) from expense_buckets") == [(0,)]
+
+
+def test_one_date_reader(books: Tamio) -> None:  # noqa: F811
+    """The words Slack, the CSV import and the API use for a date that is not on the calendar (issue 19 item 2)."""
+    one_clear_line(books("add", 'expense "Rent" 10 monthly from 2027-02-31'), "2027-02-31 is not a date on the calendar; check the month and day.")
+    one_clear_line(books("forecast", "--as-of", "2027-02-31"), "2027-02-31 is not a date on the calendar; check the month and day.", code=2)
+    one_clear_line(books("paid", "Acme", "10", "--on", "2027-02-31"), "2027-02-31 is not a date on the calendar; check the month and day.", code=2)
