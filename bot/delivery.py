@@ -56,7 +56,7 @@ from bot.charts import ChartLinks
 from bot.home import publish_home, publish_homes
 from bot.oauth import BotTokens
 from bot.problems import PROBLEM_KIND, admins_to_tell, note_lost_channel, problem_text
-from bot.queries import load_card
+from bot.queries import load_card, with_email_needs
 from bot.runtime import Runtime
 from tamio.accounts.models import Account
 from tamio.detection.models import DetectionAlert
@@ -337,6 +337,7 @@ class DeliveryWorker:
             card = await load_card(db, account_id=account.id, action_id=str(row.payload.get("action_id")))
             if card is None:
                 raise Skip("the action no longer exists")
+            await with_email_needs(db, [card], account=account, settings=self.runtime.settings, now=self.runtime.clock())
             today = self.runtime.clock().astimezone(_zone(account)).date()
             blocks = card_blocks(card, today=today, base_currency=account.base_currency)
             text = card_text(card)

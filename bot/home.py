@@ -27,7 +27,7 @@ from bot.boundary import handler
 from bot.charts import ChartLinks
 from bot.forecasting import load_forecast
 from bot.problems import lost_channels, problem_text
-from bot.queries import CardData, count_pending, load_cards, open_alerts, pending_action_ids
+from bot.queries import CardData, count_pending, load_cards, open_alerts, pending_action_ids, with_email_needs
 from bot.runtime import Runtime, Scope
 from tamio.accounts.models import Account, Member, Role
 from tamio.accounts.privacy import FIGURES_FOR_VIEWERS_HINT, attention_line, may_see_figures
@@ -93,7 +93,9 @@ async def load_home(runtime: Runtime, *, account_id: str, charts: ChartLinks) ->
         forecast = await load_forecast(db, account=account, settings=runtime.settings, today=today, now=now, weeks=HOME_WEEKS)
         alerts = await open_alerts(db, account_id=account.id)
         pending = await count_pending(db, account_id=account.id)
-        cards = await load_cards(db, account_id=account.id, action_ids=await pending_action_ids(db, account_id=account.id, limit=12))
+        cards = await with_email_needs(
+            db, await load_cards(db, account_id=account.id, action_ids=await pending_action_ids(db, account_id=account.id, limit=12)),
+            account=account, settings=runtime.settings, now=now)
         lost = await lost_channels(db, account_id=account.id, since=now - PROBLEMS_SHOWN_FOR)
         await db.commit()
     url = charts.url(account_id=account.id, as_of=today, weeks=HOME_WEEKS, now=now) if chart_reachable(runtime.settings) else None

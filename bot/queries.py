@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, Member
+from tamio.config import Settings
 from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert
 from tamio.execution.history import summary_lines
 from tamio.execution.models import ActionApproval
 from tamio.execution.queries import edited_options
+from tamio.execution.readiness import EmailNeed, email_needs
 from tamio.preparation.models import ActionOption, ActionStatus, LinkedAction, LinkType, PreparedAction
 
 OPEN_ALERTS = (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)
@@ -57,6 +60,7 @@ class CardData:
     decided_by: Member | None = None
     edited_option_id: str | None = None  # the option whose draft the action's edited subject/body rewrote
     history_line: str = ""  # what happened with its client or vendor: "Chased 2x, last 3 Dec by @maria"
+    needs: dict[str, EmailNeed] = field(default_factory=dict)  # option id -> what its email needs first (``with_email_needs``)
 
     def option(self, option_id: str | None) -> ActionOption | None:
         return next((o for o in self.options if o.id == option_id), None)
@@ -195,6 +199,14 @@ async def _edited_options(db: AsyncSession, *, account_id: str, cards: list[Card
     found = await edited_options(db, account_id=account_id, actions=[c.action for c in cards])
     for card in cards:
         card.edited_option_id = found.get(card.action.id) or card.action.chosen_option_id
+
+
+async def with_email_needs(db: AsyncSession, cards: list[CardData], *, account: Account, settings: Settings, now: datetime) -> list[CardData]:
+    """What each pending card's email options need before approval (SMTP settings, an address), from the core."""
+    for card in cards:
+        if card.action.status == ActionStatus.PENDING:
+            card.needs = await email_needs(db, account=account, action=card.action, options=card.options, settings=settings, now=now)
+    return cards
 
 
 async def load_card(db: AsyncSession, *, account_id: str, action_id: str) -> CardData | None:

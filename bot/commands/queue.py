@@ -15,7 +15,7 @@ from bot.blocks.card import card_blocks
 from bot.blocks.common import MESSAGE_MAX_BLOCKS, Block, context, divider, header, section
 from bot.boundary import Reply, tell
 from bot.commands import parse
-from bot.queries import count_pending, load_cards, open_alerts, pending_action_ids
+from bot.queries import count_pending, load_cards, open_alerts, pending_action_ids, with_email_needs
 from bot.runtime import Scope
 from tamio.accounts.models import Role
 
@@ -35,7 +35,10 @@ async def show_actions(scope: Scope, command: parse.ShowActions, client: AsyncWe
     if not total:
         text = ":white_check_mark: Nothing waits for a decision."
         return Reply(text, [section(text)])
-    cards = await load_cards(scope.db, account_id=scope.account.id, action_ids=await pending_action_ids(scope.db, account_id=scope.account.id, limit=10))
+    cards = await with_email_needs(
+        scope.db, await load_cards(scope.db, account_id=scope.account.id,
+                                   action_ids=await pending_action_ids(scope.db, account_id=scope.account.id, limit=10)),
+        account=scope.account, settings=scope.settings, now=scope.now)
     blocks: list[Block] = [header(f"Waiting for a decision ({total})")]
     shown = 0
     for card in cards:

@@ -216,7 +216,7 @@ async def _approve(args: argparse.Namespace, ctx: CliContext) -> int:
         view = await queries.action_view(session, account_id=account.id, action_id=args.action_id)
         decision = await lifecycle.approve(
             session, account=account, member=member, action_id=view.action.id, option_id=_option_id(view, args.option),
-            edited_subject=args.subject, edited_body=args.body, now=ctx.now,
+            edited_subject=args.subject, edited_body=args.body, now=ctx.now, settings=ctx.settings,
         )
     return await _after(decision, account, ctx, execute=not args.no_execute)
 

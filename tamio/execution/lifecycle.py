@@ -32,12 +32,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, Member, Role
+from tamio.config import Settings
 from tamio.currency.service import RateBook
 from tamio.errors import Conflict, MissingExchangeRate, PermissionDenied, ValidationError
 from tamio.execution import policy
 from tamio.execution.decided import DECIDED, AlreadyDecided, Decision, already_decided, clock_text
 from tamio.execution.models import ActionApproval
 from tamio.execution.queries import edited_options
+from tamio.execution.readiness import check_sendable
 from tamio.execution.transitions import (
     Actor,
     compare_and_set,
@@ -103,8 +105,13 @@ async def approve(
     edited_subject: str | None = None,
     edited_body: str | None = None,
     now: datetime,
+    settings: Settings | None = None,
 ) -> Decision:
-    """Approve ``option_id`` of a pending action; the second approval of a dual-control action completes it."""
+    """Approve ``option_id`` of a pending action; the second approval of a dual-control action completes it.
+
+    Every edge passes the server's ``settings``: an option whose email cannot go out (no SMTP settings, or
+    no address for its recipient) is then refused before anything is approved (``readiness``). Without
+    them (tests of the decision rules alone) that check is left out."""
     _check_member(account, member)
     for _ in range(CAS_TRIES):
         action = await load_action(db, account_id=account.id, action_id=action_id)
@@ -115,6 +122,8 @@ async def approve(
         if action.status != ActionStatus.PENDING or _is_expired(action, now):
             raise await already_decided(db, account=account, action=action, member=member, now=now)
         option = await load_option(db, action=action, option_id=option_id)
+        if settings is not None:
+            await check_sendable(db, account=account, action=action, option=option, settings=settings, now=now)
         edits = _edits(option, edited_subject, edited_body)
         draft, discarded = await _draft_for(db, account=account, action=action, option=option,
                                             edited_subject=edited_subject, edited_body=edited_body, edits=edits)

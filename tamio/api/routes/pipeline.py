@@ -208,7 +208,7 @@ async def approve_action(call: Call) -> DecisionOut:
     body = call.body(ApproveIn)
     decision = await lifecycle.approve(
         call.db, account=call.account, member=call.member, action_id=call.path["action_id"], option_id=body.option_id,
-        edited_subject=body.edited_subject, edited_body=body.edited_body, now=call.now,
+        edited_subject=body.edited_subject, edited_body=body.edited_body, now=call.now, settings=call.settings,
     )
     _carry_out_after_commit(call, decision)
     return _decision_out(decision)
