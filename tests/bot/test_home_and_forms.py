@@ -38,7 +38,7 @@ async def test_app_home_shows_cash_chart_alerts_and_the_queue(bot: BotHarness) -
     await bot.command(ADMIN, 'add payroll "Payroll" 42000 semimonthly from 2026-12-08')
     await bot.command(ADMIN, "digest here")
     account = await account_of(bot.sessions)
-    action = await prepare(bot.sessions, account.id, title="Acme Corp is 16 days late", options=[Option("Chase Acme Corp")])
+    action = await prepare(bot.sessions, account.id, title="Acme Corp is 16 days late", options=[Option("Chase Acme Corp", subject="Overdue", body="Hi", email="ap@acme.example")])
     await bot.sender.app_home_opened(ADMIN)
     await bot.settle()
     home = bot.slack.home_views[ADMIN]
