@@ -2,7 +2,7 @@
 
     read_date("2026-12-01")    # date(2026, 12, 1)
     read_date("2027-02-31")    # ValidationError: 2027-02-31 is not a date on the calendar; check the month and day.
-    read_date("12/01/2026")    # ValidationError: I couldn't read '12/01/2026' as a date; write it like 2026-12-01.
+    read_date("12/01/2026")    # ValidationError: I couldn't read '12/01/2026' as a date; write it as YYYY-MM-DD, like 2026-12-01.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def read_date(text: str, *, field: str = "date", what: str = "The date") -> date
         raise ValidationError(f"{what} is empty; write it like {EXAMPLE}.", field_errors={field: f"write it like {EXAMPLE}"})
     shown = raw if len(raw) <= 40 else raw[:39] + "…"
     if not _ISO.fullmatch(raw):
-        raise ValidationError(f"I couldn't read '{shown}' as a date; write it like {EXAMPLE}.", field_errors={field: f"write it like {EXAMPLE}"})
+        raise ValidationError(f"I couldn't read '{shown}' as a date; write it as YYYY-MM-DD, like {EXAMPLE}.", field_errors={field: f"write it like {EXAMPLE}"})
     try:
         day = date.fromisoformat(raw)
     except ValueError:

@@ -20,7 +20,8 @@ from tamio.obligations.recurrence import Frequency, describe
 
 def register(sub: Any) -> None:
     about = f"add what the business is owed or owes: {SYNTAX}"
-    parser = sub.add_parser("add", help=about, description=about[:1].upper() + about[1:] + ".",
+    short = "add what the business is owed or owes, in /tamio add's words: tamio add 'client \"Acme\" invoice 5000 due 2026-11-20'"
+    parser = sub.add_parser("add", help=short, description=about[:1].upper() + about[1:] + ".",
                             epilog="Example: tamio add 'client \"Acme Corp\" invoice 5000 due 2026-11-20 ref INV-1042'")
     parser.add_argument("words", nargs="+", metavar="WORD", help="the obligation, as in Slack's /tamio add")
     parser.add_argument("--email", default=None, help="where follow-up emails to this client or vendor go")

@@ -55,3 +55,19 @@ def test_one_date_reader(books: Tamio) -> None:  # noqa: F811
     one_clear_line(books("add", 'expense "Rent" 10 monthly from 2027-02-31'), "2027-02-31 is not a date on the calendar; check the month and day.")
     one_clear_line(books("forecast", "--as-of", "2027-02-31"), "2027-02-31 is not a date on the calendar; check the month and day.", code=2)
     one_clear_line(books("paid", "Acme", "10", "--on", "2027-02-31"), "2027-02-31 is not a date on the calendar; check the month and day.", code=2)
+
+
+def test_the_csv_import_holds_rows_to_the_same_rules(books: Tamio, tmp_path: Path) -> None:  # noqa: F811
+    """Issue 19 item 1 (and 17 item 2): the CSV's rows go through the core's rules, with Slack's receivables as they are."""
+    path = tmp_path / "books.csv"
+    path.write_text("counterparty,kind,amount,currency,frequency,start_date\n"
+                    "Late Payer Co,client,5000,USD,once,2026-11-20\n"
+                    "Rent,vendor,1000,USD,monthly,2026-09-30\n")
+    code, out, err = books("import", "obligations", str(path))
+    assert code == 0, err
+    overdue = rows(tmp_path, "select due_date from obligation_schedules where status = 'overdue' order by due_date")
+    assert [r[0] for r in overdue] == ["2026-09-30", "2026-10-30", "2026-11-20"]  # the invoice, and the rent's arrears
+    path.write_text("counterparty,kind,amount,currency,frequency,start_date\nOld Co,client,10,USD,monthly,2020-01-01\n")
+    one_clear_line(books("import", "obligations", str(path)), "line 2, column start_date", "more than 5 years ago")
+    path.write_text("counterparty,kind,amount,currency,frequency,start_date\nBad Date Co,client,10,USD,monthly,2027-02-31\n")
+    one_clear_line(books("import", "obligations", str(path)), "2027-02-31 is not a date on the calendar; check the month and day")
