@@ -148,10 +148,12 @@ def main() -> None:
             theirs["--help"] = timed([hledger, "--help"], env, args.runs)
             theirs["forecast"] = timed([hledger, "-f", str(work / "rules.journal"), "balance", "assets:cash", "-W", "-H",
                                         "-b", today.isoformat(), "-e", end.isoformat(), "--forecast"], env, args.runs)
-        print(f"{args.obligations} obligations, median of {args.runs} runs each, whole processes")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"{args.obligations} obligations, median of {args.runs} runs each, whole processes "
+              f"(load average {load} on {os.cpu_count()} CPUs)")
         for name, (wall, cpu) in figures.items():
-            verdict = "meets" if wall < targets[name] else "misses"
-            line = f"tamio {name:<9} wall={wall:6.3f}s cpu={cpu:6.3f}s  ({verdict} the {targets[name]} s target)"
+            verdict = " ".join(f"{what} {'meets' if value < targets[name] else 'misses'}," for what, value in (("wall", wall), ("cpu", cpu)))
+            line = f"tamio {name:<9} wall={wall:6.3f}s cpu={cpu:6.3f}s  (target {targets[name]} s: {verdict.rstrip(',')})"
             if name in theirs:
                 their_wall, their_cpu = theirs[name]
                 line += (f"   hledger wall={their_wall:6.3f}s cpu={their_cpu:6.3f}s   ratio tamio/hledger "

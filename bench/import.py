@@ -116,8 +116,9 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     start_only, _, start_cpu = tamio({**os.environ, "PYTHONPATH": str(ROOT)}, "--help")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"(a `tamio --help` process alone takes {start_only:.2f}s, cpu {start_cpu:.2f}s, of each figure; cpu is the "
-          "import process's own, a fairer figure than wall time on a busy machine)")
+          f"import process's own, a fairer figure than wall time on a busy machine: load average {load} on {os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not args.pg_only:

@@ -56,11 +56,12 @@ from bot.charts import ChartLinks
 from bot.home import publish_home, publish_homes
 from bot.oauth import BotTokens
 from bot.problems import PROBLEM_KIND, admins_to_tell, note_lost_channel, problem_text
-from bot.queries import load_card, with_email_needs
+from bot.queries import load_card
 from bot.runtime import Runtime
 from tamio.accounts.models import Account
 from tamio.detection.models import DetectionAlert
 from tamio.digest import DailyDigest
+from tamio.execution.readiness import with_email_needs
 from tamio.integrations.connections import RECONNECT_KIND
 from tamio.outbox import service as outbox
 from tamio.outbox.models import OutboxMessage

@@ -27,7 +27,7 @@ from bot.boundary import handler
 from bot.charts import ChartLinks
 from bot.forecasting import load_forecast
 from bot.problems import lost_channels, problem_text
-from bot.queries import CardData, count_pending, load_cards, open_alerts, pending_action_ids, with_email_needs
+from bot.queries import CardData, count_pending, load_cards, open_alerts, pending_action_ids
 from bot.runtime import Runtime, Scope
 from tamio.accounts.models import Account, Member, Role
 from tamio.accounts.privacy import FIGURES_FOR_VIEWERS_HINT, attention_line, may_see_figures
@@ -35,6 +35,7 @@ from tamio.accounts.service import get_user_configuration
 from tamio.config import Settings
 from tamio.detection.models import DetectionAlert
 from tamio.errors import NotFound
+from tamio.execution.readiness import with_email_needs
 from tamio.forecast.engine import Forecast
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}

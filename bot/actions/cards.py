@@ -39,13 +39,13 @@ from bot.blocks.common import cut, escape, section, slack_moment
 from bot.blocks.draft_form import draft_form
 from bot.blocks.review import REVIEW_CALLBACK, review_form
 from bot.boundary import FieldErrors, handler, tell
-from bot.queries import CardData, load_card, with_email_needs
+from bot.queries import CardData, load_card
 from bot.replies import send_to_response_url
 from bot.runtime import Scope
 from tamio.accounts.models import Role
 from tamio.errors import Conflict, LockedField, NotFound, PermissionDenied, TamioError, ValidationError
 from tamio.execution import lifecycle
-from tamio.execution.readiness import add_missing_address
+from tamio.execution.readiness import add_missing_address, with_email_needs
 from tamio.preparation.models import ActionStatus
 
 log = logging.getLogger("tamio.bot")

@@ -15,9 +15,10 @@ from bot.blocks.card import card_blocks
 from bot.blocks.common import MESSAGE_MAX_BLOCKS, Block, context, divider, header, section
 from bot.boundary import Reply, tell
 from bot.commands import parse
-from bot.queries import count_pending, load_cards, open_alerts, pending_action_ids, with_email_needs
+from bot.queries import count_pending, load_cards, open_alerts, pending_action_ids
 from bot.runtime import Scope
 from tamio.accounts.models import Role
+from tamio.execution.readiness import with_email_needs
 
 
 async def show_alerts(scope: Scope, command: parse.ShowAlerts, client: AsyncWebClient) -> Reply:

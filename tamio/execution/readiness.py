@@ -27,8 +27,9 @@ from tamio.execution.executors import executor_for
 from tamio.execution.executors.base import ExecutionContext, ExecutionProblem
 from tamio.execution.executors.email import NoRecipient
 from tamio.execution.transitions import show_in_slack
+from tamio.execution.views import ActionView
 from tamio.outbox.service import enqueue
-from tamio.preparation.models import ActionOption, PreparedAction
+from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 
 NO_SMTP = "Tamio cannot send email yet: this server has no SMTP settings (SMTP_HOST)."
 NO_SMTP_HINT = "Set SMTP_HOST (and SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD, SMTP_SENDER) where Tamio runs, or choose an option that sends nothing."
@@ -80,6 +81,16 @@ async def email_needs(
         if need is not None:
             found[option.id] = need
     return found
+
+
+async def with_email_needs(
+    db: AsyncSession, views: list[ActionView], *, account: Account, settings: Settings, now: datetime,
+) -> list[ActionView]:
+    """What each pending action's email options need before approval, on its view (the card, App Home)."""
+    for view in views:
+        if view.action.status == ActionStatus.PENDING:
+            view.needs = await email_needs(db, account=account, action=view.action, options=view.options, settings=settings, now=now)
+    return views
 
 
 async def check_sendable(

@@ -69,4 +69,21 @@ def test_a_command_loads_its_own_module_only(tmp_path: Path) -> None:
     done, modules = loaded(tmp_path, "forecast")  # no tables yet: it reaches the database and says so
     assert done.returncode == 1 and "tamio db upgrade" in done.stderr
     assert {"sqlalchemy", "aiosqlite", "tamio.forecast.service"} <= modules
-    assert not {m for m in modules if m.split(".")[0] in ("alembic", "matplotlib", "jinja2", "aiohttp", "asyncpg", "tqdm")}
+    assert not {m for m in modules if m.split(".")[0] in ("alembic", "matplotlib", "jinja2", "aiohttp", "asyncpg", "tqdm", "holidays")}
+
+
+def test_the_program_exits_quickly_with_its_output_and_status(tmp_path: Path) -> None:
+    """``run`` leaves without taking the interpreter apart: what was printed still arrives, whole."""
+    env = {**os.environ, "TAMIO_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db"}
+
+    def tamio(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tamio.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+    missing = tamio("forecast")
+    assert missing.returncode == 1 and "run `tamio db upgrade` first" in missing.stderr
+    assert tamio("db", "upgrade").returncode == 0
+    for n in range(3):
+        assert tamio("account", "create", "--name", f"Shop {n}", "--base-currency", "USD").returncode == 0
+    listed = tamio("account", "list", "--json")
+    assert listed.returncode == 0
+    assert sorted(a["name"] for a in json.loads(listed.stdout)) == ["Shop 0", "Shop 1", "Shop 2"]
