@@ -100,7 +100,9 @@ def test_a_failed_action_is_pointed_out_below_the_pending_ones(tmp_path: Path, m
             out = capsys.readouterr()
             return code, out.out, out.err
 
-        # Its client has no address: refused before approval (issue 19 item 5), never accepted and then failing.
+        # Its client has no address: said before approval, and refused (issue 19 item 5), never accepted and then failing.
+        code, out, _ = tamio("actions", "show", ids["other"])
+        assert code == 0 and "needs: " in out and "has no email address, so this message cannot be sent." in out
         code, out, err = tamio("actions", "approve", ids["other"], "--as", ids["maria"])
         assert code == 1 and "has no email address, so this message cannot be sent. Nothing was approved." in err, (out, err)
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1
