@@ -29,6 +29,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from tamio.data.counterparties import read_email
 from tamio.errors import TamioError, ValidationError
 from tamio.limits import check_amount, check_name
 from tamio.money import normalize_currency, parse_amount, precision
@@ -130,8 +131,6 @@ class AddObligation(BaseModel):
     @field_validator("contact_email", mode="before")
     @classmethod
     def _email(cls, value: Any) -> str | None:
-        from tamio.data.counterparties import read_email
-
         if value is None or not str(value).strip():
             return None
         try:
