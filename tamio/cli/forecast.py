@@ -17,9 +17,11 @@ import json
 from typing import Any
 
 from tamio.cli.context import CliContext, date_argument
+from tamio.data.service import stale_cash_rates
 from tamio.forecast.service import calculate_forecast
 from tamio.forecast.snapshots import forecast_accuracy, run_backtest
 from tamio.forecast.views import accuracy_json, render_accuracy, render_table
+from tamio.money import format_money
 
 
 def _weeks(text: str) -> int:
@@ -69,10 +71,13 @@ async def _forecast(args: argparse.Namespace, ctx: CliContext) -> int:
         forecast = await calculate_forecast(
             session, account.id, as_of=as_of, weeks=args.weeks, settings=ctx.settings, today=today, now=ctx.now
         )
+        stale = await stale_cash_rates(session, account_id=account.id, base_currency=account.base_currency, today=today)
     if args.json:
         print(json.dumps(forecast.to_json()))
     else:
         print(render_table(forecast, account_name=account.name))
+        if stale:  # named on the figure it changed: the opening cash every week's balance starts from
+            print(f"Opening cash {format_money(forecast.opening_balance, forecast.base_currency)} converts {stale}.")
     return 0
 
 

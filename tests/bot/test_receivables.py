@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from tamio.currency.service import add_rate
 from tamio.detection.models import DetectionAlert, DetectionType
 from tamio.forecast.service import calculate_forecast
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, ScheduleStatus
@@ -87,3 +88,14 @@ async def test_one_date_reader_and_currency_words(bot: BotHarness) -> None:
     assert "`XYZ` is not a currency I know." in last_text(bot)
     await bot.command(ADMIN, 'add expense "Rent\u0007Bell" 10 monthly')
     assert "control character" in last_text(bot)
+
+
+async def test_a_stale_rate_is_named_on_the_cash_figure_of_the_forecast(bot: BotHarness) -> None:
+    """Issue 19 item 2: the forecast reply names a rate more than 7 days old on the cash figure it converted."""
+    async with bot.sessions() as db, db.begin():
+        await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.08"), rate_date=date(2026, 11, 23), account_id=None)
+    await bot.command(ADMIN, 'balance set "Savings" 1000 EUR')
+    assert "at the 23 Nov rate" in last_text(bot)
+    await bot.command(ADMIN, "forecast")
+    reply = next(e for e in reversed(bot.ephemerals_for(ADMIN)) if e.get("blocks") and e["blocks"][0]["type"] == "header")
+    assert ":warning: Cash today ($1,080) converts Savings (EUR) at the 23 Nov rate." in str(reply["blocks"])

@@ -71,3 +71,15 @@ def test_the_csv_import_holds_rows_to_the_same_rules(books: Tamio, tmp_path: Pat
     one_clear_line(books("import", "obligations", str(path)), "line 2, column start_date", "more than 5 years ago")
     path.write_text("counterparty,kind,amount,currency,frequency,start_date\nBad Date Co,client,10,USD,monthly,2027-02-31\n")
     one_clear_line(books("import", "obligations", str(path)), "2027-02-31 is not a date on the calendar; check the month and day")
+
+
+def test_a_stale_rate_is_named_on_the_cash_figure_it_converted(books: Tamio, tmp_path: Path) -> None:  # noqa: F811
+    """Issue 19 item 2: a rate more than 7 days old is named on the figure it changed, not only in a footnote."""
+    assert books("rates", "add", "EUR", "USD", "1.08", "--date", "2026-11-02")[0] == 0
+    code, out, err = books("balance", "set", "Savings", "1000", "EUR")
+    assert code == 0 and "at the 2 Nov rate" in out, err
+    code, out, err = books("forecast", "--as-of", "2026-11-30")
+    assert code == 0 and out.strip().splitlines()[-1] == "Opening cash $1,080.00 converts Savings (EUR) at the 2 Nov rate.", out
+    assert books("rates", "add", "EUR", "USD", "1.10", "--date", "2026-11-29")[0] == 0
+    assert books("balance", "set", "Savings", "1000", "EUR")[0] == 0
+    assert "converts" not in books("forecast", "--as-of", "2026-11-30")[1]
