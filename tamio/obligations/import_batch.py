@@ -153,7 +153,7 @@ async def write_batch(
     agreements = [AgreementRecord.of(row) for row in batch.agreements]
     schedules: list[dict[str, Any]] = []
     await ObligationService(db, account=account, settings=settings, today=today, actor=actor, now=now).generate_many(
-        agreements, new=True, inserted=schedules)
+        agreements, new=True, inserted=schedules, arrears=True)
     await _events(db, batch, agreements, schedules, account=account, settings=settings, today=today, now=now, horizon=horizon)
     batch.settle()
 
