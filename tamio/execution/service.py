@@ -33,7 +33,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiosmtplib
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -44,7 +43,7 @@ from tamio.config import Settings
 from tamio.errors import TamioError
 from tamio.execution.conflicts import lock_conflicts, supersede_conflicts
 from tamio.execution.executors import ExecutionContext, ExecutionProblem, OutgoingEmail, executor_for
-from tamio.execution.mail import EmailSender, SmtpEmailSender, is_permanent, send_once
+from tamio.execution.mail import MAIL_ERRORS, EmailSender, SmtpEmailSender, is_permanent, send_once
 from tamio.execution.queries import edited_options, edits_for
 from tamio.execution.transitions import Actor, compare_and_set, load_action, load_option, record_transition
 from tamio.preparation.models import ActionStatus, PreparedAction
@@ -172,9 +171,8 @@ async def execute_action(
                 return _outcome(current, _lost(current))
             return _outcome(ctx.action, _done_message(ctx), ran=True)
     except Exception as exc:
-        # A mail server that is down or refuses is news, not a bug: its repr says it all, without a traceback.
-        expected = (TamioError, aiosmtplib.SMTPException, OSError)
-        log.warning("action %s attempt %s failed: %r", action_id, attempt, exc, exc_info=not isinstance(exc, expected))
+        expected = isinstance(exc, (TamioError, *MAIL_ERRORS))  # said in one line: no traceback on stderr
+        log.warning("action %s attempt %s failed: %r", action_id, attempt, exc, exc_info=not expected)
         return await _record_failure(session_factory, account_id=account_id, action_id=action_id, now=now, attempt=attempt,
                                      claimed_version=claimed_version, exc=exc)
 
