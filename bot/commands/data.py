@@ -29,7 +29,7 @@ from bot.blocks.common import day_label, escape, money, section
 from bot.boundary import Reply
 from bot.commands import parse
 from bot.runtime import Scope
-from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation
 from tamio.currency.service import in_base_currency, set_account_rate
 from tamio.data.counterparties import (
     BillingLine,
@@ -60,7 +60,7 @@ async def add_obligation(scope: Scope, *, kind: str, name: str, amount: Decimal,
 
     ``contact_email`` (already checked) becomes the counterparty's; on an existing one it replaces
     the address, unless an integration owns it (``LockedField``)."""
-    await scope.require(Role.APPROVER, "add what the business is owed or owes")
+    await scope.require(Operation.MANAGE_DATA, "add what the business is owed or owes")
     actor = scope.member.id if scope.member else "slack"
     service = CounterpartyService(scope.db, account=scope.account, settings=scope.settings, today=scope.today, actor=actor, now=scope.now)
     line = BillingLine(amount, currency, recurrence, OBLIGATION_TYPES[kind])
@@ -103,7 +103,7 @@ async def add_from_command(scope: Scope, command: parse.AddObligation, client: A
 
 async def open_add_form(scope: Scope, command: parse.OpenAddForm, client: AsyncWebClient) -> None:
     """Open the form at once: the trigger id lives three seconds."""
-    await scope.require(Role.APPROVER, "add what the business is owed or owes")
+    await scope.require(Operation.MANAGE_DATA, "add what the business is owed or owes")
     view = add_form(kind=command.kind, base_currency=scope.account.base_currency, today=scope.today,
                     channel_id=scope.caller.channel_id)
     await scope.commit()  # no transaction across the call to Slack
@@ -127,7 +127,7 @@ async def list_balances(scope: Scope, command: parse.ListBalances, client: Async
 
 
 async def set_cash_balance(scope: Scope, command: parse.SetBalance, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.APPROVER, "set balances")
+    await scope.require(Operation.MANAGE_DATA, "set balances")
     cash = await set_balance(
         scope.db, account=scope.account, name=command.name, amount=command.amount, currency=command.currency,
         on_date=scope.today, now=scope.now, actor=scope.member.id if scope.member else "slack",
@@ -138,7 +138,7 @@ async def set_cash_balance(scope: Scope, command: parse.SetBalance, client: Asyn
 
 
 async def rename_counterparty(scope: Scope, command: parse.RenameCounterparty, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.APPROVER, "rename clients and expenses")
+    await scope.require(Operation.MANAGE_DATA, "rename clients and expenses")
     actor = scope.member.id if scope.member else "slack"
     service = CounterpartyService(scope.db, account=scope.account, settings=scope.settings, today=scope.today, actor=actor, now=scope.now)
     word = "client" if command.kind == "client" else "expense"
@@ -159,7 +159,7 @@ async def rename_counterparty(scope: Scope, command: parse.RenameCounterparty, c
 
 
 async def set_contact(scope: Scope, command: parse.SetContact, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.APPROVER, "set contact emails")
+    await scope.require(Operation.MANAGE_DATA, "set contact emails")
     actor = scope.member.id if scope.member else "slack"
     service = CounterpartyService(scope.db, account=scope.account, settings=scope.settings, today=scope.today, actor=actor, now=scope.now)
     found = await find_counterparty(scope.db, account_id=scope.account.id, name=command.name, kind=command.kind)
@@ -174,7 +174,7 @@ async def set_contact(scope: Scope, command: parse.SetContact, client: AsyncWebC
 
 
 async def record_paid(scope: Scope, command: parse.RecordPaid, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.APPROVER, "record payments")
+    await scope.require(Operation.MANAGE_DATA, "record payments")
     counterparty = await find_payer(scope.db, account_id=scope.account.id, name=command.name)
     return await record_and_say(scope, counterparty, amount=command.amount, currency=command.currency, on=command.on,
                                 invoice=command.invoice)
@@ -215,7 +215,7 @@ def _paid_parts(outcome: PaymentOutcome, currency: str) -> str:
 
 async def set_rate(scope: Scope, command: parse.SetRate, client: AsyncWebClient) -> Reply:
     """``/tamio rate CHF 1.12``: this workspace's own rate, which wins over the ECB's for it alone."""
-    await scope.require(Role.ADMIN, "set this workspace's exchange rates")
+    await scope.require(Operation.CHANGE_SETTINGS, "set this workspace's exchange rates")
     base = scope.account.base_currency
     await set_account_rate(scope.db, account_id=scope.account.id, base_currency=command.currency, quote_currency=base,
                            rate=command.rate, rate_date=scope.today, actor=scope.member.id if scope.member else "slack", source="slack")

@@ -14,7 +14,7 @@ from datetime import date
 
 from sqlalchemy import Select, select
 
-from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation
 from tamio.api.registry import Call, Router
 from tamio.api.schemas.ledger import (
     CancelOut,
@@ -133,7 +133,7 @@ async def list_obligation_schedules(call: Call) -> ScheduleList:
 
 
 @router.route(
-    "POST", "/data/obligations/{obligation_id}/cancel", response=CancelOut, role=Role.APPROVER, summary="Cancel an obligation"
+    "POST", "/data/obligations/{obligation_id}/cancel", response=CancelOut, permission=Operation.MANAGE_DATA, summary="Cancel an obligation"
 )
 async def cancel_obligation(call: Call) -> CancelOut:
     """Cancel the agreement and its future unpaid schedules; paid and past ones stay as they were."""
@@ -197,7 +197,7 @@ async def get_payment(call: Call) -> PaymentOut:
 
 
 @router.route(
-    "POST", "/data/payments", body=PaymentCreate, response=PaymentRecordedOut, status=201, role=Role.APPROVER,
+    "POST", "/data/payments", body=PaymentCreate, response=PaymentRecordedOut, status=201, permission=Operation.MANAGE_DATA,
     errors=(404,), summary="Record a payment",
 )
 async def create_payment(call: Call) -> PaymentRecordedOut:
