@@ -50,6 +50,7 @@ from tamio.obligations.models import (
     ObligationAgreement,
     ObligationSchedule,
 )
+from tamio.obligations.standing import ClientStanding, client_standings
 
 ZERO = Decimal(0)
 HORIZON_WEEKS = 13
@@ -67,6 +68,7 @@ class ClientInfo:
     contact_email: str | None
     tags: tuple[str, ...]
     currency: str
+    payment_risk: str | None = None  # from the lateness history (tamio.obligations.standing)
 
 
 @dataclass(frozen=True)
@@ -240,11 +242,15 @@ def _expected(due: date, delay: int, direction: str) -> date:
     return due + timedelta(days=delay if direction == INFLOW else 0)
 
 
-def _client_info(c: Any) -> ClientInfo:
+def _client_info(c: Any, standing: ClientStanding | None) -> ClientInfo:
+    """The client as preparation sees it: what people set on it, else what the books say (its standing)."""
+    computed = standing or ClientStanding(revenue_percent=None, basis="received", risk=None, avg_days_late=None)
     return ClientInfo(
         id=c.id, name=c.name, relationship_type=c.relationship_type.value if c.relationship_type else None,
-        avg_payment_delay_days=c.avg_payment_delay_days or 0, revenue_percent=c.revenue_percent,
+        avg_payment_delay_days=c.avg_payment_delay_days or computed.avg_days_late or 0,
+        revenue_percent=c.revenue_percent if c.revenue_percent is not None else computed.revenue_percent,
         contact_name=c.contact_name, contact_email=c.contact_email, tags=tuple(c.tags or ()), currency=c.currency,
+        payment_risk=computed.risk.value if computed.risk else None,
     )
 
 
@@ -292,13 +298,14 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
         if threshold is not None and Decimal(threshold).is_finite():  # detection reports a corrupt one as its error
             configs[user_id] = with_override(configs.get(user_id, EffectiveConfig()), DetectionType(kind), threshold)
     clients: dict[str, dict[str, ClientInfo]] = {i: {} for i in ids}
+    standing = await client_standings(db, today={i: today[i] for i in ids})
     for c in await db.execute(
         select(
             Client.user_id, Client.id, Client.name, Client.relationship_type, Client.avg_payment_delay_days, Client.revenue_percent,
             Client.contact_name, Client.contact_email, Client.tags, Client.currency,
         ).where(Client.user_id.in_(ids))
     ):
-        clients[c.user_id][c.id] = _client_info(c)
+        clients[c.user_id][c.id] = _client_info(c, standing[c.user_id].get(c.id))
     eb = ExpenseBucket
     vendors: dict[str, dict[str, VendorInfo]] = {i: {} for i in ids}
     for v in await db.execute(
