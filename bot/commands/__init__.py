@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.common import context, section
 from bot.boundary import Answer, Reply, handler
-from bot.commands import data, forecast, integrations, parse, queue, settings, tokens
+from bot.commands import data, forecast, integrations, parse, profile, queue, settings, tokens
 from bot.commands.help import help_reply
 from bot.queries import count_pending, open_alerts
 from bot.runtime import Scope
@@ -55,6 +55,11 @@ ROUTES: dict[type, Route] = {
     parse.SetRate: data.set_rate,
     parse.ShowRules: settings.show_rules,
     parse.SetRule: settings.set_rule,
+    parse.ShowClient: profile.show_client,
+    parse.SetClientRelationship: profile.set_client_relationship,
+    parse.SetVendorTerms: profile.set_vendor,
+    parse.ShowDetection: profile.show_detection,
+    parse.SetDetection: profile.set_detection,
 }
 
 
@@ -62,7 +67,7 @@ ROUTES: dict[type, Route] = {
 # cannot write; anything slow or writing runs in ``Scope.later``, in a scope of its own).
 READ_ONLY: frozenset[type] = frozenset({
     parse.ShowHelp, parse.ShowForecast, parse.ListBalances, parse.ShowAlerts, parse.ShowActions, parse.RunPipeline,
-    parse.ShowRules,
+    parse.ShowRules, parse.ShowClient, parse.ShowDetection,
     parse.OpenAddForm,  # a modal opens before any write could wait for the lock: its trigger id lives 3 s
 })
 
@@ -70,6 +75,7 @@ READ_ONLY: frozenset[type] = frozenset({
 # Subcommands that show the business's figures: a viewer sees them only where the account allows it.
 FIGURES: frozenset[type] = frozenset({
     parse.ShowForecast, parse.ListBalances, parse.ShowAlerts, parse.ShowActions, parse.RunPipeline, parse.ShowConfig,
+    parse.ShowClient, parse.ShowDetection,
 })
 
 

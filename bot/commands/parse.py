@@ -34,14 +34,19 @@ from bot.commands.forms import (
     RevokeToken,
     RunPipeline,
     SetBalance,
+    SetClientRelationship,
     SetConfig,
     SetContact,
+    SetDetection,
     SetRate,
     SetRole,
     SetRule,
+    SetVendorTerms,
     ShowActions,
     ShowAlerts,
+    ShowClient,
     ShowConfig,
+    ShowDetection,
     ShowForecast,
     ShowHelp,
     ShowRules,
@@ -57,6 +62,7 @@ from bot.commands.parse_more import (
     read_sync,
     read_token,
 )
+from bot.commands.parse_profile import read_client, read_detection, read_vendor
 from tamio.accounts.models import Role, SafetyMode
 from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
@@ -172,6 +178,9 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
         "token": lambda: read_token(rest),
         "tokens": lambda: read_token(rest),
         "rules": lambda: read_rules(rest),
+        "client": lambda: read_client(rest),
+        "vendor": lambda: read_vendor(rest),
+        "detection": lambda: read_detection(rest),
     }
     reader = readers.get(name)
     if reader is None:
@@ -449,6 +458,11 @@ __all__ = [
     "SetRate",
     "ShowRules",
     "SetRule",
+    "ShowClient",
+    "SetClientRelationship",
+    "SetVendorTerms",
+    "ShowDetection",
+    "SetDetection",
     "Command",
     "parse",
     "tokenize",

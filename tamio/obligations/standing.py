@@ -1,10 +1,10 @@
 """A client's standing, computed from the books: its share of revenue and how risky its payments are.
 
 Nobody types these in: a business in Slack never knew to. The share is the client's part of the
-receipts of the last 12 months; a business with no receipts yet uses what it expects to receive in
-the next 12 months instead. The risk comes from the lateness history: invoices paid in the last 12
-months (days between due date and payment) and the ones still open past their due date (days
-overdue so far). A value a person set on the client (``Client.revenue_percent``) wins over the
+receipts of the last 12 months; a business with no receipts yet uses what it expects to receive
+(open invoices due within the next 12 months) instead. The risk comes from the lateness history:
+payments of the last 12 months against an invoice (days between its due date and the payment) and
+the invoices still open past their due date (days overdue so far). A value a person set on the client (``Client.revenue_percent``) wins over the
 computed share.
 
     risk from the average days late   0-7 low · 8-30 medium · 31-60 high · over 60 critical
@@ -33,7 +33,6 @@ from tamio.obligations.models import (
     ObligationSchedule,
     PaymentEvent,
     PaymentStatus,
-    ScheduleStatus,
 )
 
 YEAR = timedelta(days=365)
@@ -87,31 +86,30 @@ async def client_standings(db: AsyncSession, *, today: Mapping[str, date]) -> di
     if not ids:
         return {}
     earliest, latest = min(today.values()) - YEAR, max(today.values()) + YEAR
-    pe = PaymentEvent
-    paid = select(pe.user_id, pe.client_id, pe.payment_date, func.coalesce(pe.base_currency_amount, pe.amount)).where(
-        pe.user_id.in_(ids), pe.client_id.is_not(None), pe.direction == Direction.INFLOW, pe.status == PaymentStatus.COMPLETED,
-        pe.payment_date >= earliest,
+    pe, os_ = PaymentEvent, ObligationSchedule
+    paid = (
+        select(pe.user_id, pe.client_id, pe.payment_date, func.coalesce(pe.base_currency_amount, pe.amount), os_.due_date)
+        .outerjoin(os_, os_.id == pe.schedule_id)
+        .where(pe.user_id.in_(ids), pe.client_id.is_not(None), pe.direction == Direction.INFLOW, pe.status == PaymentStatus.COMPLETED,
+               pe.payment_date >= earliest)
     )
-    for account_id, payer, when, amount in await db.execute(paid):
+    for account_id, payer, when, amount, due in await db.execute(paid):
         client_id = str(payer)
         if today[account_id] - YEAR <= when <= today[account_id]:
             received[account_id][client_id] = received[account_id].get(client_id, Decimal(0)) + Decimal(amount)
-    os_ = ObligationSchedule
+            if due is not None:  # paid against an invoice: how late it came
+                lateness[account_id][client_id].append((when - due).days)
     rows = select(
-        os_.user_id, os_.client_id, os_.status, os_.due_date, os_.paid_at, func.coalesce(os_.base_currency_amount, os_.estimated_amount),
-        os_.paid_base_amount,
+        os_.user_id, os_.client_id, os_.due_date, func.coalesce(os_.base_currency_amount, os_.estimated_amount), os_.paid_base_amount,
     ).where(
-        os_.user_id.in_(ids), os_.client_id.is_not(None), os_.direction == Direction.INFLOW, os_.due_date >= earliest, os_.due_date <= latest,
-        os_.status != ScheduleStatus.CANCELLED,
+        os_.user_id.in_(ids), os_.client_id.is_not(None), os_.direction == Direction.INFLOW, os_.status.in_(OPEN_SCHEDULE_STATUSES),
+        os_.due_date <= latest,
     )
-    for account_id, owner, status, due, paid_at, amount, paid_amount in await db.execute(rows):
+    for account_id, owner, due, amount, paid_amount in await db.execute(rows):
         day, client_id = today[account_id], str(owner)
-        if status in OPEN_SCHEDULE_STATUSES:
-            if due < day:
-                lateness[account_id][client_id].append((day - due).days)
-            if due <= day + YEAR:
-                owed = Decimal(amount) - Decimal(paid_amount or 0)
-                expected[account_id][client_id] = expected[account_id].get(client_id, Decimal(0)) + max(owed, Decimal(0))
-        elif status == ScheduleStatus.PAID and paid_at is not None and day - YEAR <= paid_at <= day:
-            lateness[account_id][client_id].append((paid_at - due).days)
+        if due < day:  # still open past its due date: overdue so far
+            lateness[account_id][client_id].append((day - due).days)
+        if due <= day + YEAR:
+            owed = Decimal(amount) - Decimal(paid_amount or 0)
+            expected[account_id][client_id] = expected[account_id].get(client_id, Decimal(0)) + max(owed, Decimal(0))
     return {i: standings(received[i], expected[i], lateness[i]) for i in ids}

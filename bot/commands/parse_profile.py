@@ -1,0 +1,91 @@
+"""Reading ``/tamio client``, ``vendor`` and ``detection``: the fields that drive preparation and detection.
+
+Pure, like the parser: words in (already split by ``parse.tokenize``), a typed command or a
+``CommandError`` showing the right form out. The words themselves are the core's
+(``tamio.data.profile``, ``tamio.detection.rule_settings``), so the form, the API and the CLI
+accept the same ones.
+
+    read_client(["Acme", "strategic"]) -> SetClientRelationship(name='Acme', relationship='strategic')
+    read_vendor(["Cloud Host", "can-delay", "critical"]) -> SetVendorTerms(name='Cloud Host', flexibility='can-delay', critical=True)
+    read_detection(["late_payment", "threshold", "10"]) -> SetDetection(rule='late_payment', changes=(('threshold', Decimal('10')),))
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from bot.commands.forms import (
+    USAGES,
+    CommandError,
+    SetClientRelationship,
+    SetDetection,
+    SetVendorTerms,
+    ShowClient,
+    ShowDetection,
+)
+from tamio.data.profile import FLEXIBILITIES, RELATIONSHIPS
+from tamio.detection.models import DetectionType
+
+CRITICAL_WORDS = {"critical": True, "not-critical": False, "noncritical": False, "non-critical": False}
+
+
+def _fail(name: str, message: str, hint: str | None = None) -> CommandError:
+    usage = USAGES[name]
+    return CommandError(message, usage=usage.usage, example=usage.example, hint=hint)
+
+
+def _name(name: str, word: str) -> str:
+    if not word.strip():
+        raise _fail(name, "The name is empty.")
+    return word.strip()
+
+
+def read_client(rest: list[str]) -> ShowClient | SetClientRelationship:
+    """``client "Acme"`` shows how the client stands; ``client "Acme" strategic|standard`` sets it."""
+    if len(rest) == 1:
+        return ShowClient(_name("client", rest[0]))
+    if len(rest) == 2 and rest[1].lower() in RELATIONSHIPS:
+        return SetClientRelationship(name=_name("client", rest[0]), relationship=rest[1].lower())
+    if len(rest) == 2:
+        raise _fail("client", f"`{rest[1][:40]}` is not a kind of client I know.", hint="Say `strategic` or `standard`.")
+    raise _fail("client", "I need one client name (in quotes when it has spaces) and, to change it, `strategic` or `standard`.")
+
+
+def read_vendor(rest: list[str]) -> SetVendorTerms:
+    if len(rest) < 2:
+        raise _fail("vendor", "I need the vendor's name (in quotes when it has spaces) and how its payments may move.",
+                    hint="Say `can-delay`, `negotiable` or `cannot-delay`, and `critical` when you cannot do without it.")
+    flexibility: str | None = None
+    critical: bool | None = None
+    for word in rest[1:]:
+        low = word.lower().replace("_", "-")
+        if low in FLEXIBILITIES and flexibility is None:
+            flexibility = low
+        elif low in CRITICAL_WORDS and critical is None:
+            critical = CRITICAL_WORDS[low]
+        else:
+            raise _fail("vendor", f"I can't read `{word[:40]}` here.",
+                        hint="Say one of `can-delay`, `negotiable`, `cannot-delay`, then `critical` or `not-critical` if you like.")
+    return SetVendorTerms(name=_name("vendor", rest[0]), flexibility=flexibility, critical=critical)
+
+
+def read_detection(rest: list[str]) -> ShowDetection | SetDetection:
+    """``detection`` lists the rules; ``detection RULE on|off|threshold N|threshold none`` changes one (admins)."""
+    if not rest:
+        return ShowDetection()
+    rule = rest[0].lower()
+    if rule not in {t.value for t in DetectionType}:
+        raise _fail("detection", f"`{rest[0][:40]}` is not a detection rule.",
+                    hint="Rules: " + ", ".join(f"`{t.value}`" for t in DetectionType) + ".")
+    words = [w.lower() for w in rest[1:]]
+    if words in (["on"], ["off"]):
+        return SetDetection(rule=rule, changes=(("enabled", words[0] == "on"),))
+    if len(words) == 2 and words[0] == "threshold":
+        if words[1] in ("none", "default"):
+            return SetDetection(rule=rule, changes=(("threshold", None),))
+        try:
+            value = Decimal(words[1].replace(",", ""))
+        except InvalidOperation as exc:
+            raise _fail("detection", f"`{rest[2][:40]}` is not a number.", hint="Write it like `threshold 10`, or `threshold none`.") from exc
+        return SetDetection(rule=rule, changes=(("threshold", value),))
+    raise _fail("detection", "Say `on`, `off`, `threshold N` or `threshold none` after the rule.")

@@ -1,0 +1,75 @@
+"""``/tamio client``, ``vendor`` and ``detection`` (issue 19 item 7): the fields that drive preparation, set from Slack."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from tamio.audit.models import AuditLog
+from tamio.data.models import Client, Criticality, ExpenseBucket, FlexibilityLevel, RelationshipType
+from tamio.detection.models import DetectionRule, DetectionType
+from tests.bot.conftest import ADMIN, APPROVER, VIEWER, BotHarness
+
+pytestmark = pytest.mark.backends("sqlite")
+
+
+def last_text(bot: BotHarness, user: str) -> str:
+    shown = bot.ephemerals_for(user)[-1]
+    return shown["text"] + " " + str(shown.get("blocks") or "")
+
+
+async def test_a_client_is_made_strategic_from_slack_and_shows_its_share_and_risk(bot: BotHarness) -> None:
+    await bot.command(ADMIN, 'add client "Acme Corp" 6000 monthly on 1')
+    await bot.command(ADMIN, 'add client "Beta LLC" 2000 monthly on 1')
+    await bot.command(ADMIN, 'client "acme corp" strategic')
+    assert "*Acme Corp* is now a strategic client: chases use the gentler tone" in last_text(bot, ADMIN)
+    await bot.command(ADMIN, 'client "Acme Corp"')
+    shown = last_text(bot, ADMIN)
+    assert "strategic client" in shown and "75.0 % of what is expected in the next 12 months" in shown
+    await bot.command(VIEWER, 'client "Beta LLC" strategic')
+    assert "Only approvers and admins can set how a client is treated" in last_text(bot, VIEWER)
+    await bot.command(ADMIN, 'client "Acme Corp" premium')
+    assert "`premium` is not a kind of client I know" in last_text(bot, ADMIN)
+    async with bot.sessions() as db:
+        kinds = {c.name: c.relationship_type for c in (await db.execute(select(Client))).scalars()}
+        audited = (await db.execute(select(AuditLog).where(AuditLog.entity_type == "client", AuditLog.action == "update"))).scalars().all()
+    assert kinds == {"Acme Corp": RelationshipType.STRATEGIC, "Beta LLC": None}
+    assert len(audited) == 1
+
+
+async def test_a_vendor_becomes_a_delay_candidate_or_never_one(bot: BotHarness) -> None:
+    await bot.command(ADMIN, 'add expense "Cloud Host" 900 monthly on 20')
+    await bot.command(ADMIN, f"role <@{APPROVER}|sam> approver")
+    await bot.command(APPROVER, 'vendor "Cloud Host" can-delay')
+    assert "*Cloud Host*: can-delay. Tamio may offer to delay its payments" in last_text(bot, APPROVER)
+    await bot.command(APPROVER, 'vendor "Cloud Host" critical')
+    assert "can-delay · critical. Tamio never offers to delay its payments." in last_text(bot, APPROVER)
+    await bot.command(APPROVER, 'vendor "Cloud Host" sometimes')
+    assert "I can't read `sometimes` here" in last_text(bot, APPROVER)
+    await bot.command(APPROVER, 'vendor "Nobody" can-delay')
+    assert "There is no vendor called `Nobody`" in last_text(bot, APPROVER)
+    async with bot.sessions() as db:
+        bucket = (await db.execute(select(ExpenseBucket))).scalar_one()
+    assert (bucket.flexibility_level, bucket.criticality) == (FlexibilityLevel.CAN_DELAY, Criticality.CRITICAL)
+
+
+async def test_admins_switch_detection_rules_off_and_rethreshold_them(bot: BotHarness) -> None:
+    await bot.command(ADMIN, "detection late_payment threshold 10")
+    shown = last_text(bot, ADMIN)
+    assert "`late_payment`: on · threshold 10 days (set here)" in shown and "Detection rules" in shown
+    await bot.command(ADMIN, "detection unexpected_expense off")
+    await bot.command(ADMIN, f"role <@{APPROVER}|sam> approver")
+    await bot.command(APPROVER, "detection late_payment off")
+    assert "Only admins can change detection rules" in last_text(bot, APPROVER)
+    await bot.command(ADMIN, "detection late_payment threshold 2.5")
+    assert "counts whole days" in last_text(bot, ADMIN)
+    await bot.command(ADMIN, "detection lateness off")
+    assert "`lateness` is not a detection rule" in last_text(bot, ADMIN)
+    await bot.command(ADMIN, "detection")
+    listing = last_text(bot, ADMIN)
+    assert "`unexpected_expense`: off" in listing and "`buffer_breach`: on · threshold $0.00 (from the configuration)" in listing
+    async with bot.sessions() as db:
+        rules = {r.detection_type: (r.enabled, r.threshold_override) for r in (await db.execute(select(DetectionRule))).scalars()}
+    assert rules == {DetectionType.LATE_PAYMENT: (True, Decimal("10")), DetectionType.UNEXPECTED_EXPENSE: (False, None)}
