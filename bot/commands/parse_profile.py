@@ -7,12 +7,10 @@ accept the same ones.
 
     read_client(["Acme", "strategic"]) -> SetClientRelationship(name='Acme', relationship='strategic')
     read_vendor(["Cloud Host", "can-delay", "critical"]) -> SetVendorTerms(name='Cloud Host', flexibility='can-delay', critical=True)
-    read_detection(["late_payment", "threshold", "10"]) -> SetDetection(rule='late_payment', changes=(('threshold', Decimal('10')),))
+    read_detection(["late_payment", "off"]) -> SetDetection(rule='late_payment', changes=(('enabled', False),))
 """
 
 from __future__ import annotations
-
-from decimal import Decimal, InvalidOperation
 
 from bot.commands.forms import (
     USAGES,
@@ -24,7 +22,8 @@ from bot.commands.forms import (
     ShowDetection,
 )
 from tamio.data.profile import FLEXIBILITIES, RELATIONSHIPS
-from tamio.detection.models import DetectionType
+from tamio.detection.rule_settings import read_rule_words
+from tamio.errors import TamioError
 
 CRITICAL_WORDS = {"critical": True, "not-critical": False, "noncritical": False, "non-critical": False}
 
@@ -71,21 +70,11 @@ def read_vendor(rest: list[str]) -> SetVendorTerms:
 
 def read_detection(rest: list[str]) -> ShowDetection | SetDetection:
     """``detection`` lists the rules; ``detection RULE on|off|threshold N|threshold none`` changes one (admins)."""
-    if not rest:
+    try:
+        found = read_rule_words(rest)
+    except TamioError as exc:
+        raise _fail("detection", exc.message, hint=exc.hint) from exc
+    if found is None:
         return ShowDetection()
-    rule = rest[0].lower()
-    if rule not in {t.value for t in DetectionType}:
-        raise _fail("detection", f"`{rest[0][:40]}` is not a detection rule.",
-                    hint="Rules: " + ", ".join(f"`{t.value}`" for t in DetectionType) + ".")
-    words = [w.lower() for w in rest[1:]]
-    if words in (["on"], ["off"]):
-        return SetDetection(rule=rule, changes=(("enabled", words[0] == "on"),))
-    if len(words) == 2 and words[0] == "threshold":
-        if words[1] in ("none", "default"):
-            return SetDetection(rule=rule, changes=(("threshold", None),))
-        try:
-            value = Decimal(words[1].replace(",", ""))
-        except InvalidOperation as exc:
-            raise _fail("detection", f"`{rest[2][:40]}` is not a number.", hint="Write it like `threshold 10`, or `threshold none`.") from exc
-        return SetDetection(rule=rule, changes=(("threshold", value),))
-    raise _fail("detection", "Say `on`, `off`, `threshold N` or `threshold none` after the rule.")
+    kind, changes = found
+    return SetDetection(rule=kind.value, changes=tuple(changes.items()))

@@ -74,6 +74,23 @@ def read_detection_type(name: str) -> DetectionType:
                        hint="Rules: " + ", ".join(t.value for t in DetectionType) + ".") from exc
 
 
+def read_rule_words(words: list[str]) -> tuple[DetectionType, dict[str, Any]] | None:
+    """``late_payment off``, ``late_payment threshold 10``, ``late_payment threshold none``: what Slack and the CLI accept.
+
+    No words: None (list the rules). Errors say what would be right.
+    """
+    if not words:
+        return None
+    kind = read_detection_type(words[0])
+    rest = [w.lower() for w in words[1:]]
+    if rest in (["on"], ["off"]):
+        return kind, {"enabled": rest[0] == "on"}
+    if len(rest) == 2 and rest[0] == "threshold":
+        return kind, {"threshold": None if rest[1] in ("none", "default") else _threshold(kind, words[2])}
+    raise ValidationError(f"Say `on`, `off`, `threshold N` or `threshold none` after `{kind.value}`.",
+                          hint=f"Like `detection {kind.value} threshold 10` or `detection {kind.value} off`.")
+
+
 async def list_detection_rules(db: AsyncSession, *, account_id: str) -> list[DetectionRuleView]:
     """Every detection type, in the design's order, as this account runs it."""
     config = effective_config(await get_user_configuration(db, account_id=account_id))

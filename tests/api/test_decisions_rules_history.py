@@ -154,3 +154,28 @@ async def test_a_clients_history_lists_the_chases_and_payments_and_the_cli_print
     async with api.sessions() as db:
         action = await db.get(PreparedAction, business.action_id)
         assert action is not None and action.status == ActionStatus.EXECUTED
+
+
+async def test_detection_rules_are_read_and_changed_through_the_api_as_in_slack(api: Api, business: Business) -> None:
+    listed = await api.get("/config/detection", token=business.viewer)
+    assert listed.status == 200, listed.text
+    rules = {r["detection_type"]: r for r in listed.json()["rules"]}
+    assert len(rules) == 12 and rules["late_payment"] == {
+        "detection_type": "late_payment", "enabled": True, "threshold": None, "configured_threshold": "7", "threshold_in_effect": "7", "unit": "days"}
+    changed = await api.call("PATCH", "/config/detection/late_payment", token=business.admin, json={"threshold": "10"})
+    assert changed.status == 200, changed.text
+    assert (changed.json()["threshold"], changed.json()["threshold_in_effect"]) == ("10", "10")
+    off = await api.call("PATCH", "/config/detection/unexpected_expense", token=business.admin, json={"enabled": False})
+    assert off.json()["enabled"] is False
+    assert (await api.get("/config/detection/unexpected_expense", token=business.viewer)).json()["enabled"] is False
+    back = await api.call("PATCH", "/config/detection/late_payment", token=business.admin, json={"threshold": None})
+    assert back.json()["threshold"] is None and back.json()["threshold_in_effect"] == "7"
+    refused = assert_problem(await api.call("PATCH", "/config/detection/late_payment", token=business.approver, json={"enabled": False}), 403)
+    assert refused["detail"].startswith("Only admins can change a detection rule; this token acts as an approver.")
+    assert_problem(await api.call("PATCH", "/config/detection/late_payment", token=business.admin, json={"threshold": "2.5"}), 422)
+    assert_problem(await api.get("/config/detection/lateness", token=business.viewer), 404)
+    async with api.sessions() as db:
+        audit = (await db.execute(select(AuditLog).where(AuditLog.entity_type == "detection_rule"))).scalars().all()
+    assert len(audit) == 3 and {a.actor for a in audit} == {business.member_ids["admin"]}
+    document = (await api.get("/openapi.json")).json()
+    assert {"/api/v1/config/detection", "/api/v1/config/detection/{detection_type}"} <= set(document["paths"])

@@ -66,7 +66,7 @@ async def test_admins_switch_detection_rules_off_and_rethreshold_them(bot: BotHa
     await bot.command(ADMIN, "detection late_payment threshold 2.5")
     assert "counts whole days" in last_text(bot, ADMIN)
     await bot.command(ADMIN, "detection lateness off")
-    assert "`lateness` is not a detection rule" in last_text(bot, ADMIN)
+    assert "There is no detection rule `lateness`. Rules: late_payment" in last_text(bot, ADMIN)
     await bot.command(ADMIN, "detection")
     listing = last_text(bot, ADMIN)
     assert "`unexpected_expense`: off" in listing and "`buffer_breach`: on · threshold $0.00 (from the configuration)" in listing
