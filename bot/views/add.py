@@ -20,6 +20,7 @@ from bot.boundary import FieldErrors, Options, handler, tell
 from bot.commands.data import add_obligation
 from bot.runtime import Scope
 from tamio.data.counterparties import get_client, get_expense, is_email, list_counterparty_names
+from tamio.data.profile import RELATIONSHIP_WORD, describe_vendor, set_relationship, set_vendor_terms
 from tamio.errors import LockedField, NotFound, TamioError, ValidationError
 from tamio.money import normalize_currency, parse_amount
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, RecurrenceError
@@ -78,6 +79,14 @@ def _read(values: dict[str, str | None], today: date) -> tuple[dict[str, Any], d
         errors["convention"] = "Choose what happens on weekends."
     if not values.get("counterparty"):
         errors["counterparty"] = "Choose who it is, or type a new name."
+    client = out["kind"] == "client"
+    out["relationship"] = values.get("relationship") if client else None
+    out["flexibility"] = values.get("flexibility") if not client else None
+    out["critical"] = (values.get("critical") == "critical") if not client and values.get("critical") else None
+    if not client and values.get("relationship"):
+        errors["relationship"] = "This is for clients; for a vendor, say whether its payments can move."
+    if client and (values.get("flexibility") or values.get("critical")):
+        errors["flexibility" if values.get("flexibility") else "critical"] = "This is for vendors; for a client, choose its kind."
     out["contact_email"] = values.get("contact_email") or None
     if out["contact_email"] is not None and not is_email(out["contact_email"]):
         errors["contact_email"] = "Write one email address, like ap@client.com, or leave it empty."
@@ -122,9 +131,23 @@ async def submit_add_form(scope: Scope, body: dict[str, Any], client: AsyncWebCl
     except ValidationError as exc:
         mapped = {FIELD_FOR.get(k, "counterparty"): v for k, v in exc.field_errors.items()}
         raise ValidationError(exc.message, field_errors=mapped or {"counterparty": exc.message[:150]}) from exc
+    text += await _terms(scope, typed, name)
     caller = replace(scope.caller, channel_id=picked_channel(body), response_url=submission_response_url(body))
     scope.after_commit(lambda: tell(caller, client, text, blocks=[section(text)]))
     return None
+
+
+async def _terms(scope: Scope, typed: dict[str, Any], name: str) -> str:
+    """The client's kind or the vendor's terms chosen in the form, through the same core functions as ``/tamio client|vendor``."""
+    if typed["relationship"]:
+        found, _ = await set_relationship(scope.db, account=scope.account, member=scope.member, name=name, relationship=typed["relationship"],
+                                          settings=scope.settings, today=scope.today, now=scope.now)
+        return f" A {RELATIONSHIP_WORD[found.relationship_type]} client." if found.relationship_type else ""
+    if typed["flexibility"] or typed["critical"] is not None:
+        bucket = await set_vendor_terms(scope.db, account=scope.account, member=scope.member, name=name, flexibility=typed["flexibility"],
+                                        critical=typed["critical"], settings=scope.settings, today=scope.today, now=scope.now)
+        return f" Its payments: {describe_vendor(bucket)}."
+    return ""
 
 
 def submission_response_url(body: dict[str, Any]) -> str | None:

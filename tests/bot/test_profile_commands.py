@@ -73,3 +73,37 @@ async def test_admins_switch_detection_rules_off_and_rethreshold_them(bot: BotHa
     async with bot.sessions() as db:
         rules = {r.detection_type: (r.enabled, r.threshold_override) for r in (await db.execute(select(DetectionRule))).scalars()}
     assert rules == {DetectionType.LATE_PAYMENT: (True, Decimal("10")), DetectionType.UNEXPECTED_EXPENSE: (False, None)}
+
+
+async def test_the_add_form_sets_a_vendors_terms_and_a_clients_kind(bot: BotHarness) -> None:
+    from tests.bot.test_home_and_forms import picked, select_option, state, text
+
+    await bot.command(ADMIN, "add")
+    view = next(iter(bot.slack.views.values()))
+    blocks = {b.get("block_id") for b in view["blocks"]}
+    assert {"relationship", "flexibility", "critical"} <= blocks
+    base = state(kind=select_option("expense"), counterparty=select_option("new:Cloud Host", "external_select"), amount=text("900"),
+                 currency=text("USD"), frequency=select_option("monthly"), day=text(""), start_date=picked("2026-12-20"),
+                 end_date=picked(None), convention=select_option("none"))["values"]
+    wrong = {**base, **state(relationship=select_option("strategic"))["values"]}
+    refused = await bot.sender.view_submission(ADMIN, {"id": view["id"], "state": {"values": wrong}})
+    assert set(refused.json()["errors"]) == {"relationship"}
+    critical = {"type": "checkboxes", "selected_options": [{"text": {"type": "plain_text", "text": "x"}, "value": "critical"}]}
+    good = {**base, **state(flexibility=select_option("negotiable"), critical=critical)["values"]}
+    accepted = await bot.sender.view_submission(ADMIN, {"id": view["id"], "state": {"values": good}})
+    await bot.settle()
+    assert accepted.status == 200, accepted.text
+    assert "Its payments: negotiable · critical." in bot.ephemerals_for(ADMIN)[-1]["text"]
+
+    await bot.command(ADMIN, "add")
+    view = list(bot.slack.views.values())[-1]
+    client = {**base, **state(kind=select_option("client"), counterparty=select_option("new:Acme Corp", "external_select"),
+                              relationship=select_option("strategic"))["values"]}
+    accepted = await bot.sender.view_submission(ADMIN, {"id": view["id"], "state": {"values": client}})
+    await bot.settle()
+    assert "A strategic client." in bot.ephemerals_for(ADMIN)[-1]["text"]
+    async with bot.sessions() as db:
+        bucket = (await db.execute(select(ExpenseBucket))).scalar_one()
+        acme = (await db.execute(select(Client))).scalar_one()
+    assert (bucket.flexibility_level, bucket.criticality, acme.relationship_type) == (
+        FlexibilityLevel.NEGOTIABLE, Criticality.CRITICAL, RelationshipType.STRATEGIC)
