@@ -76,7 +76,7 @@ class HomeData:
             return home_view(
                 account=self.account, forecast=self.forecast, chart_url=self.chart_url, alerts=self.alerts, cards=self.cards,
                 pending_total=self.pending_total, safety_mode=self.safety_mode, is_admin=allows(role, Operation.CHANGE_SETTINGS),
-                today=self.today, notices=self.notices,
+                today=self.today, notices=self.notices, manages_data=allows(role, Operation.MANAGE_DATA),
             )
 
 

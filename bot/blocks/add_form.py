@@ -71,7 +71,17 @@ def _date(block_id: str, label: str, initial: date | None, *, optional: bool = F
     return {"type": "input", "block_id": block_id, "label": plain(label, 2000), "element": element, "optional": optional}
 
 
-def _critical() -> dict[str, Any]:
+def relationship_field() -> dict[str, Any]:
+    return _hinted(_select("relationship", "Kind of client", RELATIONSHIPS, None, optional=True),
+                   "For a client: a strategic one gets the gentler tone when chased.")
+
+
+def flexibility_field() -> dict[str, Any]:
+    return _hinted(_select("flexibility", "Can its payments move", FLEXIBILITIES, None, optional=True),
+                   "For a vendor: Tamio only offers to delay payments that can move.")
+
+
+def critical_field() -> dict[str, Any]:
     element = {"type": "checkboxes", "action_id": CRITICAL, "options": [option("The business can't do without this vendor", CRITICAL)]}
     return {"type": "input", "block_id": CRITICAL, "label": plain("Critical vendor", 2000), "element": element, "optional": True,
             "hint": plain("Tamio never offers to delay a critical vendor's payments.", 2000)}
@@ -112,11 +122,9 @@ def add_form(*, kind: str | None, base_currency: str, today: date, channel_id: s
             _date("start_date", "First date", today),
             _date("end_date", "Last date", None, optional=True),
             _select("convention", "If it falls on a weekend", CONVENTIONS, "none"),
-            _hinted(_select("relationship", "Kind of client", RELATIONSHIPS, None, optional=True),
-                    "For a client: a strategic one gets the gentler tone when chased."),
-            _hinted(_select("flexibility", "Can its payments move", FLEXIBILITIES, None, optional=True),
-                    "For a vendor: Tamio only offers to delay payments that can move."),
-            _critical(),
+            relationship_field(),
+            flexibility_field(),
+            critical_field(),
             confirm_in(),
         ],
     }

@@ -107,3 +107,34 @@ async def test_the_add_form_sets_a_vendors_terms_and_a_clients_kind(bot: BotHarn
         acme = (await db.execute(select(Client))).scalar_one()
     assert (bucket.flexibility_level, bucket.criticality, acme.relationship_type) == (
         FlexibilityLevel.NEGOTIABLE, Criticality.CRITICAL, RelationshipType.STRATEGIC)
+
+
+async def test_app_home_opens_clients_and_vendors_for_approvers_and_saves_through_the_core(bot: BotHarness) -> None:
+    from tests.bot.test_home_and_forms import select_option
+
+    await bot.command(ADMIN, 'add expense "Cloud Host" 900 monthly on 20')
+    await bot.command(ADMIN, 'add client "Acme Corp" 5000 monthly on 1')
+    await bot.sender.app_home_opened(ADMIN)
+    await bot.sender.app_home_opened(VIEWER)
+    await bot.settle()
+    assert "home_terms" in str(bot.slack.home_views[ADMIN]["blocks"]) and "home_terms" not in str(bot.slack.home_views[VIEWER]["blocks"])
+    await bot.sender.block_action(ADMIN, None, None, [{"action_id": "home_terms", "value": "terms"}], view=bot.slack.home_views[ADMIN])
+    await bot.settle()
+    view = next(iter(bot.slack.views.values()))
+    assert view["title"]["text"] == "Clients and vendors"
+    suggestions = await bot.sender._send_interaction(
+        {"type": "block_suggestion", **bot.sender._who(ADMIN), "action_id": "counterparty", "block_id": "counterparty",
+         "value": "clo", "view": view, "container": {"type": "view", "view_id": view["id"]}}, None, False, "", None)
+    cloud = next(o for o in suggestions.json()["options"] if o["text"]["text"] == "Cloud Host")
+    refused = await bot.sender.view_submission(ADMIN, {"id": view["id"], "state": {"values": {
+        "counterparty": {"counterparty": select_option(cloud["value"], "external_select")},
+        "relationship": {"relationship": select_option("strategic")}}}})
+    assert "Cloud Host is a vendor" in refused.json()["errors"]["relationship"]
+    saved = await bot.sender.view_submission(ADMIN, {"id": view["id"], "state": {"values": {
+        "counterparty": {"counterparty": select_option(cloud["value"], "external_select")},
+        "flexibility": {"flexibility": select_option("can-delay")}}}})
+    await bot.settle()
+    assert saved.status == 200 and saved.body == ""
+    async with bot.sessions() as db:
+        bucket = (await db.execute(select(ExpenseBucket))).scalar_one()
+    assert bucket.flexibility_level == FlexibilityLevel.CAN_DELAY
