@@ -20,7 +20,7 @@ from tests.service.books import SCHEDULE_PATH
 
 
 async def test_the_hourly_run_heads_its_new_cards_with_one_message(slack: SlackStandIn, session_factory: async_sessionmaker[AsyncSession]) -> None:
-    account_id = await acme(session_factory)
+    await acme(session_factory)
     worker = worker_for(slack, session_factory, "w", spacing=0.0, clock=LATER)
 
     class At:
