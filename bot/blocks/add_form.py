@@ -87,6 +87,16 @@ def critical_field() -> dict[str, Any]:
             "hint": plain("Tamio never offers to delay a critical vendor's payments.", 2000)}
 
 
+ALLOW_DUPLICATE = "allow_duplicate"
+
+
+def allow_duplicate_field() -> dict[str, Any]:
+    element = {"type": "checkboxes", "action_id": ALLOW_DUPLICATE,
+               "options": [option("Add it even if the same amount is already there", ALLOW_DUPLICATE)]}
+    return {"type": "input", "block_id": ALLOW_DUPLICATE, "label": plain("Same amount twice", 2000), "element": element,
+            "optional": True, "hint": plain("Tamio asks before adding an amount a client or vendor already has.", 2000)}
+
+
 def confirm_in() -> dict[str, Any]:
     element = {"type": "conversations_select", "action_id": CONFIRM_IN, "response_url_enabled": True,
                "default_to_current_conversation": True, "filter": {"exclude_bot_users": True},
@@ -125,6 +135,7 @@ def add_form(*, kind: str | None, base_currency: str, today: date, channel_id: s
             relationship_field(),
             flexibility_field(),
             critical_field(),
+            allow_duplicate_field(),
             confirm_in(),
         ],
     }

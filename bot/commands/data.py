@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.add_form import add_form
 from bot.blocks.common import day_label, escape, money, section
+from bot.blocks.duplicate import duplicate_blocks, pending_value
 from bot.boundary import Reply
 from bot.commands import parse
 from bot.runtime import Scope
@@ -42,6 +43,8 @@ from tamio.data.models import Client, ExpenseBucket
 from tamio.data.service import list_cash_accounts, set_balance
 from tamio.errors import NotFound
 from tamio.forecast.service import opening_balance
+from tamio.money import quantize
+from tamio.obligations.duplicates import DuplicateObligation, check_duplicate
 from tamio.obligations.matching import find_payer, remaining_of
 from tamio.obligations.models import ObligationSchedule, ObligationType
 from tamio.obligations.payments import PaymentOutcome, record_payment
@@ -55,12 +58,14 @@ KIND_WORDS = {"client": "client", "expense": "expense", "payroll": "payroll", "t
 
 
 async def add_obligation(scope: Scope, *, kind: str, name: str, amount: Decimal, currency: str, recurrence: RecurrenceSpec,
-                         contact_email: str | None = None) -> str:
+                         contact_email: str | None = None, allow_duplicate: bool = False) -> str:
     """Add a recurring amount to a (new or existing) counterparty; returns the confirmation text.
 
     ``contact_email`` (already checked) becomes the counterparty's; on an existing one it replaces
     the address, unless an integration owns it (``LockedField``)."""
     await scope.require(Operation.MANAGE_DATA, "add what the business is owed or owes")
+    await check_duplicate(scope.db, account_id=scope.account.id, kind="client" if kind == "client" else "expense", name=name,
+                          amount=quantize(amount, currency), currency=currency, frequency=recurrence.frequency, allow=allow_duplicate)
     actor = scope.member.id if scope.member else "slack"
     service = CounterpartyService(scope.db, account=scope.account, settings=scope.settings, today=scope.today, actor=actor, now=scope.now)
     line = BillingLine(amount, currency, recurrence, OBLIGATION_TYPES[kind])
@@ -96,8 +101,13 @@ async def add_obligation(scope: Scope, *, kind: str, name: str, amount: Decimal,
 
 
 async def add_from_command(scope: Scope, command: parse.AddObligation, client: AsyncWebClient) -> Reply:
-    text = await add_obligation(scope, kind=command.kind, name=command.name, amount=command.amount,
-                                currency=command.currency, recurrence=command.recurrence)
+    try:
+        text = await add_obligation(scope, kind=command.kind, name=command.name, amount=command.amount,
+                                    currency=command.currency, recurrence=command.recurrence)
+    except DuplicateObligation as exc:  # nothing was written: ask first
+        value = pending_value(kind=command.kind, name=command.name, amount=command.amount, currency=command.currency,
+                              recurrence=command.recurrence)
+        return Reply(*duplicate_blocks(exc.message, value))
     return Reply(text, [section(text)])
 
 

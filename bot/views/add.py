@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.add_form import CALLBACK_ID, CONFIRM_IN, form_values
+from bot.blocks.add_form import ALLOW_DUPLICATE, CALLBACK_ID, CONFIRM_IN, form_values
 from bot.blocks.common import cut, option, section
 from bot.boundary import FieldErrors, Options, handler, tell
 from bot.commands.data import add_obligation
@@ -23,6 +23,7 @@ from tamio.data.counterparties import get_client, get_expense, is_email, list_co
 from tamio.data.profile import RELATIONSHIP_WORD, describe_vendor, set_relationship, set_vendor_terms
 from tamio.errors import LockedField, NotFound, TamioError, ValidationError
 from tamio.money import normalize_currency, parse_amount
+from tamio.obligations.duplicates import DuplicateObligation
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, RecurrenceError
 from tamio.obligations.schemas import RecurrenceSpec
 
@@ -125,7 +126,10 @@ async def submit_add_form(scope: Scope, body: dict[str, Any], client: AsyncWebCl
     assert spec is not None
     try:
         text = await add_obligation(scope, kind=typed["kind"], name=name, amount=typed["amount"], currency=typed["currency"],
-                                    recurrence=spec, contact_email=typed["contact_email"])
+                                    recurrence=spec, contact_email=typed["contact_email"],
+                                    allow_duplicate=values.get(ALLOW_DUPLICATE) == ALLOW_DUPLICATE)
+    except DuplicateObligation as exc:  # nothing was written yet: ask on the form
+        return FieldErrors({ALLOW_DUPLICATE: f"{exc.message} Tick this to add it anyway."})
     except LockedField as exc:  # raised, not returned: the boundary rolls back whatever was written
         raise ValidationError(exc.message, field_errors={"contact_email": exc.message[:150]}) from exc
     except ValidationError as exc:
