@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, case, literal
 
 from tamio.forecast.behaviour import expected_arrivals, expected_payment, split
 from tamio.forecast.confidence import item_confidence
@@ -27,6 +27,9 @@ from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 
 ZERO = Decimal(0)
 GENERATED = "generated"
+# The origin a schedule counts under while a delay asked of its vendor is not agreed: on its own
+# date, less certain (``tamio.forecast.confidence``), until the delay is agreed and the date moves.
+DELAY_REQUESTED = "delay_requested"
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,18 @@ def add(totals: Totals, key: ExpectedKey, amount: Decimal) -> None:
     totals[key] = totals.get(key, ZERO) + amount
 
 
-def is_plain(*, status: ScheduleStatus, paid_amount: Decimal, delayed_from: date | None, source: str, due: date, as_of: date) -> bool:
+def is_plain(*, status: ScheduleStatus, paid_amount: Decimal, delayed_from: date | None, source: str, due: date, as_of: date,
+             delay_requested_to: date | None = None) -> bool:
     return (
         status == ScheduleStatus.SCHEDULED and paid_amount == 0 and delayed_from is None and source == GENERATED and due >= as_of
+        and delay_requested_to is None
     )
+
+
+def origin_column() -> ColumnElement[str]:
+    """A schedule's origin for the forecast: ``delay_requested`` while a delay asked of its vendor is pending."""
+    os_ = ObligationSchedule
+    return case((os_.delay_requested_to.is_not(None), literal(DELAY_REQUESTED)), else_=os_.origin)
 
 
 def plain_clause(as_of: date) -> ColumnElement[bool]:
@@ -61,7 +72,7 @@ def plain_clause(as_of: date) -> ColumnElement[bool]:
     os_ = ObligationSchedule
     return and_(
         os_.status == ScheduleStatus.SCHEDULED, os_.paid_amount == 0, os_.delayed_from.is_(None), os_.source == GENERATED,
-        os_.due_date >= as_of,
+        os_.due_date >= as_of, os_.delay_requested_to.is_(None),
     )
 
 

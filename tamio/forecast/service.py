@@ -45,7 +45,7 @@ from tamio.data.models import CashAccount, CashAccountType, Client, Counterparty
 from tamio.db import Money, is_read_only, money_sum, utcnow
 from tamio.errors import NotFound
 from tamio.forecast.engine import Forecast, ForecastItem, build_forecast
-from tamio.forecast.expected import Totals, add, items_of, key_of, plain_clause
+from tamio.forecast.expected import Totals, add, items_of, key_of, origin_column, plain_clause
 from tamio.forecast.legacy import legacy_totals
 from tamio.obligations.backfill import backfill_schedules, lock_account
 from tamio.obligations.models import (
@@ -90,7 +90,7 @@ async def _schedule_totals(db: AsyncSession, as_of: Mapping[str, date], ends: Ma
     (paused or ended counterparties, cancelled agreements): one statement for every account."""
     ids = sorted(as_of)
     os_, oa, eb = ObligationSchedule, ObligationAgreement, ExpenseBucket
-    keys = (os_.due_date, os_.direction, os_.amount_type, os_.origin, os_.client_id)
+    keys = (os_.due_date, os_.direction, os_.amount_type, origin_column().label("origin"), os_.client_id)
     last = max(ends.values())
     # One account (every forecast but the critical pass's) is grouped without its id: a quarter faster.
     single = len(ids) == 1
