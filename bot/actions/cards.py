@@ -25,6 +25,7 @@ from bot.blocks.card import (
     RETRY,
     REVIEW,
     SKIP,
+    VENDOR_AGREED,
     card_blocks,
     card_text,
     default_option,
@@ -39,6 +40,7 @@ from bot.replies import send_to_response_url
 from bot.runtime import Scope
 from tamio.errors import Conflict, NotFound, PermissionDenied, TamioError
 from tamio.execution import lifecycle
+from tamio.execution.delays import agree_delay
 from tamio.preparation.models import ActionStatus
 
 log = logging.getLogger("tamio.bot")
@@ -186,6 +188,14 @@ async def retry_clicked(scope: Scope, body: dict[str, Any]) -> None:
 
 
 @handler
+async def vendor_agreed_clicked(scope: Scope, body: dict[str, Any]) -> None:
+    """"Vendor agreed": the delays this action asked for move now (the card updates through the outbox)."""
+    card = await card_in_account(scope, clicked_action_id(body))
+    await agree_delay(scope.db, account=scope.account, member=scope.member, action_id=card.action.id, today=scope.today, now=scope.now)
+    update_clicked_copy(scope, body, card.action.id)
+
+
+@handler
 async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
     """Open the draft editor at once (the trigger id lives three seconds): reading only, never waiting for a writer."""
     scope.read_only()
@@ -234,6 +244,7 @@ def register(app: AsyncApp) -> None:
     app.action(APPROVE)(approve_clicked)
     app.action(SKIP)(skip_clicked)
     app.action(RETRY)(retry_clicked)
+    app.action(VENDOR_AGREED)(vendor_agreed_clicked)
     app.action(EDIT_DRAFT)(edit_draft_clicked)
     app.action(REVIEW)(review_clicked)
     app.action(CHOOSE)(option_chosen)

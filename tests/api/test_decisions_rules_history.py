@@ -12,16 +12,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from sqlalchemy import select, update
 
+from tamio.accounts.models import Account
 from tamio.audit.models import AuditLog
 from tamio.cli import main
 from tamio.config import Settings
+from tamio.obligations.models import ObligationSchedule
 from tamio.outbox.models import OutboxMessage
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 from tests.api.conftest import Api, Business, api_settings, assert_problem
+from tests.service.books import Books
 from tests.service.execution_factories import Mailbox, free_port
 
 pytestmark = pytest.mark.backends("sqlite")
@@ -179,3 +183,24 @@ async def test_detection_rules_are_read_and_changed_through_the_api_as_in_slack(
     assert len(audit) == 3 and {a.actor for a in audit} == {business.member_ids["admin"]}
     document = (await api.get("/openapi.json")).json()
     assert {"/api/v1/config/detection", "/api/v1/config/detection/{detection_type}"} <= set(document["paths"])
+
+
+async def test_a_requested_delay_is_marked_agreed_through_the_api(api: Api, business: Business) -> None:
+    nothing = assert_problem(await api.post(f"/pipeline/actions/{business.action_id}/delay-agreed", token=business.approver), 409)
+    assert nothing["detail"].startswith("No delay of this action is waiting for the vendor's agreement.")
+    assert_problem(await api.post("/pipeline/actions/act_nope/delay-agreed", token=business.approver), 404)
+    async with api.sessions() as db, db.begin():  # the action asked Cloud Host to move its 16 Dec payment to 30 Dec
+        account = await db.get(Account, business.account_id)
+        assert account is not None
+        books = Books(db, account, date(2026, 12, 7))
+        await books.expense("Cloud Host", "800", books.every("once", date(2026, 12, 16)))
+        schedule = (await db.execute(select(ObligationSchedule).where(ObligationSchedule.user_id == account.id)
+                                     .order_by(ObligationSchedule.created_at.desc()))).scalars().first()
+        assert schedule is not None
+        schedule.delay_requested_to, schedule.delay_requested_by = date(2026, 12, 30), business.action_id
+    assert_problem(await api.post(f"/pipeline/actions/{business.action_id}/delay-agreed", token=business.viewer), 403)
+    agreed = await api.post(f"/pipeline/actions/{business.action_id}/delay-agreed", token=business.approver)
+    assert agreed.status == 200, agreed.text
+    [moved] = agreed.json()["moved"]
+    assert (moved["from_date"], moved["to_date"], moved["amount"]) == ("2026-12-16", "2026-12-30", "800.00")
+    assert await slack_updates(api, business.action_id) == ["card_update", "home_refresh"]
