@@ -33,7 +33,10 @@ class Usage:
 
 USAGES: Final[dict[str, Usage]] = {
     "help": Usage("help", "/tamio help", "this list"),
-    "forecast": Usage("forecast [weeks]", "/tamio forecast 13", "the weekly cash forecast and its chart (1 to 52 weeks)"),
+    "forecast": Usage("forecast [weeks] | forecast accuracy [weeks]", "/tamio forecast 13",
+                      "the weekly cash forecast and its chart (1 to 52 weeks); `accuracy`: how right past forecasts were"),
+    "client": Usage('client "Name" [strategic|standard]', '/tamio client "Acme Corp"',
+                    "how a client pays, in words, and what it owes now; `strategic` clients are chased gently"),
     "add": Usage(
         "add " + ADD_SYNTAX,
         '/tamio add expense "AWS" 1200 USD monthly on 15',
@@ -60,8 +63,6 @@ USAGES: Final[dict[str, Usage]] = {
                    "create an API token for the REST API, shown once; list or revoke tokens (admins)"),
     "rules": Usage("rules [set RULE auto on|off [threshold AMOUNT|none] [currency CUR]]", "/tamio rules set payment_batch auto on threshold 5000",
                    "which actions run without waiting for a person; change one (admins; payroll is locked)"),
-    "client": Usage('client "Name" [strategic|standard]', '/tamio client "Acme Corp" strategic',
-                    "how a client stands; `strategic` clients are chased gently"),
     "vendor": Usage('vendor "Name" [can-delay|negotiable|cannot-delay] [critical|not-critical]', '/tamio vendor "Cloud Host" can-delay',
                     "how a vendor's payments may move when cash is short (critical vendors are never delayed)"),
     "detection": Usage("detection [RULE on|off|threshold N|threshold none]", "/tamio detection late_payment threshold 10",
@@ -80,6 +81,16 @@ class ShowHelp:
 @dataclass(frozen=True)
 class ShowForecast:
     weeks: int = 13
+
+
+@dataclass(frozen=True)
+class ShowAccuracy:
+    weeks: int = 13  # score the weeks that ended in the last this many weeks
+
+
+@dataclass(frozen=True)
+class ShowClient:
+    name: str
 
 
 @dataclass(frozen=True)
@@ -203,11 +214,6 @@ class SetRule:
 
 
 @dataclass(frozen=True)
-class ShowClient:
-    name: str
-
-
-@dataclass(frozen=True)
 class SetClientRelationship:
     name: str
     relationship: str  # strategic, standard (tamio.data.profile.RELATIONSHIPS)
@@ -232,8 +238,8 @@ class SetDetection:
 
 
 Command = (
-    ShowHelp | ShowForecast | OpenAddForm | AddObligation | ListBalances | SetBalance | RecordPaid | ShowAlerts
+    ShowHelp | ShowForecast | ShowAccuracy | ShowClient | OpenAddForm | AddObligation | ListBalances | SetBalance | RecordPaid | ShowAlerts
     | ShowActions | RunPipeline | ShowConfig | SetConfig | DigestHere | SetRole | RenameCounterparty | SetContact
     | ConnectIntegration | SyncIntegration | CreateToken | ListTokens | RevokeToken | SetRate | ShowRules | SetRule
-    | ShowClient | SetClientRelationship | SetVendorTerms | ShowDetection | SetDetection
+    | SetClientRelationship | SetVendorTerms | ShowDetection | SetDetection
 )

@@ -40,6 +40,7 @@ from bot.commands.forms import (
     SetRole,
     SetRule,
     SetVendorTerms,
+    ShowAccuracy,
     ShowActions,
     ShowAlerts,
     ShowClient,
@@ -161,9 +162,16 @@ def _no_args(name: str, rest: list[str], command: Command) -> Command:
     return command
 
 
-def _forecast(rest: list[str]) -> ShowForecast:
+def _forecast(rest: list[str]) -> ShowForecast | ShowAccuracy:
     if not rest:
         return ShowForecast()
+    if rest[0].lower() == "accuracy":
+        if len(rest) == 1:
+            return ShowAccuracy()
+        if len(rest) > 2 or not rest[1].isdigit() or not 1 <= int(rest[1]) <= 104:
+            raise _fail("forecast", f"`{' '.join(rest[1:])[:40]}` is not a number of weeks to look back.",
+                        hint="Use a whole number from 1 to 104, like `/tamio forecast accuracy 26`.")
+        return ShowAccuracy(int(rest[1]))
     if len(rest) > 1 or not rest[0].isdigit() or not 1 <= int(rest[0]) <= 52:
         raise _fail("forecast", f"`{' '.join(rest)[:40]}` is not a number of weeks.", hint="Use a whole number from 1 to 52.")
     return ShowForecast(int(rest[0]))
@@ -324,6 +332,8 @@ __all__ = [
     "USAGES",
     "ShowHelp",
     "ShowForecast",
+    "ShowAccuracy",
+    "ShowClient",
     "OpenAddForm",
     "AddObligation",
     "ListBalances",
@@ -346,7 +356,6 @@ __all__ = [
     "SetRate",
     "ShowRules",
     "SetRule",
-    "ShowClient",
     "SetClientRelationship",
     "SetVendorTerms",
     "ShowDetection",

@@ -11,14 +11,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.common import escape, header, money, section
 from bot.boundary import Reply
-from bot.commands import parse
+from bot.commands import data, parse
 from bot.runtime import Scope
 from tamio.accounts.permissions import Operation
 from tamio.data.counterparties import find_client
 from tamio.data.models import Criticality, FlexibilityLevel, RelationshipType
 from tamio.data.profile import RELATIONSHIP_WORD, describe_vendor, set_relationship, set_vendor_terms
 from tamio.detection.rule_settings import DetectionRuleView, list_detection_rules, update_detection_rule
-from tamio.errors import NotFound
 from tamio.obligations.standing import ClientStanding, client_standings
 
 TONE = {RelationshipType.STRATEGIC: "chases use the gentler tone, and it weighs more when an action is risky"}
@@ -41,14 +40,16 @@ def standing_line(standing: ClientStanding | None) -> str:
 
 
 async def show_client(scope: Scope, command: parse.ShowClient, client: AsyncWebClient) -> Reply:
+    """How a client pays (``bot.commands.data.show_client``), then its kind, revenue share and payment risk."""
+    shown = await data.show_client(scope, command, client)
     found = await find_client(scope.db, account_id=scope.account.id, name=command.name)
     if found is None:
-        raise NotFound(f"There is no client called `{command.name}`.", hint="Check the spelling; `/tamio alerts` and App Home name your clients.")
+        return shown
     standing = (await client_standings(scope.db, today={scope.account.id: scope.today}))[scope.account.id].get(found.id)
-    kind = RELATIONSHIP_WORD[found.relationship_type] if found.relationship_type else "not set (standard)"
-    text = (f"*{escape(found.name)}*: {kind} client\n{standing_line(standing)}\n"
+    kind = RELATIONSHIP_WORD[found.relationship_type] if found.relationship_type else "standard (not set)"
+    text = (f"*Kind:* {kind} client · {standing_line(standing)}\n"
             f"Change it with `/tamio client \"{escape(found.name)}\" strategic|standard`.")
-    return Reply(f"{found.name}: {kind} client", [section(text)])
+    return Reply(f"{shown.text} · {kind} client", [*(shown.blocks or []), section(text)])
 
 
 async def set_client_relationship(scope: Scope, command: parse.SetClientRelationship, client: AsyncWebClient) -> Reply:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -127,8 +127,8 @@ class ObligationSchedule(ConvertedAmountMixin, Base):
         UniqueConstraint("obligation_id", "rule_date", name="uq_obligation_schedules_rule_date"),
         Index(
             "ix_obligation_schedules_forecast",
-            "user_id", "due_date", "direction", "status", "amount_type", "origin", "client_id",
-            "base_currency_amount", "paid_base_amount", "delay_requested_to",
+            "user_id", "due_date", "direction", "status", "amount_type", "origin", "delay_requested_to", "client_id",
+            "base_currency_amount", "paid_base_amount",
         ),
     )
 
@@ -179,3 +179,49 @@ class PaymentEvent(ConvertedAmountMixin, Base):
     source: Mapped[str] = mapped_column(String(20), default="manual")
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = created_at_column()
+
+
+class Scheduled(Protocol):
+    """What schedule and cash-event generation read of an agreement: an ``ObligationAgreement``, or a
+    plain record of one (a bulk import's, to spare building thousands of ORM objects it never saves)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def client_id(self) -> str | None: ...
+    @property
+    def expense_bucket_id(self) -> str | None: ...
+    @property
+    def obligation_type(self) -> ObligationType: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def status(self) -> AgreementStatus: ...
+    @property
+    def frequency(self) -> Frequency: ...
+    @property
+    def rrule(self) -> str: ...
+    @property
+    def start_date(self) -> date: ...
+    @property
+    def business_day_convention(self) -> BusinessDayConvention: ...
+    @property
+    def holiday_calendar(self) -> str | None: ...
+    @property
+    def direction(self) -> Direction: ...
+    @property
+    def amount_type(self) -> AmountType: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def base_amount(self) -> Decimal: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def base_currency_amount(self) -> Decimal | None: ...
+    @property
+    def exchange_rate_used(self) -> Decimal | None: ...
+    @property
+    def exchange_rate_date(self) -> date | None: ...

@@ -4,7 +4,9 @@ The findings, replayed on the demo company (``fresh_story``): a card kept the fi
 prepared ("Cash dips $25,640.00 below your buffer", "Draw $26,000 -> lowest after $10,360") while
 the forecast said -$24,653.58; after the draw, App Home's "Lowest" sat above alerts of the day
 before and the payroll card still offered the same $26,000 draw. Each step ends with the
-consistency check (item 7).
+consistency check (item 7). The figures here are a few dollars off the findings' since the forecast
+spreads each receivable by how its client pays (issue 16): $2.82 of February's invoices may come
+early, in the lowest week.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ def titles(card: object) -> list[tuple[str, Decimal | None]]:
 async def test_the_demo_raises_the_cards_of_the_findings(session_factory: async_sessionmaker[AsyncSession]) -> None:
     story = await Story.open(session_factory, SCHEDULE_PATH)
     buffer = await story.card(BUFFER)
-    assert buffer.action.title.startswith("Cash dips $25,640.00 below your buffer")
-    assert titles(buffer)[0] == ("Draw $26,000.00 on Credit line", Decimal("10360"))
+    assert buffer.action.title.startswith("Cash dips $25,637.18 below your buffer")
+    assert titles(buffer)[0] == ("Draw $26,000.00 on Credit line", Decimal("10362.82"))
     await story.agrees(NOW)
 
 
@@ -48,13 +50,13 @@ async def test_a_new_bill_restates_the_card_and_its_options_from_the_current_for
     async with session_factory() as db:  # before the refresh: the card disagrees, and the check says so
         found = await discrepancies(db, account_id=story.account_id, now=later(1), settings=SCHEDULE_PATH)
         await db.rollback()
-    assert any("Cash dips $25,640.00" in p for p in found), found
+    assert any("Cash dips $25,637.18" in p for p in found), found
 
     assert await story.drain(later(1)) == 1
     fresh = await story.card(BUFFER)
     assert fresh.action.id != stale.action.id
-    assert fresh.action.title.startswith("Cash dips $34,653.58 below your buffer")  # -$24,653.58 against the $10,000 buffer
-    assert titles(fresh)[0] == ("Draw $35,000.00 on Credit line", Decimal("10346.42"))
+    assert fresh.action.title.startswith("Cash dips $34,650.76 below your buffer")  # -$24,650.76 against the $10,000 buffer
+    assert titles(fresh)[0] == ("Draw $35,000.00 on Credit line", Decimal("10349.24"))
     async with session_factory() as db:
         old = await db.get(PreparedAction, stale.action.id)
         assert old is not None and old.status is ActionStatus.SUPERSEDED
@@ -76,7 +78,7 @@ async def test_approving_a_card_whose_figures_changed_is_refused_with_the_fresh_
     assert decision.message == "The figures changed since this was prepared; here they are now."
     fresh = await story.card(BUFFER)
     assert decision.replaced_by == fresh.action.id and fresh.approvals == []
-    assert titles(fresh)[0] == ("Draw $35,000.00 on Credit line", Decimal("10346.42"))
+    assert titles(fresh)[0] == ("Draw $35,000.00 on Credit line", Decimal("10349.24"))
     with pytest.raises(lifecycle.AlreadyDecided, match="superseded"):  # the second approver of the old card
         await story.approve(stale.action.id, 1, "U0APPROVER2", later(3))
     await story.drain(later(3))
