@@ -76,7 +76,7 @@ READ_ONLY: frozenset[type] = frozenset({
 # Subcommands that show the business's figures: a viewer sees them only where the account allows it.
 FIGURES: frozenset[type] = frozenset({
     parse.ShowForecast, parse.ListBalances, parse.ShowAlerts, parse.ShowActions, parse.RunPipeline, parse.ShowConfig,
-    parse.ShowClient, parse.ShowDetection,
+    parse.ShowDetection,
 })
 
 

@@ -59,7 +59,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "forecast": ("forecast", "the weekly cash forecast, and how right it has been"),
     "pipeline": ("pipeline", "run detection and preparation"),
     "jobs": ("jobs", "run a scheduled job by hand"),
-    "actions": ("actions", "prepared actions: list, show, approve, skip, retry, agreed"),
+    "actions": ("actions", "prepared actions: list, show, approve, skip, retry"),
     "detection": ("detection", "detection rules: list them, switch one off or change its threshold (admins)"),
     "history": ("history", "a client's or vendor's chases, delays and payments: who decided, when, what was sent"),
     "outbox": ("outbox", "messages queued for Slack and email; retry dead ones"),

@@ -63,4 +63,4 @@ async def test_share_and_risk_come_from_receipts_and_lateness(session: AsyncSess
     assert (found[prompt.id].risk, found[prompt.id].avg_days_late) == (RiskLevel.LOW, 3)
     context = await load_context(session, account_id=books.account.id, today=MONDAY, settings=SCHEDULE_PATH)
     assert context.clients[prompt.id].revenue_percent == Decimal("75.0")
-    assert context.clients[slow.id].payment_risk == "high" and context.clients[slow.id].avg_payment_delay_days == 36
+    assert context.clients[slow.id].payment_risk == "high" and context.clients[slow.id].avg_payment_delay_days > 30  # learned, else computed
