@@ -140,6 +140,8 @@ class ScheduleInfo:
     vendor_id: str | None
     counterparty_name: str
     invoice_number: str | None
+    delayed_from: date | None = None  # the date it had before an executed action moved it
+    delay_requested_to: date | None = None  # a delay asked of its vendor, not agreed yet
     # Where the forecast expects its remaining base amount (a receivable spread by its client's
     # behaviour); the parts add up to ``base_amount``. ``expected_date``: when half of it has come.
     arrivals: tuple[tuple[date, Decimal], ...] = ()
@@ -226,11 +228,13 @@ class PreparationContext:
     def can_delay(self, schedule: ScheduleInfo) -> bool:
         """Whether an option may offer to delay this payment: an outflow of a vendor that can wait,
         and never payroll or tax, whatever the vendor's category (a vendor of category operating can
-        carry a payroll obligation: ``/tamio add payroll`` or a CSV payroll row for an existing vendor)."""
+        carry a payroll obligation: ``/tamio add payroll`` or a CSV payroll row for an existing vendor);
+        never one already moved by a carried-out action either (the vendor agreed to that date once),
+        nor one whose delay the vendor was asked for and has not answered yet."""
         vendor = self.vendors.get(schedule.vendor_id or "")
         return (
             vendor is not None and vendor.can_be_delayed and schedule.direction != INFLOW and not schedule.is_payroll_or_tax
-            and schedule.status != "queued"
+            and schedule.status != "queued" and schedule.delayed_from is None and schedule.delay_requested_to is None
         )
 
     def schedule(self, schedule_id: str) -> ScheduleInfo | None:
@@ -355,7 +359,7 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
         select(
             os_.user_id, os_.id, os_.obligation_id, oa.obligation_type, os_.direction, os_.due_date, os_.estimated_amount,
             os_.paid_amount, os_.base_currency_amount, os_.paid_base_amount, os_.currency, os_.status, oa.amount_type,
-            oa.source, oa.client_id, oa.expense_bucket_id, oa.description, os_.invoice_number,
+            oa.source, oa.client_id, oa.expense_bucket_id, oa.description, os_.invoice_number, os_.delayed_from, os_.delay_requested_to,
         )
         .join(oa, oa.id == os_.obligation_id)
         .where(os_.user_id.in_(ids), os_.status.in_(OPEN_SCHEDULE_STATUSES), os_.due_date <= max(ends.values()))
@@ -381,7 +385,7 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
                 currency=r.currency, status=r.status.value, amount_type=r.amount_type.value, source=r.source,
                 client_id=r.client_id, vendor_id=r.expense_bucket_id,
                 counterparty_name=client.name if client else vendor.name if vendor else r.description,
-                invoice_number=r.invoice_number,
+                invoice_number=r.invoice_number, delayed_from=r.delayed_from, delay_requested_to=r.delay_requested_to,
             )
         )
     contexts = {}
