@@ -32,10 +32,10 @@ async def _replace(url: str, text: str) -> None:
 async def add_anyway(scope: Scope, body: dict[str, Any]) -> None:
     value = str(((body.get("actions") or [{}])[0]).get("value") or "")
     try:
-        pending = read_pending(value)
-    except (ValueError, KeyError, TypeError) as exc:
+        pending = read_pending(value, today=scope.today)
+    except (ValueError, KeyError, TypeError) as exc:  # not JSON of ours; the core's own refusals pass as they are
         raise ValidationError("That button is out of date; run `/tamio add` again.") from exc
-    _answer(scope, await add_obligation(scope, allow_duplicate=True, **pending))
+    _answer(scope, await add_obligation(scope, pending))
 
 
 @handler

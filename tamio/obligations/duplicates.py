@@ -46,8 +46,8 @@ class Existing:
 class DuplicateObligation(Conflict):
     """The obligation is already there; the edges offer to add it anyway."""
 
-    def __init__(self, existing: Existing) -> None:
-        super().__init__(existing.question, hint="Add it anyway only if it is a second, separate amount.")
+    def __init__(self, existing: Existing, *, hint: str = "Add it anyway only if it is a second, separate amount.") -> None:
+        super().__init__(existing.question, hint=hint)
         self.existing = existing
 
 
