@@ -32,7 +32,7 @@ a fixed number of queries for the whole batch.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -66,6 +66,9 @@ class ForecastInputs:
     opening_balance: Decimal
     buffer: Decimal
     items: tuple[ForecastItem, ...]
+    # What the items were placed from, for deltas against them (``tamio.scenarios.engine``).
+    totals: Totals = field(default_factory=dict, repr=False)
+    delays: Mapping[str, int] = field(default_factory=dict, repr=False)
 
 
 async def opening_balance(db: AsyncSession, *, account_id: str) -> Decimal:
@@ -189,6 +192,8 @@ async def load_forecast_inputs_many(
             opening_balance=balances.get(i, ZERO),
             buffer=heads[i].obligations_buffer_amount if heads[i].obligations_buffer_amount is not None else ZERO,
             items=tuple(items_of(totals[i], delays[i], as_of=as_of[i])),
+            totals=totals[i],
+            delays=delays[i],
         )
         for i in ids
     }
