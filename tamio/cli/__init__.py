@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         payments,
         pipeline,
         sandbox,
+        scenarios,
         serve,
         tokens,
     )
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--account", help="the account id (default: the only account)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (db, accounts, data, obligations, payments, forecast, pipeline, actions, history, outbox, members,
+    for module in (db, accounts, data, obligations, payments, forecast, scenarios, pipeline, actions, history, outbox, members,
                    tokens, integrations, serve, sandbox):
         module.register(sub)
     _accept_account_anywhere(sub)

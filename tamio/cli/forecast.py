@@ -1,4 +1,4 @@
-"""``tamio forecast [--weeks N] [--as-of YYYY-MM-DD] [--json]``."""
+"""``tamio forecast [--weeks N] [--as-of YYYY-MM-DD] [--json] [--what-if CHANGE ...]``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from tamio.cli.context import CliContext
+from tamio.cli.scenarios import WHAT_IF_HELP, print_what_if
 from tamio.forecast.service import calculate_forecast
 from tamio.forecast.views import render_table
 
@@ -34,10 +35,13 @@ def register(sub: Any) -> None:
     parser.add_argument("--weeks", type=_weeks, default=13)
     parser.add_argument("--as-of", type=_date, default=None, help="first day of week 1 (default: today)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--what-if", dest="what_if", action="append", metavar="CHANGE", help=WHAT_IF_HELP)
     parser.set_defaults(handler=_forecast)
 
 
 async def _forecast(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.what_if:
+        return await print_what_if(args, ctx, as_of=args.as_of, weeks=args.weeks)
     async with ctx.transaction() as session:
         account = await ctx.account(session)
         today = ctx.today(account)

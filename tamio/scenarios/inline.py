@@ -18,9 +18,8 @@ saying what was wrong, with the usage and a working example.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Final
 
@@ -28,8 +27,10 @@ from pydantic import ValidationError as PydanticError
 
 from tamio.errors import TamioError, ValidationError
 from tamio.money import parse_amount
+from tamio.obligations.inline import KIND_ALIASES, SYNTAX, parse_add, read_day_word, split_words
 from tamio.scenarios.changes import (
     MAX_LATE_DAYS,
+    AddObligation,
     Balance,
     Change,
     ChangeAmount,
@@ -42,7 +43,6 @@ from tamio.scenarios.changes import (
     Remove,
 )
 
-SMART_QUOTES: Final = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "«": '"', "»": '"'})
 USAGES: Final = {
     "late": ('late "Client" DAYS', 'late "Acme Corp" 30'),
     "lose": ('lose "Client"', 'lose "Acme Corp"'),
@@ -53,36 +53,20 @@ USAGES: Final = {
     "once": ("once in|out AMOUNT on DATE", "once out 2500 on 2027-01-15"),
     "draw": ('draw "Credit line" AMOUNT [on DATE]', 'draw "Credit line" 5000 on 2027-01-04'),
     "balance": ('balance "Cash account" AMOUNT', 'balance "Operating" 45000'),
-    "add": ('client|expense|payroll|tax "Name" AMOUNT [CURRENCY] [FREQUENCY] [from DATE] ...',
-            'expense "New hire" 8000 monthly from 2027-03-01'),
+    "add": (SYNTAX, 'expense "New hire" 8000 monthly from 2027-03-01'),
 }
-ADD_KINDS: Final = {"client", "revenue", "income", "customer", "expense", "vendor", "bill", "supplier", "payroll",
-                    "salaries", "tax", "taxes", "hire"}
-
-AddReader = Callable[[list[str], date, str], Change]
-
+ADD_KINDS: Final = {*KIND_ALIASES, "hire"}  # ``hire "Engineer" 8000 monthly`` is payroll
 
 def _fail(kind: str, message: str, hint: str | None = None) -> ValidationError:
     usage, example = USAGES[kind]
     return ValidationError(message, hint=f"{hint + ' ' if hint else ''}Write it as `{usage}`, e.g. `{example}`.")
 
 
-def words_of(text: str) -> list[str]:
-    try:
-        return shlex.split((text or "").translate(SMART_QUOTES))
-    except ValueError as exc:
-        reason = "a quote is not closed" if "quotation" in str(exc) else "a backslash is at the very end"
-        raise ValidationError(f"I couldn't read that: {reason}.", hint="Put names in straight double quotes.") from exc
-
-
 def _date(token: str, kind: str, today: date) -> date:
-    offsets = {"today": 0, "tomorrow": 1}
-    if token.lower() in offsets:
-        return today + timedelta(days=offsets[token.lower()])
     try:
-        return date.fromisoformat(token)
-    except ValueError as exc:
-        raise _fail(kind, f"I couldn't read the date `{token[:40]}`.", hint="Write dates like 2027-01-15.") from exc
+        return read_day_word(token, today)
+    except TamioError as exc:
+        raise _fail(kind, exc.message, hint=exc.hint) from exc
 
 
 def _amount(token: str, kind: str, currency: str) -> Decimal:
@@ -110,18 +94,17 @@ def _build(kind: str, make: Callable[[], Change]) -> Change:
         raise _fail(kind, f"I couldn't use that: {first['msg']}.") from exc
 
 
-def parse_change(text: str, *, today: date, base_currency: str, read_add: AddReader | None = None) -> Change:
-    """One change from its inline form; ``read_add`` reads ``/tamio add``'s syntax (client, expense, ...)."""
-    words = words_of(text)
+def parse_change(text: str, *, today: date, base_currency: str) -> Change:
+    """One change from its inline form; ``/tamio add``'s syntax (client, expense, ...) is read by
+    ``tamio.obligations.inline.parse_add``, the one reader of it."""
+    words = split_words(text or "")
     if not words:
         raise ValidationError("The what-if is empty.", hint=f"Try `{USAGES['late'][1]}` or `{USAGES['add'][1]}`.")
     kind, rest = words[0].lower(), words[1:]
     if kind == "add" and rest:
         kind, rest = rest[0].lower(), rest[1:]
     if kind in ADD_KINDS:
-        if read_add is None:
-            raise _fail("add", "Adding an obligation in a what-if is not available here.")
-        return read_add([("payroll" if kind == "hire" else kind), *rest], today, base_currency)
+        return _read_add([("payroll" if kind == "hire" else kind), *rest], today, base_currency)
     readers: dict[str, Callable[[], Change]] = {
         "late": lambda: _late(rest),
         "lose": lambda: _build("lose", lambda: Lose(name=_named("lose", rest, 1)[0])),
@@ -191,3 +174,18 @@ def _any_amount(token: str) -> Decimal:
         return parse_amount(token, allow_negative=True)
     except TamioError as exc:
         raise _fail("balance", exc.message, hint=exc.hint) from exc
+
+
+def parse_changes(texts: list[str], *, today: date, base_currency: str) -> list[Change]:
+    """Each what-if text read into its change, with ``/tamio add``'s syntax for added obligations."""
+    return [parse_change(text, today=today, base_currency=base_currency) for text in texts]
+
+
+def _read_add(words: list[str], today: date, base_currency: str) -> Change:
+    """``/tamio add``'s syntax, read by the core's add reader (its messages, with the what-if's usage)."""
+    try:
+        added = parse_add(words, today=today, base_currency=base_currency)
+    except TamioError as exc:
+        raise _fail("add", exc.message, hint=exc.hint) from exc
+    return AddObligation(name=added.name, obligation_kind=added.kind, amount=added.amount, currency=added.currency,
+                         recurrence=added.recurrence.to_config())
