@@ -67,6 +67,10 @@ def api_writes(b: Business) -> dict[str, list[tuple[str, str, Any]]]:
         "edit_action_draft": [("POST", f"/pipeline/actions/{b.big_action_id}/draft", {"subject": "B's own", "body": "B's own."})],
         "change_rule": [("PATCH", "/automation/rules/payment_batch", {"auto_execute": True, "threshold_amount": "999999999999"}),
                         ("PATCH", "/automation/rules/statutory_payment", {"auto_execute": True})],
+        "evaluate_scenario": [("POST", "/forecast/scenarios", {"what_if": ['once in 999999999999 on today']})],
+        "create_scenario": [("POST", "/data/scenarios", {"name": "Acme late", "what_if": ['once out 999999999999 on today']})],
+        "replace_scenario": [("PUT", f"/data/scenarios/{b.extra.get('scenario_id', 'x')}", {"name": "Acme late", "what_if": ['once in 5 on today']})],
+        "delete_saved_scenario": [("DELETE", f"/data/scenarios/{b.extra.get('scenario_id', 'x')}", None)],
     }
 
 
