@@ -170,7 +170,7 @@ class Resolver:
             entity = await find_counterparty(self.db, account_id=self.account.id, name=change.name)
             schedules = await _open_schedules(self.db, self.base, entity, today=self.today)
             if isinstance(change, Remove):
-                return _taken([s for s in schedules if s.key.due >= self.today])
+                return _taken([s for s in schedules if s.status in CANCELLABLE and s.key.due >= self.today])
             if isinstance(change, Pause):
                 return _taken([s for s in schedules if s.plain and entity.status not in DORMANT])
             if isinstance(change, ChangeAmount):
