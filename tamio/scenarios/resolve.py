@@ -98,18 +98,22 @@ def draw_delta(base: ScenarioBase, *, amount: Decimal, on: date, rate_pct: Decim
 async def _open_schedules(
     db: AsyncSession, base: ScenarioBase, entity: Client | ExpenseBucket, *, today: date,
 ) -> list[OpenSchedule]:
-    """The counterparty's open schedules the forecast counts, in due-date order (one query)."""
+    """The counterparty's open schedules the forecast counts, in due-date order (two queries: its
+    agreements, then their schedules by the indexed agreement id)."""
     os_, oa = ObligationSchedule, ObligationAgreement
     owner = oa.client_id == entity.id if isinstance(entity, Client) else oa.expense_bucket_id == entity.id
-    rows = await db.execute(
-        select(os_, oa.status)
-        .join(oa, oa.id == os_.obligation_id)
-        .where(owner, os_.user_id == entity.user_id, os_.status.in_(OPEN_SCHEDULE_STATUSES), os_.due_date <= base.horizon_end)
+    statuses = dict((await db.execute(select(oa.id, oa.status).where(oa.user_id == entity.user_id, owner))).tuples().all())
+    if not statuses:
+        return []
+    rows = (await db.execute(
+        select(os_)
+        .where(os_.obligation_id.in_(list(statuses)), os_.status.in_(OPEN_SCHEDULE_STATUSES), os_.due_date <= base.horizon_end)
         .order_by(os_.due_date, os_.id)
-    )
+    )).scalars().all()
     dormant_entity = entity.status in DORMANT
     found = []
-    for schedule, agreement_status in rows:
+    for schedule in rows:
+        agreement_status = statuses[schedule.obligation_id]
         plain = is_plain(status=schedule.status, paid_amount=schedule.paid_amount, delayed_from=schedule.delayed_from,
                          source=schedule.source, due=schedule.due_date, as_of=base.as_of)
         dormant = dormant_entity or agreement_status in (AgreementStatus.CANCELLED, AgreementStatus.ENDED)
@@ -143,6 +147,8 @@ async def _client(db: AsyncSession, account: Account, name: str) -> Client:
 
 
 async def _convert(db: AsyncSession, account: Account, amount: Decimal, currency: str, today: date) -> Decimal:
+    if currency == account.base_currency:  # what the rate book gives at a rate of 1, without reading rates
+        return check_converted(quantize(amount, currency), currency)
     book = await RateBook.load(db, [currency, account.base_currency], today, account_id=account.id)
     converted = book.convert(amount, currency, account.base_currency, today).amount
     return check_converted(converted, account.base_currency)
