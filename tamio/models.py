@@ -12,6 +12,7 @@ from tamio.integrations.models import IntegrationConnection, IntegrationMapping,
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent
 from tamio.outbox.models import OutboxMessage
 from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
+from tamio.refresh.models import RefreshRequest
 from tamio.scenarios.models import SavedScenario
 from tamio.scheduler.models import PipelineRun, SchedulerClaim, SlackEventReceipt
 
@@ -19,6 +20,7 @@ __all__ = [
     "Account", "ActionApproval", "ActionOption", "ApiToken", "AuditHead", "AuditLog", "Base", "CashAccount", "CashEvent",
     "Client", "DetectionAlert", "DetectionRule", "ExchangeRate", "ExecutionAutomationRule", "ExecutionRecord",
     "ExpenseBucket", "IntegrationConnection", "IntegrationMapping", "LinkedAction", "Member", "ObligationAgreement",
-    "ObligationSchedule", "OutboxMessage", "PaymentEvent", "PipelineRun", "PreparedAction", "Role", "SafetyMode", "SavedScenario",
+    "ObligationSchedule", "OutboxMessage", "PaymentEvent", "PipelineRun", "PreparedAction", "RefreshRequest", "Role", "SafetyMode",
+    "SavedScenario",
     "SchedulerClaim", "SlackEventReceipt", "UserConfiguration", "XeroConnection", "XeroSyncLog",
 ]
