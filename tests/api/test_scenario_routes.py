@@ -3,13 +3,11 @@ prints), CRUD under /data/scenarios, problem JSON for bad input, roles, and the 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from decimal import Decimal
 
 from tamio.api import openapi_document
 from tests.api.conftest import Api, Business, assert_problem, dump_database
+from tests.api.test_data_routes import _cli_forecast
 
 LATE = 'late "Acme Corp" 30'
 HIRE = 'payroll "Engineer" 8000 monthly'
@@ -33,14 +31,7 @@ async def test_a_what_if_is_the_forecast_beside_the_baseline_and_writes_nothing(
 
 async def test_the_api_and_the_cli_agree(api: Api, business: Business, db_url: str) -> None:
     reply = await api.post("/forecast/scenarios", token=business.viewer, json={"what_if": [LATE]})
-    done = subprocess.run(
-        [sys.executable, "-c", "import sys; from tamio.cli import main; sys.exit(main())", "--account", business.account_id,
-         "forecast", "--json", "--what-if", LATE],
-        capture_output=True, text=True, env={"TAMIO_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin", "USE_OBLIGATION_FOR_FORECAST": "true"},
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert reply.json() == json.loads(done.stdout)
+    assert reply.json() == _cli_forecast(db_url, business.account_id, "--what-if", LATE)
 
 
 async def test_bad_input_is_problem_json(api: Api, business: Business) -> None:
