@@ -102,7 +102,7 @@ async def _open_schedules(
     agreements, then their schedules by the indexed agreement id)."""
     os_, oa = ObligationSchedule, ObligationAgreement
     owner = oa.client_id == entity.id if isinstance(entity, Client) else oa.expense_bucket_id == entity.id
-    statuses = dict((await db.execute(select(oa.id, oa.status).where(oa.user_id == entity.user_id, owner))).tuples().all())
+    statuses = {row.id: row.status for row in await db.execute(select(oa.id, oa.status).where(oa.user_id == entity.user_id, owner))}
     if not statuses:
         return []
     rows = (await db.execute(
