@@ -14,7 +14,7 @@ from typing import Any
 
 from tamio.accounts.models import Account
 from tamio.cli.context import CliContext
-from tamio.forecast.views import describe_runway, render_table
+from tamio.forecast.views import render_table
 from tamio.money import format_money
 from tamio.scenarios.changes import Scenario
 from tamio.scenarios.engine import ScenarioResult
@@ -27,6 +27,7 @@ from tamio.scenarios.service import (
     scenario_of,
     what_if,
 )
+from tamio.scenarios.views import what_changes
 
 WHAT_IF_HELP = "a hypothetical change (repeatable): `late \"Acme Corp\" 30`, `expense \"New hire\" 8000 monthly from 2027-03-01`, ..."
 
@@ -59,16 +60,8 @@ def render_result(result: ScenarioResult, *, account_name: str) -> str:
     for week, base, difference in zip(result.forecast.weeks, result.baseline.weeks, result.differences, strict=True):
         lines.append(f"{week.start:%d %b}  {format_money(base.closing_balance, cur):>18}{format_money(week.closing_balance, cur):>18}"
                      f"{format_money(difference, cur):>18}")
-    lines += ["", summary(result)]
+    lines += ["", what_changes(result)]
     return "\n".join(lines)
-
-
-def summary(result: ScenarioResult) -> str:
-    """How the lowest point and the runway move, in one sentence."""
-    cur, base, new = result.forecast.base_currency, result.baseline, result.forecast
-    return (f"Lowest point {format_money(base.lowest_closing_balance, cur)} (week of {base.lowest_week_start:%d %b}) -> "
-            f"{format_money(new.lowest_closing_balance, cur)} (week of {new.lowest_week_start:%d %b}); "
-            f"runway {describe_runway(base)} -> {describe_runway(new)}.")
 
 
 async def print_what_if(args: argparse.Namespace, ctx: CliContext, *, as_of: date | None, weeks: int) -> int:

@@ -72,7 +72,7 @@ def test_forecast_what_if_prints_the_scenario_beside_the_baseline(tamio: Tamio) 
 def test_forecast_what_if_as_a_table(tamio: Tamio) -> None:
     code, out, err = tamio("forecast", "--what-if", LATE)
     assert code == 0, err
-    assert "Baseline" in out and "Difference" in out and "Lowest point" in out and "runway" in out
+    assert "Baseline" in out and "Difference" in out and "The lowest point goes from" in out and "runway goes from" in out
 
 
 @pytest.mark.parametrize(("what_if", "said"), [
