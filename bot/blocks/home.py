@@ -83,6 +83,7 @@ def home_view(
     is_admin: bool,
     today: date,
     notices: Sequence[str] = (),
+    scenarios: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The Home tab; ``notices`` (what went wrong, e.g. a channel that lost messages) come first."""
     blocks: list[Block] = [header(f"Tamio · {account.name}")]
@@ -108,6 +109,8 @@ def home_view(
         blocks += queue_item(card, today)
     if pending_total > min(len(cards), QUEUE_SHOWN):
         blocks.append(context(f"{pending_total - min(len(cards), QUEUE_SHOWN)} more: `/tamio actions`"))
+    if scenarios:
+        blocks += [divider(), header("Saved what-ifs, on today's figures"), section("\n".join(scenarios)[:2900])]
     channel = f"<#{account.digest_channel_id}>" if account.digest_channel_id else "no channel yet (`/tamio digest here`)"
     blocks += [divider(), context(f"Alerts and digest: {channel}", f"Safety mode: {safety_mode}", f"Updated {day_label(today)}")]
     if is_admin:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.accounts.models import Account
 from tamio.audit.service import AuditService
 from tamio.config import Settings
-from tamio.errors import Conflict, NotFound, ValidationError
+from tamio.errors import Conflict, NotFound, TamioError, ValidationError
 from tamio.forecast.service import load_forecast_inputs
 from tamio.limits import check_name
 from tamio.scenarios.changes import MAX_CHANGES, Scenario
@@ -118,3 +118,23 @@ async def delete_scenario(db: AsyncSession, *, account: Account, scenario: Saved
     await AuditService(db, account.id, actor=actor).log_delete("scenario", scenario.id, {"name": scenario.name, "changes": scenario.changes})
     await db.delete(scenario)
     await db.flush()
+
+
+async def saved_effects(
+    db: AsyncSession, *, account: Account, settings: Settings, today: date, now: datetime, limit: int = 5,
+) -> list[tuple[SavedScenario, ScenarioResult | TamioError]]:
+    """The first saved scenarios, each evaluated on today's data against one base forecast (or the
+    error that stops it now, such as a client that no longer exists)."""
+    saved = (await list_scenarios(db, account_id=account.id))[:limit]
+    if not saved:
+        return []
+    base = await load_base(db, account=account, settings=settings, today=today, now=now)
+    found: list[tuple[SavedScenario, ScenarioResult | TamioError]] = []
+    for scenario in saved:
+        try:
+            changes = scenario_of(scenario.changes).changes
+            delta = await Resolver(db, account=account, base=base, today=today).delta(changes)
+            found.append((scenario, evaluate(base, delta, changes=[c.describe(account.base_currency) for c in changes])))
+        except TamioError as exc:
+            found.append((scenario, exc))
+    return found

@@ -15,3 +15,10 @@ def what_changes(result: ScenarioResult) -> str:
     return (f"The lowest point goes from {format_money(base.lowest_closing_balance, cur)} (week of {base.lowest_week_start:%d %b}) "
             f"to {format_money(new.lowest_closing_balance, cur)} (week of {new.lowest_week_start:%d %b}), {moved}; "
             f"runway goes from {describe_runway(base)} to {describe_runway(new)}.")
+
+
+def effect_line(result: ScenarioResult) -> str:
+    """A saved scenario's effect today, short: the lowest point and the runway, then and now."""
+    cur, base, new = result.forecast.base_currency, result.baseline, result.forecast
+    return (f"lowest {format_money(base.lowest_closing_balance, cur, with_cents=False)} → "
+            f"{format_money(new.lowest_closing_balance, cur, with_cents=False)}; runway {describe_runway(base)} → {describe_runway(new)}")
