@@ -10,6 +10,7 @@ from bot.blocks.common import (
     actions,
     button,
     code_sections,
+    confirm_dialog,
     context,
     day_label,
     escape,
@@ -23,6 +24,7 @@ from tamio.scenarios.views import what_changes
 
 SAVE_ACTION = "whatif_save"
 SHARE_ACTION = "whatif_share"
+REAL_ACTION = "whatif_make_real"
 VALUE_MAX = 2000  # Slack's limit on a button's value
 
 
@@ -41,7 +43,8 @@ def difference_lines(result: ScenarioResult) -> list[str]:
 
 
 def what_if_blocks(result: ScenarioResult, texts: tuple[str, ...], *, image: Block | None = None, note: str | None = None,
-                   buttons: bool = True) -> list[Block]:
+                   buttons: bool = True, adds: int = 0) -> list[Block]:
+    """``adds``: how many of the changes add an obligation (what "Make it real" would add)."""
     forecast = result.forecast
     blocks: list[Block] = [
         header(f"What if · {len(forecast.weeks)} weeks from {day_label(forecast.as_of)}"),
@@ -55,8 +58,12 @@ def what_if_blocks(result: ScenarioResult, texts: tuple[str, ...], *, image: Blo
     blocks.append(context(f"Nothing was changed: this is the forecast as if. Amounts in {forecast.base_currency}.", note or ""))
     value = changes_value(texts)
     if buttons and value is not None:
-        blocks.append(actions(button("Save", SAVE_ACTION, value, style="primary"), button("Share in channel", SHARE_ACTION, value),
-                              block_id="whatif_actions"))
+        elements = [button("Save", SAVE_ACTION, value, style="primary"), button("Share in channel", SHARE_ACTION, value)]
+        if adds:
+            what = "this obligation" if adds == 1 else f"these {adds} obligations"
+            elements.append(button("Make it real", REAL_ACTION, value, confirm=confirm_dialog(
+                "Make it real?", f"Tamio adds {what} to your books, as `/tamio add` does.", "Add")))
+        blocks.append(actions(*elements, block_id="whatif_actions"))
     return blocks
 
 

@@ -15,17 +15,18 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.common import escape, user
-from bot.blocks.whatif import SAVE_ACTION, SHARE_ACTION, fallback, what_if_blocks
+from bot.blocks.whatif import REAL_ACTION, SAVE_ACTION, SHARE_ACTION, fallback, what_if_blocks
 from bot.boundary import handler
 from bot.channels import make_postable
 from bot.commands import parse
+from bot.commands.data import add_obligation
 from bot.commands.forecast import chart_in_dm
 from bot.forecasting import ChartRefused, draw, upload_chart
 from bot.replies import reply
 from bot.runtime import Scope
 from tamio.accounts.models import Role
 from tamio.errors import ValidationError
-from tamio.scenarios.changes import Scenario
+from tamio.scenarios.changes import AddObligation, Scenario
 from tamio.scenarios.engine import ScenarioResult
 from tamio.scenarios.inline import parse_changes
 from tamio.scenarios.service import save_scenario, what_if
@@ -45,9 +46,11 @@ async def send_what_if(scope: Scope, texts: tuple[str, ...]) -> None:
     png = await draw(result.forecast, title=title, baseline=result.baseline)
     file_id, chart = await chart_in_dm(scope, png, title=title, weeks=len(result.forecast.weeks))
     note = "The chart is in your DM with Tamio." if file_id and chart is None else None
-    if await reply(scope.caller, scope.client, fallback(result), blocks=what_if_blocks(result, texts, image=chart, note=note)):
+    adds = sum(1 for c in parse_changes(list(texts), today=scope.today, base_currency=scope.account.base_currency)
+               if isinstance(c, AddObligation))
+    if await reply(scope.caller, scope.client, fallback(result), blocks=what_if_blocks(result, texts, image=chart, note=note, adds=adds)):
         return
-    await reply(scope.caller, scope.client, fallback(result), blocks=what_if_blocks(result, texts, note=note))
+    await reply(scope.caller, scope.client, fallback(result), blocks=what_if_blocks(result, texts, note=note, adds=adds))
 
 
 async def show_what_if(scope: Scope, command: parse.ShowWhatIf, client: AsyncWebClient) -> None:
@@ -118,6 +121,25 @@ async def share_clicked(scope: Scope, body: dict[str, Any]) -> None:
     scope.later(work, name="share-whatif")
 
 
+@handler
+async def make_real_clicked(scope: Scope, body: dict[str, Any]) -> None:
+    """The added obligations of the what-if, added for real through ``/tamio add``'s function (its role
+    check and audit), in one transaction: all of them or none."""
+    texts = read_value(body)
+    changes = parse_changes(list(texts), today=scope.today, base_currency=scope.account.base_currency)
+    adds = [c for c in changes if isinstance(c, AddObligation)]
+    if not adds:
+        raise ValidationError("This what-if adds no obligation, so there is nothing to add; the other changes are for you to make.")
+    done = [await add_obligation(scope, kind=c.obligation_kind, name=c.name, amount=c.amount, currency=c.currency, recurrence=c.spec())
+            for c in adds]
+    others = len(changes) - len(adds)
+    rest = "" if not others else ("\nThe what-if's other change stays hypothetical." if others == 1
+                                  else f"\nThe what-if's other {others} changes stay hypothetical.")
+    await scope.commit()
+    await reply(scope.caller, scope.client, "\n".join(done) + rest)
+
+
 def register(app: AsyncApp) -> None:
+    app.action(REAL_ACTION)(make_real_clicked)
     app.action(SAVE_ACTION)(save_clicked)
     app.action(SHARE_ACTION)(share_clicked)

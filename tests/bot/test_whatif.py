@@ -39,7 +39,7 @@ async def test_whatif_answers_with_both_lines_the_difference_and_the_change(bot:
     upload = list(bot.slack.uploads.values())[-1]
     assert upload.content is not None and upload.content.startswith(b"\x89PNG")
     buttons = next(b for b in blocks if b["type"] == "actions")["elements"]
-    assert [e["text"]["text"] for e in buttons] == ["Save", "Share in channel"]
+    assert [e["text"]["text"] for e in buttons] == ["Save", "Share in channel", "Make it real"]
     assert (await count(bot, ObligationSchedule), await count(bot, ObligationAgreement), await count(bot, AuditLog)) == stored
 
     await bot.sender.block_action(VIEWER, CHANNEL, shown["ts"], [{"action_id": "whatif_save", "value": buttons[0]["value"]}], is_ephemeral=True)
@@ -70,3 +70,23 @@ async def test_bad_whatif_input_gets_the_add_messages(bot: BotHarness) -> None:
     await bot.command(ADMIN, 'whatif late "Nobody Ltd" 30')
     await bot.settle()
     assert "There is no client called `Nobody Ltd`." in bot.ephemerals_for(ADMIN)[-1]["text"]
+
+
+async def test_make_it_real_adds_the_obligations_for_approvers_only(bot: BotHarness) -> None:
+    await bot.command(ADMIN, 'add client "Acme Corp" 12000 once from 2026-12-09')
+    await bot.command(ADMIN, 'whatif expense "Rent" 1800 monthly on 28; late "Acme Corp" 30')
+    await bot.settle()
+    shown = bot.ephemerals_for(ADMIN)[-1]
+    real = next(e for b in shown["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "whatif_make_real")
+    agreements = await count(bot, ObligationAgreement)
+    await bot.sender.block_action(VIEWER, CHANNEL, shown["ts"], [{"action_id": "whatif_make_real", "value": real["value"]}], is_ephemeral=True)
+    await bot.settle()
+    assert await count(bot, ObligationAgreement) == agreements
+    await bot.sender.block_action(ADMIN, CHANNEL, shown["ts"], [{"action_id": "whatif_make_real", "value": real["value"]}], is_ephemeral=True)
+    await bot.settle()
+    assert await count(bot, ObligationAgreement) == agreements + 1
+    said = bot.ephemerals_for(ADMIN)[-1]["text"]
+    assert "Rent" in said and "The what-if's other change stays hypothetical." in said
+    async with bot.sessions() as db:
+        audited = (await db.execute(select(func.count()).select_from(AuditLog).where(AuditLog.entity_type == "obligation_agreement"))).scalar_one()
+    assert audited >= 2
