@@ -14,7 +14,10 @@ Every change means what doing it for real would do to the forecast, and nothing 
 - ``once in|out``, ``draw``, ``balance``: an expected movement, a credit draw with its repayment
   (``draw_delta``, which the credit-draw action shares), a cash account's balance set.
 
-A client, vendor, credit line or cash account that does not exist is an error naming it.
+A client, vendor, credit line or cash account that does not exist is an error naming it. Each
+change is resolved against today's data, not against the changes before it, and their deltas add
+up: two changes of one thing (two moves of one vendor, a draw and a balance set for the account it
+lands in) are not applied one after the other.
 """
 
 from __future__ import annotations
