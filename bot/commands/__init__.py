@@ -34,6 +34,8 @@ ROUTES: dict[type, Route] = {
     parse.ShowHelp: _help,
     parse.ShowForecast: forecast.show_forecast,
     parse.ShowWhatIf: whatif.show_what_if,
+    parse.ShowAccuracy: forecast.show_accuracy,
+    parse.ShowClient: data.show_client,
     parse.OpenAddForm: data.open_add_form,
     parse.AddObligation: data.add_from_command,
     parse.ListBalances: data.list_balances,
@@ -62,8 +64,8 @@ ROUTES: dict[type, Route] = {
 # Subcommands whose listener only reads: their transaction never queues behind a writer (and
 # cannot write; anything slow or writing runs in ``Scope.later``, in a scope of its own).
 READ_ONLY: frozenset[type] = frozenset({
-    parse.ShowHelp, parse.ShowForecast, parse.ShowWhatIf, parse.ListBalances, parse.ShowAlerts, parse.ShowActions, parse.RunPipeline,
-    parse.ShowRules,
+    parse.ShowHelp, parse.ShowForecast, parse.ShowWhatIf, parse.ShowAccuracy, parse.ShowClient, parse.ListBalances, parse.ShowAlerts,
+    parse.ShowActions, parse.RunPipeline, parse.ShowRules,
     parse.OpenAddForm,  # a modal opens before any write could wait for the lock: its trigger id lives 3 s
 })
 

@@ -1,19 +1,19 @@
 """The scenario engine: a forecast with hypothetical changes, as deltas against one base forecast.
 
 The base is what the real forecast is computed from (``ForecastInputs``: the open amounts per
-expected-payment key, the clients' usual delays, the opening balance) and the weekly totals of
+expected-payment key, how each client pays (its learned behaviour), the opening balance) and the weekly totals of
 its items, computed once. A change is a ``Delta`` of those inputs: amounts added to or taken from
 keys, clients paying later, cash moved today, or ready-made forecast items (a prepared option's
 adjustments). Evaluating it re-places only the keys it touches with the forecast's own
 ``items_of`` (before and after), takes the old items' weekly totals out and puts the new ones in,
 and runs the same ``forecast_from_totals`` as the real forecast. Because ``items_of`` treats each
-key on its own and weekly totals add up item by item, the result is exactly the forecast of the
-changed inputs (``tests/service/test_scenarios.py`` applies the same changes for real to check it),
+key on its own and weekly totals add up item by item, the closing balances are exactly the forecast
+of the changed inputs (the band keeps the base's prior) (``tests/service/test_scenarios.py`` applies the same changes for real to check it),
 at the cost of the touched keys only: a prepared option's effect, or a what-if of a few changes
 over 10,000 agreements, never re-runs the whole forecast.
 
     base = ScenarioBase.of(inputs, as_of=date(2026, 12, 7), weeks=13)
-    later = Delta(later={"cli_acme": 30})
+    later = Delta(later={"cli_acme": 30})    # Acme pays 30 days later than it usually does
     result = evaluate(base, later)            # ScenarioResult: the scenario, the baseline, the differences
     forecast_with(base, Delta(opening=Decimal("5000")))   # a Forecast, for a prepared option
 """
@@ -21,15 +21,17 @@ over 10,000 agreements, never re-runs the whole forecast.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tamio.forecast.band import NO_CALIBRATION, Calibration
 from tamio.forecast.engine import INFLOW, Forecast, ForecastItem, WeeklyTotals, forecast_from_totals
 from tamio.forecast.expected import ExpectedKey, Totals, items_of
 from tamio.forecast.service import ForecastInputs
 from tamio.money import quantize, to_decimal_string
+from tamio.obligations.habits import Habits
 
 ZERO = Decimal(0)
 
@@ -39,7 +41,7 @@ class Delta:
     """What a scenario changes in the forecast's inputs (nothing, by default)."""
 
     amounts: Mapping[ExpectedKey, Decimal] = field(default_factory=dict)  # added to a key's open amount
-    later: Mapping[str, int] = field(default_factory=dict)  # client id -> days later than usual
+    later: Mapping[str, int] = field(default_factory=dict)  # client id -> days later than it usually pays
     opening: Decimal = ZERO  # cash on hand today
     items: tuple[ForecastItem, ...] = ()  # ready-made adjustments (negative amounts take money out)
 
@@ -63,20 +65,26 @@ class ScenarioBase:
     opening_balance: Decimal
     buffer: Decimal
     totals: Totals = field(repr=False)
-    delays: Mapping[str, int] = field(repr=False)
+    habits: Habits = field(repr=False)
     weekly: WeeklyTotals = field(repr=False)
     forecast: Forecast = field(repr=False)
+    variance: tuple[float, ...] = field(default=(), repr=False)  # the band's prior (kept for the scenario's band)
+    lean: tuple[float, ...] = field(default=(), repr=False)
+    calibration: Calibration = field(default=NO_CALIBRATION, repr=False)
 
     @classmethod
     def of(cls, inputs: ForecastInputs, *, as_of: date, weeks: int, buffer: Decimal | None = None) -> ScenarioBase:
+        """The base of ``inputs``: its forecast is ``inputs.forecast(...)``'s, weeks, band and all."""
         weekly = WeeklyTotals.of(inputs.items, as_of=as_of, weeks=weeks)
         chosen = inputs.buffer if buffer is None else buffer
         forecast = forecast_from_totals(
             weekly, as_of=as_of, opening_balance=inputs.opening_balance, buffer=chosen, base_currency=inputs.base_currency,
+            variance=inputs.variance, lean=inputs.lean, calibration=inputs.calibration,
         )
         return cls(
             as_of=as_of, weeks=weeks, base_currency=inputs.base_currency, opening_balance=inputs.opening_balance, buffer=chosen,
-            totals=inputs.totals, delays=inputs.delays, weekly=weekly, forecast=forecast,
+            totals=inputs.totals, habits=inputs.habits, weekly=weekly, forecast=forecast, variance=inputs.variance,
+            lean=inputs.lean, calibration=inputs.calibration,
         )
 
     @property
@@ -87,9 +95,18 @@ class ScenarioBase:
         """The keys of a client's open receivables (what its usual delay places)."""
         return [key for key in self.totals if key.client_id == client_id and key.direction == INFLOW]
 
-    def placed(self, totals: Mapping[ExpectedKey, Decimal], delays: Mapping[str, int]) -> list[ForecastItem]:
-        """Where the forecast expects these open amounts: the real forecast's own placement."""
-        return items_of(totals, delays, as_of=self.as_of)
+    def placed(self, totals: Mapping[ExpectedKey, Decimal], habits: Habits) -> tuple[ForecastItem, ...]:
+        """Where the forecast expects these open amounts: the real forecast's own placement (receivables
+        spread by their client's behaviour; each key on its own, so a few keys cost only themselves)."""
+        return items_of(totals, habits, as_of=self.as_of, weeks=self.weeks, currency=self.base_currency).items
+
+    def paying_later(self, later: Mapping[str, int]) -> Habits:
+        """The habits with each client of ``later`` paying that many days later than it does."""
+        clients = dict(self.habits.clients)
+        for client, days in later.items():
+            behaviour = self.habits.of(client)
+            clients[client] = replace(behaviour, first=behaviour.first + days)
+        return Habits(account=self.habits.account, clients=clients)
 
 
 def _combined(base: WeeklyTotals, plus: WeeklyTotals, minus: WeeklyTotals) -> WeeklyTotals:
@@ -110,12 +127,10 @@ def weekly_with(base: ScenarioBase, delta: Delta) -> WeeklyTotals:
         return base.weekly
     old = {key: base.totals.get(key, ZERO) for key in touched}
     new = {key: old[key] + delta.amounts.get(key, ZERO) for key in touched}
-    delays = dict(base.delays)
-    for client, days in delta.later.items():
-        delays[client] = delays.get(client, 0) + days
+    habits = base.paying_later(delta.later) if delta.later else base.habits
     empty = WeeklyTotals.empty(base.weeks)
-    plus = empty.adjusted([*base.placed(new, delays), *delta.items], as_of=base.as_of)
-    minus = empty.adjusted(base.placed(old, base.delays), as_of=base.as_of)
+    plus = empty.adjusted([*base.placed(new, habits), *delta.items], as_of=base.as_of)
+    minus = empty.adjusted(base.placed(old, base.habits), as_of=base.as_of)
     return _combined(base.weekly, plus, minus)
 
 
@@ -123,9 +138,10 @@ def forecast_with(base: ScenarioBase, delta: Delta) -> Forecast:
     """The forecast with the delta applied: exactly the forecast of the changed inputs."""
     if not delta.amounts and not delta.later and not delta.items and delta.opening == 0:
         return base.forecast
+    # The closing balances are exact; the band keeps the base's prior (a few changed keys barely move it).
     return forecast_from_totals(
         weekly_with(base, delta), as_of=base.as_of, opening_balance=base.opening_balance + delta.opening, buffer=base.buffer,
-        base_currency=base.base_currency,
+        base_currency=base.base_currency, variance=base.variance, lean=base.lean, calibration=base.calibration,
     )
 
 
