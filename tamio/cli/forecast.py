@@ -18,7 +18,6 @@ from datetime import date
 from typing import Any
 
 from tamio.cli.context import CliContext
-from tamio.cli.scenarios import WHAT_IF_HELP, print_what_if
 from tamio.forecast.service import calculate_forecast
 from tamio.forecast.snapshots import forecast_accuracy, run_backtest
 from tamio.forecast.views import accuracy_json, render_accuracy, render_table
@@ -56,7 +55,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--weeks", type=_weeks, default=13)
     parser.add_argument("--as-of", type=_date, default=None, help="first day of week 1 (default: today)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--what-if", dest="what_if", action="append", metavar="CHANGE", help=WHAT_IF_HELP)
+    parser.add_argument("--what-if", dest="what_if", action="append", metavar="CHANGE",
+                        help='a hypothetical change (repeatable): late "Acme Corp" 30, expense "New hire" 8000 monthly from 2027-03-01, ...')
     parser.set_defaults(handler=_forecast)
     more = parser.add_subparsers(dest="forecast_command", metavar="accuracy|backtest")
     accuracy = more.add_parser("accuracy", help="past forecasts against what happened, 1, 4 and 13 weeks ahead")
@@ -73,6 +73,9 @@ def register(sub: Any) -> None:
 
 async def _forecast(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.what_if:
+        # Loaded only for a what-if, so that `tamio forecast` starts fast.
+        from tamio.cli.scenarios import print_what_if
+
         return await print_what_if(args, ctx, as_of=args.as_of, weeks=args.weeks)
     async with ctx.transaction() as session:
         account = await ctx.account(session)
