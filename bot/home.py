@@ -35,6 +35,7 @@ from tamio.accounts.service import get_user_configuration
 from tamio.config import Settings
 from tamio.detection.models import DetectionAlert
 from tamio.errors import NotFound
+from tamio.execution.readiness import with_email_needs
 from tamio.forecast.engine import Forecast
 from tamio.scenarios.engine import ScenarioResult
 from tamio.scenarios.service import saved_effects
@@ -97,7 +98,9 @@ async def load_home(runtime: Runtime, *, account_id: str, charts: ChartLinks) ->
         forecast = await load_forecast(db, account=account, settings=runtime.settings, today=today, now=now, weeks=HOME_WEEKS)
         alerts = await open_alerts(db, account_id=account.id)
         pending = await count_pending(db, account_id=account.id)
-        cards = await load_cards(db, account_id=account.id, action_ids=await pending_action_ids(db, account_id=account.id, limit=12))
+        cards = await with_email_needs(
+            db, await load_cards(db, account_id=account.id, action_ids=await pending_action_ids(db, account_id=account.id, limit=12)),
+            account=account, settings=runtime.settings, now=now)
         lost = await lost_channels(db, account_id=account.id, since=now - PROBLEMS_SHOWN_FOR)
         effects = await saved_effects(db, account=account, settings=runtime.settings, today=today, now=now)
         await db.commit()
