@@ -26,6 +26,7 @@ from bot.replies import reply
 from bot.runtime import Scope
 from tamio.accounts.models import Role
 from tamio.errors import ValidationError
+from tamio.obligations.adding import AddObligation as Adding
 from tamio.scenarios.changes import AddObligation, Scenario
 from tamio.scenarios.engine import ScenarioResult
 from tamio.scenarios.inline import parse_changes
@@ -130,7 +131,8 @@ async def make_real_clicked(scope: Scope, body: dict[str, Any]) -> None:
     adds = [c for c in changes if isinstance(c, AddObligation)]
     if not adds:
         raise ValidationError("This what-if adds no obligation, so there is nothing to add; the other changes are for you to make.")
-    done = [await add_obligation(scope, kind=c.obligation_kind, name=c.name, amount=c.amount, currency=c.currency, recurrence=c.spec())
+    done = [await add_obligation(scope, Adding.read({"kind": c.obligation_kind, "name": c.name, "amount": c.amount, "currency": c.currency,
+                                                      "recurrence": c.spec()}, today=scope.today))
             for c in adds]
     others = len(changes) - len(adds)
     rest = "" if not others else ("\nThe what-if's other change stays hypothetical." if others == 1

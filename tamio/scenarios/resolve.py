@@ -240,7 +240,7 @@ class Resolver:
         direction = INFLOW if change.obligation_kind == "client" else OUTFLOW
         origin = existing.source if existing is not None else "manual"
         client_id = existing.id if isinstance(existing, Client) else None
-        start = min(spec.start_date, self.today) if spec.frequency.value == "once" else self.today
+        start = min(spec.start_date, self.today)  # a new agreement's arrears are owed, as ObligationService schedules them
         amounts: dict[ExpectedKey, Decimal] = {}
         for occurrence in spec.recurrence().occurrences(start, self.base.horizon_end):
             add_amount(amounts, ExpectedKey(occurrence.due_date, direction, "fixed", origin, client_id), base_amount)

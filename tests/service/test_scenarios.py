@@ -201,6 +201,8 @@ CHANGES: list[tuple[str, Change]] = [
                           recurrence=spec("monthly", date(2027, 1, 1), day=1))),
     ("add to existing client", AddObligation(name="Acme Corp", obligation_kind="client", amount=Decimal("700"), currency="USD",
                                              recurrence=spec("weekly", MONDAY))),
+    ("add with arrears", AddObligation(name="Old lease", obligation_kind="expense", amount=Decimal("1500"), currency="USD",
+                                       recurrence=spec("monthly", date(2026, 10, 5), day=5))),
     ("once in", OneOff(direction="in", amount=Decimal("5000"), on=date(2027, 1, 15))),
     ("once out", OneOff(direction="out", amount=Decimal("2500.25"), on=MONDAY)),
     ("draw", Draw(credit_line="Credit line", amount=Decimal("5000"), on=MONDAY)),
