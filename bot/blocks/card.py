@@ -52,6 +52,16 @@ LINK_WORDS = {
     (LinkType.SEQUENCE, True): "Comes before", (LinkType.SEQUENCE, False): "Comes after",
 }
 DRAFT_PREVIEW = 400
+# What a card's amount is, by the alert behind it: a bare "Amount" beside a runway says nothing.
+AMOUNT_LABEL = {
+    "runway_threshold": "To free up",
+    "buffer_breach": "Shortfall",
+    "payroll_safety": "Payroll",
+    "late_payment": "Owed",
+    "statutory_deadline": "Tax due",
+    "vendor_terms_expiring": "Due to vendor",
+    "payment_timing_conflict": "Due that week",
+}
 NOTE_PREVIEW = 2000  # an internal note is shown whole, within a section's 3,000 characters
 
 
@@ -114,7 +124,8 @@ def _why(card: CardData, today: date, currency: str | None) -> list[Block]:
         items.append(f"*Due*\n{day_label(due)} ({in_days(due, today)})")
     amount = action.amount if action.amount is not None else (alert.amount if alert else None)
     if amount is not None:
-        items.append(f"*Amount*\n{money(amount, action.currency or (alert.currency if alert else None) or currency)}")
+        label = AMOUNT_LABEL.get(str(getattr(alert.detection_type, "value", alert.detection_type)), "Amount") if alert else "Amount"
+        items.append(f"*{label}*\n{money(amount, action.currency or (alert.currency if alert else None) or currency)}")
     if action.counterparty_name:
         items.append(f"*Who*\n{escape(action.counterparty_name)}")
     top = default_option(card)

@@ -38,10 +38,7 @@ def share_value(weeks: int, as_of: date, chart_file_id: str | None = None) -> st
 
 
 def runway_text(forecast: Forecast) -> str:
-    if forecast.runway_weeks is None:
-        return "stays above the buffer"
-    months = forecast.runway_months
-    return f"{months} months" if months is not None and months >= 2 else f"{forecast.runway_weeks} weeks"
+    return describe_runway(forecast)
 
 
 def headline(forecast: Forecast) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tamio.forecast import runway
 from tamio.forecast.band import INTERVAL
 from tamio.forecast.engine import Forecast
 from tamio.forecast.snapshots import Accuracy
@@ -11,10 +12,7 @@ from tamio.money import format_money, to_decimal_string
 
 
 def describe_runway(forecast: Forecast) -> str:
-    if forecast.runway_weeks is None:
-        return "cash does not fall below the buffer"
-    months = forecast.runway_months
-    return f"{forecast.runway_weeks} weeks ({months} months)"
+    return runway.describe_runway(forecast.runway_weeks)
 
 
 def render_table(forecast: Forecast, *, account_name: str = "") -> str:
