@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from bot.blocks.common import day_label
 from tamio.config import Settings
 from tamio.errors import PermissionDenied
 from tamio.forecast.engine import Forecast
@@ -36,7 +37,7 @@ LINK_LIFETIME = timedelta(days=7)
 COLOURS = {"line": "#1264A3", "band": "#1264A3", "buffer": "#E01E5A", "low": "#E01E5A", "grid": "#DDDDDD"}
 
 
-def render_forecast_png(forecast: Forecast, *, title: str = "") -> bytes:
+def render_forecast_png(forecast: Forecast, *, title: str | None = None) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
@@ -72,7 +73,10 @@ def render_forecast_png(forecast: Forecast, *, title: str = "") -> bytes:
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
     axes.legend(loc="upper right", fontsize=7, frameon=False)
-    axes.set_title(title or f"Cash forecast · {len(days)} weeks from {forecast.as_of:%a %d %b}", fontsize=10, loc="left")
+    # None: the chart stands alone (App Home) and says what it is; "": the message around it does.
+    title = f"Cash forecast · {len(days)} weeks from {day_label(forecast.as_of)}" if title is None else title
+    if title:
+        axes.set_title(title, fontsize=10, loc="left")
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

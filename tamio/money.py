@@ -102,15 +102,42 @@ def parse_amount(text: str, *, currency: str | None = None, allow_negative: bool
     return value
 
 
-@lru_cache(maxsize=8192)
 def format_money(amount: Decimal, currency: str, *, locale: str = "en_US", with_cents: bool = True) -> str:
+    """The one way Tamio writes an amount in text: the currency's symbol and always its minor units
+    (``$10,360.00`` beside ``$25,640.50``, never ``$10,360``). ``with_cents=False`` is for a chart's
+    axis, not for text."""
     cur = currency.upper()
-    value = quantize(amount, cur)
+    if with_cents:
+        shape = _shape(cur, locale)
+        if shape is not None:  # babel is ~30 us a call; an alert run formats thousands of amounts
+            prefix, suffix, digits = shape
+            value = quantize(amount, cur)
+            return f"{'-' if value < 0 else ''}{prefix}{abs(value):,.{digits}f}{suffix}"
+    return _babel_money(amount, cur, locale, with_cents)
+
+
+@lru_cache(maxsize=256)
+def _shape(currency: str, locale: str) -> tuple[str, str, int] | None:
+    """What babel writes around an amount in ``currency`` and ``locale``, when it is Python's own
+    ``,`` and ``.`` grouping (en_US and its like); None sends the amount to babel."""
+    digits = precision(currency)
+    sample = _babel_money(Decimal("1234"), currency, locale, True)
+    number = format(Decimal("1234").quantize(quantum(currency)), ",f")
+    negative = _babel_money(Decimal("-1234"), currency, locale, True)
+    at = sample.find(number)
+    if at < 0 or negative != "-" + sample:
+        return None
+    return sample[:at], sample[at + len(number):], digits
+
+
+@lru_cache(maxsize=8192)
+def _babel_money(amount: Decimal, currency: str, locale: str, with_cents: bool) -> str:
+    value = quantize(amount, currency)
     if not with_cents:
         value = value.quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
         fmt = Locale.parse(locale).currency_formats["standard"].pattern
-        return str(format_currency(value, cur, format=fmt.replace(".00", ""), locale=locale, currency_digits=False))
-    return str(format_currency(value, cur, locale=locale))
+        return str(format_currency(value, currency, format=fmt.replace(".00", ""), locale=locale, currency_digits=False))
+    return str(format_currency(value, currency, locale=locale))
 
 
 def to_decimal_string(amount: Decimal, currency: str | None = None) -> str:

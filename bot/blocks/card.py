@@ -98,7 +98,7 @@ def _effect(opt: ActionOption, currency: str | None) -> str:
     risk = f"risk {opt.risk_level}"
     if opt.forecast_lowest_balance is not None:
         week = f" (week of {day_label(opt.forecast_lowest_week)})" if opt.forecast_lowest_week else ""
-        return f"{risk} · lowest after: {money(opt.forecast_lowest_balance, currency, cents=False)}{week}"
+        return f"{risk} · lowest after: {money(opt.forecast_lowest_balance, currency)}{week}"
     return risk
 
 
@@ -130,7 +130,7 @@ def _why(card: CardData, today: date, currency: str | None) -> list[Block]:
         items.append(f"*Who*\n{escape(action.counterparty_name)}")
     top = default_option(card)
     if top is not None and top.forecast_lowest_balance is not None:
-        items.append(f"*Lowest after*\n{money(top.forecast_lowest_balance, currency, cents=False)}")
+        items.append(f"*Lowest after*\n{money(top.forecast_lowest_balance, currency)}")
     chased = last_chased(card)
     if chased:
         items.append(f"*Last chased*\n{chased}")

@@ -176,10 +176,11 @@ def code_sections(lines: list[str], *, limit: int = SECTION_MAX) -> list[Block]:
 # -- formats ----------------------------------------------------------------------------------
 
 
-def money(amount: Decimal | None, currency: str | None, *, cents: bool = True) -> str:
+def money(amount: Decimal | None, currency: str | None) -> str:
+    """An amount in text: ``tamio.money.format_money``'s one rule (always the cents), in the account's locale."""
     if amount is None or not currency:
         return "—"
-    return format_money(amount, currency, with_cents=cents, locale=LOCALE.get())
+    return format_money(amount, currency, locale=LOCALE.get())
 
 
 def whole(amount: Decimal) -> str:

@@ -44,8 +44,8 @@ def runway_text(forecast: Forecast) -> str:
 def headline(forecast: Forecast) -> str:
     cur = forecast.base_currency
     return (
-        f"Today *{money(forecast.opening_balance, cur, cents=False)}* · "
-        f"Lowest *{money(forecast.lowest_closing_balance, cur, cents=False)}* in the week of {day_label(forecast.lowest_week_start)} · "
+        f"Today *{money(forecast.opening_balance, cur)}* · "
+        f"Lowest *{money(forecast.lowest_closing_balance, cur)}* in the week of {day_label(forecast.lowest_week_start)} · "
         f"Runway *{runway_text(forecast)}*"
     )
 
@@ -55,11 +55,11 @@ def consequence(forecast: Forecast) -> str | None:
     cur = forecast.base_currency
     for week in forecast.weeks:
         if week.closing_balance < 0:
-            return f":rotating_light: Cash runs out in the week of {day_label(week.start)} ({money(week.closing_balance, cur, cents=False)})."
+            return f":rotating_light: Cash runs out in the week of {day_label(week.start)} ({money(week.closing_balance, cur)})."
         if forecast.buffer and week.closing_balance < forecast.buffer:
             return (
-                f":warning: Cash falls below your {money(forecast.buffer, cur, cents=False)} buffer in the week of "
-                f"{day_label(week.start)} ({money(week.closing_balance, cur, cents=False)})."
+                f":warning: Cash falls below your {money(forecast.buffer, cur)} buffer in the week of "
+                f"{day_label(week.start)} ({money(week.closing_balance, cur)})."
             )
     return None
 
@@ -107,7 +107,7 @@ def forecast_blocks(
     if image is not None:
         blocks.append(image)
     blocks.extend(code_sections(table_lines(forecast)))
-    buffer_note = f"Buffer {money(forecast.buffer, forecast.base_currency, cents=False)}" if forecast.buffer else "No buffer set"
+    buffer_note = f"Buffer {money(forecast.buffer, forecast.base_currency)}" if forecast.buffer else "No buffer set"
     blocks.append(context(f"{confidence_text(forecast)} Amounts in {forecast.base_currency}. {buffer_note}.", note or ""))
     if share_value is not None:
         elements = [button("Share in channel", SHARE_ACTION, share_value, style="primary")]

@@ -26,7 +26,7 @@ async def test_a_new_account_takes_the_installers_time_zone_and_locale(bot: BotH
     assert "45.000,50\xa0$" in bot.ephemerals_for(ADMIN)[-1]["text"]
     await bot.command(ADMIN, "forecast")
     forecast = next(e for e in reversed(bot.ephemerals_for(ADMIN)) if e["blocks"] and e["blocks"][0]["type"] == "header")
-    assert forecast["blocks"][1]["text"]["text"].startswith("Today *45.000\xa0$*")  # whole units, German separators
+    assert forecast["blocks"][1]["text"]["text"].startswith("Today *45.000,50\xa0$*")  # German separators, cents as everywhere
     assert "Mo. 7 Dez." in str(forecast["blocks"])  # the week's first day, in German
 
     await bot.command(ADMIN, "config set locale en_GB")

@@ -35,3 +35,16 @@ async def test_a_business_above_its_buffer_for_13_weeks_reads_more_than_13_weeks
     for command in ("forecast", "forecast 4", "forecast 26"):
         await bot.command(ADMIN, command)
         assert "Runway *more than 13 weeks*" in runway_line(bot)
+
+
+async def test_the_forecast_message_is_titled_once_and_writes_every_amount_with_cents(bot: BotHarness) -> None:
+    await bot.command(ADMIN, 'balance set "Operating" 10360')
+    await bot.command(ADMIN, 'add expense "Rent" 2500.50 monthly')
+    await bot.command(ADMIN, "config set buffer 2000")
+    await bot.command(ADMIN, "forecast")
+    blocks = bot.ephemerals_for(ADMIN)[-1]["blocks"]
+    chart = next(b for b in blocks if b["type"] == "image")
+    assert "title" not in chart  # the header says it; the PNG is drawn without a title too
+    assert sum("Cash forecast" in str(b) for b in blocks) == 1
+    said = str(blocks)
+    assert "Today *$10,360.00*" in said and "Buffer $2,000.00" in said and "$10,360*" not in said
