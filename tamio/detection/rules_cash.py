@@ -12,7 +12,8 @@ Precise meanings (the issue's, where the design's table is terse):
   Under 3 months EMERGENCY, else THIS_WEEK.
 - payroll_safety: a payroll due today or within ``payroll_check_days_before`` days leaves less than
   ``payroll_buffer_percent`` of the payroll as cash at the end of its day (opening cash plus every
-  forecast movement up to that day); due in under 5 days EMERGENCY, else THIS_WEEK.
+  forecast movement up to that day); due in under 5 days, or short by at least the payroll itself,
+  EMERGENCY, else THIS_WEEK.
 - payment_timing_conflict: one forecast week holds more than ``payment_cluster_threshold_pct`` of the
   13 weeks' outflows. THIS_WEEK. Keyed by the day of the week's largest outflow, so the alert does
   not change as the rolling forecast weeks move a day.
@@ -179,7 +180,9 @@ def payroll_safety(snapshot: AccountSnapshot, *, today: date, config: EffectiveC
         shortfall = required - after
         findings.append(
             Finding(
-                detection_type=DetectionType.PAYROLL_SAFETY, severity=EMERGENCY if days < PAYROLL_EMERGENCY_DAYS else THIS_WEEK,
+                detection_type=DetectionType.PAYROLL_SAFETY,
+                # Soon, or short by more than the payroll itself (cash is gone before it is paid): act today.
+                severity=EMERGENCY if days < PAYROLL_EMERGENCY_DAYS or shortfall >= payroll else THIS_WEEK,
                 entity_type="system", entity_id=s.id, entity_name=name,
                 title=f"Payroll on {day(s.due_date)} is {money(shortfall, cur)} short",
                 explanation=(

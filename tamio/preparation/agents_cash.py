@@ -134,7 +134,7 @@ def payroll_safety_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
     for option, steps in plans:
         summary = draft_payroll_contingency_summary(
             payroll_date=payroll.due_date, payroll_amount=payroll.base_amount, currency=ctx.base_currency,
-            cash_before=max(cash_before, ZERO), cash_after=cash_after, buffer_required=required,
+            cash_before=cash_before, cash_after=cash_after, buffer_required=required,
             steps=steps, company_name=ctx.account_name,
         )
         options.append(replace(option, draft_subject=summary["subject"], draft_body=summary["body"], recipient_email=None, draft_tone=None))

@@ -271,3 +271,12 @@ def test_statutory_filings_count_and_ordinary_bills_or_paid_taxes_do_not() -> No
 def test_safety_mode_does_not_change_statutory_notice(mode: SafetyMode) -> None:
     assert [f.severity for f in check(statutory_deadline, tax_due(2), mode=mode)] == [EMERGENCY]
     assert check(statutory_deadline, tax_due(15), mode=mode) == []
+
+
+def test_a_shortfall_bigger_than_the_payroll_is_an_emergency_even_a_week_out() -> None:
+    # 4,000 payroll in 7 days with -15,400 in the bank before it: 19,800 short, not "this week"
+    books = payroll_week("-15400", "4000", due=MONDAY + days(7))
+    [finding] = check(payroll_safety, books)
+    assert finding.amount == D("19800") and finding.severity == EMERGENCY
+    [modest] = check(payroll_safety, payroll_week("30000", due=MONDAY + days(7)))
+    assert modest.severity == THIS_WEEK  # 16,200 short of a 42,000 payroll: a look this week
