@@ -138,6 +138,7 @@ class ScheduleInfo:
     vendor_id: str | None
     counterparty_name: str
     invoice_number: str | None
+    delayed_from: date | None = None  # the date it had before an executed action moved it
     # Where the forecast expects its remaining base amount (a receivable spread by its client's
     # behaviour); the parts add up to ``base_amount``. ``expected_date``: when half of it has come.
     arrivals: tuple[tuple[date, Decimal], ...] = ()
@@ -224,11 +225,12 @@ class PreparationContext:
     def can_delay(self, schedule: ScheduleInfo) -> bool:
         """Whether an option may offer to delay this payment: an outflow of a vendor that can wait,
         and never payroll or tax, whatever the vendor's category (a vendor of category operating can
-        carry a payroll obligation: ``/tamio add payroll`` or a CSV payroll row for an existing vendor)."""
+        carry a payroll obligation: ``/tamio add payroll`` or a CSV payroll row for an existing vendor);
+        never one already moved by a carried-out action either (the vendor agreed to that date once)."""
         vendor = self.vendors.get(schedule.vendor_id or "")
         return (
             vendor is not None and vendor.can_be_delayed and schedule.direction != INFLOW and not schedule.is_payroll_or_tax
-            and schedule.status != "queued"
+            and schedule.status != "queued" and schedule.delayed_from is None
         )
 
     def schedule(self, schedule_id: str) -> ScheduleInfo | None:
@@ -348,7 +350,7 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
         select(
             os_.user_id, os_.id, os_.obligation_id, oa.obligation_type, os_.direction, os_.due_date, os_.estimated_amount,
             os_.paid_amount, os_.base_currency_amount, os_.paid_base_amount, os_.currency, os_.status, oa.amount_type,
-            oa.source, oa.client_id, oa.expense_bucket_id, oa.description, os_.invoice_number,
+            oa.source, oa.client_id, oa.expense_bucket_id, oa.description, os_.invoice_number, os_.delayed_from,
         )
         .join(oa, oa.id == os_.obligation_id)
         .where(os_.user_id.in_(ids), os_.status.in_(OPEN_SCHEDULE_STATUSES), os_.due_date <= max(ends.values()))
@@ -374,7 +376,7 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
                 currency=r.currency, status=r.status.value, amount_type=r.amount_type.value, source=r.source,
                 client_id=r.client_id, vendor_id=r.expense_bucket_id,
                 counterparty_name=client.name if client else vendor.name if vendor else r.description,
-                invoice_number=r.invoice_number,
+                invoice_number=r.invoice_number, delayed_from=r.delayed_from,
             )
         )
     contexts = {}
