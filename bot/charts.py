@@ -67,7 +67,7 @@ def render_forecast_png(forecast: Forecast, *, title: str | None = None) -> byte
     axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: _short_money(value, cur)))
     step = max(1, len(days) // 7)
     axes.set_xticks(starts[::step])
-    axes.set_xticklabels([d.strftime("%d %b") for d in days[::step]], fontsize=8)
+    axes.set_xticklabels([f"{d.day} {d:%b}" for d in days[::step]], fontsize=8)
     axes.tick_params(axis="y", labelsize=8)
     axes.grid(axis="y", color=COLOURS["grid"], linewidth=0.6)
     for side in ("top", "right"):

@@ -63,7 +63,15 @@ def written_in(locale: str) -> Iterator[None]:
 
 
 def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """``text`` within ``limit`` characters, shortened at a word's end ("...with a professional…",
+    never "...with a professional em…"); a single long word is cut where it must be."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space >= limit // 2:
+        head = head[:space]
+    return head.rstrip(" ,;:·-(") + "…"
 
 
 def escape(text: str) -> str:

@@ -67,7 +67,7 @@ def consequence(forecast: Forecast) -> str | None:
 
 
 def table_lines(forecast: Forecast) -> list[str]:
-    rows = [(f"{w.start:%d %b}", whole(w.inflows), whole(-w.outflows) if w.outflows else "0", whole(w.closing_balance),
+    rows = [(f"{w.start.day} {w.start:%b}", whole(w.inflows), whole(-w.outflows) if w.outflows else "0", whole(w.closing_balance),
              CONFIDENCE_SHORT.get(w.confidence, w.confidence)) for w in forecast.weeks]
     widths = [max(len(r[i]) for r in rows) for i in range(1, 4)]
     widths = [max(widths[0], 2), max(widths[1], 3), max(widths[2], 5)]
@@ -106,7 +106,7 @@ def forecast_blocks(
         section(headline(forecast)),
     ]
     if stale_rates:
-        cash = money(forecast.opening_balance, forecast.base_currency, cents=False)
+        cash = money(forecast.opening_balance, forecast.base_currency)
         blocks.append(context(cut(f":warning: Cash today ({cash}) converts {escape(stale_rates)}.", 1000)))
     warning = consequence(forecast)
     if warning:

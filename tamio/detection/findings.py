@@ -33,6 +33,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from tamio.dates import day_text
 from tamio.detection.models import AlertSeverity, DetectionType
 from tamio.money import format_money, precision
 
@@ -94,10 +95,9 @@ def money(amount: Decimal, currency: str) -> str:
     return format_money(amount, currency)
 
 
-@lru_cache(maxsize=1024)
 def day(value: date) -> str:
-    """A date as people say it in a message: ``Tue 15 Dec``."""
-    return f"{value:%a} {value.day} {value:%b}"
+    """A date as people say it in a message: ``Tue 15 Dec`` (``tamio.dates.day_text``)."""
+    return day_text(value)
 
 
 def plural(count: int | Decimal, one: str, many: str | None = None) -> str:

@@ -125,7 +125,7 @@ def payroll_card() -> CardData:
     ]
     note = draft_payroll_contingency_summary("2026-12-09", "21000", "USD", "19100", "-1900", "2100", steps, company_name="Harbor & Pine")
     action = PreparedAction(id="act_p", user_id="acct_1", action_type=ActionType.PAYROLL_CONTINGENCY, status=ActionStatus.PENDING,
-                            severity=AlertSeverity.EMERGENCY, title="Payroll on Wed 09 Dec is at risk", summary="Payroll is short.",
+                            severity=AlertSeverity.EMERGENCY, title="Payroll on Wed 9 Dec is at risk", summary="Payroll is short.",
                             amount=Decimal("21000"), currency="USD", counterparty_name="Payroll", deadline=TODAY, approvals_required=2,
                             created_at=NOW)
     option = ActionOption(id="opt_p", action_id="act_p", rank=1, kind="confirm_plan", title="Draw $26,000.00 on Credit line",

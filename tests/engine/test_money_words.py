@@ -35,3 +35,36 @@ def test_the_fast_path_writes_what_babel_writes(minor: int, currency: str) -> No
     else:
         assert format_money(amount, currency).startswith(("$0", "€0", "£0", "¥0", "KWD0", "CHF0", "₹0"))
     assert finding_money(amount, currency) == _format_amount(amount, currency, allow_negative=True) == format_money(amount, currency)
+
+
+def test_labels_that_do_not_fit_are_shortened_at_a_word_not_mid_word() -> None:
+    from bot.blocks.common import OPTION_TEXT_MAX, cut, option
+
+    title = "1. Send Northwind Traders International a reminder with a professional email about invoice 1042"
+    shown = option(title, "o1")["text"]["text"]
+    assert len(shown) <= OPTION_TEXT_MAX and shown.endswith("…") and shown[:-1] == title[: len(shown) - 1]
+    assert title[len(shown) - 1] == " "  # cut where a word ends
+    assert cut("Supercalifragilisticexpialidocious", 10) == "Supercali…"
+
+
+def test_amounts_are_read_by_one_reader_in_slack_the_csv_and_automation_rules() -> None:
+    import pytest
+
+    from tamio.errors import ValidationError
+    from tamio.execution.automation import _amount
+    from tamio.money import AmountProblem, parse_amount, read_amount
+    from tamio.obligations.csv_cells import BadCell
+    from tamio.obligations.csv_cells import read_amount as read_cell
+
+    for typed in ("1,200.50", "$1,200.50", " 1200.5 "):
+        assert parse_amount(typed) == read_cell(typed, "USD") == _amount(typed) == read_amount(typed) == Decimal("1200.50")
+    for bad in ("12,00.5", "١٢٠٠", "1e5", "99999999999999999"):
+        with pytest.raises(AmountProblem):
+            read_amount(bad)
+        with pytest.raises(ValidationError):
+            parse_amount(bad)
+        with pytest.raises(ValidationError):
+            _amount(bad)  # an automation threshold once took "1e5" and Arabic-Indic digits
+        with pytest.raises(BadCell):
+            read_cell(bad, "USD")
+    assert _amount("0") == Decimal("0")

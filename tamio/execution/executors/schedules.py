@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from tamio.data.models import ExpenseBucket
+from tamio.dates import day_text
 from tamio.execution.executors.base import (
     ExecutionContext,
     ExecutionProblem,
@@ -42,7 +43,7 @@ MOVABLE = (ScheduleStatus.SCHEDULED, ScheduleStatus.OVERDUE, ScheduleStatus.PART
 
 
 def describe(schedule: ObligationSchedule, *, sentence: bool = False) -> str:
-    return f"{'The' if sentence else 'the'} payment of {money(schedule.estimated_amount - schedule.paid_amount, schedule.currency)} due {schedule.due_date:%a %d %b}"
+    return f"{'The' if sentence else 'the'} payment of {money(schedule.estimated_amount - schedule.paid_amount, schedule.currency)} due {day_text(schedule.due_date)}"
 
 
 def _moves(params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -87,7 +88,7 @@ class DelayPayment:
             if schedule.status not in MOVABLE:
                 raise ExecutionProblem(f"{describe(schedule, sentence=True)} is already {schedule.status.value}, so it was not moved.")
             if new_date < ctx.today:
-                raise ExecutionProblem(f"{new_date:%a %d %b %Y} has passed; choose a new date from today on.")
+                raise ExecutionProblem(f"{day_text(new_date, year=True)} has passed; choose a new date from today on.")
             vendor = await _vendor_of(ctx, schedule)
             await refuse_protected(ctx, schedule, vendor)
             original = schedule.due_date
