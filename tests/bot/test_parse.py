@@ -124,3 +124,10 @@ def test_any_text_is_a_command_or_a_command_error(text: str) -> None:
 @given(st.lists(st.sampled_from(WORDS) | st.text(max_size=8), max_size=12))
 def test_any_sequence_of_command_words_is_a_command_or_a_command_error(words: list[str]) -> None:
     check(" ".join(words))
+
+
+def test_a_client_name_of_several_words_needs_no_quotes() -> None:
+    assert read("client Bluebird Studio") == parse.ShowClient("Bluebird Studio")
+    assert read('client "Bluebird Studio"') == parse.ShowClient("Bluebird Studio")
+    with pytest.raises(parse.CommandError, match="I need a client's name"):
+        read('client " "')
