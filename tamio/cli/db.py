@@ -13,6 +13,7 @@ from typing import Any
 
 from tamio import migrate
 from tamio.cli.context import CliContext
+from tamio.dates import day_text
 
 
 def register(sub: Any) -> None:
@@ -82,5 +83,5 @@ async def _backfill_schedules(args: argparse.Namespace, ctx: CliContext) -> int:
             result = await backfill_schedules(session, account=account, settings=ctx.settings, today=ctx.today(account), now=ctx.now)
         lines = f"{result.agreements_created} billing line{'' if result.agreements_created == 1 else 's'} given an obligation"
         print(f"{account.name}: {lines}, {result.schedules_changed} schedules added or brought up to date; "
-              f"schedules run through {result.through:%a %d %b %Y}.")
+              f"schedules run through {day_text(result.through, year=True)}.")
     return 0

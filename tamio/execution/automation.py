@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,7 @@ from tamio.db import utcnow
 from tamio.errors import LockedRule, MissingExchangeRate, NotFound, PermissionDenied, ValidationError
 from tamio.execution import policy
 from tamio.execution.models import ExecutionAutomationRule
-from tamio.money import format_money, normalize_currency
+from tamio.money import format_money, normalize_currency, parse_amount
 from tamio.preparation.models import ActionStatus, PreparedAction
 
 if TYPE_CHECKING:
@@ -234,13 +234,8 @@ def _clean(rule: ExecutionAutomationRule, changes: dict[str, Any]) -> dict[str, 
 
 
 def _amount(raw: Any) -> Decimal:
-    try:
-        amount = raw if isinstance(raw, Decimal) else Decimal(str(raw).replace(",", ""))
-    except InvalidOperation as exc:
-        raise ValidationError(f"`{raw}` is not an amount; write it like 10000.", field_errors={"threshold_amount": "an amount"}) from exc
-    if not amount.is_finite() or amount < 0:
-        raise ValidationError("A threshold is zero or more.", field_errors={"threshold_amount": "zero or more"})
-    return amount.quantize(Decimal("0.001"))
+    text = format(raw, "f") if isinstance(raw, Decimal) else str(raw)
+    return parse_amount(text, allow_zero=True, field="threshold_amount").quantize(Decimal("0.001"))
 
 
 async def maybe_auto_execute(

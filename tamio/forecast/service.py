@@ -41,6 +41,7 @@ from sqlalchemy import literal, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, UserConfiguration
+from tamio.accounts.safety import effective_buffer
 from tamio.config import Settings
 from tamio.data.models import CashAccount, CashAccountType, Client, CounterpartyStatus, ExpenseBucket
 from tamio.db import Money, is_read_only, money_sum, utcnow
@@ -49,6 +50,7 @@ from tamio.forecast.band import NO_CALIBRATION, Calibration
 from tamio.forecast.engine import Forecast, ForecastItem, build_forecast
 from tamio.forecast.expected import DELAY_REQUESTED, Totals, add, items_of, key_of, plain_clause
 from tamio.forecast.legacy import legacy_totals
+from tamio.forecast.runway import RUNWAY_WEEKS
 from tamio.obligations.backfill import backfill_schedules, lock_account
 from tamio.obligations.habits import ON_DUE_DATE, Habits, PaymentBehaviour, stated
 from tamio.obligations.models import (
@@ -208,7 +210,7 @@ async def load_forecast_inputs_many(
         for row in await db.execute(
             select(
                 Account.id, Account.base_currency, Account.schedules_through, Account.payment_behaviour, Account.forecast_calibration,
-                UserConfiguration.obligations_buffer_amount,
+                UserConfiguration.obligations_buffer_amount, UserConfiguration.safety_mode,
             )
             .outerjoin(UserConfiguration, UserConfiguration.user_id == Account.id)
             .where(Account.id.in_(ids))
@@ -217,6 +219,7 @@ async def load_forecast_inputs_many(
     missing = [i for i in ids if i not in heads]
     if missing:
         raise NotFound(f"There is no account `{missing[0]}`.")
+    weeks = max(weeks, RUNWAY_WEEKS)  # the runway is measured on 13 weeks whatever the forecast shows
     ends = {i: as_of[i] + timedelta(days=7 * weeks - 1) for i in ids}
     on_schedules = []
     for i in ids:
@@ -239,7 +242,7 @@ async def load_forecast_inputs_many(
         found[i] = ForecastInputs(
             base_currency=heads[i].base_currency,
             opening_balance=balances.get(i, ZERO),
-            buffer=heads[i].obligations_buffer_amount if heads[i].obligations_buffer_amount is not None else ZERO,
+            buffer=effective_buffer(heads[i].obligations_buffer_amount, heads[i].safety_mode),
             items=expected.items,
             variance=expected.variance,
             lean=expected.lean,

@@ -91,7 +91,7 @@ async def team(sessions: async_sessionmaker[AsyncSession], channel: str = "C0FIN
 def a_digest(account_id: str, day: date) -> dict[str, Any]:
     return DailyDigest(account_id=account_id, account_name="Acme Ltd", day=day, base_currency="USD",
                        cash_today=Decimal("48250"), lowest_balance=Decimal("31900"), lowest_week=date(2027, 1, 4),
-                       runway_months=None, since=datetime(2026, 12, 6, 6, tzinfo=UTC)).to_json()
+                       runway_weeks=None, since=datetime(2026, 12, 6, 6, tzinfo=UTC)).to_json()
 
 
 async def queue(sessions: async_sessionmaker[AsyncSession], account_id: str, messages: list[tuple[str, str, str]], *,

@@ -98,4 +98,4 @@ async def test_a_stale_rate_is_named_on_the_cash_figure_of_the_forecast(bot: Bot
     assert "at the 23 Nov rate" in last_text(bot)
     await bot.command(ADMIN, "forecast")
     reply = next(e for e in reversed(bot.ephemerals_for(ADMIN)) if e.get("blocks") and e["blocks"][0]["type"] == "header")
-    assert ":warning: Cash today ($1,080) converts Savings (EUR) at the 23 Nov rate." in str(reply["blocks"])
+    assert ":warning: Cash today ($1,080.00) converts Savings (EUR) at the 23 Nov rate." in str(reply["blocks"])

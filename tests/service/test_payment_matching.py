@@ -140,8 +140,8 @@ async def test_an_unknown_or_settled_reference_says_which_invoices_are_open(sess
     await invoice(books, acme, "5000", date(2026, 12, 3), "INV-1042")
     with pytest.raises(NotFound) as missing:
         await record_payment(session, account=books.account, amount=Decimal("10"), currency="USD", payment_date=TODAY, counterparty=acme, invoice="INV-9")
-    assert str(missing.value).startswith("Acme Corp has no open invoice `INV-9`. Open: 2026-12-01 (due 01 Dec 2026, $1,000.00 open) and "
-                                         "INV-1042 (due 03 Dec 2026, $5,000.00 open).")
+    assert str(missing.value).startswith("Acme Corp has no open invoice `INV-9`. Open: 2026-12-01 (due Tue 1 Dec 2026, $1,000.00 open) and "
+                                         "INV-1042 (due Thu 3 Dec 2026, $5,000.00 open).")
     await record_payment(session, account=books.account, amount=Decimal("5000"), currency="USD", payment_date=TODAY, counterparty=acme, invoice="INV-1042")
     with pytest.raises(ValidationError, match="INV-1042 of Acme Corp is already paid"):
         await record_payment(session, account=books.account, amount=Decimal("10"), currency="USD", payment_date=TODAY, counterparty=acme, invoice="INV-1042")
