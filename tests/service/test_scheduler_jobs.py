@@ -291,8 +291,7 @@ async def test_the_started_scheduler_catches_up_then_fires_on_the_slot_grid(
 ) -> None:
     """``setup_apscheduler``: each job fires at start-up, then at its next slot (not start-up + interval,
     which would put every later fire as far past its slot as the start-up was, beyond the grace)."""
-    from tamio.detection.scheduler import setup_apscheduler  # where the design document imports it from
-    from tamio.scheduler.setup import SlotTrigger, shutdown_apscheduler
+    from tamio.scheduler.setup import SlotTrigger, setup_apscheduler, shutdown_apscheduler
 
     async def note(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
         return {}
