@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert  # noqa: E402
 
 import tamio.models  # noqa: E402,F401
-from tamio.accounts.configuration import effective_config  # noqa: E402
 from tamio.accounts.service import create_account, get_user_configuration  # noqa: E402
 from tamio.config import Settings  # noqa: E402
 from tamio.data.models import CashAccount, Client, ExpenseBucket  # noqa: E402
 from tamio.db import Base, create_engine, make_session_factory, new_id  # noqa: E402
+from tamio.detection.configuration import effective_config  # noqa: E402
 from tamio.detection.engine import DetectionEngine, evaluate  # noqa: E402
 from tamio.detection.models import DetectionType  # noqa: E402
 from tamio.detection.snapshot import load_snapshot  # noqa: E402

@@ -30,9 +30,9 @@ from sqlalchemy import insert, select  # noqa: E402
 
 import tamio.models  # noqa: E402,F401
 from bench.detection import NOW, SETTINGS, TODAY, books  # noqa: E402
-from tamio.accounts.configuration import effective_config  # noqa: E402
 from tamio.accounts.service import create_account, get_user_configuration  # noqa: E402
 from tamio.db import Base, create_engine, make_session_factory  # noqa: E402
+from tamio.detection.configuration import effective_config  # noqa: E402
 from tamio.detection.engine import evaluate  # noqa: E402
 from tamio.detection.models import DetectionAlert, DetectionType  # noqa: E402
 from tamio.detection.snapshot import load_snapshot  # noqa: E402

@@ -33,10 +33,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.configuration import EffectiveConfig, effective_config, with_override
 from tamio.accounts.models import UserConfiguration
 from tamio.accounts.service import get_user_configuration
 from tamio.config import Settings
+from tamio.detection.configuration import EffectiveConfig, effective_config, with_override
 from tamio.detection.findings import Finding
 from tamio.detection.models import (
     CRITICAL_DETECTIONS,

@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from tamio.accounts.configuration import EffectiveConfig
+from tamio.detection.configuration import EffectiveConfig
 from tamio.detection.findings import (
     EMERGENCY,
     THIS_WEEK,

@@ -29,10 +29,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.configuration import EffectiveConfig, effective_config, with_override
 from tamio.accounts.models import Account, UserConfiguration
 from tamio.config import Settings
 from tamio.data.models import CashAccount, Client, ExpenseBucket
+from tamio.detection.configuration import EffectiveConfig, effective_config, with_override
 from tamio.detection.models import DetectionRule, DetectionType
 from tamio.forecast.engine import (
     INFLOW,

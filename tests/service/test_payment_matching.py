@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.configuration import EffectiveConfig
 from tamio.data.counterparties import BillingLine
 from tamio.data.models import CashAccount, Client
+from tamio.detection.configuration import EffectiveConfig
 from tamio.detection.rules_counterparty import unexpected_revenue
 from tamio.detection.snapshot import load_snapshot
 from tamio.errors import NotFound, ValidationError
