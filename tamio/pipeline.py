@@ -25,12 +25,13 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ForeignKey, Index, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 
 from tamio.accounts.models import Account
 from tamio.config import Settings
-from tamio.db import utcnow
+from tamio.db import Base, JSONType, UTCDateTime, new_id, utcnow
 from tamio.detection.engine import DetectionEngine, DetectionRun, run_critical_many
 from tamio.detection.models import CRITICAL_DETECTIONS, AlertStatus, DetectionAlert, DetectionType
 from tamio.errors import NotFound
@@ -39,9 +40,28 @@ from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
 from tamio.preparation.context import PreparationContext, load_contexts
 from tamio.preparation.engine import alerts_with_open_actions, prepare_actions
 from tamio.preparation.models import ActionStatus, PreparedAction
-from tamio.scheduler.models import PipelineRun
 
 OPEN_ALERT_STATUSES = (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)
+
+
+class PipelineRun(Base):
+    """One run of the pipeline for one account: what it found and prepared, and how long it took."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (Index("ix_pipeline_runs_user_started", "user_id", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("run"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    mode: Mapped[str] = mapped_column(String(20))
+    trigger: Mapped[str] = mapped_column(String(40), default="manual")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    alerts_detected: Mapped[int] = mapped_column(default=0)
+    actions_prepared: Mapped[int] = mapped_column(default=0)
+    detection_duration_ms: Mapped[int] = mapped_column(default=0)
+    preparation_duration_ms: Mapped[int] = mapped_column(default=0)
+    total_duration_ms: Mapped[int] = mapped_column(default=0)
+    error_count: Mapped[int] = mapped_column(default=0)
+    result: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
 class PipelineMode(str, enum.Enum):

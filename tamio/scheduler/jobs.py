@@ -190,8 +190,9 @@ async def housekeeping(sessions: async_sessionmaker[AsyncSession], run: JobRun) 
     from sqlalchemy import delete
 
     from tamio.outbox.service import prune_delivered
+    from tamio.pipeline import PipelineRun
     from tamio.scheduler.claims import abandon_stale, prune
-    from tamio.scheduler.models import PipelineRun, SlackEventReceipt
+    from tamio.scheduler.models import SlackEventReceipt
 
     async with sessions() as db, db.begin():
         abandoned = await abandon_stale(db, started_before=run.now - STALE_CLAIM, now=run.now)

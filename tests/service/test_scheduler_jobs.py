@@ -22,9 +22,10 @@ from tamio.data.models import Client
 from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import enqueue
+from tamio.pipeline import PipelineRun
 from tamio.scheduler.claims import claim
 from tamio.scheduler.jobs import Job, JobRun, default_jobs
-from tamio.scheduler.models import PipelineRun, SchedulerClaim
+from tamio.scheduler.models import SchedulerClaim
 from tamio.scheduler.runner import SchedulerApp, SlotReport
 from tamio.scheduler.slots import Cadence
 from tests.service.books import SCHEDULE_PATH, Books

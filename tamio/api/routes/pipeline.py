@@ -44,9 +44,15 @@ from tamio.execution.service import execute_action
 from tamio.execution.transitions import load_action
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import DEAD, PENDING, SENDING
-from tamio.pipeline import PipelineConfig, PipelineMode, PipelineResult, run_detection_preparation_cycle
+from tamio.pipeline import (
+    PipelineConfig,
+    PipelineMode,
+    PipelineResult,
+    PipelineRun,
+    run_detection_preparation_cycle,
+)
 from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
-from tamio.scheduler.models import PipelineRun, SchedulerClaim
+from tamio.scheduler.models import SchedulerClaim
 
 log = logging.getLogger("tamio.api")
 router = Router("Pipeline")
