@@ -27,13 +27,13 @@ from sqlalchemy import insert  # noqa: E402
 
 import tamio.models  # noqa: E402,F401
 from tamio.accounts.models import Account  # noqa: E402
-from tamio.accounts.service import create_account  # noqa: E402
 from tamio.config import Settings  # noqa: E402
 from tamio.db import Base, create_engine, make_session_factory, new_id  # noqa: E402
 from tamio.forecast.service import calculate_forecast  # noqa: E402
 from tamio.obligations.backfill import backfill_schedules  # noqa: E402
 from tamio.obligations.models import ObligationAgreement  # noqa: E402
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, build_rrule  # noqa: E402
+from tamio.opening import open_account  # noqa: E402
 from tamio.server_secret import ServerSecret  # noqa: E402
 
 TODAY = date(2026, 12, 7)
@@ -70,7 +70,7 @@ async def run(url: str, label: str, count: int) -> None:
             await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, ServerSecret.parse(ServerSecret.generate()))
         async with sessions() as session, session.begin():
-            account = await create_account(session, name="Bench Ltd", base_currency="USD")
+            account = await open_account(session, name="Bench Ltd", base_currency="USD")
             await session.execute(insert(ObligationAgreement), agreement_rows(account.id, count))
         async with sessions() as session, session.begin():
             # What an existing account gets when the schedules path first reads it (tamio db backfill-schedules).

@@ -42,10 +42,11 @@ from bot.runtime import Caller, Runtime, Scope, first_receipt
 from tamio.accounts.installation import adopt_installer_defaults, reactivate_account
 from tamio.accounts.models import Account, Member, Role
 from tamio.accounts.privacy import outsider_refusal
-from tamio.accounts.service import account_for_team, count_admins, create_account, ensure_member, get_member
+from tamio.accounts.service import account_for_team, count_admins, ensure_member, get_member
 from tamio.config import Settings
 from tamio.db import read_only
 from tamio.errors import TamioError
+from tamio.opening import open_account
 
 log = logging.getLogger("tamio.bot")
 
@@ -82,7 +83,7 @@ async def find_or_create_account(
         account = await account_for_team(db, team_id=team_id, enterprise_id=enterprise_id)
         if account is not None:
             return account
-    return await create_account(
+    return await open_account(
         db, name=name, base_currency=settings.base_currency, timezone=settings.timezone,
         slack_team_id=team_id, slack_enterprise_id=enterprise_id,
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -31,12 +31,13 @@ from tamio.currency.service import RateBook
 from tamio.db import utcnow
 from tamio.errors import LockedRule, MissingExchangeRate, NotFound, PermissionDenied, ValidationError
 from tamio.execution import policy
+from tamio.execution.lifecycle import Decision, amount_at_stake
 from tamio.execution.models import ExecutionAutomationRule
+from tamio.execution.safety import touches_payroll_or_tax
+from tamio.execution.service import execute_in_session
+from tamio.execution.transitions import Actor, compare_and_set, load_options, record_transition
 from tamio.money import format_money, normalize_currency
 from tamio.preparation.models import ActionStatus, PreparedAction
-
-if TYPE_CHECKING:
-    from tamio.execution.lifecycle import Decision
 
 
 @dataclass(frozen=True)
@@ -253,11 +254,6 @@ async def maybe_auto_execute(
     transaction; one that sends email stays approved and goes out through ``execute_action``
     after the commit (the resume job), so no email leaves from inside a transaction.
     """
-    from tamio.execution.lifecycle import Decision, amount_at_stake
-    from tamio.execution.safety import touches_payroll_or_tax
-    from tamio.execution.service import execute_in_session
-    from tamio.execution.transitions import Actor, compare_and_set, load_options, record_transition
-
     if action.user_id != account.id or action.status != ActionStatus.PENDING:
         return None
     if not account.is_active:  # its workspace removed Tamio: nothing is carried out on its behalf
