@@ -21,9 +21,9 @@ from tamio.accounts.models import Account, Role
 from tamio.accounts.service import ensure_member, get_user_configuration
 from tamio.config import Settings
 from tamio.currency.service import add_rate
-from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.data.models import CashAccount
 from tamio.data.service import find_cash_account, set_balance
+from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import ObligationType
 from tamio.obligations.payments import record_payment
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency

@@ -31,17 +31,17 @@ from bot.commands import parse
 from bot.runtime import Scope
 from tamio.accounts.models import Role
 from tamio.currency.service import in_base_currency, set_account_rate
-from tamio.data.counterparties import (
+from tamio.data.models import Client, ExpenseBucket
+from tamio.data.service import list_cash_accounts, set_balance
+from tamio.errors import NotFound
+from tamio.forecast.service import opening_balance
+from tamio.obligations.counterparties import (
     BillingLine,
     CounterpartyService,
     find_client,
     find_counterparty,
     find_expense,
 )
-from tamio.data.models import Client, ExpenseBucket
-from tamio.data.service import list_cash_accounts, set_balance
-from tamio.errors import NotFound
-from tamio.forecast.service import opening_balance
 from tamio.obligations.matching import find_payer, remaining_of
 from tamio.obligations.models import ObligationSchedule, ObligationType
 from tamio.obligations.payments import PaymentOutcome, record_payment

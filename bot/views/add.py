@@ -19,9 +19,9 @@ from bot.blocks.common import cut, option, section
 from bot.boundary import FieldErrors, Options, handler, tell
 from bot.commands.data import add_obligation
 from bot.runtime import Scope
-from tamio.data.counterparties import get_client, get_expense, is_email, list_counterparty_names
 from tamio.errors import LockedField, NotFound, TamioError, ValidationError
 from tamio.money import normalize_currency, parse_amount
+from tamio.obligations.counterparties import get_client, get_expense, is_email, list_counterparty_names
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, RecurrenceError
 from tamio.obligations.schemas import RecurrenceSpec
 

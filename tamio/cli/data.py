@@ -15,11 +15,16 @@ from typing import Any
 from tamio.accounts.models import Account
 from tamio.cli.context import CliContext
 from tamio.currency.service import add_rate, in_base_currency, list_rates
-from tamio.data.counterparties import CounterpartyService, find_counterparty, read_contact_name, read_email
 from tamio.data.models import Client
 from tamio.data.service import list_cash_accounts, set_balance
 from tamio.errors import TamioError, ValidationError
 from tamio.money import format_money, parse_amount
+from tamio.obligations.counterparties import (
+    CounterpartyService,
+    find_counterparty,
+    read_contact_name,
+    read_email,
+)
 
 
 def _date(text: str) -> date:

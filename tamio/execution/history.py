@@ -93,7 +93,7 @@ def summary_line(history: CounterpartyHistory) -> str:
 
 async def find_counterparty_by(db: AsyncSession, *, account_id: str, ref: str) -> Client | ExpenseBucket:
     """A client or vendor of the account by id or name (names ignore case)."""
-    from tamio.data.counterparties import find_counterparty
+    from tamio.obligations.counterparties import find_counterparty
 
     client = await db.get(Client, ref)
     if client is not None and client.user_id == account_id:

@@ -41,10 +41,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Final, TypeVar
 
-from tamio.data.counterparties import MAX_CONTACT_NAME_LENGTH, is_email
 from tamio.errors import ValidationError
 from tamio.limits import AMOUNT_LIMIT_TEXT, amount_too_large
 from tamio.money import is_currency, precision, quantize
+from tamio.obligations.counterparties import MAX_CONTACT_NAME_LENGTH, is_email
 from tamio.obligations.recurrence import (
     BusinessDayConvention,
     Frequency,

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.config import Settings
-from tamio.data.counterparties import BillingLine, CounterpartyService, find_client, find_expense
 from tamio.data.models import Client, ExpenseBucket, ExpenseCategory, FlexibilityLevel
 from tamio.errors import LockedField, MissingExchangeRate, TamioError
+from tamio.obligations.counterparties import BillingLine, CounterpartyService, find_client, find_expense
 from tamio.obligations.csv_format import ObligationRow
 from tamio.obligations.models import ObligationAgreement, ObligationType
 from tamio.obligations.schemas import RecurrenceSpec

@@ -29,10 +29,10 @@ from tamio.accounts.tokens import create_token
 from tamio.api import install
 from tamio.config import Settings
 from tamio.currency.service import add_rate
-from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.data.service import set_balance
 from tamio.db import Base, utcnow
 from tamio.detection.models import AlertSeverity
+from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, ObligationType, PaymentEvent
 from tamio.obligations.payments import record_payment
 from tamio.obligations.recurrence import Frequency

@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import tamio.models  # noqa: F401  (every table)
 from tamio.currency.service import add_rate
-from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.db import Base, create_engine, make_session_factory
 from tamio.errors import TamioError
 from tamio.forecast.service import calculate_forecast
+from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     Direction,

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.audit.models import AuditLog
-from tamio.data.counterparties import BillingLine
 from tamio.errors import LockedField, MissingExchangeRate
 from tamio.events.models import CashEvent
+from tamio.obligations.counterparties import BillingLine
 from tamio.obligations.models import (
     ObligationAgreement,
     ObligationSchedule,

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.data.counterparties import BillingLine
 from tamio.data.models import CashAccount, Client
 from tamio.detection.configuration import EffectiveConfig
 from tamio.detection.rules_counterparty import unexpected_revenue
 from tamio.detection.snapshot import load_snapshot
 from tamio.errors import NotFound, ValidationError
 from tamio.forecast.service import calculate_forecast
+from tamio.obligations.counterparties import BillingLine
 from tamio.obligations.matching import allocate, find_payer
 from tamio.obligations.models import (
     ObligationAgreement,

@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tamio.models  # noqa: F401  (every table)
 from tamio.accounts.service import ensure_member, get_user_configuration
-from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.data.models import ExpenseBucket
 from tamio.db import Base, create_engine, make_session_factory
 from tamio.execution import lifecycle
@@ -33,6 +32,7 @@ from tamio.execution.automation import update_rule
 from tamio.execution.models import ExecutionRecord
 from tamio.execution.safety import schedule_ids
 from tamio.execution.service import execute_action, resume_pending_executions
+from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import NEVER_DELAYED, ObligationAgreement, ObligationSchedule, ObligationType
 from tamio.obligations.recurrence import Frequency
 from tamio.obligations.schemas import RecurrenceSpec

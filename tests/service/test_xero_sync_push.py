@@ -9,7 +9,6 @@ import pytest
 
 from tamio.accounts.models import Account
 from tamio.audit.models import AuditLog
-from tamio.data.counterparties import CounterpartyService
 from tamio.data.models import Client
 from tamio.errors import LockedField
 from tamio.forecast.confidence import item_confidence
@@ -17,6 +16,7 @@ from tamio.forecast.service import load_forecast_inputs
 from tamio.integrations.base import DuplicateContact
 from tamio.integrations.models import IntegrationMapping, XeroSyncLog
 from tamio.integrations.service import IntegrationMappingService
+from tamio.obligations.counterparties import CounterpartyService
 from tests.service.books import Books
 from tests.service.test_xero_sync_fixtures import TODAY, World, days, world_fixture  # noqa: F401
 

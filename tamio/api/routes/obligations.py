@@ -35,11 +35,11 @@ from tamio.api.schemas.ledger import (
     schedule_out,
 )
 from tamio.api.types import check_precision, money_out
-from tamio.data.counterparties import get_client, get_expense
 from tamio.data.models import Client, ExpenseBucket
 from tamio.data.service import get_cash_account
 from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency
+from tamio.obligations.counterparties import get_client, get_expense
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent, ScheduleStatus
 from tamio.obligations.payments import record_payment
 from tamio.obligations.service import ObligationService

@@ -1,7 +1,9 @@
 """Clients and expense buckets, the user-input layer, kept in step with their obligations.
 
 Routes, Slack and the CLI call these, never ObligationService directly (design pitfall 1:
-forgetting to create obligations). Each counterparty's ``billing_config`` keeps a ``lines`` list,
+forgetting to create obligations). It lives with the obligations, not with the client and expense
+tables (``tamio.data``), because it writes agreements, schedules and cash events: ``tamio.data``
+sits below all three. Each counterparty's ``billing_config`` keeps a ``lines`` list,
 one line per obligation, which the legacy forecast path reads when ``USE_OBLIGATION_FOR_FORECAST``
 is off.
 
@@ -38,9 +40,9 @@ from tamio.data.models import (
 )
 from tamio.data.service import same_name
 from tamio.errors import LockedField, NotFound, ValidationError
-from tamio.events.generator import generate_events_for_agreement
 from tamio.limits import check_name, check_notes
 from tamio.money import normalize_currency, quantize
+from tamio.obligations.event_generator import generate_events_for_agreement
 from tamio.obligations.models import AgreementStatus, AmountType, ObligationAgreement, ObligationType
 from tamio.obligations.schemas import RecurrenceSpec
 from tamio.obligations.service import ObligationService
