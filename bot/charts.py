@@ -37,6 +37,7 @@ COLOURS = {"line": "#1264A3", "band": "#1264A3", "buffer": "#E01E5A", "low": "#E
 
 
 def render_forecast_png(forecast: Forecast, *, title: str = "") -> bytes:
+    # matplotlib is slow to import (seconds on a loaded machine): loaded by the first chart or warm_up, not at start-up
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter

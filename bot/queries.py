@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, Member
@@ -98,8 +98,6 @@ async def pending_action_ids(db: AsyncSession, *, account_id: str, limit: int = 
 
 
 async def count_pending(db: AsyncSession, *, account_id: str) -> int:
-    from sqlalchemy import func
-
     stmt = select(func.count()).select_from(PreparedAction).where(
         PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.PENDING
     )

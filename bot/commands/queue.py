@@ -18,6 +18,7 @@ from bot.commands import parse
 from bot.queries import count_pending, load_cards, open_alerts, pending_action_ids
 from bot.runtime import Scope
 from tamio.accounts.models import Role
+from tamio.pipeline import run_detection_preparation_cycle
 
 
 async def show_alerts(scope: Scope, command: parse.ShowAlerts, client: AsyncWebClient) -> Reply:
@@ -53,8 +54,6 @@ async def run_now(scope: Scope, command: parse.RunPipeline, client: AsyncWebClie
     await scope.require(Role.APPROVER, "run the checks")
 
     async def work(later: Scope) -> None:
-        from tamio.pipeline import run_detection_preparation_cycle
-
         result = await run_detection_preparation_cycle(later.db, later.account.id, today=later.today, now=later.now,
                                                        settings=later.settings, trigger="slack")
         channel = later.account.digest_channel_id
