@@ -35,6 +35,7 @@ from tamio.db import Base, JSONType, UTCDateTime, new_id, utcnow
 from tamio.detection.engine import DetectionEngine, DetectionRun, run_critical_many
 from tamio.detection.models import CRITICAL_DETECTIONS, AlertStatus, DetectionAlert, DetectionType
 from tamio.errors import NotFound
+from tamio.execution import automation, lifecycle
 from tamio.execution.models import ExecutionAutomationRule
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
 from tamio.preparation.context import PreparationContext, load_contexts
@@ -254,7 +255,6 @@ async def _supersede_resolved(db: AsyncSession, *, account: Account, now: dateti
             )
         )
     ).scalars().all()
-    from tamio.execution import lifecycle
 
     for action in actions:
         await lifecycle.supersede(db, account=account, action_id=action.id, now=now, reason="its alert resolved")
@@ -277,8 +277,6 @@ def _announcements(account: Account, run: Any) -> list[Outgoing]:
 
 
 async def _auto_execute(db: AsyncSession, *, account: Account, actions: list[PreparedAction], now: datetime, settings: Settings) -> None:
-    from tamio.execution import automation
-
     maybe = getattr(automation, "maybe_auto_execute", None)
     if maybe is None or not actions:
         return

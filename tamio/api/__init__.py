@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tamio.api.openapi import PREFIX, build_document
 from tamio.api.problems import problem_middleware
 from tamio.api.registry import RATE_FEED, SESSIONS, SETTINGS, Route, endpoint
+from tamio.api.routes import automation, config, counterparties, money, obligations, pipeline
 from tamio.config import Settings
 from tamio.currency.feed import RateFeed
 
@@ -34,8 +35,6 @@ OPENAPI_KEY = web.AppKey("tamio_openapi", str)
 
 def all_routes() -> list[Route]:
     """Every API route, in the order the OpenAPI document lists them."""
-    from tamio.api.routes import automation, config, counterparties, money, obligations, pipeline
-
     modules = (pipeline, automation, config, counterparties, obligations, money)
     return [route for module in modules for route in module.router.routes]
 

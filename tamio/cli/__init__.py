@@ -21,10 +21,30 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 
+from sqlalchemy.engine import make_url
+
+from tamio.cli import (
+    accounts,
+    actions,
+    data,
+    db,
+    forecast,
+    history,
+    integrations,
+    members,
+    obligations,
+    outbox,
+    payments,
+    pipeline,
+    sandbox,
+    serve,
+    tokens,
+)
 from tamio.cli.context import CliContext
 from tamio.config import Settings
+from tamio.currency.feed import RateFeed
 from tamio.db import utcnow
-from tamio.errors import TamioError
+from tamio.errors import MissingExchangeRate, TamioError
 
 log = logging.getLogger("tamio.cli")
 
@@ -37,24 +57,6 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tamio.cli import (
-        accounts,
-        actions,
-        data,
-        db,
-        forecast,
-        history,
-        integrations,
-        members,
-        obligations,
-        outbox,
-        payments,
-        pipeline,
-        sandbox,
-        serve,
-        tokens,
-    )
-
     parser = Parser(prog="tamio", description="Tamio, the cash-flow assistant that lives in Slack.")
     parser.add_argument("--account", help="the account id (default: the only account)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -144,8 +146,6 @@ _SLACK_COMMAND = re.compile(r"`(/tamio[^`]*)`( in Slack)?")
 
 def _for_the_command_line(exc: TamioError) -> str:
     """The error's words, with how to add a missing exchange rate here rather than in Slack."""
-    from tamio.errors import MissingExchangeRate
-
     if isinstance(exc, MissingExchangeRate) and exc.currencies is not None:
         base, quote = exc.currencies
         return (f"{exc.message} Add one with `tamio rates add {base} {quote} RATE` (the server's feed; with --account, "
@@ -194,8 +194,6 @@ def _from_database_layer(exc: BaseException) -> bool:
 
 def database_problem(exc: BaseException, url: str) -> str | None:
     """What went wrong reaching the database, and what to do, when that is what went wrong (else None)."""
-    from sqlalchemy.engine import make_url
-
     try:
         shown = make_url(url).render_as_string(hide_password=True)
     except Exception:
@@ -224,9 +222,6 @@ def database_problem(exc: BaseException, url: str) -> str | None:
 
 
 async def _run(args: argparse.Namespace, ctx: CliContext) -> int:
-    from tamio.currency.feed import RateFeed
-    from tamio.errors import MissingExchangeRate
-
     try:
         try:
             return int(await args.handler(args, ctx))

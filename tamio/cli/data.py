@@ -14,6 +14,8 @@ from typing import Any
 
 from tamio.accounts.models import Account
 from tamio.cli.context import CliContext
+from tamio.currency.ecb import EcbFetchError, EcbFormatError
+from tamio.currency.feed import import_ecb
 from tamio.currency.service import add_rate, in_base_currency, list_rates
 from tamio.data.models import Client
 from tamio.data.service import list_cash_accounts, set_balance
@@ -127,9 +129,6 @@ async def _rates_owner(session: Any, ctx: CliContext) -> Account | None:
 
 
 async def _rates_import(args: argparse.Namespace, ctx: CliContext) -> int:
-    from tamio.currency.ecb import EcbFetchError, EcbFormatError
-    from tamio.currency.feed import import_ecb
-
     source = args.source
     if not source.startswith(("http://", "https://")):
         path = Path(source)

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
-from tamio.forecast.engine import INFLOW, OUTFLOW
+from tamio.forecast.engine import INFLOW, OUTFLOW, ForecastItem
 from tamio.money import format_money, quantize
 from tamio.preparation.alerts import AlertView
 from tamio.preparation.building_blocks import (
@@ -370,7 +370,6 @@ def forecast_adjustment(alert: AlertView, ctx: PreparationContext, *, action_typ
         change = amount - s.amount
         rate = s.base_amount / s.amount if s.amount else Decimal(1)
         deltas.append((s, quantize(change * rate, ctx.base_currency)))
-    from tamio.forecast.engine import ForecastItem
 
     adjustments = [ForecastItem(date=max(ctx.today, s.expected_date), amount=delta, direction="inflow" if s.direction == "inflow" else OUTFLOW) for s, delta in deltas]
     option = OptionDraft(

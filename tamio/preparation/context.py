@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, UserConfiguration
+from tamio.audit.service import to_jsonable
 from tamio.config import Settings
 from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.detection.configuration import EffectiveConfig, effective_config, with_override
@@ -376,7 +377,5 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
 
 
 def jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    from tamio.audit.service import to_jsonable
-
     result: dict[str, Any] = to_jsonable(params)
     return result
