@@ -91,7 +91,7 @@ async def run(url: str, label: str, count: int) -> None:
             async with sessions() as session:
                 tracemalloc.start()
                 started = time.perf_counter()
-                forecast = await calculate_forecast(session, account.id, as_of=TODAY, settings=SETTINGS)
+                forecast = await calculate_forecast(session, account.id, as_of=TODAY, now=NOW, settings=SETTINGS)
                 timings.append(time.perf_counter() - started)
                 peak = max(peak, tracemalloc.get_traced_memory()[1])
                 tracemalloc.stop()

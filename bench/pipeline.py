@@ -64,8 +64,8 @@ async def bench(url: str, label: str, runs: int) -> None:
             first_run = time.perf_counter() - started
         async with sessions() as session:
             config = effective_config(await get_user_configuration(session, account_id=account.id))
-            snapshot = await load_snapshot(session, account.id, today=TODAY, settings=SETTINGS)
-            context = await load_context(session, account_id=account.id, today=TODAY, settings=SETTINGS)
+            snapshot = await load_snapshot(session, account.id, today=TODAY, now=NOW, settings=SETTINGS)
+            context = await load_context(session, account_id=account.id, today=TODAY, now=NOW, settings=SETTINGS)
             alerts = [AlertView.of(a) for a in (await session.execute(select(DetectionAlert).where(DetectionAlert.user_id == account.id))).scalars()]
         detect, prepare = [], []
         for _ in range(runs):

@@ -85,7 +85,7 @@ def build_web_app(
         web_app.cleanup_ctx.append(_delivery(worker))
     web_app.on_startup.append(_warm_up)
     web_app.on_shutdown.append(_drain)
-    api.install(web_app, settings, session_factory)
+    api.install(web_app, settings, session_factory, clock=bolt.runtime.clock)
     if run_delivery:  # after the worker's context: the scheduler rings its doorbell, and stops first
         web_app.cleanup_ctx.append(scheduling.scheduler_context(bolt.runtime, settings, session_factory))
     for install in installers or ():

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tamio.accounts.models import Account
 from tamio.config import Settings
-from tamio.db import Base, JSONType, UTCDateTime, new_id, utcnow
+from tamio.db import Base, JSONType, UTCDateTime, new_id
 from tamio.detection.engine import DetectionEngine, DetectionRun, run_critical_many
 from tamio.detection.models import CRITICAL_DETECTIONS, AlertStatus, DetectionAlert, DetectionType
 from tamio.errors import NotFound
@@ -119,14 +119,14 @@ async def run_detection_preparation_cycle(
     user_id: str,
     config: PipelineConfig | None = None,
     *,
+    now: datetime,
+    settings: Settings,
     today: date | None = None,
-    now: datetime | None = None,
-    settings: Settings | None = None,
     trigger: str = "manual",
 ) -> PipelineResult:
+    """``now`` and ``settings`` come from the edge that runs it (a listener, a job, a command); ``today``
+    defaults to ``now``'s date in the account's time zone."""
     config = config or PipelineConfig()
-    settings = settings or Settings()
-    now = now or utcnow()
     account = await db.get(Account, user_id)
     if account is None:
         raise NotFound(f"There is no account `{user_id}`.")
@@ -172,7 +172,7 @@ async def run_critical_cycles(
         a.id for a in accounts
         if any(alert.status in OPEN_ALERT_STATUSES and alert.id not in covered for alert in runs[a.id].alerts)
     ]
-    contexts = await load_contexts(db, {i: today[i] for i in preparing}, settings=settings)
+    contexts = await load_contexts(db, {i: today[i] for i in preparing}, now=now, settings=settings)
     results: dict[str, PipelineResult] = {}
     rows: list[PipelineRun] = []
     outbox: list[tuple[str | None, Outgoing]] = []

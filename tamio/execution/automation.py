@@ -9,7 +9,7 @@ the rule's currency), its tags allow it, the action needs no dual control, and t
 would carry out is the work the rule is named for (a payment-batch rule never draws credit;
 ``policy.rule_verdict``); it then approves as "automation" and says so.
 
-    rule = await update_rule(db, account=account, member=admin, action_type="payment_batch", auto_execute=True)
+    rule = await update_rule(db, account=account, member=admin, action_type="payment_batch", now=now, auto_execute=True)
     decision = await maybe_auto_execute(db, account=account, action=action, now=now, settings=settings)
 """
 
@@ -28,7 +28,6 @@ from tamio.accounts.models import Account, Member
 from tamio.audit.service import AuditService
 from tamio.config import Settings
 from tamio.currency.service import RateBook
-from tamio.db import utcnow
 from tamio.errors import LockedRule, MissingExchangeRate, NotFound, PermissionDenied, ValidationError
 from tamio.execution import policy
 from tamio.execution.lifecycle import Decision, amount_at_stake
@@ -161,7 +160,7 @@ async def _verdict(
 
 
 async def update_rule(
-    db: AsyncSession, *, account: Account, member: Member, action_type: str, now: datetime | None = None, **changes: Any
+    db: AsyncSession, *, account: Account, member: Member, action_type: str, now: datetime, **changes: Any
 ) -> ExecutionAutomationRule:
     """Change a rule (admins only). The payroll rule is locked: ``LockedRule``, whoever asks."""
     rule = await get_rule(db, account_id=account.id, action_type=action_type)
@@ -183,10 +182,9 @@ async def update_rule(
     for name, (_, value) in diff.items():
         setattr(rule, name, value)
     if diff:
-        rule.updated_at = now or rule.updated_at
+        rule.updated_at = now
         await db.flush()
-        clock = (lambda: now) if now is not None else utcnow
-        await AuditService(db, account.id, actor=member.id, clock=clock).log_update("automation_rule", rule.id, diff)
+        await AuditService(db, account.id, actor=member.id, clock=lambda: now).log_update("automation_rule", rule.id, diff)
     return rule
 
 

@@ -202,7 +202,7 @@ async def list_counterparty_names(db: AsyncSession, *, account_id: str, prefix: 
 class CounterpartyService:
     """Create and update clients and expense buckets with their obligations, in the caller's transaction."""
 
-    def __init__(self, db: AsyncSession, *, account: Account, settings: Settings, today: date, actor: str = "system", now: datetime | None = None) -> None:
+    def __init__(self, db: AsyncSession, *, account: Account, settings: Settings, today: date, now: datetime, actor: str = "system") -> None:
         self.db = db
         self.account = account
         self.settings = settings
@@ -293,7 +293,7 @@ class CounterpartyService:
         config["lines"] = [*config.get("lines", []), line]
         counterparty.billing_config = config
         await self.db.flush()
-        await generate_events_for_agreement(self.db, account=self.account, settings=self.settings, counterparty=counterparty, agreement=agreement, line=line, today=self.today, horizon=self.obligations.horizon)
+        await generate_events_for_agreement(self.db, account=self.account, settings=self.settings, counterparty=counterparty, agreement=agreement, line=line, today=self.today, horizon=self.obligations.horizon, now=self.obligations.now)
         return agreement
 
     async def update_client(self, client: Client, *, billing: BillingLine | None = None, enforce_locks: bool = True, **fields: Any) -> Client:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.data.models import Client, ExpenseBucket
-from tamio.db import new_id, utcnow
+from tamio.db import new_id
 from tamio.events.models import CashEvent
 from tamio.obligations.models import Direction, ObligationAgreement, ObligationSchedule, ObligationType
 from tamio.obligations.schemas import RecurrenceSpec
@@ -54,13 +54,13 @@ async def _insert(db: AsyncSession, account_id: str, rows: list[dict[str, Any]])
 
 
 async def generate_legacy_events(
-    db: AsyncSession, *, account: Account, counterparty: Client | ExpenseBucket, line: dict[str, Any], start: date, end: date
+    db: AsyncSession, *, account: Account, counterparty: Client | ExpenseBucket, line: dict[str, Any], start: date, end: date,
+    now: datetime,
 ) -> int:
     """Legacy: CashEvents computed directly from a billing line (no schedule behind them)."""
     spec = RecurrenceSpec.from_config(line["recurrence"])
     direction = Direction.INFLOW if line.get("obligation_type") == ObligationType.REVENUE.value else Direction.OUTFLOW
     key = line_key(line)
-    now = utcnow()
     rows = [
         {
             "id": new_id("evt"),
@@ -87,9 +87,10 @@ async def generate_legacy_events(
     return await _insert(db, account.id, rows)
 
 
-async def generate_events_from_schedules(db: AsyncSession, *, account: Account, schedules: Sequence[ObligationSchedule], agreement: ObligationAgreement) -> int:
+async def generate_events_from_schedules(
+    db: AsyncSession, *, account: Account, schedules: Sequence[ObligationSchedule], agreement: ObligationAgreement, now: datetime,
+) -> int:
     """The schedule-to-event generator: one CashEvent per schedule, linked by ``schedule_id``."""
-    now = utcnow()
     rows = [
         {
             "id": new_id("evt"),
@@ -126,12 +127,13 @@ async def generate_events_for_agreement(
     line: dict[str, Any],
     today: date,
     horizon: date,
+    now: datetime,
 ) -> int:
     if not settings.deprecate_direct_cash_events:
-        return await generate_legacy_events(db, account=account, counterparty=counterparty, line=line, start=today, end=horizon)
+        return await generate_legacy_events(db, account=account, counterparty=counterparty, line=line, start=today, end=horizon, now=now)
     if agreement is None:
         return 0
     schedules = (
         await db.execute(select(ObligationSchedule).where(ObligationSchedule.obligation_id == agreement.id))
     ).scalars().all()
-    return await generate_events_from_schedules(db, account=account, schedules=schedules, agreement=agreement)
+    return await generate_events_from_schedules(db, account=account, schedules=schedules, agreement=agreement, now=now)

@@ -8,7 +8,7 @@ can be measured by re-running the forecast with the option applied (``forecast_w
 its safety mode and the account's DetectionRule overrides for buffer_breach and payroll_safety, so
 that an action restores the same buffer its alert was raised against.
 
-    ctx = await load_context(db, account_id=account.id, today=today, settings=settings)
+    ctx = await load_context(db, account_id=account.id, today=today, now=now, settings=settings)
     ctx.forecast.lowest_closing_balance
 
 ``load_contexts`` loads many accounts' contexts with the same queries (``user_id IN (...)``): the
@@ -20,7 +20,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from types import MappingProxyType
@@ -265,11 +265,13 @@ def _cash_info(c: Any) -> CashInfo:
     )
 
 
-async def load_context(db: AsyncSession, *, account_id: str, today: date, settings: Settings) -> PreparationContext:
-    return (await load_contexts(db, {account_id: today}, settings=settings))[account_id]
+async def load_context(db: AsyncSession, *, account_id: str, today: date, now: datetime, settings: Settings) -> PreparationContext:
+    return (await load_contexts(db, {account_id: today}, now=now, settings=settings))[account_id]
 
 
-async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings: Settings) -> dict[str, PreparationContext]:
+async def load_contexts(
+    db: AsyncSession, today: Mapping[str, date], *, now: datetime, settings: Settings
+) -> dict[str, PreparationContext]:
     """The context of each account of ``today`` (account id -> its day), in a fixed number of queries for all."""
     ids = sorted(today)
     if not ids:
@@ -349,7 +351,7 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
                 invoice_number=r.invoice_number,
             )
         )
-    inputs = await load_forecast_inputs_many(db, today, weeks=HORIZON_WEEKS, settings=settings)
+    inputs = await load_forecast_inputs_many(db, today, weeks=HORIZON_WEEKS, settings=settings, now=now)
     contexts = {}
     for i in ids:
         got, config = inputs[i], configs.get(i, EffectiveConfig())

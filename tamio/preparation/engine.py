@@ -183,7 +183,7 @@ async def prepare_actions(
     todo = [a for a in alerts if a.id not in covered]
     if not todo:
         return run
-    ctx = context or await load_context(db, account_id=account.id, today=today, settings=settings)
+    ctx = context or await load_context(db, account_id=account.id, today=today, now=now, settings=settings)
     candidates: list[LinkCandidate] = []
     pending_options: list[ActionOption] = []
     for alert in todo:

@@ -26,7 +26,7 @@ from tamio.obligations.models import ObligationAgreement, ObligationSchedule, Ob
 from tamio.obligations.payments import record_payment
 from tamio.obligations.service import ObligationService
 from tamio.preparation.models import ActionOption
-from tests.service.books import LEGACY_PATH, SCHEDULE_PATH
+from tests.service.books import LEGACY_PATH, SCHEDULE_PATH, at
 from tests.service.execution_factories import (
     MONDAY,
     NOW,
@@ -91,7 +91,7 @@ async def build(sessions: async_sessionmaker[AsyncSession]) -> World:
 
 async def forecast(sessions: async_sessionmaker[AsyncSession], world: World, settings: Any = SCHEDULE_PATH) -> Forecast:
     async with sessions() as session:
-        return await calculate_forecast(session, world.account_id, as_of=MONDAY, settings=settings)
+        return await calculate_forecast(session, world.account_id, as_of=MONDAY, now=at(MONDAY), settings=settings)
 
 
 def flows(f: Forecast) -> list[tuple[Decimal, Decimal]]:
