@@ -13,12 +13,13 @@ from tamio.obligations.models import ObligationAgreement, ObligationSchedule, Pa
 from tamio.outbox.models import OutboxMessage
 from tamio.pipeline import PipelineRun
 from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
+from tamio.refresh.models import RefreshRequest
 from tamio.scheduler.models import SchedulerClaim, SlackEventReceipt
 
 __all__ = [
     "Account", "ActionApproval", "ActionOption", "ApiToken", "AuditHead", "AuditLog", "Base", "CashAccount", "CashEvent",
     "Client", "DetectionAlert", "DetectionRule", "ExchangeRate", "ExecutionAutomationRule", "ExecutionRecord",
     "ExpenseBucket", "IntegrationConnection", "IntegrationMapping", "LinkedAction", "Member", "ObligationAgreement",
-    "ObligationSchedule", "OutboxMessage", "PaymentEvent", "PipelineRun", "PreparedAction", "Role", "SafetyMode",
+    "ObligationSchedule", "OutboxMessage", "PaymentEvent", "PipelineRun", "PreparedAction", "RefreshRequest", "Role", "SafetyMode",
     "SchedulerClaim", "SlackEventReceipt", "UserConfiguration", "XeroConnection", "XeroSyncLog",
 ]

@@ -231,6 +231,7 @@ CONFIG_KEYS: Final = {
     "payroll_check_days_before": "a number of days, 0 to 60",
     "payroll_buffer_percent": "a percentage, e.g. 10",
     "payment_cluster_threshold_pct": "a percentage, e.g. 40",
+    "chase_cooloff_days": "a number of days, 0 to 365",
     "dual_approval_threshold": "an amount, e.g. 10000",
     "base_currency": "a currency code, e.g. USD",
     "timezone": "a time zone, e.g. Europe/London",
@@ -239,7 +240,8 @@ CONFIG_KEYS: Final = {
 }
 SWITCHES: Final = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 CONFIG_ALIASES: Final = {"buffer": "obligations_buffer_amount", "currency": "base_currency", "tz": "timezone"}
-INT_RANGES: Final = {"runway_buffer_months": (0, 60), "late_payment_threshold_days": (0, 365), "payroll_check_days_before": (0, 60)}
+INT_RANGES: Final = {"runway_buffer_months": (0, 60), "late_payment_threshold_days": (0, 365), "payroll_check_days_before": (0, 60),
+                     "chase_cooloff_days": (0, 365)}
 
 
 def _config(rest: list[str]) -> ShowConfig | SetConfig:
