@@ -101,7 +101,7 @@ async def set_config(scope: Scope, command: parse.SetConfig, client: AsyncWebCli
         text = f":white_check_mark: {LABELS[key]} is already {_shown(key, value, account.base_currency)}; nothing changed."
         return Reply(text, [section(text)])
     setattr(owner, key, value)
-    audit = AuditService(scope.db, account.id, actor=scope.member.id if scope.member else "slack")
+    audit = AuditService(scope.db, account.id, actor=scope.member.id if scope.member else "slack", clock=lambda: scope.now)
     entity = "account" if key in ACCOUNT_KEYS else "user_configuration"
     await audit.log_update(entity, account.id, {key: (old, value)})
     await scope.db.flush()
@@ -131,7 +131,7 @@ async def digest_here(scope: Scope, command: parse.DigestHere, client: AsyncWebC
     old = account.digest_channel_id
     account.digest_channel_id = channel
     scope.changed_workspace()
-    await AuditService(scope.db, account.id, actor=scope.member.id if scope.member else "slack").log_update(
+    await AuditService(scope.db, account.id, actor=scope.member.id if scope.member else "slack", clock=lambda: scope.now).log_update(
         "account", account.id, {"digest_channel_id": (old, channel)}
     )
     waiting = (

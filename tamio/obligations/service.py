@@ -83,7 +83,7 @@ class ObligationService:
         self.settings = settings
         self.today = today
         self.now = now
-        self.audit = AuditService(db, account.id, actor=actor)
+        self.audit = AuditService(db, account.id, actor=actor, clock=lambda: self.now)
         self._books: dict[tuple[str, ...], RateBook] = {}
 
     @property
