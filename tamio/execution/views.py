@@ -35,6 +35,18 @@ from tamio.preparation.models import ActionOption, ActionStatus, LinkedAction, L
 
 
 @dataclass(frozen=True)
+class EmailNeed:
+    """What an option's email lacks before it can be approved (``tamio.execution.readiness`` finds it)."""
+
+    option_id: str
+    missing: str  # "smtp", "address" or "draft"
+    message: str
+    hint: str = ""
+    counterparty_type: str | None = None  # "client" or "expense": whose address to add
+    counterparty_id: str | None = None
+    counterparty_name: str = ""
+
+@dataclass(frozen=True)
 class Link:
     """A link seen from one action: ``outgoing`` when that action is the link's source."""
 
@@ -77,6 +89,7 @@ class ActionView:
     edited_option_id: str | None = None  # the option whose draft the action's edited subject/body rewrote
     history_line: str = ""  # what happened with its client or vendor: "Chased 2x, last 3 Dec by @maria"
     records: tuple[ExecutionRecord, ...] = ()  # what happened to it, oldest first (``with_records``)
+    needs: dict[str, EmailNeed] = field(default_factory=dict)  # option id -> what its email needs before approval (``readiness.with_email_needs``)
 
     @property
     def basis(self) -> str | None:
