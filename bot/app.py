@@ -28,13 +28,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import boundary, events, home, oauth, onboarding, shortcuts, workspace
 from bot.actions import cards as card_actions
+from bot.actions import duplicates as duplicate_actions
 from bot.actions import forecast as forecast_actions
 from bot.charts import ChartLinks
 from bot.commands import register as register_commands
+from bot.commands import whatif
 from bot.runtime import Clock, Runtime, Scope
 from bot.views import add as add_view
 from bot.views import draft as draft_view
 from bot.views import settings as settings_view
+from bot.views import terms as terms_view
 from tamio.config import Settings
 from tamio.db import utcnow
 
@@ -152,5 +155,6 @@ def _token_skipped(record: logging.LogRecord) -> bool:
 def register_features(app: TamioApp) -> None:
     # Bolt tries listeners in registration order: the most frequent requests first.
     register_commands(app)
-    for module in (card_actions, forecast_actions, home, add_view, draft_view, settings_view, shortcuts, onboarding, events):
+    for module in (card_actions, forecast_actions, whatif, duplicate_actions, home, add_view, draft_view, settings_view, terms_view,
+                   shortcuts, onboarding, events):
         module.register(app)

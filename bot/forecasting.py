@@ -39,13 +39,13 @@ async def load_forecast(
     return await calculate_forecast(db, account.id, as_of=as_of or today, weeks=weeks, settings=settings, today=today, now=now)
 
 
-def _draw(forecast: Forecast, title: str) -> bytes:
+def _draw(forecast: Forecast, title: str, baseline: Forecast | None = None) -> bytes:
     with _draw_lock:
-        return render_forecast_png(forecast, title=title)
+        return render_forecast_png(forecast, title=title, baseline=baseline)
 
 
-async def draw(forecast: Forecast, *, title: str = "") -> bytes:
-    return await asyncio.to_thread(_draw, forecast, title)
+async def draw(forecast: Forecast, *, title: str = "", baseline: Forecast | None = None) -> bytes:
+    return await asyncio.to_thread(_draw, forecast, title, baseline)
 
 
 class ChartRefused(Exception):

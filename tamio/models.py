@@ -15,6 +15,7 @@ from tamio.outbox.models import OutboxMessage
 from tamio.pipeline import PipelineRun
 from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
 from tamio.refresh.models import RefreshRequest
+from tamio.scenarios.models import SavedScenario
 from tamio.scheduler.models import SchedulerClaim, SlackEventReceipt
 
 __all__ = [
@@ -22,6 +23,6 @@ __all__ = [
     "Client", "DetectionAlert", "DetectionRule", "ExchangeRate", "ExecutionAutomationRule", "ExecutionRecord",
     "ExpenseBucket", "ForecastSnapshot", "IntegrationConnection", "IntegrationMapping", "LinkedAction", "Member",
     "ObligationAgreement", "ObligationSchedule", "OutboxMessage", "PaymentEvent", "PipelineRun", "PreparedAction", "RefreshRequest",
-    "Role", "SafetyMode",
+    "Role", "SafetyMode", "SavedScenario",
     "SchedulerClaim", "SlackEventReceipt", "UserConfiguration", "XeroConnection", "XeroSyncLog",
 ]

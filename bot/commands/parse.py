@@ -32,19 +32,24 @@ from bot.commands.forms import (
     RevokeToken,
     RunPipeline,
     SetBalance,
+    SetClientRelationship,
     SetConfig,
     SetContact,
+    SetDetection,
     SetRate,
     SetRole,
     SetRule,
+    SetVendorTerms,
     ShowAccuracy,
     ShowActions,
     ShowAlerts,
     ShowClient,
     ShowConfig,
+    ShowDetection,
     ShowForecast,
     ShowHelp,
     ShowRules,
+    ShowWhatIf,
     SyncIntegration,
     Usage,
 )
@@ -57,11 +62,14 @@ from bot.commands.parse_more import (
     read_sync,
     read_token,
 )
+from bot.commands.parse_profile import read_client, read_detection, read_vendor
 from tamio.accounts.models import Role, SafetyMode
 from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
 from tamio.obligations.adding import AddObligation
 from tamio.obligations.inline import looks_like_currency, parse_add, read_day_word, read_kind, split_words
+from tamio.scenarios.changes import MAX_CHANGES
+from tamio.scenarios.inline import parse_changes
 
 MENTION: Final = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
@@ -118,11 +126,12 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
     words = tokenize(text)
     if not words:
         return ShowHelp()
+    if words[0].lower() == "whatif":
+        return _what_if(text.split(None, 1)[1] if len(words) > 1 else "", today, base_currency)
     name, rest = words[0].lower(), words[1:]
     readers: dict[str, Callable[[], Command]] = {
         "help": lambda: ShowHelp(),
         "forecast": lambda: _forecast(rest),
-        "client": lambda: _client(rest),
         "add": lambda: _add(rest, today, base_currency),
         "balance": lambda: _balance(rest, base_currency),
         "balances": lambda: _balance(rest, base_currency),
@@ -141,12 +150,33 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
         "token": lambda: read_token(rest),
         "tokens": lambda: read_token(rest),
         "rules": lambda: read_rules(rest),
+        "client": lambda: read_client(rest),
+        "vendor": lambda: read_vendor(rest),
+        "detection": lambda: read_detection(rest),
     }
     reader = readers.get(name)
     if reader is None:
         known = ", ".join(f"`{n}`" for n in USAGES)
         raise CommandError(f"I don't know `{words[0][:40]}`.", usage="help", example="/tamio help", hint=f"Try one of {known}.")
     return reader()
+
+
+def _what_if(rest: str, today: date, base_currency: str) -> ShowWhatIf:
+    """Changes separated by `;`, each read by the core's what-if reader (its messages, Slack's usage)."""
+    texts = tuple(_unescape_text(part.strip()) for part in rest.split(";") if part.strip())
+    if not texts:
+        raise _fail("whatif", "Say what to try.", hint='For example `late "Acme Corp" 30`.')
+    if len(texts) > MAX_CHANGES:
+        raise _fail("whatif", f"That is {len(texts)} changes; try at most {MAX_CHANGES} at once.")
+    try:
+        parse_changes(list(texts), today=today, base_currency=base_currency)
+    except TamioError as exc:
+        raise _fail("whatif", exc.message, hint=exc.hint) from exc
+    return ShowWhatIf(texts)
+
+
+def _unescape_text(text: str) -> str:
+    return SLACK_ENTITIES.sub(lambda m: {"amp": "&", "lt": "<", "gt": ">"}[m.group(1)], text)
 
 
 def _no_args(name: str, rest: list[str], command: Command) -> Command:
@@ -168,14 +198,6 @@ def _forecast(rest: list[str]) -> ShowForecast | ShowAccuracy:
     if len(rest) > 1 or not rest[0].isdigit() or not 1 <= int(rest[0]) <= 52:
         raise _fail("forecast", f"`{' '.join(rest)[:40]}` is not a number of weeks.", hint="Use a whole number from 1 to 52.")
     return ShowForecast(int(rest[0]))
-
-
-def _client(rest: list[str]) -> ShowClient:
-    # Nothing follows the name, so `client Bluebird Studio` needs no quotes: the words are the name.
-    name = " ".join(word.strip() for word in rest if word.strip())
-    if not name:
-        raise _fail("client", "I need a client's name.")
-    return ShowClient(name)
 
 
 def _add(rest: list[str], today: date, base_currency: str) -> OpenAddForm | AddObligation:
@@ -357,6 +379,10 @@ __all__ = [
     "SetRate",
     "ShowRules",
     "SetRule",
+    "SetClientRelationship",
+    "SetVendorTerms",
+    "ShowDetection",
+    "SetDetection",
     "Command",
     "parse",
     "tokenize",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 17:23:01.348924
+Create Date: 2026-12-06 21:54:48.051281
 """
 
 from collections.abc import Sequence
@@ -447,6 +447,21 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id')
     )
+    op.create_table('scenarios',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('user_id', sa.String(length=40), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('changes', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('created_by', sa.String(length=64), nullable=False),
+    sa.Column('created_at', tamio.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', tamio.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'name', name='uq_scenarios_name')
+    )
+    with op.batch_alter_table('scenarios', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scenarios_user_id'), ['user_id'], unique=False)
+
     op.create_table('user_configurations',
     sa.Column('user_id', sa.String(length=40), nullable=False),
     sa.Column('obligations_buffer_amount', tamio.db.Money(), nullable=False),
@@ -714,6 +729,8 @@ def upgrade() -> None:
     sa.Column('invoice_number', sa.String(length=64), nullable=True),
     sa.Column('source', sa.String(length=20), nullable=False),
     sa.Column('delayed_from', sa.Date(), nullable=True),
+    sa.Column('delay_requested_to', sa.Date(), nullable=True),
+    sa.Column('delay_requested_by', sa.String(length=40), nullable=True),
     sa.Column('queued_at', tamio.db.UTCDateTime(), nullable=True),
     sa.Column('paid_at', sa.Date(), nullable=True),
     sa.Column('created_at', tamio.db.UTCDateTime(), nullable=False),
@@ -729,7 +746,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('obligation_id', 'rule_date', name='uq_obligation_schedules_rule_date')
     )
     with op.batch_alter_table('obligation_schedules', schema=None) as batch_op:
-        batch_op.create_index('ix_obligation_schedules_forecast', ['user_id', 'due_date', 'direction', 'status', 'amount_type', 'origin', 'client_id', 'base_currency_amount', 'paid_base_amount'], unique=False)
+        batch_op.create_index(batch_op.f('ix_obligation_schedules_delay_requested_by'), ['delay_requested_by'], unique=False)
+        batch_op.create_index('ix_obligation_schedules_forecast', ['user_id', 'due_date', 'direction', 'status', 'amount_type', 'origin', 'delay_requested_to', 'client_id', 'base_currency_amount', 'paid_base_amount'], unique=False)
         batch_op.create_index(batch_op.f('ix_obligation_schedules_obligation_id'), ['obligation_id'], unique=False)
 
     op.create_table('cash_events',
@@ -813,6 +831,7 @@ def downgrade() -> None:
     with op.batch_alter_table('obligation_schedules', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_obligation_schedules_obligation_id'))
         batch_op.drop_index('ix_obligation_schedules_forecast')
+        batch_op.drop_index(batch_op.f('ix_obligation_schedules_delay_requested_by'))
 
     op.drop_table('obligation_schedules')
     with op.batch_alter_table('linked_actions', schema=None) as batch_op:
@@ -858,6 +877,10 @@ def downgrade() -> None:
 
     op.drop_table('xero_connections')
     op.drop_table('user_configurations')
+    with op.batch_alter_table('scenarios', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scenarios_user_id'))
+
+    op.drop_table('scenarios')
     op.drop_table('refresh_requests')
     with op.batch_alter_table('pipeline_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_pipeline_runs_user_started')

@@ -28,7 +28,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tamio.api.openapi import PREFIX, build_document
 from tamio.api.problems import problem_middleware
 from tamio.api.registry import CLOCK, RATE_FEED, SESSIONS, SETTINGS, Route, endpoint
-from tamio.api.routes import automation, config, counterparties, money, obligations, pipeline
+from tamio.api.routes import (
+    automation,
+    config,
+    counterparties,
+    delays,
+    detection,
+    money,
+    obligations,
+    pipeline,
+    scenarios,
+)
 from tamio.config import Settings
 from tamio.currency.feed import RateFeed
 from tamio.db import utcnow
@@ -38,7 +48,7 @@ OPENAPI_KEY = web.AppKey("tamio_openapi", str)
 
 def all_routes() -> list[Route]:
     """Every API route, in the order the OpenAPI document lists them."""
-    modules = (pipeline, automation, config, counterparties, obligations, money)
+    modules = (pipeline, delays, automation, detection, config, counterparties, obligations, money, scenarios)
     return [route for module in modules for route in module.router.routes]
 
 

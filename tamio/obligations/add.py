@@ -4,7 +4,9 @@ It finds the counterparty by name or creates it (a client for ``client``; an exp
 category operating, payroll or tax otherwise), adds the billing line with its agreement and
 schedules, sets the contact email when one is given, and for an invoice puts its number on the
 schedule (what ``/tamio paid ... for INV-1042`` matches). All in the caller's transaction; the
-rules are ``AddObligation``'s, held again here to today's date.
+rules are ``AddObligation``'s, held again here to today's date. The same amount and frequency
+already there is refused before anything is written (``DuplicateObligation``, a 409) unless the
+input says ``allow_duplicate``: each edge asks the person and sends it again allowed.
 
     added = await add_obligation(db, account=account, settings=settings, today=today, now=now, actor="U123",
                                  obligation=AddObligation.read({...}, today=today))
@@ -24,8 +26,10 @@ from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.data.models import Client, ExpenseBucket, ExpenseCategory
 from tamio.errors import Conflict
+from tamio.money import quantize
 from tamio.obligations.adding import AddObligation, overdue_note
 from tamio.obligations.counterparties import BillingLine, CounterpartyService, find_client, find_expense
+from tamio.obligations.duplicates import check_duplicate
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, ObligationType, ScheduleStatus
 
 OBLIGATION_TYPES: Final = {"client": ObligationType.REVENUE, "expense": ObligationType.EXPENSE,
@@ -54,6 +58,9 @@ async def add_obligation(
     obligation: AddObligation, source: str = "manual",
 ) -> AddedObligation:
     obligation = obligation.checked(today)
+    await check_duplicate(db, account_id=account.id, kind=obligation.kind, name=obligation.name,
+                          amount=quantize(obligation.amount, obligation.currency), currency=obligation.currency,
+                          frequency=obligation.recurrence.frequency, invoice=obligation.invoice, allow=obligation.allow_duplicate)
     service = CounterpartyService(db, account=account, settings=settings, today=today, actor=actor, now=now)
     line = BillingLine(obligation.amount, obligation.currency, obligation.recurrence, OBLIGATION_TYPES[obligation.kind])
     contact = {"contact_email": obligation.contact_email} if obligation.contact_email else {}
@@ -112,5 +119,10 @@ async def _refuse_known_invoice(db: AsyncSession, counterparty: Client | Expense
         .where(column == counterparty.id, ObligationSchedule.invoice_number == invoice).limit(1))
     due = found.scalar_one_or_none()
     if due is not None:
-        raise Conflict(f"{counterparty.name} already has invoice {invoice} (due {due.isoformat()}); nothing was added.",
-                       hint="Record a payment against it with `paid`, or give the new invoice its own number.")
+        raise known_invoice(counterparty.name, invoice, f"due {due.isoformat()}")
+
+
+def known_invoice(name: str, invoice: str, where: str) -> Conflict:
+    """The refusal of an invoice number the client or vendor already has (``where``: its due date, or a file's line)."""
+    return Conflict(f"{name} already has invoice {invoice} ({where}); nothing was added.",
+                    hint="Record a payment against it with `paid`, or give the new invoice its own number.")

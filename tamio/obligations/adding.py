@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, mod
 from pydantic_core import PydanticCustomError
 
 from tamio.errors import TamioError, ValidationError
-from tamio.limits import check_amount, check_name
+from tamio.limits import MAX_INVOICE, check_amount, check_name
 from tamio.money import normalize_currency, parse_amount, precision
 from tamio.obligations.counterparties import read_email
 from tamio.obligations.recurrence import Frequency
@@ -41,7 +41,6 @@ KINDS: Final = ("client", "expense", "payroll", "tax")
 FIRST_DAY: Final = date(1900, 1, 1)
 LAST_DAY: Final = date(2199, 12, 31)
 ARREARS_YEARS: Final = 5
-MAX_INVOICE = 64  # the schedule's invoice_number column
 DAY_OF_MONTH: Final = frozenset({Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.ANNUALLY})
 
 
@@ -67,6 +66,7 @@ class AddObligation(BaseModel):
     recurrence: RecurrenceSpec
     invoice: str | None = None  # an invoice's (or bill's) number: what ``/tamio paid ... for INV-1042`` matches
     contact_email: str | None = None  # where follow-up emails go; replaces the counterparty's
+    allow_duplicate: bool = False  # add it even when the same amount and frequency is already there (``tamio.obligations.duplicates``)
 
     @classmethod
     def read(cls, values: dict[str, Any], *, today: date | None = None) -> AddObligation:
