@@ -30,12 +30,13 @@ from sqlalchemy import insert, select  # noqa: E402
 
 import tamio.models  # noqa: E402,F401
 from bench.detection import NOW, SETTINGS, TODAY, books  # noqa: E402
-from tamio.accounts.configuration import effective_config  # noqa: E402
-from tamio.accounts.service import create_account, get_user_configuration  # noqa: E402
+from tamio.accounts.service import get_user_configuration  # noqa: E402
 from tamio.db import Base, create_engine, make_session_factory  # noqa: E402
+from tamio.detection.configuration import effective_config  # noqa: E402
 from tamio.detection.engine import evaluate  # noqa: E402
 from tamio.detection.models import DetectionAlert, DetectionType  # noqa: E402
 from tamio.detection.snapshot import load_snapshot  # noqa: E402
+from tamio.opening import open_account  # noqa: E402
 from tamio.pipeline import PipelineConfig, run_detection_preparation_cycle  # noqa: E402,F401
 from tamio.preparation.alerts import AlertView  # noqa: E402
 from tamio.preparation.context import load_context  # noqa: E402
@@ -54,7 +55,7 @@ async def bench(url: str, label: str, runs: int) -> None:
             await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, ServerSecret.parse(ServerSecret.generate()))
         async with sessions() as session, session.begin():
-            account = await create_account(session, name="Bench Agency", base_currency="USD")
+            account = await open_account(session, name="Bench Agency", base_currency="USD")
             for model, rows in books(account.id).items():
                 await session.execute(insert(model), rows)
         async with sessions() as session, session.begin():
@@ -63,8 +64,8 @@ async def bench(url: str, label: str, runs: int) -> None:
             first_run = time.perf_counter() - started
         async with sessions() as session:
             config = effective_config(await get_user_configuration(session, account_id=account.id))
-            snapshot = await load_snapshot(session, account.id, today=TODAY, settings=SETTINGS)
-            context = await load_context(session, account_id=account.id, today=TODAY, settings=SETTINGS)
+            snapshot = await load_snapshot(session, account.id, today=TODAY, now=NOW, settings=SETTINGS)
+            context = await load_context(session, account_id=account.id, today=TODAY, now=NOW, settings=SETTINGS)
             alerts = [AlertView.of(a) for a in (await session.execute(select(DetectionAlert).where(DetectionAlert.user_id == account.id))).scalars()]
         detect, prepare = [], []
         for _ in range(runs):

@@ -40,6 +40,7 @@ COLOURS = {"baseline": "#616061", "line": "#1264A3", "band": "#1264A3", "buffer"
 def render_forecast_png(forecast: Forecast, *, title: str | None = None, baseline: Forecast | None = None) -> bytes:
     """The forecast's chart; with ``baseline`` (a what-if), the real forecast's line and lowest point beside it.
     ``title=""`` draws none (the message around it already says what it is)."""
+    # matplotlib is slow to import (seconds on a loaded machine): loaded by the first chart or warm_up, not at start-up
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter

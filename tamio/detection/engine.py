@@ -33,10 +33,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.configuration import EffectiveConfig, effective_config, with_override
 from tamio.accounts.models import UserConfiguration
 from tamio.accounts.service import get_user_configuration
 from tamio.config import Settings
+from tamio.detection.configuration import EffectiveConfig, effective_config, with_override
 from tamio.detection.findings import Finding
 from tamio.detection.models import (
     CRITICAL_DETECTIONS,
@@ -146,7 +146,7 @@ async def load_rule_settings(session: AsyncSession, *, account_id: str) -> dict[
 
 class DetectionEngine:
     def __init__(
-        self, session: AsyncSession, account_id: str, *, today: date, now: datetime, settings: Settings | None = None
+        self, session: AsyncSession, account_id: str, *, today: date, now: datetime, settings: Settings
     ) -> None:
         self.session = session
         self.account_id = account_id
@@ -165,7 +165,7 @@ class DetectionEngine:
         wanted = tuple(DetectionType(t) for t in types)
         config = effective_config(await get_user_configuration(self.session, account_id=self.account_id))
         rule_settings = await load_rule_settings(self.session, account_id=self.account_id)
-        snapshot = await load_snapshot(self.session, self.account_id, today=self.today, settings=self.settings)
+        snapshot = await load_snapshot(self.session, self.account_id, today=self.today, now=self.now, settings=self.settings)
         return evaluate(snapshot, wanted, today=self.today, config=config, settings=rule_settings)
 
     async def run(self, types: Iterable[DetectionType]) -> DetectionRun:
@@ -187,7 +187,7 @@ class DetectionEngine:
 
 
 async def run_critical_many(
-    session: AsyncSession, today: Mapping[str, date], *, now: datetime, settings: Settings | None = None
+    session: AsyncSession, today: Mapping[str, date], *, now: datetime, settings: Settings
 ) -> dict[str, DetectionRun]:
     """``DetectionEngine(...).run_critical_detections()`` for each account of ``today`` (id -> its day).
 
@@ -211,7 +211,7 @@ async def run_critical_many(
         rule_settings.setdefault(account_id, {})[DetectionType(kind)] = RuleSetting(enabled=bool(on), threshold=threshold)
     configs = {i: effective_config(configurations[i]) for i in ids}
     wanted = {i: (today[i], today[i] + timedelta(days=_days_read(configs[i], rule_settings.get(i, {})))) for i in ids}
-    snapshots = await load_critical_snapshots(session, wanted, settings=settings)
+    snapshots = await load_critical_snapshots(session, wanted, now=now, settings=settings)
     evaluations = {
         i: evaluate(snapshots[i], CRITICAL_DETECTIONS, today=today[i], config=configs[i], settings=rule_settings.get(i))
         for i in ids

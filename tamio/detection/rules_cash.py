@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from tamio.accounts.configuration import EffectiveConfig
+from tamio.detection.configuration import EffectiveConfig
 from tamio.detection.findings import (
     EMERGENCY,
     THIS_WEEK,

@@ -12,7 +12,7 @@ plus the forecast's own), so twelve rules can look at the same data without touc
 Records hold plain values (enum values as strings, money as Decimal, base-currency amounts
 converted at write time), so engine tests can build a snapshot by hand.
 
-    snapshot = await load_snapshot(session, account.id, today=date(2026, 12, 7), settings=settings)
+    snapshot = await load_snapshot(session, account.id, today=date(2026, 12, 7), now=now, settings=settings)
     late = [s for s in snapshot.receivables if s.is_open and s.due_date < snapshot.today]
 
 The 5-minute critical pass (buffer_breach, payroll_safety, statutory_deadline) reads far less, for
@@ -21,7 +21,7 @@ open payables due up to a given day (with their agreements and vendors), in four
 whole batch. Those rules find exactly what they find on a full snapshot; other rules must not be
 run on it (no cash accounts, clients, receivables or payments).
 
-    snapshots = await load_critical_snapshots(session, {account.id: (today, today + timedelta(days=14))})
+    snapshots = await load_critical_snapshots(session, {account.id: (today, today + timedelta(days=14))}, now=now, settings=settings)
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def _text(column: Any, name: str | None = None) -> Any:
 
 
 async def load_snapshot(
-    session: AsyncSession, account_id: str, *, today: date, settings: Settings | None = None
+    session: AsyncSession, account_id: str, *, today: date, now: datetime, settings: Settings
 ) -> AccountSnapshot:
     """Everything detection reads for ``account_id``, in a fixed number of queries."""
     # Core rows through the session's connection: no ORM loading, same transaction (flushed first).
@@ -341,7 +341,7 @@ async def load_snapshot(
             .order_by(pe.payment_date, pe.id)
         )
     )
-    forecast = await calculate_forecast(session, account_id, as_of=today, weeks=FORECAST_WEEKS, settings=settings)
+    forecast = await calculate_forecast(session, account_id, as_of=today, weeks=FORECAST_WEEKS, settings=settings, now=now)
     return AccountSnapshot(
         account_id=account_id,
         base_currency=base_currency,
@@ -358,7 +358,7 @@ async def load_snapshot(
 
 
 async def load_critical_snapshots(
-    session: AsyncSession, wanted: Mapping[str, tuple[date, date]], *, settings: Settings | None = None
+    session: AsyncSession, wanted: Mapping[str, tuple[date, date]], *, now: datetime, settings: Settings
 ) -> dict[str, AccountSnapshot]:
     """For each account id of ``wanted`` (-> its today and the last due date a rule may read): a
     snapshot with the forecast and the open payables due by then (never past the forecast's end),
@@ -436,7 +436,7 @@ async def load_critical_snapshots(
             )
         )
     forecasts = await calculate_forecasts(
-        session, {i: today for i, (today, _) in wanted.items()}, weeks=FORECAST_WEEKS, settings=settings
+        session, {i: today for i, (today, _) in wanted.items()}, weeks=FORECAST_WEEKS, settings=settings, now=now
     )
     return {
         i: AccountSnapshot(

@@ -44,7 +44,7 @@ from tamio.accounts.models import Account, UserConfiguration
 from tamio.accounts.safety import effective_buffer
 from tamio.config import Settings
 from tamio.data.models import CashAccount, CashAccountType, Client, CounterpartyStatus, ExpenseBucket
-from tamio.db import Money, is_read_only, money_sum, utcnow
+from tamio.db import Money, is_read_only, money_sum
 from tamio.errors import NotFound
 from tamio.forecast.band import NO_CALIBRATION, Calibration
 from tamio.forecast.engine import Forecast, ForecastItem, build_forecast
@@ -176,7 +176,7 @@ async def _habits(db: AsyncSession, heads: Mapping[str, Any]) -> dict[str, Habit
 
 
 async def _schedules_ready(
-    db: AsyncSession, account_id: str, through: date, *, settings: Settings, today: date, now: datetime | None,
+    db: AsyncSession, account_id: str, through: date, *, settings: Settings, today: date, now: datetime,
 ) -> bool:
     """Whether the schedules path can read the account through ``through``, backfilling first when
     it has to and can; False in a read-only transaction that would need to write."""
@@ -186,22 +186,22 @@ async def _schedules_ready(
     if account is None:
         raise NotFound(f"There is no account `{account_id}`.")
     if account.schedules_through is None or account.schedules_through < through:
-        await backfill_schedules(db, account=account, settings=settings, today=today, now=now or utcnow(), through=through)
+        await backfill_schedules(db, account=account, settings=settings, today=today, now=now, through=through)
     return True
 
 
 async def load_forecast_inputs_many(
-    db: AsyncSession, as_of: Mapping[str, date], *, weeks: int = 13, settings: Settings | None = None,
-    today: Mapping[str, date] | None = None, now: datetime | None = None,
+    db: AsyncSession, as_of: Mapping[str, date], *, settings: Settings, now: datetime, weeks: int = 13,
+    today: Mapping[str, date] | None = None,
 ) -> dict[str, ForecastInputs]:
     """The forecast's inputs for each account of ``as_of`` (account id -> its first day).
 
     On the schedules path, one query each for the accounts, the opening balances, the summed
     schedules (the covering index, ``user_id IN (...)``), the dormant recurrences and the clients'
     usual delays, whatever the number of accounts; the legacy path loads each account on its own.
-    ``today`` (account id -> its day, default ``as_of``) and ``now`` date a backfill when one runs.
+    ``today`` (account id -> its day, default ``as_of``) and ``now`` date a backfill when one runs;
+    both ``now`` and ``settings`` come from the edge (never read here).
     """
-    settings = settings or Settings()
     ids = sorted(as_of)
     if not ids:
         return {}
@@ -254,8 +254,8 @@ async def load_forecast_inputs_many(
 
 
 async def load_forecast_inputs(
-    db: AsyncSession, account_id: str, *, as_of: date, weeks: int = 13, settings: Settings | None = None,
-    today: date | None = None, now: datetime | None = None,
+    db: AsyncSession, account_id: str, *, as_of: date, settings: Settings, now: datetime, weeks: int = 13,
+    today: date | None = None,
 ) -> ForecastInputs:
     found = await load_forecast_inputs_many(
         db, {account_id: as_of}, weeks=weeks, settings=settings, today={account_id: today or as_of}, now=now
@@ -264,8 +264,8 @@ async def load_forecast_inputs(
 
 
 async def calculate_forecast(
-    db: AsyncSession, account_id: str, *, as_of: date, weeks: int = 13, settings: Settings | None = None,
-    today: date | None = None, now: datetime | None = None,
+    db: AsyncSession, account_id: str, *, as_of: date, settings: Settings, now: datetime, weeks: int = 13,
+    today: date | None = None,
 ) -> Forecast:
     """The account's forecast of ``weeks`` weeks from ``as_of``; ``today`` (default ``as_of``) and
     ``now`` date the schedules a first use backfills."""
@@ -274,7 +274,7 @@ async def calculate_forecast(
 
 
 async def calculate_forecasts(
-    db: AsyncSession, as_of: Mapping[str, date], *, weeks: int = 13, settings: Settings | None = None, now: datetime | None = None,
+    db: AsyncSession, as_of: Mapping[str, date], *, settings: Settings, now: datetime, weeks: int = 13,
 ) -> dict[str, Forecast]:
     """``calculate_forecast`` for each account of ``as_of`` (account id -> its day), loaded together."""
     inputs = await load_forecast_inputs_many(db, as_of, weeks=weeks, settings=settings, now=now)

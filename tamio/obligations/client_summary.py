@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
-from tamio.data.counterparties import find_client
 from tamio.data.models import Client
 from tamio.dates import day_text
 from tamio.errors import NotFound
 from tamio.money import format_money
+from tamio.obligations.counterparties import find_client
 from tamio.obligations.habits import ON_DUE_DATE, PaymentBehaviour, behaviour_of
 from tamio.obligations.matching import invoice_label, open_schedules, remaining_of
 from tamio.obligations.models import Direction, PaymentEvent, PaymentStatus

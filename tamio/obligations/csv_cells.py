@@ -16,11 +16,11 @@ from decimal import Decimal
 from typing import Final
 
 from tamio import dates
-from tamio.data.counterparties import MAX_CONTACT_NAME_LENGTH, is_email
 from tamio.errors import ValidationError
 from tamio.limits import AMOUNT_LIMIT_TEXT
 from tamio.money import AmountProblem, is_currency, precision
 from tamio.money import read_amount as money_read_amount
+from tamio.obligations.counterparties import MAX_CONTACT_NAME_LENGTH, is_email
 from tamio.obligations.csv_columns import FLEXIBILITY_LEVELS, KINDS, NAMED_FREQUENCIES, kind_of, kind_words
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 

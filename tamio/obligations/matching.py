@@ -25,11 +25,11 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.data.counterparties import find_client, find_expense
 from tamio.data.models import Client, ExpenseBucket
 from tamio.dates import day_text
 from tamio.errors import NotFound, ValidationError
 from tamio.money import format_money
+from tamio.obligations.counterparties import find_client, find_expense
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     Direction,

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from tamio.dates import day_text
-from tamio.forecast.engine import INFLOW, OUTFLOW
+from tamio.forecast.engine import INFLOW, OUTFLOW, ForecastItem
 from tamio.money import format_money, quantize
 from tamio.preparation.alerts import AlertView
 from tamio.preparation.building_blocks import (
@@ -373,7 +373,6 @@ def forecast_adjustment(alert: AlertView, ctx: PreparationContext, *, action_typ
         change = amount - s.amount
         rate = s.base_amount / s.amount if s.amount else Decimal(1)
         deltas.append((s, quantize(change * rate, ctx.base_currency)))
-    from tamio.forecast.engine import ForecastItem
 
     adjustments = [
         ForecastItem(date=day, amount=part, direction="inflow" if s.direction == "inflow" else OUTFLOW)

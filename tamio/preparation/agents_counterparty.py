@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from tamio.dates import day_text
+from tamio.forecast.engine import ForecastItem
 from tamio.money import format_money
 from tamio.preparation.agents_cash import forecast_adjustment
 from tamio.preparation.alerts import AlertView
@@ -100,7 +101,6 @@ def client_retention_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
         reason=str(alert.context.get("reason") or "We noticed a change in our recent invoices."), company_name=ctx.account_name,
     )
     future = [s for s in ctx.schedules_of_client(client_id) if s.due_date >= ctx.today]
-    from tamio.forecast.engine import ForecastItem
 
     without = [ForecastItem(date=day, amount=-amount, direction="inflow") for s in future for day, amount in s.where_expected(ctx.today)]
     options.append(OptionDraft(

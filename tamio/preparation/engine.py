@@ -188,13 +188,13 @@ async def prepare_actions(
     if restate:
         pending = [a for actions in open_by_alert.values() for a in actions if a.status == ActionStatus.PENDING and a.forecast_basis]
         if pending:
-            ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)
+            ctx = ctx or await load_context(db, account_id=account.id, today=today, now=now, settings=settings)
             run.basis = forecast_basis(ctx)
             stale = {a.alert_id or "": a for a in pending if a.forecast_basis != run.basis}
     todo = [a for a in alerts if a.id not in open_by_alert or (a.id in stale and len(open_by_alert[a.id]) == 1)]
     if not todo:
         return run
-    ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)
+    ctx = ctx or await load_context(db, account_id=account.id, today=today, now=now, settings=settings)
     run.basis = run.basis or forecast_basis(ctx)
     candidates: list[LinkCandidate] = []
     pending_options: list[ActionOption] = []

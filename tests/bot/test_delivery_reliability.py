@@ -29,9 +29,9 @@ from bot.delivery import ChannelPace, DeliveryWorker
 from bot.oauth import BOT_SCOPES, SingleWorkspaceToken
 from bot.runtime import Runtime
 from slack_sandbox.standin import SlackStandIn
-from tamio.accounts.service import create_account
 from tamio.config import Settings
 from tamio.digest import DailyDigest
+from tamio.opening import open_account
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import PENDING, SENDING, RetryPolicy, backlog, enqueue, retry_dead
 from tests.bot.conftest import workspace
@@ -83,7 +83,7 @@ def worker_for(slack: SlackStandIn, sessions: async_sessionmaker[AsyncSession], 
 
 async def team(sessions: async_sessionmaker[AsyncSession], channel: str = "C0FINANCE") -> str:
     async with sessions() as db, db.begin():
-        account = await create_account(db, name="Acme Ltd", base_currency="USD", slack_team_id="T0001")
+        account = await open_account(db, name="Acme Ltd", base_currency="USD", slack_team_id="T0001")
         account.digest_channel_id = channel
         return account.id
 

@@ -36,7 +36,7 @@ async def test_an_overdue_invoice_goes_in_and_shows_in_the_forecast_detection_an
     async with bot.sessions() as db:
         schedule = (await db.execute(select(ObligationSchedule))).scalar_one()
         assert (schedule.due_date, schedule.status, schedule.invoice_number) == (date(2026, 11, 20), ScheduleStatus.OVERDUE, "INV-1042")
-        forecast = await calculate_forecast(db, account.id, as_of=TODAY, today=TODAY, now=NOW)
+        forecast = await calculate_forecast(db, account.id, as_of=TODAY, today=TODAY, now=NOW, settings=bot.settings)
     assert [(item.amount, item.direction, item.overdue) for item in forecast.items] == [(Decimal("5000"), "inflow", True)]
     assert forecast.weeks[0].inflows == Decimal("5000")  # expected in week 1, at the confidence of an overdue one
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import UserConfiguration
-from tamio.data.counterparties import BillingLine
 from tamio.detection.models import DetectionType
+from tamio.obligations.counterparties import BillingLine
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, ObligationType
 from tamio.obligations.payments import record_payment
 from tamio.obligations.service import ObligationService

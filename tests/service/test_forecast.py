@@ -33,7 +33,7 @@ async def test_weeks_balances_and_lowest_point(session: AsyncSession) -> None:
     await books.cash("Credit line", "0", account_type="credit_line", credit_limit=Decimal("20000"))
     await books.client("Acme Corp", "12000", books.every("once", date(2026, 12, 9)))
     await books.expense("Payroll", "42000", books.every("semimonthly", date(2026, 12, 15)), category="payroll")
-    forecast = await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=SCHEDULE_PATH)
+    forecast = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
     assert len(forecast.weeks) == 13 and forecast.opening_balance == Decimal("49250")
     w1, w2 = forecast.weeks[0], forecast.weeks[1]
     assert (w1.start, w1.end, w1.inflows, w1.outflows) == (MONDAY, date(2026, 12, 13), Decimal("12000"), Decimal("0"))
@@ -47,7 +47,7 @@ async def test_weeks_balances_and_lowest_point(session: AsyncSession) -> None:
 async def test_a_client_who_pays_12_days_late_is_expected_12_days_late(session: AsyncSession) -> None:
     books = await Books.open(session, today=MONDAY)
     await books.client("Slow Co", "3000", books.every("once", date(2026, 12, 8)), avg_payment_delay_days=12)
-    forecast = await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=SCHEDULE_PATH)
+    forecast = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
     # Due Tue 8 Dec, expected Sun 20 Dec: the second week (14-20 Dec).
     assert forecast.weeks[0].inflows == 0 and forecast.weeks[1].inflows == Decimal("3000")
     assert forecast.weeks[1].confidence_score < Decimal("0.9")
@@ -57,7 +57,7 @@ async def test_overdue_items_land_in_week_one_without_payment_history(session: A
     books = await Books.open(session, today=date(2026, 11, 1))
     await books.cash("Operating", "10000")
     await books.client("Late Co", "8000", books.every("once", date(2026, 11, 20)))
-    forecast = await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=SCHEDULE_PATH)
+    forecast = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
     assert forecast.weeks[0].inflows == Decimal("8000")
     assert forecast.weeks[0].confidence == "low"
 
@@ -70,7 +70,7 @@ async def test_a_partial_payment_leaves_what_remains_spread_after_today(session:
     await books.client("Late Co", "8000", books.every("once", date(2026, 11, 20)))
     schedule = (await session.execute(select(ObligationSchedule))).scalar_one()
     await record_payment(session, account=books.account, amount=Decimal("3000"), currency="USD", payment_date=date(2026, 11, 25), schedule=schedule, adjust_balance=False)
-    forecast = await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=SCHEDULE_PATH)
+    forecast = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
     assert sum((w.inflows for w in forecast.weeks), Decimal(0)) == Decimal("5000")
     assert all(w.confidence_score < Decimal("0.9") for w in forecast.weeks if w.inflows)
 
@@ -80,7 +80,7 @@ async def test_leap_february_month_ends_and_a_eur_invoice(session: AsyncSession)
     await books.rate("EUR", "USD", "1.10", on=date(2028, 1, 1))
     await books.client("Month End Ltd", "1000", books.every("monthly", date(2028, 1, 31), day=31))
     await books.client("Berlin GmbH", "2000", books.every("once", date(2028, 2, 29)), currency="EUR")
-    forecast = await calculate_forecast(session, books.account.id, as_of=date(2028, 1, 3), settings=SCHEDULE_PATH)
+    forecast = await calculate_forecast(session, books.account.id, as_of=date(2028, 1, 3), now=at(date(2028, 1, 3)), settings=SCHEDULE_PATH)
     feb29 = forecast.week_of(date(2028, 2, 29))
     assert feb29 is not None and feb29.inflows == Decimal("1000") + Decimal("2200")
 
@@ -92,8 +92,8 @@ async def test_both_paths_give_the_same_weeks(session: AsyncSession) -> None:
     await books.client("B", "250.50", books.every("monthly", date(2026, 12, 31), day=-1), avg_payment_delay_days=4)
     await books.expense("Rent", "900", books.every("monthly", date(2026, 12, 1), day=1, convention="following", calendar="US"))
     await books.expense("VAT", "1200", books.every("quarterly", date(2027, 1, 31), day=31), category="tax")
-    schedules = await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=SCHEDULE_PATH)
-    legacy = await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=LEGACY_PATH)
+    schedules = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
+    legacy = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=LEGACY_PATH)
     assert schedules.weeks == legacy.weeks
     assert (await session.execute(select(ObligationAgreement))).scalars().all()
     assert MONDAY + timedelta(days=7 * 13 - 1) == schedules.weeks[-1].end
@@ -105,8 +105,8 @@ async def test_the_design_documents_calculate_forecast_v2_is_the_forecast(sessio
     await books.cash("Operating", "5000")
     await books.client("A", "100", books.every("weekly", date(2026, 12, 9)))
     for path in (SCHEDULE_PATH, LEGACY_PATH):
-        v2 = await calculate_forecast_v2(session, books.account.id, as_of=MONDAY, settings=path)
-        assert v2.weeks == (await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=path)).weeks
+        v2 = await calculate_forecast_v2(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=path)
+        assert v2.weeks == (await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=path)).weeks
         assert v2.weeks[0].inflows == Decimal("100")
 
 
@@ -116,7 +116,7 @@ async def test_the_design_documents_calculate_forecast_v2_is_the_forecast(sessio
 async def both(session: AsyncSession, books: Books, as_of: date = MONDAY) -> tuple[Forecast, Forecast]:
     """The forecast on the schedules path and on the legacy path, which must agree."""
     schedules = await calculate_forecast(session, books.account.id, as_of=as_of, settings=SCHEDULE_PATH, today=as_of, now=at(as_of))
-    legacy = await calculate_forecast(session, books.account.id, as_of=as_of, settings=LEGACY_PATH)
+    legacy = await calculate_forecast(session, books.account.id, as_of=as_of, now=at(as_of), settings=LEGACY_PATH)
     assert schedules.weeks == legacy.weeks
     return schedules, legacy
 
@@ -230,7 +230,7 @@ async def test_switching_the_flag_on_backfills_an_account_that_forecast_from_bil
     await books.client("Acme Corp", "5000", books.every("monthly", date(2026, 12, 15), day=15))
     await books.expense("Rent", "1200", books.every("monthly", date(2027, 1, 1), day=1))
     assert (await session.execute(select(ObligationAgreement))).scalars().all() == []
-    legacy = await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=LEGACY_PATH)
+    legacy = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=LEGACY_PATH)
     schedules = await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=SCHEDULE_PATH, today=MONDAY, now=at(MONDAY))
     assert schedules.weeks == legacy.weeks and sum(w.inflows for w in schedules.weeks) == Decimal("15000")  # not flat
     assert len((await session.execute(select(ObligationAgreement))).scalars().all()) == 2

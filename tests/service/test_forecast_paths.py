@@ -19,13 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import tamio.models  # noqa: F401  (every table)
-from tamio.accounts.service import create_account
 from tamio.currency.service import add_rate
-from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.db import Base, create_engine, make_session_factory
 from tamio.errors import TamioError
 from tamio.forecast.service import calculate_forecast
+from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     Direction,
@@ -37,8 +36,9 @@ from tamio.obligations.payments import record_payment
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, RecurrenceError
 from tamio.obligations.schemas import RecurrenceSpec
 from tamio.obligations.service import ObligationService
+from tamio.opening import open_account
 from tests.conftest import secret_for_tests
-from tests.service.books import LEGACY_PATH, SCHEDULE_PATH, Books
+from tests.service.books import LEGACY_PATH, SCHEDULE_PATH, Books, at
 
 AS_OF = date(2027, 1, 4)
 CURRENCIES = {"USD": None, "EUR": Decimal("1.0832"), "GBP": Decimal("1.2611"), "JPY": Decimal("0.006712")}
@@ -70,11 +70,11 @@ async def _scenario(url: str, rows: list[dict[str, object]]) -> None:
                 await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, secret_for_tests())
         async with sessions() as session, session.begin():
-            account = await create_account(session, name=f"Prop {next(_names)}", base_currency="USD")
+            account = await open_account(session, name=f"Prop {next(_names)}", base_currency="USD")
             for code, rate in CURRENCIES.items():
                 if rate is not None:
                     await add_rate(session, base_currency=code, quote_currency="USD", rate=rate, rate_date=AS_OF - timedelta(days=3), account_id=None)
-            service = CounterpartyService(session, account=account, settings=SCHEDULE_PATH, today=AS_OF)
+            service = CounterpartyService(session, account=account, settings=SCHEDULE_PATH, today=AS_OF, now=datetime.combine(AS_OF, time(9), UTC))
             for index, row in enumerate(rows):
                 currency = str(row["currency"])
                 amount = Decimal(str(row["amount"])).quantize(Decimal(1) if currency == "JPY" else Decimal("0.01"))
@@ -103,8 +103,8 @@ async def _scenario(url: str, rows: list[dict[str, object]]) -> None:
                 else:
                     category = {"payroll": "payroll", "tax": "tax"}.get(str(row["kind"]), "operating")
                     await service.create_expense(name=f"Vendor {index}", billing=line, category=category)
-            schedules = await calculate_forecast(session, account.id, as_of=AS_OF, settings=SCHEDULE_PATH)
-            legacy = await calculate_forecast(session, account.id, as_of=AS_OF, settings=LEGACY_PATH)
+            schedules = await calculate_forecast(session, account.id, as_of=AS_OF, now=at(AS_OF), settings=SCHEDULE_PATH)
+            legacy = await calculate_forecast(session, account.id, as_of=AS_OF, now=at(AS_OF), settings=LEGACY_PATH)
             assert schedules.weeks == legacy.weeks, (rows, schedules.weeks, legacy.weeks)
             assert schedules.runway_weeks == legacy.runway_weeks
     finally:
@@ -251,9 +251,9 @@ async def _history(url: str, people_rows: list[dict[str, Any]], vendor_rows: lis
                 for i, row in enumerate(vendor_rows)
             ]
             today = await _live(session, books, people, suppliers, history)
-            legacy_first = await calculate_forecast(session, books.account.id, as_of=today, settings=LEGACY_PATH)
+            legacy_first = await calculate_forecast(session, books.account.id, as_of=today, now=at(today), settings=LEGACY_PATH)
             schedules = await calculate_forecast(session, books.account.id, as_of=today, settings=SCHEDULE_PATH, today=today, now=NOW)
-            legacy = await calculate_forecast(session, books.account.id, as_of=today, settings=LEGACY_PATH)
+            legacy = await calculate_forecast(session, books.account.id, as_of=today, now=at(today), settings=LEGACY_PATH)
             assert schedules.weeks == legacy.weeks == legacy_first.weeks, (people_rows, vendor_rows, history)
             assert schedules.runway_weeks == legacy.runway_weeks
     finally:

@@ -23,9 +23,9 @@ from tamio.execution import lifecycle
 from tamio.execution.service import execute_action
 from tamio.obligations.models import ObligationSchedule
 from tamio.outbox.models import OutboxMessage
+from tamio.pipeline import PipelineRun
 from tamio.preparation.freshness import FIGURES_CHANGED
 from tamio.preparation.models import ActionStatus, ActionType, PreparedAction
-from tamio.scheduler.models import PipelineRun
 from tests.consistency import discrepancies
 from tests.service.books import SCHEDULE_PATH
 from tests.service.execution_factories import Mailbox, settings_for

@@ -24,7 +24,7 @@ from tamio.preparation import engine as prep_engine
 from tamio.preparation.context import load_context
 from tamio.preparation.engine import prepare_actions
 from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
-from tests.service.books import SCHEDULE_PATH, Books
+from tests.service.books import SCHEDULE_PATH, Books, at
 from tests.service.execution_factories import Mailbox, settings_for
 from tests.service.test_detection_snapshot import MONDAY as SNAPSHOT_DAY
 from tests.service.test_detection_snapshot import large_business, small_business
@@ -192,7 +192,7 @@ async def test_actions_restore_the_buffer_their_alert_was_raised_against(session
     payroll, plan, options = await targeted(session, books, DetectionType.PAYROLL_SAFETY, PAYROLL_WEEK)
     assert Decimal(payroll.context["required_buffer"]) == Decimal("8400.00")
     assert all("Minimum buffer: $8,400.00" in (o.draft_body or "") for o in options)
-    context = await load_context(session, account_id=books.account.id, today=TODAY, settings=SCHEDULE_PATH)
+    context = await load_context(session, account_id=books.account.id, today=TODAY, now=at(TODAY), settings=SCHEDULE_PATH)
     assert (context.buffer, context.payroll_buffer_percent) == (Decimal("5000.00"), Decimal("20"))
 
 
@@ -212,14 +212,14 @@ async def test_the_context_takes_the_same_number_of_queries_whatever_the_size(
         event.listen(engine.sync_engine, "before_cursor_execute", record)
         try:
             async with session_factory() as session:
-                ctx = await load_context(session, account_id=account_id, today=SNAPSHOT_DAY, settings=SCHEDULE_PATH)
+                ctx = await load_context(session, account_id=account_id, today=SNAPSHOT_DAY, now=at(SNAPSHOT_DAY), settings=SCHEDULE_PATH)
         finally:
             event.remove(engine.sync_engine, "before_cursor_execute", record)
         return len(statements), ctx
 
     for business in (small, large):  # the first forecast of an account makes sure its schedules are there, once
         async with session_factory() as session, session.begin():
-            await load_context(session, account_id=business.account.id, today=SNAPSHOT_DAY, settings=SCHEDULE_PATH)
+            await load_context(session, account_id=business.account.id, today=SNAPSHOT_DAY, now=at(SNAPSHOT_DAY), settings=SCHEDULE_PATH)
     small_count, small_ctx = await count(small.account.id)
     large_count, large_ctx = await count(large.account.id)
     assert len(large_ctx.schedules) > 10 * len(small_ctx.schedules) and len(large_ctx.clients) == 80
