@@ -42,7 +42,7 @@ USAGES: Final[dict[str, Usage]] = {
         '/tamio add expense "AWS" 1200 USD monthly on 15',
         "add what you are owed or owe; `add` alone opens a form",
     ),
-    "whatif": Usage('whatif CHANGE [; CHANGE ...]', '/tamio whatif hire "Engineer" 8000 monthly from 2027-03-01; late "Acme Corp" 30',
+    "whatif": Usage('whatif CHANGE [; CHANGE ...]', '/tamio whatif hire "Engineer" 8000 monthly from March; late "Acme Corp" 30',
                     "try a change on the forecast without making it: `late`, `lose`, `remove`, `pause`, `change`, `once`, `draw`, "
                     "`balance`, or anything `add` takes"),
     "balance": Usage('balance [set "Account" AMOUNT [CURRENCY]]', '/tamio balance set "Operating" 45000 USD', "list or set cash balances"),

@@ -3,7 +3,8 @@
 Pure: no database, no Slack. ``today`` and the account's base currency are arguments. Every edge
 that takes an obligation as a line of words reads it here (``/tamio add``, the what-if
 ``--what-if 'expense "New hire" 8000 monthly from 2027-03-01'``), so the words and the messages are
-the same everywhere. Anything wrong raises ``ValidationError`` saying what was wrong (and, where it
+the same everywhere. Dates are ``tamio.dates.read_day``'s: ISO, ``today``, or month words (``from March``,
+``from 15 March``). Anything wrong raises ``ValidationError`` saying what was wrong (and, where it
 helps, a hint); the edge wraps it in its own wording (Slack adds the usage and an example).
 
     parse_add(split_words('expense "AWS" 1200 USD monthly on 15'), today=date(2026, 11, 30), base_currency="USD")
@@ -17,7 +18,7 @@ import shlex
 from datetime import date, timedelta
 from typing import Final
 
-from tamio.dates import read_date
+from tamio.dates import read_day, take_day
 from tamio.errors import TamioError, ValidationError
 from tamio.money import normalize_currency, parse_amount
 from tamio.obligations.adding import AddObligation
@@ -43,7 +44,6 @@ CONVENTION_ALIASES: Final = {
 }
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SMART_QUOTES: Final = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "«": '"', "»": '"'})
-DAY_OFFSETS: Final = {"today": 0, "tomorrow": 1, "yesterday": -1}
 
 
 def split_words(text: str) -> list[str]:
@@ -64,10 +64,8 @@ def read_kind(word: str) -> str:
 
 
 def read_day_word(token: str, today: date) -> date:
-    """A date, or ``today`` / ``tomorrow`` / ``yesterday``."""
-    if token.lower() in DAY_OFFSETS:
-        return today + timedelta(days=DAY_OFFSETS[token.lower()])
-    return read_date(token)
+    """A date, ``today`` / ``tomorrow`` / ``yesterday``, or month words (``tamio.dates.read_day``; past dates taken)."""
+    return read_day(token, today=today)
 
 
 KEYWORDS: Final = frozenset({"on", "from", "starting", "due", "until", "to", "holidays", "ref", "for", "invoice"})
@@ -123,12 +121,14 @@ def parse_add(words: list[str], *, today: date, base_currency: str) -> AddObliga
         elif word == "on":
             day, weekday, last_business_day = read_on(str(following))
             i += 1
-        elif word in ("from", "starting", "due"):
-            start = read_day_word(str(following), today)
-            i += 1
-        elif word in ("until", "to"):
-            end = read_day_word(str(following), today)
-            i += 1
+        elif word in ("from", "starting", "due", "until", "to"):
+            # month words may take up to three: ``from March``, ``from 15 March``, ``until March 15 2027``
+            day_read, taken = take_day(rest[i + 1:], today=today)
+            if word in ("until", "to"):
+                end = day_read
+            else:
+                start = day_read
+            i += taken
         elif word == "ref":
             ref = str(following)
             i += 1

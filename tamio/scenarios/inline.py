@@ -6,12 +6,15 @@
     pause "Cloud Host"                   pause it (what is already due still counts)
     change "Cloud Host" amount 2500      a new amount for its future payments
     change "Cloud Host" date 2027-01-15  its next payment on another day (also: move "Cloud Host" to DATE)
+                                         (a date may be month words: ``on March 15``, ``to March``)
     once in|out 5000 on 2027-01-15       money in or out once
     draw "Credit line" 5000 [on DATE]    a draw on a credit line (today by default), repaid like the action's
     balance "Operating" 45000            a cash account's balance set
     expense "New hire" 8000 monthly from 2027-03-01    anything ``/tamio add`` takes (client, expense,
                                                        payroll, tax; ``hire`` is payroll)
 
+A change's own date (``once``, ``draw``, ``change``/``move``) is never in the past, so there ``December``
+read in December is next year's; the added obligation's ``from March`` reads as ``/tamio add`` does.
 Pure: ``today`` and the base currency are arguments. Anything wrong raises ``ValidationError``
 saying what was wrong, with the usage and a working example.
 """
@@ -25,9 +28,10 @@ from typing import Final
 
 from pydantic import ValidationError as PydanticError
 
+from tamio.dates import read_day
 from tamio.errors import TamioError, ValidationError
 from tamio.money import parse_amount
-from tamio.obligations.inline import KIND_ALIASES, SYNTAX, parse_add, read_day_word, split_words
+from tamio.obligations.inline import KIND_ALIASES, SYNTAX, parse_add, split_words
 from tamio.scenarios.changes import (
     MAX_LATE_DAYS,
     AddObligation,
@@ -62,9 +66,10 @@ def _fail(kind: str, message: str, hint: str | None = None) -> ValidationError:
     return ValidationError(message, hint=f"{hint + ' ' if hint else ''}Write it as `{usage}`, e.g. `{example}`.")
 
 
-def _date(token: str, kind: str, today: date) -> date:
+def _date(words: list[str], kind: str, today: date) -> date:
+    """The words of a change's date (``2027-01-15``, ``March 15``); a change can't happen in the past."""
     try:
-        return read_day_word(token, today)
+        return read_day(" ".join(words), today=today, past_ok=False)
     except TamioError as exc:
         raise _fail(kind, exc.message, hint=exc.hint) from exc
 
@@ -131,34 +136,36 @@ def _late(rest: list[str]) -> Change:
 
 
 def _change(rest: list[str], today: date, base_currency: str) -> Change:
+    if len(rest) > 3 and rest[1].lower() == "date":
+        return _build("change", lambda: Move(name=_named("change", rest[:1], 1)[0], to=_date(rest[2:], "change", today)))
     name, what, value = _named("change", rest, 3)
     if what.lower() == "amount":
         return _build("change", lambda: ChangeAmount(name=name, amount=_amount(value, "change", base_currency)))
     if what.lower() == "date":
-        return _build("change", lambda: Move(name=name, to=_date(value, "change", today)))
+        return _build("change", lambda: Move(name=name, to=_date([value], "change", today)))
     raise _fail("change", f"I can change the `amount` or the `date`, not `{what[:40]}`.")
 
 
 def _move(rest: list[str], today: date) -> Change:
     words = [w for i, w in enumerate(rest) if not (i == 1 and w.lower() == "to")]
-    name, day = _named("move", words, 2)
-    return _build("move", lambda: Move(name=name, to=_date(day, "move", today)))
+    name, _ = _named("move", words[:2], 2)
+    return _build("move", lambda: Move(name=name, to=_date(words[1:], "move", today)))
 
 
 def _once(rest: list[str], today: date, base_currency: str) -> Change:
-    if len(rest) != 4 or rest[2].lower() != "on":
+    if len(rest) < 4 or rest[2].lower() != "on":
         raise _fail("once", "I need `in` or `out`, an amount, `on` and a date.")
     direction = rest[0].lower()
     if direction not in ("in", "out"):
         raise _fail("once", f"`{rest[0][:40]}` is not `in` or `out`.")
-    amount, on = _amount(rest[1], "once", base_currency), _date(rest[3], "once", today)
+    amount, on = _amount(rest[1], "once", base_currency), _date(rest[3:], "once", today)
     return _build("once", lambda: OneOff(direction="in" if direction == "in" else "out", amount=amount, on=on))
 
 
 def _draw(rest: list[str], today: date, base_currency: str) -> Change:
-    if len(rest) not in (2, 4) or (len(rest) == 4 and rest[2].lower() != "on"):
+    if len(rest) == 3 or (len(rest) > 3 and rest[2].lower() != "on") or len(rest) < 2:
         raise _fail("draw", "I need the credit line's name in quotes, an amount, and optionally `on` and a date.")
-    on = _date(rest[3], "draw", today) if len(rest) == 4 else today
+    on = _date(rest[3:], "draw", today) if len(rest) > 3 else today
     amount = _amount(rest[1], "draw", base_currency)
     return _build("draw", lambda: Draw(credit_line=rest[0], amount=amount, on=on))
 

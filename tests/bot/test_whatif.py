@@ -90,3 +90,30 @@ async def test_make_it_real_adds_the_obligations_for_approvers_only(bot: BotHarn
     async with bot.sessions() as db:
         audited = (await db.execute(select(func.count()).select_from(AuditLog).where(AuditLog.entity_type == "obligation_agreement"))).scalar_one()
     assert audited >= 2
+
+
+async def test_the_issue_example_hire_from_march_is_answered(bot: BotHarness) -> None:
+    # Issue 21's own words: `hire` is payroll and "March" (on 7 Dec 2026) is the 1st of March 2027.
+    await bot.command(ADMIN, 'balance set "Operating" 48250')
+    await bot.command(ADMIN, 'add client "Acme Corp" 12000 once from 2026-12-09')
+    stored = (await count(bot, ObligationSchedule), await count(bot, ObligationAgreement))
+    reply = await bot.command(ADMIN, 'whatif hire "Engineer" 8000 monthly from March')
+    assert reply.status == 200
+    await bot.settle()
+    blocks = bot.ephemerals_for(ADMIN)[-1]["blocks"]
+    assert message_block_errors(blocks) == []
+    text = str(blocks)
+    assert blocks[0]["type"] == "header" and "What if" in blocks[0]["text"]["text"]
+    assert "add payroll Engineer" in text and "The lowest point goes from" in text
+    assert any(b["type"] == "image" for b in blocks)
+    assert (await count(bot, ObligationSchedule), await count(bot, ObligationAgreement)) == stored
+    same = await bot.command(ADMIN, 'whatif hire "Engineer" 8000 monthly from 2027-03-01')
+    assert same.status == 200
+    await bot.settle()
+    def said(shown: list[dict[str, object]]) -> list[dict[str, object]]:  # the words, without the upload's id or the buttons' keys
+        return [b for b in shown if b["type"] not in ("image", "actions")]
+    assert said(bot.ephemerals_for(ADMIN)[-1]["blocks"]) == said(blocks)  # the same forecast as the ISO date
+
+    await bot.command(ADMIN, 'whatif hire "Engineer" 8000 monthly from Marhc')
+    refused = bot.ephemerals_for(ADMIN)[-1]["text"]
+    assert "I couldn't read 'Marhc' as a date; write it as YYYY-MM-DD, like 2026-12-01, or a month, like March or 15 March." in refused

@@ -364,3 +364,11 @@ def test_rows_stream_out_as_they_are_read_and_every_problem_is_still_listed() ->
     with pytest.raises(CsvImportError) as caught:
         next(rows)  # nothing after the first problem; the problems when the file is read
     assert [(p.line, p.column) for p in caught.value.errors] == [(7, "amount"), (8, "frequency")]
+
+
+@pytest.mark.parametrize(("column", "cell"), [("start_date", "March"), ("start_date", "15 March"), ("end_date", "mar 2027")])
+def test_csv_cells_stay_strict_iso_and_refuse_month_words(column: str, cell: str) -> None:
+    # A file is read the same on any day: month words (which count from today) belong to typed commands only.
+    (problem,) = problems(one_row(**{column: cell}))
+    assert problem.column == column
+    assert problem.message == f"I couldn't read '{cell}' as a date; write it as YYYY-MM-DD, like 2026-12-01"

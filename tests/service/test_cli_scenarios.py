@@ -69,6 +69,16 @@ def test_forecast_what_if_prints_the_scenario_beside_the_baseline(tamio: Tamio) 
     assert as_json(tamio("forecast", "--json")) == plain  # nothing was written
 
 
+def test_a_month_name_in_a_what_if_is_the_first_of_the_next_such_month(tamio: Tamio) -> None:
+    # Issue 21's "from March": on 7 Dec 2026 it is 2027-03-01, the same forecast as the ISO date.
+    spoken = as_json(tamio("forecast", "--json", "--what-if", 'expense "New hire" 8000 monthly from March'))
+    assert spoken == as_json(tamio("forecast", "--json", "--what-if", HIRE))
+    assert spoken["changes"] == ["add expense New hire: $8,000.00 monthly on the 1st"]
+    code, out, err = tamio("forecast", "--json", "--what-if", 'expense "New hire" 8000 monthly from Marhc')
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "I couldn't read 'Marhc' as a date; write it as YYYY-MM-DD, like 2026-12-01, or a month, like March or 15 March." in err
+
+
 def test_forecast_what_if_as_a_table(tamio: Tamio) -> None:
     code, out, err = tamio("forecast", "--what-if", LATE)
     assert code == 0, err
