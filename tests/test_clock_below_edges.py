@@ -25,8 +25,6 @@ ALLOWED = {
     ("tamio/scheduler/setup.py", "datetime.now()"),
     # an HTTP edge served from the core: Xero's OAuth pages (bot.server passes the app's clock)
     ("tamio/integrations/xero/routes.py", "utcnow as a default"),
-    # the Xero HTTP client's own clock for token expiry when none is passed
-    ("tamio/integrations/xero/client.py", "datetime.now()"),
 }
 
 
