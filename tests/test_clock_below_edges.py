@@ -23,8 +23,6 @@ ALLOWED = {
     # APScheduler's first slot is computed from the time it starts
     ("tamio/scheduler/runner.py", "utcnow as a default"),
     ("tamio/scheduler/setup.py", "datetime.now()"),
-    # an HTTP edge served from the core: Xero's OAuth pages (bot.server passes the app's clock)
-    ("tamio/integrations/xero/routes.py", "utcnow as a default"),
 }
 
 
