@@ -19,6 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.blocks.alerts import alert_amount
 from bot.blocks.common import Block, context, cut, day_label, escape, in_days, money, section, slack_time
 from tamio.detection.models import DetectionAlert
 from tamio.digest import AlertNote, DailyDigest, PendingNote
@@ -140,8 +141,8 @@ def what_changed(alert: DetectionAlert, before: dict[str, Any] | None) -> list[s
 
 def _facts(alert: DetectionAlert, today: date) -> str:
     bits = []
-    if alert.amount is not None and alert.currency:
-        bits.append(money(alert.amount, alert.currency))
+    if alert_amount(alert):
+        bits.append(alert_amount(alert))
     if alert.due_date:
         bits.append(f"due {day_label(alert.due_date)} ({in_days(alert.due_date, today)})")
     return " · ".join(bits)

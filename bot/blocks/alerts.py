@@ -14,14 +14,32 @@ from tamio.detection.models import DetectionAlert
 GROUPS = (("emergency", ":red_circle:", "Emergency"), ("this_week", ":large_yellow_circle:", "This week"),
           ("upcoming", ":large_green_circle:", "Upcoming"))
 SECTION_BUDGET = 2900
+# What an alert's amount is, by its kind: a bare "$9,532.62" beside a runway says nothing (cards and alert lines).
+AMOUNT_LABEL = {
+    "runway_threshold": "To free up",
+    "buffer_breach": "Shortfall",
+    "payroll_safety": "Payroll",
+    "late_payment": "Owed",
+    "statutory_deadline": "Tax due",
+    "vendor_terms_expiring": "Due to vendor",
+    "payment_timing_conflict": "Due that week",
+}
+
+
+def alert_amount(alert: DetectionAlert) -> str:
+    """The alert's amount with what it is: "to free up $9,532.62", "owed $5,000.00" (empty without one)."""
+    if alert.amount is None or not alert.currency:
+        return ""
+    label = AMOUNT_LABEL.get(str(getattr(alert.detection_type, "value", alert.detection_type)))
+    return f"{label.lower()} {money(alert.amount, alert.currency)}" if label else money(alert.amount, alert.currency)
 
 
 def alert_line(alert: DetectionAlert, today: date) -> str:
     bits = []
     if alert.due_date:
         bits.append(f"due {day_label(alert.due_date)} ({in_days(alert.due_date, today)})")
-    if alert.amount is not None and alert.currency:
-        bits.append(money(alert.amount, alert.currency))
+    if alert_amount(alert):
+        bits.append(alert_amount(alert))
     extra = f" — {', '.join(bits)}" if bits else ""
     escalated = " :arrow_up: escalated" if alert.escalated else ""
     return f"• *{escape(cut(alert.title, 150))}*{extra}{escalated}"

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from bot.blocks.alerts import AMOUNT_LABEL
 from bot.blocks.common import (
     Block,
     actions,
@@ -57,16 +58,6 @@ LINK_WORDS = {
     (LinkType.SEQUENCE, True): "Comes before", (LinkType.SEQUENCE, False): "Comes after",
 }
 DRAFT_PREVIEW = 400
-# What a card's amount is, by the alert behind it: a bare "Amount" beside a runway says nothing.
-AMOUNT_LABEL = {
-    "runway_threshold": "To free up",
-    "buffer_breach": "Shortfall",
-    "payroll_safety": "Payroll",
-    "late_payment": "Owed",
-    "statutory_deadline": "Tax due",
-    "vendor_terms_expiring": "Due to vendor",
-    "payment_timing_conflict": "Due that week",
-}
 NOTE_PREVIEW = 2000  # an internal note is shown whole, within a section's 3,000 characters
 
 

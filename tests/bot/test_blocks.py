@@ -175,3 +175,21 @@ def test_a_cards_amount_says_what_it_is() -> None:
     assert "*To free up*\n$8,500.00" in shown and "*Amount*" not in shown
     card.alert.detection_type = DetectionType.LATE_PAYMENT
     assert "*Owed*\n$8,500.00" in texts(card_blocks(card, today=TODAY, base_currency="USD"))
+
+
+def test_an_alerts_amount_says_what_it_is_in_alert_lines_and_announcements() -> None:
+    """Issue 19: a bare amount beside a runway ("Runway is 12.1 weeks ... $9,532.62") says nothing."""
+    from bot.blocks.alerts import alert_line
+    from bot.digests import alert_new_message
+
+    runway = DetectionAlert(id="alr_r", user_id="acct_1", detection_type=DetectionType.RUNWAY_THRESHOLD,
+                            severity=AlertSeverity.EMERGENCY, status=AlertStatus.ACTIVE, fingerprint="r", entity_type="account",
+                            title="Runway is 12.1 weeks (2.8 months)", amount=Decimal("9532.62"), currency="USD",
+                            due_date=date(2027, 2, 28), first_detected_at=NOW, last_detected_at=NOW)
+    assert alert_line(runway, TODAY).endswith("— due Sun 28 Feb (in 83 days), to free up $9,532.62")
+    _, blocks = alert_new_message(runway, today=TODAY)
+    assert "to free up $9,532.62 · due Sun 28 Feb" in blocks[0]["text"]["text"]
+    late = DetectionAlert(id="alr_l", user_id="acct_1", detection_type=DetectionType.LATE_PAYMENT, severity=AlertSeverity.THIS_WEEK,
+                          status=AlertStatus.ACTIVE, fingerprint="l", entity_type="client", title="Late Payer Co is 16 days late",
+                          amount=Decimal("5000"), currency="USD", first_detected_at=NOW, last_detected_at=NOW)
+    assert alert_line(late, TODAY).endswith("— owed $5,000.00")

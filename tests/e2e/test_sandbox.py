@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,12 +61,13 @@ def _read_output(sandbox: RunningSandbox) -> None:
     sandbox.told.set()  # its output ended without an address
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
-    """`tamio sandbox` on free ports with a fresh SQLite database; stopped with Ctrl-C (SIGINT to the group)."""
+@contextmanager
+def running_sandbox(tmp_path: Path, *options: str) -> Iterator[RunningSandbox]:
+    """`tamio sandbox [options]` on free ports with a fresh SQLite database; stopped with Ctrl-C (SIGINT to the group)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SMTP_", "TAMIO_"))}
     env.update(TAMIO_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/sandbox.db", PYTHONUNBUFFERED="1")
-    command = [sys.executable, "-m", "tamio.cli", "sandbox", "--port", str(free_port()), "--app-port", str(free_port())]
+    command = [sys.executable, "-m", "tamio.cli", "sandbox", *options, "--port", str(free_port()),
+               "--app-port", str(free_port())]
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, start_new_session=True)
     running = RunningSandbox(process, tmp_path / "sandbox.db")
@@ -86,6 +88,13 @@ def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
     assert process.returncode == 0, f"`tamio sandbox` stopped with {process.returncode}:\n{running.printed()}"
     leftovers = subprocess.run(["pgrep", "-g", str(process.pid)], capture_output=True, text=True).stdout.split()
     assert not leftovers, f"processes left in the sandbox's group: {leftovers}"
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
+    """The sandbox with the demo company seeded into its fresh database."""
+    with running_sandbox(tmp_path) as running:
+        yield running
 
 
 @pytest.mark.parametrize("busy", ["--port", "--app-port"])
