@@ -133,7 +133,7 @@ async def bench(url: str, label: str, runs: int) -> None:
             await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, ServerSecret.parse(ServerSecret.generate()))
         async with sessions() as session, session.begin():
-            account = await open_account(session, name="Bench Agency", base_currency="USD")
+            account = await open_account(session, name="Bench Agency", base_currency="USD", now=NOW)
             for model, rows in books(account.id).items():
                 await session.execute(insert(model), rows)
         loads, detections, whole = [], [], []

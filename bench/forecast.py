@@ -98,7 +98,7 @@ async def run(url: str, label: str, count: int, clients: int) -> None:
             await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, ServerSecret.parse(ServerSecret.generate()))
         async with sessions() as session, session.begin():
-            account = await open_account(session, name="Bench Ltd", base_currency="USD")
+            account = await open_account(session, name="Bench Ltd", base_currency="USD", now=NOW)
             people = client_rows(account.id, clients)
             if people:
                 await session.execute(insert(Client), people)

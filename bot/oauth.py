@@ -185,12 +185,13 @@ def installer_hook(settings: Settings, sessions: async_sessionmaker[AsyncSession
             client = AsyncWebClient(token=installation.bot_token, base_url=settings.slack_api_url)
             person = await slack_person(client, installation.user_id, team_id=installation.team_id,
                                         enterprise_id=installation.enterprise_id)
+        now = clock()
         async with sessions() as db, db.begin():
             account = await find_or_create_account(
                 db, settings, team_id=installation.team_id, enterprise_id=installation.enterprise_id,
-                name=installation.team_name or f"Slack workspace {installation.team_id}",
+                name=installation.team_name or f"Slack workspace {installation.team_id}", now=now,
             )
-            if await reactivate_account(db, account=account, now=clock()):
+            if await reactivate_account(db, account=account, now=now):
                 log.info("workspace %s installed Tamio again: account %s resumed", installation.team_id, account.id)
             new = await adopt_installer_defaults(db, account=account, timezone=person.tz if person else None,
                                                  locale=person.locale if person else None)
@@ -198,13 +199,13 @@ def installer_hook(settings: Settings, sessions: async_sessionmaker[AsyncSession
             first_admin = await count_admins(db, account_id=account.id) == 0
             if member is None:
                 await ensure_member(db, account_id=account.id, slack_user_id=installation.user_id,
-                                    role=Role.ADMIN if first_admin else Role.VIEWER, is_installer=True)
+                                    role=Role.ADMIN if first_admin else Role.VIEWER, is_installer=True, now=now)
             else:
                 member.is_installer = True
                 if first_admin:
                     member.role = Role.ADMIN
             if new and installation.user_id:  # the welcome DM walks the installer through the first steps
-                await queue_welcome(db, account=account, user_id=installation.user_id, now=clock())
+                await queue_welcome(db, account=account, user_id=installation.user_id, now=now)
         log.info("installed in %s (%s) by %s", installation.team_name, installation.team_id, installation.user_id)
 
     return on_install

@@ -70,7 +70,7 @@ def team_name(body: dict[str, Any], team_id: str) -> str:
 
 
 async def find_or_create_account(
-    db: AsyncSession, settings: Settings, *, team_id: str, enterprise_id: str | None, name: str
+    db: AsyncSession, settings: Settings, *, team_id: str, enterprise_id: str | None, name: str, now: datetime
 ) -> Account:
     account = await account_for_team(db, team_id=team_id, enterprise_id=enterprise_id)
     if account is not None:
@@ -83,7 +83,7 @@ async def find_or_create_account(
             return account
     return await open_account(
         db, name=name, base_currency=settings.base_currency, timezone=settings.timezone,
-        slack_team_id=team_id, slack_enterprise_id=enterprise_id,
+        slack_team_id=team_id, slack_enterprise_id=enterprise_id, now=now,
     )
 
 
@@ -104,7 +104,7 @@ async def find_or_create_member(db: AsyncSession, client: AsyncWebClient, *, acc
     try:
         async with db.begin_nested():
             member = await ensure_member(db, account_id=account.id, slack_user_id=user_id, display_name=person.name, role=role,
-                                         email=person.email)
+                                         email=person.email, now=now)
             if new and role == Role.ADMIN:  # a one-workspace Tamio's first admin: the welcome DM
                 await queue_welcome(db, account=account, user_id=user_id, now=now)
             return member
@@ -144,7 +144,7 @@ async def resolve(
     if row is not None and (row[1] is not None or not user_id):
         return row[0], row[1]
     account = row[0] if row is not None else await find_or_create_account(
-        db, settings, team_id=team_id, enterprise_id=enterprise_id, name=name
+        db, settings, team_id=team_id, enterprise_id=enterprise_id, name=name, now=now
     )
     member = await find_or_create_member(db, client, account=account, user_id=user_id, now=now) if user_id else None
     return account, member

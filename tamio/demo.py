@@ -84,10 +84,12 @@ async def seed_demo(
     slack_team_id: str | None = None,
     digest_channel_id: str | None = None,
 ) -> Account:
-    account = await open_account(db, name="Harbor & Pine Studio", base_currency="USD", timezone=settings.timezone, slack_team_id=slack_team_id)
+    account = await open_account(db, name="Harbor & Pine Studio", base_currency="USD", timezone=settings.timezone, slack_team_id=slack_team_id,
+                                 now=now)
     account.digest_channel_id = digest_channel_id
     for slack_id, (name, role) in DEMO_NAMES.items():
-        await ensure_member(db, account_id=account.id, slack_user_id=slack_id, display_name=name, role=role, is_installer=role == Role.ADMIN)
+        await ensure_member(db, account_id=account.id, slack_user_id=slack_id, display_name=name, role=role, is_installer=role == Role.ADMIN,
+                            now=now)
     config = await get_user_configuration(db, account_id=account.id)
     config.obligations_buffer_amount = Decimal("10000")
     await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.0850"), rate_date=today - timedelta(days=30),
@@ -137,7 +139,7 @@ async def seed_demo(
         if schedule is not None:
             await record_payment(
                 db, account=account, amount=Decimal(amount), currency=currency, payment_date=today - timedelta(days=paid),
-                schedule=schedule, adjust_balance=False, reference="last month",
+                schedule=schedule, adjust_balance=False, reference="last month", now=now,
             )
     assert bluebird.id
     await books.create_expense(

@@ -6,10 +6,12 @@ automation rules), so the one flow that opens an account lives here, above them.
 makes an account (``tamio account create``, a Slack workspace's first request or install, the demo)
 calls it, in the caller's transaction.
 
-    account = await open_account(db, name="Acme Ltd", base_currency="USD", timezone="Europe/London")
+    account = await open_account(db, name="Acme Ltd", base_currency="USD", timezone="Europe/London", now=now)
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,11 +28,12 @@ async def open_account(
     timezone: str = "UTC",
     slack_team_id: str | None = None,
     slack_enterprise_id: str | None = None,
+    now: datetime,
 ) -> Account:
     """A new account with its configuration (``create_account``) and its default automation rules."""
     account = await create_account(
         db, name=name, base_currency=base_currency, timezone=timezone,
-        slack_team_id=slack_team_id, slack_enterprise_id=slack_enterprise_id,
+        slack_team_id=slack_team_id, slack_enterprise_id=slack_enterprise_id, now=now,
     )
     await create_default_rules(db, account=account)
     return account

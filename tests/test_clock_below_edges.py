@@ -23,18 +23,6 @@ ALLOWED = {
     # APScheduler's first slot is computed from the time it starts
     ("tamio/scheduler/runner.py", "utcnow as a default"),
     ("tamio/scheduler/setup.py", "datetime.now()"),
-    # an HTTP edge served from the core: Xero's OAuth pages (bot.server passes the app's clock)
-    ("tamio/integrations/xero/routes.py", "utcnow as a default"),
-    # the Xero HTTP client's own clock for token expiry when none is passed
-    ("tamio/integrations/xero/client.py", "datetime.now()"),
-    # left to do: the audit trail stamps rows with the wall clock unless given one, and
-    # record_payment falls back on it when the caller passes no `now`
-    ("tamio/audit/service.py", "utcnow as a default"),
-    ("tamio/obligations/payments.py", "a fallback on the clock or the settings"),
-    ("tamio/obligations/payments.py", "utcnow()"),
-    # approve() reads the settings when none are passed (every edge passes them; tests rely on it)
-    ("tamio/execution/lifecycle.py", "Settings()"),
-    ("tamio/execution/lifecycle.py", "a fallback on the clock or the settings"),
 }
 
 

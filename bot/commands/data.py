@@ -206,7 +206,8 @@ async def set_rate(scope: Scope, command: parse.SetRate, client: AsyncWebClient)
     await scope.require(Operation.CHANGE_SETTINGS, "set this workspace's exchange rates")
     base = scope.account.base_currency
     await set_account_rate(scope.db, account_id=scope.account.id, base_currency=command.currency, quote_currency=base,
-                           rate=command.rate, rate_date=scope.today, actor=scope.member.id if scope.member else "slack", source="slack")
+                           rate=command.rate, rate_date=scope.today, actor=scope.member.id if scope.member else "slack", source="slack",
+                           now=scope.now)
     text = (f":white_check_mark: From today, 1 {command.currency} = {command.rate} {base} for this workspace: "
             f"it wins over the ECB's rate here, and no other workspace sees it. New {command.currency} amounts convert "
             "at it; amounts already entered keep the rate they were entered at.")

@@ -128,8 +128,8 @@ async def set_member_role(scope: Scope, command: parse.SetRole, client: AsyncWeb
     assert scope.member is not None
     target = await get_member(scope.db, account_id=scope.account.id, slack_user_id=command.slack_user_id)
     if target is None:
-        target = await ensure_member(scope.db, account_id=scope.account.id, slack_user_id=command.slack_user_id)
-    await set_role(scope.db, account_id=scope.account.id, actor=scope.member, target=target, role=command.role)
+        target = await ensure_member(scope.db, account_id=scope.account.id, slack_user_id=command.slack_user_id, now=scope.now)
+    await set_role(scope.db, account_id=scope.account.id, actor=scope.member, target=target, role=command.role, now=scope.now)
     scope.changed_workspace()
     text = f":white_check_mark: <@{command.slack_user_id}> is now {'an' if command.role.value[0] in 'aeiou' else 'a'} {command.role.value}."
     return Reply(text, [section(text)])

@@ -4,8 +4,8 @@ An account is created with its UserConfiguration (the design document's defaults
 transaction. The edges open one with ``tamio.opening.open_account``, which adds the defaults of the
 layers above (the default ExecutionAutomationRules).
 
-    account = await create_account(db, name="Acme Ltd", base_currency="USD", timezone="Europe/London")
-    member = await ensure_member(db, account_id=account.id, slack_user_id="U123", role=Role.ADMIN)
+    account = await create_account(db, name="Acme Ltd", base_currency="USD", timezone="Europe/London", now=now)
+    member = await ensure_member(db, account_id=account.id, slack_user_id="U123", role=Role.ADMIN, now=now)
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ async def create_account(
     timezone: str = "UTC",
     slack_team_id: str | None = None,
     slack_enterprise_id: str | None = None,
+    now: datetime,
 ) -> Account:
     if not name.strip():
         raise ValidationError("An account needs a name.", field_errors={"name": "must not be empty"})
@@ -62,7 +63,7 @@ async def create_account(
     db.add(account)
     await db.flush()
     db.add(UserConfiguration(user_id=account.id))
-    await AuditService(db, account.id).log_create(
+    await AuditService(db, account.id, clock=lambda: now).log_create(
         "account", account.id, {"name": account.name, "base_currency": account.base_currency, "timezone": account.timezone}
     )
     await db.flush()
@@ -119,6 +120,7 @@ async def ensure_member(
     role: Role = Role.VIEWER,
     email: str | None = None,
     is_installer: bool = False,
+    now: datetime,
 ) -> Member:
     """The member for this Slack user, created with ``role`` on first sight (an existing role is kept)."""
     member = await get_member(db, account_id=account_id, slack_user_id=slack_user_id)
@@ -131,7 +133,7 @@ async def ensure_member(
     )
     db.add(member)
     await db.flush()
-    await AuditService(db, account_id).log_create("member", member.id, {"slack_user_id": slack_user_id, "role": role})
+    await AuditService(db, account_id, clock=lambda: now).log_create("member", member.id, {"slack_user_id": slack_user_id, "role": role})
     return member
 
 
@@ -143,6 +145,7 @@ async def add_member(
     role: Role,
     slack_user_id: str | None = None,
     email: str | None = None,
+    now: datetime,
 ) -> Member:
     """A member added by the operator (``tamio member add``): a name people can use with ``--as``, and a role.
 
@@ -160,7 +163,7 @@ async def add_member(
     member = Member(user_id=account_id, slack_user_id=slack, display_name=name, role=role, email=email)
     db.add(member)
     await db.flush()
-    await AuditService(db, account_id).log_create("member", member.id, {"slack_user_id": slack, "display_name": name, "role": role})
+    await AuditService(db, account_id, clock=lambda: now).log_create("member", member.id, {"slack_user_id": slack, "display_name": name, "role": role})
     return member
 
 
@@ -174,7 +177,7 @@ async def count_admins(db: AsyncSession, *, account_id: str) -> int:
     return int((await db.execute(stmt)).scalar_one())
 
 
-async def set_role(db: AsyncSession, *, account_id: str, actor: Member, target: Member, role: Role) -> Member:
+async def set_role(db: AsyncSession, *, account_id: str, actor: Member, target: Member, role: Role, now: datetime) -> Member:
     check(actor.role, Operation.CHANGE_ROLES, doing="change roles")
     if target.user_id != account_id:
         raise NotFound("That member is not in this account.")
@@ -182,7 +185,7 @@ async def set_role(db: AsyncSession, *, account_id: str, actor: Member, target: 
         raise ValidationError("That would leave the account without an admin. Make someone else an admin first.")
     old = target.role
     target.role = role
-    await AuditService(db, account_id, actor=actor.id).log_update("member", target.id, {"role": (old, role)})
+    await AuditService(db, account_id, actor=actor.id, clock=lambda: now).log_update("member", target.id, {"role": (old, role)})
     await db.flush()
     return target
 

@@ -2,7 +2,7 @@
 
 The caller owns the transaction (design pitfall 5): a rolled-back change leaves no audit row.
 
-    audit = AuditService(db, user_id=account.id, actor=member.id)
+    audit = AuditService(db, user_id=account.id, actor=member.id, clock=lambda: now)
     await audit.log_create("client", client.id, {"name": "Acme Corp"})
     await audit.log_update("client", client.id, {"name": ("Old Name", "New Name")})
     await audit.log_sync("client", client.id, "xero", "push", {"contact_id": "..."})
@@ -38,7 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.audit.models import AuditHead, AuditLog
-from tamio.db import core_table, new_id, utcnow
+from tamio.db import core_table, new_id
 from tamio.refresh.service import request_refresh, scopes_of_change
 from tamio.server_secret import GENERATE_HINT, SecretKeyInvalid, session_secret
 
@@ -128,7 +128,7 @@ class AuditService:
         user_id: str,
         *,
         actor: str = "system",
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime],
     ) -> None:
         self.db = db
         self.user_id = user_id

@@ -44,6 +44,7 @@ async def _create(args: argparse.Namespace, ctx: CliContext) -> int:
             name=args.name,
             base_currency=args.base_currency or ctx.settings.base_currency,
             timezone=args.timezone or ctx.settings.timezone,
+            now=ctx.now,
         )
         print(f"Created account {account.id} ({account.name}, {account.base_currency}, {account.timezone}).")
     return 0

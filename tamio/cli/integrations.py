@@ -59,7 +59,7 @@ async def _sync(args: argparse.Namespace, ctx: CliContext) -> int:
         account = await ctx.account(session)
     async with aiohttp.ClientSession() as http:
         service = SyncService(
-            ctx.sessions, account_id=account.id, settings=ctx.settings, adapter=build_adapter(http, ctx.settings),
+            ctx.sessions, account_id=account.id, settings=ctx.settings, adapter=build_adapter(http, ctx.settings, now=utcnow),
             cipher=TokenCipher.from_settings(ctx.settings), clock=utcnow,
         )
         report = await service.sync(full=args.full)

@@ -38,7 +38,8 @@ async def _add(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
         account = await ctx.account(session)
         member = await add_member(
-            session, account_id=account.id, display_name=args.name, role=Role(args.role), slack_user_id=args.slack_user, email=args.email
+            session, account_id=account.id, display_name=args.name, role=Role(args.role), slack_user_id=args.slack_user, email=args.email,
+            now=ctx.now,
         )
     print(f"Added member {member.id} ({member.display_name}, {member.role.value}).")
     return 0

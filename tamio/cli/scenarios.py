@@ -132,6 +132,6 @@ async def _delete(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
         account = await ctx.account(session)
         saved = await get_scenario(session, account_id=account.id, name=args.name)
-        await delete_scenario(session, account=account, scenario=saved, actor="cli")
+        await delete_scenario(session, account=account, scenario=saved, actor="cli", now=ctx.now)
         print(f"Deleted scenario {saved.name}.")
     return 0

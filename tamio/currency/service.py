@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -194,7 +194,7 @@ async def add_rate(
 
 async def set_account_rate(
     db: AsyncSession, *, account_id: str, base_currency: str, quote_currency: str, rate: Decimal, rate_date: date, actor: str,
-    source: str = "manual",
+    source: str = "manual", now: datetime,
 ) -> None:
     """An account's own rate of a pair (what ``/tamio rate`` and the REST API write; admins only, checked
     at the edge): it wins over the feed for this account, no other account reads it, and the audit
@@ -202,7 +202,7 @@ async def set_account_rate(
     await add_rate(db, base_currency=base_currency, quote_currency=quote_currency, rate=rate, rate_date=rate_date,
                    account_id=account_id, source=source)
     pair = f"{normalize_currency(base_currency)}/{normalize_currency(quote_currency)}"
-    await AuditService(db, account_id, actor=actor).log_create(
+    await AuditService(db, account_id, actor=actor, clock=lambda: now).log_create(
         "exchange_rate", f"{pair}/{rate_date.isoformat()}", {"pair": pair, "rate": rate, "rate_date": rate_date, "source": source}
     )
 

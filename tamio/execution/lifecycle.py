@@ -16,7 +16,8 @@ so Slack, the REST API, the CLI, automation and the scheduler get the same effec
 (the scheduler's resume job catches any that were not started). Dual control measures the money
 the chosen option moves (``amount_at_stake``), not the size of the problem.
 
-    decision = await approve(db, account=account, member=maria, action_id=action_id, option_id=option_id, now=now)
+    decision = await approve(db, account=account, member=maria, action_id=action_id, option_id=option_id, now=now,
+                             settings=settings)
     decision.outcome   # "approved" | "awaiting_second_approval"
     decision.message   # "@maria approved option 1, “Chase Acme's $4,200.00 …”. Tamio will carry it out now."
 """
@@ -108,13 +109,13 @@ async def approve(
     edited_subject: str | None = None,
     edited_body: str | None = None,
     now: datetime,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> Decision:
     """Approve ``option_id`` of a pending action; the second approval of a dual-control action completes it.
 
     Refused (outcome ``figures_changed``, nothing approved) when the forecast basis the action was
-    prepared on no longer holds and its figures changed: it is superseded by a fresh action. Every edge
-    passes the server's ``settings``: an option whose email cannot go out (no SMTP settings, or no address
+    prepared on no longer holds and its figures changed: it is superseded by a fresh action. With the
+    server's ``settings``, an option whose email cannot go out (no SMTP settings, or no address
     for its recipient) is then refused before anything is approved (``readiness``, ``CannotSend``)."""
     _check_member(account, member)
     for _ in range(CAS_TRIES):
@@ -125,12 +126,11 @@ async def approve(
                                 doing="approve", admin_approved=admin_approved)
         if action.status != ActionStatus.PENDING or _is_expired(action, now):
             raise await already_decided(db, account=account, action=action, member=member, now=now)
-        restated = await restating.check_basis(db, account=account, action=action, now=now, settings=settings or Settings())
+        restated = await restating.check_basis(db, account=account, action=action, now=now, settings=settings)
         if restated is not None and restated.replaced:
             return await _figures_changed(db, account=account, action=action, run=restated, approvals=len(approvals), now=now)
         option = await load_option(db, action=action, option_id=option_id)
-        if settings is not None:
-            await check_sendable(db, account=account, action=action, option=option, settings=settings, now=now)
+        await check_sendable(db, account=account, action=action, option=option, settings=settings, now=now)
         edits = _edits(option, edited_subject, edited_body)
         draft, discarded = await _draft_for(db, account=account, action=action, option=option,
                                             edited_subject=edited_subject, edited_body=edited_body, edits=edits)

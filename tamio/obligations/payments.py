@@ -15,7 +15,8 @@ the 6 AM job's rule for the whole account), so the next forecast spreads its ope
 what it has just done.
 
     outcome = await record_payment(db, account=account, amount=Decimal("7000"), currency="USD",
-                                   payment_date=date(2026, 12, 9), counterparty=acme, invoice="INV-1042")
+                                   payment_date=date(2026, 12, 9), counterparty=acme, invoice="INV-1042",
+                                   now=now)
     [(part.schedule, part.amount) for part in outcome.parts]; outcome.overpaid
 """
 
@@ -33,7 +34,7 @@ from tamio.accounts.models import Account
 from tamio.audit.service import AuditService
 from tamio.currency.service import RateBook
 from tamio.data.models import CashAccount, CashAccountType, Client, ExpenseBucket
-from tamio.db import new_id, utcnow
+from tamio.db import new_id
 from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency, quantize
 from tamio.obligations.habits_store import relearn
@@ -105,7 +106,7 @@ async def record_payment(
     cash_account: CashAccount | None = None,
     adjust_balance: bool = True,
     actor: str = "system",
-    now: datetime | None = None,
+    now: datetime,
     details: dict[str, Any] | None = None,
 ) -> PaymentOutcome:
     """Record money received or paid: against ``schedule``, the schedule ``invoice`` names, or the
@@ -138,7 +139,7 @@ async def record_payment(
     else:
         plan = allocate(amount, [in_payment_currency(s) for s in targets])
         portions, overpaid = plan.portions, plan.overpaid
-    audit = AuditService(db, account.id, actor=actor, clock=(lambda: now) if now else utcnow)
+    audit = AuditService(db, account.id, actor=actor, clock=lambda: now)
     receipt = new_id("pay")
     parts: list[PaymentPart] = []
     paying_clients: set[str] = set()
@@ -173,7 +174,7 @@ async def record_payment(
     if cash is not None:
         await _move_cash(audit, account, cash, parts, amount, currency, direction, book, payment_date)
     if paying_clients:
-        await relearn(db, account_id=account.id, as_of=payment_date, now=now or utcnow(), client_ids=sorted(paying_clients), actor=actor)
+        await relearn(db, account_id=account.id, as_of=payment_date, now=now, client_ids=sorted(paying_clients), actor=actor)
     await db.flush()
     return PaymentOutcome(parts=tuple(parts), overpaid=overpaid)
 

@@ -91,7 +91,7 @@ async def save_scenario(
     if len(scenario.changes) > MAX_CHANGES:
         raise ValidationError(f"A scenario holds at most {MAX_CHANGES} changes.")
     changes = scenario.model_dump(mode="json")["changes"]
-    audit = AuditService(db, account.id, actor=actor)
+    audit = AuditService(db, account.id, actor=actor, clock=lambda: now)
     try:
         existing: SavedScenario | None = await get_scenario(db, account_id=account.id, name=name)
     except NotFound:
@@ -114,8 +114,8 @@ async def save_scenario(
     return saved
 
 
-async def delete_scenario(db: AsyncSession, *, account: Account, scenario: SavedScenario, actor: str) -> None:
-    await AuditService(db, account.id, actor=actor).log_delete("scenario", scenario.id, {"name": scenario.name, "changes": scenario.changes})
+async def delete_scenario(db: AsyncSession, *, account: Account, scenario: SavedScenario, actor: str, now: datetime) -> None:
+    await AuditService(db, account.id, actor=actor, clock=lambda: now).log_delete("scenario", scenario.id, {"name": scenario.name, "changes": scenario.changes})
     await db.delete(scenario)
     await db.flush()
 

@@ -177,12 +177,12 @@ async def open_business(sessions: async_sessionmaker[AsyncSession], settings: Se
     day = today()
     now = utcnow()
     async with sessions() as db, db.begin():
-        account = await open_account(db, name=name, base_currency="USD", timezone="UTC")
+        account = await open_account(db, name=name, base_currency="USD", timezone="UTC", now=now)
         members = {
-            "admin": await ensure_member(db, account_id=account.id, slack_user_id=f"U{name[:3]}ADM", display_name="ada", role=Role.ADMIN),
-            "approver": await ensure_member(db, account_id=account.id, slack_user_id=f"U{name[:3]}APR", display_name="maria", role=Role.APPROVER),
-            "second_approver": await ensure_member(db, account_id=account.id, slack_user_id=f"U{name[:3]}AP2", display_name="li", role=Role.APPROVER),
-            "viewer": await ensure_member(db, account_id=account.id, slack_user_id=f"U{name[:3]}VIE", display_name="vic", role=Role.VIEWER),
+            "admin": await ensure_member(db, account_id=account.id, slack_user_id=f"U{name[:3]}ADM", display_name="ada", role=Role.ADMIN, now=now),
+            "approver": await ensure_member(db, account_id=account.id, slack_user_id=f"U{name[:3]}APR", display_name="maria", role=Role.APPROVER, now=now),
+            "second_approver": await ensure_member(db, account_id=account.id, slack_user_id=f"U{name[:3]}AP2", display_name="li", role=Role.APPROVER, now=now),
+            "viewer": await ensure_member(db, account_id=account.id, slack_user_id=f"U{name[:3]}VIE", display_name="vic", role=Role.VIEWER, now=now),
         }
         issued = {key: await create_token(db, account=account, actor=None, member_id=m.id, name=key, now=now) for key, m in members.items()}
         await add_rate(db, base_currency="EUR", quote_currency="USD", rate=Decimal("1.08"), rate_date=day, account_id=None)

@@ -16,7 +16,7 @@ from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent, ScheduleStatus
 from tamio.obligations.payments import record_payment
 from tests.bot.conftest import ADMIN, APPROVER, CHANNEL, VIEWER, BotHarness
-from tests.service.books import Books
+from tests.service.books import Books, at
 from tests.service.test_payment_matching import invoice
 
 pytestmark = pytest.mark.backends("sqlite")
@@ -280,7 +280,7 @@ async def test_client_says_how_it_pays_and_what_it_owes(bot: BotHarness) -> None
         acme = await books.client("Acme & Sons", "5000", books.every("once", date(2026, 11, 1)))
         await invoice(books, acme, "3000", date(2026, 11, 20), "INV-7")
         await record_payment(db, account=account, amount=Decimal("5000"), currency="USD", payment_date=date(2026, 11, 21), counterparty=acme,
-                             invoice="2026-11-01")
+                             invoice="2026-11-01", now=at(date(2026, 11, 21)))
     await bot.command(VIEWER, 'client "acme & sons"')
     shown = bot.ephemerals_for(VIEWER)[-1]
     assert shown["text"].startswith("Acme & Sons: usually pays") and "(learned from 1 payment)" in shown["text"]

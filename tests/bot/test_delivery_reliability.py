@@ -83,7 +83,7 @@ def worker_for(slack: SlackStandIn, sessions: async_sessionmaker[AsyncSession], 
 
 async def team(sessions: async_sessionmaker[AsyncSession], channel: str = "C0FINANCE") -> str:
     async with sessions() as db, db.begin():
-        account = await open_account(db, name="Acme Ltd", base_currency="USD", slack_team_id="T0001")
+        account = await open_account(db, name="Acme Ltd", base_currency="USD", slack_team_id="T0001", now=NOW)
         account.digest_channel_id = channel
         return account.id
 

@@ -55,7 +55,7 @@ async def test_hostile_names_are_escaped_in_every_message_and_fallback_text(bot:
         account.name = f"{EVIL} Studio"
         account_id = account.id
         # The demo company has its own admins; a Slack admin is no Tamio admin until made one (tests/bot/test_privacy.py).
-        await ensure_member(db, account_id=account_id, slack_user_id=ADMIN, role=Role.ADMIN)
+        await ensure_member(db, account_id=account_id, slack_user_id=ADMIN, role=Role.ADMIN, now=NOW)
     await bot.command(ADMIN, "run")
     for text in ("alerts", "actions", "balance", f'paid "{EVIL}" 5', 'rename client "Nobody" "x"'):
         await bot.command(ADMIN, text)

@@ -37,7 +37,7 @@ class Books:
 
     @classmethod
     async def open(cls, session: AsyncSession, *, today: date, base_currency: str = "USD", settings: Settings = SCHEDULE_PATH, name: str = "Acme Ltd") -> Books:
-        account = await open_account(session, name=name, base_currency=base_currency)
+        account = await open_account(session, name=name, base_currency=base_currency, now=at(today))
         return cls(session, account, today, settings)
 
     @property

@@ -60,7 +60,7 @@ class Team:
         people = {}
         for who, role in (("maria", Role.APPROVER), ("li", Role.APPROVER), ("ada", Role.ADMIN), ("vic", Role.VIEWER)):
             people[who] = await ensure_member(
-                session, account_id=books.account.id, slack_user_id=f"U{who.upper()}{books.account.id[-4:]}", display_name=who, role=role
+                session, account_id=books.account.id, slack_user_id=f"U{who.upper()}{books.account.id[-4:]}", display_name=who, role=role, now=NOW
             )
         await session.flush()
         return cls(books, people["maria"], people["li"], people["ada"], people["vic"])

@@ -16,7 +16,7 @@ from tamio.obligations.payments import record_payment
 from tamio.obligations.service import ObligationService
 from tamio.pipeline import PipelineConfig, PipelineMode, run_detection_preparation_cycle
 from tamio.preparation.models import ActionOption, PreparedAction
-from tests.service.books import SCHEDULE_PATH, Books
+from tests.service.books import SCHEDULE_PATH, Books, at
 
 MONDAY = date(2026, 12, 7)
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -84,7 +84,7 @@ async def test_unexpected_expense_asks_the_vendor(session: AsyncSession) -> None
     books = await healthy(session)
     await books.expense("Ads Platform", "1000", books.every("once", MONDAY - days(3)), contact_email="billing@ads.test")
     schedule = await schedule_of(session, "1000")
-    await record_payment(session, account=books.account, amount=Decimal("1400"), currency="USD", payment_date=MONDAY - days(2), schedule=schedule)
+    await record_payment(session, account=books.account, amount=Decimal("1400"), currency="USD", payment_date=MONDAY - days(2), schedule=schedule, now=at(MONDAY - days(2)))
     action, options = await prepared(session, books, DetectionType.UNEXPECTED_EXPENSE)
     query = next(o for o in options if o.kind == "send_email")
     assert "$1,400.00" in (query.draft_body or "") and "$1,000.00" in (query.draft_body or "")
@@ -95,7 +95,7 @@ async def test_revenue_variance_chases_what_is_short(session: AsyncSession) -> N
     await books.client("Acme", "10000", books.every("once", MONDAY - days(12)), contact_email="ap@acme.test")
     await books.client("Beta", "9000", books.every("once", MONDAY - days(20)), contact_email="ap@beta.test")
     paid = await schedule_of(session, "9000")
-    await record_payment(session, account=books.account, amount=Decimal("9000"), currency="USD", payment_date=MONDAY - days(19), schedule=paid)
+    await record_payment(session, account=books.account, amount=Decimal("9000"), currency="USD", payment_date=MONDAY - days(19), schedule=paid, now=at(MONDAY - days(19)))
     action, options = await prepared(session, books, DetectionType.REVENUE_VARIANCE)
     assert action.action_type.value == "payment_reminder"
     assert any(o.kind == "send_email" and "Acme" in (o.draft_body or "") for o in options)
@@ -124,7 +124,7 @@ async def test_unexpected_revenue_over_the_buffer_is_allocated(session: AsyncSes
     books = await healthy(session)
     await books.client("Acme", "5000", books.every("once", MONDAY - days(2)))
     schedule = await schedule_of(session, "5000")
-    await record_payment(session, account=books.account, amount=Decimal("8000"), currency="USD", payment_date=MONDAY - days(1), schedule=schedule)
+    await record_payment(session, account=books.account, amount=Decimal("8000"), currency="USD", payment_date=MONDAY - days(1), schedule=schedule, now=at(MONDAY - days(1)))
     action, options = await prepared(session, books, DetectionType.UNEXPECTED_REVENUE)
     assert action.action_type.value == "excess_cash_allocation"
     assert any(o.kind == "transfer" and "Savings" in o.title for o in options)
@@ -134,7 +134,7 @@ async def test_an_underpayment_asks_for_the_balance(session: AsyncSession) -> No
     books = await healthy(session)
     await books.client("Acme", "5000", books.every("once", MONDAY - days(2)), contact_email="ap@acme.test")
     schedule = await schedule_of(session, "5000")
-    await record_payment(session, account=books.account, amount=Decimal("3000"), currency="USD", payment_date=MONDAY - days(1), schedule=schedule)
+    await record_payment(session, account=books.account, amount=Decimal("3000"), currency="USD", payment_date=MONDAY - days(1), schedule=schedule, now=at(MONDAY - days(1)))
     action, options = await prepared(session, books, DetectionType.UNEXPECTED_REVENUE)
     assert action.action_type.value == "invoice_generation"
     assert options[0].kind == "send_email" and "$2,000.00" in (options[0].draft_body or "")

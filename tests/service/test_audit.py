@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,13 @@ from tamio.db import make_session_factory
 from tamio.opening import open_account
 from tamio.server_secret import SecretKeyInvalid, ServerSecret
 
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_log_create_update_sync_as_the_design_shows(session: AsyncSession) -> None:
-    account = await open_account(session, name="Acme Ltd", base_currency="USD")
-    audit = AuditService(session, user_id=account.id)
+    account = await open_account(session, name="Acme Ltd", base_currency="USD", now=NOW)
+    audit = AuditService(session, user_id=account.id, clock=lambda: NOW)
     await audit.log_create("client", "client_abc123", {"name": "Acme Corp"})
     await audit.log_update("client", "client_abc123", {"name": ("Old Name", "New Name"), "status": ("active", "paused")})
     await audit.log_sync("client", "client_abc123", "xero", "push", {"contact_id": "xyz"})
@@ -38,13 +40,13 @@ async def test_log_create_update_sync_as_the_design_shows(session: AsyncSession)
 
 async def test_a_rolled_back_change_leaves_no_audit_row(session_factory: async_sessionmaker[AsyncSession]) -> None:
     async with session_factory() as session, session.begin():
-        account = await open_account(session, name="Acme Ltd", base_currency="USD")
+        account = await open_account(session, name="Acme Ltd", base_currency="USD", now=NOW)
         account_id = account.id
     async with session_factory() as session:
         before = (await session.execute(select(func.count()).select_from(AuditLog))).scalar_one()
     async with session_factory() as session:
         await session.begin()
-        await AuditService(session, account_id).log_create("client", "c1", {"name": "Ghost"})
+        await AuditService(session, account_id, clock=lambda: NOW).log_create("client", "c1", {"name": "Ghost"})
         await session.rollback()
     async with session_factory() as session:
         after = (await session.execute(select(func.count()).select_from(AuditLog))).scalar_one()
@@ -52,8 +54,8 @@ async def test_a_rolled_back_change_leaves_no_audit_row(session_factory: async_s
 
 
 async def test_verify_finds_the_first_tampered_row(session: AsyncSession) -> None:
-    account = await open_account(session, name="Acme Ltd", base_currency="USD")
-    audit = AuditService(session, account.id)
+    account = await open_account(session, name="Acme Ltd", base_currency="USD", now=NOW)
+    audit = AuditService(session, account.id, clock=lambda: NOW)
     for i in range(5):
         await audit.log_create("client", f"c{i}", {"name": f"Client {i}"})
     await session.commit()
@@ -67,8 +69,8 @@ async def test_verify_finds_the_first_tampered_row(session: AsyncSession) -> Non
 
 
 async def test_verify_finds_a_removed_row(session: AsyncSession) -> None:
-    account = await open_account(session, name="Acme Ltd", base_currency="USD")
-    audit = AuditService(session, account.id)
+    account = await open_account(session, name="Acme Ltd", base_currency="USD", now=NOW)
+    audit = AuditService(session, account.id, clock=lambda: NOW)
     for i in range(4):
         await audit.log_create("client", f"c{i}", {"name": f"Client {i}"})
     await session.commit()
@@ -102,8 +104,8 @@ def test_cli_audit_verify(tmp_path: Path) -> None:
 
 
 async def _trail(session: AsyncSession, rows: int = 6, name: str = "Acme Ltd") -> str:
-    account = await open_account(session, name=name, base_currency="USD")
-    audit = AuditService(session, account.id)
+    account = await open_account(session, name=name, base_currency="USD", now=NOW)
+    audit = AuditService(session, account.id, clock=lambda: NOW)
     for i in range(rows - 1):  # creating the account wrote row 1
         await audit.log_create("client", f"c{i}", {"name": f"Client {i}"})
     await session.commit()
@@ -183,7 +185,7 @@ async def test_an_old_key_still_verifies_after_a_new_one_is_put_in_front(engine:
         account_id = await _trail(session, rows=3)
     rotated = make_session_factory(engine, ServerSecret.parse(f"{new},{old}"))
     async with rotated() as session:
-        await AuditService(session, account_id).log_create("client", "c9", {"name": "After the rotation"})
+        await AuditService(session, account_id, clock=lambda: NOW).log_create("client", "c9", {"name": "After the rotation"})
         await session.commit()
         assert (await verify_chain(session, account_id=account_id)).ok
     async with make_session_factory(engine, ServerSecret.parse(new))() as session:  # the old key dropped too early
@@ -199,7 +201,7 @@ async def test_an_append_reads_one_head_row_not_the_chain(engine: AsyncEngine, s
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
-        await AuditService(session, account_id).log_create("client", "c-new", {"name": "New"})
+        await AuditService(session, account_id, clock=lambda: NOW).log_create("client", "c-new", {"name": "New"})
         await session.commit()
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
@@ -213,7 +215,7 @@ async def test_an_append_reads_one_head_row_not_the_chain(engine: AsyncEngine, s
 async def test_without_the_server_secret_nothing_is_written(engine: AsyncEngine) -> None:
     async with make_session_factory(engine)() as session:
         with pytest.raises(SecretKeyInvalid, match="TAMIO_SECRET_KEY"):
-            await open_account(session, name="Acme Ltd", base_currency="USD")
+            await open_account(session, name="Acme Ltd", base_currency="USD", now=NOW)
 
 
 def test_cli_audit_head_and_verify_with_a_checkpoint(tmp_path: Path) -> None:

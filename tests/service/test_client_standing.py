@@ -27,7 +27,7 @@ from tests.service.test_agents import MONDAY, NOW, days, healthy, prepared
 async def test_a_client_made_strategic_through_the_core_gets_the_gentle_tone(session: AsyncSession) -> None:
     books = await healthy(session)
     await books.client("Northwind", "20000", books.every("once", MONDAY - days(18)), avg_payment_delay_days=3, contact_email="ap@northwind.test")
-    admin = await ensure_member(session, account_id=books.account.id, slack_user_id="UADMIN", role=Role.ADMIN)
+    admin = await ensure_member(session, account_id=books.account.id, slack_user_id="UADMIN", role=Role.ADMIN, now=NOW)
     await set_relationship(session, account=books.account, member=admin, name="northwind", relationship="strategic",
                            settings=SCHEDULE_PATH, today=MONDAY, now=NOW)
     action, options = await prepared(session, books, DetectionType.LATE_PAYMENT)
@@ -38,7 +38,7 @@ async def test_a_vendor_set_to_can_delay_is_offered_for_delay(session: AsyncSess
     books = await healthy(session)
     await books.expense("Rent", "3000", books.every("monthly", MONDAY + days(1), day=8), criticality="critical", flexibility_level="cannot_delay")
     await books.expense("Agency", "30000", books.every("once", MONDAY + days(16)), contact_email="a@agency.test")
-    admin = await ensure_member(session, account_id=books.account.id, slack_user_id="UADMIN", role=Role.ADMIN)
+    admin = await ensure_member(session, account_id=books.account.id, slack_user_id="UADMIN", role=Role.ADMIN, now=NOW)
     context = await load_context(session, account_id=books.account.id, today=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
     assert not any(v.can_be_delayed for v in context.vendors.values())  # nothing set: no candidate
     await set_vendor_terms(session, account=books.account, member=admin, name="Agency", flexibility="negotiable", critical=None,

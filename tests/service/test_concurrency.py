@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,12 +15,13 @@ from tamio.data.models import CashAccount
 from tamio.db import create_engine
 from tamio.opening import open_account
 
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_no_lost_updates(db_url: str, session_factory: async_sessionmaker[AsyncSession]) -> None:
     async with session_factory() as session, session.begin():
-        account = await open_account(session, name="Busy Ltd", base_currency="USD")
+        account = await open_account(session, name="Busy Ltd", base_currency="USD", now=NOW)
         cash = CashAccount(user_id=account.id, name="Operating", currency="USD", balance=Decimal(0))
         session.add(cash)
         await session.flush()

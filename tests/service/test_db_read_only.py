@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,10 +14,12 @@ from tamio.data.models import CashAccount
 from tamio.db import is_read_only, read_only
 from tamio.opening import open_account
 
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
 
 async def _account_with_cash(sessions: async_sessionmaker[AsyncSession]) -> str:
     async with sessions() as db, db.begin():
-        account = await open_account(db, name="Reader Ltd", base_currency="USD")
+        account = await open_account(db, name="Reader Ltd", base_currency="USD", now=NOW)
         db.add(CashAccount(user_id=account.id, name="Operating", currency="USD", balance=Decimal("100")))
     return account.id
 

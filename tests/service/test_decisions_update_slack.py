@@ -12,7 +12,7 @@ execution and the bot's follow-up left it on "Carrying it out...".
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -70,7 +70,7 @@ async def test_approve_skip_and_edit_draft_queue_the_card_and_home_in_their_tran
     edited = (await load_action(session, account_id=team.account.id, action_id=chase.id)).version
     assert shown(await slack_rows(session, chase.id), edited)
 
-    decision = await lifecycle.approve(session, account=team.account, member=team.maria, action_id=chase.id, option_id=opt.id, now=later(1))
+    decision = await lifecycle.approve(session, account=team.account, member=team.maria, action_id=chase.id, option_id=opt.id, now=later(1), settings=settings_for())
     assert decision.outcome == "approved"
     approved = (await load_action(session, account_id=team.account.id, action_id=chase.id)).version
     assert shown(await slack_rows(session, chase.id), approved) and approved > edited
@@ -82,7 +82,7 @@ async def test_approve_skip_and_edit_draft_queue_the_card_and_home_in_their_tran
     # A refused decision writes nothing: the second click on a decided card queues no update.
     before = await slack_rows(session, other.id)
     with pytest.raises(Conflict):
-        await lifecycle.approve(session, account=team.account, member=team.maria, action_id=other.id, option_id=opt.id, now=later(3))
+        await lifecycle.approve(session, account=team.account, member=team.maria, action_id=other.id, option_id=opt.id, now=later(3), settings=settings_for())
     assert await slack_rows(session, other.id) == before
 
 
@@ -90,7 +90,7 @@ async def test_the_first_of_two_approvals_updates_the_card_too(session: AsyncSes
     team = await Team.open(session)
     big = await make_action(session, team.account, amount="25000", options=[email_option(amount="25000")])
     opt = await first_option(session, big)
-    decision = await lifecycle.approve(session, account=team.account, member=team.maria, action_id=big.id, option_id=opt.id, now=NOW)
+    decision = await lifecycle.approve(session, account=team.account, member=team.maria, action_id=big.id, option_id=opt.id, now=NOW, settings=settings_for())
     assert decision.outcome == "awaiting_second_approval"
     assert shown(await slack_rows(session, big.id), (await load_action(session, account_id=team.account.id, action_id=big.id)).version)
 
@@ -112,10 +112,12 @@ async def test_execution_finishes_and_fails_with_the_card_update_in_the_same_tra
     async with session_factory() as session, session.begin():
         team = await Team.open(session)
         good = await make_action(session, team.account, options=[email_option(to="ap@acme.test")])
-        bad = await make_action(session, team.account, options=[email_option(to=None)])  # nobody to send it to
+        bakery = await team.books.client("Jo's Bakery", "600", team.books.every("once", date(2026, 12, 1)), contact_email="jo@bakery.test")
+        bad = await make_action(session, team.account, options=[email_option(to=None, counterparty_type="client", counterparty_id=bakery.id)])
         for action in (good, bad):
             opt = await first_option(session, action)
-            await lifecycle.approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW)
+            await lifecycle.approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW, settings=settings_for())
+        bakery.contact_email = None  # nobody to send it to by the time it is carried out
         account_id = team.account.id
     with Mailbox() as mailbox:
         settings = settings_for(mailbox.port)
@@ -135,7 +137,7 @@ async def test_a_retry_resumed_by_the_scheduler_updates_the_card(session_factory
         team = await Team.open(session)
         chase = await make_action(session, team.account, options=[email_option(to="ap@acme.test")])
         opt = await first_option(session, chase)
-        await lifecycle.approve(session, account=team.account, member=team.maria, action_id=chase.id, option_id=opt.id, now=NOW)
+        await lifecycle.approve(session, account=team.account, member=team.maria, action_id=chase.id, option_id=opt.id, now=NOW, settings=settings_for())
         account_id = team.account.id
     mailbox = Mailbox()  # not started: the mail server is down, so the first attempt fails and is retried
     settings = settings_for(mailbox.port)

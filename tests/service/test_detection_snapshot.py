@@ -44,7 +44,7 @@ async def large_business(session: AsyncSession) -> Books:
     projects = (await session.execute(select(ObligationSchedule).where(ObligationSchedule.estimated_amount == Decimal("900")))).scalars().all()
     for schedule in projects[:15]:
         await record_payment(session, account=books.account, amount=Decimal("950"), currency="USD", payment_date=MONDAY - timedelta(days=2),
-                             schedule=schedule, adjust_balance=False)
+                             schedule=schedule, adjust_balance=False, now=at(MONDAY - timedelta(days=2)))
     await session.commit()
     return books
 
@@ -91,9 +91,9 @@ async def test_the_snapshot_holds_the_books_as_records(session: AsyncSession) ->
     await books.expense("Far Future", "100", books.every("once", MONDAY + timedelta(days=200)))
     schedules = {s.estimated_amount: s for s in (await session.execute(select(ObligationSchedule))).scalars()}
     await record_payment(session, account=books.account, amount=Decimal("500"), currency="USD", payment_date=date(2026, 7, 2),
-                         schedule=schedules[Decimal("500")], adjust_balance=False)
+                         schedule=schedules[Decimal("500")], adjust_balance=False, now=at(date(2026, 7, 2)))
     await record_payment(session, account=books.account, amount=Decimal("8200"), currency="USD", payment_date=MONDAY - timedelta(days=3),
-                         schedule=schedules[Decimal("8000")], adjust_balance=False)
+                         schedule=schedules[Decimal("8000")], adjust_balance=False, now=at(MONDAY - timedelta(days=3)))
     await session.commit()
 
     snapshot = await load_snapshot(session, books.account.id, today=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)

@@ -97,7 +97,7 @@ async def run_clicks(
                     member = await session.get(Member, c["member_id"])
                     assert account is not None and member is not None
                     if c["kind"] == "approve":
-                        decision = await approve(session, account=account, member=member, action_id=c["action_id"], option_id=c["option_id"], now=now)
+                        decision = await approve(session, account=account, member=member, action_id=c["action_id"], option_id=c["option_id"], now=now, settings=settings)
                     else:
                         decision = await skip(session, account=account, member=member, action_id=c["action_id"], now=now)
                 tally.decisions[decision.outcome] += 1
@@ -134,12 +134,12 @@ async def _setup(sessions: async_sessionmaker[AsyncSession]) -> tuple[str, list[
 
     rng = random.Random(20261207)
     async with sessions() as session, session.begin():
-        account = await open_account(session, name="Busy Ltd", base_currency="USD")
+        account = await open_account(session, name="Busy Ltd", base_currency="USD", now=NOW)
         operating = CashAccount(user_id=account.id, name="Operating", currency="USD", balance=Decimal("1000"), base_currency_amount=Decimal("1000"))
         savings = CashAccount(user_id=account.id, name="Savings", currency="USD", balance=Decimal("0"), base_currency_amount=Decimal("0"), account_type="savings")  # type: ignore[arg-type]
         session.add_all([operating, savings])
         members = [
-            await ensure_member(session, account_id=account.id, slack_user_id=f"U{n}", display_name=n, role=Role.ADMIN if n == "ada" else Role.APPROVER)
+            await ensure_member(session, account_id=account.id, slack_user_id=f"U{n}", display_name=n, role=Role.ADMIN if n == "ada" else Role.APPROVER, now=NOW)
             for n in ("maria", "li", "ada", "bo", "cy")
         ]
         await session.flush()

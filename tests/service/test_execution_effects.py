@@ -110,7 +110,7 @@ async def carry_out(
         action = await make_action(session, world.team.account, action_type, amount=amount, options=options, **fields)
         chosen = (await session.execute(select(ActionOption).where(ActionOption.action_id == action.id, ActionOption.rank == 1))).scalar_one()
         for member in approvers or [world.team.maria]:
-            await approve(session, account=world.team.account, member=member, action_id=action.id, option_id=chosen.id, now=NOW)
+            await approve(session, account=world.team.account, member=member, action_id=action.id, option_id=chosen.id, now=NOW, settings=settings_for())
     return await execute_action(sessions, account_id=world.account_id, action_id=action.id, now=NOW, settings=settings_for(mailbox.port if mailbox else 1))
 
 
@@ -254,7 +254,7 @@ async def test_a_transfer_to_savings_moves_money_between_own_accounts(session_fa
 async def test_a_payroll_plan_runs_its_steps_and_queues_the_payroll(session_factory: async_sessionmaker[AsyncSession]) -> None:
     world = await build(session_factory)
     async with session_factory() as session, session.begin():
-        bo = await ensure_member(session, account_id=world.account_id, slack_user_id="UBO", display_name="bo", role=Role.ADMIN)
+        bo = await ensure_member(session, account_id=world.account_id, slack_user_id="UBO", display_name="bo", role=Role.ADMIN, now=NOW)
     before = await forecast(session_factory, world)
     draw = {"cash_account_id": world.ids["line"], "amount": "6000", "repayment_date": "2027-02-05"}
     delay = {"moves": [{"schedule_id": world.ids["northwind_dec"], "new_date": "2027-01-05"}], "schedule_ids": [world.ids["northwind_dec"]], "notify_vendor": False}

@@ -41,7 +41,7 @@ async def _approved_emails(sessions: async_sessionmaker[AsyncSession], count: in
         ids = []
         for n in range(count):
             action = await make_action(session, team.account, options=[email_option(to=f"ap{n}@client.test")])
-            await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=(await first_option(session, action)).id, now=NOW, **approve_kwargs)
+            await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=(await first_option(session, action)).id, now=NOW, **approve_kwargs, settings=settings_for())
             ids.append(action.id)
     return team, ids
 
@@ -118,9 +118,10 @@ async def test_a_refusal_from_the_server_fails_at_once(session_factory: async_se
 async def test_no_address_fails_at_once_and_says_how_to_retry_this_action(session_factory: async_sessionmaker[AsyncSession]) -> None:
     async with session_factory() as session, session.begin():
         team = await Team.open(session)
-        bakery = await team.books.client("Jo's Bakery", "600", team.books.every("once", date(2026, 12, 1)))
+        bakery = await team.books.client("Jo's Bakery", "600", team.books.every("once", date(2026, 12, 1)), contact_email="jo@bakery.test")
         action = await make_action(session, team.account, options=[email_option(to=None, counterparty_type="client", counterparty_id=bakery.id)])
-        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=(await first_option(session, action)).id, now=NOW)
+        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=(await first_option(session, action)).id, now=NOW, settings=settings_for())
+        bakery.contact_email = None  # removed after the approval (approving without an address is refused)
     with Mailbox() as mailbox:
         outcome = await execute_action(session_factory, account_id=team.account.id, action_id=action.id, now=NOW, settings=settings_for(mailbox.port))
     assert (outcome.status, outcome.attempts, mailbox.messages) == ("failed", 1, [])
@@ -211,7 +212,7 @@ async def test_an_email_already_sent_is_not_sent_again_when_a_later_step_failed(
         action = await make_action(session, world.team.account, "vendor_delay", amount="8000", options=[
             option("delay_payment", params, recipient_email="billing@northwind.test", draft_subject="Paying on 30 Dec", draft_body="May we pay on 30 Dec?")
         ])
-        await approve(session, account=world.team.account, member=world.team.maria, action_id=action.id, option_id=(await first_option(session, action)).id, now=NOW)
+        await approve(session, account=world.team.account, member=world.team.maria, action_id=action.id, option_id=(await first_option(session, action)).id, now=NOW, settings=settings_for())
     with Mailbox() as mailbox:
         settings = settings_for(mailbox.port)
         failed = await execute_action(session_factory, account_id=world.account_id, action_id=action.id, now=NOW, settings=settings)
@@ -255,7 +256,7 @@ async def _edited_in_slack(sessions: async_sessionmaker[AsyncSession], *, rank: 
 
 async def _approve_and_send(sessions: async_sessionmaker[AsyncSession], team: Team, action_id: str, option_id: str, **edits: str) -> Mailbox:
     async with sessions() as session, session.begin():
-        await approve(session, account=team.account, member=team.li, action_id=action_id, option_id=option_id, now=later(5), **edits)
+        await approve(session, account=team.account, member=team.li, action_id=action_id, option_id=option_id, now=later(5), **edits, settings=settings_for())
     with Mailbox() as mailbox:
         outcome = await execute_action(sessions, account_id=team.account.id, action_id=action_id, now=later(5), settings=settings_for(mailbox.port))
     assert outcome.status == "executed", outcome.error
@@ -290,7 +291,7 @@ async def test_an_edit_passed_with_the_approval_is_for_the_approved_option(sessi
 async def test_dual_control_edits_stay_with_the_option_the_first_approver_chose(session_factory: async_sessionmaker[AsyncSession]) -> None:
     team, action_id, [_, second] = await _edited_in_slack(session_factory, amount="12000")  # at or above the $10,000 threshold
     async with session_factory() as session, session.begin():
-        await approve(session, account=team.account, member=team.maria, action_id=action_id, option_id=second, now=later(1), edited_subject="INV-1, 12 days late")
+        await approve(session, account=team.account, member=team.maria, action_id=action_id, option_id=second, now=later(1), edited_subject="INV-1, 12 days late", settings=settings_for())
         action = await load_action(session, account_id=team.account.id, action_id=action_id)
         assert action.status == ActionStatus.PENDING and (action.edited_subject, action.edited_body) == ("INV-1, 12 days late", None)
         assert await edited_options(session, account_id=team.account.id, actions=[action]) == {action_id: second}

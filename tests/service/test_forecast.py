@@ -69,7 +69,7 @@ async def test_a_partial_payment_leaves_what_remains_spread_after_today(session:
     await books.cash("Operating", "10000")
     await books.client("Late Co", "8000", books.every("once", date(2026, 11, 20)))
     schedule = (await session.execute(select(ObligationSchedule))).scalar_one()
-    await record_payment(session, account=books.account, amount=Decimal("3000"), currency="USD", payment_date=date(2026, 11, 25), schedule=schedule, adjust_balance=False)
+    await record_payment(session, account=books.account, amount=Decimal("3000"), currency="USD", payment_date=date(2026, 11, 25), schedule=schedule, adjust_balance=False, now=at(date(2026, 11, 25)))
     forecast = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
     assert sum((w.inflows for w in forecast.weeks), Decimal(0)) == Decimal("5000")
     assert all(w.confidence_score < Decimal("0.9") for w in forecast.weeks if w.inflows)
@@ -131,7 +131,7 @@ async def test_a_recorded_payment_is_counted_once(session: AsyncSession) -> None
     acme = await books.client("Acme Corp", "5000", books.every("monthly", date(2026, 12, 9), day=9))
     before, _ = await both(session, books)
     assert (before.opening_balance, before.weeks[0].inflows) == (Decimal("10000"), Decimal("5000"))
-    await record_payment(session, account=books.account, amount=Decimal("5000"), currency="USD", payment_date=MONDAY, counterparty=acme)
+    await record_payment(session, account=books.account, amount=Decimal("5000"), currency="USD", payment_date=MONDAY, counterparty=acme, now=at(MONDAY))
     after, _ = await both(session, books)
     assert (after.opening_balance, after.weeks[0].inflows) == (Decimal("15000"), Decimal("0"))
     # Early, not twice (Acme's later invoices are now expected a little early: the horizon's total is the same).

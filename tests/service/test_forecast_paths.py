@@ -70,7 +70,7 @@ async def _scenario(url: str, rows: list[dict[str, object]]) -> None:
                 await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, secret_for_tests())
         async with sessions() as session, session.begin():
-            account = await open_account(session, name=f"Prop {next(_names)}", base_currency="USD")
+            account = await open_account(session, name=f"Prop {next(_names)}", base_currency="USD", now=at(AS_OF))
             for code, rate in CURRENCIES.items():
                 if rate is not None:
                     await add_rate(session, base_currency=code, quote_currency="USD", rate=rate, rate_date=AS_OF - timedelta(days=3), account_id=None)
@@ -188,14 +188,14 @@ async def _live(session: AsyncSession, books: Books, people: list[Client], suppl
                 elif kind == "pay_client":
                     owed = await open_schedules(session, account_id=books.account.id, counterparty=client, direction=Direction.INFLOW)
                     amount = _amount_for(share, remaining_of(owed[0]) if owed else Decimal("50"))
-                    await record_payment(session, account=books.account, amount=amount, currency=client.currency, payment_date=today, counterparty=client)
+                    await record_payment(session, account=books.account, amount=amount, currency=client.currency, payment_date=today, counterparty=client, now=at(today))
                 elif kind in ("pay_invoice", "xero_paid") and inflows:
                     schedule = inflows[pick % len(inflows)]
                     await record_payment(session, account=books.account, amount=_amount_for(share, remaining_of(schedule)), currency=schedule.currency,
-                                         payment_date=today, schedule=schedule, source="xero" if kind == "xero_paid" else "manual")
+                                         payment_date=today, schedule=schedule, source="xero" if kind == "xero_paid" else "manual", now=at(today))
                 elif kind == "pay_vendor":
                     await record_payment(session, account=books.account, amount=_amount_for(share, Decimal("400")), currency="USD",
-                                         payment_date=today, counterparty=vendor)
+                                         payment_date=today, counterparty=vendor, now=at(today))
                 elif kind == "delay" and outflows:
                     schedule = outflows[pick % len(outflows)]
                     new_date = max(schedule.due_date, today) + timedelta(days=7 + pick % 50)

@@ -52,9 +52,9 @@ async def test_chases_delays_and_payments_with_who_decided_and_what_was_sent(ses
             title="Delay $3,400.00 of payments to Cloud Host, Crew Co", amount="3400", counterparty_type="expense_bucket",
             counterparty_id=host.id)])
         await lifecycle.approve(session, account=team.account, member=team.maria, action_id=chase.id,
-                                option_id=(await first_option(session, chase)).id, now=NOW)
+                                option_id=(await first_option(session, chase)).id, now=NOW, settings=settings_for())
         await lifecycle.approve(session, account=team.account, member=team.li, action_id=delay.id,
-                                option_id=(await first_option(session, delay)).id, now=NOW)
+                                option_id=(await first_option(session, delay)).id, now=NOW, settings=settings_for())
         await record_payment(session, account=team.account, amount=Decimal("1000"), currency="USD", payment_date=date(2026, 12, 8),
                              schedule=invoice, actor=team.ada.id, now=later(60 * 24))
         account = team.account

@@ -73,7 +73,7 @@ async def _scenario(url: str, text: str, existing: list[str], batch_rows: int) -
         async with sessions() as session, session.begin():
             accounts = []
             for _ in range(2):
-                account = await create_account(session, name="Acme Ltd", base_currency="USD")
+                account = await create_account(session, name="Acme Ltd", base_currency="USD", now=at(TODAY))
                 books = Books(session, account, TODAY)
                 for name in existing:  # a vendor already there under a name the file may use
                     await books.expense(name, "80", books.every("monthly", date(2026, 12, 5), day=5))

@@ -53,7 +53,7 @@ async def _no_history(url: str, rows: list[dict[str, object]]) -> None:
             async with engine.begin() as connection:
                 await connection.run_sync(Base.metadata.create_all)
         async with make_session_factory(engine, secret_for_tests())() as session, session.begin():
-            account = await create_account(session, name=f"New {next(_names)}", base_currency="USD")
+            account = await create_account(session, name=f"New {next(_names)}", base_currency="USD", now=at(AS_OF))
             service = CounterpartyService(session, account=account, settings=SCHEDULE_PATH, today=AS_OF, now=at(AS_OF))
             for index, row in enumerate(rows):
                 start = AS_OF + timedelta(days=int(str(row["start"])))
@@ -159,7 +159,7 @@ async def test_the_late_payment_card_and_the_summary_say_how_the_client_pays(ses
         due = date(2026, month, 1)
         await ObligationService(session, account=books.account, settings=SCHEDULE_PATH, today=due, now=at(due)).extend_horizon()
         await record_payment(session, account=books.account, amount=Decimal("4000"), currency="USD", payment_date=due + timedelta(days=late),
-                             counterparty=acme, invoice=due.isoformat())
+                             counterparty=acme, invoice=due.isoformat(), now=at(due + timedelta(days=late)))
     today = date(2027, 1, 20)  # December's invoice is 50 days late, later than usual; January's 19
     await ObligationService(session, account=books.account, settings=SCHEDULE_PATH, today=today, now=at(today)).extend_horizon()
     await session.refresh(acme)

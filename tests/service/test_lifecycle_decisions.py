@@ -25,6 +25,7 @@ from tests.service.execution_factories import (
     make_action,
     option,
     options_of,
+    settings_for,
 )
 
 
@@ -34,7 +35,7 @@ async def test_an_approval_records_who_when_which_option_and_an_audit_row(sessio
     second = (await options_of(session, action))[1]
     await session.commit()
 
-    decision = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=second.id, now=NOW)
+    decision = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=second.id, now=NOW, settings=settings_for())
     await session.commit()
 
     assert (decision.outcome, decision.approvals_given, decision.approvals_required) == ("approved", 1, 1)
@@ -58,7 +59,7 @@ async def test_the_second_click_is_told_who_decided_and_when(session: AsyncSessi
     action = await make_action(session, team.account)
     opt = await first_option(session, action)
     await session.commit()
-    await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW)
+    await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW, settings=settings_for())
     await session.commit()
 
     with pytest.raises(AlreadyDecided) as lost:
@@ -67,9 +68,9 @@ async def test_the_second_click_is_told_who_decided_and_when(session: AsyncSessi
     assert (lost.value.outcome, lost.value.decided_at, lost.value.decided_by_member_id) == ("approved", NOW, team.maria.id)
     assert lost.value.decided_by_slack_user_id == team.maria.slack_user_id and lost.value.status == 409
     with pytest.raises(AlreadyDecided, match=r"^You already approved this at 05:42\.$"):
-        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=later(1))
+        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=later(1), settings=settings_for())
     with pytest.raises(AlreadyDecided, match=r"@maria already approved this at 05:42 on 7 Dec\."):
-        await approve(session, account=team.account, member=team.li, action_id=action.id, option_id=opt.id, now=later(60 * 24))
+        await approve(session, account=team.account, member=team.li, action_id=action.id, option_id=opt.id, now=later(60 * 24), settings=settings_for())
     assert await count_records(session, action.id, "approved", "skipped") == 1
 
 
@@ -82,7 +83,7 @@ async def test_a_skip_wins_the_same_way(session: AsyncSession) -> None:
     await session.commit()
     assert decision.outcome == "skipped" and decision.message == "@li skipped this: we spoke to them by phone"
     with pytest.raises(AlreadyDecided, match=r"^@li already skipped this at 10:42\.$"):
-        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=later(5))
+        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=later(5), settings=settings_for())
     await session.refresh(action)
     assert action.status == ActionStatus.SKIPPED and action.execution_result["reason"] == "we spoke to them by phone"
 
@@ -103,7 +104,7 @@ async def test_simultaneous_clicks_one_wins(session_factory: async_sessionmaker[
             try:
                 async with session.begin():
                     if kind == "approve":
-                        return await approve(session, account=team.account, member=member, action_id=action.id, option_id=opt.id, now=NOW)
+                        return await approve(session, account=team.account, member=member, action_id=action.id, option_id=opt.id, now=NOW, settings=settings_for())
                     return await skip(session, account=team.account, member=member, action_id=action.id, now=NOW)
             except AlreadyDecided as exc:
                 return exc
@@ -124,7 +125,7 @@ async def test_an_edited_draft_is_kept_with_the_decision(session: AsyncSession) 
     await session.commit()
     await approve(
         session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW,
-        edited_subject=opt.draft_subject, edited_body="Hi Jo, a friendly nudge about INV-1. Thanks!",
+        edited_subject=opt.draft_subject, edited_body="Hi Jo, a friendly nudge about INV-1. Thanks!", settings=settings_for()
     )
     await session.commit()
     await session.refresh(action)
@@ -139,7 +140,7 @@ async def test_a_draft_can_only_be_edited_where_there_is_one(session: AsyncSessi
     action = await make_action(session, team.account, "payment_batch", options=[option("queue_payments", {"schedule_ids": ["sch_x"]})])
     opt = await first_option(session, action)
     with pytest.raises(ValidationError, match="sends no message"):
-        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW, edited_body="hello")
+        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW, edited_body="hello", settings=settings_for())
 
 
 async def test_an_option_of_another_action_is_refused(session: AsyncSession) -> None:
@@ -148,7 +149,7 @@ async def test_an_option_of_another_action_is_refused(session: AsyncSession) -> 
     other = await make_action(session, team.account)
     foreign = await first_option(session, other)
     with pytest.raises(NotFound, match="not one of the options"):
-        await approve(session, account=team.account, member=team.maria, action_id=mine.id, option_id=foreign.id, now=NOW)
+        await approve(session, account=team.account, member=team.maria, action_id=mine.id, option_id=foreign.id, now=NOW, settings=settings_for())
 
 
 async def test_dual_control_needs_two_different_approvers(session: AsyncSession) -> None:
@@ -157,17 +158,17 @@ async def test_dual_control_needs_two_different_approvers(session: AsyncSession)
     first, second = await options_of(session, action)
     await session.commit()
 
-    one = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=first.id, now=NOW)
+    one = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=first.id, now=NOW, settings=settings_for())
     await session.commit()
     assert (one.outcome, one.approvals_given, one.approvals_required, one.status) == ("awaiting_second_approval", 1, 2, "pending")
     assert "1 of 2 approvals" in one.message and "$10,000.00 or more need a second approver" in one.message
 
     with pytest.raises(Conflict, match=r"You already approved this; it needs a different approver \(1 of 2 approvals\)"):
-        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=first.id, now=later(1))
+        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=first.id, now=later(1), settings=settings_for())
     with pytest.raises(Conflict, match="@maria approved option 1, .* the second approval must be for the same option"):
-        await approve(session, account=team.account, member=team.li, action_id=action.id, option_id=second.id, now=later(1))
+        await approve(session, account=team.account, member=team.li, action_id=action.id, option_id=second.id, now=later(1), settings=settings_for())
 
-    two = await approve(session, account=team.account, member=team.li, action_id=action.id, option_id=first.id, now=later(2))
+    two = await approve(session, account=team.account, member=team.li, action_id=action.id, option_id=first.id, now=later(2), settings=settings_for())
     await session.commit()
     assert (two.outcome, two.approvals_given, two.approvals_required) == ("approved", 2, 2)
     assert two.message.startswith("@maria and @li approved option 1") and "(2 of 2 approvals)" in two.message
@@ -184,7 +185,7 @@ async def test_dual_control_converts_to_the_base_currency(session: AsyncSession)
     large = await make_action(session, team.account, amount="9500", currency="EUR")  # $10,450
     for action, needed in ((small, 1), (large, 2)):
         opt = await first_option(session, action)
-        decision = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW)
+        decision = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW, settings=settings_for())
         assert decision.approvals_required == needed
 
 
@@ -192,7 +193,7 @@ async def test_the_option_amount_counts_too(session: AsyncSession) -> None:
     team = await Team.open(session)
     action = await make_action(session, team.account, "credit_line_draw", amount="3000", options=[option("credit_draw", {}, amount="15000")])
     opt = await first_option(session, action)
-    decision = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW)
+    decision = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW, settings=settings_for())
     assert decision.outcome == "awaiting_second_approval"
 
 
@@ -201,7 +202,7 @@ async def test_a_viewer_sees_but_cannot_decide(session: AsyncSession) -> None:
     action = await make_action(session, team.account)
     opt = await first_option(session, action)
     with pytest.raises(PermissionDenied, match="Only approvers and admins can approve actions; you are a viewer"):
-        await approve(session, account=team.account, member=team.vic, action_id=action.id, option_id=opt.id, now=NOW)
+        await approve(session, account=team.account, member=team.vic, action_id=action.id, option_id=opt.id, now=NOW, settings=settings_for())
     with pytest.raises(PermissionDenied, match="can skip actions"):
         await skip(session, account=team.account, member=team.vic, action_id=action.id, now=NOW)
     assert await count_records(session, action.id, "approved", "skipped", "approval") == 0
@@ -213,10 +214,10 @@ async def test_payroll_needs_an_admin(session: AsyncSession, action_type: str) -
     action = await make_action(session, team.account, action_type, amount="800", options=[option("confirm_plan", {"steps": []})])
     opt = await first_option(session, action)
     with pytest.raises(PermissionDenied, match="Payroll actions need an admin's approval, always"):
-        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW)
+        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW, settings=settings_for())
     with pytest.raises(PermissionDenied, match="Payroll actions need an admin's approval"):
         await skip(session, account=team.account, member=team.li, action_id=action.id, now=NOW)
-    decision = await approve(session, account=team.account, member=team.ada, action_id=action.id, option_id=opt.id, now=NOW)
+    decision = await approve(session, account=team.account, member=team.ada, action_id=action.id, option_id=opt.id, now=NOW, settings=settings_for())
     assert decision.outcome == "approved" and decision.decided_by == "@ada"
 
 
@@ -226,11 +227,11 @@ async def test_an_action_of_another_account_is_not_found(session: AsyncSession) 
     theirs = await make_action(session, other.account)
     opt = await first_option(session, theirs)
     with pytest.raises(NotFound, match=f"There is no action `{theirs.id}` in this account"):
-        await approve(session, account=acme.account, member=acme.maria, action_id=theirs.id, option_id=opt.id, now=NOW)
+        await approve(session, account=acme.account, member=acme.maria, action_id=theirs.id, option_id=opt.id, now=NOW, settings=settings_for())
     with pytest.raises(NotFound):
         await skip(session, account=acme.account, member=acme.ada, action_id=theirs.id, now=NOW)
     with pytest.raises(PermissionDenied, match="not a member of this account"):  # their member, our account
-        await approve(session, account=acme.account, member=other.maria, action_id=theirs.id, option_id=opt.id, now=NOW)
+        await approve(session, account=acme.account, member=other.maria, action_id=theirs.id, option_id=opt.id, now=NOW, settings=settings_for())
     await session.refresh(theirs)
     assert theirs.status == ActionStatus.PENDING
 
@@ -241,14 +242,14 @@ async def test_superseded_and_expired_actions_are_closed_by_tamio(session: Async
     decided = await make_action(session, team.account)
     stale = await make_action(session, team.account, expires_at=later(30))
     fresh = await make_action(session, team.account, expires_at=later(60 * 48))
-    await approve(session, account=team.account, member=team.maria, action_id=decided.id, option_id=(await first_option(session, decided)).id, now=NOW)
+    await approve(session, account=team.account, member=team.maria, action_id=decided.id, option_id=(await first_option(session, decided)).id, now=NOW, settings=settings_for())
 
     closed = await supersede(session, account=team.account, action_id=old.id, now=NOW, reason="its alert resolved")
     assert closed is not None and closed.outcome == "superseded" and closed.message == "This action was superseded: its alert resolved."
     assert await supersede(session, account=team.account, action_id=decided.id, now=NOW) is None  # a person decided first
 
     with pytest.raises(AlreadyDecided, match="expired"):  # past its deadline, nobody can approve it
-        await approve(session, account=team.account, member=team.li, action_id=stale.id, option_id=(await first_option(session, stale)).id, now=later(31))
+        await approve(session, account=team.account, member=team.li, action_id=stale.id, option_id=(await first_option(session, stale)).id, now=later(31), settings=settings_for())
     expired = await expire_due(session, account=team.account, now=later(31))
     assert [d.action_id for d in expired] == [stale.id]
     statuses = {a.id: a.status for a in (await session.execute(select(PreparedAction).where(PreparedAction.user_id == team.account.id))).scalars()}
@@ -261,7 +262,7 @@ async def test_superseded_and_expired_actions_are_closed_by_tamio(session: Async
 async def test_without_an_exchange_rate_dual_control_applies(session: AsyncSession) -> None:
     team = await Team.open(session)
     action = await make_action(session, team.account, amount="50", currency="GBP")  # no GBP rate: the amount cannot be checked
-    decision = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=(await first_option(session, action)).id, now=NOW)
+    decision = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=(await first_option(session, action)).id, now=NOW, settings=settings_for())
     assert (decision.outcome, decision.approvals_required) == ("awaiting_second_approval", 2)
     assert "no exchange rate to compare it with the $10,000.00 limit" in decision.message
 
@@ -273,11 +274,11 @@ async def test_a_large_payroll_takes_an_admin_first_then_an_approver(session: As
     action = await make_action(session, team.account, "payroll_contingency", amount="42000", options=[option("confirm_plan", {"steps": []})])
     opt = await first_option(session, action)
     with pytest.raises(PermissionDenied, match="Payroll actions need an admin's approval, always"):
-        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW)
-    first = await approve(session, account=team.account, member=team.ada, action_id=action.id, option_id=opt.id, now=NOW)
+        await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW, settings=settings_for())
+    first = await approve(session, account=team.account, member=team.ada, action_id=action.id, option_id=opt.id, now=NOW, settings=settings_for())
     assert (first.outcome, first.approvals_given, first.approvals_required) == ("awaiting_second_approval", 1, 2)
     with pytest.raises(PermissionDenied, match="Payroll actions need an admin's approval"):
         await skip(session, account=team.account, member=team.li, action_id=action.id, now=NOW)
-    second = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW)
+    second = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW, settings=settings_for())
     assert second.outcome == "approved" and second.approvals_given == 2
     assert await count_records(session, action.id, "approved") == 1

@@ -153,7 +153,7 @@ async def test_sums_are_exact_at_the_limit(session: AsyncSession) -> None:
 
 async def test_database_errors_carry_no_row_values(session: AsyncSession) -> None:
     """Finding: database errors were logged with their SQL parameters (row values)."""
-    account = await open_account(session, name="Acme Ltd", base_currency="USD")
+    account = await open_account(session, name="Acme Ltd", base_currency="USD", now=at(TODAY))
     await session.commit()
     private = "IBAN DE89 3704 0044 0532 0130 00"
     session.add(Account(id=account.id, name=private, base_currency="USD", timezone="UTC"))

@@ -184,7 +184,7 @@ async def test_two_approved_actions_on_the_same_payment_only_the_first_takes_eff
             option("delay_payment", {"schedule_ids": [schedule.id], "new_date": "2027-03-01", "notify_vendor": False}, amount="2500")])
         for action in (first, second):
             opt = (await session.execute(select(ActionOption).where(ActionOption.action_id == action.id))).scalar_one()
-            await lifecycle.approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW)
+            await lifecycle.approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW, settings=settings_for())
         account_id = team.account.id
     settings = settings_for()
     assert (await execute_action(session_factory, account_id=account_id, action_id=first.id, now=NOW, settings=settings)).status == "executed"
@@ -209,7 +209,7 @@ async def test_a_conflicts_link_supersedes_the_other_action_too(session_factory:
         session.add(LinkedAction(user_id=team.account.id, source_action_id=theirs.id, target_action_id=mine.id,
                                  link_type=LinkType.CONFLICTS, group_id=mine.id, reason="one delays a payment the other makes"))
         opt = (await session.execute(select(ActionOption).where(ActionOption.action_id == mine.id))).scalar_one()
-        await lifecycle.approve(session, account=team.account, member=team.maria, action_id=mine.id, option_id=opt.id, now=NOW)
+        await lifecycle.approve(session, account=team.account, member=team.maria, action_id=mine.id, option_id=opt.id, now=NOW, settings=settings_for())
         account_id = team.account.id
     await execute_action(session_factory, account_id=account_id, action_id=mine.id, now=NOW, settings=settings_for())
     async with session_factory() as session:

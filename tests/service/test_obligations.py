@@ -59,7 +59,7 @@ async def test_regeneration_is_idempotent_and_replaces_only_future_unpaid(sessio
     client = await books.client("Beta LLC", "1000", books.every("monthly", date(2026, 12, 15), day=15))
     agreement = await only_agreement(session, client_id=client.id)
     first = await schedules_of(session, agreement.id)
-    await record_payment(session, account=books.account, amount=Decimal("1000"), currency="USD", payment_date=date(2026, 12, 15), schedule=first[0])
+    await record_payment(session, account=books.account, amount=Decimal("1000"), currency="USD", payment_date=date(2026, 12, 15), schedule=first[0], now=at(date(2026, 12, 15)))
     later = ObligationService(session, account=books.account, settings=books.settings, today=date(2026, 12, 20), now=at(date(2026, 12, 20)))
     assert await later.generate_schedules(agreement) > 0  # extends the horizon by a month
     assert await later.generate_schedules(agreement) == 0  # running it twice changes nothing
@@ -89,7 +89,7 @@ async def test_payments_move_the_schedule_and_record_variance(session: AsyncSess
     await books.cash("Operating", "10000")
     client = await books.client("Acme Corp", "5000", books.every("once", date(2026, 12, 5)))
     schedule = (await schedules_of(session, (await only_agreement(session, client_id=client.id)).id))[0]
-    outcome = await record_payment(session, account=books.account, amount=Decimal(paid), currency="USD", payment_date=date(2026, 12, 6), schedule=schedule)
+    outcome = await record_payment(session, account=books.account, amount=Decimal(paid), currency="USD", payment_date=date(2026, 12, 6), schedule=schedule, now=at(date(2026, 12, 6)))
     assert schedule.status == status
     assert outcome.payment.variance_vs_expected == Decimal(variance)
 
@@ -98,9 +98,9 @@ async def test_a_payment_without_a_schedule_pays_the_oldest_open_month_first(ses
     books = await Books.open(session, today=TODAY)
     await books.cash("Operating", "10000")
     client = await books.client("Acme Corp", "5000", books.every("monthly", date(2026, 12, 5), day=5))
-    first = await record_payment(session, account=books.account, amount=Decimal("4990"), currency="USD", payment_date=date(2026, 12, 9), counterparty=client)
+    first = await record_payment(session, account=books.account, amount=Decimal("4990"), currency="USD", payment_date=date(2026, 12, 9), counterparty=client, now=at(date(2026, 12, 9)))
     assert first.schedule is not None and first.schedule.due_date == date(2026, 12, 5) and first.schedule.status == ScheduleStatus.PARTIALLY_PAID
-    rest = await record_payment(session, account=books.account, amount=Decimal("77"), currency="USD", payment_date=date(2026, 12, 9), counterparty=client)
+    rest = await record_payment(session, account=books.account, amount=Decimal("77"), currency="USD", payment_date=date(2026, 12, 9), counterparty=client, now=at(date(2026, 12, 9)))
     assert [(p.schedule.due_date if p.schedule else None, p.amount) for p in rest.parts] == [
         (date(2026, 12, 5), Decimal("10")), (date(2027, 1, 5), Decimal("67")),
     ]

@@ -65,7 +65,7 @@ async def test_a_payment_by_client_pays_the_oldest_open_invoice_first_and_leaves
     acme = await books.client("Acme Corp", "5000", books.every("once", date(2026, 12, 21)))  # not yet due
     october = await invoice(books, acme, "5000", date(2026, 10, 1), "INV-1041")
     november = await invoice(books, acme, "5000", date(2026, 11, 1), "INV-1042")
-    outcome = await record_payment(session, account=books.account, amount=Decimal("7000"), currency="USD", payment_date=TODAY, counterparty=acme)
+    outcome = await record_payment(session, account=books.account, amount=Decimal("7000"), currency="USD", payment_date=TODAY, counterparty=acme, now=at(TODAY))
     assert [(p.schedule.id if p.schedule else None, p.amount) for p in outcome.parts] == [(october.id, Decimal("5000")), (november.id, Decimal("2000"))]
     assert (october.status, november.status, november.paid_amount) == (ScheduleStatus.PAID, ScheduleStatus.PARTIALLY_PAID, Decimal("2000"))
     assert [p.variance_vs_expected for p in outcome.payments] == [Decimal("0"), Decimal("-3000")] and outcome.overpaid == 0
@@ -85,7 +85,7 @@ async def test_a_client_who_pays_20_days_late_is_learned_as_20_days_late(session
         due = date(2026, month, 5)
         paid_on = due + timedelta(days=20)
         await ObligationService(session, account=books.account, settings=SCHEDULE_PATH, today=paid_on, now=at(paid_on)).extend_horizon()
-        await record_payment(session, account=books.account, amount=Decimal("5000"), currency="USD", payment_date=paid_on, counterparty=acme)
+        await record_payment(session, account=books.account, amount=Decimal("5000"), currency="USD", payment_date=paid_on, counterparty=acme, now=at(paid_on))
         await session.refresh(acme)
         # One payment counts for little against the due date (the account's only history): then 20.
         assert (17 if month == 1 else 19) <= acme.avg_payment_delay_days <= 20, (month, acme.avg_payment_delay_days)
@@ -101,7 +101,7 @@ async def test_a_payment_two_months_late_still_pays_its_invoice(session: AsyncSe
     books = await Books.open(session, today=TODAY)
     await books.cash("Operating", "0")
     slow = await books.client("Slow Co", "8000", books.every("once", date(2026, 10, 1)))
-    outcome = await record_payment(session, account=books.account, amount=Decimal("8000"), currency="USD", payment_date=TODAY, counterparty=slow)
+    outcome = await record_payment(session, account=books.account, amount=Decimal("8000"), currency="USD", payment_date=TODAY, counterparty=slow, now=at(TODAY))
     assert outcome.matched and outcome.schedule is not None and outcome.schedule.status == ScheduleStatus.PAID
     await session.refresh(slow)
     # No day cut-off: one payment 67 days late is learned as that (shrunk a little toward the due date).
@@ -119,18 +119,18 @@ async def test_an_invoice_reference_pays_that_invoice_whichever_is_older(session
     assert agreement is not None
     agreement.import_key = "xero:9b1e6c4a-0001"
     by_number = await record_payment(session, account=books.account, amount=Decimal("5000"), currency="USD", payment_date=TODAY,
-                                     counterparty=acme, invoice="inv-1042")
+                                     counterparty=acme, invoice="inv-1042", now=at(TODAY))
     assert by_number.schedule is numbered and numbered.status == ScheduleStatus.PAID
     by_xero_id = await record_payment(session, account=books.account, amount=Decimal("700"), currency="USD", payment_date=TODAY,
-                                      counterparty=acme, invoice="9B1E6C4A-0001")
+                                      counterparty=acme, invoice="9B1E6C4A-0001", now=at(TODAY))
     assert by_xero_id.schedule is xero
     by_due_date = await record_payment(session, account=books.account, amount=Decimal("400"), currency="USD", payment_date=TODAY,
-                                       counterparty=acme, invoice="2026-12-01")
+                                       counterparty=acme, invoice="2026-12-01", now=at(TODAY))
     assert by_due_date.schedule is not None and by_due_date.schedule.due_date == date(2026, 12, 1)
     assert by_due_date.schedule.status == ScheduleStatus.PARTIALLY_PAID and by_due_date.payment.variance_vs_expected == Decimal("-600")
     # A payment larger than the invoice it names is an overpayment on that invoice, not on the others.
     over = await record_payment(session, account=books.account, amount=Decimal("900"), currency="USD", payment_date=TODAY,
-                                counterparty=acme, invoice="2026-12-01")
+                                counterparty=acme, invoice="2026-12-01", now=at(TODAY))
     assert (over.overpaid, over.payment.variance_vs_expected, len(over.parts)) == (Decimal("300"), Decimal("300"), 1)
 
 
@@ -139,12 +139,12 @@ async def test_an_unknown_or_settled_reference_says_which_invoices_are_open(sess
     acme = await books.client("Acme Corp", "1000", books.every("once", date(2026, 12, 1)))
     await invoice(books, acme, "5000", date(2026, 12, 3), "INV-1042")
     with pytest.raises(NotFound) as missing:
-        await record_payment(session, account=books.account, amount=Decimal("10"), currency="USD", payment_date=TODAY, counterparty=acme, invoice="INV-9")
+        await record_payment(session, account=books.account, amount=Decimal("10"), currency="USD", payment_date=TODAY, counterparty=acme, invoice="INV-9", now=at(TODAY))
     assert str(missing.value).startswith("Acme Corp has no open invoice `INV-9`. Open: 2026-12-01 (due Tue 1 Dec 2026, $1,000.00 open) and "
                                          "INV-1042 (due Thu 3 Dec 2026, $5,000.00 open).")
-    await record_payment(session, account=books.account, amount=Decimal("5000"), currency="USD", payment_date=TODAY, counterparty=acme, invoice="INV-1042")
+    await record_payment(session, account=books.account, amount=Decimal("5000"), currency="USD", payment_date=TODAY, counterparty=acme, invoice="INV-1042", now=at(TODAY))
     with pytest.raises(ValidationError, match="INV-1042 of Acme Corp is already paid"):
-        await record_payment(session, account=books.account, amount=Decimal("10"), currency="USD", payment_date=TODAY, counterparty=acme, invoice="INV-1042")
+        await record_payment(session, account=books.account, amount=Decimal("10"), currency="USD", payment_date=TODAY, counterparty=acme, invoice="INV-1042", now=at(TODAY))
     assert (await session.execute(select(PaymentEvent.amount))).scalars().all() == [Decimal("5000")]  # nothing half-written
 
 
@@ -152,9 +152,9 @@ async def test_overpayments_and_payments_with_nothing_open_are_kept_and_reported
     books = await Books.open(session, today=TODAY)
     await books.cash("Operating", "0")
     acme = await books.client("Acme Corp", "5000", books.every("once", date(2026, 12, 1)))
-    over = await record_payment(session, account=books.account, amount=Decimal("6500"), currency="USD", payment_date=TODAY, counterparty=acme)
+    over = await record_payment(session, account=books.account, amount=Decimal("6500"), currency="USD", payment_date=TODAY, counterparty=acme, now=at(TODAY))
     assert (over.overpaid, over.payment.variance_vs_expected, over.schedule is not None) == (Decimal("1500"), Decimal("1500"), True)
-    stray = await record_payment(session, account=books.account, amount=Decimal("77"), currency="USD", payment_date=TODAY, counterparty=acme)
+    stray = await record_payment(session, account=books.account, amount=Decimal("77"), currency="USD", payment_date=TODAY, counterparty=acme, now=at(TODAY))
     assert not stray.matched and stray.payment.schedule_id is None and stray.payment.client_id == acme.id
     assert await cash(session) == Decimal("6577")  # nothing dropped
     snapshot = await load_snapshot(session, books.account.id, today=TODAY, now=at(TODAY), settings=SCHEDULE_PATH)
@@ -168,7 +168,7 @@ async def test_a_payment_in_another_currency_settles_exactly_what_was_owed(sessi
     await books.cash("Operating", "0")
     acme = await books.client("Acme Corp", "1000", books.every("once", date(2026, 11, 20)))  # USD
     await invoice(books, acme, "333.33", date(2026, 11, 25))
-    outcome = await record_payment(session, account=books.account, amount=Decimal("1066.66"), currency="EUR", payment_date=TODAY, counterparty=acme)
+    outcome = await record_payment(session, account=books.account, amount=Decimal("1066.66"), currency="EUR", payment_date=TODAY, counterparty=acme, now=at(TODAY))
     assert [p.amount for p in outcome.parts] == [Decimal("800.00"), Decimal("266.66")]
     assert [p.schedule.status for p in outcome.parts if p.schedule] == [ScheduleStatus.PAID, ScheduleStatus.PAID]
     assert outcome.overpaid == 0 and [p.variance_vs_expected for p in outcome.payments] == [Decimal("0"), Decimal("0")]

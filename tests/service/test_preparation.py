@@ -300,10 +300,10 @@ async def test_a_plan_to_collect_before_payroll_emails_each_client_and_queues_pa
     async with session_factory() as session:
         books = await short_of_payroll(session, usual_delay=40)
         _, action, [option] = await payroll_plan(session, books)
-        admin = await ensure_member(session, account_id=books.account.id, slack_user_id="UADA", display_name="ada", role=Role.ADMIN)
-        await approve(session, account=books.account, member=admin, action_id=action.id, option_id=option.id, now=NOW)
-        second = await ensure_member(session, account_id=books.account.id, slack_user_id="UBEA", display_name="bea", role=Role.ADMIN)
-        decision = await approve(session, account=books.account, member=second, action_id=action.id, option_id=option.id, now=NOW)
+        admin = await ensure_member(session, account_id=books.account.id, slack_user_id="UADA", display_name="ada", role=Role.ADMIN, now=NOW)
+        await approve(session, account=books.account, member=admin, action_id=action.id, option_id=option.id, now=NOW, settings=settings_for())
+        second = await ensure_member(session, account_id=books.account.id, slack_user_id="UBEA", display_name="bea", role=Role.ADMIN, now=NOW)
+        decision = await approve(session, account=books.account, member=second, action_id=action.id, option_id=option.id, now=NOW, settings=settings_for())
         assert decision.outcome == "approved"  # 60,000 of payroll: two admins
         await session.commit()
         account_id, payroll_id = books.account.id, option.params["payroll_schedule_id"]

@@ -79,7 +79,7 @@ async def test_every_change_to_money_data_asks_for_a_refresh_in_its_transaction(
 
 async def test_a_rolled_back_change_asks_for_nothing(session_factory: async_sessionmaker[AsyncSession]) -> None:
     async with session_factory() as db, db.begin():
-        account = await create_account(db, name="Acme Ltd", base_currency="USD")
+        account = await create_account(db, name="Acme Ltd", base_currency="USD", now=NOW)
     async with session_factory() as db, db.begin():
         await db.execute(RefreshRequest.__table__.delete())
     async with session_factory() as db:
@@ -92,7 +92,7 @@ async def test_a_rolled_back_change_asks_for_nothing(session_factory: async_sess
 
 async def test_a_request_that_came_in_while_the_run_ran_stays_for_the_next_drain(session_factory: async_sessionmaker[AsyncSession]) -> None:
     async with session_factory() as db, db.begin():
-        account = await create_account(db, name="Acme Ltd", base_currency="USD")
+        account = await create_account(db, name="Acme Ltd", base_currency="USD", now=NOW)
         await _balance(db, account)
     async with session_factory() as db:
         seen = await refresh.current(db, account_id=account.id)
@@ -111,7 +111,7 @@ async def test_a_request_that_came_in_while_the_run_ran_stays_for_the_next_drain
 @pytest.mark.backends("pg")
 async def test_replicas_take_turns_on_an_account(session_factory: async_sessionmaker[AsyncSession]) -> None:
     async with session_factory() as db, db.begin():
-        account = await create_account(db, name="Acme Ltd", base_currency="USD")
+        account = await create_account(db, name="Acme Ltd", base_currency="USD", now=NOW)
     async with session_factory() as first, first.begin():
         assert await refresh.take_turn(first, account_id=account.id)
         async with session_factory() as second, second.begin():

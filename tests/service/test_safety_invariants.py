@@ -101,7 +101,7 @@ async def test_the_delay_executor_refuses_payroll_and_tax_whatever_the_option_sa
                               "notify_vendor": True, "emails": [{"vendor_id": crew.id, "subject": "Later?", "body": "Could we pay later?"}]},
             amount="8000", counterparty_type="expense_bucket", counterparty_id=crew.id)])
         opt = await first_option(session, forged)
-        await lifecycle.approve(session, account=team.account, member=team.ada, action_id=forged.id, option_id=opt.id, now=NOW)
+        await lifecycle.approve(session, account=team.account, member=team.ada, action_id=forged.id, option_id=opt.id, now=NOW, settings=settings_for())
         account_id = team.account.id
     outcome = await execute_action(session_factory, account_id=account_id, action_id=forged.id, now=NOW, settings=settings_for(1))
     assert outcome.status == "failed"
@@ -137,13 +137,13 @@ async def test_dual_control_measures_the_money_the_chosen_option_moves(session: 
     ])
     delay, draw = (await session.execute(select(ActionOption).where(ActionOption.action_id == shortfall.id)
                                          .order_by(ActionOption.rank))).scalars().all()
-    one = await lifecycle.approve(session, account=team.account, member=team.maria, action_id=shortfall.id, option_id=delay.id, now=NOW)
+    one = await lifecycle.approve(session, account=team.account, member=team.maria, action_id=shortfall.id, option_id=delay.id, now=NOW, settings=settings_for())
     assert (one.outcome, one.approvals_required) == ("approved", 1)
 
     other = await make_action(session, team.account, "payment_prioritization", amount="2500", options=[
         option("credit_draw", {"cash_account_id": "cash_x", "amount": "26000"}, title="Draw $26,000", amount="26000")])
     first = await lifecycle.approve(session, account=team.account, member=team.maria, action_id=other.id,
-                                    option_id=(await first_option(session, other)).id, now=NOW)
+                                    option_id=(await first_option(session, other)).id, now=NOW, settings=settings_for())
     assert (first.outcome, first.approvals_given, first.approvals_required) == ("awaiting_second_approval", 1, 2)
     assert draw.amount == Decimal("26000")
 
@@ -181,9 +181,9 @@ async def _business(url: str, spec: dict[str, object]) -> None:
         sessions = make_session_factory(engine, secret_for_tests())
         settings = settings_for(1)  # no mail server: emails fail and wait for a retry, nothing else does
         async with sessions() as session, session.begin():
-            account = await open_account(session, name=f"Safety {next(_names)}", base_currency="USD")
+            account = await open_account(session, name=f"Safety {next(_names)}", base_currency="USD", now=NOW)
             account.dual_approval_threshold = Decimal(spec["dual"])  # type: ignore[call-overload]
-            admin = await ensure_member(session, account_id=account.id, slack_user_id=f"UA{account.id[-6:]}", display_name="ada", role="admin")  # type: ignore[arg-type]
+            admin = await ensure_member(session, account_id=account.id, slack_user_id=f"UA{account.id[-6:]}", display_name="ada", role="admin", now=NOW)  # type: ignore[arg-type]
             service = CounterpartyService(session, account=account, settings=settings, today=MONDAY, now=AT)
             from tamio.data.service import set_balance
 

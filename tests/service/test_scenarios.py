@@ -280,7 +280,7 @@ async def test_saved_scenarios_are_kept_per_account_and_audited(session: AsyncSe
     again = await save_scenario(session, account=books.account, name="acme LATE", scenario=Scenario(changes=[Lose(name="Acme Corp")]),
                                 actor="U1", now=at(MONDAY))
     assert again.id == saved.id and again.changes == [{"kind": "lose", "name": "Acme Corp"}]
-    await delete_scenario(session, account=books.account, scenario=again, actor="U1")
+    await delete_scenario(session, account=books.account, scenario=again, actor="U1", now=at(MONDAY))
     assert await list_scenarios(session, account_id=books.account.id) == []
     kinds = (await session.execute(select(AuditLog.action).where(AuditLog.entity_type == "scenario").order_by(AuditLog.seq))).scalars().all()
     assert list(kinds) == ["create", "update", "delete"]

@@ -20,8 +20,8 @@ NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
 async def test_a_change_is_made_once_and_audited_with_who_made_it(session: AsyncSession) -> None:
-    account = await create_account(session, name="Acme Ltd", base_currency="USD")
-    admin = await ensure_member(session, account_id=account.id, slack_user_id="UADMIN", role=Role.ADMIN)
+    account = await create_account(session, name="Acme Ltd", base_currency="USD", now=NOW)
+    admin = await ensure_member(session, account_id=account.id, slack_user_id="UADMIN", role=Role.ADMIN, now=NOW)
     changed = await change_settings(session, account=account, member=admin, now=NOW,
                                     changes={"timezone": "Europe/Paris", "late_payment_threshold_days": 10})
     assert changed == {"timezone": ("UTC", "Europe/Paris"), "late_payment_threshold_days": (7, 10)}
@@ -32,9 +32,9 @@ async def test_a_change_is_made_once_and_audited_with_who_made_it(session: Async
 
 
 async def test_only_admins_and_only_valid_values(session: AsyncSession) -> None:
-    account = await create_account(session, name="Acme Ltd", base_currency="USD")
-    approver = await ensure_member(session, account_id=account.id, slack_user_id="UAPP", role=Role.APPROVER)
-    admin = await ensure_member(session, account_id=account.id, slack_user_id="UADMIN", role=Role.ADMIN)
+    account = await create_account(session, name="Acme Ltd", base_currency="USD", now=NOW)
+    approver = await ensure_member(session, account_id=account.id, slack_user_id="UAPP", role=Role.APPROVER, now=NOW)
+    admin = await ensure_member(session, account_id=account.id, slack_user_id="UADMIN", role=Role.ADMIN, now=NOW)
     with pytest.raises(PermissionDenied, match="Only admins can change settings."):
         await change_settings(session, account=account, member=approver, now=NOW, changes={"timezone": "Europe/Paris"})
     with pytest.raises(ValidationError, match="time zone `Mars/Olympus`"):

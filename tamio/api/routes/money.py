@@ -139,7 +139,7 @@ async def add_exchange_rate(call: Call) -> RateOut:
     base, quote = _currency(body.base_currency, "base_currency"), _currency(body.quote_currency, "quote_currency")
     on = body.rate_date or call.today
     await set_account_rate(call.db, account_id=call.account.id, base_currency=base, quote_currency=quote, rate=body.rate,
-                           rate_date=on, actor=call.actor, source="api")
+                           rate_date=on, actor=call.actor, source="api", now=call.now)
     stored = (
         await call.db.execute(
             select(ExchangeRate).where(

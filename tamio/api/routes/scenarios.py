@@ -101,4 +101,4 @@ async def replace_scenario(call: Call) -> ScenarioOut:
 @router.route("DELETE", "/data/scenarios/{scenario_id}", permission=Operation.MANAGE_DATA, status=204, summary="Delete a scenario")
 async def delete_saved_scenario(call: Call) -> None:
     saved = await get_scenario_by_id(call.db, account_id=call.account.id, scenario_id=call.path["scenario_id"])
-    await delete_scenario(call.db, account=call.account, scenario=saved, actor=call.actor)
+    await delete_scenario(call.db, account=call.account, scenario=saved, actor=call.actor, now=call.now)

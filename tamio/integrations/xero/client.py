@@ -7,7 +7,8 @@ keeps each organisation under 60 calls a minute, a 429 is waited out (``Retry-Af
 retried, and after ``max_retries`` (or on the daily limit) it raises ``RateLimited`` so the sync
 can stop and resume later. Amounts are parsed as ``Decimal`` straight from the JSON text.
 
-    adapter = XeroAdapter(session, tenant_id=None, access_token=None, client_id=..., client_secret=...)
+    adapter = XeroAdapter(session, tenant_id=None, access_token=None, client_id=..., client_secret=...,
+                          now=clock)
     tokens = await adapter.connect(code, redirect_uri)        # the OAuth callback
     adapter.use_tenant(choose_tenant(await adapter.connections()).tenant_id)
     contacts, has_more = await adapter.pull_contacts(since=None, page=1)
@@ -21,7 +22,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -56,10 +57,6 @@ PAGE_SIZE = 100  # Xero's page size; a shorter page is the last one
 DEFAULT_RETRY_AFTER = 60.0  # when a 429 comes without a usable Retry-After
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class XeroAdapter:
     integration_type = "xero"
 
@@ -75,7 +72,7 @@ class XeroAdapter:
         identity_base: str = oauth.IDENTITY_BASE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        now: Callable[[], datetime] = _utc_now,
+        now: Callable[[], datetime],
         max_calls_per_minute: int = 60,
         max_retries: int = 5,
         max_retry_wait: float = 120.0,

@@ -24,7 +24,6 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.config import Settings
-from tamio.db import utcnow
 from tamio.errors import TamioError, ValidationError
 from tamio.integrations.connections import choose_organisation, require_connection, save_connection
 from tamio.integrations.crypto import TokenCipher
@@ -117,7 +116,7 @@ def _boundary(handler: Handler) -> Handler:
 
 
 def install(
-    app: web.Application, settings: Settings, session_factory: async_sessionmaker[AsyncSession], *, clock: Clock = utcnow
+    app: web.Application, settings: Settings, session_factory: async_sessionmaker[AsyncSession], *, clock: Clock
 ) -> None:
     """Add the Xero callback routes to the server's aiohttp application (a server without Xero
     configured still starts; the routes then explain what is missing)."""
