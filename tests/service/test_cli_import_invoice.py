@@ -83,7 +83,7 @@ def test_an_overdue_invoice_imported_with_its_number_is_what_paid_for_matches(ta
 
     code, out, err = tamio("paid", "Acme", "5000", "--for", "INV-2")
     assert code == 0, err
-    assert out.splitlines()[1:] == ["  $5,000.00 to INV-2, due 20 Nov 2026 (now paid)"]  # the second, not the oldest
+    assert out.splitlines()[1:] == ["  $5,000.00 to INV-2, due Fri 20 Nov 2026 (now paid)"]  # the second, not the oldest
     assert schedules(tmp_path) == [("INV-1", "2026-11-20", "overdue"), ("INV-2", "2026-11-20", "paid")]
     assert "$5,000.00" in tamio("balance", "list")[1]
     after = forecast(tamio)

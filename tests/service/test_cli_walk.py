@@ -70,7 +70,7 @@ def test_an_approved_action_whose_email_failed_is_carried_out_by_jobs_run_execut
     shown = json.loads(tamio("actions", "show", delay["id"], "--json", now=NOW + timedelta(hours=1))[1])
     assert shown["status"] == "executed"
     code, out, _ = tamio("history", "Cloud Host", now=NOW + timedelta(hours=1))
-    assert "Delayed $2,500.00 from 2026-12-20" in out
+    assert "Asked to delay $2,500.00 from 2026-12-20" in out  # a request until the vendor agrees
 
 
 def test_a_backtest_with_its_dates_reversed_names_yesterday_not_the_to_date(tamio: Tamio) -> None:
