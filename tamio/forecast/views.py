@@ -23,11 +23,11 @@ def render_table(forecast: Forecast, *, account_name: str = "") -> str:
         f"Today {format_money(forecast.opening_balance, cur)} · Lowest {format_money(forecast.lowest_closing_balance, cur)} "
         f"in the week of {day_text(forecast.lowest_week_start)} · Runway: {describe_runway(forecast)}",
         "",
-        f"{'Week':<8}{'In':>16}{'Out':>16}{'Close':>18}{'Low':>18}{'High':>18}  Conf",
+        f"{'Week':<10}{'In':>16}{'Out':>16}{'Close':>18}{'Low':>18}{'High':>18}  Conf",
     ]
     for week in forecast.weeks:
         lines.append(
-            f"{day_text(week.start)}  {format_money(week.inflows, cur):>16}{format_money(-week.outflows, cur):>16}"
+            f"{day_text(week.start):<10}{format_money(week.inflows, cur):>16}{format_money(-week.outflows, cur):>16}"
             f"{format_money(week.closing_balance, cur):>18}{format_money(week.low, cur):>18}{format_money(week.high, cur):>18}  {week.confidence}"
         )
     return "\n".join(lines)
