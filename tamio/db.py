@@ -31,7 +31,6 @@ on both, with three rules that FIELD_NOTES.md measured:
 from __future__ import annotations
 
 import functools
-
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation

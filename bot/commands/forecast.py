@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.common import day_label, image
 from bot.blocks.forecast import fallback_text, forecast_blocks, share_value
 from bot.commands import parse
-from bot.forecasting import ChartRefused, chart_ready, draw, load_forecast, open_dm, upload_chart
+from bot.forecasting import ChartRefused, chart_ready, draw, forecast_now, open_dm, upload_chart
 from bot.replies import reply
 from bot.runtime import Scope
 
@@ -47,8 +47,7 @@ async def chart_in_dm(scope: Scope, png: bytes, *, title: str, weeks: int) -> tu
 
 
 async def send_forecast(scope: Scope, weeks: int) -> None:
-    forecast = await load_forecast(scope.db, account=scope.account, settings=scope.settings, today=scope.today, now=scope.now, weeks=weeks)
-    await scope.commit()
+    forecast = await forecast_now(scope, weeks=weeks)
     title = f"Cash forecast · {weeks} weeks from {day_label(forecast.as_of)}"
     png = await draw(forecast, title=title)
     file_id, chart = await chart_in_dm(scope, png, title=title, weeks=weeks)

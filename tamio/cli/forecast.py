@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from tamio.cli.context import CliContext
-from tamio.forecast.service import calculate_forecast
+from tamio.forecast.service import forecast_for_account
 from tamio.forecast.views import render_table
 
 
@@ -40,11 +40,9 @@ def register(sub: Any) -> None:
 async def _forecast(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
         account = await ctx.account(session)
-        today = ctx.today(account)
-        as_of = args.as_of or today
-        forecast = await calculate_forecast(
-            session, account.id, as_of=as_of, weeks=args.weeks, settings=ctx.settings, today=today, now=ctx.now
-        )
+    forecast = await forecast_for_account(
+        ctx.sessions, account.id, today=ctx.today(account), now=ctx.now, settings=ctx.settings, weeks=args.weeks, as_of=args.as_of
+    )
     if args.json:
         print(json.dumps(forecast.to_json()))
     else:

@@ -243,7 +243,7 @@ async def load_snapshot(
             base_balance=r.base_currency_amount if r.base_currency_amount is not None else r.balance,
             credit_limit=r.credit_limit, drawn_amount=r.drawn_amount or ZERO,
         )
-        for r in await _all(db, 
+        for r in await _all(db,
             select(
                 CashAccount.id, CashAccount.name, _text(CashAccount.account_type), CashAccount.currency, CashAccount.balance,
                 CashAccount.base_currency_amount, CashAccount.credit_limit, CashAccount.drawn_amount,
@@ -258,7 +258,7 @@ async def load_snapshot(
             avg_payment_delay_days=r.avg_payment_delay_days or 0, revenue_percent=r.revenue_percent,
             risk_level=r.risk_level, currency=r.currency,
         )
-        for r in await _all(db, 
+        for r in await _all(db,
             select(
                 Client.id, Client.name, _text(Client.status), _text(Client.relationship_type), Client.avg_payment_delay_days,
                 Client.revenue_percent, _text(Client.risk_level), Client.currency,
@@ -271,7 +271,7 @@ async def load_snapshot(
             payment_terms_days=r.payment_terms_days, flexibility_level=r.flexibility_level,
             criticality=r.criticality,
         )
-        for r in await _all(db, 
+        for r in await _all(db,
             select(
                 ExpenseBucket.id, ExpenseBucket.name, _text(ExpenseBucket.category), _text(ExpenseBucket.status),
                 ExpenseBucket.payment_terms, ExpenseBucket.payment_terms_days, _text(ExpenseBucket.flexibility_level),
@@ -288,7 +288,7 @@ async def load_snapshot(
             vendor_id=r.expense_bucket_id, description=r.description or "", end_date=r.end_date, status=r.status,
             cancelled_at=r.cancelled_at, previous_amount=r.previous_amount, amount_changed_at=r.amount_changed_at,
         )
-        for r in await _all(db, 
+        for r in await _all(db,
             select(
                 oa.id, _text(oa.obligation_type), _text(oa.direction), oa.base_amount, oa.currency, oa.base_currency_amount, _text(oa.frequency),
                 oa.start_date, oa.created_at, oa.client_id, oa.expense_bucket_id, oa.description, oa.end_date, _text(oa.status),
@@ -300,7 +300,7 @@ async def load_snapshot(
     horizon_end = today + timedelta(days=7 * FORECAST_WEEKS - 1)
     os_ = ObligationSchedule
     schedules = []
-    for r in await _all(db, 
+    for r in await _all(db,
         select(
             os_.id, os_.obligation_id, _text(os_.direction), os_.due_date, os_.estimated_amount, os_.base_currency_amount,
             os_.currency, _text(os_.status), os_.paid_amount, os_.paid_base_amount, os_.invoice_number, os_.paid_at,
@@ -333,7 +333,7 @@ async def load_snapshot(
             reference=r.reference, schedule_amount=r.estimated_amount, schedule_currency=r.schedule_currency,
             schedule_status=r.schedule_status, schedule_rate=r.exchange_rate_used,
         )
-        for r in await _all(db, 
+        for r in await _all(db,
             select(
                 pe.id, _text(pe.direction), pe.amount, pe.currency, pe.base_currency_amount, pe.payment_date, _text(pe.status),
                 pe.schedule_id, pe.obligation_id, pe.client_id, pe.expense_bucket_id, pe.variance_vs_expected, pe.reference,

@@ -36,6 +36,7 @@ from tamio.config import Settings
 from tamio.currency.ecb import load_ecb_rates
 from tamio.currency.service import upsert_rates
 from tamio.digest import load_digest
+from tamio.forecast.service import extend_schedules
 from tamio.integrations.xero.scheduled import sync_every_connection
 from tamio.obligations.service import ObligationService
 from tamio.outbox.service import enqueue
@@ -140,6 +141,11 @@ async def morning(db: AsyncSession, account: Account, run: JobRun) -> dict[str, 
     """6 AM for this account: schedules reach the horizon, late ones are overdue, habits, the digest."""
     day = morning_due(timezone=account.timezone, slot=run.slot, every=run.every) or local_today(account, run.now)
     service = ObligationService(db, account=account, settings=run.settings, today=day, actor="scheduler", now=run.now)
+    backfilled = False
+    if run.settings.use_obligation_for_forecast and account.schedules_through is None:
+        # Never backfilled (new, or lines without agreements): reads fall back to its billing lines until now.
+        backfilled = await extend_schedules(db, account_id=account.id, through=service.horizon, settings=run.settings,
+                                            today=day, now=run.now)
     extended = await service.extend_horizon()
     overdue = await service.mark_overdue()
     habits = await refresh_payment_habits(db, account_id=account.id, today=day, now=run.now)
@@ -148,7 +154,7 @@ async def morning(db: AsyncSession, account: Account, run: JobRun) -> dict[str, 
         db, account_id=account.id, kind="digest", channel=account.digest_channel_id, payload=digest.to_json(),
         idempotency_key=digest_key(account.id, day), now=run.now,
     )
-    return {"day": day.isoformat(), "schedules_changed": extended, "overdue": overdue, "delays_changed": len(habits),
+    return {"day": day.isoformat(), "schedules_changed": extended, "backfilled": backfilled, "overdue": overdue, "delays_changed": len(habits),
             "digest": "queued" if queued else "already queued", "quiet": digest.quiet}
 
 

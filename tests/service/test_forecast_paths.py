@@ -25,7 +25,7 @@ from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.db import Base, create_engine, make_session_factory
 from tamio.errors import TamioError
-from tamio.forecast.service import calculate_forecast
+from tamio.forecast.service import calculate_forecast, extend_schedules
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     Direction,
@@ -103,6 +103,10 @@ async def _scenario(url: str, rows: list[dict[str, object]]) -> None:
                 else:
                     category = {"payroll": "payroll", "tax": "tax"}.get(str(row["kind"]), "operating")
                     await service.create_expense(name=f"Vendor {index}", billing=line, category=category)
+            end = AS_OF + timedelta(weeks=13, days=-1)
+            await extend_schedules(session, account_id=account.id, through=end, settings=SCHEDULE_PATH, today=AS_OF,
+                                   now=datetime.combine(AS_OF, time(6), UTC))
+            assert account.schedules_through is not None and account.schedules_through >= end  # read from schedules
             schedules = await calculate_forecast(session, account.id, as_of=AS_OF, settings=SCHEDULE_PATH)
             legacy = await calculate_forecast(session, account.id, as_of=AS_OF, settings=LEGACY_PATH)
             assert schedules.weeks == legacy.weeks, (rows, schedules.weeks, legacy.weeks)
@@ -252,7 +256,10 @@ async def _history(url: str, people_rows: list[dict[str, Any]], vendor_rows: lis
             ]
             today = await _live(session, books, people, suppliers, history)
             legacy_first = await calculate_forecast(session, books.account.id, as_of=today, settings=LEGACY_PATH)
-            schedules = await calculate_forecast(session, books.account.id, as_of=today, settings=SCHEDULE_PATH, today=today, now=NOW)
+            end = today + timedelta(weeks=13, days=-1)
+            await extend_schedules(session, account_id=books.account.id, through=end, settings=SCHEDULE_PATH, today=today, now=NOW)
+            assert books.account.schedules_through is not None and books.account.schedules_through >= end  # read from schedules
+            schedules = await calculate_forecast(session, books.account.id, as_of=today, settings=SCHEDULE_PATH)
             legacy = await calculate_forecast(session, books.account.id, as_of=today, settings=LEGACY_PATH)
             assert schedules.weeks == legacy.weeks == legacy_first.weeks, (people_rows, vendor_rows, history)
             assert schedules.runway_weeks == legacy.runway_weeks
