@@ -42,10 +42,10 @@ from tamio.db import Base, create_engine, make_session_factory  # noqa: E402
 from tamio.detection.engine import evaluate  # noqa: E402
 from tamio.detection.models import DetectionAlert, DetectionType  # noqa: E402
 from tamio.detection.snapshot import load_snapshot  # noqa: E402
+from tamio.obligations.service import horizon_end  # noqa: E402
 from tamio.pipeline import PipelineConfig, run_detection_preparation_cycle  # noqa: E402,F401
 from tamio.preparation.alerts import AlertView  # noqa: E402
 from tamio.preparation.context import load_context  # noqa: E402
-from tamio.obligations.service import horizon_end  # noqa: E402
 from tamio.preparation.engine import AGENTS  # noqa: E402
 from tamio.server_secret import ServerSecret  # noqa: E402
 

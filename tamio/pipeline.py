@@ -10,8 +10,8 @@ the rest of the run completes. The caller commits (jobs and the CLI do, once per
     result = await run_detection_preparation_cycle(db, user_id, PipelineConfig(mode=PipelineMode.CRITICAL))
     result = await run_detection_preparation_cycle(db, user_id, PipelineConfig(skip_preparation=True))
 
-The 5-minute job runs CRITICAL for a batch of accounts in one transaction (``run_critical_cycles``):
-the same outcome per account, with the loading shared.
+The 5-minute job runs CRITICAL for a batch of accounts in one transaction (``run_critical_cycles``),
+the hourly job FULL (``run_cycles``): the same outcome per account, with the loading shared.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.db import utcnow
-from tamio.detection.engine import DetectionEngine, DetectionRun, run_critical_many
+from tamio.detection.engine import DetectionEngine, DetectionRun, run_many
 from tamio.detection.models import CRITICAL_DETECTIONS, AlertStatus, DetectionAlert, DetectionType
 from tamio.errors import NotFound
 from tamio.execution.models import ExecutionAutomationRule
@@ -132,18 +132,32 @@ async def run_critical_cycles(
     settings: Settings,
     trigger: str = "manual",
 ) -> dict[str, PipelineResult]:
-    """``run_detection_preparation_cycle`` in CRITICAL mode for many accounts in one transaction.
+    """``run_detection_preparation_cycle`` in CRITICAL mode for many accounts in one transaction."""
+    return await run_cycles(db, accounts, PipelineConfig(mode=PipelineMode.CRITICAL), today=today, now=now, settings=settings,
+                            trigger=trigger)
+
+
+async def run_cycles(
+    db: AsyncSession,
+    accounts: Sequence[Account],
+    config: PipelineConfig,
+    *,
+    today: Mapping[str, date],
+    now: datetime,
+    settings: Settings,
+    trigger: str = "manual",
+) -> dict[str, PipelineResult]:
+    """``run_detection_preparation_cycle`` for many accounts in one transaction (the 5-minute critical
+    pass, the hourly full one).
 
     Each account ends with what its own cycle would leave (alerts, superseded actions, outbox rows,
     prepared actions, its PipelineRun), but the detection loads for the whole batch at once
-    (``run_critical_many``), and preparation is entered only by accounts with an open alert that has
-    no open action yet (for the others it would find nothing to do), with their preparation contexts
-    loaded together. Whatever fails raises: the caller rolls the batch back and runs its accounts
-    one by one.
+    (``run_many``), and preparation is entered only by accounts with an open alert that has no open
+    action yet (for the others it would find nothing to do), with their preparation contexts loaded
+    together. Whatever fails raises: the caller rolls the batch back and runs its accounts one by one.
     """
-    config = PipelineConfig(mode=PipelineMode.CRITICAL)
     started = time.perf_counter()
-    runs = await run_critical_many(db, {a.id: today[a.id] for a in accounts}, now=now, settings=settings)
+    runs = await run_many(db, {a.id: today[a.id] for a in accounts}, config.types(), now=now, settings=settings)
     detection_ms = _ms(started) // max(1, len(accounts))
     open_ids = [a.id for run in runs.values() for a in run.alerts if a.status in OPEN_ALERT_STATUSES]
     covered = await alerts_with_open_actions(db, open_ids)

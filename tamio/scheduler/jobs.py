@@ -3,7 +3,7 @@
 | job            | when                                   | grace  | work                                          |
 |----------------|----------------------------------------|--------|-----------------------------------------------|
 | critical       | every 5 minutes                        | 4 min  | buffer_breach, payroll_safety, statutory      |
-| pipeline       | hourly                                 | 30 min | expire overdue actions, all twelve detections |
+| pipeline       | hourly (batched like critical)         | 30 min | expire overdue actions, all twelve detections |
 | executions     | every minute                           | 50 s   | resume approved actions, due retries          |
 | morning        | every 15 minutes: accounts at 6 AM     | 3 h    | horizon + overdue, payment habits, digest     |
 | exchange_rates | daily at 16:30 UTC (after the ECB)     | 3 h    | ECB reference rates, or keep the last ones    |
@@ -40,7 +40,13 @@ from tamio.forecast.service import extend_schedules
 from tamio.integrations.xero.scheduled import sync_every_connection
 from tamio.obligations.service import ObligationService
 from tamio.outbox.service import enqueue
-from tamio.pipeline import PipelineConfig, PipelineMode, run_critical_cycles, run_detection_preparation_cycle
+from tamio.pipeline import (
+    PipelineConfig,
+    PipelineMode,
+    run_critical_cycles,
+    run_cycles,
+    run_detection_preparation_cycle,
+)
 from tamio.scheduler.slots import Cadence, morning_due
 from tamio.scheduler.variance import refresh_payment_habits
 
@@ -119,6 +125,21 @@ async def full_pipeline(db: AsyncSession, account: Account, run: JobRun) -> dict
     )
     return {"alerts": result.alerts_detected, "actions": result.actions_prepared, "errors": len(result.errors),
             "expired": len(expired)}
+
+
+async def full_pipeline_many(db: AsyncSession, accounts: list[Account], run: JobRun) -> dict[str, dict[str, Any]]:
+    """``full_pipeline`` for a batch of accounts in one transaction, their loading shared (``run_cycles``)."""
+    from tamio.execution.lifecycle import expire_due
+
+    expired = {a.id: len(await expire_due(db, account=a, now=run.now)) for a in accounts}
+    results = await run_cycles(
+        db, accounts, PipelineConfig(mode=PipelineMode.FULL), today={a.id: local_today(a, run.now) for a in accounts},
+        now=run.now, settings=run.settings, trigger=run.trigger,
+    )
+    return {
+        account_id: {"alerts": r.alerts_detected, "actions": r.actions_prepared, "errors": len(r.errors), "expired": expired[account_id]}
+        for account_id, r in results.items()
+    }
 
 
 async def resume_executions(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
@@ -244,7 +265,7 @@ XERO_DAILY = Cadence(every=timedelta(days=1), grace=timedelta(hours=3), offset=t
 def default_jobs() -> dict[str, Job]:
     return {
         "critical": Job("critical", CRITICAL, for_account=critical_detections, for_accounts=critical_detections_many),
-        "pipeline": Job("pipeline", HOURLY, for_account=full_pipeline),
+        "pipeline": Job("pipeline", HOURLY, for_account=full_pipeline, for_accounts=full_pipeline_many),
         "executions": Job("executions", EVERY_MINUTE, once=resume_executions, shardable=False),
         "morning": Job("morning", MORNING_GRID, for_account=morning, wants=morning_wanted),
         "exchange_rates": Job("exchange_rates", ECB_DAILY, once=exchange_rates, shardable=False),

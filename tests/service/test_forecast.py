@@ -14,7 +14,12 @@ from tamio.config import Settings
 from tamio.data.models import CashAccount, Client
 from tamio.db import read_only
 from tamio.forecast.engine import Forecast
-from tamio.forecast.service import calculate_forecast, calculate_forecast_v2, extend_schedules, forecast_for_account
+from tamio.forecast.service import (
+    calculate_forecast,
+    calculate_forecast_v2,
+    extend_schedules,
+    forecast_for_account,
+)
 from tamio.obligations.backfill import backfill_schedules
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule
 from tamio.obligations.payments import record_payment
