@@ -129,9 +129,9 @@ async def full_pipeline(db: AsyncSession, account: Account, run: JobRun) -> dict
 
 async def full_pipeline_many(db: AsyncSession, accounts: list[Account], run: JobRun) -> dict[str, dict[str, Any]]:
     """``full_pipeline`` for a batch of accounts in one transaction, their loading shared (``run_cycles``)."""
-    from tamio.execution.lifecycle import expire_due
+    from tamio.execution.lifecycle import expire_due_many
 
-    expired = {a.id: len(await expire_due(db, account=a, now=run.now)) for a in accounts}
+    expired = {i: len(d) for i, d in (await expire_due_many(db, accounts=accounts, now=run.now)).items()}
     results = await run_cycles(
         db, accounts, PipelineConfig(mode=PipelineMode.FULL), today={a.id: local_today(a, run.now) for a in accounts},
         now=run.now, settings=run.settings, trigger=run.trigger,
