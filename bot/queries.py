@@ -80,7 +80,8 @@ async def open_alerts(db: AsyncSession, *, account_id: str, limit: int = 100) ->
     stmt = (
         select(DetectionAlert)
         .where(DetectionAlert.user_id == account_id, DetectionAlert.status.in_(OPEN_ALERTS))
-        .order_by(SEVERITY_ORDER, DetectionAlert.due_date.is_(None), DetectionAlert.due_date, DetectionAlert.first_detected_at)
+        .order_by(SEVERITY_ORDER, DetectionAlert.due_date.is_(None), DetectionAlert.due_date, DetectionAlert.first_detected_at,
+                  DetectionAlert.id)  # one run detects many at once: the id keeps every listing in one order
         .limit(limit)
     )
     return list((await db.execute(stmt)).scalars().all())
@@ -91,7 +92,7 @@ async def pending_action_ids(db: AsyncSession, *, account_id: str, limit: int = 
         select(PreparedAction.id)
         .where(PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.PENDING)
         .order_by(ACTION_SEVERITY_ORDER, PreparedAction.deadline.is_(None), PreparedAction.deadline, PreparedAction.priority.desc(),
-                  PreparedAction.created_at)
+                  PreparedAction.created_at, PreparedAction.id)
         .limit(limit)
     )
     return list((await db.execute(stmt)).scalars().all())

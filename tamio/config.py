@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     base_currency: str = Field("USD", validation_alias=_env("TAMIO_BASE_CURRENCY", "base_currency"))
     timezone: str = Field("UTC", validation_alias=_env("TAMIO_TIMEZONE", "timezone"))
     schedule_horizon_months: int = Field(3, validation_alias=_env("TAMIO_SCHEDULE_HORIZON_MONTHS", "schedule_horizon_months"))
+    # How often the server works out again the figures of accounts whose money data changed (seconds):
+    # every change within one period is answered by one TARGETED run per account.
+    refresh_seconds: float = Field(3.0, gt=0, validation_alias=_env("TAMIO_REFRESH_SECONDS", "refresh_seconds"))
 
     # Slack.
     slack_bot_token: str | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN", "slack_bot_token"))

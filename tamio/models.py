@@ -12,12 +12,13 @@ from tamio.integrations.models import IntegrationConnection, IntegrationMapping,
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent
 from tamio.outbox.models import OutboxMessage
 from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
+from tamio.refresh.models import RefreshRequest
 from tamio.scheduler.models import PipelineRun, SchedulerClaim, SlackEventReceipt
 
 __all__ = [
     "Account", "ActionApproval", "ActionOption", "ApiToken", "AuditHead", "AuditLog", "Base", "CashAccount", "CashEvent",
     "Client", "DetectionAlert", "DetectionRule", "ExchangeRate", "ExecutionAutomationRule", "ExecutionRecord",
     "ExpenseBucket", "IntegrationConnection", "IntegrationMapping", "LinkedAction", "Member", "ObligationAgreement",
-    "ObligationSchedule", "OutboxMessage", "PaymentEvent", "PipelineRun", "PreparedAction", "Role", "SafetyMode",
+    "ObligationSchedule", "OutboxMessage", "PaymentEvent", "PipelineRun", "PreparedAction", "RefreshRequest", "Role", "SafetyMode",
     "SchedulerClaim", "SlackEventReceipt", "UserConfiguration", "XeroConnection", "XeroSyncLog",
 ]

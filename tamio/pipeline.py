@@ -12,6 +12,15 @@ the rest of the run completes. The caller commits (jobs and the CLI do, once per
 
 The 5-minute job runs CRITICAL for a batch of accounts in one transaction (``run_critical_cycles``),
 the hourly job FULL (``run_cycles``): the same outcome per account, with the loading shared.
+
+A FULL or TARGETED run also restates the pending actions whose basis no longer holds (``freshness``):
+brought up to date in place, or superseded by a fresh action (a new card; the old card says why).
+CRITICAL runs stay lean (the 5-minute pass over every account): a change to money data asks for its
+own TARGETED run, the hourly FULL run follows the day, and an approval checks the basis itself.
+``refresh_figures`` is the TARGETED run a change to money data asks for (``tamio.refresh``): the
+cash types, the changed counterparties' types and the types of the alerts that have a pending card.
+
+    result = await refresh_figures(db, account.id, now=now, settings=settings)   # None: nothing asked
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.config import Settings
-from tamio.db import utcnow
+from tamio.db import new_id, utcnow
 from tamio.detection.engine import DetectionEngine, DetectionRun, run_many
 from tamio.detection.models import CRITICAL_DETECTIONS, AlertStatus, DetectionAlert, DetectionType
 from tamio.errors import NotFound
@@ -38,10 +47,21 @@ from tamio.execution.models import ExecutionAutomationRule
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
 from tamio.preparation.context import PreparationContext, load_contexts
 from tamio.preparation.engine import alerts_with_open_actions, prepare_actions
+from tamio.preparation.freshness import announce
 from tamio.preparation.models import ActionStatus, PreparedAction
+from tamio.refresh import service as refresh
+from tamio.refresh.service import CASH, CLIENTS, VENDORS
 from tamio.scheduler.models import PipelineRun
 
 OPEN_ALERT_STATUSES = (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)
+# The detection types a refresh runs for each scope of change (``tamio.refresh.service``).
+SCOPE_TYPES: dict[int, tuple[DetectionType, ...]] = {
+    CASH: (DetectionType.BUFFER_BREACH, DetectionType.RUNWAY_THRESHOLD, DetectionType.PAYROLL_SAFETY,
+           DetectionType.PAYMENT_TIMING_CONFLICT, DetectionType.STATUTORY_DEADLINE),
+    CLIENTS: (DetectionType.LATE_PAYMENT, DetectionType.UNEXPECTED_REVENUE, DetectionType.CLIENT_CHURN,
+              DetectionType.REVENUE_VARIANCE),
+    VENDORS: (DetectionType.UNEXPECTED_EXPENSE, DetectionType.VENDOR_TERMS_EXPIRING, DetectionType.HEADCOUNT_CHANGE),
+}
 
 
 class PipelineMode(str, enum.Enum):
@@ -64,6 +84,11 @@ class PipelineConfig:
                 raise ValueError("a targeted run needs at least one detection type")
             return tuple(self.detection_types)
         return tuple(DetectionType)
+
+    @property
+    def restates(self) -> bool:
+        """Whether preparation restates pending actions whose basis no longer holds (all but CRITICAL)."""
+        return self.mode != PipelineMode.CRITICAL
 
 
 @dataclass
@@ -123,6 +148,34 @@ async def run_detection_preparation_cycle(
     return result
 
 
+async def refresh_figures(
+    db: AsyncSession, account_id: str, *, now: datetime, settings: Settings, trigger: str = "refresh",
+) -> PipelineResult | None:
+    """Answer the account's refresh request, if it still has one: one TARGETED run, then the request
+    is dropped unless another came in meanwhile. One run per account at a time (``refresh.take_turn``):
+    a replica finding another one on it leaves the account to that one, so two replicas never restate
+    the same cards at once."""
+    if not await refresh.take_turn(db, account_id=account_id):
+        return None  # another replica is refreshing it (its request, or a newer one, stays for the next drain)
+    request = await refresh.current(db, account_id=account_id)
+    if request is None:
+        return None
+    types = {t for scope, kinds in SCOPE_TYPES.items() if request.scopes & scope for t in kinds}
+    carded = await db.execute(
+        select(DetectionAlert.detection_type).join(PreparedAction, PreparedAction.alert_id == DetectionAlert.id)
+        .where(PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.PENDING).distinct()
+    )
+    types |= set(carded.scalars())
+    ordered = tuple(t for t in DetectionType if t in types)
+    result = await run_detection_preparation_cycle(
+        db, account_id, PipelineConfig(mode=PipelineMode.TARGETED, detection_types=ordered), now=now, settings=settings, trigger=trigger,
+    )
+    # The alerts' figures may have moved in place (nothing new to announce): App Home follows them.
+    await enqueue_many(db, account_id=account_id, now=now, messages=[Outgoing("home_refresh", {}, new_id("home_refresh:refresh"))])
+    await refresh.done(db, account_id=account_id, generation=request.generation)
+    return result
+
+
 async def run_critical_cycles(
     db: AsyncSession,
     accounts: Sequence[Account],
@@ -161,9 +214,10 @@ async def run_cycles(
     detection_ms = _ms(started) // max(1, len(accounts))
     open_ids = [a.id for run in runs.values() for a in run.alerts if a.status in OPEN_ALERT_STATUSES]
     covered = await alerts_with_open_actions(db, open_ids)
+    # A restating run looks at every account with an open alert (its cards may rest on old figures).
     preparing = [
         a.id for a in accounts
-        if any(alert.status in OPEN_ALERT_STATUSES and alert.id not in covered for alert in runs[a.id].alerts)
+        if any(alert.status in OPEN_ALERT_STATUSES and (config.restates or alert.id not in covered) for alert in runs[a.id].alerts)
     ]
     contexts = await load_contexts(db, {i: today[i] for i in preparing}, settings=settings)
     results: dict[str, PipelineResult] = {}
@@ -190,8 +244,8 @@ async def _after_detection(
 ) -> None:
     """What follows detection for one account: the result's counts, superseding the actions of
     resolved alerts, announcements, then preparation: skipped when every open alert is in
-    ``covered`` (those found with an open action) and nothing resolved, for then ``prepare_actions``
-    would do nothing; ``context``, when given, is the account's preparation context loaded ahead;
+    ``covered`` (those found with an open action), nothing resolved and no restating, for then
+    ``prepare_actions`` would do nothing; ``context``, when given, is the account's preparation context loaded ahead;
     ``outbox``, when given, collects the messages for the caller to write (execution never reads them)."""
     alerts: list[DetectionAlert] = list(run.alerts)
     result.alerts_detected = len(alerts)
@@ -204,15 +258,20 @@ async def _after_detection(
     if not config.skip_preparation:
         prep_started = time.perf_counter()
         open_alerts = [a for a in alerts if a.status in OPEN_ALERT_STATUSES]
-        if covered is not None and not run.resolved and all(a.id in covered for a in open_alerts):
+        if covered is not None and not config.restates and not run.resolved and all(a.id in covered for a in open_alerts):
             return
         prepared = await prepare_actions(db, account=account, alerts=open_alerts, today=today, now=now, settings=settings,
-                                         context=context)
+                                         context=context, restate=config.restates)
+        await _supersede_replaced(db, account=account, now=now, replaced=prepared.replaced)
+        await announce(db, account=account, run=prepared, now=now)
         result.actions_prepared = len(prepared.actions)
         result.actions_by_type = dict(Counter(a.action_type.value for a in prepared.actions))
         result.linked_action_groups = prepared.linked_action_groups
         result.errors += [{"stage": "preparation", "type": e.detection_type, "error": e.error} for e in prepared.errors]
         cards = [Outgoing("action_card", {"action_id": a.id}, f"card:{a.id}", account.digest_channel_id) for a in prepared.actions]
+        changed = [*prepared.actions, *prepared.refreshed, *(old for old, _ in prepared.replaced)]
+        if changed:  # App Home's queue shows them
+            cards.append(Outgoing("home_refresh", {}, f"home_refresh:cards:{changed[0].id}:v{changed[0].version}"))
         await _enqueue(db, account, cards, now=now, outbox=outbox)
         await _auto_execute(db, account=account, actions=prepared.actions, now=now, settings=settings)
         result.preparation_duration_ms = _ms(prep_started)
@@ -235,6 +294,18 @@ def _run_row(result: PipelineResult, config: PipelineConfig, trigger: str) -> Pi
         detection_duration_ms=result.detection_duration_ms, preparation_duration_ms=result.preparation_duration_ms,
         total_duration_ms=result.total_duration_ms, error_count=len(result.errors), result=result.to_json(),
     )
+
+
+async def _supersede_replaced(
+    db: AsyncSession, *, account: Account, now: datetime, replaced: list[tuple[PreparedAction, PreparedAction | None]],
+) -> None:
+    from tamio.execution import lifecycle
+
+    for old, new in replaced:
+        reason = "the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose"
+        done = await lifecycle.supersede(db, account=account, action_id=old.id, now=now, reason=reason, superseded_by=new.id if new else None)
+        if done is None and new is not None:  # someone decided on the old one first: theirs stands, not a second card
+            await lifecycle.supersede(db, account=account, action_id=new.id, now=now, reason="a decision on the earlier card came first")
 
 
 async def _supersede_resolved(db: AsyncSession, *, account: Account, now: datetime, resolved: list[Any]) -> None:

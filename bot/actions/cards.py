@@ -30,7 +30,7 @@ from bot.blocks.card import (
     default_option,
     is_options_block,
 )
-from bot.blocks.common import cut, slack_moment
+from bot.blocks.common import cut, section, slack_moment
 from bot.blocks.draft_form import draft_form
 from bot.blocks.review import REVIEW_CALLBACK, review_form
 from bot.boundary import handler, tell
@@ -139,16 +139,29 @@ async def approve_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebCl
     check_edits_match(card, option_id)
     try:
         decision = await lifecycle.approve(scope.db, account=scope.account, member=scope.member, action_id=card.action.id,
-                                           option_id=option_id, now=scope.now)
+                                           option_id=option_id, now=scope.now, settings=scope.settings)
     except lifecycle.AlreadyDecided as exc:
         raise friendly(exc, scope.caller.user_id) from exc
     update_clicked_copy(scope, body, card.action.id)
-    if decision.outcome == "approved":
+    if decision.outcome == "figures_changed":
+        await tell_figures_changed(scope, client, decision)
+    elif decision.outcome == "approved":
         execute_after_commit(scope, card.action.id)
     else:
         text = (f":ballot_box_with_check: Your approval is in: {decision.approvals_given} of {decision.approvals_required}. "
                 "A second approver needs to approve the same option before Tamio carries it out.")
         scope.after_commit(lambda: tell(scope.caller, client, text))
+
+
+async def tell_figures_changed(scope: Scope, client: AsyncWebClient, decision: lifecycle.Decision) -> None:
+    """The refusal, with the card as it is now (the fresh action's, which the channel also gets)."""
+    fresh = await load_card(scope.db, account_id=scope.account.id, action_id=decision.replaced_by) if decision.replaced_by else None
+    blocks = [section(f":arrows_counterclockwise: {decision.message}")]
+    if fresh is not None:
+        blocks += card_blocks(fresh, today=scope.today, base_currency=scope.account.base_currency)
+    else:
+        blocks.append(section("With the figures as they are now there is nothing left to propose."))
+    scope.after_commit(lambda: tell(scope.caller, client, decision.message, blocks=blocks))
 
 
 @handler

@@ -120,9 +120,21 @@ def _why(card: CardData, today: date, currency: str | None) -> list[Block]:
     top = default_option(card)
     if top is not None and top.forecast_lowest_balance is not None:
         items.append(f"*Lowest after*\n{money(top.forecast_lowest_balance, currency, cents=False)}")
+    chased = last_chased(card)
+    if chased:
+        items.append(f"*Last chased*\n{chased}")
     if items:
         blocks.append(fields(*items))
     return blocks
+
+
+def last_chased(card: CardData) -> str | None:
+    """``3 Dec (firm reminder)``: when the late payer was last chased for this invoice (preparation says)."""
+    for opt in card.options:
+        seen = (opt.params or {}).get("last_chased") if opt.kind == "send_email" else None
+        if seen and seen.get("text"):
+            return escape(str(seen["text"]))
+    return None
 
 
 def _links(card: CardData) -> str:

@@ -13,7 +13,8 @@ from typing import Final
 
 from tamio.accounts.models import Role
 from tamio.errors import ValidationError
-from tamio.obligations.schemas import RecurrenceSpec
+from tamio.obligations.adding import AddObligation
+from tamio.obligations.inline import SYNTAX as ADD_SYNTAX
 
 
 class CommandError(ValidationError):
@@ -34,7 +35,7 @@ USAGES: Final[dict[str, Usage]] = {
     "help": Usage("help", "/tamio help", "this list"),
     "forecast": Usage("forecast [weeks]", "/tamio forecast 13", "the weekly cash forecast and its chart (1 to 52 weeks)"),
     "add": Usage(
-        'add client|expense|payroll|tax "Name" AMOUNT [CURRENCY] [FREQUENCY] [on DAY] [from DATE] [until DATE] [following|preceding]',
+        "add " + ADD_SYNTAX,
         '/tamio add expense "AWS" 1200 USD monthly on 15',
         "add what you are owed or owe; `add` alone opens a form",
     ),
@@ -78,15 +79,6 @@ class ShowForecast:
 @dataclass(frozen=True)
 class OpenAddForm:
     kind: str | None = None
-
-
-@dataclass(frozen=True)
-class AddObligation:
-    kind: str  # client, expense, payroll, tax
-    name: str
-    amount: Decimal
-    currency: str
-    recurrence: RecurrenceSpec
 
 
 @dataclass(frozen=True)

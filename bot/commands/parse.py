@@ -12,15 +12,13 @@ and a working example; nothing else escapes (the hypothesis test in tests/bot ch
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
 from bot.commands.forms import (
     USAGES,
-    AddObligation,
     Command,
     CommandError,
     ConnectIntegration,
@@ -60,27 +58,9 @@ from bot.commands.parse_more import (
 from tamio.accounts.models import Role, SafetyMode
 from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
-from tamio.obligations.recurrence import BusinessDayConvention, Frequency, check_calendar
-from tamio.obligations.schemas import RecurrenceSpec
+from tamio.obligations.adding import AddObligation
+from tamio.obligations.inline import looks_like_currency, parse_add, read_day_word, read_kind, split_words
 
-KIND_ALIASES: Final = {
-    "client": "client", "revenue": "client", "income": "client", "customer": "client",
-    "expense": "expense", "vendor": "expense", "bill": "expense", "supplier": "expense",
-    "payroll": "payroll", "salaries": "payroll", "tax": "tax", "taxes": "tax",
-}
-FREQUENCY_ALIASES: Final = {
-    "once": Frequency.ONCE, "one-off": Frequency.ONCE, "weekly": Frequency.WEEKLY, "biweekly": Frequency.BIWEEKLY,
-    "fortnightly": Frequency.BIWEEKLY, "semimonthly": Frequency.SEMIMONTHLY, "semi-monthly": Frequency.SEMIMONTHLY,
-    "monthly": Frequency.MONTHLY, "quarterly": Frequency.QUARTERLY, "annually": Frequency.ANNUALLY,
-    "yearly": Frequency.ANNUALLY,
-}
-CONVENTION_ALIASES: Final = {
-    "following": BusinessDayConvention.FOLLOWING, "preceding": BusinessDayConvention.PRECEDING,
-    "modified_following": BusinessDayConvention.MODIFIED_FOLLOWING, "modified-following": BusinessDayConvention.MODIFIED_FOLLOWING,
-}
-WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_OF_MONTH: Final = {Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.ANNUALLY}
-SMART_QUOTES: Final = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "«": '"', "»": '"'})
 MENTION: Final = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
@@ -105,27 +85,17 @@ def _unescape(word: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     try:
-        return [_unescape(word) for word in shlex.split(text.translate(SMART_QUOTES))]
-    except ValueError as exc:
-        reason = "a quote is not closed" if "quotation" in str(exc) else "a backslash is at the very end"
-        raise CommandError(
-            f"I couldn't read that: {reason}.", usage="add expense \"Name\" 1200", hint="Put names in straight double quotes.",
-            example='/tamio add expense "AWS" 1200 USD monthly on 15',
-        ) from exc
-
-
-def read_date(token: str, name: str) -> date:
-    try:
-        return date.fromisoformat(token)
-    except ValueError as exc:
-        raise _fail(name, f"I couldn't read the date `{token}`.", hint="Write dates like 2026-12-01.") from exc
+        return [_unescape(word) for word in split_words(text)]
+    except TamioError as exc:
+        raise CommandError(exc.message, usage="add expense \"Name\" 1200", hint=exc.hint,
+                           example='/tamio add expense "AWS" 1200 USD monthly on 15') from exc
 
 
 def _date(token: str, name: str, today: date) -> date:
-    offsets = {"today": 0, "tomorrow": 1, "yesterday": -1}
-    if token.lower() in offsets:
-        return today + timedelta(days=offsets[token.lower()])
-    return read_date(token, name)
+    try:
+        return read_day_word(token, today)
+    except TamioError as exc:
+        raise _fail(name, exc.message, hint=exc.hint) from exc
 
 
 def _amount(token: str, currency: str | None, name: str) -> Decimal:
@@ -140,10 +110,6 @@ def _currency(token: str, name: str) -> str:
         return normalize_currency(token)
     except TamioError as exc:
         raise _fail(name, exc.message, hint=exc.hint) from exc
-
-
-def _looks_like_currency(token: str) -> bool:
-    return len(token) == 3 and token.isalpha() and token.lower() not in FREQUENCY_ALIASES
 
 
 def parse(text: str, *, today: date, base_currency: str) -> Command:
@@ -195,95 +161,15 @@ def _forecast(rest: list[str]) -> ShowForecast:
 
 
 def _add(rest: list[str], today: date, base_currency: str) -> OpenAddForm | AddObligation:
-    if not rest:
-        return OpenAddForm()
-    kind = KIND_ALIASES.get(rest[0].lower())
-    if kind is None:
-        raise _fail("add", f"`{rest[0][:40]}` is not something I can add.", hint="Say `client`, `expense`, `payroll` or `tax`.")
-    if len(rest) == 1:
-        return OpenAddForm(kind)
-    if len(rest) < 3:
-        raise _fail("add", "I need a name in quotes and an amount.")
-    name, amount_token, words = rest[1].strip(), rest[2], rest[3:]
-    if not name:
-        raise _fail("add", "The name is empty.")
-    currency: str | None = None
-    if words and _looks_like_currency(words[0]):
-        currency = _currency(words[0], "add")
-        words = words[1:]
-    currency = currency or base_currency
-    amount = _amount(amount_token, currency, "add")
-    frequency = Frequency.MONTHLY
-    day: int | None = None
-    weekday: int | None = None
-    last_business_day = False
-    start: date | None = None
-    end: date | None = None
-    convention = BusinessDayConvention.NONE
-    calendar: str | None = None
-    i = 0
-    while i < len(words):
-        word = words[i].lower()
-        following = words[i + 1] if i + 1 < len(words) else None
-        if word in FREQUENCY_ALIASES:
-            frequency = FREQUENCY_ALIASES[word]
-        elif word in CONVENTION_ALIASES:
-            convention = CONVENTION_ALIASES[word]
-        elif word in ("on", "from", "starting", "until", "to", "holidays") and following is None:
-            raise _fail("add", f"`{word}` needs something after it.")
-        elif word == "on":
-            day, weekday, last_business_day = _day(str(following))
-            i += 1
-        elif word in ("from", "starting"):
-            start = _date(str(following), "add", today)
-            i += 1
-        elif word in ("until", "to"):
-            end = _date(str(following), "add", today)
-            i += 1
-        elif word == "holidays":
-            try:
-                calendar = check_calendar(following)
-            except TamioError as exc:
-                raise _fail("add", exc.message) from exc
-            i += 1
-        elif _looks_like_currency(word):
-            raise _fail("add", f"`{words[i]}` is in the wrong place.", hint="The currency comes right after the amount.")
-        else:
-            raise _fail("add", f"I don't understand `{words[i][:40]}`.")
-        i += 1
-    if start is not None and start < today:
-        raise _fail("add", f"The start date {start.isoformat()} is in the past.", hint=f"Use today ({today.isoformat()}) or a later date.")
-    start = start or today
-    if weekday is not None:
-        if frequency not in (Frequency.WEEKLY, Frequency.BIWEEKLY):
-            raise _fail("add", "A weekday applies to weekly and biweekly schedules only.")
-        start = start + timedelta(days=(weekday - start.weekday()) % 7)
-    if day is not None and frequency not in DAY_OF_MONTH:
-        raise _fail("add", f"`on {day}` applies to monthly, quarterly and annual schedules only.",
-                    hint="Leave it out, or say the weekday for weekly ones: `weekly on fri`.")
-    if end is not None and end < start:
-        raise _fail("add", f"The end date {end.isoformat()} is before the start date {start.isoformat()}.")
-    spec = RecurrenceSpec(frequency=frequency, start_date=start, end_date=end, day=day, convention=convention,
-                          calendar=calendar, last_business_day=last_business_day)
+    """The words are the core's (``tamio.obligations.inline``); Slack adds the usage and an example."""
     try:
-        spec.rrule()
+        if not rest:
+            return OpenAddForm()
+        if len(rest) == 1:
+            return OpenAddForm(read_kind(rest[0]))
+        return parse_add(rest, today=today, base_currency=base_currency)
     except TamioError as exc:
-        raise _fail("add", exc.message[:1].upper() + exc.message[1:] + ".") from exc
-    return AddObligation(kind=kind, name=name, amount=amount, currency=currency, recurrence=spec)
-
-
-def _day(token: str) -> tuple[int | None, int | None, bool]:
-    """``on 15``, ``on -1`` / ``on last``, ``on last-business-day``, ``on fri``: (day, weekday, last business day)."""
-    lowered = token.lower()
-    if lowered in ("last", "end"):
-        return -1, None, False
-    if lowered in ("last-business-day", "last_business_day", "lbd"):
-        return None, None, True
-    if lowered[:3] in WEEKDAYS and lowered.isalpha():
-        return None, WEEKDAYS.index(lowered[:3]), False
-    if re.fullmatch(r"-?\d{1,2}", lowered) and (1 <= int(lowered) <= 31 or int(lowered) == -1):
-        return int(lowered), None, False
-    raise _fail("add", f"`on {token[:20]}` is not a day I can use.", hint="Use 1 to 31, -1 (or `last`) for the last day, or a weekday.")
+        raise _fail("add", exc.message, hint=exc.hint) from exc
 
 
 def _balance(rest: list[str], base_currency: str) -> ListBalances | SetBalance:
@@ -313,7 +199,7 @@ def _paid(rest: list[str], today: date) -> RecordPaid:
     if not name:
         raise _fail("paid", "The name is empty.")
     currency = None
-    if words and _looks_like_currency(words[0]) and words[0].lower() not in ("on", "for"):
+    if words and looks_like_currency(words[0]) and words[0].lower() not in ("on", "for"):
         currency = _currency(words[0], "paid")
         words = words[1:]
     amount = _amount(rest[1], currency, "paid")
@@ -345,6 +231,7 @@ CONFIG_KEYS: Final = {
     "payroll_check_days_before": "a number of days, 0 to 60",
     "payroll_buffer_percent": "a percentage, e.g. 10",
     "payment_cluster_threshold_pct": "a percentage, e.g. 40",
+    "chase_cooloff_days": "a number of days, 0 to 365",
     "dual_approval_threshold": "an amount, e.g. 10000",
     "base_currency": "a currency code, e.g. USD",
     "timezone": "a time zone, e.g. Europe/London",
@@ -353,7 +240,8 @@ CONFIG_KEYS: Final = {
 }
 SWITCHES: Final = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 CONFIG_ALIASES: Final = {"buffer": "obligations_buffer_amount", "currency": "base_currency", "tz": "timezone"}
-INT_RANGES: Final = {"runway_buffer_months": (0, 60), "late_payment_threshold_days": (0, 365), "payroll_check_days_before": (0, 60)}
+INT_RANGES: Final = {"runway_buffer_months": (0, 60), "late_payment_threshold_days": (0, 365), "payroll_check_days_before": (0, 60),
+                     "chase_cooloff_days": (0, 365)}
 
 
 def _config(rest: list[str]) -> ShowConfig | SetConfig:

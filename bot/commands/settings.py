@@ -42,6 +42,7 @@ LABELS = {
     "payroll_check_days_before": "Payroll check (days before)",
     "payroll_buffer_percent": "Payroll buffer (%)",
     "payment_cluster_threshold_pct": "Payment cluster above (%)",
+    "chase_cooloff_days": "No new chase for (days)",
     "dual_approval_threshold": "Two approvals from",
     "base_currency": "Base currency",
     "timezone": "Time zone",

@@ -23,7 +23,7 @@ from tamio.errors import TamioError
 
 CALLBACK = "tamio_settings"
 FORM_KEYS = ("safety_mode", "obligations_buffer_amount", "dual_approval_threshold", "runway_buffer_months",
-             "late_payment_threshold_days", "payroll_check_days_before", "payroll_buffer_percent")
+             "late_payment_threshold_days", "payroll_check_days_before", "payroll_buffer_percent", "chase_cooloff_days")
 
 
 def _value_text(value: object) -> str:

@@ -422,6 +422,16 @@ def upgrade() -> None:
     with op.batch_alter_table('pipeline_runs', schema=None) as batch_op:
         batch_op.create_index('ix_pipeline_runs_user_started', ['user_id', 'started_at'], unique=False)
 
+    op.create_table('refresh_requests',
+    sa.Column('user_id', sa.String(length=40), nullable=False),
+    sa.Column('scopes', sa.Integer(), nullable=False),
+    sa.Column('generation', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.String(length=200), nullable=False),
+    sa.Column('first_requested_at', tamio.db.UTCDateTime(), nullable=False),
+    sa.Column('last_requested_at', tamio.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id')
+    )
     op.create_table('user_configurations',
     sa.Column('user_id', sa.String(length=40), nullable=False),
     sa.Column('obligations_buffer_amount', tamio.db.Money(), nullable=False),
@@ -432,6 +442,7 @@ def upgrade() -> None:
     sa.Column('payroll_check_days_before', sa.Integer(), nullable=False),
     sa.Column('payroll_buffer_percent', tamio.db.ExactDecimal(length=48), nullable=False),
     sa.Column('payment_cluster_threshold_pct', tamio.db.ExactDecimal(length=48), nullable=False),
+    sa.Column('chase_cooloff_days', sa.Integer(), nullable=False),
     sa.Column('viewers_see_figures', sa.Boolean(), nullable=False),
     sa.Column('created_at', tamio.db.UTCDateTime(), nullable=False),
     sa.Column('updated_at', tamio.db.UTCDateTime(), nullable=False),
@@ -568,6 +579,7 @@ def upgrade() -> None:
     sa.Column('slack_channel_id', sa.String(length=32), nullable=True),
     sa.Column('slack_message_ts', sa.String(length=32), nullable=True),
     sa.Column('expires_at', tamio.db.UTCDateTime(), nullable=True),
+    sa.Column('forecast_basis', sa.String(length=64), nullable=True),
     sa.Column('created_at', tamio.db.UTCDateTime(), nullable=False),
     sa.Column('updated_at', tamio.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['alert_id'], ['detection_alerts.id'], ondelete='SET NULL'),
@@ -831,6 +843,7 @@ def downgrade() -> None:
 
     op.drop_table('xero_connections')
     op.drop_table('user_configurations')
+    op.drop_table('refresh_requests')
     with op.batch_alter_table('pipeline_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_pipeline_runs_user_started')
 

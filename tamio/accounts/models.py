@@ -95,6 +95,8 @@ class UserConfiguration(Base):
     payroll_check_days_before: Mapped[int] = mapped_column(default=7)
     payroll_buffer_percent: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal("10"))
     payment_cluster_threshold_pct: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal("40"))
+    # After a chase email for an invoice, no new chase for it is proposed for this many days.
+    chase_cooloff_days: Mapped[int] = mapped_column(default=7)
     # Whether viewers see cash, runway, amounts and alerts' details; off: only that something needs attention.
     viewers_see_figures: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = created_at_column()

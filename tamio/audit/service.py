@@ -7,6 +7,10 @@ The caller owns the transaction (design pitfall 5): a rolled-back change leaves 
     await audit.log_update("client", client.id, {"name": ("Old Name", "New Name")})
     await audit.log_sync("client", client.id, "xero", "push", {"contact_id": "..."})
 
+A change to money data (``tamio.refresh.service.ENTITY_SCOPES``, or a carried-out action) also asks
+for the account's figures to be worked out again (``request_refresh``), in the same transaction: every
+writer audits its change, so no writer can forget it.
+
 Rows of one account are numbered (``seq``) and chained: ``row_hash`` is an HMAC-SHA256, keyed by
 the server secret the session was made with (``tamio.db.make_session_factory``), of the previous
 row's hash and this row's canonical JSON. An append reads and moves the account's head
@@ -33,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.audit.models import AuditHead, AuditLog
 from tamio.db import utcnow
+from tamio.refresh.service import request_refresh, scopes_of_change
 from tamio.server_secret import GENERATE_HINT, SecretKeyInvalid, session_secret
 
 GENESIS_HASH = "0" * 64
@@ -153,6 +158,9 @@ class AuditService:
         await self.db.execute(
             update(AuditHead).where(AuditHead.user_id == self.user_id).values(seq=row.seq, row_hash=row.row_hash)
         )
+        scopes = scopes_of_change(entity_type, changes)
+        if scopes:
+            await request_refresh(self.db, account_id=self.user_id, scopes=scopes, reason=f"{entity_type} {action}", now=row.created_at)
         return row
 
     async def _take_head(self) -> tuple[int, str]:

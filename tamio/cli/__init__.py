@@ -229,11 +229,13 @@ async def _run(args: argparse.Namespace, ctx: CliContext) -> int:
 
     try:
         try:
-            return int(await args.handler(args, ctx))
+            code = int(await args.handler(args, ctx))
         except MissingExchangeRate as missing:  # nothing was saved; the configured feed may have the rate
             if not await RateFeed(ctx.settings.ecb_feed_url, timeout_seconds=30).fetch_for(ctx.sessions, missing):
                 raise
-        return int(await args.handler(args, ctx))
+            code = int(await args.handler(args, ctx))
+        await ctx.drain_refreshes()
+        return code
     finally:
         await ctx.close()
 

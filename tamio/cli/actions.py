@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -216,8 +217,15 @@ async def _approve(args: argparse.Namespace, ctx: CliContext) -> int:
         view = await queries.action_view(session, account_id=account.id, action_id=args.action_id)
         decision = await lifecycle.approve(
             session, account=account, member=member, action_id=view.action.id, option_id=_option_id(view, args.option),
-            edited_subject=args.subject, edited_body=args.body, now=ctx.now,
+            edited_subject=args.subject, edited_body=args.body, now=ctx.now, settings=ctx.settings,
         )
+    if decision.outcome == "figures_changed":  # refused: the fresh action, as the card now shows it
+        print(f"tamio: {decision.message}", file=sys.stderr)
+        if decision.replaced_by is None:
+            print("With the figures as they are now there is nothing left to propose.")
+            return 1
+        await _show(argparse.Namespace(action_id=decision.replaced_by, json=False), ctx)
+        return 1
     return await _after(decision, account, ctx, execute=not args.no_execute)
 
 

@@ -50,6 +50,18 @@ class CliContext:
     def today(self, account: Account) -> date:
         return self.now.astimezone(ZoneInfo(account.timezone)).date()
 
+    async def drain_refreshes(self) -> None:
+        """Work out again the figures of the account this command worked on (there is maybe no server
+        running to do it): the alerts and cards the next command shows match what was just done. Only
+        that account's (``--account``; else the only one there is): a command never runs another
+        tenant's pipeline."""
+        if self._sessions is None:
+            return  # the command never opened the database
+        from tamio.scheduler.refresh import drain_refreshes
+
+        account_ids = [self.account_id] if self.account_id else None
+        await drain_refreshes(self.sessions, now=self.now, settings=self.settings, account_ids=account_ids)
+
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()

@@ -162,13 +162,17 @@ class DetectionEngine:
     async def run_critical_detections(self) -> DetectionRun:
         return await self.run(CRITICAL_DETECTIONS)
 
-    async def run(self, types: Iterable[DetectionType]) -> DetectionRun:
-        started = time.perf_counter()
+    async def evaluate(self, types: Iterable[DetectionType]) -> Evaluation:
+        """What the rules of ``types`` find now, without touching the alerts (a check of their figures)."""
         wanted = tuple(DetectionType(t) for t in types)
         config = effective_config(await get_user_configuration(self.session, account_id=self.account_id))
         rule_settings = await load_rule_settings(self.session, account_id=self.account_id)
         snapshot = await load_snapshot(self.session, self.account_id, today=self.today, settings=self.settings)
-        evaluation = evaluate(snapshot, wanted, today=self.today, config=config, settings=rule_settings)
+        return evaluate(snapshot, wanted, today=self.today, config=config, settings=rule_settings)
+
+    async def run(self, types: Iterable[DetectionType]) -> DetectionRun:
+        started = time.perf_counter()
+        evaluation = await self.evaluate(types)
         persisted = await persist_findings(
             self.session, account_id=self.account_id, findings=evaluation.findings, ran=evaluation.settled, now=self.now
         )

@@ -33,7 +33,7 @@ DECIDED = {
 class Decision:
     """What a click did, for the Slack card, the API and the CLI."""
 
-    outcome: str  # approved | awaiting_second_approval | skipped | auto_executed | superseded | expired | retrying
+    outcome: str  # approved | awaiting_second_approval | skipped | auto_executed | superseded | expired | retrying | figures_changed
     action_id: str
     option_id: str | None
     approvals_given: int
@@ -43,6 +43,7 @@ class Decision:
     message: str
     decided_by_member_id: str | None = None
     status: str = ""  # the action's status afterwards
+    replaced_by: str | None = None  # figures_changed: the fresh action that replaced this one (None: nothing left)
 
 
 class AlreadyDecided(Conflict):

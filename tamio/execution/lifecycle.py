@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, Member, Role
+from tamio.config import Settings
 from tamio.currency.service import RateBook
 from tamio.errors import Conflict, MissingExchangeRate, PermissionDenied, ValidationError
 from tamio.execution import policy
@@ -48,6 +49,9 @@ from tamio.execution.transitions import (
     record_transition,
 )
 from tamio.money import format_money
+from tamio.outbox.service import enqueue
+from tamio.preparation import freshness
+from tamio.preparation.engine import PreparationRun
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 
 CAS_TRIES = 5
@@ -104,8 +108,12 @@ async def approve(
     edited_subject: str | None = None,
     edited_body: str | None = None,
     now: datetime,
+    settings: Settings | None = None,
 ) -> Decision:
-    """Approve ``option_id`` of a pending action; the second approval of a dual-control action completes it."""
+    """Approve ``option_id`` of a pending action; the second approval of a dual-control action completes it.
+
+    Refused (outcome ``figures_changed``, nothing approved) when the forecast basis the action was
+    prepared on no longer holds and its figures changed: it is superseded by a fresh action."""
     _check_member(account, member)
     for _ in range(CAS_TRIES):
         action = await load_action(db, account_id=account.id, action_id=action_id)
@@ -115,6 +123,9 @@ async def approve(
                                 doing="approve", admin_approved=admin_approved)
         if action.status != ActionStatus.PENDING or _is_expired(action, now):
             raise await already_decided(db, account=account, action=action, member=member, now=now)
+        restated = await freshness.check_basis(db, account=account, action=action, now=now, settings=settings)
+        if restated is not None and restated.replaced:
+            return await _figures_changed(db, account=account, action=action, run=restated, approvals=len(approvals), now=now)
         option = await load_option(db, action=action, option_id=option_id)
         edits = _edits(option, edited_subject, edited_body)
         draft, discarded = await _draft_for(db, account=account, action=action, option=option,
@@ -171,6 +182,26 @@ async def approve(
             decided_by=who, decided_at=now, message=message, decided_by_member_id=member.id, status=action.status.value,
         )
     raise Conflict("This action kept changing while you approved it; refresh it and try again.")
+
+
+async def _figures_changed(
+    db: AsyncSession, *, account: Account, action: PreparedAction, run: PreparationRun, approvals: int, now: datetime
+) -> Decision:
+    """The approval is refused: the action is superseded by the one prepared from today's figures."""
+    fresh = next((new for old, new in run.replaced if old.id == action.id), None)
+    reason = "the figures changed; a fresh card replaces it" if fresh else "the figures changed and there is nothing left to propose"
+    await supersede(db, account=account, action_id=action.id, now=now, reason=reason, superseded_by=fresh.id if fresh else None)
+    await freshness.announce(db, account=account, run=run, now=now)
+    if fresh is not None:
+        await enqueue(db, account_id=account.id, kind="action_card", payload={"action_id": fresh.id}, idempotency_key=f"card:{fresh.id}",
+                      channel=account.digest_channel_id, now=now)
+    await enqueue(db, account_id=account.id, kind="home_refresh", payload={}, idempotency_key=f"home_refresh:{action.id}:v{action.version}",
+                  now=now)
+    return Decision(
+        outcome="figures_changed", action_id=action.id, option_id=None, approvals_given=approvals,
+        approvals_required=action.approvals_required, decided_by="Tamio", decided_at=now, message=freshness.FIGURES_CHANGED,
+        status=action.status.value, replaced_by=fresh.id if fresh else None,
+    )
 
 
 async def _admin_ids(db: AsyncSession, account_id: str) -> set[str]:

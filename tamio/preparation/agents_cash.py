@@ -66,7 +66,7 @@ def buffer_response_agent(alert: AlertView, ctx: PreparationContext) -> ActionDr
         credit_draw(ctx, needed=shortfall, deadline=deadline, why=f"Keeps cash above the {format_money(ctx.buffer, ctx.base_currency)} buffer through the week of {low_week:%d %b}."),
     ]
     found = [o for o in options if o is not None]
-    overdue = ctx.overdue_receivables()
+    overdue = ctx.chaseable_receivables()
     found += [chase_receivable(ctx, schedule, deadline=deadline) for schedule in overdue[: max(1, MAX_OPTIONS - len(found))]]
     ranked = rank(found, buffer=ctx.buffer)
     if not ranked:
@@ -167,7 +167,7 @@ def _collect_before(ctx: PreparationContext, payroll: ScheduleInfo, needed: Deci
     is in the shortfall's numbers already, so chasing it brings in nothing more. The plan and its
     steps for the note; carrying it out emails each client its drafted reminder.
     """
-    chosen = pick_until([s for s in ctx.overdue_receivables() if not ctx.counted_by(s, payroll.due_date)], needed)
+    chosen = pick_until([s for s in ctx.chaseable_receivables() if not ctx.counted_by(s, payroll.due_date)], needed)
     if not chosen:
         return None
     chases = [chase_receivable(ctx, schedule, deadline=payroll.due_date) for schedule in chosen]
@@ -342,7 +342,7 @@ def _underpayment(alert: AlertView, ctx: PreparationContext) -> ActionDraft | No
     """A client paid less than invoiced: ask for the balance, or expect the lower amount from now on."""
     options: list[OptionDraft] = []
     schedule = ctx.schedule(str(alert.context.get("schedule_id") or ""))
-    if schedule is not None and schedule.amount > 0:
+    if schedule is not None and schedule.amount > 0 and ctx.may_chase(schedule):
         options.append(chase_receivable(ctx, schedule, tone="soft", deadline=None))
     adjusted = forecast_adjustment(alert, ctx, action_type="invoice_generation")
     if adjusted is not None:

@@ -51,8 +51,8 @@ def invoice_followup_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
     schedule = _alert_schedule(
         alert, ctx, lambda: sorted((s for s in ctx.overdue_receivables() if not client_id or s.client_id == client_id), key=lambda s: s.due_date)
     )
-    if schedule is None:
-        return None
+    if schedule is None or not ctx.may_chase(schedule):
+        return None  # chased within the cool-off: the alert stays open, no second chase is proposed yet
     recommended = chase_receivable(ctx, schedule, deadline=ctx.today)
     options: list[OptionDraft] = [recommended]
     tone = recommended.draft_tone or "professional"
@@ -91,7 +91,7 @@ def client_retention_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
     if client is None:
         return None
     options: list[OptionDraft] = []
-    overdue = [s for s in ctx.overdue_receivables() if s.client_id == client_id]
+    overdue = [s for s in ctx.chaseable_receivables() if s.client_id == client_id]
     if overdue:
         options.append(chase_receivable(ctx, overdue[0], deadline=ctx.today))
     subject, body = _render(
@@ -183,7 +183,7 @@ def expense_review_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
 
 def revenue_variance_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
     """Revenue differs from what was expected: chase what is short, or adjust the forecast."""
-    options: list[OptionDraft] = [chase_receivable(ctx, s, deadline=ctx.today) for s in ctx.overdue_receivables()[:2]]
+    options: list[OptionDraft] = [chase_receivable(ctx, s, deadline=ctx.today) for s in ctx.chaseable_receivables()[:2]]
     adjusted = forecast_adjustment(alert, ctx, action_type="payment_reminder")
     if adjusted is not None:
         options.extend(adjusted.options)

@@ -138,10 +138,13 @@ def chase_receivable(ctx: PreparationContext, schedule: ScheduleInfo, *, tone: s
     )
     money = format_money(schedule.amount, schedule.currency)
     lateness = f"{days_overdue} days late" if days_overdue else f"due {schedule.due_date:%a %d %b}"
+    last = ctx.last_chase(schedule)
+    history = f" Last chased {last.describe()}." if last else ""
+    extra = {"last_chased": {"on": last.on.isoformat(), "tone": last.tone, "text": last.describe()}} if last else {}
     return OptionDraft(
         kind="send_email",
         title=f"Chase {schedule.counterparty_name}'s {money} ({lateness}) with a {mail['tone']} email",
-        description=f"Send a {mail['tone']} reminder to {client.contact_email if client and client.contact_email else 'the client'} about {money}.",
+        description=f"Send a {mail['tone']} reminder to {client.contact_email if client and client.contact_email else 'the client'} about {money}.{history}",
         amount=schedule.base_amount,
         currency=ctx.base_currency,
         counterparty_type="client",
@@ -153,7 +156,8 @@ def chase_receivable(ctx: PreparationContext, schedule: ScheduleInfo, *, tone: s
         draft_tone=mail["tone"],
         risk=risk(ctx, relationship_for_client(ctx, schedule.client_id), reversibility="partly_reversible", amount=schedule.base_amount, deadline=deadline),
         forecast=ctx.forecast_with(receive_now(ctx, schedule)),
-        params={"schedule_id": schedule.id, "client_id": schedule.client_id, "days_overdue": days_overdue, "template": f"collection_{mail['tone']}"},
+        params={"schedule_id": schedule.id, "client_id": schedule.client_id, "days_overdue": days_overdue, "template": f"collection_{mail['tone']}",
+                **extra},
     )
 
 

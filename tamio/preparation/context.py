@@ -2,7 +2,9 @@
 
 Clients, vendors (expense buckets), cash accounts, open schedules over the forecast's horizon (and
 overdue ones), the user configuration and the forecast's own inputs, so that each option's effect
-can be measured by re-running the forecast with the option applied (``forecast_with``).
+can be measured by re-running the forecast with the option applied (``forecast_with``). Also what
+earlier decisions committed: the last chase of each invoice (``chases``, for the cool-off) and the
+credit draws approved but not yet carried out (they already use the line's available amount).
 
 ``buffer`` and ``payroll_buffer_percent`` are the thresholds detection used: the configuration after
 its safety mode and the account's DetectionRule overrides for buffer_breach and payroll_safety, so
@@ -50,6 +52,7 @@ from tamio.obligations.models import (
     ObligationAgreement,
     ObligationSchedule,
 )
+from tamio.preparation.commitments import ChaseInfo, load_commitments
 
 ZERO = Decimal(0)
 HORIZON_WEEKS = 13
@@ -107,12 +110,13 @@ class CashInfo:
     credit_limit: Decimal | None
     drawn_amount: Decimal
     interest_rate_pct: Decimal | None
+    committed: Decimal = ZERO  # draws approved and not yet carried out
 
     @property
     def available_credit(self) -> Decimal:
         if self.account_type != "credit_line" or self.credit_limit is None:
             return ZERO
-        return max(ZERO, self.credit_limit - self.drawn_amount)
+        return max(ZERO, self.credit_limit - self.drawn_amount - self.committed)
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,16 @@ class PreparationContext:
     forecast_items: tuple[ForecastItem, ...] = field(repr=False)
     forecast: Forecast = field(repr=False)
     totals: WeeklyTotals = field(repr=False, default=WeeklyTotals.empty(HORIZON_WEEKS))
+    chases: Mapping[str, ChaseInfo] = field(default_factory=dict)  # schedule id -> its last chase
+    chase_cooloff_days: int = 7
+
+    def last_chase(self, schedule: ScheduleInfo) -> ChaseInfo | None:
+        return self.chases.get(schedule.id)
+
+    def may_chase(self, schedule: ScheduleInfo) -> bool:
+        """No new chase for an invoice within ``chase_cooloff_days`` of the last one."""
+        last = self.chases.get(schedule.id)
+        return last is None or (self.today - last.on).days >= self.chase_cooloff_days
 
     @property
     def operating_accounts(self) -> tuple[CashInfo, ...]:
@@ -170,6 +184,10 @@ class PreparationContext:
 
     def overdue_receivables(self) -> list[ScheduleInfo]:
         return list(self._overdue)
+
+    def chaseable_receivables(self) -> list[ScheduleInfo]:
+        """Overdue receivables not chased within the cool-off: the ones a new chase may be proposed for."""
+        return [s for s in self._overdue if self.may_chase(s)]
 
     @cached_property
     def _overdue(self) -> tuple[ScheduleInfo, ...]:
@@ -256,11 +274,12 @@ def _vendor_info(v: Any) -> VendorInfo:
     )
 
 
-def _cash_info(c: Any) -> CashInfo:
+def _cash_info(c: Any, committed: Decimal = ZERO) -> CashInfo:
     return CashInfo(
         id=c.id, name=c.name, account_type=c.account_type.value, currency=c.currency, balance=c.balance,
         base_balance=c.base_currency_amount if c.base_currency_amount is not None else c.balance,
         credit_limit=c.credit_limit, drawn_amount=c.drawn_amount or ZERO, interest_rate_pct=c.interest_rate_pct,
+        committed=committed,
     )
 
 
@@ -274,15 +293,16 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
     if not ids:
         return {}
     accounts = {
-        r.id: r for r in await db.execute(select(Account.id, Account.name, Account.base_currency).where(Account.id.in_(ids)))
+        r.id: r for r in await db.execute(
+            select(Account.id, Account.name, Account.base_currency, Account.timezone).where(Account.id.in_(ids))
+        )
     }
     missing = [i for i in ids if i not in accounts]
     if missing:
         raise LookupError(missing[0])
-    configs: dict[str, EffectiveConfig] = {
-        c.user_id: effective_config(c)
-        for c in (await db.execute(select(UserConfiguration).where(UserConfiguration.user_id.in_(ids)))).scalars()
-    }
+    rows_of_config = (await db.execute(select(UserConfiguration).where(UserConfiguration.user_id.in_(ids)))).scalars().all()
+    configs: dict[str, EffectiveConfig] = {c.user_id: effective_config(c) for c in rows_of_config}
+    cooloff = {c.user_id: c.chase_cooloff_days for c in rows_of_config if c.chase_cooloff_days is not None}
     dr = DetectionRule
     for user_id, kind, threshold in await db.execute(
         select(dr.user_id, dr.detection_type, dr.threshold_override).where(
@@ -308,6 +328,7 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
         ).where(eb.user_id.in_(ids))
     ):
         vendors[v.user_id][v.id] = _vendor_info(v)
+    committed, chases = await load_commitments(db, ids, zones={i: accounts[i].timezone for i in ids}, today=today)
     ca = CashAccount
     cash: dict[str, list[CashInfo]] = {i: [] for i in ids}
     for a in await db.execute(
@@ -316,7 +337,7 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
             ca.drawn_amount, ca.interest_rate_pct,
         ).where(ca.user_id.in_(ids)).order_by(ca.user_id, ca.name)
     ):
-        cash[a.user_id].append(_cash_info(a))
+        cash[a.user_id].append(_cash_info(a, committed.get(a.id, ZERO)))
     ends = {i: today[i] + timedelta(weeks=HORIZON_WEEKS) for i in ids}
     os_, oa = ObligationSchedule, ObligationAgreement
     rows = await db.execute(
@@ -371,6 +392,8 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
             forecast_items=got.items,
             forecast=forecast,
             totals=WeeklyTotals.of(got.items, as_of=today[i], weeks=HORIZON_WEEKS),
+            chases=MappingProxyType(chases.get(i, {})),
+            chase_cooloff_days=cooloff.get(i, 7),
         )
     return contexts
 

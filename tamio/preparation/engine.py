@@ -2,8 +2,12 @@
 
 One agent per detection type (the design document's "Agent Workflows" table, plus excess cash
 allocation for unexpected revenue and payment prioritization for timing conflicts). An alert that
-already has an open action gets no second one. A failing agent is an error of the run; the others
-go on. Never commits: the caller owns the transaction.
+already has an open action gets no second one, unless (``restate=True``) that action is pending and
+was prepared on a basis that no longer holds (``freshness``): it is then prepared again, brought up
+to date in place when its figures are the same (``run.refreshed``), else replaced by a fresh action
+(``run.replaced``: the caller supersedes the old one). Every action stores the basis it was prepared
+on. A failing agent is an error of the run; the others go on. Never commits: the caller owns the
+transaction.
 
     run = await prepare_actions(db, account=account, alerts=alerts, today=today, now=now, settings=settings)
 """
@@ -28,7 +32,8 @@ from tamio.preparation import agents_counterparty as party
 from tamio.preparation.alerts import AlertView
 from tamio.preparation.context import PreparationContext, jsonable, load_context
 from tamio.preparation.drafts import ActionDraft
-from tamio.preparation.linking import FUNDING_KINDS, PAYING_KINDS, LinkCandidate, find_links, groups
+from tamio.preparation.freshness import bring_up_to_date, figures_of, figures_of_draft, forecast_basis
+from tamio.preparation.linking import LinkCandidate, candidate_of, find_links, groups
 from tamio.preparation.models import (
     ActionOption,
     ActionStatus,
@@ -74,6 +79,10 @@ class PreparationRun:
     errors: list[AgentError] = field(default_factory=list)
     links: list[LinkedAction] = field(default_factory=list)
     linked_action_groups: int = 0
+    basis: str | None = None  # what this run's actions were prepared on
+    refreshed: list[PreparedAction] = field(default_factory=list)  # restated in place; their cards changed
+    # (stale pending action, the action replacing it or None when nothing is left to propose)
+    replaced: list[tuple[PreparedAction, PreparedAction | None]] = field(default_factory=list)
 
 
 def approvals_required(account: Account, draft: ActionDraft) -> int:
@@ -88,15 +97,24 @@ def approvals_required(account: Account, draft: ActionDraft) -> int:
 
 async def alerts_with_open_actions(db: AsyncSession, alert_ids: Sequence[str]) -> set[str]:
     """Which of these alerts have an action still open (pending, approved or executing)."""
+    return set(await open_actions_of(db, alert_ids))
+
+
+async def open_actions_of(db: AsyncSession, alert_ids: Sequence[str]) -> dict[str, list[PreparedAction]]:
+    """The open actions (pending, approved or executing) of these alerts, by alert id."""
     if not alert_ids:
-        return set()
+        return {}
     rows = await db.execute(
-        select(PreparedAction.alert_id).where(PreparedAction.alert_id.in_(list(alert_ids)), PreparedAction.status.in_(OPEN_ACTION_STATUSES))
+        select(PreparedAction).where(PreparedAction.alert_id.in_(list(alert_ids)), PreparedAction.status.in_(OPEN_ACTION_STATUSES))
     )
-    return {r for r in rows.scalars() if r}
+    found: dict[str, list[PreparedAction]] = {}
+    for action in rows.scalars():
+        if action.alert_id:
+            found.setdefault(action.alert_id, []).append(action)
+    return found
 
 
-def _persist(account: Account, alert: DetectionAlert, draft: ActionDraft, now: datetime) -> tuple[PreparedAction, list[ActionOption]]:
+def _persist(account: Account, alert: DetectionAlert, draft: ActionDraft, now: datetime, basis: str) -> tuple[PreparedAction, list[ActionOption]]:
     action = PreparedAction(
         id=new_id("act"),
         user_id=account.id,
@@ -116,6 +134,7 @@ def _persist(account: Account, alert: DetectionAlert, draft: ActionDraft, now: d
         deadline=draft.deadline,
         approvals_required=approvals_required(account, draft),
         requires_admin=draft.action_type in ADMIN_ONLY,
+        forecast_basis=basis,
         created_at=now,
         updated_at=now,
     )
@@ -151,23 +170,6 @@ def _persist(account: Account, alert: DetectionAlert, draft: ActionDraft, now: d
     return action, options
 
 
-def _candidate(key: str, detection_type: str, action_type: str, options: Sequence[ActionOption]) -> LinkCandidate:
-    top = options[0]
-    delayed = {str(m.get("vendor_id")) for o in options if o.kind == "delay_payment" for m in (o.params or {}).get("moves", [])}
-    paid = {o.counterparty_id for o in options if o.kind in PAYING_KINDS and o.counterparty_id}
-    return LinkCandidate(
-        key=key,
-        detection_type=detection_type,
-        action_type=action_type,
-        top_kind=top.kind,
-        top_lowest=top.forecast_lowest_balance,
-        delayed_vendors=frozenset(delayed),
-        paid_vendors=frozenset(paid),
-        funds=top.kind in FUNDING_KINDS or any(step.get("kind") in FUNDING_KINDS for step in (top.params or {}).get("steps", [])),
-        payroll=action_type.startswith("payroll"),
-    )
-
-
 async def prepare_actions(
     db: AsyncSession,
     *,
@@ -177,15 +179,26 @@ async def prepare_actions(
     now: datetime,
     settings: Settings,
     context: PreparationContext | None = None,
+    restate: bool = False,
 ) -> PreparationRun:
     run = PreparationRun()
-    covered = await alerts_with_open_actions(db, [a.id for a in alerts])
-    todo = [a for a in alerts if a.id not in covered]
+    open_by_alert = await open_actions_of(db, [a.id for a in alerts])
+    ctx = context
+    stale: dict[str, PreparedAction] = {}
+    if restate:
+        pending = [a for actions in open_by_alert.values() for a in actions if a.status == ActionStatus.PENDING and a.forecast_basis]
+        if pending:
+            ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)
+            run.basis = forecast_basis(ctx)
+            stale = {a.alert_id or "": a for a in pending if a.forecast_basis != run.basis}
+    todo = [a for a in alerts if a.id not in open_by_alert or (a.id in stale and len(open_by_alert[a.id]) == 1)]
     if not todo:
         return run
-    ctx = context or await load_context(db, account_id=account.id, today=today, settings=settings)
+    ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)
+    run.basis = run.basis or forecast_basis(ctx)
     candidates: list[LinkCandidate] = []
     pending_options: list[ActionOption] = []
+    stale_options = await _options_of(db, [a.id for a in stale.values()])
     for alert in todo:
         agent = AGENTS.get(alert.detection_type.value)
         if agent is None:
@@ -196,17 +209,29 @@ async def prepare_actions(
             log.exception("agent for %s failed on alert %s", alert.detection_type.value, alert.id)
             run.errors.append(AgentError(alert.id, alert.detection_type.value, f"{type(exc).__name__}: {exc}"))
             continue
+        old = stale.get(alert.id)
         if draft is None or not draft.options:
+            if old is not None:
+                run.replaced.append((old, None))
             continue
-        action, options = _persist(account, alert, draft, now)
+        if old is not None and figures_of(old, stale_options.get(old.id, [])) == figures_of_draft(draft):
+            if bring_up_to_date(old, stale_options[old.id], draft, basis=run.basis, now=now):
+                run.refreshed.append(old)
+            continue
+        action, options = _persist(account, alert, draft, now, run.basis)
         db.add(action)
         pending_options.extend(options)
         run.actions.append(action)
-        candidates.append(_candidate(action.id, alert.detection_type.value, draft.action_type, options))
+        if old is not None:
+            run.replaced.append((old, action))
+        candidates.append(candidate_of(action.id, alert.detection_type.value, draft.action_type, options))
     await db.flush()  # the actions before their options (foreign key; no ORM relationship orders them)
     db.add_all(pending_options)
     await db.flush()
-    candidates += await _open_candidates(db, account_id=account.id, exclude=[a.id for a in run.actions])
+    if not run.actions:
+        return run
+    leaving = [old.id for old, _ in run.replaced]
+    candidates += await _open_candidates(db, account_id=account.id, exclude=[a.id for a in run.actions] + leaving)
     links = find_links(candidates, buffer=ctx.buffer, base_lowest=ctx.forecast.lowest_closing_balance)
     new_ids = {a.id for a in run.actions}
     links = [link for link in links if link.source in new_ids or link.target in new_ids]
@@ -221,6 +246,16 @@ async def prepare_actions(
     run.linked_action_groups = len({group_of[link.source] for link in links})
     await db.flush()
     return run
+
+
+async def _options_of(db: AsyncSession, action_ids: Sequence[str]) -> dict[str, list[ActionOption]]:
+    if not action_ids:
+        return {}
+    rows = await db.execute(select(ActionOption).where(ActionOption.action_id.in_(list(action_ids))).order_by(ActionOption.rank))
+    found: dict[str, list[ActionOption]] = {}
+    for option in rows.scalars():
+        found.setdefault(option.action_id, []).append(option)
+    return found
 
 
 async def _open_candidates(db: AsyncSession, *, account_id: str, exclude: Sequence[str]) -> list[LinkCandidate]:
@@ -241,7 +276,7 @@ async def _open_candidates(db: AsyncSession, *, account_id: str, exclude: Sequen
     for option in options:
         by_action.setdefault(option.action_id, []).append(option)
     return [
-        _candidate(a.id, t.value if t else "", a.action_type.value, by_action[a.id])
+        candidate_of(a.id, t.value if t else "", a.action_type.value, by_action[a.id])
         for a, t in actions
         if by_action.get(a.id)
     ]

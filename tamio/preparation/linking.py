@@ -3,7 +3,10 @@
 - ``resolves``: carrying out one action's top option lifts the forecast's low point above the
   buffer, so it also answers a buffer-breach or runway action (a credit-line draw for payroll
   resolves the buffer breach).
-- ``conflicts``: two actions would do opposite things to the same vendor (delay it and pay it).
+- ``conflicts``: two actions would do opposite things to the same vendor (delay it and pay it), or
+  would both act on the same thing: the same payment (two delays of Cloud Host's $2,500), the same
+  credit line (two draws), the same invoice (two chases). Carrying out one supersedes or
+  re-prepares the others.
 - ``sequence``: one must come before the other (the payroll contingency plan before the payroll
   confirmation; money raised before the payment it funds).
 
@@ -13,9 +16,10 @@ set of actions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, Protocol
 
 CASH_LEVEL = ("buffer_breach", "runway_threshold")
 FUNDING_KINDS = ("credit_draw", "transfer")
@@ -35,6 +39,52 @@ class LinkCandidate:
     paid_vendors: frozenset[str]
     funds: bool
     payroll: bool
+    touches: frozenset[str] = frozenset()  # payments, credit lines and invoices any of its options acts on
+
+
+class OptionLike(Protocol):
+    kind: str
+    params: Any
+    counterparty_id: str | None
+    forecast_lowest_balance: Decimal | None
+
+
+def touched_things(options: Iterable[OptionLike]) -> frozenset[str]:
+    """The payments an option moves or makes, the credit lines it draws on and the invoices it chases."""
+    found: set[str] = set()
+    for option in options:
+        params = dict(option.params or {})
+        for step in [{"kind": option.kind, **params}, *(params.get("steps") or [])]:
+            kind = step.get("kind")
+            if kind == "delay_payment":
+                found.update(f"payment:{m.get('schedule_id')}" for m in step.get("moves") or [])
+                found.update(f"payment:{s}" for s in step.get("schedule_ids") or [])
+            elif kind in PAYING_KINDS:
+                found.update(f"payment:{s}" for s in step.get("schedule_ids") or [])
+            elif kind == "credit_draw" and step.get("cash_account_id"):
+                found.add(f"credit:{step['cash_account_id']}")
+            elif kind == "send_email" and step.get("schedule_id"):
+                found.add(f"invoice:{step['schedule_id']}")
+    return frozenset(found)
+
+
+def candidate_of(key: str, detection_type: str, action_type: str, options: Sequence[OptionLike]) -> LinkCandidate:
+    """What linking needs of one action, from its ranked options."""
+    top = options[0]
+    delayed = {str(m.get("vendor_id")) for o in options if o.kind == "delay_payment" for m in (o.params or {}).get("moves", [])}
+    paid = {o.counterparty_id for o in options if o.kind in PAYING_KINDS and o.counterparty_id}
+    return LinkCandidate(
+        key=key,
+        detection_type=detection_type,
+        action_type=action_type,
+        top_kind=top.kind,
+        top_lowest=top.forecast_lowest_balance,
+        delayed_vendors=frozenset(delayed),
+        paid_vendors=frozenset(paid),
+        funds=top.kind in FUNDING_KINDS or any(step.get("kind") in FUNDING_KINDS for step in (top.params or {}).get("steps", [])),
+        payroll=action_type.startswith("payroll"),
+        touches=touched_things(options),
+    )
 
 
 @dataclass(frozen=True)
@@ -61,11 +111,20 @@ def find_links(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest
                 links.append(Link(a.key, b.key, "resolves", "its recommended option lifts the forecast's low point above the buffer"))
             if a.key < b.key and (a.delayed_vendors & b.paid_vendors or b.delayed_vendors & a.paid_vendors):
                 links.append(Link(a.key, b.key, "conflicts", "one delays a payment the other makes"))
+            elif a.key < b.key and a.touches & b.touches:
+                links.append(Link(a.key, b.key, "conflicts", _shared(a.touches & b.touches)))
             if a.action_type == "payroll_contingency" and b.action_type == "payroll_confirmation":
                 links.append(Link(a.key, b.key, "sequence", "find the money first, then confirm payroll"))
             elif a.funds and b.top_kind in PAYING_KINDS and not b.funds:
                 links.append(Link(a.key, b.key, "sequence", "raise the cash before making the payment"))
     return links
+
+
+def _shared(things: frozenset[str]) -> str:
+    kinds = {t.split(":", 1)[0] for t in things}
+    names = [name for kind, name in (("payment", "payment"), ("credit", "credit line"), ("invoice", "invoice")) if kind in kinds]
+    what = " and ".join(f"the same {name}" for name in names)
+    return f"both act on {what}: carrying out one changes the other"
 
 
 def groups(keys: Sequence[str], links: Sequence[Link]) -> dict[str, str]:

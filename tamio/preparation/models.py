@@ -100,6 +100,10 @@ class PreparedAction(Base):
     slack_channel_id: Mapped[str | None] = mapped_column(String(32))
     slack_message_ts: Mapped[str | None] = mapped_column(String(32))
     expires_at: Mapped[datetime | None]
+    # A digest of the forecast inputs its figures were worked out from (``preparation.freshness``):
+    # approving it once they have changed is refused and it is prepared again. None: not prepared
+    # from a forecast (nothing to compare).
+    forecast_basis: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

@@ -46,6 +46,7 @@ from tamio.config import Settings
 from tamio.db import utcnow
 from tamio.scheduler import claims
 from tamio.scheduler.jobs import Job, JobRun, default_jobs
+from tamio.scheduler.refresh import drain_refreshes
 from tamio.scheduler.slots import Clock
 
 log = logging.getLogger("tamio.scheduler")
@@ -115,6 +116,22 @@ class SchedulerApp:
         except Exception:
             log.exception("scheduler: job %s failed before or between its slots", job_name)
             return []
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    async def refresh(self) -> int:
+        """Answer the refresh requests waiting (``tamio.scheduler.refresh``); how many accounts ran.
+
+        Not a slot job: a request is answered once whichever replica takes it, so nothing is claimed."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            return len(await drain_refreshes(self.sessions, now=self.clock(), settings=self.settings, wake=self.wake))
+        except Exception:
+            log.exception("scheduler: draining refresh requests failed")
+            return 0
         finally:
             if task is not None:
                 self._running.discard(task)

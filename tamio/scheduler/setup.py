@@ -11,6 +11,9 @@ is the claim row (``tamio.scheduler.claims``); APScheduler only decides when to 
 - Every job also fires once at start-up: ``run_due`` then catches up the slots missed while no
   replica was running, within each job's grace.
 - ``app.tick`` (tests): fire every ``tick`` real seconds instead, to follow a sped-up clock.
+- Refresh requests (``app.refresh``) are drained every ``settings.refresh_seconds`` of real time
+  (a change is answered seconds after it, whatever the clock): no slots and no claims, a request
+  being answered once whichever replica takes it.
 
     app = SchedulerApp(settings, sessions, clock=utcnow, wake=runtime.wake_delivery)
     scheduler = await setup_apscheduler(app)
@@ -61,6 +64,10 @@ async def setup_apscheduler(app: SchedulerApp) -> AsyncIOScheduler:
             misfire_grace_time=max(1, int(cadence.grace.total_seconds())), coalesce=True, max_instances=1,
             next_run_time=started,
         )
+    scheduler.add_job(
+        app.refresh, IntervalTrigger(seconds=app.settings.refresh_seconds, timezone=UTC), id="refresh",
+        name="tamio refresh", replace_existing=True, coalesce=True, max_instances=1, next_run_time=started,
+    )
     scheduler.start()
     return scheduler
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.backends("sqlite")
 DEFAULTS = {
     "obligations_buffer_amount": "0.00", "runway_buffer_months": 6, "late_payment_threshold_days": 7,
     "unexpected_expense_threshold_pct": "20", "safety_mode": "normal", "payroll_check_days_before": 7,
-    "payroll_buffer_percent": "10", "payment_cluster_threshold_pct": "40",
+    "payroll_buffer_percent": "10", "payment_cluster_threshold_pct": "40", "chase_cooloff_days": 7,
 }
 
 

@@ -144,6 +144,10 @@ async def test_what_account_b_writes_anywhere_leaves_account_a_as_it_was(
 ) -> None:
     a, b = business, other_business
     noon = datetime.combine(today(), time(12), tzinfo=UTC)
+    # A at rest: the server has answered A's own changes (refresh requests) and handled its messages.
+    async with workspace() as slack:
+        async for bot in start_bot(slack, api.sessions):
+            await bot.settle()
     before = await snapshot(api, a.account_id, noon)
     assert before["conversions"][0] == "108000.00" and before["rates"]
 

@@ -60,12 +60,16 @@ class BotHarness:
     worker: DeliveryWorker
 
     async def settle(self) -> None:
-        """Let after-ack work finish and deliver the outbox until nothing is left (twice nothing: a
-        failure may queue a message of its own, like the admins' note about a lost channel)."""
+        """Let after-ack work finish, answer refresh requests (the server's scheduler does, every few
+        seconds) and deliver the outbox until nothing is left (twice nothing: a failure may queue a
+        message of its own, like the admins' note about a lost channel)."""
+        from tamio.scheduler.refresh import drain_refreshes
+
         idle = 0
         for _ in range(12):
             await self.app.runtime.drain()
-            idle = 0 if await self.worker.run_once() else idle + 1
+            refreshed = await drain_refreshes(self.sessions, now=self.app.runtime.clock(), settings=self.settings)
+            idle = 0 if await self.worker.run_once() or refreshed else idle + 1
             if idle == 2:
                 await self.app.runtime.drain()
                 return

@@ -71,4 +71,6 @@ async def test_every_card_states_its_explanation_once_after_the_next_days_run(se
         for text in (shown(card_blocks(card, today=today, base_currency="USD")), shown(queue_item(card, today))):
             assert text.count(card.alert.explanation) == 1, text
             assert card.action.summary == card.alert.explanation or card.action.summary not in text, text
-    assert stale  # the next day's run rewrote explanations ("22 days late"): the case that showed two
+    # The next day's run rewrote the explanations ("22 days late") and restated the cards from that day's
+    # figures, so each card's summary is the day's explanation too (it used to keep the first day's).
+    assert stale == 0

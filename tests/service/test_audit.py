@@ -205,7 +205,9 @@ async def test_an_append_reads_one_head_row_not_the_chain(engine: AsyncEngine, s
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     statements = [s for s in statements if not s.startswith(("begin", "commit"))]
     reads = [s for s in statements if s.startswith("select")]
-    assert reads == [] and len(statements) == 3, statements  # upsert the head, insert the row, move the head
+    # upsert the head, insert the row, move the head; a client is money data: its refresh is asked for too (one upsert)
+    assert reads == [] and len(statements) == 4, statements
+    assert statements[-1].startswith("insert into refresh_requests"), statements
 
 
 async def test_without_the_server_secret_nothing_is_written(engine: AsyncEngine) -> None:

@@ -37,6 +37,7 @@ from tamio.api.schemas.pipeline import (
     SkipIn,
     action_out,
 )
+from tamio.errors import Conflict
 from tamio.execution import lifecycle
 from tamio.execution.drafts import edit_draft
 from tamio.execution.models import ActionApproval
@@ -208,9 +209,20 @@ async def approve_action(call: Call) -> DecisionOut:
     body = call.body(ApproveIn)
     decision = await lifecycle.approve(
         call.db, account=call.account, member=call.member, action_id=call.path["action_id"], option_id=body.option_id,
-        edited_subject=body.edited_subject, edited_body=body.edited_body, now=call.now,
+        edited_subject=body.edited_subject, edited_body=body.edited_body, now=call.now, settings=call.settings,
     )
-    _carry_out_after_commit(call, decision)
+    if decision.outcome == "figures_changed":
+        replaced_by = decision.replaced_by
+
+        async def refuse(answer: BaseModel) -> BaseModel:
+            """After the commit (the stale action is superseded by the fresh one): 409 with where the fresh one is."""
+            hint = (f"The fresh action is {replaced_by}: GET /api/v1/pipeline/actions/{replaced_by}." if replaced_by
+                    else "With the figures as they are now there is nothing left to propose.")
+            raise Conflict(decision.message, hint=hint)
+
+        call.after_commit(refuse)
+    else:
+        _carry_out_after_commit(call, decision)
     return _decision_out(decision)
 
 

@@ -26,7 +26,7 @@ from tamio.api.types import (
 
 SETTING_FIELDS = (
     "obligations_buffer_amount", "runway_buffer_months", "late_payment_threshold_days", "unexpected_expense_threshold_pct",
-    "safety_mode", "payroll_check_days_before", "payroll_buffer_percent", "payment_cluster_threshold_pct",
+    "safety_mode", "payroll_check_days_before", "payroll_buffer_percent", "payment_cluster_threshold_pct", "chase_cooloff_days",
 )
 
 
@@ -42,6 +42,7 @@ class UserConfigUpdate(BaseModel):
     payroll_check_days_before: int | None = Field(None, ge=0, le=60)
     payroll_buffer_percent: Percent | None = Field(None, description="cash to keep after payroll, in percent of it")
     payment_cluster_threshold_pct: Percent | None = Field(None, description="most of 13 weeks' outflows due in one week")
+    chase_cooloff_days: int | None = Field(None, ge=0, le=365, description="days after a chase email before another is proposed")
 
     def changes(self) -> dict[str, Any]:
         """The settings given (an explicit null means "leave it", like leaving it out)."""
@@ -77,6 +78,7 @@ class UserConfigOut(BaseModel):
     payroll_check_days_before: int
     payroll_buffer_percent: DecimalOut
     payment_cluster_threshold_pct: DecimalOut
+    chase_cooloff_days: int
     effective: EffectiveSettingsOut
     created_at: datetime
     updated_at: datetime
@@ -94,6 +96,7 @@ def user_config_out(config: UserConfiguration, *, base_currency: str) -> UserCon
         payroll_check_days_before=config.payroll_check_days_before,
         payroll_buffer_percent=format(config.payroll_buffer_percent, "f"),
         payment_cluster_threshold_pct=format(config.payment_cluster_threshold_pct, "f"),
+        chase_cooloff_days=config.chase_cooloff_days,
         effective=EffectiveSettingsOut(
             safety_mode=effective.safety_mode,
             obligations_buffer_amount=money_out(effective.obligations_buffer_amount, base_currency),

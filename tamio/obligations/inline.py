@@ -1,0 +1,171 @@
+"""The one-line way to say an obligation: ``client "Acme" 5000 EUR monthly on -1 from 2026-12-01``.
+
+Pure: no database, no Slack. ``today`` and the account's base currency are arguments. Every edge
+that takes an obligation as a line of words reads it here (``/tamio add``, the what-if
+``--what-if 'expense "New hire" 8000 monthly from 2027-03-01'``), so the words and the messages are
+the same everywhere. Anything wrong raises ``ValidationError`` saying what was wrong (and, where it
+helps, a hint); the edge wraps it in its own wording (Slack adds the usage and an example).
+
+    parse_add(split_words('expense "AWS" 1200 USD monthly on 15'), today=date(2026, 11, 30), base_currency="USD")
+    -> AddObligation(kind='expense', name='AWS', amount=Decimal('1200'), currency='USD', ...)
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from datetime import date, timedelta
+from typing import Final
+
+from tamio.errors import TamioError, ValidationError
+from tamio.money import normalize_currency, parse_amount
+from tamio.obligations.adding import AddObligation
+from tamio.obligations.recurrence import BusinessDayConvention, Frequency, check_calendar
+from tamio.obligations.schemas import RecurrenceSpec
+
+SYNTAX: Final = (
+    'client|expense|payroll|tax "Name" AMOUNT [CURRENCY] [FREQUENCY] [on DAY] [from DATE] [until DATE] [following|preceding]'
+)
+KIND_ALIASES: Final = {
+    "client": "client", "revenue": "client", "income": "client", "customer": "client",
+    "expense": "expense", "vendor": "expense", "bill": "expense", "supplier": "expense",
+    "payroll": "payroll", "salaries": "payroll", "tax": "tax", "taxes": "tax",
+}
+FREQUENCY_ALIASES: Final = {
+    "once": Frequency.ONCE, "one-off": Frequency.ONCE, "weekly": Frequency.WEEKLY, "biweekly": Frequency.BIWEEKLY,
+    "fortnightly": Frequency.BIWEEKLY, "semimonthly": Frequency.SEMIMONTHLY, "semi-monthly": Frequency.SEMIMONTHLY,
+    "monthly": Frequency.MONTHLY, "quarterly": Frequency.QUARTERLY, "annually": Frequency.ANNUALLY,
+    "yearly": Frequency.ANNUALLY,
+}
+CONVENTION_ALIASES: Final = {
+    "following": BusinessDayConvention.FOLLOWING, "preceding": BusinessDayConvention.PRECEDING,
+    "modified_following": BusinessDayConvention.MODIFIED_FOLLOWING, "modified-following": BusinessDayConvention.MODIFIED_FOLLOWING,
+}
+WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_OF_MONTH: Final = {Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.ANNUALLY}
+SMART_QUOTES: Final = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "«": '"', "»": '"'})
+DAY_OFFSETS: Final = {"today": 0, "tomorrow": 1, "yesterday": -1}
+
+
+def split_words(text: str) -> list[str]:
+    """Words, with quotes grouping them (``shlex``); the curly quotes chat clients type read as straight ones."""
+    try:
+        return shlex.split(text.translate(SMART_QUOTES))
+    except ValueError as exc:
+        reason = "a quote is not closed" if "quotation" in str(exc) else "a backslash is at the very end"
+        raise ValidationError(f"I couldn't read that: {reason}.", hint="Put names in straight double quotes.") from exc
+
+
+def read_kind(word: str) -> str:
+    """``client``, ``expense``, ``payroll`` or ``tax`` from any of their aliases (``revenue``, ``vendor``, ...)."""
+    kind = KIND_ALIASES.get(word.lower())
+    if kind is None:
+        raise ValidationError(f"`{word[:40]}` is not something I can add.", hint="Say `client`, `expense`, `payroll` or `tax`.")
+    return kind
+
+
+def read_date(token: str) -> date:
+    try:
+        return date.fromisoformat(token)
+    except ValueError as exc:
+        raise ValidationError(f"I couldn't read the date `{token}`.", hint="Write dates like 2026-12-01.") from exc
+
+
+def read_day_word(token: str, today: date) -> date:
+    """A date, or ``today`` / ``tomorrow`` / ``yesterday``."""
+    if token.lower() in DAY_OFFSETS:
+        return today + timedelta(days=DAY_OFFSETS[token.lower()])
+    return read_date(token)
+
+
+def looks_like_currency(token: str) -> bool:
+    return len(token) == 3 and token.isalpha() and token.lower() not in FREQUENCY_ALIASES
+
+
+def parse_add(words: list[str], *, today: date, base_currency: str) -> AddObligation:
+    """``KIND "Name" AMOUNT [CURRENCY] [FREQUENCY] [on DAY] [from DATE] [until DATE] [CONVENTION] [holidays CAL]``."""
+    if not words:
+        raise ValidationError("I need what to add, a name in quotes and an amount.")
+    kind = read_kind(words[0])
+    if len(words) < 3:
+        raise ValidationError("I need a name in quotes and an amount.")
+    name, amount_token, rest = words[1].strip(), words[2], words[3:]
+    if not name:
+        raise ValidationError("The name is empty.")
+    currency: str | None = None
+    if rest and looks_like_currency(rest[0]):
+        currency = normalize_currency(rest[0])
+        rest = rest[1:]
+    currency = currency or base_currency
+    amount = parse_amount(amount_token, currency=currency)
+    frequency = Frequency.MONTHLY
+    day: int | None = None
+    weekday: int | None = None
+    last_business_day = False
+    start: date | None = None
+    end: date | None = None
+    convention = BusinessDayConvention.NONE
+    calendar: str | None = None
+    i = 0
+    while i < len(rest):
+        word = rest[i].lower()
+        following = rest[i + 1] if i + 1 < len(rest) else None
+        if word in FREQUENCY_ALIASES:
+            frequency = FREQUENCY_ALIASES[word]
+        elif word in CONVENTION_ALIASES:
+            convention = CONVENTION_ALIASES[word]
+        elif word in ("on", "from", "starting", "until", "to", "holidays") and following is None:
+            raise ValidationError(f"`{word}` needs something after it.")
+        elif word == "on":
+            day, weekday, last_business_day = read_on(str(following))
+            i += 1
+        elif word in ("from", "starting"):
+            start = read_day_word(str(following), today)
+            i += 1
+        elif word in ("until", "to"):
+            end = read_day_word(str(following), today)
+            i += 1
+        elif word == "holidays":
+            try:
+                calendar = check_calendar(following)
+            except TamioError as exc:
+                raise ValidationError(exc.message) from exc
+            i += 1
+        elif looks_like_currency(word):
+            raise ValidationError(f"`{rest[i]}` is in the wrong place.", hint="The currency comes right after the amount.")
+        else:
+            raise ValidationError(f"I don't understand `{rest[i][:40]}`.")
+        i += 1
+    if start is not None and start < today:
+        raise ValidationError(f"The start date {start.isoformat()} is in the past.", hint=f"Use today ({today.isoformat()}) or a later date.")
+    start = start or today
+    if weekday is not None:
+        if frequency not in (Frequency.WEEKLY, Frequency.BIWEEKLY):
+            raise ValidationError("A weekday applies to weekly and biweekly schedules only.")
+        start = start + timedelta(days=(weekday - start.weekday()) % 7)
+    if day is not None and frequency not in DAY_OF_MONTH:
+        raise ValidationError(f"`on {day}` applies to monthly, quarterly and annual schedules only.",
+                              hint="Leave it out, or say the weekday for weekly ones: `weekly on fri`.")
+    if end is not None and end < start:
+        raise ValidationError(f"The end date {end.isoformat()} is before the start date {start.isoformat()}.")
+    spec = RecurrenceSpec(frequency=frequency, start_date=start, end_date=end, day=day, convention=convention,
+                          calendar=calendar, last_business_day=last_business_day)
+    try:
+        spec.rrule()
+    except TamioError as exc:
+        raise ValidationError(exc.message[:1].upper() + exc.message[1:] + ".") from exc
+    return AddObligation(kind=kind, name=name, amount=amount, currency=currency, recurrence=spec)
+
+
+def read_on(token: str) -> tuple[int | None, int | None, bool]:
+    """``on 15``, ``on -1`` / ``on last``, ``on last-business-day``, ``on fri``: (day, weekday, last business day)."""
+    lowered = token.lower()
+    if lowered in ("last", "end"):
+        return -1, None, False
+    if lowered in ("last-business-day", "last_business_day", "lbd"):
+        return None, None, True
+    if lowered[:3] in WEEKDAYS and lowered.isalpha():
+        return None, WEEKDAYS.index(lowered[:3]), False
+    if re.fullmatch(r"-?\d{1,2}", lowered) and (1 <= int(lowered) <= 31 or int(lowered) == -1):
+        return int(lowered), None, False
+    raise ValidationError(f"`on {token[:20]}` is not a day I can use.", hint="Use 1 to 31, -1 (or `last`) for the last day, or a weekday.")

@@ -1,0 +1,168 @@
+"""Whether a prepared action's figures are still the truth, and what to do when they are not.
+
+An action stores the basis it was prepared on: a digest of everything its figures were worked out
+from (``forecast_basis``: the day, the forecast's opening balance and items, the thresholds, the cash
+and credit accounts, the open schedules, the clients' and vendors' terms, the last chases and the
+credit committed). Once any of it changes, the action is prepared again from the current figures
+(``prepare_actions(..., restate=True)``):
+
+- same figures (``figures_of``: the amounts, what each option moves and its lowest balance after) ->
+  the action is brought up to date in place (wording, dates, drafts, basis) and keeps its approvals;
+- other figures, or nothing left to propose -> a fresh action replaces it, and the old one is
+  superseded by whoever restated it (the pipeline, or an approval, which is then refused with
+  ``FIGURES_CHANGED``).
+
+    basis = forecast_basis(ctx)
+    run = await check_basis(db, account=account, action=action, now=now, settings=settings)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamio.accounts.models import Account
+from tamio.config import Settings
+from tamio.detection.models import DetectionAlert
+from tamio.outbox.service import Outgoing, enqueue_many
+from tamio.preparation.context import PreparationContext, jsonable, load_context
+from tamio.preparation.drafts import ActionDraft, OptionDraft
+from tamio.preparation.models import ActionOption, PreparedAction
+
+if TYPE_CHECKING:
+    from tamio.preparation.engine import PreparationRun
+
+FIGURES_CHANGED = "The figures changed since this was prepared; here they are now."
+THOUSANDTH = Decimal("0.001")
+Figures = tuple[Any, ...]
+
+
+def forecast_basis(ctx: PreparationContext) -> str:
+    """The digest of every input an action's figures depend on (64 hex characters).
+
+    One line per fact, amounts to thousandths (so 10000 and 10000.000 digest alike); written by hand
+    rather than as JSON because the hourly run digests every account's thousands of schedules."""
+    q = _thousandths
+    lines = [f"day {ctx.today} opening {q(ctx.opening_balance)} buffer {q(ctx.buffer)} payroll {q(ctx.payroll_buffer_percent)} "
+             f"cooloff {ctx.chase_cooloff_days}"]
+    lines += sorted(f"item {i.date} {i.direction} {q(i.amount)} {q(i.confidence)}" for i in ctx.forecast_items)
+    lines += [f"cash {c.id} {c.account_type} {q(c.base_balance)} {q(c.credit_limit)} {q(c.drawn_amount)} {q(c.committed)} "
+              f"{q(c.interest_rate_pct)}" for c in ctx.cash_accounts]
+    lines += [f"schedule {s.id} {s.due_date} {s.expected_date} {q(s.amount)} {q(s.base_amount)} {s.status} {s.client_id} {s.vendor_id}"
+              for s in ctx.schedules]
+    lines += sorted(f"client {c.id} {c.relationship_type} {c.avg_payment_delay_days} {q(c.revenue_percent)} {c.contact_email} "
+                    f"{','.join(c.tags)}" for c in ctx.clients.values())
+    lines += sorted(f"vendor {v.id} {v.category} {v.flexibility_level} {v.criticality} {v.payment_terms_days} {v.delay_count} "
+                    f"{v.contact_email}" for v in ctx.vendors.values())
+    lines += sorted(f"chase {c.schedule_id} {c.on} {c.tone}" for c in ctx.chases.values())
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _thousandths(value: Decimal | None) -> str:
+    return "-" if value is None else format(Decimal(value).quantize(THOUSANDTH), "f")
+
+
+def _money(value: Decimal | None) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(THOUSANDTH)
+
+
+def touched(kind: str, params: dict[str, Any]) -> tuple[str, ...]:
+    """What an option moves: the payments (and their new dates), invoices, agreements and cash accounts."""
+    found: set[str] = set()
+    for step in [{"kind": kind, **params}, *(params.get("steps") or [])]:
+        for key in ("schedule_id", "cash_account_id", "from_cash_account_id", "to_cash_account_id", "agreement_id",
+                    "payroll_schedule_id"):
+            if step.get(key):
+                found.add(f"{key}={step[key]}")
+        found.update(f"schedule_id={s}" for s in step.get("schedule_ids") or [])
+        found.update(f"move={m.get('schedule_id')}->{m.get('new_date')}" for m in step.get("moves") or [])
+        if step.get("new_amount") is not None:
+            found.add(f"new_amount={step['new_amount']}")
+    return tuple(sorted(found))
+
+
+def figures_of(action: PreparedAction, options: Sequence[ActionOption]) -> Figures:
+    """The figures a person approves: the amounts, what each option moves and the lowest balance after it."""
+    return (
+        action.action_type.value, _money(action.amount), action.currency, action.counterparty_id,
+        tuple((o.kind, _money(o.amount), o.currency, _money(o.forecast_lowest_balance), o.counterparty_id,
+               touched(o.kind, dict(o.params or {}))) for o in sorted(options, key=lambda o: o.rank)),
+    )
+
+
+def figures_of_draft(draft: ActionDraft) -> Figures:
+    return (
+        draft.action_type, _money(draft.amount), draft.currency, draft.counterparty_id,
+        tuple((o.kind, _money(o.amount), o.currency, _money(o.forecast.lowest_closing_balance), o.counterparty_id,
+               touched(o.kind, jsonable(o.params))) for o in draft.options),
+    )
+
+
+def bring_up_to_date(action: PreparedAction, options: Sequence[ActionOption], draft: ActionDraft, *, basis: str, now: datetime) -> bool:
+    """Same figures on a new basis: the wording, dates and drafts follow; True when the card shows something new."""
+    action.forecast_basis = basis
+    changed = _assign(action, title=draft.title[:300], summary=draft.summary, deadline=draft.deadline)
+    for row, fresh in zip(sorted(options, key=lambda o: o.rank), draft.options, strict=True):
+        changed |= _assign(row, **_option_text(fresh))
+    if changed:
+        action.version += 1  # an approval racing with this sees the card it approves has changed
+        action.updated_at = now
+    return changed
+
+
+def _option_text(o: OptionDraft) -> dict[str, Any]:
+    return {
+        "title": o.title[:300], "description": o.description, "recipient_email": o.recipient_email,
+        "draft_subject": o.draft_subject[:300] if o.draft_subject else None, "draft_body": o.draft_body, "draft_tone": o.draft_tone,
+        "forecast_lowest_week": o.forecast.lowest_week_start, "params": jsonable(o.params),
+        "counterparty_name": (o.counterparty_name or None) and o.counterparty_name[:200],
+        "relationship_risk": o.risk.relationship, "operational_risk": o.risk.operational, "financial_cost": o.risk.financial,
+        "composite_risk": o.risk.composite, "risk_level": o.risk.level,
+    }
+
+
+def _assign(row: Any, **values: Any) -> bool:
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
+async def announce(db: AsyncSession, *, account: Account, run: PreparationRun, now: datetime) -> None:
+    """Outbox rows for what restating changed: the cards brought up to date, and each superseded one
+    (App Home follows from whoever restated: the pipeline run, or the refused approval)."""
+    messages = [Outgoing("card_update", {"action_id": a.id}, f"card_update:{a.id}:v{a.version}") for a in run.refreshed]
+    messages += [Outgoing("card_update", {"action_id": old.id}, f"card_update:{old.id}:v{old.version}") for old, _ in run.replaced]
+    if messages:
+        await enqueue_many(db, account_id=account.id, messages=messages, now=now)
+
+
+async def check_basis(
+    db: AsyncSession, *, account: Account, action: PreparedAction, now: datetime, settings: Settings | None = None,
+) -> PreparationRun | None:
+    """Before an approval: ``None`` when the action's basis still holds (or it has none); otherwise the
+    action is prepared again and the run says how (brought up to date in place, or replaced)."""
+    if action.forecast_basis is None or action.alert_id is None:
+        return None
+    settings = settings or Settings()
+    today = now.astimezone(ZoneInfo(account.timezone)).date()
+    ctx = await load_context(db, account_id=account.id, today=today, settings=settings)
+    if forecast_basis(ctx) == action.forecast_basis:
+        return None
+    alert = await db.get(DetectionAlert, action.alert_id)
+    from tamio.preparation.engine import PreparationRun, prepare_actions
+
+    if alert is None or alert.user_id != account.id:
+        run = PreparationRun()
+        run.replaced.append((action, None))
+        return run
+    return await prepare_actions(db, account=account, alerts=[alert], today=today, now=now, settings=settings, context=ctx,
+                                 restate=True)
