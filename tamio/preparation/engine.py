@@ -154,6 +154,7 @@ def _persist(account: Account, alert: DetectionAlert, draft: ActionDraft, now: d
             recipient_email=o.recipient_email,
             draft_subject=o.draft_subject[:300] if o.draft_subject else None,
             draft_body=o.draft_body,
+            draft_recipe=o.draft.to_json() if o.draft is not None else None,
             draft_tone=o.draft_tone,
             relationship_risk=o.risk.relationship,
             operational_risk=o.risk.operational,

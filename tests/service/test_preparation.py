@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from tamio.data.models import Client, ExpenseCategory
 from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert, DetectionRule, DetectionType
 from tamio.execution.lifecycle import approve
 from tamio.execution.service import execute_action
+from tamio.forecast.service import extend_schedules
 from tamio.money import format_money
 from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 from tamio.pipeline import PipelineConfig, PipelineMode, run_detection_preparation_cycle
@@ -217,9 +218,10 @@ async def test_the_context_takes_the_same_number_of_queries_whatever_the_size(
             event.remove(engine.sync_engine, "before_cursor_execute", record)
         return len(statements), ctx
 
-    for business in (small, large):  # the first forecast of an account makes sure its schedules are there, once
+    for business in (small, large):  # its schedules generated through the forecast's end, as the 6 AM job does
         async with session_factory() as session, session.begin():
-            await load_context(session, account_id=business.account.id, today=SNAPSHOT_DAY, settings=SCHEDULE_PATH)
+            await extend_schedules(session, account_id=business.account.id, through=SNAPSHOT_DAY + timedelta(weeks=13),
+                                   settings=SCHEDULE_PATH, today=SNAPSHOT_DAY, now=datetime.combine(SNAPSHOT_DAY, time(6), UTC))
     small_count, small_ctx = await count(small.account.id)
     large_count, large_ctx = await count(large.account.id)
     assert len(large_ctx.schedules) > 10 * len(small_ctx.schedules) and len(large_ctx.clients) == 80
