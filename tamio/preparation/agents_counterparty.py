@@ -22,7 +22,8 @@ from tamio.preparation.drafts import (
     relationship_for_vendor,
     risk,
 )
-from tamio.preparation.message_drafting import collection_escalation_recipe, shared_environment
+from tamio.preparation.message_drafting import shared_environment
+from tamio.preparation.recipes import collection_escalation_recipe
 
 ZERO = Decimal(0)
 TONES = ("soft", "professional", "firm")

@@ -22,7 +22,8 @@ from tamio.preparation.drafts import (
     risk,
     vendor_delay_candidates,
 )
-from tamio.preparation.message_drafting import collection_email_recipe, draft_vendor_delay_request
+from tamio.preparation.message_drafting import draft_vendor_delay_request
+from tamio.preparation.recipes import collection_email_recipe
 from tamio.preparation.risk_scoring import RelationshipFactors
 
 ZERO = Decimal(0)

@@ -18,7 +18,7 @@ from typing import Any
 from tamio.forecast.engine import INFLOW, OUTFLOW, Forecast, ForecastItem
 from tamio.money import format_money
 from tamio.preparation.context import PreparationContext, ScheduleInfo
-from tamio.preparation.message_drafting import DraftRecipe
+from tamio.preparation.recipes import DraftRecipe
 from tamio.preparation.risk_scoring import (
     FinancialFactors,
     OperationalFactors,

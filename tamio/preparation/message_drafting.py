@@ -39,7 +39,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
@@ -297,71 +296,6 @@ def draft_payroll_contingency_summary(
     return _render("emails/payroll_contingency.txt.j2", context, tone, environment)
 
 
-# --- drafts rendered when they are read ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DraftRecipe:
-    """What a draft is rendered from: a drafting function's name and its arguments as JSON values.
-
-    Preparation stores the recipe with the option instead of the text (most options of most cards
-    are never opened); the card, the edit modal, the API and the executor render it when they read
-    the draft (``ActionOption.draft_subject``/``draft_body``), the same text rendering it eagerly gave.
-    The tone is chosen when the recipe is made (the option's title names it).
-    """
-
-    drafter: str
-    args: tuple[tuple[str, Any], ...]
-    tone: Tone
-
-    @classmethod
-    def of(cls, drafter: str, tone: Tone, /, **args: Any) -> DraftRecipe:
-        if drafter not in DRAFTERS:
-            raise ValueError(f"no drafter {drafter!r}")
-        plain = {k: str(v) if isinstance(v, Decimal | date) else v for k, v in args.items()}
-        return cls(drafter, tuple(sorted(plain.items())), tone)
-
-    def render(self) -> DraftedEmail:
-        return _rendered(self.drafter, self.args)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"drafter": self.drafter, "args": dict(self.args), "tone": self.tone}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DraftRecipe:
-        return cls(str(data["drafter"]), tuple(sorted(dict(data["args"]).items())), data["tone"])
-
-
-@functools.lru_cache(maxsize=1024)
-def _rendered(drafter: str, args: tuple[tuple[str, Any], ...]) -> DraftedEmail:
-    drafted: DraftedEmail = DRAFTERS[drafter](**dict(args))
-    return drafted
-
-
-def collection_email_recipe(
-    *, days_overdue: int, payment_record: str | None = None, relationship_type: str | None = None, tone: str | None = None,
-    currency: str = "USD", **rest: Any,
-) -> DraftRecipe:
-    """``draft_collection_email``'s recipe: its tone chosen now (as the email would), the text later."""
-    chosen = choose_tone(days_overdue, payment_record=payment_record, relationship_type=relationship_type, requested=tone)
-    _known_currency(currency)
-    return DraftRecipe.of("collection_email", chosen, days_overdue=days_overdue, payment_record=payment_record,
-                          relationship_type=relationship_type, tone=chosen, currency=currency, **rest)
-
-
-def collection_escalation_recipe(*, currency: str = "USD", **args: Any) -> DraftRecipe:
-    """``draft_collection_escalation``'s recipe (always firm)."""
-    _known_currency(currency)
-    return DraftRecipe.of("collection_escalation", "firm", currency=currency, **args)
-
-
-def _known_currency(currency: str) -> None:
-    """What rendering would refuse first, refused when the recipe is made (an agent's error, as before)."""
-    if (currency or "").strip().upper() not in KNOWN_CURRENCIES:
-        hint = "Use a three-letter ISO code such as USD, EUR or GBP."
-        raise ValidationError(f"I don't know the currency `{currency}`.", field_errors={"currency": hint})
-
-
 # --- rendering -----------------------------------------------------------------------------------
 
 
@@ -488,9 +422,3 @@ def _one_of(value: str, allowed: Sequence[str], field: str) -> str:
     if value not in allowed:
         raise ValidationError(f"`{value}` is not a valid {field}.", field_errors={field: f"Use one of: {', '.join(allowed)}."})
     return value
-
-
-DRAFTERS: dict[str, Any] = {
-    "collection_email": draft_collection_email,
-    "collection_escalation": draft_collection_escalation,
-}

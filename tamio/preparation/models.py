@@ -26,7 +26,8 @@ from tamio.db import (
     updated_at_column,
 )
 from tamio.detection.models import AlertSeverity
-from tamio.preparation.message_drafting import DraftedEmail, DraftRecipe
+from tamio.preparation.message_drafting import DraftedEmail
+from tamio.preparation.recipes import DraftRecipe
 
 
 class ActionType(str, enum.Enum):
