@@ -75,22 +75,25 @@ def collection_email_recipe(
 ) -> DraftRecipe:
     """``draft_collection_email``'s recipe: its tone chosen now (as the email would), the text later."""
     chosen = choose_tone(days_overdue, payment_record=payment_record, relationship_type=relationship_type, requested=tone)
-    _known_currency(currency)
+    _renderable(currency, rest.get("client_name"))
     return DraftRecipe.of("collection_email", chosen, days_overdue=days_overdue, payment_record=payment_record,
                           relationship_type=relationship_type, tone=chosen, currency=currency, **rest)
 
 
 def collection_escalation_recipe(*, currency: str = "USD", **args: Any) -> DraftRecipe:
     """``draft_collection_escalation``'s recipe (always firm)."""
-    _known_currency(currency)
+    _renderable(currency, args.get("client_name"))
     return DraftRecipe.of("collection_escalation", "firm", currency=currency, **args)
 
 
-def _known_currency(currency: str) -> None:
-    """What rendering would refuse first, refused when the recipe is made (an agent's error, as before)."""
+def _renderable(currency: str, client_name: str | None) -> None:
+    """What rendering would refuse of the data (the rest are the agent's own arguments), refused when
+    the recipe is made: an agent's error, as it was when drafts were rendered at once."""
     if (currency or "").strip().upper() not in KNOWN_CURRENCIES:
         hint = "Use a three-letter ISO code such as USD, EUR or GBP."
         raise ValidationError(f"I don't know the currency `{currency}`.", field_errors={"currency": hint})
+    if not " ".join((client_name or "").split()):
+        raise ValidationError("`client_name` is empty.", field_errors={"client_name": "This cannot be blank."})
 
 
 DRAFTERS: dict[str, Any] = {
