@@ -42,10 +42,12 @@ from tamio.config import Settings
 from tamio.db import new_id, utcnow
 from tamio.detection.engine import DetectionEngine, DetectionRun, run_many
 from tamio.detection.models import CRITICAL_DETECTIONS, AlertStatus, DetectionAlert, DetectionType
+from tamio.detection.snapshot import FORECAST_WEEKS
 from tamio.errors import NotFound
 from tamio.execution.models import ExecutionAutomationRule
+from tamio.forecast.service import load_forecast_inputs_many
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
-from tamio.preparation.context import PreparationContext, load_contexts
+from tamio.preparation.context import HORIZON_WEEKS, PreparationContext, load_contexts
 from tamio.preparation.engine import alerts_with_open_actions, prepare_actions
 from tamio.preparation.freshness import announce
 from tamio.preparation.models import ActionStatus, PreparedAction
@@ -210,7 +212,10 @@ async def run_cycles(
     together. Whatever fails raises: the caller rolls the batch back and runs its accounts one by one.
     """
     started = time.perf_counter()
-    runs = await run_many(db, {a.id: today[a.id] for a in accounts}, config.types(), now=now, settings=settings)
+    days = {a.id: today[a.id] for a in accounts}
+    # The forecasts' inputs once for detection and preparation (nothing between them moves money).
+    inputs = await load_forecast_inputs_many(db, days, weeks=FORECAST_WEEKS, settings=settings)
+    runs = await run_many(db, days, config.types(), now=now, settings=settings, inputs=inputs)
     detection_ms = _ms(started) // max(1, len(accounts))
     open_ids = [a.id for run in runs.values() for a in run.alerts if a.status in OPEN_ALERT_STATUSES]
     covered = await alerts_with_open_actions(db, open_ids)
@@ -219,7 +224,8 @@ async def run_cycles(
         a.id for a in accounts
         if any(alert.status in OPEN_ALERT_STATUSES and (config.restates or alert.id not in covered) for alert in runs[a.id].alerts)
     ]
-    contexts = await load_contexts(db, {i: today[i] for i in preparing}, settings=settings)
+    contexts = await load_contexts(db, {i: today[i] for i in preparing}, settings=settings,
+                                   inputs=inputs if HORIZON_WEEKS == FORECAST_WEEKS else None)
     results: dict[str, PipelineResult] = {}
     rows: list[PipelineRun] = []
     outbox: list[tuple[str | None, Outgoing]] = []

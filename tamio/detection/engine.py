@@ -50,6 +50,7 @@ from tamio.detection.models import (
 from tamio.detection.rules import ALL_RULES
 from tamio.detection.service import persist_findings, persist_findings_many
 from tamio.detection.snapshot import AccountSnapshot, load_critical_snapshots, load_snapshot, load_snapshots
+from tamio.forecast.service import ForecastInputs
 
 log = logging.getLogger(__name__)
 
@@ -201,11 +202,12 @@ async def run_critical_many(
 
 async def run_many(
     session: AsyncSession, today: Mapping[str, date], types: Iterable[DetectionType], *, now: datetime,
-    settings: Settings | None = None,
+    settings: Settings | None = None, inputs: Mapping[str, ForecastInputs] | None = None,
 ) -> dict[str, DetectionRun]:
     """``DetectionEngine(...).run(types)`` for each account of ``today`` (id -> its day), the loading
     shared: the critical types over light snapshots (``load_critical_snapshots``), any other over full
-    ones (``load_snapshots``), each in a fixed number of queries for the whole batch."""
+    ones (``load_snapshots``), each in a fixed number of queries for the whole batch. ``inputs``: the
+    forecasts' inputs for those days, when the caller has loaded them (``calculate_forecasts``)."""
     started = time.perf_counter()
     wanted_types = tuple(DetectionType(t) for t in types)
     light = set(wanted_types) <= set(CRITICAL_DETECTIONS)
@@ -226,9 +228,9 @@ async def run_many(
     configs = {i: effective_config(configurations[i]) for i in ids}
     if light:
         wanted = {i: (today[i], today[i] + timedelta(days=_days_read(configs[i], rule_settings.get(i, {})))) for i in ids}
-        snapshots = await load_critical_snapshots(session, wanted, settings=settings)
+        snapshots = await load_critical_snapshots(session, wanted, settings=settings, inputs=inputs)
     else:
-        snapshots = await load_snapshots(session, today, settings=settings)
+        snapshots = await load_snapshots(session, today, settings=settings, inputs=inputs)
     evaluations = {
         i: evaluate(snapshots[i], wanted_types, today=today[i], config=configs[i], settings=rule_settings.get(i))
         for i in ids

@@ -42,7 +42,7 @@ from tamio.config import Settings
 from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.errors import NotFound
 from tamio.forecast.engine import Forecast
-from tamio.forecast.service import calculate_forecasts
+from tamio.forecast.service import ForecastInputs, calculate_forecasts
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     Direction,
@@ -234,7 +234,8 @@ async def load_snapshot(
 
 
 async def load_snapshots(
-    session: AsyncSession, today: Mapping[str, date], *, settings: Settings | None = None
+    session: AsyncSession, today: Mapping[str, date], *, settings: Settings | None = None,
+    inputs: Mapping[str, ForecastInputs] | None = None,
 ) -> dict[str, AccountSnapshot]:
     """``load_snapshot`` for each account of ``today`` (id -> its day): the same seven queries plus
     the forecasts' own for the whole batch (``user_id IN (...)``), whatever its size (the hourly pass)."""
@@ -360,7 +361,7 @@ async def load_snapshots(
             reference=r.reference, schedule_amount=r.estimated_amount, schedule_currency=r.schedule_currency,
             schedule_status=r.schedule_status, schedule_rate=r.exchange_rate_used,
         ))
-    forecasts = await calculate_forecasts(session, dict(today), weeks=FORECAST_WEEKS, settings=settings)
+    forecasts = await calculate_forecasts(session, dict(today), weeks=FORECAST_WEEKS, settings=settings, inputs=inputs)
     return {
         i: AccountSnapshot(
             account_id=i,
@@ -380,7 +381,8 @@ async def load_snapshots(
 
 
 async def load_critical_snapshots(
-    session: AsyncSession, wanted: Mapping[str, tuple[date, date]], *, settings: Settings | None = None
+    session: AsyncSession, wanted: Mapping[str, tuple[date, date]], *, settings: Settings | None = None,
+    inputs: Mapping[str, ForecastInputs] | None = None,
 ) -> dict[str, AccountSnapshot]:
     """For each account id of ``wanted`` (-> its today and the last due date a rule may read): a
     snapshot with the forecast and the open payables due by then (never past the forecast's end),
@@ -458,7 +460,7 @@ async def load_critical_snapshots(
             )
         )
     forecasts = await calculate_forecasts(
-        session, {i: today for i, (today, _) in wanted.items()}, weeks=FORECAST_WEEKS, settings=settings
+        session, {i: today for i, (today, _) in wanted.items()}, weeks=FORECAST_WEEKS, settings=settings, inputs=inputs
     )
     return {
         i: AccountSnapshot(

@@ -217,15 +217,18 @@ async def calculate_forecast(
 
 async def calculate_forecasts(
     db: AsyncSession, as_of: Mapping[str, date], *, weeks: int = 13, settings: Settings | None = None,
+    inputs: Mapping[str, ForecastInputs] | None = None,
 ) -> dict[str, Forecast]:
-    """``calculate_forecast`` for each account of ``as_of`` (account id -> its day), loaded together."""
-    inputs = await load_forecast_inputs_many(db, as_of, weeks=weeks, settings=settings)
+    """``calculate_forecast`` for each account of ``as_of`` (account id -> its day), loaded together;
+    ``inputs``, when given, are what ``load_forecast_inputs_many`` gave for the same days and weeks in
+    this transaction (a pipeline batch loads them once for detection and preparation)."""
+    inputs = inputs if inputs is not None else await load_forecast_inputs_many(db, as_of, weeks=weeks, settings=settings)
     return {
         i: build_forecast(
             as_of=as_of[i], weeks=weeks, opening_balance=got.opening_balance, items=got.items, buffer=got.buffer,
             base_currency=got.base_currency, keep_items=True,
         )
-        for i, got in inputs.items()
+        for i, got in ((i, inputs[i]) for i in as_of)
     }
 
 

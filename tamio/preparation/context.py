@@ -45,7 +45,7 @@ from tamio.forecast.engine import (
     build_forecast,
     forecast_from_totals,
 )
-from tamio.forecast.service import load_forecast_inputs_many
+from tamio.forecast.service import ForecastInputs, load_forecast_inputs_many
 from tamio.obligations.models import (
     NEVER_DELAYED,
     OPEN_SCHEDULE_STATUSES,
@@ -287,8 +287,11 @@ async def load_context(db: AsyncSession, *, account_id: str, today: date, settin
     return (await load_contexts(db, {account_id: today}, settings=settings))[account_id]
 
 
-async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings: Settings) -> dict[str, PreparationContext]:
-    """The context of each account of ``today`` (account id -> its day), in a fixed number of queries for all."""
+async def load_contexts(
+    db: AsyncSession, today: Mapping[str, date], *, settings: Settings, inputs: Mapping[str, ForecastInputs] | None = None,
+) -> dict[str, PreparationContext]:
+    """The context of each account of ``today`` (account id -> its day), in a fixed number of queries for all;
+    ``inputs``: the forecasts' inputs for those days over ``HORIZON_WEEKS``, when the caller loaded them."""
     ids = sorted(today)
     if not ids:
         return {}
@@ -369,7 +372,8 @@ async def load_contexts(db: AsyncSession, today: Mapping[str, date], *, settings
                 invoice_number=r.invoice_number,
             )
         )
-    inputs = await load_forecast_inputs_many(db, today, weeks=HORIZON_WEEKS, settings=settings)
+    if inputs is None:
+        inputs = await load_forecast_inputs_many(db, today, weeks=HORIZON_WEEKS, settings=settings)
     contexts = {}
     for i in ids:
         got, config = inputs[i], configs.get(i, EffectiveConfig())
