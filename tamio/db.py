@@ -37,7 +37,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, String, event
+from sqlalchemy import JSON, BigInteger, Date, DateTime, String, Table, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -312,3 +312,9 @@ class ConvertedAmountMixin:
     base_currency_amount: Mapped[Decimal | None] = mapped_column(Money())
     exchange_rate_used: Mapped[Decimal | None] = mapped_column(ExactDecimal())
     exchange_rate_date: Mapped[date | None] = mapped_column(Date())
+
+
+def core_table(model: type[Base]) -> Table:
+    """A model's table, for Core multi-row inserts: the ORM's bulk insert starts a new statement
+    wherever a row's None columns differ from the row before, one statement per few rows at worst."""
+    return Base.metadata.tables[model.__tablename__]

@@ -1,7 +1,5 @@
 """``python -m tamio.cli`` is the ``tamio`` command."""
 
-import sys
+from tamio.cli import run
 
-from tamio.cli import main
-
-sys.exit(main())
+run()

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tamio.accounts.models import Account
 from tamio.accounts.service import resolve_account
 from tamio.config import Settings
-from tamio.db import create_engine, make_session_factory, utcnow
+from tamio.db import create_engine, make_session_factory, read_only, utcnow
 from tamio.server_secret import ServerSecret, local_secret
 
 
@@ -57,9 +57,15 @@ class CliContext:
         tenant's pipeline."""
         if self._sessions is None:
             return  # the command never opened the database
-        from tamio.scheduler.refresh import drain_refreshes
+        from tamio.refresh.service import waiting  # start-up cost
 
         account_ids = [self.account_id] if self.account_id else None
+        async with self.sessions() as db:
+            read_only(db)
+            if not await waiting(db, limit=1, account_ids=account_ids):
+                return  # nothing to work out: the pipeline is not even imported
+        from tamio.scheduler.refresh import drain_refreshes  # start-up cost: the pipeline, only when asked
+
         await drain_refreshes(self.sessions, now=self.now, settings=self.settings, account_ids=account_ids)
 
     async def close(self) -> None:

@@ -197,6 +197,14 @@ async def list_counterparty_names(db: AsyncSession, *, account_id: str, prefix: 
     return sorted(found, key=lambda x: x[2].lower())[:limit]
 
 
+def locked_field(entity: Any, fields: Iterable[str]) -> LockedField | None:
+    """The refusal to set ``fields`` on a client or vendor when an integration owns one of them."""
+    locked = set(entity.locked_fields or []) & set(fields)
+    if not locked:
+        return None
+    return LockedField(f"`{sorted(locked)[0]}` of {entity.name} comes from {entity.source.title()}, which owns it; change it there and sync.")
+
+
 class CounterpartyService:
     """Create and update clients and expense buckets with their obligations, in the caller's transaction."""
 
@@ -318,12 +326,9 @@ class CounterpartyService:
         unknown = set(fields) - allowed
         if unknown:
             raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
-        locked = set(entity.locked_fields or []) & set(fields)
-        if enforce_locks and locked:
-            field = sorted(locked)[0]
-            raise LockedField(
-                f"`{field}` of {entity.name} comes from {entity.source.title()}, which owns it; change it there and sync.",
-            )
+        locked = locked_field(entity, fields) if enforce_locks else None
+        if locked is not None:
+            raise locked
         changes: dict[str, tuple[Any, Any]] = {}
         for key, value in fields.items():
             value = _coerce(key, value)

@@ -22,9 +22,14 @@ async def list_cash_accounts(db: AsyncSession, *, account_id: str) -> list[CashA
     return list((await db.execute(stmt)).scalars().all())
 
 
+def name_key(name: str) -> str:
+    """What two names that match have in common: spaces collapsed, case folded in every script."""
+    return " ".join(name.split()).casefold()
+
+
 def same_name(a: str, b: str) -> bool:
     """Names match ignoring case in every script (SQLite's lower() only folds ASCII)."""
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+    return name_key(a) == name_key(b)
 
 
 async def find_cash_account(db: AsyncSession, *, account_id: str, name: str) -> CashAccount | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,9 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.data.models import Client, ExpenseBucket
-from tamio.db import new_id, utcnow
+from tamio.db import core_table, new_id, utcnow
 from tamio.events.models import CashEvent
-from tamio.obligations.models import Direction, ObligationAgreement, ObligationSchedule, ObligationType
+from tamio.obligations.models import (
+    Direction,
+    ObligationAgreement,
+    ObligationSchedule,
+    ObligationType,
+    Scheduled,
+)
 from tamio.obligations.schemas import RecurrenceSpec
 
 
@@ -43,31 +49,51 @@ async def _existing_keys(db: AsyncSession, account_id: str, keys: Sequence[str])
     return found
 
 
-async def _insert(db: AsyncSession, account_id: str, rows: list[dict[str, Any]]) -> int:
+async def insert_events(db: AsyncSession, account_id: str, rows: list[dict[str, Any]], *, new_keys: bool = False) -> int:
+    """Insert event rows in batches, leaving out any whose key is already there (or earlier in ``rows``).
+
+    ``new_keys``: every key names a schedule or agreement made in this transaction, so none can be
+    there yet and the lookup is skipped (a bulk import's hundreds of thousands of events)."""
     if not rows:
         return 0
-    have = await _existing_keys(db, account_id, [r["event_key"] for r in rows])
-    fresh = [r for r in rows if r["event_key"] not in have]
-    for start in range(0, len(fresh), 1000):
-        await db.execute(insert(CashEvent), fresh[start : start + 1000])
+    have = set() if new_keys else await _existing_keys(db, account_id, [r["event_key"] for r in rows])
+    fresh = []
+    for row in rows:
+        if row["event_key"] not in have:
+            have.add(row["event_key"])
+            fresh.append(row)
+    for start in range(0, len(fresh), 1000):  # Core, not the ORM's bulk insert: that splits a batch wherever a None moves
+        await db.execute(insert(core_table(CashEvent)), fresh[start : start + 1000])
     return len(fresh)
+
 
 
 async def generate_legacy_events(
     db: AsyncSession, *, account: Account, counterparty: Client | ExpenseBucket, line: dict[str, Any], start: date, end: date
 ) -> int:
     """Legacy: CashEvents computed directly from a billing line (no schedule behind them)."""
+    is_client = isinstance(counterparty, Client)
+    rows = legacy_event_rows(account_id=account.id, client_id=counterparty.id if is_client else None,
+                             expense_bucket_id=None if is_client else counterparty.id, description=counterparty.name,
+                             line=line, start=start, end=end, now=utcnow())
+    return await insert_events(db, account.id, rows)
+
+
+def legacy_event_rows(
+    *, account_id: str, client_id: str | None, expense_bucket_id: str | None, description: str, line: dict[str, Any],
+    start: date, end: date, now: datetime,
+) -> list[dict[str, Any]]:
+    """The legacy CashEvent rows of one billing line between ``start`` and ``end`` (for ``insert_events``)."""
     spec = RecurrenceSpec.from_config(line["recurrence"])
     direction = Direction.INFLOW if line.get("obligation_type") == ObligationType.REVENUE.value else Direction.OUTFLOW
     key = line_key(line)
-    now = utcnow()
-    rows = [
+    return [
         {
             "id": new_id("evt"),
-            "user_id": account.id,
+            "user_id": account_id,
             "schedule_id": None,
-            "client_id": counterparty.id if isinstance(counterparty, Client) else None,
-            "expense_bucket_id": counterparty.id if isinstance(counterparty, ExpenseBucket) else None,
+            "client_id": client_id,
+            "expense_bucket_id": expense_bucket_id,
             "event_key": f"legacy:{key}:{o.due_date.isoformat()}",
             "date": o.due_date,
             "amount": Decimal(line["amount"]),
@@ -79,41 +105,55 @@ async def generate_legacy_events(
             "category": line.get("obligation_type", ""),
             "source": "legacy",
             "confidence": "medium",
-            "description": counterparty.name,
+            "description": description,
             "created_at": now,
         }
         for o in spec.recurrence().occurrences(start, end)
     ]
-    return await _insert(db, account.id, rows)
 
 
 async def generate_events_from_schedules(db: AsyncSession, *, account: Account, schedules: Sequence[ObligationSchedule], agreement: ObligationAgreement) -> int:
     """The schedule-to-event generator: one CashEvent per schedule, linked by ``schedule_id``."""
-    now = utcnow()
-    rows = [
+    return await insert_events(db, account.id, schedule_event_rows(account_id=account.id, schedules=schedules, agreement=agreement, now=utcnow()))
+
+
+def schedule_event_rows(
+    *, account_id: str, schedules: Iterable[ObligationSchedule | Mapping[str, Any]], agreement: Scheduled, now: datetime
+) -> list[dict[str, Any]]:
+    """One CashEvent row per schedule of ``agreement`` (a row or the values just inserted), for ``insert_events``."""
+    return [
         {
             "id": new_id("evt"),
-            "user_id": account.id,
-            "schedule_id": s.id,
+            "user_id": account_id,
+            "schedule_id": s["id"],
             "client_id": agreement.client_id,
             "expense_bucket_id": agreement.expense_bucket_id,
-            "event_key": f"schedule:{s.id}",
-            "date": s.due_date,
-            "amount": s.estimated_amount,
-            "currency": s.currency,
-            "base_currency_amount": s.base_currency_amount,
-            "exchange_rate_used": s.exchange_rate_used,
-            "exchange_rate_date": s.exchange_rate_date,
-            "direction": s.direction,
+            "event_key": f"schedule:{s['id']}",
+            "date": s["due_date"],
+            "amount": s["estimated_amount"],
+            "currency": s["currency"],
+            "base_currency_amount": s["base_currency_amount"],
+            "exchange_rate_used": s["exchange_rate_used"],
+            "exchange_rate_date": s["exchange_rate_date"],
+            "direction": s["direction"],
             "category": agreement.obligation_type.value,
             "source": "schedule",
             "confidence": "high" if agreement.amount_type.value == "fixed" else "medium",
             "description": agreement.description,
             "created_at": now,
         }
-        for s in schedules
+        for s in map(_values, schedules)
     ]
-    return await _insert(db, account.id, rows)
+
+
+def _values(schedule: ObligationSchedule | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(schedule, Mapping):
+        return schedule
+    return {name: getattr(schedule, name) for name in _SCHEDULE_FIELDS}
+
+
+_SCHEDULE_FIELDS = ("id", "due_date", "estimated_amount", "currency", "base_currency_amount", "exchange_rate_used",
+                    "exchange_rate_date", "direction")
 
 
 async def generate_events_for_agreement(

@@ -4,12 +4,19 @@ Why: a business moving its bills, payroll and retainers into Tamio does it from 
 One bad cell must not import half a file, and a list of every problem with its line and column
 lets them fix the file in one pass. This module is pure (no database): it turns text into
 ``ObligationRow`` values, each with an ``import_key`` so importing the same file twice can be
-made idempotent. The header is exactly these columns, in any order::
+made idempotent. The header names the columns, in any order; ``csv_columns.COLUMNS`` says which
+are needed (counterparty, kind, amount, frequency, start_date) and what each takes::
 
     counterparty,kind,amount,currency,frequency,start_date,end_date,day,business_day,calendar
     Landlord LLC,expense,"4,500.00",usd,monthly,2026-01-31,,31,preceding,US
     Payroll,payroll,18200,USD,semimonthly,2026-01-15,,,modified_following,US
     Acme retainer,revenue,3000,USD,"FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",2026-01-01,,,,
+
+``kind`` takes the words of ``/tamio add`` in Slack too: ``client`` is revenue, ``vendor`` an
+expense (``client`` and ``revenue`` rows are the same obligation: the same ``import_key``). A
+column left out reads as empty; ``currency``, empty or left out, is the account's base currency
+when the caller names it. Spreadsheet exports read the same: a byte-order mark, CRLF line ends,
+rows of empty cells, and semicolons or tabs between cells (found from the header line).
 
 ``start_date`` is where the schedule begins (the due date itself for ``once``); the first due date
 is the first date of the schedule on or after it. ``end_date`` is inclusive. ``day`` (1..31, -1 or
@@ -17,15 +24,17 @@ is the first date of the schedule on or after it. ``end_date`` is inclusive. ``d
 when empty. A frequency starting with ``FREQ=`` or ``RRULE:`` is an RFC 5545 rule kept as written
 (in double quotes when it has commas).
 
-One more column is optional: ``flexibility`` says whether a vendor's payments may move when cash
-runs short (``can_delay``, ``negotiable`` or ``cannot_delay``; empty leaves it as it is). It belongs
-to the vendor, not the obligation: it is refused on revenue rows, two rows of one vendor must not
-disagree, and it is not part of ``import_key`` (adding the column later sets it, duplicating nothing).
+``flexibility`` says whether a vendor's payments may move when cash runs short (``can_delay``,
+``negotiable`` or ``cannot_delay``; empty leaves it as it is). It belongs to the vendor, not the
+obligation: it is refused on revenue rows, two rows of one vendor must not disagree, and it is not
+part of ``import_key`` (adding the column later sets it, duplicating nothing). ``email`` (one
+address, like ap@acme.example) and ``contact_name`` (the person, like Jane Doe) say whom Tamio's
+follow-up emails go to; like flexibility they belong to the client or vendor, empty leaves what is
+there, two rows of one counterparty must not disagree, and neither is part of ``import_key``.
 
-Two more say whom Tamio's follow-up emails go to: ``email`` (one address, like ap@acme.example) and
-``contact_name`` (the person, like Jane Doe). Like flexibility they belong to the client or vendor,
-empty leaves what is there, two rows of one counterparty must not disagree, and neither is part of
-``import_key``.
+A file too big to hold is read row by row: ``ObligationsReader(lines)`` yields each row as it is
+read and raises ``CsvImportError`` with every problem at the end; ``parse_obligations_csv(text)``
+is the same over a string, as a list.
 """
 
 from __future__ import annotations
@@ -34,17 +43,38 @@ import csv
 import hashlib
 import io
 import json
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
+from itertools import chain
 from typing import Final, TypeVar
 
-from tamio.data.counterparties import MAX_CONTACT_NAME_LENGTH, is_email
 from tamio.errors import ValidationError
-from tamio.limits import AMOUNT_LIMIT_TEXT, amount_too_large
-from tamio.money import is_currency, precision, quantize
+from tamio.money import quantize
+from tamio.obligations.csv_cells import (
+    BadCell,
+    read_amount,
+    read_contact_name,
+    read_convention,
+    read_counterparty,
+    read_currency,
+    read_date,
+    read_day,
+    read_email,
+    read_flexibility,
+    read_frequency,
+    read_kind,
+)
+from tamio.obligations.csv_columns import (
+    ALL_COLUMNS,
+    FLEXIBILITY_LEVELS,
+    HEADER,
+    KINDS,
+    OPTIONAL_HEADER,
+    REQUIRED_COLUMNS,
+)
 from tamio.obligations.recurrence import (
     BusinessDayConvention,
     Frequency,
@@ -55,25 +85,12 @@ from tamio.obligations.recurrence import (
     custom_rrule,
 )
 
-HEADER: Final = (
-    "counterparty",
-    "kind",
-    "amount",
-    "currency",
-    "frequency",
-    "start_date",
-    "end_date",
-    "day",
-    "business_day",
-    "calendar",
-)
-OPTIONAL_HEADER: Final = ("flexibility", "email", "contact_name")
-KINDS: Final = ("revenue", "expense", "payroll", "tax")
-FLEXIBILITY_LEVELS: Final = ("can_delay", "negotiable", "cannot_delay")
-MAX_COUNTERPARTY_LENGTH: Final = 200
-_AMOUNT: Final = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?")  # ASCII digits only
-_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
-_NAMED_FREQUENCIES: Final = tuple(f for f in Frequency if f is not Frequency.CUSTOM)
+__all__ = [
+    "ALL_COLUMNS", "FLEXIBILITY_LEVELS", "HEADER", "KINDS", "OPTIONAL_HEADER", "REQUIRED_COLUMNS",
+    "CsvFieldError", "CsvImportError", "ObligationRow", "ObligationsReader", "parse_obligations_csv",
+]
+
+_DELIMITERS: Final = (",", ";", "\t")  # the first is the default, and wins a tie
 # Where a RecurrenceError's field shows in the file.
 _COLUMN_OF_FIELD: Final = {
     "day": "day",
@@ -130,7 +147,7 @@ class ObligationRow:
     def is_client(self) -> bool:
         return self.kind == "revenue"
 
-    @property
+    @cached_property
     def import_key(self) -> str:
         """sha256 of what the row means (not where it is): the same obligation gives the same key."""
         content = [
@@ -152,135 +169,11 @@ class ObligationRow:
         return Recurrence(self.rrule, self.start_date, self.convention, self.calendar)
 
 
-class _BadCell(Exception):
-    """A cell that cannot be read; the message says what would be right."""
-
-
-def _read_counterparty(raw: str) -> str:
-    name = " ".join(raw.split())
-    if not name:
-        raise _BadCell("the counterparty is empty; write who pays you or whom you pay")
-    if len(name) > MAX_COUNTERPARTY_LENGTH:
-        raise _BadCell(f"the counterparty is longer than {MAX_COUNTERPARTY_LENGTH} characters; shorten it")
-    return name
-
-
-def _read_kind(raw: str) -> str:
-    kind = raw.lower()
-    if kind not in KINDS:
-        shown = f"I don't know the kind '{raw}'" if raw else "the kind is empty"
-        raise _BadCell(f"{shown}; use revenue, expense, payroll or tax")
-    return kind
-
-
-def _read_currency(raw: str) -> str:
-    code = raw.upper()
-    if not raw:
-        raise _BadCell("the currency is empty; use the ISO code such as USD, EUR or GBP")
-    if len(code) != 3 or not code.isascii() or not code.isalpha():
-        raise _BadCell(f"'{raw[:20]}' is not a currency code; use three letters such as USD, EUR or GBP")
-    if not is_currency(code):
-        raise _BadCell(f"'{raw}' is not a currency I know; use the ISO code of a currency in circulation such as USD, EUR or GBP")
-    return code
-
-
-def _read_amount(raw: str, currency: str | None) -> Decimal:
-    if raw.startswith("-") and _AMOUNT.fullmatch(raw[1:]):
-        raise _BadCell("the amount must be positive; the kind says which way the money goes")
-    if not _AMOUNT.fullmatch(raw):
-        shown = f"I couldn't read '{raw}' as an amount" if raw else "the amount is empty"
-        raise _BadCell(f"{shown}; write it like 1200 or 1,200.50")
-    amount = Decimal(raw.replace(",", ""))
-    if amount == 0:
-        raise _BadCell("the amount must be more than zero")
-    if amount_too_large(amount):
-        raise _BadCell(f"'{raw[:40]}' is more than Tamio takes: at most {AMOUNT_LIMIT_TEXT} in any currency")
-    exponent = amount.as_tuple().exponent
-    if currency is not None and isinstance(exponent, int) and -exponent > precision(currency):
-        raise _BadCell(f"{currency} amounts have at most {precision(currency)} decimal places; '{raw}' has {-exponent}")
-    return amount
-
-
-def _read_frequency(raw: str) -> tuple[Frequency, str | None]:
-    """The frequency and, for a custom schedule, the rule text as written."""
-    if raw.upper().startswith(("FREQ=", "RRULE:")):
-        return Frequency.CUSTOM, raw
-    for frequency in _NAMED_FREQUENCIES:
-        if raw.lower() == frequency.value:
-            return frequency, None
-    names = ", ".join(f.value for f in _NAMED_FREQUENCIES)
-    shown = f"I don't know the frequency '{raw}'" if raw else "the frequency is empty"
-    raise _BadCell(f"{shown}; use {names}, or an RRULE such as FREQ=MONTHLY;BYMONTHDAY=1")
-
-
-def _read_date(raw: str) -> date:
-    if not raw:
-        raise _BadCell("the date is empty; write it as YYYY-MM-DD, like 2026-12-03")
-    if not _ISO_DATE.fullmatch(raw):
-        raise _BadCell(f"I couldn't read '{raw}' as a date; write it as YYYY-MM-DD, like 2026-12-03")
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise _BadCell(f"{raw} is not a date on the calendar; check the month and day") from None
-
-
-def _read_day(raw: str) -> int | None:
-    if not raw:
-        return None
-    if raw.lower() == "last":
-        return -1
-    if not re.fullmatch(r"[+-]?\d{1,3}", raw):
-        raise _BadCell(f"I couldn't read '{raw}' as a day; write a day of the month from 1 to 31, or -1 for the last day")
-    day = int(raw)
-    if not (1 <= day <= 31 or day == -1):
-        raise _BadCell("day must be between 1 and 31, or -1 for the month's last day")
-    return day
-
-
-def _read_convention(raw: str) -> BusinessDayConvention:
-    value = re.sub(r"[\s-]+", "_", raw.lower())
-    if value in ("", "none"):
-        return BusinessDayConvention.NONE
-    try:
-        return BusinessDayConvention(value)
-    except ValueError:
-        raise _BadCell(
-            f"I don't know the business-day rule '{raw}'; use following, preceding or modified_following, "
-            "or leave it empty"
-        ) from None
-
-
-def _read_flexibility(raw: str) -> str | None:
-    value = re.sub(r"[\s-]+", "_", raw.lower())
-    if not value:
-        return None
-    if value not in FLEXIBILITY_LEVELS:
-        raise _BadCell(f"I don't know the flexibility '{raw}'; use can_delay, negotiable or cannot_delay, or leave it empty")
-    return value
-
-
-def _read_email(raw: str) -> str | None:
-    if not raw:
-        return None
-    if not is_email(raw):
-        raise _BadCell(f"I couldn't read '{raw[:80]}' as an email address; write one address like ap@client.com, or leave it empty")
-    return raw
-
-
-def _read_contact_name(raw: str) -> str | None:
-    name = " ".join(raw.split())
-    if not name:
-        return None
-    if len(name) > MAX_CONTACT_NAME_LENGTH:
-        raise _BadCell(f"the contact name is longer than {MAX_CONTACT_NAME_LENGTH} characters; shorten it")
-    return name
-
-
-def _header_problem(cells: list[str]) -> str | None:
+def _header_problem(cells: list[str], required: Sequence[str]) -> str | None:
     names = [cell.strip().lower() for cell in cells]
-    missing = [name for name in HEADER if name not in names]
-    unexpected = [name for name in names if name not in HEADER + OPTIONAL_HEADER]
-    repeated = sorted({name for name in names if names.count(name) > 1 and name in HEADER + OPTIONAL_HEADER})
+    missing = [name for name in required if name not in names]
+    unexpected = [name for name in names if name not in ALL_COLUMNS]
+    repeated = sorted({name for name in names if names.count(name) > 1 and name in ALL_COLUMNS})
     if not (missing or unexpected or repeated):
         return None
     found = "; ".join(
@@ -288,32 +181,33 @@ def _header_problem(cells: list[str]) -> str | None:
         for label, values in (("missing", missing), ("unexpected", unexpected), ("repeated", repeated))
         if values
     )
-    return f"the first line must be the header {','.join(HEADER)} (and optionally {', '.join(OPTIONAL_HEADER)}) ({found})"
+    return (f"the first line must be the header {','.join(HEADER)} (and optionally {', '.join(OPTIONAL_HEADER)}); "
+            f"only {', '.join(required)} are needed ({found})")
 
 
-def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError]) -> ObligationRow | None:
+def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError], default_currency: str | None) -> ObligationRow | None:
     before = len(errors)
 
     def read(column: str, reader: Callable[[str], T]) -> T | None:
         try:
             return reader(cells.get(column, ""))
-        except (_BadCell, RecurrenceError) as exc:
+        except (BadCell, RecurrenceError) as exc:
             errors.append(CsvFieldError(line, column, exc.message if isinstance(exc, RecurrenceError) else str(exc)))
             return None
 
-    counterparty = read("counterparty", _read_counterparty)
-    kind = read("kind", _read_kind)
-    currency = read("currency", _read_currency)
-    amount = read("amount", lambda raw: _read_amount(raw, currency))
-    frequency_and_rule = read("frequency", _read_frequency)
-    start = read("start_date", _read_date)
-    end = read("end_date", lambda raw: _read_date(raw) if raw else None)
-    day = read("day", _read_day)
-    convention = read("business_day", _read_convention)
+    counterparty = read("counterparty", read_counterparty)
+    kind = read("kind", read_kind)
+    currency = read("currency", lambda raw: read_currency(raw, default_currency))
+    amount = read("amount", lambda raw: read_amount(raw, currency))
+    frequency_and_rule = read("frequency", read_frequency)
+    start = read("start_date", read_date)
+    end = read("end_date", lambda raw: read_date(raw) if raw else None)
+    day = read("day", read_day)
+    convention = read("business_day", read_convention)
     calendar = read("calendar", check_calendar)
-    flexibility = read("flexibility", _read_flexibility)
-    email = read("email", _read_email)
-    contact_name = read("contact_name", _read_contact_name)
+    flexibility = read("flexibility", read_flexibility)
+    email = read("email", read_email)
+    contact_name = read("contact_name", read_contact_name)
     if flexibility is not None and kind == "revenue":
         errors.append(CsvFieldError(line, "flexibility", "flexibility is for what you pay (expense, payroll or tax); leave it empty on revenue rows"))
     if end is not None and start is not None and end < start:
@@ -356,66 +250,116 @@ def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError]) -> 
     )
 
 
-def parse_obligations_csv(text: str) -> list[ObligationRow]:
+def _delimited(lines: Iterable[str]) -> tuple[str, Iterator[str]]:
+    """The cell delimiter, found from the header line (the first with more than separators on it),
+    and the lines again from the start, the first without its byte-order mark."""
+    remaining = iter(lines)
+    peeked: list[str] = []
+    for raw in remaining:
+        peeked.append(raw.removeprefix("\ufeff") if not peeked else raw)
+        if peeked[-1].strip(" \r\n" + "".join(_DELIMITERS)):
+            counts = {delimiter: peeked[-1].count(delimiter) for delimiter in _DELIMITERS}
+            found = max(counts, key=lambda delimiter: counts[delimiter])
+            return (found if counts[found] else _DELIMITERS[0]), chain(peeked, remaining)
+    return _DELIMITERS[0], chain(peeked, remaining)
+
+
+class ObligationsReader:
+    """The rows of an obligations CSV as they are read: a file too big to hold is never held.
+
+    Iterating yields each good row, in file order, until the first problem; then reading goes on to
+    the end without yielding, so that every problem is found, and ``CsvImportError`` lists them all.
+    A caller writing rows as they come does it in a transaction that the error rolls back.
+    ``currency`` is what an empty or missing currency cell means (the account's base currency);
+    without it the column is needed. What stays in memory is one key per row (to refuse a row
+    repeated anywhere in the file) and one entry per counterparty (to refuse rows that disagree).
+
+        for row in ObligationsReader(open("obligations.csv", newline="", encoding="utf-8-sig"), currency="USD"):
+            ...
+    """
+
+    def __init__(self, lines: Iterable[str], *, currency: str | None = None) -> None:
+        self._lines = lines
+        self._currency = currency
+
+    def __iter__(self) -> Iterator[ObligationRow]:
+        delimiter, lines = _delimited(self._lines)
+        reader = csv.reader(lines, delimiter=delimiter)
+        required = REQUIRED_COLUMNS if self._currency is not None else (*REQUIRED_COLUMNS, "currency")
+        errors: list[CsvFieldError] = []
+        rows = 0
+        columns: list[str] | None = None
+        first_line_of_key: dict[str, int] = {}
+        flexibility_of_vendor: dict[str, tuple[str, int]] = {}
+        said_of: dict[tuple[str, bool, str], tuple[str, int]] = {}  # (column, is a client, name) -> (value, line)
+        last_line = 0
+        try:
+            for cells in reader:
+                line, last_line = last_line + 1, reader.line_num
+                if not any(cell.strip() for cell in cells):
+                    continue  # a blank line, or a spreadsheet's row of empty cells
+                if columns is None:
+                    problem = _header_problem(cells, required)
+                    if problem:
+                        raise CsvImportError([CsvFieldError(line, "", problem)])
+                    columns = [cell.strip().lower() for cell in cells]
+                    continue
+                if len(cells) != len(columns):
+                    hint = ""
+                    if len(cells) > len(columns) and any(cell.strip().upper().startswith(("FREQ=", "RRULE:")) for cell in cells):
+                        hint = ' (put an RRULE with commas in double quotes, like "FREQ=WEEKLY;BYDAY=MO,FR")'
+                    errors.append(CsvFieldError(line, "", f"this row has {len(cells)} cells; the header has {len(columns)}{hint}"))
+                    continue
+                row = _read_row(line, dict(zip(columns, (cell.strip() for cell in cells), strict=True)), errors, self._currency)
+                if row is None or not _consistent(row, errors, first_line_of_key, flexibility_of_vendor, said_of):
+                    continue
+                rows += 1
+                if not errors:
+                    yield row
+        except csv.Error as exc:
+            errors.append(CsvFieldError(reader.line_num, "", f"the file isn't valid CSV ({exc}); check its quotes"))
+        if columns is None and not errors:
+            errors.append(CsvFieldError(1, "", f"the file is empty; the first line must be the header {','.join(HEADER)}"))
+        elif not rows and not errors:
+            errors.append(CsvFieldError(last_line or 1, "", "the file has a header but no obligations below it"))
+        if errors:
+            raise CsvImportError(errors)
+
+
+def _consistent(
+    row: ObligationRow,
+    errors: list[CsvFieldError],
+    first_line_of_key: dict[str, int],
+    flexibility_of_vendor: dict[str, tuple[str, int]],
+    said_of: dict[tuple[str, bool, str], tuple[str, int]],
+) -> bool:
+    """Whether the row agrees with the rows above it: not one of them again, and one flexibility,
+    email and contact name per counterparty; a problem is added to ``errors`` otherwise."""
+    line = row.line
+    earlier = first_line_of_key.setdefault(row.import_key, line)
+    if earlier != line:
+        errors.append(CsvFieldError(line, "", f"this row repeats line {earlier}; merge them into one row"))
+        return False
+    if row.flexibility is not None:
+        said = flexibility_of_vendor.setdefault(row.counterparty.casefold(), (row.flexibility, line))
+        if said[0] != row.flexibility:
+            errors.append(CsvFieldError(
+                line, "flexibility", f"line {said[1]} says {said[0]} for {row.counterparty}; give a vendor one flexibility"
+            ))
+            return False
+    disagreements = []
+    for column, value in (("email", row.email), ("contact_name", row.contact_name)):
+        if value is None:
+            continue
+        said = said_of.setdefault((column, row.is_client, row.counterparty.casefold()), (value, line))
+        if said[0] != value:
+            disagreements.append(CsvFieldError(
+                line, column, f"line {said[1]} says {said[0]} for {row.counterparty}; give a {'client' if row.is_client else 'vendor'} one {column.replace('_', ' ')}"
+            ))
+    errors.extend(disagreements)
+    return not disagreements
+
+
+def parse_obligations_csv(text: str, *, currency: str | None = None) -> list[ObligationRow]:
     """Every row of the file, or ``CsvImportError`` listing every problem (nothing half-read)."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    errors: list[CsvFieldError] = []
-    rows: list[ObligationRow] = []
-    columns: list[str] | None = None
-    first_line_of_key: dict[str, int] = {}
-    flexibility_of_vendor: dict[str, tuple[str, int]] = {}
-    said_of: dict[tuple[str, bool, str], tuple[str, int]] = {}  # (column, is a client, name) -> (value, line)
-    last_line = 0
-    try:
-        for cells in reader:
-            line, last_line = last_line + 1, reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue  # a blank line, or a spreadsheet's row of empty cells
-            if columns is None:
-                problem = _header_problem(cells)
-                if problem:
-                    raise CsvImportError([CsvFieldError(line, "", problem)])
-                columns = [cell.strip().lower() for cell in cells]
-                continue
-            if len(cells) != len(columns):
-                hint = ""
-                if len(cells) > len(columns) and any(cell.strip().upper().startswith(("FREQ=", "RRULE:")) for cell in cells):
-                    hint = ' (put an RRULE with commas in double quotes, like "FREQ=WEEKLY;BYDAY=MO,FR")'
-                errors.append(CsvFieldError(line, "", f"this row has {len(cells)} cells; the header has {len(columns)}{hint}"))
-                continue
-            row = _read_row(line, dict(zip(columns, (cell.strip() for cell in cells), strict=True)), errors)
-            if row is None:
-                continue
-            earlier = first_line_of_key.setdefault(row.import_key, line)
-            if earlier != line:
-                errors.append(CsvFieldError(line, "", f"this row repeats line {earlier}; merge them into one row"))
-                continue
-            if row.flexibility is not None:
-                said = flexibility_of_vendor.setdefault(row.counterparty.casefold(), (row.flexibility, line))
-                if said[0] != row.flexibility:
-                    errors.append(CsvFieldError(
-                        line, "flexibility", f"line {said[1]} says {said[0]} for {row.counterparty}; give a vendor one flexibility"
-                    ))
-                    continue
-            disagreements = []
-            for column, value in (("email", row.email), ("contact_name", row.contact_name)):
-                if value is None:
-                    continue
-                said = said_of.setdefault((column, row.is_client, row.counterparty.casefold()), (value, line))
-                if said[0] != value:
-                    disagreements.append(CsvFieldError(
-                        line, column, f"line {said[1]} says {said[0]} for {row.counterparty}; give a {'client' if row.is_client else 'vendor'} one {column.replace('_', ' ')}"
-                    ))
-            if disagreements:
-                errors.extend(disagreements)
-                continue
-            rows.append(row)
-    except csv.Error as exc:
-        errors.append(CsvFieldError(reader.line_num, "", f"the file isn't valid CSV ({exc}); check its quotes"))
-    if columns is None and not errors:
-        errors.append(CsvFieldError(1, "", f"the file is empty; the first line must be the header {','.join(HEADER)}"))
-    elif not rows and not errors:
-        errors.append(CsvFieldError(last_line or 1, "", "the file has a header but no obligations below it"))
-    if errors:
-        raise CsvImportError(errors)
-    return rows
+    return list(ObligationsReader(io.StringIO(text, newline=""), currency=currency))

@@ -20,17 +20,15 @@ from typing import Final
 from tamio.errors import TamioError, ValidationError
 from tamio.money import normalize_currency, parse_amount
 from tamio.obligations.adding import AddObligation
+from tamio.obligations.models import ObligationType
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, check_calendar
-from tamio.obligations.schemas import RecurrenceSpec
+from tamio.obligations.schemas import KIND_WORDS, RecurrenceSpec
 
 SYNTAX: Final = (
     'client|expense|payroll|tax "Name" AMOUNT [CURRENCY] [FREQUENCY] [on DAY] [from DATE] [until DATE] [following|preceding]'
 )
-KIND_ALIASES: Final = {
-    "client": "client", "revenue": "client", "income": "client", "customer": "client",
-    "expense": "expense", "vendor": "expense", "bill": "expense", "supplier": "expense",
-    "payroll": "payroll", "salaries": "payroll", "tax": "tax", "taxes": "tax",
-}
+# The core's words for each kind (the CSV import's ``kind`` column reads the same), as this syntax's kinds.
+KIND_ALIASES: Final = {word: "client" if kind is ObligationType.REVENUE else kind.value for word, kind in KIND_WORDS.items()}
 FREQUENCY_ALIASES: Final = {
     "once": Frequency.ONCE, "one-off": Frequency.ONCE, "weekly": Frequency.WEEKLY, "biweekly": Frequency.BIWEEKLY,
     "fortnightly": Frequency.BIWEEKLY, "semimonthly": Frequency.SEMIMONTHLY, "semi-monthly": Frequency.SEMIMONTHLY,

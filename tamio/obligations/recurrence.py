@@ -32,7 +32,6 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
-import holidays
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
@@ -94,6 +93,8 @@ _DAY_MESSAGE: Final = "day must be between 1 and 31, or -1 for the month's last 
 
 @lru_cache(maxsize=1)
 def _supported_calendars() -> frozenset[str]:
+    import holidays  # start-up cost: only rules with a calendar need it
+
     return frozenset(holidays.list_supported_countries())
 
 
@@ -111,6 +112,8 @@ def check_calendar(code: str | None) -> str | None:
 
 @lru_cache(maxsize=4096)
 def _holiday_dates(calendar: str, year: int) -> frozenset[date]:
+    import holidays  # start-up cost
+
     return frozenset(holidays.country_holidays(calendar, years=year).keys())
 
 

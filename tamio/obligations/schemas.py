@@ -9,9 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
+from tamio.obligations.models import ObligationType
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, Recurrence, build_rrule
+
+# The words a person uses for what an obligation is, the same in Slack (`/tamio add vendor ...`),
+# the CSV import's ``kind`` column and the CLI: each names the obligation's type.
+KIND_WORDS: Final[dict[str, ObligationType]] = {
+    "client": ObligationType.REVENUE, "revenue": ObligationType.REVENUE, "income": ObligationType.REVENUE,
+    "customer": ObligationType.REVENUE,
+    "expense": ObligationType.EXPENSE, "vendor": ObligationType.EXPENSE, "bill": ObligationType.EXPENSE,
+    "supplier": ObligationType.EXPENSE,
+    "payroll": ObligationType.PAYROLL, "salaries": ObligationType.PAYROLL,
+    "tax": ObligationType.TAX, "taxes": ObligationType.TAX,
+}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from tamio.audit.service import AuditService
 from tamio.config import Settings
 from tamio.currency.service import RateBook
 from tamio.data.models import Client, ExpenseBucket
-from tamio.db import new_id, utcnow
+from tamio.db import core_table, new_id, utcnow
 from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency, quantize
 from tamio.obligations.models import (
@@ -36,6 +36,7 @@ from tamio.obligations.models import (
     ObligationAgreement,
     ObligationSchedule,
     ObligationType,
+    Scheduled,
     ScheduleStatus,
 )
 from tamio.obligations.schemas import RecurrenceSpec
@@ -334,7 +335,7 @@ class ObligationService:
 
     # -- schedules ---------------------------------------------------------------------------
 
-    def _window_start(self, agreement: ObligationAgreement) -> date:
+    def _window_start(self, agreement: Scheduled) -> date:
         # A one-off keeps its date even when past (an invoice already overdue); recurring
         # agreements start at today: the past is what was paid, not what is expected.
         # (No rule date precedes the start, so today is the window even for a future start; a
@@ -348,12 +349,20 @@ class ObligationService:
         changed = await self.generate_many([agreement], until=until)
         return changed
 
-    async def generate_many(self, agreements: Sequence[ObligationAgreement], *, until: date | None = None) -> int:
-        """Generate or refresh schedules for many agreements in a fixed number of queries."""
+    async def generate_many(
+        self, agreements: Sequence[Scheduled], *, until: date | None = None, new: bool = False,
+        inserted: list[dict[str, Any]] | None = None,
+    ) -> int:
+        """Generate or refresh schedules for many agreements in a fixed number of queries (any objects
+        with an agreement's fields will do: a bulk import passes plain records of rows it inserted).
+
+        ``new``: the agreements were made in this transaction, so they have no schedules to look up
+        (on PostgreSQL that lookup, over a table the same transaction keeps growing, is what made a
+        100,000-row import crawl). ``inserted``, when given, receives the schedule rows inserted."""
         end = until or self.generation_end
         if not agreements:
             return 0
-        ids = [a.id for a in agreements]
+        ids = [] if new else [a.id for a in agreements]
         existing: dict[str, dict[date, ObligationSchedule]] = {a.id: {} for a in agreements}
         for chunk_start in range(0, len(ids), 500):
             chunk = ids[chunk_start : chunk_start + 500]
@@ -446,9 +455,11 @@ class ObligationService:
                 await self.db.execute(
                     delete(ObligationSchedule).where(ObligationSchedule.id.in_(stale[chunk_start : chunk_start + 500]))
                 )
+        if inserted is not None:
+            inserted.extend(new_rows)
         if new_rows:
-            for chunk_start in range(0, len(new_rows), 1000):
-                await self.db.execute(insert(ObligationSchedule), new_rows[chunk_start : chunk_start + 1000])
+            for chunk_start in range(0, len(new_rows), 1000):  # Core: the ORM's bulk insert splits a batch wherever a None moves
+                await self.db.execute(insert(core_table(ObligationSchedule)), new_rows[chunk_start : chunk_start + 1000])
         await self.db.flush()
         return changed + len(new_rows) + len(stale)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
@@ -12,6 +14,7 @@ from tamio.obligations.csv_format import (
     CsvFieldError,
     CsvImportError,
     ObligationRow,
+    ObligationsReader,
     parse_obligations_csv,
 )
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, describe
@@ -189,7 +192,7 @@ Acme,revenue,3000,USD,monthly,2026-01-01,,
 @pytest.mark.parametrize(
     ("header", "detail"),
     [
-        (HEADER_LINE.replace(",calendar", ""), "missing: calendar"),
+        (HEADER_LINE.replace(",start_date", ""), "missing: start_date"),
         (HEADER_LINE + ",notes", "unexpected: notes"),
         (HEADER_LINE.replace("amount", "amount_usd"), "missing: amount; unexpected: amount_usd"),
     ],
@@ -307,3 +310,57 @@ Printer,expense,50,USD,monthly,2026-01-15,,,,,a b@printer.example,{"x" * 201}
     ]
     (problem,) = problems(f"{HEADER_LINE},e-mail\nAcme,revenue,3000,USD,monthly,2026-01-01,,,,,ap@acme.example\n")
     assert "optionally flexibility, email, contact_name" in problem.message and "unexpected: e-mail" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("words", "kind"),
+    [(("revenue", "client", "Customer", "income"), "revenue"), (("expense", "vendor", "Supplier", "bill"), "expense"),
+     (("payroll", "salaries"), "payroll"), (("tax", "taxes"), "tax")],
+)
+def test_the_kind_takes_the_words_slack_takes_and_each_names_one_obligation(words: tuple[str, ...], kind: str) -> None:
+    rows = [parse_obligations_csv(one_row(kind=word))[0] for word in words]
+    assert {row.kind for row in rows} == {kind}
+    assert len({row.import_key for row in rows}) == 1  # `client` and `revenue` rows are the same obligation
+    (problem,) = problems(one_row(kind="rent"))
+    assert problem.message == (
+        "I don't know the kind 'rent'; use revenue, expense, payroll or tax (client, customer, income mean revenue; "
+        "bill, supplier, vendor mean expense; salaries mean payroll; taxes mean tax)"
+    )
+
+
+def test_only_the_needed_columns_must_be_there_and_the_currency_may_be_the_accounts() -> None:
+    short = "counterparty,kind,amount,frequency,start_date\nLandlord LLC,vendor,4500,monthly,2026-01-31\n"
+    (row,) = parse_obligations_csv(short, currency="EUR")
+    assert (row.currency, row.end_date, row.day, row.convention, row.calendar) == ("EUR", None, None, BusinessDayConvention.NONE, None)
+    assert row.import_key == parse_obligations_csv(one_row(currency="EUR"))[0].import_key
+    (empty,) = parse_obligations_csv(one_row(currency=""), currency="GBP")
+    assert empty.currency == "GBP"
+    # Without the account's currency to fall back on, the column is needed.
+    (problem,) = problems(short)
+    assert problem.line == 1 and "missing: currency" in problem.message
+    assert "only counterparty, kind, amount, frequency, start_date, currency are needed" in problem.message
+    assert "missing: start_date" in problems("counterparty,kind,amount,frequency\nA,client,1,once\n")[0].message
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_semicolons_or_tabs_between_cells_are_found_from_the_header(delimiter: str) -> None:
+    text = GOOD_FILE.replace('"FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1"', "RULE").replace('"4,500.00"', "4500.00")
+    text = text.replace(",", delimiter).replace("RULE", '"FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1"')
+    assert parse_obligations_csv(text) == parse_obligations_csv(GOOD_FILE)
+
+
+def test_rows_stream_out_as_they_are_read_and_every_problem_is_still_listed() -> None:
+    read: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for line in [f"{HEADER_LINE}\n", *(f"Vendor {i},expense,{100 + i},USD,monthly,2026-01-15,,,,\n" for i in range(5)),
+                     "Vendor 9,expense,-5,USD,monthly,2026-01-15,,,,\n", "Vendor 10,expense,7,USD,hourly,2026-01-15,,,,\n"]:
+            read.append(line)
+            yield line
+
+    rows = iter(ObligationsReader(lines()))
+    assert next(rows).counterparty == "Vendor 0" and len(read) == 2  # not the whole file first
+    assert [row.counterparty for row in itertools.islice(rows, 4)] == ["Vendor 1", "Vendor 2", "Vendor 3", "Vendor 4"]
+    with pytest.raises(CsvImportError) as caught:
+        next(rows)  # nothing after the first problem; the problems when the file is read
+    assert [(p.line, p.column) for p in caught.value.errors] == [(7, "amount"), (8, "frequency")]

@@ -105,7 +105,7 @@ def test_usage_mistakes_are_one_line_with_where_to_read_more(books: Tamio) -> No
 
 def test_a_bad_csv_row_is_one_line_naming_line_and_column_and_imports_nothing(books: Tamio, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
-    bad.write_text(CSV + 'Broken,revenue,"12,00.5",USD,monthly,2026-12-01,,,,\nWorse,income,100,USD,monthly,2026-12-01,,,,\n')
+    bad.write_text(CSV + 'Broken,revenue,"12,00.5",USD,monthly,2026-12-01,,,,\nWorse,rent,100,USD,monthly,2026-12-01,,,,\n')
     line = one_clear_line(books("import", "obligations", str(bad)), "Nothing was imported from", "line 6, column amount", "12,00.5",
                           "1,200.50", "line 7, column kind")
     assert line.endswith(".")

@@ -1,0 +1,225 @@
+"""Writing one planned batch of an obligations import in a few multi-row statements per table.
+
+``importer`` plans a batch in memory; ``write_batch`` writes it in the caller's transaction, in the
+order the foreign keys need: the new clients and vendors (a multi-row INSERT per table), the changed
+ones (an executemany UPDATE by primary key per table), the agreements, the audit rows
+(``AuditService.log_many``: one read and one move of the chain's head for the whole batch), the
+schedules (``ObligationService.generate_many`` over the batch at once) and their cash events
+(``insert_events``). The number of statements grows with batches, not with rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamio.accounts.models import Account
+from tamio.audit.service import AuditEntry, AuditService
+from tamio.config import Settings
+from tamio.currency.service import Conversion
+from tamio.data.models import Client, ExpenseBucket, ExpenseCategory, FlexibilityLevel
+from tamio.db import core_table
+from tamio.events.generator import insert_events, legacy_event_rows, schedule_event_rows
+from tamio.obligations.models import (
+    AgreementStatus,
+    AmountType,
+    Direction,
+    ObligationAgreement,
+    ObligationType,
+)
+from tamio.obligations.recurrence import BusinessDayConvention, Frequency
+from tamio.obligations.service import ObligationService
+
+CHUNK = 500  # rows per statement, and ids per IN list: within every backend's limit on parameters
+
+
+@dataclass(eq=False)
+class Party:
+    """A client or vendor as an import sees it: what the database had, and what the import changes."""
+
+    id: str
+    name: str
+    is_client: bool
+    source: str
+    locked_fields: list[str]
+    contact_email: str | None
+    contact_name: str | None
+    has_amount: bool
+    flexibility: FlexibilityLevel | None = None
+    created: bool = False  # made by this import
+    written: bool = True  # in the database (False: made by the batch being planned)
+    category: ExpenseCategory | None = None
+    amount: Decimal | None = None  # set when the batch gives it its first amount
+    conversion: tuple[str, Conversion] | None = None  # that amount's currency and conversion
+    lines: list[dict[str, Any]] = field(default_factory=list)  # billing lines the batch adds
+    changed: set[str] = field(default_factory=set)  # columns the batch changes
+
+    @property
+    def entity_type(self) -> str:
+        return "client" if self.is_client else "expense_bucket"
+
+    def settle(self) -> None:
+        """The batch is written (or, in a dry run, taken as written): later batches find it there."""
+        self.written, self.lines, self.changed, self.conversion = True, [], set(), None
+
+
+@dataclass
+class Batch:
+    parties: list[Party] = field(default_factory=list)  # made by this batch
+    touched: dict[str, Party] = field(default_factory=dict)  # already there, changed by this batch
+    agreements: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[tuple[Party, dict[str, Any]]] = field(default_factory=list)  # in file order
+    audit: list[AuditEntry] = field(default_factory=list)  # in file order
+
+    def touch(self, party: Party) -> None:
+        if party.written:
+            self.touched[party.id] = party
+
+    def settle(self) -> None:
+        for party in (*self.parties, *self.touched.values()):
+            party.settle()
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementRecord:
+    """An agreement row the batch inserts, as schedule and event generation read it (``Scheduled``)."""
+
+    id: str
+    user_id: str
+    client_id: str | None
+    expense_bucket_id: str | None
+    obligation_type: ObligationType
+    description: str
+    status: AgreementStatus
+    frequency: Frequency
+    rrule: str
+    start_date: date
+    business_day_convention: BusinessDayConvention
+    holiday_calendar: str | None
+    direction: Direction
+    amount_type: AmountType
+    source: str
+    base_amount: Decimal
+    currency: str
+    base_currency_amount: Decimal | None
+    exchange_rate_used: Decimal | None
+    exchange_rate_date: date | None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> AgreementRecord:
+        return cls(**{name: row[name] for name in cls.__slots__})
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing an import did or, in a dry run, would do."""
+
+    subject: str  # "client" or "expense" (a counterparty), or "obligation" (an agreement)
+    action: str  # "create", "update" or "unchanged"
+    name: str  # the counterparty's name
+    lines: tuple[int, ...]  # the file's lines that name it
+    detail: str = ""  # what changes ("flexibility can_delay"), or the obligation ("expense $4,500.00 monthly ...")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    skipped: int
+    new_counterparties: int
+    flexibility_set: int = 0  # vendors already there whose flexibility the file changed
+    contacts_set: int = 0  # clients and vendors already there whose email or contact name the file changed
+    changes: tuple[Change, ...] = ()  # a dry run's, in file order: counterparties, then each row's obligation
+
+
+async def write_batch(
+    db: AsyncSession, batch: Batch, *, account: Account, settings: Settings, today: date, now: datetime, actor: str, horizon: date
+) -> None:
+    for model, is_client in ((Client, True), (ExpenseBucket, False)):
+        created = [_new_row(party, account, now) for party in batch.parties if party.is_client == is_client]
+        for start in range(0, len(created), CHUNK):
+            await db.execute(insert(core_table(model)), created[start : start + CHUNK])
+    await _update_parties(db, list(batch.touched.values()), now)
+    if batch.lines and not batch.agreements:
+        account.schedules_through = None  # lines without schedules: the schedules path backfills them first
+    for start in range(0, len(batch.agreements), CHUNK):
+        await db.execute(insert(core_table(ObligationAgreement)), batch.agreements[start : start + CHUNK])
+    await AuditService(db, account.id, actor=actor, clock=lambda: now).log_many(batch.audit)
+    agreements = [AgreementRecord.of(row) for row in batch.agreements]
+    schedules: list[dict[str, Any]] = []
+    await ObligationService(db, account=account, settings=settings, today=today, actor=actor, now=now).generate_many(
+        agreements, new=True, inserted=schedules)
+    await _events(db, batch, agreements, schedules, account=account, settings=settings, today=today, now=now, horizon=horizon)
+    batch.settle()
+
+
+def _new_row(party: Party, account: Account, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": party.id, "user_id": account.id, "name": party.name, "source": party.source, "billing_config": {"lines": party.lines},
+        "contact_email": party.contact_email, "contact_name": party.contact_name, "locked_fields": [], "tags": [],
+        "currency": account.base_currency, "amount": party.amount, "base_currency_amount": None, "exchange_rate_used": None,
+        "exchange_rate_date": None, "created_at": now, "updated_at": now,
+    }
+    if not party.is_client:
+        row.update(category=party.category, flexibility_level=party.flexibility)
+    row.update(_converted(party))
+    return row
+
+
+def _converted(party: Party) -> dict[str, Any]:
+    if party.conversion is None:
+        return {}
+    currency, conversion = party.conversion
+    return {"amount": party.amount, "currency": currency, "base_currency_amount": conversion.amount,
+            "exchange_rate_used": conversion.rate, "exchange_rate_date": conversion.rate_date}
+
+
+async def _update_parties(db: AsyncSession, parties: list[Party], now: datetime) -> None:
+    """The changed columns of clients and vendors already there, appending their new billing lines."""
+    configs: dict[str, dict[str, Any]] = {}
+    for model in (Client, ExpenseBucket):
+        ids = [p.id for p in parties if p.lines and p.is_client == (model is Client)]
+        for start in range(0, len(ids), CHUNK):
+            found = await db.execute(select(model.id, model.billing_config).where(model.id.in_(ids[start : start + CHUNK])))
+            configs.update((row_id, dict(config or {})) for row_id, config in found)
+    groups: dict[tuple[bool, frozenset[str]], list[dict[str, Any]]] = defaultdict(list)
+    for party in parties:
+        values: dict[str, Any] = {"id": party.id, "updated_at": now}
+        values.update({column: getattr(party, column) for column in party.changed & {"contact_email", "contact_name"}})
+        if "flexibility_level" in party.changed:
+            values["flexibility_level"] = party.flexibility
+        if party.lines:
+            config = configs[party.id]
+            values["billing_config"] = {**config, "lines": [*config.get("lines", []), *party.lines]}
+        values.update(_converted(party))
+        groups[(party.is_client, frozenset(values))].append(values)
+    for (is_client, _), rows in groups.items():
+        for start in range(0, len(rows), CHUNK):
+            await db.execute(update(Client if is_client else ExpenseBucket), rows[start : start + CHUNK])
+
+
+async def _events(
+    db: AsyncSession, batch: Batch, agreements: list[AgreementRecord], inserted: list[dict[str, Any]], *, account: Account, settings: Settings, today: date,
+    now: datetime, horizon: date,
+) -> None:
+    """The batch's cash events: from its schedules, or (until DEPRECATE_DIRECT_CASH_EVENTS) its billing lines."""
+    rows: list[dict[str, Any]] = []
+    if not settings.deprecate_direct_cash_events:
+        for party, line in batch.lines:
+            rows += legacy_event_rows(
+                account_id=account.id, client_id=party.id if party.is_client else None,
+                expense_bucket_id=None if party.is_client else party.id, description=party.name, line=line,
+                start=today, end=horizon, now=now,
+            )
+    else:
+        schedules: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for schedule in inserted:  # the batch's agreements are new: these are all their schedules
+            schedules[schedule["obligation_id"]].append(schedule)
+        for agreement in agreements:
+            rows += schedule_event_rows(account_id=account.id, schedules=schedules[agreement.id], agreement=agreement, now=now)
+    await insert_events(db, account.id, rows, new_keys=settings.use_obligation_system)  # keys name the new agreements
