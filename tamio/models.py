@@ -8,6 +8,7 @@ from tamio.db import Base
 from tamio.detection.models import DetectionAlert, DetectionRule
 from tamio.events.models import CashEvent
 from tamio.execution.models import ActionApproval, ExecutionAutomationRule, ExecutionRecord
+from tamio.forecast.models import ForecastSnapshot
 from tamio.integrations.models import IntegrationConnection, IntegrationMapping, XeroConnection, XeroSyncLog
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent
 from tamio.outbox.models import OutboxMessage
@@ -18,7 +19,8 @@ from tamio.scheduler.models import PipelineRun, SchedulerClaim, SlackEventReceip
 __all__ = [
     "Account", "ActionApproval", "ActionOption", "ApiToken", "AuditHead", "AuditLog", "Base", "CashAccount", "CashEvent",
     "Client", "DetectionAlert", "DetectionRule", "ExchangeRate", "ExecutionAutomationRule", "ExecutionRecord",
-    "ExpenseBucket", "IntegrationConnection", "IntegrationMapping", "LinkedAction", "Member", "ObligationAgreement",
-    "ObligationSchedule", "OutboxMessage", "PaymentEvent", "PipelineRun", "PreparedAction", "RefreshRequest", "Role", "SafetyMode",
+    "ExpenseBucket", "ForecastSnapshot", "IntegrationConnection", "IntegrationMapping", "LinkedAction", "Member",
+    "ObligationAgreement", "ObligationSchedule", "OutboxMessage", "PaymentEvent", "PipelineRun", "PreparedAction", "RefreshRequest",
+    "Role", "SafetyMode",
     "SchedulerClaim", "SlackEventReceipt", "UserConfiguration", "XeroConnection", "XeroSyncLog",
 ]

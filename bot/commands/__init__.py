@@ -33,6 +33,8 @@ async def _help(scope: Scope, command: Any, client: AsyncWebClient) -> Answer:
 ROUTES: dict[type, Route] = {
     parse.ShowHelp: _help,
     parse.ShowForecast: forecast.show_forecast,
+    parse.ShowAccuracy: forecast.show_accuracy,
+    parse.ShowClient: data.show_client,
     parse.OpenAddForm: data.open_add_form,
     parse.AddObligation: data.add_from_command,
     parse.ListBalances: data.list_balances,
@@ -61,8 +63,8 @@ ROUTES: dict[type, Route] = {
 # Subcommands whose listener only reads: their transaction never queues behind a writer (and
 # cannot write; anything slow or writing runs in ``Scope.later``, in a scope of its own).
 READ_ONLY: frozenset[type] = frozenset({
-    parse.ShowHelp, parse.ShowForecast, parse.ListBalances, parse.ShowAlerts, parse.ShowActions, parse.RunPipeline,
-    parse.ShowRules,
+    parse.ShowHelp, parse.ShowForecast, parse.ShowAccuracy, parse.ShowClient, parse.ListBalances, parse.ShowAlerts,
+    parse.ShowActions, parse.RunPipeline, parse.ShowRules,
     parse.OpenAddForm,  # a modal opens before any write could wait for the lock: its trigger id lives 3 s
 })
 

@@ -25,7 +25,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.add_form import add_form
-from bot.blocks.common import day_label, escape, money, section
+from bot.blocks.common import code_sections, day_label, escape, money, section
 from bot.boundary import Reply
 from bot.commands import parse
 from bot.runtime import Scope
@@ -42,6 +42,7 @@ from tamio.data.models import Client, ExpenseBucket
 from tamio.data.service import list_cash_accounts, set_balance
 from tamio.errors import NotFound
 from tamio.forecast.service import opening_balance
+from tamio.obligations.client_summary import client_summary, summary_lines
 from tamio.obligations.matching import find_payer, remaining_of
 from tamio.obligations.models import ObligationSchedule, ObligationType
 from tamio.obligations.payments import PaymentOutcome, record_payment
@@ -223,3 +224,12 @@ async def set_rate(scope: Scope, command: parse.SetRate, client: AsyncWebClient)
             f"it wins over the ECB's rate here, and no other workspace sees it. New {command.currency} amounts convert "
             "at it; amounts already entered keep the rate they were entered at.")
     return Reply(text, [section(text)])
+
+
+async def show_client(scope: Scope, command: parse.ShowClient, client: AsyncWebClient) -> Reply:
+    """``/tamio client "Acme Corp"``: how a client pays, in words, and what it owes now."""
+    summary = await client_summary(scope.db, account=scope.account, name=command.name, today=scope.today)
+    lines = summary_lines(summary)
+    head, rest = lines[0], lines[1:]
+    text = f"*{escape(summary.name)}* {escape(head[len(summary.name) + 2:])}"
+    return Reply(head, [section(text), *code_sections([escape(line) for line in rest])] if rest else [section(text)])

@@ -13,12 +13,15 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.common import day_label, image
+from bot.blocks.common import code_sections, day_label, escape, image, section
 from bot.blocks.forecast import fallback_text, forecast_blocks, share_value
+from bot.boundary import Reply
 from bot.commands import parse
 from bot.forecasting import ChartRefused, chart_ready, draw, forecast_now, open_dm, upload_chart
 from bot.replies import reply
 from bot.runtime import Scope
+from tamio.forecast.snapshots import forecast_accuracy
+from tamio.forecast.views import accuracy_lines, describe_accuracy
 
 CHART_IN_DM = "The chart is in your DM with Tamio."
 
@@ -69,3 +72,11 @@ async def show_forecast(scope: Scope, command: parse.ShowForecast, client: Async
         await send_forecast(later, weeks)
 
     scope.later(work, name="forecast")
+
+
+async def show_accuracy(scope: Scope, command: parse.ShowAccuracy, client: AsyncWebClient) -> Reply:
+    """``/tamio forecast accuracy [weeks]``: past forecasts against what happened, beside the due-date
+    baseline, 1, 4 and 13 weeks ahead, and how often the band held (the 6 AM job stores the forecasts)."""
+    found = await forecast_accuracy(scope.db, account=scope.account, today=scope.today, weeks=command.weeks)
+    about = escape(describe_accuracy(found)).replace("`tamio jobs run morning`", "`tamio jobs run morning` on the server")
+    return Reply(describe_accuracy(found), [section(about), *code_sections([escape(line) for line in accuracy_lines(found)])])

@@ -33,7 +33,9 @@ class Usage:
 
 USAGES: Final[dict[str, Usage]] = {
     "help": Usage("help", "/tamio help", "this list"),
-    "forecast": Usage("forecast [weeks]", "/tamio forecast 13", "the weekly cash forecast and its chart (1 to 52 weeks)"),
+    "forecast": Usage("forecast [weeks] | forecast accuracy [weeks]", "/tamio forecast 13",
+                      "the weekly cash forecast and its chart (1 to 52 weeks); `accuracy`: how right past forecasts were"),
+    "client": Usage('client "Name"', '/tamio client "Acme Corp"', "how a client pays, in words, and what it owes now"),
     "add": Usage(
         "add " + ADD_SYNTAX,
         '/tamio add expense "AWS" 1200 USD monthly on 15',
@@ -74,6 +76,16 @@ class ShowHelp:
 @dataclass(frozen=True)
 class ShowForecast:
     weeks: int = 13
+
+
+@dataclass(frozen=True)
+class ShowAccuracy:
+    weeks: int = 13  # score the weeks that ended in the last this many weeks
+
+
+@dataclass(frozen=True)
+class ShowClient:
+    name: str
 
 
 @dataclass(frozen=True)
@@ -197,7 +209,7 @@ class SetRule:
 
 
 Command = (
-    ShowHelp | ShowForecast | OpenAddForm | AddObligation | ListBalances | SetBalance | RecordPaid | ShowAlerts
+    ShowHelp | ShowForecast | ShowAccuracy | ShowClient | OpenAddForm | AddObligation | ListBalances | SetBalance | RecordPaid | ShowAlerts
     | ShowActions | RunPipeline | ShowConfig | SetConfig | DigestHere | SetRole | RenameCounterparty | SetContact
     | ConnectIntegration | SyncIntegration | CreateToken | ListTokens | RevokeToken | SetRate | ShowRules | SetRule
 )

@@ -37,8 +37,10 @@ from bot.commands.forms import (
     SetRate,
     SetRole,
     SetRule,
+    ShowAccuracy,
     ShowActions,
     ShowAlerts,
+    ShowClient,
     ShowConfig,
     ShowForecast,
     ShowHelp,
@@ -120,6 +122,7 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
     readers: dict[str, Callable[[], Command]] = {
         "help": lambda: ShowHelp(),
         "forecast": lambda: _forecast(rest),
+        "client": lambda: _client(rest),
         "add": lambda: _add(rest, today, base_currency),
         "balance": lambda: _balance(rest, base_currency),
         "balances": lambda: _balance(rest, base_currency),
@@ -152,12 +155,25 @@ def _no_args(name: str, rest: list[str], command: Command) -> Command:
     return command
 
 
-def _forecast(rest: list[str]) -> ShowForecast:
+def _forecast(rest: list[str]) -> ShowForecast | ShowAccuracy:
     if not rest:
         return ShowForecast()
+    if rest[0].lower() == "accuracy":
+        if len(rest) == 1:
+            return ShowAccuracy()
+        if len(rest) > 2 or not rest[1].isdigit() or not 1 <= int(rest[1]) <= 104:
+            raise _fail("forecast", f"`{' '.join(rest[1:])[:40]}` is not a number of weeks to look back.",
+                        hint="Use a whole number from 1 to 104, like `/tamio forecast accuracy 26`.")
+        return ShowAccuracy(int(rest[1]))
     if len(rest) > 1 or not rest[0].isdigit() or not 1 <= int(rest[0]) <= 52:
         raise _fail("forecast", f"`{' '.join(rest)[:40]}` is not a number of weeks.", hint="Use a whole number from 1 to 52.")
     return ShowForecast(int(rest[0]))
+
+
+def _client(rest: list[str]) -> ShowClient:
+    if len(rest) != 1 or not rest[0].strip():
+        raise _fail("client", "I need one client name, in quotes when it has spaces.")
+    return ShowClient(rest[0].strip())
 
 
 def _add(rest: list[str], today: date, base_currency: str) -> OpenAddForm | AddObligation:
@@ -315,6 +331,8 @@ __all__ = [
     "USAGES",
     "ShowHelp",
     "ShowForecast",
+    "ShowAccuracy",
+    "ShowClient",
     "OpenAddForm",
     "AddObligation",
     "ListBalances",

@@ -115,6 +115,8 @@ def upgrade() -> None:
     sa.Column('deactivated_at', tamio.db.UTCDateTime(), nullable=True),
     sa.Column('deactivated_reason', sa.String(length=40), nullable=True),
     sa.Column('schedules_through', sa.Date(), nullable=True),
+    sa.Column('payment_behaviour', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('forecast_calibration', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('created_at', tamio.db.UTCDateTime(), nullable=False),
     sa.Column('updated_at', tamio.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
@@ -188,6 +190,8 @@ def upgrade() -> None:
     sa.Column('xero_contact_id', sa.String(length=64), nullable=True),
     sa.Column('quickbooks_customer_id', sa.String(length=64), nullable=True),
     sa.Column('avg_payment_delay_days', sa.Integer(), nullable=False),
+    sa.Column('payment_behaviour', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('payment_habit', sa.String(length=200), nullable=True),
     sa.Column('relationship_type', sa.Enum('strategic', 'transactional', 'managed', name='relationshiptype', native_enum=False, length=40), nullable=True),
     sa.Column('revenue_percent', tamio.db.ExactDecimal(length=48), nullable=True),
     sa.Column('risk_level', sa.Enum('low', 'medium', 'high', 'critical', name='risklevel', native_enum=False, length=40), nullable=True),
@@ -320,6 +324,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_expense_buckets_user_id'), ['user_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_expense_buckets_xero_contact_id'), ['xero_contact_id'], unique=False)
 
+    op.create_table('forecast_snapshots',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('user_id', sa.String(length=40), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('opening_balance', tamio.db.Money(), nullable=False),
+    sa.Column('weeks', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('taken_at', tamio.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'as_of', name='uq_forecast_snapshots_day')
+    )
     op.create_table('integration_connections',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('user_id', sa.String(length=40), nullable=False),
@@ -864,6 +879,7 @@ def downgrade() -> None:
 
     op.drop_table('integration_mappings')
     op.drop_table('integration_connections')
+    op.drop_table('forecast_snapshots')
     with op.batch_alter_table('expense_buckets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_expense_buckets_xero_contact_id'))
         batch_op.drop_index(batch_op.f('ix_expense_buckets_user_id'))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tamio.db import (
     Base,
     ExactDecimal,
+    JSONType,
     Money,
     UTCDateTime,
     created_at_column,
@@ -62,6 +64,10 @@ class Account(Base):
     # e.g. an account that forecast from billing lines until now). The schedules path of the
     # forecast backfills first when it needs more (``tamio.obligations.backfill``).
     schedules_through: Mapped[date | None] = mapped_column(Date())
+    # How its clients typically pay (``tamio.obligations.habits``; None: no payment history yet) and
+    # how its forecast's band is calibrated from its own errors (``tamio.forecast.band``).
+    payment_behaviour: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    forecast_calibration: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

@@ -55,8 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "contact": ("data", 'set whom follow-up emails go to: tamio contact "Acme Corp" ap@acme.example [--name "Jane Doe"]'),
     "import": ("obligations", "import data from a file"),
     "paid": ("payments", 'record a payment: tamio paid "Acme Corp" 5000 [USD] [--on 2026-12-01] [--for INV-1042]'),
-    "forecast": ("forecast", "the weekly cash forecast"),
+    "client": ("clients", 'one client at a glance: how it pays and what it owes (tamio client "Acme Corp")'),
+    "forecast": ("forecast", "the weekly cash forecast, and how right it has been"),
     "pipeline": ("pipeline", "run detection and preparation"),
+    "jobs": ("jobs", "run a scheduled job by hand"),
     "actions": ("actions", "prepared actions: list, show, approve, skip, retry"),
     "history": ("history", "a client's or vendor's chases, delays and payments: who decided, when, what was sent"),
     "outbox": ("outbox", "messages queued for Slack and email; retry dead ones"),
@@ -100,10 +102,10 @@ def _accept_account_anywhere(sub: Any) -> None:
     """``tamio forecast --account ID`` means the same as ``tamio --account ID forecast``."""
     for command in sub.choices.values():
         nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
-        if nested:
-            for inner in nested:
-                _accept_account_anywhere(inner)
-        elif not any("--account" in a.option_strings for a in command._actions):
+        for inner in nested:
+            _accept_account_anywhere(inner)
+        runs_itself = command.get_default("handler") is not None or command.get_default("sync_handler") is not None
+        if (runs_itself or not nested) and not any("--account" in a.option_strings for a in command._actions):
             command.add_argument("--account", default=argparse.SUPPRESS, help="the account id (default: the only account)")
 
 

@@ -26,7 +26,7 @@ from tamio.accounts.models import Account, Member
 from tamio.audit.service import to_jsonable
 from tamio.cli.context import CliContext
 from tamio.errors import NotFound, ValidationError
-from tamio.execution import automation, lifecycle, queries
+from tamio.execution import automation, lifecycle, queries, views
 from tamio.execution.drafts import edit_draft
 from tamio.execution.lifecycle import Decision
 from tamio.execution.service import ExecutionOutcome, execute_action, resume_pending_executions
@@ -172,17 +172,18 @@ def _summary(a: PreparedAction) -> dict[str, Any]:
 async def _show(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
         account = await ctx.account(session)
-        view = await queries.action_view(session, account_id=account.id, action_id=args.action_id)
+        view = await views.action_view(session, account_id=account.id, action_id=args.action_id, with_records=True)
     a = view.action
     if args.json:
         print(json.dumps(to_jsonable({
-            **_summary(a), "summary": a.summary, "decided_by": view.decided_by, "edited_subject": a.edited_subject, "edited_body": a.edited_body,
+            **_summary(a), "summary": a.summary, "decided_by": view.decider, "edited_subject": a.edited_subject, "edited_body": a.edited_body,
+            "history_line": view.history_line, "forecast_basis": view.basis,
             "options": [{"id": o.id, "rank": o.rank, "kind": o.kind, "title": o.title, "amount": _decimal(o.amount, o.currency or a.currency),
                          "currency": o.currency,
                          "risk_level": o.risk_level, "draft_subject": o.draft_subject, "draft_body": o.draft_body, "params": o.params} for o in view.options],
-            "approvals": [{"member": p.member, "option_id": p.option_id, "at": p.at} for p in view.approvals],
+            "approvals": [{"member": p.handle, "option_id": p.option_id, "at": p.at} for p in view.approvals],
             "history": [{"event": r.event, "from": r.from_status, "to": r.to_status, "actor": r.actor_kind, "attempt": r.attempt,
-                         "at": r.created_at, "error": r.error} for r in view.history],
+                         "at": r.created_at, "error": r.error} for r in view.records],
         })))
         return 0
     print(f"{a.title}  [{a.status.value}]  {a.action_type.value}  {_amount(a)}")
@@ -191,19 +192,23 @@ async def _show(args: argparse.Namespace, ctx: CliContext) -> int:
     for o in view.options:
         mark = "*" if o.id == a.chosen_option_id else " "
         money = f"  {format_money(o.amount, o.currency or account.base_currency)}" if o.amount is not None else ""
-        print(f" {mark}{o.rank}. {o.title}{money}  (risk {o.risk_level}, {o.kind})")
-    if view.decided_by:
-        print(f"  Decided by {view.decided_by}" + (f" {lifecycle.clock_text(account, a.decided_at, ctx.now)}" if a.decided_at else ""))
+        lowest = (f", lowest after {format_money(o.forecast_lowest_balance, account.base_currency)}"
+                  if o.forecast_lowest_balance is not None else "")  # the card's figure, in the forecast's currency
+        print(f" {mark}{o.rank}. {o.title}{money}  (risk {o.risk_level}, {o.kind}{lowest})")
+    if view.history_line:
+        print(f"  {view.history_line}")
+    if view.decider:
+        print(f"  Decided by {view.decider}" + (f" {lifecycle.clock_text(account, a.decided_at, ctx.now)}" if a.decided_at else ""))
     elif a.approvals_required > 1 or view.approvals:
-        print(f"  {len(view.approvals)} of {a.approvals_required} approvals: {', '.join(p.member for p in view.approvals) or 'none yet'}")
+        print(f"  {len(view.approvals)} of {a.approvals_required} approvals: {', '.join(p.handle for p in view.approvals) or 'none yet'}")
     if a.last_error:
         print(f"  Last error (attempt {a.attempts}): {a.last_error}")
-    for r in view.history:
+    for r in view.records:
         print(f"  {r.created_at:%Y-%m-%d %H:%M} {r.event:<15} {r.from_status or '':>9} -> {r.to_status:<9} {r.actor_kind}" + (f"  {r.error}" if r.error else ""))
     return 0
 
 
-def _option_id(view: queries.ActionView, choice: str) -> str:
+def _option_id(view: views.ActionView, choice: str) -> str:
     for option in view.options:
         if choice in (option.id, str(option.rank)):
             return option.id
@@ -214,7 +219,7 @@ async def _approve(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
         account = await ctx.account(session)
         member = await _member(session, account, args.member)
-        view = await queries.action_view(session, account_id=account.id, action_id=args.action_id)
+        view = await views.action_view(session, account_id=account.id, action_id=args.action_id)
         decision = await lifecycle.approve(
             session, account=account, member=member, action_id=view.action.id, option_id=_option_id(view, args.option),
             edited_subject=args.subject, edited_body=args.body, now=ctx.now, settings=ctx.settings,
@@ -242,7 +247,7 @@ async def _draft(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
         account = await ctx.account(session)
         member = await _member(session, account, args.member)
-        view = await queries.action_view(session, account_id=account.id, action_id=args.action_id)
+        view = await views.action_view(session, account_id=account.id, action_id=args.action_id)
         option_id = _option_id(view, args.option) if args.option else None
         decision = await edit_draft(session, account=account, member=member, action_id=view.action.id, option_id=option_id,
                                     subject=args.subject, body=args.body, now=ctx.now)

@@ -99,6 +99,10 @@ class Client(ConvertedAmountMixin, Base):
     quickbooks_customer_id: Mapped[str | None] = mapped_column(String(64))
     # V4 fields.
     avg_payment_delay_days: Mapped[int] = mapped_column(default=0)
+    # Its learned distribution of days late (``tamio.obligations.habits``); None until it has paid.
+    payment_behaviour: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # The same in words, as cards say it ("usually pays 18-24 days late; lately later").
+    payment_habit: Mapped[str | None] = mapped_column(String(200))
     relationship_type: Mapped[RelationshipType | None] = mapped_column(enum_column(RelationshipType))
     revenue_percent: Mapped[Decimal | None] = mapped_column(ExactDecimal())
     risk_level: Mapped[RiskLevel | None] = mapped_column(enum_column(RiskLevel))

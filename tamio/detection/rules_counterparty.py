@@ -82,7 +82,9 @@ def late_payment(snapshot: AccountSnapshot, *, today: date, config: EffectiveCon
         name = client.name if client else snapshot.counterparty_name(agreement_id=s.agreement_id)
         severity = EMERGENCY if days_late >= LATE_EMERGENCY_DAYS else THIS_WEEK if days_late >= LATE_THIS_WEEK_DAYS else UPCOMING
         invoice = f"Invoice {s.invoice_number}" if s.invoice_number else "The invoice"
-        habit = "on time" if usual <= 0 else f"{plural(usual, 'day')} late"
+        habit = "usually pays " + ("on time" if usual <= 0 else f"{plural(usual, 'day')} late")
+        if client is not None and client.payment_habit:
+            habit = client.payment_habit  # learned from its payments: "usually pays 18-24 days late; lately later"
         late = f"{plural(days_late, 'day')} late"
         findings.append(
             Finding(
@@ -90,13 +92,13 @@ def late_payment(snapshot: AccountSnapshot, *, today: date, config: EffectiveCon
                 entity_name=name, title=f"{name} is {late}",
                 explanation=(
                     f"{invoice} for {money(s.remaining, s.currency)} was due {day(s.due_date)} and is {late}; "
-                    f"{name} usually pays {habit}, and you flag payments more than {plural(threshold, 'day')} late."
+                    f"{name} {habit}, and you flag payments more than {plural(threshold, 'day')} late."
                 ),
                 fingerprint=f"late_payment:schedule:{s.id}", amount=s.remaining_base, currency=snapshot.base_currency,
                 due_date=s.due_date,
                 context=context(
                     schedule_id=s.id, client_id=s.client_id, agreement_id=s.agreement_id, invoice_number=s.invoice_number,
-                    days_late=days_late, usual_delay_days=usual, threshold_days=threshold, outstanding=s.remaining,
+                    days_late=days_late, usual_delay_days=usual, payment_habit=habit, threshold_days=threshold, outstanding=s.remaining,
                     currency=s.currency,
                 ),
             )

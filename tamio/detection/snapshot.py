@@ -84,6 +84,7 @@ class ClientRecord:
     revenue_percent: Decimal | None = None
     risk_level: str | None = None
     currency: str = "USD"
+    payment_habit: str | None = None  # how it pays, in words, once learned from its payments
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,13 +273,13 @@ async def load_snapshots(
     for r in await _all(db,
         select(
             Client.user_id, Client.id, Client.name, _text(Client.status), _text(Client.relationship_type),
-            Client.avg_payment_delay_days, Client.revenue_percent, _text(Client.risk_level), Client.currency,
+            Client.avg_payment_delay_days, Client.revenue_percent, _text(Client.risk_level), Client.currency, Client.payment_habit,
         ).where(mine(Client.user_id))
     ):
         clients[r.user_id][r.id] = ClientRecord(
             id=r.id, name=r.name, status=r.status, relationship_type=r.relationship_type,
             avg_payment_delay_days=r.avg_payment_delay_days or 0, revenue_percent=r.revenue_percent,
-            risk_level=r.risk_level, currency=r.currency,
+            risk_level=r.risk_level, currency=r.currency, payment_habit=r.payment_habit,
         )
     vendors: dict[str, dict[str, VendorRecord]] = {i: {} for i in ids}
     for r in await _all(db,

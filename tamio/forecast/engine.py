@@ -2,8 +2,10 @@
 
 Week i (1-based) covers the 7 days starting at ``as_of + 7*(i-1)``; when ``as_of`` is a Monday
 these are calendar weeks. Items dated before ``as_of`` (unpaid and overdue) land in week 1.
-Each week has an opening and closing balance, inflows, outflows, net, a confidence and a
-low/high band that widens with the uncertain amounts accumulated so far (see ``confidence``).
+Each week has an opening and closing balance, inflows, outflows, net, a confidence (see
+``confidence``) and a low/high band, an 80 % interval for the closing balance (see ``band``): from
+the variance the loader measured (``variance``, per week) and the account's calibration, or, when
+none is given, from the items' own uncertainty (``amount x (1 - confidence)`` as a standard deviation).
 
 Runway is how long until the closing balance falls below the buffer: interpolated inside the
 week where it first does; beyond the horizon it extrapolates the average weekly net, and is
@@ -16,13 +18,14 @@ week where it first does; beyond the horizon it extrapolates the average weekly 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import accumulate
 from typing import Any
 
+from tamio.forecast.band import INTERVAL, NO_CALIBRATION, Calibration, band_offsets, scales
 from tamio.forecast.confidence import confidence_label
 from tamio.money import quantize, to_decimal_string
 
@@ -60,6 +63,8 @@ class ForecastWeek:
     confidence_score: Decimal
     low: Decimal
     high: Decimal
+    spread: Decimal = ZERO  # the standard deviation the band was made from (errors are measured in it)
+    lean: Decimal = ZERO  # where the band is centred, from the closing balance
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class Forecast:
     runway_weeks: Decimal | None
     buffer: Decimal = ZERO
     items: tuple[ForecastItem, ...] = field(default=(), repr=False, compare=False)
+    interval: Decimal = INTERVAL
 
     @property
     def runway_months(self) -> Decimal | None:
@@ -91,6 +97,7 @@ class Forecast:
         return {
             "base_currency": cur,
             "as_of": self.as_of.isoformat(),
+            "interval": format(self.interval, "f"),
             "opening_balance": to_decimal_string(self.opening_balance, cur),
             "weeks": [
                 {
@@ -126,6 +133,7 @@ class WeeklyTotals:
     outflows: tuple[Decimal, ...]
     uncertain: tuple[Decimal, ...]
     weighted: tuple[Decimal, ...]
+    variance: tuple[float, ...] = ()  # sum of (amount x (1 - confidence))^2: the band when none is given
 
     @classmethod
     def of(cls, items: Iterable[ForecastItem], *, as_of: date, weeks: int) -> WeeklyTotals:
@@ -134,13 +142,14 @@ class WeeklyTotals:
     @classmethod
     def empty(cls, weeks: int) -> WeeklyTotals:
         zeros = (ZERO,) * weeks
-        return cls(zeros, zeros, zeros, zeros)
+        return cls(zeros, zeros, zeros, zeros, (0.0,) * weeks)
 
     def adjusted(self, items: Iterable[ForecastItem], *, as_of: date) -> WeeklyTotals:
         """These totals with more items (negative amounts remove or move money)."""
         weeks = len(self.inflows)
         inflows, outflows = list(self.inflows), list(self.outflows)
         uncertain, weighted = list(self.uncertain), list(self.weighted)
+        variance = list(self.variance) or [0.0] * weeks
         horizon_end = as_of + timedelta(days=7 * weeks - 1)
         for item in items:
             if item.date > horizon_end:
@@ -151,9 +160,11 @@ class WeeklyTotals:
             else:
                 outflows[i] += item.amount
             size = abs(item.amount)
-            uncertain[i] += size * (1 - item.confidence)
+            unsure = size * (1 - item.confidence)
+            uncertain[i] += unsure
             weighted[i] += size
-        return WeeklyTotals(tuple(inflows), tuple(outflows), tuple(uncertain), tuple(weighted))
+            variance[i] += float(unsure) ** 2
+        return WeeklyTotals(tuple(inflows), tuple(outflows), tuple(uncertain), tuple(weighted), tuple(variance))
 
 
 def build_forecast(
@@ -165,6 +176,9 @@ def build_forecast(
     buffer: Decimal = ZERO,
     base_currency: str,
     keep_items: bool = False,
+    variance: Sequence[float] | None = None,
+    lean: Sequence[float] = (),
+    calibration: Calibration = NO_CALIBRATION,
 ) -> Forecast:
     if weeks < 1:
         raise ValueError("a forecast needs at least one week")
@@ -173,7 +187,7 @@ def build_forecast(
     totals = WeeklyTotals.of(kept, as_of=as_of, weeks=weeks)
     return forecast_from_totals(
         totals, as_of=as_of, opening_balance=opening_balance, buffer=buffer, base_currency=base_currency,
-        items=kept if keep_items else (),
+        items=kept if keep_items else (), variance=variance, lean=lean, calibration=calibration,
     )
 
 
@@ -185,16 +199,23 @@ def forecast_from_totals(
     buffer: Decimal,
     base_currency: str,
     items: tuple[ForecastItem, ...] = (),
+    variance: Sequence[float] | None = None,
+    lean: Sequence[float] = (),
+    calibration: Calibration = NO_CALIBRATION,
 ) -> Forecast:
     weeks = len(totals.inflows)
     result: list[ForecastWeek] = []
     balance = quantize(opening_balance, base_currency)
-    spread = ZERO
+    if variance is None:
+        variance = list(accumulate(totals.variance or (0.0,) * weeks))
+    moving = list(accumulate(float(i + o) for i, o in zip(totals.inflows, totals.outflows, strict=True)))
+    spread = scales(variance[:weeks], moving)
+    leans = [float(x) for x in lean[:weeks]] or [0.0] * weeks
+    offsets = band_offsets(spread, leans, calibration)
     for i in range(weeks):
         start = as_of + timedelta(days=7 * i)
         net = totals.inflows[i] - totals.outflows[i]
         closing = balance + net
-        spread += totals.uncertain[i]
         weight = totals.weighted[i]
         score = Decimal(1) if weight == 0 else (1 - totals.uncertain[i] / weight)
         score = score.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
@@ -210,8 +231,10 @@ def forecast_from_totals(
                 closing_balance=quantize(closing, base_currency),
                 confidence=confidence_label(score),
                 confidence_score=score,
-                low=quantize(closing - spread, base_currency),
-                high=quantize(closing + spread, base_currency),
+                low=quantize(closing + Decimal(repr(offsets[i][0])), base_currency),
+                high=quantize(closing + Decimal(repr(offsets[i][1])), base_currency),
+                spread=quantize(Decimal(repr(spread[i])), base_currency),
+                lean=quantize(Decimal(repr(leans[i])), base_currency),
             )
         )
         balance = quantize(closing, base_currency)

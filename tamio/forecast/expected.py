@@ -15,22 +15,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, and_
 
-from tamio.forecast.behaviour import expected_arrivals, expected_payment, split
+from tamio.forecast.band import BandPrior
+from tamio.forecast.behaviour import Spreader, spreader_for
 from tamio.forecast.confidence import item_confidence
 from tamio.forecast.engine import INFLOW, ForecastItem
+from tamio.money import precision
+from tamio.obligations.habits import GENERIC, Habits, unknown_share
 from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 
 ZERO = Decimal(0)
+THOUSAND = Decimal(1000)
+_GENERIC = Spreader(GENERIC)
 GENERATED = "generated"
 
 
-@dataclass(frozen=True)
-class ExpectedKey:
+class ExpectedKey(NamedTuple):
     due: date
     direction: str  # "inflow" | "outflow"
     amount_type: str
@@ -43,7 +48,10 @@ Totals = dict[ExpectedKey, Decimal]
 
 def key_of(due: date, direction: object, amount_type: object, origin: str, client_id: str | None) -> ExpectedKey:
     """The key of a schedule row or a billing line's occurrence (enums or their values alike)."""
-    return ExpectedKey(due, str(getattr(direction, "value", direction)), str(getattr(amount_type, "value", amount_type)), origin, client_id)
+    return ExpectedKey(
+        due, direction if type(direction) is str else str(getattr(direction, "value", direction)),
+        amount_type if type(amount_type) is str else str(getattr(amount_type, "value", amount_type)), origin, client_id,
+    )
 
 
 def add(totals: Totals, key: ExpectedKey, amount: Decimal) -> None:
@@ -65,26 +73,87 @@ def plain_clause(as_of: date) -> ColumnElement[bool]:
     )
 
 
-def items_of(totals: Mapping[ExpectedKey, Decimal], delays: Mapping[str, int], *, as_of: date) -> list[ForecastItem]:
-    """Forecast items from the open amounts (a key whose amount is not positive expects nothing)."""
-    items: list[ForecastItem] = []
-    ordered = sorted(totals.items(), key=lambda kv: (kv[0].due, kv[0].direction, kv[0].amount_type, kv[0].origin, kv[0].client_id or ""))
-    for key, amount in ordered:
+@dataclass(frozen=True)
+class Expected:
+    """The forecast's items, and the band's prior for each week's closing balance: where it more
+    likely lands than the items say (``lean``: receivables of clients with little history tend to
+    come later than their due date) and its variance (when receivables arrive, and how far amounts
+    of each type stray)."""
+
+    items: tuple[ForecastItem, ...]
+    variance: tuple[float, ...]
+    lean: tuple[float, ...] = ()
+
+
+# How far an amount may stray from what was expected, by amount type (a standard deviation, as a
+# share of the amount): the band's prior before the account's own forecast errors calibrate it.
+AMOUNT_SPREAD = {"fixed": 0.02, "variable": 0.12, "estimated": 0.25}
+
+
+def items_of(totals: Mapping[ExpectedKey, Decimal], habits: Habits, *, as_of: date, weeks: int, currency: str) -> Expected:
+    """Forecast items from the open amounts (a key whose amount is not positive expects nothing).
+
+    Receivables are spread by their client's behaviour (``tamio.forecast.behaviour``), in whole
+    minor units, the parts of each adding up to it exactly; parts landing on the same day with the
+    same confidence become one item. Payments the business makes stay on their due date.
+    """
+    step = 10 ** (3 - precision(currency))  # thousandths in one minor unit
+    horizon = 7 * weeks
+    moved: dict[tuple[str, Decimal, bool], list[int]] = {}  # (direction, confidence, late) -> thousandths per day
+    extra: dict[tuple[int, str, Decimal, bool], Decimal] = {}
+    prior = BandPrior(weeks)
+    clients: dict[str | None, tuple[Spreader, float, int, int]] = {}
+    scores: dict[tuple[str, str, str, int, bool], tuple[str, Decimal, bool]] = {}
+    days_to: dict[date, int] = {}
+    for key, amount in sorted(totals.items(), key=lambda kv: (kv[0][:4], kv[0].client_id or "")):
         if amount <= 0:
             continue
+        days_to_due = days_to.get(key.due)
+        if days_to_due is None:
+            days_to_due = days_to[key.due] = (key.due - as_of).days
+        thousandths = amount * THOUSAND
+        whole = int(thousandths)
+        units, rest = divmod(whole, step)
+        sd_share = AMOUNT_SPREAD.get(key.amount_type, AMOUNT_SPREAD["estimated"])
         if key.direction == INFLOW:
-            delay = int(delays.get(key.client_id, 0)) if key.client_id else 0
-            arrivals = expected_arrivals(due=key.due, as_of=as_of, usual_delay=delay)
+            found = clients.get(key.client_id)
+            if found is None:
+                behaviour = habits.of(key.client_id)
+                found = clients[key.client_id] = (spreader_for(behaviour), unknown_share(behaviour), max(0, behaviour.median), len(clients))
+            spreader, unknown, delay, slot = found
+            offsets, parts, late = spreader.spread(units=units, days_to_due=days_to_due)
+            prior.receivable(slot, float(amount), unknown, sd_share, spreader.arrived_by(days_to_due, weeks),
+                             _GENERIC.arrived_by(days_to_due, weeks))
         else:
-            delay = 0
-            arrivals = expected_payment(due=key.due, as_of=as_of)
-        for arrival, part in split(amount, arrivals):
-            items.append(
-                ForecastItem(
-                    date=arrival.date, amount=part, direction=key.direction, overdue=arrival.later_than_usual,
-                    confidence=item_confidence(
-                        amount_type=key.amount_type, source=key.origin, payment_delay_days=delay, overdue=arrival.later_than_usual
-                    ),
-                )
-            )
-    return items
+            delay, late = 0, days_to_due < 0
+            offsets, parts = [max(0, days_to_due)], [units]
+            prior.payment(offsets[0] // 7, float(amount), sd_share)
+        group = scores.get((key.direction, key.amount_type, key.origin, delay, late))
+        if group is None:
+            score = item_confidence(amount_type=key.amount_type, source=key.origin, payment_delay_days=delay, overdue=late)
+            group = scores[(key.direction, key.amount_type, key.origin, delay, late)] = (key.direction, score, late)
+        days = moved.get(group)
+        if days is None:
+            days = moved[group] = [0] * horizon
+        largest = parts.index(max(parts))
+        if offsets[largest] < horizon:
+            days[offsets[largest]] += rest
+            if whole != thousandths:  # finer than thousandths: never from the database
+                where = (offsets[largest], *group)
+                extra[where] = extra.get(where, ZERO) + (thousandths - whole) / THOUSAND
+        for offset, part in zip(offsets, parts, strict=True):
+            if offset < horizon:
+                days[offset] += part * step
+    found_items = sorted(
+        ((offset, direction, confidence, late), units)
+        for (direction, confidence, late), days in moved.items() for offset, units in enumerate(days) if units
+    )
+    items = tuple(
+        ForecastItem(
+            date=as_of + timedelta(days=offset), amount=Decimal(units).scaleb(-3) + extra.get((offset, direction, confidence, late), ZERO),
+            direction=direction, confidence=confidence, overdue=late,
+        )
+        for (offset, direction, confidence, late), units in sorted(found_items, key=lambda kv: (kv[0][0], kv[0][1], -kv[0][2], kv[0][3]))
+    )
+    variance, lean = prior.totals()
+    return Expected(items=items, variance=variance, lean=lean)

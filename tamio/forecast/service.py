@@ -34,9 +34,10 @@ a fixed number of queries for the whole batch.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import literal, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,10 +47,12 @@ from tamio.config import Settings
 from tamio.data.models import CashAccount, CashAccountType, Client, CounterpartyStatus, ExpenseBucket
 from tamio.db import Money, money_sum, read_only
 from tamio.errors import NotFound
+from tamio.forecast.band import NO_CALIBRATION, Calibration
 from tamio.forecast.engine import Forecast, ForecastItem, build_forecast
 from tamio.forecast.expected import Totals, add, items_of, key_of, plain_clause
 from tamio.forecast.legacy import legacy_totals
 from tamio.obligations.backfill import backfill_schedules, lock_account
+from tamio.obligations.habits import ON_DUE_DATE, Habits, PaymentBehaviour, stated
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     AgreementStatus,
@@ -68,6 +71,26 @@ class ForecastInputs:
     opening_balance: Decimal
     buffer: Decimal
     items: tuple[ForecastItem, ...]
+    variance: tuple[float, ...] = ()  # the band's prior, per week
+    lean: tuple[float, ...] = ()
+    calibration: Calibration = NO_CALIBRATION
+    habits: Habits = field(default_factory=Habits)
+    totals: Totals = field(default_factory=dict, repr=False)
+
+    def forecast(self, *, as_of: date, weeks: int, keep_items: bool = True) -> Forecast:
+        return build_forecast(
+            as_of=as_of, weeks=weeks, opening_balance=self.opening_balance, items=self.items, buffer=self.buffer,
+            base_currency=self.base_currency, keep_items=keep_items, variance=self.variance, lean=self.lean,
+            calibration=self.calibration,
+        )
+
+    def baseline(self, *, as_of: date, weeks: int) -> Forecast:
+        """The same forecast expecting every receivable on its due date (what accuracy is measured against)."""
+        expected = items_of(self.totals, Habits(), as_of=as_of, weeks=weeks, currency=self.base_currency)
+        return build_forecast(
+            as_of=as_of, weeks=weeks, opening_balance=self.opening_balance, items=expected.items, buffer=self.buffer,
+            base_currency=self.base_currency,
+        )
 
 
 async def opening_balance(db: AsyncSession, *, account_id: str) -> Decimal:
@@ -92,7 +115,8 @@ async def _schedule_totals(db: AsyncSession, as_of: Mapping[str, date], ends: Ma
     (paused or ended counterparties, cancelled agreements): one statement for every account."""
     ids = sorted(as_of)
     os_, oa, eb = ObligationSchedule, ObligationAgreement, ExpenseBucket
-    keys = (os_.due_date, os_.direction, os_.amount_type, os_.origin, os_.client_id)
+    # Grouped in the covering index's own order (status included, then added up here): no sort.
+    keys = (os_.due_date, os_.direction, os_.status, os_.amount_type, os_.origin, os_.client_id)
     last = max(ends.values())
     # One account (every forecast but the critical pass's) is grouped without its id: a quarter faster.
     single = len(ids) == 1
@@ -112,20 +136,41 @@ async def _schedule_totals(db: AsyncSession, as_of: Mapping[str, date], ends: Ma
         literal(True).label("dormant"), os_.user_id, *keys, type_coerce(os_.paid_base_amount - os_.base_currency_amount, Money())
     ).where(os_.obligation_id.in_(dormant), plain_clause(min(as_of.values())), os_.due_date <= last)  # by agreement: few rows
     totals: dict[str, Totals] = {i: {} for i in ids}
-    for is_dormant, account_id, due, direction, amount_type, origin, client_id, amount in await db.execute(union_all(summed, not_expected)):
+    for is_dormant, account_id, due, direction, _, amount_type, origin, client_id, amount in await db.execute(union_all(summed, not_expected)):
         if due > ends[account_id] or amount is None or (is_dormant and due < as_of[account_id]):
             continue
         add(totals[account_id], key_of(due, direction, amount_type, origin, client_id), Decimal(amount))
     return totals
 
 
-async def _usual_delays(db: AsyncSession, ids: list[str]) -> dict[str, dict[str, int]]:
-    delays: dict[str, dict[str, int]] = {i: {} for i in ids}
-    for account_id, client_id, days in await db.execute(
-        select(Client.user_id, Client.id, Client.avg_payment_delay_days).where(Client.user_id.in_(ids), Client.avg_payment_delay_days != 0)
+_BEHAVIOURS: dict[tuple[str, str | None, int, float], PaymentBehaviour] = {}
+
+
+def _behaviour(owner: str, stored: dict[str, Any]) -> PaymentBehaviour:
+    """A stored behaviour, read once per learning (the 6 AM job, a payment) and kept for the next forecasts."""
+    key = (owner, stored.get("learned_on"), int(stored.get("first", 0)), float(stored.get("strength", 0.0)))
+    found = _BEHAVIOURS.get(key)
+    if found is None or len(found.weights) != len(stored.get("weights") or ()):
+        if len(_BEHAVIOURS) > 8192:
+            _BEHAVIOURS.clear()
+        found = _BEHAVIOURS[key] = PaymentBehaviour.from_json(stored)
+    return found
+
+
+async def _habits(db: AsyncSession, heads: Mapping[str, Any]) -> dict[str, Habits]:
+    """How each account's clients pay, as last learned (a stated usual delay for a client not yet learned)."""
+    clients: dict[str, dict[str, PaymentBehaviour]] = {i: {} for i in heads}
+    for account_id, client_id, stored, delay in await db.execute(
+        select(Client.user_id, Client.id, Client.payment_behaviour, Client.avg_payment_delay_days).where(Client.user_id.in_(list(heads)))
     ):
-        delays[account_id][client_id] = days
-    return delays
+        if stored:
+            clients[account_id][client_id] = _behaviour(client_id, stored)
+        elif delay:
+            clients[account_id][client_id] = stated(delay)
+    return {
+        i: Habits(account=_behaviour(i, head.payment_behaviour) if head.payment_behaviour else ON_DUE_DATE, clients=clients[i])
+        for i, head in heads.items()
+    }
 
 
 async def extend_schedules(
@@ -160,7 +205,10 @@ async def load_forecast_inputs_many(
     heads = {
         row.id: row
         for row in await db.execute(
-            select(Account.id, Account.base_currency, Account.schedules_through, UserConfiguration.obligations_buffer_amount)
+            select(
+                Account.id, Account.base_currency, Account.schedules_through, Account.payment_behaviour, Account.forecast_calibration,
+                UserConfiguration.obligations_buffer_amount,
+            )
             .outerjoin(UserConfiguration, UserConfiguration.user_id == Account.id)
             .where(Account.id.in_(ids))
         )
@@ -176,16 +224,22 @@ async def load_forecast_inputs_many(
     for i in ids:
         if i not in totals:
             totals[i] = await legacy_totals(db, account_id=i, as_of=as_of[i], end=ends[i])
-    balances, delays = await _balances(db, ids), await _usual_delays(db, ids)
-    return {
-        i: ForecastInputs(
+    balances, habits = await _balances(db, ids), await _habits(db, heads)
+    found = {}
+    for i in ids:
+        expected = items_of(totals[i], habits[i], as_of=as_of[i], weeks=weeks, currency=heads[i].base_currency)
+        found[i] = ForecastInputs(
             base_currency=heads[i].base_currency,
             opening_balance=balances.get(i, ZERO),
             buffer=heads[i].obligations_buffer_amount if heads[i].obligations_buffer_amount is not None else ZERO,
-            items=tuple(items_of(totals[i], delays[i], as_of=as_of[i])),
+            items=expected.items,
+            variance=expected.variance,
+            lean=expected.lean,
+            calibration=Calibration.from_json(heads[i].forecast_calibration),
+            habits=habits[i],
+            totals=totals[i],
         )
-        for i in ids
-    }
+    return found
 
 
 def reaches(schedules_through: date | None, end: date) -> bool:
@@ -204,15 +258,7 @@ async def calculate_forecast(
 ) -> Forecast:
     """The account's forecast of ``weeks`` weeks from ``as_of``, as stored (never writes)."""
     inputs = await load_forecast_inputs(db, account_id, as_of=as_of, weeks=weeks, settings=settings)
-    return build_forecast(
-        as_of=as_of,
-        weeks=weeks,
-        opening_balance=inputs.opening_balance,
-        items=inputs.items,
-        buffer=inputs.buffer,
-        base_currency=inputs.base_currency,
-        keep_items=True,
-    )
+    return inputs.forecast(as_of=as_of, weeks=weeks)
 
 
 async def calculate_forecasts(
@@ -223,13 +269,7 @@ async def calculate_forecasts(
     ``inputs``, when given, are what ``load_forecast_inputs_many`` gave for the same days and weeks in
     this transaction (a pipeline batch loads them once for detection and preparation)."""
     inputs = inputs if inputs is not None else await load_forecast_inputs_many(db, as_of, weeks=weeks, settings=settings)
-    return {
-        i: build_forecast(
-            as_of=as_of[i], weeks=weeks, opening_balance=got.opening_balance, items=got.items, buffer=got.buffer,
-            base_currency=got.base_currency, keep_items=True,
-        )
-        for i, got in ((i, inputs[i]) for i in as_of)
-    }
+    return {i: inputs[i].forecast(as_of=as_of[i], weeks=weeks) for i in as_of}
 
 
 async def forecast_for_account(

@@ -1,9 +1,13 @@
-"""Plain-text views of a forecast (the CLI table; Slack builds its own blocks)."""
+"""Plain-text views of a forecast and of its accuracy (the CLI tables; Slack builds its own blocks)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from tamio.forecast.band import INTERVAL
 from tamio.forecast.engine import Forecast
-from tamio.money import format_money
+from tamio.forecast.snapshots import Accuracy
+from tamio.money import format_money, to_decimal_string
 
 
 def describe_runway(forecast: Forecast) -> str:
@@ -28,3 +32,60 @@ def render_table(forecast: Forecast, *, account_name: str = "") -> str:
             f"{format_money(week.closing_balance, cur):>18}{format_money(week.low, cur):>18}{format_money(week.high, cur):>18}  {week.confidence}"
         )
     return "\n".join(lines)
+
+
+def accuracy_json(accuracy: Accuracy) -> dict[str, Any]:
+    """``--json`` of ``tamio forecast accuracy`` and ``backtest`` (amounts as decimal strings)."""
+    cur = accuracy.base_currency
+    return {
+        "interval": format(INTERVAL, "f"),
+        "source": accuracy.source,
+        "base_currency": cur,
+        "from": accuracy.first.isoformat() if accuracy.first else None,
+        "to": accuracy.last.isoformat() if accuracy.last else None,
+        "horizons": [
+            {
+                "weeks_ahead": row.weeks_ahead,
+                "forecasts": row.forecasts,
+                "mean_absolute_error": to_decimal_string(row.error, cur) if row.forecasts else None,
+                "baseline_mean_absolute_error": to_decimal_string(row.baseline_error, cur) if row.forecasts else None,
+                "improvement": None if row.improvement is None else format(row.improvement, "f"),
+                "coverage": None if row.coverage is None else format(row.coverage, "f"),
+            }
+            for row in accuracy.rows
+        ],
+    }
+
+
+def accuracy_lines(accuracy: Accuracy) -> list[str]:
+    """The table of forecast against actual, one line per horizon (the CLI prints it, Slack quotes it)."""
+    cur = accuracy.base_currency
+    lines = [f"{'Ahead':<10}{'Forecasts':>10}{'Error':>16}{'Due-date baseline':>20}{'Better by':>11}{'Band held':>11}"]
+    for row in accuracy.rows:
+        ahead = f"{row.weeks_ahead} week{'' if row.weeks_ahead == 1 else 's'}"
+        if not row.forecasts:
+            lines.append(f"{ahead:<10}{0:>10}{'-':>16}{'-':>20}{'-':>11}{'-':>11}")
+            continue
+        better = "-" if row.improvement is None else f"{row.improvement * 100:.0f} %"
+        held = "-" if row.coverage is None else f"{row.coverage * 100:.0f} %"
+        lines.append(
+            f"{ahead:<10}{row.forecasts:>10}{format_money(row.error, cur):>16}{format_money(row.baseline_error, cur):>20}{better:>11}{held:>11}"
+        )
+    return lines
+
+
+def describe_accuracy(accuracy: Accuracy) -> str:
+    """What the table covers, in a sentence."""
+    if accuracy.first is None or accuracy.last is None:
+        if accuracy.source == "backtest":
+            return "No forecast could be scored: the ledger has no week of history between those dates."
+        return ("No stored forecast has reached its week yet. The 6 AM job stores one a day (`tamio jobs run morning` runs it "
+                "by hand); `tamio forecast backtest --from DATE --to DATE` scores the history you have now.")
+    how = "stored forecasts" if accuracy.source == "snapshots" else "forecasts replayed from the ledger, each with only what was known then"
+    return (f"Forecast against actual: {how}, made from {accuracy.first:%a %d %b %Y}, scored to {accuracy.last:%a %d %b %Y}. "
+            f"Error is the mean absolute error of the closing balance; the baseline expects every invoice on its due date; "
+            f"the band is an {INTERVAL * 100:.0f} % interval.")
+
+
+def render_accuracy(accuracy: Accuracy) -> str:
+    return "\n".join([describe_accuracy(accuracy), "", *accuracy_lines(accuracy)])

@@ -10,9 +10,9 @@ which detection reports as unexpected revenue). A payment that matches nothing i
 unmatched PaymentEvent (no schedule; also unexpected revenue), never dropped. Money received or
 paid moves the cash account's balance once, so the forecast neither loses nor double-counts it.
 
-After a client's schedule is settled its usual delay is learned again: the mean days late of its
-latest paid schedules (``usual_delays`` of the daily job, the same rule), so a client who pays
-20 days late is expected 20 days late.
+After a client pays, how it pays is learned again for that client (``tamio.obligations.habits_store``,
+the 6 AM job's rule for the whole account), so the next forecast spreads its open receivables by
+what it has just done.
 
     outcome = await record_payment(db, account=account, amount=Decimal("7000"), currency="USD",
                                    payment_date=date(2026, 12, 9), counterparty=acme, invoice="INV-1042")
@@ -36,6 +36,7 @@ from tamio.data.models import CashAccount, CashAccountType, Client, ExpenseBucke
 from tamio.db import new_id, utcnow
 from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency, quantize
+from tamio.obligations.habits_store import relearn
 from tamio.obligations.matching import allocate, find_invoice, open_schedules, remaining_of
 from tamio.obligations.models import (
     Direction,
@@ -45,7 +46,6 @@ from tamio.obligations.models import (
     ScheduleStatus,
 )
 
-DELAY_SAMPLE = 6
 ZERO = Decimal(0)
 
 
@@ -141,7 +141,7 @@ async def record_payment(
     audit = AuditService(db, account.id, actor=actor, clock=(lambda: now) if now else utcnow)
     receipt = new_id("pay")
     parts: list[PaymentPart] = []
-    settled_clients: set[str] = set()
+    paying_clients: set[str] = set()
     for index, portion in enumerate(portions or (amount,)):
         target = targets[index] if portions else None
         agreement = await db.get(ObligationAgreement, target.obligation_id) if target else None
@@ -162,8 +162,8 @@ async def record_payment(
         if target is not None:
             settles = portion >= in_payment_currency(target)
             await _apply(audit, payment, target, portion, settles, book, account.base_currency)
-            if target.status == ScheduleStatus.PAID and agreement is not None and agreement.client_id:
-                settled_clients.add(agreement.client_id)
+            if direction == Direction.INFLOW and agreement is not None and agreement.client_id:
+                paying_clients.add(agreement.client_id)
         db.add(payment)
         await db.flush()
         await audit.log_create(
@@ -172,8 +172,8 @@ async def record_payment(
         parts.append(PaymentPart(payment=payment, schedule=target, amount=portion))
     if cash is not None:
         await _move_cash(audit, account, cash, parts, amount, currency, direction, book, payment_date)
-    for client_id in sorted(settled_clients):
-        await refresh_usual_delay(db, client_id=client_id)
+    if paying_clients:
+        await relearn(db, account_id=account.id, as_of=payment_date, now=now or utcnow(), client_ids=sorted(paying_clients), actor=actor)
     await db.flush()
     return PaymentOutcome(parts=tuple(parts), overpaid=overpaid)
 
@@ -216,25 +216,6 @@ async def _move_cash(
     for part in parts:
         part.payment.cash_account_id = target.id
     await audit.log_update("cash_account", target.id, {"balance": (old_balance, target.balance)})
-
-
-async def refresh_usual_delay(db: AsyncSession, *, client_id: str) -> None:
-    """The client's usual delay from its latest paid schedules (the daily job's ``usual_delays`` rule)."""
-    rows = (
-        await db.execute(
-            select(ObligationSchedule.due_date, ObligationSchedule.paid_at)
-            .join(ObligationAgreement, ObligationAgreement.id == ObligationSchedule.obligation_id)
-            .where(ObligationAgreement.client_id == client_id, ObligationSchedule.status == ScheduleStatus.PAID, ObligationSchedule.paid_at.is_not(None))
-            .order_by(ObligationSchedule.paid_at.desc(), ObligationSchedule.due_date.desc())
-            .limit(DELAY_SAMPLE)
-        )
-    ).all()
-    delays = [max(0, (paid - due).days) for due, paid in rows if paid is not None]
-    if not delays:
-        return
-    client = await db.get(Client, client_id)
-    if client is not None:
-        client.avg_payment_delay_days = round(sum(delays) / len(delays))
 
 
 async def unmatched_payments(db: AsyncSession, *, account_id: str, limit: int = 100) -> list[PaymentEvent]:

@@ -6,7 +6,7 @@ Each agent is a pure function ``agent(alert, ctx) -> ActionDraft | None`` (see `
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from tamio.forecast.engine import INFLOW, OUTFLOW
@@ -373,7 +373,10 @@ def forecast_adjustment(alert: AlertView, ctx: PreparationContext, *, action_typ
         deltas.append((s, quantize(change * rate, ctx.base_currency)))
     from tamio.forecast.engine import ForecastItem
 
-    adjustments = [ForecastItem(date=max(ctx.today, s.expected_date), amount=delta, direction="inflow" if s.direction == "inflow" else OUTFLOW) for s, delta in deltas]
+    adjustments = [
+        ForecastItem(date=day, amount=part, direction="inflow" if s.direction == "inflow" else OUTFLOW)
+        for s, delta in deltas for day, part in _shared_like(delta, s.where_expected(ctx.today), ctx.base_currency)
+    ]
     option = OptionDraft(
         kind="adjust_forecast",
         title=f"Expect {format_money(amount, str(alert.context.get('currency') or ctx.base_currency))} from {alert.entity_name} from now on",
@@ -392,3 +395,12 @@ __all__ = [
     "buffer_response_agent", "excess_cash_agent", "forecast_adjustment", "payment_prioritization_agent", "payroll_safety_agent",
     "runway_response_agent", "statutory_payment_agent", "chase_receivable",
 ]
+
+
+def _shared_like(amount: Decimal, parts: tuple[tuple[date, Decimal], ...], currency: str) -> list[tuple[date, Decimal]]:
+    """``amount`` shared over the days of ``parts`` in their proportions; the last takes the rounding."""
+    whole = sum((p for _, p in parts), ZERO)
+    if whole <= 0:
+        return [(parts[0][0], amount)]
+    out = [(day, quantize(amount * p / whole, currency)) for day, p in parts[:-1]]
+    return [*out, (parts[-1][0], amount - sum((p for _, p in out), ZERO))]

@@ -102,7 +102,7 @@ def client_retention_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
     future = [s for s in ctx.schedules_of_client(client_id) if s.due_date >= ctx.today]
     from tamio.forecast.engine import ForecastItem
 
-    without = [ForecastItem(date=max(ctx.today, s.expected_date), amount=-s.base_amount, direction="inflow") for s in future]
+    without = [ForecastItem(date=day, amount=-amount, direction="inflow") for s in future for day, amount in s.where_expected(ctx.today)]
     options.append(OptionDraft(
         kind="send_email", title=f"Check in with {client.name}", description="A friendly call request to hear what changed.",
         amount=sum((s.base_amount for s in future), ZERO), currency=ctx.base_currency, counterparty_type="client", counterparty_id=client.id,

@@ -36,6 +36,7 @@ from tamio.accounts.models import Account, UserConfiguration
 from tamio.config import Settings
 from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.detection.models import DetectionRule, DetectionType
+from tamio.forecast.behaviour import arrivals, expected_on
 from tamio.forecast.engine import (
     INFLOW,
     CashByDay,
@@ -137,6 +138,13 @@ class ScheduleInfo:
     vendor_id: str | None
     counterparty_name: str
     invoice_number: str | None
+    delayed_from: date | None = None  # the date it had before an executed action moved it
+    # Where the forecast expects its remaining base amount (a receivable spread by its client's
+    # behaviour); the parts add up to ``base_amount``. ``expected_date``: when half of it has come.
+    arrivals: tuple[tuple[date, Decimal], ...] = ()
+
+    def where_expected(self, today: date) -> tuple[tuple[date, Decimal], ...]:
+        return self.arrivals or ((max(today, self.expected_date), self.base_amount),)
 
     @property
     def is_payroll_or_tax(self) -> bool:
@@ -217,11 +225,12 @@ class PreparationContext:
     def can_delay(self, schedule: ScheduleInfo) -> bool:
         """Whether an option may offer to delay this payment: an outflow of a vendor that can wait,
         and never payroll or tax, whatever the vendor's category (a vendor of category operating can
-        carry a payroll obligation: ``/tamio add payroll`` or a CSV payroll row for an existing vendor)."""
+        carry a payroll obligation: ``/tamio add payroll`` or a CSV payroll row for an existing vendor);
+        never one already moved by a carried-out action either (the vendor agreed to that date once)."""
         vendor = self.vendors.get(schedule.vendor_id or "")
         return (
             vendor is not None and vendor.can_be_delayed and schedule.direction != INFLOW and not schedule.is_payroll_or_tax
-            and schedule.status != "queued"
+            and schedule.status != "queued" and schedule.delayed_from is None
         )
 
     def schedule(self, schedule_id: str) -> ScheduleInfo | None:
@@ -252,10 +261,6 @@ class PreparationContext:
             buffer=self.buffer,
             base_currency=self.base_currency,
         )
-
-
-def _expected(due: date, delay: int, direction: str) -> date:
-    return due + timedelta(days=delay if direction == INFLOW else 0)
 
 
 def _client_info(c: Any) -> ClientInfo:
@@ -342,12 +347,14 @@ async def load_contexts(
     ):
         cash[a.user_id].append(_cash_info(a, committed.get(a.id, ZERO)))
     ends = {i: today[i] + timedelta(weeks=HORIZON_WEEKS) for i in ids}
+    if inputs is None:
+        inputs = await load_forecast_inputs_many(db, today, weeks=HORIZON_WEEKS, settings=settings)
     os_, oa = ObligationSchedule, ObligationAgreement
     rows = await db.execute(
         select(
             os_.user_id, os_.id, os_.obligation_id, oa.obligation_type, os_.direction, os_.due_date, os_.estimated_amount,
             os_.paid_amount, os_.base_currency_amount, os_.paid_base_amount, os_.currency, os_.status, oa.amount_type,
-            oa.source, oa.client_id, oa.expense_bucket_id, oa.description, os_.invoice_number,
+            oa.source, oa.client_id, oa.expense_bucket_id, oa.description, os_.invoice_number, os_.delayed_from,
         )
         .join(oa, oa.id == os_.obligation_id)
         .where(os_.user_id.in_(ids), os_.status.in_(OPEN_SCHEDULE_STATUSES), os_.due_date <= max(ends.values()))
@@ -359,27 +366,30 @@ async def load_contexts(
             continue
         client = clients[r.user_id].get(r.client_id) if r.client_id else None
         vendor = vendors[r.user_id].get(r.expense_bucket_id) if r.expense_bucket_id else None
-        delay = client.avg_payment_delay_days if client else 0
+        base_amount = max(ZERO, (r.base_currency_amount or ZERO) - r.paid_base_amount)
+        found: tuple[tuple[date, Decimal], ...] = ((max(today[r.user_id], r.due_date), base_amount),)
+        if r.direction.value == INFLOW:
+            found = arrivals(inputs[r.user_id].habits.of(r.client_id), amount=base_amount, due=r.due_date, as_of=today[r.user_id],
+                             currency=accounts[r.user_id].base_currency)
         schedules[r.user_id].append(
             ScheduleInfo(
                 id=r.id, agreement_id=r.obligation_id, obligation_type=r.obligation_type.value, direction=r.direction.value,
-                due_date=r.due_date, expected_date=_expected(r.due_date, delay, r.direction.value),
+                due_date=r.due_date, expected_date=expected_on(found), arrivals=found,
                 amount=max(ZERO, r.estimated_amount - r.paid_amount),
-                base_amount=max(ZERO, (r.base_currency_amount or ZERO) - r.paid_base_amount),
+                base_amount=base_amount,
                 currency=r.currency, status=r.status.value, amount_type=r.amount_type.value, source=r.source,
                 client_id=r.client_id, vendor_id=r.expense_bucket_id,
                 counterparty_name=client.name if client else vendor.name if vendor else r.description,
-                invoice_number=r.invoice_number,
+                invoice_number=r.invoice_number, delayed_from=r.delayed_from,
             )
         )
-    if inputs is None:
-        inputs = await load_forecast_inputs_many(db, today, weeks=HORIZON_WEEKS, settings=settings)
     contexts = {}
     for i in ids:
         got, config = inputs[i], configs.get(i, EffectiveConfig())
         forecast = build_forecast(
             as_of=today[i], weeks=HORIZON_WEEKS, opening_balance=got.opening_balance, items=got.items,
-            buffer=config.obligations_buffer_amount, base_currency=got.base_currency,
+            buffer=config.obligations_buffer_amount, base_currency=got.base_currency, variance=got.variance, lean=got.lean,
+            calibration=got.calibration,
         )
         contexts[i] = PreparationContext(
             account_id=i,

@@ -84,15 +84,12 @@ def rank(options: Iterable[OptionDraft], *, buffer: Decimal) -> tuple[OptionDraf
     return tuple(ordered[:3])
 
 
-def item_date(ctx: PreparationContext, schedule: ScheduleInfo) -> date:
-    return ctx.today if schedule.expected_date < ctx.today else schedule.expected_date
-
-
 def move_schedule(ctx: PreparationContext, schedule: ScheduleInfo, new_date: date) -> list[ForecastItem]:
-    """Adjustments that move one schedule's remaining amount to ``new_date``."""
+    """Adjustments that move one schedule's remaining amount to ``new_date`` from where the forecast
+    expects it (a receivable: spread by its client's behaviour)."""
     direction = INFLOW if schedule.direction == INFLOW else OUTFLOW
     return [
-        ForecastItem(date=item_date(ctx, schedule), amount=-schedule.base_amount, direction=direction),
+        *(ForecastItem(date=day, amount=-amount, direction=direction) for day, amount in schedule.where_expected(ctx.today)),
         ForecastItem(date=new_date, amount=schedule.base_amount, direction=direction),
     ]
 

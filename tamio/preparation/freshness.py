@@ -54,8 +54,8 @@ def forecast_basis(ctx: PreparationContext) -> str:
     lines += sorted(f"item {i.date} {i.direction} {q(i.amount)} {q(i.confidence)}" for i in ctx.forecast_items)
     lines += [f"cash {c.id} {c.account_type} {q(c.base_balance)} {q(c.credit_limit)} {q(c.drawn_amount)} {q(c.committed)} "
               f"{q(c.interest_rate_pct)}" for c in ctx.cash_accounts]
-    lines += [f"schedule {s.id} {s.due_date} {s.expected_date} {q(s.amount)} {q(s.base_amount)} {s.status} {s.client_id} {s.vendor_id}"
-              for s in ctx.schedules]
+    lines += [f"schedule {s.id} {s.due_date} {s.expected_date} {q(s.amount)} {q(s.base_amount)} {s.status} {s.client_id} {s.vendor_id} "
+              f"{s.delayed_from}" for s in ctx.schedules]
     lines += sorted(f"client {c.id} {c.relationship_type} {c.avg_payment_delay_days} {q(c.revenue_percent)} {c.contact_email} "
                     f"{','.join(c.tags)}" for c in ctx.clients.values())
     lines += sorted(f"vendor {v.id} {v.category} {v.flexibility_level} {v.criticality} {v.payment_terms_days} {v.delay_count} "

@@ -5,7 +5,7 @@
 | critical       | every 5 minutes                        | 4 min  | buffer_breach, payroll_safety, statutory      |
 | pipeline       | hourly (batched like critical)         | 30 min | expire overdue actions, all twelve detections |
 | executions     | every minute                           | 50 s   | resume approved actions, due retries          |
-| morning        | every 15 minutes: accounts at 6 AM     | 3 h    | horizon + overdue, payment habits, digest     |
+| morning        | every 15 minutes: accounts at 6 AM     | 3 h    | horizon + overdue, payment habits, forecast snapshot and band calibration, digest |
 | exchange_rates | daily at 16:30 UTC (after the ECB)     | 3 h    | ECB reference rates, or keep the last ones    |
 | housekeeping   | daily at 03:00 UTC                     | 3 h    | abandoned claims (6 h), forget old claims (30 d), pipeline runs (7 d), delivered messages (30 d), accounts whose workspace removed Tamio longer than the retention ago |
 | xero_sync      | daily at 04:00 UTC                     | 3 h    | pull what changed in each connected Xero      |
@@ -37,6 +37,7 @@ from tamio.currency.ecb import load_ecb_rates
 from tamio.currency.service import upsert_rates
 from tamio.digest import load_digest
 from tamio.forecast.service import extend_schedules
+from tamio.forecast.snapshots import refresh_calibration, take_snapshot
 from tamio.integrations.xero.scheduled import sync_every_connection
 from tamio.obligations.service import ObligationService
 from tamio.outbox.service import enqueue
@@ -159,7 +160,9 @@ def digest_key(account_id: str, day: date) -> str:
 
 
 async def morning(db: AsyncSession, account: Account, run: JobRun) -> dict[str, Any]:
-    """6 AM for this account: schedules reach the horizon, late ones are overdue, habits, the digest."""
+    """6 AM for this account: schedules reach the horizon, late ones are overdue, how clients pay is
+    learned again, yesterday's balance scores past forecasts (the band's calibration), today's
+    forecast is stored, and the digest."""
     day = morning_due(timezone=account.timezone, slot=run.slot, every=run.every) or local_today(account, run.now)
     service = ObligationService(db, account=account, settings=run.settings, today=day, actor="scheduler", now=run.now)
     backfilled = False
@@ -170,12 +173,15 @@ async def morning(db: AsyncSession, account: Account, run: JobRun) -> dict[str, 
     extended = await service.extend_horizon()
     overdue = await service.mark_overdue()
     habits = await refresh_payment_habits(db, account_id=account.id, today=day, now=run.now)
+    scored = await refresh_calibration(db, account=account, today=day)
+    await take_snapshot(db, account_id=account.id, today=day, now=run.now, settings=run.settings)
     digest = await load_digest(db, account=account, today=day, now=run.now, settings=run.settings)
     queued = await enqueue(
         db, account_id=account.id, kind="digest", channel=account.digest_channel_id, payload=digest.to_json(),
         idempotency_key=digest_key(account.id, day), now=run.now,
     )
     return {"day": day.isoformat(), "schedules_changed": extended, "backfilled": backfilled, "overdue": overdue, "delays_changed": len(habits),
+            "forecasts_scored": scored,
             "digest": "queued" if queued else "already queued", "quiet": digest.quiet}
 
 

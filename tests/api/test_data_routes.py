@@ -355,6 +355,7 @@ async def test_the_forecast_is_what_the_cli_prints(api: Api, business: Business,
     assert reply.status == 200, reply.text
     forecast = reply.json()
     assert len(forecast["weeks"]) == int(weeks) and forecast["opening_balance"] == "51000.00"  # 50,000 and the 1,000 received
+    assert forecast["interval"] == "0.80"  # each week's low/high is an 80 % interval (issue 16)
     assert forecast == _cli_forecast(db_url, business.account_id, "--weeks", weeks, "--as-of", as_of)
 
 

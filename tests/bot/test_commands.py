@@ -14,7 +14,10 @@ from tamio.audit.models import AuditLog
 from tamio.currency.service import add_rate
 from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent, ScheduleStatus
+from tamio.obligations.payments import record_payment
 from tests.bot.conftest import ADMIN, APPROVER, CHANNEL, VIEWER, BotHarness
+from tests.service.books import Books
+from tests.service.test_payment_matching import invoice
 
 pytestmark = pytest.mark.backends("sqlite")
 
@@ -267,3 +270,32 @@ async def test_contact_sets_whom_follow_up_emails_go_to(bot: BotHarness) -> None
     assert "`contact_email` of Cloud Host comes from Xero, which owns it; change it there and sync." in last_text(bot, APPROVER)
     await bot.command(VIEWER, "help")
     assert '/tamio contact "Acme Corp" ap@acme.example' in last_text(bot, VIEWER)
+
+
+async def test_client_says_how_it_pays_and_what_it_owes(bot: BotHarness) -> None:
+    await bot.command(ADMIN, 'balance set "Operating" 10000')
+    async with bot.sessions() as db, db.begin():  # invoices from before today: entered as Xero would sync them
+        account = (await db.execute(select(Account))).scalar_one()
+        books = Books(db, account, date(2026, 12, 7))
+        acme = await books.client("Acme & Sons", "5000", books.every("once", date(2026, 11, 1)))
+        await invoice(books, acme, "3000", date(2026, 11, 20), "INV-7")
+        await record_payment(db, account=account, amount=Decimal("5000"), currency="USD", payment_date=date(2026, 11, 21), counterparty=acme,
+                             invoice="2026-11-01")
+    await bot.command(VIEWER, 'client "acme & sons"')
+    shown = bot.ephemerals_for(VIEWER)[-1]
+    assert shown["text"].startswith("Acme & Sons: usually pays") and "(learned from 1 payment)" in shown["text"]
+    text = str(shown["blocks"])
+    assert "*Acme &amp; Sons* usually pays" in text and "Open: $3,000.00 in 1 invoice" in text and "INV-7" in text and "17 days late" in text
+    assert message_block_errors(shown["blocks"]) == []
+    await bot.command(VIEWER, 'client "Nobody"')
+    assert "There is no client called `Nobody`" in last_text(bot, VIEWER) and "Acme &amp; Sons" in last_text(bot, VIEWER)
+
+
+async def test_forecast_accuracy_before_any_morning_says_how_to_get_one(bot: BotHarness) -> None:
+    await bot.command(VIEWER, "forecast accuracy")
+    shown = bot.ephemerals_for(VIEWER)[-1]
+    assert shown["text"].startswith("No stored forecast has reached its week yet.")
+    text = str(shown["blocks"])
+    assert "Ahead" in text and "13 weeks" in text and message_block_errors(shown["blocks"]) == []
+    await bot.command(VIEWER, "forecast accuracy 200")
+    assert "is not a number of weeks to look back" in last_text(bot, VIEWER)

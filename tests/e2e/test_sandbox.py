@@ -241,6 +241,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         expect(page.get_by_role("tab", name="Home")).to_have_attribute("aria-selected", "true")
         expect(page.locator(".home .bk-header").first).to_be_visible(timeout=STEP_MS)
         page.locator("#nav-channels .nav-item").first.click()
+        figures_agree(sandbox.db)
 
         # 2. /tamio run: the report, and cards for the late payment, the payroll risk and the buffer breach.
         type_command(page, "/tamio run")
@@ -297,6 +298,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         expect(pending.get_by_role("button", name="Approve")).to_be_visible()
         scroll_to(refusal)
         shoot(page, screenshots / "05-viewer-refused.png")
+        figures_agree(sandbox.db)  # a refused click changes nothing
 
         # 5. App Home: the viewer sees only that something needs attention (no figures by default) ...
         open_home(page)
@@ -310,6 +312,7 @@ def test_the_sandbox_shows_tamio_doing_its_job(sandbox: RunningSandbox, chromium
         assert waiting_now == waiting_before - 1 - gone + 1, (waiting_before, gone, waiting_now)
         expect(page.locator(".home .bk-header", has_text=f"Waiting for you ({waiting_now})")).to_be_visible(timeout=STEP_MS)
         shoot(page, screenshots / "06-home-after.png")
+        figures_agree(sandbox.db)
 
         # 6. The admin adds an expense in the modal; a wrong amount first gets a field error.
         switch_to(page, "U0ADMIN")

@@ -1,8 +1,9 @@
 """The demo company of the findings in issue 15, and the steps its stories take.
 
 Harbor & Pine Studio on Mon 7 Dec 2026: $13,000 of cash, a $10,000 buffer, a $40,000 credit line,
-payroll of $21,000 on Fri 11 Dec. Its first refresh raises "Cash falls $25,640.00 below your
-buffer" and prepares "Draw $26,000.00 on Credit line" (lowest after $10,360) on three cards.
+payroll of $21,000 on Fri 11 Dec. Its first refresh raises "Cash falls $25,637.18 below your
+buffer" and prepares "Draw $26,000.00 on Credit line" (lowest after $10,362.82) on three cards
+(the findings' $25,640.00 and $10,360 before the forecast spread receivables by how clients pay).
 """
 
 from __future__ import annotations

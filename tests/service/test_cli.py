@@ -61,7 +61,8 @@ def test_forecast_json_shape_and_table(tamio, tmp_path: Path) -> None:  # type: 
     out = tamio("forecast", "--json", "--as-of", "2026-12-07", "--weeks", "13")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert set(data) == {"base_currency", "as_of", "opening_balance", "weeks", "lowest_closing_balance", "lowest_week_start", "runway_weeks"}
+    assert set(data) == {"base_currency", "as_of", "interval", "opening_balance", "weeks", "lowest_closing_balance", "lowest_week_start", "runway_weeks"}
+    assert data["interval"] == "0.80"  # each week's low/high is an 80 % interval (issue 16)
     assert data["base_currency"] == "USD" and data["opening_balance"] == "45000.00" and len(data["weeks"]) == 13
     week = data["weeks"][0]
     assert set(week) == {"start", "end", "opening_balance", "inflows", "outflows", "net", "closing_balance", "confidence", "low", "high"}

@@ -99,7 +99,10 @@ def test_the_default_forecast_counts_a_recorded_payment_once_and_shows_an_execut
     assert code == 0 and "Recorded $5,000.00 from Acme Corp on Mon 07 Dec 2026:" in out and "2026-12-09, due 09 Dec 2026 (now paid)" in out, err
     paid = forecast(tamio)
     assert (paid["opening_balance"], paid["weeks"][0]["inflows"]) == ("25000.00", "0.00")  # in the bank, no longer expected
-    assert [w["closing_balance"] for w in paid["weeks"]] == [w["closing_balance"] for w in before["weeks"]]
+    # Counted once: the same closing balances, except that Acme has just paid two days early, so
+    # part of its 9 Feb invoice is now expected in the week before (the horizon's total is the same).
+    closings = [w["closing_balance"] for w in paid["weeks"]]
+    assert closings[:8] == [w["closing_balance"] for w in before["weeks"]][:8] and closings[-1] == before["weeks"][-1]["closing_balance"]
 
     action_id = asyncio.run(_prepare_delay(f"sqlite+aiosqlite:///{tmp_path}/one.db"))
     code, out, err = tamio("actions", "approve", action_id, "--as", "ada")

@@ -99,8 +99,9 @@ async def test_the_snapshot_holds_the_books_as_records(session: AsyncSession) ->
     snapshot = await load_snapshot(session, books.account.id, today=MONDAY, settings=SCHEDULE_PATH)
     assert (snapshot.account_id, snapshot.base_currency, snapshot.today) == (books.account.id, "USD", MONDAY)
     assert {c.account_type for c in snapshot.cash_accounts} == {"bank", "credit_line"}
-    # Acme paid on 4 Dec for 1 Jul: its usual delay is now 156 days (recomputed by record_payment).
-    assert snapshot.clients[acme.id].relationship_type == "strategic" and snapshot.clients[acme.id].avg_payment_delay_days == 156
+    # Acme paid on 4 Dec for 1 Jul: its usual delay is learned again by record_payment, from that one
+    # payment 156 days late (shrunk toward the due date, with nothing else to go on).
+    assert snapshot.clients[acme.id].relationship_type == "strategic" and 100 <= snapshot.clients[acme.id].avg_payment_delay_days <= 156
     assert snapshot.vendors[host.id].payment_terms_days == 15 and snapshot.vendors[host.id].flexibility_level == "can_delay"
     due = {s.amount: s for s in snapshot.schedules}
     # July is more than 120 days back: the paid one is history, the unpaid one is still owed; day 200 is past the forecast.

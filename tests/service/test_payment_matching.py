@@ -20,6 +20,7 @@ from tamio.detection.rules_counterparty import unexpected_revenue
 from tamio.detection.snapshot import load_snapshot
 from tamio.errors import NotFound, ValidationError
 from tamio.forecast.service import calculate_forecast
+from tamio.obligations.habits import PaymentBehaviour
 from tamio.obligations.matching import allocate, find_payer
 from tamio.obligations.models import (
     ObligationAgreement,
@@ -69,7 +70,8 @@ async def test_a_payment_by_client_pays_the_oldest_open_invoice_first_and_leaves
     assert (october.status, november.status, november.paid_amount) == (ScheduleStatus.PAID, ScheduleStatus.PARTIALLY_PAID, Decimal("2000"))
     assert [p.variance_vs_expected for p in outcome.payments] == [Decimal("0"), Decimal("-3000")] and outcome.overpaid == 0
     assert await cash(session) == Decimal("17000")  # moved once, by the whole payment
-    forecast = await calculate_forecast(session, books.account.id, as_of=TODAY, settings=SCHEDULE_PATH)
+    # A client that paid 67 and 36 days late: INV-1042's rest and December's are expected within half a year.
+    forecast = await calculate_forecast(session, books.account.id, as_of=TODAY, weeks=26, settings=SCHEDULE_PATH)
     assert forecast.opening_balance == Decimal("17000")
     assert sum(w.inflows for w in forecast.weeks) == Decimal("3000") + Decimal("5000")  # INV-1042's rest, and December's
 
@@ -85,10 +87,14 @@ async def test_a_client_who_pays_20_days_late_is_learned_as_20_days_late(session
         await ObligationService(session, account=books.account, settings=SCHEDULE_PATH, today=paid_on, now=at(paid_on)).extend_horizon()
         await record_payment(session, account=books.account, amount=Decimal("5000"), currency="USD", payment_date=paid_on, counterparty=acme)
         await session.refresh(acme)
-        assert acme.avg_payment_delay_days == 20, (month, acme.avg_payment_delay_days)
-    july = date(2026, 7, 6)  # July's invoice (due Sun 5 Jul) is expected on Sat 25 Jul, in the week of 20 Jul
+        # One payment counts for little against the due date (the account's only history): then 20.
+        assert (17 if month == 1 else 19) <= acme.avg_payment_delay_days <= 20, (month, acme.avg_payment_delay_days)
+    assert acme.payment_behaviour is not None
+    assert PaymentBehaviour.from_json(acme.payment_behaviour).describe() == "usually pays 19-21 days late"
+    july = date(2026, 7, 6)  # July's invoice (due Sun 5 Jul) is expected about Sat 25 Jul, in the week of 20 Jul
     forecast = await calculate_forecast(session, books.account.id, as_of=july, settings=SCHEDULE_PATH)
-    assert [w.inflows for w in forecast.weeks[:4]] == [0, 0, Decimal("5000"), 0]
+    assert sum(w.inflows for w in forecast.weeks[:4]) == Decimal("5000")
+    assert max(forecast.weeks[:4], key=lambda w: w.inflows).index == 3  # "about 20 days": most of it that week
 
 
 async def test_a_payment_two_months_late_still_pays_its_invoice(session: AsyncSession) -> None:
@@ -98,7 +104,9 @@ async def test_a_payment_two_months_late_still_pays_its_invoice(session: AsyncSe
     outcome = await record_payment(session, account=books.account, amount=Decimal("8000"), currency="USD", payment_date=TODAY, counterparty=slow)
     assert outcome.matched and outcome.schedule is not None and outcome.schedule.status == ScheduleStatus.PAID
     await session.refresh(slow)
-    assert slow.avg_payment_delay_days == (TODAY - date(2026, 10, 1)).days
+    # No day cut-off: one payment 67 days late is learned as that (shrunk a little toward the due date).
+    assert slow.payment_behaviour is not None and PaymentBehaviour.from_json(slow.payment_behaviour).usual[1] >= 60
+    assert slow.avg_payment_delay_days >= 55
 
 
 async def test_an_invoice_reference_pays_that_invoice_whichever_is_older(session: AsyncSession) -> None:

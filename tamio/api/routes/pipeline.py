@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 
 from pydantic import BaseModel
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from tamio.accounts.models import Role
 from tamio.api.registry import Call, Router
@@ -21,7 +21,6 @@ from tamio.api.schemas.pipeline import (
     ActionList,
     ActionOut,
     ActionQuery,
-    ApprovalOut,
     ApproveIn,
     CriticalRunIn,
     DecisionOut,
@@ -38,15 +37,13 @@ from tamio.api.schemas.pipeline import (
     action_out,
 )
 from tamio.errors import Conflict
-from tamio.execution import lifecycle
+from tamio.execution import lifecycle, views
 from tamio.execution.drafts import edit_draft
-from tamio.execution.models import ActionApproval
 from tamio.execution.service import execute_action
-from tamio.execution.transitions import load_action
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import DEAD, PENDING, SENDING
 from tamio.pipeline import PipelineConfig, PipelineMode, PipelineResult, run_detection_preparation_cycle
-from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
+from tamio.preparation.models import PreparedAction
 from tamio.scheduler.models import PipelineRun, SchedulerClaim
 
 log = logging.getLogger("tamio.api")
@@ -139,34 +136,9 @@ async def pipeline_health(call: Call) -> PipelineHealthOut:
     )
 
 
-async def _actions_out(call: Call, actions: Sequence[PreparedAction]) -> list[ActionOut]:
-    """Actions with their options, links and approvals, in three more queries whatever their number."""
-    ids = [action.id for action in actions]
-    if not ids:
-        return []
-    options = (await call.db.execute(select(ActionOption).where(ActionOption.action_id.in_(ids)))).scalars().all()
-    links = (
-        await call.db.execute(
-            select(LinkedAction).where(
-                LinkedAction.user_id == call.account.id,
-                or_(LinkedAction.source_action_id.in_(ids), LinkedAction.target_action_id.in_(ids)),
-            ).order_by(LinkedAction.created_at, LinkedAction.id)
-        )
-    ).scalars().all()
-    approvals = (
-        await call.db.execute(
-            select(ActionApproval).where(ActionApproval.action_id.in_(ids)).order_by(ActionApproval.created_at, ActionApproval.id)
-        )
-    ).scalars().all()
-    return [
-        action_out(
-            action,
-            [o for o in options if o.action_id == action.id],
-            [link for link in links if action.id in (link.source_action_id, link.target_action_id)],
-            [ApprovalOut(member_id=a.member_id, option_id=a.option_id, approved_at=a.created_at) for a in approvals if a.action_id == action.id],
-        )
-        for action in actions
-    ]
+async def _actions_out(call: Call, action_ids: Sequence[str]) -> list[ActionOut]:
+    """The core's views of the actions (as their cards and the CLI show them), in a fixed number of queries."""
+    return [action_out(view) for view in await views.action_views(call.db, account_id=call.account.id, action_ids=action_ids)]
 
 
 @router.route("GET", "/pipeline/actions", query=ActionQuery, response=ActionList, summary="List the action queue")
@@ -179,15 +151,14 @@ async def list_actions(call: Call) -> ActionList:
     if query.type is not None:
         stmt = stmt.where(PreparedAction.action_type == query.type)
     stmt = stmt.order_by(PreparedAction.priority.desc(), PreparedAction.created_at.desc(), PreparedAction.id).limit(query.limit)
-    actions = (await call.db.execute(stmt)).scalars().all()
-    return ActionList(actions=await _actions_out(call, actions))
+    ids = (await call.db.execute(stmt.with_only_columns(PreparedAction.id))).scalars().all()
+    return ActionList(actions=await _actions_out(call, ids))
 
 
 @router.route("GET", "/pipeline/actions/{action_id}", response=ActionOut, summary="Get an action")
 async def get_action(call: Call) -> ActionOut:
     """One prepared action with its options, links and approvals so far."""
-    action = await load_action(call.db, account_id=call.account.id, action_id=call.path["action_id"])
-    return (await _actions_out(call, [action]))[0]
+    return action_out(await views.action_view(call.db, account_id=call.account.id, action_id=call.path["action_id"]))
 
 
 def _decision_out(decision: lifecycle.Decision) -> DecisionOut:

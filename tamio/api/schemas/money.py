@@ -192,6 +192,7 @@ class ForecastOut(BaseModel):
     model_config = OUT_CONFIG
     base_currency: str
     as_of: date
+    interval: DecimalOut = Field(description="each week's low and high are an interval of this probability (0.80)")
     opening_balance: MoneyOut
     weeks: list[ForecastWeekOut]
     lowest_closing_balance: MoneyOut

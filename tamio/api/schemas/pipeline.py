@@ -26,15 +26,9 @@ from tamio.api.types import (
     optional_money_out,
 )
 from tamio.detection.models import DetectionType
+from tamio.execution.views import ActionView, Link
 from tamio.pipeline import PipelineConfig, PipelineMode
-from tamio.preparation.models import (
-    ActionOption,
-    ActionStatus,
-    ActionType,
-    LinkedAction,
-    LinkType,
-    PreparedAction,
-)
+from tamio.preparation.models import ActionOption, ActionStatus, ActionType, LinkType
 
 
 class PipelineRunIn(BaseModel):
@@ -224,6 +218,10 @@ class ActionOut(BaseModel):
     created_at: datetime
     options: list[OptionOut]
     links: list[LinkOut]
+    decided_by: str | None = Field(None, description='who decided, as cards name them: "@maria", "automation", "Tamio"; null while undecided')
+    history_line: str = Field("", description='what happened with its client or vendor, as its card says: "Chased 2x, last 3 Dec by @maria"')
+    forecast_basis: str | None = Field(None, description="digest of the forecast inputs its figures were prepared on; approving "
+                                       "once they changed is refused (409) with the fresh action")
 
 
 class ActionList(BaseModel):
@@ -295,16 +293,16 @@ def option_out(option: ActionOption) -> OptionOut:
     )
 
 
-def link_out(link: LinkedAction) -> LinkOut:
+def link_out(link: Link) -> LinkOut:
     return LinkOut(
         id=link.id, source_action_id=link.source_action_id, target_action_id=link.target_action_id,
-        link_type=link.link_type, group_id=link.group_id, reason=link.reason or "",
+        link_type=link.link_type, group_id=link.group_id, reason=link.reason,
     )
 
 
-def action_out(
-    action: PreparedAction, options: list[ActionOption], links: list[LinkedAction], approvals: list[ApprovalOut]
-) -> ActionOut:
+def action_out(view: ActionView) -> ActionOut:
+    """The core's view of the action (``tamio.execution.views``), as JSON."""
+    action = view.action
     return ActionOut(
         id=action.id, alert_id=action.alert_id, action_type=action.action_type, status=action.status,
         severity=action.severity.value, title=action.title, summary=action.summary or "",
@@ -312,9 +310,11 @@ def action_out(
         counterparty_type=action.counterparty_type, counterparty_id=action.counterparty_id,
         counterparty_name=action.counterparty_name, tags=list(action.tags or []), priority=action.priority,
         deadline=action.deadline, approvals_required=action.approvals_required, requires_admin=action.requires_admin,
-        approvals=approvals, chosen_option_id=action.chosen_option_id, decided_by_member_id=action.decided_by_member_id,
+        approvals=[ApprovalOut(member_id=a.member_id, option_id=a.option_id, approved_at=a.at) for a in view.approvals],
+        chosen_option_id=action.chosen_option_id, decided_by_member_id=action.decided_by_member_id,
         decided_at=action.decided_at, auto_executed=action.auto_executed, edited_subject=action.edited_subject,
         edited_body=action.edited_body, version=action.version, executed_at=action.executed_at, last_error=action.last_error,
         expires_at=action.expires_at, created_at=action.created_at,
-        options=[option_out(o) for o in sorted(options, key=lambda o: o.rank)], links=[link_out(link) for link in links],
+        options=[option_out(o) for o in view.options], links=[link_out(link) for link in view.links],
+        decided_by=view.decider, history_line=view.history_line, forecast_basis=view.basis,
     )
