@@ -61,6 +61,7 @@ from bot.runtime import Runtime
 from tamio.accounts.models import Account
 from tamio.detection.models import DetectionAlert
 from tamio.digest import DailyDigest
+from tamio.execution.readiness import with_email_needs
 from tamio.integrations.connections import RECONNECT_KIND
 from tamio.outbox import service as outbox
 from tamio.outbox.models import OutboxMessage
@@ -337,6 +338,7 @@ class DeliveryWorker:
             card = await load_card(db, account_id=account.id, action_id=str(row.payload.get("action_id")))
             if card is None:
                 raise Skip("the action no longer exists")
+            await with_email_needs(db, [card], account=account, settings=self.runtime.settings, now=self.runtime.clock())
             today = self.runtime.clock().astimezone(_zone(account)).date()
             blocks = card_blocks(card, today=today, base_currency=account.base_currency)
             text = card_text(card)

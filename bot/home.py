@@ -35,6 +35,7 @@ from tamio.accounts.service import get_user_configuration
 from tamio.config import Settings
 from tamio.detection.models import DetectionAlert
 from tamio.errors import NotFound
+from tamio.execution.readiness import with_email_needs
 from tamio.forecast.engine import Forecast
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
@@ -93,7 +94,9 @@ async def load_home(runtime: Runtime, *, account_id: str, charts: ChartLinks) ->
         forecast = await load_forecast(db, account=account, settings=runtime.settings, today=today, weeks=HOME_WEEKS)
         alerts = await open_alerts(db, account_id=account.id)
         pending = await count_pending(db, account_id=account.id)
-        cards = await load_cards(db, account_id=account.id, action_ids=await pending_action_ids(db, account_id=account.id, limit=12))
+        cards = await with_email_needs(
+            db, await load_cards(db, account_id=account.id, action_ids=await pending_action_ids(db, account_id=account.id, limit=12)),
+            account=account, settings=runtime.settings, now=now)
         lost = await lost_channels(db, account_id=account.id, since=now - PROBLEMS_SHOWN_FOR)
         await db.commit()
     url = charts.url(account_id=account.id, as_of=today, weeks=HOME_WEEKS, now=now) if chart_reachable(runtime.settings) else None

@@ -27,7 +27,7 @@ from bot.commands.data import record_and_say
 from bot.runtime import Scope
 from tamio.accounts.models import Role
 from tamio.data.counterparties import get_client, get_expense
-from tamio.errors import NotFound, TamioError, ValidationError
+from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency, parse_amount
 
 ADD_SHORTCUT = "add_obligation"
@@ -63,8 +63,8 @@ async def submit_payment(scope: Scope, body: dict[str, Any], client: AsyncWebCli
     currency: str | None = None
     try:
         currency = normalize_currency(values.get("currency") or "")
-    except TamioError:
-        errors["currency"] = "Use a three-letter currency code such as USD, EUR or GBP."
+    except ValidationError as exc:  # the core's words: "not a currency I know" for XYZ, "not a currency code" for X1
+        errors["currency"] = exc.field_errors.get("currency") or exc.message
     try:
         amount = parse_amount(values.get("amount") or "", currency=currency)
     except ValidationError as exc:

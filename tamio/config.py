@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     smtp_sender: str = Field("tamio@localhost", validation_alias=_env("SMTP_SENDER", "smtp_sender"))
     smtp_starttls: bool = Field(False, validation_alias=_env("SMTP_STARTTLS", "smtp_starttls"))
 
+    @property
+    def email_configured(self) -> bool:
+        """Whether SMTP_HOST was set: the defaults (127.0.0.1:25) stand for "no settings", and no email is offered as sendable."""
+        return "smtp_host" in self.model_fields_set and bool(self.smtp_host)
+
     # Exchange rates.
     ecb_feed_url: str | None = Field(None, validation_alias=_env("TAMIO_ECB_FEED_URL", "ecb_feed_url"))
 

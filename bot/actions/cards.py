@@ -13,32 +13,39 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks.add_form import form_values
 from bot.blocks.card import (
+    ADD_CONTACT,
     APPROVE,
     CHOOSE,
+    CONTACT_CALLBACK,
     EDIT_DRAFT,
     RETRY,
     REVIEW,
     SKIP,
     card_blocks,
     card_text,
+    contact_form,
     default_option,
     is_options_block,
 )
-from bot.blocks.common import cut, section, slack_moment
+from bot.blocks.common import cut, escape, section, slack_moment
 from bot.blocks.draft_form import draft_form
 from bot.blocks.review import REVIEW_CALLBACK, review_form
-from bot.boundary import handler, tell
+from bot.boundary import FieldErrors, handler, tell
 from bot.queries import CardData, load_card
 from bot.replies import send_to_response_url
 from bot.runtime import Scope
-from tamio.errors import Conflict, NotFound, PermissionDenied, TamioError
+from tamio.accounts.models import Role
+from tamio.errors import Conflict, LockedField, NotFound, PermissionDenied, TamioError, ValidationError
 from tamio.execution import lifecycle
+from tamio.execution.readiness import add_missing_address, with_email_needs
 from tamio.preparation.models import ActionStatus
 
 log = logging.getLogger("tamio.bot")
@@ -230,7 +237,45 @@ async def option_chosen() -> None:
     """Picking an option only moves the radio button; Approve reads the choice."""
 
 
+@handler
+async def add_contact_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
+    """The card's "Add email address": a small form for the address its email option lacks."""
+    card = await card_in_account(scope, clicked_action_id(body))
+    await scope.require(Role.APPROVER, "add contact emails")
+    await with_email_needs(scope.db, [card], account=scope.account, settings=scope.settings, now=scope.now)
+    need = next((n for n in card.needs.values() if n.missing == "address" and n.counterparty_id), None)
+    if need is None:
+        raise NotFound("This action no longer waits for an email address.", hint="Approve it, or open App Home to see it as it is now.")
+    await scope.commit()  # no transaction across the call to Slack
+    await client.views_open(trigger_id=scope.caller.trigger_id, view=contact_form(action_id=card.action.id, name=need.counterparty_name))
+
+
+@handler
+async def contact_submitted(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> FieldErrors | None:
+    view = body.get("view") or {}
+    try:
+        action_id = str(json.loads(view.get("private_metadata") or "{}").get("action_id") or "")
+    except ValueError:
+        action_id = ""
+    card = await card_in_account(scope, action_id)
+    await scope.require(Role.APPROVER, "add contact emails")
+    try:
+        name, address = await add_missing_address(scope.db, account=scope.account, settings=scope.settings, action=card.action,
+                                                  email=str(form_values(view).get("email") or ""),
+                                                  actor=scope.member.id if scope.member else "slack", now=scope.now)
+    except ValidationError as exc:
+        return FieldErrors({"email": cut(exc.field_errors.get("contact_email") or exc.message, 150)})
+    except LockedField as exc:
+        return FieldErrors({"email": cut(exc.message, 150)})
+    text = f":white_check_mark: Follow-up emails to *{escape(name)}* now go to {escape(address)}; the card can be approved."
+    caller = replace(scope.caller, channel_id=card.action.slack_channel_id or scope.caller.channel_id)  # beside the card
+    scope.after_commit(lambda: tell(caller, client, text))
+    return None
+
+
 def register(app: AsyncApp) -> None:
+    app.action(ADD_CONTACT)(add_contact_clicked)
+    app.view(CONTACT_CALLBACK)(contact_submitted)
     app.action(APPROVE)(approve_clicked)
     app.action(SKIP)(skip_clicked)
     app.action(RETRY)(retry_clicked)

@@ -96,6 +96,8 @@ def add_form(*, kind: str | None, base_currency: str, today: date, channel_id: s
             _text("day", "Day of the month", placeholder="15, or -1 for the last day", optional=True,
                   hint="For monthly, quarterly and yearly amounts; leave empty to use the start date's day."),
             _date("start_date", "First date", today),
+            _text("invoice", "Invoice number", placeholder="INV-1042", optional=True, max_length=64,
+                  hint="For one invoice or bill (How often: Once): what a payment for it names. A first date past is already overdue."),
             _date("end_date", "Last date", None, optional=True),
             _select("convention", "If it falls on a weekend", CONVENTIONS, "none"),
             confirm_in(),

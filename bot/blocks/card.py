@@ -10,6 +10,7 @@ only; the listener finds the action in the account of the verified request.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -33,11 +34,13 @@ from bot.blocks.common import (
 )
 from bot.queries import CardData
 from tamio.execution.executors import moves_money_or_emails
+from tamio.execution.readiness import EmailNeed
 from tamio.preparation.models import ActionOption, ActionStatus, LinkType
 
 APPROVE = "card_approve"
 SKIP = "card_skip"
 EDIT_DRAFT = "card_edit_draft"
+ADD_CONTACT = "card_add_contact"
 CHOOSE = "card_option"
 RETRY = "card_retry"
 REVIEW = "card_review"
@@ -239,6 +242,14 @@ def _outcome(card: CardData) -> list[Block]:
     return blocks
 
 
+def _email_need(card: CardData) -> EmailNeed | None:
+    """What the chosen (else the first) email option needs before approval, said on the card before anyone clicks."""
+    chosen = default_option(card)
+    if chosen is not None and chosen.id in card.needs:
+        return card.needs[chosen.id]
+    return next((card.needs[o.id] for o in card.options if o.id in card.needs), None)
+
+
 def approve_confirm(card: CardData) -> dict[str, Any] | None:
     """Approving what moves money or emails someone asks first (Skip does too); a forecast adjustment doesn't."""
     if not any(moves_money_or_emails(o.kind) for o in card.options):
@@ -272,8 +283,13 @@ def card_blocks(card: CardData, *, today: date, base_currency: str | None = None
         draft = _draft(card, default_option(card))
         if draft is not None:
             blocks.append(draft)
+        need = _email_need(card)
+        if need is not None:
+            blocks.append(context(cut(f":warning: {escape(need.message)} {escape(need.hint)}".strip(), 1000)))
         if with_buttons:
             elements = [button("Approve", APPROVE, action.id, style="primary", confirm=approve_confirm(card))]
+            if need is not None and need.missing == "address" and need.counterparty_id:
+                elements.append(button("Add email address", ADD_CONTACT, action.id))
             if any(o.draft_body or o.draft_subject for o in card.options):
                 elements.append(button("Edit draft", EDIT_DRAFT, action.id))
             elements.append(button("Skip", SKIP, action.id, confirm=confirm_dialog(
@@ -296,3 +312,19 @@ def card_text(card: CardData) -> str:
     """The notification text (what a phone shows)."""
     _, _, label = severity_of(card)
     return f"{label}: {escape(card.action.title)}"
+
+
+CONTACT_CALLBACK = "card_add_contact_form"
+
+
+def contact_form(*, action_id: str, name: str) -> dict[str, Any]:
+    """The small form the card's "Add email address" opens: one address for the client or vendor the email is for."""
+    element = {"type": "email_text_input", "action_id": "email", "placeholder": {"type": "plain_text", "text": "ap@client.com"}}
+    return {
+        "type": "modal", "callback_id": CONTACT_CALLBACK, "private_metadata": json.dumps({"action_id": action_id}),
+        "title": {"type": "plain_text", "text": "Add email address"}, "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [{"type": "input", "block_id": "email", "label": {"type": "plain_text", "text": cut(f"Email address for {name}", 2000)},
+                    "element": element,
+                    "hint": {"type": "plain_text", "text": "Tamio's follow-up emails to them go here; it changes their contact, not just this card."}}],
+    }

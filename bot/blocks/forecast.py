@@ -18,7 +18,9 @@ from bot.blocks.common import (
     button,
     code_sections,
     context,
+    cut,
     day_label,
+    escape,
     header,
     money,
     section,
@@ -98,12 +100,17 @@ def forecast_blocks(
     share_value: str | None = None,
     home_url: str | None = None,
     note: str | None = None,
+    stale_rates: str = "",
 ) -> list[Block]:
-    """The forecast message; with ``share_value`` it carries the Share and Open App Home buttons."""
+    """The forecast message; with ``share_value`` it carries the Share and Open App Home buttons. ``stale_rates``
+    (``tamio.data.service.stale_cash_rates``) is named on the cash figure those rates converted."""
     blocks: list[Block] = [
         header(title or f"Cash forecast · {len(forecast.weeks)} weeks from {day_label(forecast.as_of)}"),
         section(headline(forecast)),
     ]
+    if stale_rates:
+        cash = money(forecast.opening_balance, forecast.base_currency, cents=False)
+        blocks.append(context(cut(f":warning: Cash today ({cash}) converts {escape(stale_rates)}.", 1000)))
     warning = consequence(forecast)
     if warning:
         blocks.append(section(warning))

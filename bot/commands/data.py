@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -31,74 +30,52 @@ from bot.commands import parse
 from bot.runtime import Scope
 from tamio.accounts.models import Role
 from tamio.currency.service import in_base_currency, set_account_rate
-from tamio.data.counterparties import (
-    BillingLine,
-    CounterpartyService,
-    find_client,
-    find_counterparty,
-    find_expense,
-)
+from tamio.data.counterparties import CounterpartyService, find_client, find_counterparty, find_expense
 from tamio.data.models import Client, ExpenseBucket
 from tamio.data.service import list_cash_accounts, set_balance
 from tamio.errors import NotFound
 from tamio.forecast.service import opening_balance
+from tamio.obligations.add import AddedObligation
+from tamio.obligations.add import add_obligation as add
+from tamio.obligations.adding import AddObligation
 from tamio.obligations.client_summary import client_summary, summary_lines
 from tamio.obligations.matching import find_payer, remaining_of
-from tamio.obligations.models import ObligationSchedule, ObligationType
+from tamio.obligations.models import ObligationSchedule
 from tamio.obligations.payments import PaymentOutcome, record_payment
-from tamio.obligations.recurrence import describe
-from tamio.obligations.schemas import RecurrenceSpec
+from tamio.obligations.recurrence import Frequency, describe
 
-OBLIGATION_TYPES = {"client": ObligationType.REVENUE, "expense": ObligationType.EXPENSE,
-                    "payroll": ObligationType.PAYROLL, "tax": ObligationType.TAX}
-CATEGORIES = {"expense": "operating", "payroll": "payroll", "tax": "tax"}
 KIND_WORDS = {"client": "client", "expense": "expense", "payroll": "payroll", "tax": "tax payment"}
 
 
-async def add_obligation(scope: Scope, *, kind: str, name: str, amount: Decimal, currency: str, recurrence: RecurrenceSpec,
-                         contact_email: str | None = None) -> str:
-    """Add a recurring amount to a (new or existing) counterparty; returns the confirmation text.
-
-    ``contact_email`` (already checked) becomes the counterparty's; on an existing one it replaces
-    the address, unless an integration owns it (``LockedField``)."""
+async def add_obligation(scope: Scope, obligation: AddObligation) -> str:
+    """Add through the core's one function (``tamio.obligations.add``); returns the confirmation text."""
     await scope.require(Role.APPROVER, "add what the business is owed or owes")
-    actor = scope.member.id if scope.member else "slack"
-    service = CounterpartyService(scope.db, account=scope.account, settings=scope.settings, today=scope.today, actor=actor, now=scope.now)
-    line = BillingLine(amount, currency, recurrence, OBLIGATION_TYPES[kind])
-    contact = {"contact_email": contact_email} if contact_email else {}
-    existing: Client | ExpenseBucket | None
-    converted: Any = None  # what holds the line's conversion: a new counterparty, or the added agreement
-    if kind == "client":
-        existing = await find_client(scope.db, account_id=scope.account.id, name=name)
-        if existing is None:
-            existing = await service.create_client(name=name, billing=line, source="manual", **contact)
-            added = "Added"
-        else:
-            await service.set_contact(existing, email=contact_email)
-            converted = await service.add_billing_line(existing, line)
-            added = "Added another amount to"
-    else:
-        existing = await find_expense(scope.db, account_id=scope.account.id, name=name)
-        if existing is None:
-            existing = await service.create_expense(name=name, billing=line, category=CATEGORIES[kind], source="manual", **contact)
-            added = "Added"
-        else:
-            await service.set_contact(existing, email=contact_email)
-            converted = await service.add_billing_line(existing, line)
-            added = "Added another amount to"
-    first = recurrence.recurrence().first_occurrence()
-    when = f", first due {day_label(first.due_date)}" if first else ""
-    email = f" Follow-up emails go to {escape(contact_email)}." if contact_email else ""
-    in_base = in_base_currency(converted or existing, scope.account.base_currency, today=scope.today)
+    added = await add(scope.db, account=scope.account, settings=scope.settings, today=scope.today, now=scope.now,
+                      actor=scope.member.id if scope.member else "slack", obligation=obligation)
+    return confirmation(added, base_currency=scope.account.base_currency, today=scope.today)
+
+
+def confirmation(added: AddedObligation, *, base_currency: str, today: date) -> str:
+    obligation = added.obligation
+    once = obligation.recurrence.frequency == Frequency.ONCE
+    verb = "Added" if added.created else "Added another amount to"
+    what = f"invoice {escape(obligation.invoice)} for " if obligation.invoice else ""
+    how = "" if once else " " + describe(obligation.recurrence.recurrence())
+    when = f", {'due' if once else 'first due'} {day_label(added.first_due)}" if added.first_due else ""
+    if added.overdue:
+        when += f" ({added.overdue})"
+    if added.arrears > 1:
+        when += f"; {added.arrears} payments since then are already overdue"
+    email = f" Follow-up emails go to {escape(obligation.contact_email)}." if obligation.contact_email else ""
+    in_base = in_base_currency(added.converted_from, base_currency, today=today)
     return (
-        f":white_check_mark: {added} *{escape(existing.name)}* ({KIND_WORDS[kind]}): {money(amount, currency)}{in_base} "
-        f"{describe(recurrence.recurrence())}{when}.{email}"
+        f":white_check_mark: {verb} *{escape(added.counterparty.name)}* ({KIND_WORDS[obligation.kind]}): "
+        f"{what}{money(obligation.amount, obligation.currency)}{in_base}{how}{when}.{email}"
     )
 
 
-async def add_from_command(scope: Scope, command: parse.AddObligation, client: AsyncWebClient) -> Reply:
-    text = await add_obligation(scope, kind=command.kind, name=command.name, amount=command.amount,
-                                currency=command.currency, recurrence=command.recurrence)
+async def add_from_command(scope: Scope, command: AddObligation, client: AsyncWebClient) -> Reply:
+    text = await add_obligation(scope, command)
     return Reply(text, [section(text)])
 
 

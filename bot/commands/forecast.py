@@ -20,6 +20,7 @@ from bot.commands import parse
 from bot.forecasting import ChartRefused, chart_ready, draw, forecast_now, open_dm, upload_chart
 from bot.replies import reply
 from bot.runtime import Scope
+from tamio.data.service import stale_cash_rates
 from tamio.forecast.snapshots import forecast_accuracy
 from tamio.forecast.views import accuracy_lines, describe_accuracy
 
@@ -50,18 +51,20 @@ async def chart_in_dm(scope: Scope, png: bytes, *, title: str, weeks: int) -> tu
 
 
 async def send_forecast(scope: Scope, weeks: int) -> None:
-    forecast = await forecast_now(scope, weeks=weeks)
+    stale = await stale_cash_rates(scope.db, account_id=scope.account.id, base_currency=scope.account.base_currency, today=scope.today)
+    forecast = await forecast_now(scope, weeks=weeks)  # commits the listener's transaction first
     title = f"Cash forecast · {weeks} weeks from {day_label(forecast.as_of)}"
     png = await draw(forecast, title=title)
     file_id, chart = await chart_in_dm(scope, png, title=title, weeks=weeks)
     value = share_value(weeks, forecast.as_of, file_id if chart else None)
     note = CHART_IN_DM if file_id and chart is None else None
-    blocks = forecast_blocks(forecast, title=title, image=chart, share_value=value, home_url=home_link(scope), note=note)
+    blocks = forecast_blocks(forecast, title=title, image=chart, share_value=value, home_url=home_link(scope), note=note,
+                             stale_rates=stale)
     if await reply(scope.caller, scope.client, fallback_text(forecast), blocks=blocks) or chart is None:
         return
     # Refused with the chart inside (Slack may still say it is processing): the message goes without it.
     value = share_value(weeks, forecast.as_of)
-    blocks = forecast_blocks(forecast, title=title, share_value=value, home_url=home_link(scope), note=CHART_IN_DM)
+    blocks = forecast_blocks(forecast, title=title, share_value=value, home_url=home_link(scope), note=CHART_IN_DM, stale_rates=stale)
     await reply(scope.caller, scope.client, fallback_text(forecast), blocks=blocks)
 
 

@@ -171,9 +171,11 @@ def _forecast(rest: list[str]) -> ShowForecast | ShowAccuracy:
 
 
 def _client(rest: list[str]) -> ShowClient:
-    if len(rest) != 1 or not rest[0].strip():
-        raise _fail("client", "I need one client name, in quotes when it has spaces.")
-    return ShowClient(rest[0].strip())
+    # Nothing follows the name, so `client Bluebird Studio` needs no quotes: the words are the name.
+    name = " ".join(word.strip() for word in rest if word.strip())
+    if not name:
+        raise _fail("client", "I need a client's name.")
+    return ShowClient(name)
 
 
 def _add(rest: list[str], today: date, base_currency: str) -> OpenAddForm | AddObligation:

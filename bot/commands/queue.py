@@ -18,6 +18,7 @@ from bot.commands import parse
 from bot.queries import count_pending, load_cards, open_alerts, pending_action_ids
 from bot.runtime import Scope
 from tamio.accounts.models import Role
+from tamio.execution.readiness import with_email_needs
 
 
 async def show_alerts(scope: Scope, command: parse.ShowAlerts, client: AsyncWebClient) -> Reply:
@@ -35,7 +36,10 @@ async def show_actions(scope: Scope, command: parse.ShowActions, client: AsyncWe
     if not total:
         text = ":white_check_mark: Nothing waits for a decision."
         return Reply(text, [section(text)])
-    cards = await load_cards(scope.db, account_id=scope.account.id, action_ids=await pending_action_ids(scope.db, account_id=scope.account.id, limit=10))
+    cards = await with_email_needs(
+        scope.db, await load_cards(scope.db, account_id=scope.account.id,
+                                   action_ids=await pending_action_ids(scope.db, account_id=scope.account.id, limit=10)),
+        account=scope.account, settings=scope.settings, now=scope.now)
     blocks: list[Block] = [header(f"Waiting for a decision ({total})")]
     shown = 0
     for card in cards:

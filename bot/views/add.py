@@ -19,16 +19,16 @@ from bot.blocks.common import cut, option, section
 from bot.boundary import FieldErrors, Options, handler, tell
 from bot.commands.data import add_obligation
 from bot.runtime import Scope
-from tamio.data.counterparties import get_client, get_expense, is_email, list_counterparty_names
-from tamio.errors import LockedField, NotFound, TamioError, ValidationError
-from tamio.money import normalize_currency, parse_amount
-from tamio.obligations.recurrence import BusinessDayConvention, Frequency, RecurrenceError
+from tamio.data.counterparties import get_client, get_expense, list_counterparty_names
+from tamio.errors import Conflict, LockedField, NotFound, ValidationError
+from tamio.obligations.adding import AddObligation
+from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 from tamio.obligations.schemas import RecurrenceSpec
 
 NEW_PREFIX = "new:"
-FIELD_FOR = {"end": "end_date", "start": "start_date", "day": "day", "frequency": "frequency", "calendar": "convention",
-             "name": "counterparty", "amount": "amount", "currency": "currency", "last_business_day": "day",
-             "contact_email": "contact_email"}
+FIELD_FOR = {"end": "end_date", "start": "start_date", "calendar": "convention", "name": "counterparty", "last_business_day": "day"}
+FORM_FIELDS = frozenset({"kind", "counterparty", "contact_email", "amount", "currency", "frequency", "day", "start_date", "end_date",
+                         "invoice", "convention"})
 
 
 @handler
@@ -43,60 +43,42 @@ async def counterparty_options(scope: Scope, body: dict[str, Any]) -> Options:
     return Options(options[:100])
 
 
-def _read(values: dict[str, str | None], today: date) -> tuple[dict[str, Any], dict[str, str]]:
-    """Typed values and the field errors found, without touching the database."""
+def _read(values: dict[str, str | None], name: str, today: date) -> tuple[AddObligation | None, dict[str, str]]:
+    """The form's fields as the core's input, and every field's problem (the rules are the core's)."""
     errors: dict[str, str] = {}
-    out: dict[str, Any] = {"kind": values.get("kind") or "client"}
-    try:
-        out["currency"] = normalize_currency(values.get("currency") or "")
-    except TamioError:
-        errors["currency"] = "Use a three-letter currency code such as USD, EUR or GBP."
-    try:
-        out["amount"] = parse_amount(values.get("amount") or "", currency=out.get("currency"))
-    except ValidationError as exc:
-        errors["amount"] = exc.field_errors.get("amount") or exc.message
-    try:
-        out["frequency"] = Frequency(values.get("frequency") or "monthly")
-    except ValueError:
-        errors["frequency"] = "Choose how often it happens."
-    day_text = values.get("day")
-    out["day"] = None
-    if day_text:
+    day: int | None = None
+    if values.get("day"):
         try:
-            out["day"] = int(day_text)
+            day = int(str(values["day"]))
         except ValueError:
             errors["day"] = "Use a day from 1 to 31, or -1 for the last day of the month."
-    start_text, end_text = values.get("start_date"), values.get("end_date")
-    start = date.fromisoformat(start_text) if start_text else today
-    if start < today:
-        errors["start_date"] = f"The first date can't be in the past; use today ({today.isoformat()}) or later."
-    out["start"] = start
-    out["end"] = date.fromisoformat(end_text) if end_text else None
     try:
-        out["convention"] = BusinessDayConvention(values.get("convention") or "none")
+        frequency = Frequency(values.get("frequency") or "monthly")
+        convention = BusinessDayConvention(values.get("convention") or "none")
     except ValueError:
-        errors["convention"] = "Choose what happens on weekends."
-    if not values.get("counterparty"):
-        errors["counterparty"] = "Choose who it is, or type a new name."
-    out["contact_email"] = values.get("contact_email") or None
-    if out["contact_email"] is not None and not is_email(out["contact_email"]):
-        errors["contact_email"] = "Write one email address, like ap@client.com, or leave it empty."
-    return out, errors
+        frequency, convention = Frequency.MONTHLY, BusinessDayConvention.NONE
+        errors["frequency"] = "Choose how often it happens."
+    start_text, end_text = values.get("start_date"), values.get("end_date")
+    spec = RecurrenceSpec(frequency=frequency, start_date=date.fromisoformat(start_text) if start_text else today,
+                          end_date=date.fromisoformat(end_text) if end_text else None, day=day, convention=convention)
+    obligation: AddObligation | None = None
+    try:
+        obligation = AddObligation.read({
+            "kind": values.get("kind") or "client", "name": name, "amount": values.get("amount") or "",
+            "currency": values.get("currency") or "", "recurrence": spec, "invoice": values.get("invoice"),
+            "contact_email": values.get("contact_email"),
+        }, today=today)
+    except ValidationError as exc:
+        for field, message in exc.field_errors.items():
+            errors.setdefault(FIELD_FOR.get(field, field if field in FORM_FIELDS else "counterparty"), message[:150])
+    return (obligation if not errors else None), errors
 
 
 @handler
 async def submit_add_form(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> FieldErrors | None:
     view = body.get("view") or {}
     values = form_values(view)
-    typed, errors = _read(values, scope.today)
-    spec: RecurrenceSpec | None = None
-    if not errors:
-        spec = RecurrenceSpec(frequency=typed["frequency"], start_date=typed["start"], end_date=typed["end"],
-                              day=typed["day"], convention=typed["convention"])
-        try:
-            spec.rrule()
-        except RecurrenceError as exc:
-            errors[FIELD_FOR.get(exc.field or "", "frequency")] = exc.message[:1].upper() + exc.message[1:] + "."
+    errors: dict[str, str] = {}
     name = ""
     chosen = str(values.get("counterparty") or "")
     if chosen.startswith(NEW_PREFIX):
@@ -109,19 +91,23 @@ async def submit_add_form(scope: Scope, body: dict[str, Any], client: AsyncWebCl
             name = entity.name
         except NotFound:
             errors["counterparty"] = "That one isn't in this workspace's books; choose another or type a new name."
-        if name and (kind == "client") != (typed["kind"] == "client"):
+        if name and (kind == "client") != ((values.get("kind") or "client") == "client"):
             errors["counterparty"] = f"{name} is a {'client' if kind == 'client' else 'vendor'}; choose the matching kind above."
-    if errors:
+    else:
+        errors["counterparty"] = "Choose who it is, or type a new name."
+    obligation, problems = _read(values, name, scope.today)
+    errors = {**problems, **errors}
+    if errors or obligation is None:
         return FieldErrors(errors)
-    assert spec is not None
     try:
-        text = await add_obligation(scope, kind=typed["kind"], name=name, amount=typed["amount"], currency=typed["currency"],
-                                    recurrence=spec, contact_email=typed["contact_email"])
+        text = await add_obligation(scope, obligation)
     except LockedField as exc:  # raised, not returned: the boundary rolls back whatever was written
         raise ValidationError(exc.message, field_errors={"contact_email": exc.message[:150]}) from exc
     except ValidationError as exc:
-        mapped = {FIELD_FOR.get(k, "counterparty"): v for k, v in exc.field_errors.items()}
+        mapped = {FIELD_FOR.get(k, k if k in FORM_FIELDS else "counterparty"): v for k, v in exc.field_errors.items()}
         raise ValidationError(exc.message, field_errors=mapped or {"counterparty": exc.message[:150]}) from exc
+    except Conflict as exc:
+        raise ValidationError(exc.message, field_errors={"invoice": exc.message[:150]}) from exc
     caller = replace(scope.caller, channel_id=picked_channel(body), response_url=submission_response_url(body))
     scope.after_commit(lambda: tell(caller, client, text, blocks=[section(text)]))
     return None

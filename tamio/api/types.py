@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from tamio.dates import read_date
 from tamio.errors import ValidationError
 from tamio.limits import MAX_NAME, MAX_NOTES
 from tamio.money import precision
@@ -35,6 +36,7 @@ _ID_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
 _ID_RE = re.compile(_ID_PATTERN)
 _DAY = r"^(19[0-9]{2}|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 _DAY_RE = re.compile(_DAY)
+_ISO_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 BODY_CONFIG = ConfigDict(extra="forbid", strict=True)
 QUERY_CONFIG = ConfigDict(extra="forbid")
@@ -101,12 +103,12 @@ def _iso_day(value: Any) -> Any:
     """Only ``YYYY-MM-DD`` text is a date here (pydantic alone would read "0" as 1970-01-01)."""
     if not isinstance(value, str):
         return value
-    if not _DAY_RE.fullmatch(value):
+    if not _DAY_RE.fullmatch(value) and _ISO_SHAPE.fullmatch(value) is None:
         raise ValueError("write the date like 2026-12-07 (between 1900 and 2199)")
     try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError(f"{value} is not a date on the calendar") from exc
+        return read_date(value)
+    except ValidationError as exc:  # the same words as Slack, the CLI and the CSV import
+        raise ValueError(exc.message) from None
 
 
 def _check_day(value: date) -> date:

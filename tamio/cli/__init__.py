@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "balance": ("data", "cash accounts and their balances"),
     "rates": ("data", "exchange rates"),
     "contact": ("data", 'set whom follow-up emails go to: tamio contact "Acme Corp" ap@acme.example [--name "Jane Doe"]'),
+    "add": ("adding", "add what the business is owed or owes, in /tamio add's words: tamio add 'client \"Acme\" invoice 5000 due 2026-11-20'"),
     "import": ("obligations", "import data from a file"),
     "paid": ("payments", 'record a payment: tamio paid "Acme Corp" 5000 [USD] [--on 2026-12-01] [--for INV-1042]'),
     "client": ("clients", 'one client at a glance: how it pays and what it owes (tamio client "Acme Corp")'),

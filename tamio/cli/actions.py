@@ -26,7 +26,7 @@ from tamio.accounts.models import Account, Member
 from tamio.audit.service import to_jsonable
 from tamio.cli.context import CliContext
 from tamio.errors import NotFound, ValidationError
-from tamio.execution import automation, lifecycle, queries, views
+from tamio.execution import automation, lifecycle, queries, readiness, views
 from tamio.execution.drafts import edit_draft
 from tamio.execution.lifecycle import Decision
 from tamio.execution.service import ExecutionOutcome, execute_action, resume_pending_executions
@@ -173,6 +173,7 @@ async def _show(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
         account = await ctx.account(session)
         view = await views.action_view(session, account_id=account.id, action_id=args.action_id, with_records=True)
+        await readiness.with_email_needs(session, [view], account=account, settings=ctx.settings, now=ctx.now)
     a = view.action
     if args.json:
         print(json.dumps(to_jsonable({
@@ -195,6 +196,8 @@ async def _show(args: argparse.Namespace, ctx: CliContext) -> int:
         lowest = (f", lowest after {format_money(o.forecast_lowest_balance, account.base_currency)}"
                   if o.forecast_lowest_balance is not None else "")  # the card's figure, in the forecast's currency
         print(f" {mark}{o.rank}. {o.title}{money}  (risk {o.risk_level}, {o.kind}{lowest})")
+        if o.id in view.needs:  # said before approval: what its email needs (approving it would be refused)
+            print(f"      needs: {view.needs[o.id].message}")
     if view.history_line:
         print(f"  {view.history_line}")
     if view.decider:

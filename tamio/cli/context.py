@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -13,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tamio.accounts.models import Account
 from tamio.accounts.service import resolve_account
 from tamio.config import Settings
+from tamio.dates import read_date
 from tamio.db import create_engine, make_session_factory, read_only, utcnow
+from tamio.errors import ValidationError
 from tamio.server_secret import ServerSecret, local_secret
 
 
@@ -71,3 +74,11 @@ class CliContext:
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
+
+
+def date_argument(text: str) -> date:
+    """A date on the command line, read (and refused) as everywhere else: ``tamio.dates.read_date``."""
+    try:
+        return read_date(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None

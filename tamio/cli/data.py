@@ -8,25 +8,17 @@ that account alone (what ``/tamio rate`` does in Slack).
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from tamio.accounts.models import Account
-from tamio.cli.context import CliContext
+from tamio.cli.context import CliContext, date_argument
 from tamio.currency.service import add_rate, in_base_currency, list_rates
 from tamio.data.counterparties import CounterpartyService, find_counterparty, read_contact_name, read_email
 from tamio.data.models import Client
 from tamio.data.service import list_cash_accounts, set_balance
 from tamio.errors import TamioError, ValidationError
 from tamio.money import format_money, parse_amount
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write it like 2026-12-01") from exc
 
 
 def register(sub: Any) -> None:
@@ -51,7 +43,7 @@ def register(sub: Any) -> None:
     add.add_argument("base")
     add.add_argument("quote")
     add.add_argument("rate")
-    add.add_argument("--date", type=_date, default=None)
+    add.add_argument("--date", type=date_argument, default=None)
     add.set_defaults(handler=_rates_add)
     imp = rates_sub.add_parser("import", help="import an ECB file (daily XML, history CSV or zip) or URL into the server's feed "
                                               "(--account ID: as that account's own)")

@@ -14,20 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 from typing import Any
 
-from tamio.cli.context import CliContext
+from tamio.cli.context import CliContext, date_argument
+from tamio.data.service import stale_cash_rates
 from tamio.forecast.service import forecast_for_account
 from tamio.forecast.snapshots import forecast_accuracy, run_backtest
 from tamio.forecast.views import accuracy_json, render_accuracy, render_table
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write it like 2026-12-07") from exc
+from tamio.money import format_money
 
 
 def _weeks(text: str) -> int:
@@ -53,7 +47,7 @@ def _lookback(text: str) -> int:
 def register(sub: Any) -> None:
     parser = sub.add_parser("forecast", help="the weekly cash forecast, and how right it has been")
     parser.add_argument("--weeks", type=_weeks, default=13)
-    parser.add_argument("--as-of", type=_date, default=None, help="first day of week 1 (default: today)")
+    parser.add_argument("--as-of", type=date_argument, default=None, help="first day of week 1 (default: today)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_forecast)
     more = parser.add_subparsers(dest="forecast_command", metavar="accuracy|backtest")
@@ -63,8 +57,8 @@ def register(sub: Any) -> None:
     accuracy.add_argument("--json", action="store_true", help="print one JSON object")
     accuracy.set_defaults(handler=_accuracy)
     replay = more.add_parser("backtest", help="replay the recorded history at weekly cut-offs and score it the same way")
-    replay.add_argument("--from", dest="start", type=_date, required=True, help="the first cut-off, e.g. 2026-01-05")
-    replay.add_argument("--to", dest="end", type=_date, required=True, help="the last day scored, e.g. 2026-12-31")
+    replay.add_argument("--from", dest="start", type=date_argument, required=True, help="the first cut-off, e.g. 2026-01-05")
+    replay.add_argument("--to", dest="end", type=date_argument, required=True, help="the last day scored, e.g. 2026-12-31")
     replay.add_argument("--json", action="store_true", help="print one JSON object")
     replay.set_defaults(handler=_backtest)
 
@@ -72,6 +66,7 @@ def register(sub: Any) -> None:
 async def _forecast(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
         account = await ctx.account(session)
+        stale = await stale_cash_rates(session, account_id=account.id, base_currency=account.base_currency, today=ctx.today(account))
     forecast = await forecast_for_account(
         ctx.sessions, account.id, today=ctx.today(account), now=ctx.now, settings=ctx.settings, weeks=args.weeks, as_of=args.as_of
     )
@@ -79,6 +74,8 @@ async def _forecast(args: argparse.Namespace, ctx: CliContext) -> int:
         print(json.dumps(forecast.to_json()))
     else:
         print(render_table(forecast, account_name=account.name))
+        if stale:  # named on the figure it changed: the opening cash every week's balance starts from
+            print(f"Opening cash {format_money(forecast.opening_balance, forecast.base_currency)} converts {stale}.")
     return 0
 
 

@@ -4,7 +4,9 @@ Without a server nothing runs at 6 AM; this runs it by hand: ``tamio jobs run mo
 every schedule to the horizon, marks late ones overdue, learns again how clients pay, scores and
 stores the forecast (``tamio forecast accuracy`` reads it), and queues the day's digest.
 ``pipeline`` and ``critical`` run the hourly and 5-minute detection passes the same way. Each account
-runs in its own transaction; one that fails is reported and the others go on.
+runs in its own transaction; one that fails is reported and the others go on. ``executions`` carries
+out approved actions not started yet and the retries that are due (the every-minute job): without
+it an approved action whose first attempt failed would wait for a server forever.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tamio.scheduler.jobs import JobRun, default_jobs
 
 log = logging.getLogger("tamio.cli")
 PER_ACCOUNT = ("morning", "pipeline", "critical")
+JOBS = (*PER_ACCOUNT, "executions")
 
 
 def register(sub: Any) -> None:
@@ -28,12 +31,17 @@ def register(sub: Any) -> None:
     jobs_sub = parser.add_subparsers(dest="jobs_command", metavar="ACTION")
     jobs_sub.required = True
     run = jobs_sub.add_parser("run", help="run a job's work now (morning: the 6 AM job)")
-    run.add_argument("job", choices=PER_ACCOUNT, help="morning (the 6 AM job), pipeline (hourly) or critical (every 5 minutes)")
+    run.add_argument("job", choices=JOBS, help="morning (the 6 AM job), pipeline (hourly), critical (every 5 minutes) or "
+                                               "executions (approved actions and due retries, every minute)")
     run.set_defaults(handler=_run)
 
 
 async def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     job = default_jobs()[args.job]
+    if job.once is not None:  # the whole server's work (executions), not one account's
+        result = await job.once(ctx.sessions, JobRun(job=args.job, slot=ctx.now, now=ctx.now, settings=ctx.settings))
+        print(f"{args.job} done: " + ", ".join(f"{key} {value}" for key, value in result.items()))
+        return 0
     assert job.for_account is not None
     async with ctx.transaction() as session:
         if ctx.account_id is not None:

@@ -11,22 +11,14 @@ nothing is kept as an unmatched payment or an overpayment, never dropped.
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from typing import Any
 
-from tamio.cli.context import CliContext
+from tamio.cli.context import CliContext, date_argument
 from tamio.data.models import Client
 from tamio.errors import ValidationError
 from tamio.money import format_money, normalize_currency, parse_amount
 from tamio.obligations.matching import find_payer, invoice_label, remaining_of
 from tamio.obligations.payments import PaymentOutcome, record_payment
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write it like 2026-12-01") from exc
 
 
 def register(sub: Any) -> None:
@@ -38,7 +30,7 @@ def register(sub: Any) -> None:
     parser.add_argument("counterparty", help="the client's or vendor's name, as in Tamio")
     parser.add_argument("amount", help="the amount, like 5000 or 1,250.50")
     parser.add_argument("currency", nargs="?", default=None, help="its currency (default: the counterparty's)")
-    parser.add_argument("--on", type=_date, default=None, help="when it was paid (default: today)")
+    parser.add_argument("--on", type=date_argument, default=None, help="when it was paid (default: today)")
     parser.add_argument("--for", dest="invoice", default=None, help="the invoice paid: its number, or its due date (2026-12-01)")
     parser.set_defaults(handler=_paid)
 

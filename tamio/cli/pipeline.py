@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 from typing import Any
 
-from tamio.cli.context import CliContext
+from tamio.cli.context import CliContext, date_argument
 from tamio.detection.models import DetectionType
 from tamio.errors import ValidationError
 
@@ -23,11 +22,6 @@ def _types(text: str) -> tuple[DetectionType, ...]:
         raise argparse.ArgumentTypeError(f"unknown detection type in '{text}'; use: {choices}") from exc
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write it like 2026-12-07") from exc
 
 
 def register(sub: Any) -> None:
@@ -38,7 +32,7 @@ def register(sub: Any) -> None:
     run.add_argument("--mode", choices=["full", "critical", "targeted"], default=None, help="default: full, or targeted with --types")
     run.add_argument("--types", type=_types, default=(), help="comma-separated detection types (a targeted run)")
     run.add_argument("--skip-preparation", action="store_true")
-    run.add_argument("--as-of", type=_date, default=None)
+    run.add_argument("--as-of", type=date_argument, default=None)
     run.add_argument("--json", action="store_true")
     run.set_defaults(handler=_run)
 

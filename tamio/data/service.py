@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.audit.service import AuditService
-from tamio.currency.service import apply_conversion
+from tamio.currency.service import apply_conversion, stale_rate_note
 from tamio.data.models import CashAccount, CashAccountType
 from tamio.errors import NotFound
 from tamio.limits import check_amount, check_name
@@ -98,3 +98,15 @@ async def set_balance(
     await db.flush()
     await audit.log_update("cash_account", cash.id, {"balance": (old_balance, amount), "currency": (old_currency, currency)})
     return cash
+
+
+async def stale_cash_rates(db: AsyncSession, *, account_id: str, base_currency: str, today: date) -> str:
+    """What the cash figure owes to rates more than a week old, to name beside it: ``"Savings (EUR) at the 12 Nov rate"``;
+    ``""`` when every balance is in the base currency or converted at a recent rate."""
+    found = await db.execute(
+        select(CashAccount.name, CashAccount.currency, CashAccount.exchange_rate_date)
+        .where(CashAccount.user_id == account_id, CashAccount.currency != base_currency,
+               CashAccount.account_type != CashAccountType.CREDIT_LINE)
+        .order_by(CashAccount.name))
+    return "; ".join(f"{name} ({currency}) {stale_rate_note(rate_date, today=today)}" for name, currency, rate_date in found
+                     if stale_rate_note(rate_date, today=today))

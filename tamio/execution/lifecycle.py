@@ -40,6 +40,7 @@ from tamio.execution import policy
 from tamio.execution.decided import DECIDED, AlreadyDecided, Decision, already_decided, clock_text
 from tamio.execution.models import ActionApproval
 from tamio.execution.queries import edited_options
+from tamio.execution.readiness import check_sendable
 from tamio.execution.transitions import (
     Actor,
     compare_and_set,
@@ -113,7 +114,9 @@ async def approve(
     """Approve ``option_id`` of a pending action; the second approval of a dual-control action completes it.
 
     Refused (outcome ``figures_changed``, nothing approved) when the forecast basis the action was
-    prepared on no longer holds and its figures changed: it is superseded by a fresh action."""
+    prepared on no longer holds and its figures changed: it is superseded by a fresh action. Every edge
+    passes the server's ``settings``: an option whose email cannot go out (no SMTP settings, or no address
+    for its recipient) is then refused before anything is approved (``readiness``, ``CannotSend``)."""
     _check_member(account, member)
     for _ in range(CAS_TRIES):
         action = await load_action(db, account_id=account.id, action_id=action_id)
@@ -127,6 +130,8 @@ async def approve(
         if restated is not None and restated.replaced:
             return await _figures_changed(db, account=account, action=action, run=restated, approvals=len(approvals), now=now)
         option = await load_option(db, action=action, option_id=option_id)
+        if settings is not None:
+            await check_sendable(db, account=account, action=action, option=option, settings=settings, now=now)
         edits = _edits(option, edited_subject, edited_body)
         draft, discarded = await _draft_for(db, account=account, action=action, option=option,
                                             edited_subject=edited_subject, edited_body=edited_body, edits=edits)

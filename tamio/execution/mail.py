@@ -91,6 +91,10 @@ class SmtpEmailSender:
             await client.send_message(message)
 
 
+# What a mail server (or the way to it) does wrong: said in one line, never as a traceback.
+MAIL_ERRORS: tuple[type[BaseException], ...] = (aiosmtplib.SMTPException, OSError, TimeoutError)
+
+
 def is_permanent(exc: BaseException) -> bool:
     """A 5xx answer (mailbox unknown, message refused) will not change on a retry."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):

@@ -43,7 +43,7 @@ from tamio.config import Settings
 from tamio.errors import TamioError
 from tamio.execution.conflicts import lock_conflicts, supersede_conflicts
 from tamio.execution.executors import ExecutionContext, ExecutionProblem, OutgoingEmail, executor_for
-from tamio.execution.mail import EmailSender, SmtpEmailSender, is_permanent, send_once
+from tamio.execution.mail import MAIL_ERRORS, EmailSender, SmtpEmailSender, is_permanent, send_once
 from tamio.execution.queries import edited_options, edits_for
 from tamio.execution.transitions import Actor, compare_and_set, load_action, load_option, record_transition
 from tamio.preparation.models import ActionStatus, PreparedAction
@@ -171,7 +171,8 @@ async def execute_action(
                 return _outcome(current, _lost(current))
             return _outcome(ctx.action, _done_message(ctx), ran=True)
     except Exception as exc:
-        log.warning("action %s attempt %s failed: %r", action_id, attempt, exc, exc_info=not isinstance(exc, TamioError))
+        expected = isinstance(exc, (TamioError, *MAIL_ERRORS))  # said in one line: no traceback on stderr
+        log.warning("action %s attempt %s failed: %r", action_id, attempt, exc, exc_info=not expected)
         return await _record_failure(session_factory, account_id=account_id, action_id=action_id, now=now, attempt=attempt,
                                      claimed_version=claimed_version, exc=exc)
 

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,9 @@ from tamio.execution.models import ActionApproval, ExecutionRecord
 from tamio.execution.queries import EVENT_ORDER, edited_options
 from tamio.execution.transitions import member_label
 from tamio.preparation.models import ActionOption, ActionStatus, LinkedAction, LinkType, PreparedAction
+
+if TYPE_CHECKING:
+    from tamio.execution.readiness import EmailNeed
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class ActionView:
     edited_option_id: str | None = None  # the option whose draft the action's edited subject/body rewrote
     history_line: str = ""  # what happened with its client or vendor: "Chased 2x, last 3 Dec by @maria"
     records: tuple[ExecutionRecord, ...] = ()  # what happened to it, oldest first (``with_records``)
+    needs: dict[str, EmailNeed] = field(default_factory=dict)  # option id -> what its email needs before approval (``readiness.with_email_needs``)
 
     @property
     def basis(self) -> str | None:

@@ -158,10 +158,11 @@ async def forecast_accuracy(db: AsyncSession, *, account: Account, today: date, 
 
 async def run_backtest(db: AsyncSession, *, account: Account, start: date, end: date, today: date) -> Accuracy:
     """Replay the ledger at weekly cut-offs from ``start``, scored up to ``end`` (at most yesterday)."""
-    end = min(end, today - timedelta(days=1))
+    yesterday = today - timedelta(days=1)
+    end = min(end, yesterday)
     if start + timedelta(days=6) > end:
         raise ValidationError(
-            f"A backtest needs at least a week of history between --from and --to (up to yesterday, {end:%Y-%m-%d}); "
+            f"A backtest needs at least a week of history between --from and --to (up to yesterday, {yesterday:%Y-%m-%d}); "
             f"got {start:%Y-%m-%d} to {end:%Y-%m-%d}.",
             field_errors={"from": "at least a week before --to"},
         )

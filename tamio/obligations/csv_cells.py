@@ -15,7 +15,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Final
 
+from tamio import dates
 from tamio.data.counterparties import MAX_CONTACT_NAME_LENGTH, is_email
+from tamio.errors import ValidationError
 from tamio.limits import AMOUNT_LIMIT_TEXT, amount_too_large
 from tamio.money import is_currency, precision
 from tamio.obligations.csv_columns import FLEXIBILITY_LEVELS, KINDS, NAMED_FREQUENCIES, kind_of, kind_words
@@ -23,7 +25,6 @@ from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 
 MAX_COUNTERPARTY_LENGTH: Final = 200
 _AMOUNT: Final = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?")  # ASCII digits only
-_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class BadCell(Exception):
@@ -91,14 +92,12 @@ def read_frequency(raw: str) -> tuple[Frequency, str | None]:
 
 
 def read_date(raw: str) -> date:
-    if not raw:
-        raise BadCell("the date is empty; write it as YYYY-MM-DD, like 2026-12-03")
-    if not _ISO_DATE.fullmatch(raw):
-        raise BadCell(f"I couldn't read '{raw}' as a date; write it as YYYY-MM-DD, like 2026-12-03")
+    """The one date reader's (``tamio.dates``), with its words: the same as in Slack, the CLI and the API."""
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadCell(f"{raw} is not a date on the calendar; check the month and day") from None
+        return dates.read_date(raw)
+    except ValidationError as exc:
+        message = exc.message.rstrip(".")
+        raise BadCell(message[:1].lower() + message[1:] if message.startswith("The ") else message) from None
 
 
 def read_day(raw: str) -> int | None:

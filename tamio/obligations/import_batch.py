@@ -39,7 +39,7 @@ from tamio.obligations.service import ObligationService
 CHUNK = 500  # rows per statement, and ids per IN list: within every backend's limit on parameters
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: an import holds one for each of the account's clients and vendors
 class Party:
     """A client or vendor as an import sees it: what the database had, and what the import changes."""
 
@@ -153,7 +153,7 @@ async def write_batch(
     agreements = [AgreementRecord.of(row) for row in batch.agreements]
     schedules: list[dict[str, Any]] = []
     await ObligationService(db, account=account, settings=settings, today=today, actor=actor, now=now).generate_many(
-        agreements, new=True, inserted=schedules)
+        agreements, new=True, inserted=schedules, arrears=True)
     await _events(db, batch, agreements, schedules, account=account, settings=settings, today=today, now=now, horizon=horizon)
     batch.settle()
 

@@ -39,9 +39,10 @@ from tamio.data.counterparties import locked_field
 from tamio.data.models import Client, ExpenseBucket, ExpenseCategory, FlexibilityLevel
 from tamio.data.service import name_key
 from tamio.db import new_id
-from tamio.errors import MissingExchangeRate, TamioError
+from tamio.errors import MissingExchangeRate, TamioError, ValidationError
 from tamio.limits import check_name
 from tamio.money import format_money, quantize
+from tamio.obligations.adding import AddObligation
 from tamio.obligations.csv_format import CsvImportError, ObligationRow
 from tamio.obligations.import_batch import Batch, Change, ImportResult, Party, write_batch
 from tamio.obligations.models import AgreementStatus, AmountType, ObligationAgreement, ObligationType
@@ -59,6 +60,20 @@ KIND_TO_TYPE = {
     "tax": ObligationType.TAX,
 }
 KIND_TO_CATEGORY = {"expense": ExpenseCategory.OPERATING, "payroll": ExpenseCategory.PAYROLL, "tax": ExpenseCategory.TAX}
+
+
+# The core input's fields (``AddObligation``) as the file's columns, to name the cell a refusal is about.
+ROW_COLUMNS = {"name": "counterparty", "kind": "kind", "amount": "amount", "currency": "currency", "start_date": "start_date",
+               "end_date": "end_date", "day": "day", "frequency": "frequency", "calendar": "calendar", "contact_email": "email"}
+
+
+def row_obligation(row: ObligationRow, *, today: date) -> AddObligation:
+    """The row as the core's one input, held to its rules (``tamio.obligations.adding``): a row the file
+    format reads is refused by the same rules, in the same words, as ``/tamio add`` and the API."""
+    return AddObligation.read({
+        "kind": "client" if row.is_client else row.kind, "name": row.counterparty, "amount": row.amount, "currency": row.currency,
+        "recurrence": spec_for(row), "contact_email": row.email,
+    }, today=today)
 
 
 def spec_for(row: ObligationRow) -> RecurrenceSpec:
@@ -184,6 +199,11 @@ class _Import:
                 self._update(party, row, flexibility)
             self._note_obligation(row, "unchanged", party.name if party is not None else row.counterparty)
             return
+        try:  # the rules every edge holds an obligation to (Slack, the form, the CLI, the API): one function
+            row_obligation(row, today=self.today)
+        except ValidationError as exc:
+            field = next(iter(exc.field_errors), "")
+            raise _Refused(ValidationError(exc.message), column=ROW_COLUMNS.get(field)) from exc
         if party is None:
             party = self._create(row, flexibility)
         else:
@@ -307,7 +327,7 @@ class _Import:
 
 
 class _Refused(Exception):
-    """An integration owns a field the row would set; ``column`` names the cell when it is one."""
+    """An integration owns a field the row would set, or the core's rules refuse the row; ``column`` names the cell when it is one."""
 
     def __init__(self, reason: TamioError, *, column: str | None = None) -> None:
         super().__init__(str(reason))

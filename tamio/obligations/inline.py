@@ -17,6 +17,7 @@ import shlex
 from datetime import date, timedelta
 from typing import Final
 
+from tamio.dates import read_date
 from tamio.errors import TamioError, ValidationError
 from tamio.money import normalize_currency, parse_amount
 from tamio.obligations.adding import AddObligation
@@ -26,6 +27,7 @@ from tamio.obligations.schemas import KIND_WORDS, RecurrenceSpec
 
 SYNTAX: Final = (
     'client|expense|payroll|tax "Name" AMOUNT [CURRENCY] [FREQUENCY] [on DAY] [from DATE] [until DATE] [following|preceding]'
+    ' | client "Name" invoice AMOUNT [CURRENCY] [due DATE] [ref NUMBER]'
 )
 # The core's words for each kind (the CSV import's ``kind`` column reads the same), as this syntax's kinds.
 KIND_ALIASES: Final = {word: "client" if kind is ObligationType.REVENUE else kind.value for word, kind in KIND_WORDS.items()}
@@ -40,7 +42,6 @@ CONVENTION_ALIASES: Final = {
     "modified_following": BusinessDayConvention.MODIFIED_FOLLOWING, "modified-following": BusinessDayConvention.MODIFIED_FOLLOWING,
 }
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_OF_MONTH: Final = {Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.ANNUALLY}
 SMART_QUOTES: Final = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "«": '"', "»": '"'})
 DAY_OFFSETS: Final = {"today": 0, "tomorrow": 1, "yesterday": -1}
 
@@ -62,13 +63,6 @@ def read_kind(word: str) -> str:
     return kind
 
 
-def read_date(token: str) -> date:
-    try:
-        return date.fromisoformat(token)
-    except ValueError as exc:
-        raise ValidationError(f"I couldn't read the date `{token}`.", hint="Write dates like 2026-12-01.") from exc
-
-
 def read_day_word(token: str, today: date) -> date:
     """A date, or ``today`` / ``tomorrow`` / ``yesterday``."""
     if token.lower() in DAY_OFFSETS:
@@ -76,18 +70,25 @@ def read_day_word(token: str, today: date) -> date:
     return read_date(token)
 
 
+KEYWORDS: Final = frozenset({"on", "from", "starting", "due", "until", "to", "holidays", "ref", "for", "invoice"})
+
+
 def looks_like_currency(token: str) -> bool:
-    return len(token) == 3 and token.isalpha() and token.lower() not in FREQUENCY_ALIASES
+    return len(token) == 3 and token.isalpha() and token.lower() not in FREQUENCY_ALIASES and token.lower() not in KEYWORDS
 
 
 def parse_add(words: list[str], *, today: date, base_currency: str) -> AddObligation:
-    """``KIND "Name" AMOUNT [CURRENCY] [FREQUENCY] [on DAY] [from DATE] [until DATE] [CONVENTION] [holidays CAL]``."""
+    """``KIND "Name" AMOUNT [CURRENCY] [FREQUENCY] [on DAY] [from DATE] [until DATE] [CONVENTION] [holidays CAL]``,
+    or an invoice: ``KIND "Name" invoice AMOUNT [CURRENCY] [due DATE] [ref NUMBER]`` (a one-off, due today
+    unless ``due`` says otherwise; a date past is an invoice already overdue)."""
     if not words:
         raise ValidationError("I need what to add, a name in quotes and an amount.")
     kind = read_kind(words[0])
-    if len(words) < 3:
-        raise ValidationError("I need a name in quotes and an amount.")
-    name, amount_token, rest = words[1].strip(), words[2], words[3:]
+    invoice = len(words) > 2 and words[2].lower() == "invoice"
+    rest = words[3:] if invoice else words[2:]
+    if len(words) < 2 or not rest:
+        raise ValidationError("I need a name in quotes and an amount." if not invoice else "I need the invoice's amount after `invoice`.")
+    name, amount_token, rest = words[1].strip(), rest[0], rest[1:]
     if not name:
         raise ValidationError("The name is empty.")
     currency: str | None = None
@@ -96,32 +97,40 @@ def parse_add(words: list[str], *, today: date, base_currency: str) -> AddObliga
         rest = rest[1:]
     currency = currency or base_currency
     amount = parse_amount(amount_token, currency=currency)
-    frequency = Frequency.MONTHLY
+    frequency = Frequency.ONCE if invoice else Frequency.MONTHLY
     day: int | None = None
     weekday: int | None = None
     last_business_day = False
     start: date | None = None
     end: date | None = None
+    ref: str | None = None
     convention = BusinessDayConvention.NONE
     calendar: str | None = None
+    takes_word = KEYWORDS - {"for", "invoice"}
     i = 0
     while i < len(rest):
         word = rest[i].lower()
         following = rest[i + 1] if i + 1 < len(rest) else None
         if word in FREQUENCY_ALIASES:
+            if invoice and FREQUENCY_ALIASES[word] != Frequency.ONCE:
+                raise ValidationError(f"An invoice is paid once, not `{rest[i]}`.",
+                                      hint="Leave out `invoice` for an amount that recurs.")
             frequency = FREQUENCY_ALIASES[word]
         elif word in CONVENTION_ALIASES:
             convention = CONVENTION_ALIASES[word]
-        elif word in ("on", "from", "starting", "until", "to", "holidays") and following is None:
+        elif word in takes_word and following is None:
             raise ValidationError(f"`{word}` needs something after it.")
         elif word == "on":
             day, weekday, last_business_day = read_on(str(following))
             i += 1
-        elif word in ("from", "starting"):
+        elif word in ("from", "starting", "due"):
             start = read_day_word(str(following), today)
             i += 1
         elif word in ("until", "to"):
             end = read_day_word(str(following), today)
+            i += 1
+        elif word == "ref":
+            ref = str(following)
             i += 1
         elif word == "holidays":
             try:
@@ -134,25 +143,15 @@ def parse_add(words: list[str], *, today: date, base_currency: str) -> AddObliga
         else:
             raise ValidationError(f"I don't understand `{rest[i][:40]}`.")
         i += 1
-    if start is not None and start < today:
-        raise ValidationError(f"The start date {start.isoformat()} is in the past.", hint=f"Use today ({today.isoformat()}) or a later date.")
     start = start or today
     if weekday is not None:
         if frequency not in (Frequency.WEEKLY, Frequency.BIWEEKLY):
             raise ValidationError("A weekday applies to weekly and biweekly schedules only.")
         start = start + timedelta(days=(weekday - start.weekday()) % 7)
-    if day is not None and frequency not in DAY_OF_MONTH:
-        raise ValidationError(f"`on {day}` applies to monthly, quarterly and annual schedules only.",
-                              hint="Leave it out, or say the weekday for weekly ones: `weekly on fri`.")
-    if end is not None and end < start:
-        raise ValidationError(f"The end date {end.isoformat()} is before the start date {start.isoformat()}.")
     spec = RecurrenceSpec(frequency=frequency, start_date=start, end_date=end, day=day, convention=convention,
                           calendar=calendar, last_business_day=last_business_day)
-    try:
-        spec.rrule()
-    except TamioError as exc:
-        raise ValidationError(exc.message[:1].upper() + exc.message[1:] + ".") from exc
-    return AddObligation(kind=kind, name=name, amount=amount, currency=currency, recurrence=spec)
+    return AddObligation.read({"kind": kind, "name": name, "amount": amount, "currency": currency, "recurrence": spec,
+                               "invoice": ref}, today=today)
 
 
 def read_on(token: str) -> tuple[int | None, int | None, bool]:

@@ -241,7 +241,7 @@ class ObligationService:
             agreement.id,
             {"type": obligation_type, "amount": amount, "currency": currency, "rrule": rrule, "start_date": spec.start_date},
         )
-        await self.generate_schedules(agreement)
+        await self.generate_many([agreement], arrears=True)  # a start in the past: what fell due since is owed
         return agreement
 
     async def update_agreement(
@@ -335,12 +335,13 @@ class ObligationService:
 
     # -- schedules ---------------------------------------------------------------------------
 
-    def _window_start(self, agreement: Scheduled) -> date:
-        # A one-off keeps its date even when past (an invoice already overdue); recurring
-        # agreements start at today: the past is what was paid, not what is expected.
+    def _window_start(self, agreement: Scheduled, *, arrears: bool = False) -> date:
+        # A one-off keeps its date even when past (an invoice already overdue); so does a new
+        # agreement (``arrears``): what fell due between its start and today is owed, overdue.
+        # Later refreshes start at today: the past is then what was paid, not what is expected.
         # (No rule date precedes the start, so today is the window even for a future start; a
         # business-day adjustment may move the first due date before the start itself.)
-        if agreement.frequency.value == "once":
+        if arrears or agreement.frequency.value == "once":
             return min(agreement.start_date, self.today)
         return self.today
 
@@ -351,14 +352,15 @@ class ObligationService:
 
     async def generate_many(
         self, agreements: Sequence[Scheduled], *, until: date | None = None, new: bool = False,
-        inserted: list[dict[str, Any]] | None = None,
+        inserted: list[dict[str, Any]] | None = None, arrears: bool = False,
     ) -> int:
         """Generate or refresh schedules for many agreements in a fixed number of queries (any objects
         with an agreement's fields will do: a bulk import passes plain records of rows it inserted).
 
         ``new``: the agreements were made in this transaction, so they have no schedules to look up
         (on PostgreSQL that lookup, over a table the same transaction keeps growing, is what made a
-        100,000-row import crawl). ``inserted``, when given, receives the schedule rows inserted."""
+        100,000-row import crawl). ``inserted``, when given, receives the schedule rows inserted.
+        ``arrears``: new agreements, whose occurrences from a start in the past are owed (overdue)."""
         end = until or self.generation_end
         if not agreements:
             return 0
@@ -387,7 +389,7 @@ class ObligationService:
                     "calendar": agreement.holiday_calendar,
                 }
             ).recurrence()
-            window_start = self._window_start(agreement)
+            window_start = self._window_start(agreement, arrears=arrears)
             # Refresh schedules generated earlier beyond today's horizon too.
             agreement_end = max([end, *(s.due_date for s in have.values() if s.status == ScheduleStatus.SCHEDULED)])
             wanted = {o.rule_date: o.due_date for o in spec_recurrence.occurrences(window_start, agreement_end)}

@@ -366,6 +366,8 @@ def forecast_adjustment(alert: AlertView, ctx: PreparationContext, *, action_typ
         return None
     amount = Decimal(str(new_amount))
     affected = [s for s in ctx.schedules if s.agreement_id == agreement_id and s.due_date >= ctx.today]
+    if not affected:  # a one-off invoice already due: "from now on" would change nothing ahead, only what is owed
+        return None
     deltas = []
     for s in affected:
         change = amount - s.amount

@@ -63,22 +63,22 @@ async def test_decisions_through_the_api_queue_the_card_update_and_home_refresh(
     assert await slack_updates(api, business.big_action_id) == ["card_update", "home_refresh"]
 
 
-async def test_a_failed_action_is_retried_through_the_api(api: Api, business: Business, mailbox: Mailbox) -> None:
-    async with api.sessions() as db, db.begin():  # nobody to send it to: carrying it out fails for good
+async def test_an_email_nobody_can_receive_is_refused_before_approval(api: Api, business: Business, mailbox: Mailbox) -> None:
+    """Issue 19 item 5: never accepted and then failing; refused saying what it needs, and fine once that is there."""
+    async with api.sessions() as db, db.begin():  # nobody to send it to
         await db.execute(update(ActionOption).where(ActionOption.action_id == business.action_id).values(recipient_email=None))
     reply = await api.post(f"/pipeline/actions/{business.action_id}/approve", token=business.approver,
                            json={"option_id": business.option_ids[0]})
-    assert reply.json()["execution"]["status"] == "failed", reply.text
+    problem = assert_problem(reply, 409)
+    assert "has no email address, so this message cannot be sent. Nothing was approved." in problem["detail"], problem
+    assert (await slack_updates(api, business.action_id)).count("card_update") == 0
     assert_problem(await api.post(f"/pipeline/actions/{business.big_action_id}/retry", token=business.approver), 409)
-    assert_problem(await api.post(f"/pipeline/actions/{business.action_id}/retry", token=business.viewer), 403)
-    async with api.sessions() as db, db.begin():  # the address is added; an approver retries
+    async with api.sessions() as db, db.begin():  # the address is added; the approval goes through and the email goes out
         await db.execute(update(ActionOption).where(ActionOption.action_id == business.action_id).values(recipient_email="ap@acme.example"))
-    reply = await api.post(f"/pipeline/actions/{business.action_id}/retry", token=business.second_approver)
-    assert reply.status == 200, reply.text
-    answer = reply.json()
-    assert (answer["outcome"], answer["decided_by"], answer["execution"]["status"]) == ("retrying", "@li", "executed")
+    reply = await api.post(f"/pipeline/actions/{business.action_id}/approve", token=business.second_approver,
+                           json={"option_id": business.option_ids[0]})
+    assert reply.status == 200 and reply.json()["execution"]["status"] == "executed", reply.text
     assert [m["To"] for m in mailbox.messages] == ["ap@acme.example"]
-    assert (await slack_updates(api, business.action_id)).count("card_update") == 6  # approved, executing, failed, retry, executing, done
 
 
 async def test_the_draft_route_says_what_is_wrong(api: Api, business: Business) -> None:

@@ -76,6 +76,7 @@ NO_ACCOUNT_IDS = {
     "create_client": "creates in the caller's account",
     "list_expenses": "the caller's expense buckets",
     "create_expense": "creates in the caller's account",
+    "add_an_obligation": "creates in the caller's account (a client or vendor is found by name among the caller's own)",
     "list_cash": "the caller's cash accounts",
     "create_cash": "creates in the caller's account",
     "list_exchange_rates": "rates are shared by the server",

@@ -56,6 +56,8 @@ def api_writes(b: Business) -> dict[str, list[tuple[str, str, Any]]]:
         "update_client": [("PATCH", f"/data/clients/{b.client_id}", {"name": "Acme Corp (B)", "billing": eur_monthly})],
         "create_expense": [("POST", "/data/expense-buckets", {"name": "Payroll", "category": "payroll", "billing": eur_monthly})],
         "update_expense": [("PATCH", f"/data/expense-buckets/{b.expense_id}", {"status": "ended"})],
+        "add_an_obligation": [("POST", "/data/obligations", {"kind": "client", "name": "Acme Corp", "invoice": "INV-1", **eur_monthly,
+                                                             "recurrence": {"frequency": "once", "start_date": "2021-12-31"}})],
         "cancel_obligation": [("POST", f"/data/obligations/{b.client_obligation_id}/cancel", None)],
         "create_payment": [("POST", "/data/payments", {"amount": "999999999999", "currency": "EUR", "client_id": b.client_id})],
         "create_cash": [("POST", "/data/cash-accounts", {"name": "Operating EUR", "balance": "999999999999", "currency": "EUR"})],

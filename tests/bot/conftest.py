@@ -92,8 +92,11 @@ def make_settings(slack: SlackStandIn, port: int, **overrides: Any) -> Settings:
         "slack_signing_secret": SIGNING_SECRET, "slack_api_url": slack.api_url, "public_url": f"http://127.0.0.1:{port}",
         "base_currency": "USD", "timezone": "UTC", "use_obligation_for_forecast": True,
         "slack_client_id": None, "slack_client_secret": None, "secret_key": TEST_SECRET_KEY, "slack_app_token": None,
+        "smtp_host": "127.0.0.1",  # SMTP settings are there (nothing listens unless a test starts a mailbox)
     }
     values.update(overrides)
+    if values["smtp_host"] is None:  # a server without SMTP settings
+        del values["smtp_host"]
     return Settings(**values)
 
 

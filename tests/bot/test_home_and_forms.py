@@ -38,7 +38,7 @@ async def test_app_home_shows_cash_chart_alerts_and_the_queue(bot: BotHarness) -
     await bot.command(ADMIN, 'add payroll "Payroll" 42000 semimonthly from 2026-12-08')
     await bot.command(ADMIN, "digest here")
     account = await account_of(bot.sessions)
-    action = await prepare(bot.sessions, account.id, title="Acme Corp is 16 days late", options=[Option("Chase Acme Corp")])
+    action = await prepare(bot.sessions, account.id, title="Acme Corp is 16 days late", options=[Option("Chase Acme Corp", subject="Overdue", body="Hi", email="ap@acme.example")])
     await bot.sender.app_home_opened(ADMIN)
     await bot.settle()
     home = bot.slack.home_views[ADMIN]
@@ -104,8 +104,9 @@ async def test_add_opens_a_form_suggests_counterparties_and_returns_field_errors
     refused = await bot.sender.view_submission(ADMIN, {"id": view["id"], "state": bad})
     errors = refused.json()["errors"]
     assert refused.json()["response_action"] == "errors"
-    assert set(errors) == {"amount", "currency", "start_date"}
-    assert "1,200.50" in errors["amount"] and "USD" in errors["currency"] and "past" in errors["start_date"]
+    # A first date in the past is fine (an invoice already overdue); a day of the month on a weekly amount is not.
+    assert set(errors) == {"amount", "currency", "day"}
+    assert "1,200.50" in errors["amount"] and "not a currency I know" in errors["currency"] and "monthly" in errors["day"]
     assert not any("`" in message for message in errors.values())  # plain text in Slack: no mrkdwn code marks
 
     day_wrong = {**bad["values"], **state(amount=text("1200"), currency=text("usd"), start_date=picked("2026-12-10"))["values"]}
@@ -181,7 +182,7 @@ async def test_the_add_form_takes_an_optional_contact_email(bot: BotHarness) -> 
 
     refused = await bot.sender.view_submission(ADMIN, {"id": view["id"], "state": filled("new:Acme Corp", "client", "ap@acme")})
     assert refused.json() == {"response_action": "errors",
-                              "errors": {"contact_email": "Write one email address, like ap@client.com, or leave it empty."}}
+                              "errors": {"contact_email": "must be an email address such as ap@client.com"}}
     async with bot.sessions() as db:
         assert (await db.execute(select(Client))).scalars().all() == []
 

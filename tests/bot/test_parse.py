@@ -72,7 +72,9 @@ def test_the_contact_form_takes_an_address_as_typed_or_as_slack_links_it() -> No
         ("launch rockets", "I don't know `launch`"),
         ('add expense "AWS" 12,00.5', "I couldn't read the amount `12,00.5`"),
         ('add expense "AWS" 12 ABC', "`ABC` is not a currency I know"),
-        ('add expense "AWS" 12 monthly from 2026-11-29', "in the past"),
+        ('add expense "AWS" 12 monthly from 2021-11-29', "more than 5 years ago"),
+        ('add client "Acme" invoice 50 weekly', "An invoice is paid once"),
+        ('add client "Acme" 50 monthly ref INV-1', "An invoice number goes with a one-off amount"),
         ('add expense "AWS 12', "a quote is not closed"),
         ('add expense "AWS" 12.345 USD', "at most 2 decimal places"),
         ('add expense "AWS" 12 monthly until 2026-12-01 from 2027-01-01', "before the start date"),
@@ -122,3 +124,10 @@ def test_any_text_is_a_command_or_a_command_error(text: str) -> None:
 @given(st.lists(st.sampled_from(WORDS) | st.text(max_size=8), max_size=12))
 def test_any_sequence_of_command_words_is_a_command_or_a_command_error(words: list[str]) -> None:
     check(" ".join(words))
+
+
+def test_a_client_name_of_several_words_needs_no_quotes() -> None:
+    assert read("client Bluebird Studio") == parse.ShowClient("Bluebird Studio")
+    assert read('client "Bluebird Studio"') == parse.ShowClient("Bluebird Studio")
+    with pytest.raises(parse.CommandError, match="I need a client's name"):
+        read('client " "')

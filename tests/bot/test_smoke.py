@@ -33,7 +33,8 @@ async def test_a_card_is_posted_approved_and_updated_in_place(bot: BotHarness) -
     await bot.command(ADMIN, "digest here")
     await bot.command(ADMIN, 'balance set "Operating" 45000')
     account = await account_of(bot.sessions)
-    action = await prepare(bot.sessions, account.id, title="Acme Corp is 16 days late", options=[Option("Chase Acme Corp")], channel=CHANNEL)
+    action = await prepare(bot.sessions, account.id, title="Acme Corp is 16 days late", options=[Option("Chase Acme Corp", subject="Overdue", body="Hi", email="ap@acme.example")],
+                           channel=CHANNEL)
     await bot.settle()
     card = bot.slack.messages(CHANNEL)[-1]
     await bot.sender.block_action(ADMIN, CHANNEL, card["ts"], [{"action_id": "card_approve", "value": action.id}])

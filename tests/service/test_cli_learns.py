@@ -123,7 +123,7 @@ def test_clear_errors(tamio: Tamio) -> None:
             assert needle in text, (needle, text)
 
     one_line(tamio("forecast", "backtest", "--from", "2026-05-01", "--to", "2026-05-03"), "at least a week of history")
-    one_line(tamio("forecast", "backtest", "--from", "May", "--to", "2026-05-03"), "'May' is not a date")
+    one_line(tamio("forecast", "backtest", "--from", "May", "--to", "2026-05-03"), "I couldn't read 'May' as a date")
     one_line(tamio("forecast", "backtest", "--to", "2026-05-03"), "--from")
     one_line(tamio("forecast", "accuracy", "--weeks", "0"), "look back 1 to 104 weeks")
     one_line(tamio("jobs", "run", "breakfast"), "invalid choice")

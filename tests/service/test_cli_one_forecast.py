@@ -136,7 +136,7 @@ def test_tamio_paid_for_an_invoice_and_its_clear_errors(tamio: Tamio, tmp_path: 
              "Write one of those invoice numbers")
     one_line(tamio("paid", "Acme Corp", "10", "--on", "2026-12-08"), "2026-12-08 is after today (2026-12-07)")
     one_line(tamio("paid", "Acme Corp", "12,00.5"), "12,00.5")
-    one_line(tamio("paid", "Acme Corp", "10", "--on", "yesterday"), "'yesterday' is not a date")
+    one_line(tamio("paid", "Acme Corp", "10", "--on", "yesterday"), "I couldn't read 'yesterday' as a date; write it as YYYY-MM-DD, like 2026-12-01.")
     code, out, _ = tamio("balance", "list")
     assert "$6,900.00" in out  # 7,000 in, 100 out; nothing half-written by the refused ones
 

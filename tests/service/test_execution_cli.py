@@ -76,6 +76,18 @@ def test_the_actions_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca
     assert len(mailbox.messages) == 1
 
 
+async def _failed(url: str, action_id: str) -> None:
+    from sqlalchemy import update
+
+    from tamio.preparation.models import ActionStatus, PreparedAction
+
+    engine = create_engine(url)
+    async with make_session_factory(engine, secret_for_tests())() as session, session.begin():
+        await session.execute(update(PreparedAction).where(PreparedAction.id == action_id).values(
+            status=ActionStatus.FAILED, last_error="550 mailbox unavailable"))
+    await engine.dispose()
+
+
 def test_a_failed_action_is_pointed_out_below_the_pending_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
     ids = asyncio.run(_books(url, other_to=None))
@@ -88,8 +100,13 @@ def test_a_failed_action_is_pointed_out_below_the_pending_ones(tmp_path: Path, m
             out = capsys.readouterr()
             return code, out.out, out.err
 
-        code, out, _ = tamio("actions", "approve", ids["other"], "--as", ids["maria"])  # its client has no address
-        assert code == 1 and f"`tamio actions retry {ids['other']} --as YOU`" in out
+        # Its client has no address: said before approval, and refused (issue 19 item 5), never accepted and then failing.
+        code, out, _ = tamio("actions", "show", ids["other"])
+        assert code == 0 and "needs: " in out and "has no email address, so this message cannot be sent." in out
+        code, out, err = tamio("actions", "approve", ids["other"], "--as", ids["maria"])
+        assert code == 1 and "has no email address, so this message cannot be sent. Nothing was approved." in err, (out, err)
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+        asyncio.run(_failed(url, ids["other"]))  # as a send the SMTP server refused for good leaves it
         code, out, _ = tamio("actions", "list")
         assert code == 0 and ids["chase"] in out and ids["other"] not in out
         assert out.splitlines()[-1] == "1 failed action needs attention: `tamio actions list --status failed`."

@@ -1,7 +1,8 @@
 """``/api/v1/data/obligations``, ``/schedules`` and ``/payments``: the obligation layer, read and paid.
 
-Agreements are created through clients and expense buckets (their routes); here they are listed,
-read and cancelled (with their future unpaid schedules). Payments are recorded with
+Agreements are added here as Slack's ``/tamio add`` and the CLI add them (``POST /data/obligations``,
+through the core's one function), or with a client or expense bucket (their routes); here they are
+listed, read and cancelled (with their future unpaid schedules). Payments are recorded with
 ``record_payment``: against a schedule or the invoice named, else a client's or vendor's open
 schedules oldest first (``tamio.obligations.matching``); what matches nothing is kept, unmatched.
 Every id in a path or body is looked up within the token's account, so another account's id is
@@ -16,6 +17,7 @@ from sqlalchemy import Select, select
 
 from tamio.accounts.models import Role
 from tamio.api.registry import Call, Router
+from tamio.api.schemas.adding import ObligationAddedOut, ObligationCreate
 from tamio.api.schemas.ledger import (
     CancelOut,
     ObligationList,
@@ -40,6 +42,8 @@ from tamio.data.models import Client, ExpenseBucket
 from tamio.data.service import get_cash_account
 from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency
+from tamio.obligations.add import add_obligation
+from tamio.obligations.adding import AddObligation
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent, ScheduleStatus
 from tamio.obligations.payments import record_payment
 from tamio.obligations.service import ObligationService
@@ -130,6 +134,36 @@ async def list_obligation_schedules(call: Call) -> ScheduleList:
     stmt = _schedule_filters(stmt, query.status, query.due_from, query.due_to).limit(query.limit)
     rows = (await call.db.execute(stmt)).scalars().all()
     return ScheduleList(schedules=[schedule_out(s, base_currency=call.account.base_currency) for s in rows])
+
+
+IN_RECURRENCE = frozenset({"start_date", "end_date", "day", "frequency", "calendar", "convention", "interval", "count", "rrule"})
+
+
+@router.route(
+    "POST", "/data/obligations", body=ObligationCreate, response=ObligationAddedOut, status=201, role=Role.APPROVER,
+    errors=(409,), summary="Add an obligation",
+)
+async def add_an_obligation(call: Call) -> ObligationAddedOut:
+    """What ``/tamio add`` does: find or create the client or vendor by name and add the amount, with its
+    schedules (a past start is owed from then, overdue). 409 when the invoice number is already theirs."""
+    body = call.body(ObligationCreate)
+    try:
+        obligation = AddObligation.read({
+            "kind": body.kind, "name": body.name, "amount": body.amount, "currency": body.currency or call.account.base_currency,
+            "recurrence": body.recurrence.spec("recurrence"), "invoice": body.invoice, "contact_email": body.contact_email,
+        }, today=call.today)
+    except ValidationError as exc:
+        fields = {f"recurrence.{k}" if k in IN_RECURRENCE else k: v for k, v in exc.field_errors.items()}
+        raise ValidationError(exc.message, field_errors=fields) from exc
+    added = await add_obligation(call.db, account=call.account, settings=call.settings, today=call.today, now=call.now,
+                                 actor=call.actor, obligation=obligation)
+    base = call.account.base_currency
+    schedules = [] if added.agreement is None else await _obligations(call).schedules_of(added.agreement)
+    return ObligationAddedOut(
+        counterparty_id=added.counterparty.id, counterparty_created=added.created,
+        obligation=obligation_out(added.agreement, base_currency=base) if added.agreement else None,
+        schedules=[schedule_out(s, base_currency=base) for s in schedules], first_due=added.first_due, overdue=added.overdue,
+    )
 
 
 @router.route(

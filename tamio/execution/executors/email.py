@@ -27,6 +27,14 @@ def drafted_message(ctx: ExecutionContext, params: dict[str, Any], *, primary: b
     return str(subject), str(body)
 
 
+class NoRecipient(ExecutionProblem):
+    """Whom the message is for has no address: says who, so a card can offer to add one."""
+
+    def __init__(self, message: str, *, hint: str, name: str, client_id: str | None, vendor_id: str | None) -> None:
+        super().__init__(message, hint=hint)
+        self.name, self.client_id, self.vendor_id = name, client_id, vendor_id
+
+
 def _counterparty_ids(ctx: ExecutionContext, params: dict[str, Any]) -> tuple[str | None, str | None]:
     client_id = params.get("client_id")
     vendor_id = params.get("vendor_id")
@@ -48,9 +56,10 @@ async def recipient(ctx: ExecutionContext, params: dict[str, Any], *, explicit: 
         where = f"clients/{client_id}" if client_id else (f"expense-buckets/{vendor_id}" if vendor_id else None)
         typed = f'"{name}" EMAIL'
         how = f" (`/tamio contact {typed}` in Slack, `tamio contact {typed}`, `PATCH /api/v1/data/{where}` with `contact_email`, or from Xero)" if where else ""
-        raise ExecutionProblem(
+        raise NoRecipient(
             f"There is no email address for {name}, so the message was not sent.",
             hint=f"Add a contact email to them{how}, then retry the action (`tamio actions retry {ctx.action.id} --as YOU`).",
+            name=name, client_id=client_id, vendor_id=vendor_id,
         )
     return address.strip(), name
 
