@@ -24,7 +24,8 @@ A posted card's channel and ``ts`` are stored on its PreparedAction, so later up
 place; a resolved alert edits the messages already posted about it (``bot.digests``).
 
 Kinds: ``action_card`` / ``card_update`` {action_id}, ``home_refresh`` {}, ``alert_new`` /
-``alert_escalated`` / ``alert_resolved`` {alert_id}, ``digest`` (a ``DailyDigest``), and the generic
+``alert_escalated`` / ``alert_resolved`` {alert_id}, ``digest`` (a ``DailyDigest``), ``run_heading``
+{title, lines, more} (a scheduled run's heading before its cards), and the generic
 ``slack_post`` {text, blocks, thread_ts?}, ``slack_update`` {ts, text, blocks}, ``slack_ephemeral``
 {user, text, blocks}, ``slack_home`` {user_id}, and ``integration_reconnect`` {text, integration, reason}
 (an integration stopped accepting Tamio's tokens: said once, in the row's channel or the digest channel).
@@ -69,7 +70,7 @@ from tamio.preparation.models import ActionStatus, PreparedAction
 
 log = logging.getLogger("tamio.bot.delivery")
 
-KINDS = ("action_card", "card_update", "home_refresh", "alert_new", "alert_escalated", "alert_resolved", "digest",
+KINDS = ("action_card", "card_update", "home_refresh", "alert_new", "alert_escalated", "alert_resolved", "digest", "run_heading",
          "slack_post", "slack_update", "slack_ephemeral", "slack_home", RECONNECT_KIND, PROBLEM_KIND)
 PERMANENT = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "invalid_blocks_format", "invalid_arguments",
@@ -248,7 +249,7 @@ class DeliveryWorker:
     async def deliver(self, row: OutboxMessage) -> dict[str, Any]:
         handlers = {"action_card": self._card, "card_update": self._card, "home_refresh": self._homes,
                     "alert_new": self._alert, "alert_escalated": self._alert, "alert_resolved": self._resolved,
-                    "digest": self._digest, "slack_post": self._post, "slack_update": self._update,
+                    "digest": self._digest, "run_heading": self._heading, "slack_post": self._post, "slack_update": self._update,
                     "slack_ephemeral": self._ephemeral, "slack_home": self._home, RECONNECT_KIND: self._reconnect,
                     PROBLEM_KIND: self._channel_problem}
         return await handlers[row.kind](row)
@@ -485,6 +486,16 @@ class DeliveryWorker:
         p = row.payload
         return await self.post_once(row, channel=channel, text=p.get("text") or "", blocks=p.get("blocks"),
                                     thread_ts=p.get("thread_ts"), token=await self._token(account))
+
+    async def _heading(self, row: OutboxMessage) -> dict[str, Any]:
+        """A scheduled run's heading, before the cards it heads (``tamio.pipeline``)."""
+        async with self.runtime.sessions() as db:
+            account = await self._account(db, row)
+        channel = row.channel or account.digest_channel_id
+        if not channel:
+            raise Skip("no channel yet")
+        text, blocks = say.run_heading_message(row.payload)
+        return await self.post_once(row, channel=channel, text=text, blocks=blocks, token=await self._token(account))
 
     async def _reconnect(self, row: OutboxMessage) -> dict[str, Any]:
         """An integration needs reconnecting: its text, in the row's channel or else the digest channel."""

@@ -179,3 +179,15 @@ def alert_resolved_message(alert: DetectionAlert, *, resolved_at: datetime | Non
     when = f" {slack_time(resolved_at)}" if resolved_at else ""
     body = f":white_check_mark: *Resolved:* ~{escape(cut(alert.title, 200))}~"
     return f"Resolved: {escape(alert.title)}", [section(body), context(f"Resolved{when}: the condition no longer holds. Nothing to do.")]
+
+
+def run_heading_message(payload: dict[str, Any]) -> tuple[str, list[Block]]:
+    """What heads a scheduled run's new cards: "Hourly check: 3 new things need you", one line each."""
+    title = cut(str(payload.get("title") or "New things need you"), 150)
+    lines = [f"• {escape(cut(str(line), 200))}" for line in payload.get("lines") or []]
+    more = int(payload.get("more") or 0)
+    if more:
+        lines.append(f"…and {more} more: `/tamio actions` or App Home.")
+    blocks: list[Block] = [section(f"*{escape(title)}*"), section("\n".join(lines)[:3000])] if lines else [section(f"*{escape(title)}*")]
+    blocks.append(context("Tamio checks the forecast every hour; the cards below say what to do about each."))
+    return title, blocks

@@ -30,6 +30,7 @@ from bot.problems import lost_channels, problem_text
 from bot.queries import CardData, count_pending, load_cards, open_alerts, pending_action_ids
 from bot.runtime import Runtime, Scope
 from tamio.accounts.models import Account, Member, Role
+from tamio.accounts.permissions import Operation, allows
 from tamio.accounts.privacy import FIGURES_FOR_VIEWERS_HINT, attention_line, may_see_figures
 from tamio.accounts.service import get_user_configuration
 from tamio.config import Settings
@@ -75,8 +76,8 @@ class HomeData:
                                       hint=FIGURES_FOR_VIEWERS_HINT if role is not None else OUTSIDER_HOME)
             return home_view(
                 account=self.account, forecast=self.forecast, chart_url=self.chart_url, alerts=self.alerts, cards=self.cards,
-                pending_total=self.pending_total, safety_mode=self.safety_mode, is_admin=role == Role.ADMIN,
-                today=self.today, notices=self.notices,
+                pending_total=self.pending_total, safety_mode=self.safety_mode, is_admin=allows(role, Operation.CHANGE_SETTINGS),
+                today=self.today, notices=self.notices, manages_data=allows(role, Operation.MANAGE_DATA),
             )
 
 

@@ -24,7 +24,8 @@ from bot.blocks.common import Block, actions, button, context, header, money, se
 from bot.boundary import handler
 from bot.commands.help import help_blocks
 from bot.runtime import Scope
-from tamio.accounts.models import Account, Role
+from tamio.accounts.models import Account
+from tamio.accounts.permissions import Operation
 from tamio.outbox.service import enqueue
 
 ADD_FROM_WELCOME = "onboarding_add"
@@ -63,7 +64,7 @@ def register(app: AsyncApp) -> None:
     async def add_from_welcome(scope: Scope, client: Any) -> None:
         """The welcome's button: the Add form at once (read-only first: its trigger id lives 3 seconds)."""
         scope.read_only()
-        await scope.require(Role.APPROVER, "add what the business is owed or owes")
+        await scope.require(Operation.MANAGE_DATA, "add what the business is owed or owes")
         view = add_form(kind=None, base_currency=scope.account.base_currency, today=scope.today, channel_id=None)
         await scope.commit()
         await client.views_open(trigger_id=scope.caller.trigger_id, view=view)

@@ -39,8 +39,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tamio.accounts.models import Account, Member, Role
-from tamio.accounts.service import require_role
+from tamio.accounts.models import Account, Member
+from tamio.accounts.permissions import Operation
+from tamio.accounts.service import require_permission
 from tamio.config import Settings
 from tamio.currency.feed import RateFeed
 from tamio.db import read_only, utcnow
@@ -128,10 +129,11 @@ class Scope:
         """Roles or account settings changed: this process forgets what it knew once this commits."""
         self._changed_workspace = True
 
-    async def require(self, role: Role, doing: str) -> None:
-        """The member's current role allows ``doing`` (a PermissionDenied saying how to get it otherwise)."""
+    async def require(self, operation: Operation, doing: str) -> None:
+        """The member's current role allows ``operation`` (tamio.accounts.permissions), or a
+        PermissionDenied saying, in the words of ``doing``, how to get it otherwise."""
         await self.fresh()
-        require_role(self.member, role, doing)
+        require_permission(self.member, operation, doing)
 
     def later(self, work: Callable[[Scope], Awaitable[None]], *, name: str = "") -> None:
         """Run ``work`` after this scope commits, in a fresh scope for the same caller.

@@ -25,7 +25,7 @@ from bot.blocks.payment_form import PAYMENT_CALLBACK, amount_mentioned, payment_
 from bot.boundary import FieldErrors, handler, tell
 from bot.commands.data import record_and_say
 from bot.runtime import Scope
-from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation
 from tamio.data.counterparties import get_client, get_expense
 from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency, parse_amount
@@ -37,7 +37,7 @@ PAYMENT_SHORTCUT = "record_payment"
 @handler
 async def add_obligation_shortcut(scope: Scope, client: AsyncWebClient) -> None:
     scope.read_only()
-    await scope.require(Role.APPROVER, "add what the business is owed or owes")
+    await scope.require(Operation.MANAGE_DATA, "add what the business is owed or owes")
     view = add_form(kind=None, base_currency=scope.account.base_currency, today=scope.today, channel_id=None)
     await scope.commit()
     await client.views_open(trigger_id=scope.caller.trigger_id, view=view)
@@ -46,7 +46,7 @@ async def add_obligation_shortcut(scope: Scope, client: AsyncWebClient) -> None:
 @handler
 async def record_payment_shortcut(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
     scope.read_only()
-    await scope.require(Role.APPROVER, "record payments")
+    await scope.require(Operation.MANAGE_DATA, "record payments")
     message = body.get("message") or {}
     metadata = json.dumps({"channel": (body.get("channel") or {}).get("id"), "response_url": body.get("response_url")})
     view = payment_form(base_currency=scope.account.base_currency, today=scope.today,
@@ -75,7 +75,7 @@ async def submit_payment(scope: Scope, body: dict[str, Any], client: AsyncWebCli
         errors["counterparty"] = "Choose who paid, or was paid; add them first with `/tamio add` if they're new."
     if errors:
         return FieldErrors(errors)
-    await scope.require(Role.APPROVER, "record payments")
+    await scope.require(Operation.MANAGE_DATA, "record payments")
     try:
         counterparty = (await get_client(scope.db, account_id=scope.account.id, client_id=ident) if kind == "client"
                         else await get_expense(scope.db, account_id=scope.account.id, expense_id=ident))

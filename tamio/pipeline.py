@@ -30,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -143,7 +143,7 @@ async def run_detection_preparation_cycle(
     engine = DetectionEngine(db, user_id, today=today, now=now, settings=settings)
     run = await engine.run(config.types())
     result.detection_duration_ms = _ms(started)
-    await _after_detection(db, account, run, config, result, today=today, now=now, settings=settings)
+    await _after_detection(db, account, run, config, result, today=today, now=now, settings=settings, trigger=trigger)
     result.total_duration_ms = _ms(started)
     db.add(_run_row(result, config, trigger))
     await db.flush()
@@ -233,7 +233,7 @@ async def run_cycles(
         account_started = time.perf_counter()
         result = PipelineResult(user_id=account.id, run_at=now, mode=config.mode, detection_duration_ms=detection_ms)
         await _after_detection(db, account, runs[account.id], config, result, today=today[account.id], now=now,
-                               settings=settings, covered=covered, context=contexts.get(account.id), outbox=outbox)
+                               settings=settings, covered=covered, context=contexts.get(account.id), outbox=outbox, trigger=trigger)
         result.total_duration_ms = detection_ms + _ms(account_started)
         rows.append(_run_row(result, config, trigger))
         results[account.id] = result
@@ -246,7 +246,7 @@ async def run_cycles(
 async def _after_detection(
     db: AsyncSession, account: Account, run: DetectionRun, config: PipelineConfig, result: PipelineResult, *,
     today: date, now: datetime, settings: Settings, covered: set[str] | None = None,
-    context: PreparationContext | None = None, outbox: list[tuple[str | None, Outgoing]] | None = None,
+    context: PreparationContext | None = None, outbox: list[tuple[str | None, Outgoing]] | None = None, trigger: str = "manual",
 ) -> None:
     """What follows detection for one account: the result's counts, superseding the actions of
     resolved alerts, announcements, then preparation: skipped when every open alert is in
@@ -259,28 +259,32 @@ async def _after_detection(
     result.alerts_by_type = dict(Counter(a.detection_type.value for a in alerts))
     result.errors += [{"stage": "detection", "type": str(getattr(e, "detection_type", "")), "error": str(getattr(e, "error", e))} for e in run.errors]
     await _supersede_resolved(db, account=account, now=now, resolved=list(getattr(run, "resolved", [])))
-    await _enqueue(db, account, _announcements(account, run), now=now, outbox=outbox)
-
-    if not config.skip_preparation:
-        prep_started = time.perf_counter()
-        open_alerts = [a for a in alerts if a.status in OPEN_ALERT_STATUSES]
-        if covered is not None and not config.restates and not run.resolved and all(a.id in covered for a in open_alerts):
-            return
-        prepared = await prepare_actions(db, account=account, alerts=open_alerts, today=today, now=now, settings=settings,
-                                         context=context, restate=config.restates)
-        await _supersede_replaced(db, account=account, now=now, replaced=prepared.replaced)
-        await announce(db, account=account, run=prepared, now=now)
-        result.actions_prepared = len(prepared.actions)
-        result.actions_by_type = dict(Counter(a.action_type.value for a in prepared.actions))
-        result.linked_action_groups = prepared.linked_action_groups
-        result.errors += [{"stage": "preparation", "type": e.detection_type, "error": e.error} for e in prepared.errors]
-        cards = [Outgoing("action_card", {"action_id": a.id}, f"card:{a.id}", account.digest_channel_id) for a in prepared.actions]
-        changed = [*prepared.actions, *prepared.refreshed, *(old for old, _ in prepared.replaced)]
-        if changed:  # App Home's queue shows them
-            cards.append(Outgoing("home_refresh", {}, f"home_refresh:cards:{changed[0].id}:v{changed[0].version}"))
-        await _enqueue(db, account, cards, now=now, outbox=outbox)
-        await _auto_execute(db, account=account, actions=prepared.actions, now=now, settings=settings)
-        result.preparation_duration_ms = _ms(prep_started)
+    announcements = _announcements(account, run)
+    new_alerts = list(getattr(run, "new", []))
+    if config.skip_preparation:
+        await _enqueue(db, account, _headed(account, trigger, [], new_alerts, now) + announcements, now=now, outbox=outbox)
+        return
+    prep_started = time.perf_counter()
+    open_alerts = [a for a in alerts if a.status in OPEN_ALERT_STATUSES]
+    if covered is not None and not config.restates and not run.resolved and all(a.id in covered for a in open_alerts):
+        await _enqueue(db, account, _headed(account, trigger, [], new_alerts, now) + announcements, now=now, outbox=outbox)
+        return
+    prepared = await prepare_actions(db, account=account, alerts=open_alerts, today=today, now=now, settings=settings,
+                                     context=context, restate=config.restates)
+    await _supersede_replaced(db, account=account, now=now, replaced=prepared.replaced)
+    await announce(db, account=account, run=prepared, now=now)
+    result.actions_prepared = len(prepared.actions)
+    result.actions_by_type = dict(Counter(a.action_type.value for a in prepared.actions))
+    result.linked_action_groups = prepared.linked_action_groups
+    result.errors += [{"stage": "preparation", "type": e.detection_type, "error": e.error} for e in prepared.errors]
+    cards = [Outgoing("action_card", {"action_id": a.id}, f"card:{a.id}", account.digest_channel_id) for a in prepared.actions]
+    changed = [*prepared.actions, *prepared.refreshed, *(old for old, _ in prepared.replaced)]
+    if changed:  # App Home's queue shows them
+        cards.append(Outgoing("home_refresh", {}, f"home_refresh:cards:{changed[0].id}:v{changed[0].version}"))
+    heading = _headed(account, trigger, prepared.actions, new_alerts, now)
+    await _enqueue(db, account, heading + announcements + cards, now=now, outbox=outbox)
+    await _auto_execute(db, account=account, actions=prepared.actions, now=now, settings=settings)
+    result.preparation_duration_ms = _ms(prep_started)
 
 
 async def _enqueue(
@@ -329,6 +333,30 @@ async def _supersede_resolved(db: AsyncSession, *, account: Account, now: dateti
 
     for action in actions:
         await lifecycle.supersede(db, account=account, action_id=action.id, now=now, reason="its alert resolved")
+
+
+# A scheduled run says where its cards come from (issue 19.6): one message heads what it posts.
+SCHEDULED_RUNS = {"pipeline": "Hourly check", "critical": "Safety check"}
+HEADING_LINES = 10
+
+
+def _headed(account: Account, trigger: str, actions: Sequence[PreparedAction], new_alerts: Sequence[DetectionAlert],
+            now: datetime) -> list[Outgoing]:
+    """``[run_heading]`` when a scheduled run posts new cards or alerts ("Hourly check: 3 new things need you"), else ``[]``.
+
+    One line per new action card, then per new alert without a card of its own (its card says it).
+    The delivery worker posts a channel's rows in (next attempt, creation) order: the heading is due
+    a microsecond before what it heads, so it comes first.
+    """
+    run = SCHEDULED_RUNS.get(trigger.partition("@")[0])
+    carded = {a.alert_id for a in actions}
+    lines = [a.title for a in actions] + [a.title for a in new_alerts if a.id not in carded]
+    if run is None or not lines:
+        return []
+    things = f"{len(lines)} new thing{'s' if len(lines) != 1 else ''} need{'s' if len(lines) == 1 else ''} you"
+    payload = {"title": f"{run}: {things}", "lines": lines[:HEADING_LINES], "more": max(0, len(lines) - HEADING_LINES)}
+    return [Outgoing("run_heading", payload, f"heading:{account.id}:{trigger}", account.digest_channel_id,
+                     due=now - timedelta(microseconds=1))]
 
 
 def _announcements(account: Account, run: Any) -> list[Outgoing]:

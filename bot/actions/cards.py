@@ -29,6 +29,7 @@ from bot.blocks.card import (
     RETRY,
     REVIEW,
     SKIP,
+    VENDOR_AGREED,
     card_blocks,
     card_text,
     contact_form,
@@ -42,9 +43,10 @@ from bot.boundary import FieldErrors, handler, tell
 from bot.queries import CardData, load_card
 from bot.replies import send_to_response_url
 from bot.runtime import Scope
-from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation
 from tamio.errors import Conflict, LockedField, NotFound, PermissionDenied, TamioError, ValidationError
 from tamio.execution import lifecycle
+from tamio.execution.delays import agree_delay
 from tamio.execution.readiness import add_missing_address, with_email_needs
 from tamio.preparation.models import ActionStatus
 
@@ -193,6 +195,14 @@ async def retry_clicked(scope: Scope, body: dict[str, Any]) -> None:
 
 
 @handler
+async def vendor_agreed_clicked(scope: Scope, body: dict[str, Any]) -> None:
+    """"Vendor agreed": the delays this action asked for move now (the card updates through the outbox)."""
+    card = await card_in_account(scope, clicked_action_id(body))
+    await agree_delay(scope.db, account=scope.account, member=scope.member, action_id=card.action.id, today=scope.today, now=scope.now)
+    update_clicked_copy(scope, body, card.action.id)
+
+
+@handler
 async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
     """Open the draft editor at once (the trigger id lives three seconds): reading only, never waiting for a writer."""
     scope.read_only()
@@ -241,7 +251,7 @@ async def option_chosen() -> None:
 async def add_contact_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
     """The card's "Add email address": a small form for the address its email option lacks."""
     card = await card_in_account(scope, clicked_action_id(body))
-    await scope.require(Role.APPROVER, "add contact emails")
+    await scope.require(Operation.MANAGE_DATA, "add contact emails")
     await with_email_needs(scope.db, [card], account=scope.account, settings=scope.settings, now=scope.now)
     need = next((n for n in card.needs.values() if n.missing == "address" and n.counterparty_id), None)
     if need is None:
@@ -258,7 +268,7 @@ async def contact_submitted(scope: Scope, body: dict[str, Any], client: AsyncWeb
     except ValueError:
         action_id = ""
     card = await card_in_account(scope, action_id)
-    await scope.require(Role.APPROVER, "add contact emails")
+    await scope.require(Operation.MANAGE_DATA, "add contact emails")
     try:
         name, address = await add_missing_address(scope.db, account=scope.account, settings=scope.settings, action=card.action,
                                                   email=str(form_values(view).get("email") or ""),
@@ -279,6 +289,7 @@ def register(app: AsyncApp) -> None:
     app.action(APPROVE)(approve_clicked)
     app.action(SKIP)(skip_clicked)
     app.action(RETRY)(retry_clicked)
+    app.action(VENDOR_AGREED)(vendor_agreed_clicked)
     app.action(EDIT_DRAFT)(edit_draft_clicked)
     app.action(REVIEW)(review_clicked)
     app.action(CHOOSE)(option_chosen)

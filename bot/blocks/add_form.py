@@ -2,7 +2,8 @@
 
 Input block ids are the field names (``amount``, ``currency``, ...), so a validation error maps
 straight onto the field it concerns (``ack(response_action="errors", errors={block_id: ...})``).
-The counterparty is an ``external_select``: its options come from the ``counterparty`` options
+A client's kind (strategic or standard) and a vendor's flexibility and criticality are set with
+the amount, as ``/tamio client`` and ``/tamio vendor`` set them. The counterparty is an ``external_select``: its options come from the ``counterparty`` options
 listener, which offers the existing clients and vendors and "New: <what you typed>".
 
 "Confirm in" is a conversation picker with ``response_url_enabled``: Slack starts it on the
@@ -23,6 +24,9 @@ CONFIRM_IN = "confirm_in"
 KINDS = (("client", "Client revenue"), ("expense", "Vendor expense"), ("payroll", "Payroll"), ("tax", "Tax"))
 FREQUENCIES = (("once", "Once"), ("weekly", "Weekly"), ("biweekly", "Every two weeks"), ("semimonthly", "Twice a month (15th and last)"),
                ("monthly", "Monthly"), ("quarterly", "Quarterly"), ("annually", "Yearly"))
+RELATIONSHIPS = (("standard", "Standard"), ("strategic", "Strategic: chase gently"))
+FLEXIBILITIES = (("can-delay", "Can be delayed"), ("negotiable", "Negotiable"), ("cannot-delay", "Cannot be delayed"))
+CRITICAL = "critical"
 CONVENTIONS = (("none", "Keep the date"), ("following", "Next business day"), ("preceding", "Business day before"),
                ("modified_following", "Next business day, same month"))
 
@@ -35,6 +39,10 @@ def _select(block_id: str, label: str, choices: tuple[tuple[str, str], ...], ini
     if chosen is not None:
         element["initial_option"] = chosen
     return {"type": "input", "block_id": block_id, "label": plain(label, 2000), "element": element, "optional": optional}
+
+
+def _hinted(block: dict[str, Any], hint: str) -> dict[str, Any]:
+    return {**block, "hint": plain(hint, 2000)}
 
 
 def _text(block_id: str, label: str, *, placeholder: str, initial: str | None = None, optional: bool = False,
@@ -61,6 +69,32 @@ def _date(block_id: str, label: str, initial: date | None, *, optional: bool = F
     if initial:
         element["initial_date"] = initial.isoformat()
     return {"type": "input", "block_id": block_id, "label": plain(label, 2000), "element": element, "optional": optional}
+
+
+def relationship_field() -> dict[str, Any]:
+    return _hinted(_select("relationship", "Kind of client", RELATIONSHIPS, None, optional=True),
+                   "For a client: a strategic one gets the gentler tone when chased.")
+
+
+def flexibility_field() -> dict[str, Any]:
+    return _hinted(_select("flexibility", "Can its payments move", FLEXIBILITIES, None, optional=True),
+                   "For a vendor: Tamio only offers to delay payments that can move.")
+
+
+def critical_field() -> dict[str, Any]:
+    element = {"type": "checkboxes", "action_id": CRITICAL, "options": [option("The business can't do without this vendor", CRITICAL)]}
+    return {"type": "input", "block_id": CRITICAL, "label": plain("Critical vendor", 2000), "element": element, "optional": True,
+            "hint": plain("Tamio never offers to delay a critical vendor's payments.", 2000)}
+
+
+ALLOW_DUPLICATE = "allow_duplicate"
+
+
+def allow_duplicate_field() -> dict[str, Any]:
+    element = {"type": "checkboxes", "action_id": ALLOW_DUPLICATE,
+               "options": [option("Add it even if the same amount is already there", ALLOW_DUPLICATE)]}
+    return {"type": "input", "block_id": ALLOW_DUPLICATE, "label": plain("Same amount twice", 2000), "element": element,
+            "optional": True, "hint": plain("Tamio asks before adding an amount a client or vendor already has.", 2000)}
 
 
 def confirm_in() -> dict[str, Any]:
@@ -100,6 +134,10 @@ def add_form(*, kind: str | None, base_currency: str, today: date, channel_id: s
                   hint="For one invoice or bill (How often: Once): what a payment for it names. A first date past is already overdue."),
             _date("end_date", "Last date", None, optional=True),
             _select("convention", "If it falls on a weekend", CONVENTIONS, "none"),
+            relationship_field(),
+            flexibility_field(),
+            critical_field(),
+            allow_duplicate_field(),
             confirm_in(),
         ],
     }
@@ -116,6 +154,8 @@ def form_values(view: dict[str, Any]) -> dict[str, str | None]:
                 values[block_id] = selected.get("value")
             elif kind == "datepicker":
                 values[block_id] = element.get("selected_date")
+            elif kind == "checkboxes":
+                values[block_id] = ",".join(o.get("value", "") for o in element.get("selected_options") or []) or None
             else:
                 raw = element.get("value")
                 values[block_id] = raw.strip() if isinstance(raw, str) else None

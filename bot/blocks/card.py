@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from bot.blocks.common import (
@@ -43,6 +44,7 @@ EDIT_DRAFT = "card_edit_draft"
 ADD_CONTACT = "card_add_contact"
 CHOOSE = "card_option"
 RETRY = "card_retry"
+VENDOR_AGREED = "card_vendor_agreed"
 REVIEW = "card_review"
 SEVERITY = {
     "emergency": (":rotating_light:", ":red_circle:", "Emergency"),
@@ -205,6 +207,37 @@ def _choose(card: CardData, currency: str | None) -> Block:
     return section("*Choose what to do:*", block_id=options_block_id(card.action.id, card.action.version), accessory=radio)
 
 
+def requested_delays(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The delays an executed action asked vendors for and nobody has marked agreed (a plan's steps included)."""
+    found: list[dict[str, Any]] = []
+
+    def walk(effects: Any) -> None:
+        if isinstance(effects, dict):
+            found.extend(r for r in effects.get("requested") or [] if isinstance(r, dict))
+            for step in effects.get("steps") or []:
+                walk(step)
+
+    walk(result.get("effects"))
+    return found
+
+
+def _delay_lines(result: dict[str, Any]) -> list[str]:
+    """A requested delay shown as requested (issue 19.6): the forecast keeps the date until the vendor agrees."""
+    lines = []
+    for asked in requested_delays(result)[:5]:
+        try:
+            was, to = date.fromisoformat(str(asked["from"])), date.fromisoformat(str(asked["to"]))
+            amount = money(Decimal(str(asked["amount"])), str(asked["currency"]))
+        except (KeyError, ValueError, ArithmeticError):
+            continue
+        lines.append(f":speech_balloon: Asked the vendor to move {amount} from {day_label(was)} to {day_label(to)}: "
+                     f"the forecast keeps {day_label(was)} (less certain) until they agree. Click *Vendor agreed* when they do.")
+    agreed = result.get("delay_agreed")
+    if isinstance(agreed, dict):
+        lines.append(f":handshake: The vendor agreed; the payment{'s' if agreed.get('moved') != 1 else ''} moved.")
+    return lines
+
+
 def _outcome(card: CardData) -> list[Block]:
     action = card.action
     status = action.status
@@ -227,6 +260,7 @@ def _outcome(card: CardData) -> list[Block]:
             done = slack_moment(action.executed_at) if action.executed_at else ""
             summary = result.get("summary") or result.get("message") or "done"
             lines.append(f":heavy_check_mark: Executed {done}: {escape(cut(str(summary), 1500))}")
+            lines += _delay_lines(result)
         else:
             lines.append(f":x: Carrying it out failed: {escape(cut(action.last_error or 'unknown error', 1000))}")
     elif status == ActionStatus.SKIPPED:
@@ -237,6 +271,9 @@ def _outcome(card: CardData) -> list[Block]:
     elif status == ActionStatus.EXPIRED:
         lines.append(":hourglass: *Expired*: nobody decided before its deadline.")
     blocks = [section("\n".join(lines))]
+    if status == ActionStatus.EXECUTED and requested_delays(result):
+        blocks.append(actions(button("Vendor agreed", VENDOR_AGREED, action.id, style="primary"),
+                              block_id=actions_block_id(action.id, action.version)))
     if status == ActionStatus.FAILED:
         blocks.append(actions(button("Retry", RETRY, action.id, style="primary"), block_id=actions_block_id(action.id, action.version)))
     return blocks

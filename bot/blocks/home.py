@@ -36,6 +36,7 @@ from tamio.detection.models import DetectionAlert
 from tamio.forecast.engine import Forecast
 
 SETTINGS_ACTION = "home_settings"
+TERMS_ACTION = "home_terms"
 QUEUE_SHOWN = 12
 
 
@@ -83,6 +84,7 @@ def home_view(
     is_admin: bool,
     today: date,
     notices: Sequence[str] = (),
+    manages_data: bool = False,
 ) -> dict[str, Any]:
     """The Home tab; ``notices`` (what went wrong, e.g. a channel that lost messages) come first."""
     blocks: list[Block] = [header(f"Tamio · {account.name}")]
@@ -110,6 +112,9 @@ def home_view(
         blocks.append(context(f"{pending_total - min(len(cards), QUEUE_SHOWN)} more: `/tamio actions`"))
     channel = f"<#{account.digest_channel_id}>" if account.digest_channel_id else "no channel yet (`/tamio digest here`)"
     blocks += [divider(), context(f"Alerts and digest: {channel}", f"Safety mode: {safety_mode}", f"Updated {day_label(today)}")]
-    if is_admin:
-        blocks.append(actions(button("Settings", SETTINGS_ACTION, "settings"), block_id="home_settings"))
+    buttons = [button("Settings", SETTINGS_ACTION, "settings")] if is_admin else []
+    if manages_data:  # a client's kind, a vendor's flexibility: what preparation goes by
+        buttons.append(button("Clients and vendors", TERMS_ACTION, "terms"))
+    if buttons:
+        blocks.append(actions(*buttons, block_id="home_settings"))
     return {"type": "home", "callback_id": "tamio_home", "blocks": blocks[:VIEW_MAX_BLOCKS]}

@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.common import context, section
 from bot.boundary import Answer, Reply, handler
-from bot.commands import data, forecast, integrations, parse, queue, settings, tokens
+from bot.commands import data, forecast, integrations, parse, profile, queue, settings, tokens
 from bot.commands.help import help_reply
 from bot.queries import count_pending, open_alerts
 from bot.runtime import Scope
@@ -34,7 +34,6 @@ ROUTES: dict[type, Route] = {
     parse.ShowHelp: _help,
     parse.ShowForecast: forecast.show_forecast,
     parse.ShowAccuracy: forecast.show_accuracy,
-    parse.ShowClient: data.show_client,
     parse.OpenAddForm: data.open_add_form,
     parse.AddObligation: data.add_from_command,
     parse.ListBalances: data.list_balances,
@@ -57,6 +56,11 @@ ROUTES: dict[type, Route] = {
     parse.SetRate: data.set_rate,
     parse.ShowRules: settings.show_rules,
     parse.SetRule: settings.set_rule,
+    parse.ShowClient: profile.show_client,
+    parse.SetClientRelationship: profile.set_client_relationship,
+    parse.SetVendorTerms: profile.set_vendor,
+    parse.ShowDetection: profile.show_detection,
+    parse.SetDetection: profile.set_detection,
 }
 
 
@@ -64,7 +68,7 @@ ROUTES: dict[type, Route] = {
 # cannot write; anything slow or writing runs in ``Scope.later``, in a scope of its own).
 READ_ONLY: frozenset[type] = frozenset({
     parse.ShowHelp, parse.ShowForecast, parse.ShowAccuracy, parse.ShowClient, parse.ListBalances, parse.ShowAlerts,
-    parse.ShowActions, parse.RunPipeline, parse.ShowRules,
+    parse.ShowActions, parse.RunPipeline, parse.ShowRules, parse.ShowDetection,
     parse.OpenAddForm,  # a modal opens before any write could wait for the lock: its trigger id lives 3 s
 })
 
@@ -72,6 +76,7 @@ READ_ONLY: frozenset[type] = frozenset({
 # Subcommands that show the business's figures: a viewer sees them only where the account allows it.
 FIGURES: frozenset[type] = frozenset({
     parse.ShowForecast, parse.ListBalances, parse.ShowAlerts, parse.ShowActions, parse.RunPipeline, parse.ShowConfig,
+    parse.ShowDetection,
 })
 
 

@@ -25,10 +25,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.add_form import add_form
 from bot.blocks.common import code_sections, day_label, escape, money, section
+from bot.blocks.duplicate import duplicate_blocks, pending_value
 from bot.boundary import Reply
 from bot.commands import parse
 from bot.runtime import Scope
-from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation
 from tamio.currency.service import in_base_currency, set_account_rate
 from tamio.data.counterparties import CounterpartyService, find_client, find_counterparty, find_expense
 from tamio.data.models import Client, ExpenseBucket
@@ -39,6 +40,7 @@ from tamio.obligations.add import AddedObligation
 from tamio.obligations.add import add_obligation as add
 from tamio.obligations.adding import AddObligation
 from tamio.obligations.client_summary import client_summary, summary_lines
+from tamio.obligations.duplicates import DuplicateObligation
 from tamio.obligations.matching import find_payer, remaining_of
 from tamio.obligations.models import ObligationSchedule
 from tamio.obligations.payments import PaymentOutcome, record_payment
@@ -49,7 +51,7 @@ KIND_WORDS = {"client": "client", "expense": "expense", "payroll": "payroll", "t
 
 async def add_obligation(scope: Scope, obligation: AddObligation) -> str:
     """Add through the core's one function (``tamio.obligations.add``); returns the confirmation text."""
-    await scope.require(Role.APPROVER, "add what the business is owed or owes")
+    await scope.require(Operation.MANAGE_DATA, "add what the business is owed or owes")
     added = await add(scope.db, account=scope.account, settings=scope.settings, today=scope.today, now=scope.now,
                       actor=scope.member.id if scope.member else "slack", obligation=obligation)
     return confirmation(added, base_currency=scope.account.base_currency, today=scope.today)
@@ -75,13 +77,16 @@ def confirmation(added: AddedObligation, *, base_currency: str, today: date) -> 
 
 
 async def add_from_command(scope: Scope, command: AddObligation, client: AsyncWebClient) -> Reply:
-    text = await add_obligation(scope, command)
+    try:
+        text = await add_obligation(scope, command)
+    except DuplicateObligation as exc:  # the core wrote nothing: ask first
+        return Reply(*duplicate_blocks(exc.message, pending_value(command)))
     return Reply(text, [section(text)])
 
 
 async def open_add_form(scope: Scope, command: parse.OpenAddForm, client: AsyncWebClient) -> None:
     """Open the form at once: the trigger id lives three seconds."""
-    await scope.require(Role.APPROVER, "add what the business is owed or owes")
+    await scope.require(Operation.MANAGE_DATA, "add what the business is owed or owes")
     view = add_form(kind=command.kind, base_currency=scope.account.base_currency, today=scope.today,
                     channel_id=scope.caller.channel_id)
     await scope.commit()  # no transaction across the call to Slack
@@ -105,7 +110,7 @@ async def list_balances(scope: Scope, command: parse.ListBalances, client: Async
 
 
 async def set_cash_balance(scope: Scope, command: parse.SetBalance, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.APPROVER, "set balances")
+    await scope.require(Operation.MANAGE_DATA, "set balances")
     cash = await set_balance(
         scope.db, account=scope.account, name=command.name, amount=command.amount, currency=command.currency,
         on_date=scope.today, now=scope.now, actor=scope.member.id if scope.member else "slack",
@@ -116,7 +121,7 @@ async def set_cash_balance(scope: Scope, command: parse.SetBalance, client: Asyn
 
 
 async def rename_counterparty(scope: Scope, command: parse.RenameCounterparty, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.APPROVER, "rename clients and expenses")
+    await scope.require(Operation.MANAGE_DATA, "rename clients and expenses")
     actor = scope.member.id if scope.member else "slack"
     service = CounterpartyService(scope.db, account=scope.account, settings=scope.settings, today=scope.today, actor=actor, now=scope.now)
     word = "client" if command.kind == "client" else "expense"
@@ -137,7 +142,7 @@ async def rename_counterparty(scope: Scope, command: parse.RenameCounterparty, c
 
 
 async def set_contact(scope: Scope, command: parse.SetContact, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.APPROVER, "set contact emails")
+    await scope.require(Operation.MANAGE_DATA, "set contact emails")
     actor = scope.member.id if scope.member else "slack"
     service = CounterpartyService(scope.db, account=scope.account, settings=scope.settings, today=scope.today, actor=actor, now=scope.now)
     found = await find_counterparty(scope.db, account_id=scope.account.id, name=command.name, kind=command.kind)
@@ -152,7 +157,7 @@ async def set_contact(scope: Scope, command: parse.SetContact, client: AsyncWebC
 
 
 async def record_paid(scope: Scope, command: parse.RecordPaid, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.APPROVER, "record payments")
+    await scope.require(Operation.MANAGE_DATA, "record payments")
     counterparty = await find_payer(scope.db, account_id=scope.account.id, name=command.name)
     return await record_and_say(scope, counterparty, amount=command.amount, currency=command.currency, on=command.on,
                                 invoice=command.invoice)
@@ -193,7 +198,7 @@ def _paid_parts(outcome: PaymentOutcome, currency: str) -> str:
 
 async def set_rate(scope: Scope, command: parse.SetRate, client: AsyncWebClient) -> Reply:
     """``/tamio rate CHF 1.12``: this workspace's own rate, which wins over the ECB's for it alone."""
-    await scope.require(Role.ADMIN, "set this workspace's exchange rates")
+    await scope.require(Operation.CHANGE_SETTINGS, "set this workspace's exchange rates")
     base = scope.account.base_currency
     await set_account_rate(scope.db, account_id=scope.account.id, base_currency=command.currency, quote_currency=base,
                            rate=command.rate, rate_date=scope.today, actor=scope.member.id if scope.member else "slack", source="slack")

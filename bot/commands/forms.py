@@ -35,7 +35,8 @@ USAGES: Final[dict[str, Usage]] = {
     "help": Usage("help", "/tamio help", "this list"),
     "forecast": Usage("forecast [weeks] | forecast accuracy [weeks]", "/tamio forecast 13",
                       "the weekly cash forecast and its chart (1 to 52 weeks); `accuracy`: how right past forecasts were"),
-    "client": Usage('client "Name"', '/tamio client "Acme Corp"', "how a client pays, in words, and what it owes now"),
+    "client": Usage('client "Name" [strategic|standard]', '/tamio client "Acme Corp"',
+                    "how a client pays, in words, and what it owes now; `strategic` clients are chased gently"),
     "add": Usage(
         "add " + ADD_SYNTAX,
         '/tamio add expense "AWS" 1200 USD monthly on 15',
@@ -62,6 +63,10 @@ USAGES: Final[dict[str, Usage]] = {
                    "create an API token for the REST API, shown once; list or revoke tokens (admins)"),
     "rules": Usage("rules [set RULE auto on|off [threshold AMOUNT|none] [currency CUR]]", "/tamio rules set payment_batch auto on threshold 5000",
                    "which actions run without waiting for a person; change one (admins; payroll is locked)"),
+    "vendor": Usage('vendor "Name" [can-delay|negotiable|cannot-delay] [critical|not-critical]', '/tamio vendor "Cloud Host" can-delay',
+                    "how a vendor's payments may move when cash is short (critical vendors are never delayed)"),
+    "detection": Usage("detection [RULE on|off|threshold N|threshold none]", "/tamio detection late_payment threshold 10",
+                       "the detection rules; switch one off or change its threshold (admins)"),
 }
 INTEGRATIONS: Final = ("xero",)
 
@@ -208,8 +213,33 @@ class SetRule:
     changes: tuple[tuple[str, object], ...]  # (field, value) for ``tamio.execution.automation.update_rule``
 
 
+@dataclass(frozen=True)
+class SetClientRelationship:
+    name: str
+    relationship: str  # strategic, standard (tamio.data.profile.RELATIONSHIPS)
+
+
+@dataclass(frozen=True)
+class SetVendorTerms:
+    name: str
+    flexibility: str | None  # can-delay, negotiable, cannot-delay; None: unchanged
+    critical: bool | None  # None: unchanged
+
+
+@dataclass(frozen=True)
+class ShowDetection:
+    pass
+
+
+@dataclass(frozen=True)
+class SetDetection:
+    rule: str
+    changes: tuple[tuple[str, object], ...]  # (field, value) for ``tamio.detection.rule_settings.update_detection_rule``
+
+
 Command = (
     ShowHelp | ShowForecast | ShowAccuracy | ShowClient | OpenAddForm | AddObligation | ListBalances | SetBalance | RecordPaid | ShowAlerts
     | ShowActions | RunPipeline | ShowConfig | SetConfig | DigestHere | SetRole | RenameCounterparty | SetContact
     | ConnectIntegration | SyncIntegration | CreateToken | ListTokens | RevokeToken | SetRate | ShowRules | SetRule
+    | SetClientRelationship | SetVendorTerms | ShowDetection | SetDetection
 )

@@ -22,7 +22,7 @@ from bot.blocks.common import Block, context, escape, section
 from bot.boundary import Reply, tell
 from bot.commands import parse
 from bot.runtime import Scope
-from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation
 from tamio.errors import NotFound, ValidationError
 from tamio.integrations.connections import ACTIVE, NEEDS_RECONNECT, display_name, get_connection
 from tamio.integrations.crypto import TokenCipher
@@ -35,7 +35,7 @@ GROUPS = (("Contacts", ("clients", "suppliers")), ("Invoices and bills", ("invoi
 
 async def connect_integration(scope: Scope, command: parse.ConnectIntegration, client: AsyncWebClient) -> Reply:
     name = display_name(command.integration)
-    await scope.require(Role.ADMIN, f"connect {name}; ask an admin to run `/tamio connect {command.integration}`")
+    await scope.require(Operation.CONNECT_INTEGRATIONS, f"connect {name}; ask an admin to run `/tamio connect {command.integration}`")
     url = connect_url(scope.settings, account_id=scope.account.id, now=scope.now)
     connection = await get_connection(scope.db, account_id=scope.account.id, integration_type=command.integration)
     state = ""
@@ -57,7 +57,7 @@ async def connect_integration(scope: Scope, command: parse.ConnectIntegration, c
 
 async def sync_integration(scope: Scope, command: parse.SyncIntegration, client: AsyncWebClient) -> Reply:
     name = display_name(command.integration)
-    await scope.require(Role.APPROVER, f"sync with {name}")
+    await scope.require(Operation.RUN_CHECKS, f"sync with {name}")
     connection = await get_connection(scope.db, account_id=scope.account.id, integration_type=command.integration)
     if connection is None or connection.status not in (ACTIVE, NEEDS_RECONNECT):
         raise NotFound(f"{name} is not connected yet.",

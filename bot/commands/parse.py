@@ -32,16 +32,20 @@ from bot.commands.forms import (
     RevokeToken,
     RunPipeline,
     SetBalance,
+    SetClientRelationship,
     SetConfig,
     SetContact,
+    SetDetection,
     SetRate,
     SetRole,
     SetRule,
+    SetVendorTerms,
     ShowAccuracy,
     ShowActions,
     ShowAlerts,
     ShowClient,
     ShowConfig,
+    ShowDetection,
     ShowForecast,
     ShowHelp,
     ShowRules,
@@ -57,6 +61,7 @@ from bot.commands.parse_more import (
     read_sync,
     read_token,
 )
+from bot.commands.parse_profile import read_client, read_detection, read_vendor
 from tamio.accounts.models import Role, SafetyMode
 from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
@@ -122,7 +127,6 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
     readers: dict[str, Callable[[], Command]] = {
         "help": lambda: ShowHelp(),
         "forecast": lambda: _forecast(rest),
-        "client": lambda: _client(rest),
         "add": lambda: _add(rest, today, base_currency),
         "balance": lambda: _balance(rest, base_currency),
         "balances": lambda: _balance(rest, base_currency),
@@ -141,6 +145,9 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
         "token": lambda: read_token(rest),
         "tokens": lambda: read_token(rest),
         "rules": lambda: read_rules(rest),
+        "client": lambda: read_client(rest),
+        "vendor": lambda: read_vendor(rest),
+        "detection": lambda: read_detection(rest),
     }
     reader = readers.get(name)
     if reader is None:
@@ -168,14 +175,6 @@ def _forecast(rest: list[str]) -> ShowForecast | ShowAccuracy:
     if len(rest) > 1 or not rest[0].isdigit() or not 1 <= int(rest[0]) <= 52:
         raise _fail("forecast", f"`{' '.join(rest)[:40]}` is not a number of weeks.", hint="Use a whole number from 1 to 52.")
     return ShowForecast(int(rest[0]))
-
-
-def _client(rest: list[str]) -> ShowClient:
-    # Nothing follows the name, so `client Bluebird Studio` needs no quotes: the words are the name.
-    name = " ".join(word.strip() for word in rest if word.strip())
-    if not name:
-        raise _fail("client", "I need a client's name.")
-    return ShowClient(name)
 
 
 def _add(rest: list[str], today: date, base_currency: str) -> OpenAddForm | AddObligation:
@@ -357,6 +356,10 @@ __all__ = [
     "SetRate",
     "ShowRules",
     "SetRule",
+    "SetClientRelationship",
+    "SetVendorTerms",
+    "ShowDetection",
+    "SetDetection",
     "Command",
     "parse",
     "tokenize",

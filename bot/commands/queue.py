@@ -17,7 +17,7 @@ from bot.boundary import Reply, tell
 from bot.commands import parse
 from bot.queries import count_pending, load_cards, open_alerts, pending_action_ids
 from bot.runtime import Scope
-from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation
 from tamio.execution.readiness import with_email_needs
 
 
@@ -54,7 +54,7 @@ async def show_actions(scope: Scope, command: parse.ShowActions, client: AsyncWe
 
 
 async def run_now(scope: Scope, command: parse.RunPipeline, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.APPROVER, "run the checks")
+    await scope.require(Operation.RUN_CHECKS, "run the checks")
 
     async def work(later: Scope) -> None:
         from tamio.pipeline import run_detection_preparation_cycle

@@ -9,24 +9,21 @@ from __future__ import annotations
 from decimal import Decimal
 
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.blocks.common import escape, fields, header, money, section
 from bot.boundary import Reply
 from bot.channels import ChannelAccess, conversation_kind_from_name, make_postable
 from bot.commands import parse
 from bot.runtime import Scope
-from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation
 from tamio.accounts.service import (
     ensure_member,
     get_member,
     get_user_configuration,
     set_role,
-    validate_locale,
-    validate_timezone,
 )
-from tamio.audit.service import AuditService
-from tamio.data.models import CashAccount, Client, ExpenseBucket
+from tamio.data.settings import change_settings
 from tamio.errors import ValidationError
 from tamio.execution import automation
 from tamio.outbox.service import enqueue
@@ -76,36 +73,15 @@ async def show_config(scope: Scope, command: parse.ShowConfig, client: AsyncWebC
     return Reply(f"Settings of {escape(account.name)}", blocks)
 
 
-async def _base_currency_is_free(scope: Scope) -> bool:
-    for model in (CashAccount, Client, ExpenseBucket):
-        count = (await scope.db.execute(select(func.count()).select_from(model).where(model.user_id == scope.account.id))).scalar_one()
-        if count:
-            return False
-    return True
-
-
 async def set_config(scope: Scope, command: parse.SetConfig, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.ADMIN, "change settings")
-    account, key, value = scope.account, command.key, command.value
-    if key == "base_currency" and value != account.base_currency and not await _base_currency_is_free(scope):
-        raise ValidationError(
-            "The base currency can only change before anything is recorded: every amount is already converted to it.",
-        )
-    if key == "timezone":
-        value = validate_timezone(str(value))
-    if key == "locale":
-        value = validate_locale(str(value))
-    owner: object = account if key in ACCOUNT_KEYS else await get_user_configuration(scope.db, account_id=account.id)
-    old = getattr(owner, key)
-    if old == value:
-        text = f":white_check_mark: {LABELS[key]} is already {_shown(key, value, account.base_currency)}; nothing changed."
+    await scope.require(Operation.CHANGE_SETTINGS, "change settings")
+    account, key = scope.account, command.key
+    changed = await change_settings(scope.db, account=account, member=scope.member, changes={key: command.value}, now=scope.now)
+    if key not in changed:
+        text = f":white_check_mark: {LABELS[key]} is already {_shown(key, command.value, account.base_currency)}; nothing changed."
         return Reply(text, [section(text)])
-    setattr(owner, key, value)
-    audit = AuditService(scope.db, account.id, actor=scope.member.id if scope.member else "slack")
-    entity = "account" if key in ACCOUNT_KEYS else "user_configuration"
-    await audit.log_update(entity, account.id, {key: (old, value)})
-    await scope.db.flush()
     scope.changed_workspace()
+    old, value = changed[key]
     text = f":white_check_mark: {LABELS[key]} is now {_shown(key, value, account.base_currency)} (was {_shown(key, old, account.base_currency)})."
     return Reply(text, [section(text)])
 
@@ -121,19 +97,16 @@ async def digest_here(scope: Scope, command: parse.DigestHere, client: AsyncWebC
     kind = conversation_kind_from_name(channel, scope.caller.channel_name)
     if kind is not None:
         return Reply(ChannelAccess(channel, kind).explain(DIGEST_DOING))
-    await scope.require(Role.ADMIN, "choose the digest channel")
+    await scope.require(Operation.CHANGE_SETTINGS, "choose the digest channel")
     await scope.commit()  # no transaction across the call to Slack
     access = await make_postable(client, channel, channel_name=scope.caller.channel_name)
     if not access.postable:
         return Reply(access.explain(DIGEST_DOING))
     await scope.fresh()
     account = scope.account
-    old = account.digest_channel_id
-    account.digest_channel_id = channel
+    await change_settings(scope.db, account=account, member=scope.member, changes={"digest_channel_id": channel}, now=scope.now,
+                          doing="choose the digest channel")
     scope.changed_workspace()
-    await AuditService(scope.db, account.id, actor=scope.member.id if scope.member else "slack").log_update(
-        "account", account.id, {"digest_channel_id": (old, channel)}
-    )
     waiting = (
         await scope.db.execute(
             select(PreparedAction.id).where(
@@ -151,7 +124,7 @@ async def digest_here(scope: Scope, command: parse.DigestHere, client: AsyncWebC
 
 
 async def set_member_role(scope: Scope, command: parse.SetRole, client: AsyncWebClient) -> Reply:
-    await scope.require(Role.ADMIN, "change roles")
+    await scope.require(Operation.CHANGE_ROLES, "change roles")
     assert scope.member is not None
     target = await get_member(scope.db, account_id=scope.account.id, slack_user_id=command.slack_user_id)
     if target is None:

@@ -17,7 +17,8 @@ from bot.blocks.common import Block, context, day_label, escape, section
 from bot.boundary import Reply
 from bot.commands import parse
 from bot.runtime import Scope
-from tamio.accounts.models import ApiToken, Member, Role
+from tamio.accounts.models import ApiToken, Member
+from tamio.accounts.permissions import Operation
 from tamio.accounts.tokens import create_token, list_tokens, revoke_token
 from tamio.errors import NotFound
 
@@ -25,7 +26,7 @@ SHOWN_IN_LIST = 20
 
 
 async def _admin(scope: Scope, doing: str) -> Member:
-    await scope.require(Role.ADMIN, doing)
+    await scope.require(Operation.MANAGE_TOKENS, doing)
     assert scope.member is not None
     return scope.member
 

@@ -14,14 +14,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.add_form import CALLBACK_ID, CONFIRM_IN, form_values
+from bot.blocks.add_form import ALLOW_DUPLICATE, CALLBACK_ID, CONFIRM_IN, form_values
 from bot.blocks.common import cut, option, section
 from bot.boundary import FieldErrors, Options, handler, tell
 from bot.commands.data import add_obligation
 from bot.runtime import Scope
 from tamio.data.counterparties import get_client, get_expense, list_counterparty_names
+from tamio.data.profile import RELATIONSHIP_WORD, describe_vendor, set_relationship, set_vendor_terms
 from tamio.errors import Conflict, LockedField, NotFound, ValidationError
 from tamio.obligations.adding import AddObligation
+from tamio.obligations.duplicates import DuplicateObligation
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 from tamio.obligations.schemas import RecurrenceSpec
 
@@ -67,11 +69,28 @@ def _read(values: dict[str, str | None], name: str, today: date) -> tuple[AddObl
             "kind": values.get("kind") or "client", "name": name, "amount": values.get("amount") or "",
             "currency": values.get("currency") or "", "recurrence": spec, "invoice": values.get("invoice"),
             "contact_email": values.get("contact_email"),
+            "allow_duplicate": values.get(ALLOW_DUPLICATE) == ALLOW_DUPLICATE,
         }, today=today)
     except ValidationError as exc:
         for field, message in exc.field_errors.items():
             errors.setdefault(FIELD_FOR.get(field, field if field in FORM_FIELDS else "counterparty"), message[:150])
     return (obligation if not errors else None), errors
+
+
+def _read_terms(values: dict[str, str | None]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The client's kind, or the vendor's flexibility and criticality, chosen in the form (each only for its own kind)."""
+    errors: dict[str, str] = {}
+    client = (values.get("kind") or "client") == "client"
+    terms: dict[str, Any] = {
+        "relationship": values.get("relationship") if client else None,
+        "flexibility": values.get("flexibility") if not client else None,
+        "critical": (values.get("critical") == "critical") if not client and values.get("critical") else None,
+    }
+    if not client and values.get("relationship"):
+        errors["relationship"] = "This is for clients; for a vendor, say whether its payments can move."
+    if client and (values.get("flexibility") or values.get("critical")):
+        errors["flexibility" if values.get("flexibility") else "critical"] = "This is for vendors; for a client, choose its kind."
+    return terms, errors
 
 
 @handler
@@ -96,11 +115,14 @@ async def submit_add_form(scope: Scope, body: dict[str, Any], client: AsyncWebCl
     else:
         errors["counterparty"] = "Choose who it is, or type a new name."
     obligation, problems = _read(values, name, scope.today)
-    errors = {**problems, **errors}
+    terms, wrong_terms = _read_terms(values)
+    errors = {**problems, **wrong_terms, **errors}
     if errors or obligation is None:
         return FieldErrors(errors)
     try:
         text = await add_obligation(scope, obligation)
+    except DuplicateObligation as exc:  # the core wrote nothing: ask on the form
+        return FieldErrors({ALLOW_DUPLICATE: f"{exc.message} Tick this to add it anyway."})
     except LockedField as exc:  # raised, not returned: the boundary rolls back whatever was written
         raise ValidationError(exc.message, field_errors={"contact_email": exc.message[:150]}) from exc
     except ValidationError as exc:
@@ -108,9 +130,23 @@ async def submit_add_form(scope: Scope, body: dict[str, Any], client: AsyncWebCl
         raise ValidationError(exc.message, field_errors=mapped or {"counterparty": exc.message[:150]}) from exc
     except Conflict as exc:
         raise ValidationError(exc.message, field_errors={"invoice": exc.message[:150]}) from exc
+    text += await _terms(scope, terms, name)
     caller = replace(scope.caller, channel_id=picked_channel(body), response_url=submission_response_url(body))
     scope.after_commit(lambda: tell(caller, client, text, blocks=[section(text)]))
     return None
+
+
+async def _terms(scope: Scope, terms: dict[str, Any], name: str) -> str:
+    """The client's kind or the vendor's terms chosen in the form, through the same core functions as ``/tamio client|vendor``."""
+    if terms["relationship"]:
+        found, _ = await set_relationship(scope.db, account=scope.account, member=scope.member, name=name, relationship=terms["relationship"],
+                                          settings=scope.settings, today=scope.today, now=scope.now)
+        return f" A {RELATIONSHIP_WORD[found.relationship_type]} client." if found.relationship_type else ""
+    if terms["flexibility"] or terms["critical"] is not None:
+        bucket = await set_vendor_terms(scope.db, account=scope.account, member=scope.member, name=name, flexibility=terms["flexibility"],
+                                        critical=terms["critical"], settings=scope.settings, today=scope.today, now=scope.now)
+        return f" Its payments: {describe_vendor(bucket)}."
+    return ""
 
 
 def submission_response_url(body: dict[str, Any]) -> str | None:

@@ -17,7 +17,8 @@ from bot.boundary import FieldErrors, handler
 from bot.commands import parse
 from bot.commands.settings import LABELS, set_config
 from bot.runtime import Scope
-from tamio.accounts.models import Role, SafetyMode
+from tamio.accounts.models import SafetyMode
+from tamio.accounts.permissions import Operation
 from tamio.accounts.service import get_user_configuration
 from tamio.errors import TamioError
 
@@ -53,7 +54,7 @@ async def current_values(scope: Scope) -> dict[str, object]:
 @handler
 async def open_settings(scope: Scope, client: AsyncWebClient) -> None:
     scope.read_only()  # reads only, so the modal opens without waiting for a writer (a trigger id lives 3 s)
-    await scope.require(Role.ADMIN, "change settings")
+    await scope.require(Operation.CHANGE_SETTINGS, "change settings")
     view = settings_form(await current_values(scope))
     await scope.commit()  # no transaction across the call to Slack
     await client.views_open(trigger_id=scope.caller.trigger_id, view=view)
@@ -61,7 +62,7 @@ async def open_settings(scope: Scope, client: AsyncWebClient) -> None:
 
 @handler
 async def save_settings(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> FieldErrors | None:
-    await scope.require(Role.ADMIN, "change settings")
+    await scope.require(Operation.CHANGE_SETTINGS, "change settings")
     state = ((body.get("view") or {}).get("state") or {}).get("values") or {}
     current = {key: _value_text(value) for key, value in (await current_values(scope)).items()}
     commands: list[parse.SetConfig] = []

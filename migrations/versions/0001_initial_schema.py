@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 20:53:03.025411
+Create Date: 2026-12-06 21:55:08.910090
 """
 
 from collections.abc import Sequence
@@ -715,6 +715,8 @@ def upgrade() -> None:
     sa.Column('invoice_number', sa.String(length=64), nullable=True),
     sa.Column('source', sa.String(length=20), nullable=False),
     sa.Column('delayed_from', sa.Date(), nullable=True),
+    sa.Column('delay_requested_to', sa.Date(), nullable=True),
+    sa.Column('delay_requested_by', sa.String(length=40), nullable=True),
     sa.Column('queued_at', tamio.db.UTCDateTime(), nullable=True),
     sa.Column('paid_at', sa.Date(), nullable=True),
     sa.Column('created_at', tamio.db.UTCDateTime(), nullable=False),
@@ -730,7 +732,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('obligation_id', 'rule_date', name='uq_obligation_schedules_rule_date')
     )
     with op.batch_alter_table('obligation_schedules', schema=None) as batch_op:
-        batch_op.create_index('ix_obligation_schedules_forecast', ['user_id', 'due_date', 'direction', 'status', 'amount_type', 'origin', 'client_id', 'base_currency_amount', 'paid_base_amount'], unique=False)
+        batch_op.create_index(batch_op.f('ix_obligation_schedules_delay_requested_by'), ['delay_requested_by'], unique=False)
+        batch_op.create_index('ix_obligation_schedules_forecast', ['user_id', 'due_date', 'direction', 'status', 'amount_type', 'origin', 'delay_requested_to', 'client_id', 'base_currency_amount', 'paid_base_amount'], unique=False)
         batch_op.create_index(batch_op.f('ix_obligation_schedules_obligation_id'), ['obligation_id'], unique=False)
 
     op.create_table('cash_events',
@@ -814,6 +817,7 @@ def downgrade() -> None:
     with op.batch_alter_table('obligation_schedules', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_obligation_schedules_obligation_id'))
         batch_op.drop_index('ix_obligation_schedules_forecast')
+        batch_op.drop_index(batch_op.f('ix_obligation_schedules_delay_requested_by'))
 
     op.drop_table('obligation_schedules')
     with op.batch_alter_table('linked_actions', schema=None) as batch_op:

@@ -154,7 +154,8 @@ THRESHOLD_OF: Mapping[DetectionType, str] = MappingProxyType(
     }
 )
 
-_INT_FIELDS = frozenset(f.name for f in fields(EffectiveConfig) if f.type in ("int", int))
+WHOLE_NUMBER_SETTINGS = frozenset(f.name for f in fields(EffectiveConfig) if f.type in ("int", int))
+_INT_FIELDS = WHOLE_NUMBER_SETTINGS
 
 
 def with_override(config: EffectiveConfig, detection_type: DetectionType, threshold: Decimal | None) -> EffectiveConfig:

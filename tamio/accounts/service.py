@@ -17,11 +17,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, Member, Role, UserConfiguration
+from tamio.accounts.permissions import Operation, allows, check
 from tamio.audit.service import AuditService
-from tamio.errors import NotFound, PermissionDenied, ValidationError
+from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency
-
-ROLE_RANK = {Role.VIEWER: 0, Role.APPROVER: 1, Role.ADMIN: 2}
 
 
 def validate_timezone(name: str) -> str:
@@ -178,7 +177,7 @@ async def count_admins(db: AsyncSession, *, account_id: str) -> int:
 
 
 async def set_role(db: AsyncSession, *, account_id: str, actor: Member, target: Member, role: Role) -> Member:
-    require_role(actor, Role.ADMIN, "change roles")
+    check(actor.role, Operation.CHANGE_ROLES, doing="change roles")
     if target.user_id != account_id:
         raise NotFound("That member is not in this account.")
     if target.role == Role.ADMIN and role != Role.ADMIN and await count_admins(db, account_id=account_id) <= 1:
@@ -190,17 +189,13 @@ async def set_role(db: AsyncSession, *, account_id: str, actor: Member, target: 
     return target
 
 
-def has_role(member: Member | None, role: Role) -> bool:
-    return member is not None and ROLE_RANK[member.role] >= ROLE_RANK[role]
+def has_permission(member: Member | None, operation: Operation) -> bool:
+    return member is not None and allows(member.role, operation)
 
 
-def require_role(member: Member | None, role: Role, doing: str) -> None:
-    if not has_role(member, role):
-        who = "admins" if role == Role.ADMIN else "approvers and admins"
-        raise PermissionDenied(
-            f"Only {who} can {doing}.",
-            hint=f"An admin can give you the role with `/tamio role @you {role.value}`.",
-        )
+def require_permission(member: Member | None, operation: Operation, doing: str) -> None:
+    """``PermissionDenied`` unless the member's role may do ``operation`` (tamio.accounts.permissions)."""
+    check(member.role if member is not None else None, operation, doing=doing)
 
 
 async def get_user_configuration(db: AsyncSession, *, account_id: str) -> UserConfiguration:

@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, ApiToken, Member, Role
-from tamio.accounts.service import get_member_by_id, has_role, require_role
+from tamio.accounts.permissions import Operation
+from tamio.accounts.service import get_member_by_id, has_permission, require_permission
 from tamio.audit.service import AuditService
 from tamio.errors import NotFound, ValidationError
 
@@ -67,7 +68,7 @@ async def create_token(
     if actor is not None:
         if actor.user_id != account.id:
             raise NotFound("That member is not in this account.")
-        require_role(actor, Role.ADMIN, "create API tokens")
+        require_permission(actor, Operation.MANAGE_TOKENS, "create API tokens")
     name = name.strip()
     if len(name) > 200:
         raise ValidationError("A token name has at most 200 characters.", field_errors={"name": "at most 200 characters"})
@@ -128,8 +129,8 @@ async def revoke_token(
     if actor is not None:
         if actor.user_id != account.id:
             raise NotFound("That member is not in this account.")
-        if actor.id != token.member_id and not has_role(actor, Role.ADMIN):
-            require_role(actor, Role.ADMIN, "revoke other members' API tokens")
+        if actor.id != token.member_id and not has_permission(actor, Operation.MANAGE_TOKENS):
+            require_permission(actor, Operation.MANAGE_TOKENS, "revoke other members' API tokens")
     if token.revoked_at is None:
         token.revoked_at = now
         await db.flush()

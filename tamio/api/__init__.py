@@ -34,9 +34,18 @@ OPENAPI_KEY = web.AppKey("tamio_openapi", str)
 
 def all_routes() -> list[Route]:
     """Every API route, in the order the OpenAPI document lists them."""
-    from tamio.api.routes import automation, config, counterparties, money, obligations, pipeline
+    from tamio.api.routes import (
+        automation,
+        config,
+        counterparties,
+        delays,
+        detection,
+        money,
+        obligations,
+        pipeline,
+    )
 
-    modules = (pipeline, automation, config, counterparties, obligations, money)
+    modules = (pipeline, delays, automation, detection, config, counterparties, obligations, money)
     return [route for module in modules for route in module.router.routes]
 
 

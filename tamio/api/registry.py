@@ -37,14 +37,14 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account, Member, Role
-from tamio.accounts.service import ROLE_RANK
+from tamio.accounts.permissions import Operation, check, required_role
 from tamio.accounts.tokens import VerifiedToken, verify_token
 from tamio.api.problems import from_validation_error, unauthorized
 from tamio.api.types import is_id
 from tamio.config import Settings
 from tamio.currency.feed import RateFeed
 from tamio.db import utcnow
-from tamio.errors import MissingExchangeRate, NotFound, PermissionDenied, ValidationError
+from tamio.errors import MissingExchangeRate, NotFound, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[["Call"], Awaitable[BaseModel | None]]
@@ -120,7 +120,7 @@ class Route:
     handler: Handler
     summary: str
     tag: str
-    role: Role = Role.VIEWER
+    permission: Operation = Operation.VIEW
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None  # None: 204 No Content
@@ -139,6 +139,11 @@ class Route:
         return _PATH_PARAM.findall(self.path)
 
     @property
+    def role(self) -> Role:
+        """The least role that may call it (tamio.accounts.permissions)."""
+        return required_role(self.permission)
+
+    @property
     def doing(self) -> str:
         return self.summary[:1].lower() + self.summary[1:]
 
@@ -154,7 +159,7 @@ class Router:
         path: str,
         *,
         summary: str,
-        role: Role = Role.VIEWER,
+        permission: Operation = Operation.VIEW,
         body: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
@@ -167,7 +172,7 @@ class Router:
         def register(handler: Handler) -> Handler:
             self.routes.append(
                 Route(
-                    method=method.upper(), path=path, handler=handler, summary=summary, tag=self.tag, role=role,
+                    method=method.upper(), path=path, handler=handler, summary=summary, tag=self.tag, permission=permission,
                     body=body, query=query, response=response, status=status, errors=errors, prefetch=prefetch,
                     description=description or (handler.__doc__ or "").strip(), upload=upload,
                 )
@@ -186,14 +191,7 @@ def _bearer(request: web.Request) -> str | None:
 
 
 def _require_role(verified: VerifiedToken, route: Route) -> None:
-    if ROLE_RANK[verified.role] >= ROLE_RANK[route.role]:
-        return
-    who = "admins" if route.role == Role.ADMIN else "approvers and admins"
-    article = "an" if verified.role.value[0] in "aeiou" else "a"
-    raise PermissionDenied(
-        f"Only {who} can {route.doing}; this token acts as {article} {verified.role.value}.",
-        hint=f"An admin can give the member the role with `/tamio role @member {route.role.value}`.",
-    )
+    check(verified.role, route.permission, doing=route.doing, token=True)
 
 
 def _query_values(request: web.Request) -> dict[str, str]:

@@ -61,6 +61,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pipeline": ("pipeline", "run detection and preparation"),
     "jobs": ("jobs", "run a scheduled job by hand"),
     "actions": ("actions", "prepared actions: list, show, approve, skip, retry"),
+    "detection": ("detection", "detection rules: list them, switch one off or change its threshold (admins)"),
     "history": ("history", "a client's or vendor's chases, delays and payments: who decided, when, what was sent"),
     "outbox": ("outbox", "messages queued for Slack and email; retry dead ones"),
     "member": ("members", "people in the account and their roles (viewer, approver, admin)"),

@@ -1,4 +1,4 @@
-"""``tamio actions list|show|approve|skip|draft|retry|resume|rules``: prepared actions from the command line.
+"""``tamio actions list|show|approve|skip|draft|retry|resume|agreed|rules``: prepared actions from the command line.
 
 Decisions need a member (``--as`` a Slack user id, member id or display name) because who
 decided is part of the record; the same policy applies as in Slack (approvers decide, payroll
@@ -27,6 +27,7 @@ from tamio.audit.service import to_jsonable
 from tamio.cli.context import CliContext
 from tamio.errors import NotFound, ValidationError
 from tamio.execution import automation, lifecycle, queries, readiness, views
+from tamio.execution.delays import agree_delay
 from tamio.execution.drafts import edit_draft
 from tamio.execution.lifecycle import Decision
 from tamio.execution.service import ExecutionOutcome, execute_action, resume_pending_executions
@@ -80,6 +81,11 @@ def register(sub: Any) -> None:
 
     resume = act.add_parser("resume", help="carry out approved actions and due retries now")
     resume.set_defaults(handler=_resume)
+
+    agreed = act.add_parser("agreed", help="the vendor agreed to the delay this action asked for: move the payments now")
+    agreed.add_argument("action_id")
+    _who(agreed)
+    agreed.set_defaults(handler=_agreed)
 
     rules = act.add_parser("rules", help="automation rules: list them, or set one (admins)")
     rules.add_argument("rule_action", nargs="?", choices=["list", "set"], default="list")
@@ -288,6 +294,16 @@ async def _resume(args: argparse.Namespace, ctx: CliContext) -> int:
     if not outcomes:
         print("Nothing is waiting to be carried out.")
     return 1 if any(o.status == ActionStatus.FAILED.value for o in outcomes) else 0
+
+
+async def _agreed(args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.transaction() as session:
+        account = await ctx.account(session)
+        member = await _member(session, account, args.member)
+        moved = await agree_delay(session, account=account, member=member, action_id=args.action_id, today=ctx.today(account), now=ctx.now)
+    for move in moved:
+        print(f"Moved {format_money(Decimal(str(move['amount'])), str(move['currency']))} from {move['from']} to {move['to']}.")
+    return 0
 
 
 async def _rules(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -25,21 +25,28 @@ def register(sub: Any) -> None:
                             epilog="Example: tamio add 'client \"Acme Corp\" invoice 5000 due 2026-11-20 ref INV-1042'")
     parser.add_argument("words", nargs="+", metavar="WORD", help="the obligation, as in Slack's /tamio add")
     parser.add_argument("--email", default=None, help="where follow-up emails to this client or vendor go")
+    parser.add_argument("--allow-duplicate", action="store_true",
+                        help="add it even when the same amount and frequency is already there")
     parser.set_defaults(handler=_add)
 
 
 async def _add(args: argparse.Namespace, ctx: CliContext) -> int:
     from tamio.obligations.add import add_obligation  # start-up cost
+    from tamio.obligations.duplicates import DuplicateObligation
 
     words = split_words(args.words[0]) if len(args.words) == 1 else list(args.words)
     async with ctx.transaction() as session:
         account = await ctx.account(session)
         today = ctx.today(account)
         obligation = parse_add(words, today=today, base_currency=account.base_currency)
-        if args.email is not None:
-            obligation = obligation.model_copy(update={"contact_email": args.email}).checked(today)
-        added = await add_obligation(session, account=account, settings=ctx.settings, today=today, now=ctx.now, actor="cli",
-                                     obligation=obligation)
+        if args.email is not None or args.allow_duplicate:
+            update = {"contact_email": args.email or obligation.contact_email, "allow_duplicate": args.allow_duplicate}
+            obligation = obligation.model_copy(update=update).checked(today)
+        try:
+            added = await add_obligation(session, account=account, settings=ctx.settings, today=today, now=ctx.now, actor="cli",
+                                         obligation=obligation)
+        except DuplicateObligation as exc:  # the core wrote nothing
+            raise DuplicateObligation(exc.existing, hint="Run it again with --allow-duplicate if it is a second, separate amount.") from None
         in_base = in_base_currency(added.converted_from, account.base_currency, today=today)
     kind = {"client": "client", "expense": "expense", "payroll": "payroll", "tax": "tax payment"}[obligation.kind]
     invoice = f"invoice {obligation.invoice} for " if obligation.invoice else ""

@@ -155,14 +155,15 @@ def _walk(kind: str, params: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[s
             yield from _walk(str(step.get("kind") or ""), step)
 
 
-def _moves(effects: Any) -> Iterator[Mapping[str, Any]]:
-    """Every payment a carried-out option moved (its ``moved`` effects, a plan's steps included)."""
+def _moves(effects: Any, key: str = "moved") -> Iterator[Mapping[str, Any]]:
+    """Every payment a carried-out option moved (its ``moved`` effects, a plan's steps included), or
+    with ``key="requested"`` every delay it asked a vendor for that is not agreed yet."""
     if isinstance(effects, Mapping):
-        for move in effects.get("moved") or []:
+        for move in effects.get(key) or []:
             if isinstance(move, Mapping):
                 yield move
         for step in effects.get("steps") or []:
-            yield from _moves(step)
+            yield from _moves(step, key)
 
 
 async def _deciders(db: AsyncSession, actions: Sequence[PreparedAction]) -> dict[str, str]:
@@ -257,14 +258,18 @@ async def _action_entries(
             sent = _sent_to(emails.get(action.id, []), names[cid][1])
             found.append((cid, HistoryEntry("chase", on, at, option.title, option.amount, option.currency, who, action.id, sent,
                                             {"schedule_id": (option.params or {}).get("schedule_id")})))
-        for move in _moves((action.execution_result or {}).get("effects")):
+        effects = (action.execution_result or {}).get("effects")
+        for move, asked in [*((m, False) for m in _moves(effects)), *((m, True) for m in _moves(effects, "requested"))]:
             vendor_id = move.get("vendor_id")
             if not isinstance(vendor_id, str) or vendor_id not in names:
                 continue
             amount = Decimal(str(move["amount"])) if move.get("amount") is not None else None
             sent = _sent_to(emails.get(action.id, []), names[vendor_id][1])
             moved = f"from {move.get('from')} to {move.get('to')}"
-            title = f"Delayed {format_money(amount, str(move.get('currency')))} {moved}" if amount is not None else f"Delayed {moved}"
+            verb = "Asked to delay" if asked else "Delayed"
+            title = f"{verb} {format_money(amount, str(move.get('currency')))} {moved}" if amount is not None else f"{verb} {moved}"
+            if asked:
+                title += " (not agreed yet)"
             found.append((vendor_id, HistoryEntry(
                 "delay", on, at, title, amount, move.get("currency"), who, action.id, sent,
                 {"schedule_id": move.get("schedule_id"), "from": move.get("from"), "to": move.get("to")},

@@ -26,9 +26,8 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation, a_role, allows
 from tamio.errors import PermissionDenied
-
-ROLE_RANK: Mapping[Role, int] = MappingProxyType({Role.VIEWER: 0, Role.APPROVER: 1, Role.ADMIN: 2})
 
 PAYROLL_ACTION_TYPES = frozenset({"payroll_contingency", "payroll_confirmation"})
 PAYROLL_RULE = "payroll"
@@ -94,10 +93,6 @@ def needs_admin(action_type: str, *, requires_admin: bool = False) -> bool:
     return requires_admin or is_payroll(action_type)
 
 
-def has_role(role: Role | None, wanted: Role) -> bool:
-    return role is not None and ROLE_RANK[role] >= ROLE_RANK[wanted]
-
-
 def check_can_decide(
     role: Role | None, *, action_type: str, requires_admin: bool = False, doing: str = "approve", admin_approved: bool = False
 ) -> None:
@@ -107,14 +102,14 @@ def check_can_decide(
     approver may give the second; a team with one admin would otherwise be stuck.
     """
     if needs_admin(action_type, requires_admin=requires_admin) and not (admin_approved and doing == "approve"):
-        if not has_role(role, Role.ADMIN):
+        if not allows(role, Operation.DECIDE_PAYROLL):
             what = PAYROLL_NEEDS_ADMIN if is_payroll(action_type) else "This action needs an admin's approval."
             raise PermissionDenied(
                 f"{what} You can't {doing} it as {_a(role)}.",
                 hint="Ask an admin of this account to decide on it.",
             )
         return
-    if not has_role(role, Role.APPROVER):
+    if not allows(role, Operation.APPROVE):
         raise PermissionDenied(
             f"Only approvers and admins can {doing} actions; you are {_a(role)}.",
             hint="An admin can give you the role with `/tamio role @you approver`.",
@@ -122,7 +117,7 @@ def check_can_decide(
 
 
 def check_can_change_rules(role: Role | None) -> None:
-    if not has_role(role, Role.ADMIN):
+    if not allows(role, Operation.CHANGE_SETTINGS):
         raise PermissionDenied(
             f"Only admins can change automation rules; you are {_a(role)}.",
             hint="Ask an admin of this account to change it.",
@@ -130,9 +125,7 @@ def check_can_change_rules(role: Role | None) -> None:
 
 
 def _a(role: Role | None) -> str:
-    if role is None:
-        return "not a member of this account"
-    return f"an {role.value}" if role.value[0] in "aeiou" else f"a {role.value}"
+    return a_role(role)
 
 
 def approvals_required(amount_in_base: Decimal | None, *, threshold: Decimal) -> int:

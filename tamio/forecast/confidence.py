@@ -26,6 +26,8 @@ INTEGRATION_BONUS = Decimal("0.04")
 DELAY_PENALTY_PER_DAY = Decimal("0.01")
 MAX_DELAY_PENALTY = Decimal("0.30")
 FLOOR = Decimal("0.05")
+# A payment whose delay was asked of the vendor and not agreed: it may go on its date or later.
+UNCERTAIN_SOURCES = {"delay_requested": Decimal("0.35")}
 
 
 @lru_cache(maxsize=4096)  # a pure function of a few small values, called for every forecast item
@@ -34,6 +36,7 @@ def item_confidence(*, amount_type: str, source: str, payment_delay_days: int = 
 
     score = BASE.get(amount_type, BASE["estimated"])
     score += source_bonus(source) if source not in ("manual", "csv", "generated", "tamio") else Decimal(0)
+    score -= UNCERTAIN_SOURCES.get(source, Decimal(0))
     if payment_delay_days > 0:
         score -= min(MAX_DELAY_PENALTY, DELAY_PENALTY_PER_DAY * payment_delay_days)
     if overdue:

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, case, literal
 
 from tamio.forecast.band import BandPrior
 from tamio.forecast.behaviour import Spreader, spreader_for
@@ -33,6 +33,9 @@ ZERO = Decimal(0)
 THOUSAND = Decimal(1000)
 _GENERIC = Spreader(GENERIC)
 GENERATED = "generated"
+# The origin a schedule counts under while a delay asked of its vendor is not agreed: on its own
+# date, less certain (``tamio.forecast.confidence``), until the delay is agreed and the date moves.
+DELAY_REQUESTED = "delay_requested"
 
 
 class ExpectedKey(NamedTuple):
@@ -58,10 +61,18 @@ def add(totals: Totals, key: ExpectedKey, amount: Decimal) -> None:
     totals[key] = totals.get(key, ZERO) + amount
 
 
-def is_plain(*, status: ScheduleStatus, paid_amount: Decimal, delayed_from: date | None, source: str, due: date, as_of: date) -> bool:
+def is_plain(*, status: ScheduleStatus, paid_amount: Decimal, delayed_from: date | None, source: str, due: date, as_of: date,
+             delay_requested_to: date | None = None) -> bool:
     return (
         status == ScheduleStatus.SCHEDULED and paid_amount == 0 and delayed_from is None and source == GENERATED and due >= as_of
+        and delay_requested_to is None
     )
+
+
+def origin_column() -> ColumnElement[str]:
+    """A schedule's origin for the forecast: ``delay_requested`` while a delay asked of its vendor is pending."""
+    os_ = ObligationSchedule
+    return case((os_.delay_requested_to.is_not(None), literal(DELAY_REQUESTED)), else_=os_.origin)
 
 
 def plain_clause(as_of: date) -> ColumnElement[bool]:
@@ -69,7 +80,7 @@ def plain_clause(as_of: date) -> ColumnElement[bool]:
     os_ = ObligationSchedule
     return and_(
         os_.status == ScheduleStatus.SCHEDULED, os_.paid_amount == 0, os_.delayed_from.is_(None), os_.source == GENERATED,
-        os_.due_date >= as_of,
+        os_.due_date >= as_of, os_.delay_requested_to.is_(None),
     )
 
 

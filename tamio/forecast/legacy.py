@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.data.models import Client, CounterpartyStatus, ExpenseBucket
 from tamio.forecast.engine import INFLOW, OUTFLOW
-from tamio.forecast.expected import ExpectedKey, Totals, add, key_of, plain_clause
+from tamio.forecast.expected import ExpectedKey, Totals, add, key_of, origin_column, plain_clause
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     AgreementStatus,
@@ -99,8 +99,8 @@ async def _ledger(db: AsyncSession, *, account_id: str, as_of: date, end: date, 
     """What the ledger says about the occurrences it knows more of than the lines, by occurrence."""
     os_ = ObligationSchedule
     columns = (
-        os_.id, os_.obligation_id, os_.rule_date, os_.due_date, os_.direction, os_.amount_type, os_.origin, os_.client_id,
-        os_.status, os_.base_currency_amount, os_.paid_base_amount,
+        os_.id, os_.obligation_id, os_.rule_date, os_.due_date, os_.direction, os_.amount_type, origin_column().label("origin"),
+        os_.client_id, os_.status, os_.base_currency_amount, os_.paid_base_amount,
     )
     news = or_(
         and_(os_.status.in_(OPEN_SCHEDULE_STATUSES), os_.due_date <= end),  # open and due by the end

@@ -49,7 +49,7 @@ from tamio.db import Money, money_sum, read_only
 from tamio.errors import NotFound
 from tamio.forecast.band import NO_CALIBRATION, Calibration
 from tamio.forecast.engine import Forecast, ForecastItem, build_forecast
-from tamio.forecast.expected import Totals, add, items_of, key_of, plain_clause
+from tamio.forecast.expected import DELAY_REQUESTED, Totals, add, items_of, key_of, plain_clause
 from tamio.forecast.legacy import legacy_totals
 from tamio.obligations.backfill import backfill_schedules, lock_account
 from tamio.obligations.habits import ON_DUE_DATE, Habits, PaymentBehaviour, stated
@@ -115,8 +115,9 @@ async def _schedule_totals(db: AsyncSession, as_of: Mapping[str, date], ends: Ma
     (paused or ended counterparties, cancelled agreements): one statement for every account."""
     ids = sorted(as_of)
     os_, oa, eb = ObligationSchedule, ObligationAgreement, ExpenseBucket
-    # Grouped in the covering index's own order (status included, then added up here): no sort.
-    keys = (os_.due_date, os_.direction, os_.status, os_.amount_type, os_.origin, os_.client_id)
+    # Grouped in the covering index's own order (status included, then added up here): no sort. A
+    # pending delay request is a column of the index too: such a payment counts as less certain.
+    keys = (os_.due_date, os_.direction, os_.status, os_.amount_type, os_.origin, os_.delay_requested_to, os_.client_id)
     last = max(ends.values())
     # One account (every forecast but the critical pass's) is grouped without its id: a quarter faster.
     single = len(ids) == 1
@@ -136,10 +137,11 @@ async def _schedule_totals(db: AsyncSession, as_of: Mapping[str, date], ends: Ma
         literal(True).label("dormant"), os_.user_id, *keys, type_coerce(os_.paid_base_amount - os_.base_currency_amount, Money())
     ).where(os_.obligation_id.in_(dormant), plain_clause(min(as_of.values())), os_.due_date <= last)  # by agreement: few rows
     totals: dict[str, Totals] = {i: {} for i in ids}
-    for is_dormant, account_id, due, direction, _, amount_type, origin, client_id, amount in await db.execute(union_all(summed, not_expected)):
+    for is_dormant, account_id, due, direction, _, amount_type, origin, asked, client_id, amount in await db.execute(
+            union_all(summed, not_expected)):
         if due > ends[account_id] or amount is None or (is_dormant and due < as_of[account_id]):
             continue
-        add(totals[account_id], key_of(due, direction, amount_type, origin, client_id), Decimal(amount))
+        add(totals[account_id], key_of(due, direction, amount_type, DELAY_REQUESTED if asked else origin, client_id), Decimal(amount))
     return totals
 
 

@@ -4,7 +4,9 @@ It finds the counterparty by name or creates it (a client for ``client``; an exp
 category operating, payroll or tax otherwise), adds the billing line with its agreement and
 schedules, sets the contact email when one is given, and for an invoice puts its number on the
 schedule (what ``/tamio paid ... for INV-1042`` matches). All in the caller's transaction; the
-rules are ``AddObligation``'s, held again here to today's date.
+rules are ``AddObligation``'s, held again here to today's date. The same amount and frequency
+already there is refused before anything is written (``DuplicateObligation``, a 409) unless the
+input says ``allow_duplicate``: each edge asks the person and sends it again allowed.
 
     added = await add_obligation(db, account=account, settings=settings, today=today, now=now, actor="U123",
                                  obligation=AddObligation.read({...}, today=today))
@@ -25,7 +27,9 @@ from tamio.config import Settings
 from tamio.data.counterparties import BillingLine, CounterpartyService, find_client, find_expense
 from tamio.data.models import Client, ExpenseBucket, ExpenseCategory
 from tamio.errors import Conflict
+from tamio.money import quantize
 from tamio.obligations.adding import AddObligation, overdue_note
+from tamio.obligations.duplicates import check_duplicate
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, ObligationType, ScheduleStatus
 
 OBLIGATION_TYPES: Final = {"client": ObligationType.REVENUE, "expense": ObligationType.EXPENSE,
@@ -54,6 +58,9 @@ async def add_obligation(
     obligation: AddObligation, source: str = "manual",
 ) -> AddedObligation:
     obligation = obligation.checked(today)
+    await check_duplicate(db, account_id=account.id, kind=obligation.kind, name=obligation.name,
+                          amount=quantize(obligation.amount, obligation.currency), currency=obligation.currency,
+                          frequency=obligation.recurrence.frequency, invoice=obligation.invoice, allow=obligation.allow_duplicate)
     service = CounterpartyService(db, account=account, settings=settings, today=today, actor=actor, now=now)
     line = BillingLine(obligation.amount, obligation.currency, obligation.recurrence, OBLIGATION_TYPES[obligation.kind])
     contact = {"contact_email": obligation.contact_email} if obligation.contact_email else {}

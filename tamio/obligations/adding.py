@@ -67,6 +67,7 @@ class AddObligation(BaseModel):
     recurrence: RecurrenceSpec
     invoice: str | None = None  # an invoice's (or bill's) number: what ``/tamio paid ... for INV-1042`` matches
     contact_email: str | None = None  # where follow-up emails go; replaces the counterparty's
+    allow_duplicate: bool = False  # add it even when the same amount and frequency is already there (``tamio.obligations.duplicates``)
 
     @classmethod
     def read(cls, values: dict[str, Any], *, today: date | None = None) -> AddObligation:

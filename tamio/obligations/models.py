@@ -127,7 +127,7 @@ class ObligationSchedule(ConvertedAmountMixin, Base):
         UniqueConstraint("obligation_id", "rule_date", name="uq_obligation_schedules_rule_date"),
         Index(
             "ix_obligation_schedules_forecast",
-            "user_id", "due_date", "direction", "status", "amount_type", "origin", "client_id",
+            "user_id", "due_date", "direction", "status", "amount_type", "origin", "delay_requested_to", "client_id",
             "base_currency_amount", "paid_base_amount",
         ),
     )
@@ -149,6 +149,10 @@ class ObligationSchedule(ConvertedAmountMixin, Base):
     invoice_number: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(20), default="generated")
     delayed_from: Mapped[date | None] = mapped_column(Date())
+    # A delay asked of the vendor and not agreed yet: the date asked for, and the action that asked.
+    # The schedule keeps its date (the forecast counts it there, less certain) until marked agreed.
+    delay_requested_to: Mapped[date | None] = mapped_column(Date())
+    delay_requested_by: Mapped[str | None] = mapped_column(String(40), index=True)
     queued_at: Mapped[datetime | None]
     paid_at: Mapped[date | None] = mapped_column(Date())
     created_at: Mapped[datetime] = created_at_column()

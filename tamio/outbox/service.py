@@ -113,6 +113,7 @@ class Outgoing:
     payload: dict[str, Any]
     idempotency_key: str
     channel: str | None = None
+    due: datetime | None = None  # when it may go (default: now); earlier than its batch goes first in its channel
 
 
 async def enqueue_many(db: AsyncSession, *, account_id: str | None, messages: list[Outgoing], now: datetime) -> int:
@@ -129,7 +130,7 @@ async def enqueue_for_accounts(db: AsyncSession, messages: Sequence[tuple[str | 
             {
                 "id": new_id("out"), "user_id": account_id, "kind": m.kind, "channel": m.channel,
                 "idempotency_key": m.idempotency_key, "payload": m.payload, "status": PENDING, "attempts": 0,
-                "next_attempt_at": now, "result": {}, "created_at": now,
+                "next_attempt_at": m.due or now, "result": {}, "created_at": m.due or now,
             }
             for account_id, m in messages[start : start + 500]
         ]

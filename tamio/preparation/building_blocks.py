@@ -123,7 +123,8 @@ def chase_receivable(ctx: PreparationContext, schedule: ScheduleInfo, *, tone: s
     days_overdue = max(0, (ctx.today - schedule.due_date).days)
     record = None
     if client is not None:
-        record = "poor" if client.avg_payment_delay_days >= 20 else "good" if client.avg_payment_delay_days <= 2 else "mixed"
+        record = "poor" if client.avg_payment_delay_days >= 20 or client.payment_risk in ("high", "critical") else (
+            "good" if client.avg_payment_delay_days <= 2 else "mixed")
     mail = collection_email_recipe(
         client_name=schedule.counterparty_name,
         invoice_number=schedule.invoice_number,

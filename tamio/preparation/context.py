@@ -53,6 +53,7 @@ from tamio.obligations.models import (
     ObligationAgreement,
     ObligationSchedule,
 )
+from tamio.obligations.standing import ClientStanding, client_standings
 from tamio.preparation.commitments import ChaseInfo, load_commitments
 
 ZERO = Decimal(0)
@@ -71,6 +72,7 @@ class ClientInfo:
     contact_email: str | None
     tags: tuple[str, ...]
     currency: str
+    payment_risk: str | None = None  # from the lateness history (tamio.obligations.standing)
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,7 @@ class ScheduleInfo:
     counterparty_name: str
     invoice_number: str | None
     delayed_from: date | None = None  # the date it had before an executed action moved it
+    delay_requested_to: date | None = None  # a delay asked of its vendor, not agreed yet
     # Where the forecast expects its remaining base amount (a receivable spread by its client's
     # behaviour); the parts add up to ``base_amount``. ``expected_date``: when half of it has come.
     arrivals: tuple[tuple[date, Decimal], ...] = ()
@@ -226,11 +229,12 @@ class PreparationContext:
         """Whether an option may offer to delay this payment: an outflow of a vendor that can wait,
         and never payroll or tax, whatever the vendor's category (a vendor of category operating can
         carry a payroll obligation: ``/tamio add payroll`` or a CSV payroll row for an existing vendor);
-        never one already moved by a carried-out action either (the vendor agreed to that date once)."""
+        never one already moved by a carried-out action either (the vendor agreed to that date once),
+        nor one whose delay the vendor was asked for and has not answered yet."""
         vendor = self.vendors.get(schedule.vendor_id or "")
         return (
             vendor is not None and vendor.can_be_delayed and schedule.direction != INFLOW and not schedule.is_payroll_or_tax
-            and schedule.status != "queued" and schedule.delayed_from is None
+            and schedule.status != "queued" and schedule.delayed_from is None and schedule.delay_requested_to is None
         )
 
     def schedule(self, schedule_id: str) -> ScheduleInfo | None:
@@ -263,11 +267,15 @@ class PreparationContext:
         )
 
 
-def _client_info(c: Any) -> ClientInfo:
+def _client_info(c: Any, standing: ClientStanding | None) -> ClientInfo:
+    """The client as preparation sees it: what people set on it, else what the books say (its standing)."""
+    computed = standing or ClientStanding(revenue_percent=None, basis="received", risk=None, avg_days_late=None)
     return ClientInfo(
         id=c.id, name=c.name, relationship_type=c.relationship_type.value if c.relationship_type else None,
-        avg_payment_delay_days=c.avg_payment_delay_days or 0, revenue_percent=c.revenue_percent,
+        avg_payment_delay_days=c.avg_payment_delay_days or computed.avg_days_late or 0,
+        revenue_percent=c.revenue_percent if c.revenue_percent is not None else computed.revenue_percent,
         contact_name=c.contact_name, contact_email=c.contact_email, tags=tuple(c.tags or ()), currency=c.currency,
+        payment_risk=computed.risk.value if computed.risk else None,
     )
 
 
@@ -320,13 +328,14 @@ async def load_contexts(
         if threshold is not None and Decimal(threshold).is_finite():  # detection reports a corrupt one as its error
             configs[user_id] = with_override(configs.get(user_id, EffectiveConfig()), DetectionType(kind), threshold)
     clients: dict[str, dict[str, ClientInfo]] = {i: {} for i in ids}
+    standing = await client_standings(db, today={i: today[i] for i in ids})
     for c in await db.execute(
         select(
             Client.user_id, Client.id, Client.name, Client.relationship_type, Client.avg_payment_delay_days, Client.revenue_percent,
             Client.contact_name, Client.contact_email, Client.tags, Client.currency,
         ).where(Client.user_id.in_(ids))
     ):
-        clients[c.user_id][c.id] = _client_info(c)
+        clients[c.user_id][c.id] = _client_info(c, standing[c.user_id].get(c.id))
     eb = ExpenseBucket
     vendors: dict[str, dict[str, VendorInfo]] = {i: {} for i in ids}
     for v in await db.execute(
@@ -354,7 +363,7 @@ async def load_contexts(
         select(
             os_.user_id, os_.id, os_.obligation_id, oa.obligation_type, os_.direction, os_.due_date, os_.estimated_amount,
             os_.paid_amount, os_.base_currency_amount, os_.paid_base_amount, os_.currency, os_.status, oa.amount_type,
-            oa.source, oa.client_id, oa.expense_bucket_id, oa.description, os_.invoice_number, os_.delayed_from,
+            oa.source, oa.client_id, oa.expense_bucket_id, oa.description, os_.invoice_number, os_.delayed_from, os_.delay_requested_to,
         )
         .join(oa, oa.id == os_.obligation_id)
         .where(os_.user_id.in_(ids), os_.status.in_(OPEN_SCHEDULE_STATUSES), os_.due_date <= max(ends.values()))
@@ -380,7 +389,7 @@ async def load_contexts(
                 currency=r.currency, status=r.status.value, amount_type=r.amount_type.value, source=r.source,
                 client_id=r.client_id, vendor_id=r.expense_bucket_id,
                 counterparty_name=client.name if client else vendor.name if vendor else r.description,
-                invoice_number=r.invoice_number, delayed_from=r.delayed_from,
+                invoice_number=r.invoice_number, delayed_from=r.delayed_from, delay_requested_to=r.delay_requested_to,
             )
         )
     contexts = {}

@@ -67,3 +67,23 @@ async def test_one_date_reader(api: Api, business: Business) -> None:
     body = {"kind": "expense", "name": "Rent", "amount": "10", "recurrence": {"frequency": "monthly", "start_date": "2027-02-31"}}
     problem = assert_problem(await api.post("/data/obligations", token=business.approver, json=body), 422)
     assert any("2027-02-31 is not a date on the calendar; check the month and day." in e["message"] for e in problem["errors"]), problem
+
+
+async def test_the_same_obligation_twice_is_a_409_unless_allowed(api: Api, business: Business) -> None:
+    """Issue 19: the core refuses a second identical amount (nothing written); ``allow_duplicate: true`` adds it."""
+    rent = {"kind": "expense", "name": "Rent", "amount": "500", "recurrence": {"frequency": "monthly", "start_date": today().isoformat()}}
+    first = await api.post("/data/obligations", token=business.approver, json=rent)
+    assert first.status == 201, first.text
+    problem = assert_problem(await api.post("/data/obligations", token=business.approver, json={**rent, "amount": "500.00"}), 409)
+    assert problem["detail"].startswith("Rent already has $500.00 monthly: add another?") and "allow_duplicate" in problem["detail"]
+
+    async def rent_agreements() -> int:
+        listed = await api.get("/data/obligations", token=business.approver)
+        return sum(1 for o in listed.json()["obligations"] if o["expense_bucket_id"] == first.json()["counterparty_id"])
+
+    assert await rent_agreements() == 1
+    again = await api.post("/data/obligations", token=business.approver, json={**rent, "allow_duplicate": True})
+    assert again.status == 201 and again.json()["counterparty_created"] is False, again.text
+    assert await rent_agreements() == 2
+    other = await api.post("/data/obligations", token=business.approver, json={**rent, "amount": "650"})
+    assert other.status == 201, other.text  # another amount is not a duplicate

@@ -12,16 +12,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from sqlalchemy import select, update
 
+from tamio.accounts.models import Account
 from tamio.audit.models import AuditLog
 from tamio.cli import main
 from tamio.config import Settings
+from tamio.obligations.models import ObligationSchedule
 from tamio.outbox.models import OutboxMessage
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 from tests.api.conftest import Api, Business, api_settings, assert_problem
+from tests.service.books import Books
 from tests.service.execution_factories import Mailbox, free_port
 
 pytestmark = pytest.mark.backends("sqlite")
@@ -154,3 +158,49 @@ async def test_a_clients_history_lists_the_chases_and_payments_and_the_cli_print
     async with api.sessions() as db:
         action = await db.get(PreparedAction, business.action_id)
         assert action is not None and action.status == ActionStatus.EXECUTED
+
+
+async def test_detection_rules_are_read_and_changed_through_the_api_as_in_slack(api: Api, business: Business) -> None:
+    listed = await api.get("/config/detection", token=business.viewer)
+    assert listed.status == 200, listed.text
+    rules = {r["detection_type"]: r for r in listed.json()["rules"]}
+    assert len(rules) == 12 and rules["late_payment"] == {
+        "detection_type": "late_payment", "enabled": True, "threshold": None, "configured_threshold": "7", "threshold_in_effect": "7", "unit": "days"}
+    changed = await api.call("PATCH", "/config/detection/late_payment", token=business.admin, json={"threshold": "10"})
+    assert changed.status == 200, changed.text
+    assert (changed.json()["threshold"], changed.json()["threshold_in_effect"]) == ("10", "10")
+    off = await api.call("PATCH", "/config/detection/unexpected_expense", token=business.admin, json={"enabled": False})
+    assert off.json()["enabled"] is False
+    assert (await api.get("/config/detection/unexpected_expense", token=business.viewer)).json()["enabled"] is False
+    back = await api.call("PATCH", "/config/detection/late_payment", token=business.admin, json={"threshold": None})
+    assert back.json()["threshold"] is None and back.json()["threshold_in_effect"] == "7"
+    refused = assert_problem(await api.call("PATCH", "/config/detection/late_payment", token=business.approver, json={"enabled": False}), 403)
+    assert refused["detail"].startswith("Only admins can change a detection rule; this token acts as an approver.")
+    assert_problem(await api.call("PATCH", "/config/detection/late_payment", token=business.admin, json={"threshold": "2.5"}), 422)
+    assert_problem(await api.get("/config/detection/lateness", token=business.viewer), 404)
+    async with api.sessions() as db:
+        audit = (await db.execute(select(AuditLog).where(AuditLog.entity_type == "detection_rule"))).scalars().all()
+    assert len(audit) == 3 and {a.actor for a in audit} == {business.member_ids["admin"]}
+    document = (await api.get("/openapi.json")).json()
+    assert {"/api/v1/config/detection", "/api/v1/config/detection/{detection_type}"} <= set(document["paths"])
+
+
+async def test_a_requested_delay_is_marked_agreed_through_the_api(api: Api, business: Business) -> None:
+    nothing = assert_problem(await api.post(f"/pipeline/actions/{business.action_id}/delay-agreed", token=business.approver), 409)
+    assert nothing["detail"].startswith("No delay of this action is waiting for the vendor's agreement.")
+    assert_problem(await api.post("/pipeline/actions/act_nope/delay-agreed", token=business.approver), 404)
+    async with api.sessions() as db, db.begin():  # the action asked Cloud Host to move its 16 Dec payment to 30 Dec
+        account = await db.get(Account, business.account_id)
+        assert account is not None
+        books = Books(db, account, date(2026, 12, 7))
+        await books.expense("Cloud Host", "800", books.every("once", date(2026, 12, 16)))
+        schedule = (await db.execute(select(ObligationSchedule).where(ObligationSchedule.user_id == account.id)
+                                     .order_by(ObligationSchedule.created_at.desc()))).scalars().first()
+        assert schedule is not None
+        schedule.delay_requested_to, schedule.delay_requested_by = date(2026, 12, 30), business.action_id
+    assert_problem(await api.post(f"/pipeline/actions/{business.action_id}/delay-agreed", token=business.viewer), 403)
+    agreed = await api.post(f"/pipeline/actions/{business.action_id}/delay-agreed", token=business.approver)
+    assert agreed.status == 200, agreed.text
+    [moved] = agreed.json()["moved"]
+    assert (moved["from_date"], moved["to_date"], moved["amount"]) == ("2026-12-16", "2026-12-30", "800.00")
+    assert await slack_updates(api, business.action_id) == ["card_update", "home_refresh"]

@@ -27,6 +27,7 @@ Probes = Callable[[Business], list[Probe]]
 
 WALK: dict[str, Probes] = {
     "get_action": lambda a: [Probe("GET", f"/pipeline/actions/{a.action_id}")],
+    "delay_agreed": lambda a: [Probe("POST", f"/pipeline/actions/{a.action_id}/delay-agreed")],
     "approve_action": lambda a: [Probe("POST", f"/pipeline/actions/{a.action_id}/approve", {"option_id": a.option_ids[0]}),
                                  Probe("POST", f"/pipeline/actions/{a.big_action_id}/approve", {"option_id": a.big_option_id})],
     "skip_action": lambda a: [Probe("POST", f"/pipeline/actions/{a.action_id}/skip", {"reason": "not mine"})],
@@ -86,6 +87,9 @@ NO_ACCOUNT_IDS = {
     "list_rules": "the caller's automation rules",
     "get_rule": "one of the caller's automation rules, by name",
     "change_rule": "changes one of the caller's automation rules, by name",
+    "list_detection": "the caller's detection rules",
+    "get_detection": "one of the caller's detection rules, by type",
+    "change_detection": "changes one of the caller's detection rules, by type",
 }
 
 IGNORED = frozenset({("api_tokens", "last_used_at")})

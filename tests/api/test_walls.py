@@ -69,6 +69,9 @@ def api_writes(b: Business) -> dict[str, list[tuple[str, str, Any]]]:
         "edit_action_draft": [("POST", f"/pipeline/actions/{b.big_action_id}/draft", {"subject": "B's own", "body": "B's own."})],
         "change_rule": [("PATCH", "/automation/rules/payment_batch", {"auto_execute": True, "threshold_amount": "999999999999"}),
                         ("PATCH", "/automation/rules/statutory_payment", {"auto_execute": True})],
+        "change_detection": [("PATCH", "/config/detection/late_payment", {"threshold": "365"}),
+                             ("PATCH", "/config/detection/buffer_breach", {"enabled": False})],
+        "delay_agreed": [("POST", f"/pipeline/actions/{b.action_id}/delay-agreed", None)],
     }
 
 
@@ -79,6 +82,8 @@ SLACK_WRITES = [
     "config set safety_mode aggressive", "config set late_payment_threshold_days 365", "config set base_currency EUR",
     f"role <@{APPROVER}> admin", 'rename client "Acme Corp" "Acme"', 'contact "Acme" ap@b.example', "digest here", "token", "run",
     "rules set payment_batch auto on threshold 999999999999", "rules set vendor_delay auto on",
+    "detection late_payment threshold 365", "detection buffer_breach off", 'client "Acme Corp" strategic',
+    'vendor "Payroll" can-delay not-critical',
 ]
 
 

@@ -38,6 +38,16 @@ def test_arrears_of_an_agreement_started_in_the_past(books: Tamio, tmp_path: Pat
         "2026-09-01", "2026-10-01", "2026-11-01"]
 
 
+def test_the_same_amount_twice_needs_allow_duplicate(books: Tamio, tmp_path: Path) -> None:  # noqa: F811
+    """Issue 19: the core's duplicate check, the CLI's way on (``--allow-duplicate``)."""
+    assert books("add", 'expense "Rent" 500 monthly')[0] == 0
+    one_clear_line(books("add", 'expense "Rent" 500.00 monthly'), "Rent already has $500.00 monthly: add another?", "--allow-duplicate")
+    assert rows(tmp_path, "select count(*) from obligation_agreements") == [(1,)]
+    code, out, err = books("add", 'expense "Rent" 500 monthly', "--allow-duplicate")
+    assert code == 0 and out.startswith("Added another amount to Rent (expense): $500.00"), err
+    assert rows(tmp_path, "select count(*) from obligation_agreements") == [(2,)]
+
+
 @pytest.mark.parametrize(("line", "needles"), [
     ('expense "Rent" 99999999999999999 monthly', ("99,999,999,999,999,999", "at most 1,000,000,000,000")),
     ('expense "' + "x" * 201 + '" 10 monthly', ("201 characters", "at most 200")),

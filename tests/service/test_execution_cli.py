@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from tamio.accounts.models import Account
 from tamio.cli import main
 from tamio.db import Base, create_engine, make_session_factory
+from tamio.obligations.models import ObligationAgreement, ObligationSchedule
 from tests.conftest import secret_for_tests
+from tests.service.books import Books
 from tests.service.execution_factories import Mailbox, Team, email_option, make_action
 
 
@@ -28,6 +33,21 @@ async def _books(url: str, *, other_to: str | None = "ap@globex.test") -> dict[s
         ids = {"chase": chase.id, "other": other.id, "maria": team.maria.slack_user_id or "", "account": team.account.id}
     await engine.dispose()
     return ids
+
+
+async def _asked(url: str, action_id: str) -> None:
+    """The action asked Cloud Host to move its 16 Dec payment to 30 Dec (what the delay executor leaves)."""
+    engine = create_engine(url)
+    sessions = make_session_factory(engine, secret_for_tests())
+    async with sessions() as session, session.begin():
+        account = (await session.execute(select(Account))).scalars().one()
+        books = Books(session, account, date(2026, 12, 7))
+        host = await books.expense("Cloud Host", "800", books.every("once", date(2026, 12, 16)))
+        schedule = (await session.execute(select(ObligationSchedule).join(
+            ObligationAgreement, ObligationAgreement.id == ObligationSchedule.obligation_id).where(
+            ObligationAgreement.expense_bucket_id == host.id))).scalars().one()
+        schedule.delay_requested_to, schedule.delay_requested_by = date(2026, 12, 30), action_id
+    await engine.dispose()
 
 
 def test_the_actions_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -73,6 +93,14 @@ def test_the_actions_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca
         assert any(line.startswith("payroll") and "LOCKED" in line for line in out.splitlines())
         code, out, _ = tamio("actions", "resume")
         assert code == 0 and "Nothing is waiting" in out
+
+        code, _, err = tamio("actions", "agreed", ids["chase"], "--as", "li")  # issue 19.6: a requested delay marked agreed
+        assert code == 1 and "No delay of this action is waiting for the vendor's agreement." in err
+        asyncio.run(_asked(url, ids["chase"]))
+        code, _, err = tamio("actions", "agreed", ids["chase"], "--as", "vic")
+        assert code == 1 and "Only approvers and admins can mark a delay agreed." in err
+        code, out, err = tamio("actions", "agreed", ids["chase"], "--as", "li")
+        assert code == 0 and out.strip() == "Moved $800.00 from 2026-12-16 to 2026-12-30.", err
     assert len(mailbox.messages) == 1
 
 

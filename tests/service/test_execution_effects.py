@@ -12,12 +12,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Member, Role
 from tamio.accounts.service import ensure_member
 from tamio.data.models import CashAccount, Client, ExpenseBucket
+from tamio.errors import Conflict
+from tamio.execution.delays import agree_delay
 from tamio.execution.lifecycle import approve
 from tamio.execution.service import ExecutionOutcome, execute_action
 from tamio.forecast.engine import Forecast
@@ -25,6 +28,7 @@ from tamio.forecast.service import calculate_forecast
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, ObligationType, ScheduleStatus
 from tamio.obligations.payments import record_payment
 from tamio.obligations.service import ObligationService
+from tamio.preparation.context import load_context
 from tamio.preparation.models import ActionOption
 from tests.service.books import LEGACY_PATH, SCHEDULE_PATH
 from tests.service.execution_factories import (
@@ -126,7 +130,9 @@ async def test_a_reminder_is_emailed_to_the_client_and_counts_no_money_before_it
     assert flows(await forecast(session_factory, world)) == flows(before)  # money is counted when it arrives
 
 
-async def test_a_vendor_delay_moves_the_payment_and_tells_the_vendor(session_factory: async_sessionmaker[AsyncSession]) -> None:
+async def test_a_vendor_delay_tells_the_vendor_and_moves_the_payment_once_agreed(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    # Issue 19.6: the card says the vendor is asked first, so the forecast keeps the payment on its
+    # date (less certain) until someone marks the delay agreed; then the schedule moves.
     world = await build(session_factory)
     before = await forecast(session_factory, world)
     params = {
@@ -142,6 +148,25 @@ async def test_a_vendor_delay_moves_the_payment_and_tells_the_vendor(session_fac
         )
     assert outcome.status == "executed", outcome.message
     assert [(m["To"], m["Subject"]) for m in mailbox.messages] == [("billing@northwind.test", "Paying on 30 Dec")]
+    asked = await forecast(session_factory, world)
+    assert flows(asked) == flows(before)  # requested, not agreed: still on 16 Dec
+    assert asked.weeks[1].confidence_score < before.weeks[1].confidence_score  # less certain
+    assert outcome.result["effects"]["requested"][0]["to"] == "2026-12-30" and outcome.result["effects"]["moved"] == []
+    async with session_factory() as session, session.begin():
+        dec = await session.get(ObligationSchedule, world.ids["northwind_dec"])
+        vendor = await session.get(ExpenseBucket, world.ids["northwind"])
+        assert dec is not None and vendor is not None
+        assert (dec.due_date, dec.delay_requested_to, vendor.delay_history) == (date(2026, 12, 16), date(2026, 12, 30), [])
+        context = await load_context(session, account_id=world.account_id, today=MONDAY, settings=SCHEDULE_PATH)
+        waiting = context.schedule(dec.id)
+        assert waiting is not None and not context.can_delay(waiting)  # asked once: not offered again while it waits
+        moved = await agree_delay(session, account=world.team.account, member=world.team.maria, action_id=outcome.action_id,
+                                  today=MONDAY, now=NOW)
+        assert [(m["from"], m["to"]) for m in moved] == [("2026-12-16", "2026-12-30")]
+    async with session_factory() as session, session.begin():
+        with pytest.raises(Conflict, match="already marked agreed"):
+            await agree_delay(session, account=world.team.account, member=world.team.maria, action_id=outcome.action_id,
+                              today=MONDAY, now=NOW)
     after = await forecast(session_factory, world)
     assert (before.weeks[1].outflows - after.weeks[1].outflows, after.weeks[3].outflows - before.weeks[3].outflows) == (D("8000"), D("8000"))
     assert after.weeks[5].outflows == before.weeks[5].outflows  # January's payment stays where it was

@@ -222,8 +222,8 @@ async def test_an_email_already_sent_is_not_sent_again_when_a_later_step_failed(
         done = await execute_action(session_factory, account_id=world.account_id, action_id=action.id, now=later(10), settings=settings)
     assert done.status == "executed" and len(mailbox.messages) == 1  # the notice went out once, on the first attempt
     async with session_factory() as session:
-        moved = await session.get(ObligationSchedule, schedule_id)
-        assert moved is not None and str(moved.due_date) == "2026-12-30"
+        asked = await session.get(ObligationSchedule, schedule_id)  # the vendor was asked: moved once they agree (19.6)
+        assert asked is not None and (str(asked.due_date), str(asked.delay_requested_to)) == ("2026-12-16", "2026-12-30")
 
 
 async def test_nothing_is_executed_before_it_is_approved(session_factory: async_sessionmaker[AsyncSession]) -> None:

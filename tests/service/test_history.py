@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.execution import lifecycle
+from tamio.execution.delays import agree_delay
 from tamio.execution.history import counterparty_history, load_histories, summary_line
 from tamio.execution.service import execute_action
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule
@@ -61,6 +62,11 @@ async def test_chases_delays_and_payments_with_who_decided_and_what_was_sent(ses
         for action in (chase, delay):
             done = await execute_action(session_factory, account_id=account.id, action_id=action.id, now=later(1), settings=settings_for(mailbox.port))
             assert done.status == "executed", done.message
+    async with session_factory() as session:
+        asked = await load_histories(session, account=account, counterparty_ids=[host.id])
+        assert [e.title for e in asked[host.id].entries] == ["Asked to delay $2,500.00 from 2026-12-20 to 2027-01-19 (not agreed yet)"]
+    async with session_factory() as session, session.begin():  # the vendors agree (issue 19.6): then the payments move
+        await agree_delay(session, account=account, member=team.li, action_id=delay.id, today=date(2026, 12, 7), now=later(2))
     async with session_factory() as session:
         client = await counterparty_history(session, account=account, counterparty_id=acme.id)
         assert [(e.kind, e.decided_by) for e in client.entries] == [("payment", "@ada"), ("chase", "@maria")]

@@ -108,7 +108,9 @@ async def test_two_cards_delaying_the_same_payment_move_it_once_and_email_the_ve
 
         async with session_factory() as session:
             moved = await session.get(ObligationSchedule, schedule_id, populate_existing=True)
-            assert moved is not None and moved.delayed_from == original and moved.due_date > original
+            # The vendor is asked: the request is recorded, the payment moves once they agree (issue 19.6).
+            assert moved is not None and moved.due_date == original and moved.delay_requested_to is not None
+            assert moved.delay_requested_to > original and moved.delay_requested_by == first.id
             for other, _ in others:
                 action = await load_action(session, account_id=demo.account_id, action_id=other.id)
                 assert action.status == ActionStatus.SUPERSEDED, action.title
@@ -123,7 +125,7 @@ async def test_two_cards_delaying_the_same_payment_move_it_once_and_email_the_ve
                 await decide(session_factory, demo, other.id, other_option.id, PEOPLE.admin)
         async with session_factory() as session:
             again = await session.get(ObligationSchedule, schedule_id, populate_existing=True)
-            assert again is not None and again.due_date == moved.due_date
+            assert again is not None and (again.due_date, again.delay_requested_to) == (moved.due_date, moved.delay_requested_to)
         assert len(mailbox.to("billing@cloudhost.example")) == 1
 
 

@@ -236,6 +236,14 @@ async def _business(url: str, spec: dict[str, object]) -> None:
                 PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.EXECUTED))).scalars()
                 for m in ((a.execution_result or {}).get("effects") or {}).get("moved") or [])
             assert all(n == 1 for n in moved.values()), "a payment was moved twice"
+            # A delay asked of a vendor waits for the vendor (issue 19.6): its payment keeps its date until agreed.
+            asked = [r for a in (await session.execute(select(PreparedAction).where(
+                PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.EXECUTED))).scalars()
+                for r in ((a.execution_result or {}).get("effects") or {}).get("requested") or []]
+            for request in asked:
+                waiting = await session.get(ObligationSchedule, request["schedule_id"])
+                assert waiting is not None and str(waiting.due_date) == request["from"], "a requested delay moved before agreement"
+                assert str(waiting.delay_requested_to) == request["to"] and waiting.delayed_from is None
     finally:
         await engine.dispose()
 

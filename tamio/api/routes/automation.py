@@ -8,7 +8,7 @@ with who decided, when and what was sent (``tamio.execution.history``), as ``tam
 
 from __future__ import annotations
 
-from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation
 from tamio.api.registry import Call, Router
 from tamio.api.schemas.automation import (
     HistoryOut,
@@ -46,7 +46,7 @@ async def get_rule(call: Call) -> RuleOut:
 
 
 @router.route(
-    "PATCH", "/automation/rules/{rule}", body=RuleUpdate, response=RuleOut, role=Role.ADMIN, errors=(404, 409),
+    "PATCH", "/automation/rules/{rule}", body=RuleUpdate, response=RuleOut, permission=Operation.CHANGE_SETTINGS, errors=(404, 409),
     summary="Change an automation rule",
 )
 async def change_rule(call: Call) -> RuleOut:

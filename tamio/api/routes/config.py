@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tamio.accounts.models import Role, UserConfiguration
+from tamio.accounts.models import UserConfiguration
+from tamio.accounts.permissions import Operation
 from tamio.accounts.service import get_user_configuration
 from tamio.api.registry import Call, Router
 from tamio.api.schemas.config import UserConfigCreate, UserConfigOut, UserConfigUpdate, user_config_out
 from tamio.audit.service import AuditService
+from tamio.data.settings import change_settings
 from tamio.errors import Conflict, NotFound
 
 router = Router("User configuration")
@@ -46,7 +48,7 @@ async def get_user_config(call: Call) -> UserConfigOut:
 
 
 @router.route(
-    "POST", "/data/user-config/", body=UserConfigCreate, response=UserConfigOut, status=201, role=Role.ADMIN,
+    "POST", "/data/user-config/", body=UserConfigCreate, response=UserConfigOut, status=201, permission=Operation.CHANGE_SETTINGS,
     errors=(404, 409), summary="Create the configuration",
 )
 async def create_user_config(call: Call) -> UserConfigOut:
@@ -56,7 +58,7 @@ async def create_user_config(call: Call) -> UserConfigOut:
 
 
 @router.route(
-    "POST", "/data/user-config/{user_id}", body=UserConfigUpdate, response=UserConfigOut, status=201, role=Role.ADMIN,
+    "POST", "/data/user-config/{user_id}", body=UserConfigUpdate, response=UserConfigOut, status=201, permission=Operation.CHANGE_SETTINGS,
     errors=(404, 409), summary="Create the configuration for this user id",
 )
 async def create_user_config_at(call: Call) -> UserConfigOut:
@@ -78,23 +80,19 @@ async def _create(call: Call, account_id: str, values: dict[str, Any]) -> UserCo
 
 
 @router.route(
-    "PUT", "/data/user-config/{user_id}", body=UserConfigUpdate, response=UserConfigOut, role=Role.ADMIN,
+    "PUT", "/data/user-config/{user_id}", body=UserConfigUpdate, response=UserConfigOut, permission=Operation.CHANGE_SETTINGS,
     summary="Change the configuration",
 )
 async def update_user_config(call: Call) -> UserConfigOut:
     """Change the settings given; the others keep their values (created with defaults when missing)."""
-    config = await get_user_configuration(call.db, account_id=_own_account(call, call.path["user_id"]))
-    changes = _apply(config, call.body(UserConfigUpdate).changes())
-    if changes:
-        config.updated_at = call.now
-        await call.db.flush()
-        await AuditService(call.db, config.user_id, actor=call.actor, clock=lambda: call.now).log_update(
-            "user_configuration", config.user_id, changes
-        )
+    _own_account(call, call.path["user_id"])
+    await change_settings(call.db, account=call.account, member=call.member, changes=call.body(UserConfigUpdate).changes(),
+                          now=call.now, token=True)
+    config = await get_user_configuration(call.db, account_id=call.account.id)
     return user_config_out(config, base_currency=call.account.base_currency)
 
 
-@router.route("DELETE", "/data/user-config/{user_id}", role=Role.ADMIN, status=204, summary="Delete the configuration")
+@router.route("DELETE", "/data/user-config/{user_id}", permission=Operation.CHANGE_SETTINGS, status=204, summary="Delete the configuration")
 async def delete_user_config(call: Call) -> None:
     """Delete the configuration; detection then uses the defaults (and a GET recreates them)."""
     account_id = _own_account(call, call.path["user_id"])

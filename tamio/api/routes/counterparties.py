@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation
 from tamio.api.registry import Call, Router
 from tamio.api.schemas.counterparties import (
     BillingIn,
@@ -77,7 +77,7 @@ async def list_clients(call: Call) -> ClientList:
 
 
 @router.route(
-    "POST", "/data/clients", body=ClientCreate, response=ClientOut, status=201, role=Role.APPROVER, errors=(409,),
+    "POST", "/data/clients", body=ClientCreate, response=ClientOut, status=201, permission=Operation.MANAGE_DATA, errors=(409,),
     summary="Create a client",
 )
 async def create_client(call: Call) -> ClientOut:
@@ -95,7 +95,7 @@ async def get_client(call: Call) -> ClientOut:
 
 
 @router.route(
-    "PATCH", "/data/clients/{client_id}", body=ClientUpdate, response=ClientOut, role=Role.APPROVER, errors=(409,),
+    "PATCH", "/data/clients/{client_id}", body=ClientUpdate, response=ClientOut, permission=Operation.MANAGE_DATA, errors=(409,),
     summary="Change a client",
 )
 async def update_client(call: Call) -> ClientOut:
@@ -122,7 +122,7 @@ async def list_expenses(call: Call) -> ExpenseList:
 
 
 @router.route(
-    "POST", "/data/expense-buckets", body=ExpenseCreate, response=ExpenseOut, status=201, role=Role.APPROVER, errors=(409,),
+    "POST", "/data/expense-buckets", body=ExpenseCreate, response=ExpenseOut, status=201, permission=Operation.MANAGE_DATA, errors=(409,),
     summary="Create an expense bucket",
 )
 async def create_expense(call: Call) -> ExpenseOut:
@@ -143,7 +143,7 @@ async def get_expense(call: Call) -> ExpenseOut:
 
 
 @router.route(
-    "PATCH", "/data/expense-buckets/{expense_id}", body=ExpenseUpdate, response=ExpenseOut, role=Role.APPROVER,
+    "PATCH", "/data/expense-buckets/{expense_id}", body=ExpenseUpdate, response=ExpenseOut, permission=Operation.MANAGE_DATA,
     errors=(409,), summary="Change an expense bucket",
 )
 async def update_expense(call: Call) -> ExpenseOut:

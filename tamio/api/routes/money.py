@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation
 from tamio.api.registry import Call, Router, Upload
 from tamio.api.schemas.money import (
     BalanceIn,
@@ -72,7 +72,7 @@ async def get_cash(call: Call) -> CashAccountOut:
 
 
 @router.route(
-    "POST", "/data/cash-accounts", body=CashAccountCreate, response=CashAccountOut, status=201, role=Role.APPROVER,
+    "POST", "/data/cash-accounts", body=CashAccountCreate, response=CashAccountOut, status=201, permission=Operation.MANAGE_DATA,
     errors=(409,), summary="Create a cash account",
 )
 async def create_cash(call: Call) -> CashAccountOut:
@@ -92,7 +92,7 @@ async def create_cash(call: Call) -> CashAccountOut:
 
 
 @router.route(
-    "PUT", "/data/cash-accounts/{cash_account_id}/balance", body=BalanceIn, response=CashAccountOut, role=Role.APPROVER,
+    "PUT", "/data/cash-accounts/{cash_account_id}/balance", body=BalanceIn, response=CashAccountOut, permission=Operation.MANAGE_DATA,
     errors=(409,), summary="Set a cash account's balance",
 )
 async def set_cash_balance(call: Call) -> CashAccountOut:
@@ -130,7 +130,7 @@ async def list_exchange_rates(call: Call) -> RateList:
 
 
 @router.route(
-    "POST", "/data/exchange-rates", body=RateIn, response=RateOut, status=201, role=Role.ADMIN, errors=(409,),
+    "POST", "/data/exchange-rates", body=RateIn, response=RateOut, status=201, permission=Operation.CHANGE_SETTINGS, errors=(409,),
     summary="Add an exchange rate",
 )
 async def add_exchange_rate(call: Call) -> RateOut:
@@ -203,7 +203,7 @@ ECB_UPLOAD = Upload(
 
 
 @router.route(
-    "POST", "/data/exchange-rates/import-ecb", body=EcbImportIn, response=EcbImportOut, role=Role.ADMIN, errors=(413, 502),
+    "POST", "/data/exchange-rates/import-ecb", body=EcbImportIn, response=EcbImportOut, permission=Operation.CHANGE_SETTINGS, errors=(413, 502),
     prefetch=_fetch_ecb, summary="Import ECB reference rates", upload=ECB_UPLOAD,
 )
 async def import_ecb_rates(call: Call) -> EcbImportOut:

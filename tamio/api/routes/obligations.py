@@ -15,7 +15,7 @@ from datetime import date
 
 from sqlalchemy import Select, select
 
-from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation
 from tamio.api.registry import Call, Router
 from tamio.api.schemas.adding import ObligationAddedOut, ObligationCreate
 from tamio.api.schemas.ledger import (
@@ -44,6 +44,7 @@ from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency
 from tamio.obligations.add import add_obligation
 from tamio.obligations.adding import AddObligation
+from tamio.obligations.duplicates import DuplicateObligation
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent, ScheduleStatus
 from tamio.obligations.payments import record_payment
 from tamio.obligations.service import ObligationService
@@ -140,23 +141,29 @@ IN_RECURRENCE = frozenset({"start_date", "end_date", "day", "frequency", "calend
 
 
 @router.route(
-    "POST", "/data/obligations", body=ObligationCreate, response=ObligationAddedOut, status=201, role=Role.APPROVER,
-    errors=(409,), summary="Add an obligation",
+    "POST", "/data/obligations", body=ObligationCreate, response=ObligationAddedOut, status=201,
+    permission=Operation.MANAGE_DATA, errors=(409,), summary="Add an obligation",
 )
 async def add_an_obligation(call: Call) -> ObligationAddedOut:
     """What ``/tamio add`` does: find or create the client or vendor by name and add the amount, with its
-    schedules (a past start is owed from then, overdue). 409 when the invoice number is already theirs."""
+    schedules (a past start is owed from then, overdue). 409 when the invoice number is already theirs, or
+    when the same amount and frequency is already there ("Rent already has $500.00 monthly: add another?")
+    unless ``allow_duplicate`` is true."""
     body = call.body(ObligationCreate)
     try:
         obligation = AddObligation.read({
             "kind": body.kind, "name": body.name, "amount": body.amount, "currency": body.currency or call.account.base_currency,
             "recurrence": body.recurrence.spec("recurrence"), "invoice": body.invoice, "contact_email": body.contact_email,
+            "allow_duplicate": body.allow_duplicate,
         }, today=call.today)
     except ValidationError as exc:
         fields = {f"recurrence.{k}" if k in IN_RECURRENCE else k: v for k, v in exc.field_errors.items()}
         raise ValidationError(exc.message, field_errors=fields) from exc
-    added = await add_obligation(call.db, account=call.account, settings=call.settings, today=call.today, now=call.now,
-                                 actor=call.actor, obligation=obligation)
+    try:
+        added = await add_obligation(call.db, account=call.account, settings=call.settings, today=call.today, now=call.now,
+                                     actor=call.actor, obligation=obligation)
+    except DuplicateObligation as exc:  # the core wrote nothing
+        raise DuplicateObligation(exc.existing, hint='Send it again with "allow_duplicate": true if it is a second, separate amount.') from None
     base = call.account.base_currency
     schedules = [] if added.agreement is None else await _obligations(call).schedules_of(added.agreement)
     return ObligationAddedOut(
@@ -167,7 +174,7 @@ async def add_an_obligation(call: Call) -> ObligationAddedOut:
 
 
 @router.route(
-    "POST", "/data/obligations/{obligation_id}/cancel", response=CancelOut, role=Role.APPROVER, summary="Cancel an obligation"
+    "POST", "/data/obligations/{obligation_id}/cancel", response=CancelOut, permission=Operation.MANAGE_DATA, summary="Cancel an obligation"
 )
 async def cancel_obligation(call: Call) -> CancelOut:
     """Cancel the agreement and its future unpaid schedules; paid and past ones stay as they were."""
@@ -231,7 +238,7 @@ async def get_payment(call: Call) -> PaymentOut:
 
 
 @router.route(
-    "POST", "/data/payments", body=PaymentCreate, response=PaymentRecordedOut, status=201, role=Role.APPROVER,
+    "POST", "/data/payments", body=PaymentCreate, response=PaymentRecordedOut, status=201, permission=Operation.MANAGE_DATA,
     errors=(404,), summary="Record a payment",
 )
 async def create_payment(call: Call) -> PaymentRecordedOut:

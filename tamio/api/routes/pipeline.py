@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from tamio.accounts.models import Role
+from tamio.accounts.permissions import Operation
 from tamio.api.registry import Call, Router
 from tamio.api.schemas.pipeline import (
     ActionList,
@@ -62,7 +62,7 @@ async def _run(call: Call, config: PipelineConfig) -> PipelineResultOut:
 
 
 @router.route(
-    "POST", "/pipeline/run", body=PipelineRunIn, response=PipelineResultOut, role=Role.APPROVER, summary="Run the pipeline"
+    "POST", "/pipeline/run", body=PipelineRunIn, response=PipelineResultOut, permission=Operation.RUN_CHECKS, summary="Run the pipeline"
 )
 async def run_pipeline(call: Call) -> PipelineResultOut:
     """Run detection (all types, the critical ones, or those named) and prepare actions for what it finds."""
@@ -70,7 +70,7 @@ async def run_pipeline(call: Call) -> PipelineResultOut:
 
 
 @router.route(
-    "POST", "/pipeline/run-critical", body=CriticalRunIn, response=PipelineResultOut, role=Role.APPROVER,
+    "POST", "/pipeline/run-critical", body=CriticalRunIn, response=PipelineResultOut, permission=Operation.RUN_CHECKS,
     summary="Run the critical detections",
 )
 async def run_critical(call: Call) -> PipelineResultOut:
@@ -171,7 +171,7 @@ def _decision_out(decision: lifecycle.Decision) -> DecisionOut:
 
 
 @router.route(
-    "POST", "/pipeline/actions/{action_id}/approve", body=ApproveIn, response=DecisionOut, role=Role.APPROVER,
+    "POST", "/pipeline/actions/{action_id}/approve", body=ApproveIn, response=DecisionOut, permission=Operation.APPROVE,
     errors=(409,), summary="Approve an action",
 )
 async def approve_action(call: Call) -> DecisionOut:
@@ -218,7 +218,7 @@ def _carry_out_after_commit(call: Call, decision: lifecycle.Decision) -> None:
 
 
 @router.route(
-    "POST", "/pipeline/actions/{action_id}/skip", body=SkipIn, response=DecisionOut, role=Role.APPROVER,
+    "POST", "/pipeline/actions/{action_id}/skip", body=SkipIn, response=DecisionOut, permission=Operation.APPROVE,
     errors=(409,), summary="Skip an action",
 )
 async def skip_action(call: Call) -> DecisionOut:
@@ -231,7 +231,7 @@ async def skip_action(call: Call) -> DecisionOut:
 
 
 @router.route(
-    "POST", "/pipeline/actions/{action_id}/retry", response=DecisionOut, role=Role.APPROVER, errors=(409,),
+    "POST", "/pipeline/actions/{action_id}/retry", response=DecisionOut, permission=Operation.APPROVE, errors=(409,),
     summary="Retry a failed action",
 )
 async def retry_action(call: Call) -> DecisionOut:
@@ -243,7 +243,7 @@ async def retry_action(call: Call) -> DecisionOut:
 
 
 @router.route(
-    "POST", "/pipeline/actions/{action_id}/draft", body=DraftIn, response=DecisionOut, role=Role.APPROVER, errors=(409,),
+    "POST", "/pipeline/actions/{action_id}/draft", body=DraftIn, response=DecisionOut, permission=Operation.APPROVE, errors=(409,),
     summary="Edit the draft of an action",
 )
 async def edit_action_draft(call: Call) -> DecisionOut:

@@ -29,6 +29,7 @@ class ObligationCreate(BaseModel):
     recurrence: RecurrenceIn = Field(description="a start date in the past is owed from then: an overdue invoice, or arrears")
     invoice: InvoiceNumber | None = Field(None, description="for a one-off: the invoice number a payment names")
     contact_email: Email | None = Field(None, description="where follow-up emails go (replaces the one there)")
+    allow_duplicate: bool = Field(False, description="add it even when the same amount and frequency is already there (else 409)")
 
 
 class ObligationAddedOut(BaseModel):

@@ -1,8 +1,10 @@
 """Executors that change when or how expected payments go out: delay them, or queue them for payment.
 
-- ``delay_payment`` moves vendor schedules to the agreed dates (``delayed_from`` keeps the original,
-  and regeneration keeps a delayed schedule's date), appends to the vendor's ``delay_history``,
-  and sends the vendor's notice first when the option has one. The forecast moves the outflow.
+- ``delay_payment`` sends the vendor's notice first when the option has one, and then only records
+  the request (``delay_requested_to``): the forecast keeps the payment on its date, less certain,
+  until someone marks the delay agreed (``tamio.execution.delays.agree_delay``). Without a notice
+  (the business's own decision) it moves the schedules at once (``delayed_from`` keeps the original,
+  and regeneration keeps a delayed schedule's date) and appends to the vendor's ``delay_history``.
   Payroll and tax are refused whatever the vendor's category (``refuse_protected``): preparation
   never offers them, and this is the wall behind it.
 - ``queue_payments`` / ``record_statutory_payment`` mark schedules ``queued`` (``queued_at``). The
@@ -12,8 +14,10 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
+from tamio.audit.service import AuditService
 from tamio.data.models import ExpenseBucket
 from tamio.execution.executors.base import (
     ExecutionContext,
@@ -77,9 +81,12 @@ class DelayPayment:
         return out
 
     async def apply(self, ctx: ExecutionContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Move the payments; when the vendor is asked (a notice goes out), only record the request."""
         moves = _moves(params)
         schedules = await load_schedules(ctx, [str(m["schedule_id"]) for m in moves])
-        moved = []
+        asks_vendor = bool(params.get("notify_vendor", True)) and bool(
+            params.get("emails") or (ctx.option.kind == self.kind and ctx.option.draft_body))
+        moved, requested = [], []
         for move, schedule in zip(moves, schedules, strict=True):
             new_date = param_date(move, "new_date")
             if schedule.direction != Direction.OUTFLOW:
@@ -90,24 +97,47 @@ class DelayPayment:
                 raise ExecutionProblem(f"{new_date:%a %d %b %Y} has passed; choose a new date from today on.")
             vendor = await _vendor_of(ctx, schedule)
             await refuse_protected(ctx, schedule, vendor)
-            original = schedule.due_date
-            schedule.delayed_from = schedule.delayed_from or original
-            schedule.due_date = new_date
-            if schedule.status == ScheduleStatus.OVERDUE:
-                schedule.status = ScheduleStatus.SCHEDULED
-            schedule.updated_at = ctx.now
-            await ctx.audit.log_update("obligation_schedule", schedule.id, {"due_date": (original, new_date)})
-            entry = {
-                "schedule_id": schedule.id, "from": original.isoformat(), "to": new_date.isoformat(),
-                "amount": format(quantize(schedule.estimated_amount - schedule.paid_amount, schedule.currency), "f"), "currency": schedule.currency,
-                "action_id": ctx.action.id, "recorded_on": ctx.today.isoformat(),
-            }
-            if vendor is not None:
-                vendor.delay_history = [*(vendor.delay_history or []), entry]
-                vendor.updated_at = ctx.now
-            moved.append({**entry, "vendor_id": vendor.id if vendor else None})
+            if asks_vendor:
+                requested.append(await request_delay(ctx, schedule, vendor, new_date))
+            else:
+                moved.append(await move_schedule(ctx.audit, schedule, vendor, new_date, action_id=ctx.action.id, today=ctx.today,
+                                                 now=ctx.now))
         await ctx.db.flush()
-        return {"kind": self.kind, "moved": moved}
+        return {"kind": self.kind, "moved": moved, "requested": requested}
+
+
+async def request_delay(ctx: ExecutionContext, schedule: ObligationSchedule, vendor: ExpenseBucket | None, new_date: date) -> dict[str, Any]:
+    """The vendor is asked: the schedule keeps its date (the forecast counts it there, less certain) until agreed."""
+    schedule.delay_requested_to, schedule.delay_requested_by = new_date, ctx.action.id
+    schedule.updated_at = ctx.now
+    await ctx.audit.log_update("obligation_schedule", schedule.id, {"delay_requested_to": (None, new_date)})
+    return {"schedule_id": schedule.id, "from": schedule.due_date.isoformat(), "to": new_date.isoformat(),
+            "amount": format(quantize(schedule.estimated_amount - schedule.paid_amount, schedule.currency), "f"),
+            "currency": schedule.currency, "vendor_id": vendor.id if vendor else None}
+
+
+async def move_schedule(
+    audit: AuditService, schedule: ObligationSchedule, vendor: ExpenseBucket | None, new_date: date, *,
+    action_id: str, today: date, now: datetime,
+) -> dict[str, Any]:
+    """Move one payment to ``new_date`` (``delayed_from`` keeps the original) and note it in the vendor's delay history."""
+    original = schedule.due_date
+    schedule.delayed_from = schedule.delayed_from or original
+    schedule.due_date = new_date
+    schedule.delay_requested_to = schedule.delay_requested_by = None
+    if schedule.status == ScheduleStatus.OVERDUE:
+        schedule.status = ScheduleStatus.SCHEDULED
+    schedule.updated_at = now
+    await audit.log_update("obligation_schedule", schedule.id, {"due_date": (original, new_date)})
+    entry = {
+        "schedule_id": schedule.id, "from": original.isoformat(), "to": new_date.isoformat(),
+        "amount": format(quantize(schedule.estimated_amount - schedule.paid_amount, schedule.currency), "f"), "currency": schedule.currency,
+        "action_id": action_id, "recorded_on": today.isoformat(),
+    }
+    if vendor is not None:
+        vendor.delay_history = [*(vendor.delay_history or []), entry]
+        vendor.updated_at = now
+    return {**entry, "vendor_id": vendor.id if vendor else None}
 
 
 async def refuse_protected(ctx: ExecutionContext, schedule: ObligationSchedule, vendor: ExpenseBucket | None) -> None:
