@@ -151,6 +151,7 @@ def register_features(app: TamioApp) -> None:
     from bot.actions import duplicates as duplicate_actions
     from bot.actions import forecast as forecast_actions
     from bot.commands import register as register_commands
+    from bot.commands import whatif
     from bot.views import add as add_view
     from bot.views import draft as draft_view
     from bot.views import settings as settings_view
@@ -158,5 +159,6 @@ def register_features(app: TamioApp) -> None:
 
     # Bolt tries listeners in registration order: the most frequent requests first.
     register_commands(app)
-    for module in (card_actions, forecast_actions, duplicate_actions, home, add_view, draft_view, settings_view, terms_view, shortcuts, onboarding, events):
+    for module in (card_actions, forecast_actions, whatif, duplicate_actions, home, add_view, draft_view, settings_view, terms_view,
+                   shortcuts, onboarding, events):
         module.register(app)

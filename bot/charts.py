@@ -33,10 +33,11 @@ from tamio.server_secret import GENERATE_HINT, SecretKeyInvalid, ServerSecret
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 LINK_LIFETIME = timedelta(days=7)
-COLOURS = {"line": "#1264A3", "band": "#1264A3", "buffer": "#E01E5A", "low": "#E01E5A", "grid": "#DDDDDD"}
+COLOURS = {"baseline": "#616061", "line": "#1264A3", "band": "#1264A3", "buffer": "#E01E5A", "low": "#E01E5A", "grid": "#DDDDDD"}
 
 
-def render_forecast_png(forecast: Forecast, *, title: str = "") -> bytes:
+def render_forecast_png(forecast: Forecast, *, title: str = "", baseline: Forecast | None = None) -> bytes:
+    """The forecast's chart; with ``baseline`` (a what-if), the real forecast's line and lowest point beside it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
@@ -53,6 +54,16 @@ def render_forecast_png(forecast: Forecast, *, title: str = "") -> bytes:
     axes = figure.add_subplot()
     axes.fill_between(starts, low, high, color=COLOURS["band"], alpha=0.15, linewidth=0, label="likely range")
     axes.plot(starts, closing, color=COLOURS["line"], marker="o", markersize=3.5, linewidth=2, label="closing balance")
+    if baseline is not None:
+        axes.plot(starts, [float(w.closing_balance) for w in baseline.weeks], color=COLOURS["baseline"], linestyle="--",
+                  marker="o", markersize=2.5, linewidth=1.4, label="today's forecast")
+        low_point = baseline.week_of(baseline.lowest_week_start)
+        if low_point is not None:
+            axes.annotate(
+                f"lowest today {format_money(low_point.closing_balance, cur, with_cents=False)}",
+                (float(low_point.start.toordinal()), float(low_point.closing_balance)),
+                textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8, color=COLOURS["baseline"],
+            )
     if forecast.buffer:
         axes.axhline(float(forecast.buffer), color=COLOURS["buffer"], linestyle="--", linewidth=1.2, label="buffer")
     lowest = forecast.week_of(forecast.lowest_week_start)

@@ -21,7 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
-from bot.blocks.common import written_in
+from bot.blocks.common import escape, written_in
 from bot.blocks.home import attention_view, home_view
 from bot.boundary import handler
 from bot.charts import ChartLinks
@@ -38,6 +38,9 @@ from tamio.detection.models import DetectionAlert
 from tamio.errors import NotFound
 from tamio.execution.readiness import with_email_needs
 from tamio.forecast.engine import Forecast
+from tamio.scenarios.engine import ScenarioResult
+from tamio.scenarios.service import saved_effects
+from tamio.scenarios.views import effect_line
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 HOME_WEEKS = 13
@@ -66,6 +69,7 @@ class HomeData:
     roles: dict[str, Role]  # Slack user id -> role, for the members with a Slack user
     viewers_see_figures: bool = False
     notices: list[str] = field(default_factory=list)
+    scenarios: list[str] = field(default_factory=list)  # each saved scenario with its effect today
 
     def view_for(self, slack_user_id: str) -> dict[str, Any]:
         role = self.roles.get(slack_user_id)
@@ -78,6 +82,7 @@ class HomeData:
                 account=self.account, forecast=self.forecast, chart_url=self.chart_url, alerts=self.alerts, cards=self.cards,
                 pending_total=self.pending_total, safety_mode=self.safety_mode, is_admin=allows(role, Operation.CHANGE_SETTINGS),
                 today=self.today, notices=self.notices, manages_data=allows(role, Operation.MANAGE_DATA),
+                scenarios=self.scenarios,
             )
 
 
@@ -99,11 +104,14 @@ async def load_home(runtime: Runtime, *, account_id: str, charts: ChartLinks) ->
             db, await load_cards(db, account_id=account.id, action_ids=await pending_action_ids(db, account_id=account.id, limit=12)),
             account=account, settings=runtime.settings, now=now)
         lost = await lost_channels(db, account_id=account.id, since=now - PROBLEMS_SHOWN_FOR)
+        effects = await saved_effects(db, account=account, settings=runtime.settings, today=today, now=now)
         await db.commit()
     url = charts.url(account_id=account.id, as_of=today, weeks=HOME_WEEKS, now=now) if chart_reachable(runtime.settings) else None
     notices = [problem_text(p.channel, p.error, p.lost) for p in lost if p.channel == account.digest_channel_id]
+    scenarios = [f"*{escape(saved.name)}*: {effect_line(got) if isinstance(got, ScenarioResult) else ':warning: ' + escape(got.message)}"
+                 for saved, got in effects]
     return HomeData(account, forecast, url, alerts, cards, pending, config.safety_mode.value, today, roles,
-                    viewers_see_figures=config.viewers_see_figures, notices=notices)
+                    viewers_see_figures=config.viewers_see_figures, notices=notices, scenarios=scenarios)
 
 
 async def render_home(runtime: Runtime, *, account_id: str, slack_user_id: str, charts: ChartLinks) -> dict[str, Any]:

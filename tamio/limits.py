@@ -25,6 +25,7 @@ from tamio.errors import ValidationError
 MAX_AMOUNT = Decimal(10) ** 12
 MAX_NAME = 200
 MAX_NOTES = 2000
+MAX_INVOICE = 64  # an invoice number: the schedule's invoice_number column
 MIN_RATE = Decimal(10) ** -9
 MAX_RATE = Decimal(10) ** 9
 

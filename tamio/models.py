@@ -14,6 +14,7 @@ from tamio.obligations.models import ObligationAgreement, ObligationSchedule, Pa
 from tamio.outbox.models import OutboxMessage
 from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
 from tamio.refresh.models import RefreshRequest
+from tamio.scenarios.models import SavedScenario
 from tamio.scheduler.models import PipelineRun, SchedulerClaim, SlackEventReceipt
 
 __all__ = [
@@ -21,6 +22,6 @@ __all__ = [
     "Client", "DetectionAlert", "DetectionRule", "ExchangeRate", "ExecutionAutomationRule", "ExecutionRecord",
     "ExpenseBucket", "ForecastSnapshot", "IntegrationConnection", "IntegrationMapping", "LinkedAction", "Member",
     "ObligationAgreement", "ObligationSchedule", "OutboxMessage", "PaymentEvent", "PipelineRun", "PreparedAction", "RefreshRequest",
-    "Role", "SafetyMode",
+    "Role", "SafetyMode", "SavedScenario",
     "SchedulerClaim", "SlackEventReceipt", "UserConfiguration", "XeroConnection", "XeroSyncLog",
 ]

@@ -85,6 +85,7 @@ def home_view(
     today: date,
     notices: Sequence[str] = (),
     manages_data: bool = False,
+    scenarios: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The Home tab; ``notices`` (what went wrong, e.g. a channel that lost messages) come first."""
     blocks: list[Block] = [header(f"Tamio · {account.name}")]
@@ -110,6 +111,8 @@ def home_view(
         blocks += queue_item(card, today)
     if pending_total > min(len(cards), QUEUE_SHOWN):
         blocks.append(context(f"{pending_total - min(len(cards), QUEUE_SHOWN)} more: `/tamio actions`"))
+    if scenarios:
+        blocks += [divider(), header("Saved what-ifs, on today's figures"), section("\n".join(scenarios)[:2900])]
     channel = f"<#{account.digest_channel_id}>" if account.digest_channel_id else "no channel yet (`/tamio digest here`)"
     blocks += [divider(), context(f"Alerts and digest: {channel}", f"Safety mode: {safety_mode}", f"Updated {day_label(today)}")]
     buttons = [button("Settings", SETTINGS_ACTION, "settings")] if is_admin else []

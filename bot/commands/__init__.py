@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.common import context, section
 from bot.boundary import Answer, Reply, handler
-from bot.commands import data, forecast, integrations, parse, profile, queue, settings, tokens
+from bot.commands import data, forecast, integrations, parse, profile, queue, settings, tokens, whatif
 from bot.commands.help import help_reply
 from bot.queries import count_pending, open_alerts
 from bot.runtime import Scope
@@ -33,6 +33,7 @@ async def _help(scope: Scope, command: Any, client: AsyncWebClient) -> Answer:
 ROUTES: dict[type, Route] = {
     parse.ShowHelp: _help,
     parse.ShowForecast: forecast.show_forecast,
+    parse.ShowWhatIf: whatif.show_what_if,
     parse.ShowAccuracy: forecast.show_accuracy,
     parse.OpenAddForm: data.open_add_form,
     parse.AddObligation: data.add_from_command,
@@ -67,7 +68,7 @@ ROUTES: dict[type, Route] = {
 # Subcommands whose listener only reads: their transaction never queues behind a writer (and
 # cannot write; anything slow or writing runs in ``Scope.later``, in a scope of its own).
 READ_ONLY: frozenset[type] = frozenset({
-    parse.ShowHelp, parse.ShowForecast, parse.ShowAccuracy, parse.ShowClient, parse.ListBalances, parse.ShowAlerts,
+    parse.ShowHelp, parse.ShowForecast, parse.ShowWhatIf, parse.ShowAccuracy, parse.ShowClient, parse.ListBalances, parse.ShowAlerts,
     parse.ShowActions, parse.RunPipeline, parse.ShowRules, parse.ShowDetection,
     parse.OpenAddForm,  # a modal opens before any write could wait for the lock: its trigger id lives 3 s
 })
@@ -75,7 +76,7 @@ READ_ONLY: frozenset[type] = frozenset({
 
 # Subcommands that show the business's figures: a viewer sees them only where the account allows it.
 FIGURES: frozenset[type] = frozenset({
-    parse.ShowForecast, parse.ListBalances, parse.ShowAlerts, parse.ShowActions, parse.RunPipeline, parse.ShowConfig,
+    parse.ShowForecast, parse.ShowWhatIf, parse.ListBalances, parse.ShowAlerts, parse.ShowActions, parse.RunPipeline, parse.ShowConfig,
     parse.ShowDetection,
 })
 

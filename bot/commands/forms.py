@@ -42,6 +42,9 @@ USAGES: Final[dict[str, Usage]] = {
         '/tamio add expense "AWS" 1200 USD monthly on 15',
         "add what you are owed or owe; `add` alone opens a form",
     ),
+    "whatif": Usage('whatif CHANGE [; CHANGE ...]', '/tamio whatif hire "Engineer" 8000 monthly from 2027-03-01; late "Acme Corp" 30',
+                    "try a change on the forecast without making it: `late`, `lose`, `remove`, `pause`, `change`, `once`, `draw`, "
+                    "`balance`, or anything `add` takes"),
     "balance": Usage('balance [set "Account" AMOUNT [CURRENCY]]', '/tamio balance set "Operating" 45000 USD', "list or set cash balances"),
     "paid": Usage('paid "Name" AMOUNT [CURRENCY] [on DATE] [for INVOICE]', '/tamio paid "Acme Corp" 5000 for INV-1042',
                   "record a payment received or made (without an invoice, it pays the oldest open ones first)"),
@@ -76,6 +79,13 @@ INTEGRATIONS: Final = ("xero",)
 @dataclass(frozen=True)
 class ShowHelp:
     pass
+
+
+@dataclass(frozen=True)
+class ShowWhatIf:
+    """``/tamio whatif ...``: the changes as typed (checked), tried on the forecast."""
+
+    texts: tuple[str, ...]
 
 
 @dataclass(frozen=True)

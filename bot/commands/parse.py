@@ -49,6 +49,7 @@ from bot.commands.forms import (
     ShowForecast,
     ShowHelp,
     ShowRules,
+    ShowWhatIf,
     SyncIntegration,
     Usage,
 )
@@ -67,6 +68,8 @@ from tamio.errors import TamioError
 from tamio.money import normalize_currency, parse_amount
 from tamio.obligations.adding import AddObligation
 from tamio.obligations.inline import looks_like_currency, parse_add, read_day_word, read_kind, split_words
+from tamio.scenarios.changes import MAX_CHANGES
+from tamio.scenarios.inline import parse_changes
 
 MENTION: Final = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
@@ -123,6 +126,8 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
     words = tokenize(text)
     if not words:
         return ShowHelp()
+    if words[0].lower() == "whatif":
+        return _what_if(text.split(None, 1)[1] if len(words) > 1 else "", today, base_currency)
     name, rest = words[0].lower(), words[1:]
     readers: dict[str, Callable[[], Command]] = {
         "help": lambda: ShowHelp(),
@@ -154,6 +159,24 @@ def parse(text: str, *, today: date, base_currency: str) -> Command:
         known = ", ".join(f"`{n}`" for n in USAGES)
         raise CommandError(f"I don't know `{words[0][:40]}`.", usage="help", example="/tamio help", hint=f"Try one of {known}.")
     return reader()
+
+
+def _what_if(rest: str, today: date, base_currency: str) -> ShowWhatIf:
+    """Changes separated by `;`, each read by the core's what-if reader (its messages, Slack's usage)."""
+    texts = tuple(_unescape_text(part.strip()) for part in rest.split(";") if part.strip())
+    if not texts:
+        raise _fail("whatif", "Say what to try.", hint='For example `late "Acme Corp" 30`.')
+    if len(texts) > MAX_CHANGES:
+        raise _fail("whatif", f"That is {len(texts)} changes; try at most {MAX_CHANGES} at once.")
+    try:
+        parse_changes(list(texts), today=today, base_currency=base_currency)
+    except TamioError as exc:
+        raise _fail("whatif", exc.message, hint=exc.hint) from exc
+    return ShowWhatIf(texts)
+
+
+def _unescape_text(text: str) -> str:
+    return SLACK_ENTITIES.sub(lambda m: {"amp": "&", "lt": "<", "gt": ">"}[m.group(1)], text)
 
 
 def _no_args(name: str, rest: list[str], command: Command) -> Command:

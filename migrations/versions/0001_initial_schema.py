@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 21:55:08.910090
+Create Date: 2026-12-06 22:03:08.897978
 """
 
 from collections.abc import Sequence
@@ -447,6 +447,21 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id')
     )
+    op.create_table('scenarios',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('user_id', sa.String(length=40), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('changes', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('created_by', sa.String(length=64), nullable=False),
+    sa.Column('created_at', tamio.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', tamio.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'name', name='uq_scenarios_name')
+    )
+    with op.batch_alter_table('scenarios', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scenarios_user_id'), ['user_id'], unique=False)
+
     op.create_table('user_configurations',
     sa.Column('user_id', sa.String(length=40), nullable=False),
     sa.Column('obligations_buffer_amount', tamio.db.Money(), nullable=False),
@@ -863,6 +878,10 @@ def downgrade() -> None:
 
     op.drop_table('xero_connections')
     op.drop_table('user_configurations')
+    with op.batch_alter_table('scenarios', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scenarios_user_id'))
+
+    op.drop_table('scenarios')
     op.drop_table('refresh_requests')
     with op.batch_alter_table('pipeline_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_pipeline_runs_user_started')

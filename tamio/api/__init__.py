@@ -43,9 +43,10 @@ def all_routes() -> list[Route]:
         money,
         obligations,
         pipeline,
+        scenarios,
     )
 
-    modules = (pipeline, delays, automation, detection, config, counterparties, obligations, money)
+    modules = (pipeline, delays, automation, detection, config, counterparties, obligations, money, scenarios)
     return [route for module in modules for route in module.router.routes]
 
 

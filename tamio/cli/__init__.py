@@ -58,6 +58,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "paid": ("payments", 'record a payment: tamio paid "Acme Corp" 5000 [USD] [--on 2026-12-01] [--for INV-1042]'),
     "client": ("clients", 'one client at a glance: how it pays and what it owes (tamio client "Acme Corp")'),
     "forecast": ("forecast", "the weekly cash forecast, and how right it has been"),
+    "scenario": ("scenarios", "what-if scenarios: save, list, show, delete"),
     "pipeline": ("pipeline", "run detection and preparation"),
     "jobs": ("jobs", "run a scheduled job by hand"),
     "actions": ("actions", "prepared actions: list, show, approve, skip, retry"),

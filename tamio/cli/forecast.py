@@ -1,4 +1,4 @@
-"""``tamio forecast [--weeks N] [--as-of YYYY-MM-DD] [--json]``, and how right it has been.
+"""``tamio forecast [--weeks N] [--as-of YYYY-MM-DD] [--json] [--what-if CHANGE ...]``, and how right it has been.
 
     tamio forecast                                   the 13 weeks from today (schedules generated as far as it shows)
     tamio forecast accuracy [--weeks N] [--json]     stored forecasts against what happened, beside the due-date baseline
@@ -49,6 +49,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--weeks", type=_weeks, default=13)
     parser.add_argument("--as-of", type=date_argument, default=None, help="first day of week 1 (default: today)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--what-if", dest="what_if", action="append", metavar="CHANGE",
+                        help='a hypothetical change (repeatable): late "Acme Corp" 30, expense "New hire" 8000 monthly from 2027-03-01, ...')
     parser.set_defaults(handler=_forecast)
     more = parser.add_subparsers(dest="forecast_command", metavar="accuracy|backtest")
     accuracy = more.add_parser("accuracy", help="past forecasts against what happened, 1, 4 and 13 weeks ahead")
@@ -64,6 +66,11 @@ def register(sub: Any) -> None:
 
 
 async def _forecast(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.what_if:
+        # Loaded only for a what-if, so that `tamio forecast` starts fast.
+        from tamio.cli.scenarios import print_what_if
+
+        return await print_what_if(args, ctx, as_of=args.as_of, weeks=args.weeks)
     async with ctx.transaction() as session:
         account = await ctx.account(session)
         stale = await stale_cash_rates(session, account_id=account.id, base_currency=account.base_currency, today=ctx.today(account))

@@ -119,5 +119,10 @@ async def _refuse_known_invoice(db: AsyncSession, counterparty: Client | Expense
         .where(column == counterparty.id, ObligationSchedule.invoice_number == invoice).limit(1))
     due = found.scalar_one_or_none()
     if due is not None:
-        raise Conflict(f"{counterparty.name} already has invoice {invoice} (due {due.isoformat()}); nothing was added.",
-                       hint="Record a payment against it with `paid`, or give the new invoice its own number.")
+        raise known_invoice(counterparty.name, invoice, f"due {due.isoformat()}")
+
+
+def known_invoice(name: str, invoice: str, where: str) -> Conflict:
+    """The refusal of an invoice number the client or vendor already has (``where``: its due date, or a file's line)."""
+    return Conflict(f"{name} already has invoice {invoice} ({where}); nothing was added.",
+                    hint="Record a payment against it with `paid`, or give the new invoice its own number.")

@@ -31,7 +31,7 @@ from pydantic_core import PydanticCustomError
 
 from tamio.data.counterparties import read_email
 from tamio.errors import TamioError, ValidationError
-from tamio.limits import check_amount, check_name
+from tamio.limits import MAX_INVOICE, check_amount, check_name
 from tamio.money import normalize_currency, parse_amount, precision
 from tamio.obligations.recurrence import Frequency
 from tamio.obligations.schemas import RecurrenceSpec
@@ -41,7 +41,6 @@ KINDS: Final = ("client", "expense", "payroll", "tax")
 FIRST_DAY: Final = date(1900, 1, 1)
 LAST_DAY: Final = date(2199, 12, 31)
 ARREARS_YEARS: Final = 5
-MAX_INVOICE = 64  # the schedule's invoice_number column
 DAY_OF_MONTH: Final = frozenset({Frequency.MONTHLY, Frequency.QUARTERLY, Frequency.ANNUALLY})
 
 

@@ -18,6 +18,7 @@ from typing import Final
 
 import holidays
 
+from tamio.limits import MAX_INVOICE
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 from tamio.obligations.schemas import KIND_WORDS
 
@@ -34,7 +35,7 @@ HEADER: Final = (
     "business_day",
     "calendar",
 )
-OPTIONAL_HEADER: Final = ("flexibility", "email", "contact_name")
+OPTIONAL_HEADER: Final = ("flexibility", "email", "contact_name", "invoice")
 ALL_COLUMNS: Final = HEADER + OPTIONAL_HEADER
 KINDS: Final = ("revenue", "expense", "payroll", "tax")
 FLEXIBILITY_LEVELS: Final = ("can_delay", "negotiable", "cannot_delay")
@@ -92,5 +93,7 @@ COLUMNS: Final = (
            f"{', '.join(FLEXIBILITY_LEVELS)}; empty: leave it as it is"),
     Column("email", False, "whom follow-up emails go to at the client or vendor", "one address like ap@acme.example; empty: leave it as it is"),
     Column("contact_name", False, "the person at the client or vendor", "a name like Jane Doe, up to 200 characters; empty: leave it as it is"),
+    Column("invoice", False, "the invoice's (or bill's) number, what `tamio paid \"Acme\" 5000 --for INV-1042` matches (once rows only)",
+           f"a number like INV-1042, up to {MAX_INVOICE} characters, one the client or vendor does not have yet; empty: none"),
 )
 REQUIRED_COLUMNS: Final = tuple(c.name for c in COLUMNS if c.required)

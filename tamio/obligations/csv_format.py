@@ -142,6 +142,7 @@ class ObligationRow:
     flexibility: str | None = None  # the vendor's, one of FLEXIBILITY_LEVELS; not part of import_key
     email: str | None = None  # the counterparty's contact email; not part of import_key
     contact_name: str | None = None  # the person at the counterparty; not part of import_key
+    invoice: str | None = None  # the invoice's number as written (the core's rules read it on import); part of import_key
 
     @property
     def is_client(self) -> bool:
@@ -161,6 +162,7 @@ class ObligationRow:
             self.end_date.isoformat() if self.end_date else "",
             self.convention.value,
             self.calendar or "",
+            *([f"invoice:{self.invoice}"] if self.invoice is not None else []),  # without one, a key is as it always was
         ]
         return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()
 
@@ -208,6 +210,7 @@ def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError], def
     flexibility = read("flexibility", read_flexibility)
     email = read("email", read_email)
     contact_name = read("contact_name", read_contact_name)
+    invoice = cells.get("invoice", "").strip() or None  # its rules are the core's: ``importer.row_obligation``
     if flexibility is not None and kind == "revenue":
         errors.append(CsvFieldError(line, "flexibility", "flexibility is for what you pay (expense, payroll or tax); leave it empty on revenue rows"))
     if end is not None and start is not None and end < start:
@@ -247,6 +250,7 @@ def _read_row(line: int, cells: dict[str, str], errors: list[CsvFieldError], def
         flexibility=flexibility,
         email=email,
         contact_name=contact_name,
+        invoice=invoice,
     )
 
 

@@ -31,6 +31,7 @@ from tamio.obligations.models import (
     AmountType,
     Direction,
     ObligationAgreement,
+    ObligationSchedule,
     ObligationType,
 )
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency
@@ -76,6 +77,7 @@ class Batch:
     agreements: list[dict[str, Any]] = field(default_factory=list)
     lines: list[tuple[Party, dict[str, Any]]] = field(default_factory=list)  # in file order
     audit: list[AuditEntry] = field(default_factory=list)  # in file order
+    invoices: dict[str, str] = field(default_factory=dict)  # agreement id -> the invoice number its schedule carries
 
     def touch(self, party: Party) -> None:
         if party.written:
@@ -154,8 +156,20 @@ async def write_batch(
     schedules: list[dict[str, Any]] = []
     await ObligationService(db, account=account, settings=settings, today=today, actor=actor, now=now).generate_many(
         agreements, new=True, inserted=schedules, arrears=True)
+    await _invoice_numbers(db, batch.invoices, schedules)
     await _events(db, batch, agreements, schedules, account=account, settings=settings, today=today, now=now, horizon=horizon)
     batch.settle()
+
+
+async def _invoice_numbers(db: AsyncSession, invoices: dict[str, str], schedules: list[dict[str, Any]]) -> None:
+    """Each invoice's number on its (one-off) schedule, in one executemany UPDATE by primary key."""
+    rows = []
+    for schedule in schedules:
+        if (number := invoices.get(schedule["obligation_id"])) is not None:
+            schedule["invoice_number"] = number
+            rows.append({"id": schedule["id"], "invoice_number": number})
+    for start in range(0, len(rows), CHUNK):
+        await db.execute(update(ObligationSchedule), rows[start : start + CHUNK])
 
 
 def _new_row(party: Party, account: Account, now: datetime) -> dict[str, Any]:

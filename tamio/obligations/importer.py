@@ -6,6 +6,8 @@ whose key is already there is skipped, so importing the same file twice changes 
 optional ``flexibility`` is set on its vendor (with an audit row) whether the row is new or already
 there, so adding that column to a file imported before fills it in; so are the optional ``email`` and
 ``contact_name``, on the client or vendor (an integration that owns them refuses, naming the line).
+A one-off row's ``invoice`` lands on its schedule, as ``/tamio add ... ref INV-1042`` puts it there: a
+number the client or vendor already has, in the database or on a line above, is refused.
 The caller's transaction makes it all-or-nothing: an error names the row's line and nothing stays.
 
 Why set-based: row by row, each obligation took a dozen statements and every name lookup read all
@@ -42,10 +44,17 @@ from tamio.db import new_id
 from tamio.errors import MissingExchangeRate, TamioError, ValidationError
 from tamio.limits import check_name
 from tamio.money import format_money, quantize
+from tamio.obligations.add import known_invoice
 from tamio.obligations.adding import AddObligation
 from tamio.obligations.csv_format import CsvImportError, ObligationRow
 from tamio.obligations.import_batch import Batch, Change, ImportResult, Party, write_batch
-from tamio.obligations.models import AgreementStatus, AmountType, ObligationAgreement, ObligationType
+from tamio.obligations.models import (
+    AgreementStatus,
+    AmountType,
+    ObligationAgreement,
+    ObligationSchedule,
+    ObligationType,
+)
 from tamio.obligations.recurrence import Frequency, describe
 from tamio.obligations.schemas import RecurrenceSpec
 from tamio.obligations.service import direction_for, horizon_end
@@ -64,7 +73,8 @@ KIND_TO_CATEGORY = {"expense": ExpenseCategory.OPERATING, "payroll": ExpenseCate
 
 # The core input's fields (``AddObligation``) as the file's columns, to name the cell a refusal is about.
 ROW_COLUMNS = {"name": "counterparty", "kind": "kind", "amount": "amount", "currency": "currency", "start_date": "start_date",
-               "end_date": "end_date", "day": "day", "frequency": "frequency", "calendar": "calendar", "contact_email": "email"}
+               "end_date": "end_date", "day": "day", "frequency": "frequency", "calendar": "calendar", "contact_email": "email",
+               "invoice": "invoice"}
 
 
 def row_obligation(row: ObligationRow, *, today: date) -> AddObligation:
@@ -72,7 +82,7 @@ def row_obligation(row: ObligationRow, *, today: date) -> AddObligation:
     format reads is refused by the same rules, in the same words, as ``/tamio add`` and the API."""
     return AddObligation.read({
         "kind": "client" if row.is_client else row.kind, "name": row.counterparty, "amount": row.amount, "currency": row.currency,
-        "recurrence": spec_for(row), "contact_email": row.email,
+        "recurrence": spec_for(row), "contact_email": row.email, "invoice": row.invoice,
     }, today=today)
 
 
@@ -141,6 +151,7 @@ class _Import:
         self.horizon = horizon_end(today, settings.schedule_horizon_months)
         self.parties: dict[tuple[bool, str], Party] = {}  # (is a client, name key) -> the client or vendor
         self.known: set[str] = set()
+        self.invoices: dict[tuple[str, str], str] = {}  # (counterparty's id, invoice number) -> where it is: its due date or line
         self.created = self.skipped = self.new_counterparties = self.flexibility_set = 0
         self.contacts_set: set[str] = set()
         self.changes: dict[str, Change] = {}  # a dry run's: the counterparty's id (or "line N" of a row) -> what it would be
@@ -153,6 +164,13 @@ class _Import:
         keys = await self.db.execute(select(ObligationAgreement.import_key).where(
             ObligationAgreement.user_id == self.account.id, ObligationAgreement.import_key.is_not(None)))
         self.known.update(key for key in keys.scalars() if key)
+        invoices = (select(ObligationSchedule.invoice_number, ObligationSchedule.due_date, ObligationAgreement.client_id,
+                           ObligationAgreement.expense_bucket_id)
+                    .join(ObligationAgreement, ObligationAgreement.id == ObligationSchedule.obligation_id)
+                    .where(ObligationSchedule.user_id == self.account.id, ObligationSchedule.invoice_number.is_not(None))
+                    .execution_options(yield_per=500))
+        async for number, due, client_id, bucket_id in await self.db.stream(invoices):
+            self.invoices.setdefault((str(client_id or bucket_id), str(number)), f"due {due.isoformat()}")
         for model in (Client, ExpenseBucket):
             columns = [model.id, model.name, model.source, model.locked_fields, model.contact_email, model.contact_name,
                        model.amount, model.billing_config]
@@ -200,16 +218,20 @@ class _Import:
             self._note_obligation(row, "unchanged", party.name if party is not None else row.counterparty)
             return
         try:  # the rules every edge holds an obligation to (Slack, the form, the CLI, the API): one function
-            row_obligation(row, today=self.today)
+            invoice = row_obligation(row, today=self.today).invoice
         except ValidationError as exc:
             field = next(iter(exc.field_errors), "")
             raise _Refused(ValidationError(exc.message), column=ROW_COLUMNS.get(field)) from exc
+        if invoice is not None and party is not None and (where := self.invoices.get((party.id, invoice))) is not None:
+            raise _Refused(known_invoice(party.name, invoice, where), column="invoice")
         if party is None:
             party = self._create(row, flexibility)
         else:
             self._touch(party, row.line)
             self._update(party, row, flexibility)
-        self._add_line(party, row)
+        self._add_line(party, row, invoice)
+        if invoice is not None:
+            self.invoices[(party.id, invoice)] = f"line {row.line}"
         self.known.add(row.import_key)
         self.created += 1
 
@@ -262,8 +284,9 @@ class _Import:
                                                                    for k, (_, new) in changes.items()]
             self.changes[party.id] = Change(noted.subject, "update", noted.name, noted.lines, "; ".join(details))
 
-    def _add_line(self, party: Party, row: ObligationRow) -> None:
-        """The row's obligation: its agreement (with its audit row) and the counterparty's billing line."""
+    def _add_line(self, party: Party, row: ObligationRow, invoice: str | None) -> None:
+        """The row's obligation: its agreement (with its audit row), the counterparty's billing line, and
+        the invoice number its schedule carries (as ``add_obligation`` puts it there)."""
         currency = row.currency
         amount = quantize(row.amount, currency)
         conversion: Conversion = self._book.convert(amount, currency, self.account.base_currency, self.today)
@@ -285,6 +308,8 @@ class _Import:
                 "occurrence_count": spec.count, "status": AgreementStatus.ACTIVE, "source": party.source, "import_key": row.import_key,
                 "created_at": self.now, "updated_at": self.now,
             })
+            if invoice is not None:
+                self._batch.invoices[agreement_id] = invoice
             self._batch.audit.append(AuditEntry.create("obligation_agreement", agreement_id, {
                 "type": obligation_type, "amount": amount, "currency": currency, "rrule": rrule, "start_date": spec.start_date,
             }))
@@ -339,4 +364,5 @@ def _described(row: ObligationRow) -> str:
     """The obligation in a line: ``expense $4,500.00 monthly on the last day from 2026-01-31``."""
     when = describe(row.recurrence)
     start = "" if row.frequency is Frequency.ONCE else f" from {row.start_date.isoformat()}"
-    return f"{row.kind} {format_money(row.amount, row.currency)} {when}{start}"
+    invoice = f", invoice {row.invoice}" if row.invoice else ""
+    return f"{row.kind} {format_money(row.amount, row.currency)} {when}{start}{invoice}"

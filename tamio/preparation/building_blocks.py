@@ -6,7 +6,7 @@ option applied, or ``None`` when the option is not available (no credit line, no
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
 from tamio.forecast.engine import OUTFLOW, ForecastItem
@@ -25,9 +25,9 @@ from tamio.preparation.drafts import (
 from tamio.preparation.message_drafting import draft_vendor_delay_request
 from tamio.preparation.recipes import collection_email_recipe
 from tamio.preparation.risk_scoring import RelationshipFactors
+from tamio.scenarios.resolve import draw_delta, repayment
 
 ZERO = Decimal(0)
-REPAYMENT_DAYS = 120  # revolving credit repaid after the 13-week horizon
 
 
 def round_up(amount: Decimal, step: Decimal = Decimal(500)) -> Decimal:
@@ -41,11 +41,11 @@ def credit_draw(ctx: PreparationContext, *, needed: Decimal, deadline: date | No
     line = lines[0]
     amount = min(line.available_credit, round_up(needed))
     amount = quantize(amount, ctx.base_currency)
-    repay = ctx.today + timedelta(days=REPAYMENT_DAYS)
-    rate = line.interest_rate_pct or Decimal(0)
-    interest = quantize(amount * rate / 100 * REPAYMENT_DAYS / 365, ctx.base_currency)
+    # The same draw as the what-if `draw "LINE" AMOUNT`: one rule for the repayment, one engine for the effect.
+    repay, interest = repayment(amount, line.interest_rate_pct, on=ctx.today, currency=ctx.base_currency)
     target = ctx.operating_accounts[0] if ctx.operating_accounts else None
-    forecast = ctx.forecast_with([ForecastItem(date=repay, amount=amount + interest, direction=OUTFLOW)], opening_delta=amount)
+    assert ctx.scenario is not None
+    forecast = ctx.with_change(draw_delta(ctx.scenario, amount=amount, on=ctx.today, rate_pct=line.interest_rate_pct))
     money = format_money(amount, ctx.base_currency)
     return OptionDraft(
         kind="credit_draw",

@@ -37,15 +37,7 @@ from tamio.config import Settings
 from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.detection.models import DetectionRule, DetectionType
 from tamio.forecast.behaviour import arrivals, expected_on
-from tamio.forecast.engine import (
-    INFLOW,
-    CashByDay,
-    Forecast,
-    ForecastItem,
-    WeeklyTotals,
-    build_forecast,
-    forecast_from_totals,
-)
+from tamio.forecast.engine import INFLOW, CashByDay, Forecast, ForecastItem
 from tamio.forecast.service import ForecastInputs, load_forecast_inputs_many
 from tamio.obligations.models import (
     NEVER_DELAYED,
@@ -55,6 +47,7 @@ from tamio.obligations.models import (
 )
 from tamio.obligations.standing import ClientStanding, client_standings
 from tamio.preparation.commitments import ChaseInfo, load_commitments
+from tamio.scenarios.engine import Delta, ScenarioBase, forecast_with
 
 ZERO = Decimal(0)
 HORIZON_WEEKS = 13
@@ -169,7 +162,9 @@ class PreparationContext:
     opening_balance: Decimal
     forecast_items: tuple[ForecastItem, ...] = field(repr=False)
     forecast: Forecast = field(repr=False)
-    totals: WeeklyTotals = field(repr=False, default=WeeklyTotals.empty(HORIZON_WEEKS))
+    # The base forecast's inputs and weekly totals, computed once per run: an option's effect is a
+    # delta against them through the scenario engine, the same one a what-if goes through.
+    scenario: ScenarioBase | None = field(repr=False, default=None)
     chases: Mapping[str, ChaseInfo] = field(default_factory=dict)  # schedule id -> its last chase
     chase_cooloff_days: int = 7
 
@@ -253,18 +248,15 @@ class PreparationContext:
         return CashByDay(self.opening_balance, self.forecast_items)
 
     def forecast_with(self, adjustments: Iterable[ForecastItem] = (), *, opening_delta: Decimal = ZERO) -> Forecast:
-        """The forecast re-run with an option applied (items added, moved or removed; cash moved).
+        """The forecast with an option applied (items added, moved or removed; cash moved): the
+        scenario engine's ``forecast_with`` over this run's base (``with_change``)."""
+        return self.with_change(Delta(items=tuple(adjustments), opening=opening_delta))
 
-        Same result as ``build_forecast`` over all items plus the adjustments, from the weekly
-        totals computed once per run (see ``test_forecast_with_matches_a_full_rebuild``).
-        """
-        return forecast_from_totals(
-            self.totals.adjusted(adjustments, as_of=self.today),
-            as_of=self.today,
-            opening_balance=self.opening_balance + opening_delta,
-            buffer=self.buffer,
-            base_currency=self.base_currency,
-        )
+    def with_change(self, delta: Delta) -> Forecast:
+        """The forecast with a scenario delta applied, exactly as a what-if of the same change computes it."""
+        if self.scenario is None:
+            raise ValueError("this context was built without its base forecast")
+        return forecast_with(self.scenario, delta)
 
 
 def _client_info(c: Any, standing: ClientStanding | None) -> ClientInfo:
@@ -395,11 +387,7 @@ async def load_contexts(
     contexts = {}
     for i in ids:
         got, config = inputs[i], configs.get(i, EffectiveConfig())
-        forecast = build_forecast(
-            as_of=today[i], weeks=HORIZON_WEEKS, opening_balance=got.opening_balance, items=got.items,
-            buffer=config.obligations_buffer_amount, base_currency=got.base_currency, variance=got.variance, lean=got.lean,
-            calibration=got.calibration,
-        )
+        base = ScenarioBase.of(got, as_of=today[i], weeks=HORIZON_WEEKS, buffer=config.obligations_buffer_amount)
         contexts[i] = PreparationContext(
             account_id=i,
             account_name=accounts[i].name,
@@ -413,8 +401,8 @@ async def load_contexts(
             payroll_buffer_percent=config.payroll_buffer_percent,
             opening_balance=got.opening_balance,
             forecast_items=got.items,
-            forecast=forecast,
-            totals=WeeklyTotals.of(got.items, as_of=today[i], weeks=HORIZON_WEEKS),
+            forecast=base.forecast,
+            scenario=base,
             chases=MappingProxyType(chases.get(i, {})),
             chase_cooloff_days=cooloff.get(i, 7),
         )

@@ -38,6 +38,7 @@ from tamio.obligations.payments import record_payment
 from tamio.obligations.recurrence import Frequency
 from tamio.obligations.schemas import RecurrenceSpec
 from tamio.preparation.models import ActionOption, ActionType, LinkedAction, LinkType, PreparedAction
+from tamio.scenarios.models import SavedScenario
 
 API = "/api/v1"
 
@@ -205,6 +206,9 @@ async def open_business(sessions: async_sessionmaker[AsyncSession], settings: Se
         db.add(LinkedAction(user_id=account.id, source_action_id=action.id, target_action_id=big.id, link_type=LinkType.SEQUENCE,
                             group_id="grp_1", reason="chase first, escalate later"))
         payment: PaymentEvent = outcome.payment
+        scenario = SavedScenario(user_id=account.id, name="Acme late", changes=[{"kind": "late", "name": "Acme Corp", "days": 30}],
+                                 created_by="seed", created_at=now, updated_at=now)
+        db.add(scenario)
         await db.flush()
         return Business(
             account_id=account.id,
@@ -214,7 +218,7 @@ async def open_business(sessions: async_sessionmaker[AsyncSession], settings: Se
             client_id=client.id, expense_id=payroll.id, cash_account_id=cash.id,
             client_obligation_id=client_obligation.id, expense_obligation_id=expense_obligation.id,
             schedule_id=schedule.id, payment_id=payment.id, action_id=action.id, option_ids=[o.id for o in options],
-            big_action_id=big.id, big_option_id=big_options[0].id,
+            big_action_id=big.id, big_option_id=big_options[0].id, extra={"scenario_id": scenario.id},
         )
 
 

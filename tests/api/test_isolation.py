@@ -64,6 +64,9 @@ WALK: dict[str, Probes] = {
     ],
     "get_cash": lambda a: [Probe("GET", f"/data/cash-accounts/{a.cash_account_id}")],
     "set_cash_balance": lambda a: [Probe("PUT", f"/data/cash-accounts/{a.cash_account_id}/balance", {"balance": "1"})],
+    "get_saved_scenario": lambda a: [Probe("GET", f"/data/scenarios/{a.extra['scenario_id']}")],
+    "replace_scenario": lambda a: [Probe("PUT", f"/data/scenarios/{a.extra['scenario_id']}", {"name": "Mine", "what_if": ["once in 5 on today"]})],
+    "delete_saved_scenario": lambda a: [Probe("DELETE", f"/data/scenarios/{a.extra['scenario_id']}")],
 }
 
 # Routes that name no account's ids: they act on the caller's own account (or, for exchange rates,
@@ -84,6 +87,9 @@ NO_ACCOUNT_IDS = {
     "add_exchange_rate": "rates are shared by the server (admins only)",
     "import_ecb_rates": "rates are shared by the server (admins only)",
     "get_forecast": "the caller's forecast",
+    "evaluate_scenario": "a what-if on the caller's forecast",
+    "list_saved_scenarios": "the caller's scenarios",
+    "create_scenario": "saves in the caller's account",
     "list_rules": "the caller's automation rules",
     "get_rule": "one of the caller's automation rules, by name",
     "change_rule": "changes one of the caller's automation rules, by name",
@@ -118,7 +124,7 @@ async def test_account_b_gets_404_for_every_id_of_account_a_and_nothing_changes(
     assert walked >= len(WALK)
     assert await dump_database(api.sessions, ignore=IGNORED) == before
     # The same requests with A's own token find what B could not: the 404s were about ownership.
-    for operation in ("get_action", "get_client", "get_schedule", "get_payment", "get_cash", "get_user_config"):
+    for operation in ("get_action", "get_client", "get_schedule", "get_payment", "get_cash", "get_user_config", "get_saved_scenario"):
         for probe in WALK[operation](a):
             assert (await api.call(probe.method, probe.path, token=a.viewer)).status == 200, operation
 
@@ -126,10 +132,10 @@ async def test_account_b_gets_404_for_every_id_of_account_a_and_nothing_changes(
 async def test_account_b_reads_only_its_own_rows(api: Api, business: Business, other_business: Business) -> None:
     a, b = business, other_business
     a_ids = [a.account_id, a.client_id, a.expense_id, a.cash_account_id, a.client_obligation_id, a.expense_obligation_id,
-             a.schedule_id, a.payment_id, a.action_id, a.big_action_id, *a.option_ids]
+             a.schedule_id, a.payment_id, a.action_id, a.big_action_id, *a.option_ids, a.extra["scenario_id"]]
     reads = ["/pipeline/actions", "/pipeline/health", "/data/clients", "/data/expense-buckets", "/data/obligations",
              "/data/schedules", "/data/payments", "/data/cash-accounts", "/forecast", f"/data/user-config/{b.account_id}",
-             "/automation/rules", "/automation/rules/payment_batch", f"/data/clients/{b.client_id}/history"]
+             "/automation/rules", "/automation/rules/payment_batch", f"/data/clients/{b.client_id}/history", "/data/scenarios"]
     for path in reads:
         reply = await api.get(path, token=b.viewer)
         assert reply.status == 200, (path, reply.text)

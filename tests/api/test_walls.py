@@ -72,6 +72,10 @@ def api_writes(b: Business) -> dict[str, list[tuple[str, str, Any]]]:
         "change_detection": [("PATCH", "/config/detection/late_payment", {"threshold": "365"}),
                              ("PATCH", "/config/detection/buffer_breach", {"enabled": False})],
         "delay_agreed": [("POST", f"/pipeline/actions/{b.action_id}/delay-agreed", None)],
+        "evaluate_scenario": [("POST", "/forecast/scenarios", {"what_if": ['once in 999999999999 on today']})],
+        "create_scenario": [("POST", "/data/scenarios", {"name": "Acme late", "what_if": ['once out 999999999999 on today']})],
+        "replace_scenario": [("PUT", f"/data/scenarios/{b.extra.get('scenario_id', 'x')}", {"name": "Acme late", "what_if": ['once in 5 on today']})],
+        "delete_saved_scenario": [("DELETE", f"/data/scenarios/{b.extra.get('scenario_id', 'x')}", None)],
     }
 
 

@@ -59,7 +59,12 @@ async def import_row_by_row(
                 await service.update_expense(there, flexibility_level=flexibility)
             await service.set_contact(there, email=row.email, contact_name=row.contact_name)
         billing = BillingLine(amount=row.amount, currency=row.currency, recurrence=spec_for(row), obligation_type=KIND_TO_TYPE[row.kind])
-        await service.add_billing_line(there, billing, import_key=row.import_key)
+        agreement = await service.add_billing_line(there, billing, import_key=row.import_key)
+        if row.invoice is not None and agreement is not None:  # as ``add_obligation`` puts it on the schedule
+            found = await db.execute(select(ObligationSchedule).where(ObligationSchedule.obligation_id == agreement.id))
+            for schedule in found.scalars():
+                schedule.invoice_number = row.invoice
+            await db.flush()
         known.add(row.import_key)
 
 

@@ -1,7 +1,8 @@
 """For any business and any file, the set-based import leaves the books the row-by-row import leaves.
 
 Hypothesis draws a file (clients and vendors under a few names, every kind word, amounts, currencies,
-frequencies, start dates in the past and the future, vendors' flexibility and contacts' emails), a
+frequencies, start dates in the past and the future, vendors' flexibility, contacts' emails and
+one-off rows' invoice numbers), a
 business that may already have some of those counterparties, and a batch size; the file is imported
 into two accounts, once row by row through the service functions and once set-based, then again
 (which must change nothing more in either), and the two accounts' books must be the same.
@@ -32,11 +33,11 @@ TODAY = date(2026, 12, 1)
 NAMES = ("Acme", "Beta LLC", "Cloud Host", "Delta")
 KIND_WORDS = ("client", "revenue", "customer", "vendor", "expense", "supplier", "bill", "payroll", "tax")
 FREQUENCIES = ("once", "weekly", "biweekly", "semimonthly", "monthly", "quarterly", "annually", '"FREQ=WEEKLY;BYDAY=MO,TH"')
-HEADER = "counterparty,kind,amount,currency,frequency,start_date,flexibility,email"
+HEADER = "counterparty,kind,amount,currency,frequency,start_date,flexibility,email,invoice"
 
 rows = st.lists(st.tuples(
     st.sampled_from(NAMES), st.sampled_from(KIND_WORDS), st.integers(1, 99_999), st.sampled_from(["USD", "EUR", ""]),
-    st.sampled_from(FREQUENCIES), st.integers(-45, 60),
+    st.sampled_from(FREQUENCIES), st.integers(-45, 60), st.sampled_from(["", "INV-1", "INV-2"]),
 ), min_size=1, max_size=12)
 # What belongs to each counterparty: one flexibility and one email per name, or none.
 owned = st.tuples(st.lists(st.sampled_from(["", "can_delay", "negotiable", "cannot_delay"]), min_size=4, max_size=4),
@@ -44,10 +45,13 @@ owned = st.tuples(st.lists(st.sampled_from(["", "can_delay", "negotiable", "cann
 
 
 def csv_text(drawn: list[tuple[Any, ...]], flexibility: list[str], emails: list[bool]) -> str:
-    lines, seen = [HEADER], set()
-    for name, kind, amount, currency, frequency, offset in drawn:
+    lines, seen, numbered = [HEADER], set(), set()
+    for name, kind, amount, currency, frequency, offset, number in drawn:
         client = kind_of(kind) == "revenue"
-        key = (name, kind_of(kind), amount, currency or "USD", frequency, offset)
+        # An invoice number goes on a one-off, once per client or vendor (a file that breaks that is refused).
+        invoice = number if frequency == "once" and (client, name, number) not in numbered else ""
+        numbered.add((client, name, invoice))
+        key = (name, kind_of(kind), amount, currency or "USD", frequency, offset, invoice)
         if key in seen:
             continue  # the same obligation twice in one file is refused; the property is about good files
         seen.add(key)
@@ -55,7 +59,7 @@ def csv_text(drawn: list[tuple[Any, ...]], flexibility: list[str], emails: list[
         flex = "" if client else flexibility[index]
         email = f"ap{index}@{'client' if client else 'vendor'}.example" if emails[index] else ""
         start = TODAY + timedelta(days=offset)
-        lines.append(f"{name},{kind},{Decimal(amount) / 100},{currency},{frequency},{start.isoformat()},{flex},{email}")
+        lines.append(f"{name},{kind},{Decimal(amount) / 100},{currency},{frequency},{start.isoformat()},{flex},{email},{invoice}")
     return "\n".join(lines) + "\n"
 
 

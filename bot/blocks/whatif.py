@@ -1,0 +1,71 @@
+"""``/tamio whatif``'s answer: the scenario beside today's forecast, the weekly difference, one sentence
+on the lowest point and the runway, and Save / Share buttons (the changes travel in their value)."""
+
+from __future__ import annotations
+
+import json
+
+from bot.blocks.common import (
+    Block,
+    actions,
+    button,
+    code_sections,
+    confirm_dialog,
+    context,
+    day_label,
+    escape,
+    header,
+    section,
+    whole,
+)
+from bot.blocks.forecast import headline
+from tamio.scenarios.engine import ScenarioResult
+from tamio.scenarios.views import what_changes
+
+SAVE_ACTION = "whatif_save"
+SHARE_ACTION = "whatif_share"
+REAL_ACTION = "whatif_make_real"
+VALUE_MAX = 2000  # Slack's limit on a button's value
+
+
+def changes_value(texts: tuple[str, ...]) -> str | None:
+    value = json.dumps(list(texts), ensure_ascii=False)
+    return value if len(value) <= VALUE_MAX else None
+
+
+def difference_lines(result: ScenarioResult) -> list[str]:
+    rows = [(f"{w.start:%d %b}", whole(b.closing_balance), whole(w.closing_balance), whole(d) if d else "0")
+            for w, b, d in zip(result.forecast.weeks, result.baseline.weeks, result.differences, strict=True)]
+    widths = [max(len(r[i]) for r in rows + [("", "Today", "What if", "Change")]) for i in range(1, 4)]
+    lines = [f"{'Week':<6}  {'Today':>{widths[0]}}  {'What if':>{widths[1]}}  {'Change':>{widths[2]}}"]
+    lines += [f"{s:<6}  {b:>{widths[0]}}  {n:>{widths[1]}}  {d:>{widths[2]}}" for s, b, n, d in rows]
+    return lines
+
+
+def what_if_blocks(result: ScenarioResult, texts: tuple[str, ...], *, image: Block | None = None, note: str | None = None,
+                   buttons: bool = True, adds: int = 0) -> list[Block]:
+    """``adds``: how many of the changes add an obligation (what "Make it real" would add)."""
+    forecast = result.forecast
+    blocks: list[Block] = [
+        header(f"What if · {len(forecast.weeks)} weeks from {day_label(forecast.as_of)}"),
+        section("\n".join(f"• {escape(change)}" for change in result.changes)[:2900]),
+        section(what_changes(result)),
+        section(headline(forecast)),
+    ]
+    if image is not None:
+        blocks.append(image)
+    blocks.extend(code_sections(difference_lines(result)))
+    blocks.append(context(f"Nothing was changed: this is the forecast as if. Amounts in {forecast.base_currency}.", note or ""))
+    value = changes_value(texts)
+    if buttons and value is not None:
+        elements = [button("Save", SAVE_ACTION, value, style="primary"), button("Share in channel", SHARE_ACTION, value)]
+        if adds:
+            what = "this obligation" if adds == 1 else f"these {adds} obligations"
+            elements.append(button("Make it real", REAL_ACTION, value, confirm=confirm_dialog(
+                "Make it real?", f"Tamio adds {what} to your books, as `/tamio add` does.", "Add")))
+        blocks.append(actions(*elements, block_id="whatif_actions"))
+    return blocks
+
+
+def fallback(result: ScenarioResult) -> str:
+    return "What if: " + "; ".join(result.changes) + ". " + what_changes(result)
