@@ -4,7 +4,7 @@
 #   make test        ruff, mypy --strict, the migration check, then pytest on SQLite and PostgreSQL over
 #                    two workers, each with its own throwaway PostgreSQL cluster (pytest options:
 #                    make test PYTEST_ARGS="--db=sqlite -k ecb"; one process: make test PYTEST_WORKERS=0)
-#   make lint        ruff and mypy only
+#   make lint        ruff, mypy and the layers of the import graph (lint-imports, [tool.importlinter])
 #   make bench       every bench/*.py, printing its figures
 #   make migration   regenerate the single initial migration from the models
 
@@ -32,6 +32,7 @@ $(STAMP): pyproject.toml | $(PY)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/mypy --strict tamio
+	$(VENV)/bin/lint-imports --no-cache
 
 # Models and migrations must agree: upgrade a fresh SQLite file to head, then `alembic check`.
 migration-check: $(STAMP)

@@ -32,15 +32,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert  # noqa: E402
 
 import tamio.models  # noqa: E402,F401
-from tamio.accounts.configuration import effective_config  # noqa: E402
-from tamio.accounts.service import create_account, get_user_configuration  # noqa: E402
+from tamio.accounts.service import get_user_configuration  # noqa: E402
 from tamio.config import Settings  # noqa: E402
 from tamio.data.models import CashAccount, Client, ExpenseBucket  # noqa: E402
 from tamio.db import Base, create_engine, make_session_factory, new_id  # noqa: E402
+from tamio.detection.configuration import effective_config  # noqa: E402
 from tamio.detection.engine import DetectionEngine, evaluate  # noqa: E402
 from tamio.detection.models import DetectionType  # noqa: E402
 from tamio.detection.snapshot import load_snapshot  # noqa: E402
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent  # noqa: E402
+from tamio.opening import open_account  # noqa: E402
 from tamio.server_secret import ServerSecret  # noqa: E402
 
 TODAY = date(2026, 12, 7)
@@ -132,7 +133,7 @@ async def bench(url: str, label: str, runs: int) -> None:
             await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, ServerSecret.parse(ServerSecret.generate()))
         async with sessions() as session, session.begin():
-            account = await create_account(session, name="Bench Agency", base_currency="USD")
+            account = await open_account(session, name="Bench Agency", base_currency="USD")
             for model, rows in books(account.id).items():
                 await session.execute(insert(model), rows)
         loads, detections, whole = [], [], []

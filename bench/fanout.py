@@ -43,8 +43,9 @@ from tamio.db import Base, create_engine, make_session_factory, new_id  # noqa: 
 from tamio.detection.models import DetectionAlert  # noqa: E402
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule  # noqa: E402
 from tamio.outbox.models import OutboxMessage  # noqa: E402
+from tamio.pipeline import PipelineRun  # noqa: E402
 from tamio.preparation.models import PreparedAction  # noqa: E402
-from tamio.scheduler.models import PipelineRun, SchedulerClaim  # noqa: E402
+from tamio.scheduler.models import SchedulerClaim  # noqa: E402
 from tamio.server_secret import ServerSecret  # noqa: E402
 
 TODAY = date(2026, 12, 7)

@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E40
 
 import tamio.models  # noqa: E402,F401
 from tamio.accounts.models import Account  # noqa: E402
-from tamio.accounts.service import create_account  # noqa: E402
 from tamio.config import Settings  # noqa: E402
 from tamio.data.models import Client  # noqa: E402
 from tamio.db import Base, create_engine, make_session_factory, new_id  # noqa: E402
@@ -44,6 +43,7 @@ from tamio.obligations.backfill import backfill_schedules  # noqa: E402
 from tamio.obligations.habits import Observation, learn_habits  # noqa: E402
 from tamio.obligations.models import ObligationAgreement  # noqa: E402
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, build_rrule  # noqa: E402
+from tamio.opening import open_account  # noqa: E402
 from tamio.server_secret import ServerSecret  # noqa: E402
 
 TODAY = date(2026, 12, 7)
@@ -98,7 +98,7 @@ async def run(url: str, label: str, count: int, clients: int) -> None:
             await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, ServerSecret.parse(ServerSecret.generate()))
         async with sessions() as session, session.begin():
-            account = await create_account(session, name="Bench Ltd", base_currency="USD")
+            account = await open_account(session, name="Bench Ltd", base_currency="USD")
             people = client_rows(account.id, clients)
             if people:
                 await session.execute(insert(Client), people)
@@ -147,8 +147,8 @@ WHAT_IF = ['late "Acme Corp" 30', 'remove "Cloud Host"', 'expense "New hire" 800
 
 
 async def named_counterparties(session: AsyncSession, account: Account) -> None:
-    from tamio.data.counterparties import BillingLine, CounterpartyService
     from tamio.data.service import set_balance
+    from tamio.obligations.counterparties import BillingLine, CounterpartyService
     from tamio.obligations.models import ObligationType
     from tamio.obligations.schemas import RecurrenceSpec
 

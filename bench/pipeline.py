@@ -36,14 +36,15 @@ from sqlalchemy import insert, select, update  # noqa: E402
 
 import tamio.models  # noqa: E402,F401
 from bench.detection import NOW, SETTINGS, TODAY, books  # noqa: E402
-from tamio.accounts.configuration import effective_config  # noqa: E402
 from tamio.accounts.models import Account  # noqa: E402
-from tamio.accounts.service import create_account, get_user_configuration  # noqa: E402
+from tamio.accounts.service import get_user_configuration  # noqa: E402
 from tamio.db import Base, create_engine, make_session_factory  # noqa: E402
+from tamio.detection.configuration import effective_config  # noqa: E402
 from tamio.detection.engine import evaluate  # noqa: E402
 from tamio.detection.models import DetectionAlert, DetectionType  # noqa: E402
 from tamio.detection.snapshot import load_snapshot  # noqa: E402
 from tamio.obligations.service import horizon_end  # noqa: E402
+from tamio.opening import open_account  # noqa: E402
 from tamio.pipeline import PipelineConfig, run_detection_preparation_cycle  # noqa: E402,F401
 from tamio.preparation.alerts import AlertView  # noqa: E402
 from tamio.preparation.context import load_context  # noqa: E402
@@ -78,7 +79,7 @@ async def bench(url: str, label: str, runs: int) -> None:
             await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, ServerSecret.parse(ServerSecret.generate()))
         async with sessions() as session, session.begin():
-            account = await create_account(session, name="Bench Agency", base_currency="USD")
+            account = await open_account(session, name="Bench Agency", base_currency="USD")
             for model, rows in books(account.id).items():
                 await session.execute(insert(model), rows)
             await session.execute(update(Account).where(Account.id == account.id).values(schedules_through=horizon_end(TODAY)))

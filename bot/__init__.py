@@ -14,7 +14,7 @@ from typing import Any
 __all__ = ["build_web_app", "create_app"]
 
 
-def __getattr__(name: str) -> Any:  # imported on first use: `import bot.blocks` needs none of this
+def __getattr__(name: str) -> Any:  # start-up cost: imported on first use, `import bot.blocks` needs no Bolt app
     if name == "create_app":
         from bot.app import create_app
 

@@ -26,10 +26,18 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import boundary, oauth
+from bot import boundary, events, home, oauth, onboarding, shortcuts, workspace
+from bot.actions import cards as card_actions
+from bot.actions import duplicates as duplicate_actions
+from bot.actions import forecast as forecast_actions
 from bot.charts import ChartLinks
+from bot.commands import register as register_commands
+from bot.commands import whatif
 from bot.runtime import Clock, Runtime, Scope
-from bot.workspace import build_middleware
+from bot.views import add as add_view
+from bot.views import draft as draft_view
+from bot.views import settings as settings_view
+from bot.views import terms as terms_view
 from tamio.config import Settings
 from tamio.db import utcnow
 
@@ -127,11 +135,10 @@ def create_app(
         )
     finally:
         bolt_log.removeFilter(_token_skipped)
-    app.runtime = Runtime(settings, session_factory, clock)
+    app.runtime = Runtime(settings, session_factory, clock, resolve=workspace.resolve, report_error=boundary.report_error)
     app.charts = ChartLinks(settings)
     app.bot_tokens = tokens
-    boundary.install(app.runtime)
-    app.use(build_middleware(app.runtime))
+    app.use(workspace.build_middleware(app.runtime))
     register_features(app)
 
     @app.error
@@ -146,17 +153,6 @@ def _token_skipped(record: logging.LogRecord) -> bool:
 
 
 def register_features(app: TamioApp) -> None:
-    from bot import events, home, onboarding, shortcuts
-    from bot.actions import cards as card_actions
-    from bot.actions import duplicates as duplicate_actions
-    from bot.actions import forecast as forecast_actions
-    from bot.commands import register as register_commands
-    from bot.commands import whatif
-    from bot.views import add as add_view
-    from bot.views import draft as draft_view
-    from bot.views import settings as settings_view
-    from bot.views import terms as terms_view
-
     # Bolt tries listeners in registration order: the most frequent requests first.
     register_commands(app)
     for module in (card_actions, forecast_actions, whatif, duplicate_actions, home, add_view, draft_view, settings_view, terms_view,

@@ -111,13 +111,9 @@ async def tell(caller: Caller, client: AsyncWebClient, text: str, *, blocks: lis
 
 
 async def report_error(caller: Caller, client: AsyncWebClient, error: BaseException, correlation: str | None) -> None:
-    """How work done after the ack reports a failure (installed as ``Runtime.report_error``)."""
+    """How work done after the ack reports a failure (``bot.app`` hands it to the ``Runtime``)."""
     text = error_text(error) if isinstance(error, TamioError) else apology_text(correlation or "-")
     await tell(caller, client, text)
-
-
-def install(runtime: Runtime) -> None:
-    runtime.report_error = report_error
 
 
 async def _answer(ack: Any, kind: str, answer: Answer) -> None:

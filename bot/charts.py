@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from bot.blocks.common import day_label
 from tamio.config import Settings
 from tamio.errors import PermissionDenied
 from tamio.forecast.engine import Forecast
@@ -36,8 +37,10 @@ LINK_LIFETIME = timedelta(days=7)
 COLOURS = {"baseline": "#616061", "line": "#1264A3", "band": "#1264A3", "buffer": "#E01E5A", "low": "#E01E5A", "grid": "#DDDDDD"}
 
 
-def render_forecast_png(forecast: Forecast, *, title: str = "", baseline: Forecast | None = None) -> bytes:
-    """The forecast's chart; with ``baseline`` (a what-if), the real forecast's line and lowest point beside it."""
+def render_forecast_png(forecast: Forecast, *, title: str | None = None, baseline: Forecast | None = None) -> bytes:
+    """The forecast's chart; with ``baseline`` (a what-if), the real forecast's line and lowest point beside it.
+    ``title=""`` draws none (the message around it already says what it is)."""
+    # matplotlib is slow to import (seconds on a loaded machine): loaded by the first chart or warm_up, not at start-up
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
@@ -77,13 +80,16 @@ def render_forecast_png(forecast: Forecast, *, title: str = "", baseline: Foreca
     axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: _short_money(value, cur)))
     step = max(1, len(days) // 7)
     axes.set_xticks(starts[::step])
-    axes.set_xticklabels([d.strftime("%d %b") for d in days[::step]], fontsize=8)
+    axes.set_xticklabels([f"{d.day} {d:%b}" for d in days[::step]], fontsize=8)
     axes.tick_params(axis="y", labelsize=8)
     axes.grid(axis="y", color=COLOURS["grid"], linewidth=0.6)
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
     axes.legend(loc="upper right", fontsize=7, frameon=False)
-    axes.set_title(title or f"Cash forecast · {len(days)} weeks from {forecast.as_of:%a %d %b}", fontsize=10, loc="left")
+    # None: the chart stands alone (App Home) and says what it is; "": the message around it does.
+    title = f"Cash forecast · {len(days)} weeks from {day_label(forecast.as_of)}" if title is None else title
+    if title:
+        axes.set_title(title, fontsize=10, loc="left")
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

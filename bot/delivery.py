@@ -44,6 +44,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -565,8 +566,6 @@ def _like(text: str) -> str:
 
 
 def _zone(account: Account) -> Any:
-    from zoneinfo import ZoneInfo
-
     return ZoneInfo(account.timezone)
 
 

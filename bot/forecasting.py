@@ -49,12 +49,13 @@ async def forecast_now(scope: Scope, *, weeks: int, as_of: date | None = None) -
                                       settings=scope.settings, weeks=weeks, as_of=as_of)
 
 
-def _draw(forecast: Forecast, title: str, baseline: Forecast | None = None) -> bytes:
+def _draw(forecast: Forecast, title: str | None, baseline: Forecast | None = None) -> bytes:
     with _draw_lock:
         return render_forecast_png(forecast, title=title, baseline=baseline)
 
 
-async def draw(forecast: Forecast, *, title: str = "", baseline: Forecast | None = None) -> bytes:
+async def draw(forecast: Forecast, *, title: str | None = None, baseline: Forecast | None = None) -> bytes:
+    """The chart as PNG; ``title=""`` when the message around it already says what it is."""
     return await asyncio.to_thread(_draw, forecast, title, baseline)
 
 

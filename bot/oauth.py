@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import bot.oauth_tables  # noqa: F401  (registers the tables on Tamio's metadata)
 from bot.onboarding import queue_welcome
 from bot.people import slack_person
+from bot.workspace import find_or_create_account
 from tamio.accounts.installation import adopt_installer_defaults, reactivate_account
 from tamio.accounts.models import Role
 from tamio.accounts.service import count_admins, ensure_member, get_member
@@ -176,8 +177,6 @@ def installer_hook(settings: Settings, sessions: async_sessionmaker[AsyncSession
     """
 
     async def on_install(installation: Installation) -> None:
-        from bot.workspace import find_or_create_account
-
         if not installation.team_id:  # installed org-wide: each workspace's account is made on its first request
             log.info("installed org-wide in %s by %s", installation.enterprise_id, installation.user_id)
             return

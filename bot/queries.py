@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert
@@ -51,8 +51,6 @@ async def pending_action_ids(db: AsyncSession, *, account_id: str, limit: int = 
 
 
 async def count_pending(db: AsyncSession, *, account_id: str) -> int:
-    from sqlalchemy import func
-
     stmt = select(func.count()).select_from(PreparedAction).where(
         PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.PENDING
     )

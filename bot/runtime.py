@@ -13,7 +13,7 @@ from a payload:
         scope.later(render_and_upload)   # runs after the commit and the ack, in its own scope
 
 ``Runtime.drain()`` waits for those tasks (tests, shutdown). Who a (team, user) is stays known for a
-few seconds (``bot.workspace.KnownWorkspaces``); ``Scope.fresh``/``Scope.require`` reload both before
+few seconds (``bot.known.KnownWorkspaces``); ``Scope.fresh``/``Scope.require`` reload both before
 anything changes.
 
 A listener that only reads says so before its first query (``scope.read_only()``): its transaction
@@ -39,13 +39,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.known import KnownWorkspaces
 from tamio.accounts.models import Account, Member
 from tamio.accounts.permissions import Operation
 from tamio.accounts.service import require_permission
 from tamio.config import Settings
 from tamio.currency.feed import RateFeed
 from tamio.db import read_only, utcnow
-from tamio.errors import Conflict, NotFound
+from tamio.errors import Conflict, NotFound, TamioError
 from tamio.scheduler.models import SlackEventReceipt
 
 log = logging.getLogger("tamio.bot")
@@ -107,10 +108,10 @@ class Scope:
         if all(row is None or sa_inspect(row).persistent for row in (self.account, self.member)):
             await self.fresh()
             return
-        from bot.workspace import resolve  # bot.workspace builds on this module
-
+        if self.runtime.resolve is None:
+            raise RuntimeError("this Runtime was made without a resolve function: it cannot restart a request")
         name = sa_inspect(self.account).dict.get("name") or f"Slack workspace {self.caller.team_id}"  # no lazy load
-        self.account, self.member = await resolve(
+        self.account, self.member = await self.runtime.resolve(
             self.db, self.client, self.settings, team_id=self.caller.team_id, enterprise_id=self.caller.enterprise_id,
             user_id=self.caller.user_id, name=name, now=self.now,
         )
@@ -200,20 +201,29 @@ async def first_receipt(db: AsyncSession, *, event_id: str, team_id: str | None,
 
 
 ErrorReporter = Callable[[Caller, AsyncWebClient, BaseException, str | None], Awaitable[None]]
+# bot.workspace.resolve: the account and member of a request, found or made (keyword arguments)
+Resolver = Callable[..., Awaitable[tuple[Account, Member | None]]]
 
 
 class Runtime:
-    """The app's dependencies and its background tasks."""
+    """The app's dependencies and its background tasks.
 
-    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock | None = None) -> None:
+    The modules above this one hand it what it calls back (``bot.app`` passes them): how a request's
+    account and member are found again after a rollback (``bot.workspace.resolve``) and how work done
+    after the ack tells the caller of a failure (``bot.boundary.report_error``).
+    """
+
+    def __init__(
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock | None = None, *,
+        resolve: Resolver | None = None, report_error: ErrorReporter | None = None,
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.clock: Clock = clock or utcnow
         self._tasks: set[asyncio.Task[None]] = set()
-        self.report_error: ErrorReporter | None = None  # set by bot.boundary
+        self.resolve = resolve
+        self.report_error = report_error
         self.delivery_wakeup: asyncio.Event | None = None  # set by a running delivery worker
-        from bot.workspace import KnownWorkspaces
-
         self.workspaces = KnownWorkspaces()
         # Clicks whose listener only acks (a radio choice, a link button): no database work for them.
         self.ack_only_actions: set[str] = set()
@@ -284,8 +294,6 @@ class Runtime:
                 await work(scope)
         except Exception as error:
             correlation: str | None = None
-            from tamio.errors import TamioError
-
             if not isinstance(error, TamioError):
                 correlation = uuid.uuid4().hex[:12]
                 log.exception("%s failed after the ack (correlation id %s)", name, correlation)

@@ -23,6 +23,7 @@ import gc
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
@@ -85,7 +86,7 @@ def build_web_app(
         web_app.cleanup_ctx.append(_delivery(worker))
     web_app.on_startup.append(_warm_up)
     web_app.on_shutdown.append(_drain)
-    api.install(web_app, settings, session_factory)
+    api.install(web_app, settings, session_factory, clock=bolt.runtime.clock)
     if run_delivery:  # after the worker's context: the scheduler rings its doorbell, and stops first
         web_app.cleanup_ctx.append(scheduling.scheduler_context(bolt.runtime, settings, session_factory))
     for install in installers or ():
@@ -116,8 +117,6 @@ async def _chart(request: web.Request) -> web.Response:
         account = await db.get(Account, wanted.account_id)
         if account is None:
             return web.Response(status=404, text="no such account")
-        from zoneinfo import ZoneInfo
-
         today = now.astimezone(ZoneInfo(account.timezone)).date()
         forecast = await load_forecast(db, account=account, settings=runtime.settings, today=today, weeks=wanted.weeks,
                                        as_of=wanted.as_of)

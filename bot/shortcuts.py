@@ -26,9 +26,9 @@ from bot.boundary import FieldErrors, handler, tell
 from bot.commands.data import record_and_say
 from bot.runtime import Scope
 from tamio.accounts.permissions import Operation
-from tamio.data.counterparties import get_client, get_expense
 from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency, parse_amount
+from tamio.obligations.counterparties import get_client, get_expense
 
 ADD_SHORTCUT = "add_obligation"
 PAYMENT_SHORTCUT = "record_payment"

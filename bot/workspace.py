@@ -15,10 +15,8 @@ It also drops retried events (Slack resends an event it thinks was missed, with
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -42,10 +40,11 @@ from bot.runtime import Caller, Runtime, Scope, first_receipt
 from tamio.accounts.installation import adopt_installer_defaults, reactivate_account
 from tamio.accounts.models import Account, Member, Role
 from tamio.accounts.privacy import outsider_refusal
-from tamio.accounts.service import account_for_team, count_admins, create_account, ensure_member, get_member
+from tamio.accounts.service import account_for_team, count_admins, ensure_member, get_member
 from tamio.config import Settings
 from tamio.db import read_only
 from tamio.errors import TamioError
+from tamio.opening import open_account
 
 log = logging.getLogger("tamio.bot")
 
@@ -82,7 +81,7 @@ async def find_or_create_account(
         account = await account_for_team(db, team_id=team_id, enterprise_id=enterprise_id)
         if account is not None:
             return account
-    return await create_account(
+    return await open_account(
         db, name=name, base_currency=settings.base_currency, timezone=settings.timezone,
         slack_team_id=team_id, slack_enterprise_id=enterprise_id,
     )
@@ -149,50 +148,6 @@ async def resolve(
     )
     member = await find_or_create_member(db, client, account=account, user_id=user_id, now=now) if user_id else None
     return account, member
-
-
-Key = tuple[str, str | None, str | None]
-
-
-@dataclass(frozen=True)
-class Known:
-    account: dict[str, Any]
-    member: dict[str, Any] | None
-    expires: float
-
-
-class KnownWorkspaces:
-    """Who a (team, user) is, remembered for a few seconds so an ack needs no database round trip.
-
-    Listeners that change something (write paths, decisions) reload the account and member first
-    (``Scope.fresh``), so a role or threshold changed on another replica counts at once there;
-    read-only answers may see a change up to ``ttl`` seconds late. This process forgets an
-    account's entries as soon as it changes its roles or settings (``forget``).
-    """
-
-    def __init__(self, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl, self.clock = ttl, clock
-        self._entries: dict[Key, Known] = {}
-
-    def get(self, key: Key) -> Known | None:
-        known = self._entries.get(key)
-        if known is None or known.expires < self.clock():
-            self._entries.pop(key, None)
-            return None
-        return known
-
-    def put(self, key: Key, account: Account, member: Member | None) -> None:
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[key] = Known(_values(account), _values(member) if member else None, self.clock() + self.ttl)
-
-    def forget(self, account_id: str) -> None:
-        for key in [k for k, v in self._entries.items() if v.account["id"] == account_id]:
-            self._entries.pop(key, None)
-
-
-def _values(row: Account | Member) -> dict[str, Any]:
-    return {attr.key: getattr(row, attr.key) for attr in type(row).__mapper__.column_attrs}
 
 
 def _attach(db: AsyncSession, model: type[Account] | type[Member], values: dict[str, Any]) -> Any:

@@ -39,3 +39,9 @@ def check_date(day: date, *, field: str = "date") -> date:
         raise ValidationError(f"{day.isoformat()} is too far away; use a date from {FIRST_DAY.year} to {LAST_DAY.year}.",
                               field_errors={field: f"a date from {FIRST_DAY.year} to {LAST_DAY.year}"})
     return day
+
+
+def day_text(day: date, *, year: bool = False) -> str:
+    """The one way text writes a date: ``Mon 7 Dec`` (``Mon 7 Dec 2026`` with the year), never ``07 Dec``;
+    a week is ``the week of Mon 7 Dec``. Slack's ``day_label`` says the same in the account's locale."""
+    return f"{day:%a} {day.day} {day:%b}" + (f" {day.year}" if year else "")

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Date, DateTime, String, Table, event
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -280,8 +281,6 @@ def make_session_factory(engine: AsyncEngine, secret: ServerSecret | None = None
 
 def enum_column(enum_cls: type[Any]) -> Any:
     """A portable VARCHAR column holding an Enum's values (no native PostgreSQL enum to migrate)."""
-    from sqlalchemy import Enum as SAEnum
-
     return SAEnum(
         enum_cls,
         native_enum=False,

@@ -18,16 +18,17 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, Role
-from tamio.accounts.service import create_account, ensure_member, get_user_configuration
+from tamio.accounts.service import ensure_member, get_user_configuration
 from tamio.config import Settings
 from tamio.currency.service import add_rate
-from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.data.models import CashAccount
 from tamio.data.service import find_cash_account, set_balance
+from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import ObligationType
 from tamio.obligations.payments import record_payment
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 from tamio.obligations.schemas import RecurrenceSpec
+from tamio.opening import open_account
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ async def seed_demo(
     slack_team_id: str | None = None,
     digest_channel_id: str | None = None,
 ) -> Account:
-    account = await create_account(db, name="Harbor & Pine Studio", base_currency="USD", timezone=settings.timezone, slack_team_id=slack_team_id)
+    account = await open_account(db, name="Harbor & Pine Studio", base_currency="USD", timezone=settings.timezone, slack_team_id=slack_team_id)
     account.digest_channel_id = digest_channel_id
     for slack_id, (name, role) in DEMO_NAMES.items():
         await ensure_member(db, account_id=account.id, slack_user_id=slack_id, display_name=name, role=role, is_installer=role == Role.ADMIN)

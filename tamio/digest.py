@@ -34,6 +34,7 @@ from tamio.accounts.models import Account
 from tamio.audit.verify import audit_head
 from tamio.config import Settings
 from tamio.detection.models import SEVERITY_RANK, AlertSeverity, AlertStatus, DetectionAlert
+from tamio.forecast.runway import describe_runway
 from tamio.forecast.service import calculate_forecast
 from tamio.money import format_money
 from tamio.outbox.models import OutboxMessage
@@ -84,7 +85,7 @@ class DailyDigest:
     cash_today: Decimal
     lowest_balance: Decimal
     lowest_week: date
-    runway_months: Decimal | None  # None: cash stays above the buffer
+    runway_weeks: Decimal | None  # ``tamio.forecast.runway``: None is "more than 13 weeks"
     since: datetime
     new_alerts: tuple[AlertNote, ...] = ()
     escalated: tuple[AlertNote, ...] = ()
@@ -106,9 +107,7 @@ class DailyDigest:
         return str(format_date(self.lowest_week, "d MMM", locale=self.locale))
 
     def runway_text(self) -> str:
-        if self.runway_months is None:
-            return "cash stays above your buffer"
-        return f"{self.runway_months} months"
+        return describe_runway(self.runway_weeks)
 
     def headline(self) -> str:
         return (f"Cash {self.money(self.cash_today)} · Lowest {self.money(self.lowest_balance)} "
@@ -128,7 +127,7 @@ class DailyDigest:
             account_id=data["account_id"], account_name=data["account_name"], day=date.fromisoformat(data["day"]),
             base_currency=data["base_currency"], cash_today=Decimal(data["cash_today"]),
             lowest_balance=Decimal(data["lowest_balance"]), lowest_week=date.fromisoformat(data["lowest_week"]),
-            runway_months=None if data["runway_months"] is None else Decimal(data["runway_months"]),
+            runway_weeks=None if data.get("runway_weeks") is None else Decimal(data["runway_weeks"]),
             since=datetime.fromisoformat(data["since"]),
             new_alerts=tuple(_alert(a) for a in data["new_alerts"]),
             escalated=tuple(_alert(a) for a in data["escalated"]),
@@ -231,7 +230,7 @@ async def load_digest(
     return DailyDigest(
         account_id=account.id, account_name=account.name, day=today, base_currency=forecast.base_currency,
         cash_today=forecast.opening_balance, lowest_balance=forecast.lowest_closing_balance,
-        lowest_week=forecast.lowest_week_start, runway_months=forecast.runway_months, since=since,
+        lowest_week=forecast.lowest_week_start, runway_weeks=forecast.runway_weeks, since=since,
         new_alerts=tuple(_note(a) for a in fresh[:LIST_LIMIT]),
         escalated=tuple(_note(a, escalated=True) for a in risen[:LIST_LIMIT]),
         pending=tuple(PendingNote(a.id, a.title, a.severity.value, a.amount, a.currency, a.deadline, a.slack_channel_id,

@@ -12,10 +12,11 @@ from tamio.forecast.models import ForecastSnapshot
 from tamio.integrations.models import IntegrationConnection, IntegrationMapping, XeroConnection, XeroSyncLog
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent
 from tamio.outbox.models import OutboxMessage
+from tamio.pipeline import PipelineRun
 from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
 from tamio.refresh.models import RefreshRequest
 from tamio.scenarios.models import SavedScenario
-from tamio.scheduler.models import PipelineRun, SchedulerClaim, SlackEventReceipt
+from tamio.scheduler.models import SchedulerClaim, SlackEventReceipt
 
 __all__ = [
     "Account", "ActionApproval", "ActionOption", "ApiToken", "AuditHead", "AuditLog", "Base", "CashAccount", "CashEvent",

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
 from babel.core import Locale, get_global
 from babel.numbers import format_currency, get_currency_precision
 
 from tamio.errors import ValidationError
-from tamio.limits import check_amount
+from tamio.limits import amount_too_large, check_amount
 
 ZERO = Decimal("0")
 # ASCII digits only: ``\d`` would also read Arabic-Indic and other scripts' digits as an amount.
@@ -72,45 +72,95 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(quantum(currency), rounding=ROUND_HALF_EVEN)
 
 
-def parse_amount(text: str, *, currency: str | None = None, allow_negative: bool = False, field: str = "amount") -> Decimal:
-    """Read an amount as people type it; refuse ambiguous or over-precise ones."""
+class AmountProblem(ValueError):
+    """Why ``read_amount`` refused a text: ``kind`` is unreadable, negative, zero, too_large or
+    precision; each edge words it for its reader (a Slack reply, a CSV cell, a settings field)."""
+
+    def __init__(self, kind: str, value: Decimal | None = None, digits: int = 0) -> None:
+        super().__init__(kind)
+        self.kind, self.value, self.digits = kind, value, digits
+
+
+def read_amount(text: str, *, currency: str | None = None, allow_negative: bool = False, allow_zero: bool = False) -> Decimal:
+    """The one amount reader's rules: ASCII digits, ``1200`` or ``1,200.50`` (spaces and a leading
+    $ € £ ¥ ignored), within ``tamio.limits``, no more decimals than ``currency`` has."""
     raw = (text or "").strip().replace(" ", "")
     for symbol in ("$", "€", "£", "¥"):
         raw = raw.replace(symbol, "")
-    hint = "Write it like `1200` or `1,200.50`."
-    shown = (text or "").strip()
-    shown = shown if len(shown) <= 40 else shown[:39] + "…"
     if not _AMOUNT_RE.fullmatch(raw):
-        raise ValidationError(f"I couldn't read the amount `{shown}`.", field_errors={field: hint}, hint=hint)
-    try:
-        value = Decimal(raw.replace(",", ""))
-    except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
-        raise ValidationError(f"I couldn't read the amount `{shown}`.", field_errors={field: hint}, hint=hint) from exc
+        raise AmountProblem("unreadable")
+    value = Decimal(raw.replace(",", ""))
     if value < 0 and not allow_negative:
-        message = "The amount must be positive."
-        raise ValidationError(f"I couldn't use the amount `{shown}`: {message}", field_errors={field: message})
-    if value == 0 and not allow_negative:
-        message = "The amount must be more than zero."
-        raise ValidationError(f"I couldn't use the amount `{shown}`: {message}", field_errors={field: message})
-    check_amount(value, field=field, what=f"The {field.replace('_', ' ')}")
+        raise AmountProblem("negative", value)
+    if value == 0 and not (allow_zero or allow_negative):
+        raise AmountProblem("zero", value)
+    if amount_too_large(value):
+        raise AmountProblem("too_large", value)
     if currency is not None:
         digits = precision(currency)
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > digits:
-            message = f"{currency.upper()} amounts have at most {digits} decimal places."
-            raise ValidationError(f"I couldn't use the amount `{shown}`: {message}", field_errors={field: message})
+            raise AmountProblem("precision", value, -exponent)
     return value
 
 
-@lru_cache(maxsize=8192)
+def parse_amount(text: str, *, currency: str | None = None, allow_negative: bool = False, allow_zero: bool = False,
+                 field: str = "amount") -> Decimal:
+    """Read an amount as people type it (``read_amount``), refusing with a message for Slack, the CLI and the API."""
+    hint = "Write it like `1200` or `1,200.50`."
+    shown = (text or "").strip()
+    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    try:
+        return read_amount(text, currency=currency, allow_negative=allow_negative, allow_zero=allow_zero)
+    except AmountProblem as problem:
+        if problem.kind == "too_large" and problem.value is not None:
+            check_amount(problem.value, field=field, what=f"The {field.replace('_', ' ')}")
+        message = {
+            "negative": "The amount must be positive.",
+            "zero": "The amount must be more than zero.",
+            "precision": f"{(currency or '').upper()} amounts have at most {precision(currency or 'USD')} decimal places.",
+        }.get(problem.kind)
+        if message is None:
+            raise ValidationError(f"I couldn't read the amount `{shown}`.", field_errors={field: hint}, hint=hint) from None
+        raise ValidationError(f"I couldn't use the amount `{shown}`: {message}", field_errors={field: message}) from None
+
+
 def format_money(amount: Decimal, currency: str, *, locale: str = "en_US", with_cents: bool = True) -> str:
+    """The one way Tamio writes an amount in text: the currency's symbol and always its minor units
+    (``$10,360.00`` beside ``$25,640.50``, never ``$10,360``). ``with_cents=False`` is for a chart's
+    axis, not for text."""
     cur = currency.upper()
-    value = quantize(amount, cur)
+    if with_cents:
+        shape = _shape(cur, locale)
+        if shape is not None:  # babel is ~30 us a call; an alert run formats thousands of amounts
+            prefix, suffix, digits = shape
+            value = quantize(amount, cur)
+            return f"{'-' if value < 0 else ''}{prefix}{abs(value):,.{digits}f}{suffix}"
+    return _babel_money(amount, cur, locale, with_cents)
+
+
+@lru_cache(maxsize=256)
+def _shape(currency: str, locale: str) -> tuple[str, str, int] | None:
+    """What babel writes around an amount in ``currency`` and ``locale``, when it is Python's own
+    ``,`` and ``.`` grouping (en_US and its like); None sends the amount to babel."""
+    digits = precision(currency)
+    sample = _babel_money(Decimal("1234"), currency, locale, True)
+    number = format(Decimal("1234").quantize(quantum(currency)), ",f")
+    negative = _babel_money(Decimal("-1234"), currency, locale, True)
+    at = sample.find(number)
+    if at < 0 or negative != "-" + sample:
+        return None
+    return sample[:at], sample[at + len(number):], digits
+
+
+@lru_cache(maxsize=8192)
+def _babel_money(amount: Decimal, currency: str, locale: str, with_cents: bool) -> str:
+    value = quantize(amount, currency)
     if not with_cents:
         value = value.quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
         fmt = Locale.parse(locale).currency_formats["standard"].pattern
-        return str(format_currency(value, cur, format=fmt.replace(".00", ""), locale=locale, currency_digits=False))
-    return str(format_currency(value, cur, locale=locale))
+        return str(format_currency(value, currency, format=fmt.replace(".00", ""), locale=locale, currency_digits=False))
+    return str(format_currency(value, currency, locale=locale))
 
 
 def to_decimal_string(amount: Decimal, currency: str | None = None) -> str:

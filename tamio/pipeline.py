@@ -34,26 +34,27 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ForeignKey, Index, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 
 from tamio.accounts.models import Account
 from tamio.config import Settings
-from tamio.db import new_id, utcnow
+from tamio.db import Base, JSONType, UTCDateTime, new_id
 from tamio.detection.engine import DetectionEngine, DetectionRun, run_many
 from tamio.detection.models import CRITICAL_DETECTIONS, AlertStatus, DetectionAlert, DetectionType
 from tamio.detection.snapshot import FORECAST_WEEKS
 from tamio.errors import NotFound
+from tamio.execution import automation, lifecycle
 from tamio.execution.models import ExecutionAutomationRule
 from tamio.forecast.service import load_forecast_inputs_many
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
 from tamio.preparation.context import HORIZON_WEEKS, PreparationContext, load_contexts
 from tamio.preparation.engine import alerts_with_open_actions, prepare_actions
-from tamio.preparation.freshness import announce
 from tamio.preparation.models import ActionStatus, PreparedAction
+from tamio.preparation.restating import announce
 from tamio.refresh import service as refresh
 from tamio.refresh.service import CASH, CLIENTS, VENDORS
-from tamio.scheduler.models import PipelineRun
 
 OPEN_ALERT_STATUSES = (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)
 # The detection types a refresh runs for each scope of change (``tamio.refresh.service``).
@@ -64,6 +65,26 @@ SCOPE_TYPES: dict[int, tuple[DetectionType, ...]] = {
               DetectionType.REVENUE_VARIANCE),
     VENDORS: (DetectionType.UNEXPECTED_EXPENSE, DetectionType.VENDOR_TERMS_EXPIRING, DetectionType.HEADCOUNT_CHANGE),
 }
+
+
+class PipelineRun(Base):
+    """One run of the pipeline for one account: what it found and prepared, and how long it took."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (Index("ix_pipeline_runs_user_started", "user_id", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("run"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    mode: Mapped[str] = mapped_column(String(20))
+    trigger: Mapped[str] = mapped_column(String(40), default="manual")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    alerts_detected: Mapped[int] = mapped_column(default=0)
+    actions_prepared: Mapped[int] = mapped_column(default=0)
+    detection_duration_ms: Mapped[int] = mapped_column(default=0)
+    preparation_duration_ms: Mapped[int] = mapped_column(default=0)
+    total_duration_ms: Mapped[int] = mapped_column(default=0)
+    error_count: Mapped[int] = mapped_column(default=0)
+    result: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
 class PipelineMode(str, enum.Enum):
@@ -125,14 +146,14 @@ async def run_detection_preparation_cycle(
     user_id: str,
     config: PipelineConfig | None = None,
     *,
+    now: datetime,
+    settings: Settings,
     today: date | None = None,
-    now: datetime | None = None,
-    settings: Settings | None = None,
     trigger: str = "manual",
 ) -> PipelineResult:
+    """``now`` and ``settings`` come from the edge that runs it (a listener, a job, a command); ``today``
+    defaults to ``now``'s date in the account's time zone."""
     config = config or PipelineConfig()
-    settings = settings or Settings()
-    now = now or utcnow()
     account = await db.get(Account, user_id)
     if account is None:
         raise NotFound(f"There is no account `{user_id}`.")
@@ -309,8 +330,6 @@ def _run_row(result: PipelineResult, config: PipelineConfig, trigger: str) -> Pi
 async def _supersede_replaced(
     db: AsyncSession, *, account: Account, now: datetime, replaced: list[tuple[PreparedAction, PreparedAction | None]],
 ) -> None:
-    from tamio.execution import lifecycle
-
     for old, new in replaced:
         reason = "the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose"
         done = await lifecycle.supersede(db, account=account, action_id=old.id, now=now, reason=reason, superseded_by=new.id if new else None)
@@ -329,7 +348,6 @@ async def _supersede_resolved(db: AsyncSession, *, account: Account, now: dateti
             )
         )
     ).scalars().all()
-    from tamio.execution import lifecycle
 
     for action in actions:
         await lifecycle.supersede(db, account=account, action_id=action.id, now=now, reason="its alert resolved")
@@ -376,8 +394,6 @@ def _announcements(account: Account, run: Any) -> list[Outgoing]:
 
 
 async def _auto_execute(db: AsyncSession, *, account: Account, actions: list[PreparedAction], now: datetime, settings: Settings) -> None:
-    from tamio.execution import automation
-
     maybe = getattr(automation, "maybe_auto_execute", None)
     if maybe is None or not actions:
         return

@@ -33,6 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tamio.config import normalize_database_url
 from tamio.errors import TamioError
 
 MIN_PASSPHRASE = 16
@@ -143,8 +144,6 @@ def session_secret(db: AsyncSession) -> ServerSecret | None:
 
 def local_secret_path(database_url: str) -> Path | None:
     """Where a SQLite database file's local secret lives (``var/tamio.db`` -> ``var/tamio.db.key``)."""
-    from tamio.config import normalize_database_url
-
     url = normalize_database_url(database_url)
     if not url.startswith("sqlite") or ":///" not in url:
         return None

@@ -45,9 +45,10 @@ from bot.replies import send_to_response_url
 from bot.runtime import Scope
 from tamio.accounts.permissions import Operation
 from tamio.errors import Conflict, LockedField, NotFound, PermissionDenied, TamioError, ValidationError
-from tamio.execution import lifecycle
+from tamio.execution import lifecycle, policy
 from tamio.execution.delays import agree_delay
 from tamio.execution.readiness import add_missing_address, with_email_needs
+from tamio.execution.service import execute_action
 from tamio.preparation.models import ActionStatus
 
 log = logging.getLogger("tamio.bot")
@@ -115,8 +116,6 @@ def update_clicked_copy(scope: Scope, body: dict[str, Any], action_id: str) -> N
 def execute_after_commit(scope: Scope, action_id: str) -> None:
     """The first attempt, after the ack; each of its transitions queues the card's update itself."""
     async def work(later: Scope) -> None:
-        from tamio.execution.service import execute_action
-
         await later.commit()
         outcome = await execute_action(later.runtime.sessions, account_id=later.account.id, action_id=action_id,
                                        now=later.runtime.clock(), settings=later.settings)
@@ -207,8 +206,6 @@ async def edit_draft_clicked(scope: Scope, body: dict[str, Any], client: AsyncWe
     """Open the draft editor at once (the trigger id lives three seconds): reading only, never waiting for a writer."""
     scope.read_only()
     card = await card_in_account(scope, clicked_action_id(body))
-    from tamio.execution import policy
-
     policy.check_can_decide(scope.member.role if scope.member else None, action_type=card.action.action_type.value,
                             requires_admin=card.action.requires_admin, doing="edit the draft of")
     option_id = chosen_option_id(body, card)

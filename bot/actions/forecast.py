@@ -59,13 +59,13 @@ async def share(scope: Scope, weeks: int, as_of: date, chart_file_id: str | None
         await reply(scope.caller, scope.client, f":warning: Slack wouldn't take the forecast in <#{channel}> "
                                                 f"({exc.response.get('error')}). Nothing was shared.")
         return
-    png = await draw(forecast, title=title)
+    png = await draw(forecast, title="")  # titled once: by the message's header
     try:
         await upload_chart(scope.client, channel=channel, png=png, title=title, thread_ts=str(posted["ts"]))
     except ChartRefused as exc:
         await reply(scope.caller, scope.client, f":warning: The forecast is in <#{channel}>, but Slack refused its chart ({exc.error}).")
     if scope.caller.response_url:
-        chart = image(alt=f"Closing balance per week for {weeks} weeks", file_id=chart_file_id, title=title) if chart_file_id else None
+        chart = image(alt=f"Closing balance per week for {weeks} weeks", file_id=chart_file_id) if chart_file_id else None
         mine = forecast_blocks(forecast, title=title, image=chart, note=f":white_check_mark: Shared in <#{channel}>.")
         problem = await send_to_response_url(scope.caller.response_url, text=fallback_text(forecast), blocks=mine,
                                              replace_original=True)

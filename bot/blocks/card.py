@@ -57,6 +57,16 @@ LINK_WORDS = {
     (LinkType.SEQUENCE, True): "Comes before", (LinkType.SEQUENCE, False): "Comes after",
 }
 DRAFT_PREVIEW = 400
+# What a card's amount is, by the alert behind it: a bare "Amount" beside a runway says nothing.
+AMOUNT_LABEL = {
+    "runway_threshold": "To free up",
+    "buffer_breach": "Shortfall",
+    "payroll_safety": "Payroll",
+    "late_payment": "Owed",
+    "statutory_deadline": "Tax due",
+    "vendor_terms_expiring": "Due to vendor",
+    "payment_timing_conflict": "Due that week",
+}
 NOTE_PREVIEW = 2000  # an internal note is shown whole, within a section's 3,000 characters
 
 
@@ -93,7 +103,7 @@ def _effect(opt: ActionOption, currency: str | None) -> str:
     risk = f"risk {opt.risk_level}"
     if opt.forecast_lowest_balance is not None:
         week = f" (week of {day_label(opt.forecast_lowest_week)})" if opt.forecast_lowest_week else ""
-        return f"{risk} · lowest after: {money(opt.forecast_lowest_balance, currency, cents=False)}{week}"
+        return f"{risk} · lowest after: {money(opt.forecast_lowest_balance, currency)}{week}"
     return risk
 
 
@@ -119,12 +129,13 @@ def _why(card: CardData, today: date, currency: str | None) -> list[Block]:
         items.append(f"*Due*\n{day_label(due)} ({in_days(due, today)})")
     amount = action.amount if action.amount is not None else (alert.amount if alert else None)
     if amount is not None:
-        items.append(f"*Amount*\n{money(amount, action.currency or (alert.currency if alert else None) or currency)}")
+        label = AMOUNT_LABEL.get(str(getattr(alert.detection_type, "value", alert.detection_type)), "Amount") if alert else "Amount"
+        items.append(f"*{label}*\n{money(amount, action.currency or (alert.currency if alert else None) or currency)}")
     if action.counterparty_name:
         items.append(f"*Who*\n{escape(action.counterparty_name)}")
     top = default_option(card)
     if top is not None and top.forecast_lowest_balance is not None:
-        items.append(f"*Lowest after*\n{money(top.forecast_lowest_balance, currency, cents=False)}")
+        items.append(f"*Lowest after*\n{money(top.forecast_lowest_balance, currency)}")
     chased = last_chased(card)
     if chased:
         items.append(f"*Last chased*\n{chased}")

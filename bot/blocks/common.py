@@ -63,7 +63,15 @@ def written_in(locale: str) -> Iterator[None]:
 
 
 def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """``text`` within ``limit`` characters, shortened at a word's end ("...with a professional…",
+    never "...with a professional em…"); a single long word is cut where it must be."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space >= limit // 2:
+        head = head[:space]
+    return head.rstrip(" ,;:·-(") + "…"
 
 
 def escape(text: str) -> str:
@@ -176,10 +184,11 @@ def code_sections(lines: list[str], *, limit: int = SECTION_MAX) -> list[Block]:
 # -- formats ----------------------------------------------------------------------------------
 
 
-def money(amount: Decimal | None, currency: str | None, *, cents: bool = True) -> str:
+def money(amount: Decimal | None, currency: str | None) -> str:
+    """An amount in text: ``tamio.money.format_money``'s one rule (always the cents), in the account's locale."""
     if amount is None or not currency:
         return "—"
-    return format_money(amount, currency, with_cents=cents, locale=LOCALE.get())
+    return format_money(amount, currency, locale=LOCALE.get())
 
 
 def whole(amount: Decimal) -> str:

@@ -40,17 +40,14 @@ def share_value(weeks: int, as_of: date, chart_file_id: str | None = None) -> st
 
 
 def runway_text(forecast: Forecast) -> str:
-    if forecast.runway_weeks is None:
-        return "stays above the buffer"
-    months = forecast.runway_months
-    return f"{months} months" if months is not None and months >= 2 else f"{forecast.runway_weeks} weeks"
+    return describe_runway(forecast)
 
 
 def headline(forecast: Forecast) -> str:
     cur = forecast.base_currency
     return (
-        f"Today *{money(forecast.opening_balance, cur, cents=False)}* · "
-        f"Lowest *{money(forecast.lowest_closing_balance, cur, cents=False)}* in the week of {day_label(forecast.lowest_week_start)} · "
+        f"Today *{money(forecast.opening_balance, cur)}* · "
+        f"Lowest *{money(forecast.lowest_closing_balance, cur)}* in the week of {day_label(forecast.lowest_week_start)} · "
         f"Runway *{runway_text(forecast)}*"
     )
 
@@ -60,17 +57,17 @@ def consequence(forecast: Forecast) -> str | None:
     cur = forecast.base_currency
     for week in forecast.weeks:
         if week.closing_balance < 0:
-            return f":rotating_light: Cash runs out in the week of {day_label(week.start)} ({money(week.closing_balance, cur, cents=False)})."
+            return f":rotating_light: Cash runs out in the week of {day_label(week.start)} ({money(week.closing_balance, cur)})."
         if forecast.buffer and week.closing_balance < forecast.buffer:
             return (
-                f":warning: Cash falls below your {money(forecast.buffer, cur, cents=False)} buffer in the week of "
-                f"{day_label(week.start)} ({money(week.closing_balance, cur, cents=False)})."
+                f":warning: Cash falls below your {money(forecast.buffer, cur)} buffer in the week of "
+                f"{day_label(week.start)} ({money(week.closing_balance, cur)})."
             )
     return None
 
 
 def table_lines(forecast: Forecast) -> list[str]:
-    rows = [(f"{w.start:%d %b}", whole(w.inflows), whole(-w.outflows) if w.outflows else "0", whole(w.closing_balance),
+    rows = [(f"{w.start.day} {w.start:%b}", whole(w.inflows), whole(-w.outflows) if w.outflows else "0", whole(w.closing_balance),
              CONFIDENCE_SHORT.get(w.confidence, w.confidence)) for w in forecast.weeks]
     widths = [max(len(r[i]) for r in rows) for i in range(1, 4)]
     widths = [max(widths[0], 2), max(widths[1], 3), max(widths[2], 5)]
@@ -109,7 +106,7 @@ def forecast_blocks(
         section(headline(forecast)),
     ]
     if stale_rates:
-        cash = money(forecast.opening_balance, forecast.base_currency, cents=False)
+        cash = money(forecast.opening_balance, forecast.base_currency)
         blocks.append(context(cut(f":warning: Cash today ({cash}) converts {escape(stale_rates)}.", 1000)))
     warning = consequence(forecast)
     if warning:
@@ -117,7 +114,7 @@ def forecast_blocks(
     if image is not None:
         blocks.append(image)
     blocks.extend(code_sections(table_lines(forecast)))
-    buffer_note = f"Buffer {money(forecast.buffer, forecast.base_currency, cents=False)}" if forecast.buffer else "No buffer set"
+    buffer_note = f"Buffer {money(forecast.buffer, forecast.base_currency)}" if forecast.buffer else "No buffer set"
     blocks.append(context(f"{confidence_text(forecast)} Amounts in {forecast.base_currency}. {buffer_note}.", note or ""))
     if share_value is not None:
         elements = [button("Share in channel", SHARE_ACTION, share_value, style="primary")]

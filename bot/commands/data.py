@@ -31,7 +31,6 @@ from bot.commands import parse
 from bot.runtime import Scope
 from tamio.accounts.permissions import Operation
 from tamio.currency.service import in_base_currency, set_account_rate
-from tamio.data.counterparties import CounterpartyService, find_client, find_counterparty, find_expense
 from tamio.data.models import Client, ExpenseBucket
 from tamio.data.service import list_cash_accounts, set_balance
 from tamio.errors import NotFound
@@ -40,6 +39,12 @@ from tamio.obligations.add import AddedObligation
 from tamio.obligations.add import add_obligation as add
 from tamio.obligations.adding import AddObligation
 from tamio.obligations.client_summary import client_summary, summary_lines
+from tamio.obligations.counterparties import (
+    CounterpartyService,
+    find_client,
+    find_counterparty,
+    find_expense,
+)
 from tamio.obligations.duplicates import DuplicateObligation
 from tamio.obligations.matching import find_payer, remaining_of
 from tamio.obligations.models import ObligationSchedule

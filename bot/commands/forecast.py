@@ -47,14 +47,14 @@ async def chart_in_dm(scope: Scope, png: bytes, *, title: str, weeks: int) -> tu
     if not await chart_ready(scope.client, file_id):
         return file_id, None
     alt = f"Closing balance per week for {weeks} weeks, with the likely range and the buffer"
-    return file_id, image(alt=alt, file_id=file_id, title=title)
+    return file_id, image(alt=alt, file_id=file_id)
 
 
 async def send_forecast(scope: Scope, weeks: int) -> None:
     stale = await stale_cash_rates(scope.db, account_id=scope.account.id, base_currency=scope.account.base_currency, today=scope.today)
     forecast = await forecast_now(scope, weeks=weeks)  # commits the listener's transaction first
     title = f"Cash forecast · {weeks} weeks from {day_label(forecast.as_of)}"
-    png = await draw(forecast, title=title)
+    png = await draw(forecast, title="")  # titled once: by the message's header
     file_id, chart = await chart_in_dm(scope, png, title=title, weeks=weeks)
     value = share_value(weeks, forecast.as_of, file_id if chart else None)
     note = CHART_IN_DM if file_id and chart is None else None

@@ -226,7 +226,7 @@ class SetRule:
 @dataclass(frozen=True)
 class SetClientRelationship:
     name: str
-    relationship: str  # strategic, standard (tamio.data.profile.RELATIONSHIPS)
+    relationship: str  # strategic, standard (tamio.obligations.profile.RELATIONSHIPS)
 
 
 @dataclass(frozen=True)

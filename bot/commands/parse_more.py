@@ -27,11 +27,11 @@ from bot.commands.forms import (
     ShowRules,
     SyncIntegration,
 )
-from tamio.data.counterparties import read_contact_name, read_email
 from tamio.errors import TamioError, ValidationError
 from tamio.execution.policy import RULE_NAMES, rule_name_for
 from tamio.limits import check_rate
 from tamio.money import normalize_currency, parse_amount
+from tamio.obligations.counterparties import read_contact_name, read_email
 
 RATE: Final = re.compile(r"^[0-9]{1,10}(?:\.[0-9]{1,12})?$")  # ASCII digits, a decimal point: 1.12, 0.0062
 

@@ -2,7 +2,7 @@
 
 Pure, like the parser: words in (already split by ``parse.tokenize``), a typed command or a
 ``CommandError`` showing the right form out. The words themselves are the core's
-(``tamio.data.profile``, ``tamio.detection.rule_settings``), so the form, the API and the CLI
+(``tamio.obligations.profile``, ``tamio.detection.rule_settings``), so the form, the API and the CLI
 accept the same ones.
 
     read_client(["Acme", "strategic"]) -> SetClientRelationship(name='Acme', relationship='strategic')
@@ -21,9 +21,9 @@ from bot.commands.forms import (
     ShowClient,
     ShowDetection,
 )
-from tamio.data.profile import FLEXIBILITIES, RELATIONSHIPS
 from tamio.detection.rule_settings import read_rule_words
 from tamio.errors import TamioError
+from tamio.obligations.profile import FLEXIBILITIES, RELATIONSHIPS
 
 CRITICAL_WORDS = {"critical": True, "not-critical": False, "noncritical": False, "non-critical": False}
 

@@ -1,6 +1,6 @@
 """``/tamio client``, ``vendor`` and ``detection``: what drives preparation and detection, set from Slack.
 
-Each function calls one core function (``tamio.data.profile``, ``tamio.obligations.standing``,
+Each function calls one core function (``tamio.obligations.profile``, ``tamio.obligations.standing``,
 ``tamio.detection.rule_settings``) and renders its answer; the boundary commits and turns errors
 into ephemeral messages.
 """
@@ -14,10 +14,10 @@ from bot.boundary import Reply
 from bot.commands import data, parse
 from bot.runtime import Scope
 from tamio.accounts.permissions import Operation
-from tamio.data.counterparties import find_client
 from tamio.data.models import Criticality, FlexibilityLevel, RelationshipType
-from tamio.data.profile import RELATIONSHIP_WORD, describe_vendor, set_relationship, set_vendor_terms
 from tamio.detection.rule_settings import DetectionRuleView, list_detection_rules, update_detection_rule
+from tamio.obligations.counterparties import find_client
+from tamio.obligations.profile import RELATIONSHIP_WORD, describe_vendor, set_relationship, set_vendor_terms
 from tamio.obligations.standing import ClientStanding, client_standings
 
 TONE = {RelationshipType.STRATEGIC: "chases use the gentler tone, and it weighs more when an action is risky"}

@@ -19,6 +19,7 @@ from bot.queries import count_pending, load_cards, open_alerts, pending_action_i
 from bot.runtime import Scope
 from tamio.accounts.permissions import Operation
 from tamio.execution.readiness import with_email_needs
+from tamio.pipeline import run_detection_preparation_cycle
 
 
 async def show_alerts(scope: Scope, command: parse.ShowAlerts, client: AsyncWebClient) -> Reply:
@@ -57,8 +58,6 @@ async def run_now(scope: Scope, command: parse.RunPipeline, client: AsyncWebClie
     await scope.require(Operation.RUN_CHECKS, "run the checks")
 
     async def work(later: Scope) -> None:
-        from tamio.pipeline import run_detection_preparation_cycle
-
         result = await run_detection_preparation_cycle(later.db, later.account.id, today=later.today, now=later.now,
                                                        settings=later.settings, trigger="slack")
         channel = later.account.digest_channel_id

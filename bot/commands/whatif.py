@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.common import escape, user
+from bot.blocks.common import day_label, escape, user
 from bot.blocks.whatif import REAL_ACTION, SAVE_ACTION, SHARE_ACTION, fallback, what_if_blocks
 from bot.boundary import handler
 from bot.channels import make_postable
@@ -43,8 +43,8 @@ async def evaluate(scope: Scope, texts: tuple[str, ...]) -> ScenarioResult:
 async def send_what_if(scope: Scope, texts: tuple[str, ...]) -> None:
     result = await evaluate(scope, texts)
     await scope.commit()
-    title = f"What if · {len(result.forecast.weeks)} weeks from {result.forecast.as_of:%a %d %b}"
-    png = await draw(result.forecast, title=title, baseline=result.baseline)
+    title = f"What if · {len(result.forecast.weeks)} weeks from {day_label(result.forecast.as_of)}"
+    png = await draw(result.forecast, title="", baseline=result.baseline)  # titled once: by the message's header
     file_id, chart = await chart_in_dm(scope, png, title=title, weeks=len(result.forecast.weeks))
     note = "The chart is in your DM with Tamio." if file_id and chart is None else None
     adds = sum(1 for c in parse_changes(list(texts), today=scope.today, base_currency=scope.account.base_currency)
@@ -106,7 +106,7 @@ async def share(scope: Scope, texts: tuple[str, ...]) -> None:
         return
     title = "What if"
     try:
-        png = await draw(result.forecast, title=title, baseline=result.baseline)
+        png = await draw(result.forecast, title="", baseline=result.baseline)
         await upload_chart(scope.client, channel=channel, png=png, title=title, thread_ts=str(posted["ts"]))
     except ChartRefused as exc:
         await reply(scope.caller, scope.client, f":warning: The what-if is in <#{channel}>, but Slack refused its chart ({exc.error}).")

@@ -19,11 +19,11 @@ from bot.blocks.common import cut, option, section
 from bot.boundary import FieldErrors, Options, handler, tell
 from bot.commands.data import add_obligation
 from bot.runtime import Scope
-from tamio.data.counterparties import get_client, get_expense, list_counterparty_names
-from tamio.data.profile import RELATIONSHIP_WORD, describe_vendor, set_relationship, set_vendor_terms
 from tamio.errors import Conflict, LockedField, NotFound, ValidationError
 from tamio.obligations.adding import AddObligation
+from tamio.obligations.counterparties import get_client, get_expense, list_counterparty_names
 from tamio.obligations.duplicates import DuplicateObligation
+from tamio.obligations.profile import RELATIONSHIP_WORD, describe_vendor, set_relationship, set_vendor_terms
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 from tamio.obligations.schemas import RecurrenceSpec
 

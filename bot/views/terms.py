@@ -1,7 +1,7 @@
 """The "Clients and vendors" modal (App Home, approvers and admins): a client's kind, a vendor's terms.
 
 The same fields as the add form and ``/tamio client|vendor``, saved through the same core functions
-(``tamio.data.profile``). The counterparty is the add form's external select (its suggestions come
+(``tamio.obligations.profile``). The counterparty is the add form's external select (its suggestions come
 from the same ``counterparty`` options listener); a new name is refused here: add it first.
 """
 
@@ -18,9 +18,9 @@ from bot.blocks.home import TERMS_ACTION
 from bot.boundary import FieldErrors, handler, tell
 from bot.runtime import Scope
 from tamio.accounts.permissions import Operation
-from tamio.data.counterparties import get_client, get_expense
-from tamio.data.profile import RELATIONSHIP_WORD, describe_vendor, set_relationship, set_vendor_terms
 from tamio.errors import NotFound
+from tamio.obligations.counterparties import get_client, get_expense
+from tamio.obligations.profile import RELATIONSHIP_WORD, describe_vendor, set_relationship, set_vendor_terms
 
 CALLBACK = "tamio_terms"
 

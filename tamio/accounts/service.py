@@ -1,7 +1,8 @@
 """Accounts, members and roles.
 
-An account is created with its defaults in the caller's transaction: a UserConfiguration with the
-design document's defaults and the default ExecutionAutomationRules.
+An account is created with its UserConfiguration (the design document's defaults) in the caller's
+transaction. The edges open one with ``tamio.opening.open_account``, which adds the defaults of the
+layers above (the default ExecutionAutomationRules).
 
     account = await create_account(db, name="Acme Ltd", base_currency="USD", timezone="Europe/London")
     member = await ensure_member(db, account_id=account.id, slack_user_id="U123", role=Role.ADMIN)
@@ -49,8 +50,6 @@ async def create_account(
     slack_team_id: str | None = None,
     slack_enterprise_id: str | None = None,
 ) -> Account:
-    from tamio.execution.automation import create_default_rules
-
     if not name.strip():
         raise ValidationError("An account needs a name.", field_errors={"name": "must not be empty"})
     account = Account(
@@ -63,7 +62,6 @@ async def create_account(
     db.add(account)
     await db.flush()
     db.add(UserConfiguration(user_id=account.id))
-    await create_default_rules(db, account=account)
     await AuditService(db, account.id).log_create(
         "account", account.id, {"name": account.name, "base_currency": account.base_currency, "timezone": account.timezone}
     )

@@ -18,6 +18,8 @@ exchange rates. Any id of another account is 404.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -25,27 +27,27 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.api.openapi import PREFIX, build_document
 from tamio.api.problems import problem_middleware
-from tamio.api.registry import RATE_FEED, SESSIONS, SETTINGS, Route, endpoint
+from tamio.api.registry import CLOCK, RATE_FEED, SESSIONS, SETTINGS, Route, endpoint
+from tamio.api.routes import (
+    automation,
+    config,
+    counterparties,
+    delays,
+    detection,
+    money,
+    obligations,
+    pipeline,
+    scenarios,
+)
 from tamio.config import Settings
 from tamio.currency.feed import RateFeed
+from tamio.db import utcnow
 
 OPENAPI_KEY = web.AppKey("tamio_openapi", str)
 
 
 def all_routes() -> list[Route]:
     """Every API route, in the order the OpenAPI document lists them."""
-    from tamio.api.routes import (
-        automation,
-        config,
-        counterparties,
-        delays,
-        detection,
-        money,
-        obligations,
-        pipeline,
-        scenarios,
-    )
-
     modules = (pipeline, delays, automation, detection, config, counterparties, obligations, money, scenarios)
     return [route for module in modules for route in module.router.routes]
 
@@ -58,9 +60,12 @@ async def _serve_openapi(request: web.Request) -> web.Response:
     return web.Response(text=request.app[OPENAPI_KEY], content_type="application/json")
 
 
-def create_api(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> web.Application:
-    """The ``/api/v1`` sub-application on its own (``install`` mounts it)."""
+def create_api(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession], *, clock: Callable[[], datetime] = utcnow
+) -> web.Application:
+    """The ``/api/v1`` sub-application on its own (``install`` mounts it); ``clock`` is read once per request."""
     api = web.Application(middlewares=[problem_middleware])
+    api[CLOCK] = clock
     api[SETTINGS] = settings
     api[SESSIONS] = session_factory
     api[RATE_FEED] = RateFeed(settings.ecb_feed_url)
@@ -72,9 +77,12 @@ def create_api(settings: Settings, session_factory: async_sessionmaker[AsyncSess
     return api
 
 
-def install(app: web.Application, settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> web.Application:
+def install(
+    app: web.Application, settings: Settings, session_factory: async_sessionmaker[AsyncSession], *,
+    clock: Callable[[], datetime] = utcnow,
+) -> web.Application:
     """Mount the API at ``/api/v1`` on ``app`` (before it starts); returns the sub-application."""
-    api = create_api(settings, session_factory)
+    api = create_api(settings, session_factory, clock=clock)
     app.add_subapp(PREFIX, api)
     return api
 

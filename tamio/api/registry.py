@@ -43,7 +43,6 @@ from tamio.api.problems import from_validation_error, unauthorized
 from tamio.api.types import is_id
 from tamio.config import Settings
 from tamio.currency.feed import RateFeed
-from tamio.db import utcnow
 from tamio.errors import MissingExchangeRate, NotFound, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
@@ -54,6 +53,8 @@ AfterCommit = Callable[[BaseModel], Awaitable[BaseModel]]
 SETTINGS = web.AppKey("tamio_settings", Settings)
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("tamio_sessions")
 RATE_FEED = web.AppKey("tamio_rate_feed", RateFeed)
+# The clock the edge reads once per request: the wall clock, or the Slack app's (a test's fake one).
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("tamio_clock")
 _PATH_PARAM = re.compile(r"{([a-z_]+)}")
 _INTEGRAL_LIMIT = Decimal(2) ** 63
 _CHUNK = 1 << 16
@@ -276,7 +277,7 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
     """The aiohttp handler for one route: the edge described in the module docstring."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        now = utcnow()
+        now = request.app[CLOCK]()
         settings = request.app[SETTINGS]
         sessions = request.app[SESSIONS]
         secret = _bearer(request)

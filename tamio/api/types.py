@@ -24,7 +24,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSe
 from tamio.dates import read_date
 from tamio.errors import ValidationError
 from tamio.limits import MAX_NAME, MAX_NOTES
-from tamio.money import precision
+from tamio.money import precision, to_decimal_string
 
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2199, 12, 31)
@@ -171,10 +171,10 @@ def money_out(amount: Decimal, currency: str | None) -> str:
     """An amount at its currency's precision (1200.50 USD, 120000 JPY), as a JSON-safe string."""
     if currency:
         try:
-            return format(amount.quantize(Decimal(1).scaleb(-precision(currency))), "f")
+            return to_decimal_string(amount, currency)
         except (InvalidOperation, ValueError):
             pass
-    return format(amount, "f")
+    return to_decimal_string(amount)
 
 
 def optional_money_out(amount: Decimal | None, currency: str | None) -> str | None:

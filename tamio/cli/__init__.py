@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tamio.errors import TamioError
+from tamio.errors import MissingExchangeRate, TamioError
 
 if TYPE_CHECKING:
     from tamio.cli.context import CliContext
@@ -206,8 +206,6 @@ _SLACK_COMMAND = re.compile(r"`(/tamio[^`]*)`( in Slack)?")
 
 def _for_the_command_line(exc: TamioError) -> str:
     """The error's words, with how to add a missing exchange rate here rather than in Slack."""
-    from tamio.errors import MissingExchangeRate
-
     if isinstance(exc, MissingExchangeRate) and exc.currencies is not None:
         base, quote = exc.currencies
         return (f"{exc.message} Add one with `tamio rates add {base} {quote} RATE` (the server's feed; with --account, "
@@ -286,8 +284,6 @@ def database_problem(exc: BaseException, url: str) -> str | None:
 
 
 async def _run(args: argparse.Namespace, ctx: CliContext) -> int:
-    from tamio.errors import MissingExchangeRate
-
     try:
         try:
             code = int(await args.handler(args, ctx))

@@ -6,9 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from tamio.accounts.service import create_account, list_accounts
+from tamio.accounts.service import list_accounts
 from tamio.audit.verify import AuditMark, audit_head, verify_chain
 from tamio.cli.context import CliContext
+from tamio.opening import open_account
 
 
 def register(sub: Any) -> None:
@@ -38,7 +39,7 @@ def register(sub: Any) -> None:
 
 async def _create(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.transaction() as session:
-        account = await create_account(
+        account = await open_account(
             session,
             name=args.name,
             base_currency=args.base_currency or ctx.settings.base_currency,

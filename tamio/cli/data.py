@@ -13,12 +13,19 @@ from typing import Any
 
 from tamio.accounts.models import Account
 from tamio.cli.context import CliContext, date_argument
+from tamio.currency.ecb import EcbFetchError, EcbFormatError
+from tamio.currency.feed import import_ecb
 from tamio.currency.service import add_rate, in_base_currency, list_rates
-from tamio.data.counterparties import CounterpartyService, find_counterparty, read_contact_name, read_email
 from tamio.data.models import Client
 from tamio.data.service import list_cash_accounts, set_balance
 from tamio.errors import TamioError, ValidationError
 from tamio.money import format_money, parse_amount
+from tamio.obligations.counterparties import (
+    CounterpartyService,
+    find_counterparty,
+    read_contact_name,
+    read_email,
+)
 
 
 def register(sub: Any) -> None:
@@ -114,9 +121,6 @@ async def _rates_owner(session: Any, ctx: CliContext) -> Account | None:
 
 
 async def _rates_import(args: argparse.Namespace, ctx: CliContext) -> int:
-    from tamio.currency.ecb import EcbFetchError, EcbFormatError
-    from tamio.currency.feed import import_ecb
-
     source = args.source
     if not source.startswith(("http://", "https://")):
         path = Path(source)

@@ -11,8 +11,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
 from tamio import migrate
+from tamio.accounts.models import Account
 from tamio.cli.context import CliContext
+from tamio.dates import day_text
+from tamio.obligations.backfill import backfill_schedules, lock_account
 
 
 def register(sub: Any) -> None:
@@ -41,8 +47,6 @@ def _upgrade(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _shown(url: str) -> str:
     """The database URL without its password, for printing."""
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparseable URL fails later with its own message; print nothing secret
@@ -62,11 +66,6 @@ def _check(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 async def _backfill_schedules(args: argparse.Namespace, ctx: CliContext) -> int:
-    from sqlalchemy import select
-
-    from tamio.accounts.models import Account
-    from tamio.obligations.backfill import backfill_schedules, lock_account
-
     async with ctx.transaction() as session:
         if ctx.account_id is not None:
             ids = [(await ctx.account(session)).id]
@@ -82,5 +81,5 @@ async def _backfill_schedules(args: argparse.Namespace, ctx: CliContext) -> int:
             result = await backfill_schedules(session, account=account, settings=ctx.settings, today=ctx.today(account), now=ctx.now)
         lines = f"{result.agreements_created} billing line{'' if result.agreements_created == 1 else 's'} given an obligation"
         print(f"{account.name}: {lines}, {result.schedules_changed} schedules added or brought up to date; "
-              f"schedules run through {result.through:%a %d %b %Y}.")
+              f"schedules run through {day_text(result.through, year=True)}.")
     return 0

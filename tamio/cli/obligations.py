@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from tamio.cli import _for_the_command_line
 from tamio.cli.context import CliContext
 from tamio.errors import MissingExchangeRate, TamioError, ValidationError
 from tamio.obligations import csv_columns
@@ -129,7 +130,6 @@ async def _import_file(args: argparse.Namespace, ctx: CliContext) -> int:
                 except MissingExchangeRate as exc:
                     missing = MissingExchangeRate(f"Nothing was imported from {path}: {exc.message}", hint=exc.hint, currencies=exc.currencies)
                     if args.dry_run:  # a dry run fetches no rates: it names the one to add
-                        from tamio.cli import _for_the_command_line
 
                         raise TamioError(_for_the_command_line(missing)) from exc
                     raise missing from exc  # keeps the pair (a configured feed is fetched, and the import tried again)

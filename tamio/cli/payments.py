@@ -15,6 +15,7 @@ from typing import Any
 
 from tamio.cli.context import CliContext, date_argument
 from tamio.data.models import Client
+from tamio.dates import day_text
 from tamio.errors import ValidationError
 from tamio.money import format_money, normalize_currency, parse_amount
 from tamio.obligations.matching import find_payer, invoice_label, remaining_of
@@ -50,7 +51,7 @@ async def _paid(args: argparse.Namespace, ctx: CliContext) -> int:
             invoice=args.invoice, actor="cli", now=ctx.now, source="cli",
         )
         direction = "from" if isinstance(counterparty, Client) else "to"
-        print(f"Recorded {format_money(amount, currency)} {direction} {counterparty.name} on {on:%a %d %b %Y}{_summary(outcome, currency)}")
+        print(f"Recorded {format_money(amount, currency)} {direction} {counterparty.name} on {day_text(on, year=True)}{_summary(outcome, currency)}")
     return 0
 
 
@@ -63,7 +64,7 @@ def _summary(outcome: PaymentOutcome, currency: str) -> str:
         schedule = part.schedule
         assert schedule is not None
         state = "now paid" if schedule.status.value == "paid" else f"{format_money(remaining_of(schedule), schedule.currency)} still open"
-        lines.append(f"  {format_money(part.amount, currency)} to {invoice_label(schedule)}, due {schedule.due_date:%d %b %Y} ({state})")
+        lines.append(f"  {format_money(part.amount, currency)} to {invoice_label(schedule)}, due {day_text(schedule.due_date, year=True)} ({state})")
     if outcome.overpaid > 0:
         lines.append(f"  {format_money(outcome.overpaid, currency)} more than was owed: kept as an overpayment (unexpected revenue)")
     return "\n".join(lines)

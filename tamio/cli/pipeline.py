@@ -9,6 +9,7 @@ from typing import Any
 from tamio.cli.context import CliContext, date_argument
 from tamio.detection.models import DetectionType
 from tamio.errors import ValidationError
+from tamio.pipeline import PipelineConfig, PipelineMode, run_detection_preparation_cycle
 
 
 def _types(text: str) -> tuple[DetectionType, ...]:
@@ -38,8 +39,6 @@ def register(sub: Any) -> None:
 
 
 async def _run(args: argparse.Namespace, ctx: CliContext) -> int:
-    from tamio.pipeline import PipelineConfig, PipelineMode, run_detection_preparation_cycle
-
     mode = PipelineMode(args.mode or ("targeted" if args.types else "full"))
     if mode == PipelineMode.TARGETED and not args.types:
         raise ValidationError("--mode targeted needs --types, e.g. --types late_payment,buffer_breach")

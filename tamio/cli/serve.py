@@ -23,6 +23,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from tamio.accounts.models import Account
 from tamio.cli.context import CliContext
 from tamio.config import Settings
 from tamio.db import create_engine, is_sqlite, make_session_factory
@@ -108,8 +113,6 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def check_database(url: str) -> None:
     """Refuse to start on a database with no Tamio schema: every request would fail with "no such table"."""
-    from sqlalchemy.engine import make_url
-
     if is_sqlite(url):
         path = make_url(url).database
         if path and path != ":memory:" and not Path(path).exists():
@@ -118,17 +121,11 @@ def check_database(url: str) -> None:
 
 async def probe_schema(engine: Any) -> None:
     """One read of the accounts table: a missing schema surfaces here as "run `tamio db upgrade`"."""
-    from sqlalchemy import select
-
-    from tamio.accounts.models import Account
-
     async with engine.connect() as connection:
         await connection.execute(select(Account.id).limit(1))
 
 
 async def _run(settings: Settings, secret: ServerSecret, *, host: str, port: int, socket_mode: bool) -> None:
-    from aiohttp import web
-
     server: Any = importlib.import_module("bot.server")
     engine = create_engine(settings.database_url)
     try:

@@ -63,7 +63,7 @@ async def set_balance(
     if credit_limit is not None:
         check_amount(credit_limit, field="credit_limit", what="The credit limit", currency=currency)
     amount = quantize(amount, currency)
-    audit = AuditService(db, account.id, actor=actor)
+    audit = AuditService(db, account.id, actor=actor, clock=lambda: now)
     cash = await find_cash_account(db, account_id=account.id, name=name)
     kind = CashAccountType(account_type) if account_type else None
     if cash is None:

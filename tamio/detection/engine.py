@@ -35,10 +35,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.configuration import EffectiveConfig, effective_config, with_override
 from tamio.accounts.models import UserConfiguration
 from tamio.accounts.service import get_user_configuration
 from tamio.config import Settings
+from tamio.detection.configuration import EffectiveConfig, effective_config, with_override
 from tamio.detection.findings import Finding
 from tamio.detection.models import (
     CRITICAL_DETECTIONS,
@@ -149,7 +149,7 @@ async def load_rule_settings(session: AsyncSession, *, account_id: str) -> dict[
 
 class DetectionEngine:
     def __init__(
-        self, session: AsyncSession, account_id: str, *, today: date, now: datetime, settings: Settings | None = None
+        self, session: AsyncSession, account_id: str, *, today: date, now: datetime, settings: Settings
     ) -> None:
         self.session = session
         self.account_id = account_id
@@ -190,7 +190,7 @@ class DetectionEngine:
 
 
 async def run_critical_many(
-    session: AsyncSession, today: Mapping[str, date], *, now: datetime, settings: Settings | None = None
+    session: AsyncSession, today: Mapping[str, date], *, now: datetime, settings: Settings
 ) -> dict[str, DetectionRun]:
     """``DetectionEngine(...).run_critical_detections()`` for each account of ``today`` (id -> its day).
 
@@ -202,7 +202,7 @@ async def run_critical_many(
 
 async def run_many(
     session: AsyncSession, today: Mapping[str, date], types: Iterable[DetectionType], *, now: datetime,
-    settings: Settings | None = None, inputs: Mapping[str, ForecastInputs] | None = None,
+    settings: Settings, inputs: Mapping[str, ForecastInputs] | None = None,
 ) -> dict[str, DetectionRun]:
     """``DetectionEngine(...).run(types)`` for each account of ``today`` (id -> its day), the loading
     shared: the critical types over light snapshots (``load_critical_snapshots``), any other over full

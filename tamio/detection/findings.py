@@ -33,6 +33,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from tamio.dates import day_text
 from tamio.detection.models import AlertSeverity, DetectionType
 from tamio.money import format_money, precision
 
@@ -89,33 +90,14 @@ def to_minor_units(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(_quantum(currency), rounding=ROUND_HALF_EVEN)
 
 
-@lru_cache(maxsize=64)
-def _money_pattern(currency: str) -> tuple[str, str, int]:
-    """The text babel puts around an amount in ``currency`` (computed once; babel is ~30 us a call)."""
-    digits = precision(currency)
-    sample = format_money(Decimal("1234"), currency)
-    number = format(Decimal("1234").quantize(_quantum(currency)), ",f")
-    at = sample.find(number)
-    if at < 0:  # an unusual pattern: fall back to babel for every amount
-        return "", "\0", digits
-    return sample[:at], sample[at + len(number) :], digits
-
-
-@lru_cache(maxsize=4096)  # a business's amounts repeat (every month's rent, every payroll)
 def money(amount: Decimal, currency: str) -> str:
-    """``format_money`` (en_US), fast enough to run on every finding of a large account."""
-    prefix, suffix, digits = _money_pattern(currency)
-    if suffix == "\0":
-        return format_money(amount, currency)
-    value = to_minor_units(amount, currency)
-    sign = "-" if value < 0 else ""
-    return f"{sign}{prefix}{abs(value):,.{digits}f}{suffix}"
+    """``tamio.money.format_money``: findings write amounts as everything else does."""
+    return format_money(amount, currency)
 
 
-@lru_cache(maxsize=1024)
 def day(value: date) -> str:
-    """A date as people say it in a message: ``Tue 15 Dec``."""
-    return f"{value:%a} {value.day} {value:%b}"
+    """A date as people say it in a message: ``Tue 15 Dec`` (``tamio.dates.day_text``)."""
+    return day_text(value)
 
 
 def plural(count: int | Decimal, one: str, many: str | None = None) -> str:

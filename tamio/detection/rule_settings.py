@@ -1,7 +1,7 @@
 """Detection rules switched off or re-thresholded by admins: one function for Slack, the API and the CLI.
 
 A ``DetectionRule`` row per account and type holds the switch and the override the engine applies
-(``tamio.accounts.configuration.with_override``); no row means on, at the configuration's threshold.
+(``tamio.detection.configuration.with_override``); no row means on, at the configuration's threshold.
 ``update_detection_rule`` checks the permission table (admins), validates, writes and audits in the
 caller's transaction; the next run settles the open alerts of a type switched off.
 
@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.configuration import THRESHOLD_OF, WHOLE_NUMBER_SETTINGS, effective_config
 from tamio.accounts.models import Account, Member
 from tamio.accounts.permissions import Operation, check
 from tamio.accounts.service import get_user_configuration
 from tamio.audit.service import AuditService
+from tamio.detection.configuration import THRESHOLD_OF, WHOLE_NUMBER_SETTINGS, effective_config
 from tamio.detection.models import DetectionRule, DetectionType
 from tamio.errors import NotFound, ValidationError
 

@@ -20,7 +20,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Protocol
 
-from tamio.accounts.configuration import EffectiveConfig
+from tamio.detection.configuration import EffectiveConfig
 from tamio.detection.findings import Finding
 from tamio.detection.models import DetectionType
 from tamio.detection.rules_cash import (

@@ -6,12 +6,14 @@ Precise meanings (the issue's, where the design's table is terse):
 
 - buffer_breach: a forecast week closes below ``obligations_buffer_amount`` (strictly). One alert per
   account while the breach lasts, whichever week is lowest. EMERGENCY.
-- runway_threshold: weeks until cash falls below the buffer (the forecast engine's runway, measured
-  against the effective buffer), in months of 30.4375 days rounded to 0.1, is below
-  ``runway_buffer_months``; under 3 months EMERGENCY, else THIS_WEEK.
+- runway_threshold: the runway (``tamio.forecast.runway``, against the effective buffer), in months
+  of 30.4375 days rounded to 0.1, is below ``runway_buffer_months``; past the 13 weeks (a threshold
+  above 3 months) it is estimated at the forecast's average weekly pace and said to be an estimate.
+  Under 3 months EMERGENCY, else THIS_WEEK.
 - payroll_safety: a payroll due today or within ``payroll_check_days_before`` days leaves less than
   ``payroll_buffer_percent`` of the payroll as cash at the end of its day (opening cash plus every
-  forecast movement up to that day); due in under 5 days EMERGENCY, else THIS_WEEK.
+  forecast movement up to that day); due in under 5 days, or short by at least the payroll itself,
+  EMERGENCY, else THIS_WEEK.
 - payment_timing_conflict: one forecast week holds more than ``payment_cluster_threshold_pct`` of the
   13 weeks' outflows. THIS_WEEK. Keyed by the day of the week's largest outflow, so the alert does
   not change as the rolling forecast weeks move a day.
@@ -24,9 +26,9 @@ Precise meanings (the issue's, where the design's table is terse):
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
-from tamio.accounts.configuration import EffectiveConfig
+from tamio.detection.configuration import EffectiveConfig
 from tamio.detection.findings import (
     EMERGENCY,
     THIS_WEEK,
@@ -40,11 +42,11 @@ from tamio.detection.findings import (
 )
 from tamio.detection.models import DetectionType
 from tamio.detection.snapshot import OPEN_STATUSES, AccountSnapshot, ScheduleRecord
-from tamio.forecast.engine import INFLOW, CashByDay, Forecast, runway_weeks
+from tamio.forecast.engine import INFLOW, CashByDay, Forecast
+from tamio.forecast.runway import DAYS_PER_MONTH, RUNWAY_WEEKS, describe_runway, runway_months, runway_weeks
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
-DAYS_PER_MONTH = Decimal("30.4375")
 RUNWAY_EMERGENCY_MONTHS = Decimal(3)
 PAYROLL_EMERGENCY_DAYS = 5
 STATUTORY_EMERGENCY_DAYS = 3
@@ -86,27 +88,43 @@ def runway_threshold(snapshot: AccountSnapshot, *, today: date, config: Effectiv
     if not forecast.weeks:
         return []
     buffer = config.obligations_buffer_amount
-    weeks = runway_weeks(forecast.opening_balance, list(forecast.weeks), buffer)
-    if weeks is None:
-        return []
-    months = (weeks * 7 / DAYS_PER_MONTH).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
-    limit = config.runway_buffer_months
-    if months >= limit:
-        return []
+    weeks = runway_weeks(forecast.opening_balance, forecast.weeks, buffer)
     cur = snapshot.base_currency
     weekly_net = (forecast.weeks[-1].closing_balance - forecast.opening_balance) / len(forecast.weeks)
     burn = to_minor_units(-weekly_net * DAYS_PER_MONTH / 7, cur) if weekly_net < 0 else None
-    runs_out = today + timedelta(days=int(weeks * 7))
-    pace = f" burning about {money(burn, cur)} a month" if burn is not None else ""
+    below = f"your {money(buffer, cur)} buffer" if buffer > 0 else "zero"
+    if weeks is None:
+        # Past the 13 weeks the runway is "more than 13 weeks"; a threshold beyond them is judged
+        # on the forecast's average pace, and said to be an estimate.
+        if burn is None:
+            return []
+        last = forecast.weeks[-1]
+        estimate = Decimal(len(forecast.weeks)) + (last.closing_balance - buffer) / -weekly_net
+        months = runway_months(estimate) or ZERO
+        if months >= config.runway_buffer_months:
+            return []
+        title = f"Runway is more than {RUNWAY_WEEKS} weeks, about {pct(months)} months at this pace"
+        runs_out = today + timedelta(days=int(estimate * 7))
+        said = (f"Cash stays above {below} through the {len(forecast.weeks)}-week forecast, but at its pace, burning about "
+                f"{money(burn, cur)} a month, it falls below around {day(runs_out)}: about {pct(months)} months")
+    else:
+        months = runway_months(weeks) or ZERO
+        if months >= config.runway_buffer_months:
+            return []
+        runs_out = today + timedelta(days=int(weeks * 7))
+        if weeks <= 0:
+            title = "Cash is already below the buffer" if buffer > 0 else "Cash is already below zero"
+            said = f"Cash today, {money(forecast.opening_balance, cur)}, is under {below}, so there is no runway"
+        else:
+            title = f"Runway is {describe_runway(weeks)}"
+            pace = f", burning about {money(burn, cur)} a month," if burn is not None else ""
+            said = f"At the forecast's pace{pace} cash falls below {below} around {day(runs_out)}: a runway of {describe_runway(weeks)}"
+    limit = config.runway_buffer_months
     return [
         Finding(
             detection_type=DetectionType.RUNWAY_THRESHOLD, severity=EMERGENCY if months < RUNWAY_EMERGENCY_MONTHS else THIS_WEEK,
-            entity_type="system", entity_id=None, entity_name="Runway", title=f"Runway is {pct(months)} months",
-            explanation=(
-                f"At the forecast's pace{pace}, cash falls below "
-                + (f"your {money(buffer, cur)} buffer" if buffer > 0 else "zero")
-                + f" around {day(runs_out)}, in {pct(weeks)} weeks ({pct(months)} months): under your {pct(limit)}-month threshold."
-            ),
+            entity_type="system", entity_id=None, entity_name="Runway", title=title,
+            explanation=f"{said}, under your {pct(limit)}-month threshold.",
             fingerprint="runway_threshold:account", amount=burn, currency=cur, due_date=runs_out,
             context=context(
                 runway_weeks=weeks, runway_months=months, threshold_months=limit, buffer=buffer, monthly_burn=burn,
@@ -162,7 +180,9 @@ def payroll_safety(snapshot: AccountSnapshot, *, today: date, config: EffectiveC
         shortfall = required - after
         findings.append(
             Finding(
-                detection_type=DetectionType.PAYROLL_SAFETY, severity=EMERGENCY if days < PAYROLL_EMERGENCY_DAYS else THIS_WEEK,
+                detection_type=DetectionType.PAYROLL_SAFETY,
+                # Soon, or short by more than the payroll itself (cash is gone before it is paid): act today.
+                severity=EMERGENCY if days < PAYROLL_EMERGENCY_DAYS or shortfall >= payroll else THIS_WEEK,
                 entity_type="system", entity_id=s.id, entity_name=name,
                 title=f"Payroll on {day(s.due_date)} is {money(shortfall, cur)} short",
                 explanation=(

@@ -27,7 +27,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 
-from tamio.accounts.configuration import EffectiveConfig
+from tamio.detection.configuration import EffectiveConfig
 from tamio.detection.findings import (
     EMERGENCY,
     THIS_WEEK,

@@ -21,7 +21,7 @@ open payables due up to a given day (with their agreements and vendors), in four
 whole batch. Those rules find exactly what they find on a full snapshot; other rules must not be
 run on it (no cash accounts, clients, receivables or payments).
 
-    snapshots = await load_critical_snapshots(session, {account.id: (today, today + timedelta(days=14))})
+    snapshots = await load_critical_snapshots(session, {account.id: (today, today + timedelta(days=14))}, settings=settings)
 """
 
 from __future__ import annotations
@@ -228,14 +228,14 @@ def _text(column: Any, name: str | None = None) -> Any:
 
 
 async def load_snapshot(
-    session: AsyncSession, account_id: str, *, today: date, settings: Settings | None = None
+    session: AsyncSession, account_id: str, *, today: date, settings: Settings
 ) -> AccountSnapshot:
     """Everything detection reads for ``account_id``, in a fixed number of queries."""
     return (await load_snapshots(session, {account_id: today}, settings=settings))[account_id]
 
 
 async def load_snapshots(
-    session: AsyncSession, today: Mapping[str, date], *, settings: Settings | None = None,
+    session: AsyncSession, today: Mapping[str, date], *, settings: Settings,
     inputs: Mapping[str, ForecastInputs] | None = None,
 ) -> dict[str, AccountSnapshot]:
     """``load_snapshot`` for each account of ``today`` (id -> its day): the same seven queries plus
@@ -382,7 +382,7 @@ async def load_snapshots(
 
 
 async def load_critical_snapshots(
-    session: AsyncSession, wanted: Mapping[str, tuple[date, date]], *, settings: Settings | None = None,
+    session: AsyncSession, wanted: Mapping[str, tuple[date, date]], *, settings: Settings,
     inputs: Mapping[str, ForecastInputs] | None = None,
 ) -> dict[str, AccountSnapshot]:
     """For each account id of ``wanted`` (-> its today and the last due date a rule may read): a

@@ -2,11 +2,14 @@
 
 Generated from schedules (``schedule_id`` set, the "schedule-to-event generator") and, until
 ``DEPRECATE_DIRECT_CASH_EVENTS`` is on, directly from clients and expense buckets (legacy).
-``event_key`` makes generation idempotent.
+``event_key`` makes generation idempotent. The generator is the obligations' own
+(``tamio.obligations.event_generator``): it reads agreements and schedules, so it sits above this
+table, which imports nothing of theirs.
 """
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -14,7 +17,13 @@ from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tamio.db import Base, ConvertedAmountMixin, Money, created_at_column, enum_column, new_id
-from tamio.obligations.models import Direction
+
+
+class Direction(str, enum.Enum):
+    """Whether cash comes in or goes out: of a cash event here, and of an obligation and its schedules."""
+
+    INFLOW = "inflow"
+    OUTFLOW = "outflow"
 
 
 class CashEvent(ConvertedAmountMixin, Base):

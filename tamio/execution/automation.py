@@ -9,7 +9,7 @@ the rule's currency), its tags allow it, the action needs no dual control, and t
 would carry out is the work the rule is named for (a payment-batch rule never draws credit;
 ``policy.rule_verdict``); it then approves as "automation" and says so.
 
-    rule = await update_rule(db, account=account, member=admin, action_type="payment_batch", auto_execute=True)
+    rule = await update_rule(db, account=account, member=admin, action_type="payment_batch", now=now, auto_execute=True)
     decision = await maybe_auto_execute(db, account=account, action=action, now=now, settings=settings)
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -28,15 +28,15 @@ from tamio.accounts.models import Account, Member
 from tamio.audit.service import AuditService
 from tamio.config import Settings
 from tamio.currency.service import RateBook
-from tamio.db import utcnow
 from tamio.errors import LockedRule, MissingExchangeRate, NotFound, PermissionDenied, ValidationError
 from tamio.execution import policy
+from tamio.execution.lifecycle import Decision, amount_at_stake
 from tamio.execution.models import ExecutionAutomationRule
-from tamio.money import format_money, normalize_currency
+from tamio.execution.safety import touches_payroll_or_tax
+from tamio.execution.service import execute_in_session
+from tamio.execution.transitions import Actor, compare_and_set, load_options, record_transition
+from tamio.money import format_money, normalize_currency, parse_amount
 from tamio.preparation.models import ActionStatus, PreparedAction
-
-if TYPE_CHECKING:
-    from tamio.execution.lifecycle import Decision
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ async def _verdict(
 
 
 async def update_rule(
-    db: AsyncSession, *, account: Account, member: Member, action_type: str, now: datetime | None = None, **changes: Any
+    db: AsyncSession, *, account: Account, member: Member, action_type: str, now: datetime, **changes: Any
 ) -> ExecutionAutomationRule:
     """Change a rule (admins only). The payroll rule is locked: ``LockedRule``, whoever asks."""
     rule = await get_rule(db, account_id=account.id, action_type=action_type)
@@ -182,10 +182,9 @@ async def update_rule(
     for name, (_, value) in diff.items():
         setattr(rule, name, value)
     if diff:
-        rule.updated_at = now or rule.updated_at
+        rule.updated_at = now
         await db.flush()
-        clock = (lambda: now) if now is not None else utcnow
-        await AuditService(db, account.id, actor=member.id, clock=clock).log_update("automation_rule", rule.id, diff)
+        await AuditService(db, account.id, actor=member.id, clock=lambda: now).log_update("automation_rule", rule.id, diff)
     return rule
 
 
@@ -234,13 +233,8 @@ def _clean(rule: ExecutionAutomationRule, changes: dict[str, Any]) -> dict[str, 
 
 
 def _amount(raw: Any) -> Decimal:
-    try:
-        amount = raw if isinstance(raw, Decimal) else Decimal(str(raw).replace(",", ""))
-    except InvalidOperation as exc:
-        raise ValidationError(f"`{raw}` is not an amount; write it like 10000.", field_errors={"threshold_amount": "an amount"}) from exc
-    if not amount.is_finite() or amount < 0:
-        raise ValidationError("A threshold is zero or more.", field_errors={"threshold_amount": "zero or more"})
-    return amount.quantize(Decimal("0.001"))
+    text = format(raw, "f") if isinstance(raw, Decimal) else str(raw)
+    return parse_amount(text, allow_zero=True, field="threshold_amount").quantize(Decimal("0.001"))
 
 
 async def maybe_auto_execute(
@@ -253,11 +247,6 @@ async def maybe_auto_execute(
     transaction; one that sends email stays approved and goes out through ``execute_action``
     after the commit (the resume job), so no email leaves from inside a transaction.
     """
-    from tamio.execution.lifecycle import Decision, amount_at_stake
-    from tamio.execution.safety import touches_payroll_or_tax
-    from tamio.execution.service import execute_in_session
-    from tamio.execution.transitions import Actor, compare_and_set, load_options, record_transition
-
     if action.user_id != account.id or action.status != ActionStatus.PENDING:
         return None
     if not account.is_active:  # its workspace removed Tamio: nothing is carried out on its behalf

@@ -31,6 +31,7 @@ from tamio.errors import NotFound
 from tamio.execution.models import ActionApproval, ExecutionRecord
 from tamio.execution.transitions import member_label
 from tamio.money import format_money
+from tamio.obligations.counterparties import find_counterparty
 from tamio.obligations.models import PaymentEvent
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 
@@ -93,8 +94,6 @@ def summary_line(history: CounterpartyHistory) -> str:
 
 async def find_counterparty_by(db: AsyncSession, *, account_id: str, ref: str) -> Client | ExpenseBucket:
     """A client or vendor of the account by id or name (names ignore case)."""
-    from tamio.data.counterparties import find_counterparty
-
     client = await db.get(Client, ref)
     if client is not None and client.user_id == account_id:
         return client

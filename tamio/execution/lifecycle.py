@@ -51,7 +51,7 @@ from tamio.execution.transitions import (
 )
 from tamio.money import format_money
 from tamio.outbox.service import enqueue
-from tamio.preparation import freshness
+from tamio.preparation import freshness, restating
 from tamio.preparation.engine import PreparationRun
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 
@@ -126,7 +126,7 @@ async def approve(
                                 doing="approve", admin_approved=admin_approved)
         if action.status != ActionStatus.PENDING or _is_expired(action, now):
             raise await already_decided(db, account=account, action=action, member=member, now=now)
-        restated = await freshness.check_basis(db, account=account, action=action, now=now, settings=settings)
+        restated = await restating.check_basis(db, account=account, action=action, now=now, settings=settings or Settings())
         if restated is not None and restated.replaced:
             return await _figures_changed(db, account=account, action=action, run=restated, approvals=len(approvals), now=now)
         option = await load_option(db, action=action, option_id=option_id)
@@ -196,7 +196,7 @@ async def _figures_changed(
     fresh = next((new for old, new in run.replaced if old.id == action.id), None)
     reason = "the figures changed; a fresh card replaces it" if fresh else "the figures changed and there is nothing left to propose"
     await supersede(db, account=account, action_id=action.id, now=now, reason=reason, superseded_by=fresh.id if fresh else None)
-    await freshness.announce(db, account=account, run=run, now=now)
+    await restating.announce(db, account=account, run=run, now=now)
     if fresh is not None:
         await enqueue(db, account_id=account.id, kind="action_card", payload={"action_id": fresh.id}, idempotency_key=f"card:{fresh.id}",
                       channel=account.digest_channel_id, now=now)

@@ -12,7 +12,6 @@ words in Slack, the REST API and the CLI. What an option would send is worked ou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -21,29 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.config import Settings
-from tamio.data.counterparties import CounterpartyService, get_client, get_expense, read_email
 from tamio.errors import Conflict, NotFound
 from tamio.execution.executors import executor_for
 from tamio.execution.executors.base import ExecutionContext, ExecutionProblem
 from tamio.execution.executors.email import NoRecipient
 from tamio.execution.transitions import show_in_slack
-from tamio.execution.views import ActionView
+from tamio.execution.views import ActionView, EmailNeed
+from tamio.obligations.counterparties import CounterpartyService, get_client, get_expense, read_email
 from tamio.outbox.service import enqueue
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 
 NO_SMTP = "Tamio cannot send email yet: this server has no SMTP settings (SMTP_HOST)."
 NO_SMTP_HINT = "Set SMTP_HOST (and SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD, SMTP_SENDER) where Tamio runs, or choose an option that sends nothing."
-
-
-@dataclass(frozen=True)
-class EmailNeed:
-    option_id: str
-    missing: str  # "smtp", "address" or "draft"
-    message: str
-    hint: str = ""
-    counterparty_type: str | None = None  # "client" or "expense": whose address to add
-    counterparty_id: str | None = None
-    counterparty_name: str = ""
 
 
 class CannotSend(Conflict):

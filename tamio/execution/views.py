@@ -20,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,9 +33,18 @@ from tamio.execution.queries import EVENT_ORDER, edited_options
 from tamio.execution.transitions import member_label
 from tamio.preparation.models import ActionOption, ActionStatus, LinkedAction, LinkType, PreparedAction
 
-if TYPE_CHECKING:
-    from tamio.execution.readiness import EmailNeed
 
+@dataclass(frozen=True)
+class EmailNeed:
+    """What an option's email lacks before it can be approved (``tamio.execution.readiness`` finds it)."""
+
+    option_id: str
+    missing: str  # "smtp", "address" or "draft"
+    message: str
+    hint: str = ""
+    counterparty_type: str | None = None  # "client" or "expense": whose address to add
+    counterparty_id: str | None = None
+    counterparty_name: str = ""
 
 @dataclass(frozen=True)
 class Link:

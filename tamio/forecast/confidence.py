@@ -21,6 +21,8 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 
+from tamio.integrations.confidence import source_bonus
+
 BASE = {"fixed": Decimal("0.95"), "variable": Decimal("0.75"), "estimated": Decimal("0.60")}
 INTEGRATION_BONUS = Decimal("0.04")
 DELAY_PENALTY_PER_DAY = Decimal("0.01")
@@ -32,8 +34,6 @@ UNCERTAIN_SOURCES = {"delay_requested": Decimal("0.35")}
 
 @lru_cache(maxsize=4096)  # a pure function of a few small values, called for every forecast item
 def item_confidence(*, amount_type: str, source: str, payment_delay_days: int = 0, overdue: bool = False) -> Decimal:
-    from tamio.integrations.confidence import source_bonus
-
     score = BASE.get(amount_type, BASE["estimated"])
     score += source_bonus(source) if source not in ("manual", "csv", "generated", "tamio") else Decimal(0)
     score -= UNCERTAIN_SOURCES.get(source, Decimal(0))

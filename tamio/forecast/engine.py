@@ -7,9 +7,9 @@ Each week has an opening and closing balance, inflows, outflows, net, a confiden
 the variance the loader measured (``variance``, per week) and the account's calibration, or, when
 none is given, from the items' own uncertainty (``amount x (1 - confidence)`` as a standard deviation).
 
-Runway is how long until the closing balance falls below the buffer: interpolated inside the
-week where it first does; beyond the horizon it extrapolates the average weekly net, and is
-``None`` when the balance does not fall.
+Runway is ``tamio.forecast.runway``'s: how long until a closing balance falls below the buffer,
+over the first 13 weeks whatever the forecast's length (a shorter forecast measures it on 13 weeks
+of the same items), ``None`` when cash stays above it.
 
     forecast = build_forecast(as_of=date(2026, 12, 7), weeks=13, opening_balance=Decimal("48250"),
                               items=items, buffer=Decimal("5000"), base_currency="USD")
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import accumulate
@@ -27,6 +27,7 @@ from typing import Any
 
 from tamio.forecast.band import INTERVAL, NO_CALIBRATION, Calibration, band_offsets, scales
 from tamio.forecast.confidence import confidence_label
+from tamio.forecast.runway import RUNWAY_WEEKS, runway_months, runway_weeks
 from tamio.money import quantize, to_decimal_string
 
 ZERO = Decimal(0)
@@ -82,9 +83,7 @@ class Forecast:
 
     @property
     def runway_months(self) -> Decimal | None:
-        if self.runway_weeks is None:
-            return None
-        return (self.runway_weeks * 7 / Decimal("30.4375")).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+        return runway_months(self.runway_weeks)
 
     def week_of(self, day: date) -> ForecastWeek | None:
         for week in self.weeks:
@@ -185,10 +184,31 @@ def build_forecast(
     horizon_end = as_of + timedelta(days=7 * weeks - 1)
     kept = tuple(item for item in items if item.date <= horizon_end)
     totals = WeeklyTotals.of(kept, as_of=as_of, weeks=weeks)
-    return forecast_from_totals(
+    forecast = forecast_from_totals(
         totals, as_of=as_of, opening_balance=opening_balance, buffer=buffer, base_currency=base_currency,
         items=kept if keep_items else (), variance=variance, lean=lean, calibration=calibration,
     )
+    if weeks >= RUNWAY_WEEKS:
+        return forecast
+    # The runway is measured on 13 weeks whatever the forecast shows, so every length agrees.
+    full = WeeklyTotals.of(items, as_of=as_of, weeks=RUNWAY_WEEKS)
+    return replace(forecast, runway_weeks=runway_of_totals(full, opening_balance, buffer, base_currency))
+
+
+@dataclass(frozen=True)
+class _Close:
+    index: int
+    closing_balance: Decimal
+
+
+def runway_of_totals(totals: WeeklyTotals, opening_balance: Decimal, buffer: Decimal, base_currency: str) -> Decimal | None:
+    """The runway of weekly totals, as ``forecast_from_totals`` would measure it (balances rounded alike)."""
+    opening = balance = quantize(opening_balance, base_currency)
+    closes = []
+    for n, (inflow, outflow) in enumerate(zip(totals.inflows, totals.outflows, strict=True), start=1):
+        balance = quantize(balance + inflow - outflow, base_currency)
+        closes.append(_Close(n, balance))
+    return runway_weeks(opening, closes, buffer)
 
 
 def forecast_from_totals(
@@ -264,21 +284,3 @@ class CashByDay:
 
     def at_end_of(self, when: date) -> Decimal:
         return self.balances[bisect_right(self.days, when)]
-
-
-def runway_weeks(opening: Decimal, weeks: list[ForecastWeek], buffer: Decimal) -> Decimal | None:
-    tenth = Decimal("0.1")
-    if opening < buffer:
-        return ZERO.quantize(tenth)
-    previous = opening
-    for week in weeks:
-        if week.closing_balance < buffer:
-            drop = previous - week.closing_balance
-            fraction = (previous - buffer) / drop if drop > 0 else ZERO
-            return (Decimal(week.index - 1) + fraction).quantize(tenth, rounding=ROUND_HALF_EVEN)
-        previous = week.closing_balance
-    average_net = (weeks[-1].closing_balance - opening) / len(weeks)
-    if average_net >= 0:
-        return None
-    beyond = (weeks[-1].closing_balance - buffer) / -average_net
-    return (Decimal(len(weeks)) + beyond).quantize(tenth, rounding=ROUND_HALF_EVEN)

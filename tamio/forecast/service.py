@@ -43,6 +43,7 @@ from sqlalchemy import literal, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account, UserConfiguration
+from tamio.accounts.safety import effective_buffer
 from tamio.config import Settings
 from tamio.data.models import CashAccount, CashAccountType, Client, CounterpartyStatus, ExpenseBucket
 from tamio.db import Money, money_sum, read_only
@@ -51,6 +52,7 @@ from tamio.forecast.band import NO_CALIBRATION, Calibration
 from tamio.forecast.engine import Forecast, ForecastItem, build_forecast
 from tamio.forecast.expected import DELAY_REQUESTED, Totals, add, items_of, key_of, plain_clause
 from tamio.forecast.legacy import legacy_totals
+from tamio.forecast.runway import RUNWAY_WEEKS
 from tamio.obligations.backfill import backfill_schedules, lock_account
 from tamio.obligations.habits import ON_DUE_DATE, Habits, PaymentBehaviour, stated
 from tamio.obligations.models import (
@@ -191,7 +193,7 @@ async def extend_schedules(
 
 
 async def load_forecast_inputs_many(
-    db: AsyncSession, as_of: Mapping[str, date], *, weeks: int = 13, settings: Settings | None = None,
+    db: AsyncSession, as_of: Mapping[str, date], *, settings: Settings, weeks: int = 13,
 ) -> dict[str, ForecastInputs]:
     """The forecast's inputs for each account of ``as_of`` (account id -> its first day).
 
@@ -200,7 +202,6 @@ async def load_forecast_inputs_many(
     usual delays, whatever the number of accounts; the legacy path loads each account on its own
     (an account whose schedules do not reach the last day too). Never writes.
     """
-    settings = settings or Settings()
     ids = sorted(as_of)
     if not ids:
         return {}
@@ -209,7 +210,7 @@ async def load_forecast_inputs_many(
         for row in await db.execute(
             select(
                 Account.id, Account.base_currency, Account.schedules_through, Account.payment_behaviour, Account.forecast_calibration,
-                UserConfiguration.obligations_buffer_amount,
+                UserConfiguration.obligations_buffer_amount, UserConfiguration.safety_mode,
             )
             .outerjoin(UserConfiguration, UserConfiguration.user_id == Account.id)
             .where(Account.id.in_(ids))
@@ -218,6 +219,7 @@ async def load_forecast_inputs_many(
     missing = [i for i in ids if i not in heads]
     if missing:
         raise NotFound(f"There is no account `{missing[0]}`.")
+    weeks = max(weeks, RUNWAY_WEEKS)  # the runway is measured on 13 weeks whatever the forecast shows
     ends = {i: as_of[i] + timedelta(days=7 * weeks - 1) for i in ids}
     on_schedules = [i for i in ids if settings.use_obligation_for_forecast and reaches(heads[i].schedules_through, ends[i])]
     totals: dict[str, Totals] = {}
@@ -233,7 +235,7 @@ async def load_forecast_inputs_many(
         found[i] = ForecastInputs(
             base_currency=heads[i].base_currency,
             opening_balance=balances.get(i, ZERO),
-            buffer=heads[i].obligations_buffer_amount if heads[i].obligations_buffer_amount is not None else ZERO,
+            buffer=effective_buffer(heads[i].obligations_buffer_amount, heads[i].safety_mode),
             items=expected.items,
             variance=expected.variance,
             lean=expected.lean,
@@ -250,13 +252,13 @@ def reaches(schedules_through: date | None, end: date) -> bool:
 
 
 async def load_forecast_inputs(
-    db: AsyncSession, account_id: str, *, as_of: date, weeks: int = 13, settings: Settings | None = None,
+    db: AsyncSession, account_id: str, *, as_of: date, settings: Settings, weeks: int = 13,
 ) -> ForecastInputs:
     return (await load_forecast_inputs_many(db, {account_id: as_of}, weeks=weeks, settings=settings))[account_id]
 
 
 async def calculate_forecast(
-    db: AsyncSession, account_id: str, *, as_of: date, weeks: int = 13, settings: Settings | None = None,
+    db: AsyncSession, account_id: str, *, as_of: date, settings: Settings, weeks: int = 13,
 ) -> Forecast:
     """The account's forecast of ``weeks`` weeks from ``as_of``, as stored (never writes)."""
     inputs = await load_forecast_inputs(db, account_id, as_of=as_of, weeks=weeks, settings=settings)
@@ -264,7 +266,7 @@ async def calculate_forecast(
 
 
 async def calculate_forecasts(
-    db: AsyncSession, as_of: Mapping[str, date], *, weeks: int = 13, settings: Settings | None = None,
+    db: AsyncSession, as_of: Mapping[str, date], *, settings: Settings, weeks: int = 13,
     inputs: Mapping[str, ForecastInputs] | None = None,
 ) -> dict[str, Forecast]:
     """``calculate_forecast`` for each account of ``as_of`` (account id -> its day), loaded together;
@@ -286,7 +288,7 @@ async def forecast_for_account(
     is computed in a read-only transaction, so it reads what is stored.
     """
     start = as_of or today
-    end = start + timedelta(days=7 * weeks - 1)
+    end = start + timedelta(days=7 * max(weeks, RUNWAY_WEEKS) - 1)  # what load_forecast_inputs reads
     if settings.use_obligation_for_forecast:
         async with sessions() as db:
             read_only(db)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tamio.dates import day_text
+from tamio.forecast import runway
 from tamio.forecast.band import INTERVAL
 from tamio.forecast.engine import Forecast
 from tamio.forecast.snapshots import Accuracy
@@ -11,24 +13,21 @@ from tamio.money import format_money, to_decimal_string
 
 
 def describe_runway(forecast: Forecast) -> str:
-    if forecast.runway_weeks is None:
-        return "cash does not fall below the buffer"
-    months = forecast.runway_months
-    return f"{forecast.runway_weeks} weeks ({months} months)"
+    return runway.describe_runway(forecast.runway_weeks)
 
 
 def render_table(forecast: Forecast, *, account_name: str = "") -> str:
     cur = forecast.base_currency
     lines = [
-        f"Cash forecast{' for ' + account_name if account_name else ''} · {len(forecast.weeks)} week{'' if len(forecast.weeks) == 1 else 's'} from {forecast.as_of:%a %d %b %Y}",
+        f"Cash forecast{' for ' + account_name if account_name else ''} · {len(forecast.weeks)} week{'' if len(forecast.weeks) == 1 else 's'} from {day_text(forecast.as_of, year=True)}",
         f"Today {format_money(forecast.opening_balance, cur)} · Lowest {format_money(forecast.lowest_closing_balance, cur)} "
-        f"in the week of {forecast.lowest_week_start:%d %b} · Runway: {describe_runway(forecast)}",
+        f"in the week of {day_text(forecast.lowest_week_start)} · Runway: {describe_runway(forecast)}",
         "",
         f"{'Week':<8}{'In':>16}{'Out':>16}{'Close':>18}{'Low':>18}{'High':>18}  Conf",
     ]
     for week in forecast.weeks:
         lines.append(
-            f"{week.start:%d %b}  {format_money(week.inflows, cur):>16}{format_money(-week.outflows, cur):>16}"
+            f"{day_text(week.start)}  {format_money(week.inflows, cur):>16}{format_money(-week.outflows, cur):>16}"
             f"{format_money(week.closing_balance, cur):>18}{format_money(week.low, cur):>18}{format_money(week.high, cur):>18}  {week.confidence}"
         )
     return "\n".join(lines)
@@ -82,7 +81,7 @@ def describe_accuracy(accuracy: Accuracy) -> str:
         return ("No stored forecast has reached its week yet. The 6 AM job stores one a day (`tamio jobs run morning` runs it "
                 "by hand); `tamio forecast backtest --from DATE --to DATE` scores the history you have now.")
     how = "stored forecasts" if accuracy.source == "snapshots" else "forecasts replayed from the ledger, each with only what was known then"
-    return (f"Forecast against actual: {how}, made from {accuracy.first:%a %d %b %Y}, scored to {accuracy.last:%a %d %b %Y}. "
+    return (f"Forecast against actual: {how}, made from {day_text(accuracy.first, year=True)}, scored to {day_text(accuracy.last, year=True)}. "
             f"Error is the mean absolute error of the closing balance; the baseline expects every invoice on its due date; "
             f"the band is an {INTERVAL * 100:.0f} % interval.")
 

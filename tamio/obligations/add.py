@@ -24,11 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.config import Settings
-from tamio.data.counterparties import BillingLine, CounterpartyService, find_client, find_expense
 from tamio.data.models import Client, ExpenseBucket, ExpenseCategory
 from tamio.errors import Conflict
 from tamio.money import quantize
 from tamio.obligations.adding import AddObligation, overdue_note
+from tamio.obligations.counterparties import BillingLine, CounterpartyService, find_client, find_expense
 from tamio.obligations.duplicates import check_duplicate
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, ObligationType, ScheduleStatus
 

@@ -29,10 +29,10 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from tamio.data.counterparties import read_email
 from tamio.errors import TamioError, ValidationError
 from tamio.limits import MAX_INVOICE, check_amount, check_name
 from tamio.money import normalize_currency, parse_amount, precision
+from tamio.obligations.counterparties import read_email
 from tamio.obligations.recurrence import Frequency
 from tamio.obligations.schemas import RecurrenceSpec
 

@@ -20,10 +20,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
-from tamio.data.counterparties import find_client
 from tamio.data.models import Client
+from tamio.dates import day_text
 from tamio.errors import NotFound
 from tamio.money import format_money
+from tamio.obligations.counterparties import find_client
 from tamio.obligations.habits import ON_DUE_DATE, PaymentBehaviour, behaviour_of
 from tamio.obligations.matching import invoice_label, open_schedules, remaining_of
 from tamio.obligations.models import Direction, PaymentEvent, PaymentStatus
@@ -90,12 +91,12 @@ def summary_lines(summary: ClientSummary) -> list[str]:
         lines.append(f"Open: {owed} in {len(summary.open_invoices)} invoice{'s' if len(summary.open_invoices) != 1 else ''}:")
         for invoice in summary.open_invoices[:SHOWN]:
             when = f"{invoice.days_late} days late" if invoice.days_late > 0 else "due today" if invoice.days_late == 0 else "not due yet"
-            lines.append(f"  {invoice.label}  {format_money(invoice.remaining, invoice.currency)}  due {invoice.due:%a %d %b %Y}, {when}")
+            lines.append(f"  {invoice.label}  {format_money(invoice.remaining, invoice.currency)}  due {day_text(invoice.due, year=True)}, {when}")
         if len(summary.open_invoices) > SHOWN:
             lines.append(f"  and {len(summary.open_invoices) - SHOWN} more")
     else:
         lines.append("Nothing open and due.")
     if summary.last_paid is not None:
         day, amount, currency = summary.last_paid
-        lines.append(f"Last paid {format_money(amount, currency)} on {day:%a %d %b %Y}.")
+        lines.append(f"Last paid {format_money(amount, currency)} on {day_text(day, year=True)}.")
     return lines

@@ -16,15 +16,15 @@ from decimal import Decimal
 from typing import Final
 
 from tamio import dates
-from tamio.data.counterparties import MAX_CONTACT_NAME_LENGTH, is_email
 from tamio.errors import ValidationError
-from tamio.limits import AMOUNT_LIMIT_TEXT, amount_too_large
-from tamio.money import is_currency, precision
+from tamio.limits import AMOUNT_LIMIT_TEXT
+from tamio.money import AmountProblem, is_currency, precision
+from tamio.money import read_amount as money_read_amount
+from tamio.obligations.counterparties import MAX_CONTACT_NAME_LENGTH, is_email
 from tamio.obligations.csv_columns import FLEXIBILITY_LEVELS, KINDS, NAMED_FREQUENCIES, kind_of, kind_words
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 
 MAX_COUNTERPARTY_LENGTH: Final = 200
-_AMOUNT: Final = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?")  # ASCII digits only
 
 
 class BadCell(Exception):
@@ -63,20 +63,20 @@ def read_currency(raw: str, default: str | None = None) -> str:
 
 
 def read_amount(raw: str, currency: str | None) -> Decimal:
-    if raw.startswith("-") and _AMOUNT.fullmatch(raw[1:]):
-        raise BadCell("the amount must be positive; the kind says which way the money goes")
-    if not _AMOUNT.fullmatch(raw):
+    """``tamio.money.read_amount``'s rules, worded for a cell."""
+    try:
+        return money_read_amount(raw, currency=currency)
+    except AmountProblem as problem:
+        if problem.kind == "negative":
+            raise BadCell("the amount must be positive; the kind says which way the money goes") from None
+        if problem.kind == "zero":
+            raise BadCell("the amount must be more than zero") from None
+        if problem.kind == "too_large":
+            raise BadCell(f"'{raw[:40]}' is more than Tamio takes: at most {AMOUNT_LIMIT_TEXT} in any currency") from None
+        if problem.kind == "precision" and currency is not None:
+            raise BadCell(f"{currency} amounts have at most {precision(currency)} decimal places; '{raw}' has {problem.digits}") from None
         shown = f"I couldn't read '{raw}' as an amount" if raw else "the amount is empty"
-        raise BadCell(f"{shown}; write it like 1200 or 1,200.50")
-    amount = Decimal(raw.replace(",", ""))
-    if amount == 0:
-        raise BadCell("the amount must be more than zero")
-    if amount_too_large(amount):
-        raise BadCell(f"'{raw[:40]}' is more than Tamio takes: at most {AMOUNT_LIMIT_TEXT} in any currency")
-    exponent = amount.as_tuple().exponent
-    if currency is not None and isinstance(exponent, int) and -exponent > precision(currency):
-        raise BadCell(f"{currency} amounts have at most {precision(currency)} decimal places; '{raw}' has {-exponent}")
-    return amount
+        raise BadCell(f"{shown}; write it like 1200 or 1,200.50") from None
 
 
 def read_frequency(raw: str) -> tuple[Frequency, str | None]:

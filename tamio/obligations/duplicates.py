@@ -19,9 +19,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.data.counterparties import find_client, find_expense
 from tamio.errors import Conflict
 from tamio.money import format_money
+from tamio.obligations.counterparties import find_client, find_expense
 from tamio.obligations.models import AgreementStatus, ObligationAgreement
 from tamio.obligations.recurrence import Frequency
 

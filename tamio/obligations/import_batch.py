@@ -25,7 +25,7 @@ from tamio.config import Settings
 from tamio.currency.service import Conversion
 from tamio.data.models import Client, ExpenseBucket, ExpenseCategory, FlexibilityLevel
 from tamio.db import core_table
-from tamio.events.generator import insert_events, legacy_event_rows, schedule_event_rows
+from tamio.obligations.event_generator import insert_events, legacy_event_rows, schedule_event_rows
 from tamio.obligations.models import (
     AgreementStatus,
     AmountType,

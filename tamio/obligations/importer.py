@@ -37,7 +37,6 @@ from tamio.accounts.models import Account
 from tamio.audit.service import AuditEntry
 from tamio.config import Settings
 from tamio.currency.service import Conversion, RateBook
-from tamio.data.counterparties import locked_field
 from tamio.data.models import Client, ExpenseBucket, ExpenseCategory, FlexibilityLevel
 from tamio.data.service import name_key
 from tamio.db import new_id
@@ -46,6 +45,7 @@ from tamio.limits import check_name
 from tamio.money import format_money, quantize
 from tamio.obligations.add import known_invoice
 from tamio.obligations.adding import AddObligation
+from tamio.obligations.counterparties import locked_field
 from tamio.obligations.csv_format import CsvImportError, ObligationRow
 from tamio.obligations.import_batch import Batch, Change, ImportResult, Party, write_batch
 from tamio.obligations.models import (

@@ -25,10 +25,11 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.data.counterparties import find_client, find_expense
 from tamio.data.models import Client, ExpenseBucket
+from tamio.dates import day_text
 from tamio.errors import NotFound, ValidationError
 from tamio.money import format_money
+from tamio.obligations.counterparties import find_client, find_expense
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     Direction,
@@ -99,7 +100,7 @@ def invoice_label(schedule: ObligationSchedule) -> str:
 
 
 def describe_open(schedule: ObligationSchedule) -> str:
-    return f"{invoice_label(schedule)} (due {schedule.due_date:%d %b %Y}, {format_money(remaining_of(schedule), schedule.currency)} open)"
+    return f"{invoice_label(schedule)} (due {day_text(schedule.due_date, year=True)}, {format_money(remaining_of(schedule), schedule.currency)} open)"
 
 
 def _listing(schedules: Sequence[ObligationSchedule]) -> str:

@@ -25,6 +25,9 @@ from tamio.db import (
     new_id,
     updated_at_column,
 )
+from tamio.events.models import (
+    Direction as Direction,  # every schedule has one; defined with the cash events, below
+)
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 
 
@@ -38,11 +41,6 @@ class ObligationType(str, enum.Enum):
 
 # Obligations no option ever delays or moves, and no automation rule ever touches (issue 15).
 NEVER_DELAYED = frozenset({ObligationType.PAYROLL, ObligationType.TAX})
-
-class Direction(str, enum.Enum):
-    INFLOW = "inflow"
-    OUTFLOW = "outflow"
-
 
 class AmountType(str, enum.Enum):
     FIXED = "fixed"

@@ -6,7 +6,7 @@ Client/Expense"). Schedules are generated for a rolling horizon (3 months by def
 less than the forecast's 13 weeks). Regeneration replaces only future, unpaid schedules and is
 idempotent; cancelling an agreement cancels its future schedules.
 
-    service = ObligationService(db, account=account, settings=settings, today=date(2026, 12, 1))
+    service = ObligationService(db, account=account, settings=settings, today=date(2026, 12, 1), now=now)
     agreement = await service.create_obligation_from_client(client, spec, amount=Decimal("5000"), currency="EUR")
 """
 
@@ -26,7 +26,7 @@ from tamio.audit.service import AuditService
 from tamio.config import Settings
 from tamio.currency.service import RateBook
 from tamio.data.models import Client, ExpenseBucket
-from tamio.db import core_table, new_id, utcnow
+from tamio.db import core_table, new_id
 from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency, quantize
 from tamio.obligations.models import (
@@ -76,15 +76,15 @@ class ObligationService:
         account: Account,
         settings: Settings,
         today: date,
+        now: datetime,
         actor: str = "system",
-        now: datetime | None = None,
     ) -> None:
         self.db = db
         self.account = account
         self.settings = settings
         self.today = today
-        self.now = now or utcnow()
-        self.audit = AuditService(db, account.id, actor=actor)
+        self.now = now
+        self.audit = AuditService(db, account.id, actor=actor, clock=lambda: self.now)
         self._books: dict[tuple[str, ...], RateBook] = {}
 
     @property

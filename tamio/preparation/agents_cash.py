@@ -9,7 +9,8 @@ from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
-from tamio.forecast.engine import INFLOW, OUTFLOW
+from tamio.dates import day_text
+from tamio.forecast.engine import INFLOW, OUTFLOW, ForecastItem
 from tamio.money import format_money, quantize
 from tamio.preparation.alerts import AlertView
 from tamio.preparation.building_blocks import (
@@ -63,7 +64,7 @@ def buffer_response_agent(alert: AlertView, ctx: PreparationContext) -> ActionDr
             ctx, start=ctx.today, end=low_week + timedelta(days=6), needed=shortfall, past=low_week + timedelta(days=6),
             deadline=deadline, reason="we are timing a few payments around a short cash dip",
         ),
-        credit_draw(ctx, needed=shortfall, deadline=deadline, why=f"Keeps cash above the {format_money(ctx.buffer, ctx.base_currency)} buffer through the week of {low_week:%d %b}."),
+        credit_draw(ctx, needed=shortfall, deadline=deadline, why=f"Keeps cash above the {format_money(ctx.buffer, ctx.base_currency)} buffer through the week of {day_text(low_week)}."),
     ]
     found = [o for o in options if o is not None]
     overdue = ctx.chaseable_receivables()
@@ -73,7 +74,7 @@ def buffer_response_agent(alert: AlertView, ctx: PreparationContext) -> ActionDr
         return None
     return ActionDraft(
         action_type="payment_prioritization",
-        title=f"Cash dips {format_money(shortfall, ctx.base_currency)} below your buffer in the week of {low_week:%d %b}",
+        title=f"Cash dips {format_money(shortfall, ctx.base_currency)} below your buffer in the week of {day_text(low_week)}",
         summary=alert.explanation,
         options=ranked,
         amount=quantize(shortfall, ctx.base_currency),
@@ -112,7 +113,7 @@ def payroll_safety_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
     needed = max(ZERO, required - cash_after) or max(ZERO, alert.amount or ZERO)
     # Money raised for payroll should also restore the buffer when the forecast dips below it.
     restore = max(needed, ctx.buffer - ctx.forecast.lowest_closing_balance)
-    why = f"Covers payroll of {format_money(payroll.base_amount, ctx.base_currency)} on {payroll.due_date:%a %d %b} with a {ctx.payroll_buffer_percent}% buffer."
+    why = f"Covers payroll of {format_money(payroll.base_amount, ctx.base_currency)} on {day_text(payroll.due_date)} with a {ctx.payroll_buffer_percent}% buffer."
     candidates: list[OptionDraft | None] = [
         transfer_from_savings(ctx, needed=needed, deadline=payroll.due_date, why=why),
         credit_draw(ctx, needed=restore, deadline=payroll.due_date, why=why),
@@ -134,7 +135,7 @@ def payroll_safety_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
     for option, steps in plans:
         summary = draft_payroll_contingency_summary(
             payroll_date=payroll.due_date, payroll_amount=payroll.base_amount, currency=ctx.base_currency,
-            cash_before=max(cash_before, ZERO), cash_after=cash_after, buffer_required=required,
+            cash_before=cash_before, cash_after=cash_after, buffer_required=required,
             steps=steps, company_name=ctx.account_name,
         )
         options.append(replace(option, draft_subject=summary["subject"], draft_body=summary["body"], recipient_email=None, draft_tone=None,
@@ -142,7 +143,7 @@ def payroll_safety_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
     ranked = rank(options, buffer=ctx.buffer)
     return ActionDraft(
         action_type="payroll_contingency",
-        title=f"Payroll on {payroll.due_date:%a %d %b} is at risk",
+        title=f"Payroll on {day_text(payroll.due_date)} is at risk",
         summary=alert.explanation,
         options=ranked,
         amount=payroll.base_amount,
@@ -182,7 +183,7 @@ def _collect_before(ctx: PreparationContext, payroll: ScheduleInfo, needed: Deci
     plan = OptionDraft(
         kind="confirm_plan",
         title=f"Collect {format_money(total, ctx.base_currency)} before payroll: {', '.join(late)}"[:300],
-        description=f"Send each client a reminder now so the money is in before {payroll.due_date:%a %d %b}; then payroll is queued.",
+        description=f"Send each client a reminder now so the money is in before {day_text(payroll.due_date)}; then payroll is queued.",
         amount=total,
         currency=ctx.base_currency,
         counterparty_type="client",
@@ -211,7 +212,7 @@ def _fund_by_hand(ctx: PreparationContext, payroll: ScheduleInfo, needed: Decima
     )
     return OptionDraft(
         kind="confirm_plan",
-        title=f"Put {format_money(amount, ctx.base_currency)} into {target} before {payroll.due_date:%a %d %b}",
+        title=f"Put {format_money(amount, ctx.base_currency)} into {target} before {day_text(payroll.due_date)}",
         description=(
             "No savings, credit line, payment that can wait or overdue invoice covers the gap, so Tamio cannot move this money. "
             f"Approve once it is arranged (an owner's loan, a client paying early): Tamio then queues payroll.{assumed}"
@@ -275,7 +276,7 @@ def statutory_payment_agent(alert: AlertView, ctx: PreparationContext) -> Action
     money = format_money(tax.amount, tax.currency)
     pay = OptionDraft(
         kind="record_statutory_payment",
-        title=f"Pay {tax.counterparty_name} {money} by {tax.due_date:%a %d %b}",
+        title=f"Pay {tax.counterparty_name} {money} by {day_text(tax.due_date)}",
         description="Queue the payment so it goes out before the deadline; a late statutory payment brings penalties.",
         amount=tax.base_amount, currency=ctx.base_currency, counterparty_type="expense_bucket", counterparty_id=tax.vendor_id,
         counterparty_name=tax.counterparty_name,
@@ -373,7 +374,6 @@ def forecast_adjustment(alert: AlertView, ctx: PreparationContext, *, action_typ
         change = amount - s.amount
         rate = s.base_amount / s.amount if s.amount else Decimal(1)
         deltas.append((s, quantize(change * rate, ctx.base_currency)))
-    from tamio.forecast.engine import ForecastItem
 
     adjustments = [
         ForecastItem(date=day, amount=part, direction="inflow" if s.direction == "inflow" else OUTFLOW)

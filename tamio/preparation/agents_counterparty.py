@@ -9,6 +9,8 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+from tamio.dates import day_text
+from tamio.forecast.engine import ForecastItem
 from tamio.money import format_money
 from tamio.preparation.agents_cash import forecast_adjustment
 from tamio.preparation.alerts import AlertView
@@ -100,7 +102,6 @@ def client_retention_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
         reason=str(alert.context.get("reason") or "We noticed a change in our recent invoices."), company_name=ctx.account_name,
     )
     future = [s for s in ctx.schedules_of_client(client_id) if s.due_date >= ctx.today]
-    from tamio.forecast.engine import ForecastItem
 
     without = [ForecastItem(date=day, amount=-amount, direction="inflow") for s in future for day, amount in s.where_expected(ctx.today)]
     options.append(OptionDraft(
@@ -129,7 +130,7 @@ def vendor_payment_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
     vendor = ctx.vendors.get(schedule.vendor_id or "")
     money = format_money(schedule.amount, schedule.currency)
     pay = OptionDraft(
-        kind="queue_payments", title=f"Pay {schedule.counterparty_name} {money} by {schedule.due_date:%a %d %b}",
+        kind="queue_payments", title=f"Pay {schedule.counterparty_name} {money} by {day_text(schedule.due_date)}",
         description="Add it to this week's payment batch.", amount=schedule.base_amount, currency=ctx.base_currency,
         counterparty_type="expense_bucket", counterparty_id=schedule.vendor_id, counterparty_name=schedule.counterparty_name,
         risk=risk(ctx, relationship_for_vendor(ctx, schedule.vendor_id), reversibility="irreversible", amount=schedule.base_amount, deadline=schedule.due_date),
@@ -203,7 +204,7 @@ def headcount_review_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
         return None
     nxt = mine[0]
     option = OptionDraft(
-        kind="confirm_plan", title=f"Confirm payroll of {format_money(nxt.amount, nxt.currency)} from {nxt.due_date:%a %d %b}",
+        kind="confirm_plan", title=f"Confirm payroll of {format_money(nxt.amount, nxt.currency)} from {day_text(nxt.due_date)}",
         description=f"{len(mine)} payroll runs in the next 13 weeks at the new amount; the forecast already includes them.",
         amount=nxt.base_amount, currency=ctx.base_currency, counterparty_type="expense_bucket", counterparty_id=nxt.vendor_id,
         counterparty_name=nxt.counterparty_name,

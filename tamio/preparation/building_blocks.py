@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
+from tamio.dates import day_text
 from tamio.forecast.engine import OUTFLOW, ForecastItem
 from tamio.money import format_money, quantize
 from tamio.preparation.context import PreparationContext, ScheduleInfo
@@ -50,7 +51,7 @@ def credit_draw(ctx: PreparationContext, *, needed: Decimal, deadline: date | No
     return OptionDraft(
         kind="credit_draw",
         title=f"Draw {money} on {line.name}",
-        description=f"{why} Repay {money}{' plus ' + format_money(interest, ctx.base_currency) + ' interest' if interest else ''} by {repay:%a %d %b}.",
+        description=f"{why} Repay {money}{' plus ' + format_money(interest, ctx.base_currency) + ' interest' if interest else ''} by {day_text(repay)}.",
         amount=amount,
         currency=ctx.base_currency,
         counterparty_type="cash_account",
@@ -139,13 +140,13 @@ def chase_receivable(ctx: PreparationContext, schedule: ScheduleInfo, *, tone: s
         payment_record=record,
     )
     money = format_money(schedule.amount, schedule.currency)
-    lateness = f"{days_overdue} days late" if days_overdue else f"due {schedule.due_date:%a %d %b}"
+    lateness = f"{days_overdue} days late" if days_overdue else f"due {day_text(schedule.due_date)}"
     last = ctx.last_chase(schedule)
     history = f" Last chased {last.describe()}." if last else ""
     extra = {"last_chased": {"on": last.on.isoformat(), "tone": last.tone, "text": last.describe()}} if last else {}
     return OptionDraft(
         kind="send_email",
-        title=f"Chase {schedule.counterparty_name}'s {money} ({lateness}) with a {mail.tone} email",
+        title=f"Email {schedule.counterparty_name}: {money}, {lateness} ({mail.tone})",
         description=f"Send a {mail.tone} reminder to {client.contact_email if client and client.contact_email else 'the client'} about {money}.{history}",
         amount=schedule.base_amount,
         currency=ctx.base_currency,

@@ -29,6 +29,7 @@ from tamio.detection.findings import to_minor_units
 from tamio.detection.models import AlertStatus, DetectionAlert, DetectionType
 from tamio.preparation.alerts import AlertView
 from tamio.preparation.context import load_context
+from tamio.preparation.engine import AGENTS
 from tamio.preparation.freshness import figures_of, figures_of_draft, forecast_basis
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 
@@ -36,8 +37,6 @@ OPEN = (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)
 
 
 async def figure_discrepancies(db: AsyncSession, *, account: Account, now: datetime, settings: Settings) -> list[str]:
-    from tamio.preparation.engine import AGENTS
-
     today = now.astimezone(ZoneInfo(account.timezone)).date()
     problems: list[str] = []
     evaluation = await DetectionEngine(db, account.id, today=today, now=now, settings=settings).evaluate(tuple(DetectionType))

@@ -31,10 +31,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.configuration import EffectiveConfig, effective_config, with_override
 from tamio.accounts.models import Account, UserConfiguration
+from tamio.audit.service import to_jsonable
 from tamio.config import Settings
 from tamio.data.models import CashAccount, Client, ExpenseBucket
+from tamio.detection.configuration import EffectiveConfig, effective_config, with_override
 from tamio.detection.models import DetectionRule, DetectionType
 from tamio.forecast.behaviour import arrivals, expected_on
 from tamio.forecast.engine import INFLOW, CashByDay, Forecast, ForecastItem
@@ -410,7 +411,5 @@ async def load_contexts(
 
 
 def jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    from tamio.audit.service import to_jsonable
-
     result: dict[str, Any] = to_jsonable(params)
     return result

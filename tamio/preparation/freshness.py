@@ -13,7 +13,9 @@ credit committed). Once any of it changes, the action is prepared again from the
   ``FIGURES_CHANGED``).
 
     basis = forecast_basis(ctx)
-    run = await check_basis(db, account=account, action=action, now=now, settings=settings)
+
+Restating itself (``check_basis`` before an approval, ``announce`` after) is
+``tamio.preparation.restating``: it runs the preparation engine, which builds on this module.
 """
 
 from __future__ import annotations
@@ -22,21 +24,11 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from tamio.accounts.models import Account
-from tamio.config import Settings
-from tamio.detection.models import DetectionAlert
-from tamio.outbox.service import Outgoing, enqueue_many
-from tamio.preparation.context import PreparationContext, jsonable, load_context
+from tamio.preparation.context import PreparationContext, jsonable
 from tamio.preparation.drafts import ActionDraft, OptionDraft
 from tamio.preparation.models import ActionOption, PreparedAction
-
-if TYPE_CHECKING:
-    from tamio.preparation.engine import PreparationRun
 
 FIGURES_CHANGED = "The figures changed since this was prepared; here they are now."
 THOUSANDTH = Decimal("0.001")
@@ -134,35 +126,3 @@ def _assign(row: Any, **values: Any) -> bool:
             setattr(row, name, value)
             changed = True
     return changed
-
-
-async def announce(db: AsyncSession, *, account: Account, run: PreparationRun, now: datetime) -> None:
-    """Outbox rows for what restating changed: the cards brought up to date, and each superseded one
-    (App Home follows from whoever restated: the pipeline run, or the refused approval)."""
-    messages = [Outgoing("card_update", {"action_id": a.id}, f"card_update:{a.id}:v{a.version}") for a in run.refreshed]
-    messages += [Outgoing("card_update", {"action_id": old.id}, f"card_update:{old.id}:v{old.version}") for old, _ in run.replaced]
-    if messages:
-        await enqueue_many(db, account_id=account.id, messages=messages, now=now)
-
-
-async def check_basis(
-    db: AsyncSession, *, account: Account, action: PreparedAction, now: datetime, settings: Settings | None = None,
-) -> PreparationRun | None:
-    """Before an approval: ``None`` when the action's basis still holds (or it has none); otherwise the
-    action is prepared again and the run says how (brought up to date in place, or replaced)."""
-    if action.forecast_basis is None or action.alert_id is None:
-        return None
-    settings = settings or Settings()
-    today = now.astimezone(ZoneInfo(account.timezone)).date()
-    ctx = await load_context(db, account_id=account.id, today=today, settings=settings)
-    if forecast_basis(ctx) == action.forecast_basis:
-        return None
-    alert = await db.get(DetectionAlert, action.alert_id)
-    from tamio.preparation.engine import PreparationRun, prepare_actions
-
-    if alert is None or alert.user_id != account.id:
-        run = PreparationRun()
-        run.replaced.append((action, None))
-        return run
-    return await prepare_actions(db, account=account, alerts=[alert], today=today, now=now, settings=settings, context=ctx,
-                                 restate=True)

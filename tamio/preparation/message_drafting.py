@@ -40,15 +40,16 @@ import functools
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 import jinja2
 from babel.dates import format_date
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.numbers import list_currencies
 
 from tamio.errors import ValidationError
+from tamio.money import format_money
 
 Tone = Literal["soft", "professional", "firm"]
 TONES: tuple[Tone, ...] = ("soft", "professional", "firm")
@@ -369,10 +370,8 @@ def _format_amount(amount: AmountLike, currency: str, *, allow_negative: bool = 
     return _formatted(value, code)
 
 
-@functools.lru_cache(maxsize=4096)
 def _formatted(value: Decimal, code: str) -> str:
-    quantum = Decimal(1).scaleb(-int(get_currency_precision(code)))
-    return str(format_currency(value.quantize(quantum, rounding=ROUND_HALF_EVEN), code, locale="en_US"))
+    return format_money(value, code)
 
 
 def _as_decimal(value: AmountLike, field: str, *, allow_negative: bool = False) -> Decimal:

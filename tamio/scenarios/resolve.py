@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.currency.service import RateBook
-from tamio.data.counterparties import find_client, find_counterparty, find_expense
 from tamio.data.models import CashAccountType, Client, CounterpartyStatus, ExpenseBucket
 from tamio.data.service import find_cash_account
 from tamio.errors import NotFound, ValidationError
@@ -40,6 +39,7 @@ from tamio.forecast.engine import INFLOW, OUTFLOW
 from tamio.forecast.expected import ExpectedKey, is_plain, key_of
 from tamio.limits import check_converted
 from tamio.money import format_money, quantize
+from tamio.obligations.counterparties import find_client, find_counterparty, find_expense
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     AgreementStatus,

@@ -20,5 +20,5 @@ def what_changes(result: ScenarioResult) -> str:
 def effect_line(result: ScenarioResult) -> str:
     """A saved scenario's effect today, short: the lowest point and the runway, then and now."""
     cur, base, new = result.forecast.base_currency, result.baseline, result.forecast
-    return (f"lowest {format_money(base.lowest_closing_balance, cur, with_cents=False)} → "
-            f"{format_money(new.lowest_closing_balance, cur, with_cents=False)}; runway {describe_runway(base)} → {describe_runway(new)}")
+    return (f"lowest {format_money(base.lowest_closing_balance, cur)} → "
+            f"{format_money(new.lowest_closing_balance, cur)}; runway {describe_runway(base)} → {describe_runway(new)}")

@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.installation import purge_deactivated
@@ -36,18 +37,23 @@ from tamio.config import Settings
 from tamio.currency.ecb import load_ecb_rates
 from tamio.currency.service import upsert_rates
 from tamio.digest import load_digest
+from tamio.execution.lifecycle import expire_due, expire_due_many
+from tamio.execution.service import resume_pending_executions
 from tamio.forecast.service import extend_schedules
 from tamio.forecast.snapshots import refresh_calibration, take_snapshot
 from tamio.integrations.xero.scheduled import sync_every_connection
 from tamio.obligations.service import ObligationService
-from tamio.outbox.service import enqueue
+from tamio.outbox.service import enqueue, prune_delivered
 from tamio.pipeline import (
     PipelineConfig,
     PipelineMode,
+    PipelineRun,
     run_critical_cycles,
     run_cycles,
     run_detection_preparation_cycle,
 )
+from tamio.scheduler.claims import abandon_stale, prune
+from tamio.scheduler.models import SlackEventReceipt
 from tamio.scheduler.slots import Cadence, morning_due
 from tamio.scheduler.variance import refresh_payment_habits
 
@@ -117,8 +123,6 @@ async def critical_detections_many(db: AsyncSession, accounts: list[Account], ru
 
 async def full_pipeline(db: AsyncSession, account: Account, run: JobRun) -> dict[str, Any]:
     """Pending actions past their deadline expire first, then all twelve detections and preparation."""
-    from tamio.execution.lifecycle import expire_due
-
     expired = await expire_due(db, account=account, now=run.now)
     result = await run_detection_preparation_cycle(
         db, account.id, PipelineConfig(mode=PipelineMode.FULL), today=local_today(account, run.now), now=run.now,
@@ -130,8 +134,6 @@ async def full_pipeline(db: AsyncSession, account: Account, run: JobRun) -> dict
 
 async def full_pipeline_many(db: AsyncSession, accounts: list[Account], run: JobRun) -> dict[str, dict[str, Any]]:
     """``full_pipeline`` for a batch of accounts in one transaction, their loading shared (``run_cycles``)."""
-    from tamio.execution.lifecycle import expire_due_many
-
     expired = {i: len(d) for i, d in (await expire_due_many(db, accounts=accounts, now=run.now)).items()}
     results = await run_cycles(
         db, accounts, PipelineConfig(mode=PipelineMode.FULL), today={a.id: local_today(a, run.now) for a in accounts},
@@ -145,8 +147,6 @@ async def full_pipeline_many(db: AsyncSession, accounts: list[Account], run: Job
 
 async def resume_executions(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
     """Approved actions not started yet, retries that are due, and executions whose process died."""
-    from tamio.execution.service import resume_pending_executions
-
     outcomes = await resume_pending_executions(sessions, run.now, settings=run.settings)
     return {"resumed": len(outcomes)}
 
@@ -220,12 +220,6 @@ async def housekeeping(sessions: async_sessionmaker[AsyncSession], run: JobRun) 
     delivered more than ``OUTBOX_RETENTION`` ago and Slack receipts older than ``RECEIPT_RETENTION``
     (a retried event or a replayed request is refused within minutes; a signature older than five
     is refused anyway)."""
-    from sqlalchemy import delete
-
-    from tamio.outbox.service import prune_delivered
-    from tamio.scheduler.claims import abandon_stale, prune
-    from tamio.scheduler.models import PipelineRun, SlackEventReceipt
-
     async with sessions() as db, db.begin():
         abandoned = await abandon_stale(db, started_before=run.now - STALE_CLAIM, now=run.now)
         claims = await prune(db, before=run.now - CLAIM_RETENTION)

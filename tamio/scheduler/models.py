@@ -1,11 +1,13 @@
-"""Claim rows that make each scheduled run happen once across replicas, and pipeline run history."""
+"""Claim rows that make each scheduled run happen once across replicas, and Slack receipts seen once.
+
+The history of pipeline runs (``PipelineRun``) is the pipeline's own: ``tamio.pipeline``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tamio.db import Base, JSONType, UTCDateTime, new_id
@@ -24,24 +26,6 @@ class SchedulerClaim(Base):
     outcome: Mapped[str] = mapped_column(String(20), default="running")  # running, ok, partial, failed
     error: Mapped[str | None] = mapped_column(Text())
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-
-
-class PipelineRun(Base):
-    __tablename__ = "pipeline_runs"
-    __table_args__ = (Index("ix_pipeline_runs_user_started", "user_id", "started_at"),)
-
-    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("run"))
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    mode: Mapped[str] = mapped_column(String(20))
-    trigger: Mapped[str] = mapped_column(String(40), default="manual")
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    alerts_detected: Mapped[int] = mapped_column(default=0)
-    actions_prepared: Mapped[int] = mapped_column(default=0)
-    detection_duration_ms: Mapped[int] = mapped_column(default=0)
-    preparation_duration_ms: Mapped[int] = mapped_column(default=0)
-    total_duration_ms: Mapped[int] = mapped_column(default=0)
-    error_count: Mapped[int] = mapped_column(default=0)
-    result: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
 class SlackEventReceipt(Base):

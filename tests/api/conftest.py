@@ -24,19 +24,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account, Role
-from tamio.accounts.service import create_account, ensure_member
+from tamio.accounts.service import ensure_member
 from tamio.accounts.tokens import create_token
 from tamio.api import install
 from tamio.config import Settings
 from tamio.currency.service import add_rate
-from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.data.service import set_balance
 from tamio.db import Base, utcnow
 from tamio.detection.models import AlertSeverity
+from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, ObligationType, PaymentEvent
 from tamio.obligations.payments import record_payment
 from tamio.obligations.recurrence import Frequency
 from tamio.obligations.schemas import RecurrenceSpec
+from tamio.opening import open_account
 from tamio.preparation.models import ActionOption, ActionType, LinkedAction, LinkType, PreparedAction
 from tamio.scenarios.models import SavedScenario
 
@@ -176,7 +177,7 @@ async def open_business(sessions: async_sessionmaker[AsyncSession], settings: Se
     day = today()
     now = utcnow()
     async with sessions() as db, db.begin():
-        account = await create_account(db, name=name, base_currency="USD", timezone="UTC")
+        account = await open_account(db, name=name, base_currency="USD", timezone="UTC")
         members = {
             "admin": await ensure_member(db, account_id=account.id, slack_user_id=f"U{name[:3]}ADM", display_name="ada", role=Role.ADMIN),
             "approver": await ensure_member(db, account_id=account.id, slack_user_id=f"U{name[:3]}APR", display_name="maria", role=Role.APPROVER),

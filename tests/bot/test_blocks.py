@@ -125,7 +125,7 @@ def payroll_card() -> CardData:
     ]
     note = draft_payroll_contingency_summary("2026-12-09", "21000", "USD", "19100", "-1900", "2100", steps, company_name="Harbor & Pine")
     action = PreparedAction(id="act_p", user_id="acct_1", action_type=ActionType.PAYROLL_CONTINGENCY, status=ActionStatus.PENDING,
-                            severity=AlertSeverity.EMERGENCY, title="Payroll on Wed 09 Dec is at risk", summary="Payroll is short.",
+                            severity=AlertSeverity.EMERGENCY, title="Payroll on Wed 9 Dec is at risk", summary="Payroll is short.",
                             amount=Decimal("21000"), currency="USD", counterparty_name="Payroll", deadline=TODAY, approvals_required=2,
                             created_at=NOW)
     option = ActionOption(id="opt_p", action_id="act_p", rank=1, kind="confirm_plan", title="Draw $26,000.00 on Credit line",
@@ -164,3 +164,14 @@ def test_an_emails_draft_still_names_its_recipient_and_stays_a_preview() -> None
     assert "> line 7" in text and "line 8" not in text
     heading = draft_form(card, option, metadata="{}")["blocks"][0]["elements"][0]["text"]
     assert heading.endswith("To: Bluebird Studio <accounts@bluebird.example>")
+
+
+def test_a_cards_amount_says_what_it_is() -> None:
+    """Issue 19: the runway card showed an unexplained "Amount $46,653.58"."""
+    card = plain_card(summary="s", explanation="Runway is 9.9 weeks (2.3 months).")
+    assert card.alert is not None
+    card.alert.detection_type = DetectionType.RUNWAY_THRESHOLD
+    shown = texts(card_blocks(card, today=TODAY, base_currency="USD"))
+    assert "*To free up*\n$8,500.00" in shown and "*Amount*" not in shown
+    card.alert.detection_type = DetectionType.LATE_PAYMENT
+    assert "*Owed*\n$8,500.00" in texts(card_blocks(card, today=TODAY, base_currency="USD"))

@@ -29,9 +29,9 @@ from bot.delivery import ChannelPace, DeliveryWorker
 from bot.oauth import BOT_SCOPES, SingleWorkspaceToken
 from bot.runtime import Runtime
 from slack_sandbox.standin import SlackStandIn
-from tamio.accounts.service import create_account
 from tamio.config import Settings
 from tamio.digest import DailyDigest
+from tamio.opening import open_account
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import PENDING, SENDING, RetryPolicy, backlog, enqueue, retry_dead
 from tests.bot.conftest import workspace
@@ -83,7 +83,7 @@ def worker_for(slack: SlackStandIn, sessions: async_sessionmaker[AsyncSession], 
 
 async def team(sessions: async_sessionmaker[AsyncSession], channel: str = "C0FINANCE") -> str:
     async with sessions() as db, db.begin():
-        account = await create_account(db, name="Acme Ltd", base_currency="USD", slack_team_id="T0001")
+        account = await open_account(db, name="Acme Ltd", base_currency="USD", slack_team_id="T0001")
         account.digest_channel_id = channel
         return account.id
 
@@ -91,7 +91,7 @@ async def team(sessions: async_sessionmaker[AsyncSession], channel: str = "C0FIN
 def a_digest(account_id: str, day: date) -> dict[str, Any]:
     return DailyDigest(account_id=account_id, account_name="Acme Ltd", day=day, base_currency="USD",
                        cash_today=Decimal("48250"), lowest_balance=Decimal("31900"), lowest_week=date(2027, 1, 4),
-                       runway_months=None, since=datetime(2026, 12, 6, 6, tzinfo=UTC)).to_json()
+                       runway_weeks=None, since=datetime(2026, 12, 6, 6, tzinfo=UTC)).to_json()
 
 
 async def queue(sessions: async_sessionmaker[AsyncSession], account_id: str, messages: list[tuple[str, str, str]], *,

@@ -44,7 +44,7 @@ async def test_app_home_shows_cash_chart_alerts_and_the_queue(bot: BotHarness) -
     home = bot.slack.home_views[ADMIN]
     assert view_errors({k: home[k] for k in ("type", "blocks")}) == []
     shown = str(home["blocks"])
-    assert "Tamio · " in shown and "Today *$48,250*" in shown and "Runway" in shown
+    assert "Tamio · " in shown and "Today *$48,250.00*" in shown and "Runway" in shown
     assert "Open alerts" in shown and "Acme Corp is 16 days late" in shown and ":large_yellow_circle: *This week* (1)" in shown
     assert "Waiting for you (1)" in shown and f"<#{CHANNEL}>" in shown and "Settings" in shown
     chart = next(b for b in home["blocks"] if b["type"] == "image")

@@ -26,7 +26,7 @@ async def test_a_new_account_takes_the_installers_time_zone_and_locale(bot: BotH
     assert "45.000,50\xa0$" in bot.ephemerals_for(ADMIN)[-1]["text"]
     await bot.command(ADMIN, "forecast")
     forecast = next(e for e in reversed(bot.ephemerals_for(ADMIN)) if e["blocks"] and e["blocks"][0]["type"] == "header")
-    assert forecast["blocks"][1]["text"]["text"].startswith("Today *45.000\xa0$*")  # whole units, German separators
+    assert forecast["blocks"][1]["text"]["text"].startswith("Today *45.000,50\xa0$*")  # German separators, cents as everywhere
     assert "Mo. 7 Dez." in str(forecast["blocks"])  # the week's first day, in German
 
     await bot.command(ADMIN, "config set locale en_GB")
@@ -61,6 +61,6 @@ def test_the_digests_headline_is_written_in_the_accounts_locale() -> None:
 
     digest = DailyDigest(account_id="a", account_name="Acme GmbH", day=date(2026, 12, 8), base_currency="EUR",
                          cash_today=Decimal("48250"), lowest_balance=Decimal("3740"), lowest_week=date(2026, 12, 28),
-                         runway_months=None, since=datetime(2026, 12, 7, tzinfo=UTC), locale="de_DE")
+                         runway_weeks=None, since=datetime(2026, 12, 7, tzinfo=UTC), locale="de_DE")
     assert digest.quiet_line() == "Nothing new. Cash 48.250,00\xa0€, lowest 3.740,00\xa0€ (week of 28 Dez.)."
     assert DailyDigest.from_json(digest.to_json()).locale == "de_DE"

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from tamio.config import Settings
 from tamio.currency.service import add_rate
 from tamio.detection.models import DetectionAlert, DetectionType
 from tamio.forecast.service import forecast_for_account
@@ -37,7 +36,7 @@ async def test_an_overdue_invoice_goes_in_and_shows_in_the_forecast_detection_an
     async with bot.sessions() as db:
         schedule = (await db.execute(select(ObligationSchedule))).scalar_one()
         assert (schedule.due_date, schedule.status, schedule.invoice_number) == (date(2026, 11, 20), ScheduleStatus.OVERDUE, "INV-1042")
-    forecast = await forecast_for_account(bot.sessions, account.id, today=TODAY, now=NOW, settings=Settings())  # what /tamio forecast shows
+    forecast = await forecast_for_account(bot.sessions, account.id, today=TODAY, now=NOW, settings=bot.settings)  # what /tamio forecast shows
     assert [(item.amount, item.direction, item.overdue) for item in forecast.items] == [(Decimal("5000"), "inflow", True)]
     assert forecast.weeks[0].inflows == Decimal("5000")  # expected in week 1, at the confidence of an overdue one
 
@@ -99,4 +98,4 @@ async def test_a_stale_rate_is_named_on_the_cash_figure_of_the_forecast(bot: Bot
     assert "at the 23 Nov rate" in last_text(bot)
     await bot.command(ADMIN, "forecast")
     reply = next(e for e in reversed(bot.ephemerals_for(ADMIN)) if e.get("blocks") and e["blocks"][0]["type"] == "header")
-    assert ":warning: Cash today ($1,080) converts Savings (EUR) at the 23 Nov rate." in str(reply["blocks"])
+    assert ":warning: Cash today ($1,080.00) converts Savings (EUR) at the 23 Nov rate." in str(reply["blocks"])

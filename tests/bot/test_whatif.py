@@ -52,7 +52,7 @@ async def test_whatif_answers_with_both_lines_the_difference_and_the_change(bot:
     await bot.sender.app_home_opened(ADMIN)
     await bot.settle()
     home = str(bot.slack.home_views[ADMIN]["blocks"])
-    assert "Saved what-ifs, on today's figures" in home and "Engineer" in home and "lowest -$65,750 → -$89,750" in home and "runway" in home
+    assert "Saved what-ifs, on today's figures" in home and "Engineer" in home and "lowest -$65,750.00 → -$89,750.00" in home and "runway" in home
 
     await bot.sender.block_action(ADMIN, CHANNEL, shown["ts"], [{"action_id": "whatif_share", "value": buttons[1]["value"]}], is_ephemeral=True)
     await bot.settle()

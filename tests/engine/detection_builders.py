@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 
-from tamio.accounts.configuration import BaselineConfig, EffectiveConfig, apply_safety_mode
 from tamio.accounts.models import SafetyMode
+from tamio.detection.configuration import BaselineConfig, EffectiveConfig, apply_safety_mode
 from tamio.detection.findings import Finding
 from tamio.detection.rules import Rule
 from tamio.detection.snapshot import (

@@ -7,14 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from tamio.accounts.configuration import (
+from tamio.accounts.models import SafetyMode
+from tamio.detection.configuration import (
     THRESHOLD_OF,
     BaselineConfig,
     EffectiveConfig,
     apply_safety_mode,
     with_override,
 )
-from tamio.accounts.models import SafetyMode
 from tamio.detection.models import DetectionType
 
 D = Decimal

@@ -73,15 +73,22 @@ def burning(cash: str, per_week: str = "10000") -> Books:
 
 def test_ten_weeks_of_cash_is_an_emergency() -> None:
     [finding] = check(runway_threshold, burning("100000"))
-    assert finding.severity == EMERGENCY and finding.title == "Runway is 2.3 months"
+    assert finding.severity == EMERGENCY and finding.title == "Runway is 10 weeks (2.3 months)"
     assert finding.amount == D("43482.14")  # 10,000 a week is 43,482.14 a month
-    assert "in 10 weeks (2.3 months): under your 6-month threshold" in finding.explanation
+    assert "a runway of 10 weeks (2.3 months), under your 6-month threshold" in finding.explanation
     assert finding.fingerprint == "runway_threshold:account"
 
 
 def test_four_and_a_half_months_needs_a_look_this_week() -> None:
     [finding] = check(runway_threshold, burning("200000"))  # 20 weeks
-    assert finding.severity == THIS_WEEK and finding.title == "Runway is 4.6 months"
+    # Past the 13 weeks the runway is "more than 13 weeks" everywhere; the alert's months are an estimate
+    assert finding.severity == THIS_WEEK and finding.title == "Runway is more than 13 weeks, about 4.6 months at this pace"
+
+
+def test_cash_already_under_the_buffer_says_so_not_0_weeks() -> None:
+    [finding] = check(runway_threshold, burning("1000"), cfg=config(obligations_buffer_amount=D("5000")))
+    assert finding.title == "Cash is already below the buffer"
+    assert "0 weeks" not in finding.explanation and "0 months" not in finding.explanation
 
 
 def test_a_business_that_is_not_burning_cash_has_no_runway_problem() -> None:
@@ -264,3 +271,12 @@ def test_statutory_filings_count_and_ordinary_bills_or_paid_taxes_do_not() -> No
 def test_safety_mode_does_not_change_statutory_notice(mode: SafetyMode) -> None:
     assert [f.severity for f in check(statutory_deadline, tax_due(2), mode=mode)] == [EMERGENCY]
     assert check(statutory_deadline, tax_due(15), mode=mode) == []
+
+
+def test_a_shortfall_bigger_than_the_payroll_is_an_emergency_even_a_week_out() -> None:
+    # 4,000 payroll in 7 days with -15,400 in the bank before it: 19,800 short, not "this week"
+    books = payroll_week("-15400", "4000", due=MONDAY + days(7))
+    [finding] = check(payroll_safety, books)
+    assert finding.amount == D("19800") and finding.severity == EMERGENCY
+    [modest] = check(payroll_safety, payroll_week("30000", due=MONDAY + days(7)))
+    assert modest.severity == THIS_WEEK  # 16,200 short of a 42,000 payroll: a look this week

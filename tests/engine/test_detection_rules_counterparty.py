@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from tamio.accounts.configuration import with_override
 from tamio.accounts.models import SafetyMode
+from tamio.detection.configuration import with_override
 from tamio.detection.models import AlertSeverity, DetectionType
 from tamio.detection.rules_counterparty import (
     client_churn,

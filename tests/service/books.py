@@ -8,15 +8,15 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
-from tamio.accounts.service import create_account
 from tamio.config import Settings
 from tamio.currency.service import add_rate
-from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.data.models import Client, ExpenseBucket
 from tamio.data.service import set_balance
+from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import ObligationType
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 from tamio.obligations.schemas import RecurrenceSpec
+from tamio.opening import open_account
 
 SCHEDULE_PATH = Settings(use_obligation_for_forecast=True, database_url="sqlite+aiosqlite:///:memory:")
 LEGACY_PATH = Settings(use_obligation_for_forecast=False, database_url="sqlite+aiosqlite:///:memory:")
@@ -37,7 +37,7 @@ class Books:
 
     @classmethod
     async def open(cls, session: AsyncSession, *, today: date, base_currency: str = "USD", settings: Settings = SCHEDULE_PATH, name: str = "Acme Ltd") -> Books:
-        account = await create_account(session, name=name, base_currency=base_currency)
+        account = await open_account(session, name=name, base_currency=base_currency)
         return cls(session, account, today, settings)
 
     @property

@@ -21,10 +21,10 @@ from bot.runtime import Runtime
 from tamio.accounts.models import Account, Member
 from tamio.accounts.service import get_member
 from tamio.config import Settings
-from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.demo import PEOPLE, seed_demo
 from tamio.execution import lifecycle
 from tamio.execution.service import execute_action
+from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import ObligationType
 from tamio.obligations.recurrence import Frequency
 from tamio.obligations.schemas import RecurrenceSpec

@@ -19,9 +19,9 @@ from tamio.accounts.models import Account
 from tamio.audit.models import AuditLog
 from tamio.audit.verify import verify_chain
 from tamio.config import Settings
-from tamio.data.counterparties import BillingLine, CounterpartyService, find_client, find_expense
 from tamio.data.models import Client, ExpenseBucket, FlexibilityLevel
 from tamio.events.models import CashEvent
+from tamio.obligations.counterparties import BillingLine, CounterpartyService, find_client, find_expense
 from tamio.obligations.csv_format import ObligationRow
 from tamio.obligations.importer import KIND_TO_CATEGORY, KIND_TO_TYPE, spec_for
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule

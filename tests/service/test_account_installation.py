@@ -12,8 +12,8 @@ from tamio.accounts.installation import deactivate_account, purge_deactivated, r
 from tamio.accounts.models import Account
 from tamio.audit.models import AuditLog
 from tamio.data.models import Client
+from tamio.pipeline import PipelineRun
 from tamio.scheduler.jobs import default_jobs
-from tamio.scheduler.models import PipelineRun
 from tamio.scheduler.runner import SchedulerApp
 from tests.service.books import SCHEDULE_PATH
 from tests.service.test_scheduler_jobs import Clock, at, business, count

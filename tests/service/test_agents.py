@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import UserConfiguration
-from tamio.data.counterparties import BillingLine
 from tamio.detection.models import DetectionType
+from tamio.obligations.counterparties import BillingLine
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, ObligationType
 from tamio.obligations.payments import record_payment
 from tamio.obligations.service import ObligationService
@@ -163,3 +163,15 @@ async def test_a_late_strategic_client_gets_a_soft_email_and_a_firmer_alternativ
     assert [o.draft_tone for o in options] == ["soft", "professional"]
     assert options[0].draft_subject != options[1].draft_subject
     assert all("$20,000.00" in (o.draft_body or "") for o in options)
+
+
+async def test_a_payroll_note_says_the_true_cash_before_and_after(session: AsyncSession) -> None:
+    # 500 in the bank, a 20,000 bill and a 4,000 payroll in the same days: cash is -19,500 before payroll
+    books = await Books.open(session, today=MONDAY - days(40))
+    books.today = MONDAY - days(40)
+    await books.cash("Operating", "500")
+    await books.expense("Equipment", "20000", books.every("once", MONDAY + days(1)))
+    await books.expense("Payroll", "4000", books.every("once", MONDAY + days(2)), category="payroll")
+    action, options = await prepared(session, books, DetectionType.PAYROLL_SAFETY)
+    note = options[0].draft_body or ""
+    assert "Cash before payroll: -$19,500.00" in note and "Cash after payroll: -$23,500.00" in note  # not clamped at $0.00

@@ -12,18 +12,18 @@ import pytest
 from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tamio.accounts.service import create_account
 from tamio.audit.models import AuditHead, AuditLog
 from tamio.audit.service import AuditService, canonical_json, compute_row_hash
 from tamio.audit.verify import AuditMark, audit_head, verify_chain
 from tamio.db import make_session_factory
+from tamio.opening import open_account
 from tamio.server_secret import SecretKeyInvalid, ServerSecret
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_log_create_update_sync_as_the_design_shows(session: AsyncSession) -> None:
-    account = await create_account(session, name="Acme Ltd", base_currency="USD")
+    account = await open_account(session, name="Acme Ltd", base_currency="USD")
     audit = AuditService(session, user_id=account.id)
     await audit.log_create("client", "client_abc123", {"name": "Acme Corp"})
     await audit.log_update("client", "client_abc123", {"name": ("Old Name", "New Name"), "status": ("active", "paused")})
@@ -38,7 +38,7 @@ async def test_log_create_update_sync_as_the_design_shows(session: AsyncSession)
 
 async def test_a_rolled_back_change_leaves_no_audit_row(session_factory: async_sessionmaker[AsyncSession]) -> None:
     async with session_factory() as session, session.begin():
-        account = await create_account(session, name="Acme Ltd", base_currency="USD")
+        account = await open_account(session, name="Acme Ltd", base_currency="USD")
         account_id = account.id
     async with session_factory() as session:
         before = (await session.execute(select(func.count()).select_from(AuditLog))).scalar_one()
@@ -52,7 +52,7 @@ async def test_a_rolled_back_change_leaves_no_audit_row(session_factory: async_s
 
 
 async def test_verify_finds_the_first_tampered_row(session: AsyncSession) -> None:
-    account = await create_account(session, name="Acme Ltd", base_currency="USD")
+    account = await open_account(session, name="Acme Ltd", base_currency="USD")
     audit = AuditService(session, account.id)
     for i in range(5):
         await audit.log_create("client", f"c{i}", {"name": f"Client {i}"})
@@ -67,7 +67,7 @@ async def test_verify_finds_the_first_tampered_row(session: AsyncSession) -> Non
 
 
 async def test_verify_finds_a_removed_row(session: AsyncSession) -> None:
-    account = await create_account(session, name="Acme Ltd", base_currency="USD")
+    account = await open_account(session, name="Acme Ltd", base_currency="USD")
     audit = AuditService(session, account.id)
     for i in range(4):
         await audit.log_create("client", f"c{i}", {"name": f"Client {i}"})
@@ -102,7 +102,7 @@ def test_cli_audit_verify(tmp_path: Path) -> None:
 
 
 async def _trail(session: AsyncSession, rows: int = 6, name: str = "Acme Ltd") -> str:
-    account = await create_account(session, name=name, base_currency="USD")
+    account = await open_account(session, name=name, base_currency="USD")
     audit = AuditService(session, account.id)
     for i in range(rows - 1):  # creating the account wrote row 1
         await audit.log_create("client", f"c{i}", {"name": f"Client {i}"})
@@ -213,7 +213,7 @@ async def test_an_append_reads_one_head_row_not_the_chain(engine: AsyncEngine, s
 async def test_without_the_server_secret_nothing_is_written(engine: AsyncEngine) -> None:
     async with make_session_factory(engine)() as session:
         with pytest.raises(SecretKeyInvalid, match="TAMIO_SECRET_KEY"):
-            await create_account(session, name="Acme Ltd", base_currency="USD")
+            await open_account(session, name="Acme Ltd", base_currency="USD")
 
 
 def test_cli_audit_head_and_verify_with_a_checkpoint(tmp_path: Path) -> None:

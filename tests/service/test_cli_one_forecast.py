@@ -96,7 +96,7 @@ def test_the_default_forecast_counts_a_recorded_payment_once_and_shows_an_execut
     assert (before["opening_balance"], first["inflows"], first["outflows"]) == ("20000.00", "5000.00", "2500.00")
 
     code, out, err = tamio("paid", "Acme Corp", "5000")
-    assert code == 0 and "Recorded $5,000.00 from Acme Corp on Mon 07 Dec 2026:" in out and "2026-12-09, due 09 Dec 2026 (now paid)" in out, err
+    assert code == 0 and "Recorded $5,000.00 from Acme Corp on Mon 7 Dec 2026:" in out and "2026-12-09, due Wed 9 Dec 2026 (now paid)" in out, err
     paid = forecast(tamio)
     assert (paid["opening_balance"], paid["weeks"][0]["inflows"]) == ("25000.00", "0.00")  # in the bank, no longer expected
     # Counted once: the same closing balances, except that Acme has just paid two days early, so
@@ -118,8 +118,8 @@ def test_tamio_paid_for_an_invoice_and_its_clear_errors(tamio: Tamio, tmp_path: 
     code, out, err = tamio("paid", "Acme Corp", "7000", "USD", "--on", "2026-12-04", "--for", "2027-01-09")
     assert code == 0, err
     assert out.splitlines() == [
-        "Recorded $7,000.00 from Acme Corp on Fri 04 Dec 2026:",
-        "  $7,000.00 to 2027-01-09, due 09 Jan 2027 (now paid)",
+        "Recorded $7,000.00 from Acme Corp on Fri 4 Dec 2026:",
+        "  $7,000.00 to 2027-01-09, due Sat 9 Jan 2027 (now paid)",
         "  $2,000.00 more than was owed: kept as an overpayment (unexpected revenue)",
     ]
     code, out, err = tamio("paid", "Cloud Host", "100")
@@ -132,7 +132,7 @@ def test_tamio_paid_for_an_invoice_and_its_clear_errors(tamio: Tamio, tmp_path: 
             assert needle in text, (needle, text)
 
     one_line(tamio("paid", "Acme Crop", "10"), "There is no client or vendor called `Acme Crop`. Did you mean `Acme Corp`?")
-    one_line(tamio("paid", "Acme Corp", "10", "--for", "INV-9"), "Acme Corp has no open invoice `INV-9`. Open: 2026-12-09 (due 09 Dec 2026",
+    one_line(tamio("paid", "Acme Corp", "10", "--for", "INV-9"), "Acme Corp has no open invoice `INV-9`. Open: 2026-12-09 (due Wed 9 Dec 2026",
              "Write one of those invoice numbers")
     one_line(tamio("paid", "Acme Corp", "10", "--on", "2026-12-08"), "2026-12-08 is after today (2026-12-07)")
     one_line(tamio("paid", "Acme Corp", "12,00.5"), "12,00.5")

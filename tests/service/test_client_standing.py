@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Role
 from tamio.accounts.service import ensure_member
-from tamio.data.counterparties import BillingLine
 from tamio.data.models import RiskLevel
-from tamio.data.profile import set_relationship, set_vendor_terms
 from tamio.detection.models import DetectionType
+from tamio.obligations.counterparties import BillingLine
 from tamio.obligations.models import ObligationType
 from tamio.obligations.payments import record_payment
+from tamio.obligations.profile import set_relationship, set_vendor_terms
 from tamio.obligations.standing import client_standings
 from tamio.preparation.context import load_context
 from tests.service.books import SCHEDULE_PATH

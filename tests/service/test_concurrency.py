@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tamio.accounts.service import create_account
 from tamio.data.models import CashAccount
 from tamio.db import create_engine
+from tamio.opening import open_account
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_no_lost_updates(db_url: str, session_factory: async_sessionmaker[AsyncSession]) -> None:
     async with session_factory() as session, session.begin():
-        account = await create_account(session, name="Busy Ltd", base_currency="USD")
+        account = await open_account(session, name="Busy Ltd", base_currency="USD")
         cash = CashAccount(user_id=account.id, name="Operating", currency="USD", balance=Decimal(0))
         session.add(cash)
         await session.flush()

@@ -22,13 +22,13 @@ from tamio.outbox.models import OutboxMessage
 from tamio.pipeline import (
     PipelineConfig,
     PipelineMode,
+    PipelineRun,
     run_critical_cycles,
     run_cycles,
     run_detection_preparation_cycle,
 )
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tamio.scheduler.jobs import default_jobs
-from tamio.scheduler.models import PipelineRun
 from tamio.scheduler.runner import SchedulerApp
 from tests.service.books import LEGACY_PATH, SCHEDULE_PATH, Books
 

@@ -9,14 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tamio.accounts.service import create_account
 from tamio.data.models import CashAccount
 from tamio.db import is_read_only, read_only
+from tamio.opening import open_account
 
 
 async def _account_with_cash(sessions: async_sessionmaker[AsyncSession]) -> str:
     async with sessions() as db, db.begin():
-        account = await create_account(db, name="Reader Ltd", base_currency="USD")
+        account = await open_account(db, name="Reader Ltd", base_currency="USD")
         db.add(CashAccount(user_id=account.id, name="Operating", currency="USD", balance=Decimal("100")))
     return account.id
 

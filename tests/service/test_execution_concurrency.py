@@ -130,11 +130,11 @@ async def run_clicks(
 
 
 async def _setup(sessions: async_sessionmaker[AsyncSession]) -> tuple[str, list[dict[str, str]], dict[str, str]]:
-    from tamio.accounts.service import create_account
+    from tamio.opening import open_account
 
     rng = random.Random(20261207)
     async with sessions() as session, session.begin():
-        account = await create_account(session, name="Busy Ltd", base_currency="USD")
+        account = await open_account(session, name="Busy Ltd", base_currency="USD")
         operating = CashAccount(user_id=account.id, name="Operating", currency="USD", balance=Decimal("1000"), base_currency_amount=Decimal("1000"))
         savings = CashAccount(user_id=account.id, name="Savings", currency="USD", balance=Decimal("0"), base_currency_amount=Decimal("0"), account_type="savings")  # type: ignore[arg-type]
         session.add_all([operating, savings])

@@ -19,13 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import tamio.models  # noqa: F401  (every table)
-from tamio.accounts.service import create_account
 from tamio.currency.service import add_rate
-from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.db import Base, create_engine, make_session_factory
 from tamio.errors import TamioError
 from tamio.forecast.service import calculate_forecast, extend_schedules
+from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     Direction,
@@ -37,6 +36,7 @@ from tamio.obligations.payments import record_payment
 from tamio.obligations.recurrence import BusinessDayConvention, Frequency, RecurrenceError
 from tamio.obligations.schemas import RecurrenceSpec
 from tamio.obligations.service import ObligationService
+from tamio.opening import open_account
 from tests.conftest import secret_for_tests
 from tests.service.books import LEGACY_PATH, SCHEDULE_PATH, Books
 
@@ -70,11 +70,11 @@ async def _scenario(url: str, rows: list[dict[str, object]]) -> None:
                 await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, secret_for_tests())
         async with sessions() as session, session.begin():
-            account = await create_account(session, name=f"Prop {next(_names)}", base_currency="USD")
+            account = await open_account(session, name=f"Prop {next(_names)}", base_currency="USD")
             for code, rate in CURRENCIES.items():
                 if rate is not None:
                     await add_rate(session, base_currency=code, quote_currency="USD", rate=rate, rate_date=AS_OF - timedelta(days=3), account_id=None)
-            service = CounterpartyService(session, account=account, settings=SCHEDULE_PATH, today=AS_OF)
+            service = CounterpartyService(session, account=account, settings=SCHEDULE_PATH, today=AS_OF, now=datetime.combine(AS_OF, time(9), UTC))
             for index, row in enumerate(rows):
                 currency = str(row["currency"])
                 amount = Decimal(str(row["amount"])).quantize(Decimal(1) if currency == "JPY" else Decimal("0.01"))

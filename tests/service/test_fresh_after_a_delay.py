@@ -20,6 +20,7 @@ from tamio.accounts.models import Account
 from tamio.accounts.service import get_user_configuration
 from tamio.detection.models import AlertStatus, DetectionAlert, DetectionType
 from tamio.execution import lifecycle
+from tamio.execution.delays import agree_delay
 from tamio.execution.service import execute_action
 from tamio.obligations.models import ObligationSchedule
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
@@ -74,13 +75,19 @@ async def test_the_cards_after_a_carried_out_delay_never_move_that_payment_again
             assert decision.outcome == "approved", decision
         outcome = await execute_action(session_factory, account_id=account_id, action_id=runway.action.id, now=later(1), settings=settings)
         assert outcome.status == "executed", outcome
+        async with session_factory() as db:  # asked, not yet agreed: the payment keeps its date
+            payment = await db.get(ObligationSchedule, schedule_id)
+            assert payment is not None and payment.delay_requested_to is not None and payment.due_date == CLOUD_HOST_DUE
+        async with session_factory() as db, db.begin():  # the vendor agrees: now it moves
+            await agree_delay(db, account=await team_account(db, account_id), member=team.maria, action_id=runway.action.id,
+                              today=later(1).date(), now=later(1))
         async with session_factory() as db:
             payment = await db.get(ObligationSchedule, schedule_id)
             assert payment is not None and payment.delayed_from == CLOUD_HOST_DUE and payment.due_date > CLOUD_HOST_DUE
             superseded = await db.get(PreparedAction, buffer.action.id)
             assert superseded is not None and superseded.status is ActionStatus.SUPERSEDED
 
-        # The refresh the delay asked for, and nothing else: the buffer breach is still open (Rent
+        # The refresh the delay and its agreement asked for, and nothing else: the buffer breach is still open (Rent
         # still breaks the buffer) and has a fresh card at once (savings to move), which does not move
         # Cloud Host again.
         assert list(await drain_refreshes(session_factory, now=later(1), settings=settings)) == [account_id]

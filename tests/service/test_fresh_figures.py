@@ -23,9 +23,9 @@ from tamio.execution import lifecycle
 from tamio.execution.service import execute_action
 from tamio.obligations.models import ObligationSchedule
 from tamio.outbox.models import OutboxMessage
+from tamio.pipeline import PipelineRun
 from tamio.preparation.freshness import FIGURES_CHANGED
 from tamio.preparation.models import ActionStatus, ActionType, PreparedAction
-from tamio.scheduler.models import PipelineRun
 from tests.consistency import discrepancies
 from tests.service.books import SCHEDULE_PATH
 from tests.service.execution_factories import Mailbox, settings_for
@@ -186,7 +186,9 @@ async def test_cards_superseded_by_a_carried_out_delay_are_prepared_again_at_onc
     fresh = await story.cards()
     async with session_factory() as db:
         moved = await db.get(ObligationSchedule, move["schedule_id"])
-        assert moved is not None and (moved.delayed_from, moved.due_date.isoformat()) == (date(2026, 12, 10), move["new_date"])
+        # Asked of the vendor, not yet agreed: the payment keeps its date and carries the request.
+        assert moved is not None and moved.delay_requested_to is not None
+        assert (moved.delayed_from, moved.due_date, moved.delay_requested_to.isoformat()) == (None, date(2026, 12, 10), move["new_date"])
         still_open = set((await db.execute(select(DetectionAlert.id).where(
             DetectionAlert.user_id == story.account_id, DetectionAlert.status.in_((AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)),
             DetectionAlert.id.in_([a.alert_id for a in others])))).scalars())

@@ -14,11 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tamio.models  # noqa: F401  (every table, for create_all)
-from tamio.accounts.configuration import EffectiveConfig
 from tamio.accounts.models import Account
 from tamio.accounts.service import create_account
-from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.db import Base, create_engine, make_session_factory
+from tamio.detection.configuration import EffectiveConfig
 from tamio.detection.rules_counterparty import late_payment
 from tamio.detection.snapshot import load_snapshot
 from tamio.forecast.band import Calibration
@@ -26,6 +25,7 @@ from tamio.forecast.models import ForecastSnapshot
 from tamio.forecast.service import calculate_forecast
 from tamio.forecast.snapshots import forecast_accuracy
 from tamio.obligations.client_summary import client_summary, summary_lines
+from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import OPEN_SCHEDULE_STATUSES, ObligationSchedule, ObligationType
 from tamio.obligations.payments import record_payment
 from tamio.obligations.recurrence import Frequency
@@ -54,7 +54,7 @@ async def _no_history(url: str, rows: list[dict[str, object]]) -> None:
                 await connection.run_sync(Base.metadata.create_all)
         async with make_session_factory(engine, secret_for_tests())() as session, session.begin():
             account = await create_account(session, name=f"New {next(_names)}", base_currency="USD")
-            service = CounterpartyService(session, account=account, settings=SCHEDULE_PATH, today=AS_OF)
+            service = CounterpartyService(session, account=account, settings=SCHEDULE_PATH, today=AS_OF, now=at(AS_OF))
             for index, row in enumerate(rows):
                 start = AS_OF + timedelta(days=int(str(row["start"])))
                 frequency = Frequency(row["frequency"])
@@ -172,4 +172,4 @@ async def test_the_late_payment_card_and_the_summary_say_how_the_client_pays(ses
     text = summary_lines(summary)
     assert text[0] == f"Acme Corp: {acme.payment_habit} (learned from 6 payments)."
     assert text[1] == "Open: $8,000.00 in 2 invoices:" and "2026-12-01" in text[2] and "50 days late" in text[2] and "19 days late" in text[3]
-    assert text[-1] == "Last paid $4,000.00 on Sat 05 Dec 2026."
+    assert text[-1] == "Last paid $4,000.00 on Sat 5 Dec 2026."

@@ -19,13 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
-from tamio.accounts.service import create_account
 from tamio.currency.service import RateBook, add_rate, list_rates, stale_rate_note
 from tamio.data.models import CashAccount
 from tamio.errors import MissingExchangeRate, ValidationError
 from tamio.forecast.service import calculate_forecast, opening_balance
 from tamio.limits import MAX_AMOUNT
 from tamio.money import normalize_currency, parse_amount
+from tamio.opening import open_account
 from tests.service.books import SCHEDULE_PATH, Books
 
 TODAY = date(2026, 12, 7)
@@ -153,7 +153,7 @@ async def test_sums_are_exact_at_the_limit(session: AsyncSession) -> None:
 
 async def test_database_errors_carry_no_row_values(session: AsyncSession) -> None:
     """Finding: database errors were logged with their SQL parameters (row values)."""
-    account = await create_account(session, name="Acme Ltd", base_currency="USD")
+    account = await open_account(session, name="Acme Ltd", base_currency="USD")
     await session.commit()
     private = "IBAN DE89 3704 0044 0532 0130 00"
     session.add(Account(id=account.id, name=private, base_currency="USD", timezone="UTC"))

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.service import create_account
 from tamio.data.models import CashAccount
 from tamio.db import Money
+from tamio.opening import open_account
 
 AMOUNTS = [
     ("USD", Decimal("1234567890123456.78")),
@@ -22,7 +22,7 @@ AMOUNTS = [
 
 
 async def test_amounts_round_trip_unchanged(session: AsyncSession) -> None:
-    account = await create_account(session, name="Exact Ltd", base_currency="USD")
+    account = await open_account(session, name="Exact Ltd", base_currency="USD")
     for index, (currency, amount) in enumerate(AMOUNTS):
         session.add(CashAccount(user_id=account.id, name=f"acct {index}", currency=currency, balance=amount, base_currency_amount=amount))
     await session.commit()
@@ -34,7 +34,7 @@ async def test_amounts_round_trip_unchanged(session: AsyncSession) -> None:
 
 
 async def test_sql_sum_is_exact(session: AsyncSession) -> None:
-    account = await create_account(session, name="Sum Ltd", base_currency="USD")
+    account = await open_account(session, name="Sum Ltd", base_currency="USD")
     values = [Decimal("0.1")] * 10 + [Decimal("1234567890123.45"), Decimal("0.005")]
     for index, value in enumerate(values):
         session.add(CashAccount(user_id=account.id, name=f"a{index}", currency="USD", balance=value))
@@ -46,7 +46,7 @@ async def test_sql_sum_is_exact(session: AsyncSession) -> None:
 
 
 async def test_more_precision_than_thousandths_is_refused(session: AsyncSession) -> None:
-    account = await create_account(session, name="Precise Ltd", base_currency="USD")
+    account = await open_account(session, name="Precise Ltd", base_currency="USD")
     session.add(CashAccount(user_id=account.id, name="x", currency="USD", balance=Decimal("1.0001")))
     with pytest.raises(Exception, match="decimal places"):
         await session.flush()

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.audit.models import AuditLog
-from tamio.data.counterparties import BillingLine
 from tamio.errors import LockedField, MissingExchangeRate
 from tamio.events.models import CashEvent
+from tamio.obligations.counterparties import BillingLine
 from tamio.obligations.models import (
     ObligationAgreement,
     ObligationSchedule,
@@ -60,7 +60,7 @@ async def test_regeneration_is_idempotent_and_replaces_only_future_unpaid(sessio
     agreement = await only_agreement(session, client_id=client.id)
     first = await schedules_of(session, agreement.id)
     await record_payment(session, account=books.account, amount=Decimal("1000"), currency="USD", payment_date=date(2026, 12, 15), schedule=first[0])
-    later = ObligationService(session, account=books.account, settings=books.settings, today=date(2026, 12, 20))
+    later = ObligationService(session, account=books.account, settings=books.settings, today=date(2026, 12, 20), now=at(date(2026, 12, 20)))
     assert await later.generate_schedules(agreement) > 0  # extends the horizon by a month
     assert await later.generate_schedules(agreement) == 0  # running it twice changes nothing
     line = BillingLine(Decimal("1200"), "USD", books.every("monthly", date(2026, 12, 15), day=15), ObligationType.REVENUE)
@@ -74,7 +74,7 @@ async def test_cancelling_cancels_future_schedules(session: AsyncSession) -> Non
     books = await Books.open(session, today=TODAY)
     bucket = await books.expense("Cloud Host", "2500", books.every("monthly", date(2026, 12, 10), day=10))
     agreement = await only_agreement(session, expense_bucket_id=bucket.id)
-    service = ObligationService(session, account=books.account, settings=books.settings, today=TODAY)
+    service = ObligationService(session, account=books.account, settings=books.settings, today=TODAY, now=at(TODAY))
     cancelled = await service.cancel_agreement(agreement)
     assert cancelled == len(await schedules_of(session, agreement.id)) > 0
     assert {s.status for s in await schedules_of(session, agreement.id)} == {ScheduleStatus.CANCELLED}

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.configuration import EffectiveConfig
-from tamio.data.counterparties import BillingLine
 from tamio.data.models import CashAccount, Client
+from tamio.detection.configuration import EffectiveConfig
 from tamio.detection.rules_counterparty import unexpected_revenue
 from tamio.detection.snapshot import load_snapshot
 from tamio.errors import NotFound, ValidationError
 from tamio.forecast.service import calculate_forecast
+from tamio.obligations.counterparties import BillingLine
 from tamio.obligations.habits import PaymentBehaviour
 from tamio.obligations.matching import allocate, find_payer
 from tamio.obligations.models import (
@@ -140,8 +140,8 @@ async def test_an_unknown_or_settled_reference_says_which_invoices_are_open(sess
     await invoice(books, acme, "5000", date(2026, 12, 3), "INV-1042")
     with pytest.raises(NotFound) as missing:
         await record_payment(session, account=books.account, amount=Decimal("10"), currency="USD", payment_date=TODAY, counterparty=acme, invoice="INV-9")
-    assert str(missing.value).startswith("Acme Corp has no open invoice `INV-9`. Open: 2026-12-01 (due 01 Dec 2026, $1,000.00 open) and "
-                                         "INV-1042 (due 03 Dec 2026, $5,000.00 open).")
+    assert str(missing.value).startswith("Acme Corp has no open invoice `INV-9`. Open: 2026-12-01 (due Tue 1 Dec 2026, $1,000.00 open) and "
+                                         "INV-1042 (due Thu 3 Dec 2026, $5,000.00 open).")
     await record_payment(session, account=books.account, amount=Decimal("5000"), currency="USD", payment_date=TODAY, counterparty=acme, invoice="INV-1042")
     with pytest.raises(ValidationError, match="INV-1042 of Acme Corp is already paid"):
         await record_payment(session, account=books.account, amount=Decimal("10"), currency="USD", payment_date=TODAY, counterparty=acme, invoice="INV-1042")

@@ -3,8 +3,8 @@ the same drafts, on the pipeline bench's business (500 counterparties, ~565 aler
 
 The digest is taken on main's code without these changes (eager drafts, one account's snapshot
 queries; retaken when main itself changes what the pipeline prepares, e.g. the payment risk in a
-chase's tone); ids (random per run) are left out, everything a card, the API or the CLI shows
-is in. The lazy drafts are read the way the card reads them (``ActionOption.draft_subject``/``body``).
+chase's tone, issue 19's shorter option titles and cents); ids (random per run) are left out,
+everything a card, the API or the CLI shows is in. The lazy drafts are read the way the card reads them (``ActionOption.draft_subject``/``body``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tamio.obligations.service import horizon_end
 from tamio.pipeline import run_detection_preparation_cycle
 from tamio.preparation.models import ActionOption, PreparedAction
 
-DIGEST = "624e95cca4e9864f88587386e22ec7a8c101e188c58f17292458ed6a04713df0"
+DIGEST = "1493990059bcda6cbebc4aaa0b291580736595ead2b222b7875d6caee3a3eb3a"
 
 
 async def test_the_full_pipeline_leaves_what_it_left_before_it_was_made_faster(session: AsyncSession) -> None:

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account
 from tamio.accounts.service import create_account
-from tamio.data.counterparties import CounterpartyService
 from tamio.data.service import set_balance
+from tamio.obligations.counterparties import CounterpartyService
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule
 from tamio.obligations.payments import record_payment
 from tamio.obligations.service import ObligationService

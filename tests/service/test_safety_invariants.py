@@ -24,8 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tamio.models  # noqa: F401  (every table)
-from tamio.accounts.service import create_account, ensure_member, get_user_configuration
-from tamio.data.counterparties import BillingLine, CounterpartyService
+from tamio.accounts.service import ensure_member, get_user_configuration
 from tamio.data.models import ExpenseBucket
 from tamio.db import Base, create_engine, make_session_factory
 from tamio.execution import lifecycle
@@ -33,9 +32,11 @@ from tamio.execution.automation import update_rule
 from tamio.execution.models import ExecutionRecord
 from tamio.execution.safety import schedule_ids
 from tamio.execution.service import execute_action, resume_pending_executions
+from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import NEVER_DELAYED, ObligationAgreement, ObligationSchedule, ObligationType
 from tamio.obligations.recurrence import Frequency
 from tamio.obligations.schemas import RecurrenceSpec
+from tamio.opening import open_account
 from tamio.pipeline import run_detection_preparation_cycle
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 from tests.conftest import secret_for_tests
@@ -180,7 +181,7 @@ async def _business(url: str, spec: dict[str, object]) -> None:
         sessions = make_session_factory(engine, secret_for_tests())
         settings = settings_for(1)  # no mail server: emails fail and wait for a retry, nothing else does
         async with sessions() as session, session.begin():
-            account = await create_account(session, name=f"Safety {next(_names)}", base_currency="USD")
+            account = await open_account(session, name=f"Safety {next(_names)}", base_currency="USD")
             account.dual_approval_threshold = Decimal(spec["dual"])  # type: ignore[call-overload]
             admin = await ensure_member(session, account_id=account.id, slack_user_id=f"UA{account.id[-6:]}", display_name="ada", role="admin")  # type: ignore[arg-type]
             service = CounterpartyService(session, account=account, settings=settings, today=MONDAY, now=AT)

@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import tamio.models  # noqa: F401
 from tamio.audit.models import AuditHead, AuditLog
-from tamio.data.counterparties import BillingLine, find_client, find_counterparty
 from tamio.data.models import CashAccount, Client, CounterpartyStatus, ExpenseBucket
 from tamio.data.service import find_cash_account, set_balance
 from tamio.errors import NotFound, ValidationError
 from tamio.forecast.engine import Forecast
 from tamio.forecast.service import calculate_forecast, extend_schedules
+from tamio.obligations.counterparties import BillingLine, find_client, find_counterparty
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     AgreementStatus,

@@ -22,9 +22,10 @@ from tamio.data.models import Client
 from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import enqueue
+from tamio.pipeline import PipelineRun
 from tamio.scheduler.claims import claim
 from tamio.scheduler.jobs import Job, JobRun, default_jobs
-from tamio.scheduler.models import PipelineRun, SchedulerClaim
+from tamio.scheduler.models import SchedulerClaim
 from tamio.scheduler.runner import SchedulerApp, SlotReport
 from tamio.scheduler.slots import Cadence
 from tests.service.books import SCHEDULE_PATH, Books
@@ -294,8 +295,7 @@ async def test_the_started_scheduler_catches_up_then_fires_on_the_slot_grid(
 ) -> None:
     """``setup_apscheduler``: each job fires at start-up, then at its next slot (not start-up + interval,
     which would put every later fire as far past its slot as the start-up was, beyond the grace)."""
-    from tamio.detection.scheduler import setup_apscheduler  # where the design document imports it from
-    from tamio.scheduler.setup import SlotTrigger, shutdown_apscheduler
+    from tamio.scheduler.setup import SlotTrigger, setup_apscheduler, shutdown_apscheduler
 
     async def note(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
         return {}

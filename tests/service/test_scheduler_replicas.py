@@ -26,8 +26,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.outbox.models import OutboxMessage
+from tamio.pipeline import PipelineRun
 from tamio.scheduler.jobs import default_jobs
-from tamio.scheduler.models import PipelineRun, SchedulerClaim
+from tamio.scheduler.models import SchedulerClaim
 from tests.conftest import secret_for_tests
 
 ROOT = Path(__file__).resolve().parents[2]

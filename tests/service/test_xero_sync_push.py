@@ -9,7 +9,6 @@ import pytest
 
 from tamio.accounts.models import Account
 from tamio.audit.models import AuditLog
-from tamio.data.counterparties import CounterpartyService
 from tamio.data.models import Client
 from tamio.errors import LockedField
 from tamio.forecast.confidence import item_confidence
@@ -17,6 +16,7 @@ from tamio.forecast.service import load_forecast_inputs
 from tamio.integrations.base import DuplicateContact
 from tamio.integrations.models import IntegrationMapping, XeroSyncLog
 from tamio.integrations.service import IntegrationMappingService
+from tamio.obligations.counterparties import CounterpartyService
 from tests.service.books import Books
 from tests.service.test_xero_sync_fixtures import TODAY, World, days, world_fixture  # noqa: F401
 
@@ -52,7 +52,7 @@ async def test_push_creates_then_updates_the_contact_and_a_pull_finds_the_same_c
         account = await db.get(Account, world.account_id)
         row = await db.get(Client, client_id)
         assert account is not None and row is not None
-        await CounterpartyService(db, account=account, settings=world.settings, today=TODAY).update_client(row, contact_email="ap@bright.test")
+        await CounterpartyService(db, account=account, settings=world.settings, today=TODAY, now=world.clock.utc()).update_client(row, contact_email="ap@bright.test")
     world.clock.advance(minutes=1)
     updated = await world.service().push_client_to_xero(client_id)
 
@@ -85,7 +85,7 @@ async def test_a_pulled_client_pushed_back_updates_its_xero_contact(world: World
         account = await db.get(Account, world.account_id)
         row = await db.get(Client, client.id)
         assert account is not None and row is not None
-        await CounterpartyService(db, account=account, settings=world.settings, today=TODAY).update_client(row, contact_email="pay@harbour.test")
+        await CounterpartyService(db, account=account, settings=world.settings, today=TODAY, now=world.clock.utc()).update_client(row, contact_email="pay@harbour.test")
 
     pushed = await world.service().push_client_to_xero(client.id)
 
@@ -114,7 +114,7 @@ async def test_a_slack_edit_of_a_name_xero_owns_is_refused_with_a_reason(world: 
         assert account is not None
         row = await db.get(Client, client.id)
         assert row is not None
-        service = CounterpartyService(db, account=account, settings=world.settings, today=TODAY, actor="slack:U1")
+        service = CounterpartyService(db, account=account, settings=world.settings, today=TODAY, now=world.clock.utc(), actor="slack:U1")
         with pytest.raises(LockedField, match="comes from Xero, which owns it"):
             await service.update_client(row, name="Harbour Coffee")
         await service.update_client(row, notes="pays on Fridays")  # what Xero does not own stays editable

@@ -31,10 +31,10 @@ from tamio.api.schemas.counterparties import (
     field_changes,
 )
 from tamio.api.types import check_precision
-from tamio.data import counterparties
-from tamio.data.counterparties import BillingLine, CounterpartyService
 from tamio.data.models import Client, ExpenseBucket, ExpenseCategory
 from tamio.money import normalize_currency
+from tamio.obligations import counterparties
+from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import ObligationType
 
 router = Router("Clients and expenses")

@@ -37,13 +37,13 @@ from tamio.api.schemas.ledger import (
     schedule_out,
 )
 from tamio.api.types import check_precision, money_out
-from tamio.data.counterparties import get_client, get_expense
 from tamio.data.models import Client, ExpenseBucket
 from tamio.data.service import get_cash_account
 from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency
 from tamio.obligations.add import add_obligation
 from tamio.obligations.adding import AddObligation
+from tamio.obligations.counterparties import get_client, get_expense
 from tamio.obligations.duplicates import DuplicateObligation
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent, ScheduleStatus
 from tamio.obligations.payments import record_payment

@@ -42,9 +42,15 @@ from tamio.execution.drafts import edit_draft
 from tamio.execution.service import execute_action
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import DEAD, PENDING, SENDING
-from tamio.pipeline import PipelineConfig, PipelineMode, PipelineResult, run_detection_preparation_cycle
+from tamio.pipeline import (
+    PipelineConfig,
+    PipelineMode,
+    PipelineResult,
+    PipelineRun,
+    run_detection_preparation_cycle,
+)
 from tamio.preparation.models import PreparedAction
-from tamio.scheduler.models import PipelineRun, SchedulerClaim
+from tamio.scheduler.models import SchedulerClaim
 
 log = logging.getLogger("tamio.api")
 router = Router("Pipeline")

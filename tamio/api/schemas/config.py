@@ -11,7 +11,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tamio.accounts.configuration import effective_config
 from tamio.accounts.models import SafetyMode, UserConfiguration
 from tamio.api.types import (
     BODY_CONFIG,
@@ -23,6 +22,7 @@ from tamio.api.types import (
     PositiveAmount,
     money_out,
 )
+from tamio.detection.configuration import effective_config
 
 SETTING_FIELDS = (
     "obligations_buffer_amount", "runway_buffer_months", "late_payment_threshold_days", "unexpected_expense_threshold_pct",

@@ -55,20 +55,10 @@ from tamio.execution.executors.email import SendEmail
 from tamio.execution.executors.plans import AdjustForecast, ConfirmPlan
 from tamio.execution.executors.schedules import DelayPayment, QueuePayments, RecordStatutoryPayment
 
+# The kinds a plan's steps may be: confirm_plan runs them with these same executors.
+_STEPS: tuple[Executor, ...] = (SendEmail(), DelayPayment(), QueuePayments(), RecordStatutoryPayment(), CreditDraw(), Transfer())
 EXECUTORS: Mapping[str, Executor] = MappingProxyType(
-    {
-        executor.kind: executor
-        for executor in (
-            SendEmail(),
-            DelayPayment(),
-            QueuePayments(),
-            RecordStatutoryPayment(),
-            CreditDraw(),
-            Transfer(),
-            ConfirmPlan(),
-            AdjustForecast(),
-        )
-    }
+    {executor.kind: executor for executor in (*_STEPS, ConfirmPlan(_STEPS), AdjustForecast())}
 )
 OPTION_KINDS = frozenset(EXECUTORS)
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tamio.data.models import CashAccount, CashAccountType
+from tamio.dates import day_text
 from tamio.execution.executors.base import (
     ExecutionContext,
     ExecutionProblem,
@@ -68,7 +69,7 @@ class CreditDraw(NoEmails):
         amount = param_amount(params, "amount", currency)
         repayment_date = param_date(params, "repayment_date")
         if repayment_date <= ctx.today:
-            raise ExecutionProblem(f"The repayment date {repayment_date:%d %b %Y} must be after today.")
+            raise ExecutionProblem(f"The repayment date {day_text(repayment_date, year=True)} must be after today.")
         book = await rate_book(ctx, currency, line.currency, target.currency)
         on_line = book.convert(amount, currency, line.currency, ctx.today).amount
         available = _available(line)
@@ -87,7 +88,7 @@ class CreditDraw(NoEmails):
             spec=RecurrenceSpec(Frequency.ONCE, start_date=repayment_date),
             amount=quantize(on_line + interest, line.currency),
             currency=line.currency,
-            description=f"Repay {line.name}: {money(on_line, line.currency)} drawn {ctx.today:%d %b %Y}",
+            description=f"Repay {line.name}: {money(on_line, line.currency)} drawn {day_text(ctx.today, year=True)}",
             cash_account_id=line.id,
         )
         return {

@@ -11,12 +11,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from tamio.data.models import Client, ExpenseBucket
 from tamio.execution.executors.base import (
     ExecutionContext,
     ExecutionProblem,
+    Executor,
     NoEmails,
     OutgoingEmail,
     load_schedules,
@@ -51,21 +54,25 @@ def _moved_by_steps(steps: list[dict[str, Any]]) -> set[str]:
 
 
 class ConfirmPlan:
+    """Runs each step with the executor of its kind, handed in by ``tamio.execution.executors`` (which
+    imports this module, so this one does not look them up there)."""
+
     kind = "confirm_plan"
 
-    async def emails(self, ctx: ExecutionContext, params: dict[str, Any], *, path: str) -> list[OutgoingEmail]:
-        from tamio.execution.executors import executor_for
+    def __init__(self, step_executors: Iterable[Executor]) -> None:
+        self.step_executors: Mapping[str, Executor] = MappingProxyType({e.kind: e for e in step_executors})
+        if set(self.step_executors) != STEP_KINDS:
+            raise ValueError(f"a plan's steps need exactly the executors of {sorted(STEP_KINDS)}")
 
+    async def emails(self, ctx: ExecutionContext, params: dict[str, Any], *, path: str) -> list[OutgoingEmail]:
         out: list[OutgoingEmail] = []
         for index, step in enumerate(_steps(params)):
-            out += await executor_for(str(step["kind"])).emails(ctx, step, path=f"{path}.step{index}")
+            out += await self.step_executors[str(step["kind"])].emails(ctx, step, path=f"{path}.step{index}")
         return out
 
     async def apply(self, ctx: ExecutionContext, params: dict[str, Any]) -> dict[str, Any]:
-        from tamio.execution.executors import executor_for
-
         steps = _steps(params)
-        done = [await executor_for(str(step["kind"])).apply(ctx, step) for step in steps]
+        done = [await self.step_executors[str(step["kind"])].apply(ctx, step) for step in steps]
         moved = _moved_by_steps(steps)
         to_queue = [i for i in param_ids(params, "schedule_ids", required=False) if i not in moved]
         payroll = params.get("payroll_schedule_id")

@@ -19,6 +19,7 @@ from typing import Any
 
 from tamio.audit.service import AuditService
 from tamio.data.models import ExpenseBucket
+from tamio.dates import day_text
 from tamio.execution.executors.base import (
     ExecutionContext,
     ExecutionProblem,
@@ -46,7 +47,7 @@ MOVABLE = (ScheduleStatus.SCHEDULED, ScheduleStatus.OVERDUE, ScheduleStatus.PART
 
 
 def describe(schedule: ObligationSchedule, *, sentence: bool = False) -> str:
-    return f"{'The' if sentence else 'the'} payment of {money(schedule.estimated_amount - schedule.paid_amount, schedule.currency)} due {schedule.due_date:%a %d %b}"
+    return f"{'The' if sentence else 'the'} payment of {money(schedule.estimated_amount - schedule.paid_amount, schedule.currency)} due {day_text(schedule.due_date)}"
 
 
 def _moves(params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,7 +95,7 @@ class DelayPayment:
             if schedule.status not in MOVABLE:
                 raise ExecutionProblem(f"{describe(schedule, sentence=True)} is already {schedule.status.value}, so it was not moved.")
             if new_date < ctx.today:
-                raise ExecutionProblem(f"{new_date:%a %d %b %Y} has passed; choose a new date from today on.")
+                raise ExecutionProblem(f"{day_text(new_date, year=True)} has passed; choose a new date from today on.")
             vendor = await _vendor_of(ctx, schedule)
             await refuse_protected(ctx, schedule, vendor)
             if asks_vendor:

@@ -26,11 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.config import Settings
-from tamio.data.counterparties import CounterpartyService, find_client, find_expense
 from tamio.data.models import Client, CounterpartyStatus, ExpenseBucket
 from tamio.errors import NotFound, TamioError
 from tamio.integrations.base import ExternalContact, ExternalInvoice
 from tamio.integrations.service import IntegrationMappingService
+from tamio.obligations.counterparties import CounterpartyService, find_client, find_expense
 from tamio.obligations.service import ObligationService
 
 SOURCE = "xero"

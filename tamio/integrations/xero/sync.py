@@ -33,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.audit.service import AuditService
 from tamio.config import Settings
-from tamio.data.counterparties import get_client, get_expense
 from tamio.data.models import Client, ExpenseBucket
 from tamio.errors import Conflict, TamioError, ValidationError
 from tamio.integrations.base import (
@@ -57,6 +56,7 @@ from tamio.integrations.service import IntegrationMappingService
 from tamio.integrations.xero.client import XeroAdapter
 from tamio.integrations.xero.invoices import apply_invoices, apply_payments
 from tamio.integrations.xero.pull import PageContext, Tally, apply_contacts
+from tamio.obligations.counterparties import get_client, get_expense
 
 log = logging.getLogger(__name__)
 

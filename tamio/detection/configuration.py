@@ -47,12 +47,10 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from tamio.accounts.models import SafetyMode, UserConfiguration
+from tamio.accounts.safety import effective_buffer, factors
 from tamio.detection.models import DetectionType
 
 T = TypeVar("T")
-CENT = Decimal("0.01")
-UP = Decimal("1.25")
-DOWN = Decimal("0.75")
 
 
 @dataclass(frozen=True)
@@ -114,15 +112,10 @@ def _days(days: int, factor: Decimal) -> int:
 
 def apply_safety_mode(values: BaselineConfig, mode: SafetyMode) -> EffectiveConfig:
     """The design's "Safety Mode Effects" table, applied to a baseline."""
-    stricter, looser = {
-        SafetyMode.CONSERVATIVE: (UP, DOWN),
-        SafetyMode.NORMAL: (Decimal(1), Decimal(1)),
-        SafetyMode.AGGRESSIVE: (DOWN, UP),
-    }[SafetyMode(mode)]
-    # "stricter" raises what must be kept (buffer, runway); "looser" scales how much slack is allowed.
+    stricter, looser = factors(mode)
     return EffectiveConfig(
         safety_mode=SafetyMode(mode),
-        obligations_buffer_amount=(values.obligations_buffer_amount * stricter).quantize(CENT, rounding=ROUND_HALF_UP),
+        obligations_buffer_amount=effective_buffer(values.obligations_buffer_amount, mode),
         runway_buffer_months=Decimal(values.runway_buffer_months) * stricter,
         late_payment_threshold_days=_days(values.late_payment_threshold_days, looser),
         unexpected_expense_threshold_pct=values.unexpected_expense_threshold_pct * looser,

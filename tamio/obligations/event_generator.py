@@ -3,7 +3,8 @@
 The migration path of the design document decides which: until ``DEPRECATE_DIRECT_CASH_EVENTS``
 is on, CashEvents come directly from clients' and expense buckets' billing lines (phases 1 and 2,
 kept for audit); from phase 3 they come only from ObligationSchedules (the "schedule-to-event
-generator"). Both are idempotent through ``event_key``.
+generator"). Both are idempotent through ``event_key``. It is the obligations' own: it reads
+agreements and schedules, so it sits above ``tamio.events`` (the table), which imports nothing of theirs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.data.models import Client, ExpenseBucket
-from tamio.db import core_table, new_id, utcnow
+from tamio.db import core_table, new_id
 from tamio.events.models import CashEvent
 from tamio.obligations.models import (
     Direction,
@@ -69,13 +70,14 @@ async def insert_events(db: AsyncSession, account_id: str, rows: list[dict[str, 
 
 
 async def generate_legacy_events(
-    db: AsyncSession, *, account: Account, counterparty: Client | ExpenseBucket, line: dict[str, Any], start: date, end: date
+    db: AsyncSession, *, account: Account, counterparty: Client | ExpenseBucket, line: dict[str, Any], start: date, end: date,
+    now: datetime,
 ) -> int:
     """Legacy: CashEvents computed directly from a billing line (no schedule behind them)."""
     is_client = isinstance(counterparty, Client)
     rows = legacy_event_rows(account_id=account.id, client_id=counterparty.id if is_client else None,
                              expense_bucket_id=None if is_client else counterparty.id, description=counterparty.name,
-                             line=line, start=start, end=end, now=utcnow())
+                             line=line, start=start, end=end, now=now)
     return await insert_events(db, account.id, rows)
 
 
@@ -112,9 +114,11 @@ def legacy_event_rows(
     ]
 
 
-async def generate_events_from_schedules(db: AsyncSession, *, account: Account, schedules: Sequence[ObligationSchedule], agreement: ObligationAgreement) -> int:
+async def generate_events_from_schedules(
+    db: AsyncSession, *, account: Account, schedules: Sequence[ObligationSchedule], agreement: ObligationAgreement, now: datetime,
+) -> int:
     """The schedule-to-event generator: one CashEvent per schedule, linked by ``schedule_id``."""
-    return await insert_events(db, account.id, schedule_event_rows(account_id=account.id, schedules=schedules, agreement=agreement, now=utcnow()))
+    return await insert_events(db, account.id, schedule_event_rows(account_id=account.id, schedules=schedules, agreement=agreement, now=now))
 
 
 def schedule_event_rows(
@@ -166,12 +170,13 @@ async def generate_events_for_agreement(
     line: dict[str, Any],
     today: date,
     horizon: date,
+    now: datetime,
 ) -> int:
     if not settings.deprecate_direct_cash_events:
-        return await generate_legacy_events(db, account=account, counterparty=counterparty, line=line, start=today, end=horizon)
+        return await generate_legacy_events(db, account=account, counterparty=counterparty, line=line, start=today, end=horizon, now=now)
     if agreement is None:
         return 0
     schedules = (
         await db.execute(select(ObligationSchedule).where(ObligationSchedule.obligation_id == agreement.id))
     ).scalars().all()
-    return await generate_events_from_schedules(db, account=account, schedules=schedules, agreement=agreement)
+    return await generate_events_from_schedules(db, account=account, schedules=schedules, agreement=agreement, now=now)

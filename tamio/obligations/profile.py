@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.accounts.models import Account, Member
 from tamio.accounts.permissions import Operation, check
 from tamio.config import Settings
-from tamio.data.counterparties import CounterpartyService, find_client, find_expense
 from tamio.data.models import Client, Criticality, ExpenseBucket, FlexibilityLevel, RelationshipType
 from tamio.errors import NotFound, ValidationError
+from tamio.obligations.counterparties import CounterpartyService, find_client, find_expense
 
 # "standard" is the word people use for an ordinary client: the design's transactional relationship.
 RELATIONSHIPS: Final[dict[str, RelationshipType]] = {

@@ -1,7 +1,9 @@
 """Clients and expense buckets, the user-input layer, kept in step with their obligations.
 
 Routes, Slack and the CLI call these, never ObligationService directly (design pitfall 1:
-forgetting to create obligations). Each counterparty's ``billing_config`` keeps a ``lines`` list,
+forgetting to create obligations). It lives with the obligations, not with the client and expense
+tables (``tamio.data``), because it writes agreements, schedules and cash events: ``tamio.data``
+sits below all three. Each counterparty's ``billing_config`` keeps a ``lines`` list,
 one line per obligation, which the legacy forecast path reads when ``USE_OBLIGATION_FOR_FORECAST``
 is off.
 
@@ -38,9 +40,9 @@ from tamio.data.models import (
 )
 from tamio.data.service import same_name
 from tamio.errors import LockedField, NotFound, ValidationError
-from tamio.events.generator import generate_events_for_agreement
 from tamio.limits import check_name, check_notes
 from tamio.money import normalize_currency, quantize
+from tamio.obligations.event_generator import generate_events_for_agreement
 from tamio.obligations.models import AgreementStatus, AmountType, ObligationAgreement, ObligationType
 from tamio.obligations.schemas import RecurrenceSpec
 from tamio.obligations.service import ObligationService
@@ -208,7 +210,7 @@ def locked_field(entity: Any, fields: Iterable[str]) -> LockedField | None:
 class CounterpartyService:
     """Create and update clients and expense buckets with their obligations, in the caller's transaction."""
 
-    def __init__(self, db: AsyncSession, *, account: Account, settings: Settings, today: date, actor: str = "system", now: datetime | None = None) -> None:
+    def __init__(self, db: AsyncSession, *, account: Account, settings: Settings, today: date, now: datetime, actor: str = "system") -> None:
         self.db = db
         self.account = account
         self.settings = settings
@@ -299,7 +301,7 @@ class CounterpartyService:
         config["lines"] = [*config.get("lines", []), line]
         counterparty.billing_config = config
         await self.db.flush()
-        await generate_events_for_agreement(self.db, account=self.account, settings=self.settings, counterparty=counterparty, agreement=agreement, line=line, today=self.today, horizon=self.obligations.horizon)
+        await generate_events_for_agreement(self.db, account=self.account, settings=self.settings, counterparty=counterparty, agreement=agreement, line=line, today=self.today, horizon=self.obligations.horizon, now=self.obligations.now)
         return agreement
 
     async def update_client(self, client: Client, *, billing: BillingLine | None = None, enforce_locks: bool = True, **fields: Any) -> Client:
