@@ -143,7 +143,7 @@ async def bench(url: str, label: str, runs: int) -> None:
         for _ in range(runs):
             async with sessions() as session:
                 started, started_cpu = time.perf_counter(), time.process_time()
-                snapshot = await load_snapshot(session, account.id, today=TODAY, now=NOW, settings=SETTINGS)
+                snapshot = await load_snapshot(session, account.id, today=TODAY, settings=SETTINGS)
                 loads.append(time.perf_counter() - started)
                 load_cpu.append(time.process_time() - started_cpu)
         for _ in range(runs):

@@ -123,12 +123,12 @@ async def run(url: str, label: str, count: int, clients: int) -> None:
         for _ in range(7):
             async with sessions() as session:
                 started, used = time.perf_counter(), time.process_time()
-                forecast = await calculate_forecast(session, account.id, as_of=TODAY, now=NOW, settings=SETTINGS)
+                forecast = await calculate_forecast(session, account.id, as_of=TODAY, settings=SETTINGS)
                 timings.append(time.perf_counter() - started)
                 cpu.append(time.process_time() - used)
         async with sessions() as session:  # memory apart: tracing every allocation slows the forecast down
             tracemalloc.start()
-            await calculate_forecast(session, account.id, as_of=TODAY, now=NOW, settings=SETTINGS)
+            await calculate_forecast(session, account.id, as_of=TODAY, settings=SETTINGS)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
         print(f"{label:<11} agreements={count} schedules={created} generation={generation:.2f}s "
@@ -171,7 +171,7 @@ async def bench_scenario(sessions: async_sessionmaker[AsyncSession], account: Ac
     for _ in range(15):  # interleaved, so a busy machine slows both alike
         async with sessions() as session:
             started, used = time.perf_counter(), time.process_time()
-            await calculate_forecast(session, account.id, as_of=TODAY, now=NOW, settings=SETTINGS)
+            await calculate_forecast(session, account.id, as_of=TODAY, settings=SETTINGS)
             plain_runs.append(time.perf_counter() - started)
             plain_cpu.append(time.process_time() - used)
         async with sessions() as session:

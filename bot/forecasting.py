@@ -14,17 +14,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from datetime import date, datetime
+from datetime import date
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.charts import render_forecast_png
+from bot.runtime import Scope
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.forecast.engine import Forecast
-from tamio.forecast.service import calculate_forecast
+from tamio.forecast.service import calculate_forecast, forecast_for_account
 
 log = logging.getLogger("tamio.bot")
 _draw_lock = threading.Lock()
@@ -33,10 +34,19 @@ READY_POLLS = 5  # files.info looks before a message goes without its chart (abo
 
 
 async def load_forecast(
-    db: AsyncSession, *, account: Account, settings: Settings, today: date, now: datetime, weeks: int, as_of: date | None = None
+    db: AsyncSession, *, account: Account, settings: Settings, today: date, weeks: int, as_of: date | None = None
 ) -> Forecast:
-    """The forecast from ``as_of`` (today by default); the core generates schedules far enough first."""
-    return await calculate_forecast(db, account.id, as_of=as_of or today, weeks=weeks, settings=settings, today=today, now=now)
+    """The forecast from ``as_of`` (today by default) as stored: a read (App Home, the chart link)."""
+    return await calculate_forecast(db, account.id, as_of=as_of or today, weeks=weeks, settings=settings)
+
+
+async def forecast_now(scope: Scope, *, weeks: int, as_of: date | None = None) -> Forecast:
+    """What ``/tamio forecast`` and Share show: the listener's transaction ends first (it holds nothing
+    the forecast needs), then the core extends the schedules in a transaction of its own if they fall
+    short, and computes."""
+    await scope.commit()
+    return await forecast_for_account(scope.runtime.sessions, scope.account.id, today=scope.today, now=scope.now,
+                                      settings=scope.settings, weeks=weeks, as_of=as_of)
 
 
 def _draw(forecast: Forecast, title: str | None, baseline: Forecast | None = None) -> bytes:

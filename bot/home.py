@@ -97,7 +97,7 @@ async def load_home(runtime: Runtime, *, account_id: str, charts: ChartLinks) ->
         roles = {str(user): role for user, role in (await db.execute(select(Member.slack_user_id, Member.role).where(
             Member.user_id == account.id, Member.slack_user_id.is_not(None)))).all()}
         config = await get_user_configuration(db, account_id=account.id)
-        forecast = await load_forecast(db, account=account, settings=runtime.settings, today=today, now=now, weeks=HOME_WEEKS)
+        forecast = await load_forecast(db, account=account, settings=runtime.settings, today=today, weeks=HOME_WEEKS)
         alerts = await open_alerts(db, account_id=account.id)
         pending = await count_pending(db, account_id=account.id)
         cards = await with_email_needs(

@@ -40,6 +40,7 @@ from bot.runtime import Runtime
 from tamio import api
 from tamio.accounts.models import Account
 from tamio.config import Settings
+from tamio.db import read_only
 from tamio.errors import PermissionDenied
 from tamio.integrations.xero import routes as xero_routes
 
@@ -111,13 +112,14 @@ async def _chart(request: web.Request) -> web.Response:
         wanted = bolt.charts.verify(request.match_info["token"], now=now)
     except PermissionDenied as exc:
         return web.Response(status=404, text=exc.message)
-    async with runtime.sessions() as db, db.begin():
+    async with runtime.sessions() as db:
+        read_only(db)  # a GET: the chart is drawn from what is stored
         account = await db.get(Account, wanted.account_id)
         if account is None:
             return web.Response(status=404, text="no such account")
         today = now.astimezone(ZoneInfo(account.timezone)).date()
-        forecast = await load_forecast(db, account=account, settings=runtime.settings, today=today, now=now,
-                                       weeks=wanted.weeks, as_of=wanted.as_of)
+        forecast = await load_forecast(db, account=account, settings=runtime.settings, today=today, weeks=wanted.weeks,
+                                       as_of=wanted.as_of)
     png = await draw(forecast)
     return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 

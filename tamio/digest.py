@@ -193,7 +193,7 @@ async def load_digest(
 ) -> DailyDigest:
     """Everything the morning digest says about ``account`` on its local date ``today``."""
     zone = ZoneInfo(account.timezone)
-    forecast = await calculate_forecast(db, account.id, as_of=today, settings=settings, now=now)
+    forecast = await calculate_forecast(db, account.id, as_of=today, settings=settings)
     if since is None:
         since = await last_digest_at(db, account_id=account.id, before=now) or now - FIRST_DIGEST_LOOKBACK
 

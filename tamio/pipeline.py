@@ -10,8 +10,8 @@ the rest of the run completes. The caller commits (jobs and the CLI do, once per
     result = await run_detection_preparation_cycle(db, user_id, PipelineConfig(mode=PipelineMode.CRITICAL))
     result = await run_detection_preparation_cycle(db, user_id, PipelineConfig(skip_preparation=True))
 
-The 5-minute job runs CRITICAL for a batch of accounts in one transaction (``run_critical_cycles``):
-the same outcome per account, with the loading shared.
+The 5-minute job runs CRITICAL for a batch of accounts in one transaction (``run_critical_cycles``),
+the hourly job FULL (``run_cycles``): the same outcome per account, with the loading shared.
 
 A FULL or TARGETED run also restates the pending actions whose basis no longer holds (``freshness``):
 brought up to date in place, or superseded by a fresh action (a new card; the old card says why).
@@ -41,13 +41,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.db import Base, JSONType, UTCDateTime, new_id
-from tamio.detection.engine import DetectionEngine, DetectionRun, run_critical_many
+from tamio.detection.engine import DetectionEngine, DetectionRun, run_many
 from tamio.detection.models import CRITICAL_DETECTIONS, AlertStatus, DetectionAlert, DetectionType
+from tamio.detection.snapshot import FORECAST_WEEKS
 from tamio.errors import NotFound
 from tamio.execution import automation, lifecycle
 from tamio.execution.models import ExecutionAutomationRule
+from tamio.forecast.service import load_forecast_inputs_many
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
-from tamio.preparation.context import PreparationContext, load_contexts
+from tamio.preparation.context import HORIZON_WEEKS, PreparationContext, load_contexts
 from tamio.preparation.engine import alerts_with_open_actions, prepare_actions
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tamio.preparation.restating import announce
@@ -105,6 +107,11 @@ class PipelineConfig:
                 raise ValueError("a targeted run needs at least one detection type")
             return tuple(self.detection_types)
         return tuple(DetectionType)
+
+    @property
+    def restates(self) -> bool:
+        """Whether preparation restates pending actions whose basis no longer holds (all but CRITICAL)."""
+        return self.mode != PipelineMode.CRITICAL
 
 
 @dataclass
@@ -201,26 +208,45 @@ async def run_critical_cycles(
     settings: Settings,
     trigger: str = "manual",
 ) -> dict[str, PipelineResult]:
-    """``run_detection_preparation_cycle`` in CRITICAL mode for many accounts in one transaction.
+    """``run_detection_preparation_cycle`` in CRITICAL mode for many accounts in one transaction."""
+    return await run_cycles(db, accounts, PipelineConfig(mode=PipelineMode.CRITICAL), today=today, now=now, settings=settings,
+                            trigger=trigger)
+
+
+async def run_cycles(
+    db: AsyncSession,
+    accounts: Sequence[Account],
+    config: PipelineConfig,
+    *,
+    today: Mapping[str, date],
+    now: datetime,
+    settings: Settings,
+    trigger: str = "manual",
+) -> dict[str, PipelineResult]:
+    """``run_detection_preparation_cycle`` for many accounts in one transaction (the 5-minute critical
+    pass, the hourly full one).
 
     Each account ends with what its own cycle would leave (alerts, superseded actions, outbox rows,
     prepared actions, its PipelineRun), but the detection loads for the whole batch at once
-    (``run_critical_many``), and preparation is entered only by accounts with an open alert that has
-    no open action yet (for the others it would find nothing to do), with their preparation contexts
-    loaded together. Whatever fails raises: the caller rolls the batch back and runs its accounts
-    one by one.
+    (``run_many``), and preparation is entered only by accounts with an open alert that has no open
+    action yet (for the others it would find nothing to do), with their preparation contexts loaded
+    together. Whatever fails raises: the caller rolls the batch back and runs its accounts one by one.
     """
-    config = PipelineConfig(mode=PipelineMode.CRITICAL)
     started = time.perf_counter()
-    runs = await run_critical_many(db, {a.id: today[a.id] for a in accounts}, now=now, settings=settings)
+    days = {a.id: today[a.id] for a in accounts}
+    # The forecasts' inputs once for detection and preparation (nothing between them moves money).
+    inputs = await load_forecast_inputs_many(db, days, weeks=FORECAST_WEEKS, settings=settings)
+    runs = await run_many(db, days, config.types(), now=now, settings=settings, inputs=inputs)
     detection_ms = _ms(started) // max(1, len(accounts))
     open_ids = [a.id for run in runs.values() for a in run.alerts if a.status in OPEN_ALERT_STATUSES]
     covered = await alerts_with_open_actions(db, open_ids)
+    # A restating run looks at every account with an open alert (its cards may rest on old figures).
     preparing = [
         a.id for a in accounts
-        if any(alert.status in OPEN_ALERT_STATUSES and alert.id not in covered for alert in runs[a.id].alerts)
+        if any(alert.status in OPEN_ALERT_STATUSES and (config.restates or alert.id not in covered) for alert in runs[a.id].alerts)
     ]
-    contexts = await load_contexts(db, {i: today[i] for i in preparing}, now=now, settings=settings)
+    contexts = await load_contexts(db, {i: today[i] for i in preparing}, settings=settings,
+                                   inputs=inputs if HORIZON_WEEKS == FORECAST_WEEKS else None)
     results: dict[str, PipelineResult] = {}
     rows: list[PipelineRun] = []
     outbox: list[tuple[str | None, Outgoing]] = []
@@ -245,8 +271,8 @@ async def _after_detection(
 ) -> None:
     """What follows detection for one account: the result's counts, superseding the actions of
     resolved alerts, announcements, then preparation: skipped when every open alert is in
-    ``covered`` (those found with an open action) and nothing resolved, for then ``prepare_actions``
-    would do nothing; ``context``, when given, is the account's preparation context loaded ahead;
+    ``covered`` (those found with an open action), nothing resolved and no restating, for then
+    ``prepare_actions`` would do nothing; ``context``, when given, is the account's preparation context loaded ahead;
     ``outbox``, when given, collects the messages for the caller to write (execution never reads them)."""
     alerts: list[DetectionAlert] = list(run.alerts)
     result.alerts_detected = len(alerts)
@@ -261,11 +287,11 @@ async def _after_detection(
         return
     prep_started = time.perf_counter()
     open_alerts = [a for a in alerts if a.status in OPEN_ALERT_STATUSES]
-    if covered is not None and not run.resolved and all(a.id in covered for a in open_alerts):
+    if covered is not None and not config.restates and not run.resolved and all(a.id in covered for a in open_alerts):
         await _enqueue(db, account, _headed(account, trigger, [], new_alerts, now) + announcements, now=now, outbox=outbox)
         return
     prepared = await prepare_actions(db, account=account, alerts=open_alerts, today=today, now=now, settings=settings,
-                                     context=context, restate=config.mode != PipelineMode.CRITICAL)
+                                     context=context, restate=config.restates)
     await _supersede_replaced(db, account=account, now=now, replaced=prepared.replaced)
     await announce(db, account=account, run=prepared, now=now)
     result.actions_prepared = len(prepared.actions)

@@ -51,7 +51,7 @@ async def discrepancies(
     problems = await figure_discrepancies(db, account=account, now=now, settings=settings)
     if home is not None:
         today = now.astimezone(ZoneInfo(account.timezone)).date()
-        forecast = await calculate_forecast(db, account.id, as_of=today, now=now, settings=settings)
+        forecast = await calculate_forecast(db, account.id, as_of=today, settings=settings)
         alerts = alert_sections(await open_alerts(db, account_id=account.id), today=today, per_group=8)
         problems += home_discrepancies(home, expected_headline=headline(forecast), expected_alerts=alerts)
     return problems

@@ -21,7 +21,7 @@ from bot.blocks.common import day_label, image, user
 from bot.blocks.forecast import OPEN_HOME_ACTION, SHARE_ACTION, fallback_text, forecast_blocks
 from bot.boundary import handler
 from bot.channels import make_postable
-from bot.forecasting import ChartRefused, draw, load_forecast, upload_chart
+from bot.forecasting import ChartRefused, draw, forecast_now, upload_chart
 from bot.replies import reply, send_to_response_url
 from bot.runtime import Scope
 from tamio.errors import ValidationError
@@ -42,9 +42,7 @@ def read_share_value(value: str) -> tuple[int, date, str | None]:
 
 
 async def share(scope: Scope, weeks: int, as_of: date, chart_file_id: str | None) -> None:
-    forecast = await load_forecast(scope.db, account=scope.account, settings=scope.settings, today=scope.today,
-                                   now=scope.now, weeks=weeks, as_of=as_of)
-    await scope.commit()
+    forecast = await forecast_now(scope, weeks=weeks, as_of=as_of)
     channel = scope.caller.channel_id
     if not channel:
         return

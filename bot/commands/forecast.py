@@ -17,7 +17,7 @@ from bot.blocks.common import code_sections, day_label, escape, image, section
 from bot.blocks.forecast import fallback_text, forecast_blocks, share_value
 from bot.boundary import Reply
 from bot.commands import parse
-from bot.forecasting import ChartRefused, chart_ready, draw, load_forecast, open_dm, upload_chart
+from bot.forecasting import ChartRefused, chart_ready, draw, forecast_now, open_dm, upload_chart
 from bot.replies import reply
 from bot.runtime import Scope
 from tamio.data.service import stale_cash_rates
@@ -51,9 +51,8 @@ async def chart_in_dm(scope: Scope, png: bytes, *, title: str, weeks: int) -> tu
 
 
 async def send_forecast(scope: Scope, weeks: int) -> None:
-    forecast = await load_forecast(scope.db, account=scope.account, settings=scope.settings, today=scope.today, now=scope.now, weeks=weeks)
     stale = await stale_cash_rates(scope.db, account_id=scope.account.id, base_currency=scope.account.base_currency, today=scope.today)
-    await scope.commit()
+    forecast = await forecast_now(scope, weeks=weeks)  # commits the listener's transaction first
     title = f"Cash forecast · {weeks} weeks from {day_label(forecast.as_of)}"
     png = await draw(forecast, title="")  # titled once: by the message's header
     file_id, chart = await chart_in_dm(scope, png, title=title, weeks=weeks)

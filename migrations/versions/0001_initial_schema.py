@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 21:54:48.051281
+Create Date: 2026-12-06 22:03:08.897978
 """
 
 from collections.abc import Sequence
@@ -650,6 +650,7 @@ def upgrade() -> None:
     sa.Column('recipient_email', sa.String(length=320), nullable=True),
     sa.Column('draft_subject', sa.String(length=300), nullable=True),
     sa.Column('draft_body', sa.Text(), nullable=True),
+    sa.Column('draft_recipe', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('draft_tone', sa.String(length=20), nullable=True),
     sa.Column('relationship_risk', tamio.db.ExactDecimal(length=48), nullable=False),
     sa.Column('operational_risk', tamio.db.ExactDecimal(length=48), nullable=False),

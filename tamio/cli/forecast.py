@@ -18,7 +18,7 @@ from typing import Any
 
 from tamio.cli.context import CliContext, date_argument
 from tamio.data.service import stale_cash_rates
-from tamio.forecast.service import calculate_forecast
+from tamio.forecast.service import forecast_for_account
 from tamio.forecast.snapshots import forecast_accuracy, run_backtest
 from tamio.forecast.views import accuracy_json, render_accuracy, render_table
 from tamio.money import format_money
@@ -73,12 +73,10 @@ async def _forecast(args: argparse.Namespace, ctx: CliContext) -> int:
         return await print_what_if(args, ctx, as_of=args.as_of, weeks=args.weeks)
     async with ctx.transaction() as session:
         account = await ctx.account(session)
-        today = ctx.today(account)
-        as_of = args.as_of or today
-        forecast = await calculate_forecast(
-            session, account.id, as_of=as_of, weeks=args.weeks, settings=ctx.settings, today=today, now=ctx.now
-        )
-        stale = await stale_cash_rates(session, account_id=account.id, base_currency=account.base_currency, today=today)
+        stale = await stale_cash_rates(session, account_id=account.id, base_currency=account.base_currency, today=ctx.today(account))
+    forecast = await forecast_for_account(
+        ctx.sessions, account.id, today=ctx.today(account), now=ctx.now, settings=ctx.settings, weeks=args.weeks, as_of=args.as_of
+    )
     if args.json:
         print(json.dumps(forecast.to_json()))
     else:

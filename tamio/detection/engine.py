@@ -14,11 +14,13 @@ whoever announces alerts reads ``new``, ``escalated`` and ``resolved`` of the ru
     for alert in run:                                # EMERGENCY first
         print(f"{alert.severity.value}: {alert.detection_type.value} - {alert.entity_name}")
 
-``run_critical_many`` is the critical run for many accounts at once (the 5-minute job): the same
-rules over light snapshots (``load_critical_snapshots``), with configurations, rule settings,
-snapshots and alerts loaded for the whole batch in a fixed number of queries.
+``run_many`` is a run for many accounts at once (the 5-minute critical job, the hourly full one):
+the same rules, with configurations, rule settings, snapshots and alerts loaded for the whole batch
+in a fixed number of queries; ``run_critical_many`` is its critical case, over light snapshots
+(``load_critical_snapshots``).
 
     runs = await run_critical_many(session, {account.id: today}, now=now, settings=settings)
+    runs = await run_many(session, {account.id: today}, tuple(DetectionType), now=now, settings=settings)
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ from tamio.detection.models import (
 )
 from tamio.detection.rules import ALL_RULES
 from tamio.detection.service import persist_findings, persist_findings_many
-from tamio.detection.snapshot import AccountSnapshot, load_critical_snapshots, load_snapshot
+from tamio.detection.snapshot import AccountSnapshot, load_critical_snapshots, load_snapshot, load_snapshots
+from tamio.forecast.service import ForecastInputs
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +168,7 @@ class DetectionEngine:
         wanted = tuple(DetectionType(t) for t in types)
         config = effective_config(await get_user_configuration(self.session, account_id=self.account_id))
         rule_settings = await load_rule_settings(self.session, account_id=self.account_id)
-        snapshot = await load_snapshot(self.session, self.account_id, today=self.today, now=self.now, settings=self.settings)
+        snapshot = await load_snapshot(self.session, self.account_id, today=self.today, settings=self.settings)
         return evaluate(snapshot, wanted, today=self.today, config=config, settings=rule_settings)
 
     async def run(self, types: Iterable[DetectionType]) -> DetectionRun:
@@ -194,7 +197,20 @@ async def run_critical_many(
     What each account gets is what that call gives it (the same rules, configuration, overrides and
     alerts); the loading is shared. See ``service.persist_findings_many`` for a conflicting insert.
     """
+    return await run_many(session, today, CRITICAL_DETECTIONS, now=now, settings=settings)
+
+
+async def run_many(
+    session: AsyncSession, today: Mapping[str, date], types: Iterable[DetectionType], *, now: datetime,
+    settings: Settings, inputs: Mapping[str, ForecastInputs] | None = None,
+) -> dict[str, DetectionRun]:
+    """``DetectionEngine(...).run(types)`` for each account of ``today`` (id -> its day), the loading
+    shared: the critical types over light snapshots (``load_critical_snapshots``), any other over full
+    ones (``load_snapshots``), each in a fixed number of queries for the whole batch. ``inputs``: the
+    forecasts' inputs for those days, when the caller has loaded them (``calculate_forecasts``)."""
     started = time.perf_counter()
+    wanted_types = tuple(DetectionType(t) for t in types)
+    light = set(wanted_types) <= set(CRITICAL_DETECTIONS)
     ids = sorted(today)
     if not ids:
         return {}
@@ -210,10 +226,13 @@ async def run_critical_many(
     ):
         rule_settings.setdefault(account_id, {})[DetectionType(kind)] = RuleSetting(enabled=bool(on), threshold=threshold)
     configs = {i: effective_config(configurations[i]) for i in ids}
-    wanted = {i: (today[i], today[i] + timedelta(days=_days_read(configs[i], rule_settings.get(i, {})))) for i in ids}
-    snapshots = await load_critical_snapshots(session, wanted, now=now, settings=settings)
+    if light:
+        wanted = {i: (today[i], today[i] + timedelta(days=_days_read(configs[i], rule_settings.get(i, {})))) for i in ids}
+        snapshots = await load_critical_snapshots(session, wanted, settings=settings, inputs=inputs)
+    else:
+        snapshots = await load_snapshots(session, today, settings=settings, inputs=inputs)
     evaluations = {
-        i: evaluate(snapshots[i], CRITICAL_DETECTIONS, today=today[i], config=configs[i], settings=rule_settings.get(i))
+        i: evaluate(snapshots[i], wanted_types, today=today[i], config=configs[i], settings=rule_settings.get(i))
         for i in ids
     }
     persisted = await persist_findings_many(session, {i: (e.findings, e.settled) for i, e in evaluations.items()}, now=now)

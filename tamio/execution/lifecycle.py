@@ -24,6 +24,7 @@ the chosen option moves (``amount_at_stake``), not the size of the problem.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -336,18 +337,28 @@ async def expire(db: AsyncSession, *, account: Account, action_id: str, now: dat
 
 async def expire_due(db: AsyncSession, *, account: Account, now: datetime) -> list[Decision]:
     """Expire every pending action of the account whose ``expires_at`` has passed (a job)."""
-    ids = (
+    return (await expire_due_many(db, accounts=[account], now=now))[account.id]
+
+
+async def expire_due_many(db: AsyncSession, *, accounts: Sequence[Account], now: datetime) -> dict[str, list[Decision]]:
+    """``expire_due`` for each of ``accounts`` (the hourly pass's batch): one query finds what is due for all."""
+    by_id = {a.id: a for a in accounts}
+    due = (
         await db.execute(
-            select(PreparedAction.id).where(
-                PreparedAction.user_id == account.id,
+            select(PreparedAction.user_id, PreparedAction.id).where(
+                PreparedAction.user_id.in_(list(by_id)),
                 PreparedAction.status == ActionStatus.PENDING,
                 PreparedAction.expires_at.is_not(None),
                 PreparedAction.expires_at <= now,
-            )
+            ).order_by(PreparedAction.user_id, PreparedAction.id)
         )
-    ).scalars().all()
-    decisions = [await expire(db, account=account, action_id=i, now=now, reason="nobody decided before its deadline") for i in ids]
-    return [d for d in decisions if d is not None]
+    ).all()
+    found: dict[str, list[Decision]] = {i: [] for i in by_id}
+    for account_id, action_id in due:
+        decision = await expire(db, account=by_id[account_id], action_id=action_id, now=now, reason="nobody decided before its deadline")
+        if decision is not None:
+            found[account_id].append(decision)
+    return found
 
 
 async def retry(db: AsyncSession, *, account: Account, member: Member, action_id: str, now: datetime) -> Decision:

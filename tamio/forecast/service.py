@@ -13,14 +13,16 @@ On both, a receivable is placed where the client's payment behaviour expects it 
 still unpaid (``tamio.forecast.behaviour``), and amounts are the base-currency amounts converted
 at write time.
 
-Before the schedules path reads an account it makes sure the schedules are there: on first use,
-and whenever a forecast reaches past ``Account.schedules_through``, it backfills
-(``tamio.obligations.backfill``: agreements for billing lines without one, schedules through the
-forecast's last day). In a read-only transaction, which cannot backfill, that account is read from
-its billing lines instead (the same weeks), so a forecast is never silently empty.
+Reading never writes. The schedules path reads an account whose schedules reach the forecast's
+last day (``Account.schedules_through``); an account whose schedules fall short (never backfilled,
+or a forecast longer than the rolling horizon) is read from its billing lines instead, the same
+weeks to the cent (``tests/service/test_forecast_paths.py``), so a forecast is never silently
+empty and a GET never writes. Schedules are extended by writers only: the 6 AM job and data changes,
+and ``forecast_for_account``, the forecast "as of today" of the CLI and Slack, which extends them
+first when they fall short, in a write transaction of its own, then computes in a read-only one.
 
-    forecast = await calculate_forecast(session, account.id, as_of=date(2026, 12, 7), settings=settings,
-                                        today=date(2026, 12, 7), now=now)
+    forecast = await calculate_forecast(session, account.id, as_of=date(2026, 12, 7), settings=settings)
+    forecast = await forecast_for_account(sessions, account.id, today=date(2026, 12, 7), now=now, settings=settings)
 
 ``calculate_forecasts`` (and ``load_forecast_inputs_many``) do the same for many accounts at once
 (the 5-minute critical pass): on the schedules path the same sums come from the same index, with
@@ -38,13 +40,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import literal, select, type_coerce, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account, UserConfiguration
 from tamio.accounts.safety import effective_buffer
 from tamio.config import Settings
 from tamio.data.models import CashAccount, CashAccountType, Client, CounterpartyStatus, ExpenseBucket
-from tamio.db import Money, is_read_only, money_sum
+from tamio.db import Money, money_sum, read_only
 from tamio.errors import NotFound
 from tamio.forecast.band import NO_CALIBRATION, Calibration
 from tamio.forecast.engine import Forecast, ForecastItem, build_forecast
@@ -175,32 +177,30 @@ async def _habits(db: AsyncSession, heads: Mapping[str, Any]) -> dict[str, Habit
     }
 
 
-async def _schedules_ready(
-    db: AsyncSession, account_id: str, through: date, *, settings: Settings, today: date, now: datetime,
+async def extend_schedules(
+    db: AsyncSession, *, account_id: str, through: date, settings: Settings, today: date, now: datetime,
 ) -> bool:
-    """Whether the schedules path can read the account through ``through``, backfilling first when
-    it has to and can; False in a read-only transaction that would need to write."""
-    if is_read_only(db):
-        return False
+    """The write half of a forecast: the account's schedules generated through ``through`` when they
+    fall short (its billing lines given agreements first, if it never had them), under the account's
+    row lock so that two writers do not both generate. True when it wrote; the caller commits."""
     account = await lock_account(db, account_id)
     if account is None:
         raise NotFound(f"There is no account `{account_id}`.")
-    if account.schedules_through is None or account.schedules_through < through:
-        await backfill_schedules(db, account=account, settings=settings, today=today, now=now, through=through)
+    if account.schedules_through is not None and account.schedules_through >= through:
+        return False
+    await backfill_schedules(db, account=account, settings=settings, today=today, now=now, through=through)
     return True
 
 
 async def load_forecast_inputs_many(
-    db: AsyncSession, as_of: Mapping[str, date], *, settings: Settings, now: datetime, weeks: int = 13,
-    today: Mapping[str, date] | None = None,
+    db: AsyncSession, as_of: Mapping[str, date], *, settings: Settings, weeks: int = 13,
 ) -> dict[str, ForecastInputs]:
     """The forecast's inputs for each account of ``as_of`` (account id -> its first day).
 
     On the schedules path, one query each for the accounts, the opening balances, the summed
     schedules (the covering index, ``user_id IN (...)``), the dormant recurrences and the clients'
-    usual delays, whatever the number of accounts; the legacy path loads each account on its own.
-    ``today`` (account id -> its day, default ``as_of``) and ``now`` date a backfill when one runs;
-    both ``now`` and ``settings`` come from the edge (never read here).
+    usual delays, whatever the number of accounts; the legacy path loads each account on its own
+    (an account whose schedules do not reach the last day too). Never writes.
     """
     ids = sorted(as_of)
     if not ids:
@@ -221,14 +221,7 @@ async def load_forecast_inputs_many(
         raise NotFound(f"There is no account `{missing[0]}`.")
     weeks = max(weeks, RUNWAY_WEEKS)  # the runway is measured on 13 weeks whatever the forecast shows
     ends = {i: as_of[i] + timedelta(days=7 * weeks - 1) for i in ids}
-    on_schedules = []
-    for i in ids:
-        through = heads[i].schedules_through
-        if settings.use_obligation_for_forecast and (
-            (through is not None and through >= ends[i])
-            or await _schedules_ready(db, i, ends[i], settings=settings, today=(today or as_of)[i], now=now)
-        ):
-            on_schedules.append(i)
+    on_schedules = [i for i in ids if settings.use_obligation_for_forecast and reaches(heads[i].schedules_through, ends[i])]
     totals: dict[str, Totals] = {}
     if on_schedules:
         totals = await _schedule_totals(db, {i: as_of[i] for i in on_schedules}, ends)
@@ -253,32 +246,61 @@ async def load_forecast_inputs_many(
     return found
 
 
+def reaches(schedules_through: date | None, end: date) -> bool:
+    """Whether an account's stored schedules reach ``end`` (the schedules path can read it)."""
+    return schedules_through is not None and schedules_through >= end
+
+
 async def load_forecast_inputs(
-    db: AsyncSession, account_id: str, *, as_of: date, settings: Settings, now: datetime, weeks: int = 13,
-    today: date | None = None,
+    db: AsyncSession, account_id: str, *, as_of: date, settings: Settings, weeks: int = 13,
 ) -> ForecastInputs:
-    found = await load_forecast_inputs_many(
-        db, {account_id: as_of}, weeks=weeks, settings=settings, today={account_id: today or as_of}, now=now
-    )
-    return found[account_id]
+    return (await load_forecast_inputs_many(db, {account_id: as_of}, weeks=weeks, settings=settings))[account_id]
 
 
 async def calculate_forecast(
-    db: AsyncSession, account_id: str, *, as_of: date, settings: Settings, now: datetime, weeks: int = 13,
-    today: date | None = None,
+    db: AsyncSession, account_id: str, *, as_of: date, settings: Settings, weeks: int = 13,
 ) -> Forecast:
-    """The account's forecast of ``weeks`` weeks from ``as_of``; ``today`` (default ``as_of``) and
-    ``now`` date the schedules a first use backfills."""
-    inputs = await load_forecast_inputs(db, account_id, as_of=as_of, weeks=weeks, settings=settings, today=today, now=now)
+    """The account's forecast of ``weeks`` weeks from ``as_of``, as stored (never writes)."""
+    inputs = await load_forecast_inputs(db, account_id, as_of=as_of, weeks=weeks, settings=settings)
     return inputs.forecast(as_of=as_of, weeks=weeks)
 
 
 async def calculate_forecasts(
-    db: AsyncSession, as_of: Mapping[str, date], *, settings: Settings, now: datetime, weeks: int = 13,
+    db: AsyncSession, as_of: Mapping[str, date], *, settings: Settings, weeks: int = 13,
+    inputs: Mapping[str, ForecastInputs] | None = None,
 ) -> dict[str, Forecast]:
-    """``calculate_forecast`` for each account of ``as_of`` (account id -> its day), loaded together."""
-    inputs = await load_forecast_inputs_many(db, as_of, weeks=weeks, settings=settings, now=now)
-    return {i: got.forecast(as_of=as_of[i], weeks=weeks) for i, got in inputs.items()}
+    """``calculate_forecast`` for each account of ``as_of`` (account id -> its day), loaded together;
+    ``inputs``, when given, are what ``load_forecast_inputs_many`` gave for the same days and weeks in
+    this transaction (a pipeline batch loads them once for detection and preparation)."""
+    inputs = inputs if inputs is not None else await load_forecast_inputs_many(db, as_of, weeks=weeks, settings=settings)
+    return {i: inputs[i].forecast(as_of=as_of[i], weeks=weeks) for i in as_of}
+
+
+async def forecast_for_account(
+    sessions: async_sessionmaker[AsyncSession], account_id: str, *, today: date, now: datetime, settings: Settings,
+    weeks: int = 13, as_of: date | None = None,
+) -> Forecast:
+    """The account's forecast as of ``today`` (or from ``as_of``), what the CLI and Slack show.
+
+    When the account's schedules fall short of the forecast's last day (a forecast longer than the
+    rolling horizon, an account never backfilled, a 6 AM job that has not run yet) they are extended
+    first, in a write transaction of its own that commits before anything is read; then the forecast
+    is computed in a read-only transaction, so it reads what is stored.
+    """
+    start = as_of or today
+    end = start + timedelta(days=7 * max(weeks, RUNWAY_WEEKS) - 1)  # what load_forecast_inputs reads
+    if settings.use_obligation_for_forecast:
+        async with sessions() as db:
+            read_only(db)
+            head = (await db.execute(select(Account.schedules_through).where(Account.id == account_id))).first()
+        if head is None:
+            raise NotFound(f"There is no account `{account_id}`.")
+        if not reaches(head.schedules_through, end):
+            async with sessions() as db, db.begin():
+                await extend_schedules(db, account_id=account_id, through=end, settings=settings, today=today, now=now)
+    async with sessions() as db:
+        read_only(db)
+        return await calculate_forecast(db, account_id, as_of=start, weeks=weeks, settings=settings)
 
 
 # The design document's name ("Computing a Forecast: API calls calculate_forecast_v2()"); one function.

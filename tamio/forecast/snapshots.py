@@ -67,7 +67,7 @@ class Accuracy:
 
 async def take_snapshot(db: AsyncSession, *, account_id: str, today: date, now: datetime, settings: Settings) -> ForecastSnapshot:
     """Store today's forecast (replacing one taken earlier today: the last of the day counts)."""
-    inputs = await load_forecast_inputs(db, account_id, as_of=today, weeks=WEEKS, settings=settings, today=today, now=now)
+    inputs = await load_forecast_inputs(db, account_id, as_of=today, weeks=WEEKS, settings=settings)
     forecast = inputs.forecast(as_of=today, weeks=WEEKS, keep_items=False)
     baseline = inputs.baseline(as_of=today, weeks=WEEKS)
     weeks = [

@@ -141,7 +141,8 @@ def payroll_safety_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
             cash_before=cash_before, cash_after=cash_after, buffer_required=required,
             steps=steps, company_name=ctx.account_name,
         )
-        options.append(replace(option, draft_subject=summary["subject"], draft_body=summary["body"], recipient_email=None, draft_tone=None))
+        options.append(replace(option, draft_subject=summary["subject"], draft_body=summary["body"], recipient_email=None, draft_tone=None,
+                               draft=None))
     ranked = rank(options, buffer=ctx.buffer)
     return ActionDraft(
         action_type="payroll_contingency",
@@ -177,7 +178,7 @@ def _collect_before(ctx: PreparationContext, payroll: ScheduleInfo, needed: Deci
     chases = [chase_receivable(ctx, schedule, deadline=payroll.due_date) for schedule in chosen]
     total = quantize(sum((s.base_amount for s in chosen), ZERO), ctx.base_currency)
     emails = [
-        {"kind": "send_email", "to": c.recipient_email, "client_id": c.counterparty_id, "subject": c.draft_subject, "body": c.draft_body,
+        {"kind": "send_email", "to": c.recipient_email, "client_id": c.counterparty_id, "subject": c.drafted_subject, "body": c.drafted_body,
          "schedule_id": s.id}
         for c, s in zip(chases, chosen, strict=True)
     ]

@@ -24,7 +24,8 @@ from tamio.preparation.drafts import (
     relationship_for_vendor,
     risk,
 )
-from tamio.preparation.message_drafting import draft_collection_escalation, shared_environment
+from tamio.preparation.message_drafting import shared_environment
+from tamio.preparation.recipes import collection_escalation_recipe
 
 ZERO = Decimal(0)
 TONES = ("soft", "professional", "firm")
@@ -64,15 +65,15 @@ def invoice_followup_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
     action_type = "invoice_follow_up"
     if days >= 30:
         client = ctx.clients.get(schedule.client_id or "")
-        mail = draft_collection_escalation(
+        mail = collection_escalation_recipe(
             client_name=schedule.counterparty_name, invoice_number=schedule.invoice_number,
             amount=schedule.amount, due_date=schedule.due_date, days_overdue=days, pay_by=ctx.today + timedelta(days=7),
             currency=schedule.currency, contact_name=client.contact_name if client else None, company_name=ctx.account_name, previous_reminders=1,
         )
         escalation = replace(
             recommended, title=f"Send {schedule.counterparty_name} a final notice for {format_money(schedule.amount, schedule.currency)}",
-            description="A final notice with a pay-by date and what happens next.", draft_subject=mail["subject"], draft_body=mail["body"],
-            draft_tone="firm", params={**recommended.params, "template": "collection_escalation"},
+            description="A final notice with a pay-by date and what happens next.", draft=mail, draft_subject=None, draft_body=None,
+            draft_tone=mail.tone, params={**recommended.params, "template": "collection_escalation"},
             risk=risk(ctx, relationship_for_client(ctx, schedule.client_id), reversibility="partly_reversible", amount=schedule.base_amount, deadline=ctx.today, steps=2),
         )
         options.append(escalation)

@@ -23,7 +23,8 @@ from tamio.preparation.drafts import (
     risk,
     vendor_delay_candidates,
 )
-from tamio.preparation.message_drafting import draft_collection_email, draft_vendor_delay_request
+from tamio.preparation.message_drafting import draft_vendor_delay_request
+from tamio.preparation.recipes import collection_email_recipe
 from tamio.preparation.risk_scoring import RelationshipFactors
 from tamio.scenarios.resolve import draw_delta, repayment
 
@@ -125,7 +126,7 @@ def chase_receivable(ctx: PreparationContext, schedule: ScheduleInfo, *, tone: s
     if client is not None:
         record = "poor" if client.avg_payment_delay_days >= 20 or client.payment_risk in ("high", "critical") else (
             "good" if client.avg_payment_delay_days <= 2 else "mixed")
-    mail = draft_collection_email(
+    mail = collection_email_recipe(
         client_name=schedule.counterparty_name,
         invoice_number=schedule.invoice_number,
         amount=schedule.amount,
@@ -145,20 +146,19 @@ def chase_receivable(ctx: PreparationContext, schedule: ScheduleInfo, *, tone: s
     extra = {"last_chased": {"on": last.on.isoformat(), "tone": last.tone, "text": last.describe()}} if last else {}
     return OptionDraft(
         kind="send_email",
-        title=f"Email {schedule.counterparty_name}: {money}, {lateness} ({mail['tone']})",
-        description=f"Send a {mail['tone']} reminder to {client.contact_email if client and client.contact_email else 'the client'} about {money}.{history}",
+        title=f"Email {schedule.counterparty_name}: {money}, {lateness} ({mail.tone})",
+        description=f"Send a {mail.tone} reminder to {client.contact_email if client and client.contact_email else 'the client'} about {money}.{history}",
         amount=schedule.base_amount,
         currency=ctx.base_currency,
         counterparty_type="client",
         counterparty_id=schedule.client_id,
         counterparty_name=schedule.counterparty_name,
         recipient_email=client.contact_email if client else None,
-        draft_subject=mail["subject"],
-        draft_body=mail["body"],
-        draft_tone=mail["tone"],
+        draft=mail,
+        draft_tone=mail.tone,
         risk=risk(ctx, relationship_for_client(ctx, schedule.client_id), reversibility="partly_reversible", amount=schedule.base_amount, deadline=deadline),
         forecast=ctx.forecast_with(receive_now(ctx, schedule)),
-        params={"schedule_id": schedule.id, "client_id": schedule.client_id, "days_overdue": days_overdue, "template": f"collection_{mail['tone']}",
+        params={"schedule_id": schedule.id, "client_id": schedule.client_id, "days_overdue": days_overdue, "template": f"collection_{mail.tone}",
                 **extra},
     )
 

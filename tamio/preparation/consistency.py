@@ -65,7 +65,7 @@ async def figure_discrepancies(db: AsyncSession, *, account: Account, now: datet
     )).scalars().all()
     if not actions:
         return problems
-    ctx = await load_context(db, account_id=account.id, today=today, now=now, settings=settings)
+    ctx = await load_context(db, account_id=account.id, today=today, settings=settings)
     basis = forecast_basis(ctx)
     options: dict[str, list[ActionOption]] = {}
     for option in (await db.execute(

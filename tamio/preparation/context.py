@@ -10,7 +10,7 @@ credit draws approved but not yet carried out (they already use the line's avail
 its safety mode and the account's DetectionRule overrides for buffer_breach and payroll_safety, so
 that an action restores the same buffer its alert was raised against.
 
-    ctx = await load_context(db, account_id=account.id, today=today, now=now, settings=settings)
+    ctx = await load_context(db, account_id=account.id, today=today, settings=settings)
     ctx.forecast.lowest_closing_balance
 
 ``load_contexts`` loads many accounts' contexts with the same queries (``user_id IN (...)``): the
@@ -22,7 +22,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
 from types import MappingProxyType
@@ -39,7 +39,7 @@ from tamio.detection.configuration import EffectiveConfig, effective_config, wit
 from tamio.detection.models import DetectionRule, DetectionType
 from tamio.forecast.behaviour import arrivals, expected_on
 from tamio.forecast.engine import INFLOW, CashByDay, Forecast, ForecastItem
-from tamio.forecast.service import load_forecast_inputs_many
+from tamio.forecast.service import ForecastInputs, load_forecast_inputs_many
 from tamio.obligations.models import (
     NEVER_DELAYED,
     OPEN_SCHEDULE_STATUSES,
@@ -289,14 +289,15 @@ def _cash_info(c: Any, committed: Decimal = ZERO) -> CashInfo:
     )
 
 
-async def load_context(db: AsyncSession, *, account_id: str, today: date, now: datetime, settings: Settings) -> PreparationContext:
-    return (await load_contexts(db, {account_id: today}, now=now, settings=settings))[account_id]
+async def load_context(db: AsyncSession, *, account_id: str, today: date, settings: Settings) -> PreparationContext:
+    return (await load_contexts(db, {account_id: today}, settings=settings))[account_id]
 
 
 async def load_contexts(
-    db: AsyncSession, today: Mapping[str, date], *, now: datetime, settings: Settings
+    db: AsyncSession, today: Mapping[str, date], *, settings: Settings, inputs: Mapping[str, ForecastInputs] | None = None,
 ) -> dict[str, PreparationContext]:
-    """The context of each account of ``today`` (account id -> its day), in a fixed number of queries for all."""
+    """The context of each account of ``today`` (account id -> its day), in a fixed number of queries for all;
+    ``inputs``: the forecasts' inputs for those days over ``HORIZON_WEEKS``, when the caller loaded them."""
     ids = sorted(today)
     if not ids:
         return {}
@@ -348,7 +349,8 @@ async def load_contexts(
     ):
         cash[a.user_id].append(_cash_info(a, committed.get(a.id, ZERO)))
     ends = {i: today[i] + timedelta(weeks=HORIZON_WEEKS) for i in ids}
-    inputs = await load_forecast_inputs_many(db, today, weeks=HORIZON_WEEKS, settings=settings, now=now)
+    if inputs is None:
+        inputs = await load_forecast_inputs_many(db, today, weeks=HORIZON_WEEKS, settings=settings)
     os_, oa = ObligationSchedule, ObligationAgreement
     rows = await db.execute(
         select(

@@ -2,7 +2,8 @@
 
 Each option carries what would be done (``kind`` + ``params`` read by its executor, see
 ``tamio.execution.executors``), the amount, the counterparty, the drafted message where there is
-one, its composite risk, and its effect on the forecast: the 13-week lowest closing balance with
+one (or its recipe, rendered when read: ``message_drafting.DraftRecipe``), its composite risk, and
+its effect on the forecast: the 13-week lowest closing balance with
 the option carried out, from re-running the forecast (``PreparationContext.forecast_with``).
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from tamio.forecast.engine import INFLOW, OUTFLOW, Forecast, ForecastItem
 from tamio.money import format_money
 from tamio.preparation.context import PreparationContext, ScheduleInfo
+from tamio.preparation.recipes import DraftRecipe
 from tamio.preparation.risk_scoring import (
     FinancialFactors,
     OperationalFactors,
@@ -42,13 +44,23 @@ class OptionDraft:
     counterparty_id: str | None = None
     counterparty_name: str | None = None
     recipient_email: str | None = None
-    draft_subject: str | None = None
+    draft_subject: str | None = None  # a text written out; else ``draft`` renders it when it is read
     draft_body: str | None = None
     draft_tone: str | None = None
+    draft: DraftRecipe | None = None
 
     @property
     def lowest(self) -> Decimal:
         return self.forecast.lowest_closing_balance
+
+    @property
+    def drafted_subject(self) -> str | None:
+        """The subject as the card shows it (rendered from the recipe when there is no text)."""
+        return self.draft.render()["subject"] if self.draft is not None and self.draft_subject is None else self.draft_subject
+
+    @property
+    def drafted_body(self) -> str | None:
+        return self.draft.render()["body"] if self.draft is not None and self.draft_body is None else self.draft_body
 
 
 @dataclass(frozen=True)

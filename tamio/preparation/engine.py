@@ -154,6 +154,7 @@ def _persist(account: Account, alert: DetectionAlert, draft: ActionDraft, now: d
             recipient_email=o.recipient_email,
             draft_subject=o.draft_subject[:300] if o.draft_subject else None,
             draft_body=o.draft_body,
+            draft_recipe=o.draft.to_json() if o.draft is not None else None,
             draft_tone=o.draft_tone,
             relationship_risk=o.risk.relationship,
             operational_risk=o.risk.operational,
@@ -188,13 +189,13 @@ async def prepare_actions(
     if restate:
         pending = [a for actions in open_by_alert.values() for a in actions if a.status == ActionStatus.PENDING and a.forecast_basis]
         if pending:
-            ctx = ctx or await load_context(db, account_id=account.id, today=today, now=now, settings=settings)
+            ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)
             run.basis = forecast_basis(ctx)
             stale = {a.alert_id or "": a for a in pending if a.forecast_basis != run.basis}
     todo = [a for a in alerts if a.id not in open_by_alert or (a.id in stale and len(open_by_alert[a.id]) == 1)]
     if not todo:
         return run
-    ctx = ctx or await load_context(db, account_id=account.id, today=today, now=now, settings=settings)
+    ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)
     run.basis = run.basis or forecast_basis(ctx)
     candidates: list[LinkCandidate] = []
     pending_options: list[ActionOption] = []

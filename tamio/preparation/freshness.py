@@ -111,7 +111,7 @@ def bring_up_to_date(action: PreparedAction, options: Sequence[ActionOption], dr
 def _option_text(o: OptionDraft) -> dict[str, Any]:
     return {
         "title": o.title[:300], "description": o.description, "recipient_email": o.recipient_email,
-        "draft_subject": o.draft_subject[:300] if o.draft_subject else None, "draft_body": o.draft_body, "draft_tone": o.draft_tone,
+        "draft_subject": o.drafted_subject[:300] if o.drafted_subject else None, "draft_body": o.drafted_body, "draft_tone": o.draft_tone,
         "forecast_lowest_week": o.forecast.lowest_week_start, "params": jsonable(o.params),
         "counterparty_name": (o.counterparty_name or None) and o.counterparty_name[:200],
         "relationship_risk": o.risk.relationship, "operational_risk": o.risk.operational, "financial_cost": o.risk.financial,

@@ -26,6 +26,8 @@ from tamio.db import (
     updated_at_column,
 )
 from tamio.detection.models import AlertSeverity
+from tamio.preparation.message_drafting import DraftedEmail
+from tamio.preparation.recipes import DraftRecipe
 
 
 class ActionType(str, enum.Enum):
@@ -124,8 +126,11 @@ class ActionOption(Base):
     counterparty_id: Mapped[str | None] = mapped_column(String(40))
     counterparty_name: Mapped[str | None] = mapped_column(String(200))
     recipient_email: Mapped[str | None] = mapped_column(String(320))
-    draft_subject: Mapped[str | None] = mapped_column(String(300))
-    draft_body: Mapped[str | None] = mapped_column(Text())
+    # The draft as written out (edited, or an agent's own text), else rendered from ``draft_recipe`` when
+    # read: most options of most cards are never opened, so preparation stores what it is made from.
+    stored_subject: Mapped[str | None] = mapped_column("draft_subject", String(300))
+    stored_body: Mapped[str | None] = mapped_column("draft_body", Text())
+    draft_recipe: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     draft_tone: Mapped[str | None] = mapped_column(String(20))
     relationship_risk: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal("0"))
     operational_risk: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal("0"))
@@ -136,6 +141,41 @@ class ActionOption(Base):
     forecast_lowest_week: Mapped[date | None] = mapped_column(Date())
     params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = created_at_column()
+
+    @property
+    def draft_subject(self) -> str | None:
+        """The subject shown, edited and sent: the stored text, else the recipe's (at most 300 characters)."""
+        if self.stored_subject is not None or self.stored_body is not None or self.draft_recipe is None:
+            return self.stored_subject
+        return self._drafted()["subject"][:300]
+
+    @draft_subject.setter
+    def draft_subject(self, value: str | None) -> None:
+        if value is not None:
+            self._write_out()
+        self.stored_subject = value
+
+    @property
+    def draft_body(self) -> str | None:
+        if self.stored_subject is not None or self.stored_body is not None or self.draft_recipe is None:
+            return self.stored_body
+        return self._drafted()["body"]
+
+    @draft_body.setter
+    def draft_body(self, value: str | None) -> None:
+        if value is not None:
+            self._write_out()
+        self.stored_body = value
+
+    def _drafted(self) -> DraftedEmail:
+        assert self.draft_recipe is not None
+        return DraftRecipe.from_json(self.draft_recipe).render()
+
+    def _write_out(self) -> None:
+        """Before one half of the draft is set, the other half becomes text too (they go together)."""
+        if self.draft_recipe is not None and self.stored_subject is None and self.stored_body is None:
+            drafted = self._drafted()
+            self.stored_subject, self.stored_body = drafted["subject"][:300], drafted["body"]
 
 
 class LinkedAction(Base):

@@ -42,7 +42,7 @@ async def check_basis(
     if action.forecast_basis is None or action.alert_id is None:
         return None
     today = now.astimezone(ZoneInfo(account.timezone)).date()
-    ctx = await load_context(db, account_id=account.id, today=today, now=now, settings=settings)
+    ctx = await load_context(db, account_id=account.id, today=today, settings=settings)
     if forecast_basis(ctx) == action.forecast_basis:
         return None
     alert = await db.get(DetectionAlert, action.alert_id)

@@ -37,7 +37,7 @@ async def load_base(
 ) -> ScenarioBase:
     """The base forecast of the account, as ``calculate_forecast`` computes it, ready for deltas."""
     start = as_of or today
-    inputs = await load_forecast_inputs(db, account.id, as_of=start, weeks=weeks, settings=settings, today=today, now=now)
+    inputs = await load_forecast_inputs(db, account.id, as_of=start, weeks=weeks, settings=settings)
     return ScenarioBase.of(inputs, as_of=start, weeks=weeks)
 
 

@@ -3,7 +3,7 @@
 | job            | when                                   | grace  | work                                          |
 |----------------|----------------------------------------|--------|-----------------------------------------------|
 | critical       | every 5 minutes                        | 4 min  | buffer_breach, payroll_safety, statutory      |
-| pipeline       | hourly                                 | 30 min | expire overdue actions, all twelve detections |
+| pipeline       | hourly (batched like critical)         | 30 min | expire overdue actions, all twelve detections |
 | executions     | every minute                           | 50 s   | resume approved actions, due retries          |
 | morning        | every 15 minutes: accounts at 6 AM     | 3 h    | horizon + overdue, payment habits, forecast snapshot and band calibration, digest |
 | exchange_rates | daily at 16:30 UTC (after the ECB)     | 3 h    | ECB reference rates, or keep the last ones    |
@@ -37,8 +37,9 @@ from tamio.config import Settings
 from tamio.currency.ecb import load_ecb_rates
 from tamio.currency.service import upsert_rates
 from tamio.digest import load_digest
-from tamio.execution.lifecycle import expire_due
+from tamio.execution.lifecycle import expire_due, expire_due_many
 from tamio.execution.service import resume_pending_executions
+from tamio.forecast.service import extend_schedules
 from tamio.forecast.snapshots import refresh_calibration, take_snapshot
 from tamio.integrations.xero.scheduled import sync_every_connection
 from tamio.obligations.service import ObligationService
@@ -48,6 +49,7 @@ from tamio.pipeline import (
     PipelineMode,
     PipelineRun,
     run_critical_cycles,
+    run_cycles,
     run_detection_preparation_cycle,
 )
 from tamio.scheduler.claims import abandon_stale, prune
@@ -130,6 +132,19 @@ async def full_pipeline(db: AsyncSession, account: Account, run: JobRun) -> dict
             "expired": len(expired)}
 
 
+async def full_pipeline_many(db: AsyncSession, accounts: list[Account], run: JobRun) -> dict[str, dict[str, Any]]:
+    """``full_pipeline`` for a batch of accounts in one transaction, their loading shared (``run_cycles``)."""
+    expired = {i: len(d) for i, d in (await expire_due_many(db, accounts=accounts, now=run.now)).items()}
+    results = await run_cycles(
+        db, accounts, PipelineConfig(mode=PipelineMode.FULL), today={a.id: local_today(a, run.now) for a in accounts},
+        now=run.now, settings=run.settings, trigger=run.trigger,
+    )
+    return {
+        account_id: {"alerts": r.alerts_detected, "actions": r.actions_prepared, "errors": len(r.errors), "expired": expired[account_id]}
+        for account_id, r in results.items()
+    }
+
+
 async def resume_executions(sessions: async_sessionmaker[AsyncSession], run: JobRun) -> dict[str, Any]:
     """Approved actions not started yet, retries that are due, and executions whose process died."""
     outcomes = await resume_pending_executions(sessions, run.now, settings=run.settings)
@@ -150,6 +165,11 @@ async def morning(db: AsyncSession, account: Account, run: JobRun) -> dict[str, 
     forecast is stored, and the digest."""
     day = morning_due(timezone=account.timezone, slot=run.slot, every=run.every) or local_today(account, run.now)
     service = ObligationService(db, account=account, settings=run.settings, today=day, actor="scheduler", now=run.now)
+    backfilled = False
+    if run.settings.use_obligation_for_forecast and account.schedules_through is None:
+        # Never backfilled (new, or lines without agreements): reads fall back to its billing lines until now.
+        backfilled = await extend_schedules(db, account_id=account.id, through=service.horizon, settings=run.settings,
+                                            today=day, now=run.now)
     extended = await service.extend_horizon()
     overdue = await service.mark_overdue()
     habits = await refresh_payment_habits(db, account_id=account.id, today=day, now=run.now)
@@ -160,7 +180,7 @@ async def morning(db: AsyncSession, account: Account, run: JobRun) -> dict[str, 
         db, account_id=account.id, kind="digest", channel=account.digest_channel_id, payload=digest.to_json(),
         idempotency_key=digest_key(account.id, day), now=run.now,
     )
-    return {"day": day.isoformat(), "schedules_changed": extended, "overdue": overdue, "delays_changed": len(habits),
+    return {"day": day.isoformat(), "schedules_changed": extended, "backfilled": backfilled, "overdue": overdue, "delays_changed": len(habits),
             "forecasts_scored": scored,
             "digest": "queued" if queued else "already queued", "quiet": digest.quiet}
 
@@ -245,7 +265,7 @@ XERO_DAILY = Cadence(every=timedelta(days=1), grace=timedelta(hours=3), offset=t
 def default_jobs() -> dict[str, Job]:
     return {
         "critical": Job("critical", CRITICAL, for_account=critical_detections, for_accounts=critical_detections_many),
-        "pipeline": Job("pipeline", HOURLY, for_account=full_pipeline),
+        "pipeline": Job("pipeline", HOURLY, for_account=full_pipeline, for_accounts=full_pipeline_many),
         "executions": Job("executions", EVERY_MINUTE, once=resume_executions, shardable=False),
         "morning": Job("morning", MORNING_GRID, for_account=morning, wants=morning_wanted),
         "exchange_rates": Job("exchange_rates", ECB_DAILY, once=exchange_rates, shardable=False),

@@ -15,7 +15,7 @@ For each account of the slot: its own session and transaction, the job's work, c
 that fails is rolled back and logged, and the others go on (the claim says ``partial``). The time
 is taken once per slot; ``wake`` (the delivery worker's doorbell) rings after each commit.
 
-A job with ``for_accounts`` (the 5-minute critical pass) works on batches of up to ``batch``
+A job with ``for_accounts`` (the 5-minute critical pass, the hourly full one) works on batches of up to ``batch``
 accounts, one transaction each, which is what lets 10,000 accounts fit in the 5 minutes. A batch
 that fails is rolled back as a whole and its accounts run again one by one, each in its own
 transaction as above, so one failing account still fails alone.

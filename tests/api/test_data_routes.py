@@ -359,6 +359,19 @@ async def test_the_forecast_is_what_the_cli_prints(api: Api, business: Business,
     assert forecast == _cli_forecast(db_url, business.account_id, "--weeks", weeks, "--as-of", as_of)
 
 
+async def test_get_forecast_writes_nothing_even_past_the_stored_schedules(
+    api: Api, business: Business, session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """Issue 17 item 2: a year's forecast reaches past the generated schedules; the GET reads beyond
+    them (the billing lines, the same weeks) and leaves the database as it was (but the token's hint of use)."""
+    used = frozenset({("api_tokens", "last_used_at")})
+    before = await dump_database(session_factory, ignore=used)
+    reply = await api.get("/forecast", token=business.viewer, params={"weeks": "52"})
+    assert reply.status == 200, reply.text
+    assert len(reply.json()["weeks"]) == 52
+    assert await dump_database(session_factory, ignore=used) == before
+
+
 async def test_the_default_forecast_starts_today(api: Api, business: Business) -> None:
     forecast = (await api.get("/forecast", token=business.viewer)).json()
     assert forecast["as_of"] == today().isoformat() and len(forecast["weeks"]) == 13

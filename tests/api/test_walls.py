@@ -121,7 +121,7 @@ async def snapshot(api: Api, account_id: str, now: datetime) -> dict[str, Any]:
                 continue
             rows = (await db.execute(select(table).where(owner == account_id).order_by(*table.primary_key.columns))).all()
             seen[table.name] = [tuple(str(v) for v in row) for row in rows]
-        seen["forecast"] = (await calculate_forecast(db, account_id, as_of=today(), now=datetime.combine(today(), time(9), UTC), settings=api.settings)).to_json()
+        seen["forecast"] = (await calculate_forecast(db, account_id, as_of=today(), settings=api.settings)).to_json()
         seen["rates"] = [(r.base_currency, r.quote_currency, str(r.rate), r.user_id) for r in await list_rates(db, account_id=account_id)]
         book = await RateBook.load(db, {"EUR", "GBP", "CHF", "JPY", "USD"}, today(), account_id=account_id)
         seen["conversions"] = [converted(book, code) for code in ("EUR", "GBP", "CHF", "JPY")]

@@ -8,7 +8,7 @@ place when they resolve; rerunning the pipeline never posts anything twice.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -89,7 +89,7 @@ async def test_a_busy_morning_says_what_is_new_escalated_waiting_and_done(sessio
         account = await db.get(Account, account_id)
         assert account is not None
         digest = await load_digest(db, account=account, today=DEC_7, now=morning(DEC_7), settings=SCHEDULE_PATH)
-        forecast = await calculate_forecast(db, account_id, as_of=DEC_7, now=datetime.combine(DEC_7, time(9), UTC), settings=SCHEDULE_PATH)
+        forecast = await calculate_forecast(db, account_id, as_of=DEC_7, settings=SCHEDULE_PATH)
         open_alerts = (await db.execute(select(DetectionAlert).where(DetectionAlert.status == AlertStatus.ACTIVE))).scalars().all()
 
     assert not digest.quiet

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from tamio.currency.service import add_rate
 from tamio.detection.models import DetectionAlert, DetectionType
-from tamio.forecast.service import calculate_forecast
+from tamio.forecast.service import forecast_for_account
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, ScheduleStatus
 from tests.bot.conftest import ADMIN, NOW, BotHarness
 from tests.bot.prepared import account_of
@@ -36,7 +36,7 @@ async def test_an_overdue_invoice_goes_in_and_shows_in_the_forecast_detection_an
     async with bot.sessions() as db:
         schedule = (await db.execute(select(ObligationSchedule))).scalar_one()
         assert (schedule.due_date, schedule.status, schedule.invoice_number) == (date(2026, 11, 20), ScheduleStatus.OVERDUE, "INV-1042")
-        forecast = await calculate_forecast(db, account.id, as_of=TODAY, today=TODAY, now=NOW, settings=bot.settings)
+    forecast = await forecast_for_account(bot.sessions, account.id, today=TODAY, now=NOW, settings=bot.settings)  # what /tamio forecast shows
     assert [(item.amount, item.direction, item.overdue) for item in forecast.items] == [(Decimal("5000"), "inflow", True)]
     assert forecast.weeks[0].inflows == Decimal("5000")  # expected in week 1, at the confidence of an overdue one
 

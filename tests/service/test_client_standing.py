@@ -20,7 +20,7 @@ from tamio.obligations.payments import record_payment
 from tamio.obligations.profile import set_relationship, set_vendor_terms
 from tamio.obligations.standing import client_standings
 from tamio.preparation.context import load_context
-from tests.service.books import SCHEDULE_PATH, at
+from tests.service.books import SCHEDULE_PATH
 from tests.service.test_agents import MONDAY, NOW, days, healthy, prepared
 
 
@@ -39,7 +39,7 @@ async def test_a_vendor_set_to_can_delay_is_offered_for_delay(session: AsyncSess
     await books.expense("Rent", "3000", books.every("monthly", MONDAY + days(1), day=8), criticality="critical", flexibility_level="cannot_delay")
     await books.expense("Agency", "30000", books.every("once", MONDAY + days(16)), contact_email="a@agency.test")
     admin = await ensure_member(session, account_id=books.account.id, slack_user_id="UADMIN", role=Role.ADMIN, now=NOW)
-    context = await load_context(session, account_id=books.account.id, today=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
+    context = await load_context(session, account_id=books.account.id, today=MONDAY, settings=SCHEDULE_PATH)
     assert not any(v.can_be_delayed for v in context.vendors.values())  # nothing set: no candidate
     await set_vendor_terms(session, account=books.account, member=admin, name="Agency", flexibility="negotiable", critical=None,
                            settings=SCHEDULE_PATH, today=MONDAY, now=NOW)
@@ -61,6 +61,6 @@ async def test_share_and_risk_come_from_receipts_and_lateness(session: AsyncSess
     assert (found[slow.id].revenue_percent, found[prompt.id].revenue_percent) == (Decimal("25.0"), Decimal("75.0"))
     assert (found[slow.id].risk, found[slow.id].avg_days_late) == (RiskLevel.HIGH, 36)
     assert (found[prompt.id].risk, found[prompt.id].avg_days_late) == (RiskLevel.LOW, 3)
-    context = await load_context(session, account_id=books.account.id, today=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
+    context = await load_context(session, account_id=books.account.id, today=MONDAY, settings=SCHEDULE_PATH)
     assert context.clients[prompt.id].revenue_percent == Decimal("75.0")
     assert context.clients[slow.id].payment_risk == "high" and context.clients[slow.id].avg_payment_delay_days > 30  # learned, else computed

@@ -1,5 +1,5 @@
-"""The 5-minute critical pass for a batch of accounts leaves exactly what each account's own cycle
-leaves: the same alerts (new, refreshed, escalated, resolved, dismissals kept), prepared actions,
+"""The 5-minute critical pass and the hourly full one, for a batch of accounts, leave exactly what
+each account's own cycle leaves: the same alerts (new, refreshed, escalated, resolved, dismissals kept), prepared actions,
 outbox rows and pipeline runs, on both forecast paths, with overrides, safety modes, time zones and
 a missing configuration; and a batch that fails runs its accounts one by one."""
 
@@ -24,6 +24,7 @@ from tamio.pipeline import (
     PipelineMode,
     PipelineRun,
     run_critical_cycles,
+    run_cycles,
     run_detection_preparation_cycle,
 )
 from tamio.preparation.models import ActionStatus, PreparedAction
@@ -110,21 +111,27 @@ def days_of(ids: list[str], accounts: dict[str, Account], now: datetime) -> dict
     return {i: local_today(accounts[i], now) for i in ids}
 
 
-async def one_by_one(session: AsyncSession, ids: list[str], now: datetime, settings: Settings) -> dict[str, Any]:
+async def one_by_one(session: AsyncSession, ids: list[str], now: datetime, settings: Settings,
+                     mode: PipelineMode = PipelineMode.CRITICAL) -> dict[str, Any]:
     accounts = {a.id: a for a in (await session.execute(select(Account).where(Account.id.in_(ids)))).scalars()}
     today = days_of(ids, accounts, now)
     results = {}
     for i in ids:
-        result = await run_detection_preparation_cycle(session, i, PipelineConfig(mode=PipelineMode.CRITICAL), today=today[i],
-                                                       now=now, settings=settings, trigger="critical@test")
+        result = await run_detection_preparation_cycle(session, i, PipelineConfig(mode=mode), today=today[i],
+                                                       now=now, settings=settings, trigger=f"{mode.value}@test")
         results[i] = (result.alerts_detected, result.actions_prepared, result.errors)
     return results
 
 
-async def batched(session: AsyncSession, ids: list[str], now: datetime, settings: Settings) -> dict[str, Any]:
+async def batched(session: AsyncSession, ids: list[str], now: datetime, settings: Settings,
+                  mode: PipelineMode = PipelineMode.CRITICAL) -> dict[str, Any]:
     accounts = {a.id: a for a in (await session.execute(select(Account).where(Account.id.in_(ids)))).scalars()}
-    found = await run_critical_cycles(session, [accounts[i] for i in ids], today=days_of(ids, accounts, now), now=now,
-                                      settings=settings, trigger="critical@test")
+    if mode == PipelineMode.CRITICAL:
+        found = await run_critical_cycles(session, [accounts[i] for i in ids], today=days_of(ids, accounts, now), now=now,
+                                          settings=settings, trigger="critical@test")
+    else:
+        found = await run_cycles(session, [accounts[i] for i in ids], PipelineConfig(mode=mode), today=days_of(ids, accounts, now),
+                                 now=now, settings=settings, trigger=f"{mode.value}@test")
     return {i: (r.alerts_detected, r.actions_prepared, r.errors) for i, r in found.items()}
 
 
@@ -153,17 +160,18 @@ async def dismiss_and_pay(session: AsyncSession, ids: list[str]) -> None:
     await session.commit()
 
 
+@pytest.mark.parametrize("mode", [PipelineMode.CRITICAL, PipelineMode.FULL], ids=["critical", "full"])
 @pytest.mark.parametrize("settings", [SCHEDULE_PATH, LEGACY_PATH], ids=["schedules", "legacy"])
-async def test_a_batch_leaves_what_each_accounts_own_cycle_leaves(session: AsyncSession, settings: Settings) -> None:
+async def test_a_batch_leaves_what_each_accounts_own_cycle_leaves(session: AsyncSession, settings: Settings, mode: PipelineMode) -> None:
     ids = await businesses(session, settings)
     passes: list[tuple[datetime, Callable[[AsyncSession, list[str]], Any] | None]] = [
         (NOW, dismiss_and_pay), (NOW + timedelta(minutes=5), None), (NOW + timedelta(days=4), None),
     ]
     for now, between in passes:
-        alone = await one_by_one(session, ids, now, settings)
+        alone = await one_by_one(session, ids, now, settings, mode)
         expected = await state(session)
         await session.rollback()
-        together = await batched(session, ids, now, settings)
+        together = await batched(session, ids, now, settings, mode)
         got = await state(session)
         await session.commit()
         assert together == alone
@@ -176,20 +184,22 @@ async def test_a_batch_leaves_what_each_accounts_own_cycle_leaves(session: Async
     kinds = set((await session.execute(select(OutboxMessage.kind))).scalars())
     assert {"alert_new", "alert_escalated", "alert_resolved", "action_card"} <= kinds
     types = set((await session.execute(select(DetectionAlert.detection_type))).scalars())
-    assert types == {DetectionType.BUFFER_BREACH, DetectionType.PAYROLL_SAFETY, DetectionType.STATUTORY_DEADLINE}
+    critical = {DetectionType.BUFFER_BREACH, DetectionType.PAYROLL_SAFETY, DetectionType.STATUTORY_DEADLINE}
+    assert types == critical if mode == PipelineMode.CRITICAL else types > critical, types
 
 
+@pytest.mark.parametrize("job", ["critical", "pipeline"])
 async def test_the_scheduler_runs_the_critical_pass_in_batches_and_a_failing_batch_one_by_one(
-    session_factory: async_sessionmaker[AsyncSession],
+    session_factory: async_sessionmaker[AsyncSession], job: str,
 ) -> None:
     async with session_factory() as db:
         ids = await businesses(db, SCHEDULE_PATH)
         await db.execute(update(Account).where(Account.id == ids[1]).values(timezone="Mars/Olympus_Mons"))
         await db.commit()
     app = SchedulerApp(SCHEDULE_PATH, session_factory, clock=lambda: datetime(2026, 12, 7, 9, 1, tzinfo=UTC), batch=2,
-                       jobs={"critical": default_jobs()["critical"]})
+                       jobs={job: default_jobs()[job]})
     assert [len(c) for c in app._chunks([f"a{i}" for i in range(6)])] == [2, 2, 2]
-    [report] = await app.run_due("critical")
+    [report] = await app.run_due(job)
     assert (report.outcome, report.accounts, report.failed) == ("partial", 6, (ids[1],))
     async with session_factory() as db:
         runs = sorted((await db.execute(select(PipelineRun.user_id))).scalars())

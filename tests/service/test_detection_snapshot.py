@@ -58,7 +58,7 @@ async def count_statements(engine: AsyncEngine, session_factory: async_sessionma
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
         async with session_factory() as session:
-            snapshot = await load_snapshot(session, account_id, today=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
+            snapshot = await load_snapshot(session, account_id, today=MONDAY, settings=SCHEDULE_PATH)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     return len(statements), snapshot
@@ -72,7 +72,7 @@ async def test_the_snapshot_takes_the_same_number_of_queries_whatever_the_size(
         large = await large_business(session)
     for business in (small, large):  # the first forecast of an account makes sure its schedules are there, once
         async with session_factory() as session, session.begin():
-            await load_snapshot(session, business.account.id, today=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
+            await load_snapshot(session, business.account.id, today=MONDAY, settings=SCHEDULE_PATH)
     small_count, small_snapshot = await count_statements(engine, session_factory, small.account.id)
     large_count, large_snapshot = await count_statements(engine, session_factory, large.account.id)
     assert len(large_snapshot.schedules) > 10 * len(small_snapshot.schedules) and len(large_snapshot.clients) == 80
@@ -96,7 +96,7 @@ async def test_the_snapshot_holds_the_books_as_records(session: AsyncSession) ->
                          schedule=schedules[Decimal("8000")], adjust_balance=False, now=at(MONDAY - timedelta(days=3)))
     await session.commit()
 
-    snapshot = await load_snapshot(session, books.account.id, today=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
+    snapshot = await load_snapshot(session, books.account.id, today=MONDAY, settings=SCHEDULE_PATH)
     assert (snapshot.account_id, snapshot.base_currency, snapshot.today) == (books.account.id, "USD", MONDAY)
     assert {c.account_type for c in snapshot.cash_accounts} == {"bank", "credit_line"}
     # Acme paid on 4 Dec for 1 Jul: its usual delay is learned again by record_payment, from that one
@@ -118,4 +118,4 @@ async def test_the_snapshot_holds_the_books_as_records(session: AsyncSession) ->
 
 async def test_an_unknown_account_is_not_found(session: AsyncSession) -> None:
     with pytest.raises(NotFound):
-        await load_snapshot(session, "acct_nobody", today=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
+        await load_snapshot(session, "acct_nobody", today=MONDAY, settings=SCHEDULE_PATH)

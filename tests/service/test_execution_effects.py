@@ -30,7 +30,7 @@ from tamio.obligations.payments import record_payment
 from tamio.obligations.service import ObligationService
 from tamio.preparation.context import load_context
 from tamio.preparation.models import ActionOption
-from tests.service.books import LEGACY_PATH, SCHEDULE_PATH, at
+from tests.service.books import LEGACY_PATH, SCHEDULE_PATH
 from tests.service.execution_factories import (
     MONDAY,
     NOW,
@@ -95,7 +95,7 @@ async def build(sessions: async_sessionmaker[AsyncSession]) -> World:
 
 async def forecast(sessions: async_sessionmaker[AsyncSession], world: World, settings: Any = SCHEDULE_PATH) -> Forecast:
     async with sessions() as session:
-        return await calculate_forecast(session, world.account_id, as_of=MONDAY, now=at(MONDAY), settings=settings)
+        return await calculate_forecast(session, world.account_id, as_of=MONDAY, settings=settings)
 
 
 def flows(f: Forecast) -> list[tuple[Decimal, Decimal]]:
@@ -157,7 +157,7 @@ async def test_a_vendor_delay_tells_the_vendor_and_moves_the_payment_once_agreed
         vendor = await session.get(ExpenseBucket, world.ids["northwind"])
         assert dec is not None and vendor is not None
         assert (dec.due_date, dec.delay_requested_to, vendor.delay_history) == (date(2026, 12, 16), date(2026, 12, 30), [])
-        context = await load_context(session, account_id=world.account_id, today=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
+        context = await load_context(session, account_id=world.account_id, today=MONDAY, settings=SCHEDULE_PATH)
         waiting = context.schedule(dec.id)
         assert waiting is not None and not context.can_delay(waiting)  # asked once: not offered again while it waits
         moved = await agree_delay(session, account=world.team.account, member=world.team.maria, action_id=outcome.action_id,

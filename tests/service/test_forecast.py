@@ -14,7 +14,12 @@ from tamio.config import Settings
 from tamio.data.models import CashAccount, Client
 from tamio.db import read_only
 from tamio.forecast.engine import Forecast
-from tamio.forecast.service import calculate_forecast, calculate_forecast_v2
+from tamio.forecast.service import (
+    calculate_forecast,
+    calculate_forecast_v2,
+    extend_schedules,
+    forecast_for_account,
+)
 from tamio.obligations.backfill import backfill_schedules
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule
 from tamio.obligations.payments import record_payment
@@ -33,7 +38,7 @@ async def test_weeks_balances_and_lowest_point(session: AsyncSession) -> None:
     await books.cash("Credit line", "0", account_type="credit_line", credit_limit=Decimal("20000"))
     await books.client("Acme Corp", "12000", books.every("once", date(2026, 12, 9)))
     await books.expense("Payroll", "42000", books.every("semimonthly", date(2026, 12, 15)), category="payroll")
-    forecast = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
+    forecast = await on_schedules(session, books.account.id, MONDAY)
     assert len(forecast.weeks) == 13 and forecast.opening_balance == Decimal("49250")
     w1, w2 = forecast.weeks[0], forecast.weeks[1]
     assert (w1.start, w1.end, w1.inflows, w1.outflows) == (MONDAY, date(2026, 12, 13), Decimal("12000"), Decimal("0"))
@@ -47,7 +52,7 @@ async def test_weeks_balances_and_lowest_point(session: AsyncSession) -> None:
 async def test_a_client_who_pays_12_days_late_is_expected_12_days_late(session: AsyncSession) -> None:
     books = await Books.open(session, today=MONDAY)
     await books.client("Slow Co", "3000", books.every("once", date(2026, 12, 8)), avg_payment_delay_days=12)
-    forecast = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
+    forecast = await on_schedules(session, books.account.id, MONDAY)
     # Due Tue 8 Dec, expected Sun 20 Dec: the second week (14-20 Dec).
     assert forecast.weeks[0].inflows == 0 and forecast.weeks[1].inflows == Decimal("3000")
     assert forecast.weeks[1].confidence_score < Decimal("0.9")
@@ -57,7 +62,7 @@ async def test_overdue_items_land_in_week_one_without_payment_history(session: A
     books = await Books.open(session, today=date(2026, 11, 1))
     await books.cash("Operating", "10000")
     await books.client("Late Co", "8000", books.every("once", date(2026, 11, 20)))
-    forecast = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
+    forecast = await on_schedules(session, books.account.id, MONDAY)
     assert forecast.weeks[0].inflows == Decimal("8000")
     assert forecast.weeks[0].confidence == "low"
 
@@ -70,7 +75,7 @@ async def test_a_partial_payment_leaves_what_remains_spread_after_today(session:
     await books.client("Late Co", "8000", books.every("once", date(2026, 11, 20)))
     schedule = (await session.execute(select(ObligationSchedule))).scalar_one()
     await record_payment(session, account=books.account, amount=Decimal("3000"), currency="USD", payment_date=date(2026, 11, 25), schedule=schedule, adjust_balance=False, now=at(date(2026, 11, 25)))
-    forecast = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
+    forecast = await on_schedules(session, books.account.id, MONDAY)
     assert sum((w.inflows for w in forecast.weeks), Decimal(0)) == Decimal("5000")
     assert all(w.confidence_score < Decimal("0.9") for w in forecast.weeks if w.inflows)
 
@@ -80,7 +85,7 @@ async def test_leap_february_month_ends_and_a_eur_invoice(session: AsyncSession)
     await books.rate("EUR", "USD", "1.10", on=date(2028, 1, 1))
     await books.client("Month End Ltd", "1000", books.every("monthly", date(2028, 1, 31), day=31))
     await books.client("Berlin GmbH", "2000", books.every("once", date(2028, 2, 29)), currency="EUR")
-    forecast = await calculate_forecast(session, books.account.id, as_of=date(2028, 1, 3), now=at(date(2028, 1, 3)), settings=SCHEDULE_PATH)
+    forecast = await on_schedules(session, books.account.id, date(2028, 1, 3))
     feb29 = forecast.week_of(date(2028, 2, 29))
     assert feb29 is not None and feb29.inflows == Decimal("1000") + Decimal("2200")
 
@@ -92,8 +97,8 @@ async def test_both_paths_give_the_same_weeks(session: AsyncSession) -> None:
     await books.client("B", "250.50", books.every("monthly", date(2026, 12, 31), day=-1), avg_payment_delay_days=4)
     await books.expense("Rent", "900", books.every("monthly", date(2026, 12, 1), day=1, convention="following", calendar="US"))
     await books.expense("VAT", "1200", books.every("quarterly", date(2027, 1, 31), day=31), category="tax")
-    schedules = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
-    legacy = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=LEGACY_PATH)
+    schedules = await on_schedules(session, books.account.id, MONDAY)
+    legacy = await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=LEGACY_PATH)
     assert schedules.weeks == legacy.weeks
     assert (await session.execute(select(ObligationAgreement))).scalars().all()
     assert MONDAY + timedelta(days=7 * 13 - 1) == schedules.weeks[-1].end
@@ -105,18 +110,27 @@ async def test_the_design_documents_calculate_forecast_v2_is_the_forecast(sessio
     await books.cash("Operating", "5000")
     await books.client("A", "100", books.every("weekly", date(2026, 12, 9)))
     for path in (SCHEDULE_PATH, LEGACY_PATH):
-        v2 = await calculate_forecast_v2(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=path)
-        assert v2.weeks == (await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=path)).weeks
+        v2 = await calculate_forecast_v2(session, books.account.id, as_of=MONDAY, settings=path)
+        assert v2.weeks == (await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=path)).weeks
         assert v2.weeks[0].inflows == Decimal("100")
 
 
 # -- one forecast: the states of issue 15, each on both paths -------------------------------------
 
 
+async def on_schedules(session: AsyncSession, account_id: str, as_of: date, weeks: int = 13) -> Forecast:
+    """The forecast read from schedules generated through its last day (extended first, as a writer does)."""
+    end = as_of + timedelta(weeks=weeks, days=-1)
+    await extend_schedules(session, account_id=account_id, through=end, settings=SCHEDULE_PATH, today=as_of, now=at(as_of))
+    account = await session.get(Account, account_id)
+    assert account is not None and account.schedules_through is not None and account.schedules_through >= end  # not the lines
+    return await calculate_forecast(session, account_id, as_of=as_of, weeks=weeks, settings=SCHEDULE_PATH)
+
+
 async def both(session: AsyncSession, books: Books, as_of: date = MONDAY) -> tuple[Forecast, Forecast]:
     """The forecast on the schedules path and on the legacy path, which must agree."""
-    schedules = await calculate_forecast(session, books.account.id, as_of=as_of, settings=SCHEDULE_PATH, today=as_of, now=at(as_of))
-    legacy = await calculate_forecast(session, books.account.id, as_of=as_of, now=at(as_of), settings=LEGACY_PATH)
+    schedules = await on_schedules(session, books.account.id, as_of)
+    legacy = await calculate_forecast(session, books.account.id, as_of=as_of, settings=LEGACY_PATH)
     assert schedules.weeks == legacy.weeks
     return schedules, legacy
 
@@ -230,8 +244,10 @@ async def test_switching_the_flag_on_backfills_an_account_that_forecast_from_bil
     await books.client("Acme Corp", "5000", books.every("monthly", date(2026, 12, 15), day=15))
     await books.expense("Rent", "1200", books.every("monthly", date(2027, 1, 1), day=1))
     assert (await session.execute(select(ObligationAgreement))).scalars().all() == []
-    legacy = await calculate_forecast(session, books.account.id, as_of=MONDAY, now=at(MONDAY), settings=LEGACY_PATH)
-    schedules = await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=SCHEDULE_PATH, today=MONDAY, now=at(MONDAY))
+    legacy = await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=LEGACY_PATH)
+    assert (await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=SCHEDULE_PATH)).weeks == legacy.weeks
+    assert (await session.execute(select(ObligationAgreement))).scalars().all() == []  # reading wrote nothing
+    schedules = await on_schedules(session, books.account.id, MONDAY)
     assert schedules.weeks == legacy.weeks and sum(w.inflows for w in schedules.weeks) == Decimal("15000")  # not flat
     assert len((await session.execute(select(ObligationAgreement))).scalars().all()) == 2
     assert books.account.schedules_through is not None and books.account.schedules_through >= MONDAY + timedelta(weeks=13)
@@ -241,14 +257,48 @@ async def test_switching_the_flag_on_backfills_an_account_that_forecast_from_bil
     assert (again.agreements_created, again.schedules_changed) == (0, 0)
 
 
-async def test_a_forecast_past_the_generated_horizon_generates_first(session: AsyncSession) -> None:
-    books = await Books.open(session, today=MONDAY)
-    await books.client("Acme Corp", "100", books.every("weekly", date(2026, 12, 8)))
+async def test_a_forecast_past_the_generated_horizon_generates_first(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    async with session_factory() as session, session.begin():
+        books = await Books.open(session, today=MONDAY)
+        await books.client("Acme Corp", "100", books.every("weekly", date(2026, 12, 8)))
+        await extend_schedules(session, account_id=books.account.id, through=MONDAY + timedelta(weeks=13), settings=SCHEDULE_PATH,
+                               today=MONDAY, now=at(MONDAY))
+        account_id, first_horizon = books.account.id, books.account.schedules_through
     later = MONDAY + timedelta(weeks=8)  # no daily job ran since: schedules stop at the first horizon
-    forecast = await calculate_forecast(session, books.account.id, as_of=later, settings=SCHEDULE_PATH, today=later, now=at(later))
+    forecast = await forecast_for_account(session_factory, account_id, today=later, now=at(later), settings=SCHEDULE_PATH)
     # Eight weeks unpaid (overdue, all expected now) and every week to the end, past the first horizon.
     assert [w.inflows for w in forecast.weeks] == [Decimal("900")] + [Decimal("100")] * 12
-    assert (await both(session, books, later))[1].weeks == forecast.weeks
+    async with session_factory() as session:
+        account = await session.get(Account, account_id)
+        assert account is not None and first_horizon is not None and account.schedules_through is not None
+        assert account.schedules_through >= later + timedelta(weeks=13, days=-1) > first_horizon  # extended, and committed
+        assert (await calculate_forecast(session, account_id, as_of=later, settings=LEGACY_PATH)).weeks == forecast.weeks
+
+
+async def test_reading_a_forecast_past_the_stored_schedules_writes_nothing(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    """Issue 17 item 2: a read (GET /forecast, App Home, the chart link) computes beyond the stored
+    schedules from the billing lines, the same weeks, and writes nothing."""
+    async with session_factory() as session, session.begin():
+        books = await Books.open(session, today=MONDAY)
+        await books.client("Acme Corp", "100", books.every("weekly", date(2026, 12, 8)))
+        await extend_schedules(session, account_id=books.account.id, through=MONDAY + timedelta(weeks=13), settings=SCHEDULE_PATH,
+                               today=MONDAY, now=at(MONDAY))
+        account_id, first_horizon = books.account.id, books.account.schedules_through
+
+    async def stored(session: AsyncSession) -> tuple[Any, ...]:
+        count = len((await session.execute(select(ObligationSchedule.id))).all())
+        return count, (await session.get(Account, account_id, populate_existing=True)).schedules_through  # type: ignore[union-attr]
+
+    async with session_factory() as session, session.begin():  # a writing transaction, as an API GET has
+        before = await stored(session)
+        long = await calculate_forecast(session, account_id, as_of=MONDAY, weeks=26, settings=SCHEDULE_PATH)
+        assert await stored(session) == before == (before[0], first_horizon)
+        assert not session.new and not session.dirty
+    assert [w.inflows for w in long.weeks] == [Decimal("100")] * 26
+    extended = await forecast_for_account(session_factory, account_id, today=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH, weeks=26)
+    assert extended.weeks == long.weeks
+    async with session_factory() as session:
+        assert (await stored(session))[0] > before[0]  # the core function extended them, in its own transaction
 
 
 async def test_a_read_only_transaction_that_cannot_backfill_reads_the_billing_lines(session_factory: async_sessionmaker[AsyncSession]) -> None:
@@ -258,7 +308,7 @@ async def test_a_read_only_transaction_that_cannot_backfill_reads_the_billing_li
         account_id = books.account.id
     async with session_factory() as session:
         read_only(session)
-        forecast = await calculate_forecast(session, account_id, as_of=MONDAY, settings=SCHEDULE_PATH, today=MONDAY, now=at(MONDAY))
+        forecast = await calculate_forecast(session, account_id, as_of=MONDAY, settings=SCHEDULE_PATH)
         assert [w.inflows for w in forecast.weeks] == [Decimal("100")] * 13
         assert (await session.get(Account, account_id)).schedules_through is None  # type: ignore[union-attr]
 

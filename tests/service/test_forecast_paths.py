@@ -23,7 +23,7 @@ from tamio.currency.service import add_rate
 from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.db import Base, create_engine, make_session_factory
 from tamio.errors import TamioError
-from tamio.forecast.service import calculate_forecast
+from tamio.forecast.service import calculate_forecast, extend_schedules
 from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
@@ -103,8 +103,12 @@ async def _scenario(url: str, rows: list[dict[str, object]]) -> None:
                 else:
                     category = {"payroll": "payroll", "tax": "tax"}.get(str(row["kind"]), "operating")
                     await service.create_expense(name=f"Vendor {index}", billing=line, category=category)
-            schedules = await calculate_forecast(session, account.id, as_of=AS_OF, now=at(AS_OF), settings=SCHEDULE_PATH)
-            legacy = await calculate_forecast(session, account.id, as_of=AS_OF, now=at(AS_OF), settings=LEGACY_PATH)
+            end = AS_OF + timedelta(weeks=13, days=-1)
+            await extend_schedules(session, account_id=account.id, through=end, settings=SCHEDULE_PATH, today=AS_OF,
+                                   now=datetime.combine(AS_OF, time(6), UTC))
+            assert account.schedules_through is not None and account.schedules_through >= end  # read from schedules
+            schedules = await calculate_forecast(session, account.id, as_of=AS_OF, settings=SCHEDULE_PATH)
+            legacy = await calculate_forecast(session, account.id, as_of=AS_OF, settings=LEGACY_PATH)
             assert schedules.weeks == legacy.weeks, (rows, schedules.weeks, legacy.weeks)
             assert schedules.runway_weeks == legacy.runway_weeks
     finally:
@@ -251,9 +255,12 @@ async def _history(url: str, people_rows: list[dict[str, Any]], vendor_rows: lis
                 for i, row in enumerate(vendor_rows)
             ]
             today = await _live(session, books, people, suppliers, history)
-            legacy_first = await calculate_forecast(session, books.account.id, as_of=today, now=at(today), settings=LEGACY_PATH)
-            schedules = await calculate_forecast(session, books.account.id, as_of=today, settings=SCHEDULE_PATH, today=today, now=NOW)
-            legacy = await calculate_forecast(session, books.account.id, as_of=today, now=at(today), settings=LEGACY_PATH)
+            legacy_first = await calculate_forecast(session, books.account.id, as_of=today, settings=LEGACY_PATH)
+            end = today + timedelta(weeks=13, days=-1)
+            await extend_schedules(session, account_id=books.account.id, through=end, settings=SCHEDULE_PATH, today=today, now=NOW)
+            assert books.account.schedules_through is not None and books.account.schedules_through >= end  # read from schedules
+            schedules = await calculate_forecast(session, books.account.id, as_of=today, settings=SCHEDULE_PATH)
+            legacy = await calculate_forecast(session, books.account.id, as_of=today, settings=LEGACY_PATH)
             assert schedules.weeks == legacy.weeks == legacy_first.weeks, (people_rows, vendor_rows, history)
             assert schedules.runway_weeks == legacy.runway_weeks
     finally:

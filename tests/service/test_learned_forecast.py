@@ -66,7 +66,7 @@ async def _no_history(url: str, rows: list[dict[str, object]]) -> None:
                     await service.create_client(name=f"Client {index}", billing=BillingLine(amount, "USD", spec, ObligationType.REVENUE))
                 else:
                     await service.create_expense(name=f"Vendor {index}", billing=BillingLine(amount, "USD", spec, ObligationType.EXPENSE))
-            forecasts = [await calculate_forecast(session, account.id, as_of=AS_OF, now=at(AS_OF), settings=path) for path in (SCHEDULE_PATH, LEGACY_PATH)]
+            forecasts = [await calculate_forecast(session, account.id, as_of=AS_OF, settings=path) for path in (SCHEDULE_PATH, LEGACY_PATH)]
             # The independent calculation: every open schedule on its due date (at once when overdue).
             inflows, outflows = [Decimal(0)] * 13, [Decimal(0)] * 13
             for s in (await session.execute(select(ObligationSchedule).where(
@@ -128,7 +128,7 @@ async def test_the_morning_job_stores_the_forecast_and_scores_it_against_what_ha
         assert account is not None
         snapshots = (await db.execute(select(ForecastSnapshot).where(ForecastSnapshot.user_id == account_id))).scalars().all()
         accuracy = await forecast_accuracy(db, account=account, today=today, weeks=10)
-        forecast = await calculate_forecast(db, account_id, as_of=today, now=at(today), settings=SCHEDULE_PATH)
+        forecast = await calculate_forecast(db, account_id, as_of=today, settings=SCHEDULE_PATH)
     assert len(snapshots) == 70 and all(len(s.weeks) == 13 for s in snapshots)
     rows = {row.weeks_ahead: row for row in accuracy.rows}
     assert rows[1].forecasts == 64 and rows[4].forecasts == 43 and rows[13].forecasts == 0  # one per morning whose week has ended
@@ -164,7 +164,7 @@ async def test_the_late_payment_card_and_the_summary_say_how_the_client_pays(ses
     await ObligationService(session, account=books.account, settings=SCHEDULE_PATH, today=today, now=at(today)).extend_horizon()
     await session.refresh(acme)
     assert acme.payment_habit is not None and acme.payment_habit.startswith("usually pays") and acme.payment_habit.endswith("; lately later")
-    snapshot = await load_snapshot(session, books.account.id, today=today, now=at(today), settings=SCHEDULE_PATH)
+    snapshot = await load_snapshot(session, books.account.id, today=today, settings=SCHEDULE_PATH)
     findings = late_payment(snapshot, today=today, config=EffectiveConfig())
     assert [f.context["days_late"] for f in findings] == [50]
     assert f"Acme Corp {acme.payment_habit}, and you flag" in findings[0].explanation

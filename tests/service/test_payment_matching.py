@@ -71,7 +71,7 @@ async def test_a_payment_by_client_pays_the_oldest_open_invoice_first_and_leaves
     assert [p.variance_vs_expected for p in outcome.payments] == [Decimal("0"), Decimal("-3000")] and outcome.overpaid == 0
     assert await cash(session) == Decimal("17000")  # moved once, by the whole payment
     # A client that paid 67 and 36 days late: INV-1042's rest and December's are expected within half a year.
-    forecast = await calculate_forecast(session, books.account.id, as_of=TODAY, weeks=26, now=at(TODAY), settings=SCHEDULE_PATH)
+    forecast = await calculate_forecast(session, books.account.id, as_of=TODAY, weeks=26, settings=SCHEDULE_PATH)
     assert forecast.opening_balance == Decimal("17000")
     assert sum(w.inflows for w in forecast.weeks) == Decimal("3000") + Decimal("5000")  # INV-1042's rest, and December's
 
@@ -92,7 +92,7 @@ async def test_a_client_who_pays_20_days_late_is_learned_as_20_days_late(session
     assert acme.payment_behaviour is not None
     assert PaymentBehaviour.from_json(acme.payment_behaviour).describe() == "usually pays 19-21 days late"
     july = date(2026, 7, 6)  # July's invoice (due Sun 5 Jul) is expected about Sat 25 Jul, in the week of 20 Jul
-    forecast = await calculate_forecast(session, books.account.id, as_of=july, now=at(july), settings=SCHEDULE_PATH)
+    forecast = await calculate_forecast(session, books.account.id, as_of=july, settings=SCHEDULE_PATH)
     assert sum(w.inflows for w in forecast.weeks[:4]) == Decimal("5000")
     assert max(forecast.weeks[:4], key=lambda w: w.inflows).index == 3  # "about 20 days": most of it that week
 
@@ -157,7 +157,7 @@ async def test_overpayments_and_payments_with_nothing_open_are_kept_and_reported
     stray = await record_payment(session, account=books.account, amount=Decimal("77"), currency="USD", payment_date=TODAY, counterparty=acme, now=at(TODAY))
     assert not stray.matched and stray.payment.schedule_id is None and stray.payment.client_id == acme.id
     assert await cash(session) == Decimal("6577")  # nothing dropped
-    snapshot = await load_snapshot(session, books.account.id, today=TODAY, now=at(TODAY), settings=SCHEDULE_PATH)
+    snapshot = await load_snapshot(session, books.account.id, today=TODAY, settings=SCHEDULE_PATH)
     titles = sorted(f.title for f in unexpected_revenue(snapshot, today=TODAY, config=EffectiveConfig()))
     assert titles == ["$77.00 arrived from Acme Corp with no invoice to match", "Acme Corp paid $1,500.00 more than expected"]
 

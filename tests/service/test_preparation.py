@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from tamio.data.models import Client, ExpenseCategory
 from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert, DetectionRule, DetectionType
 from tamio.execution.lifecycle import approve
 from tamio.execution.service import execute_action
+from tamio.forecast.service import extend_schedules
 from tamio.money import format_money
 from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 from tamio.pipeline import PipelineConfig, PipelineMode, run_detection_preparation_cycle
@@ -24,7 +25,7 @@ from tamio.preparation import engine as prep_engine
 from tamio.preparation.context import load_context
 from tamio.preparation.engine import prepare_actions
 from tamio.preparation.models import ActionOption, LinkedAction, PreparedAction
-from tests.service.books import SCHEDULE_PATH, Books, at
+from tests.service.books import SCHEDULE_PATH, Books
 from tests.service.execution_factories import Mailbox, settings_for
 from tests.service.test_detection_snapshot import MONDAY as SNAPSHOT_DAY
 from tests.service.test_detection_snapshot import large_business, small_business
@@ -192,7 +193,7 @@ async def test_actions_restore_the_buffer_their_alert_was_raised_against(session
     payroll, plan, options = await targeted(session, books, DetectionType.PAYROLL_SAFETY, PAYROLL_WEEK)
     assert Decimal(payroll.context["required_buffer"]) == Decimal("8400.00")
     assert all("Minimum buffer: $8,400.00" in (o.draft_body or "") for o in options)
-    context = await load_context(session, account_id=books.account.id, today=TODAY, now=at(TODAY), settings=SCHEDULE_PATH)
+    context = await load_context(session, account_id=books.account.id, today=TODAY, settings=SCHEDULE_PATH)
     assert (context.buffer, context.payroll_buffer_percent) == (Decimal("5000.00"), Decimal("20"))
 
 
@@ -212,14 +213,15 @@ async def test_the_context_takes_the_same_number_of_queries_whatever_the_size(
         event.listen(engine.sync_engine, "before_cursor_execute", record)
         try:
             async with session_factory() as session:
-                ctx = await load_context(session, account_id=account_id, today=SNAPSHOT_DAY, now=at(SNAPSHOT_DAY), settings=SCHEDULE_PATH)
+                ctx = await load_context(session, account_id=account_id, today=SNAPSHOT_DAY, settings=SCHEDULE_PATH)
         finally:
             event.remove(engine.sync_engine, "before_cursor_execute", record)
         return len(statements), ctx
 
-    for business in (small, large):  # the first forecast of an account makes sure its schedules are there, once
+    for business in (small, large):  # its schedules generated through the forecast's end, as the 6 AM job does
         async with session_factory() as session, session.begin():
-            await load_context(session, account_id=business.account.id, today=SNAPSHOT_DAY, now=at(SNAPSHOT_DAY), settings=SCHEDULE_PATH)
+            await extend_schedules(session, account_id=business.account.id, through=SNAPSHOT_DAY + timedelta(weeks=13),
+                                   settings=SCHEDULE_PATH, today=SNAPSHOT_DAY, now=datetime.combine(SNAPSHOT_DAY, time(6), UTC))
     small_count, small_ctx = await count(small.account.id)
     large_count, large_ctx = await count(large.account.id)
     assert len(large_ctx.schedules) > 10 * len(small_ctx.schedules) and len(large_ctx.clients) == 80

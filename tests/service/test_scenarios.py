@@ -17,7 +17,7 @@ from tamio.data.models import CashAccount, Client, CounterpartyStatus, ExpenseBu
 from tamio.data.service import find_cash_account, set_balance
 from tamio.errors import NotFound, ValidationError
 from tamio.forecast.engine import Forecast
-from tamio.forecast.service import calculate_forecast
+from tamio.forecast.service import calculate_forecast, extend_schedules
 from tamio.obligations.counterparties import BillingLine, find_client, find_counterparty
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
@@ -51,8 +51,15 @@ from tests.service.books import SCHEDULE_PATH, Books, at
 MONDAY = date(2026, 12, 7)
 
 
+async def generated_through_horizon(session: AsyncSession, books: Books) -> None:
+    """Schedules generated through the forecast's weeks, as the 6 AM job leaves them: forecasts read them."""
+    await extend_schedules(session, account_id=books.account.id, through=MONDAY + timedelta(weeks=13), settings=SCHEDULE_PATH,
+                           today=MONDAY, now=at(MONDAY))
+
+
 async def business(session: AsyncSession) -> Books:
     books = await Books.open(session, today=MONDAY)
+    await generated_through_horizon(session, books)
     await books.cash("Operating", "48250")
     await books.cash("Credit line", "0", account_type="credit_line", credit_limit=Decimal("20000"))
     credit = await find_cash_account(session, account_id=books.account.id, name="Credit line")
@@ -67,7 +74,7 @@ async def business(session: AsyncSession) -> Books:
 
 
 async def real_forecast(session: AsyncSession, books: Books) -> Forecast:
-    return await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=SCHEDULE_PATH, today=MONDAY, now=at(MONDAY))
+    return await calculate_forecast(session, books.account.id, as_of=MONDAY, settings=SCHEDULE_PATH)
 
 
 async def evaluated(session: AsyncSession, books: Books, *changes: Change) -> tuple[Forecast, Forecast]:

@@ -40,7 +40,13 @@ from tamio.scenarios.changes import (
 from tamio.scenarios.service import what_if
 from tests.conftest import secret_for_tests
 from tests.service.books import SCHEDULE_PATH, Books, at
-from tests.service.test_scenarios import closings, for_real, real_forecast, stored_state
+from tests.service.test_scenarios import (
+    closings,
+    for_real,
+    generated_through_horizon,
+    real_forecast,
+    stored_state,
+)
 
 MONDAY = date(2026, 12, 7)
 _names = itertools.count()
@@ -101,6 +107,7 @@ async def _check(url: str, rows: list[dict[str, Any]], draw: Any) -> None:
         sessions = make_session_factory(engine, secret_for_tests())
         async with sessions() as session, session.begin():
             books = await Books.open(session, today=MONDAY, name=f"Prop {next(_names)}")
+            await generated_through_horizon(session, books)
             await add_rate(session, base_currency="EUR", quote_currency="USD", rate=Decimal("1.0832"), rate_date=MONDAY, account_id=None)
             await books.cash("Operating", "25000")
             await books.cash("Credit line", "0", account_type="credit_line", credit_limit=Decimal("20000"))

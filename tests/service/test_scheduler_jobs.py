@@ -157,6 +157,9 @@ async def test_the_morning_job_runs_at_six_in_each_time_zone_and_queues_one_dige
         digests = (await db.execute(select(OutboxMessage).where(OutboxMessage.kind == "digest"))).scalars().all()
         overdue = (await db.execute(select(ObligationSchedule.status).where(
             ObligationSchedule.user_id == paris, ObligationSchedule.due_date == date(2026, 12, 4)))).scalar_one()
+        through = dict((await db.execute(select(Account.id, Account.schedules_through))).all())
+    # Never backfilled until its morning: then its schedules reach the horizon, so reads use them (issue 17 item 2).
+    assert through[tokyo] is None and all(through[a] is not None and through[a] >= date(2027, 3, 7) for a in (london, paris))
     keys = sorted(d.idempotency_key for d in digests)
     assert keys == sorted([f"digest:{london}:2026-12-07", f"digest:{paris}:2026-12-07"])
     assert tokyo not in {d.user_id for d in digests}

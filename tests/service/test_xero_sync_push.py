@@ -17,7 +17,7 @@ from tamio.integrations.base import DuplicateContact
 from tamio.integrations.models import IntegrationMapping, XeroSyncLog
 from tamio.integrations.service import IntegrationMappingService
 from tamio.obligations.counterparties import CounterpartyService
-from tests.service.books import Books, at
+from tests.service.books import Books
 from tests.service.test_xero_sync_fixtures import TODAY, World, days, world_fixture  # noqa: F401
 
 
@@ -129,7 +129,7 @@ async def test_synced_invoices_are_more_certain_in_the_forecast_than_typed_ones(
     await world.service().sync()
 
     async with world.sessions() as db:
-        items = (await load_forecast_inputs(db, world.account_id, as_of=TODAY, now=at(TODAY), settings=world.settings)).items
+        items = (await load_forecast_inputs(db, world.account_id, as_of=TODAY, settings=world.settings)).items
     by_confidence = sorted(items, key=lambda item: item.confidence)
     assert [item.amount for item in by_confidence] == [Decimal("1500"), Decimal("1500")]
     typed, synced = by_confidence

@@ -225,7 +225,6 @@ async def get_forecast(call: Call) -> ForecastOut:
     """Weekly opening and closing balances, inflows, outflows, confidence and runway (``tamio forecast --json``)."""
     query = call.query(ForecastQuery)
     as_of = query.as_of or call.today
-    forecast = await calculate_forecast(
-        call.db, call.account.id, as_of=as_of, weeks=query.weeks, settings=call.settings, today=call.today, now=call.now
-    )
+    # A read: schedules short of the last day are read from the billing lines, never extended here.
+    forecast = await calculate_forecast(call.db, call.account.id, as_of=as_of, weeks=query.weeks, settings=call.settings)
     return ForecastOut.model_validate(forecast.to_json())
