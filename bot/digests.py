@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.blocks.alerts import alert_amount
+from bot.blocks.alerts import alert_amount, date_words, kind_of
 from bot.blocks.common import Block, context, cut, day_label, escape, in_days, money, section, slack_time
 from tamio.detection.models import DetectionAlert
 from tamio.digest import AlertNote, DailyDigest, PendingNote
@@ -64,7 +64,7 @@ def _alert_bit(note: AlertNote) -> str:
     if note.amount is not None and note.currency:
         bits.append(money(note.amount, note.currency))
     if note.due_date is not None:
-        bits.append(f"due {day_label(note.due_date)}")
+        bits.append(date_words(note.kind, note.due_date))
     extra = f" ({', '.join(bits)})" if bits else ""
     return f"{_dot(note.severity)} {escape(cut(note.title, 150))}{extra}"
 
@@ -135,7 +135,7 @@ def what_changed(alert: DetectionAlert, before: dict[str, Any] | None) -> list[s
             changes.append(f"{money(Decimal(old_amount), before.get('currency'))} → {money(alert.amount, alert.currency)}")
         old_due = before.get("due_date")
         if alert.due_date is not None and old_due and date.fromisoformat(old_due) != alert.due_date:
-            changes.append(f"due {day_label(alert.due_date)} (was {day_label(date.fromisoformat(old_due))})")
+            changes.append(f"{date_words(kind_of(alert), alert.due_date)} (was {day_label(date.fromisoformat(old_due))})")
     return changes
 
 
@@ -144,7 +144,7 @@ def _facts(alert: DetectionAlert, today: date) -> str:
     if alert_amount(alert):
         bits.append(alert_amount(alert))
     if alert.due_date:
-        bits.append(f"due {day_label(alert.due_date)} ({in_days(alert.due_date, today)})")
+        bits.append(f"{date_words(kind_of(alert), alert.due_date)} ({in_days(alert.due_date, today)})")
     return " · ".join(bits)
 
 

@@ -24,6 +24,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.internals import extract_user_id
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, select, text
 from sqlalchemy.exc import IntegrityError
@@ -64,9 +65,23 @@ def channel_name_of(body: dict[str, Any]) -> str | None:
 
 
 def team_name(body: dict[str, Any], team_id: str) -> str:
+    """The request's idea of the workspace: only its domain slug ("harbor---pine-studio"), the fallback
+    when Slack does not say the workspace's name (``workspace_name``)."""
     team = body.get("team")
     domain = body.get("team_domain") or (team.get("domain") if isinstance(team, dict) else None)
     return str(domain) if domain else f"Slack workspace {team_id}"
+
+
+async def workspace_name(client: AsyncWebClient, *, team_id: str, fallback: str) -> str:
+    """What a new account is called: the workspace's name from auth.test, which needs no scope (team.info
+    would need team:read). An answer for another team (an org-wide token) or a refusal keeps the fallback."""
+    try:
+        answer = await client.auth_test()
+    except SlackApiError as refused:
+        log.info("auth.test refused, the account is named %r: %s", fallback, refused.response.get("error"))
+        return fallback
+    name = answer.get("team")
+    return str(name) if name and answer.get("team_id") == team_id else fallback
 
 
 async def find_or_create_account(
@@ -143,9 +158,13 @@ async def resolve(
             read_only(db, False)
     if row is not None and (row[1] is not None or not user_id):
         return row[0], row[1]
-    account = row[0] if row is not None else await find_or_create_account(
-        db, settings, team_id=team_id, enterprise_id=enterprise_id, name=name, now=now
-    )
+    if row is not None:
+        account = row[0]
+    else:
+        if db.in_transaction():
+            await db.commit()  # no transaction stays open across the auth.test call
+        name = await workspace_name(client, team_id=team_id, fallback=name)
+        account = await find_or_create_account(db, settings, team_id=team_id, enterprise_id=enterprise_id, name=name, now=now)
     member = await find_or_create_member(db, client, account=account, user_id=user_id, now=now) if user_id else None
     return account, member
 

@@ -54,6 +54,7 @@ class AlertNote:
     currency: str | None = None
     due_date: date | None = None
     was: str | None = None  # for an escalation: the severity it rose from
+    kind: str | None = None  # the detection type: a runway's date is no due date
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def _opt_date(value: Any) -> date | None:
 
 def _alert(data: dict[str, Any]) -> AlertNote:
     return AlertNote(data["alert_id"], data["title"], data["severity"], _opt_decimal(data.get("amount")), data.get("currency"),
-                     _opt_date(data.get("due_date")), data.get("was"))
+                     _opt_date(data.get("due_date")), data.get("was"), data.get("kind"))
 
 
 def _pending(data: dict[str, Any]) -> PendingNote:
@@ -174,7 +175,8 @@ def _urgency(severity: AlertSeverity, day: date | None, title: str) -> tuple[int
 
 def _note(alert: DetectionAlert, *, escalated: bool = False) -> AlertNote:
     was = alert.previous_severity.value if escalated and alert.previous_severity else None
-    return AlertNote(alert.id, alert.title, alert.severity.value, alert.amount, alert.currency, alert.due_date, was)
+    return AlertNote(alert.id, alert.title, alert.severity.value, alert.amount, alert.currency, alert.due_date, was,
+                     alert.detection_type.value)
 
 
 async def last_digest_at(db: AsyncSession, *, account_id: str, before: datetime) -> datetime | None:

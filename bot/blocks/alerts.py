@@ -26,18 +26,27 @@ AMOUNT_LABEL = {
 }
 
 
+def date_words(kind: str | None, day: date) -> str:
+    """An alert's date in words: "due Sun 28 Feb"; a runway has no due date, only the week cash gets short."""
+    return f"{'by the week of' if kind == 'runway_threshold' else 'due'} {day_label(day)}"
+
+
+def kind_of(alert: DetectionAlert) -> str:
+    return str(getattr(alert.detection_type, "value", alert.detection_type))
+
+
 def alert_amount(alert: DetectionAlert) -> str:
     """The alert's amount with what it is: "to free up $9,532.62", "owed $5,000.00" (empty without one)."""
     if alert.amount is None or not alert.currency:
         return ""
-    label = AMOUNT_LABEL.get(str(getattr(alert.detection_type, "value", alert.detection_type)))
+    label = AMOUNT_LABEL.get(kind_of(alert))
     return f"{label.lower()} {money(alert.amount, alert.currency)}" if label else money(alert.amount, alert.currency)
 
 
 def alert_line(alert: DetectionAlert, today: date) -> str:
     bits = []
     if alert.due_date:
-        bits.append(f"due {day_label(alert.due_date)} ({in_days(alert.due_date, today)})")
+        bits.append(f"{date_words(kind_of(alert), alert.due_date)} ({in_days(alert.due_date, today)})")
     if alert_amount(alert):
         bits.append(alert_amount(alert))
     extra = f" — {', '.join(bits)}" if bits else ""

@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from bot.blocks.alerts import AMOUNT_LABEL
+from bot.blocks.alerts import AMOUNT_LABEL, kind_of
 from bot.blocks.common import (
     Block,
     actions,
@@ -117,7 +117,8 @@ def _why(card: CardData, today: date, currency: str | None) -> list[Block]:
     items = []
     due = action.deadline or (alert.due_date if alert else None)
     if due:
-        items.append(f"*Due*\n{day_label(due)} ({in_days(due, today)})")
+        runway = not action.deadline and alert is not None and kind_of(alert) == "runway_threshold"  # no due date, a week
+        items.append(f"*{'By the week of' if runway else 'Due'}*\n{day_label(due)} ({in_days(due, today)})")
     amount = action.amount if action.amount is not None else (alert.amount if alert else None)
     if amount is not None:
         label = AMOUNT_LABEL.get(str(getattr(alert.detection_type, "value", alert.detection_type)), "Amount") if alert else "Amount"

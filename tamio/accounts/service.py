@@ -59,6 +59,7 @@ async def create_account(
         timezone=validate_timezone(timezone),
         slack_team_id=slack_team_id,
         slack_enterprise_id=slack_enterprise_id,
+        created_at=now,  # the caller's clock: detection counts the record from this day
     )
     db.add(account)
     await db.flush()

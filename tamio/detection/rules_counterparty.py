@@ -16,7 +16,8 @@ Precise meanings (the issue's, where the design's table is terse):
   unpaid past their usual delay plus the late threshold. Strategic clients EMERGENCY, others THIS_WEEK.
 - revenue_variance: money received in the 30 days before today against what was expected in them
   (each receivable on its due date moved by the client's usual delay) differs by more than
-  ``revenue_variance_pct``. THIS_WEEK.
+  ``revenue_variance_pct``. THIS_WEEK. Quiet until the account's record (its first day, or an earlier
+  recorded payment) covers the whole window.
 - headcount_change: a payroll agreement added, or a payroll amount raised, in the last
   ``headcount_lookback_days`` (agreements set up on the account's first day are not news). THIS_WEEK.
 """
@@ -280,6 +281,13 @@ def client_churn(snapshot: AccountSnapshot, *, today: date, config: EffectiveCon
 
 def revenue_variance(snapshot: AccountSnapshot, *, today: date, config: EffectiveConfig) -> list[Finding]:
     start = today - timedelta(days=REVENUE_WINDOW_DAYS)
+    # "Actual" is what Tamio has on record: receipts are known from the account's first day, or from an
+    # earlier payment brought in with its history. A window reaching before that compares invoices just
+    # entered with receipts nobody recorded (day one: "100% below expected"), so it waits until the
+    # record covers the whole window; the unpaid invoices themselves are late_payment's to raise.
+    known = [d for d in (snapshot.account_created_on, min((p.payment_date for p in snapshot.payments), default=None)) if d]
+    if not known or min(known) > start:
+        return []
     expected = ZERO
     clients = snapshot.clients
     for s in snapshot.receivables:

@@ -233,6 +233,7 @@ class ObligationService:
             status=AgreementStatus.ACTIVE,
             source=source,
             import_key=import_key,
+            created_at=self.now,  # the caller's clock: headcount_change compares it with the account's first day
         )
         self.db.add(agreement)
         await self.db.flush()

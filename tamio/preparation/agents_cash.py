@@ -59,12 +59,14 @@ def buffer_response_agent(alert: AlertView, ctx: PreparationContext) -> ActionDr
         shortfall = alert.amount or ZERO
     low_week = forecast.lowest_week_start
     deadline = low_week
+    # With no buffer set the rule measures against zero (buffer_breach): the plan says so too.
+    line = f"the {format_money(ctx.buffer, ctx.base_currency)} buffer" if ctx.buffer > 0 else "zero"
     options: list[OptionDraft | None] = [
         delay_vendors(
             ctx, start=ctx.today, end=low_week + timedelta(days=6), needed=shortfall, past=low_week + timedelta(days=6),
             deadline=deadline, reason="we are timing a few payments around a short cash dip",
         ),
-        credit_draw(ctx, needed=shortfall, deadline=deadline, why=f"Keeps cash above the {format_money(ctx.buffer, ctx.base_currency)} buffer through the week of {day_text(low_week)}."),
+        credit_draw(ctx, needed=shortfall, deadline=deadline, why=f"Keeps cash above {line} through the week of {day_text(low_week)}."),
     ]
     found = [o for o in options if o is not None]
     overdue = ctx.chaseable_receivables()
@@ -74,7 +76,8 @@ def buffer_response_agent(alert: AlertView, ctx: PreparationContext) -> ActionDr
         return None
     return ActionDraft(
         action_type="payment_prioritization",
-        title=f"Cash dips {format_money(shortfall, ctx.base_currency)} below your buffer in the week of {day_text(low_week)}",
+        title=(f"Cash dips {format_money(shortfall, ctx.base_currency)} below your buffer" if ctx.buffer > 0
+               else f"Cash goes {format_money(shortfall, ctx.base_currency)} below zero") + f" in the week of {day_text(low_week)}",
         summary=alert.explanation,
         options=ranked,
         amount=quantize(shortfall, ctx.base_currency),

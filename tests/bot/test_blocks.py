@@ -180,15 +180,23 @@ def test_a_cards_amount_says_what_it_is() -> None:
 def test_an_alerts_amount_says_what_it_is_in_alert_lines_and_announcements() -> None:
     """Issue 19: a bare amount beside a runway ("Runway is 12.1 weeks ... $9,532.62") says nothing."""
     from bot.blocks.alerts import alert_line
-    from bot.digests import alert_new_message
+    from bot.digests import _alert_bit, alert_new_message
+    from tamio.digest import _note
 
     runway = DetectionAlert(id="alr_r", user_id="acct_1", detection_type=DetectionType.RUNWAY_THRESHOLD,
                             severity=AlertSeverity.EMERGENCY, status=AlertStatus.ACTIVE, fingerprint="r", entity_type="account",
                             title="Runway is 12.1 weeks (2.8 months)", amount=Decimal("9532.62"), currency="USD",
                             due_date=date(2027, 2, 28), first_detected_at=NOW, last_detected_at=NOW)
-    assert alert_line(runway, TODAY).endswith("— due Sun 28 Feb (in 83 days), to free up $9,532.62")
+    # A runway has no due date (the first walk found "due Sun 28 Feb"): the week cash gets short.
+    assert alert_line(runway, TODAY).endswith("— by the week of Sun 28 Feb (in 83 days), to free up $9,532.62")
     _, blocks = alert_new_message(runway, today=TODAY)
-    assert "to free up $9,532.62 · due Sun 28 Feb" in blocks[0]["text"]["text"]
+    assert "to free up $9,532.62 · by the week of Sun 28 Feb" in blocks[0]["text"]["text"]
+    assert _alert_bit(_note(runway)).endswith(", by the week of Sun 28 Feb)")
+    card = plain_card(summary="s", explanation="Runway is 12.1 weeks.")
+    assert card.alert is not None
+    card.alert.detection_type, card.alert.due_date, card.action.deadline = DetectionType.RUNWAY_THRESHOLD, date(2027, 2, 28), None
+    shown = texts(card_blocks(card, today=TODAY, base_currency="USD"))
+    assert "*By the week of*\nSun 28 Feb" in shown and "*Due*" not in shown
     late = DetectionAlert(id="alr_l", user_id="acct_1", detection_type=DetectionType.LATE_PAYMENT, severity=AlertSeverity.THIS_WEEK,
                           status=AlertStatus.ACTIVE, fingerprint="l", entity_type="client", title="Late Payer Co is 16 days late",
                           amount=Decimal("5000"), currency="USD", first_detected_at=NOW, last_detected_at=NOW)

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from tamio.accounts.models import Account
 from tamio.data.models import CashAccount
 from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 from tests.bot.conftest import ADMIN, CHANNEL, VIEWER, BotHarness
@@ -85,3 +86,17 @@ async def test_record_a_payment_from_a_message(bot: BotHarness) -> None:
         cash = (await db.execute(select(CashAccount))).scalar_one()
     assert schedule.status == ScheduleStatus.PAID and cash.balance == Decimal("14200")
     assert "Recorded $4,200.00 from *Acme Corp*" in bot.ephemerals_for(ADMIN)[-1]["text"]  # where the message is
+
+
+async def test_a_new_account_is_named_after_the_workspace_not_its_domain_slug(session_factory) -> None:  # type: ignore[no-untyped-def]
+    # The old code took the request's team_domain: App Home read "Tamio · harbor---pine-studio".
+    from tests.bot.conftest import start_bot, workspace
+
+    async with workspace(team_name="Harbor & Pine Studio") as slack:
+        async for bot in start_bot(slack, session_factory):
+            await bot.sender.app_home_opened(ADMIN)
+            await bot.settle()
+            async with bot.sessions() as db:
+                [account] = (await db.execute(select(Account))).scalars().all()
+            assert account.name == "Harbor & Pine Studio"
+            assert bot.slack.home_views[ADMIN]["blocks"][0]["text"]["text"] == "Tamio · Harbor & Pine Studio"

@@ -164,7 +164,7 @@ def test_a_fresh_business_enters_late_invoices_hits_limits_and_sees_one_runway(
         home = page.locator(".home")
         expect(home).to_contain_text(f"Runway {runway}", timeout=STEP_MS)  # the headline
         # The open runway alert says the same, and what its amount is.
-        expect(home).to_contain_text(re.compile(rf"Runway is {re.escape(runway)} — due [^,]+, to free up \$[\d,]+\.\d\d"))
+        expect(home).to_contain_text(re.compile(rf"Runway is {re.escape(runway)} — by the week of [^,]+, to free up \$[\d,]+\.\d\d"))
         shoot(page, screenshots / "13-home.png")
 
         assert not errors, errors

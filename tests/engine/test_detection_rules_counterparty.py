@@ -249,6 +249,25 @@ def test_revenue_close_to_expected_or_nothing_expected_is_quiet() -> None:
     assert check(revenue_variance, Books()) == []
 
 
+def test_no_revenue_variance_before_the_record_covers_the_window() -> None:
+    # Day one: invoices just entered, nothing recorded yet. The old code said "Revenue is 100% below expected".
+    books = month_of_revenue("0")
+    books.account_created_on = MONDAY
+    assert check(revenue_variance, books) == []
+    books.account_created_on = MONDAY - days(29)  # a day short of a whole window on record
+    assert check(revenue_variance, books) == []
+    books.account_created_on = MONDAY - days(30)
+    assert check(revenue_variance, books)[0].title == "Revenue is 100% below expected"
+
+
+def test_revenue_variance_counts_payment_history_brought_in_with_a_new_account() -> None:
+    books = month_of_revenue("7000")
+    books.account_created_on = MONDAY
+    assert check(revenue_variance, books) == []
+    books.received("500", on=MONDAY - days(31))  # imported history from before the window
+    assert check(revenue_variance, books)[0].title == "Revenue is 30% below expected"
+
+
 @pytest.mark.parametrize(("received", "fires"), [("8000", False), ("7999.99", True), ("12000", False), ("12000.01", True)])
 def test_revenue_variance_edge(received: str, fires: bool) -> None:
     assert bool(check(revenue_variance, month_of_revenue(received))) is fires

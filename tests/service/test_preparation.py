@@ -326,6 +326,19 @@ async def test_a_buffer_breach_is_one_buffer_response_whatever_ranks_first(sessi
     assert {o.kind for o in await options_of(session, action)} == {"delay_payment", "credit_draw", "send_email"}
 
 
+async def test_with_no_buffer_set_the_plan_speaks_of_zero(session: AsyncSession) -> None:
+    # The old card said "Cash dips ... below your buffer" while settings said "No buffer set".
+    books = await tight_books(session)
+    config = await session.get(UserConfiguration, books.account.id)
+    assert config is not None
+    config.obligations_buffer_amount = Decimal("0")
+    breach = await alert(session, books, DetectionType.BUFFER_BREACH, amount="10000")
+    [action] = (await prepare_actions(session, account=books.account, alerts=[breach], today=TODAY, now=NOW, settings=SCHEDULE_PATH)).actions
+    assert action.title.startswith("Cash goes $") and " below zero in the week of " in action.title and "buffer" not in action.title
+    credit = next(o for o in await options_of(session, action) if o.kind == "credit_draw")
+    assert credit.description and "Keeps cash above zero" in credit.description and "buffer" not in credit.description
+
+
 async def test_a_buffer_breach_with_only_late_clients_to_turn_to_offers_to_chase_the_largest_of_them(session: AsyncSession) -> None:
     books = await short_of_payroll(session, flexible_vendor=False, usual_delay=40)
     await books.client("Initech", "5000", books.every("once", date(2026, 11, 30)), contact_email="ap@initech.test")
