@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,9 +19,8 @@ from typing import Any
 
 import pytest
 
-from tamio.cli import main
+from tests.service.cli_runner import Tamio, fresh_cli
 
-Tamio = Callable[..., tuple[int, str, str]]
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # a Monday
 CSV = """counterparty,kind,amount,currency,frequency,start_date,invoice
 Acme,client,5000,USD,once,2026-11-20,INV-1
@@ -34,21 +32,7 @@ TABLES = ("clients", "expense_buckets", "obligation_agreements", "obligation_sch
 
 @pytest.fixture
 def tamio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Tamio:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TAMIO_DATABASE_URL", f"sqlite:///{tmp_path}/invoice.db")
-    for name in ("USE_OBLIGATION_FOR_FORECAST", "USE_OBLIGATION_SYSTEM", "TAMIO_BASE_CURRENCY", "TAMIO_TIMEZONE"):
-        monkeypatch.delenv(name, raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            code = main(list(args), now=NOW)
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    assert run("db", "upgrade")[0] == 0
-    assert run("account", "create", "--name", "Acme Ltd", "--base-currency", "USD")[0] == 0
+    run = fresh_cli(tmp_path, monkeypatch, capsys, now=NOW, database="invoice.db", account="Acme Ltd")
     return run
 
 

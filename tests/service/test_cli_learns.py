@@ -10,18 +10,14 @@ job by hand, forecast against actual (stored and replayed) and a client's habits
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tamio.cli import main
+from tests.service.cli_runner import Tamio, as_json, fresh_cli
 
-Tamio = Callable[..., tuple[int, str, str]]
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
 
 CSV = """counterparty,kind,amount,currency,frequency,start_date,end_date,day,business_day,calendar,flexibility
@@ -32,32 +28,12 @@ Office Rent,expense,2000,USD,monthly,2026-01-05,,5,,,
 
 @pytest.fixture
 def tamio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Tamio:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TAMIO_DATABASE_URL", f"sqlite:///{tmp_path}/learns.db")
-    for name in ("USE_OBLIGATION_FOR_FORECAST", "USE_OBLIGATION_SYSTEM", "TAMIO_BASE_CURRENCY", "TAMIO_TIMEZONE"):
-        monkeypatch.delenv(name, raising=False)
-
-    def run(*args: str, now: datetime = START) -> tuple[int, str, str]:
-        try:
-            code = main(list(args), now=now)
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    assert run("db", "upgrade")[0] == 0
-    assert run("account", "create", "--name", "Slow Ltd", "--base-currency", "USD")[0] == 0
+    run = fresh_cli(tmp_path, monkeypatch, capsys, now=START, database="learns.db", account="Slow Ltd")
     (tmp_path / "books.csv").write_text(CSV)
     assert run("import", "obligations", "books.csv")[0] == 0
     assert run("balance", "set", "Operating", "10000", "USD")[0] == 0
     return run
 
-
-def as_json(result: tuple[int, str, str]) -> dict[str, Any]:
-    code, out, err = result
-    assert code == 0, err
-    found: dict[str, Any] = json.loads(out)
-    return found
 
 
 def live(tamio: Tamio, weeks: int) -> datetime:

@@ -3,18 +3,14 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tamio.cli import main
+from tests.service.cli_runner import Tamio, as_json, fresh_cli
 
-Tamio = Callable[..., tuple[int, str, str]]
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # a Monday
 CSV = """counterparty,kind,amount,currency,frequency,start_date,end_date,day,business_day,calendar,flexibility
 Acme Corp,revenue,5000,USD,monthly,2026-12-09,,9,,,
@@ -26,32 +22,12 @@ LATE = 'late "Acme Corp" 30'
 
 @pytest.fixture
 def tamio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Tamio:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TAMIO_DATABASE_URL", f"sqlite:///{tmp_path}/one.db")
-    for name in ("USE_OBLIGATION_FOR_FORECAST", "USE_OBLIGATION_SYSTEM", "TAMIO_BASE_CURRENCY", "TAMIO_TIMEZONE"):
-        monkeypatch.delenv(name, raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            code = main(list(args), now=NOW)
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    assert run("db", "upgrade")[0] == 0
-    assert run("account", "create", "--name", "Acme Ltd", "--base-currency", "USD")[0] == 0
+    run = fresh_cli(tmp_path, monkeypatch, capsys, now=NOW, database="one.db", account="Acme Ltd")
     (tmp_path / "books.csv").write_text(CSV)
     assert run("import", "obligations", "books.csv")[0] == 0
     assert run("balance", "set", "Operating", "20000", "USD")[0] == 0
     return run
 
-
-def as_json(result: tuple[int, str, str]) -> dict[str, Any]:
-    code, out, err = result
-    assert code == 0, err
-    found: dict[str, Any] = json.loads(out)
-    return found
 
 
 def test_forecast_what_if_prints_the_scenario_beside_the_baseline(tamio: Tamio) -> None:

@@ -6,16 +6,14 @@ These run the real entry point in-process on a fresh SQLite file and a real SMTP
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tamio.cli import main
+from tests.service.cli_runner import Tamio, fresh_cli
 from tests.service.execution_factories import Mailbox, free_port
 
-Tamio = Callable[..., tuple[int, str, str]]
 NOW = datetime(2026, 12, 6, 21, 0, tzinfo=UTC)
 
 CSV = """counterparty,kind,amount,frequency,start_date,flexibility,email
@@ -26,21 +24,7 @@ Staff,payroll,18000,biweekly,2026-12-11,,
 
 @pytest.fixture
 def tamio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Tamio:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TAMIO_DATABASE_URL", f"sqlite:///{tmp_path}/walk.db")
-    for name in ("USE_OBLIGATION_FOR_FORECAST", "TAMIO_BASE_CURRENCY", "TAMIO_TIMEZONE"):
-        monkeypatch.delenv(name, raising=False)
-
-    def run(*args: str, now: datetime = NOW) -> tuple[int, str, str]:
-        try:
-            code = main(list(args), now=now)
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    assert run("db", "upgrade")[0] == 0
-    assert run("account", "create", "--name", "Walk Co", "--base-currency", "USD")[0] == 0
+    run = fresh_cli(tmp_path, monkeypatch, capsys, now=NOW, database="walk.db", account="Walk Co")
     assert run("balance", "set", "Operating", "20000", "USD")[0] == 0
     (tmp_path / "books.csv").write_text(CSV)
     assert run("import", "obligations", "books.csv")[0] == 0
