@@ -34,7 +34,7 @@ def changes_value(texts: tuple[str, ...]) -> str | None:
 
 
 def difference_lines(result: ScenarioResult) -> list[str]:
-    rows = [(f"{w.start:%d %b}", whole(b.closing_balance), whole(w.closing_balance), whole(d) if d else "0")
+    rows = [(day_label(w.start), whole(b.closing_balance), whole(w.closing_balance), whole(d) if d else "0")
             for w, b, d in zip(result.forecast.weeks, result.baseline.weeks, result.differences, strict=True)]
     widths = [max(len(r[i]) for r in rows + [("", "Today", "What if", "Change")]) for i in range(1, 4)]
     lines = [f"{'Week':<6}  {'Today':>{widths[0]}}  {'What if':>{widths[1]}}  {'Change':>{widths[2]}}"]

@@ -14,6 +14,7 @@ from typing import Any
 
 from tamio.accounts.models import Account
 from tamio.cli.context import CliContext
+from tamio.dates import day_text
 from tamio.forecast.views import render_table
 from tamio.money import format_money
 from tamio.scenarios.changes import Scenario
@@ -56,9 +57,9 @@ def render_result(result: ScenarioResult, *, account_name: str) -> str:
     """The scenario's forecast table, then the weekly difference and one line on what changes."""
     cur = result.forecast.base_currency
     lines = [render_table(result.forecast, account_name=account_name), "", "What if: " + "; ".join(result.changes), ""]
-    lines.append(f"{'Week':<8}{'Baseline':>18}{'Scenario':>18}{'Difference':>18}")
+    lines.append(f"{'Week':<10}{'Baseline':>18}{'Scenario':>18}{'Difference':>18}")
     for week, base, difference in zip(result.forecast.weeks, result.baseline.weeks, result.differences, strict=True):
-        lines.append(f"{week.start:%d %b}  {format_money(base.closing_balance, cur):>18}{format_money(week.closing_balance, cur):>18}"
+        lines.append(f"{day_text(week.start):<10}{format_money(base.closing_balance, cur):>18}{format_money(week.closing_balance, cur):>18}"
                      f"{format_money(difference, cur):>18}")
     lines += ["", what_changes(result)]
     return "\n".join(lines)

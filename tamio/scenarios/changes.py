@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from tamio.dates import day_text
 from tamio.limits import check_amount, check_name
 from tamio.money import format_money
 from tamio.obligations.schemas import RecurrenceSpec
@@ -103,7 +104,7 @@ class Move(_Named):
     to: date
 
     def describe(self, base_currency: str) -> str:
-        return f"move {self.name}'s next payment to {self.to:%a %d %b %Y}"
+        return f"move {self.name}'s next payment to {day_text(self.to, year=True)}"
 
 
 class Late(_Named):
@@ -134,7 +135,7 @@ class OneOff(_Change):
     on: date
 
     def describe(self, base_currency: str) -> str:
-        return f"one-off {'inflow' if self.direction == 'in' else 'outflow'} of {format_money(self.amount, base_currency)} on {self.on:%a %d %b %Y}"
+        return f"one-off {'inflow' if self.direction == 'in' else 'outflow'} of {format_money(self.amount, base_currency)} on {day_text(self.on, year=True)}"
 
 
 class Draw(_Change):
@@ -151,7 +152,7 @@ class Draw(_Change):
         return check_name(value, what="The credit line's name")
 
     def describe(self, base_currency: str) -> str:
-        return f"draw {format_money(self.amount, base_currency)} on {self.credit_line} on {self.on:%a %d %b %Y}"
+        return f"draw {format_money(self.amount, base_currency)} on {self.credit_line} on {day_text(self.on, year=True)}"
 
 
 class Balance(_Change):
