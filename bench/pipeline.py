@@ -4,7 +4,7 @@ Uses the detection benchmark's business (300 clients, 200 vendors, 5,000 schedul
 Prints the median of several runs of:
 
 - the engines alone, over data already loaded: the twelve detections (``evaluate``) plus every
-  agent over the run's alerts (``AGENTS``, each option's forecast effect re-run);
+  agent over the run's alerts (``AGENTS``, each option's forecast effect a delta against the base);
 - the first FULL run through the database (detect, persist alerts, prepare and store every action);
 - a steady-state FULL run (the hourly job: alerts refreshed, nothing new to prepare), rolled back;
 - detection's snapshot load alone (the account's books in a fixed number of queries).
@@ -92,18 +92,18 @@ async def bench(url: str, label: str, runs: int) -> None:
             snapshot = await load_snapshot(session, account.id, today=TODAY, settings=SETTINGS)
             context = await load_context(session, account_id=account.id, today=TODAY, settings=SETTINGS)
             alerts = [AlertView.of(a) for a in (await session.execute(select(DetectionAlert).where(DetectionAlert.user_id == account.id))).scalars()]
-        # Option effects (each option's forecast, ``forecast_with``) timed apart: the what-if engine owns them.
+        # Option effects (each option's lowest after, ``effect_of``) timed apart: the what-if engine owns them.
         effects: list[float] = []
-        forecast_with = context.forecast_with
+        effect_of = context.effect_of
 
-        def timed_forecast_with(*args: Any, **kwargs: Any) -> Any:
+        def timed_effect_of(*args: Any, **kwargs: Any) -> Any:
             started = time.process_time()
             try:
-                return forecast_with(*args, **kwargs)
+                return effect_of(*args, **kwargs)
             finally:
                 effects.append(time.process_time() - started)
 
-        object.__setattr__(context, "forecast_with", timed_forecast_with)
+        object.__setattr__(context, "effect_of", timed_effect_of)
         detect: list[tuple[float, float]] = []
         prepare: list[tuple[float, float]] = []
         effect_share = []
@@ -133,7 +133,7 @@ async def bench(url: str, label: str, runs: int) -> None:
               f"{len(first.errors)} errors; steady run prepared {again.actions_prepared}")
         print(f"  engines: detection     {ms(detect)}")
         print(f"  engines: preparation   {ms(prepare)}   ({len(alerts)} alerts, every agent)")
-        print(f"    of which option effects (forecast_with): {statistics.median(effect_share) * 100:.0f} % of its CPU")
+        print(f"    of which option effects (effect_of): {statistics.median(effect_share) * 100:.0f} % of its CPU")
         together = [(d[0] + p[0], d[1] + p[1]) for d, p in zip(detect, prepare, strict=True)]
         print(f"  engines together       {ms(together)}   target < 50 ms")
         print(f"  drafts rendered on read {ms(rendered)}   (all {len(texts)} options' drafts; a card renders only its own)")

@@ -109,7 +109,7 @@ def client_retention_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
         amount=sum((s.base_amount for s in future), ZERO), currency=ctx.base_currency, counterparty_type="client", counterparty_id=client.id,
         counterparty_name=client.name, recipient_email=client.contact_email, draft_subject=subject, draft_body=body, draft_tone="soft",
         risk=risk(ctx, relationship_for_client(ctx, client.id), reversibility="partly_reversible", amount=ZERO, deadline=None),
-        forecast=ctx.forecast_with(without), params={"client_id": client.id, "template": "client_checkin"},
+        forecast=ctx.effect(without), params={"client_id": client.id, "template": "client_checkin"},
     ))
     return ActionDraft(
         action_type="payment_reminder", title=alert.title, summary=alert.explanation, options=rank(options, buffer=ctx.buffer),
@@ -134,7 +134,7 @@ def vendor_payment_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
         description="Add it to this week's payment batch.", amount=schedule.base_amount, currency=ctx.base_currency,
         counterparty_type="expense_bucket", counterparty_id=schedule.vendor_id, counterparty_name=schedule.counterparty_name,
         risk=risk(ctx, relationship_for_vendor(ctx, schedule.vendor_id), reversibility="irreversible", amount=schedule.base_amount, deadline=schedule.due_date),
-        forecast=ctx.forecast_with(), params={"schedule_ids": [schedule.id]},
+        forecast=ctx.effect(), params={"schedule_ids": [schedule.id]},
     )
     options: list[OptionDraft] = [pay]
     if ctx.can_delay(schedule):
@@ -169,7 +169,7 @@ def expense_review_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
             counterparty_type="expense_bucket", counterparty_id=vendor.id, counterparty_name=vendor.name, recipient_email=vendor.contact_email,
             draft_subject=subject, draft_body=body,
             risk=risk(ctx, relationship_for_vendor(ctx, vendor.id), reversibility="partly_reversible", amount=ZERO, deadline=None),
-            forecast=ctx.forecast_with(), params={"vendor_id": vendor.id, "template": "vendor_query"},
+            forecast=ctx.effect(), params={"vendor_id": vendor.id, "template": "vendor_query"},
         ))
     adjusted = forecast_adjustment(alert, ctx, action_type="payment_batch")
     if adjusted is not None:
@@ -209,7 +209,7 @@ def headcount_review_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
         amount=nxt.base_amount, currency=ctx.base_currency, counterparty_type="expense_bucket", counterparty_id=nxt.vendor_id,
         counterparty_name=nxt.counterparty_name,
         risk=risk(ctx, relationship_for_vendor(ctx, nxt.vendor_id), reversibility="reversible", amount=nxt.base_amount, deadline=nxt.due_date),
-        forecast=ctx.forecast_with(), params={"confirm_schedule_ids": [s.id for s in mine], "steps": []},
+        forecast=ctx.effect(), params={"confirm_schedule_ids": [s.id for s in mine], "steps": []},
     )
     return ActionDraft(action_type="payroll_confirmation", title=alert.title, summary=alert.explanation, options=(option,),
                        amount=nxt.base_amount, currency=ctx.base_currency, counterparty_type="expense_bucket",

@@ -2,7 +2,7 @@
 
 Clients, vendors (expense buckets), cash accounts, open schedules over the forecast's horizon (and
 overdue ones), the user configuration and the forecast's own inputs, so that each option's effect
-can be measured by re-running the forecast with the option applied (``forecast_with``). Also what
+can be measured as a delta against the base forecast with the option applied (``effect``). Also what
 earlier decisions committed: the last chase of each invoice (``chases``, for the cool-off) and the
 credit draws approved but not yet carried out (they already use the line's available amount).
 
@@ -48,7 +48,7 @@ from tamio.obligations.models import (
 )
 from tamio.obligations.standing import ClientStanding, client_standings
 from tamio.preparation.commitments import ChaseInfo, load_commitments
-from tamio.scenarios.engine import Delta, ScenarioBase, forecast_with
+from tamio.scenarios.engine import Delta, Effect, ScenarioBase, effect_of
 
 ZERO = Decimal(0)
 HORIZON_WEEKS = 13
@@ -248,16 +248,17 @@ class PreparationContext:
     def _cash_by_day(self) -> CashByDay:
         return CashByDay(self.opening_balance, self.forecast_items)
 
-    def forecast_with(self, adjustments: Iterable[ForecastItem] = (), *, opening_delta: Decimal = ZERO) -> Forecast:
-        """The forecast with an option applied (items added, moved or removed; cash moved): the
-        scenario engine's ``forecast_with`` over this run's base (``with_change``)."""
-        return self.with_change(Delta(items=tuple(adjustments), opening=opening_delta))
+    def effect(self, adjustments: Iterable[ForecastItem] = (), *, opening_delta: Decimal = ZERO) -> Effect:
+        """An option's effect on the forecast (items added, moved or removed; cash moved): the
+        scenario engine's ``effect_of`` over this run's base (``effect_of``)."""
+        return self.effect_of(Delta(items=tuple(adjustments), opening=opening_delta))
 
-    def with_change(self, delta: Delta) -> Forecast:
-        """The forecast with a scenario delta applied, exactly as a what-if of the same change computes it."""
+    def effect_of(self, delta: Delta) -> Effect:
+        """The lowest closing balance and week with a scenario delta applied, exactly as a what-if of
+        the same change computes them (a running delta over the base's weeks, no forecast rebuilt)."""
         if self.scenario is None:
             raise ValueError("this context was built without its base forecast")
-        return forecast_with(self.scenario, delta)
+        return effect_of(self.scenario, delta)
 
 
 def _client_info(c: Any, standing: ClientStanding | None) -> ClientInfo:
