@@ -14,15 +14,17 @@ from tamio.forecast.engine import ForecastItem
 from tamio.money import format_money
 from tamio.preparation.agents_cash import forecast_adjustment
 from tamio.preparation.alerts import AlertView
-from tamio.preparation.building_blocks import chase_receivable, delay_vendors
+from tamio.preparation.building_blocks import chase_receivable, delay_payments
 from tamio.preparation.context import PreparationContext, ScheduleInfo
 from tamio.preparation.drafts import (
     ActionDraft,
     OptionDraft,
+    pick_until,
     rank,
     relationship_for_client,
     relationship_for_vendor,
     risk,
+    vendor_delay_candidates,
 )
 from tamio.preparation.message_drafting import shared_environment
 from tamio.preparation.recipes import collection_escalation_recipe
@@ -137,11 +139,10 @@ def vendor_payment_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
         forecast=ctx.effect(), params={"schedule_ids": [schedule.id]},
     )
     options: list[OptionDraft] = [pay]
-    if ctx.can_delay(schedule):
-        delay = delay_vendors(ctx, start=schedule.due_date, end=schedule.due_date, needed=schedule.base_amount, past=schedule.due_date, deadline=schedule.due_date,
-                              reason="we are timing our payments this month")
-        if delay is not None and delay.params["schedule_ids"] == [schedule.id]:
-            options.append(delay)
+    # Offered only when this payment alone is the one to delay (its vendor's first that day, covering itself):
+    # chosen first, so that the email is written only for the option offered.
+    if ctx.can_delay(schedule) and pick_until(vendor_delay_candidates(ctx, schedule.due_date, schedule.due_date), schedule.base_amount) == [schedule]:
+        options.append(delay_payments(ctx, [schedule], past=schedule.due_date, deadline=schedule.due_date, reason="we are timing our payments this month"))
     return ActionDraft(
         action_type="payment_batch", title=alert.title, summary=alert.explanation, options=rank(options, buffer=ctx.buffer),
         amount=schedule.base_amount, currency=ctx.base_currency, counterparty_type="expense_bucket", counterparty_id=schedule.vendor_id,

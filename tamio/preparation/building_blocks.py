@@ -6,6 +6,7 @@ with the option applied (``PreparationContext.effect``), or ``None`` when the op
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
@@ -72,9 +73,16 @@ def credit_draw(ctx: PreparationContext, *, needed: Decimal, deadline: date | No
 def delay_vendors(
     ctx: PreparationContext, *, start: date, end: date, needed: Decimal, past: date, deadline: date | None, reason: str
 ) -> OptionDraft | None:
+    """Ask the vendors that can wait (``vendor_delay_candidates``) for time on payments due in [start,
+    end] that cover ``needed``, each to a date past ``past``."""
     candidates = pick_until(vendor_delay_candidates(ctx, start, end), needed)
     if not candidates:
         return None
+    return delay_payments(ctx, candidates, past=past, deadline=deadline, reason=reason)
+
+
+def delay_payments(ctx: PreparationContext, candidates: Sequence[ScheduleInfo], *, past: date, deadline: date | None, reason: str) -> OptionDraft:
+    """The option that asks each of these payments' vendors for a later date (an email each)."""
     moves = []
     adjustments: list[ForecastItem] = []
     emails = []
