@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -94,16 +95,23 @@ async def bench(url: str, label: str, runs: int) -> None:
             alerts = [AlertView.of(a) for a in (await session.execute(select(DetectionAlert).where(DetectionAlert.user_id == account.id))).scalars()]
         # Option effects (each option's lowest after, ``effect_of``) timed apart: the what-if engine owns them.
         effects: list[float] = []
-        effect_of = context.effect_of
 
-        def timed_effect_of(*args: Any, **kwargs: Any) -> Any:
-            started = time.process_time()
-            try:
-                return effect_of(*args, **kwargs)
-            finally:
-                effects.append(time.process_time() - started)
+        def fresh_context() -> Any:
+            """The loaded context as a new run has it: what it works out once per run (indexes,
+            effects, the base's closes) not carried over from the previous run."""
+            fresh = replace(context, scenario=replace(context.scenario) if context.scenario is not None else None)
+            effect_of = fresh.effect_of
 
-        object.__setattr__(context, "effect_of", timed_effect_of)
+            def timed_effect_of(*args: Any, **kwargs: Any) -> Any:
+                started = time.process_time()
+                try:
+                    return effect_of(*args, **kwargs)
+                finally:
+                    effects.append(time.process_time() - started)
+
+            object.__setattr__(fresh, "effect_of", timed_effect_of)
+            return fresh
+
         detect: list[tuple[float, float]] = []
         prepare: list[tuple[float, float]] = []
         effect_share = []
@@ -111,8 +119,9 @@ async def bench(url: str, label: str, runs: int) -> None:
             with Clock(detect):
                 evaluate(snapshot, DetectionType, today=TODAY, config=config)
             effects.clear()
+            ctx = fresh_context()
             with Clock(prepare):
-                drafts = [AGENTS[alert.detection_type](alert, context) for alert in alerts]
+                drafts = [AGENTS[alert.detection_type](alert, ctx) for alert in alerts]
             effect_share.append(sum(effects) / prepare[-1][1])
         options = [o for d in drafts if d is not None for o in d.options]
         rendered: list[tuple[float, float]] = []

@@ -272,7 +272,7 @@ def payment_prioritization_agent(alert: AlertView, ctx: PreparationContext) -> A
 
 def statutory_payment_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
     """A tax or statutory deadline: prepare the payment (and find the cash first when short)."""
-    taxes = [s for s in ctx.schedules if s.obligation_type == "tax"]
+    taxes = ctx.schedules_of_type("tax")
     tax = next((s for s in taxes if s.id == alert.entity_id), None) or next(iter(sorted(taxes, key=lambda s: s.due_date)), None)
     if tax is None:
         return None
@@ -369,7 +369,7 @@ def forecast_adjustment(alert: AlertView, ctx: PreparationContext, *, action_typ
     if not agreement_id or new_amount is None:
         return None
     amount = Decimal(str(new_amount))
-    affected = [s for s in ctx.schedules if s.agreement_id == agreement_id and s.due_date >= ctx.today]
+    affected = [s for s in ctx.schedules_of_agreement(agreement_id) if s.due_date >= ctx.today]
     if not affected:  # a one-off invoice already due: "from now on" would change nothing ahead, only what is owed
         return None
     deltas = []

@@ -124,7 +124,7 @@ def vendor_payment_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
     """A vendor payment falls due soon: batch it for payment, or ask for more time if the vendor can wait."""
     vendor_id = str(alert.context.get("vendor_id") or (alert.entity_id if alert.entity_type in ("expense", "expense_bucket", "vendor") else "") or "")
     schedule = _alert_schedule(alert, ctx, lambda: sorted(
-        (s for s in ctx.schedules if s.direction != "inflow" and s.due_date >= ctx.today and (not vendor_id or s.vendor_id == vendor_id)),
+        (s for s in (ctx.schedules_of_vendor(vendor_id) if vendor_id else ctx.schedules) if s.direction != "inflow" and s.due_date >= ctx.today),
         key=lambda s: s.due_date,
     ))
     if schedule is None:
@@ -198,7 +198,7 @@ def revenue_variance_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
 
 def headcount_review_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
     """A new hire or a raise: confirm the payroll going forward, with what it does to the forecast."""
-    payrolls = sorted((s for s in ctx.schedules if s.obligation_type == "payroll" and s.due_date >= ctx.today), key=lambda s: s.due_date)
+    payrolls = sorted((s for s in ctx.schedules_of_type("payroll") if s.due_date >= ctx.today), key=lambda s: s.due_date)
     agreement_id = str(alert.context.get("agreement_id") or "")
     mine = [s for s in payrolls if not agreement_id or s.agreement_id == agreement_id] or payrolls
     if not mine:
