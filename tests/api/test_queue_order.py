@@ -53,7 +53,7 @@ async def test_slack_the_api_and_the_cli_list_the_queue_most_urgent_first(
     monkeypatch.setenv("TAMIO_DATABASE_URL", api.settings.database_url)
 
     def cli(*args: str) -> list[str]:
-        assert main(["actions", "list", "--limit", "100", "--json", *args]) == 0
+        assert main(["actions", "list", "--limit", "100", "--json", *args], now=api.clock()) == 0
         return [a["id"] for a in json.loads(capsys.readouterr().out)]
 
     assert await asyncio.to_thread(cli) == slack
