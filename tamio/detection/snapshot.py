@@ -34,8 +34,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property
-from itertools import groupby
-from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -179,13 +177,14 @@ async def _records(
     statement = select(*columns) if single else select(owner, *columns)
     if join is not None:
         statement = statement.outerjoin(*join)
-    statement = statement.where(where).order_by(*order) if single else statement.where(where).order_by(owner, *order)
+    order = tuple(order)
+    statement = statement.where(where).order_by(*order) if single or not order else statement.where(where).order_by(owner, *order)
     rows = await _all(db, statement)
     if single:
         found[ids[0]] = list(map(make, rows))
         return found
-    for account_id, group in groupby(rows, itemgetter(0)):
-        found[account_id] = [make(row[1:]) for row in group]
+    for row in rows:  # in the order read (unordered tables as a single account reads them)
+        found[row[0]].append(make(row[1:]))
     return found
 
 
