@@ -2,15 +2,16 @@
 
 Clients, vendors (expense buckets), cash accounts, open schedules over the forecast's horizon (and
 overdue ones), the user configuration and the forecast's own inputs, so that each option's effect
-can be measured by re-running the forecast with the option applied (``forecast_with``). The books
-and the forecast come from the run's detection snapshot (``tamio.detection.snapshot``: what
-detection found is measured on the same figures, and nothing is read twice). Also what
+can be measured by re-running the forecast with the option applied (``forecast_with``). Also what
 earlier decisions committed: the last chase of each invoice (``chases``, for the cool-off) and the
 credit draws approved but not yet carried out (they already use the line's available amount).
 
 ``buffer`` and ``payroll_buffer_percent`` are the thresholds detection used: the configuration after
 its safety mode and the account's DetectionRule overrides for buffer_breach and payroll_safety, so
 that an action restores the same buffer its alert was raised against.
+
+The books and the base forecast are the run's detection snapshot's (``tamio.detection.snapshot``):
+preparation works on the figures detection found its alerts on, and a run reads them once.
 
     ctx = await load_context(db, account_id=account.id, today=today, settings=settings)
     ctx = await load_context(db, account_id=account.id, today=today, settings=settings, snapshot=run.snapshot)
@@ -28,8 +29,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
+from itertools import chain
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,7 +41,7 @@ from tamio.audit.service import to_jsonable
 from tamio.config import Settings
 from tamio.detection.configuration import EffectiveConfig, effective_config, with_override
 from tamio.detection.models import DetectionRule, DetectionType
-from tamio.detection.records import CashAccountRecord, ClientRecord, VendorRecord
+from tamio.detection.records import OPEN_STATUSES, CashAccountRecord, ClientRecord, VendorRecord
 from tamio.detection.snapshot import FORECAST_WEEKS, AccountSnapshot, Loaded, load_snapshots
 from tamio.forecast.behaviour import arrivals, expected_on
 from tamio.forecast.engine import INFLOW, CashByDay, Forecast, ForecastItem
@@ -115,8 +117,9 @@ class CashInfo:
         return max(ZERO, self.credit_limit - self.drawn_amount - self.committed)
 
 
-@dataclass(frozen=True)
-class ScheduleInfo:
+class ScheduleInfo(NamedTuple):
+    """One open payment as preparation sees it (a named tuple: a run makes thousands of them)."""
+
     id: str
     agreement_id: str
     obligation_type: str
@@ -363,24 +366,29 @@ def _open_schedules(
 ) -> tuple[ScheduleInfo, ...]:
     """The open schedules due by 13 weeks from today (overdue ones too), as the forecast counts them:
     what remains of each, a receivable where its client's behaviour expects it."""
-    today, end = snapshot.today, snapshot.today + timedelta(weeks=HORIZON_WEEKS)
+    today, end, currency = snapshot.today, snapshot.today + timedelta(weeks=HORIZON_WEEKS), snapshot.base_currency
+    agreements, habits = snapshot.agreements, inputs.habits
     found: list[ScheduleInfo] = []
-    for s in (*snapshot.schedules, *_loaded(snapshot).day_after):
-        agreement = snapshot.agreements.get(s.agreement_id)
-        if not s.is_open or s.due_date > end or agreement is None:
+    for s in chain(snapshot.schedules, _loaded(snapshot).day_after):
+        if s.status not in OPEN_STATUSES or s.due_date > end:
+            continue
+        agreement = agreements.get(s.agreement_id)
+        if agreement is None:
             continue
         client = clients.get(s.client_id) if s.client_id else None
         vendor = vendors.get(s.vendor_id) if s.vendor_id else None
         base_amount = max(ZERO, (s.base_amount if s.converted else ZERO) - s.paid_base_amount)  # as the forecast sums it
-        where: tuple[tuple[date, Decimal], ...] = ((max(today, s.due_date), base_amount),)
         if s.direction == INFLOW:
-            where = arrivals(inputs.habits.of(s.client_id), amount=base_amount, due=s.due_date, as_of=today, currency=snapshot.base_currency)
+            where = arrivals(habits.of(s.client_id), amount=base_amount, due=s.due_date, as_of=today, currency=currency)
+            expected = expected_on(where)
+        else:
+            expected = max(today, s.due_date)
+            where = ((expected, base_amount),)
         found.append(ScheduleInfo(
-            id=s.id, agreement_id=s.agreement_id, obligation_type=s.obligation_type, direction=s.direction, due_date=s.due_date,
-            expected_date=expected_on(where), arrivals=where, amount=s.remaining, base_amount=base_amount, currency=s.currency,
-            status=s.status, amount_type=agreement.amount_type, source=agreement.source, client_id=s.client_id, vendor_id=s.vendor_id,
-            counterparty_name=client.name if client else vendor.name if vendor else agreement.description,
-            invoice_number=s.invoice_number, delayed_from=s.delayed_from, delay_requested_to=s.delay_requested_to,
+            s.id, s.agreement_id, s.obligation_type, s.direction, s.due_date, expected, s.remaining, base_amount, s.currency,
+            s.status, agreement.amount_type, agreement.source, s.client_id, s.vendor_id,
+            client.name if client else vendor.name if vendor else agreement.description,
+            s.invoice_number, s.delayed_from, s.delay_requested_to, where,
         ))
     return tuple(found)
 
