@@ -189,6 +189,8 @@ def arrivals(behaviour: PaymentBehaviour, *, amount: Decimal, due: date, as_of: 
     units = int(amount // step)
     parts = spreader_for(behaviour).parts(units=units, days_to_due=(due - as_of).days)
     rest = amount - units * step
+    if not parts:  # under one minor unit (a receivable paid but for a rounding): where it is due, as the forecast counts it
+        return ((max(as_of, due), amount),)
     largest = max(parts, key=lambda p: p.units)
     return tuple(
         (as_of + timedelta(days=p.offset), p.units * step + (rest if p is largest else Decimal(0))) for p in parts
