@@ -27,8 +27,9 @@ from tamio.forecast.accuracy import Ledger, LedgerPayment, LedgerSchedule, known
 from tamio.obligations.counterparties import BillingLine
 from tamio.obligations.habits import Observation, OpenReceivable, PaymentBehaviour
 from tamio.obligations.habits_store import ledger_history
-from tamio.obligations.models import ObligationSchedule, ObligationType
+from tamio.obligations.models import ObligationSchedule, ObligationType, ScheduleStatus
 from tamio.obligations.payments import record_payment
+from tamio.obligations.service import ObligationService
 from tamio.pipeline import PipelineConfig, run_detection_preparation_cycle
 from tests.conftest import secret_for_tests
 from tests.service.books import SCHEDULE_PATH, Books, at
@@ -74,6 +75,10 @@ async def test_a_part_payment_leaves_the_late_alert_standing(session: AsyncSessi
     # $2,000 comes 17 days late: before, Acme was learned as paying 17 days late, so $6,000 owed 17 days
     # was no later than usual and no alert said so.
     await pay(session, books, invoice, "2000", MONDAY)
+    assert invoice.status == ScheduleStatus.PARTIALLY_PAID
+    # The 6 AM job calls it overdue (as it is); what was paid stays on it, and the card says so.
+    assert await ObligationService(session, account=books.account, settings=SCHEDULE_PATH, today=MONDAY, now=at(MONDAY)).mark_overdue() == 1
+    assert (invoice.status, invoice.paid_amount) == (ScheduleStatus.OVERDUE, Decimal("2000"))
     await session.commit()
     result = await run_detection_preparation_cycle(session, books.account.id, PipelineConfig(), today=MONDAY, now=at(MONDAY), settings=SCHEDULE_PATH)
     assert result.errors == []
@@ -82,7 +87,8 @@ async def test_a_part_payment_leaves_the_late_alert_standing(session: AsyncSessi
         DetectionAlert.detection_type == DetectionType.LATE_PAYMENT,
     ))).scalars().all()
     assert [(a.title, a.context["schedule_id"]) for a in alerts] == [("Acme Corp is 17 days late", invoice.id)]
-    assert "$6,000.00 is 17 days late; Acme Corp has paid no invoice in full yet" in alerts[0].explanation, alerts[0].explanation
+    assert "$2,000.00 of $8,000.00 paid on Mon 7 Dec, $6,000.00 is 17 days late; Acme Corp has paid no invoice in full yet" in alerts[0].explanation, (
+        alerts[0].explanation)
 
 
 def test_the_backtest_learns_an_invoice_once_when_it_is_settled() -> None:
