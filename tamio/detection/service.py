@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tamio.db import core_table, insert_returning, new_id
+from tamio.db import core_table, insert_objects, new_id
 from tamio.detection.escalation import change_severity, reopens_dismissed
 from tamio.detection.findings import Finding, to_minor_units
 from tamio.detection.models import SEVERITY_RANK, AlertStatus, DetectionAlert, DetectionType
@@ -237,7 +237,7 @@ async def persist_findings_many(
     await session.flush()  # updates (resolutions among them) go before inserts: the open-fingerprint index holds
     together = _Plan(PersistedAlerts(), [], [a for p in plans.values() for a in p.seen], [a for p in plans.values() for a in p.still_dismissed])
     await _write_seen(session, together, now)
-    inserted = iter(await insert_returning(session, DetectionAlert, [_new_alert(i, f, now) for i, p in plans.items() for f in p.to_insert]))
+    inserted = iter(await insert_objects(session, DetectionAlert, [_new_alert(i, f, now) for i, p in plans.items() for f in p.to_insert]))
     for plan in plans.values():
         rows = [next(inserted) for _ in plan.to_insert]
         plan.result.new.extend(rows)
@@ -266,7 +266,7 @@ async def _insert(session: AsyncSession, account_id: str, findings: list[Finding
                 return
         try:
             async with session.begin_nested():
-                rows = await insert_returning(session, DetectionAlert, [_new_alert(account_id, f, now) for f in pending])
+                rows = await insert_objects(session, DetectionAlert, [_new_alert(account_id, f, now) for f in pending])
         except IntegrityError:
             if attempt == INSERT_ATTEMPTS - 1:
                 raise

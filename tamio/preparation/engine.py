@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.config import Settings
-from tamio.db import Base, core_table, insert_returning, new_id
+from tamio.db import Base, core_table, insert_objects, new_id
 from tamio.detection.models import DetectionAlert
 from tamio.preparation import agents_cash as cash
 from tamio.preparation import agents_counterparty as party
@@ -214,7 +214,7 @@ async def prepare_actions(
             StoredOption(o["kind"], o["params"], o["counterparty_id"], o["forecast_lowest_balance"]) for o in options
         ]))
     # One statement per batch of rows for each kind (the actions before their options: foreign key).
-    run.actions = await insert_returning(db, PreparedAction, action_rows)
+    run.actions = await insert_objects(db, PreparedAction, action_rows)
     run.replaced += [(old, action) for old, action in zip(replacing, run.actions, strict=True) if old is not None]
     await _insert_all(db, ActionOption, option_rows)
     await db.flush()  # the stale actions brought up to date
