@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,22 +96,33 @@ def approvals_required(account: Account, draft: ActionDraft) -> int:
     return 2 if same_currency and amount >= account.dual_approval_threshold else 1
 
 
+class OpenAction(NamedTuple):
+    """An open action, as far as preparation needs to know (which alert, which state, which basis)."""
+
+    id: str
+    alert_id: str
+    status: ActionStatus
+    forecast_basis: str | None
+
+
 async def alerts_with_open_actions(db: AsyncSession, alert_ids: Sequence[str]) -> set[str]:
     """Which of these alerts have an action still open (pending, approved or executing)."""
     return set(await open_actions_of(db, alert_ids))
 
 
-async def open_actions_of(db: AsyncSession, alert_ids: Sequence[str]) -> dict[str, list[PreparedAction]]:
-    """The open actions (pending, approved or executing) of these alerts, by alert id."""
+async def open_actions_of(db: AsyncSession, alert_ids: Sequence[str]) -> dict[str, list[OpenAction]]:
+    """The open actions (pending, approved or executing) of these alerts, by alert id: one query of
+    four columns (a steady run looks at every card; the few it restates are loaded whole)."""
     if not alert_ids:
         return {}
     rows = await db.execute(
-        select(PreparedAction).where(PreparedAction.alert_id.in_(list(alert_ids)), PreparedAction.status.in_(OPEN_ACTION_STATUSES))
+        select(PreparedAction.id, PreparedAction.alert_id, PreparedAction.status, PreparedAction.forecast_basis)
+        .where(PreparedAction.alert_id.in_(list(alert_ids)), PreparedAction.status.in_(OPEN_ACTION_STATUSES))
     )
-    found: dict[str, list[PreparedAction]] = {}
-    for action in rows.scalars():
-        if action.alert_id:
-            found.setdefault(action.alert_id, []).append(action)
+    found: dict[str, list[OpenAction]] = {}
+    for action_id, alert_id, status, basis in rows:
+        if alert_id:
+            found.setdefault(alert_id, []).append(OpenAction(action_id, alert_id, status, basis))
     return found
 
 
@@ -176,7 +187,7 @@ async def prepare_actions(
         if pending:
             ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)
             run.basis = forecast_basis(ctx)
-            stale = {a.alert_id or "": a for a in pending if a.forecast_basis != run.basis}
+            stale = await _whole(db, {a.alert_id: a.id for a in pending if a.forecast_basis != run.basis})
     todo = [a for a in alerts if a.id not in open_by_alert or (a.id in stale and len(open_by_alert[a.id]) == 1)]
     if not todo:
         return run
@@ -239,6 +250,14 @@ async def _insert_all(db: AsyncSession, model: type[Base], rows: list[dict[str, 
     """Rows of one kind (column names as keys, the same in each) in one cached statement per 1,000."""
     for start in range(0, len(rows), 1000):
         await db.execute(insert(core_table(model)), rows[start : start + 1000])
+
+
+async def _whole(db: AsyncSession, action_ids: dict[str, str]) -> dict[str, PreparedAction]:
+    """The actions (alert id -> action id) loaded whole, by alert id."""
+    if not action_ids:
+        return {}
+    rows = await db.execute(select(PreparedAction).where(PreparedAction.id.in_(list(action_ids.values()))))
+    return {action.alert_id or "": action for action in rows.scalars()}
 
 
 async def _options_of(db: AsyncSession, action_ids: Sequence[str]) -> dict[str, list[ActionOption]]:
