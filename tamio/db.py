@@ -32,20 +32,18 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, String, Table, event, insert
+from sqlalchemy import JSON, BigInteger, Date, DateTime, String, Table, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Mapped, make_transient_to_detached, mapped_column
-from sqlalchemy.orm.instrumentation import manager_of_class
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only, immutabledict
@@ -319,38 +317,3 @@ def core_table(model: type[Base]) -> Table:
     """A model's table, for Core multi-row inserts: the ORM's bulk insert starts a new statement
     wherever a row's None columns differ from the row before, one statement per few rows at worst."""
     return Base.metadata.tables[model.__tablename__]
-
-
-_M = TypeVar("_M", bound=Base)
-
-
-async def insert_objects(session: AsyncSession, model: type[_M], rows: Sequence[Mapping[str, Any]]) -> list[_M]:
-    """Insert ``rows`` (column names as keys, the same keys in each) and return them as the model's
-    objects, in order, in the session as if loaded from it. The rows go in by one cached statement
-    per 1,000 (executemany); the objects are made from the rows as written, with no per-object
-    construction events and no flush: many times cheaper than ``add_all`` and a flush."""
-    if not rows:
-        return []
-    table = core_table(model)
-    missing = [c for c in table.columns if c.key not in rows[0]]
-    complete = [{**row, **{c.key: _default_of(c) for c in missing}} for row in rows] if missing else list(rows)
-    for start in range(0, len(complete), 1000):
-        await session.execute(insert(table), complete[start : start + 1000])
-    attribute = {c.key: model.__mapper__.get_property_by_column(c).key for c in table.columns}
-    manager = manager_of_class(model)
-    objects: list[_M] = []
-    for row in complete:
-        obj = manager.new_instance()
-        obj.__dict__.update({attribute[k]: v for k, v in row.items()})
-        make_transient_to_detached(obj)  # as though loaded: nothing to flush
-        objects.append(obj)
-    session.add_all(objects)
-    return objects
-
-
-def _default_of(column: Any) -> Any:
-    """What the column's Python-side default gives a new row (None without one)."""
-    default = column.default
-    if default is None:
-        return None
-    return default.arg(None) if default.is_callable else default.arg

@@ -32,7 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tamio.db import core_table, insert_objects, new_id
+from tamio.bulk import insert_objects
+from tamio.db import core_table, new_id
 from tamio.detection.escalation import change_severity, reopens_dismissed
 from tamio.detection.findings import Finding, to_minor_units
 from tamio.detection.models import SEVERITY_RANK, AlertStatus, DetectionAlert, DetectionType

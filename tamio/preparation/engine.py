@@ -21,12 +21,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
+from tamio.bulk import insert_objects, insert_rows
 from tamio.config import Settings
-from tamio.db import Base, core_table, insert_objects, new_id
+from tamio.db import new_id
 from tamio.detection.models import DetectionAlert
 from tamio.preparation import agents_cash as cash
 from tamio.preparation import agents_counterparty as party
@@ -227,7 +228,7 @@ async def prepare_actions(
     # One statement per batch of rows for each kind (the actions before their options: foreign key).
     run.actions = await insert_objects(db, PreparedAction, action_rows)
     run.replaced += [(old, action) for old, action in zip(replacing, run.actions, strict=True) if old is not None]
-    await _insert_all(db, ActionOption, option_rows)
+    await insert_rows(db, ActionOption, option_rows)
     await db.flush()  # the stale actions brought up to date
     if not run.actions:
         return run
@@ -237,19 +238,13 @@ async def prepare_actions(
     new_ids = {a.id for a in run.actions}
     run.links = [link for link in links if link.source in new_ids or link.target in new_ids]
     group_of = groups([c.key for c in candidates], run.links)
-    await _insert_all(db, LinkedAction, [
+    await insert_rows(db, LinkedAction, [
         {"id": new_id("lnk"), "user_id": account.id, "source_action_id": link.source, "target_action_id": link.target,
          "link_type": LinkType(link.link_type), "group_id": group_of[link.source], "reason": link.reason, "created_at": now}
         for link in run.links
     ])
     run.linked_action_groups = len({group_of[link.source] for link in run.links})
     return run
-
-
-async def _insert_all(db: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
-    """Rows of one kind (column names as keys, the same in each) in one cached statement per 1,000."""
-    for start in range(0, len(rows), 1000):
-        await db.execute(insert(core_table(model)), rows[start : start + 1000])
 
 
 async def _whole(db: AsyncSession, action_ids: dict[str, str]) -> dict[str, PreparedAction]:
