@@ -138,13 +138,12 @@ def _unchanged(alert: DetectionAlert, finding: Finding) -> bool:
 @dataclass
 class _Plan:
     """What a run's findings do to the known alerts: the ORM objects changed in place (to flush), the
-    alerts seen again unchanged (``seen``, open: last_detected_at and updated_at; ``still_dismissed``:
-    last_detected_at), written by one statement each, and the findings left to insert."""
+    alerts found again as they were (``seen``: open ones, and dismissed ones whose dismissal holds),
+    and the findings left to insert."""
 
     result: PersistedAlerts
     to_insert: list[Finding]
     seen: list[DetectionAlert] = field(default_factory=list)
-    still_dismissed: list[DetectionAlert] = field(default_factory=list)
 
 
 def _reconcile(
@@ -173,7 +172,7 @@ def _reconcile(
             continue
         dismissed = dismissed_by_fp.get(fingerprint)
         if dismissed is not None and not reopens_dismissed(dismissed, finding.severity):
-            plan.still_dismissed.append(dismissed)  # the dismissal holds while the problem lasts
+            plan.seen.append(dismissed)  # the dismissal holds while the problem lasts
             continue
         plan.to_insert.append(finding)
     for fingerprint, alert in open_by_fp.items():
@@ -185,20 +184,16 @@ def _reconcile(
     return plan
 
 
-async def _write_seen(session: AsyncSession, plan: _Plan, now: datetime) -> None:
+async def _write_seen(session: AsyncSession, seen: Sequence[DetectionAlert], now: datetime) -> None:
     """The alerts found again as they were: their times moved by one UPDATE per 1,000 rows, not one
     per row, and their objects told so without being marked changed (nothing left to flush)."""
     table = core_table(DetectionAlert)
-    for alerts, values in ((plan.seen, {"last_detected_at": now, "updated_at": now}), (plan.still_dismissed, {"last_detected_at": now})):
-        for start in range(0, len(alerts), 1000):
-            chunk = alerts[start : start + 1000]
-            await session.execute(update(table).where(table.c.id.in_([a.id for a in chunk])).values(**values))
-        for alert in alerts:
-            for name, value in values.items():
-                set_committed_value(alert, name, value)
-        if alerts and "updated_at" not in values:  # the column's onupdate stamped them (as a flush of the object did)
-            for alert in alerts:
-                session.expire(alert, ["updated_at"])
+    for start in range(0, len(seen), 1000):
+        chunk = seen[start : start + 1000]
+        await session.execute(update(table).where(table.c.id.in_([a.id for a in chunk])).values(last_detected_at=now, updated_at=now))
+    for alert in seen:
+        set_committed_value(alert, "last_detected_at", now)
+        set_committed_value(alert, "updated_at", now)
 
 
 async def persist_findings(
@@ -210,7 +205,7 @@ async def persist_findings(
     rows = await session.execute(_alerts_query([account_id], ran_types, now))
     plan = _reconcile(rows.scalars(), findings, ran_types, now)
     await session.flush()
-    await _write_seen(session, plan, now)
+    await _write_seen(session, plan.seen, now)
     await _insert(session, account_id, plan.to_insert, now, plan.result)
     plan.result.alerts.sort(key=alert_order)
     return plan.result
@@ -236,8 +231,7 @@ async def persist_findings_many(
         ran_types = ran_by_account[account_id]
         plans[account_id] = _reconcile(known.get(account_id, ()), findings, ran_types, now) if ran_types else _Plan(PersistedAlerts(), [])
     await session.flush()  # updates (resolutions among them) go before inserts: the open-fingerprint index holds
-    together = _Plan(PersistedAlerts(), [], [a for p in plans.values() for a in p.seen], [a for p in plans.values() for a in p.still_dismissed])
-    await _write_seen(session, together, now)
+    await _write_seen(session, [a for p in plans.values() for a in p.seen], now)
     inserted = iter(await insert_objects(session, DetectionAlert, [_new_alert(i, f, now) for i, p in plans.items() for f in p.to_insert]))
     for plan in plans.values():
         rows = [next(inserted) for _ in plan.to_insert]
