@@ -96,28 +96,62 @@ class Link:
 
 
 def find_links(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest: Decimal) -> list[Link]:
+    """Every link between two of ``actions``, in the order of the pairs (source, then target, as given).
+
+    Only pairs that can be linked are looked at (found through what they act on, their kinds and
+    their vendors): a run of hundreds of actions has a few links each, not every pair."""
     links: list[Link] = []
-    for a in actions:
-        for b in actions:
-            if a.key == b.key:
-                continue
-            if (
-                b.detection_type in CASH_LEVEL
-                and a.detection_type not in CASH_LEVEL
-                and base_lowest < buffer
-                and a.top_lowest is not None
-                and a.top_lowest >= buffer
-            ):
-                links.append(Link(a.key, b.key, "resolves", "its recommended option lifts the forecast's low point above the buffer"))
-            if a.key < b.key and (a.delayed_vendors & b.paid_vendors or b.delayed_vendors & a.paid_vendors):
-                links.append(Link(a.key, b.key, "conflicts", "one delays a payment the other makes"))
-            elif a.key < b.key and a.touches & b.touches:
-                links.append(Link(a.key, b.key, "conflicts", _shared(a.touches & b.touches)))
-            if a.action_type == "payroll_contingency" and b.action_type == "payroll_confirmation":
-                links.append(Link(a.key, b.key, "sequence", "find the money first, then confirm payroll"))
-            elif a.funds and b.top_kind in PAYING_KINDS and not b.funds:
-                links.append(Link(a.key, b.key, "sequence", "raise the cash before making the payment"))
+    for i, j in sorted(_pairs(actions, buffer=buffer, base_lowest=base_lowest)):
+        links += _links_between(actions[i], actions[j], buffer=buffer, base_lowest=base_lowest)
     return links
+
+
+def _links_between(a: LinkCandidate, b: LinkCandidate, *, buffer: Decimal, base_lowest: Decimal) -> list[Link]:
+    links: list[Link] = []
+    if a.key == b.key:
+        return links
+    if (
+        b.detection_type in CASH_LEVEL
+        and a.detection_type not in CASH_LEVEL
+        and base_lowest < buffer
+        and a.top_lowest is not None
+        and a.top_lowest >= buffer
+    ):
+        links.append(Link(a.key, b.key, "resolves", "its recommended option lifts the forecast's low point above the buffer"))
+    if a.key < b.key and (a.delayed_vendors & b.paid_vendors or b.delayed_vendors & a.paid_vendors):
+        links.append(Link(a.key, b.key, "conflicts", "one delays a payment the other makes"))
+    elif a.key < b.key and a.touches & b.touches:
+        links.append(Link(a.key, b.key, "conflicts", _shared(a.touches & b.touches)))
+    if a.action_type == "payroll_contingency" and b.action_type == "payroll_confirmation":
+        links.append(Link(a.key, b.key, "sequence", "find the money first, then confirm payroll"))
+    elif a.funds and b.top_kind in PAYING_KINDS and not b.funds:
+        links.append(Link(a.key, b.key, "sequence", "raise the cash before making the payment"))
+    return links
+
+
+def _pairs(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest: Decimal) -> set[tuple[int, int]]:
+    """The (source, target) positions ``_links_between`` may link: every pair of each rule's two sides,
+    and the pairs sharing a vendor or a thing acted on (both ways; it decides which way)."""
+    pairs: set[tuple[int, int]] = set()
+
+    def every(sources: Iterable[int], targets: Iterable[int]) -> None:
+        kept = list(targets)
+        pairs.update((i, j) for i in sources for j in kept if i != j)
+
+    positions = range(len(actions))
+    if base_lowest < buffer:
+        lifting = [i for i, a in enumerate(actions) if a.detection_type not in CASH_LEVEL and a.top_lowest is not None and a.top_lowest >= buffer]
+        every(lifting, (j for j in positions if actions[j].detection_type in CASH_LEVEL))
+    every((i for i in positions if actions[i].action_type == "payroll_contingency"),
+          (j for j in positions if actions[j].action_type == "payroll_confirmation"))
+    every((i for i in positions if actions[i].funds), (j for j in positions if actions[j].top_kind in PAYING_KINDS and not actions[j].funds))
+    sharing: dict[str, list[int]] = {}
+    for i, action in enumerate(actions):
+        for thing in {*(f"vendor:{v}" for v in action.delayed_vendors | action.paid_vendors), *(f"touch:{t}" for t in action.touches)}:
+            sharing.setdefault(thing, []).append(i)
+    for together in sharing.values():
+        every(together, together)
+    return pairs
 
 
 def _shared(things: frozenset[str]) -> str:
