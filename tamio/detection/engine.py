@@ -130,6 +130,7 @@ class DetectionRun:
     resolved: list[DetectionAlert] = field(default_factory=list)
     ran: tuple[DetectionType, ...] = ()
     duration_ms: int = 0
+    snapshot: AccountSnapshot | None = field(default=None, repr=False)  # what the rules read (preparation builds on it)
 
     def __iter__(self) -> Iterator[DetectionAlert]:
         return iter(self.alerts)
@@ -165,15 +166,18 @@ class DetectionEngine:
 
     async def evaluate(self, types: Iterable[DetectionType]) -> Evaluation:
         """What the rules of ``types`` find now, without touching the alerts (a check of their figures)."""
+        return (await self._evaluate(types))[1]
+
+    async def _evaluate(self, types: Iterable[DetectionType]) -> tuple[AccountSnapshot, Evaluation]:
         wanted = tuple(DetectionType(t) for t in types)
         config = effective_config(await get_user_configuration(self.session, account_id=self.account_id))
         rule_settings = await load_rule_settings(self.session, account_id=self.account_id)
         snapshot = await load_snapshot(self.session, self.account_id, today=self.today, settings=self.settings)
-        return evaluate(snapshot, wanted, today=self.today, config=config, settings=rule_settings)
+        return snapshot, evaluate(snapshot, wanted, today=self.today, config=config, settings=rule_settings)
 
     async def run(self, types: Iterable[DetectionType]) -> DetectionRun:
         started = time.perf_counter()
-        evaluation = await self.evaluate(types)
+        snapshot, evaluation = await self._evaluate(types)
         persisted = await persist_findings(
             self.session, account_id=self.account_id, findings=evaluation.findings, ran=evaluation.settled, now=self.now
         )
@@ -186,6 +190,7 @@ class DetectionEngine:
             resolved=persisted.resolved,
             ran=evaluation.ran,
             duration_ms=int(round((time.perf_counter() - started) * 1000)),
+            snapshot=snapshot,
         )
 
 
@@ -241,7 +246,7 @@ async def run_many(
         i: DetectionRun(
             alerts=persisted[i].alerts, findings=evaluations[i].findings, errors=list(evaluations[i].errors),
             new=persisted[i].new, escalated=persisted[i].escalated, resolved=persisted[i].resolved,
-            ran=evaluations[i].ran, duration_ms=duration_ms,
+            ran=evaluations[i].ran, duration_ms=duration_ms, snapshot=snapshots[i],
         )
         for i in ids
     }

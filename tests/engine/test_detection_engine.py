@@ -75,7 +75,7 @@ def test_an_account_can_switch_a_type_off_or_replace_its_threshold() -> None:
 def test_a_rule_that_crashes_is_an_error_record_and_the_others_still_run() -> None:
     snapshot = troubled_books().snapshot()
     first, *rest = snapshot.schedules
-    broken = replace(first, base_amount=None)  # a receivable the loader could never produce
+    broken = first._replace(base_amount=None)  # a receivable the loader could never produce
     result = evaluate(replace(snapshot, schedules=(broken, *rest)), DetectionType, today=MONDAY, config=config())
     crashed = {e.detection_type for e in result.errors}
     assert "late_payment" in crashed and all(isinstance(e, RuleError) and "TypeError" in e.error for e in result.errors)
