@@ -224,7 +224,7 @@ async def prepare_actions(
         replacing.append(old)
         candidates.append(candidate_of(action["id"], alert.detection_type.value, draft.action_type, [
             StoredOption(o["kind"], o["params"], o["counterparty_id"], o["forecast_lowest_balance"]) for o in options
-        ]))
+        ], deadline=draft.deadline))
     # One statement per batch of rows for each kind (the actions before their options: foreign key).
     run.actions = await insert_objects(db, PreparedAction, action_rows)
     run.replaced += [(old, action) for old, action in zip(replacing, run.actions, strict=True) if old is not None]
@@ -283,7 +283,7 @@ async def _open_candidates(db: AsyncSession, *, account_id: str, exclude: Sequen
     for option in options:
         by_action.setdefault(option.action_id, []).append(option)
     return [
-        candidate_of(a.id, t.value if t else "", a.action_type.value, by_action[a.id])
+        candidate_of(a.id, t.value if t else "", a.action_type.value, by_action[a.id], deadline=a.deadline)
         for a, t in actions
         if by_action.get(a.id)
     ]
