@@ -332,27 +332,35 @@ def _run_row(result: PipelineResult, config: PipelineConfig, trigger: str) -> Pi
 async def _supersede_replaced(
     db: AsyncSession, *, account: Account, now: datetime, replaced: list[tuple[PreparedAction, PreparedAction | None]],
 ) -> None:
-    for old, new in replaced:
-        reason = "the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose"
-        done = await lifecycle.supersede(db, account=account, action_id=old.id, now=now, reason=reason, superseded_by=new.id if new else None)
-        if done is None and new is not None:  # someone decided on the old one first: theirs stands, not a second card
-            await lifecycle.supersede(db, account=account, action_id=new.id, now=now, reason="a decision on the earlier card came first")
+    """The stale cards superseded together; where someone decided on one first, theirs stands and its
+    fresh card goes instead (not a second card)."""
+    if not replaced:
+        return
+    done = await lifecycle.supersede_many(db, account=account, now=now, closing={
+        old.id: ("the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose",
+                 new.id if new else None)
+        for old, new in replaced
+    })
+    beaten = [new.id for old, new in replaced if new is not None and old.id not in done]
+    if beaten:
+        await lifecycle.supersede_many(db, account=account, now=now,
+                                       closing={i: ("a decision on the earlier card came first", None) for i in beaten})
 
 
 async def _supersede_resolved(db: AsyncSession, *, account: Account, now: datetime, resolved: list[Any]) -> None:
+    """The pending actions of resolved alerts, superseded together."""
     ids = [getattr(a, "id", a) for a in resolved]
     if not ids:
         return
     actions = (
         await db.execute(
-            select(PreparedAction).where(
+            select(PreparedAction.id).where(
                 PreparedAction.user_id == account.id, PreparedAction.alert_id.in_(ids), PreparedAction.status == ActionStatus.PENDING
             )
         )
     ).scalars().all()
-
-    for action in actions:
-        await lifecycle.supersede(db, account=account, action_id=action.id, now=now, reason="its alert resolved")
+    if actions:
+        await lifecycle.supersede_many(db, account=account, now=now, closing={i: ("its alert resolved", None) for i in actions})
 
 
 # A scheduled run says where its cards come from (issue 19.6): one message heads what it posts.
