@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -208,6 +209,22 @@ class ServerCPU:
         except (OSError, ValueError, IndexError):
             return None
 
+    @classmethod
+    def on_port(cls, url: str) -> ServerCPU | None:
+        """The server of ``url`` when it runs on this machine and was started with ``-p PORT`` on its command line."""
+        match = re.search(r"@(?:127\.0\.0\.1|localhost):(\d+)/", url)
+        if match is None:
+            return None
+        for entry in os.scandir("/proc"):
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                    words = cmdline.read().split(b"\0")
+            except OSError:
+                continue  # not a process, or gone meanwhile
+            if words and words[0].endswith(b"postgres") and b"-p" in words and match[1].encode() in words:
+                return cls(int(entry.name))
+        return None
+
     def seconds(self) -> float:
         """CPU so far: live processes' own, and (in the postmaster's) that of children that ended."""
         ticks = 0
@@ -309,7 +326,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(worker(args.worker, args.go, args.second_after, args.shards, args.concurrency, args.job, args.batch))))
         return
     if args.pg != "auto":
-        run(args.pg, args)
+        run(args.pg, args, ServerCPU.on_port(args.pg))
         return
     from tests.pgcluster import PostgresCluster
 
