@@ -417,8 +417,9 @@ async def load_critical_snapshots(
             eb.id.label("v_id"), eb.name.label("v_name"), _text(eb.category), _text(eb.status, "v_status"),
             eb.payment_terms, eb.payment_terms_days, _text(eb.flexibility_level), _text(eb.criticality),
         )
-        .outerjoin(oa, and_(oa.id == os_.obligation_id, oa.user_id == os_.user_id))
-        .outerjoin(eb, and_(eb.id == oa.expense_bucket_id, eb.user_id == os_.user_id))
+        # The batch's ids in each join too: without them PostgreSQL may hash the whole table (everyone's rows).
+        .outerjoin(oa, and_(oa.id == os_.obligation_id, oa.user_id == os_.user_id, oa.user_id.in_(ids)))
+        .outerjoin(eb, and_(eb.id == oa.expense_bucket_id, eb.user_id == os_.user_id, eb.user_id.in_(ids)))
         .where(
             os_.user_id.in_(ids),
             os_.due_date <= max(until.values()),

@@ -28,7 +28,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, UserConfiguration
@@ -358,7 +358,8 @@ async def load_contexts(
             os_.paid_amount, os_.base_currency_amount, os_.paid_base_amount, os_.currency, os_.status, oa.amount_type,
             oa.source, oa.client_id, oa.expense_bucket_id, oa.description, os_.invoice_number, os_.delayed_from, os_.delay_requested_to,
         )
-        .join(oa, oa.id == os_.obligation_id)
+        # The batch's ids in the join too: without them PostgreSQL may hash every account's agreements.
+        .join(oa, and_(oa.id == os_.obligation_id, oa.user_id.in_(ids)))
         .where(os_.user_id.in_(ids), os_.status.in_(OPEN_SCHEDULE_STATUSES), os_.due_date <= max(ends.values()))
         .order_by(os_.user_id, os_.due_date, os_.id)
     )
