@@ -225,7 +225,7 @@ async def prepare_actions(
         run.actions.append(action)
         if old is not None:
             run.replaced.append((old, action))
-        candidates.append(candidate_of(action.id, alert.detection_type.value, draft.action_type, options))
+        candidates.append(candidate_of(action.id, alert.detection_type.value, draft.action_type, options, deadline=draft.deadline))
     await db.flush()  # the actions before their options (foreign key; no ORM relationship orders them)
     db.add_all(pending_options)
     await db.flush()
@@ -277,7 +277,7 @@ async def _open_candidates(db: AsyncSession, *, account_id: str, exclude: Sequen
     for option in options:
         by_action.setdefault(option.action_id, []).append(option)
     return [
-        candidate_of(a.id, t.value if t else "", a.action_type.value, by_action[a.id])
+        candidate_of(a.id, t.value if t else "", a.action_type.value, by_action[a.id], deadline=a.deadline)
         for a, t in actions
         if by_action.get(a.id)
     ]

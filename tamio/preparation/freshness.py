@@ -26,6 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tamio.db import Decoded
 from tamio.preparation.context import PreparationContext, jsonable
 from tamio.preparation.drafts import ActionDraft, OptionDraft
 from tamio.preparation.models import ActionOption, PreparedAction
@@ -40,7 +41,7 @@ def forecast_basis(ctx: PreparationContext) -> str:
 
     One line per fact, amounts to thousandths (so 10000 and 10000.000 digest alike); written by hand
     rather than as JSON because the hourly run digests every account's thousands of schedules."""
-    q = _thousandths
+    q = _THOUSANDTHS.__getitem__
     lines = [f"day {ctx.today} opening {q(ctx.opening_balance)} buffer {q(ctx.buffer)} payroll {q(ctx.payroll_buffer_percent)} "
              f"cooloff {ctx.chase_cooloff_days}"]
     lines += sorted(f"item {i.date} {i.direction} {q(i.amount)} {q(i.confidence)}" for i in ctx.forecast_items)
@@ -58,6 +59,11 @@ def forecast_basis(ctx: PreparationContext) -> str:
 
 def _thousandths(value: Decimal | None) -> str:
     return "-" if value is None else format(Decimal(value).quantize(THOUSANDTH), "f")
+
+
+# Each distinct amount written once: a basis writes thousands, most of them repeating (equal amounts
+# write alike, whatever their exponent: 10000 and 10000.000 are one key).
+_THOUSANDTHS = Decoded(_thousandths, {None: "-"})
 
 
 def _money(value: Decimal | None) -> Decimal | None:

@@ -134,6 +134,15 @@ def test_half_on_time_half_45_days_late_an_overdue_invoice_is_expected_around_da
     assert soon < Decimal("1500") and around_45 > Decimal("7000")
 
 
+def test_a_receivable_under_one_cent_is_expected_where_it_is_due() -> None:
+    """An open invoice whose base amount is paid but for a rounding (a foreign-currency invoice paid in
+    parts): nothing to spread; it used to stop the preparation context from loading (max() of nothing)."""
+    behaviour = learn_habits(paid("a", [3, 5, 8, 13, 21]), as_of=AS_OF).of("a")
+    for amount, due in ((Decimal("0"), AS_OF - timedelta(days=10)), (Decimal("0.004"), AS_OF + timedelta(days=3))):
+        found = arrivals(behaviour, amount=amount, due=due, as_of=AS_OF, currency="USD")
+        assert found == ((max(AS_OF, due), amount),)
+
+
 def test_the_stored_behaviour_reads_back_the_same() -> None:
     behaviour = learn_habits(paid("a", [3, 5, 8, 13, 21]), as_of=AS_OF).of("a")
     again = PaymentBehaviour.from_json(behaviour.to_json())
