@@ -254,6 +254,7 @@ async def load_snapshots(
     ), owner=oa.user_id, where=mine(oa.user_id), ids=ids)
     os_ = ObligationSchedule
     # Through the day after the forecast's last: that day's open schedules are preparation's (``Loaded.day_after``).
+    # A join names the accounts too (here and below): without them PostgreSQL may hash the whole joined table, everyone's rows.
     schedules = await _records(db, ScheduleRecord._make, (
         os_.id, os_.obligation_id, func.coalesce(type_coerce(oa.obligation_type, String()), "expense"), _text(os_.direction), os_.due_date,
         os_.estimated_amount, _either(os_.base_currency_amount, os_.estimated_amount), os_.currency, _text(os_.status),
@@ -262,7 +263,7 @@ async def load_snapshots(
     ), owner=os_.user_id, ids=ids, order=(os_.due_date, os_.id), where=_by_day(today, os_.user_id, lambda day: and_(
         os_.due_date <= day + timedelta(days=7 * FORECAST_WEEKS),
         or_(os_.due_date >= day - timedelta(days=HISTORY_DAYS), os_.status.in_(OPEN_SCHEDULE_STATUSES)),
-    )), join=(oa, oa.id == os_.obligation_id))
+    )), join=(oa, and_(oa.id == os_.obligation_id, mine(oa.user_id))))
     pe = PaymentEvent
     payments = await _records(db, PaymentRecord._make, (
         pe.id, _text(pe.direction), pe.amount, pe.currency, _either(pe.base_currency_amount, pe.amount), pe.payment_date,
@@ -271,7 +272,7 @@ async def load_snapshots(
         os_.exchange_rate_used,
     ), owner=pe.user_id, ids=ids, order=(pe.payment_date, pe.id), where=_by_day(today, pe.user_id, lambda day: and_(
         pe.payment_date >= day - timedelta(days=HISTORY_DAYS), pe.payment_date <= day,
-    )), join=(os_, os_.id == pe.schedule_id))
+    )), join=(os_, and_(os_.id == pe.schedule_id, mine(os_.user_id))))
     if inputs is None:
         inputs = await load_forecast_inputs_many(session, today, weeks=FORECAST_WEEKS, settings=settings)
     found = {}
@@ -339,8 +340,9 @@ async def load_critical_snapshots(
             eb.id, eb.name, _text(eb.category), _text(eb.status), eb.payment_terms, eb.payment_terms_days,
             _text(eb.flexibility_level), _text(eb.criticality),
         )
-        .outerjoin(oa, and_(oa.id == os_.obligation_id, oa.user_id == os_.user_id))
-        .outerjoin(eb, and_(eb.id == oa.expense_bucket_id, eb.user_id == os_.user_id))
+        # The batch's ids in each join too: without them PostgreSQL may hash the whole table (everyone's rows).
+        .outerjoin(oa, and_(oa.id == os_.obligation_id, oa.user_id == os_.user_id, oa.user_id.in_(ids)))
+        .outerjoin(eb, and_(eb.id == oa.expense_bucket_id, eb.user_id == os_.user_id, eb.user_id.in_(ids)))
         .where(
             os_.user_id.in_(ids),
             os_.due_date <= max(until.values()),
