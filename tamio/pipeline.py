@@ -247,6 +247,7 @@ async def run_cycles(
     ]
     contexts = await load_contexts(db, {i: today[i] for i in preparing}, settings=settings, inputs=inputs,
                                    snapshots={i: s for i in preparing if (s := runs[i].snapshot) is not None})
+    automated = await _automated(db, [a.id for a in accounts])
     results: dict[str, PipelineResult] = {}
     rows: list[PipelineRun] = []
     outbox: list[tuple[str | None, Outgoing]] = []
@@ -254,7 +255,8 @@ async def run_cycles(
         account_started = time.perf_counter()
         result = PipelineResult(user_id=account.id, run_at=now, mode=config.mode, detection_duration_ms=detection_ms)
         await _after_detection(db, account, runs[account.id], config, result, today=today[account.id], now=now,
-                               settings=settings, covered=covered, context=contexts.get(account.id), outbox=outbox, trigger=trigger)
+                               settings=settings, covered=covered, context=contexts.get(account.id), outbox=outbox, trigger=trigger,
+                               automated=account.id in automated)
         result.total_duration_ms = detection_ms + _ms(account_started)
         rows.append(_run_row(result, config, trigger))
         results[account.id] = result
@@ -268,12 +270,14 @@ async def _after_detection(
     db: AsyncSession, account: Account, run: DetectionRun, config: PipelineConfig, result: PipelineResult, *,
     today: date, now: datetime, settings: Settings, covered: set[str] | None = None,
     context: PreparationContext | None = None, outbox: list[tuple[str | None, Outgoing]] | None = None, trigger: str = "manual",
+    automated: bool | None = None,
 ) -> None:
     """What follows detection for one account: the result's counts, superseding the actions of
     resolved alerts, announcements, then preparation: skipped when every open alert is in
     ``covered`` (those found with an open action), nothing resolved and no restating, for then
     ``prepare_actions`` would do nothing; ``context``, when given, is the account's preparation context loaded ahead;
-    ``outbox``, when given, collects the messages for the caller to write (execution never reads them)."""
+    ``outbox``, when given, collects the messages for the caller to write (execution never reads them);
+    ``automated``, when given, is whether the account has an automatic rule on (the batch looks once for all)."""
     alerts: list[DetectionAlert] = list(run.alerts)
     result.alerts_detected = len(alerts)
     result.alerts_by_severity = dict(Counter(a.severity.value for a in alerts))
@@ -306,7 +310,7 @@ async def _after_detection(
         cards.append(Outgoing("home_refresh", {}, f"home_refresh:cards:{changed[0].id}:v{changed[0].version}"))
     heading = _headed(account, trigger, prepared.actions, new_alerts, now)
     await _enqueue(db, account, heading + announcements + cards, now=now, outbox=outbox)
-    await _auto_execute(db, account=account, actions=prepared.actions, now=now, settings=settings)
+    await _auto_execute(db, account=account, actions=prepared.actions, now=now, settings=settings, automated=automated)
     result.preparation_duration_ms = _ms(prep_started)
 
 
@@ -332,27 +336,35 @@ def _run_row(result: PipelineResult, config: PipelineConfig, trigger: str) -> Pi
 async def _supersede_replaced(
     db: AsyncSession, *, account: Account, now: datetime, replaced: list[tuple[PreparedAction, PreparedAction | None]],
 ) -> None:
-    for old, new in replaced:
-        reason = "the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose"
-        done = await lifecycle.supersede(db, account=account, action_id=old.id, now=now, reason=reason, superseded_by=new.id if new else None)
-        if done is None and new is not None:  # someone decided on the old one first: theirs stands, not a second card
-            await lifecycle.supersede(db, account=account, action_id=new.id, now=now, reason="a decision on the earlier card came first")
+    """The stale cards superseded together; where someone decided on one first, theirs stands and its
+    fresh card goes instead (not a second card)."""
+    if not replaced:
+        return
+    done = await lifecycle.supersede_many(db, account=account, now=now, closing={
+        old.id: ("the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose",
+                 new.id if new else None)
+        for old, new in replaced
+    })
+    beaten = [new.id for old, new in replaced if new is not None and old.id not in done]
+    if beaten:
+        await lifecycle.supersede_many(db, account=account, now=now,
+                                       closing={i: ("a decision on the earlier card came first", None) for i in beaten})
 
 
 async def _supersede_resolved(db: AsyncSession, *, account: Account, now: datetime, resolved: list[Any]) -> None:
+    """The pending actions of resolved alerts, superseded together."""
     ids = [getattr(a, "id", a) for a in resolved]
     if not ids:
         return
     actions = (
         await db.execute(
-            select(PreparedAction).where(
+            select(PreparedAction.id).where(
                 PreparedAction.user_id == account.id, PreparedAction.alert_id.in_(ids), PreparedAction.status == ActionStatus.PENDING
             )
         )
     ).scalars().all()
-
-    for action in actions:
-        await lifecycle.supersede(db, account=account, action_id=action.id, now=now, reason="its alert resolved")
+    if actions:
+        await lifecycle.supersede_many(db, account=account, now=now, closing={i: ("its alert resolved", None) for i in actions})
 
 
 # A scheduled run says where its cards come from (issue 19.6): one message heads what it posts.
@@ -395,16 +407,25 @@ def _announcements(account: Account, run: Any) -> list[Outgoing]:
     return messages
 
 
-async def _auto_execute(db: AsyncSession, *, account: Account, actions: list[PreparedAction], now: datetime, settings: Settings) -> None:
+async def _automated(db: AsyncSession, account_ids: Sequence[str]) -> set[str]:
+    """Which of the accounts have an automatic rule on (a batch asks once, not once per account)."""
+    if not account_ids:
+        return set()
+    rows = await db.execute(
+        select(ExecutionAutomationRule.user_id).where(ExecutionAutomationRule.user_id.in_(list(account_ids)),
+                                                      ExecutionAutomationRule.auto_execute.is_(True)).distinct()
+    )
+    return set(rows.scalars())
+
+
+async def _auto_execute(db: AsyncSession, *, account: Account, actions: list[PreparedAction], now: datetime, settings: Settings,
+                        automated: bool | None = None) -> None:
     maybe = getattr(automation, "maybe_auto_execute", None)
     if maybe is None or not actions:
         return
-    enabled = (
-        await db.execute(
-            select(ExecutionAutomationRule.id).where(ExecutionAutomationRule.user_id == account.id, ExecutionAutomationRule.auto_execute.is_(True)).limit(1)
-        )
-    ).first()
-    if enabled is None:  # nothing is automatic for this account: no rule to check per action
+    if automated is None:
+        automated = bool(await _automated(db, [account.id]))
+    if not automated:  # nothing is automatic for this account: no rule to check per action
         return
     for action in actions:
         await maybe(db, account=account, action=action, now=now, settings=settings)

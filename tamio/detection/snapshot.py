@@ -254,6 +254,7 @@ async def load_snapshots(
     ), owner=oa.user_id, where=mine(oa.user_id), ids=ids)
     os_ = ObligationSchedule
     # Through the day after the forecast's last: that day's open schedules are preparation's (``Loaded.day_after``).
+    # A join names the accounts too (here and below): without them PostgreSQL may hash the whole joined table, everyone's rows.
     schedules = await _records(db, ScheduleRecord._make, (
         os_.id, os_.obligation_id, func.coalesce(type_coerce(oa.obligation_type, String()), "expense"), _text(os_.direction), os_.due_date,
         os_.estimated_amount, _either(os_.base_currency_amount, os_.estimated_amount), os_.currency, _text(os_.status),
@@ -262,7 +263,7 @@ async def load_snapshots(
     ), owner=os_.user_id, ids=ids, order=(os_.due_date, os_.id), where=_by_day(today, os_.user_id, lambda day: and_(
         os_.due_date <= day + timedelta(days=7 * FORECAST_WEEKS),
         or_(os_.due_date >= day - timedelta(days=HISTORY_DAYS), os_.status.in_(OPEN_SCHEDULE_STATUSES)),
-    )), join=(oa, oa.id == os_.obligation_id))
+    )), join=(oa, and_(oa.id == os_.obligation_id, mine(oa.user_id))))
     pe = PaymentEvent
     payments = await _records(db, PaymentRecord._make, (
         pe.id, _text(pe.direction), pe.amount, pe.currency, _either(pe.base_currency_amount, pe.amount), pe.payment_date,
@@ -271,7 +272,7 @@ async def load_snapshots(
         os_.exchange_rate_used,
     ), owner=pe.user_id, ids=ids, order=(pe.payment_date, pe.id), where=_by_day(today, pe.user_id, lambda day: and_(
         pe.payment_date >= day - timedelta(days=HISTORY_DAYS), pe.payment_date <= day,
-    )), join=(os_, os_.id == pe.schedule_id))
+    )), join=(os_, and_(os_.id == pe.schedule_id, mine(os_.user_id))))
     if inputs is None:
         inputs = await load_forecast_inputs_many(session, today, weeks=FORECAST_WEEKS, settings=settings)
     found = {}
@@ -324,20 +325,24 @@ async def load_critical_snapshots(
         i: min(until, today + timedelta(days=7 * FORECAST_WEEKS - 1)) for i, (today, until) in wanted.items()
     }
     os_, oa, eb = ObligationSchedule, ObligationAgreement, ExpenseBucket
-    rows = await db.execute(
+    # One row per payable: the owner, then its schedule's, agreement's and vendor's record fields in order (sliced apart).
+    rows: Sequence[Sequence[Any]] = await _all(db,
         select(
-            os_.user_id, os_.id, os_.obligation_id, _text(os_.direction), os_.due_date, os_.estimated_amount,
-            os_.base_currency_amount, os_.currency, _text(os_.status), os_.paid_amount, os_.paid_base_amount,
-            os_.invoice_number, os_.paid_at,
-            oa.id.label("a_id"), _text(oa.obligation_type), _text(oa.direction, "a_direction"), oa.base_amount,
-            oa.currency.label("a_currency"), oa.base_currency_amount.label("a_base_currency_amount"), _text(oa.frequency),
-            oa.start_date, oa.created_at, oa.client_id, oa.expense_bucket_id, oa.description, oa.end_date,
-            _text(oa.status, "a_status"), oa.cancelled_at, oa.previous_amount, oa.amount_changed_at,
-            eb.id.label("v_id"), eb.name.label("v_name"), _text(eb.category), _text(eb.status, "v_status"),
-            eb.payment_terms, eb.payment_terms_days, _text(eb.flexibility_level), _text(eb.criticality),
+            os_.user_id,
+            os_.id, os_.obligation_id, func.coalesce(type_coerce(oa.obligation_type, String()), "expense"), _text(os_.direction),
+            os_.due_date, os_.estimated_amount, _either(os_.base_currency_amount, os_.estimated_amount), os_.currency, _text(os_.status),
+            _or_zero(os_.paid_amount), _or_zero(os_.paid_base_amount), oa.client_id, oa.expense_bucket_id, os_.invoice_number,
+            os_.paid_at, os_.delayed_from, os_.delay_requested_to, type_coerce(os_.base_currency_amount.is_not(None), Boolean()),
+            oa.id, _text(oa.obligation_type), _text(oa.direction), oa.base_amount, oa.currency,
+            _either(oa.base_currency_amount, oa.base_amount), _text(oa.frequency), oa.start_date, oa.created_at, oa.client_id,
+            oa.expense_bucket_id, func.coalesce(oa.description, ""), oa.end_date, _text(oa.status), oa.cancelled_at,
+            oa.previous_amount, oa.amount_changed_at, _text(oa.amount_type), oa.source,
+            eb.id, eb.name, _text(eb.category), _text(eb.status), eb.payment_terms, eb.payment_terms_days,
+            _text(eb.flexibility_level), _text(eb.criticality),
         )
-        .outerjoin(oa, and_(oa.id == os_.obligation_id, oa.user_id == os_.user_id))
-        .outerjoin(eb, and_(eb.id == oa.expense_bucket_id, eb.user_id == os_.user_id))
+        # The batch's ids in each join too: without them PostgreSQL may hash the whole table (everyone's rows).
+        .outerjoin(oa, and_(oa.id == os_.obligation_id, oa.user_id == os_.user_id, oa.user_id.in_(ids)))
+        .outerjoin(eb, and_(eb.id == oa.expense_bucket_id, eb.user_id == os_.user_id, eb.user_id.in_(ids)))
         .where(
             os_.user_id.in_(ids),
             os_.due_date <= max(until.values()),
@@ -349,36 +354,15 @@ async def load_critical_snapshots(
     schedules: dict[str, list[ScheduleRecord]] = {}
     agreements: dict[str, dict[str, AgreementRecord]] = {}
     vendors: dict[str, dict[str, VendorRecord]] = {}
-    for r in rows:
-        if r.due_date > until[r.user_id]:
+    for row in rows:
+        account_id = row[0]
+        if row[5] > until[account_id]:  # its due date
             continue
-        agreement = None
-        if r.a_id is not None:
-            agreement = agreements.setdefault(r.user_id, {}).get(r.a_id)
-            if agreement is None:
-                agreement = agreements[r.user_id][r.a_id] = AgreementRecord(
-                    id=r.a_id, obligation_type=r.obligation_type, direction=r.a_direction, amount=r.base_amount,
-                    currency=r.a_currency,
-                    base_amount=r.a_base_currency_amount if r.a_base_currency_amount is not None else r.base_amount,
-                    frequency=r.frequency, start_date=r.start_date, created_at=r.created_at, client_id=r.client_id,
-                    vendor_id=r.expense_bucket_id, description=r.description or "", end_date=r.end_date, status=r.a_status,
-                    cancelled_at=r.cancelled_at, previous_amount=r.previous_amount, amount_changed_at=r.amount_changed_at,
-                )
-        if r.v_id is not None and r.v_id not in vendors.setdefault(r.user_id, {}):
-            vendors[r.user_id][r.v_id] = VendorRecord(
-                id=r.v_id, name=r.v_name, category=r.category, status=r.v_status, payment_terms=r.payment_terms,
-                payment_terms_days=r.payment_terms_days, flexibility_level=r.flexibility_level, criticality=r.criticality,
-            )
-        schedules.setdefault(r.user_id, []).append(
-            ScheduleRecord(
-                id=r.id, agreement_id=r.obligation_id, obligation_type=agreement.obligation_type if agreement else "expense",
-                direction=r.direction, due_date=r.due_date, amount=r.estimated_amount,
-                base_amount=r.base_currency_amount if r.base_currency_amount is not None else r.estimated_amount,
-                currency=r.currency, status=r.status, paid_amount=r.paid_amount or ZERO,
-                paid_base_amount=r.paid_base_amount or ZERO, client_id=agreement.client_id if agreement else None,
-                vendor_id=agreement.vendor_id if agreement else None, invoice_number=r.invoice_number, paid_at=r.paid_at,
-            )
-        )
+        schedules.setdefault(account_id, []).append(ScheduleRecord._make(row[1:19]))
+        if row[19] is not None and row[19] not in agreements.setdefault(account_id, {}):
+            agreements[account_id][row[19]] = AgreementRecord._make(row[19:38])
+        if row[38] is not None and row[38] not in vendors.setdefault(account_id, {}):
+            vendors[account_id][row[38]] = VendorRecord(*row[38:46])  # its terms (no contacts: nothing is prepared on a light snapshot)
     forecasts = await calculate_forecasts(
         session, {i: today for i, (today, _) in wanted.items()}, weeks=FORECAST_WEEKS, settings=settings, inputs=inputs
     )

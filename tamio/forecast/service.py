@@ -40,7 +40,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, literal, select, type_coerce, union_all
+from sqlalchemy import String, and_, literal, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account, UserConfiguration
@@ -222,7 +222,8 @@ async def load_forecast_inputs_many(
                 Account.id, Account.base_currency, Account.schedules_through, Account.payment_behaviour, Account.forecast_calibration,
                 UserConfiguration.obligations_buffer_amount, UserConfiguration.safety_mode,
             )
-            .outerjoin(UserConfiguration, UserConfiguration.user_id == Account.id)
+            # The ids in the join too: without them PostgreSQL hashes every account's configuration.
+            .outerjoin(UserConfiguration, and_(UserConfiguration.user_id == Account.id, UserConfiguration.user_id.in_(ids)))
             .where(Account.id.in_(ids))
         )
     }
