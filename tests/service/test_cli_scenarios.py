@@ -59,6 +59,11 @@ def test_forecast_what_if_as_a_table(tamio: Tamio) -> None:
     code, out, err = tamio("forecast", "--what-if", LATE)
     assert code == 0, err
     assert "Baseline" in out and "Difference" in out and "The lowest point goes from" in out and "runway goes from" in out
+    # The scenario's table is not today's forecast: the changes come first and its title says "as if".
+    first, _, title = out.splitlines()[:3]
+    assert first == "What if: Acme Corp pays 30 days later"
+    assert title.startswith("Cash forecast for ") and " as if · 13 weeks from " in title
+    assert "Beside today's forecast:" in out
 
 
 @pytest.mark.parametrize(("what_if", "said"), [
