@@ -22,12 +22,15 @@ _PENDING = PreparedAction.status == ActionStatus.PENDING
 _DEADLINE = case((_PENDING, PreparedAction.deadline), else_=None)
 # The one order of the action queue (Slack's /tamio actions and App Home, the API, the CLI): what waits
 # for a person first, the most urgent of it first (emergency, this week, upcoming; then the nearest
-# deadline; then the oldest); everything already decided after it, the most recently changed first.
+# deadline; then the most money at stake, in the base currency; then the oldest); everything already
+# decided after it, the most recently changed first. The amount matters because a run writes its actions
+# in one batch with one timestamp: forty late invoices due today would otherwise come in id order.
 QUEUE_ORDER = (
     case((_PENDING, 0), else_=1),
     case((~_PENDING, 3), (PreparedAction.severity == AlertSeverity.EMERGENCY, 0),
          (PreparedAction.severity == AlertSeverity.THIS_WEEK, 1), else_=2),
     _DEADLINE.is_(None), _DEADLINE,
+    case((_PENDING, PreparedAction.amount), else_=None).is_(None), case((_PENDING, PreparedAction.amount), else_=None).desc(),
     case((_PENDING, PreparedAction.created_at), else_=None),
     PreparedAction.updated_at.desc(), PreparedAction.id,
 )
