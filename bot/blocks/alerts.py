@@ -26,6 +26,11 @@ AMOUNT_LABEL = {
 }
 
 
+# An alert's own amount where it is not what the card's label names: a payroll alert's amount is its
+# shortfall ($4,000 short of the buffer), while its card shows the action's, the payroll ($21,000).
+ALERT_AMOUNT_LABEL = {"payroll_safety": "Short by"}
+
+
 def date_words(kind: str | None, day: date) -> str:
     """An alert's date in words: "due Sun 28 Feb"; a runway has no due date, only the week cash gets short."""
     return f"{'by the week of' if kind == 'runway_threshold' else 'due'} {day_label(day)}"
@@ -39,7 +44,7 @@ def alert_amount(alert: DetectionAlert) -> str:
     """The alert's amount with what it is: "to free up $9,532.62", "owed $5,000.00" (empty without one)."""
     if alert.amount is None or not alert.currency:
         return ""
-    label = AMOUNT_LABEL.get(kind_of(alert))
+    label = ALERT_AMOUNT_LABEL.get(kind_of(alert)) or AMOUNT_LABEL.get(kind_of(alert))
     return f"{label.lower()} {money(alert.amount, alert.currency)}" if label else money(alert.amount, alert.currency)
 
 

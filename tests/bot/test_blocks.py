@@ -201,3 +201,22 @@ def test_an_alerts_amount_says_what_it_is_in_alert_lines_and_announcements() -> 
                           status=AlertStatus.ACTIVE, fingerprint="l", entity_type="client", title="Late Payer Co is 16 days late",
                           amount=Decimal("5000"), currency="USD", first_detected_at=NOW, last_detected_at=NOW)
     assert alert_line(late, TODAY).endswith("— owed $5,000.00")
+
+
+def test_a_payroll_alerts_amount_is_its_shortfall_not_the_payroll() -> None:
+    """The walk found App Home saying "Payroll on Fri 11 Dec is $4,000.00 short — ..., payroll $4,000.00" for a
+    $21,000.00 payroll: the alert's amount is the shortfall. Its card, showing the action's $21,000.00, keeps "Payroll"."""
+    from bot.blocks.alerts import alert_line
+    from bot.digests import alert_new_message
+
+    payroll = DetectionAlert(id="alr_p", user_id="acct_1", detection_type=DetectionType.PAYROLL_SAFETY,
+                             severity=AlertSeverity.EMERGENCY, status=AlertStatus.ACTIVE, fingerprint="p", entity_type="schedule",
+                             title="Payroll on Fri 11 Dec is $4,000.00 short", amount=Decimal("4000"), currency="USD",
+                             due_date=date(2026, 12, 11), first_detected_at=NOW, last_detected_at=NOW)
+    assert alert_line(payroll, TODAY).endswith(", short by $4,000.00")
+    _, blocks = alert_new_message(payroll, today=TODAY)
+    assert "short by $4,000.00" in blocks[0]["text"]["text"] and "payroll $4,000.00" not in blocks[0]["text"]["text"]
+    card = plain_card(summary="s", explanation="The $21,000.00 payroll leaves -$1,900.00 in cash.")
+    assert card.alert is not None
+    card.alert.detection_type = DetectionType.PAYROLL_SAFETY
+    assert "*Payroll*\n$8,500.00" in texts(card_blocks(card, today=TODAY, base_currency="USD"))
