@@ -37,7 +37,8 @@ from bot.blocks.common import (
 from bot.queries import CardData
 from tamio.execution.executors import moves_money_or_emails
 from tamio.execution.readiness import EmailNeed
-from tamio.preparation.models import ActionOption, ActionStatus, LinkType
+from tamio.execution.views import link_phrases
+from tamio.preparation.models import ActionOption, ActionStatus
 
 APPROVE = "card_approve"
 SKIP = "card_skip"
@@ -52,12 +53,6 @@ SEVERITY = {
     "this_week": (":warning:", ":large_yellow_circle:", "This week"),
     "upcoming": (":calendar:", ":large_green_circle:", "Upcoming"),
 }
-LINK_WORDS = {
-    (LinkType.RESOLVES, True): "Resolves", (LinkType.RESOLVES, False): "Resolved by",
-    (LinkType.CONFLICTS, True): "Conflicts with", (LinkType.CONFLICTS, False): "Conflicts with",
-    (LinkType.SEQUENCE, True): "Comes before", (LinkType.SEQUENCE, False): "Comes after",
-}
-LINK_ORDER = ("Resolves", "Resolved by", "Comes before", "Comes after", "Conflicts with")
 DRAFT_PREVIEW = 400
 NOTE_PREVIEW = 2000  # an internal note is shown whole, within a section's 3,000 characters
 
@@ -147,18 +142,9 @@ def last_chased(card: CardData) -> str | None:
 
 
 def _links(card: CardData) -> str:
-    """One phrase per kind of link, each other action named once: "Resolves: _A_; _B_ · Conflicts with: _C_".
-
-    Two actions that both draw on the same credit line conflict, and one of them may also resolve the other:
-    "resolves" says it all (approving the one makes the other unnecessary), so the conflict is not said again."""
-    resolving = {link.other_id for link in card.links if link.link_type == LinkType.RESOLVES}
-    named: dict[str, dict[str, str]] = {words: {} for words in LINK_ORDER}
-    for link in card.links:
-        if link.link_type == LinkType.CONFLICTS and link.other_id in resolving:
-            continue
-        named[LINK_WORDS[(link.link_type, link.outgoing)]].setdefault(link.other_id, link.other_title)
-    return cut(" · ".join(f"{words}: " + "; ".join(f"_{escape(cut(title, 80))}_" for title in titles.values())
-                          for words, titles in named.items() if titles), 2900)  # a context element holds 3,000
+    """"Resolves: _A_; _B_ · Conflicts with: _C_" (the phrases are the core's, ``link_phrases``)."""
+    return cut(" · ".join(f"{words}: " + "; ".join(f"_{escape(cut(title, 80))}_" for title in titles)
+                          for words, titles in link_phrases(card.links)), 2900)  # a context element holds 3,000
 
 
 def is_internal_note(opt: ActionOption) -> bool:

@@ -189,6 +189,8 @@ async def _show(args: argparse.Namespace, ctx: CliContext) -> int:
                          "currency": o.currency,
                          "risk_level": o.risk_level, "draft_subject": o.draft_subject, "draft_body": o.draft_body, "params": o.params} for o in view.options],
             "approvals": [{"member": p.handle, "option_id": p.option_id, "at": p.at} for p in view.approvals],
+            "links": [{"id": k.id, "source_action_id": k.source_action_id, "target_action_id": k.target_action_id,
+                       "link_type": k.link_type.value, "group_id": k.group_id, "reason": k.reason} for k in view.links],
             "history": [{"event": r.event, "from": r.from_status, "to": r.to_status, "actor": r.actor_kind, "attempt": r.attempt,
                          "at": r.created_at, "error": r.error} for r in view.records],
         })))
@@ -204,6 +206,8 @@ async def _show(args: argparse.Namespace, ctx: CliContext) -> int:
         print(f" {mark}{o.rank}. {o.title}{money}  (risk {o.risk_level}, {o.kind}{lowest})")
         if o.id in view.needs:  # said before approval: what its email needs (approving it would be refused)
             print(f"      needs: {view.needs[o.id].message}")
+    if view.links:  # as the card says them
+        print("  " + " · ".join(f"{words}: " + "; ".join(titles) for words, titles in views.link_phrases(view.links)))
     if view.history_line:
         print(f"  {view.history_line}")
     if view.decider:
