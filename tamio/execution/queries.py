@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.detection.models import AlertSeverity
@@ -34,6 +34,14 @@ QUEUE_ORDER = (
     case((_PENDING, PreparedAction.created_at), else_=None),
     PreparedAction.updated_at.desc(), PreparedAction.id,
 )
+
+async def count_pending(db: AsyncSession, *, account_id: str) -> int:
+    """How many actions wait for a person (App Home's "Waiting for you", the CLI's run report)."""
+    stmt = select(func.count()).select_from(PreparedAction).where(
+        PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.PENDING
+    )
+    return int((await db.execute(stmt)).scalar_one())
+
 
 # Records written in one call share a timestamp; this is the order they happen in.
 EVENT_ORDER = {
