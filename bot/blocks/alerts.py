@@ -26,9 +26,10 @@ AMOUNT_LABEL = {
 }
 
 
-# An alert's own amount where it is not what the card's label names: a payroll alert's amount is its
-# shortfall ($4,000 short of the buffer), while its card shows the action's, the payroll ($21,000).
-ALERT_AMOUNT_LABEL = {"payroll_safety": "Short by"}
+# An alert's own amount where it is not what the card's label names (the card shows the action's amount):
+# a payroll alert's is its shortfall ($4,000 short of the buffer; the card, the $21,000 payroll) and a
+# runway alert's is the monthly burn ($2,160.73; the card, the $25,637.18 to free up).
+ALERT_AMOUNT_WORDS = {"payroll_safety": "short by {}", "runway_threshold": "burning {} a month"}
 
 
 def date_words(kind: str | None, day: date) -> str:
@@ -41,10 +42,12 @@ def kind_of(alert: DetectionAlert) -> str:
 
 
 def alert_amount(alert: DetectionAlert) -> str:
-    """The alert's amount with what it is: "to free up $9,532.62", "owed $5,000.00" (empty without one)."""
+    """The alert's amount with what it is: "burning $9,532.62 a month", "owed $5,000.00" (empty without one)."""
     if alert.amount is None or not alert.currency:
         return ""
-    label = ALERT_AMOUNT_LABEL.get(kind_of(alert)) or AMOUNT_LABEL.get(kind_of(alert))
+    if kind_of(alert) in ALERT_AMOUNT_WORDS:
+        return ALERT_AMOUNT_WORDS[kind_of(alert)].format(money(alert.amount, alert.currency))
+    label = AMOUNT_LABEL.get(kind_of(alert))
     return f"{label.lower()} {money(alert.amount, alert.currency)}" if label else money(alert.amount, alert.currency)
 
 

@@ -188,9 +188,11 @@ def test_an_alerts_amount_says_what_it_is_in_alert_lines_and_announcements() -> 
                             title="Runway is 12.1 weeks (2.8 months)", amount=Decimal("9532.62"), currency="USD",
                             due_date=date(2027, 2, 28), first_detected_at=NOW, last_detected_at=NOW)
     # A runway has no due date (the first walk found "due Sun 28 Feb"): the week cash gets short.
-    assert alert_line(runway, TODAY).endswith("— by the week of Sun 28 Feb (in 83 days), to free up $9,532.62")
+    # Its amount is the monthly burn (the walk found "to free up $2,160.73" on App Home beside a runway card saying
+    # "To free up $25,637.18", the action's amount): said as what it is.
+    assert alert_line(runway, TODAY).endswith("— by the week of Sun 28 Feb (in 83 days), burning $9,532.62 a month")
     _, blocks = alert_new_message(runway, today=TODAY)
-    assert "to free up $9,532.62 · by the week of Sun 28 Feb" in blocks[0]["text"]["text"]
+    assert "burning $9,532.62 a month · by the week of Sun 28 Feb" in blocks[0]["text"]["text"]
     assert _alert_bit(_note(runway)).endswith(", by the week of Sun 28 Feb)")
     card = plain_card(summary="s", explanation="Runway is 12.1 weeks.")
     assert card.alert is not None
