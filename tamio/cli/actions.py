@@ -146,7 +146,8 @@ async def _list(args: argparse.Namespace, ctx: CliContext) -> int:
     elif not actions:
         print(f"No {args.status} actions.")
     for a in [] if args.json else actions:
-        print(f"{a.id}  {a.status.value:<10} {a.action_type.value:<24} {_amount(a):>14}  {a.title}")
+        # The severity is the queue's first order (emergency, this week, upcoming): shown, so the order reads.
+        print(f"{a.id}  {a.status.value:<10} {a.severity.value:<10} {a.action_type.value:<24} {_amount(a):>14}  {a.title}")
     if failed:  # a failure must not go unseen: it waits for someone to fix the cause and retry it
         print(f"{failed} failed {'action needs' if failed == 1 else 'actions need'} attention: `tamio actions list --status failed`.")
     return 0
@@ -168,7 +169,7 @@ def _decimal(amount: Decimal | None, currency: str | None) -> str | None:
 
 def _summary(a: PreparedAction) -> dict[str, Any]:
     return {
-        "id": a.id, "status": a.status, "action_type": a.action_type, "title": a.title, "amount": _decimal(a.amount, a.currency), "currency": a.currency,
+        "id": a.id, "status": a.status, "severity": a.severity, "action_type": a.action_type, "title": a.title, "amount": _decimal(a.amount, a.currency), "currency": a.currency,
         "tags": a.tags, "deadline": a.deadline, "approvals_required": a.approvals_required, "chosen_option_id": a.chosen_option_id,
         "decided_at": a.decided_at, "auto_executed": a.auto_executed, "attempts": a.attempts, "last_error": a.last_error,
         "executed_at": a.executed_at,

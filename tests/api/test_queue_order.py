@@ -59,6 +59,12 @@ async def test_slack_the_api_and_the_cli_list_the_queue_most_urgent_first(
         return [a["id"] for a in json.loads(capsys.readouterr().out)]
 
     assert await asyncio.to_thread(cli) == slack
+
+    def cli_severities() -> list[str]:  # what orders the queue is shown beside it (the walk: the JSON had no severity)
+        assert main(["actions", "list", "--limit", "100", "--json"], now=api.clock()) == 0
+        return [a["severity"] for a in json.loads(capsys.readouterr().out)]
+
+    assert await asyncio.to_thread(cli_severities) == [actions[i].severity.value for i in slack]
     assert await asyncio.to_thread(cli, "--status", "all") == listed
 
 
