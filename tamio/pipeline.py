@@ -49,7 +49,7 @@ from tamio.execution import automation, lifecycle
 from tamio.execution.models import ExecutionAutomationRule
 from tamio.forecast.service import load_forecast_inputs_many
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
-from tamio.preparation.context import PreparationContext, load_context, load_contexts
+from tamio.preparation.context import PreparationContext, load_contexts
 from tamio.preparation.engine import alerts_with_open_actions, prepare_actions
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tamio.preparation.restating import announce
@@ -294,10 +294,9 @@ async def _after_detection(
     if covered is not None and not config.restates and not run.resolved and all(a.id in covered for a in open_alerts):
         await _enqueue(db, account, _headed(account, trigger, [], new_alerts, now) + announcements, now=now, outbox=outbox)
         return
-    if context is None and open_alerts and run.snapshot is not None and run.snapshot.loaded is not None:
-        context = await load_context(db, account_id=account.id, today=today, settings=settings, snapshot=run.snapshot)
+    # The context is built from the run's snapshot only when something is to be prepared or restated.
     prepared = await prepare_actions(db, account=account, alerts=open_alerts, today=today, now=now, settings=settings,
-                                     context=context, restate=config.restates)
+                                     context=context, restate=config.restates, snapshot=run.snapshot)
     await _supersede_replaced(db, account=account, now=now, replaced=prepared.replaced)
     await announce(db, account=account, run=prepared, now=now)
     result.actions_prepared = len(prepared.actions)
