@@ -181,9 +181,11 @@ async def prepare_actions(
     context: PreparationContext | None = None,
     restate: bool = False,
     snapshot: AccountSnapshot | None = None,
+    basis: str | None = None,
 ) -> PreparationRun:
     """``snapshot``: the run's detection snapshot (as of ``today``), which the context is built from
-    when there is something to prepare, and the pending cards' basis checked on without one."""
+    when there is something to prepare, and the pending cards' basis checked on without one;
+    ``basis``: that basis when the caller worked it out (a batch does, for all its accounts at once)."""
     run = PreparationRun()
     open_by_alert = await open_actions_of(db, [a.id for a in alerts])
     ctx = context
@@ -193,7 +195,9 @@ async def prepare_actions(
     if restate:
         pending = [a for actions in open_by_alert.values() for a in actions if a.status == ActionStatus.PENDING and a.forecast_basis]
         if pending:
-            if ctx is None and snapshot is not None:  # checked without a context: most runs have nothing to restate
+            if ctx is None and basis is not None:
+                run.basis = basis
+            elif ctx is None and snapshot is not None:  # checked without a context: most runs have nothing to restate
                 run.basis = (await load_bases(db, {account.id: snapshot}))[account.id]
             else:
                 ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)

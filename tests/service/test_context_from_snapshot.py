@@ -122,6 +122,12 @@ async def test_a_steady_run_builds_no_context_and_a_changed_figure_builds_one(
         steady = await run_detection_preparation_cycle(session, account_id, now=NOW + timedelta(hours=1), today=MONDAY, settings=SCHEDULE_PATH)
     assert (steady.alerts_detected, steady.actions_prepared, steady.errors) == (first.alerts_detected, 0, [])
     assert built == [account_id]  # none for the steady run
+    async with session_factory() as session, session.begin():  # nor for the hourly job's batch
+        account = await session.get(Account, account_id)
+        assert account is not None
+        hourly = await run_cycles(session, [account], PipelineConfig(mode=PipelineMode.FULL), today={account_id: MONDAY},
+                                  now=NOW + timedelta(hours=1), settings=SCHEDULE_PATH)
+    assert (hourly[account_id].actions_prepared, hourly[account_id].errors, built) == (0, [], [account_id])
     before = await _pending_bases(session_factory, account_id)
     async with session_factory() as session, session.begin():  # a figure every card rests on moves
         await session.execute(update(CashAccount).where(CashAccount.user_id == account_id, CashAccount.name == "Savings")
@@ -131,6 +137,16 @@ async def test_a_steady_run_builds_no_context_and_a_changed_figure_builds_one(
     assert not moved.errors and built == [account_id, account_id]
     after = await _pending_bases(session_factory, account_id)
     assert len(before) == 1 and len(after) == 1 and before != after  # every card restated on the new figures
+    async with session_factory() as session, session.begin():  # the batch's check finds a moved figure too
+        await session.execute(update(CashAccount).where(CashAccount.user_id == account_id, CashAccount.name == "Savings")
+                              .values(balance=Decimal("38000"), base_currency_amount=Decimal("38000")))
+    async with session_factory() as session, session.begin():
+        account = await session.get(Account, account_id)
+        assert account is not None
+        hourly = await run_cycles(session, [account], PipelineConfig(mode=PipelineMode.FULL), today={account_id: MONDAY},
+                                  now=NOW + timedelta(hours=3), settings=SCHEDULE_PATH)
+    assert not hourly[account_id].errors and built == [account_id] * 3
+    assert (await _pending_bases(session_factory, account_id)) not in (before, after)
 
 
 async def _pending_bases(session_factory: async_sessionmaker[AsyncSession], account_id: str) -> set[str | None]:
