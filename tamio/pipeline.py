@@ -50,7 +50,7 @@ from tamio.execution.models import ExecutionAutomationRule
 from tamio.forecast.service import load_forecast_inputs_many
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
 from tamio.preparation.context import PreparationContext, load_context, load_contexts
-from tamio.preparation.engine import alerts_with_open_actions, prepare_actions
+from tamio.preparation.engine import OpenAction, open_actions_of, prepare_actions
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tamio.preparation.restating import announce
 from tamio.refresh import service as refresh
@@ -239,7 +239,8 @@ async def run_cycles(
     runs = await run_many(db, days, config.types(), now=now, settings=settings, inputs=inputs)
     detection_ms = _ms(started) // max(1, len(accounts))
     open_ids = [a.id for run in runs.values() for a in run.alerts if a.status in OPEN_ALERT_STATUSES]
-    covered = await alerts_with_open_actions(db, open_ids)
+    # The open actions of every open alert, read once for the batch: preparation takes each account's share.
+    covered = await open_actions_of(db, open_ids)
     # A restating run looks at every account with an open alert (its cards may rest on old figures).
     preparing = [
         a.id for a in accounts
@@ -268,13 +269,14 @@ async def run_cycles(
 
 async def _after_detection(
     db: AsyncSession, account: Account, run: DetectionRun, config: PipelineConfig, result: PipelineResult, *,
-    today: date, now: datetime, settings: Settings, covered: set[str] | None = None,
+    today: date, now: datetime, settings: Settings, covered: Mapping[str, list[OpenAction]] | None = None,
     context: PreparationContext | None = None, outbox: list[tuple[str | None, Outgoing]] | None = None, trigger: str = "manual",
     automated: bool | None = None,
 ) -> None:
     """What follows detection for one account: the result's counts, superseding the actions of
     resolved alerts, announcements, then preparation: skipped when every open alert is in
-    ``covered`` (those found with an open action), nothing resolved and no restating, for then
+    ``covered`` (the open actions of the batch's open alerts, by alert; preparation reads
+    its own from it), nothing resolved and no restating, for then
     ``prepare_actions`` would do nothing; ``context``, when given, is the account's preparation context loaded ahead;
     ``outbox``, when given, collects the messages for the caller to write (execution never reads them);
     ``automated``, when given, is whether the account has an automatic rule on (the batch looks once for all)."""
@@ -296,8 +298,9 @@ async def _after_detection(
         return
     if context is None and open_alerts and run.snapshot is not None and run.snapshot.loaded is not None:
         context = await load_context(db, account_id=account.id, today=today, settings=settings, snapshot=run.snapshot)
+    mine = None if covered is None else {a.id: covered[a.id] for a in open_alerts if a.id in covered}
     prepared = await prepare_actions(db, account=account, alerts=open_alerts, today=today, now=now, settings=settings,
-                                     context=context, restate=config.restates)
+                                     context=context, restate=config.restates, open_actions=mine)
     await _supersede_replaced(db, account=account, now=now, replaced=prepared.replaced)
     await announce(db, account=account, run=prepared, now=now)
     result.actions_prepared = len(prepared.actions)
