@@ -99,9 +99,14 @@ def explanation_of(card: CardData) -> str:
 
     The summary is a copy of the alert's explanation made when the action was prepared; every
     detection run rewrites the explanation with the day's figures ("22 days late" the next day)
-    while the pending action keeps its copy, so the alert's is the current one.
+    while the pending action keeps its copy, so the alert's is the current one. A card no longer
+    waiting (superseded, decided) keeps its own figures, so it keeps its own words too: a superseded
+    late card said "$3,000.00 of $8,500.00 paid, $5,500.00 is 21 days late" (the alert's, after the
+    part payment) above its own "Owed $8,500.00".
     """
     alert = card.alert
+    if card.action.status != ActionStatus.PENDING and card.action.summary:
+        return card.action.summary
     if alert is not None and alert.explanation:
         return alert.explanation
     return card.action.summary or ""

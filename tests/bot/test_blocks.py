@@ -104,6 +104,13 @@ def test_a_card_states_its_explanation_once_with_the_alerts_current_figures() ->
     # Without its alert (deleted), the card falls back on the action's own summary, still once.
     alone = texts(card_blocks(plain_card(summary=prepared, explanation=None), today=TODAY, base_currency="USD"))
     assert alone.count("The invoice for $8,500.00") == 1 and prepared in alone
+    # A card no longer waiting keeps its own words with its own figures: the walk found a superseded late card
+    # saying the alert's "$3,000.00 of $8,500.00 paid ..., $5,500.00 is 21 days late" above its "Owed $8,500.00".
+    superseded = plain_card(summary=prepared, explanation="The invoice was due Sat 14 Nov: $3,000.00 of $8,500.00 paid on Mon 7 Dec, "
+                                                           "$5,500.00 is 21 days late.")
+    superseded.action.status = ActionStatus.SUPERSEDED
+    old = texts(card_blocks(superseded, today=TODAY, base_currency="USD"))
+    assert prepared in old and "$5,500.00 is 21 days late" not in old and "*Owed*\n$8,500.00" in old
 
 
 def test_home_and_card_word_dual_control_the_same_way() -> None:
