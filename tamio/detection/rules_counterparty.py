@@ -94,9 +94,9 @@ def late_payment(snapshot: AccountSnapshot, *, today: date, config: EffectiveCon
         name = client.name if client else snapshot.counterparty_name(agreement_id=s.agreement_id)
         severity = EMERGENCY if days_late >= LATE_EMERGENCY_DAYS else THIS_WEEK if days_late >= LATE_THIS_WEEK_DAYS else UPCOMING
         invoice = f"Invoice {s.invoice_number}" if s.invoice_number else "The invoice"
-        # With no payments on record (nothing learned, no delay entered) there is no habit to name.
+        # With no invoice paid in full (nothing learned, no delay entered) there is no habit to name.
         habit = (f"usually pays {plural(usual, 'day')} late" if usual > 0 else f"usually pays {plural(-usual, 'day')} early" if usual < 0
-                 else "has no payments on record yet")
+                 else "has paid no invoice in full yet" if s.paid_amount > 0 else "has no payments on record yet")
         if client is not None and client.payment_habit:
             habit = client.payment_habit  # learned from its payments: "usually pays 18-24 days late; lately later"
         late = f"{plural(days_late, 'day')} late"

@@ -15,7 +15,7 @@ transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -108,11 +108,6 @@ class OpenAction(NamedTuple):
     forecast_basis: str | None
 
 
-async def alerts_with_open_actions(db: AsyncSession, alert_ids: Sequence[str]) -> set[str]:
-    """Which of these alerts have an action still open (pending, approved or executing)."""
-    return set(await open_actions_of(db, alert_ids))
-
-
 async def open_actions_of(db: AsyncSession, alert_ids: Sequence[str]) -> dict[str, list[OpenAction]]:
     """The open actions (pending, approved or executing) of these alerts, by alert id: one query of
     four columns (a steady run looks at every card; the few it restates are loaded whole)."""
@@ -182,12 +177,15 @@ async def prepare_actions(
     restate: bool = False,
     snapshot: AccountSnapshot | None = None,
     basis: str | None = None,
+    open_actions: Mapping[str, list[OpenAction]] | None = None,
 ) -> PreparationRun:
     """``snapshot``: the run's detection snapshot (as of ``today``), which the context is built from
     when there is something to prepare, and the pending cards' basis checked on without one;
-    ``basis``: that basis when the caller worked it out (a batch does, for all its accounts at once)."""
+    ``basis``: that basis when the caller worked it out (a batch does, for all its accounts at once);
+    ``open_actions``: the open actions of ``alerts`` (``open_actions_of``) when the caller read them
+    (a batch reads them once for all its accounts), else they are read here."""
     run = PreparationRun()
-    open_by_alert = await open_actions_of(db, [a.id for a in alerts])
+    open_by_alert = open_actions if open_actions is not None else await open_actions_of(db, [a.id for a in alerts])
     ctx = context
     if snapshot is not None and (snapshot.loaded is None or snapshot.today != today):
         snapshot = None  # a critical pass's light one, or of another day: the context loads its own
