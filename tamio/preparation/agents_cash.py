@@ -58,7 +58,8 @@ def buffer_response_agent(alert: AlertView, ctx: PreparationContext) -> ActionDr
     if shortfall <= 0:
         shortfall = alert.amount or ZERO
     low_week = forecast.lowest_week_start
-    deadline = low_week
+    # Act before cash first goes under the line (the alert's due day), not by the lowest point weeks later.
+    deadline = next((w.start for w in forecast.weeks if w.closing_balance < ctx.buffer), low_week)
     # With no buffer set the rule measures against zero (buffer_breach): the plan says so too.
     line = f"the {format_money(ctx.buffer, ctx.base_currency)} buffer" if ctx.buffer > 0 else "zero"
     options: list[OptionDraft | None] = [

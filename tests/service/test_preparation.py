@@ -355,3 +355,23 @@ async def test_a_buffer_breach_with_only_late_clients_to_turn_to_offers_to_chase
         ("send_email", "Acme Corp", Decimal("30000")), ("send_email", "Globex", Decimal("12000")), ("send_email", "Initech", Decimal("5000")),
     ]  # no credit left, no vendor that can wait: the three largest of four late clients, each its own option
     assert all(o.recipient_email and o.draft_body for o in options)
+
+
+async def test_a_buffer_plan_is_due_when_cash_first_goes_under_the_buffer_not_at_the_lowest_point(session: AsyncSession) -> None:
+    """An emergency card once said "Due Mon 8 Feb (in 63 days)" beside its alert's "due Mon 7 Dec (today)"."""
+    books = await Books.open(session, today=TODAY)
+    config = await session.get(UserConfiguration, books.account.id)
+    assert config is not None
+    config.obligations_buffer_amount = Decimal("4000")
+    await books.cash("Operating", "20000")
+    await books.cash("Credit line", "0", account_type="credit_line", credit_limit=Decimal("25000"))
+    await books.expense("Equipment", "18000", books.every("once", date(2026, 12, 16)))  # under the buffer from the week of 14 Dec
+    await books.expense("Fit-out", "10000", books.every("once", date(2027, 1, 20)))  # the lowest point, five weeks later
+    await extend_schedules(session, account_id=books.account.id, through=TODAY + timedelta(weeks=13), settings=SCHEDULE_PATH,
+                           today=TODAY, now=NOW)
+    await run_detection_preparation_cycle(session, books.account.id, today=TODAY, now=NOW, settings=SCHEDULE_PATH)
+    breach = (await session.execute(select(DetectionAlert).where(DetectionAlert.detection_type == DetectionType.BUFFER_BREACH))).scalar_one()
+    action = (await session.execute(select(PreparedAction).where(PreparedAction.alert_id == breach.id))).scalar_one()
+    assert breach.due_date == date(2026, 12, 14)
+    assert action.deadline == breach.due_date
+    assert "week of Mon 18 Jan" in action.title  # the plan still reaches to the lowest point
