@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert
-from tamio.execution.queries import QUEUE_ORDER
+from tamio.execution.queries import QUEUE_ORDER, count_pending
 from tamio.execution.views import ActionView, Approval, Link, action_views
 from tamio.preparation.models import ActionStatus, PreparedAction
 
@@ -45,13 +45,6 @@ async def pending_action_ids(db: AsyncSession, *, account_id: str, limit: int = 
         .limit(limit)
     )
     return list((await db.execute(stmt)).scalars().all())
-
-
-async def count_pending(db: AsyncSession, *, account_id: str) -> int:
-    stmt = select(func.count()).select_from(PreparedAction).where(
-        PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.PENDING
-    )
-    return int((await db.execute(stmt)).scalar_one())
 
 
 async def load_cards(db: AsyncSession, *, account_id: str, action_ids: Sequence[str]) -> list[CardData]:

@@ -49,8 +49,9 @@ from tamio.execution import automation, lifecycle
 from tamio.execution.models import ExecutionAutomationRule
 from tamio.forecast.service import load_forecast_inputs_many
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
-from tamio.preparation.context import PreparationContext, load_context, load_contexts
-from tamio.preparation.engine import alerts_with_open_actions, prepare_actions
+from tamio.preparation.basis import load_bases
+from tamio.preparation.context import PreparationContext, load_contexts
+from tamio.preparation.engine import OpenAction, open_actions_of, prepare_actions
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tamio.preparation.restating import announce
 from tamio.refresh import service as refresh
@@ -239,14 +240,22 @@ async def run_cycles(
     runs = await run_many(db, days, config.types(), now=now, settings=settings, inputs=inputs)
     detection_ms = _ms(started) // max(1, len(accounts))
     open_ids = [a.id for run in runs.values() for a in run.alerts if a.status in OPEN_ALERT_STATUSES]
-    covered = await alerts_with_open_actions(db, open_ids)
-    # A restating run looks at every account with an open alert (its cards may rest on old figures).
+    # The open actions of every open alert, read once for the batch: preparation takes each account's share.
+    covered = await open_actions_of(db, open_ids)
+    # Contexts for the accounts with an open alert to prepare; a restating run also checks the cards of
+    # the others with an open alert (they may rest on old figures) on their bases, worked out without
+    # a context (an account whose cards turn out stale builds its own).
     preparing = [
-        a.id for a in accounts
-        if any(alert.status in OPEN_ALERT_STATUSES and (config.restates or alert.id not in covered) for alert in runs[a.id].alerts)
+        a.id for a in accounts if any(alert.status in OPEN_ALERT_STATUSES and alert.id not in covered for alert in runs[a.id].alerts)
     ]
     contexts = await load_contexts(db, {i: today[i] for i in preparing}, settings=settings, inputs=inputs,
                                    snapshots={i: s for i in preparing if (s := runs[i].snapshot) is not None})
+    checking = [
+        a.id for a in accounts
+        if config.restates and a.id not in contexts and any(alert.status in OPEN_ALERT_STATUSES for alert in runs[a.id].alerts)
+    ]
+    bases = await load_bases(db, {i: s for i in checking if (s := runs[i].snapshot) is not None and s.loaded is not None
+                                  and s.today == today[i]})
     automated = await _automated(db, [a.id for a in accounts])
     results: dict[str, PipelineResult] = {}
     rows: list[PipelineRun] = []
@@ -255,8 +264,8 @@ async def run_cycles(
         account_started = time.perf_counter()
         result = PipelineResult(user_id=account.id, run_at=now, mode=config.mode, detection_duration_ms=detection_ms)
         await _after_detection(db, account, runs[account.id], config, result, today=today[account.id], now=now,
-                               settings=settings, covered=covered, context=contexts.get(account.id), outbox=outbox, trigger=trigger,
-                               automated=account.id in automated)
+                               settings=settings, covered=covered, context=contexts.get(account.id), basis=bases.get(account.id),
+                               outbox=outbox, trigger=trigger, automated=account.id in automated)
         result.total_duration_ms = detection_ms + _ms(account_started)
         rows.append(_run_row(result, config, trigger))
         results[account.id] = result
@@ -268,14 +277,16 @@ async def run_cycles(
 
 async def _after_detection(
     db: AsyncSession, account: Account, run: DetectionRun, config: PipelineConfig, result: PipelineResult, *,
-    today: date, now: datetime, settings: Settings, covered: set[str] | None = None,
+    today: date, now: datetime, settings: Settings, covered: Mapping[str, list[OpenAction]] | None = None,
     context: PreparationContext | None = None, outbox: list[tuple[str | None, Outgoing]] | None = None, trigger: str = "manual",
-    automated: bool | None = None,
+    automated: bool | None = None, basis: str | None = None,
 ) -> None:
     """What follows detection for one account: the result's counts, superseding the actions of
     resolved alerts, announcements, then preparation: skipped when every open alert is in
-    ``covered`` (those found with an open action), nothing resolved and no restating, for then
-    ``prepare_actions`` would do nothing; ``context``, when given, is the account's preparation context loaded ahead;
+    ``covered`` (the open actions of the batch's open alerts, by alert; preparation reads
+    its own from it), nothing resolved and no restating, for then
+    ``prepare_actions`` would do nothing; ``context``, when given, is the account's preparation context loaded ahead
+    (``basis``: the basis of its cards, worked out ahead without one);
     ``outbox``, when given, collects the messages for the caller to write (execution never reads them);
     ``automated``, when given, is whether the account has an automatic rule on (the batch looks once for all)."""
     alerts: list[DetectionAlert] = list(run.alerts)
@@ -294,10 +305,11 @@ async def _after_detection(
     if covered is not None and not config.restates and not run.resolved and all(a.id in covered for a in open_alerts):
         await _enqueue(db, account, _headed(account, trigger, [], new_alerts, now) + announcements, now=now, outbox=outbox)
         return
-    if context is None and open_alerts and run.snapshot is not None and run.snapshot.loaded is not None:
-        context = await load_context(db, account_id=account.id, today=today, settings=settings, snapshot=run.snapshot)
+    mine = None if covered is None else {a.id: covered[a.id] for a in open_alerts if a.id in covered}
+    # The context is built from the run's snapshot only when something is to be prepared or restated.
     prepared = await prepare_actions(db, account=account, alerts=open_alerts, today=today, now=now, settings=settings,
-                                     context=context, restate=config.restates)
+                                     context=context, restate=config.restates, snapshot=run.snapshot, basis=basis,
+                                     open_actions=mine)
     await _supersede_replaced(db, account=account, now=now, replaced=prepared.replaced)
     await announce(db, account=account, run=prepared, now=now)
     result.actions_prepared = len(prepared.actions)

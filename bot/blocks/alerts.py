@@ -26,6 +26,12 @@ AMOUNT_LABEL = {
 }
 
 
+# An alert's own amount where it is not what the card's label names (the card shows the action's amount):
+# a payroll alert's is its shortfall ($4,000 short of the buffer; the card, the $21,000 payroll) and a
+# runway alert's is the monthly burn ($2,160.73; the card, the $25,637.18 to free up).
+ALERT_AMOUNT_WORDS = {"payroll_safety": "short by {}", "runway_threshold": "burning {} a month"}
+
+
 def date_words(kind: str | None, day: date) -> str:
     """An alert's date in words: "due Sun 28 Feb"; a runway has no due date, only the week cash gets short."""
     return f"{'by the week of' if kind == 'runway_threshold' else 'due'} {day_label(day)}"
@@ -36,9 +42,11 @@ def kind_of(alert: DetectionAlert) -> str:
 
 
 def alert_amount(alert: DetectionAlert) -> str:
-    """The alert's amount with what it is: "to free up $9,532.62", "owed $5,000.00" (empty without one)."""
+    """The alert's amount with what it is: "burning $9,532.62 a month", "owed $5,000.00" (empty without one)."""
     if alert.amount is None or not alert.currency:
         return ""
+    if kind_of(alert) in ALERT_AMOUNT_WORDS:
+        return ALERT_AMOUNT_WORDS[kind_of(alert)].format(money(alert.amount, alert.currency))
     label = AMOUNT_LABEL.get(kind_of(alert))
     return f"{label.lower()} {money(alert.amount, alert.currency)}" if label else money(alert.amount, alert.currency)
 

@@ -37,7 +37,8 @@ from bot.blocks.common import (
 from bot.queries import CardData
 from tamio.execution.executors import moves_money_or_emails
 from tamio.execution.readiness import EmailNeed
-from tamio.preparation.models import ActionOption, ActionStatus, LinkType
+from tamio.execution.views import link_phrases
+from tamio.preparation.models import ActionOption, ActionStatus
 
 APPROVE = "card_approve"
 SKIP = "card_skip"
@@ -51,11 +52,6 @@ SEVERITY = {
     "emergency": (":rotating_light:", ":red_circle:", "Emergency"),
     "this_week": (":warning:", ":large_yellow_circle:", "This week"),
     "upcoming": (":calendar:", ":large_green_circle:", "Upcoming"),
-}
-LINK_WORDS = {
-    (LinkType.RESOLVES, True): "Resolves", (LinkType.RESOLVES, False): "Resolved by",
-    (LinkType.CONFLICTS, True): "Conflicts with", (LinkType.CONFLICTS, False): "Conflicts with",
-    (LinkType.SEQUENCE, True): "Comes before", (LinkType.SEQUENCE, False): "Comes after",
 }
 DRAFT_PREVIEW = 400
 NOTE_PREVIEW = 2000  # an internal note is shown whole, within a section's 3,000 characters
@@ -103,9 +99,14 @@ def explanation_of(card: CardData) -> str:
 
     The summary is a copy of the alert's explanation made when the action was prepared; every
     detection run rewrites the explanation with the day's figures ("22 days late" the next day)
-    while the pending action keeps its copy, so the alert's is the current one.
+    while the pending action keeps its copy, so the alert's is the current one. A card no longer
+    waiting (superseded, decided) keeps its own figures, so it keeps its own words too: a superseded
+    late card said "$3,000.00 of $8,500.00 paid, $5,500.00 is 21 days late" (the alert's, after the
+    part payment) above its own "Owed $8,500.00".
     """
     alert = card.alert
+    if card.action.status != ActionStatus.PENDING and card.action.summary:
+        return card.action.summary
     if alert is not None and alert.explanation:
         return alert.explanation
     return card.action.summary or ""
@@ -146,8 +147,9 @@ def last_chased(card: CardData) -> str | None:
 
 
 def _links(card: CardData) -> str:
-    parts = [f"{LINK_WORDS[(link.link_type, link.outgoing)]}: _{escape(cut(link.other_title, 80))}_" for link in card.links]
-    return " · ".join(parts)
+    """"Resolves: _A_; _B_ · Conflicts with: _C_" (the phrases are the core's, ``link_phrases``)."""
+    return cut(" · ".join(f"{words}: " + "; ".join(f"_{escape(cut(title, 80))}_" for title in titles)
+                          for words, titles in link_phrases(card.links)), 2900)  # a context element holds 3,000
 
 
 def is_internal_note(opt: ActionOption) -> bool:

@@ -73,8 +73,9 @@ def fallback(result: ScenarioResult) -> str:
     return "What if: " + "; ".join(result.changes) + ". " + what_changes(result)
 
 
-def save_form(texts: tuple[str, ...], *, channel_id: str | None) -> Block:
-    """The small form Save opens: the scenario's name, suggested from its changes. The changes travel in
+def save_form(texts: tuple[str, ...], *, described: tuple[str, ...], channel_id: str | None) -> Block:
+    """The small form Save opens: the scenario's name, suggested from its changes, and the changes in words
+    (``described``: the what-if's own list, currencies and start dates named). The changes travel in
     the modal's private metadata (they fit a button's value, so they fit its 3,000 characters)."""
     suggested = "; ".join(texts)
     if len(suggested) > NAME_MAX:
@@ -88,6 +89,6 @@ def save_form(texts: tuple[str, ...], *, channel_id: str | None) -> Block:
         "blocks": [
             {"type": "input", "block_id": "name", "label": {"type": "plain_text", "text": "Name"}, "element": element,
              "hint": {"type": "plain_text", "text": "App Home lists it by this name with its effect on each day's figures."}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(f"• {escape(t)}" for t in texts)[:2900]}]},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(f"• {escape(t)}" for t in described)[:2900]}]},
         ],
     }

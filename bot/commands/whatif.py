@@ -90,8 +90,11 @@ async def save_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClien
     scope.read_only()  # a trigger id lives 3 s: never wait for a writer
     await scope.require(Operation.MANAGE_DATA, "save scenarios")
     texts = read_value(body)
+    base = scope.account.base_currency
+    described = tuple(c.describe(base) for c in parse_changes(list(texts), today=scope.today, base_currency=base))
     await scope.commit()
-    await client.views_open(trigger_id=scope.caller.trigger_id, view=save_form(texts, channel_id=scope.caller.channel_id))
+    await client.views_open(trigger_id=scope.caller.trigger_id,
+                            view=save_form(texts, described=described, channel_id=scope.caller.channel_id))
 
 
 @handler

@@ -146,7 +146,8 @@ async def _list(args: argparse.Namespace, ctx: CliContext) -> int:
     elif not actions:
         print(f"No {args.status} actions.")
     for a in [] if args.json else actions:
-        print(f"{a.id}  {a.status.value:<10} {a.action_type.value:<24} {_amount(a):>14}  {a.title}")
+        # The severity is the queue's first order (emergency, this week, upcoming): shown, so the order reads.
+        print(f"{a.id}  {a.status.value:<10} {a.severity.value:<10} {a.action_type.value:<24} {_amount(a):>14}  {a.title}")
     if failed:  # a failure must not go unseen: it waits for someone to fix the cause and retry it
         print(f"{failed} failed {'action needs' if failed == 1 else 'actions need'} attention: `tamio actions list --status failed`.")
     return 0
@@ -168,7 +169,7 @@ def _decimal(amount: Decimal | None, currency: str | None) -> str | None:
 
 def _summary(a: PreparedAction) -> dict[str, Any]:
     return {
-        "id": a.id, "status": a.status, "action_type": a.action_type, "title": a.title, "amount": _decimal(a.amount, a.currency), "currency": a.currency,
+        "id": a.id, "status": a.status, "severity": a.severity, "action_type": a.action_type, "title": a.title, "amount": _decimal(a.amount, a.currency), "currency": a.currency,
         "tags": a.tags, "deadline": a.deadline, "approvals_required": a.approvals_required, "chosen_option_id": a.chosen_option_id,
         "decided_at": a.decided_at, "auto_executed": a.auto_executed, "attempts": a.attempts, "last_error": a.last_error,
         "executed_at": a.executed_at,
@@ -189,6 +190,8 @@ async def _show(args: argparse.Namespace, ctx: CliContext) -> int:
                          "currency": o.currency,
                          "risk_level": o.risk_level, "draft_subject": o.draft_subject, "draft_body": o.draft_body, "params": o.params} for o in view.options],
             "approvals": [{"member": p.handle, "option_id": p.option_id, "at": p.at} for p in view.approvals],
+            "links": [{"id": k.id, "source_action_id": k.source_action_id, "target_action_id": k.target_action_id,
+                       "link_type": k.link_type.value, "group_id": k.group_id, "reason": k.reason} for k in view.links],
             "history": [{"event": r.event, "from": r.from_status, "to": r.to_status, "actor": r.actor_kind, "attempt": r.attempt,
                          "at": r.created_at, "error": r.error} for r in view.records],
         })))
@@ -204,6 +207,8 @@ async def _show(args: argparse.Namespace, ctx: CliContext) -> int:
         print(f" {mark}{o.rank}. {o.title}{money}  (risk {o.risk_level}, {o.kind}{lowest})")
         if o.id in view.needs:  # said before approval: what its email needs (approving it would be refused)
             print(f"      needs: {view.needs[o.id].message}")
+    if view.links:  # as the card says them
+        print("  " + " · ".join(f"{words}: " + "; ".join(titles) for words, titles in views.link_phrases(view.links)))
     if view.history_line:
         print(f"  {view.history_line}")
     if view.decider:

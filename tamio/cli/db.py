@@ -41,7 +41,9 @@ def register(sub: Any) -> None:
 
 def _upgrade(args: argparse.Namespace, ctx: CliContext) -> int:
     migrate.upgrade(ctx.settings.database_url, args.revision)
-    print(f"Database is at {args.revision}: {_shown(ctx.settings.database_url)}")
+    # "at head" is Alembic's word; a new user reads "up to date" (a named revision is said as given).
+    state = "up to date (the latest schema)" if args.revision == "head" else f"at revision {args.revision}"
+    print(f"Database is {state}: {_shown(ctx.settings.database_url)}")
     return 0
 
 

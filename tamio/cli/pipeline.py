@@ -9,6 +9,7 @@ from typing import Any
 from tamio.cli.context import CliContext, date_argument
 from tamio.detection.models import DetectionType
 from tamio.errors import ValidationError
+from tamio.execution.queries import count_pending
 from tamio.pipeline import PipelineConfig, PipelineMode, run_detection_preparation_cycle
 
 
@@ -50,11 +51,14 @@ async def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         result = await run_detection_preparation_cycle(
             session, account.id, config, today=args.as_of or ctx.today(account), now=ctx.now, settings=ctx.settings, trigger="cli"
         )
+        waiting = await count_pending(session, account_id=account.id)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
-        print(f"Pipeline ({result.mode.value}) for {account.name}: {result.alerts_detected} alerts, {result.actions_prepared} actions prepared, "
-              f"{result.linked_action_groups} linked groups, {result.total_duration_ms} ms.")
+        # "new", and how many wait: "0 actions prepared" beside a queue of two read as if nothing were proposed.
+        print(f"Pipeline ({result.mode.value}) for {account.name}: {result.alerts_detected} alerts, {result.actions_prepared} new actions "
+              f"prepared ({waiting} waiting for a decision: tamio actions list), {result.linked_action_groups} linked groups, "
+              f"{result.total_duration_ms} ms.")
         for severity, count in sorted(result.alerts_by_severity.items()):
             print(f"  {severity}: {count}")
         for error in result.errors:

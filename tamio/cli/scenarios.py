@@ -54,9 +54,11 @@ def register(sub: Any) -> None:
 
 
 def render_result(result: ScenarioResult, *, account_name: str) -> str:
-    """The scenario's forecast table, then the weekly difference and one line on what changes."""
+    """The changes, the scenario's forecast table, then the weekly difference and one line on what changes."""
     cur = result.forecast.base_currency
-    lines = [render_table(result.forecast, account_name=account_name), "", "What if: " + "; ".join(result.changes), ""]
+    # The changes come first and the table says "as if": without them, the scenario's table reads as today's forecast.
+    lines = ["What if: " + "; ".join(result.changes), "", render_table(result.forecast, account_name=account_name, as_if=True), "",
+             "Beside today's forecast:"]
     lines.append(f"{'Week':<10}{'Baseline':>18}{'Scenario':>18}{'Difference':>18}")
     for week, base, difference in zip(result.forecast.weeks, result.baseline.weeks, result.differences, strict=True):
         lines.append(f"{day_text(week.start):<10}{format_money(base.closing_balance, cur):>18}{format_money(week.closing_balance, cur):>18}"

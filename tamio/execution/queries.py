@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.detection.models import AlertSeverity
@@ -22,15 +22,26 @@ _PENDING = PreparedAction.status == ActionStatus.PENDING
 _DEADLINE = case((_PENDING, PreparedAction.deadline), else_=None)
 # The one order of the action queue (Slack's /tamio actions and App Home, the API, the CLI): what waits
 # for a person first, the most urgent of it first (emergency, this week, upcoming; then the nearest
-# deadline; then the oldest); everything already decided after it, the most recently changed first.
+# deadline; then the most money at stake, in the base currency; then the oldest); everything already
+# decided after it, the most recently changed first. The amount matters because a run writes its actions
+# in one batch with one timestamp: forty late invoices due today would otherwise come in id order.
 QUEUE_ORDER = (
     case((_PENDING, 0), else_=1),
     case((~_PENDING, 3), (PreparedAction.severity == AlertSeverity.EMERGENCY, 0),
          (PreparedAction.severity == AlertSeverity.THIS_WEEK, 1), else_=2),
     _DEADLINE.is_(None), _DEADLINE,
+    case((_PENDING, PreparedAction.amount), else_=None).is_(None), case((_PENDING, PreparedAction.amount), else_=None).desc(),
     case((_PENDING, PreparedAction.created_at), else_=None),
     PreparedAction.updated_at.desc(), PreparedAction.id,
 )
+
+async def count_pending(db: AsyncSession, *, account_id: str) -> int:
+    """How many actions wait for a person (App Home's "Waiting for you", the CLI's run report)."""
+    stmt = select(func.count()).select_from(PreparedAction).where(
+        PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.PENDING
+    )
+    return int((await db.execute(stmt)).scalar_one())
+
 
 # Records written in one call share a timestamp; this is the order they happen in.
 EVENT_ORDER = {

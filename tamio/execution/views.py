@@ -68,6 +68,29 @@ class Link:
         return self.other_id if self.outgoing else self.action_id
 
 
+LINK_WORDS = {
+    (LinkType.RESOLVES, True): "Resolves", (LinkType.RESOLVES, False): "Resolved by",
+    (LinkType.CONFLICTS, True): "Conflicts with", (LinkType.CONFLICTS, False): "Conflicts with",
+    (LinkType.SEQUENCE, True): "Comes before", (LinkType.SEQUENCE, False): "Comes after",
+}
+LINK_ORDER = ("Resolves", "Resolved by", "Comes before", "Comes after", "Conflicts with")
+
+
+def link_phrases(links: Sequence[Link]) -> list[tuple[str, list[str]]]:
+    """An action's links in words, one phrase per kind with each other action's title once:
+    ``[("Resolves", ["Cash dips ...", "Runway ..."]), ("Conflicts with", ["Cloud Host ..."])]`` (cards, the CLI).
+
+    Two actions that both draw on the same credit line conflict, and one of them may also resolve the other:
+    "resolves" says it all (approving the one makes the other unnecessary), so the conflict is not said again."""
+    resolving = {link.other_id for link in links if link.link_type == LinkType.RESOLVES}
+    named: dict[str, dict[str, str]] = {words: {} for words in LINK_ORDER}
+    for link in links:
+        if link.link_type == LinkType.CONFLICTS and link.other_id in resolving:
+            continue
+        named[LINK_WORDS[(link.link_type, link.outgoing)]].setdefault(link.other_id, link.other_title)
+    return [(words, list(titles.values())) for words, titles in named.items() if titles]
+
+
 @dataclass(frozen=True)
 class Approval:
     slack_user_id: str | None

@@ -16,10 +16,11 @@ def describe_runway(forecast: Forecast) -> str:
     return runway.describe_runway(forecast.runway_weeks)
 
 
-def render_table(forecast: Forecast, *, account_name: str = "") -> str:
+def render_table(forecast: Forecast, *, account_name: str = "", as_if: bool = False) -> str:
+    """``as_if``: the forecast of a what-if, so its title says it is not today's."""
     cur = forecast.base_currency
     lines = [
-        f"Cash forecast{' for ' + account_name if account_name else ''} · {len(forecast.weeks)} week{'' if len(forecast.weeks) == 1 else 's'} from {day_text(forecast.as_of, year=True)}",
+        f"Cash forecast{' for ' + account_name if account_name else ''}{' as if' if as_if else ''} · {len(forecast.weeks)} week{'' if len(forecast.weeks) == 1 else 's'} from {day_text(forecast.as_of, year=True)}",
         f"Today {format_money(forecast.opening_balance, cur)} · Lowest {format_money(forecast.lowest_closing_balance, cur)} "
         f"in the week of {day_text(forecast.lowest_week_start)} · Runway: {describe_runway(forecast)}",
         "",

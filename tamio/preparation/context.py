@@ -24,7 +24,7 @@ critical pass prepares actions for a batch of accounts at once.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -33,22 +33,27 @@ from itertools import chain
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.models import UserConfiguration
 from tamio.audit.service import to_jsonable
 from tamio.config import Settings
-from tamio.detection.configuration import EffectiveConfig, effective_config, with_override
-from tamio.detection.models import DetectionRule, DetectionType
-from tamio.detection.records import OPEN_STATUSES, CashAccountRecord, ClientRecord, VendorRecord
+from tamio.detection.records import (
+    OPEN_STATUSES,
+    AgreementRecord,
+    CashAccountRecord,
+    ClientRecord,
+    ScheduleRecord,
+    VendorRecord,
+)
 from tamio.detection.snapshot import FORECAST_WEEKS, AccountSnapshot, Loaded, load_snapshots
 from tamio.forecast.behaviour import arrivals, expected_on
 from tamio.forecast.engine import INFLOW, CashByDay, Forecast, ForecastItem
 from tamio.forecast.service import ForecastInputs
+from tamio.obligations.habits import Habits
 from tamio.obligations.models import NEVER_DELAYED
-from tamio.obligations.standing import ClientStanding, client_standings
-from tamio.preparation.commitments import ChaseInfo, load_commitments
+from tamio.obligations.standing import ClientStanding
+from tamio.preparation.commitments import ChaseInfo
+from tamio.preparation.decisions import load_decisions
 from tamio.scenarios.engine import Delta, Effect, ScenarioBase, effect_of
 
 ZERO = Decimal(0)
@@ -170,6 +175,7 @@ class PreparationContext:
     scenario: ScenarioBase | None = field(repr=False, default=None)
     chases: Mapping[str, ChaseInfo] = field(default_factory=dict)  # schedule id -> its last chase
     chase_cooloff_days: int = 7
+    habits: Habits = field(default_factory=Habits, repr=False)  # how the clients pay (where receivables are expected)
 
     def last_chase(self, schedule: ScheduleInfo) -> ChaseInfo | None:
         return self.chases.get(schedule.id)
@@ -290,7 +296,7 @@ class PreparationContext:
         return effect_of(self.scenario, delta)
 
 
-def _client_info(c: ClientRecord, standing: ClientStanding | None) -> ClientInfo:
+def client_info(c: ClientRecord, standing: ClientStanding | None) -> ClientInfo:
     """The client as preparation sees it: what people set on it, else what the books say (its standing)."""
     computed = standing or ClientStanding(revenue_percent=None, basis="received", risk=None, avg_days_late=None)
     return ClientInfo(
@@ -302,7 +308,7 @@ def _client_info(c: ClientRecord, standing: ClientStanding | None) -> ClientInfo
     )
 
 
-def _vendor_info(v: VendorRecord) -> VendorInfo:
+def vendor_info(v: VendorRecord) -> VendorInfo:
     return VendorInfo(
         id=v.id, name=v.name, category=v.category, flexibility_level=v.flexibility_level, criticality=v.criticality,
         payment_terms_days=v.payment_terms_days, delay_count=v.delay_count, contact_name=v.contact_name,
@@ -310,7 +316,7 @@ def _vendor_info(v: VendorRecord) -> VendorInfo:
     )
 
 
-def _cash_info(c: CashAccountRecord, committed: Decimal = ZERO) -> CashInfo:
+def cash_info(c: CashAccountRecord, committed: Decimal = ZERO) -> CashInfo:
     return CashInfo(
         id=c.id, name=c.name, account_type=c.account_type, currency=c.currency, balance=c.balance, base_balance=c.base_balance,
         credit_limit=c.credit_limit, drawn_amount=c.drawn_amount, interest_rate_pct=c.interest_rate_pct, committed=committed,
@@ -342,25 +348,14 @@ async def load_contexts(
     wanted = {i: today[i] for i in ids if i not in books}
     if wanted:
         books.update(await load_snapshots(db, wanted, settings=settings, inputs=None if inputs is None else {i: inputs[i] for i in wanted}))
-    rows_of_config = (await db.execute(select(UserConfiguration).where(UserConfiguration.user_id.in_(ids)))).scalars().all()
-    configs: dict[str, EffectiveConfig] = {c.user_id: effective_config(c) for c in rows_of_config}
-    cooloff = {c.user_id: c.chase_cooloff_days for c in rows_of_config if c.chase_cooloff_days is not None}
-    dr = DetectionRule
-    for user_id, kind, threshold in await db.execute(
-        select(dr.user_id, dr.detection_type, dr.threshold_override).where(
-            dr.user_id.in_(ids), dr.detection_type.in_([DetectionType.BUFFER_BREACH, DetectionType.PAYROLL_SAFETY]),
-        )
-    ):
-        if threshold is not None and Decimal(threshold).is_finite():  # detection reports a corrupt one as its error
-            configs[user_id] = with_override(configs.get(user_id, EffectiveConfig()), DetectionType(kind), threshold)
-    standing = await client_standings(db, today={i: today[i] for i in ids})
-    loaded = {i: _loaded(books[i]) for i in ids}
-    committed, chases = await load_commitments(db, ids, zones={i: loaded[i].timezone for i in ids}, today=today)
+    loaded = {i: loaded_of(books[i]) for i in ids}
+    decided = await load_decisions(db, today, zones={i: loaded[i].timezone for i in ids})
     contexts = {}
     for i in ids:
-        snapshot, got, config = books[i], loaded[i].inputs, configs.get(i, EffectiveConfig())
-        clients = {c.id: _client_info(c, standing[i].get(c.id)) for c in snapshot.clients.values()}
-        vendors = {v.id: _vendor_info(v) for v in snapshot.vendors.values()}
+        snapshot, got, decisions = books[i], loaded[i].inputs, decided[i]
+        config = decisions.config
+        clients = {c.id: client_info(c, decisions.standing.get(c.id)) for c in snapshot.clients.values()}
+        vendors = {v.id: vendor_info(v) for v in snapshot.vendors.values()}
         base = ScenarioBase.of(got, as_of=today[i], weeks=HORIZON_WEEKS, buffer=config.obligations_buffer_amount)
         contexts[i] = PreparationContext(
             account_id=i,
@@ -369,7 +364,7 @@ async def load_contexts(
             today=today[i],
             clients=MappingProxyType(clients),
             vendors=MappingProxyType(vendors),
-            cash_accounts=tuple(_cash_info(c, committed.get(c.id, ZERO)) for c in snapshot.cash_accounts),
+            cash_accounts=tuple(cash_info(c, decisions.committed.get(c.id, ZERO)) for c in snapshot.cash_accounts),
             schedules=_open_schedules(snapshot, got, clients, vendors),
             buffer=config.obligations_buffer_amount,
             payroll_buffer_percent=config.payroll_buffer_percent,
@@ -377,13 +372,14 @@ async def load_contexts(
             forecast_items=got.items,
             forecast=base.forecast,
             scenario=base,
-            chases=MappingProxyType(chases.get(i, {})),
-            chase_cooloff_days=cooloff.get(i, 7),
+            chases=MappingProxyType(decisions.chases),
+            chase_cooloff_days=decisions.cooloff,
+            habits=got.habits,
         )
     return contexts
 
 
-def _loaded(snapshot: AccountSnapshot) -> Loaded:
+def loaded_of(snapshot: AccountSnapshot) -> Loaded:
     if snapshot.loaded is None:
         raise ValueError("a preparation context is built from a loaded snapshot")
     return snapshot.loaded
@@ -394,18 +390,11 @@ def _open_schedules(
 ) -> tuple[ScheduleInfo, ...]:
     """The open schedules due by 13 weeks from today (overdue ones too), as the forecast counts them:
     what remains of each, a receivable where its client's behaviour expects it."""
-    today, end, currency = snapshot.today, snapshot.today + timedelta(weeks=HORIZON_WEEKS), snapshot.base_currency
-    agreements, habits = snapshot.agreements, inputs.habits
+    today, currency, habits = snapshot.today, snapshot.base_currency, inputs.habits
     found: list[ScheduleInfo] = []
-    for s in chain(snapshot.schedules, _loaded(snapshot).day_after):
-        if s.status not in OPEN_STATUSES or s.due_date > end:
-            continue
-        agreement = agreements.get(s.agreement_id)
-        if agreement is None:
-            continue
+    for s, agreement, base_amount in open_records(snapshot):
         client = clients.get(s.client_id) if s.client_id else None
         vendor = vendors.get(s.vendor_id) if s.vendor_id else None
-        base_amount = max(ZERO, (s.base_amount if s.converted else ZERO) - s.paid_base_amount)  # as the forecast sums it
         if s.direction == INFLOW:
             where = arrivals(habits.of(s.client_id), amount=base_amount, due=s.due_date, as_of=today, currency=currency)
             expected = expected_on(where)
@@ -419,6 +408,18 @@ def _open_schedules(
             s.invoice_number, s.delayed_from, s.delay_requested_to, where,
         ))
     return tuple(found)
+
+
+def open_records(snapshot: AccountSnapshot) -> Iterator[tuple[ScheduleRecord, AgreementRecord, Decimal]]:
+    """The snapshot's open schedules preparation reads (due by 13 weeks from today, overdue ones too),
+    each with its agreement and what remains of it in the base currency, as the forecast sums it."""
+    end, agreements = snapshot.today + timedelta(weeks=HORIZON_WEEKS), snapshot.agreements
+    for s in chain(snapshot.schedules, loaded_of(snapshot).day_after):
+        if s.status not in OPEN_STATUSES or s.due_date > end:
+            continue
+        agreement = agreements.get(s.agreement_id)
+        if agreement is not None:
+            yield s, agreement, max(ZERO, (s.base_amount if s.converted else ZERO) - s.paid_base_amount)
 
 
 def jsonable(params: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -29,9 +29,11 @@ from tamio.bulk import insert_objects, insert_rows
 from tamio.config import Settings
 from tamio.db import new_id
 from tamio.detection.models import DetectionAlert
+from tamio.detection.snapshot import AccountSnapshot
 from tamio.preparation import agents_cash as cash
 from tamio.preparation import agents_counterparty as party
 from tamio.preparation.alerts import AlertView
+from tamio.preparation.basis import load_bases
 from tamio.preparation.context import PreparationContext, jsonable, load_context
 from tamio.preparation.drafts import ActionDraft
 from tamio.preparation.freshness import bring_up_to_date, figures_of, figures_of_draft, forecast_basis
@@ -106,11 +108,6 @@ class OpenAction(NamedTuple):
     forecast_basis: str | None
 
 
-async def alerts_with_open_actions(db: AsyncSession, alert_ids: Sequence[str]) -> set[str]:
-    """Which of these alerts have an action still open (pending, approved or executing)."""
-    return set(await open_actions_of(db, alert_ids))
-
-
 async def open_actions_of(db: AsyncSession, alert_ids: Sequence[str]) -> dict[str, list[OpenAction]]:
     """The open actions (pending, approved or executing) of these alerts, by alert id: one query of
     four columns (a steady run looks at every card; the few it restates are loaded whole)."""
@@ -178,21 +175,36 @@ async def prepare_actions(
     settings: Settings,
     context: PreparationContext | None = None,
     restate: bool = False,
+    snapshot: AccountSnapshot | None = None,
+    basis: str | None = None,
+    open_actions: Mapping[str, list[OpenAction]] | None = None,
 ) -> PreparationRun:
+    """``snapshot``: the run's detection snapshot (as of ``today``), which the context is built from
+    when there is something to prepare, and the pending cards' basis checked on without one;
+    ``basis``: that basis when the caller worked it out (a batch does, for all its accounts at once);
+    ``open_actions``: the open actions of ``alerts`` (``open_actions_of``) when the caller read them
+    (a batch reads them once for all its accounts), else they are read here."""
     run = PreparationRun()
-    open_by_alert = await open_actions_of(db, [a.id for a in alerts])
+    open_by_alert = open_actions if open_actions is not None else await open_actions_of(db, [a.id for a in alerts])
     ctx = context
+    if snapshot is not None and (snapshot.loaded is None or snapshot.today != today):
+        snapshot = None  # a critical pass's light one, or of another day: the context loads its own
     stale: dict[str, PreparedAction] = {}
     if restate:
         pending = [a for actions in open_by_alert.values() for a in actions if a.status == ActionStatus.PENDING and a.forecast_basis]
         if pending:
-            ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)
-            run.basis = forecast_basis(ctx)
+            if ctx is None and basis is not None:
+                run.basis = basis
+            elif ctx is None and snapshot is not None:  # checked without a context: most runs have nothing to restate
+                run.basis = (await load_bases(db, {account.id: snapshot}))[account.id]
+            else:
+                ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)
+                run.basis = forecast_basis(ctx)
             stale = await _whole(db, {a.alert_id: a.id for a in pending if a.forecast_basis != run.basis})
     todo = [a for a in alerts if a.id not in open_by_alert or (a.id in stale and len(open_by_alert[a.id]) == 1)]
     if not todo:
         return run
-    ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)
+    ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings, snapshot=snapshot)
     run.basis = run.basis or forecast_basis(ctx)
     candidates: list[LinkCandidate] = []
     action_rows: list[dict[str, Any]] = []

@@ -66,7 +66,12 @@ class AddObligation(_Named):
     def describe(self, base_currency: str, currency: str | None = None) -> str:
         from tamio.obligations.recurrence import describe
 
-        return f"add {self.obligation_kind} {self.name}: {format_money(self.amount, self.currency)} {describe(self.spec().recurrence())}"
+        recurrence = self.spec().recurrence()
+        schedule = describe(recurrence)
+        first = recurrence.first_occurrence()
+        # When it starts: without it "hire from March" read as a hire from today, while the figures start in March.
+        start = "" if first is None or schedule.startswith("once on ") else f" from {first.due_date.day} {first.due_date:%b %Y}"
+        return f"add {self.obligation_kind} {self.name}{start}: {format_money(self.amount, self.currency)} {schedule}"
 
 
 class Remove(_Named):

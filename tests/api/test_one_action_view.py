@@ -89,8 +89,9 @@ async def test_the_card_the_api_and_the_cli_show_one_view_of_each_action(
         assert [money(Decimal(o["forecast_lowest_balance"])) if o["forecast_lowest_balance"] else None for o in one["options"]] == [
             money(o.forecast_lowest_balance) for o in view.options]
         assert [a["member_id"] for a in one["approvals"]] == [a.member_id for a in view.approvals]
-        assert [(link["id"], link["source_action_id"], link["target_action_id"]) for link in one["links"]] == [
-            (link.id, link.source_action_id, link.target_action_id) for link in view.links]
+        for answer in (one, shown):  # the CLI showed no links at all (the walk)
+            assert [(link["id"], link["source_action_id"], link["target_action_id"]) for link in answer["links"]] == [
+                (link.id, link.source_action_id, link.target_action_id) for link in view.links]
         assert [a["member"] for a in shown["approvals"]] == [a.handle for a in view.approvals]
         text = json.dumps(card_blocks(card, today=api.clock().date(), base_currency="USD"))
         if view.history_line:
@@ -98,6 +99,9 @@ async def test_the_card_the_api_and_the_cli_show_one_view_of_each_action(
         text_out = await asyncio.to_thread(cli, "actions", "show", view.action.id)
         if view.history_line:
             assert view.history_line in text_out
+        for words, titles in views.link_phrases(view.links):  # the card's phrases, in the card and in the CLI
+            assert f"{words}: " + "; ".join(titles) in text_out
+            assert f"{words}: " in text
         for option in view.options:  # each option's "lowest after", as its card shows it
             if option.forecast_lowest_balance is not None:
                 assert f"lowest after {format_money(option.forecast_lowest_balance, 'USD')}" in text_out

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -57,4 +59,33 @@ async def test_slack_the_api_and_the_cli_list_the_queue_most_urgent_first(
         return [a["id"] for a in json.loads(capsys.readouterr().out)]
 
     assert await asyncio.to_thread(cli) == slack
+
+    def cli_severities() -> list[str]:  # what orders the queue is shown beside it (the walk: the JSON had no severity)
+        assert main(["actions", "list", "--limit", "100", "--json"], now=api.clock()) == 0
+        return [a["severity"] for a in json.loads(capsys.readouterr().out)]
+
+    assert await asyncio.to_thread(cli_severities) == [actions[i].severity.value for i in slack]
     assert await asyncio.to_thread(cli, "--status", "all") == listed
+
+
+async def test_at_the_same_urgency_and_deadline_the_most_money_comes_first(api: Api) -> None:
+    """A run writes its actions in one batch with one timestamp: forty late invoices due today came in id order
+    (a $542 chase above an $8,632 one). At the same severity and deadline, the larger amount comes first."""
+    account_id, token = await demo_with_token(api.sessions, api.settings)
+    async with api.sessions() as db:
+        pending = (await db.execute(select(PreparedAction).where(
+            PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.PENDING))).scalars().all()
+        latest = max(a.deadline for a in pending if a.deadline is not None)
+        stamp = max(a.created_at for a in pending)
+        for suffix, amount in (("a", "542.00"), ("m", "8632.00"), ("z", "1864.00")):  # ids sort against the amounts
+            db.add(PreparedAction(
+                id=f"act_{'0' * 28}{suffix}", user_id=account_id, action_type=ActionType.INVOICE_FOLLOW_UP,
+                severity=AlertSeverity.UPCOMING, title=f"Tie {suffix}", amount=Decimal(amount), currency="USD",
+                deadline=latest + timedelta(days=400), created_at=stamp,
+            ))
+        await db.commit()
+        slack = await pending_action_ids(db, account_id=account_id, limit=1000)
+    listed = [a["id"] for a in (await api.get("/pipeline/actions?limit=100&status=pending", token=token)).json()["actions"]]
+    ties = [i for i in slack if i.startswith("act_" + "0" * 28)]
+    assert ties == ["act_" + "0" * 28 + s for s in ("m", "z", "a")]
+    assert [i for i in listed if i in ties] == ties

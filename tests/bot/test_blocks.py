@@ -104,6 +104,13 @@ def test_a_card_states_its_explanation_once_with_the_alerts_current_figures() ->
     # Without its alert (deleted), the card falls back on the action's own summary, still once.
     alone = texts(card_blocks(plain_card(summary=prepared, explanation=None), today=TODAY, base_currency="USD"))
     assert alone.count("The invoice for $8,500.00") == 1 and prepared in alone
+    # A card no longer waiting keeps its own words with its own figures: the walk found a superseded late card
+    # saying the alert's "$3,000.00 of $8,500.00 paid ..., $5,500.00 is 21 days late" above its "Owed $8,500.00".
+    superseded = plain_card(summary=prepared, explanation="The invoice was due Sat 14 Nov: $3,000.00 of $8,500.00 paid on Mon 7 Dec, "
+                                                           "$5,500.00 is 21 days late.")
+    superseded.action.status = ActionStatus.SUPERSEDED
+    old = texts(card_blocks(superseded, today=TODAY, base_currency="USD"))
+    assert prepared in old and "$5,500.00 is 21 days late" not in old and "*Owed*\n$8,500.00" in old
 
 
 def test_home_and_card_word_dual_control_the_same_way() -> None:
@@ -188,9 +195,11 @@ def test_an_alerts_amount_says_what_it_is_in_alert_lines_and_announcements() -> 
                             title="Runway is 12.1 weeks (2.8 months)", amount=Decimal("9532.62"), currency="USD",
                             due_date=date(2027, 2, 28), first_detected_at=NOW, last_detected_at=NOW)
     # A runway has no due date (the first walk found "due Sun 28 Feb"): the week cash gets short.
-    assert alert_line(runway, TODAY).endswith("— by the week of Sun 28 Feb (in 83 days), to free up $9,532.62")
+    # Its amount is the monthly burn (the walk found "to free up $2,160.73" on App Home beside a runway card saying
+    # "To free up $25,637.18", the action's amount): said as what it is.
+    assert alert_line(runway, TODAY).endswith("— by the week of Sun 28 Feb (in 83 days), burning $9,532.62 a month")
     _, blocks = alert_new_message(runway, today=TODAY)
-    assert "to free up $9,532.62 · by the week of Sun 28 Feb" in blocks[0]["text"]["text"]
+    assert "burning $9,532.62 a month · by the week of Sun 28 Feb" in blocks[0]["text"]["text"]
     assert _alert_bit(_note(runway)).endswith(", by the week of Sun 28 Feb)")
     card = plain_card(summary="s", explanation="Runway is 12.1 weeks.")
     assert card.alert is not None
@@ -201,3 +210,22 @@ def test_an_alerts_amount_says_what_it_is_in_alert_lines_and_announcements() -> 
                           status=AlertStatus.ACTIVE, fingerprint="l", entity_type="client", title="Late Payer Co is 16 days late",
                           amount=Decimal("5000"), currency="USD", first_detected_at=NOW, last_detected_at=NOW)
     assert alert_line(late, TODAY).endswith("— owed $5,000.00")
+
+
+def test_a_payroll_alerts_amount_is_its_shortfall_not_the_payroll() -> None:
+    """The walk found App Home saying "Payroll on Fri 11 Dec is $4,000.00 short — ..., payroll $4,000.00" for a
+    $21,000.00 payroll: the alert's amount is the shortfall. Its card, showing the action's $21,000.00, keeps "Payroll"."""
+    from bot.blocks.alerts import alert_line
+    from bot.digests import alert_new_message
+
+    payroll = DetectionAlert(id="alr_p", user_id="acct_1", detection_type=DetectionType.PAYROLL_SAFETY,
+                             severity=AlertSeverity.EMERGENCY, status=AlertStatus.ACTIVE, fingerprint="p", entity_type="schedule",
+                             title="Payroll on Fri 11 Dec is $4,000.00 short", amount=Decimal("4000"), currency="USD",
+                             due_date=date(2026, 12, 11), first_detected_at=NOW, last_detected_at=NOW)
+    assert alert_line(payroll, TODAY).endswith(", short by $4,000.00")
+    _, blocks = alert_new_message(payroll, today=TODAY)
+    assert "short by $4,000.00" in blocks[0]["text"]["text"] and "payroll $4,000.00" not in blocks[0]["text"]["text"]
+    card = plain_card(summary="s", explanation="The $21,000.00 payroll leaves -$1,900.00 in cash.")
+    assert card.alert is not None
+    card.alert.detection_type = DetectionType.PAYROLL_SAFETY
+    assert "*Payroll*\n$8,500.00" in texts(card_blocks(card, today=TODAY, base_currency="USD"))

@@ -273,6 +273,30 @@ async def test_linked_actions_show_their_links(bot: BotHarness) -> None:
     assert message_block_errors(bot.ephemerals_for(ADMIN)[-1]["blocks"]) == []
 
 
+async def test_a_cards_links_name_each_other_action_once_grouped_by_kind(bot: BotHarness) -> None:
+    """The walk found a payroll card reading "Conflicts with: _Runway_ · Resolves: _Cash dips_ · Conflicts with:
+    _Cloud Host_ · Conflicts with: _Cash dips_ · Resolves: _Runway_": both draw on the credit line (a conflict) and the
+    payroll's draw also lifts the low point (resolves). One phrase per kind; what it resolves is not also a conflict."""
+    account_id = await team_with_roles(bot)
+    payroll = await prepare(bot.sessions, account_id, title="Payroll on Fri 11 Dec is at risk", options=[DRAW])
+    breach = await prepare(bot.sessions, account_id, title="Cash dips below your buffer", options=[DRAW])
+    runway = await prepare(bot.sessions, account_id, title="Runway is under a week", options=[DRAW])
+    vendor = await prepare(bot.sessions, account_id, title="Cloud Host: $2,400.00 is due", options=[CHASE])
+    await link(bot.sessions, account_id, payroll.id, runway.id, LinkType.CONFLICTS)
+    await link(bot.sessions, account_id, payroll.id, breach.id, LinkType.RESOLVES)
+    await link(bot.sessions, account_id, payroll.id, vendor.id, LinkType.CONFLICTS)
+    await link(bot.sessions, account_id, breach.id, payroll.id, LinkType.CONFLICTS)
+    await link(bot.sessions, account_id, payroll.id, runway.id, LinkType.RESOLVES)
+    await link(bot.sessions, account_id, payroll.id, vendor.id, LinkType.SEQUENCE)
+    await bot.command(ADMIN, "actions")
+    blocks = bot.ephemerals_for(ADMIN)[-1]["blocks"]
+    lines = [e["text"] for b in blocks if b["type"] == "context" for e in b["elements"] if "Resolve" in e.get("text", "")]
+    assert ("Resolves: _Cash dips below your buffer_; _Runway is under a week_ · Comes before: _Cloud Host: $2,400.00 is due_"
+            " · Conflicts with: _Cloud Host: $2,400.00 is due_") in lines
+    assert "Resolved by: _Payroll on Fri 11 Dec is at risk_" in lines  # the breach's card: not also "Conflicts with" it
+    assert message_block_errors(blocks) == []
+
+
 async def test_the_amount_on_the_card_is_the_actions(bot: BotHarness) -> None:
     account_id = await team_with_roles(bot)
     action = await prepare(bot.sessions, account_id, title="Acme Corp is 16 days late", options=[CHASE], channel=CHANNEL)

@@ -51,6 +51,10 @@ async def test_whatif_answers_with_both_lines_the_difference_and_the_change(bot:
     assert view_errors({k: form[k] for k in ("type", "title", "submit", "close", "blocks", "callback_id")}) == []
     name_input = form["blocks"][0]["element"]
     assert name_input["initial_value"] == 'hire "Engineer" 8000 monthly from 2027-01-01; late "Acme Corp" 30'  # suggested from the changes
+    # Below the name, the changes in words as the what-if said them (the walk found the command's own text there),
+    # with when the hire starts: "monthly on the 1st" alone read as a hire from today.
+    listed = form["blocks"][1]["elements"][0]["text"]
+    assert listed == "• add payroll Engineer from 1 Jan 2027: $8,000.00 monthly on the 1st\n• Acme Corp pays 30 days later"
     assert await count(bot, SavedScenario) == 0  # nothing saved until it is named
     blank = await bot.sender.view_submission(ADMIN, {"id": form["id"], "state": {"values": {
         "name": {"name": {"type": "plain_text_input", "value": "   "}}}}})

@@ -41,7 +41,7 @@ def test_forecast_what_if_prints_the_scenario_beside_the_baseline(tamio: Tamio) 
     # Acme's 9 Dec invoice comes 30 days later: week 1 is 5,000 lower, and the hire costs 8,000 a month from March.
     assert Decimal(shown["weeks"][0]["difference"]) == Decimal("-5000")
     assert Decimal(shown["weeks"][-1]["difference"]) < Decimal("-8000")
-    assert shown["changes"] == ["add expense New hire: $8,000.00 monthly on the 1st", "Acme Corp pays 30 days later"]
+    assert shown["changes"] == ["add expense New hire from 1 Mar 2027: $8,000.00 monthly on the 1st", "Acme Corp pays 30 days later"]
     assert as_json(tamio("forecast", "--json")) == plain  # nothing was written
 
 
@@ -49,7 +49,7 @@ def test_a_month_name_in_a_what_if_is_the_first_of_the_next_such_month(tamio: Ta
     # Issue 21's "from March": on 7 Dec 2026 it is 2027-03-01, the same forecast as the ISO date.
     spoken = as_json(tamio("forecast", "--json", "--what-if", 'expense "New hire" 8000 monthly from March'))
     assert spoken == as_json(tamio("forecast", "--json", "--what-if", HIRE))
-    assert spoken["changes"] == ["add expense New hire: $8,000.00 monthly on the 1st"]
+    assert spoken["changes"] == ["add expense New hire from 1 Mar 2027: $8,000.00 monthly on the 1st"]
     code, out, err = tamio("forecast", "--json", "--what-if", 'expense "New hire" 8000 monthly from Marhc')
     assert code == 1 and out == "" and err.count("\n") == 1
     assert "I couldn't read 'Marhc' as a date; write it as YYYY-MM-DD, like 2026-12-01, or a month, like March or 15 March." in err
@@ -59,6 +59,11 @@ def test_forecast_what_if_as_a_table(tamio: Tamio) -> None:
     code, out, err = tamio("forecast", "--what-if", LATE)
     assert code == 0, err
     assert "Baseline" in out and "Difference" in out and "The lowest point goes from" in out and "runway goes from" in out
+    # The scenario's table is not today's forecast: the changes come first and its title says "as if".
+    first, _, title = out.splitlines()[:3]
+    assert first == "What if: Acme Corp pays 30 days later"
+    assert title.startswith("Cash forecast for ") and " as if · 13 weeks from " in title
+    assert "Beside today's forecast:" in out
 
 
 @pytest.mark.parametrize(("what_if", "said"), [

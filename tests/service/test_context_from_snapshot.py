@@ -5,17 +5,23 @@ working out the forecast's inputs again; a context loaded on its own is the same
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account
+from tamio.data.models import CashAccount
 from tamio.detection.snapshot import load_snapshot
 from tamio.forecast.service import extend_schedules
 from tamio.pipeline import PipelineConfig, PipelineMode, run_cycles, run_detection_preparation_cycle
+from tamio.preparation import context as context_module
+from tamio.preparation.basis import load_bases
 from tamio.preparation.context import PreparationContext, load_context
 from tamio.preparation.freshness import forecast_basis
+from tamio.preparation.models import ActionStatus, PreparedAction
 from tests.service.books import SCHEDULE_PATH
 from tests.service.test_detection_snapshot import MONDAY, large_business
 
@@ -90,3 +96,63 @@ async def test_a_context_built_from_the_snapshot_is_the_context_loaded_on_its_ow
     same(built, alone)
     overdue = [s for s in built.schedules if s.due_date < MONDAY and s.direction == "inflow"]
     assert overdue and len(built.schedules) == sum(1 for s in snapshot.schedules if s.is_open) + len(snapshot.loaded.day_after)
+
+
+async def test_a_steady_run_builds_no_context_and_a_changed_figure_builds_one(
+    session_factory: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing new to prepare and every card on today's basis: the cards are checked on the basis worked
+    out from the snapshot (``load_bases``), no context is built; once a figure moves, one is, and the
+    cards are restated."""
+    async with session_factory() as session:
+        books = await large_business(session)
+    account_id = books.account.id
+    built: list[str] = []
+    open_schedules = context_module._open_schedules
+
+    def counted(snapshot: Any, *args: Any) -> Any:
+        built.append(snapshot.account_id)
+        return open_schedules(snapshot, *args)
+
+    monkeypatch.setattr(context_module, "_open_schedules", counted)
+    async with session_factory() as session, session.begin():
+        first = await run_detection_preparation_cycle(session, account_id, now=NOW, today=MONDAY, settings=SCHEDULE_PATH)
+    assert first.actions_prepared and built == [account_id]
+    async with session_factory() as session, session.begin():
+        steady = await run_detection_preparation_cycle(session, account_id, now=NOW + timedelta(hours=1), today=MONDAY, settings=SCHEDULE_PATH)
+    assert (steady.alerts_detected, steady.actions_prepared, steady.errors) == (first.alerts_detected, 0, [])
+    assert built == [account_id]  # none for the steady run
+    async with session_factory() as session, session.begin():  # nor for the hourly job's batch
+        account = await session.get(Account, account_id)
+        assert account is not None
+        hourly = await run_cycles(session, [account], PipelineConfig(mode=PipelineMode.FULL), today={account_id: MONDAY},
+                                  now=NOW + timedelta(hours=1), settings=SCHEDULE_PATH)
+    assert (hourly[account_id].actions_prepared, hourly[account_id].errors, built) == (0, [], [account_id])
+    before = await _pending_bases(session_factory, account_id)
+    async with session_factory() as session, session.begin():  # a figure every card rests on moves
+        await session.execute(update(CashAccount).where(CashAccount.user_id == account_id, CashAccount.name == "Savings")
+                              .values(balance=Decimal("39000"), base_currency_amount=Decimal("39000")))
+    async with session_factory() as session, session.begin():
+        moved = await run_detection_preparation_cycle(session, account_id, now=NOW + timedelta(hours=2), today=MONDAY, settings=SCHEDULE_PATH)
+    assert not moved.errors and built == [account_id, account_id]
+    after = await _pending_bases(session_factory, account_id)
+    assert len(before) == 1 and len(after) == 1 and before != after  # every card restated on the new figures
+    async with session_factory() as session, session.begin():  # the batch's check finds a moved figure too
+        await session.execute(update(CashAccount).where(CashAccount.user_id == account_id, CashAccount.name == "Savings")
+                              .values(balance=Decimal("38000"), base_currency_amount=Decimal("38000")))
+    async with session_factory() as session, session.begin():
+        account = await session.get(Account, account_id)
+        assert account is not None
+        hourly = await run_cycles(session, [account], PipelineConfig(mode=PipelineMode.FULL), today={account_id: MONDAY},
+                                  now=NOW + timedelta(hours=3), settings=SCHEDULE_PATH)
+    assert not hourly[account_id].errors and built == [account_id] * 3
+    assert (await _pending_bases(session_factory, account_id)) not in (before, after)
+
+
+async def _pending_bases(session_factory: async_sessionmaker[AsyncSession], account_id: str) -> set[str | None]:
+    """The bases of the pending cards, after checking that they are the basis worked out without a context."""
+    async with session_factory() as session:
+        bases = set((await session.execute(select(PreparedAction.forecast_basis).where(PreparedAction.status == ActionStatus.PENDING))).scalars())
+        snapshot = await load_snapshot(session, account_id, today=MONDAY, settings=SCHEDULE_PATH)
+        assert bases == {(await load_bases(session, {account_id: snapshot}))[account_id]}
+        return bases

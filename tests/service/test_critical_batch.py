@@ -245,3 +245,23 @@ async def test_a_batch_asks_once_which_of_its_accounts_have_automatic_rules(engi
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert sum(1 for _, prepared, _ in found.values() if prepared) > 1  # several accounts had actions to carry out or not
     assert len([s for s in statements if "from execution_automation_rules" in s]) == 1
+
+
+async def test_a_steady_batch_reads_its_accounts_open_actions_once(engine: AsyncEngine, session: AsyncSession) -> None:
+    ids = await businesses(session, SCHEDULE_PATH)
+    await batched(session, ids, NOW, SCHEDULE_PATH, PipelineMode.FULL)  # raises alerts and prepares their cards
+    await session.commit()
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await batched(session, ids, NOW + timedelta(hours=1), SCHEDULE_PATH, PipelineMode.FULL)  # the hourly pass an hour later
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    pending = (await session.execute(select(PreparedAction.user_id).where(PreparedAction.status == ActionStatus.PENDING))).scalars()
+    assert len(set(pending)) > 1  # several accounts have cards the pass looks at
+    reads = [s for s in statements if s.startswith("select") and "from prepared_actions where prepared_actions.alert_id in" in s]
+    assert len(reads) == 1, reads
