@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from tamio.accounts.models import Account
@@ -150,6 +151,7 @@ def test_every_write_route_is_in_the_walk() -> None:
     assert set(api_writes(anyone)) == {r.operation_id for r in all_routes() if r.method != "GET"}
 
 
+@pytest.mark.slow
 async def test_what_account_b_writes_anywhere_leaves_account_a_as_it_was(
     api: Api, business: Business, other_business: Business, db_url: str, tmp_path: Path
 ) -> None:

@@ -218,6 +218,7 @@ async def test_without_the_server_secret_nothing_is_written(engine: AsyncEngine)
             await open_account(session, name="Acme Ltd", base_currency="USD", now=NOW)
 
 
+@pytest.mark.slow
 def test_cli_audit_head_and_verify_with_a_checkpoint(tmp_path: Path) -> None:
     env = {"TAMIO_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "PATH": "/usr/bin:/bin"}
 

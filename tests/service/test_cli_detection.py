@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.service.test_cli import tamio  # noqa: F401  (the fixture: a fresh database and account, a fixed clock)
 
 
+@pytest.mark.slow
 def test_an_admin_switches_and_rethresholds_detection_rules_from_the_cli(tamio) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     assert tamio("member", "add", "--name", "ada", "--role", "admin").returncode == 0
     assert tamio("member", "add", "--name", "bob", "--role", "approver").returncode == 0

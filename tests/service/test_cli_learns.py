@@ -69,6 +69,7 @@ def test_the_forecast_states_its_band_and_keeps_schedules_coming_without_a_serve
     assert rents == ["2026-09-30", "2026-11-04", "2026-12-02", "2026-12-30", "2027-02-03"]  # the weeks of 5 Oct ... 5 Feb
 
 
+@pytest.mark.slow
 def test_the_morning_job_by_hand_and_forecast_against_actual(tamio: Tamio) -> None:
     code, out, _ = tamio("forecast", "accuracy", now=START)
     assert code == 0 and out.startswith("No stored forecast has reached its week yet.")

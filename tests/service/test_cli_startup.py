@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tamio.cli import COMMANDS, build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +74,7 @@ def test_a_command_loads_its_own_module_only(tmp_path: Path) -> None:
     assert not {m for m in modules if m.split(".")[0] in ("alembic", "matplotlib", "jinja2", "aiohttp", "asyncpg", "tqdm", "holidays")}
 
 
+@pytest.mark.slow
 def test_the_program_exits_quickly_with_its_output_and_status(tmp_path: Path) -> None:
     """``run`` leaves without taking the interpreter apart: what was printed still arrives, whole."""
     env = {**os.environ, "TAMIO_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db"}

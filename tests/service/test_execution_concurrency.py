@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -180,6 +181,7 @@ async def _setup(sessions: async_sessionmaker[AsyncSession]) -> tuple[str, list[
     return account_id, [c for group in groups for c in group], kinds
 
 
+@pytest.mark.slow
 async def test_a_thousand_clicks_one_decision_each_and_every_effect_once(
     db_url: str, session_factory: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:

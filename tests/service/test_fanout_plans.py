@@ -59,6 +59,7 @@ def scans_of_everyone(plan: dict[str, Any]) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("job", ["pipeline", "critical"])
 async def test_a_batch_reads_its_own_accounts_rows_through_indexes(engine: AsyncEngine, session: AsyncSession, job: str) -> None:
     ids = await seed(session)

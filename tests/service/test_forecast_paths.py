@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import tamio.models  # noqa: F401  (every table)
 from tamio.currency.service import add_rate
 from tamio.data.models import CashAccount, Client, ExpenseBucket
-from tamio.db import Base, create_engine, make_session_factory
+from tamio.db import create_engine, make_session_factory
 from tamio.errors import TamioError
 from tamio.forecast.service import calculate_forecast, extend_schedules
 from tamio.obligations.counterparties import BillingLine, CounterpartyService
@@ -65,9 +66,6 @@ agreements = st.fixed_dictionaries(
 async def _scenario(url: str, rows: list[dict[str, object]]) -> None:
     engine = create_engine(url)
     try:
-        if url.startswith("sqlite"):
-            async with engine.begin() as connection:
-                await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, secret_for_tests())
         async with sessions() as session, session.begin():
             account = await open_account(session, name=f"Prop {next(_names)}", base_currency="USD", now=at(AS_OF))
@@ -235,9 +233,6 @@ async def _live(session: AsyncSession, books: Books, people: list[Client], suppl
 async def _history(url: str, people_rows: list[dict[str, Any]], vendor_rows: list[dict[str, Any]], history: list[tuple[int, str, int, str]]) -> None:
     engine = create_engine(url)
     try:
-        if url.startswith("sqlite"):
-            async with engine.begin() as connection:
-                await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, secret_for_tests())
         async with sessions() as session, session.begin():
             books = await Books.open(session, today=START, name=f"History {next(_names)}")
@@ -267,6 +262,7 @@ async def _history(url: str, people_rows: list[dict[str, Any]], vendor_rows: lis
         await engine.dispose()
 
 
+@pytest.mark.slow
 def test_both_forecast_paths_agree_on_lived_histories(db_url: str) -> None:
     """Payments full, partial, early, late and over; delays; overdue invoices; paused clients and
     vendors; credit draws and repayments; Xero invoices: the two paths give the same weeks."""

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.data.models import CashAccount
 from tamio.data.service import set_balance
-from tamio.db import Base, create_engine, make_session_factory
+from tamio.db import create_engine, make_session_factory
 from tamio.demo import PEOPLE
 from tamio.detection.snapshot import load_snapshot
 from tamio.execution import lifecycle
@@ -49,9 +50,6 @@ steps = st.lists(
 async def _history(db_url: str, settings: Settings, history: list[tuple[object, ...]]) -> None:
     engine = create_engine(db_url)
     try:
-        if db_url.startswith("sqlite"):
-            async with engine.begin() as connection:
-                await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, secret_for_tests())
         story = await Story.open(sessions, settings)
         now: datetime = NOW
@@ -99,6 +97,7 @@ async def _history(db_url: str, settings: Settings, history: list[tuple[object, 
         await engine.dispose()
 
 
+@pytest.mark.slow
 def test_after_any_history_and_its_refresh_every_figure_agrees_with_the_forecast(db_url: str) -> None:
     assert tamio.models.__all__
     with Mailbox() as mailbox:

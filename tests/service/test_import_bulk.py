@@ -125,6 +125,7 @@ def many_rows(count: int) -> str:
     )
 
 
+@pytest.mark.slow
 async def test_the_statements_an_import_runs_do_not_grow_with_its_rows(session: AsyncSession) -> None:
     small = await business(session, SCHEDULE_PATH)
     large = await business(session, SCHEDULE_PATH)

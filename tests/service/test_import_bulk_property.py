@@ -15,13 +15,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tamio.models  # noqa: F401  (every table on Base.metadata)
 from tamio.accounts.service import create_account
 from tamio.currency.service import add_rate
-from tamio.db import Base, create_engine, make_session_factory
+from tamio.db import create_engine, make_session_factory
 from tamio.obligations.csv_columns import kind_of
 from tamio.obligations.csv_format import ObligationsReader, parse_obligations_csv
 from tamio.obligations.importer import import_obligations
@@ -66,9 +67,6 @@ def csv_text(drawn: list[tuple[Any, ...]], flexibility: list[str], emails: list[
 async def _scenario(url: str, text: str, existing: list[str], batch_rows: int) -> None:
     engine = create_engine(url)
     try:
-        if url.startswith("sqlite"):
-            async with engine.begin() as connection:
-                await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, secret_for_tests())
         async with sessions() as session, session.begin():
             accounts = []
@@ -90,6 +88,7 @@ async def _scenario(url: str, text: str, existing: list[str], batch_rows: int) -
         await engine.dispose()
 
 
+@pytest.mark.slow
 def test_the_set_based_import_matches_row_by_row_for_any_file(db_url: str) -> None:
     @settings(max_examples=25 if db_url.startswith("sqlite") else 8, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

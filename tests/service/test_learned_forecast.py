@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import tamio.models  # noqa: F401  (every table, for create_all)
+import tamio.models  # noqa: F401  (registers every table)
 from tamio.accounts.models import Account
 from tamio.accounts.service import create_account
-from tamio.db import Base, create_engine, make_session_factory
+from tamio.db import create_engine, make_session_factory
 from tamio.detection.configuration import EffectiveConfig
 from tamio.detection.rules_counterparty import late_payment
 from tamio.detection.snapshot import load_snapshot
@@ -49,9 +49,6 @@ lines = st.fixed_dictionaries({
 async def _no_history(url: str, rows: list[dict[str, object]]) -> None:
     engine = create_engine(url)
     try:
-        if url.startswith("sqlite"):
-            async with engine.begin() as connection:
-                await connection.run_sync(Base.metadata.create_all)
         async with make_session_factory(engine, secret_for_tests())() as session, session.begin():
             account = await create_account(session, name=f"New {next(_names)}", base_currency="USD", now=at(AS_OF))
             service = CounterpartyService(session, account=account, settings=SCHEDULE_PATH, today=AS_OF, now=at(AS_OF))

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import tamio.models  # noqa: F401  (every table, for create_all)
+import tamio.models  # noqa: F401  (registers every table)
 from tamio.data.models import Client
-from tamio.db import Base, create_engine, make_session_factory
+from tamio.db import create_engine, make_session_factory
 from tamio.detection.models import AlertStatus, DetectionAlert, DetectionType
 from tamio.forecast.accuracy import Ledger, LedgerPayment, LedgerSchedule, known_at
 from tamio.obligations.counterparties import BillingLine
@@ -117,9 +117,6 @@ invoices = st.lists(
 async def _history(url: str, drawn: list[tuple[int, list[tuple[int, str]]]]) -> None:
     engine = create_engine(url)
     try:
-        if url.startswith("sqlite"):
-            async with engine.begin() as connection:
-                await connection.run_sync(Base.metadata.create_all)
         async with make_session_factory(engine, secret_for_tests())() as session, session.begin():
             books = await Books.open(session, today=AS_OF, name=f"Parts {next(_names)}")
             client: Client | None = None

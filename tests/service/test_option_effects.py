@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,6 +92,7 @@ def changes(draw: st.DrawFn, base: ScenarioBase) -> Delta:
     return Delta(amounts=amounts, later=later, opening=opening, items=tuple(draw(st.lists(items, max_size=4))))
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.data())
 def test_an_options_effect_is_the_full_what_if_of_its_change(data: st.DataObject) -> None:

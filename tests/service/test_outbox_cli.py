@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 import tamio.models  # noqa: F401
@@ -45,6 +46,7 @@ async def status_of(url: str, message_id: str) -> tuple[str, int]:
         await engine.dispose()
 
 
+@pytest.mark.slow
 def test_dead_messages_are_listed_and_can_be_sent_again(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/outbox.db"
     env = {**os.environ, "TAMIO_DATABASE_URL": url}

@@ -18,6 +18,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import tamio.models  # noqa: F401  (every table)
 from tamio.accounts.service import ensure_member, get_user_configuration
 from tamio.data.models import ExpenseBucket
-from tamio.db import Base, create_engine, make_session_factory
+from tamio.db import create_engine, make_session_factory
 from tamio.execution import lifecycle
 from tamio.execution.automation import update_rule
 from tamio.execution.models import ExecutionRecord
@@ -175,9 +176,6 @@ business = st.fixed_dictionaries({
 async def _business(url: str, spec: dict[str, object]) -> None:
     engine = create_engine(url)
     try:
-        if url.startswith("sqlite"):
-            async with engine.begin() as connection:
-                await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, secret_for_tests())
         settings = settings_for(1)  # no mail server: emails fail and wait for a retry, nothing else does
         async with sessions() as session, session.begin():
@@ -249,6 +247,7 @@ async def _business(url: str, spec: dict[str, object]) -> None:
         await engine.dispose()
 
 
+@pytest.mark.slow
 def test_no_configuration_moves_payroll_or_tax_or_acts_twice(db_url: str) -> None:
     @settings(max_examples=30 if db_url.startswith("sqlite") else 10, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

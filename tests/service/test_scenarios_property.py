@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import tamio.models  # noqa: F401
 from tamio.currency.service import add_rate
 from tamio.data.service import find_cash_account
-from tamio.db import Base, create_engine, make_session_factory
+from tamio.db import create_engine, make_session_factory
 from tamio.errors import TamioError
 from tamio.obligations.recurrence import Frequency
 from tamio.obligations.schemas import RecurrenceSpec
@@ -101,9 +101,6 @@ def _extra(kind: str, draw: Any) -> Change:
 async def _check(url: str, rows: list[dict[str, Any]], draw: Any) -> None:
     engine = create_engine(url)
     try:
-        if url.startswith("sqlite"):
-            async with engine.begin() as connection:
-                await connection.run_sync(Base.metadata.create_all)
         sessions = make_session_factory(engine, secret_for_tests())
         async with sessions() as session, session.begin():
             books = await Books.open(session, today=MONDAY, name=f"Prop {next(_names)}")

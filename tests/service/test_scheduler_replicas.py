@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -149,6 +150,7 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 async def test_three_replicas_run_every_slot_exactly_once(db_url: str, session_factory: async_sessionmaker[AsyncSession]) -> None:
     accounts = await seed(session_factory)
     processes = [
