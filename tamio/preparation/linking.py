@@ -96,27 +96,60 @@ class Link:
 
 
 def find_links(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest: Decimal) -> list[Link]:
+    """Every link between ``actions``, in the order of a look at each ordered pair (a, b), a first.
+
+    Only the pairs that can link are looked at: those an index of what they act on, fund or answer
+    puts together. Looking at every pair took 12 s on an account with 4,700 open actions (a large
+    import); the links are the same, in the same order (a test compares them with every pair's)."""
+    lifts = base_lowest < buffer
+    cash_level = [j for j, b in enumerate(actions) if b.detection_type in CASH_LEVEL]
+    confirmations = [j for j, b in enumerate(actions) if b.action_type == "payroll_confirmation"]
+    unfunded_payments = [j for j, b in enumerate(actions) if b.top_kind in PAYING_KINDS and not b.funds]
+    paying: dict[str, list[int]] = {}
+    delaying: dict[str, list[int]] = {}
+    touching: dict[str, list[int]] = {}
+    for j, b in enumerate(actions):
+        for index, things in ((paying, b.paid_vendors), (delaying, b.delayed_vendors), (touching, b.touches)):
+            for thing in things:
+                index.setdefault(thing, []).append(j)
     links: list[Link] = []
     for a in actions:
-        for b in actions:
-            if a.key == b.key:
-                continue
-            if (
-                b.detection_type in CASH_LEVEL
-                and a.detection_type not in CASH_LEVEL
-                and base_lowest < buffer
-                and a.top_lowest is not None
-                and a.top_lowest >= buffer
-            ):
-                links.append(Link(a.key, b.key, "resolves", "its recommended option lifts the forecast's low point above the buffer"))
-            if a.key < b.key and (a.delayed_vendors & b.paid_vendors or b.delayed_vendors & a.paid_vendors):
-                links.append(Link(a.key, b.key, "conflicts", "one delays a payment the other makes"))
-            elif a.key < b.key and a.touches & b.touches:
-                links.append(Link(a.key, b.key, "conflicts", _shared(a.touches & b.touches)))
-            if a.action_type == "payroll_contingency" and b.action_type == "payroll_confirmation":
-                links.append(Link(a.key, b.key, "sequence", "find the money first, then confirm payroll"))
-            elif a.funds and b.top_kind in PAYING_KINDS and not b.funds:
-                links.append(Link(a.key, b.key, "sequence", "raise the cash before making the payment"))
+        partners: set[int] = set()
+        if lifts and a.detection_type not in CASH_LEVEL and a.top_lowest is not None and a.top_lowest >= buffer:
+            partners.update(cash_level)
+        for index, things in ((paying, a.delayed_vendors), (delaying, a.paid_vendors), (touching, a.touches)):
+            for thing in things:
+                partners.update(index.get(thing, ()))
+        if a.action_type == "payroll_contingency":
+            partners.update(confirmations)
+        if a.funds:
+            partners.update(unfunded_payments)
+        for j in sorted(partners):
+            links += _pair_links(a, actions[j], buffer=buffer, base_lowest=base_lowest)
+    return links
+
+
+def _pair_links(a: LinkCandidate, b: LinkCandidate, *, buffer: Decimal, base_lowest: Decimal) -> list[Link]:
+    """The links of the ordered pair (a, b)."""
+    links: list[Link] = []
+    if a.key == b.key:
+        return links
+    if (
+        b.detection_type in CASH_LEVEL
+        and a.detection_type not in CASH_LEVEL
+        and base_lowest < buffer
+        and a.top_lowest is not None
+        and a.top_lowest >= buffer
+    ):
+        links.append(Link(a.key, b.key, "resolves", "its recommended option lifts the forecast's low point above the buffer"))
+    if a.key < b.key and (a.delayed_vendors & b.paid_vendors or b.delayed_vendors & a.paid_vendors):
+        links.append(Link(a.key, b.key, "conflicts", "one delays a payment the other makes"))
+    elif a.key < b.key and a.touches & b.touches:
+        links.append(Link(a.key, b.key, "conflicts", _shared(a.touches & b.touches)))
+    if a.action_type == "payroll_contingency" and b.action_type == "payroll_confirmation":
+        links.append(Link(a.key, b.key, "sequence", "find the money first, then confirm payroll"))
+    elif a.funds and b.top_kind in PAYING_KINDS and not b.funds:
+        links.append(Link(a.key, b.key, "sequence", "raise the cash before making the payment"))
     return links
 
 
