@@ -210,16 +210,44 @@ class PreparationContext:
         dues, outflows = self._outflows
         return list(outflows[bisect_left(dues, start) : bisect_right(dues, end)])
 
+    def first_delayable_outflows(self, start: date, end: date) -> tuple[ScheduleInfo, ...]:
+        """The first payment in [start, end] of each vendor that can wait (``can_delay``), in due order.
+        Kept per range: the agents ask for few ranges (from today to a payroll, one day's payments),
+        many times over on an account with thousands of alerts."""
+        found = self._first_delayable.get((start, end))
+        if found is None:
+            firsts: dict[str, ScheduleInfo] = {}
+            for s in self.outflows_between(start, end):
+                if s.vendor_id and s.vendor_id not in firsts and self.can_delay(s):
+                    firsts[s.vendor_id] = s
+            found = self._first_delayable[(start, end)] = tuple(firsts.values())
+        return found
+
+    @cached_property
+    def _first_delayable(self) -> dict[tuple[date, date], tuple[ScheduleInfo, ...]]:
+        return {}
+
     @cached_property
     def _outflows(self) -> tuple[list[date], tuple[ScheduleInfo, ...]]:
         found = sorted((s for s in self.schedules if s.direction != INFLOW and s.base_amount > 0), key=lambda s: (s.due_date, s.id))
         return [s.due_date for s in found], tuple(found)
 
     def schedules_of_client(self, client_id: str) -> list[ScheduleInfo]:
-        return [s for s in self.schedules if s.client_id == client_id]
+        return list(self._of_counterparty.get(("client", client_id), ()))
 
     def schedules_of_vendor(self, vendor_id: str) -> list[ScheduleInfo]:
-        return [s for s in self.schedules if s.vendor_id == vendor_id]
+        return list(self._of_counterparty.get(("vendor", vendor_id), ()))
+
+    @cached_property
+    def _of_counterparty(self) -> Mapping[tuple[str, str], list[ScheduleInfo]]:
+        """Each client's and vendor's schedules, in ``schedules`` order: one pass, not one per alert."""
+        found: dict[tuple[str, str], list[ScheduleInfo]] = {}
+        for s in self.schedules:
+            if s.client_id is not None:
+                found.setdefault(("client", s.client_id), []).append(s)
+            if s.vendor_id is not None:
+                found.setdefault(("vendor", s.vendor_id), []).append(s)
+        return found
 
     def can_delay(self, schedule: ScheduleInfo) -> bool:
         """Whether an option may offer to delay this payment: an outflow of a vendor that can wait,
