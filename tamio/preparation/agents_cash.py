@@ -174,7 +174,9 @@ def _collect_before(ctx: PreparationContext, payroll: ScheduleInfo, needed: Deci
     is in the shortfall's numbers already, so chasing it brings in nothing more. The plan and its
     steps for the note; carrying it out emails each client its drafted reminder.
     """
-    chosen = pick_until([s for s in ctx.chaseable_receivables() if not ctx.counted_by(s, payroll.due_date)], needed)
+    uncounted = ctx.kept(("chaseable, not counted by", payroll.due_date),  # once per payroll day, not per alert
+                         lambda: tuple(s for s in ctx.chaseable_receivables() if not ctx.counted_by(s, payroll.due_date)))
+    chosen = pick_until(uncounted, needed)
     if not chosen:
         return None
     chases = [chase_receivable(ctx, schedule, deadline=payroll.due_date) for schedule in chosen]

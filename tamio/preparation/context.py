@@ -20,13 +20,13 @@ critical pass prepares actions for a batch of accounts at once.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +50,7 @@ from tamio.obligations.standing import ClientStanding, client_standings
 from tamio.preparation.commitments import ChaseInfo, load_commitments
 from tamio.scenarios.engine import Delta, ScenarioBase, forecast_with
 
+T = TypeVar("T")
 ZERO = Decimal(0)
 HORIZON_WEEKS = 13
 PROTECTED_OBLIGATION_TYPES = frozenset(t.value for t in NEVER_DELAYED)  # whatever the vendor's category
@@ -194,7 +195,11 @@ class PreparationContext:
 
     def chaseable_receivables(self) -> list[ScheduleInfo]:
         """Overdue receivables not chased within the cool-off: the ones a new chase may be proposed for."""
-        return [s for s in self._overdue if self.may_chase(s)]
+        return list(self._chaseable)
+
+    @cached_property
+    def _chaseable(self) -> tuple[ScheduleInfo, ...]:
+        return tuple(s for s in self._overdue if self.may_chase(s))
 
     @cached_property
     def _overdue(self) -> tuple[ScheduleInfo, ...]:
@@ -210,21 +215,16 @@ class PreparationContext:
         dues, outflows = self._outflows
         return list(outflows[bisect_left(dues, start) : bisect_right(dues, end)])
 
-    def first_delayable_outflows(self, start: date, end: date) -> tuple[ScheduleInfo, ...]:
-        """The first payment in [start, end] of each vendor that can wait (``can_delay``), in due order.
-        Kept per range: the agents ask for few ranges (from today to a payroll, one day's payments),
-        many times over on an account with thousands of alerts."""
-        found = self._first_delayable.get((start, end))
-        if found is None:
-            firsts: dict[str, ScheduleInfo] = {}
-            for s in self.outflows_between(start, end):
-                if s.vendor_id and s.vendor_id not in firsts and self.can_delay(s):
-                    firsts[s.vendor_id] = s
-            found = self._first_delayable[(start, end)] = tuple(firsts.values())
-        return found
+    def kept(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per context and ``key``: what agents derive from the context (which a run
+        never changes), asked again by each of thousands of alerts on a large account, is worked out once
+        (a pass over every schedule per alert was quadratic). What it keeps is shared: never changed."""
+        if key not in self._kept:
+            self._kept[key] = compute()
+        return cast(T, self._kept[key])
 
     @cached_property
-    def _first_delayable(self) -> dict[tuple[date, date], tuple[ScheduleInfo, ...]]:
+    def _kept(self) -> dict[Hashable, object]:
         return {}
 
     @cached_property
