@@ -13,6 +13,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.detection.models import AlertSeverity, AlertStatus, DetectionAlert
+from tamio.execution.queries import QUEUE_ORDER
 from tamio.execution.views import ActionView, Approval, Link, action_views
 from tamio.preparation.models import ActionStatus, PreparedAction
 
@@ -22,9 +23,6 @@ __all__ = ["Approval", "CardData", "Link", "count_pending", "load_card", "load_c
 OPEN_ALERTS = (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)
 SEVERITY_ORDER = case(
     (DetectionAlert.severity == AlertSeverity.EMERGENCY, 0), (DetectionAlert.severity == AlertSeverity.THIS_WEEK, 1), else_=2
-)
-ACTION_SEVERITY_ORDER = case(
-    (PreparedAction.severity == AlertSeverity.EMERGENCY, 0), (PreparedAction.severity == AlertSeverity.THIS_WEEK, 1), else_=2
 )
 
 
@@ -43,8 +41,7 @@ async def pending_action_ids(db: AsyncSession, *, account_id: str, limit: int = 
     stmt = (
         select(PreparedAction.id)
         .where(PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.PENDING)
-        .order_by(ACTION_SEVERITY_ORDER, PreparedAction.deadline.is_(None), PreparedAction.deadline, PreparedAction.priority.desc(),
-                  PreparedAction.created_at, PreparedAction.id)
+        .order_by(*QUEUE_ORDER)
         .limit(limit)
     )
     return list((await db.execute(stmt)).scalars().all())

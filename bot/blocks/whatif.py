@@ -25,7 +25,9 @@ from tamio.scenarios.views import what_changes
 SAVE_ACTION = "whatif_save"
 SHARE_ACTION = "whatif_share"
 REAL_ACTION = "whatif_make_real"
+SAVE_CALLBACK = "whatif_save_form"
 VALUE_MAX = 2000  # Slack's limit on a button's value
+NAME_MAX = 200  # a saved scenario's name (tamio.limits)
 
 
 def changes_value(texts: tuple[str, ...]) -> str | None:
@@ -69,3 +71,23 @@ def what_if_blocks(result: ScenarioResult, texts: tuple[str, ...], *, image: Blo
 
 def fallback(result: ScenarioResult) -> str:
     return "What if: " + "; ".join(result.changes) + ". " + what_changes(result)
+
+
+def save_form(texts: tuple[str, ...], *, channel_id: str | None) -> Block:
+    """The small form Save opens: the scenario's name, suggested from its changes. The changes travel in
+    the modal's private metadata (they fit a button's value, so they fit its 3,000 characters)."""
+    suggested = "; ".join(texts)
+    if len(suggested) > NAME_MAX:
+        suggested = suggested[: NAME_MAX - 1].rsplit(" ", 1)[0] + "…"
+    element = {"type": "plain_text_input", "action_id": "name", "initial_value": suggested, "max_length": NAME_MAX,
+               "placeholder": {"type": "plain_text", "text": "Hire in March"}}
+    return {
+        "type": "modal", "callback_id": SAVE_CALLBACK, "private_metadata": json.dumps({"texts": list(texts), "channel": channel_id}),
+        "title": {"type": "plain_text", "text": "Save what-if"}, "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {"type": "input", "block_id": "name", "label": {"type": "plain_text", "text": "Name"}, "element": element,
+             "hint": {"type": "plain_text", "text": "App Home lists it by this name with its effect on each day's figures."}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "\n".join(f"• {escape(t)}" for t in texts)[:2900]}]},
+        ],
+    }

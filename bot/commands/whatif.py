@@ -2,21 +2,31 @@
 
 The command acks at once; the scenario is evaluated (nothing is written), drawn with both lines and
 uploaded to the caller's DM after the ack, as ``/tamio forecast`` does. Save (approvers and admins,
-audited) keeps it by name; Share posts it in the channel.
+audited) asks for a name and keeps it; Share posts it in the channel.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.common import day_label, escape, user
-from bot.blocks.whatif import REAL_ACTION, SAVE_ACTION, SHARE_ACTION, fallback, what_if_blocks
-from bot.boundary import handler
+from bot.blocks.add_form import form_values
+from bot.blocks.common import cut, day_label, escape, user
+from bot.blocks.whatif import (
+    REAL_ACTION,
+    SAVE_ACTION,
+    SAVE_CALLBACK,
+    SHARE_ACTION,
+    fallback,
+    save_form,
+    what_if_blocks,
+)
+from bot.boundary import FieldErrors, handler, tell
 from bot.channels import make_postable
 from bot.commands import parse
 from bot.commands.data import add_obligation
@@ -25,7 +35,7 @@ from bot.forecasting import ChartRefused, draw, upload_chart
 from bot.replies import reply
 from bot.runtime import Scope
 from tamio.accounts.permissions import Operation
-from tamio.errors import ValidationError
+from tamio.errors import Conflict, ValidationError
 from tamio.obligations.adding import AddObligation as Adding
 from tamio.scenarios.changes import AddObligation, Scenario
 from tamio.scenarios.engine import ScenarioResult
@@ -75,16 +85,40 @@ def read_value(body: dict[str, Any]) -> tuple[str, ...]:
 
 
 @handler
-async def save_clicked(scope: Scope, body: dict[str, Any]) -> None:
+async def save_clicked(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> None:
+    """Save asks for a name first (suggested from the changes)."""
+    scope.read_only()  # a trigger id lives 3 s: never wait for a writer
     await scope.require(Operation.MANAGE_DATA, "save scenarios")
     texts = read_value(body)
-    result = await evaluate(scope, texts)
-    scenario = Scenario(changes=parse_changes(list(texts), today=scope.today, base_currency=scope.account.base_currency))
-    name = "; ".join(texts)[:200]
-    actor = scope.member.id if scope.member else "slack"
-    saved = await save_scenario(scope.db, account=scope.account, name=name, scenario=scenario, actor=actor, now=scope.now)
     await scope.commit()
-    await reply(scope.caller, scope.client, f":white_check_mark: Saved as scenario *{escape(saved.name)}*: {what_changes(result)}")
+    await client.views_open(trigger_id=scope.caller.trigger_id, view=save_form(texts, channel_id=scope.caller.channel_id))
+
+
+@handler
+async def save_submitted(scope: Scope, body: dict[str, Any], client: AsyncWebClient) -> FieldErrors | None:
+    await scope.require(Operation.MANAGE_DATA, "save scenarios")
+    view = body.get("view") or {}
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        meta = {}
+    texts = meta.get("texts") if isinstance(meta, dict) else None
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+        raise ValidationError("That form is out of date; run `/tamio whatif` again.")
+    result = await evaluate(scope, tuple(texts))
+    scenario = Scenario(changes=parse_changes(list(texts), today=scope.today, base_currency=scope.account.base_currency))
+    actor = scope.member.id if scope.member else "slack"
+    try:
+        saved = await save_scenario(scope.db, account=scope.account, name=str(form_values(view).get("name") or ""),
+                                    scenario=scenario, actor=actor, now=scope.now, replace=False)
+    except Conflict as exc:
+        return FieldErrors({"name": cut(f"{exc.message} Choose another name.", 150)})
+    except ValidationError as exc:
+        return FieldErrors({"name": cut(exc.message, 150)})
+    text = f":white_check_mark: Saved as scenario *{escape(saved.name)}*: {what_changes(result)}"
+    caller = replace(scope.caller, channel_id=str(meta.get("channel") or "") or scope.caller.channel_id)
+    scope.after_commit(lambda: tell(caller, client, text))
+    return None
 
 
 async def share(scope: Scope, texts: tuple[str, ...]) -> None:
@@ -144,4 +178,5 @@ async def make_real_clicked(scope: Scope, body: dict[str, Any]) -> None:
 def register(app: AsyncApp) -> None:
     app.action(REAL_ACTION)(make_real_clicked)
     app.action(SAVE_ACTION)(save_clicked)
+    app.view(SAVE_CALLBACK)(save_submitted)
     app.action(SHARE_ACTION)(share_clicked)

@@ -11,11 +11,26 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tamio.detection.models import AlertSeverity
 from tamio.execution.models import ExecutionRecord
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
+
+_PENDING = PreparedAction.status == ActionStatus.PENDING
+_DEADLINE = case((_PENDING, PreparedAction.deadline), else_=None)
+# The one order of the action queue (Slack's /tamio actions and App Home, the API, the CLI): what waits
+# for a person first, the most urgent of it first (emergency, this week, upcoming; then the nearest
+# deadline; then the oldest); everything already decided after it, the most recently changed first.
+QUEUE_ORDER = (
+    case((_PENDING, 0), else_=1),
+    case((~_PENDING, 3), (PreparedAction.severity == AlertSeverity.EMERGENCY, 0),
+         (PreparedAction.severity == AlertSeverity.THIS_WEEK, 1), else_=2),
+    _DEADLINE.is_(None), _DEADLINE,
+    case((_PENDING, PreparedAction.created_at), else_=None),
+    PreparedAction.updated_at.desc(), PreparedAction.id,
+)
 
 # Records written in one call share a timestamp; this is the order they happen in.
 EVENT_ORDER = {
@@ -70,9 +85,9 @@ def edits_for(action: PreparedAction, option: ActionOption, edited_for: str | No
 async def list_actions(
     db: AsyncSession, *, account_id: str, statuses: Sequence[ActionStatus] | None = None, limit: int = 50
 ) -> list[PreparedAction]:
-    """The account's actions, the most urgent first when pending, else the most recent first."""
+    """The account's actions in the queue's order (``QUEUE_ORDER``)."""
     stmt = select(PreparedAction).where(PreparedAction.user_id == account_id)
     if statuses:
         stmt = stmt.where(PreparedAction.status.in_(list(statuses)))
-    stmt = stmt.order_by(PreparedAction.updated_at.desc(), PreparedAction.priority.desc(), PreparedAction.id).limit(limit)
+    stmt = stmt.order_by(*QUEUE_ORDER).limit(limit)
     return list((await db.execute(stmt)).scalars().all())

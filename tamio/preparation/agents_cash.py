@@ -197,7 +197,7 @@ def _collect_before(ctx: PreparationContext, payroll: ScheduleInfo, needed: Deci
         counterparty_id=chosen[0].client_id,
         counterparty_name=", ".join(s.counterparty_name for s in chosen)[:200],
         risk=max((c.risk for c in chases), key=lambda r: r.composite),
-        forecast=ctx.forecast_with([item for schedule in chosen for item in receive_now(ctx, schedule)]),
+        forecast=ctx.effect([item for schedule in chosen for item in receive_now(ctx, schedule)]),
         params={"payroll_schedule_id": payroll.id, "steps": emails},
     )
     steps = [
@@ -231,7 +231,7 @@ def _fund_by_hand(ctx: PreparationContext, payroll: ScheduleInfo, needed: Decima
         counterparty_name=payroll.counterparty_name,
         risk=risk(ctx, RelationshipFactors(criticality="critical", flexibility_level="cannot_delay"), reversibility="irreversible",
                   amount=amount, deadline=payroll.due_date),
-        forecast=ctx.forecast_with(opening_delta=amount),
+        forecast=ctx.effect(opening_delta=amount),
         params={"payroll_schedule_id": payroll.id, "steps": []},
     )
 
@@ -276,9 +276,9 @@ def payment_prioritization_agent(alert: AlertView, ctx: PreparationContext) -> A
 
 def statutory_payment_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
     """A tax or statutory deadline: prepare the payment (and find the cash first when short)."""
-    named = ctx.schedule(alert.entity_id or "")  # the alert's own tax, else the first due (not every schedule per alert)
+    named = ctx.schedule(alert.entity_id or "")  # the alert's own tax, else the first due (not every tax per alert)
     tax = named if named is not None and named.obligation_type == "tax" else min(
-        (s for s in ctx.schedules if s.obligation_type == "tax"), key=lambda s: s.due_date, default=None)
+        ctx.schedules_of_type("tax"), key=lambda s: s.due_date, default=None)
     if tax is None:
         return None
     money = format_money(tax.amount, tax.currency)
@@ -290,7 +290,7 @@ def statutory_payment_agent(alert: AlertView, ctx: PreparationContext) -> Action
         counterparty_name=tax.counterparty_name,
         risk=risk(ctx, RelationshipFactors(criticality="critical", flexibility_level="cannot_delay"), reversibility="irreversible",
                   amount=tax.base_amount, deadline=tax.due_date),
-        forecast=ctx.forecast_with(),
+        forecast=ctx.effect(),
         params={"schedule_ids": [tax.id]},
     )
     options: list[OptionDraft] = [pay]
@@ -326,7 +326,7 @@ def excess_cash_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft 
                 description="Surplus above the buffer pays down the credit line and saves interest.", amount=repay,
                 currency=ctx.base_currency, counterparty_type="cash_account", counterparty_id=line.id, counterparty_name=line.name,
                 risk=risk(ctx, RelationshipFactors(relationship_type="transactional"), reversibility="irreversible", amount=repay, deadline=None),
-                forecast=ctx.forecast_with(opening_delta=-repay),
+                forecast=ctx.effect(opening_delta=-repay),
                 params={"from_cash_account_id": operating.id, "to_cash_account_id": line.id, "amount": format(repay, "f")},
             ))
         savings = [c for c in ctx.cash_accounts if c.account_type == "savings"]
@@ -336,7 +336,7 @@ def excess_cash_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft 
                 description="Keeps the buffer in Operating and sets the surplus aside.", amount=move, currency=ctx.base_currency,
                 counterparty_type="cash_account", counterparty_id=savings[0].id, counterparty_name=savings[0].name,
                 risk=risk(ctx, RelationshipFactors(relationship_type="transactional"), reversibility="reversible", amount=move, deadline=None),
-                forecast=ctx.forecast_with(),
+                forecast=ctx.effect(),
                 params={"from_cash_account_id": operating.id, "to_cash_account_id": savings[0].id, "amount": format(move, "f")},
             ))
         if options:
@@ -374,7 +374,7 @@ def forecast_adjustment(alert: AlertView, ctx: PreparationContext, *, action_typ
     if not agreement_id or new_amount is None:
         return None
     amount = Decimal(str(new_amount))
-    affected = [s for s in ctx.schedules if s.agreement_id == agreement_id and s.due_date >= ctx.today]
+    affected = [s for s in ctx.schedules_of_agreement(agreement_id) if s.due_date >= ctx.today]
     if not affected:  # a one-off invoice already due: "from now on" would change nothing ahead, only what is owed
         return None
     deltas = []
@@ -394,7 +394,7 @@ def forecast_adjustment(alert: AlertView, ctx: PreparationContext, *, action_typ
         amount=amount, currency=str(alert.context.get("currency") or ctx.base_currency),
         counterparty_type=alert.entity_type, counterparty_id=alert.entity_id, counterparty_name=alert.entity_name,
         risk=risk(ctx, relationship_for_vendor(ctx, None), reversibility="reversible", amount=abs(sum((d for _, d in deltas), ZERO)), deadline=None),
-        forecast=ctx.forecast_with(adjustments),
+        forecast=ctx.effect(adjustments),
         params={"agreement_id": agreement_id, "new_amount": format(amount, "f")},
     )
     return ActionDraft(action_type=action_type, title=alert.title, summary=alert.explanation, options=(option,), amount=amount,

@@ -14,15 +14,17 @@ from tamio.forecast.engine import ForecastItem
 from tamio.money import format_money
 from tamio.preparation.agents_cash import forecast_adjustment
 from tamio.preparation.alerts import AlertView
-from tamio.preparation.building_blocks import chase_receivable, delay_vendors
+from tamio.preparation.building_blocks import chase_receivable, delay_payments
 from tamio.preparation.context import PreparationContext, ScheduleInfo
 from tamio.preparation.drafts import (
     ActionDraft,
     OptionDraft,
+    pick_until,
     rank,
     relationship_for_client,
     relationship_for_vendor,
     risk,
+    vendor_delay_candidates,
 )
 from tamio.preparation.message_drafting import shared_environment
 from tamio.preparation.recipes import collection_escalation_recipe
@@ -117,7 +119,7 @@ def client_retention_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
         amount=sum((s.base_amount for s in future), ZERO), currency=ctx.base_currency, counterparty_type="client", counterparty_id=client.id,
         counterparty_name=client.name, recipient_email=client.contact_email, draft_subject=subject, draft_body=body, draft_tone="soft",
         risk=risk(ctx, relationship_for_client(ctx, client.id), reversibility="partly_reversible", amount=ZERO, deadline=None),
-        forecast=ctx.forecast_with(without), params={"client_id": client.id, "template": "client_checkin"},
+        forecast=ctx.effect(without), params={"client_id": client.id, "template": "client_checkin"},
     ))
     return ActionDraft(
         action_type="payment_reminder", title=alert.title, summary=alert.explanation, options=rank(options, buffer=ctx.buffer),
@@ -130,7 +132,7 @@ def vendor_payment_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
     """A vendor payment falls due soon: batch it for payment, or ask for more time if the vendor can wait."""
     vendor_id = str(alert.context.get("vendor_id") or (alert.entity_id if alert.entity_type in ("expense", "expense_bucket", "vendor") else "") or "")
     schedule = _alert_schedule(alert, ctx, lambda: sorted(
-        (s for s in ctx.schedules if s.direction != "inflow" and s.due_date >= ctx.today and (not vendor_id or s.vendor_id == vendor_id)),
+        (s for s in (ctx.schedules_of_vendor(vendor_id) if vendor_id else ctx.schedules) if s.direction != "inflow" and s.due_date >= ctx.today),
         key=lambda s: s.due_date,
     ))
     if schedule is None:
@@ -142,14 +144,13 @@ def vendor_payment_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
         description="Add it to this week's payment batch.", amount=schedule.base_amount, currency=ctx.base_currency,
         counterparty_type="expense_bucket", counterparty_id=schedule.vendor_id, counterparty_name=schedule.counterparty_name,
         risk=risk(ctx, relationship_for_vendor(ctx, schedule.vendor_id), reversibility="irreversible", amount=schedule.base_amount, deadline=schedule.due_date),
-        forecast=ctx.forecast_with(), params={"schedule_ids": [schedule.id]},
+        forecast=ctx.effect(), params={"schedule_ids": [schedule.id]},
     )
     options: list[OptionDraft] = [pay]
-    if ctx.can_delay(schedule):
-        delay = delay_vendors(ctx, start=schedule.due_date, end=schedule.due_date, needed=schedule.base_amount, past=schedule.due_date, deadline=schedule.due_date,
-                              reason="we are timing our payments this month")
-        if delay is not None and delay.params["schedule_ids"] == [schedule.id]:
-            options.append(delay)
+    # Offered only when this payment alone is the one to delay (its vendor's first that day, covering itself):
+    # chosen first, so that the email is written only for the option offered.
+    if ctx.can_delay(schedule) and pick_until(vendor_delay_candidates(ctx, schedule.due_date, schedule.due_date), schedule.base_amount) == [schedule]:
+        options.append(delay_payments(ctx, [schedule], past=schedule.due_date, deadline=schedule.due_date, reason="we are timing our payments this month"))
     return ActionDraft(
         action_type="payment_batch", title=alert.title, summary=alert.explanation, options=rank(options, buffer=ctx.buffer),
         amount=schedule.base_amount, currency=ctx.base_currency, counterparty_type="expense_bucket", counterparty_id=schedule.vendor_id,
@@ -177,7 +178,7 @@ def expense_review_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
             counterparty_type="expense_bucket", counterparty_id=vendor.id, counterparty_name=vendor.name, recipient_email=vendor.contact_email,
             draft_subject=subject, draft_body=body,
             risk=risk(ctx, relationship_for_vendor(ctx, vendor.id), reversibility="partly_reversible", amount=ZERO, deadline=None),
-            forecast=ctx.forecast_with(), params={"vendor_id": vendor.id, "template": "vendor_query"},
+            forecast=ctx.effect(), params={"vendor_id": vendor.id, "template": "vendor_query"},
         ))
     adjusted = forecast_adjustment(alert, ctx, action_type="payment_batch")
     if adjusted is not None:
@@ -205,7 +206,7 @@ def revenue_variance_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
 
 def headcount_review_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
     """A new hire or a raise: confirm the payroll going forward, with what it does to the forecast."""
-    payrolls = sorted((s for s in ctx.schedules if s.obligation_type == "payroll" and s.due_date >= ctx.today), key=lambda s: s.due_date)
+    payrolls = sorted((s for s in ctx.schedules_of_type("payroll") if s.due_date >= ctx.today), key=lambda s: s.due_date)
     agreement_id = str(alert.context.get("agreement_id") or "")
     mine = [s for s in payrolls if not agreement_id or s.agreement_id == agreement_id] or payrolls
     if not mine:
@@ -217,7 +218,7 @@ def headcount_review_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
         amount=nxt.base_amount, currency=ctx.base_currency, counterparty_type="expense_bucket", counterparty_id=nxt.vendor_id,
         counterparty_name=nxt.counterparty_name,
         risk=risk(ctx, relationship_for_vendor(ctx, nxt.vendor_id), reversibility="reversible", amount=nxt.base_amount, deadline=nxt.due_date),
-        forecast=ctx.forecast_with(), params={"confirm_schedule_ids": [s.id for s in mine], "steps": []},
+        forecast=ctx.effect(), params={"confirm_schedule_ids": [s.id for s in mine], "steps": []},
     )
     return ActionDraft(action_type="payroll_confirmation", title=alert.title, summary=alert.explanation, options=(option,),
                        amount=nxt.base_amount, currency=ctx.base_currency, counterparty_type="expense_bucket",

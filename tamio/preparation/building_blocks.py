@@ -1,11 +1,12 @@
 """Options that several agents offer: draw on a credit line, delay flexible vendors, chase receivables.
 
-Each returns an ``OptionDraft`` whose forecast effect comes from re-running the forecast with the
-option applied, or ``None`` when the option is not available (no credit line, no flexible vendor).
+Each returns an ``OptionDraft`` whose forecast effect is a delta against the run's base forecast
+with the option applied (``PreparationContext.effect``), or ``None`` when the option is not available (no credit line, no flexible vendor).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
@@ -46,7 +47,7 @@ def credit_draw(ctx: PreparationContext, *, needed: Decimal, deadline: date | No
     repay, interest = repayment(amount, line.interest_rate_pct, on=ctx.today, currency=ctx.base_currency)
     target = ctx.operating_accounts[0] if ctx.operating_accounts else None
     assert ctx.scenario is not None
-    forecast = ctx.with_change(draw_delta(ctx.scenario, amount=amount, on=ctx.today, rate_pct=line.interest_rate_pct))
+    effect = ctx.effect_of(draw_delta(ctx.scenario, amount=amount, on=ctx.today, rate_pct=line.interest_rate_pct))
     money = format_money(amount, ctx.base_currency)
     return OptionDraft(
         kind="credit_draw",
@@ -58,7 +59,7 @@ def credit_draw(ctx: PreparationContext, *, needed: Decimal, deadline: date | No
         counterparty_id=line.id,
         counterparty_name=line.name,
         risk=risk(ctx, RelationshipFactors(relationship_type="transactional"), reversibility="irreversible", amount=amount, deadline=deadline, fees=interest),
-        forecast=forecast,
+        forecast=effect,
         params={
             "cash_account_id": line.id,
             "target_cash_account_id": target.id if target else None,
@@ -72,9 +73,16 @@ def credit_draw(ctx: PreparationContext, *, needed: Decimal, deadline: date | No
 def delay_vendors(
     ctx: PreparationContext, *, start: date, end: date, needed: Decimal, past: date, deadline: date | None, reason: str
 ) -> OptionDraft | None:
+    """Ask the vendors that can wait (``vendor_delay_candidates``) for time on payments due in [start,
+    end] that cover ``needed``, each to a date past ``past``."""
     candidates = pick_until(vendor_delay_candidates(ctx, start, end), needed)
     if not candidates:
         return None
+    return delay_payments(ctx, candidates, past=past, deadline=deadline, reason=reason)
+
+
+def delay_payments(ctx: PreparationContext, candidates: Sequence[ScheduleInfo], *, past: date, deadline: date | None, reason: str) -> OptionDraft:
+    """The option that asks each of these payments' vendors for a later date (an email each)."""
     moves = []
     adjustments: list[ForecastItem] = []
     emails = []
@@ -114,7 +122,7 @@ def delay_vendors(
         draft_subject=emails[0]["subject"],
         draft_body=emails[0]["body"],
         risk=worst,
-        forecast=ctx.forecast_with(adjustments),
+        forecast=ctx.effect(adjustments),
         params={"moves": moves, "schedule_ids": [s.id for s in candidates], "new_date": moves[0]["new_date"], "notify_vendor": True, "emails": emails},
     )
 
@@ -157,7 +165,7 @@ def chase_receivable(ctx: PreparationContext, schedule: ScheduleInfo, *, tone: s
         draft=mail,
         draft_tone=mail.tone,
         risk=risk(ctx, relationship_for_client(ctx, schedule.client_id), reversibility="partly_reversible", amount=schedule.base_amount, deadline=deadline),
-        forecast=ctx.forecast_with(receive_now(ctx, schedule)),
+        forecast=ctx.effect(receive_now(ctx, schedule)),
         params={"schedule_id": schedule.id, "client_id": schedule.client_id, "days_overdue": days_overdue, "template": f"collection_{mail.tone}",
                 **extra},
     )
@@ -180,6 +188,6 @@ def transfer_from_savings(ctx: PreparationContext, *, needed: Decimal, deadline:
         counterparty_id=source.id,
         counterparty_name=source.name,
         risk=risk(ctx, RelationshipFactors(relationship_type="transactional"), reversibility="reversible", amount=amount, deadline=deadline),
-        forecast=ctx.forecast_with(),  # money moves between the business's own accounts
+        forecast=ctx.effect(),  # money moves between the business's own accounts
         params={"from_cash_account_id": source.id, "to_cash_account_id": target.id, "amount": format(amount, "f")},
     )

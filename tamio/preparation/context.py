@@ -2,7 +2,7 @@
 
 Clients, vendors (expense buckets), cash accounts, open schedules over the forecast's horizon (and
 overdue ones), the user configuration and the forecast's own inputs, so that each option's effect
-can be measured by re-running the forecast with the option applied (``forecast_with``). Also what
+can be measured as a delta against the base forecast with the option applied (``effect``). Also what
 earlier decisions committed: the last chase of each invoice (``chases``, for the cool-off) and the
 credit draws approved but not yet carried out (they already use the line's available amount).
 
@@ -48,7 +48,7 @@ from tamio.obligations.models import (
 )
 from tamio.obligations.standing import ClientStanding, client_standings
 from tamio.preparation.commitments import ChaseInfo, load_commitments
-from tamio.scenarios.engine import Delta, ScenarioBase, forecast_with
+from tamio.scenarios.engine import Delta, Effect, ScenarioBase, effect_of
 
 T = TypeVar("T")
 ZERO = Decimal(0)
@@ -233,21 +233,28 @@ class PreparationContext:
         return [s.due_date for s in found], tuple(found)
 
     def schedules_of_client(self, client_id: str) -> list[ScheduleInfo]:
-        return list(self._of_counterparty.get(("client", client_id), ()))
+        return list(self._grouped["client"].get(client_id, ()))
 
     def schedules_of_vendor(self, vendor_id: str) -> list[ScheduleInfo]:
-        return list(self._of_counterparty.get(("vendor", vendor_id), ()))
+        return list(self._grouped["vendor"].get(vendor_id, ()))
+
+    def schedules_of_agreement(self, agreement_id: str) -> list[ScheduleInfo]:
+        return list(self._grouped["agreement"].get(agreement_id, ()))
+
+    def schedules_of_type(self, obligation_type: str) -> list[ScheduleInfo]:
+        """The schedules of one obligation type (``payroll``, ``tax``), in due-date order."""
+        return list(self._grouped["type"].get(obligation_type, ()))
 
     @cached_property
-    def _of_counterparty(self) -> Mapping[tuple[str, str], list[ScheduleInfo]]:
-        """Each client's and vendor's schedules, in ``schedules`` order: one pass, not one per alert."""
-        found: dict[tuple[str, str], list[ScheduleInfo]] = {}
+    def _grouped(self) -> dict[str, dict[str, tuple[ScheduleInfo, ...]]]:
+        """The schedules by client, vendor, agreement and obligation type, each in due-date order: an
+        agent looks up one counterparty's payments per alert, a run has hundreds of alerts."""
+        groups: dict[str, dict[str, list[ScheduleInfo]]] = {"client": {}, "vendor": {}, "agreement": {}, "type": {}}
         for s in self.schedules:
-            if s.client_id is not None:
-                found.setdefault(("client", s.client_id), []).append(s)
-            if s.vendor_id is not None:
-                found.setdefault(("vendor", s.vendor_id), []).append(s)
-        return found
+            for name, key in (("client", s.client_id), ("vendor", s.vendor_id), ("agreement", s.agreement_id), ("type", s.obligation_type)):
+                if key is not None:
+                    groups[name].setdefault(key, []).append(s)
+        return {name: {key: tuple(found) for key, found in keyed.items()} for name, keyed in groups.items()}
 
     def can_delay(self, schedule: ScheduleInfo) -> bool:
         """Whether an option may offer to delay this payment: an outflow of a vendor that can wait,
@@ -276,16 +283,26 @@ class PreparationContext:
     def _cash_by_day(self) -> CashByDay:
         return CashByDay(self.opening_balance, self.forecast_items)
 
-    def forecast_with(self, adjustments: Iterable[ForecastItem] = (), *, opening_delta: Decimal = ZERO) -> Forecast:
-        """The forecast with an option applied (items added, moved or removed; cash moved): the
-        scenario engine's ``forecast_with`` over this run's base (``with_change``)."""
-        return self.with_change(Delta(items=tuple(adjustments), opening=opening_delta))
+    def effect(self, adjustments: Iterable[ForecastItem] = (), *, opening_delta: Decimal = ZERO) -> Effect:
+        """An option's effect on the forecast (items added, moved or removed; cash moved): the
+        scenario engine's ``effect_of`` over this run's base (``effect_of``), once per change in a
+        run (an invoice's chase in each tone receives the same money)."""
+        key = (tuple(adjustments), opening_delta)
+        found = self._effects.get(key)
+        if found is None:
+            found = self._effects[key] = self.effect_of(Delta(items=key[0], opening=opening_delta))
+        return found
 
-    def with_change(self, delta: Delta) -> Forecast:
-        """The forecast with a scenario delta applied, exactly as a what-if of the same change computes it."""
+    @cached_property
+    def _effects(self) -> dict[tuple[tuple[ForecastItem, ...], Decimal], Effect]:
+        return {}
+
+    def effect_of(self, delta: Delta) -> Effect:
+        """The lowest closing balance and week with a scenario delta applied, exactly as a what-if of
+        the same change computes them (a running delta over the base's weeks, no forecast rebuilt)."""
         if self.scenario is None:
             raise ValueError("this context was built without its base forecast")
-        return forecast_with(self.scenario, delta)
+        return effect_of(self.scenario, delta)
 
 
 def _client_info(c: Any, standing: ClientStanding | None) -> ClientInfo:

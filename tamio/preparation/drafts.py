@@ -3,8 +3,8 @@
 Each option carries what would be done (``kind`` + ``params`` read by its executor, see
 ``tamio.execution.executors``), the amount, the counterparty, the drafted message where there is
 one (or its recipe, rendered when read: ``message_drafting.DraftRecipe``), its composite risk, and
-its effect on the forecast: the 13-week lowest closing balance with
-the option carried out, from re-running the forecast (``PreparationContext.forecast_with``).
+its effect on the forecast: the 13-week lowest closing balance (and its week) with the option
+carried out, as a delta against the run's base forecast (``PreparationContext.effect``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tamio.forecast.engine import INFLOW, OUTFLOW, Forecast, ForecastItem
+from tamio.forecast.engine import INFLOW, OUTFLOW, ForecastItem
 from tamio.money import format_money
 from tamio.preparation.context import PreparationContext, ScheduleInfo
 from tamio.preparation.recipes import DraftRecipe
@@ -26,6 +26,7 @@ from tamio.preparation.risk_scoring import (
     RiskScore,
     score_action,
 )
+from tamio.scenarios.engine import Effect
 
 ZERO = Decimal(0)
 
@@ -37,7 +38,7 @@ class OptionDraft:
     description: str
     amount: Decimal | None
     risk: RiskScore
-    forecast: Forecast
+    forecast: Effect  # the forecast's lowest closing balance and week with the option carried out
     params: dict[str, Any] = field(default_factory=dict)
     currency: str | None = None
     counterparty_type: str | None = None

@@ -400,7 +400,9 @@ def _as_date(value: DateLike, field: str) -> date:
         raise ValidationError(f"I couldn't read the date `{value}`.", field_errors={field: hint}) from None
 
 
+@functools.lru_cache(maxsize=4096)
 def _format_date(value: date) -> str:
+    # babel is tens of microseconds a date, and a run's drafts name the same few dates again and again.
     return str(format_date(value, "d MMMM y", locale="en_GB"))
 
 

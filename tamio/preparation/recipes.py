@@ -49,7 +49,7 @@ class DraftRecipe:
     def of(cls, drafter: str, tone: Tone, /, **args: Any) -> DraftRecipe:
         if drafter not in DRAFTERS:
             raise ValueError(f"no drafter {drafter!r}")
-        plain = {k: str(v) if isinstance(v, Decimal | date) else v for k, v in args.items()}
+        plain = {k: str(v) if isinstance(v, (Decimal, date)) else v for k, v in args.items()}
         return cls(drafter, tuple(sorted(plain.items())), tone)
 
     def render(self) -> DraftedEmail:

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 from typing import Literal
 
 from tamio.errors import ValidationError
@@ -123,6 +124,9 @@ class RiskScore:
     level: RiskLevel
 
 
+# The scores are pure functions of frozen factors, and a run scores the same counterparty and the same
+# kind of step for many options: each is remembered (an error, raised again, never is).
+@lru_cache(maxsize=4096)
 def relationship_risk(factors: RelationshipFactors) -> Decimal:
     """Weighted mean of the known relationship signals (table in the module docstring)."""
     signals: list[tuple[Decimal, Decimal]] = []
@@ -153,6 +157,7 @@ def relationship_risk(factors: RelationshipFactors) -> Decimal:
     return _quantize(sum((weight * score for weight, score in signals), ZERO) / total_weight)
 
 
+@lru_cache(maxsize=1024)
 def operational_risk(factors: OperationalFactors) -> Decimal:
     """``0.5 * reversibility + 0.3 * time_sensitivity + 0.2 * complexity``."""
     reversibility = _lookup(REVERSIBILITY_RISK, factors.reversibility, "reversibility")
@@ -199,7 +204,11 @@ def score_action(
     relationship: RelationshipFactors, operational: OperationalFactors, financial: FinancialFactors
 ) -> RiskScore:
     """All three components from their factors, then the composite."""
-    return composite_risk(relationship_risk(relationship), operational_risk(operational), financial_cost(financial))
+    return _composite(relationship_risk(relationship), operational_risk(operational), financial_cost(financial))
+
+
+# Remembered for the components score_action makes (always four places, so equal values are the same figures).
+_composite = lru_cache(maxsize=4096)(composite_risk)
 
 
 def risk_level(composite: Decimal) -> RiskLevel:

@@ -63,7 +63,7 @@ class AddObligation(_Named):
     def spec(self) -> RecurrenceSpec:
         return RecurrenceSpec.from_config(self.recurrence)
 
-    def describe(self, base_currency: str) -> str:
+    def describe(self, base_currency: str, currency: str | None = None) -> str:
         from tamio.obligations.recurrence import describe
 
         return f"add {self.obligation_kind} {self.name}: {format_money(self.amount, self.currency)} {describe(self.spec().recurrence())}"
@@ -74,7 +74,7 @@ class Remove(_Named):
 
     kind: Literal["remove"] = "remove"
 
-    def describe(self, base_currency: str) -> str:
+    def describe(self, base_currency: str, currency: str | None = None) -> str:
         return f"remove {self.name}"
 
 
@@ -83,7 +83,7 @@ class Pause(_Named):
 
     kind: Literal["pause"] = "pause"
 
-    def describe(self, base_currency: str) -> str:
+    def describe(self, base_currency: str, currency: str | None = None) -> str:
         return f"pause {self.name}"
 
 
@@ -93,8 +93,9 @@ class ChangeAmount(_Named):
     kind: Literal["amount"] = "amount"
     amount: PositiveAmount
 
-    def describe(self, base_currency: str) -> str:
-        return f"{self.name} at {self.amount:,f} each time"
+    def describe(self, base_currency: str, currency: str | None = None) -> str:
+        # ``currency``: the agreement's, once resolved (the amount is in it); unresolved, the bare figure.
+        return f"{self.name} at {format_money(self.amount, currency) if currency else format(self.amount, ',f')} each time"
 
 
 class Move(_Named):
@@ -103,7 +104,7 @@ class Move(_Named):
     kind: Literal["move"] = "move"
     to: date
 
-    def describe(self, base_currency: str) -> str:
+    def describe(self, base_currency: str, currency: str | None = None) -> str:
         return f"move {self.name}'s next payment to {day_text(self.to, year=True)}"
 
 
@@ -113,7 +114,7 @@ class Late(_Named):
     kind: Literal["late"] = "late"
     days: int = Field(ge=1, le=MAX_LATE_DAYS)
 
-    def describe(self, base_currency: str) -> str:
+    def describe(self, base_currency: str, currency: str | None = None) -> str:
         return f"{self.name} pays {self.days} days later"
 
 
@@ -122,7 +123,7 @@ class Lose(_Named):
 
     kind: Literal["lose"] = "lose"
 
-    def describe(self, base_currency: str) -> str:
+    def describe(self, base_currency: str, currency: str | None = None) -> str:
         return f"lose {self.name}"
 
 
@@ -134,7 +135,7 @@ class OneOff(_Change):
     amount: PositiveAmount
     on: date
 
-    def describe(self, base_currency: str) -> str:
+    def describe(self, base_currency: str, currency: str | None = None) -> str:
         return f"one-off {'inflow' if self.direction == 'in' else 'outflow'} of {format_money(self.amount, base_currency)} on {day_text(self.on, year=True)}"
 
 
@@ -151,7 +152,7 @@ class Draw(_Change):
     def _line(cls, value: str) -> str:
         return check_name(value, what="The credit line's name")
 
-    def describe(self, base_currency: str) -> str:
+    def describe(self, base_currency: str, currency: str | None = None) -> str:
         return f"draw {format_money(self.amount, base_currency)} on {self.credit_line} on {day_text(self.on, year=True)}"
 
 
@@ -172,8 +173,8 @@ class Balance(_Change):
     def _balance(cls, value: Decimal) -> Decimal:
         return check_amount(value)
 
-    def describe(self, base_currency: str) -> str:
-        return f"{self.cash_account} holds {self.amount:,f}"
+    def describe(self, base_currency: str, currency: str | None = None) -> str:
+        return f"{self.cash_account} holds {format_money(self.amount, currency) if currency else format(self.amount, ',f')}"
 
 
 Change = Annotated[

@@ -162,12 +162,20 @@ class Resolver:
 
     def __init__(self, db: AsyncSession, *, account: Account, base: ScenarioBase, today: date) -> None:
         self.db, self.account, self.base, self.today = db, account, base, today
+        self._currency: str | None = None  # the currency the change's amount is in, once resolved
+        self._described: list[str] = []
 
     async def delta(self, changes: Sequence[Change]) -> Delta:
         total = Delta()
         for change in changes:
+            self._currency = None
             total = total + await self.one(change)
+            self._described.append(change.describe(self.account.base_currency, self._currency))
         return total
+
+    def described(self) -> list[str]:
+        """What each change resolved by ``delta`` does, in words, its amounts in their own currencies."""
+        return list(self._described)
 
     async def one(self, change: Change) -> Delta:
         if isinstance(change, Late):
@@ -209,6 +217,7 @@ class Resolver:
                 hint=f"Try `remove \"{entity.name}\"` and an `add` with the new amount instead.",
             )
         agreement = agreements[0]
+        self._currency = agreement.currency
         new_base = await _convert(self.db, self.account, quantize(amount, agreement.currency), agreement.currency, self.today)
         amounts: dict[ExpectedKey, Decimal] = {}
         for schedule in schedules:
@@ -269,6 +278,7 @@ class Resolver:
                 f"There is no bank or savings account called `{change.cash_account}`.",
                 hint="`/tamio balance` lists them; a credit line's use is a `draw`.",
             )
+        self._currency = cash.currency
         amount = quantize(change.amount, cash.currency)
         new_base = await _convert(self.db, self.account, amount, cash.currency, self.today)
         return Delta(opening=new_base - (cash.base_currency_amount or ZERO))

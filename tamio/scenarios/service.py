@@ -47,8 +47,9 @@ async def what_if(
 ) -> ScenarioResult:
     """The forecast with the scenario's changes, beside the real one; nothing is written."""
     base = await load_base(db, account=account, settings=settings, today=today, now=now, as_of=as_of, weeks=weeks)
-    delta = await Resolver(db, account=account, base=base, today=today).delta(scenario.changes)
-    return evaluate(base, delta, changes=[c.describe(account.base_currency) for c in scenario.changes])
+    resolver = Resolver(db, account=account, base=base, today=today)
+    delta = await resolver.delta(scenario.changes)
+    return evaluate(base, delta, changes=resolver.described())
 
 
 def scenario_of(stored: list[dict[str, Any]]) -> Scenario:
@@ -133,8 +134,9 @@ async def saved_effects(
     for scenario in saved:
         try:
             changes = scenario_of(scenario.changes).changes
-            delta = await Resolver(db, account=account, base=base, today=today).delta(changes)
-            found.append((scenario, evaluate(base, delta, changes=[c.describe(account.base_currency) for c in changes])))
+            resolver = Resolver(db, account=account, base=base, today=today)
+            delta = await resolver.delta(changes)
+            found.append((scenario, evaluate(base, delta, changes=resolver.described())))
         except TamioError as exc:
             found.append((scenario, exc))
     return found

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +30,7 @@ from tamio.api import install
 from tamio.config import Settings
 from tamio.currency.service import add_rate
 from tamio.data.service import set_balance
-from tamio.db import Base, utcnow
+from tamio.db import Base
 from tamio.detection.models import AlertSeverity
 from tamio.obligations.counterparties import BillingLine, CounterpartyService
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, ObligationType, PaymentEvent
@@ -40,6 +40,7 @@ from tamio.obligations.schemas import RecurrenceSpec
 from tamio.opening import open_account
 from tamio.preparation.models import ActionOption, ActionType, LinkedAction, LinkType, PreparedAction
 from tamio.scenarios.models import SavedScenario
+from tests.fake_clock import FakeClock
 
 API = "/api/v1"
 
@@ -63,6 +64,7 @@ class Api:
     base_url: str
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
+    clock: FakeClock
 
     async def call(self, method: str, path: str, *, token: str | None = None, json: Any = None, data: str | bytes | None = None,
                    params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> Reply:
@@ -114,8 +116,13 @@ def assert_problem(reply: Reply, status: int) -> dict[str, Any]:
     return dict(body)
 
 
+# The API's clock in these tests: a fixed moment, so a business built "today" and the API reading
+# "now" agree on every machine and every day the suite runs (a Monday morning, business hours).
+START = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
 def today() -> date:
-    return utcnow().date()
+    return START.date()
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -139,13 +146,18 @@ def settings(db_url: str) -> Settings:
 
 
 @pytest.fixture
-async def api(session_factory: async_sessionmaker[AsyncSession], settings: Settings) -> AsyncIterator[Api]:
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+async def api(session_factory: async_sessionmaker[AsyncSession], settings: Settings, clock: FakeClock) -> AsyncIterator[Api]:
     app = web.Application()
-    install(app, settings, session_factory)
+    install(app, settings, session_factory, clock=clock)
     runner, base_url = await serve(app)
     try:
         async with aiohttp.ClientSession(base_url=base_url) as http:
-            yield Api(http, base_url, settings, session_factory)
+            yield Api(http, base_url, settings, session_factory, clock)
     finally:
         await runner.cleanup()
 
@@ -175,7 +187,7 @@ async def make_action(db: AsyncSession, account: Account, *, title: str, amount:
 
 async def open_business(sessions: async_sessionmaker[AsyncSession], settings: Settings, name: str) -> Business:
     day = today()
-    now = utcnow()
+    now = START
     async with sessions() as db, db.begin():
         account = await open_account(db, name=name, base_currency="USD", timezone="UTC", now=now)
         members = {

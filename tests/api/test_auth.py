@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from tamio.accounts.models import Account, ApiToken, Member
 from tamio.accounts.tokens import create_token, revoke_token, verify_token
-from tamio.db import utcnow
 from tamio.errors import NotFound, PermissionDenied
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tests.api.conftest import Api, Business, assert_problem, dump_database
@@ -133,7 +132,7 @@ async def test_with_several_accounts_the_member_names_the_account(api: Api, busi
 
 
 async def test_only_admins_create_tokens_and_members_revoke_their_own(api: Api, business: Business, other_business: Business) -> None:
-    now = utcnow()
+    now = api.clock()
     async with api.sessions() as db, db.begin():
         account = await db.get(Account, business.account_id)
         admin = await db.get(Member, business.member_ids["admin"])

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import io
 import json
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from unittest import mock
 
 import aiohttp
 import pytest
@@ -19,9 +21,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.api import install
 from tamio.audit.models import AuditLog
+from tamio.cli import main
 from tamio.config import Settings
 from tamio.currency.ecb import parse_ecb_document
-from tests.api.conftest import API, Api, Business, api_settings, assert_problem, dump_database, serve, today
+from tests.api.conftest import (
+    API,
+    START,
+    Api,
+    Business,
+    api_settings,
+    assert_problem,
+    dump_database,
+    serve,
+    today,
+)
+from tests.fake_clock import FakeClock
 
 pytestmark = pytest.mark.backends("sqlite")
 ROOT = Path(__file__).resolve().parents[2]
@@ -338,14 +352,17 @@ async def test_ecb_rates_are_downloaded_only_from_the_configured_feed(api: Api, 
 # -- the forecast ---------------------------------------------------------------------------------
 
 
-def _cli_forecast(db_url: str, account_id: str, *args: str) -> object:
-    env = {**os.environ, "TAMIO_DATABASE_URL": db_url, "USE_OBLIGATION_FOR_FORECAST": "true", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", "import sys; from tamio.cli import main; sys.exit(main())", "--account", account_id, "forecast", "--json", *args],
-        capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=120, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+async def _cli_forecast(api: Api, account_id: str, *args: str) -> object:
+    """`tamio forecast --json` on the API's database at the API's clock (the real entry point, in a thread)."""
+    env = {"TAMIO_DATABASE_URL": api.settings.database_url, "USE_OBLIGATION_FOR_FORECAST": "true"}
+
+    def run() -> str:
+        out = io.StringIO()
+        with mock.patch.dict(os.environ, env), contextlib.redirect_stdout(out):
+            assert main(["--account", account_id, "forecast", "--json", *args], now=api.clock()) == 0
+        return out.getvalue()
+
+    return json.loads(await asyncio.to_thread(run))
 
 
 @pytest.mark.parametrize("weeks", ["13", "26"])
@@ -356,7 +373,7 @@ async def test_the_forecast_is_what_the_cli_prints(api: Api, business: Business,
     forecast = reply.json()
     assert len(forecast["weeks"]) == int(weeks) and forecast["opening_balance"] == "51000.00"  # 50,000 and the 1,000 received
     assert forecast["interval"] == "0.80"  # each week's low/high is an 80 % interval (issue 16)
-    assert forecast == _cli_forecast(db_url, business.account_id, "--weeks", weeks, "--as-of", as_of)
+    assert forecast == await _cli_forecast(api, business.account_id, "--weeks", weeks, "--as-of", as_of)
 
 
 async def test_get_forecast_writes_nothing_even_past_the_stored_schedules(
@@ -383,7 +400,7 @@ async def test_install_mounts_beside_other_routes(session_factory: async_session
 
     app = web.Application()
     app.router.add_post("/slack/events", slack)
-    install(app, api_settings(db_url), session_factory)
+    install(app, api_settings(db_url), session_factory, clock=FakeClock(START))
     runner, base = await serve(app)
     try:
         import aiohttp

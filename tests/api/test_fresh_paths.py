@@ -13,17 +13,16 @@ from tamio.accounts.service import get_member
 from tamio.accounts.tokens import create_token
 from tamio.config import Settings
 from tamio.data.service import set_balance
-from tamio.db import utcnow
 from tamio.demo import PEOPLE, seed_demo
 from tamio.preparation.models import ActionStatus, ActionType, PreparedAction
 from tamio.scheduler.refresh import drain_refreshes
-from tests.api.conftest import Api, Business, assert_problem
+from tests.api.conftest import START, Api, Business, assert_problem
 
 pytestmark = pytest.mark.backends("sqlite")
 
 
 async def demo_with_token(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> tuple[str, str]:
-    now = utcnow()
+    now = START
     async with sessions() as db, db.begin():
         account = await seed_demo(db, settings=settings, today=now.date(), now=now)
         member = await get_member(db, account_id=account.id, slack_user_id=PEOPLE.approver)
@@ -44,7 +43,7 @@ async def test_approving_a_card_whose_figures_changed_is_409_with_the_fresh_acti
     account_id, token = await demo_with_token(api.sessions, api.settings)
     stale = await buffer_action(api.sessions, account_id)
     option = (await api.get(f"/pipeline/actions/{stale.id}", token=token)).json()["options"][0]
-    now = utcnow()
+    now = api.clock()
     async with api.sessions() as db, db.begin():
         from tamio.accounts.models import Account
 

@@ -17,7 +17,6 @@ from bot.blocks.card import card_blocks
 from bot.queries import load_cards
 from tamio.cli import main
 from tamio.config import Settings
-from tamio.db import utcnow
 from tamio.execution import views
 from tamio.money import format_money
 from tamio.preparation.models import ActionStatus, ActionType, PreparedAction
@@ -57,7 +56,7 @@ async def test_the_card_the_api_and_the_cli_show_one_view_of_each_action(
     assert delay["kind"] == "delay_payment"
     done = await api.post(f"/pipeline/actions/{batch.id}/approve", token=token, json={"option_id": delay["id"]})
     assert done.json()["execution"]["status"] == "executed", done.text
-    await drain_refreshes(api.sessions, now=utcnow(), settings=api.settings)
+    await drain_refreshes(api.sessions, now=api.clock(), settings=api.settings)
     buffer = await buffer_action(api.sessions, account_id)
     first = (await api.get(f"/pipeline/actions/{buffer.id}", token=token)).json()["options"][0]
     approved = await api.post(f"/pipeline/actions/{buffer.id}/approve", token=token, json={"option_id": first["id"]})
@@ -73,7 +72,7 @@ async def test_the_card_the_api_and_the_cli_show_one_view_of_each_action(
     monkeypatch.setenv("TAMIO_DATABASE_URL", api.settings.database_url)
 
     def cli(*args: str) -> str:
-        assert main(list(args)) == 0
+        assert main(list(args), now=api.clock()) == 0
         return capsys.readouterr().out
 
     listed = {a["id"]: a for a in (await api.get("/pipeline/actions?limit=100", token=token)).json()["actions"]}
@@ -93,7 +92,7 @@ async def test_the_card_the_api_and_the_cli_show_one_view_of_each_action(
         assert [(link["id"], link["source_action_id"], link["target_action_id"]) for link in one["links"]] == [
             (link.id, link.source_action_id, link.target_action_id) for link in view.links]
         assert [a["member"] for a in shown["approvals"]] == [a.handle for a in view.approvals]
-        text = json.dumps(card_blocks(card, today=utcnow().date(), base_currency="USD"))
+        text = json.dumps(card_blocks(card, today=api.clock().date(), base_currency="USD"))
         if view.history_line:
             assert json.dumps(view.history_line)[1:-1] in text
         text_out = await asyncio.to_thread(cli, "actions", "show", view.action.id)

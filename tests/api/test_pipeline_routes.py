@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -126,9 +127,11 @@ async def test_running_the_pipeline_and_its_health(api: Api, business: Business)
     assert targeted.status == 200, targeted.text
     result = targeted.json()
     assert result["user_id"] == business.account_id and result["mode"] == "targeted" and result["actions_prepared"] == 0
+    api.clock.advance(timedelta(minutes=1))
     critical = await api.post("/pipeline/run-critical", token=business.approver)
     assert critical.status == 200, critical.text
     assert critical.json()["mode"] == "critical"
+    api.clock.advance(timedelta(minutes=1))
     full = await api.post("/pipeline/run", token=business.admin)
     assert full.status == 200 and full.json()["mode"] == "full"
 

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tamio.api import all_routes, create_api
 from tamio.api.openapi import PREFIX
 from tamio.config import Settings
-from tests.api.conftest import Api, Business, Reply, assert_problem, serve
+from tests.api.conftest import START, Api, Business, Reply, assert_problem, serve
+from tests.fake_clock import FakeClock
 
 pytestmark = pytest.mark.backends("sqlite")
 
@@ -69,7 +70,7 @@ async def exploding_api(session_factory: async_sessionmaker[AsyncSession], setti
     async def explode(request: web.Request) -> web.Response:
         raise RuntimeError("password=hunter2 in a connection string")
 
-    api = create_api(settings, session_factory)
+    api = create_api(settings, session_factory, clock=FakeClock(START))
     api.router.add_get("/explode", explode)
     app = web.Application()
     app.add_subapp(PREFIX, api)

@@ -29,9 +29,9 @@ async def test_a_what_if_is_the_forecast_beside_the_baseline_and_writes_nothing(
     assert await dump_database(api.sessions, ignore=frozenset({("api_tokens", "last_used_at")})) == before
 
 
-async def test_the_api_and_the_cli_agree(api: Api, business: Business, db_url: str) -> None:
+async def test_the_api_and_the_cli_agree(api: Api, business: Business) -> None:
     reply = await api.post("/forecast/scenarios", token=business.viewer, json={"what_if": [LATE]})
-    assert reply.json() == _cli_forecast(db_url, business.account_id, "--what-if", LATE)
+    assert reply.json() == await _cli_forecast(api, business.account_id, "--what-if", LATE)
 
 
 async def test_bad_input_is_problem_json(api: Api, business: Business) -> None:

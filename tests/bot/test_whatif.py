@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from slack_sandbox.blockkit_limits import message_block_errors
+from slack_sandbox.blockkit_limits import message_block_errors, view_errors
 from tamio.audit.models import AuditLog
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule
 from tamio.scenarios.models import SavedScenario
@@ -47,12 +47,31 @@ async def test_whatif_answers_with_both_lines_the_difference_and_the_change(bot:
     assert await count(bot, SavedScenario) == 0
     await bot.sender.block_action(ADMIN, CHANNEL, shown["ts"], [{"action_id": "whatif_save", "value": buttons[0]["value"]}], is_ephemeral=True)
     await bot.settle()
+    form = next(v for v in bot.slack.views.values() if v.get("callback_id") == "whatif_save_form")
+    assert view_errors({k: form[k] for k in ("type", "title", "submit", "close", "blocks", "callback_id")}) == []
+    name_input = form["blocks"][0]["element"]
+    assert name_input["initial_value"] == 'hire "Engineer" 8000 monthly from 2027-01-01; late "Acme Corp" 30'  # suggested from the changes
+    assert await count(bot, SavedScenario) == 0  # nothing saved until it is named
+    blank = await bot.sender.view_submission(ADMIN, {"id": form["id"], "state": {"values": {
+        "name": {"name": {"type": "plain_text_input", "value": "   "}}}}})
+    assert blank.json()["response_action"] == "errors" and "name" in blank.json()["errors"]
+    await bot.sender.view_submission(ADMIN, {"id": form["id"], "state": {"values": {
+        "name": {"name": {"type": "plain_text_input", "value": "Hire in January"}}}}})
+    await bot.settle()
     assert await count(bot, SavedScenario) == 1
-    assert "Saved as scenario" in str(bot.ephemerals_for(ADMIN)[-1])
+    assert "Saved as scenario *Hire in January*" in str(bot.ephemerals_for(ADMIN)[-1])
+    await bot.sender.block_action(ADMIN, CHANNEL, shown["ts"], [{"action_id": "whatif_save", "value": buttons[0]["value"]}], is_ephemeral=True)
+    await bot.settle()
+    again = [v for v in bot.slack.views.values() if v.get("callback_id") == "whatif_save_form"][-1]
+    taken = await bot.sender.view_submission(ADMIN, {"id": again["id"], "state": {"values": {
+        "name": {"name": {"type": "plain_text_input", "value": "hire in january"}}}}})
+    assert taken.json()["response_action"] == "errors", taken.text
+    assert "already exists" in taken.json()["errors"]["name"] and "another name" in taken.json()["errors"]["name"]
+    assert await count(bot, SavedScenario) == 1  # a name is never silently overwritten from Slack
     await bot.sender.app_home_opened(ADMIN)
     await bot.settle()
     home = str(bot.slack.home_views[ADMIN]["blocks"])
-    assert "Saved what-ifs, on today's figures" in home and "Engineer" in home and "lowest -$65,750.00 → -$89,750.00" in home and "runway" in home
+    assert "Saved what-ifs, on today's figures" in home and "Hire in January" in home and "lowest -$65,750.00 → -$89,750.00" in home and "runway" in home
 
     await bot.sender.block_action(ADMIN, CHANNEL, shown["ts"], [{"action_id": "whatif_share", "value": buttons[1]["value"]}], is_ephemeral=True)
     await bot.settle()

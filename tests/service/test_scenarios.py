@@ -302,3 +302,18 @@ async def test_a_move_to_the_past_is_refused(session: AsyncSession) -> None:
 
 
 Check = Callable[[AsyncSession], Awaitable[None]]
+
+
+async def test_a_changed_amount_and_a_balance_are_written_in_their_own_currency(session: AsyncSession) -> None:
+    books = await business(session)
+    from tamio.currency.service import add_rate
+
+    await add_rate(session, base_currency="EUR", quote_currency="USD", rate=Decimal("1.08"), rate_date=MONDAY, account_id=None)
+    await books.cash("Paris", "1000", currency="EUR")
+    await books.client("Lyon SA", "3000", books.every("monthly", date(2026, 12, 18), day=18), currency="EUR")
+    result = await what_if(session, account=books.account, settings=SCHEDULE_PATH, today=MONDAY, now=at(MONDAY), scenario=Scenario(changes=[
+        ChangeAmount(name="Acme Corp", amount=Decimal("13000")), ChangeAmount(name="Lyon SA", amount=Decimal("3500")),
+        Balance(cash_account="Paris", amount=Decimal("2500.5")), Balance(cash_account="Operating", amount=Decimal("40000")),
+    ]))
+    assert list(result.changes) == ["Acme Corp at $13,000.00 each time", "Lyon SA at €3,500.00 each time", "Paris holds €2,500.50",
+                              "Operating holds $40,000.00"]

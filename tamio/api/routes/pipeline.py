@@ -39,6 +39,7 @@ from tamio.api.schemas.pipeline import (
 from tamio.errors import Conflict
 from tamio.execution import lifecycle, views
 from tamio.execution.drafts import edit_draft
+from tamio.execution.queries import QUEUE_ORDER
 from tamio.execution.service import execute_action
 from tamio.outbox.models import OutboxMessage
 from tamio.outbox.service import DEAD, PENDING, SENDING
@@ -149,14 +150,16 @@ async def _actions_out(call: Call, action_ids: Sequence[str]) -> list[ActionOut]
 
 @router.route("GET", "/pipeline/actions", query=ActionQuery, response=ActionList, summary="List the action queue")
 async def list_actions(call: Call) -> ActionList:
-    """Prepared actions, most urgent first, each with its options and links; filter by status and type."""
+    """Prepared actions, those waiting for a person first (the most urgent, then the nearest deadline),
+    then the decided ones, the most recently changed first; each with its options and links; filter by
+    status and type."""
     query = call.query(ActionQuery)
     stmt = select(PreparedAction).where(PreparedAction.user_id == call.account.id)
     if query.status is not None:
         stmt = stmt.where(PreparedAction.status == query.status)
     if query.type is not None:
         stmt = stmt.where(PreparedAction.action_type == query.type)
-    stmt = stmt.order_by(PreparedAction.priority.desc(), PreparedAction.created_at.desc(), PreparedAction.id).limit(query.limit)
+    stmt = stmt.order_by(*QUEUE_ORDER).limit(query.limit)
     ids = (await call.db.execute(stmt.with_only_columns(PreparedAction.id))).scalars().all()
     return ActionList(actions=await _actions_out(call, ids))
 
