@@ -50,7 +50,7 @@ from tamio.execution.models import ExecutionAutomationRule
 from tamio.forecast.service import load_forecast_inputs_many
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
 from tamio.preparation.context import HORIZON_WEEKS, PreparationContext, load_contexts
-from tamio.preparation.engine import alerts_with_open_actions, prepare_actions
+from tamio.preparation.engine import IN_LIST, alerts_with_open_actions, prepare_actions
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tamio.preparation.restating import announce
 from tamio.refresh import service as refresh
@@ -347,14 +347,15 @@ async def _supersede_resolved(db: AsyncSession, *, account: Account, now: dateti
     ids = [getattr(a, "id", a) for a in resolved]
     if not ids:
         return
-    actions = (
-        await db.execute(
+    actions = [
+        action for part in range(0, len(ids), IN_LIST)  # a statement takes at most 32,767 parameters (asyncpg)
+        for action in (await db.execute(
             select(PreparedAction).where(
-                PreparedAction.user_id == account.id, PreparedAction.alert_id.in_(ids), PreparedAction.status == ActionStatus.PENDING
+                PreparedAction.user_id == account.id, PreparedAction.alert_id.in_(ids[part : part + IN_LIST]),
+                PreparedAction.status == ActionStatus.PENDING,
             )
-        )
-    ).scalars().all()
-
+        )).scalars().all()
+    ]
     for action in actions:
         await lifecycle.supersede(db, account=account, action_id=action.id, now=now, reason="its alert resolved")
 
