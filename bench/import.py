@@ -86,15 +86,20 @@ def tamio(env: dict[str, str], *args: str, timing_refresh: bool = True) -> Figur
     """Run one `tamio` command as its own process."""
     started = time.perf_counter()
     program = ["-c", ENTRY] if timing_refresh else ["-m", "tamio.cli"]
-    process = subprocess.Popen([sys.executable, *program, *args], env=env, cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    out = process.stdout.read().decode() if process.stdout else ""
-    err = process.stderr.read().decode() if process.stderr else ""
+    # Output to files, not pipes: a process that writes more than a pipe holds (a logged failure) would
+    # wait for a reader while this one waits for it to end.
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen([sys.executable, *program, *args], env=env, cwd=ROOT, stdout=stdout, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        stdout.seek(0)
+        stderr.seek(0)
+        out, err = stdout.read().decode(), stderr.read().decode()
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"tamio {' '.join(args)} failed ({process.returncode}): {err or out}")
+    if "Traceback" in err:  # the command went on (a failed refresh is logged and left asking), the figures would not be its own
+        raise SystemExit(f"tamio {' '.join(args)} logged a failure: {err[-3000:]}")
     refresh = [line.split()[1:] for line in err.splitlines() if line.startswith("REFRESH ")]
     refresh_wall, refresh_cpu, rss = (float(refresh[0][0]), float(refresh[0][1]), int(refresh[0][2])) if refresh else (0.0, 0.0, usage.ru_maxrss)
     return Figures(wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, refresh_wall, refresh_cpu, rss)
