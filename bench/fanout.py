@@ -11,6 +11,12 @@ same instant: they race for the slot's shards through claim rows and work throug
 the shards they win, in batches (``Job.for_accounts``). Prints the wall time (targets: the critical
 pass under 60 s, so the 5-minute cadence holds with room to spare; the FULL pass, ``--job
 pipeline``, under 120 s), the accounts per second, each worker's share and what the pass found.
+
+The workers and the database server share the machine's cores, so the CPU each pass took is printed
+too: the workers' own (``time.process_time``) and, when the bench started the cluster, the server's
+(its processes' CPU read from /proc while the pass runs). Their sum over the cores is the least wall
+time the pass can take on this machine when nothing else runs on it; on a shared machine the wall
+time also waits for the others' work (the load average is printed beside it).
 Schedules are stored as generated through the horizon (``schedules_through``): no pass extends them.
 
     python bench/fanout.py [--job critical|pipeline] [--accounts 10000] [--workers 2] [--shards 16] [--concurrency 4]
@@ -21,9 +27,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
+import re
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -182,7 +192,80 @@ async def results(url: str) -> dict[str, int]:
         await engine.dispose()
 
 
-def run(url: str, args: argparse.Namespace) -> None:
+class ServerCPU:
+    """The CPU time of a local PostgreSQL server's processes (the postmaster and its children), sampled
+    every half second while the passes run, so each pass's share can be read off afterwards."""
+
+    def __init__(self, postmaster: int) -> None:
+        self.postmaster = postmaster
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="server-cpu", daemon=True)
+
+    @classmethod
+    def of_cluster(cls, data_dir: Path) -> ServerCPU | None:
+        try:
+            return cls(int((data_dir / "postmaster.pid").read_text().split()[0]))
+        except (OSError, ValueError, IndexError):
+            return None
+
+    @classmethod
+    def on_port(cls, url: str) -> ServerCPU | None:
+        """The server of ``url`` when it runs on this machine and was started with ``-p PORT`` on its command line."""
+        match = re.search(r"@(?:127\.0\.0\.1|localhost):(\d+)/", url)
+        if match is None:
+            return None
+        for entry in os.scandir("/proc"):
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                    words = cmdline.read().split(b"\0")
+            except OSError:
+                continue  # not a process, or gone meanwhile
+            if words and words[0].endswith(b"postgres") and b"-p" in words and match[1].encode() in words:
+                return cls(int(entry.name))
+        return None
+
+    def seconds(self) -> float:
+        """CPU so far: live processes' own, and (in the postmaster's) that of children that ended."""
+        ticks = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            pid, parent = int(entry.name), int(fields[1])
+            if pid == self.postmaster:
+                ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+            elif parent == self.postmaster:
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> ServerCPU:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            self.samples.append((time.time(), self.seconds()))
+            if self._stop.wait(0.5):
+                self.samples.append((time.time(), self.seconds()))
+                return
+
+    def between(self, start: float, end: float) -> float:
+        """The server's CPU from ``start`` to ``end`` (wall clock), to the nearest samples around them."""
+        before = [cpu for at, cpu in self.samples if at <= start] or [self.samples[0][1]]
+        after = [cpu for at, cpu in self.samples if at >= end] or [self.samples[-1][1]]
+        return max(0.0, after[0] - before[-1])
+
+
+def run(url: str, args: argparse.Namespace, server: ServerCPU | None = None) -> None:
     started = time.perf_counter()
     counts = asyncio.run(seed(url, args.accounts))
     print(f"seeded {args.accounts:,} accounts in {time.perf_counter() - started:.1f} s: "
@@ -192,13 +275,17 @@ def run(url: str, args: argparse.Namespace) -> None:
     second_after = per_thousand * args.accounts / 1000 + 10  # well after the first pass ends, so the passes do not overlap
     command = [sys.executable, __file__, "--worker", url, "--go", str(go), "--second-after", str(second_after),
                "--shards", str(args.shards), "--concurrency", str(args.concurrency), "--job", args.job, "--batch", str(args.batch)]
-    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(args.workers)]
-    reports = []
-    for process in processes:
-        out, _ = process.communicate()
-        if process.returncode != 0:
-            raise SystemExit(f"a worker failed with exit code {process.returncode}")
-        reports.append(json.loads(out.strip().splitlines()[-1]))
+    loads = [os.getloadavg()[0]]
+    with server if server is not None else contextlib.nullcontext():
+        processes = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(args.workers)]
+        reports = []
+        for process in processes:
+            out, _ = process.communicate()
+            if process.returncode != 0:
+                raise SystemExit(f"a worker failed with exit code {process.returncode}")
+            reports.append(json.loads(out.strip().splitlines()[-1]))
+    loads.append(os.getloadavg()[0])
+    cores = os.cpu_count() or 1
     later = "5 minutes" if args.job == "critical" else "an hour"
     for n, label in enumerate(("first pass (raises alerts, prepares actions)", f"steady pass ({later} later)")):
         passes = [(r["replica"], r["passes"][n]) for r in reports]
@@ -208,9 +295,16 @@ def run(url: str, args: argparse.Namespace) -> None:
         print(f"{args.job} {label}: {done:,} accounts by {len(passes)} workers in {wall:.1f} s wall   "
               f"target < {TARGETS[args.job]} s for 10,000" + (f" (x{10_000 / done:.1f} = {wall * 10_000 / done:.0f} s)" if 0 < done < 10_000 else ""))
         print(f"  {done / wall:,.0f} accounts/s; {cpu * 1000 / max(done, 1):.1f} ms of worker CPU per account")
+        if server is not None:
+            start, end = min(p["started"] for _, p in passes), max(p["finished"] for _, p in passes)
+            served = server.between(start, end)
+            floor = (cpu + served) / cores
+            print(f"  CPU: workers {cpu:.1f} s + server {served:.1f} s = {(cpu + served) * 1000 / max(done, 1):.1f} ms per account; "
+                  f"on {cores} otherwise idle cores at least {floor:.1f} s" + (f" (x{10_000 / done:.1f} = {floor * 10_000 / done:.0f} s for 10,000)" if 0 < done < 10_000 else ""))
         for replica, p in passes:
             print(f"  worker {replica}: {p['shards']} shards, {p['accounts']:,} accounts, {p['failed']} failed, "
                   f"{p['finished'] - p['started']:.1f} s, CPU {p['cpu']:.1f} s")
+    print(f"  load average (1 min) {loads[0]:.1f} before the passes, {loads[1]:.1f} after, on {cores} cores")
     found = asyncio.run(results(url))
     print("  found: " + ", ".join(f"{n:,} {what}" for what, n in found.items()))
 
@@ -232,13 +326,13 @@ def main() -> None:
         print(json.dumps(asyncio.run(worker(args.worker, args.go, args.second_after, args.shards, args.concurrency, args.job, args.batch))))
         return
     if args.pg != "auto":
-        run(args.pg, args)
+        run(args.pg, args, ServerCPU.on_port(args.pg))
         return
     from tests.pgcluster import PostgresCluster
 
     cluster = PostgresCluster.start()
     try:
-        run(cluster.create_database("bench_fanout"), args)
+        run(cluster.create_database("bench_fanout"), args, ServerCPU.of_cluster(cluster.data_dir))
     finally:
         cluster.stop()
 

@@ -19,7 +19,6 @@ whether this server runs background work.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -43,6 +42,7 @@ from tamio.config import Settings
 from tamio.db import read_only
 from tamio.errors import PermissionDenied
 from tamio.integrations.xero import routes as xero_routes
+from tamio.process import settle_heap
 
 log = logging.getLogger("tamio.serve")
 
@@ -156,8 +156,7 @@ async def _warm_up(app: web.Application) -> None:
         # What start-up loaded (modules, matplotlib, mappers) lives as long as the process: keep it
         # out of the collector's reach, or each full collection walks all of it while requests
         # wait (pauses of 200 ms and more under bench/ack_latency.py before this).
-        gc.collect()
-        gc.freeze()
+        settle_heap()
         _frozen = True
 
 

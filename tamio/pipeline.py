@@ -49,8 +49,9 @@ from tamio.execution import automation, lifecycle
 from tamio.execution.models import ExecutionAutomationRule
 from tamio.forecast.service import load_forecast_inputs_many
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
-from tamio.preparation.context import HORIZON_WEEKS, PreparationContext, load_contexts
-from tamio.preparation.engine import IN_LIST, alerts_with_open_actions, prepare_actions
+from tamio.preparation.basis import load_bases
+from tamio.preparation.context import PreparationContext, load_contexts
+from tamio.preparation.engine import IN_LIST, OpenAction, open_actions_of, prepare_actions, slices
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tamio.preparation.restating import announce
 from tamio.refresh import service as refresh
@@ -245,14 +246,23 @@ async def run_cycles(
     runs = await run_many(db, days, config.types(), now=now, settings=settings, inputs=inputs)
     detection_ms = _ms(started) // max(1, len(accounts))
     open_ids = [a.id for run in runs.values() for a in run.alerts if a.status in OPEN_ALERT_STATUSES]
-    covered = await alerts_with_open_actions(db, open_ids)
-    # A restating run looks at every account with an open alert (its cards may rest on old figures).
+    # The open actions of every open alert, read once for the batch: preparation takes each account's share.
+    covered = await open_actions_of(db, open_ids)
+    # Contexts for the accounts with an open alert to prepare; a restating run also checks the cards of
+    # the others with an open alert (they may rest on old figures) on their bases, worked out without
+    # a context (an account whose cards turn out stale builds its own).
     preparing = [
-        a.id for a in accounts
-        if any(alert.status in OPEN_ALERT_STATUSES and (config.restates or alert.id not in covered) for alert in runs[a.id].alerts)
+        a.id for a in accounts if any(alert.status in OPEN_ALERT_STATUSES and alert.id not in covered for alert in runs[a.id].alerts)
     ]
-    contexts = await load_contexts(db, {i: today[i] for i in preparing}, settings=settings,
-                                   inputs=inputs if HORIZON_WEEKS == FORECAST_WEEKS else None)
+    contexts = await load_contexts(db, {i: today[i] for i in preparing}, settings=settings, inputs=inputs,
+                                   snapshots={i: s for i in preparing if (s := runs[i].snapshot) is not None})
+    checking = [
+        a.id for a in accounts
+        if config.restates and a.id not in contexts and any(alert.status in OPEN_ALERT_STATUSES for alert in runs[a.id].alerts)
+    ]
+    bases = await load_bases(db, {i: s for i in checking if (s := runs[i].snapshot) is not None and s.loaded is not None
+                                  and s.today == today[i]})
+    automated = await _automated(db, [a.id for a in accounts])
     results: dict[str, PipelineResult] = {}
     rows: list[PipelineRun] = []
     outbox: list[tuple[str | None, Outgoing]] = []
@@ -260,7 +270,8 @@ async def run_cycles(
         account_started = time.perf_counter()
         result = PipelineResult(user_id=account.id, run_at=now, mode=config.mode, detection_duration_ms=detection_ms)
         await _after_detection(db, account, runs[account.id], config, result, today=today[account.id], now=now,
-                               settings=settings, covered=covered, context=contexts.get(account.id), outbox=outbox, trigger=trigger)
+                               settings=settings, covered=covered, context=contexts.get(account.id), basis=bases.get(account.id),
+                               outbox=outbox, trigger=trigger, automated=account.id in automated)
         result.total_duration_ms = detection_ms + _ms(account_started)
         rows.append(_run_row(result, config, trigger))
         results[account.id] = result
@@ -272,14 +283,18 @@ async def run_cycles(
 
 async def _after_detection(
     db: AsyncSession, account: Account, run: DetectionRun, config: PipelineConfig, result: PipelineResult, *,
-    today: date, now: datetime, settings: Settings, covered: set[str] | None = None,
+    today: date, now: datetime, settings: Settings, covered: Mapping[str, list[OpenAction]] | None = None,
     context: PreparationContext | None = None, outbox: list[tuple[str | None, Outgoing]] | None = None, trigger: str = "manual",
+    automated: bool | None = None, basis: str | None = None,
 ) -> None:
     """What follows detection for one account: the result's counts, superseding the actions of
     resolved alerts, announcements, then preparation: skipped when every open alert is in
-    ``covered`` (those found with an open action), nothing resolved and no restating, for then
-    ``prepare_actions`` would do nothing; ``context``, when given, is the account's preparation context loaded ahead;
-    ``outbox``, when given, collects the messages for the caller to write (execution never reads them)."""
+    ``covered`` (the open actions of the batch's open alerts, by alert; preparation reads
+    its own from it), nothing resolved and no restating, for then
+    ``prepare_actions`` would do nothing; ``context``, when given, is the account's preparation context loaded ahead
+    (``basis``: the basis of its cards, worked out ahead without one);
+    ``outbox``, when given, collects the messages for the caller to write (execution never reads them);
+    ``automated``, when given, is whether the account has an automatic rule on (the batch looks once for all)."""
     alerts: list[DetectionAlert] = list(run.alerts)
     result.alerts_detected = len(alerts)
     result.alerts_by_severity = dict(Counter(a.severity.value for a in alerts))
@@ -296,8 +311,11 @@ async def _after_detection(
     if covered is not None and not config.restates and not run.resolved and all(a.id in covered for a in open_alerts):
         await _enqueue(db, account, _headed(account, trigger, [], new_alerts, now) + announcements, now=now, outbox=outbox)
         return
+    mine = None if covered is None else {a.id: covered[a.id] for a in open_alerts if a.id in covered}
+    # The context is built from the run's snapshot only when something is to be prepared or restated.
     prepared = await prepare_actions(db, account=account, alerts=open_alerts, today=today, now=now, settings=settings,
-                                     context=context, restate=config.restates)
+                                     context=context, restate=config.restates, snapshot=run.snapshot, basis=basis,
+                                     open_actions=mine)
     await _supersede_replaced(db, account=account, now=now, replaced=prepared.replaced)
     await announce(db, account=account, run=prepared, now=now)
     result.actions_prepared = len(prepared.actions)
@@ -310,7 +328,7 @@ async def _after_detection(
         cards.append(Outgoing("home_refresh", {}, f"home_refresh:cards:{changed[0].id}:v{changed[0].version}"))
     heading = _headed(account, trigger, prepared.actions, new_alerts, now)
     await _enqueue(db, account, heading + announcements + cards, now=now, outbox=outbox)
-    await _auto_execute(db, account=account, actions=prepared.actions, now=now, settings=settings)
+    await _auto_execute(db, account=account, actions=prepared.actions, now=now, settings=settings, automated=automated)
     result.preparation_duration_ms = _ms(prep_started)
 
 
@@ -336,28 +354,38 @@ def _run_row(result: PipelineResult, config: PipelineConfig, trigger: str) -> Pi
 async def _supersede_replaced(
     db: AsyncSession, *, account: Account, now: datetime, replaced: list[tuple[PreparedAction, PreparedAction | None]],
 ) -> None:
-    for old, new in replaced:
-        reason = "the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose"
-        done = await lifecycle.supersede(db, account=account, action_id=old.id, now=now, reason=reason, superseded_by=new.id if new else None)
-        if done is None and new is not None:  # someone decided on the old one first: theirs stands, not a second card
-            await lifecycle.supersede(db, account=account, action_id=new.id, now=now, reason="a decision on the earlier card came first")
+    """The stale cards superseded together; where someone decided on one first, theirs stands and its
+    fresh card goes instead (not a second card)."""
+    if not replaced:
+        return
+    done: set[str] = set()
+    for part in range(0, len(replaced), IN_LIST):  # a statement takes at most 32,767 parameters (asyncpg)
+        done.update(await lifecycle.supersede_many(db, account=account, now=now, closing={
+            old.id: ("the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose",
+                     new.id if new else None)
+            for old, new in replaced[part : part + IN_LIST]
+        }))
+    beaten = [new.id for old, new in replaced if new is not None and old.id not in done]
+    for ids in slices(beaten):
+        await lifecycle.supersede_many(db, account=account, now=now,
+                                       closing={i: ("a decision on the earlier card came first", None) for i in ids})
 
 
 async def _supersede_resolved(db: AsyncSession, *, account: Account, now: datetime, resolved: list[Any]) -> None:
+    """The pending actions of resolved alerts, superseded together."""
     ids = [getattr(a, "id", a) for a in resolved]
     if not ids:
         return
-    actions = [
-        action for part in range(0, len(ids), IN_LIST)  # a statement takes at most 32,767 parameters (asyncpg)
-        for action in (await db.execute(
-            select(PreparedAction).where(
-                PreparedAction.user_id == account.id, PreparedAction.alert_id.in_(ids[part : part + IN_LIST]),
-                PreparedAction.status == ActionStatus.PENDING,
+    for alert_ids in slices(ids):  # a statement takes at most 32,767 parameters (asyncpg)
+        actions = (
+            await db.execute(
+                select(PreparedAction.id).where(
+                    PreparedAction.user_id == account.id, PreparedAction.alert_id.in_(alert_ids), PreparedAction.status == ActionStatus.PENDING
+                )
             )
-        )).scalars().all()
-    ]
-    for action in actions:
-        await lifecycle.supersede(db, account=account, action_id=action.id, now=now, reason="its alert resolved")
+        ).scalars().all()
+        if actions:
+            await lifecycle.supersede_many(db, account=account, now=now, closing={i: ("its alert resolved", None) for i in actions})
 
 
 # A scheduled run says where its cards come from (issue 19.6): one message heads what it posts.
@@ -400,16 +428,25 @@ def _announcements(account: Account, run: Any) -> list[Outgoing]:
     return messages
 
 
-async def _auto_execute(db: AsyncSession, *, account: Account, actions: list[PreparedAction], now: datetime, settings: Settings) -> None:
+async def _automated(db: AsyncSession, account_ids: Sequence[str]) -> set[str]:
+    """Which of the accounts have an automatic rule on (a batch asks once, not once per account)."""
+    if not account_ids:
+        return set()
+    rows = await db.execute(
+        select(ExecutionAutomationRule.user_id).where(ExecutionAutomationRule.user_id.in_(list(account_ids)),
+                                                      ExecutionAutomationRule.auto_execute.is_(True)).distinct()
+    )
+    return set(rows.scalars())
+
+
+async def _auto_execute(db: AsyncSession, *, account: Account, actions: list[PreparedAction], now: datetime, settings: Settings,
+                        automated: bool | None = None) -> None:
     maybe = getattr(automation, "maybe_auto_execute", None)
     if maybe is None or not actions:
         return
-    enabled = (
-        await db.execute(
-            select(ExecutionAutomationRule.id).where(ExecutionAutomationRule.user_id == account.id, ExecutionAutomationRule.auto_execute.is_(True)).limit(1)
-        )
-    ).first()
-    if enabled is None:  # nothing is automatic for this account: no rule to check per action
+    if automated is None:
+        automated = bool(await _automated(db, [account.id]))
+    if not automated:  # nothing is automatic for this account: no rule to check per action
         return
     for action in actions:
         await maybe(db, account=account, action=action, now=now, settings=settings)

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from tamio.errors import MissingExchangeRate, TamioError
+from tamio.process import settle_heap
 
 if TYPE_CHECKING:
     from tamio.cli.context import CliContext
@@ -112,14 +113,17 @@ def _accept_account_anywhere(sub: Any) -> None:
             command.add_argument("--account", default=argparse.SUPPRESS, help="the account id (default: the only account)")
 
 
-def main(argv: Sequence[str] | None = None, *, now: datetime | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, now: datetime | None = None, settle: bool = False) -> int:
     """Run one command; ``now`` (an aware datetime) stands in for the clock, as tests inject it.
+    ``settle``: the process is the ``tamio`` program (``run``), which freezes what start-up made
+    (``tamio.process.settle_heap``) once the command's modules are imported; not a test calling
+    ``main`` again and again, whose heap would keep every test's garbage.
 
     Output piped into a reader that stops early (``tamio rates list | head -1``) ends the command
     quietly, as Python's documentation advises for SIGPIPE: no traceback, exit status 1.
     """
     try:
-        code = _main(argv, now=now)
+        code = _main(argv, now=now, settle=settle)
         sys.stdout.flush()  # inside the try: a closed pipe is found here, not at interpreter exit
         return code
     except BrokenPipeError:
@@ -132,7 +136,7 @@ def run() -> NoReturn:
     loaded module's objects one by one costs a tenth of a second, as much as a forecast; the exit
     functions still run (logging's flush among them) and the output is flushed. A command that
     leaves a thread running (none does today) exits the ordinary way, which waits for it."""
-    code = main()
+    code = main(settle=True)
     if any(not thread.daemon for thread in threading.enumerate() if thread is not threading.main_thread()):
         sys.exit(code)
     atexit._run_exitfuncs()
@@ -154,7 +158,7 @@ def _silence_stdout() -> None:
         pass  # not a real file (a test's capture): nothing is flushed at exit
 
 
-def _main(argv: Sequence[str] | None, *, now: datetime | None) -> int:
+def _main(argv: Sequence[str] | None, *, now: datetime | None, settle: bool = False) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     gc.disable()  # importing makes hundreds of thousands of objects that all live on: no collection finds garbage
     try:
@@ -167,6 +171,8 @@ def _main(argv: Sequence[str] | None, *, now: datetime | None) -> int:
         from tamio.db import utcnow  # start-up cost
     finally:
         gc.enable()
+    if settle:
+        settle_heap(collect=False)
     try:
         settings = Settings()
     except Exception as exc:  # pydantic explains which variable is wrong

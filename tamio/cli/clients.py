@@ -1,7 +1,7 @@
 """``tamio client NAME``: one client at a glance: how it pays, in words, and what it owes now.
 
     tamio client "Acme Corp"
-    Acme Corp: usually pays 18-24 days late; lately later (learned from 11 payments).
+    Acme Corp: usually pays 18-24 days late; lately later (learned from 11 paid invoices).
     Open: $10,000.00 in 2 invoices: ...
 
 The same core summary as Slack's ``/tamio client "Acme Corp"`` (``tamio.obligations.client_summary``).

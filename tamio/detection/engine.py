@@ -3,7 +3,8 @@
 ``evaluate`` is the pure core: it runs rules from ``rules.ALL_RULES`` over a snapshot, each with the
 effective configuration (safety mode applied, then that type's ``DetectionRule`` override), and
 turns a rule that raises into a ``RuleError`` while the others still run. A type the account has
-switched off is not run, and its open alerts are resolved (the account no longer wants them).
+switched off is not run, and its open alerts are resolved (the account no longer wants them). An
+underpayment on an invoice late_payment reports is left to that alert (one card for one debt).
 ``DetectionEngine`` wraps it for one account: configuration and rule settings (2 queries), the
 snapshot (a fixed number), then ``service.persist_findings``. It never commits and posts nothing:
 whoever announces alerts reads ``new``, ``escalated`` and ``resolved`` of the run.
@@ -48,6 +49,7 @@ from tamio.detection.models import (
     DetectionType,
 )
 from tamio.detection.rules import ALL_RULES
+from tamio.detection.rules_counterparty import days_reported_late
 from tamio.detection.service import persist_findings, persist_findings_many
 from tamio.detection.snapshot import AccountSnapshot, load_critical_snapshots, load_snapshot, load_snapshots
 from tamio.forecast.service import ForecastInputs
@@ -116,8 +118,33 @@ def evaluate(
             continue
         findings.extend(found)
         ran.append(detection_type)
+    findings = _one_card_per_debt(findings, snapshot, today=today, config=config, late=settings.get(DetectionType.LATE_PAYMENT, RuleSetting()))
     findings.sort(key=finding_order)
     return Evaluation(findings=tuple(findings), errors=tuple(errors), ran=tuple(ran), switched_off=tuple(switched_off))
+
+
+def _one_card_per_debt(
+    findings: list[Finding], snapshot: AccountSnapshot, *, today: date, config: EffectiveConfig, late: RuleSetting
+) -> list[Finding]:
+    """An underpayment on an invoice that late_payment reports, as the account has it set (on, with its
+    threshold), is that alert's: whether or not this run asked for late_payment, its alert stands."""
+
+    def underpaid(f: Finding) -> bool:
+        return f.detection_type == DetectionType.UNEXPECTED_REVENUE and f.context.get("variance_kind") == "under"
+
+    if not late.enabled or not any(underpaid(f) for f in findings):
+        return findings
+    try:
+        threshold = with_override(config, DetectionType.LATE_PAYMENT, late.threshold).late_payment_threshold_days
+    except ArithmeticError:  # an override that is not a number: late_payment's own run reports it
+        return findings
+    receivables = {s.id: s for s in snapshot.receivables}
+
+    def reported(f: Finding) -> bool:
+        s = receivables.get(str(f.context.get("schedule_id") or ""))
+        return s is not None and days_reported_late(s, snapshot, today=today, threshold=threshold) is not None
+
+    return [f for f in findings if not (underpaid(f) and reported(f))]
 
 
 @dataclass
@@ -130,6 +157,7 @@ class DetectionRun:
     resolved: list[DetectionAlert] = field(default_factory=list)
     ran: tuple[DetectionType, ...] = ()
     duration_ms: int = 0
+    snapshot: AccountSnapshot | None = field(default=None, repr=False)  # what the rules read (preparation builds on it)
 
     def __iter__(self) -> Iterator[DetectionAlert]:
         return iter(self.alerts)
@@ -165,15 +193,18 @@ class DetectionEngine:
 
     async def evaluate(self, types: Iterable[DetectionType]) -> Evaluation:
         """What the rules of ``types`` find now, without touching the alerts (a check of their figures)."""
+        return (await self._evaluate(types))[1]
+
+    async def _evaluate(self, types: Iterable[DetectionType]) -> tuple[AccountSnapshot, Evaluation]:
         wanted = tuple(DetectionType(t) for t in types)
         config = effective_config(await get_user_configuration(self.session, account_id=self.account_id))
         rule_settings = await load_rule_settings(self.session, account_id=self.account_id)
         snapshot = await load_snapshot(self.session, self.account_id, today=self.today, settings=self.settings)
-        return evaluate(snapshot, wanted, today=self.today, config=config, settings=rule_settings)
+        return snapshot, evaluate(snapshot, wanted, today=self.today, config=config, settings=rule_settings)
 
     async def run(self, types: Iterable[DetectionType]) -> DetectionRun:
         started = time.perf_counter()
-        evaluation = await self.evaluate(types)
+        snapshot, evaluation = await self._evaluate(types)
         persisted = await persist_findings(
             self.session, account_id=self.account_id, findings=evaluation.findings, ran=evaluation.settled, now=self.now
         )
@@ -186,6 +217,7 @@ class DetectionEngine:
             resolved=persisted.resolved,
             ran=evaluation.ran,
             duration_ms=int(round((time.perf_counter() - started) * 1000)),
+            snapshot=snapshot,
         )
 
 
@@ -241,7 +273,7 @@ async def run_many(
         i: DetectionRun(
             alerts=persisted[i].alerts, findings=evaluations[i].findings, errors=list(evaluations[i].errors),
             new=persisted[i].new, escalated=persisted[i].escalated, resolved=persisted[i].resolved,
-            ran=evaluations[i].ran, duration_ms=duration_ms,
+            ran=evaluations[i].ran, duration_ms=duration_ms, snapshot=snapshots[i],
         )
         for i in ids
     }

@@ -8,7 +8,9 @@ Precise meanings (the issue's, where the design's table is terse):
   the client's usual delay; 30+ days late EMERGENCY, 14+ THIS_WEEK, else UPCOMING.
 - unexpected_revenue: an incoming payment of the last 30 days that was unmatched, or off its
   schedule by more than ``unexpected_revenue_tolerance_pct`` of what was expected (an underpayment
-  stops counting once the rest arrives). THIS_WEEK.
+  stops counting once the rest arrives). THIS_WEEK. While late_payment reports the rest, the
+  underpayment is left to it (``days_reported_late``, applied by ``engine.evaluate``): one card
+  for one debt, whose explanation says what was paid.
 - unexpected_expense: an outgoing payment of the last 30 days above its expected amount by more than
   ``unexpected_expense_threshold_pct``. THIS_WEEK.
 - client_churn: a client with recurring revenue whose last recurring agreement ended or was
@@ -67,36 +69,47 @@ EVERY = {
 }
 
 
+def days_reported_late(s: ScheduleRecord, snapshot: AccountSnapshot, *, today: date, threshold: int) -> int | None:
+    """How many days late ``s`` is when late_payment reports it, else ``None``: an open receivable with
+    money still owed, past due by more than ``threshold`` days and by more than its client's usual delay."""
+    if s.direction != "inflow" or s.due_date >= today or s.status not in OPEN_STATUSES or s.remaining_base <= 0:
+        return None
+    days_late = (today - s.due_date).days
+    if days_late <= threshold:
+        return None
+    client = snapshot.clients.get(s.client_id or "")
+    return days_late if days_late > (client.avg_payment_delay_days if client else 0) else None
+
+
 def late_payment(snapshot: AccountSnapshot, *, today: date, config: EffectiveConfig) -> list[Finding]:
     threshold = config.late_payment_threshold_days
     findings: list[Finding] = []
+    part_paid: dict[str, list[date]] | None = None
     for s in snapshot.receivables:
-        if s.due_date >= today or s.status not in OPEN_STATUSES:
-            continue
-        days_late = (today - s.due_date).days
-        if days_late <= threshold:
+        days_late = days_reported_late(s, snapshot, today=today, threshold=threshold)
+        if days_late is None:
             continue
         client = snapshot.clients.get(s.client_id or "")
         usual = client.avg_payment_delay_days if client else 0
-        if days_late <= usual or s.remaining_base <= 0:
-            continue
         name = client.name if client else snapshot.counterparty_name(agreement_id=s.agreement_id)
         severity = EMERGENCY if days_late >= LATE_EMERGENCY_DAYS else THIS_WEEK if days_late >= LATE_THIS_WEEK_DAYS else UPCOMING
         invoice = f"Invoice {s.invoice_number}" if s.invoice_number else "The invoice"
-        # With no payments on record (nothing learned, no delay entered) there is no habit to name.
+        # With no invoice paid in full (nothing learned, no delay entered) there is no habit to name.
         habit = (f"usually pays {plural(usual, 'day')} late" if usual > 0 else f"usually pays {plural(-usual, 'day')} early" if usual < 0
-                 else "has no payments on record yet")
+                 else "has paid no invoice in full yet" if s.paid_amount > 0 else "has no payments on record yet")
         if client is not None and client.payment_habit:
             habit = client.payment_habit  # learned from its payments: "usually pays 18-24 days late; lately later"
         late = f"{plural(days_late, 'day')} late"
+        if s.paid_amount > 0:  # one card for the debt: what came already, and what is late (unexpected_revenue stays quiet)
+            part_paid = _payment_days(snapshot) if part_paid is None else part_paid
+            owed = f"{invoice} was due {day(s.due_date)}: {_paid_so_far(s, part_paid.get(s.id, []))}, {money(s.remaining, s.currency)} is {late}"
+        else:
+            owed = f"{invoice} for {money(s.remaining, s.currency)} was due {day(s.due_date)} and is {late}"
         findings.append(
             Finding(
                 detection_type=DetectionType.LATE_PAYMENT, severity=severity, entity_type="client", entity_id=s.client_id,
                 entity_name=name, title=f"{name} is {late}",
-                explanation=(
-                    f"{invoice} for {money(s.remaining, s.currency)} was due {day(s.due_date)} and is {late}; "
-                    f"{name} {habit}, and you flag payments more than {plural(threshold, 'day')} late."
-                ),
+                explanation=f"{owed}; {name} {habit}, and you flag payments more than {plural(threshold, 'day')} late.",
                 fingerprint=f"late_payment:schedule:{s.id}", amount=s.remaining_base, currency=snapshot.base_currency,
                 due_date=s.due_date,
                 context=context(
@@ -107,6 +120,23 @@ def late_payment(snapshot: AccountSnapshot, *, today: date, config: EffectiveCon
             )
         )
     return findings
+
+
+def _payment_days(snapshot: AccountSnapshot) -> dict[str, list[date]]:
+    """The days money came in against each schedule (the snapshot's payment history, oldest first)."""
+    found: dict[str, list[date]] = defaultdict(list)
+    for p in snapshot.payments:
+        if p.direction == "inflow" and p.status == "completed" and p.schedule_id:
+            found[p.schedule_id].append(p.payment_date)
+    return found
+
+
+def _paid_so_far(s: ScheduleRecord, days_paid: list[date]) -> str:
+    """``$2,000.00 of $5,000.00 paid on Mon 30 Nov`` (the last day, when the history still holds it)."""
+    paid = f"{money(s.paid_amount, s.currency)} of {money(s.amount, s.currency)} paid"
+    if not days_paid:
+        return paid
+    return f"{paid} on {day(days_paid[-1])}" if len(days_paid) == 1 else f"{paid} in {len(days_paid)} parts, the last on {day(days_paid[-1])}"
 
 
 def _recent(p: PaymentRecord, today: date) -> bool:

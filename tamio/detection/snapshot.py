@@ -9,8 +9,12 @@ plus the forecast's own), so twelve rules can look at the same data without touc
 - payments dated in the last 120 days, each with the schedule it paid (amount, currency, status);
 - the 13-week forecast (``tamio.forecast.service.calculate_forecast``) as of ``today``.
 
-Records hold plain values (enum values as strings, money as Decimal, base-currency amounts
-converted at write time), so engine tests can build a snapshot by hand.
+Records hold plain values (``tamio.detection.records``), so engine tests can build a snapshot by
+hand. Each is made from its row in one call: the queries select the record's fields in order, with
+what used to be worked out per row (a missing base amount, an agreement's type) done in SQL, and
+each distinct stored amount decoded once (``tamio.db.Decoded``). A loaded snapshot also carries
+what its run's preparation context is built from (``loaded``: the forecast's inputs, the account's
+name and zone, the open schedules of the day after the forecast's last), so a run reads its books once.
 
     snapshot = await load_snapshot(session, account.id, today=date(2026, 12, 7), settings=settings)
     late = [s for s in snapshot.receivables if s.is_open and s.due_date < snapshot.today]
@@ -26,23 +30,33 @@ run on it (no cash accounts, clients, receivables or payments).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import date, timedelta
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Row, String, and_, or_, select, type_coerce
+from sqlalchemy import Boolean, Row, String, and_, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.data.models import CashAccount, Client, ExpenseBucket
+from tamio.db import Decoded, Money, from_thousandths
+from tamio.detection.records import (
+    OPEN_STATUSES,
+    ZERO,
+    AgreementRecord,
+    CashAccountRecord,
+    ClientRecord,
+    PaymentRecord,
+    ScheduleRecord,
+    VendorRecord,
+)
 from tamio.errors import NotFound
 from tamio.forecast.engine import Forecast
-from tamio.forecast.service import ForecastInputs, calculate_forecasts
+from tamio.forecast.service import ForecastInputs, calculate_forecasts, load_forecast_inputs_many
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     Direction,
@@ -51,138 +65,30 @@ from tamio.obligations.models import (
     PaymentEvent,
 )
 
-ZERO = Decimal(0)
+__all__ = [
+    "OPEN_STATUSES", "ZERO", "AccountSnapshot", "AgreementRecord", "CashAccountRecord", "ClientRecord", "Loaded", "PaymentRecord",
+    "ScheduleRecord", "VendorRecord", "load_critical_snapshots", "load_snapshot", "load_snapshots",
+]
+
 HISTORY_DAYS = 120
 FORECAST_WEEKS = 13
-OPEN_STATUSES = frozenset({"scheduled", "queued", "partially_paid", "overdue"})
+Record = TypeVar("Record")
 
 
 def _empty() -> Mapping[str, Any]:
     return MappingProxyType({})
 
 
-
 @dataclass(frozen=True, slots=True)
-class CashAccountRecord:
-    id: str
-    name: str
-    account_type: str  # bank | savings | credit_line
-    currency: str
-    balance: Decimal
-    base_balance: Decimal
-    credit_limit: Decimal | None = None
-    drawn_amount: Decimal = ZERO
+class Loaded:
+    """What a snapshot loaded from the database carries beside what detection reads: what the run's
+    preparation context is built from (``tamio.preparation.context``), so it reads nothing twice."""
 
-
-@dataclass(frozen=True, slots=True)
-class ClientRecord:
-    id: str
-    name: str
-    status: str = "active"
-    relationship_type: str | None = None  # strategic | transactional | managed
-    avg_payment_delay_days: int = 0
-    revenue_percent: Decimal | None = None
-    risk_level: str | None = None
-    currency: str = "USD"
-    payment_habit: str | None = None  # how it pays, in words, once learned from its payments
-
-
-@dataclass(frozen=True, slots=True)
-class VendorRecord:
-    id: str
-    name: str
-    category: str = "operating"  # ... payroll | tax | statutory
-    status: str = "active"
-    payment_terms: str | None = None
-    payment_terms_days: int | None = None
-    flexibility_level: str | None = None
-    criticality: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AgreementRecord:
-    id: str
-    obligation_type: str  # revenue | expense | payroll | tax | credit_repayment
-    direction: str  # inflow | outflow
-    amount: Decimal  # per occurrence, in ``currency``
-    currency: str
-    base_amount: Decimal  # per occurrence, in the base currency
-    frequency: str
-    start_date: date
-    created_at: datetime
-    client_id: str | None = None
-    vendor_id: str | None = None
-    description: str = ""
-    end_date: date | None = None
-    status: str = "active"  # active | cancelled | ended
-    cancelled_at: datetime | None = None
-    previous_amount: Decimal | None = None
-    amount_changed_at: datetime | None = None
-
-    @property
-    def is_recurring(self) -> bool:
-        return self.frequency != "once"
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleRecord:
-    id: str
-    agreement_id: str
-    obligation_type: str
-    direction: str
-    due_date: date
-    amount: Decimal  # expected, in ``currency``
-    base_amount: Decimal  # expected, in the base currency
-    currency: str
-    status: str = "scheduled"
-    paid_amount: Decimal = ZERO
-    paid_base_amount: Decimal = ZERO
-    client_id: str | None = None
-    vendor_id: str | None = None
-    invoice_number: str | None = None
-    paid_at: date | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-    @property
-    def remaining(self) -> Decimal:
-        return max(ZERO, self.amount - self.paid_amount)
-
-    @property
-    def remaining_base(self) -> Decimal:
-        return max(ZERO, self.base_amount - self.paid_base_amount)
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentRecord:
-    id: str
-    direction: str
-    amount: Decimal  # in ``currency``
-    currency: str
-    base_amount: Decimal
-    payment_date: date
-    status: str = "completed"  # completed | pending | reversed
-    schedule_id: str | None = None  # None: unmatched
-    agreement_id: str | None = None
-    client_id: str | None = None
-    vendor_id: str | None = None
-    variance_vs_expected: Decimal | None = None  # actual - expected, in the schedule's currency
-    reference: str | None = None
-    schedule_amount: Decimal | None = None  # the schedule's expected amount, in its currency
-    schedule_currency: str | None = None
-    schedule_status: str | None = None
-    schedule_rate: Decimal | None = None  # schedule currency -> base currency
-
-    @property
-    def expected_amount(self) -> Decimal | None:
-        """What was expected when this payment arrived, in the schedule's currency."""
-        if self.schedule_id is None:
-            return None
-        if self.variance_vs_expected is not None and self.currency == self.schedule_currency:
-            return self.amount - self.variance_vs_expected
-        return self.schedule_amount
+    account_name: str
+    timezone: str
+    inputs: ForecastInputs  # the forecast's inputs (``snapshot.forecast`` is theirs)
+    # The open schedules due the day after the forecast's last: preparation reads 13 weeks to the day.
+    day_after: tuple[ScheduleRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,6 +104,7 @@ class AccountSnapshot:
     schedules: tuple[ScheduleRecord, ...] = field(default=(), repr=False)
     payments: tuple[PaymentRecord, ...] = field(default=(), repr=False)
     account_created_on: date | None = None
+    loaded: Loaded | None = field(default=None, repr=False)  # None: built by hand, or a critical pass's light one
 
     # Derived once per snapshot (the dataclass stays frozen; these are caches of its own data).
     @cached_property
@@ -227,6 +134,68 @@ def _text(column: Any, name: str | None = None) -> Any:
     return type_coerce(column, String()).label(name or column.key)
 
 
+class _MoneyOrZero(Money):
+    """A Money column read as ``ZERO`` when it is 0 or NULL (what ``amount or ZERO`` gave)."""
+
+    cache_ok = True
+    decoded = Decoded(from_thousandths, {None: ZERO, 0: ZERO})
+
+
+def _money(column: Any) -> Any:
+    return type_coerce(column, Money())
+
+
+def _or_zero(column: Any) -> Any:
+    return type_coerce(column, _MoneyOrZero())
+
+
+def _either(first: Any, second: Any) -> Any:
+    """``first`` when stored, else ``second`` (a base-currency amount, else the amount itself)."""
+    return _money(func.coalesce(first, second))
+
+
+def _by_day(today: Mapping[str, date], owner: Any, clause: Callable[[date], Any]) -> Any:
+    """``owner`` among the accounts of ``today`` and ``clause(its day)``: the bounds exact in SQL for
+    a batch whose accounts are on different days (a few time zones), one term per distinct day."""
+    days: dict[date, list[str]] = {}
+    for account_id in sorted(today):
+        days.setdefault(today[account_id], []).append(account_id)
+    return or_(*(
+        and_(owner == ids[0] if len(ids) == 1 else owner.in_(ids), clause(day)) for day, ids in days.items()
+    ))
+
+
+async def _records(
+    db: AsyncConnection, make: Callable[[Sequence[Any]], Record], columns: Iterable[Any], *, owner: Any, where: Any,
+    ids: Sequence[str], order: Iterable[Any] = (), join: tuple[Any, Any] | None = None,
+) -> dict[str, list[Record]]:
+    """account id -> its records, each made from its row in one call (``Record._make``: the columns are
+    the record's fields in order), the owner's column first for a batch of accounts. ``join``: a
+    table outer-joined on a condition."""
+    found: dict[str, list[Record]] = {i: [] for i in ids}
+    single = len(ids) == 1  # one account (every run but the hourly pass's): no owner column, nothing to group
+    statement = select(*columns) if single else select(owner, *columns)
+    if join is not None:
+        statement = statement.outerjoin(*join)
+    order = tuple(order)
+    statement = statement.where(where).order_by(*order) if single or not order else statement.where(where).order_by(owner, *order)
+    rows = await _all(db, statement)
+    if single:
+        found[ids[0]] = list(map(make, rows))
+        return found
+    for row in rows:  # in the order read (unordered tables as a single account reads them)
+        found[row[0]].append(make(row[1:]))
+    return found
+
+
+def _client(r: Sequence[Any]) -> ClientRecord:
+    return ClientRecord._make((*r[:-1], tuple(r[-1] or ())))
+
+
+def _vendor(r: Sequence[Any]) -> VendorRecord:
+    return VendorRecord._make((*r[:8], len(r[8] or ()), r[9], r[10], tuple(r[11] or ())))
+
+
 async def load_snapshot(
     session: AsyncSession, account_id: str, *, today: date, settings: Settings
 ) -> AccountSnapshot:
@@ -246,139 +215,90 @@ async def load_snapshots(
     await session.flush()
     db = await session.connection()
     ids = sorted(today)
-    single = len(ids) == 1
 
     def mine(column: Any) -> Any:
-        return column == ids[0] if single else column.in_(ids)
+        return column == ids[0] if len(ids) == 1 else column.in_(ids)
 
-    heads = {r.id: r for r in await _all(db, select(Account.id, Account.base_currency, Account.created_at).where(mine(Account.id)))}
+    heads = {
+        r.id: r for r in await _all(db, select(
+            Account.id, Account.base_currency, Account.created_at, Account.name, Account.timezone,
+        ).where(mine(Account.id)))
+    }
     missing = [i for i in ids if i not in heads]
     if missing:
         raise NotFound(f"There is no account `{missing[0]}`.")
-    cash: dict[str, list[CashAccountRecord]] = {i: [] for i in ids}
-    for r in await _all(db,
-        select(
-            CashAccount.user_id, CashAccount.id, CashAccount.name, _text(CashAccount.account_type), CashAccount.currency,
-            CashAccount.balance, CashAccount.base_currency_amount, CashAccount.credit_limit, CashAccount.drawn_amount,
-        )
-        .where(mine(CashAccount.user_id))
-        .order_by(CashAccount.user_id, CashAccount.name)
-    ):
-        cash[r.user_id].append(CashAccountRecord(
-            id=r.id, name=r.name, account_type=r.account_type, currency=r.currency, balance=r.balance,
-            base_balance=r.base_currency_amount if r.base_currency_amount is not None else r.balance,
-            credit_limit=r.credit_limit, drawn_amount=r.drawn_amount or ZERO,
-        ))
-    clients: dict[str, dict[str, ClientRecord]] = {i: {} for i in ids}
-    for r in await _all(db,
-        select(
-            Client.user_id, Client.id, Client.name, _text(Client.status), _text(Client.relationship_type),
-            Client.avg_payment_delay_days, Client.revenue_percent, _text(Client.risk_level), Client.currency, Client.payment_habit,
-        ).where(mine(Client.user_id))
-    ):
-        clients[r.user_id][r.id] = ClientRecord(
-            id=r.id, name=r.name, status=r.status, relationship_type=r.relationship_type,
-            avg_payment_delay_days=r.avg_payment_delay_days or 0, revenue_percent=r.revenue_percent,
-            risk_level=r.risk_level, currency=r.currency, payment_habit=r.payment_habit,
-        )
-    vendors: dict[str, dict[str, VendorRecord]] = {i: {} for i in ids}
-    for r in await _all(db,
-        select(
-            ExpenseBucket.user_id, ExpenseBucket.id, ExpenseBucket.name, _text(ExpenseBucket.category), _text(ExpenseBucket.status),
-            ExpenseBucket.payment_terms, ExpenseBucket.payment_terms_days, _text(ExpenseBucket.flexibility_level),
-            _text(ExpenseBucket.criticality),
-        ).where(mine(ExpenseBucket.user_id))
-    ):
-        vendors[r.user_id][r.id] = VendorRecord(
-            id=r.id, name=r.name, category=r.category, status=r.status, payment_terms=r.payment_terms,
-            payment_terms_days=r.payment_terms_days, flexibility_level=r.flexibility_level,
-            criticality=r.criticality,
-        )
+    ca = CashAccount
+    cash = await _records(db, CashAccountRecord._make, (
+        ca.id, ca.name, _text(ca.account_type), ca.currency, ca.balance, _either(ca.base_currency_amount, ca.balance),
+        ca.credit_limit, _or_zero(ca.drawn_amount), ca.interest_rate_pct,
+    ), owner=ca.user_id, where=mine(ca.user_id), ids=ids, order=(ca.name,))
+    clients: dict[str, dict[str, ClientRecord]] = {}
+    for account_id, rows in (await _records(db, _client, (
+        Client.id, Client.name, _text(Client.status), _text(Client.relationship_type),
+        func.coalesce(Client.avg_payment_delay_days, 0), Client.revenue_percent, _text(Client.risk_level), Client.currency,
+        Client.payment_habit, Client.contact_name, Client.contact_email, Client.tags,
+    ), owner=Client.user_id, where=mine(Client.user_id), ids=ids)).items():
+        clients[account_id] = {r.id: r for r in rows}
+    eb = ExpenseBucket
+    vendors: dict[str, dict[str, VendorRecord]] = {}
+    for account_id, parties in (await _records(db, _vendor, (
+        eb.id, eb.name, _text(eb.category), _text(eb.status), eb.payment_terms, eb.payment_terms_days, _text(eb.flexibility_level),
+        _text(eb.criticality), eb.delay_history, eb.contact_name, eb.contact_email, eb.tags,
+    ), owner=eb.user_id, where=mine(eb.user_id), ids=ids)).items():
+        vendors[account_id] = {v.id: v for v in parties}
     oa = ObligationAgreement
-    agreements: dict[str, dict[str, AgreementRecord]] = {i: {} for i in ids}
-    for r in await _all(db,
-        select(
-            oa.user_id, oa.id, _text(oa.obligation_type), _text(oa.direction), oa.base_amount, oa.currency, oa.base_currency_amount,
-            _text(oa.frequency), oa.start_date, oa.created_at, oa.client_id, oa.expense_bucket_id, oa.description, oa.end_date,
-            _text(oa.status), oa.cancelled_at, oa.previous_amount, oa.amount_changed_at,
-        ).where(mine(oa.user_id))
-    ):
-        agreements[r.user_id][r.id] = AgreementRecord(
-            id=r.id, obligation_type=r.obligation_type, direction=r.direction, amount=r.base_amount,
-            currency=r.currency, base_amount=r.base_currency_amount if r.base_currency_amount is not None else r.base_amount,
-            frequency=r.frequency, start_date=r.start_date, created_at=r.created_at, client_id=r.client_id,
-            vendor_id=r.expense_bucket_id, description=r.description or "", end_date=r.end_date, status=r.status,
-            cancelled_at=r.cancelled_at, previous_amount=r.previous_amount, amount_changed_at=r.amount_changed_at,
-        )
-    history_start = {i: today[i] - timedelta(days=HISTORY_DAYS) for i in ids}
-    horizon_end = {i: today[i] + timedelta(days=7 * FORECAST_WEEKS - 1) for i in ids}
+    agreements = await _records(db, AgreementRecord._make, (
+        oa.id, _text(oa.obligation_type), _text(oa.direction), oa.base_amount, oa.currency, _either(oa.base_currency_amount, oa.base_amount),
+        _text(oa.frequency), oa.start_date, oa.created_at, oa.client_id, oa.expense_bucket_id, func.coalesce(oa.description, ""),
+        oa.end_date, _text(oa.status), oa.cancelled_at, oa.previous_amount, oa.amount_changed_at, _text(oa.amount_type), oa.source,
+    ), owner=oa.user_id, where=mine(oa.user_id), ids=ids)
     os_ = ObligationSchedule
-    schedules: dict[str, list[ScheduleRecord]] = {i: [] for i in ids}
-    for r in await _all(db,
-        select(
-            os_.user_id, os_.id, os_.obligation_id, _text(os_.direction), os_.due_date, os_.estimated_amount, os_.base_currency_amount,
-            os_.currency, _text(os_.status), os_.paid_amount, os_.paid_base_amount, os_.invoice_number, os_.paid_at,
-        )
-        .where(
-            mine(os_.user_id),
-            os_.due_date <= max(horizon_end.values()),
-            or_(os_.due_date >= min(history_start.values()), os_.status.in_(OPEN_SCHEDULE_STATUSES)),
-        )
-        .order_by(os_.user_id, os_.due_date, os_.id)
-    ):
-        if r.due_date > horizon_end[r.user_id] or (r.due_date < history_start[r.user_id] and r.status not in OPEN_STATUSES):
-            continue
-        agreement = agreements[r.user_id].get(r.obligation_id)
-        schedules[r.user_id].append(
-            ScheduleRecord(
-                id=r.id, agreement_id=r.obligation_id, obligation_type=agreement.obligation_type if agreement else "expense",
-                direction=r.direction, due_date=r.due_date, amount=r.estimated_amount,
-                base_amount=r.base_currency_amount if r.base_currency_amount is not None else r.estimated_amount,
-                currency=r.currency, status=r.status, paid_amount=r.paid_amount or ZERO,
-                paid_base_amount=r.paid_base_amount or ZERO, client_id=agreement.client_id if agreement else None,
-                vendor_id=agreement.vendor_id if agreement else None, invoice_number=r.invoice_number, paid_at=r.paid_at,
-            )
-        )
+    # Through the day after the forecast's last: that day's open schedules are preparation's (``Loaded.day_after``).
+    # A join names the accounts too (here and below): without them PostgreSQL may hash the whole joined table, everyone's rows.
+    schedules = await _records(db, ScheduleRecord._make, (
+        os_.id, os_.obligation_id, func.coalesce(type_coerce(oa.obligation_type, String()), "expense"), _text(os_.direction), os_.due_date,
+        os_.estimated_amount, _either(os_.base_currency_amount, os_.estimated_amount), os_.currency, _text(os_.status),
+        _or_zero(os_.paid_amount), _or_zero(os_.paid_base_amount), oa.client_id, oa.expense_bucket_id, os_.invoice_number,
+        os_.paid_at, os_.delayed_from, os_.delay_requested_to, type_coerce(os_.base_currency_amount.is_not(None), Boolean()),
+    ), owner=os_.user_id, ids=ids, order=(os_.due_date, os_.id), where=_by_day(today, os_.user_id, lambda day: and_(
+        os_.due_date <= day + timedelta(days=7 * FORECAST_WEEKS),
+        or_(os_.due_date >= day - timedelta(days=HISTORY_DAYS), os_.status.in_(OPEN_SCHEDULE_STATUSES)),
+    )), join=(oa, and_(oa.id == os_.obligation_id, mine(oa.user_id))))
     pe = PaymentEvent
-    payments: dict[str, list[PaymentRecord]] = {i: [] for i in ids}
-    for r in await _all(db,
-        select(
-            pe.user_id, pe.id, _text(pe.direction), pe.amount, pe.currency, pe.base_currency_amount, pe.payment_date, _text(pe.status),
-            pe.schedule_id, pe.obligation_id, pe.client_id, pe.expense_bucket_id, pe.variance_vs_expected, pe.reference,
-            os_.estimated_amount, os_.currency.label("schedule_currency"), _text(os_.status, "schedule_status"),
-            os_.exchange_rate_used,
-        )
-        .outerjoin(os_, os_.id == pe.schedule_id)
-        .where(mine(pe.user_id), pe.payment_date >= min(history_start.values()), pe.payment_date <= max(today.values()))
-        .order_by(pe.user_id, pe.payment_date, pe.id)
-    ):
-        if r.payment_date < history_start[r.user_id] or r.payment_date > today[r.user_id]:
-            continue
-        payments[r.user_id].append(PaymentRecord(
-            id=r.id, direction=r.direction, amount=r.amount, currency=r.currency,
-            base_amount=r.base_currency_amount if r.base_currency_amount is not None else r.amount,
-            payment_date=r.payment_date, status=r.status, schedule_id=r.schedule_id, agreement_id=r.obligation_id,
-            client_id=r.client_id, vendor_id=r.expense_bucket_id, variance_vs_expected=r.variance_vs_expected,
-            reference=r.reference, schedule_amount=r.estimated_amount, schedule_currency=r.schedule_currency,
-            schedule_status=r.schedule_status, schedule_rate=r.exchange_rate_used,
-        ))
-    forecasts = await calculate_forecasts(session, dict(today), weeks=FORECAST_WEEKS, settings=settings, inputs=inputs)
-    return {
-        i: AccountSnapshot(
+    payments = await _records(db, PaymentRecord._make, (
+        pe.id, _text(pe.direction), pe.amount, pe.currency, _either(pe.base_currency_amount, pe.amount), pe.payment_date,
+        _text(pe.status), pe.schedule_id, pe.obligation_id, pe.client_id, pe.expense_bucket_id, pe.variance_vs_expected,
+        pe.reference, os_.estimated_amount, os_.currency.label("schedule_currency"), _text(os_.status, "schedule_status"),
+        os_.exchange_rate_used,
+    ), owner=pe.user_id, ids=ids, order=(pe.payment_date, pe.id), where=_by_day(today, pe.user_id, lambda day: and_(
+        pe.payment_date >= day - timedelta(days=HISTORY_DAYS), pe.payment_date <= day,
+    )), join=(os_, and_(os_.id == pe.schedule_id, mine(os_.user_id))))
+    if inputs is None:
+        inputs = await load_forecast_inputs_many(session, today, weeks=FORECAST_WEEKS, settings=settings)
+    found = {}
+    for i in ids:
+        last = today[i] + timedelta(days=7 * FORECAST_WEEKS - 1)
+        mine_ = schedules[i]
+        cut = len(mine_)
+        while cut and mine_[cut - 1].due_date > last:
+            cut -= 1
+        head = heads[i]
+        found[i] = AccountSnapshot(
             account_id=i,
-            base_currency=heads[i].base_currency,
+            base_currency=head.base_currency,
             today=today[i],
-            forecast=forecasts[i],
+            forecast=inputs[i].forecast(as_of=today[i], weeks=FORECAST_WEEKS),
             cash_accounts=tuple(cash[i]),
             clients=MappingProxyType(clients[i]),
             vendors=MappingProxyType(vendors[i]),
-            agreements=MappingProxyType(agreements[i]),
-            schedules=tuple(schedules[i]),
+            agreements=MappingProxyType({a.id: a for a in agreements[i]}),
+            schedules=tuple(mine_[:cut]),
             payments=tuple(payments[i]),
-            account_created_on=heads[i].created_at.date() if heads[i].created_at else None,
+            account_created_on=head.created_at.date() if head.created_at else None,
+            loaded=Loaded(account_name=head.name, timezone=head.timezone, inputs=inputs[i],
+                          day_after=tuple(s for s in mine_[cut:] if s.is_open)),
         )
-        for i in ids
-    }
+    return found
 
 
 async def load_critical_snapshots(
@@ -405,20 +325,24 @@ async def load_critical_snapshots(
         i: min(until, today + timedelta(days=7 * FORECAST_WEEKS - 1)) for i, (today, until) in wanted.items()
     }
     os_, oa, eb = ObligationSchedule, ObligationAgreement, ExpenseBucket
-    rows = await db.execute(
+    # One row per payable: the owner, then its schedule's, agreement's and vendor's record fields in order (sliced apart).
+    rows: Sequence[Sequence[Any]] = await _all(db,
         select(
-            os_.user_id, os_.id, os_.obligation_id, _text(os_.direction), os_.due_date, os_.estimated_amount,
-            os_.base_currency_amount, os_.currency, _text(os_.status), os_.paid_amount, os_.paid_base_amount,
-            os_.invoice_number, os_.paid_at,
-            oa.id.label("a_id"), _text(oa.obligation_type), _text(oa.direction, "a_direction"), oa.base_amount,
-            oa.currency.label("a_currency"), oa.base_currency_amount.label("a_base_currency_amount"), _text(oa.frequency),
-            oa.start_date, oa.created_at, oa.client_id, oa.expense_bucket_id, oa.description, oa.end_date,
-            _text(oa.status, "a_status"), oa.cancelled_at, oa.previous_amount, oa.amount_changed_at,
-            eb.id.label("v_id"), eb.name.label("v_name"), _text(eb.category), _text(eb.status, "v_status"),
-            eb.payment_terms, eb.payment_terms_days, _text(eb.flexibility_level), _text(eb.criticality),
+            os_.user_id,
+            os_.id, os_.obligation_id, func.coalesce(type_coerce(oa.obligation_type, String()), "expense"), _text(os_.direction),
+            os_.due_date, os_.estimated_amount, _either(os_.base_currency_amount, os_.estimated_amount), os_.currency, _text(os_.status),
+            _or_zero(os_.paid_amount), _or_zero(os_.paid_base_amount), oa.client_id, oa.expense_bucket_id, os_.invoice_number,
+            os_.paid_at, os_.delayed_from, os_.delay_requested_to, type_coerce(os_.base_currency_amount.is_not(None), Boolean()),
+            oa.id, _text(oa.obligation_type), _text(oa.direction), oa.base_amount, oa.currency,
+            _either(oa.base_currency_amount, oa.base_amount), _text(oa.frequency), oa.start_date, oa.created_at, oa.client_id,
+            oa.expense_bucket_id, func.coalesce(oa.description, ""), oa.end_date, _text(oa.status), oa.cancelled_at,
+            oa.previous_amount, oa.amount_changed_at, _text(oa.amount_type), oa.source,
+            eb.id, eb.name, _text(eb.category), _text(eb.status), eb.payment_terms, eb.payment_terms_days,
+            _text(eb.flexibility_level), _text(eb.criticality),
         )
-        .outerjoin(oa, and_(oa.id == os_.obligation_id, oa.user_id == os_.user_id))
-        .outerjoin(eb, and_(eb.id == oa.expense_bucket_id, eb.user_id == os_.user_id))
+        # The batch's ids in each join too: without them PostgreSQL may hash the whole table (everyone's rows).
+        .outerjoin(oa, and_(oa.id == os_.obligation_id, oa.user_id == os_.user_id, oa.user_id.in_(ids)))
+        .outerjoin(eb, and_(eb.id == oa.expense_bucket_id, eb.user_id == os_.user_id, eb.user_id.in_(ids)))
         .where(
             os_.user_id.in_(ids),
             os_.due_date <= max(until.values()),
@@ -430,36 +354,15 @@ async def load_critical_snapshots(
     schedules: dict[str, list[ScheduleRecord]] = {}
     agreements: dict[str, dict[str, AgreementRecord]] = {}
     vendors: dict[str, dict[str, VendorRecord]] = {}
-    for r in rows:
-        if r.due_date > until[r.user_id]:
+    for row in rows:
+        account_id = row[0]
+        if row[5] > until[account_id]:  # its due date
             continue
-        agreement = None
-        if r.a_id is not None:
-            agreement = agreements.setdefault(r.user_id, {}).get(r.a_id)
-            if agreement is None:
-                agreement = agreements[r.user_id][r.a_id] = AgreementRecord(
-                    id=r.a_id, obligation_type=r.obligation_type, direction=r.a_direction, amount=r.base_amount,
-                    currency=r.a_currency,
-                    base_amount=r.a_base_currency_amount if r.a_base_currency_amount is not None else r.base_amount,
-                    frequency=r.frequency, start_date=r.start_date, created_at=r.created_at, client_id=r.client_id,
-                    vendor_id=r.expense_bucket_id, description=r.description or "", end_date=r.end_date, status=r.a_status,
-                    cancelled_at=r.cancelled_at, previous_amount=r.previous_amount, amount_changed_at=r.amount_changed_at,
-                )
-        if r.v_id is not None and r.v_id not in vendors.setdefault(r.user_id, {}):
-            vendors[r.user_id][r.v_id] = VendorRecord(
-                id=r.v_id, name=r.v_name, category=r.category, status=r.v_status, payment_terms=r.payment_terms,
-                payment_terms_days=r.payment_terms_days, flexibility_level=r.flexibility_level, criticality=r.criticality,
-            )
-        schedules.setdefault(r.user_id, []).append(
-            ScheduleRecord(
-                id=r.id, agreement_id=r.obligation_id, obligation_type=agreement.obligation_type if agreement else "expense",
-                direction=r.direction, due_date=r.due_date, amount=r.estimated_amount,
-                base_amount=r.base_currency_amount if r.base_currency_amount is not None else r.estimated_amount,
-                currency=r.currency, status=r.status, paid_amount=r.paid_amount or ZERO,
-                paid_base_amount=r.paid_base_amount or ZERO, client_id=agreement.client_id if agreement else None,
-                vendor_id=agreement.vendor_id if agreement else None, invoice_number=r.invoice_number, paid_at=r.paid_at,
-            )
-        )
+        schedules.setdefault(account_id, []).append(ScheduleRecord._make(row[1:19]))
+        if row[19] is not None and row[19] not in agreements.setdefault(account_id, {}):
+            agreements[account_id][row[19]] = AgreementRecord._make(row[19:38])
+        if row[38] is not None and row[38] not in vendors.setdefault(account_id, {}):
+            vendors[account_id][row[38]] = VendorRecord(*row[38:46])  # its terms (no contacts: nothing is prepared on a light snapshot)
     forecasts = await calculate_forecasts(
         session, {i: today for i, (today, _) in wanted.items()}, weeks=FORECAST_WEEKS, settings=settings, inputs=inputs
     )

@@ -20,18 +20,22 @@ ExecutionRecord events: ``approval`` (one of two approvals given), ``approved``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tamio.accounts.models import Member
-from tamio.audit.service import AuditService, to_jsonable
+from tamio.audit.service import AuditEntry, AuditService, to_jsonable
+from tamio.bulk import insert_objects
+from tamio.db import core_table, new_id
 from tamio.errors import NotFound
 from tamio.execution.models import ExecutionRecord
-from tamio.outbox.service import enqueue
+from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 
 
@@ -130,6 +134,57 @@ async def compare_and_set(
     return True
 
 
+async def close_pending(
+    db: AsyncSession, actions: Sequence[PreparedAction], *, to: ActionStatus, now: datetime, reason: Mapping[str, str | None],
+    extra: Mapping[str, Mapping[str, str]],
+) -> list[PreparedAction]:
+    """Close many pending actions of one account at once (superseded, expired): the compare-and-set's
+    many-row form, ``UPDATE ... WHERE id IN (...) AND status = 'pending'`` bumping each version,
+    then each one's execution_result merged with its ``extra`` and ``reason`` as the row holds it
+    (the first statement locked the rows on PostgreSQL; SQLite's writer holds the database). An
+    action someone decided first is not pending and is left alone. Returns those closed, refreshed."""
+    if not actions:
+        return []
+    table = core_table(PreparedAction)
+    closed_rows = (await db.execute(
+        update(table)
+        .where(table.c.id.in_([a.id for a in actions]), table.c.user_id == actions[0].user_id, table.c.status == ActionStatus.PENDING)
+        .values(status=to, version=table.c.version + 1, updated_at=now, decided_at=now)
+        .returning(table.c.id, table.c.version, table.c.execution_result)
+    )).all()
+    closed = {row.id: row for row in closed_rows}
+    results: dict[str, dict[str, Any]] = {}
+    for action_id, row in closed.items():
+        merged = {**(row.execution_result or {}), **extra.get(action_id, {})}
+        if reason.get(action_id):
+            merged["reason"] = reason[action_id]
+        results[action_id] = merged
+    if results:
+        await db.execute(
+            update(table).where(table.c.id == bindparam("closing_id")).values(execution_result=bindparam("closing_result")),
+            [{"closing_id": i, "closing_result": r} for i, r in results.items()],
+        )
+    done = [a for a in actions if a.id in closed]
+    for action in done:
+        for name, value in (("status", to), ("version", closed[action.id].version), ("updated_at", now), ("decided_at", now),
+                            ("execution_result", results[action.id])):
+            set_committed_value(action, name, value)
+    return done
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One transition that just happened, for ``record_transitions``."""
+
+    action: PreparedAction
+    event: str
+    from_status: ActionStatus | str | None
+    option_id: str | None = None
+    attempt: int = 0
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
 async def record_transition(
     db: AsyncSession,
     *,
@@ -144,51 +199,61 @@ async def record_transition(
     error: str | None = None,
     audit_action: str = "decide",
 ) -> ExecutionRecord:
-    """The ExecutionRecord and the audit row of a transition that just happened."""
-    before = from_status.value if isinstance(from_status, ActionStatus) else from_status
-    details = {**actor.details, **(result or {})}
-    record = ExecutionRecord(
-        user_id=action.user_id,
-        action_id=action.id,
-        option_id=option_id,
-        event=event,
-        from_status=before,
-        to_status=action.status.value,
-        actor_member_id=actor.member_id,
-        actor_kind=actor.kind,
-        attempt=attempt,
-        result=to_jsonable(details),
-        error=error,
-        created_at=now,
-    )
-    db.add(record)
-    await db.flush()
-    changes: dict[str, Any] = {"event": event, "from": before, "to": action.status.value, "record_id": record.id}
-    if option_id:
-        changes["option_id"] = option_id
-    if error:
-        changes["error"] = error[:500]
-    if details:
-        changes["details"] = details
-    await AuditService(db, action.user_id, actor=actor.audit_name, clock=lambda: now).log(
-        audit_action, "prepared_action", action.id, changes
-    )
-    await show_in_slack(db, action=action, now=now)
+    """The ExecutionRecord, the audit row and the Slack effects of a transition that just happened."""
+    transition = Transition(action, event, from_status, option_id=option_id, attempt=attempt, result=result, error=error)
+    [record] = await record_transitions(db, [transition], actor=actor, now=now, audit_action=audit_action)
     return record
 
 
-async def show_in_slack(db: AsyncSession, *, action: PreparedAction, now: datetime) -> None:
-    """Outbox rows, in the change's transaction: the card updated in place, and App Home refreshed.
+async def record_transitions(
+    db: AsyncSession, transitions: Sequence[Transition], *, actor: Actor, now: datetime, audit_action: str = "decide",
+) -> list[ExecutionRecord]:
+    """``record_transition`` for many transitions by one actor: the records in one statement, the
+    audit rows chained in one pass per account (``AuditService.log_many``), the outbox rows in one."""
+    await db.flush()  # what the caller changed goes first, as it did when each record was flushed
+    rows: list[dict[str, Any]] = []
+    entries: dict[str, list[AuditEntry]] = {}
+    messages: list[tuple[str | None, Outgoing]] = []
+    for t in transitions:
+        before = t.from_status.value if isinstance(t.from_status, ActionStatus) else t.from_status
+        details = {**actor.details, **(t.result or {})}
+        row = {
+            "id": new_id("exr"), "user_id": t.action.user_id, "action_id": t.action.id, "option_id": t.option_id, "event": t.event,
+            "from_status": before, "to_status": t.action.status.value, "actor_member_id": actor.member_id, "actor_kind": actor.kind,
+            "attempt": t.attempt, "result": to_jsonable(details), "error": t.error, "created_at": now,
+        }
+        rows.append(row)
+        changes: dict[str, Any] = {"event": t.event, "from": before, "to": t.action.status.value, "record_id": row["id"]}
+        if t.option_id:
+            changes["option_id"] = t.option_id
+        if t.error:
+            changes["error"] = t.error[:500]
+        if details:
+            changes["details"] = details
+        entries.setdefault(t.action.user_id, []).append(AuditEntry(audit_action, "prepared_action", t.action.id, changes))
+        messages += [(t.action.user_id, m) for m in slack_effects(t.action)]
+    records = await insert_objects(db, ExecutionRecord, rows)
+    for account_id, logged in entries.items():
+        await AuditService(db, account_id, actor=actor.audit_name, clock=lambda: now).log_many(logged)
+    await enqueue_for_accounts(db, messages, now=now)
+    return records
+
+
+def slack_effects(action: PreparedAction) -> list[Outgoing]:
+    """The outbox rows of a change to an action: the card updated in place, and App Home refreshed.
 
     Keyed by the action's version, so each change is shown once however often it is retried; the
     delivery worker renders a card as it is when sent, and App Home once per account for all the
     refreshes waiting (``bot.delivery``).
     """
     key = f"{action.id}:v{action.version}"
-    await enqueue(db, account_id=action.user_id, kind="card_update", payload={"action_id": action.id},
-                  idempotency_key=f"card_update:{key}", now=now)
-    await enqueue(db, account_id=action.user_id, kind="home_refresh", payload={"action_id": action.id},
-                  idempotency_key=f"home_refresh:{key}", now=now)
+    return [Outgoing("card_update", {"action_id": action.id}, f"card_update:{key}"),
+            Outgoing("home_refresh", {"action_id": action.id}, f"home_refresh:{key}")]
+
+
+async def show_in_slack(db: AsyncSession, *, action: PreparedAction, now: datetime) -> None:
+    """Outbox rows, in the change's transaction, for a change to ``action`` (``slack_effects``)."""
+    await enqueue_many(db, account_id=action.user_id, messages=slack_effects(action), now=now)
 
 
 async def decision_records(db: AsyncSession, *, action_id: str) -> list[ExecutionRecord]:

@@ -171,9 +171,12 @@ def known_at(ledger: Ledger, by_id: dict[str, LedgerSchedule], payments: Sequenc
             break
         if p.schedule_id is None or p.schedule_id not in by_id:
             continue
-        paid[p.schedule_id] += p.base_amount
         s = by_id[p.schedule_id]
-        if s.direction == INFLOW:
+        before = paid[s.id]
+        paid[s.id] = before + p.base_amount
+        # As the product learns (``tamio.obligations.habits_store``): an invoice once, by the payment
+        # that settled it; one part paid, it is still open (and at least that late).
+        if s.direction == INFLOW and before < s.base_amount <= paid[s.id]:
             observations.append(Observation(client_id=s.client_id, days_late=(p.paid_on - s.due).days, paid_on=p.paid_on))
     totals: Totals = {}
     still_open = []

@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
-from tamio.money import precision
+from tamio.money import quantum
 from tamio.obligations.habits import ON_DUE_DATE, PaymentBehaviour
 
 
@@ -185,13 +185,18 @@ _DUE_DATE = Spreader(ON_DUE_DATE)
 def arrivals(behaviour: PaymentBehaviour, *, amount: Decimal, due: date, as_of: date, currency: str) -> tuple[tuple[date, Decimal], ...]:
     """Where one receivable's ``amount`` is expected (the preparation engine moves it from there):
     the same spread as the forecast's, its parts adding up to ``amount`` exactly."""
-    step = Decimal(1).scaleb(-precision(currency))
+    step = quantum(currency)
     units = int(amount // step)
-    parts = spreader_for(behaviour).parts(units=units, days_to_due=(due - as_of).days)
-    rest = amount - units * step
-    largest = max(parts, key=lambda p: p.units)
+    offsets, shares, _ = spreader_for(behaviour).spread(units=units, days_to_due=(due - as_of).days)
+    parts = [(offset, share) for offset, share in zip(offsets, shares, strict=True) if share]
+    if not parts:  # under one minor unit (a receivable paid but for a rounding): where it is due, as the forecast counts it
+        return ((max(as_of, due), amount),)
+    rest = amount - units * step  # what is finer than a minor unit goes with the largest part (the first of equals)
+    if len(parts) == 1:
+        return ((as_of + timedelta(days=parts[0][0]), parts[0][1] * step + rest),)
+    largest = max(range(len(parts)), key=lambda i: parts[i][1])
     return tuple(
-        (as_of + timedelta(days=p.offset), p.units * step + (rest if p is largest else Decimal(0))) for p in parts
+        (as_of + timedelta(days=offset), share * step + rest if i == largest else share * step) for i, (offset, share) in enumerate(parts)
     )
 
 

@@ -33,13 +33,14 @@ a fixed number of queries for the whole batch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import literal, select, type_coerce, union_all
+from sqlalchemy import String, and_, literal, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account, UserConfiguration
@@ -119,7 +120,9 @@ async def _schedule_totals(db: AsyncSession, as_of: Mapping[str, date], ends: Ma
     os_, oa, eb = ObligationSchedule, ObligationAgreement, ExpenseBucket
     # Grouped in the covering index's own order (status included, then added up here): no sort. A
     # pending delay request is a column of the index too: such a payment counts as less certain.
-    keys = (os_.due_date, os_.direction, os_.status, os_.amount_type, os_.origin, os_.delay_requested_to, os_.client_id)
+    # Enums read as their stored values (what a key holds): no enum member made per row.
+    keys = (os_.due_date, type_coerce(os_.direction, String()), type_coerce(os_.status, String()), type_coerce(os_.amount_type, String()),
+            os_.origin, os_.delay_requested_to, os_.client_id)
     last = max(ends.values())
     # One account (every forecast but the critical pass's) is grouped without its id: a quarter faster.
     single = len(ids) == 1
@@ -143,7 +146,7 @@ async def _schedule_totals(db: AsyncSession, as_of: Mapping[str, date], ends: Ma
             union_all(summed, not_expected)):
         if due > ends[account_id] or amount is None or (is_dormant and due < as_of[account_id]):
             continue
-        add(totals[account_id], key_of(due, direction, amount_type, DELAY_REQUESTED if asked else origin, client_id), Decimal(amount))
+        add(totals[account_id], key_of(due, direction, amount_type, DELAY_REQUESTED if asked else origin, client_id), amount)
     return totals
 
 
@@ -161,6 +164,13 @@ def _behaviour(owner: str, stored: dict[str, Any]) -> PaymentBehaviour:
     return found
 
 
+@functools.lru_cache(maxsize=1024)
+def _stated(days_late: int) -> PaymentBehaviour:
+    """A stated usual delay's behaviour, one per number of days (immutable: what it works out once,
+    its spreader's shares, serves every client and forecast that states it)."""
+    return stated(days_late)
+
+
 async def _habits(db: AsyncSession, heads: Mapping[str, Any]) -> dict[str, Habits]:
     """How each account's clients pay, as last learned (a stated usual delay for a client not yet learned)."""
     clients: dict[str, dict[str, PaymentBehaviour]] = {i: {} for i in heads}
@@ -170,7 +180,7 @@ async def _habits(db: AsyncSession, heads: Mapping[str, Any]) -> dict[str, Habit
         if stored:
             clients[account_id][client_id] = _behaviour(client_id, stored)
         elif delay:
-            clients[account_id][client_id] = stated(delay)
+            clients[account_id][client_id] = _stated(delay)
     return {
         i: Habits(account=_behaviour(i, head.payment_behaviour) if head.payment_behaviour else ON_DUE_DATE, clients=clients[i])
         for i, head in heads.items()
@@ -212,7 +222,8 @@ async def load_forecast_inputs_many(
                 Account.id, Account.base_currency, Account.schedules_through, Account.payment_behaviour, Account.forecast_calibration,
                 UserConfiguration.obligations_buffer_amount, UserConfiguration.safety_mode,
             )
-            .outerjoin(UserConfiguration, UserConfiguration.user_id == Account.id)
+            # The ids in the join too: without them PostgreSQL hashes every account's configuration.
+            .outerjoin(UserConfiguration, and_(UserConfiguration.user_id == Account.id, UserConfiguration.user_id.in_(ids)))
             .where(Account.id.in_(ids))
         )
     }

@@ -2,7 +2,7 @@
 
 ``client_summary`` is what ``tamio client NAME`` and ``/tamio client "Name"`` show: the behaviour
 the forecast spreads its receivables by (``tamio.obligations.habits``: "usually pays 18-24 days
-late; lately later"), how many payments it was learned from, its open invoices (oldest first, with
+late; lately later"), how many paid invoices it was learned from, its open invoices (oldest first, with
 how late each is), and its last payment. ``summary_lines`` renders it as plain lines, which the
 CLI prints and Slack puts in a section.
 
@@ -81,7 +81,7 @@ async def client_summary(db: AsyncSession, *, account: Account, name: str, today
 
 def summary_lines(summary: ClientSummary) -> list[str]:
     b = summary.behaviour
-    learned = f" (learned from {b.observations} payment{'s' if b.observations != 1 else ''})" if b.observations else ""
+    learned = f" (learned from {b.observations} paid invoice{'s' if b.observations != 1 else ''})" if b.observations else ""
     lines = [f"{summary.name}: {summary.habit}{learned}."]
     if summary.open_invoices:
         total: dict[str, Decimal] = {}

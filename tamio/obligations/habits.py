@@ -4,13 +4,13 @@ A forecast needs more than one number per client. A client who pays half its inv
 half 45 days late is never "22 days late"; a client drifting from 2 to 30 days late is later than
 its average. So each client's behaviour is a distribution over days late, learned like this:
 
-1. Every payment of one of its receivables is one observation: days from the due date to the
-   payment date (early payment counts as negative), weighted by recency (half-life
-   ``HALF_LIFE_DAYS``) so that drift shows.
+1. Every receivable it settled is one observation: days from the due date to the payment that
+   settled it (early payment counts as negative; an invoice paid in parts counts once, when paid in
+   full), weighted by recency (half-life ``HALF_LIFE_DAYS``) so that drift shows.
 2. Each observation is smoothed over nearby days (a discrete Gaussian that widens with the delay:
-   "about 20 days" is not "exactly 20") and receivables still open at the learning date are
-   right-censored observations (Kaplan-Meier): a client whose recent invoices are all 30 days
-   overdue is not learned as paying at 20 because only its older invoices have been paid.
+   "about 20 days" is not "exactly 20") and receivables still open at the learning date, part paid
+   or not, are right-censored observations (Kaplan-Meier): a client whose recent invoices are all
+   30 days overdue is not learned as paying at 20 because only its older invoices have been paid.
 3. Empirical Bayes: the account's typical behaviour (all its clients' payments pooled, itself
    shrunk toward the due date) counts as ``PRIOR_STRENGTH`` observations beside the client's own,
    so a client with one payment is mostly the account's typical payer and a client with twenty is
@@ -47,7 +47,7 @@ SCALE = 1_000_000  # probabilities are stored as integer parts per million: exac
 
 @dataclass(frozen=True)
 class Observation:
-    """One payment of a receivable: who paid, how many days after the due date, and when."""
+    """One receivable settled: whose, how many days after its due date the payment that settled it came, and when."""
 
     client_id: str | None
     days_late: int
@@ -68,7 +68,7 @@ class PaymentBehaviour:
 
     first: int
     weights: tuple[int, ...]
-    observations: int = 0  # payments it was learned from (0: not learned, stated or the due date)
+    observations: int = 0  # receivables settled it was learned from (0: not learned, stated or the due date)
     strength: float = 0.0  # the same, recency-weighted
     learned_on: date | None = None
     lately: int = 0  # the last payments' mean days late minus the six before them (positive: later)
@@ -121,9 +121,9 @@ class PaymentBehaviour:
         """In words, as a card says it: 'usually pays 18-24 days late; lately later'."""
         low, high = self.usual
         if self.origin == "due_date":
-            return "no payments yet: expected on the due date"
+            return "no paid invoices yet: expected on the due date"
         if self.origin == "stated" and self.is_point:
-            return f"expected {_days(low)} (as entered; no payments yet)"
+            return f"expected {_days(low)} (as entered; no paid invoices yet)"
         if self.origin == "learned" and self.observations == 0:
             return f"has not paid yet, with an invoice {self.overdue_days} days overdue: expected {_span(low, high)}"
         words = f"usually pays {_span(low, high)}"
@@ -132,7 +132,7 @@ class PaymentBehaviour:
         elif self.lately <= -LATELY_DAYS:
             words += "; lately earlier"
         if self.origin == "account":
-            words = f"no payments of its own yet: like your other clients, {words}"
+            words = f"no paid invoices of its own yet: like your other clients, {words}"
         return words
 
     def to_json(self) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Learning how clients pay from the ledger, and keeping what was learned on the client.
 
-``relearn`` reads the account's receivable payments of the last ``HISTORY`` (each PaymentEvent tied
-to a schedule: its payment date against the schedule's due date; a schedule marked paid with no
-PaymentEvent: the day it was paid) and the receivables still open
-and overdue, learns with ``tamio.obligations.habits`` and stores the result: each client's on
+``relearn`` reads the account's receivables settled in the last ``HISTORY`` (one per invoice paid in
+full: the day of the payment that completed it against its due date, or, with no payment recorded,
+the day it was marked paid) and the receivables still open and overdue, whatever was paid on them
+(a part payment says nothing yet of how late the invoice will be settled: the invoice is at least
+that late), learns with ``tamio.obligations.habits`` and stores the result: each client's on
 ``Client.payment_behaviour`` (with its words on ``payment_habit``, which cards show, and
 ``avg_payment_delay_days``, the mean days late, which detection and preparation read as the
 client's usual delay) and the account's typical behaviour on
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
@@ -54,15 +55,18 @@ class DelayChange:
 async def ledger_history(
     db: AsyncSession, *, account_id: str, as_of: date, client_ids: Sequence[str] | None = None,
 ) -> tuple[list[Observation], list[OpenReceivable]]:
-    """The receivable payments recorded, dated from ``HISTORY`` before ``as_of``, and what is open and overdue."""
+    """The receivables settled from ``HISTORY`` before ``as_of`` (one observation each), and what is open and overdue."""
     os_, pe = ObligationSchedule, PaymentEvent
+    # A paid schedule's lateness is its last completed payment's: the one that settled it. Its payments
+    # in the window have that one as their latest whenever it is in the window (none are otherwise).
     paid = (
-        select(os_.client_id, pe.client_id, pe.payment_date, os_.due_date)
+        select(os_.client_id, func.max(pe.client_id), func.max(pe.payment_date), os_.due_date)
         .join(os_, os_.id == pe.schedule_id)
         .where(
             pe.user_id == account_id, pe.direction == Direction.INFLOW, pe.status == PaymentStatus.COMPLETED,
-            pe.payment_date >= as_of - HISTORY,
+            pe.payment_date >= as_of - HISTORY, os_.status == ScheduleStatus.PAID,
         )
+        .group_by(os_.id, os_.client_id, os_.due_date)
     )
     # A schedule marked paid with no payment recorded against it (an import, a correction) is one too.
     settled = select(os_.client_id, os_.paid_at, os_.due_date).where(

@@ -22,11 +22,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, and_, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from tamio.data.models import RiskLevel
+from tamio.db import Money, money_sum
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     Direction,
@@ -48,13 +52,30 @@ class ClientStanding:
     avg_days_late: int | None
 
 
-def risk_of(days_late: Iterable[int]) -> RiskLevel | None:
-    lateness = [max(0, d) for d in days_late]
-    if not lateness:
+class Lateness(NamedTuple):
+    """Days late, summed up: how many times, the days in all and the most (early counts as 0: on time)."""
+
+    times: int = 0
+    days: int = 0
+    most: int = 0
+
+    @classmethod
+    def of(cls, days_late: Iterable[int]) -> Lateness:
+        lateness = [max(0, d) for d in days_late]
+        return cls(len(lateness), sum(lateness), max(lateness, default=0))
+
+    def plus(self, days_late: int) -> Lateness:
+        late = max(0, days_late)
+        return Lateness(self.times + 1, self.days + late, max(self.most, late))
+
+
+def risk_of(days_late: Iterable[int] | Lateness) -> RiskLevel | None:
+    found = days_late if isinstance(days_late, Lateness) else Lateness.of(days_late)
+    if not found.times:
         return None
-    if max(lateness) > LONG_OVERDUE_DAYS:
+    if found.most > LONG_OVERDUE_DAYS:
         return RiskLevel.CRITICAL
-    average = sum(lateness) / len(lateness)
+    average = found.days / found.times
     if average > 60:
         return RiskLevel.CRITICAL
     if average > 30:
@@ -63,7 +84,7 @@ def risk_of(days_late: Iterable[int]) -> RiskLevel | None:
 
 
 def standings(
-    received: Mapping[str, Decimal], expected: Mapping[str, Decimal], lateness: Mapping[str, list[int]]
+    received: Mapping[str, Decimal], expected: Mapping[str, Decimal], lateness: Mapping[str, Iterable[int] | Lateness]
 ) -> dict[str, ClientStanding]:
     """Each client's standing from its receipts, expected receivables and days late (pure)."""
     basis, amounts = ("received", received) if sum(received.values(), Decimal(0)) > 0 else ("expected", expected)
@@ -71,34 +92,80 @@ def standings(
     found: dict[str, ClientStanding] = {}
     for client_id in set(received) | set(expected) | set(lateness):
         share = (amounts.get(client_id, Decimal(0)) * 100 / total).quantize(TENTH, rounding=ROUND_HALF_UP) if total > 0 else None
-        days = lateness.get(client_id, [])
-        average = round(sum(max(0, d) for d in days) / len(days)) if days else None
+        given = lateness.get(client_id, ())
+        days = given if isinstance(given, Lateness) else Lateness.of(given)
+        average = round(days.days / days.times) if days.times else None
         found[client_id] = ClientStanding(revenue_percent=share, basis=basis, risk=risk_of(days), avg_days_late=average)
     return found
 
 
+class _days_between(FunctionElement[int]):  # noqa: N801 (an SQL function)
+    """Whole days from the second date to the first (negative when it is earlier)."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "days_between"
+
+
+@compiles(_days_between)
+def _days_between_default(element: _days_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({later} - {earlier})"
+
+
+@compiles(_days_between, "sqlite")
+def _days_between_sqlite(element: _days_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+class _late(FunctionElement[int]):  # noqa: N801 (an SQL function)
+    """``max(0, days)``: paying early is paying on time."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "late"
+
+
+@compiles(_late)
+def _late_default(element: _late, compiler: Any, **kw: Any) -> str:
+    return f"GREATEST(0, {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_late, "sqlite")
+def _late_sqlite(element: _late, compiler: Any, **kw: Any) -> str:
+    return f"max(0, {compiler.process(element.clauses, **kw)})"
+
+
 async def client_standings(db: AsyncSession, *, today: Mapping[str, date]) -> dict[str, dict[str, ClientStanding]]:
-    """account id -> client id -> standing, for the accounts of ``today`` (account id -> its day), in two queries."""
+    """account id -> client id -> standing, for the accounts of ``today`` (account id -> its day), in two
+    queries: the last 12 months' receipts summed per client in SQL (with how late they came), then
+    the open receivables."""
     ids = sorted(today)
     received: dict[str, dict[str, Decimal]] = defaultdict(dict)
     expected: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    lateness: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    lateness: dict[str, dict[str, Lateness]] = defaultdict(dict)
     if not ids:
         return {}
-    earliest, latest = min(today.values()) - YEAR, max(today.values()) + YEAR
+    latest = max(today.values()) + YEAR
     pe, os_ = PaymentEvent, ObligationSchedule
+    days: dict[date, list[str]] = {}
+    for account_id in ids:
+        days.setdefault(today[account_id], []).append(account_id)
+    late = _days_between(pe.payment_date, os_.due_date)
     paid = (
-        select(pe.user_id, pe.client_id, pe.payment_date, func.coalesce(pe.base_currency_amount, pe.amount), os_.due_date)
+        select(pe.user_id, pe.client_id, type_coerce(money_sum(func.coalesce(pe.base_currency_amount, pe.amount)), Money()),
+               func.count(os_.due_date), func.sum(_late(late)), func.max(_late(late)))
         .outerjoin(os_, os_.id == pe.schedule_id)
-        .where(pe.user_id.in_(ids), pe.client_id.is_not(None), pe.direction == Direction.INFLOW, pe.status == PaymentStatus.COMPLETED,
-               pe.payment_date >= earliest)
+        .where(pe.client_id.is_not(None), pe.direction == Direction.INFLOW, pe.status == PaymentStatus.COMPLETED,
+               or_(*(and_(pe.user_id.in_(owners), pe.payment_date >= day - YEAR, pe.payment_date <= day) for day, owners in days.items())))
+        .group_by(pe.user_id, pe.client_id)
     )
-    for account_id, payer, when, amount, due in await db.execute(paid):
+    for account_id, payer, amount, count, total, most in await db.execute(paid):
         client_id = str(payer)
-        if today[account_id] - YEAR <= when <= today[account_id]:
-            received[account_id][client_id] = received[account_id].get(client_id, Decimal(0)) + Decimal(amount)
-            if due is not None:  # paid against an invoice: how late it came
-                lateness[account_id][client_id].append((when - due).days)
+        received[account_id][client_id] = amount
+        if count:  # paid against an invoice: how late it came
+            lateness[account_id][client_id] = Lateness(count, int(total), int(most))
     rows = select(
         os_.user_id, os_.client_id, os_.due_date, func.coalesce(os_.base_currency_amount, os_.estimated_amount), os_.paid_base_amount,
     ).where(
@@ -108,7 +175,7 @@ async def client_standings(db: AsyncSession, *, today: Mapping[str, date]) -> di
     for account_id, owner, due, amount, paid_amount in await db.execute(rows):
         day, client_id = today[account_id], str(owner)
         if due < day:  # still open past its due date: overdue so far
-            lateness[account_id][client_id].append((day - due).days)
+            lateness[account_id][client_id] = lateness[account_id].get(client_id, Lateness()).plus((day - due).days)
         if due <= day + YEAR:
             owed = Decimal(amount) - Decimal(paid_amount or 0)
             expected[account_id][client_id] = expected[account_id].get(client_id, Decimal(0)) + max(owed, Decimal(0))

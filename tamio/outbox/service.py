@@ -36,7 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from tamio.db import new_id
+from tamio.db import core_table, new_id
 from tamio.outbox.models import OutboxMessage
 
 PENDING, SENDING, DELIVERED, DEAD = "pending", "sending", "delivered", "dead"
@@ -122,21 +122,21 @@ async def enqueue_many(db: AsyncSession, *, account_id: str | None, messages: li
 
 
 async def enqueue_for_accounts(db: AsyncSession, messages: Sequence[tuple[str | None, Outgoing]], *, now: datetime) -> int:
-    """``enqueue_many`` for messages of several accounts (account id, message), in the same statements."""
-    insert = _insert_for(db)
-    added = 0
-    for start in range(0, len(messages), 500):
-        rows = [
-            {
-                "id": new_id("out"), "user_id": account_id, "kind": m.kind, "channel": m.channel,
-                "idempotency_key": m.idempotency_key, "payload": m.payload, "status": PENDING, "attempts": 0,
-                "next_attempt_at": m.due or now, "result": {}, "created_at": m.due or now,
-            }
-            for account_id, m in messages[start : start + 500]
-        ]
-        result = await db.execute(insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"]))
-        added += max(0, getattr(result, "rowcount", 0) or 0)
-    return added
+    """``enqueue_many`` for messages of several accounts (account id, message): one cached statement
+    over batches of rows (insertmanyvalues), not a statement compiled afresh for each batch of values."""
+    if not messages:
+        return 0
+    rows = [
+        {
+            "id": new_id("out"), "user_id": account_id, "kind": m.kind, "channel": m.channel,
+            "idempotency_key": m.idempotency_key, "payload": m.payload, "status": PENDING, "attempts": 0,
+            "next_attempt_at": m.due or now, "result": {}, "created_at": m.due or now,
+        }
+        for account_id, m in messages
+    ]
+    stmt = _insert_for(db)(core_table(OutboxMessage)).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    added = await db.execute(stmt.returning(core_table(OutboxMessage).c.id), rows)
+    return len(added.all())
 
 
 async def claim_due(

@@ -66,7 +66,9 @@ def buffer_response_agent(alert: AlertView, ctx: PreparationContext) -> ActionDr
             ctx, start=ctx.today, end=low_week + timedelta(days=6), needed=shortfall, past=low_week + timedelta(days=6),
             deadline=deadline, reason="we are timing a few payments around a short cash dip",
         ),
-        credit_draw(ctx, needed=shortfall, deadline=deadline, why=f"Keeps cash above {line} through the week of {day_text(low_week)}."),
+        # Raised for the payments up to the low point: those due by the end of its week.
+        credit_draw(ctx, needed=shortfall, deadline=deadline, why=f"Keeps cash above {line} through the week of {day_text(low_week)}.",
+                    funds_through=low_week + timedelta(days=6)),
     ]
     found = [o for o in options if o is not None]
     overdue = ctx.chaseable_receivables()
@@ -120,8 +122,8 @@ def payroll_safety_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
     restore = max(needed, ctx.buffer - ctx.forecast.lowest_closing_balance)
     why = f"Covers payroll of {format_money(payroll.base_amount, ctx.base_currency)} on {day_text(payroll.due_date)} with a {ctx.payroll_buffer_percent}% buffer."
     candidates: list[OptionDraft | None] = [
-        transfer_from_savings(ctx, needed=needed, deadline=payroll.due_date, why=why),
-        credit_draw(ctx, needed=restore, deadline=payroll.due_date, why=why),
+        transfer_from_savings(ctx, needed=needed, deadline=payroll.due_date, why=why, funds_through=payroll.due_date),
+        credit_draw(ctx, needed=restore, deadline=payroll.due_date, why=why, funds_through=payroll.due_date),
         delay_vendors(
             ctx, start=ctx.today, end=payroll.due_date, needed=needed, past=payroll.due_date + timedelta(days=7),
             deadline=payroll.due_date, reason="we are prioritising payroll this week",

@@ -36,7 +36,13 @@ def round_up(amount: Decimal, step: Decimal = Decimal(500)) -> Decimal:
     return (amount / step).to_integral_value(rounding=ROUND_CEILING) * step
 
 
-def credit_draw(ctx: PreparationContext, *, needed: Decimal, deadline: date | None, why: str) -> OptionDraft | None:
+def credit_draw(
+    ctx: PreparationContext, *, needed: Decimal, deadline: date | None, why: str, funds_through: date | None = None
+) -> OptionDraft | None:
+    """Draw what is needed (rounded up to $500) on the line with the most credit available.
+
+    ``funds_through``: the last day whose payments the money is raised for (linking puts the draw
+    before the actions paying them); ``None`` when it is raised for no payment in particular."""
     lines = sorted(ctx.credit_lines, key=lambda c: -c.available_credit)
     if not lines or needed <= 0:
         return None
@@ -66,6 +72,7 @@ def credit_draw(ctx: PreparationContext, *, needed: Decimal, deadline: date | No
             "amount": format(amount, "f"),
             "repayment_date": repay.isoformat(),
             "interest": format(interest, "f"),
+            **_through(funds_through),
         },
     )
 
@@ -171,7 +178,10 @@ def chase_receivable(ctx: PreparationContext, schedule: ScheduleInfo, *, tone: s
     )
 
 
-def transfer_from_savings(ctx: PreparationContext, *, needed: Decimal, deadline: date | None, why: str) -> OptionDraft | None:
+def transfer_from_savings(
+    ctx: PreparationContext, *, needed: Decimal, deadline: date | None, why: str, funds_through: date | None = None
+) -> OptionDraft | None:
+    """Move what is needed from the fullest savings account to operating (``funds_through`` as for ``credit_draw``)."""
     savings = sorted(ctx.savings_accounts, key=lambda c: -c.base_balance)
     target = ctx.operating_accounts[0] if ctx.operating_accounts else None
     if not savings or target is None or needed <= 0:
@@ -189,5 +199,9 @@ def transfer_from_savings(ctx: PreparationContext, *, needed: Decimal, deadline:
         counterparty_name=source.name,
         risk=risk(ctx, RelationshipFactors(relationship_type="transactional"), reversibility="reversible", amount=amount, deadline=deadline),
         forecast=ctx.effect(),  # money moves between the business's own accounts
-        params={"from_cash_account_id": source.id, "to_cash_account_id": target.id, "amount": format(amount, "f")},
+        params={"from_cash_account_id": source.id, "to_cash_account_id": target.id, "amount": format(amount, "f"), **_through(funds_through)},
     )
+
+
+def _through(funds_through: date | None) -> dict[str, str]:
+    return {"funds_through": funds_through.isoformat()} if funds_through is not None else {}

@@ -10,7 +10,11 @@ credit draws approved but not yet carried out (they already use the line's avail
 its safety mode and the account's DetectionRule overrides for buffer_breach and payroll_safety, so
 that an action restores the same buffer its alert was raised against.
 
+The books and the base forecast are the run's detection snapshot's (``tamio.detection.snapshot``):
+preparation works on the figures detection found its alerts on, and a run reads them once.
+
     ctx = await load_context(db, account_id=account.id, today=today, settings=settings)
+    ctx = await load_context(db, account_id=account.id, today=today, settings=settings, snapshot=run.snapshot)
     ctx.forecast.lowest_closing_balance
 
 ``load_contexts`` loads many accounts' contexts with the same queries (``user_id IN (...)``): the
@@ -20,39 +24,44 @@ critical pass prepares actions for a batch of accounts at once.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
+from itertools import chain
 from types import MappingProxyType
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.accounts.models import Account, UserConfiguration
+from tamio.accounts.models import UserConfiguration
 from tamio.audit.service import to_jsonable
 from tamio.config import Settings
-from tamio.data.models import CashAccount, Client, ExpenseBucket
 from tamio.detection.configuration import EffectiveConfig, effective_config, with_override
 from tamio.detection.models import DetectionRule, DetectionType
+from tamio.detection.records import (
+    OPEN_STATUSES,
+    AgreementRecord,
+    CashAccountRecord,
+    ClientRecord,
+    ScheduleRecord,
+    VendorRecord,
+)
+from tamio.detection.snapshot import FORECAST_WEEKS, AccountSnapshot, Loaded, load_snapshots
 from tamio.forecast.behaviour import arrivals, expected_on
 from tamio.forecast.engine import INFLOW, CashByDay, Forecast, ForecastItem
-from tamio.forecast.service import ForecastInputs, load_forecast_inputs_many
-from tamio.obligations.models import (
-    NEVER_DELAYED,
-    OPEN_SCHEDULE_STATUSES,
-    ObligationAgreement,
-    ObligationSchedule,
-)
+from tamio.forecast.service import ForecastInputs
+from tamio.obligations.habits import Habits
+from tamio.obligations.models import NEVER_DELAYED
 from tamio.obligations.standing import ClientStanding, client_standings
 from tamio.preparation.commitments import ChaseInfo, load_commitments
 from tamio.scenarios.engine import Delta, Effect, ScenarioBase, effect_of
 
 T = TypeVar("T")
 ZERO = Decimal(0)
-HORIZON_WEEKS = 13
+HORIZON_WEEKS = FORECAST_WEEKS  # the base forecast is detection's (its snapshot's)
 PROTECTED_OBLIGATION_TYPES = frozenset(t.value for t in NEVER_DELAYED)  # whatever the vendor's category
 
 
@@ -117,8 +126,9 @@ class CashInfo:
         return max(ZERO, self.credit_limit - self.drawn_amount - self.committed)
 
 
-@dataclass(frozen=True)
-class ScheduleInfo:
+class ScheduleInfo(NamedTuple):
+    """One open payment as preparation sees it (a named tuple: a run makes thousands of them)."""
+
     id: str
     agreement_id: str
     obligation_type: str
@@ -169,6 +179,7 @@ class PreparationContext:
     scenario: ScenarioBase | None = field(repr=False, default=None)
     chases: Mapping[str, ChaseInfo] = field(default_factory=dict)  # schedule id -> its last chase
     chase_cooloff_days: int = 7
+    habits: Habits = field(default_factory=Habits, repr=False)  # how the clients pay (where receivables are expected)
 
     def last_chase(self, schedule: ScheduleInfo) -> ChaseInfo | None:
         return self.chases.get(schedule.id)
@@ -305,55 +316,102 @@ class PreparationContext:
         return effect_of(self.scenario, delta)
 
 
-def _client_info(c: Any, standing: ClientStanding | None) -> ClientInfo:
+def client_info(c: ClientRecord, standing: ClientStanding | None) -> ClientInfo:
     """The client as preparation sees it: what people set on it, else what the books say (its standing)."""
     computed = standing or ClientStanding(revenue_percent=None, basis="received", risk=None, avg_days_late=None)
     return ClientInfo(
-        id=c.id, name=c.name, relationship_type=c.relationship_type.value if c.relationship_type else None,
+        id=c.id, name=c.name, relationship_type=c.relationship_type,
         avg_payment_delay_days=c.avg_payment_delay_days or computed.avg_days_late or 0,
         revenue_percent=c.revenue_percent if c.revenue_percent is not None else computed.revenue_percent,
-        contact_name=c.contact_name, contact_email=c.contact_email, tags=tuple(c.tags or ()), currency=c.currency,
+        contact_name=c.contact_name, contact_email=c.contact_email, tags=c.tags, currency=c.currency,
         payment_risk=computed.risk.value if computed.risk else None,
     )
 
 
-def _vendor_info(v: Any) -> VendorInfo:
+def vendor_info(v: VendorRecord) -> VendorInfo:
     return VendorInfo(
-        id=v.id, name=v.name, category=v.category.value, flexibility_level=v.flexibility_level.value if v.flexibility_level else None,
-        criticality=v.criticality.value if v.criticality else None, payment_terms_days=v.payment_terms_days,
-        delay_count=len(v.delay_history or []), contact_name=v.contact_name, contact_email=v.contact_email, tags=tuple(v.tags or ()),
+        id=v.id, name=v.name, category=v.category, flexibility_level=v.flexibility_level, criticality=v.criticality,
+        payment_terms_days=v.payment_terms_days, delay_count=v.delay_count, contact_name=v.contact_name,
+        contact_email=v.contact_email, tags=v.tags,
     )
 
 
-def _cash_info(c: Any, committed: Decimal = ZERO) -> CashInfo:
+def cash_info(c: CashAccountRecord, committed: Decimal = ZERO) -> CashInfo:
     return CashInfo(
-        id=c.id, name=c.name, account_type=c.account_type.value, currency=c.currency, balance=c.balance,
-        base_balance=c.base_currency_amount if c.base_currency_amount is not None else c.balance,
-        credit_limit=c.credit_limit, drawn_amount=c.drawn_amount or ZERO, interest_rate_pct=c.interest_rate_pct,
-        committed=committed,
+        id=c.id, name=c.name, account_type=c.account_type, currency=c.currency, balance=c.balance, base_balance=c.base_balance,
+        credit_limit=c.credit_limit, drawn_amount=c.drawn_amount, interest_rate_pct=c.interest_rate_pct, committed=committed,
     )
 
 
-async def load_context(db: AsyncSession, *, account_id: str, today: date, settings: Settings) -> PreparationContext:
-    return (await load_contexts(db, {account_id: today}, settings=settings))[account_id]
+async def load_context(
+    db: AsyncSession, *, account_id: str, today: date, settings: Settings, snapshot: AccountSnapshot | None = None,
+) -> PreparationContext:
+    """``snapshot``: the account's detection snapshot of this run (as of ``today``), when there is one."""
+    snapshots = {account_id: snapshot} if snapshot is not None else None
+    return (await load_contexts(db, {account_id: today}, settings=settings, snapshots=snapshots))[account_id]
 
 
 async def load_contexts(
     db: AsyncSession, today: Mapping[str, date], *, settings: Settings, inputs: Mapping[str, ForecastInputs] | None = None,
+    snapshots: Mapping[str, AccountSnapshot] | None = None,
 ) -> dict[str, PreparationContext]:
-    """The context of each account of ``today`` (account id -> its day), in a fixed number of queries for all;
-    ``inputs``: the forecasts' inputs for those days over ``HORIZON_WEEKS``, when the caller loaded them."""
+    """The context of each account of ``today`` (account id -> its day), in a fixed number of queries for all.
+
+    Built from each account's detection snapshot (``load_snapshots``: the same books, the same base
+    forecast): ``snapshots`` when the run has them (loaded as of the same day), else loaded here,
+    with ``inputs`` (the forecasts' inputs for those days over ``HORIZON_WEEKS``) when the caller
+    has them. Besides, only what decisions set: the configuration, the clients' standing, commitments."""
     ids = sorted(today)
     if not ids:
         return {}
-    accounts = {
-        r.id: r for r in await db.execute(
-            select(Account.id, Account.name, Account.base_currency, Account.timezone).where(Account.id.in_(ids))
+    books = {i: s for i, s in (snapshots or {}).items() if i in today and s.loaded is not None and s.today == today[i]}
+    wanted = {i: today[i] for i in ids if i not in books}
+    if wanted:
+        books.update(await load_snapshots(db, wanted, settings=settings, inputs=None if inputs is None else {i: inputs[i] for i in wanted}))
+    loaded = {i: loaded_of(books[i]) for i in ids}
+    decided = await load_decisions(db, today, zones={i: loaded[i].timezone for i in ids})
+    contexts = {}
+    for i in ids:
+        snapshot, got, decisions = books[i], loaded[i].inputs, decided[i]
+        config = decisions.config
+        clients = {c.id: client_info(c, decisions.standing.get(c.id)) for c in snapshot.clients.values()}
+        vendors = {v.id: vendor_info(v) for v in snapshot.vendors.values()}
+        base = ScenarioBase.of(got, as_of=today[i], weeks=HORIZON_WEEKS, buffer=config.obligations_buffer_amount)
+        contexts[i] = PreparationContext(
+            account_id=i,
+            account_name=loaded[i].account_name,
+            base_currency=snapshot.base_currency,
+            today=today[i],
+            clients=MappingProxyType(clients),
+            vendors=MappingProxyType(vendors),
+            cash_accounts=tuple(cash_info(c, decisions.committed.get(c.id, ZERO)) for c in snapshot.cash_accounts),
+            schedules=_open_schedules(snapshot, got, clients, vendors),
+            buffer=config.obligations_buffer_amount,
+            payroll_buffer_percent=config.payroll_buffer_percent,
+            opening_balance=got.opening_balance,
+            forecast_items=got.items,
+            forecast=base.forecast,
+            scenario=base,
+            chases=MappingProxyType(decisions.chases),
+            chase_cooloff_days=decisions.cooloff,
+            habits=got.habits,
         )
-    }
-    missing = [i for i in ids if i not in accounts]
-    if missing:
-        raise LookupError(missing[0])
+    return contexts
+
+
+class Decisions(NamedTuple):
+    """What people and earlier decisions set for one account, beside its books."""
+
+    config: EffectiveConfig  # the thresholds detection used (with the account's overrides)
+    cooloff: int  # days between two chases of one invoice
+    standing: Mapping[str, ClientStanding]  # client id -> its standing
+    committed: Mapping[str, Decimal]  # cash account id -> credit drawn by approved actions not carried out
+    chases: Mapping[str, ChaseInfo]  # schedule id -> its last chase
+
+
+async def load_decisions(db: AsyncSession, today: Mapping[str, date], *, zones: Mapping[str, str]) -> dict[str, Decisions]:
+    """Each account's ``Decisions`` (account id -> its day; ``zones``: its time zone), in a fixed number of queries for all."""
+    ids = sorted(today)
     rows_of_config = (await db.execute(select(UserConfiguration).where(UserConfiguration.user_id.in_(ids)))).scalars().all()
     configs: dict[str, EffectiveConfig] = {c.user_id: effective_config(c) for c in rows_of_config}
     cooloff = {c.user_id: c.chase_cooloff_days for c in rows_of_config if c.chase_cooloff_days is not None}
@@ -365,94 +423,54 @@ async def load_contexts(
     ):
         if threshold is not None and Decimal(threshold).is_finite():  # detection reports a corrupt one as its error
             configs[user_id] = with_override(configs.get(user_id, EffectiveConfig()), DetectionType(kind), threshold)
-    clients: dict[str, dict[str, ClientInfo]] = {i: {} for i in ids}
     standing = await client_standings(db, today={i: today[i] for i in ids})
-    for c in await db.execute(
-        select(
-            Client.user_id, Client.id, Client.name, Client.relationship_type, Client.avg_payment_delay_days, Client.revenue_percent,
-            Client.contact_name, Client.contact_email, Client.tags, Client.currency,
-        ).where(Client.user_id.in_(ids))
-    ):
-        clients[c.user_id][c.id] = _client_info(c, standing[c.user_id].get(c.id))
-    eb = ExpenseBucket
-    vendors: dict[str, dict[str, VendorInfo]] = {i: {} for i in ids}
-    for v in await db.execute(
-        select(
-            eb.user_id, eb.id, eb.name, eb.category, eb.flexibility_level, eb.criticality, eb.payment_terms_days, eb.delay_history,
-            eb.contact_name, eb.contact_email, eb.tags,
-        ).where(eb.user_id.in_(ids))
-    ):
-        vendors[v.user_id][v.id] = _vendor_info(v)
-    committed, chases = await load_commitments(db, ids, zones={i: accounts[i].timezone for i in ids}, today=today)
-    ca = CashAccount
-    cash: dict[str, list[CashInfo]] = {i: [] for i in ids}
-    for a in await db.execute(
-        select(
-            ca.user_id, ca.id, ca.name, ca.account_type, ca.currency, ca.balance, ca.base_currency_amount, ca.credit_limit,
-            ca.drawn_amount, ca.interest_rate_pct,
-        ).where(ca.user_id.in_(ids)).order_by(ca.user_id, ca.name)
-    ):
-        cash[a.user_id].append(_cash_info(a, committed.get(a.id, ZERO)))
-    ends = {i: today[i] + timedelta(weeks=HORIZON_WEEKS) for i in ids}
-    if inputs is None:
-        inputs = await load_forecast_inputs_many(db, today, weeks=HORIZON_WEEKS, settings=settings)
-    os_, oa = ObligationSchedule, ObligationAgreement
-    rows = await db.execute(
-        select(
-            os_.user_id, os_.id, os_.obligation_id, oa.obligation_type, os_.direction, os_.due_date, os_.estimated_amount,
-            os_.paid_amount, os_.base_currency_amount, os_.paid_base_amount, os_.currency, os_.status, oa.amount_type,
-            oa.source, oa.client_id, oa.expense_bucket_id, oa.description, os_.invoice_number, os_.delayed_from, os_.delay_requested_to,
-        )
-        .join(oa, oa.id == os_.obligation_id)
-        .where(os_.user_id.in_(ids), os_.status.in_(OPEN_SCHEDULE_STATUSES), os_.due_date <= max(ends.values()))
-        .order_by(os_.user_id, os_.due_date, os_.id)
-    )
-    schedules: dict[str, list[ScheduleInfo]] = {i: [] for i in ids}
-    for r in rows:
-        if r.due_date > ends[r.user_id]:
+    committed, chases = await load_commitments(db, ids, zones=zones, today=today)
+    return {
+        i: Decisions(configs.get(i, EffectiveConfig()), cooloff.get(i, 7), standing[i], committed, chases.get(i, {})) for i in ids
+    }
+
+
+def loaded_of(snapshot: AccountSnapshot) -> Loaded:
+    if snapshot.loaded is None:
+        raise ValueError("a preparation context is built from a loaded snapshot")
+    return snapshot.loaded
+
+
+def _open_schedules(
+    snapshot: AccountSnapshot, inputs: ForecastInputs, clients: Mapping[str, ClientInfo], vendors: Mapping[str, VendorInfo],
+) -> tuple[ScheduleInfo, ...]:
+    """The open schedules due by 13 weeks from today (overdue ones too), as the forecast counts them:
+    what remains of each, a receivable where its client's behaviour expects it."""
+    today, currency, habits = snapshot.today, snapshot.base_currency, inputs.habits
+    found: list[ScheduleInfo] = []
+    for s, agreement, base_amount in open_records(snapshot):
+        client = clients.get(s.client_id) if s.client_id else None
+        vendor = vendors.get(s.vendor_id) if s.vendor_id else None
+        if s.direction == INFLOW:
+            where = arrivals(habits.of(s.client_id), amount=base_amount, due=s.due_date, as_of=today, currency=currency)
+            expected = expected_on(where)
+        else:
+            expected = max(today, s.due_date)
+            where = ((expected, base_amount),)
+        found.append(ScheduleInfo(
+            s.id, s.agreement_id, s.obligation_type, s.direction, s.due_date, expected, s.remaining, base_amount, s.currency,
+            s.status, agreement.amount_type, agreement.source, s.client_id, s.vendor_id,
+            client.name if client else vendor.name if vendor else agreement.description,
+            s.invoice_number, s.delayed_from, s.delay_requested_to, where,
+        ))
+    return tuple(found)
+
+
+def open_records(snapshot: AccountSnapshot) -> Iterator[tuple[ScheduleRecord, AgreementRecord, Decimal]]:
+    """The snapshot's open schedules preparation reads (due by 13 weeks from today, overdue ones too),
+    each with its agreement and what remains of it in the base currency, as the forecast sums it."""
+    end, agreements = snapshot.today + timedelta(weeks=HORIZON_WEEKS), snapshot.agreements
+    for s in chain(snapshot.schedules, loaded_of(snapshot).day_after):
+        if s.status not in OPEN_STATUSES or s.due_date > end:
             continue
-        client = clients[r.user_id].get(r.client_id) if r.client_id else None
-        vendor = vendors[r.user_id].get(r.expense_bucket_id) if r.expense_bucket_id else None
-        base_amount = max(ZERO, (r.base_currency_amount or ZERO) - r.paid_base_amount)
-        found: tuple[tuple[date, Decimal], ...] = ((max(today[r.user_id], r.due_date), base_amount),)
-        if r.direction.value == INFLOW:
-            found = arrivals(inputs[r.user_id].habits.of(r.client_id), amount=base_amount, due=r.due_date, as_of=today[r.user_id],
-                             currency=accounts[r.user_id].base_currency)
-        schedules[r.user_id].append(
-            ScheduleInfo(
-                id=r.id, agreement_id=r.obligation_id, obligation_type=r.obligation_type.value, direction=r.direction.value,
-                due_date=r.due_date, expected_date=expected_on(found), arrivals=found,
-                amount=max(ZERO, r.estimated_amount - r.paid_amount),
-                base_amount=base_amount,
-                currency=r.currency, status=r.status.value, amount_type=r.amount_type.value, source=r.source,
-                client_id=r.client_id, vendor_id=r.expense_bucket_id,
-                counterparty_name=client.name if client else vendor.name if vendor else r.description,
-                invoice_number=r.invoice_number, delayed_from=r.delayed_from, delay_requested_to=r.delay_requested_to,
-            )
-        )
-    contexts = {}
-    for i in ids:
-        got, config = inputs[i], configs.get(i, EffectiveConfig())
-        base = ScenarioBase.of(got, as_of=today[i], weeks=HORIZON_WEEKS, buffer=config.obligations_buffer_amount)
-        contexts[i] = PreparationContext(
-            account_id=i,
-            account_name=accounts[i].name,
-            base_currency=accounts[i].base_currency,
-            today=today[i],
-            clients=MappingProxyType(clients[i]),
-            vendors=MappingProxyType(vendors[i]),
-            cash_accounts=tuple(cash[i]),
-            schedules=tuple(schedules[i]),
-            buffer=config.obligations_buffer_amount,
-            payroll_buffer_percent=config.payroll_buffer_percent,
-            opening_balance=got.opening_balance,
-            forecast_items=got.items,
-            forecast=base.forecast,
-            scenario=base,
-            chases=MappingProxyType(chases.get(i, {})),
-            chase_cooloff_days=cooloff.get(i, 7),
-        )
-    return contexts
+        agreement = agreements.get(s.agreement_id)
+        if agreement is not None:
+            yield s, agreement, max(ZERO, (s.base_amount if s.converted else ZERO) - s.paid_base_amount)
 
 
 def jsonable(params: dict[str, Any]) -> dict[str, Any]:

@@ -15,25 +15,29 @@ transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
+from tamio.bulk import insert_objects, insert_rows
 from tamio.config import Settings
 from tamio.db import new_id
 from tamio.detection.models import DetectionAlert
+from tamio.detection.snapshot import AccountSnapshot
 from tamio.preparation import agents_cash as cash
 from tamio.preparation import agents_counterparty as party
 from tamio.preparation.alerts import AlertView
+from tamio.preparation.basis import load_bases
 from tamio.preparation.context import PreparationContext, jsonable, load_context
 from tamio.preparation.drafts import ActionDraft
 from tamio.preparation.freshness import bring_up_to_date, figures_of, figures_of_draft, forecast_basis
-from tamio.preparation.linking import LinkCandidate, candidate_of, find_links, groups
+from tamio.preparation.linking import Link, LinkCandidate, candidate_of, find_links, groups
 from tamio.preparation.models import (
     ActionOption,
     ActionStatus,
@@ -77,7 +81,7 @@ class AgentError:
 class PreparationRun:
     actions: list[PreparedAction] = field(default_factory=list)
     errors: list[AgentError] = field(default_factory=list)
-    links: list[LinkedAction] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)  # stored as LinkedAction rows
     linked_action_groups: int = 0
     basis: str | None = None  # what this run's actions were prepared on
     refreshed: list[PreparedAction] = field(default_factory=list)  # restated in place; their cards changed
@@ -95,86 +99,77 @@ def approvals_required(account: Account, draft: ActionDraft) -> int:
     return 2 if same_currency and amount >= account.dual_approval_threshold else 1
 
 
-async def alerts_with_open_actions(db: AsyncSession, alert_ids: Sequence[str]) -> set[str]:
-    """Which of these alerts have an action still open (pending, approved or executing)."""
-    return set(await open_actions_of(db, alert_ids))
+class OpenAction(NamedTuple):
+    """An open action, as far as preparation needs to know (which alert, which state, which basis)."""
+
+    id: str
+    alert_id: str
+    status: ActionStatus
+    forecast_basis: str | None
 
 
-async def open_actions_of(db: AsyncSession, alert_ids: Sequence[str]) -> dict[str, list[PreparedAction]]:
-    """The open actions (pending, approved or executing) of these alerts, by alert id."""
+async def open_actions_of(db: AsyncSession, alert_ids: Sequence[str]) -> dict[str, list[OpenAction]]:
+    """The open actions (pending, approved or executing) of these alerts, by alert id: one query of
+    four columns (a steady run looks at every card; the few it restates are loaded whole)."""
     if not alert_ids:
         return {}
-    found: dict[str, list[PreparedAction]] = {}
-    for ids in _slices(alert_ids):
+    found: dict[str, list[OpenAction]] = {}
+    for ids in slices(alert_ids):
         rows = await db.execute(
-            select(PreparedAction).where(PreparedAction.alert_id.in_(ids), PreparedAction.status.in_(OPEN_ACTION_STATUSES))
+            select(PreparedAction.id, PreparedAction.alert_id, PreparedAction.status, PreparedAction.forecast_basis)
+            .where(PreparedAction.alert_id.in_(ids), PreparedAction.status.in_(OPEN_ACTION_STATUSES))
         )
-        for action in rows.scalars():
-            if action.alert_id:
-                found.setdefault(action.alert_id, []).append(action)
+        for action_id, alert_id, status, basis in rows:
+            if alert_id:
+                found.setdefault(alert_id, []).append(OpenAction(action_id, alert_id, status, basis))
     return found
 
 
 IN_LIST = 5000  # ids per IN list: asyncpg takes at most 32,767 parameters a statement (a 100,000-row import raised 46,000 alerts)
 
 
-def _slices(ids: Sequence[str]) -> Iterator[list[str]]:
+def slices(ids: Sequence[str]) -> Iterator[list[str]]:
+    """``ids`` in lists of at most ``IN_LIST``, one statement each."""
     for start in range(0, len(ids), IN_LIST):
         yield list(ids[start : start + IN_LIST])
 
 
-def _persist(account: Account, alert: DetectionAlert, draft: ActionDraft, now: datetime, basis: str) -> tuple[PreparedAction, list[ActionOption]]:
-    action = PreparedAction(
-        id=new_id("act"),
-        user_id=account.id,
-        alert_id=alert.id,
-        action_type=ActionType(draft.action_type),
-        status=ActionStatus.PENDING,
-        severity=alert.severity,
-        title=draft.title[:300],
-        summary=draft.summary,
-        amount=draft.amount,
-        currency=draft.currency,
-        counterparty_type=draft.counterparty_type,
-        counterparty_id=draft.counterparty_id,
-        counterparty_name=(draft.counterparty_name or None) and draft.counterparty_name[:200],
-        tags=sorted(set(draft.tags)),
-        priority={"emergency": 0, "this_week": 1, "upcoming": 2}[alert.severity.value],
-        deadline=draft.deadline,
-        approvals_required=approvals_required(account, draft),
-        requires_admin=draft.action_type in ADMIN_ONLY,
-        forecast_basis=basis,
-        created_at=now,
-        updated_at=now,
-    )
+@dataclass(slots=True)
+class StoredOption:
+    """What linking reads of an option written by this run (``linking.OptionLike``)."""
+
+    kind: str
+    params: Any
+    counterparty_id: str | None
+    forecast_lowest_balance: Decimal | None
+
+
+def _rows(account: Account, alert: DetectionAlert, draft: ActionDraft, now: datetime, basis: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The action's row and its options' rows (the same keys in each, so one statement writes each
+    kind; the columns left out take their defaults)."""
+    action_id = new_id("act")
+    action = {
+        "id": action_id, "user_id": account.id, "alert_id": alert.id, "action_type": ActionType(draft.action_type),
+        "status": ActionStatus.PENDING, "severity": alert.severity, "title": draft.title[:300], "summary": draft.summary,
+        "amount": draft.amount, "currency": draft.currency, "counterparty_type": draft.counterparty_type,
+        "counterparty_id": draft.counterparty_id,
+        "counterparty_name": (draft.counterparty_name or None) and draft.counterparty_name[:200],
+        "tags": sorted(set(draft.tags)), "priority": {"emergency": 0, "this_week": 1, "upcoming": 2}[alert.severity.value],
+        "deadline": draft.deadline, "approvals_required": approvals_required(account, draft),
+        "requires_admin": draft.action_type in ADMIN_ONLY, "forecast_basis": basis, "created_at": now, "updated_at": now,
+    }
     options = [
-        ActionOption(
-            id=new_id("opt"),
-            action_id=action.id,
-            rank=rank,
-            kind=o.kind,
-            title=o.title[:300],
-            description=o.description,
-            amount=o.amount,
-            currency=o.currency,
-            counterparty_type=o.counterparty_type,
-            counterparty_id=o.counterparty_id,
-            counterparty_name=(o.counterparty_name or None) and o.counterparty_name[:200],
-            recipient_email=o.recipient_email,
-            draft_subject=o.draft_subject[:300] if o.draft_subject else None,
-            draft_body=o.draft_body,
-            draft_recipe=o.draft.to_json() if o.draft is not None else None,
-            draft_tone=o.draft_tone,
-            relationship_risk=o.risk.relationship,
-            operational_risk=o.risk.operational,
-            financial_cost=o.risk.financial,
-            composite_risk=o.risk.composite,
-            risk_level=o.risk.level,
-            forecast_lowest_balance=o.forecast.lowest_closing_balance,
-            forecast_lowest_week=o.forecast.lowest_week_start,
-            params=jsonable(o.params),
-            created_at=now,
-        )
+        {
+            "id": new_id("opt"), "action_id": action_id, "rank": rank, "kind": o.kind, "title": o.title[:300],
+            "description": o.description, "amount": o.amount, "currency": o.currency, "counterparty_type": o.counterparty_type,
+            "counterparty_id": o.counterparty_id, "counterparty_name": (o.counterparty_name or None) and o.counterparty_name[:200],
+            "recipient_email": o.recipient_email, "draft_subject": o.draft_subject[:300] if o.draft_subject else None,
+            "draft_body": o.draft_body, "draft_recipe": o.draft.to_json() if o.draft is not None else None,
+            "draft_tone": o.draft_tone, "relationship_risk": o.risk.relationship, "operational_risk": o.risk.operational,
+            "financial_cost": o.risk.financial, "composite_risk": o.risk.composite, "risk_level": o.risk.level,
+            "forecast_lowest_balance": o.forecast.lowest_closing_balance, "forecast_lowest_week": o.forecast.lowest_week_start,
+            "params": jsonable(o.params), "created_at": now,
+        }
         for rank, o in enumerate(draft.options, start=1)
     ]
     return action, options
@@ -190,24 +185,41 @@ async def prepare_actions(
     settings: Settings,
     context: PreparationContext | None = None,
     restate: bool = False,
+    snapshot: AccountSnapshot | None = None,
+    basis: str | None = None,
+    open_actions: Mapping[str, list[OpenAction]] | None = None,
 ) -> PreparationRun:
+    """``snapshot``: the run's detection snapshot (as of ``today``), which the context is built from
+    when there is something to prepare, and the pending cards' basis checked on without one;
+    ``basis``: that basis when the caller worked it out (a batch does, for all its accounts at once);
+    ``open_actions``: the open actions of ``alerts`` (``open_actions_of``) when the caller read them
+    (a batch reads them once for all its accounts), else they are read here."""
     run = PreparationRun()
-    open_by_alert = await open_actions_of(db, [a.id for a in alerts])
+    open_by_alert = open_actions if open_actions is not None else await open_actions_of(db, [a.id for a in alerts])
     ctx = context
+    if snapshot is not None and (snapshot.loaded is None or snapshot.today != today):
+        snapshot = None  # a critical pass's light one, or of another day: the context loads its own
     stale: dict[str, PreparedAction] = {}
     if restate:
         pending = [a for actions in open_by_alert.values() for a in actions if a.status == ActionStatus.PENDING and a.forecast_basis]
         if pending:
-            ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)
-            run.basis = forecast_basis(ctx)
-            stale = {a.alert_id or "": a for a in pending if a.forecast_basis != run.basis}
+            if ctx is None and basis is not None:
+                run.basis = basis
+            elif ctx is None and snapshot is not None:  # checked without a context: most runs have nothing to restate
+                run.basis = (await load_bases(db, {account.id: snapshot}))[account.id]
+            else:
+                ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)
+                run.basis = forecast_basis(ctx)
+            stale = await _whole(db, {a.alert_id: a.id for a in pending if a.forecast_basis != run.basis})
     todo = [a for a in alerts if a.id not in open_by_alert or (a.id in stale and len(open_by_alert[a.id]) == 1)]
     if not todo:
         return run
-    ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings)
+    ctx = ctx or await load_context(db, account_id=account.id, today=today, settings=settings, snapshot=snapshot)
     run.basis = run.basis or forecast_basis(ctx)
     candidates: list[LinkCandidate] = []
-    pending_options: list[ActionOption] = []
+    action_rows: list[dict[str, Any]] = []
+    option_rows: list[dict[str, Any]] = []
+    replacing: list[PreparedAction | None] = []  # per new action, the stale one it replaces
     stale_options = await _options_of(db, [a.id for a in stale.values()])
     for alert in todo:
         agent = AGENTS.get(alert.detection_type.value)
@@ -228,41 +240,51 @@ async def prepare_actions(
             if bring_up_to_date(old, stale_options[old.id], draft, basis=run.basis, now=now):
                 run.refreshed.append(old)
             continue
-        action, options = _persist(account, alert, draft, now, run.basis)
-        db.add(action)
-        pending_options.extend(options)
-        run.actions.append(action)
-        if old is not None:
-            run.replaced.append((old, action))
-        candidates.append(candidate_of(action.id, alert.detection_type.value, draft.action_type, options))
-    await db.flush()  # the actions before their options (foreign key; no ORM relationship orders them)
-    db.add_all(pending_options)
-    await db.flush()
+        action, options = _rows(account, alert, draft, now, run.basis)
+        action_rows.append(action)
+        option_rows.extend(options)
+        replacing.append(old)
+        candidates.append(candidate_of(action["id"], alert.detection_type.value, draft.action_type, [
+            StoredOption(o["kind"], o["params"], o["counterparty_id"], o["forecast_lowest_balance"]) for o in options
+        ], deadline=draft.deadline))
+    # One statement per batch of rows for each kind (the actions before their options: foreign key).
+    run.actions = await insert_objects(db, PreparedAction, action_rows)
+    run.replaced += [(old, action) for old, action in zip(replacing, run.actions, strict=True) if old is not None]
+    await insert_rows(db, ActionOption, option_rows)
+    await db.flush()  # the stale actions brought up to date
     if not run.actions:
         return run
     leaving = [old.id for old, _ in run.replaced]
     candidates += await _open_candidates(db, account_id=account.id, exclude=[a.id for a in run.actions] + leaving)
     links = find_links(candidates, buffer=ctx.buffer, base_lowest=ctx.forecast.lowest_closing_balance)
     new_ids = {a.id for a in run.actions}
-    links = [link for link in links if link.source in new_ids or link.target in new_ids]
-    group_of = groups([c.key for c in candidates], links)
-    for link in links:
-        row = LinkedAction(
-            user_id=account.id, source_action_id=link.source, target_action_id=link.target, link_type=LinkType(link.link_type),
-            group_id=group_of[link.source], reason=link.reason, created_at=now,
-        )
-        db.add(row)
-        run.links.append(row)
-    run.linked_action_groups = len({group_of[link.source] for link in links})
-    await db.flush()
+    run.links = [link for link in links if link.source in new_ids or link.target in new_ids]
+    group_of = groups([c.key for c in candidates], run.links)
+    await insert_rows(db, LinkedAction, [
+        {"id": new_id("lnk"), "user_id": account.id, "source_action_id": link.source, "target_action_id": link.target,
+         "link_type": LinkType(link.link_type), "group_id": group_of[link.source], "reason": link.reason, "created_at": now}
+        for link in run.links
+    ])
+    run.linked_action_groups = len({group_of[link.source] for link in run.links})
     return run
+
+
+async def _whole(db: AsyncSession, action_ids: dict[str, str]) -> dict[str, PreparedAction]:
+    """The actions (alert id -> action id) loaded whole, by alert id."""
+    if not action_ids:
+        return {}
+    found: dict[str, PreparedAction] = {}
+    for ids in slices(list(action_ids.values())):
+        rows = await db.execute(select(PreparedAction).where(PreparedAction.id.in_(ids)))
+        found.update((action.alert_id or "", action) for action in rows.scalars())
+    return found
 
 
 async def _options_of(db: AsyncSession, action_ids: Sequence[str]) -> dict[str, list[ActionOption]]:
     if not action_ids:
         return {}
     found: dict[str, list[ActionOption]] = {}
-    for ids in _slices(action_ids):
+    for ids in slices(action_ids):
         rows = await db.execute(select(ActionOption).where(ActionOption.action_id.in_(ids)).order_by(ActionOption.rank))
         for option in rows.scalars():
             found.setdefault(option.action_id, []).append(option)
@@ -285,14 +307,14 @@ async def _open_candidates(db: AsyncSession, *, account_id: str, exclude: Sequen
     if not actions:
         return []
     by_action: dict[str, list[ActionOption]] = {}
-    for ids in _slices([a.id for a, _ in actions]):
+    for ids in slices([a.id for a, _ in actions]):
         options = (
             await db.execute(select(ActionOption).where(ActionOption.action_id.in_(ids)).order_by(ActionOption.action_id, ActionOption.rank))
         ).scalars().all()
         for option in options:
             by_action.setdefault(option.action_id, []).append(option)
     return [
-        candidate_of(a.id, t.value if t else "", a.action_type.value, by_action[a.id])
+        candidate_of(a.id, t.value if t else "", a.action_type.value, by_action[a.id], deadline=a.deadline)
         for a, t in actions
         if by_action.get(a.id)
     ]

@@ -21,12 +21,16 @@ Restating itself (``check_basis`` before an approval, ``announce`` after) is
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from tamio.preparation.context import PreparationContext, jsonable
+from tamio.db import Decoded
+from tamio.forecast.engine import ForecastItem
+from tamio.obligations.habits import Habits, PaymentBehaviour
+from tamio.preparation.commitments import ChaseInfo
+from tamio.preparation.context import CashInfo, ClientInfo, PreparationContext, VendorInfo, jsonable
 from tamio.preparation.drafts import ActionDraft, OptionDraft
 from tamio.preparation.models import ActionOption, PreparedAction
 
@@ -36,28 +40,65 @@ Figures = tuple[Any, ...]
 
 
 def forecast_basis(ctx: PreparationContext) -> str:
-    """The digest of every input an action's figures depend on (64 hex characters).
+    """The digest of every input an action's figures depend on (64 hex characters)."""
+    return basis_digest(
+        today=ctx.today, opening_balance=ctx.opening_balance, buffer=ctx.buffer, payroll_buffer_percent=ctx.payroll_buffer_percent,
+        chase_cooloff_days=ctx.chase_cooloff_days, forecast_items=ctx.forecast_items, cash_accounts=ctx.cash_accounts,
+        schedules=[(s.id, s.due_date, s.amount, s.base_amount, s.status, s.client_id, s.vendor_id, s.delayed_from) for s in ctx.schedules],
+        clients=ctx.clients.values(), vendors=ctx.vendors.values(), chases=ctx.chases.values(), habits=ctx.habits,
+    )
+
+
+# (id, due date, remaining, remaining in the base currency, status, client id, vendor id, moved from)
+BasisSchedule = tuple[str, date, Decimal, Decimal, str, str | None, str | None, date | None]
+
+
+def basis_digest(
+    *, today: date, opening_balance: Decimal, buffer: Decimal, payroll_buffer_percent: Decimal, chase_cooloff_days: int,
+    forecast_items: Iterable[ForecastItem], cash_accounts: Iterable[CashInfo], schedules: Iterable[BasisSchedule],
+    clients: Iterable[ClientInfo], vendors: Iterable[VendorInfo], chases: Iterable[ChaseInfo], habits: Habits,
+) -> str:
+    """``forecast_basis`` from its parts: a context's, or what a run's snapshot has (``tamio.preparation.basis``,
+    which checks the pending cards without building a context).
 
     One line per fact, amounts to thousandths (so 10000 and 10000.000 digest alike); written by hand
-    rather than as JSON because the hourly run digests every account's thousands of schedules."""
-    q = _thousandths
-    lines = [f"day {ctx.today} opening {q(ctx.opening_balance)} buffer {q(ctx.buffer)} payroll {q(ctx.payroll_buffer_percent)} "
-             f"cooloff {ctx.chase_cooloff_days}"]
-    lines += sorted(f"item {i.date} {i.direction} {q(i.amount)} {q(i.confidence)}" for i in ctx.forecast_items)
+    rather than as JSON because the hourly run digests every account's thousands of schedules. Where
+    a receivable is expected is worked out from what is here (its due date and amount, the day, how
+    its client pays: ``habits``), so the basis has those rather than the expected dates themselves."""
+    q = _THOUSANDTHS.__getitem__
+    lines = [f"day {today} opening {q(opening_balance)} buffer {q(buffer)} payroll {q(payroll_buffer_percent)} "
+             f"cooloff {chase_cooloff_days}"]
+    lines += sorted(f"item {i.date} {i.direction} {q(i.amount)} {q(i.confidence)}" for i in forecast_items)
     lines += [f"cash {c.id} {c.account_type} {q(c.base_balance)} {q(c.credit_limit)} {q(c.drawn_amount)} {q(c.committed)} "
-              f"{q(c.interest_rate_pct)}" for c in ctx.cash_accounts]
-    lines += [f"schedule {s.id} {s.due_date} {s.expected_date} {q(s.amount)} {q(s.base_amount)} {s.status} {s.client_id} {s.vendor_id} "
-              f"{s.delayed_from}" for s in ctx.schedules]
+              f"{q(c.interest_rate_pct)}" for c in cash_accounts]
+    lines += [f"schedule {i} {due} {q(amount)} {q(base)} {status} {client} {vendor} {moved}"
+              for i, due, amount, base, status, client, vendor, moved in schedules]
     lines += sorted(f"client {c.id} {c.relationship_type} {c.avg_payment_delay_days} {q(c.revenue_percent)} {c.contact_email} "
-                    f"{','.join(c.tags)}" for c in ctx.clients.values())
+                    f"{','.join(c.tags)}" for c in clients)
     lines += sorted(f"vendor {v.id} {v.category} {v.flexibility_level} {v.criticality} {v.payment_terms_days} {v.delay_count} "
-                    f"{v.contact_email}" for v in ctx.vendors.values())
-    lines += sorted(f"chase {c.schedule_id} {c.on} {c.tone}" for c in ctx.chases.values())
+                    f"{v.contact_email}" for v in vendors)
+    lines += sorted(f"chase {c.schedule_id} {c.on} {c.tone}" for c in chases)
+    written: dict[int, str] = {}  # clients share behaviours (a stated delay's, the due date's): each written once
+    lines.append(f"habit account {_behaviour(habits.account, written)}")
+    lines += sorted(f"habit {client_id} {_behaviour(b, written)}" for client_id, b in habits.clients.items())
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _behaviour(b: PaymentBehaviour, written: dict[int, str]) -> str:
+    """What of a behaviour places a receivable (``tamio.forecast.behaviour``): its first day and weights."""
+    found = written.get(id(b))
+    if found is None:
+        found = written[id(b)] = f"{b.first} {','.join(map(str, b.weights))}"
+    return found
 
 
 def _thousandths(value: Decimal | None) -> str:
     return "-" if value is None else format(Decimal(value).quantize(THOUSANDTH), "f")
+
+
+# Each distinct amount written once: a basis writes thousands, most of them repeating (equal amounts
+# write alike, whatever their exponent: 10000 and 10000.000 are one key).
+_THOUSANDTHS = Decoded(_thousandths, {None: "-"})
 
 
 def _money(value: Decimal | None) -> Decimal | None:

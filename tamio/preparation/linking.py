@@ -8,7 +8,13 @@
   credit line (two draws), the same invoice (two chases). Carrying out one supersedes or
   re-prepares the others.
 - ``sequence``: one must come before the other (the payroll contingency plan before the payroll
-  confirmation; money raised before the payment it funds).
+  confirmation; money raised before the payments it is raised for). A credit draw or a transfer
+  into the operating account names the last day whose payments it is raised for (``funds_through``
+  in its params: the end of the week of the low point for a buffer breach, payroll day for a
+  payroll plan); it comes before the paying actions whose payment falls due on or before that day.
+  The money lands when the action is carried out, before any payment still to be made. A transfer
+  out of operating (surplus to savings, repaying the line) and a draw that names no day (runway,
+  a tax plan that pays its own tax) raise cash for no other action's payment.
 
 Links are values here; the engine stores them as LinkedAction rows with a group id per connected
 set of actions.
@@ -16,8 +22,10 @@ set of actions.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -40,6 +48,8 @@ class LinkCandidate:
     funds: bool
     payroll: bool
     touches: frozenset[str] = frozenset()  # payments, credit lines and invoices any of its options acts on
+    raises_until: date | None = None  # its top option raises cash for the payments due up to this day
+    pays_on: date | None = None  # the day the payment its top option makes falls due
 
 
 class OptionLike(Protocol):
@@ -68,9 +78,18 @@ def touched_things(options: Iterable[OptionLike]) -> frozenset[str]:
     return frozenset(found)
 
 
-def candidate_of(key: str, detection_type: str, action_type: str, options: Sequence[OptionLike]) -> LinkCandidate:
-    """What linking needs of one action, from its ranked options."""
+def candidate_of(
+    key: str, detection_type: str, action_type: str, options: Sequence[OptionLike], *, deadline: date | None = None
+) -> LinkCandidate:
+    """What linking needs of one action, from its ranked options and its deadline (a paying action's
+    deadline is the day its payment falls due)."""
     top = options[0]
+    top_params = dict(top.params or {})
+    through = [
+        date.fromisoformat(str(step["funds_through"]))
+        for step in [{"kind": top.kind, **top_params}, *(top_params.get("steps") or [])]
+        if step.get("kind") in FUNDING_KINDS and step.get("funds_through")
+    ]
     delayed = {str(m.get("vendor_id")) for o in options if o.kind == "delay_payment" for m in (o.params or {}).get("moves", [])}
     paid = {o.counterparty_id for o in options if o.kind in PAYING_KINDS and o.counterparty_id}
     return LinkCandidate(
@@ -84,6 +103,8 @@ def candidate_of(key: str, detection_type: str, action_type: str, options: Seque
         funds=top.kind in FUNDING_KINDS or any(step.get("kind") in FUNDING_KINDS for step in (top.params or {}).get("steps", [])),
         payroll=action_type.startswith("payroll"),
         touches=touched_things(options),
+        raises_until=max(through, default=None),
+        pays_on=deadline if top.kind in PAYING_KINDS else None,
     )
 
 
@@ -124,13 +145,14 @@ def _links_between(a: LinkCandidate, b: LinkCandidate, *, buffer: Decimal, base_
         links.append(Link(a.key, b.key, "conflicts", _shared(a.touches & b.touches)))
     if a.action_type == "payroll_contingency" and b.action_type == "payroll_confirmation":
         links.append(Link(a.key, b.key, "sequence", "find the money first, then confirm payroll"))
-    elif a.funds and b.top_kind in PAYING_KINDS and not b.funds:
+    elif _raises_cash_for(a, b):
         links.append(Link(a.key, b.key, "sequence", "raise the cash before making the payment"))
     return links
 
 
 def _pairs(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest: Decimal) -> set[tuple[int, int]]:
-    """The (source, target) positions ``_links_between`` may link: every pair of each rule's two sides,
+    """The (source, target) positions ``_links_between`` may link: every pair of each rule's two sides (a
+    draw with the paying actions due by its day, found in the actions sorted by that day),
     and the pairs sharing a vendor or a thing acted on (both ways; it decides which way)."""
     pairs: set[tuple[int, int]] = set()
 
@@ -144,7 +166,12 @@ def _pairs(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest: De
         every(lifting, (j for j in positions if actions[j].detection_type in CASH_LEVEL))
     every((i for i in positions if actions[i].action_type == "payroll_contingency"),
           (j for j in positions if actions[j].action_type == "payroll_confirmation"))
-    every((i for i in positions if actions[i].funds), (j for j in positions if actions[j].top_kind in PAYING_KINDS and not actions[j].funds))
+    paying = sorted((day, j) for j in positions if _pays(actions[j]) and (day := actions[j].pays_on) is not None)
+    days = [day for day, _ in paying]
+    for i in positions:
+        until = actions[i].raises_until
+        if until is not None:
+            every([i], (j for _, j in paying[: bisect_right(days, until)]))
     sharing: dict[str, list[int]] = {}
     for i, action in enumerate(actions):
         for thing in {*(f"vendor:{v}" for v in action.delayed_vendors | action.paid_vendors), *(f"touch:{t}" for t in action.touches)}:
@@ -152,6 +179,15 @@ def _pairs(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest: De
     for together in sharing.values():
         every(together, together)
     return pairs
+
+
+def _pays(b: LinkCandidate) -> bool:
+    return b.pays_on is not None and b.top_kind in PAYING_KINDS and not b.funds
+
+
+def _raises_cash_for(a: LinkCandidate, b: LinkCandidate) -> bool:
+    """``a`` raises the cash that ``b``'s payment is made from: it falls due on or before the last day ``a`` raises it for."""
+    return a.raises_until is not None and _pays(b) and b.pays_on is not None and b.pays_on <= a.raises_until
 
 
 def _shared(things: frozenset[str]) -> str:

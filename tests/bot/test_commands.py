@@ -283,7 +283,7 @@ async def test_client_says_how_it_pays_and_what_it_owes(bot: BotHarness) -> None
                              invoice="2026-11-01", now=at(date(2026, 11, 21)))
     await bot.command(VIEWER, 'client "acme & sons"')
     shown = bot.ephemerals_for(VIEWER)[-1]
-    assert shown["text"].startswith("Acme & Sons: usually pays") and "(learned from 1 payment)" in shown["text"]
+    assert shown["text"].startswith("Acme & Sons: usually pays") and "(learned from 1 paid invoice)" in shown["text"]
     text = str(shown["blocks"])
     assert "*Acme &amp; Sons* usually pays" in text and "Open: $3,000.00 in 1 invoice" in text and "INV-7" in text and "17 days late" in text
     assert message_block_errors(shown["blocks"]) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tamio.detection.engine import RuleError, RuleSetting, evaluate
+from tamio.detection.findings import Finding
 from tamio.detection.models import CRITICAL_DETECTIONS, SEVERITY_RANK, AlertSeverity, DetectionType
 from tamio.detection.rules import ALL_RULES, RULES
 from tests.engine.detection_builders import MONDAY, Books, D, config, days
@@ -75,7 +76,7 @@ def test_an_account_can_switch_a_type_off_or_replace_its_threshold() -> None:
 def test_a_rule_that_crashes_is_an_error_record_and_the_others_still_run() -> None:
     snapshot = troubled_books().snapshot()
     first, *rest = snapshot.schedules
-    broken = replace(first, base_amount=None)  # a receivable the loader could never produce
+    broken = first._replace(base_amount=None)  # a receivable the loader could never produce
     result = evaluate(replace(snapshot, schedules=(broken, *rest)), DetectionType, today=MONDAY, config=config())
     crashed = {e.detection_type for e in result.errors}
     assert "late_payment" in crashed and all(isinstance(e, RuleError) and "TypeError" in e.error for e in result.errors)
@@ -89,3 +90,42 @@ def test_a_corrupt_override_is_an_error_of_that_type_only() -> None:
     result = evaluate(troubled_books().snapshot(), DetectionType, today=MONDAY, config=config(), settings=settings)
     assert [e.detection_type for e in result.errors] == ["buffer_breach"]
     assert len(result.ran) == 11
+
+
+DEBT = (DetectionType.LATE_PAYMENT, DetectionType.UNEXPECTED_REVENUE)
+
+
+def underpaid_books(days_late: int) -> Books:
+    """Acme paid $2,000 of an $8,000 invoice two days ago; the invoice was due ``days_late`` days ago."""
+    books = Books()
+    acme = books.client("Acme Corp")
+    invoice = books.invoice(acme, "8000", due=MONDAY - days(days_late), paid="2000", number="INV-12")
+    books.received("2000", on=MONDAY - days(2), invoice=invoice)
+    return books
+
+
+def cards(findings: tuple[Finding, ...]) -> list[tuple[str, str]]:
+    """The alerts about the debt (revenue_variance also notices the month's revenue is short)."""
+    return sorted((f.detection_type.value, f.title) for f in findings if f.detection_type in DEBT)
+
+
+def test_a_part_payment_on_a_late_invoice_is_one_alert_the_late_payment_that_says_what_was_paid() -> None:
+    result = evaluate(underpaid_books(16).snapshot(), DetectionType, today=MONDAY, config=config())
+    assert cards(result.findings) == [("late_payment", "Acme Corp is 16 days late")]
+    [late] = [f for f in result.findings if f.detection_type == DetectionType.LATE_PAYMENT]
+    assert "$2,000.00 of $8,000.00 paid on Sat 5 Dec, $6,000.00 is 16 days late" in late.explanation
+    # asked for unexpected revenue alone (a targeted run), the late-payment alert still stands for the debt
+    alone = evaluate(underpaid_books(16).snapshot(), [DetectionType.UNEXPECTED_REVENUE], today=MONDAY, config=config())
+    assert cards(alone.findings) == [] and alone.ran == (DetectionType.UNEXPECTED_REVENUE,)
+
+
+def test_an_underpayment_keeps_its_own_alert_while_late_payment_does_not_report_the_rest() -> None:
+    not_late = evaluate(underpaid_books(3).snapshot(), DetectionType, today=MONDAY, config=config())
+    assert cards(not_late.findings) == [("unexpected_revenue", "Acme Corp paid $6,000.00 less than expected")]
+    snapshot = underpaid_books(16).snapshot()
+    switched_off = evaluate(snapshot, DetectionType, today=MONDAY, config=config(),
+                            settings={DetectionType.LATE_PAYMENT: RuleSetting(enabled=False)})
+    assert cards(switched_off.findings) == [("unexpected_revenue", "Acme Corp paid $6,000.00 less than expected")]
+    later_threshold = evaluate(snapshot, DetectionType, today=MONDAY, config=config(),
+                               settings={DetectionType.LATE_PAYMENT: RuleSetting(threshold=D("20"))})
+    assert cards(later_threshold.findings) == [("unexpected_revenue", "Acme Corp paid $6,000.00 less than expected")]

@@ -66,6 +66,19 @@ def test_a_part_payment_leaves_the_rest_late() -> None:
     assert finding.amount == D("5000") and "$5,000.00" in finding.explanation
 
 
+def test_a_late_invoice_paid_in_part_says_what_was_paid_and_what_is_late() -> None:
+    books = late_books(16, usual_delay=3, paid="2000")
+    books.received("2000", on=MONDAY - days(7), invoice=books.schedules[0])
+    [finding] = check(late_payment, books)
+    assert finding.explanation.startswith(
+        "Invoice INV-12 was due Sat 21 Nov: $2,000.00 of $8,000.00 paid on Mon 30 Nov, $6,000.00 is 16 days late; Acme Corp usually pays"
+    ), finding.explanation
+    assert (finding.title, finding.amount) == ("Acme Corp is 16 days late", D("6000"))
+    books.received("1000", on=MONDAY - days(2), invoice=books.schedules[0])
+    [twice] = check(late_payment, books)
+    assert "$2,000.00 of $8,000.00 paid in 2 parts, the last on Sat 5 Dec, $6,000.00 is 16 days late" in twice.explanation
+
+
 @pytest.mark.parametrize(
     ("days_late", "severity"), [(7, None), (8, UPCOMING), (13, UPCOMING), (14, THIS_WEEK), (29, THIS_WEEK), (30, EMERGENCY), (75, EMERGENCY)]
 )

@@ -90,7 +90,7 @@ def test_without_payment_history_every_receivable_is_expected_on_its_due_date(to
 def test_no_payments_no_learning_the_due_date_it_is() -> None:
     habits = learn_habits([], [OpenReceivable("a", 40)], as_of=AS_OF)
     assert habits.account is ON_DUE_DATE and habits.of("a") is ON_DUE_DATE
-    assert habits.of("a").describe() == "no payments yet: expected on the due date"
+    assert habits.of("a").describe() == "no paid invoices yet: expected on the due date"
 
 
 def test_a_steady_payer_an_early_payer_and_a_drifting_one_in_words() -> None:
@@ -104,7 +104,7 @@ def test_a_steady_payer_an_early_payer_and_a_drifting_one_in_words() -> None:
     assert 17 <= low <= 20 <= high <= 23 and habits.of("twenty").describe() == f"usually pays {low}-{high} days late"
     assert habits.of("early").describe().startswith("usually pays") and habits.of("early").describe().endswith("days early")
     assert habits.of("drift").describe().endswith("; lately later") and habits.of("drift").lately > 0
-    assert habits.of("someone new").describe().startswith("no payments of its own yet: like your other clients")
+    assert habits.of("someone new").describe().startswith("no paid invoices of its own yet: like your other clients")
 
 
 def test_one_payment_is_shrunk_toward_the_accounts_typical_behaviour() -> None:
@@ -132,6 +132,15 @@ def test_half_on_time_half_45_days_late_an_overdue_invoice_is_expected_around_da
     soon = sum((a for day, a in found if day < AS_OF + timedelta(days=21)), Decimal(0))
     around_45 = sum((a for day, a in found if AS_OF + timedelta(days=28) <= day <= AS_OF + timedelta(days=45)), Decimal(0))
     assert soon < Decimal("1500") and around_45 > Decimal("7000")
+
+
+def test_a_receivable_under_one_cent_is_expected_where_it_is_due() -> None:
+    """An open invoice whose base amount is paid but for a rounding (a foreign-currency invoice paid in
+    parts): nothing to spread; it used to stop the preparation context from loading (max() of nothing)."""
+    behaviour = learn_habits(paid("a", [3, 5, 8, 13, 21]), as_of=AS_OF).of("a")
+    for amount, due in ((Decimal("0"), AS_OF - timedelta(days=10)), (Decimal("0.004"), AS_OF + timedelta(days=3))):
+        found = arrivals(behaviour, amount=amount, due=due, as_of=AS_OF, currency="USD")
+        assert found == ((max(AS_OF, due), amount),)
 
 
 def test_the_stored_behaviour_reads_back_the_same() -> None:

@@ -88,7 +88,7 @@ def test_the_morning_job_by_hand_and_forecast_against_actual(tamio: Tamio) -> No
     code, out, _ = tamio("forecast", "backtest", "--from", "2026-01-05", "--to", "2026-05-17", now=last + timedelta(days=1))
     assert code == 0 and "Ahead" in out and "4 weeks" in out and "%" in out
     code, out, _ = tamio("client", "Slow Co", now=last)
-    assert code == 0 and out.startswith("Slow Co: usually pays") and "(learned from 17 payments)" in out, out
+    assert code == 0 and out.startswith("Slow Co: usually pays") and "(learned from 17 paid invoices)" in out, out
 
 
 def test_clear_errors(tamio: Tamio) -> None:

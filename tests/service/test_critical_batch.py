@@ -11,12 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account, SafetyMode, UserConfiguration
 from tamio.config import Settings
 from tamio.detection.models import AlertStatus, DetectionAlert, DetectionRule, DetectionType
+from tamio.execution.models import ExecutionAutomationRule
 from tamio.obligations.models import ObligationSchedule, ScheduleStatus
 from tamio.outbox.models import OutboxMessage
 from tamio.pipeline import (
@@ -206,3 +207,61 @@ async def test_the_scheduler_runs_the_critical_pass_in_batches_and_a_failing_bat
         alerts = (await db.execute(select(DetectionAlert.user_id).distinct())).scalars().all()
     assert runs == sorted(i for i in ids if i != ids[1])  # the broken one's batch mate still ran
     assert ids[1] not in alerts and report.details["alerts"] > 0
+
+
+async def automatic(session: AsyncSession, account_id: str) -> None:
+    """Every action type carried out on its own (payroll never is, whatever its rule says), whatever the amount."""
+    await session.execute(update(ExecutionAutomationRule).where(ExecutionAutomationRule.user_id == account_id).values(
+        auto_execute=True, require_approval=False, is_locked=False, threshold_amount=None, included_tags=[], excluded_tags=[],
+    ))
+    await session.commit()
+
+
+async def test_a_batch_carries_out_what_automatic_rules_allow_as_each_accounts_own_cycle_does(session: AsyncSession) -> None:
+    ids = await businesses(session, SCHEDULE_PATH)
+    for account_id in (ids[1], ids[3]):
+        await automatic(session, account_id)
+    alone = await one_by_one(session, ids, NOW, SCHEDULE_PATH, PipelineMode.FULL)
+    expected = await state(session)
+    await session.rollback()
+    together = await batched(session, ids, NOW, SCHEDULE_PATH, PipelineMode.FULL)
+    assert together == alone
+    assert await state(session) == expected
+    carried = (await session.execute(select(PreparedAction.user_id).where(PreparedAction.auto_executed.is_(True)))).scalars().all()
+    assert set(carried) <= {ids[1], ids[3]} and carried, "some actions of the automatic accounts went by themselves"
+
+
+async def test_a_batch_asks_once_which_of_its_accounts_have_automatic_rules(engine: AsyncEngine, session: AsyncSession) -> None:
+    ids = await businesses(session, SCHEDULE_PATH)
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        found = await batched(session, ids, NOW, SCHEDULE_PATH, PipelineMode.FULL)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert sum(1 for _, prepared, _ in found.values() if prepared) > 1  # several accounts had actions to carry out or not
+    assert len([s for s in statements if "from execution_automation_rules" in s]) == 1
+
+
+async def test_a_steady_batch_reads_its_accounts_open_actions_once(engine: AsyncEngine, session: AsyncSession) -> None:
+    ids = await businesses(session, SCHEDULE_PATH)
+    await batched(session, ids, NOW, SCHEDULE_PATH, PipelineMode.FULL)  # raises alerts and prepares their cards
+    await session.commit()
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await batched(session, ids, NOW + timedelta(hours=1), SCHEDULE_PATH, PipelineMode.FULL)  # the hourly pass an hour later
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    pending = (await session.execute(select(PreparedAction.user_id).where(PreparedAction.status == ActionStatus.PENDING))).scalars()
+    assert len(set(pending)) > 1  # several accounts have cards the pass looks at
+    reads = [s for s in statements if s.startswith("select") and "from prepared_actions where prepared_actions.alert_id in" in s]
+    assert len(reads) == 1, reads

@@ -196,6 +196,8 @@ async def test_a_dismissed_alert_stays_dismissed_unless_it_gets_worse(session: A
     await session.commit()
     quiet = await run(session, books, today=MONDAY + timedelta(days=1), now=NOW + timedelta(days=1))
     assert quiet.new == [] and DetectionType.LATE_PAYMENT not in {a.detection_type for a in quiet.alerts}
+    [still] = await stored(session, books, id=late.id)  # seen again at the run's clock (updated_at was the wall clock's)
+    assert (still.status, still.last_detected_at, still.updated_at) == (AlertStatus.DISMISSED, NOW + timedelta(days=1), NOW + timedelta(days=1))
     worse = await run(session, books, today=MONDAY + timedelta(days=13), now=NOW + timedelta(days=13))
     [reraised] = [a for a in worse.new if a.detection_type == DetectionType.LATE_PAYMENT]
     assert reraised.id != late.id and reraised.severity == AlertSeverity.EMERGENCY and reraised.fingerprint == late.fingerprint

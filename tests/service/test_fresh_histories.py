@@ -1,6 +1,7 @@
 """A property: whatever happens to the money (balances set, bills added, cards approved and carried out,
 time passing), once the refresh it asked for has run, every open alert, every pending card and
-App Home agree with the forecast; no alert has two cards waiting; no credit line is drawn past its limit."""
+App Home agree with the forecast; no alert has two cards waiting; no credit line is drawn past its limit;
+the basis a steady run checks the cards on without a context (``load_bases``) is the context's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,9 +22,13 @@ from tamio.data.models import CashAccount
 from tamio.data.service import set_balance
 from tamio.db import Base, create_engine, make_session_factory
 from tamio.demo import PEOPLE
+from tamio.detection.snapshot import load_snapshot
 from tamio.execution import lifecycle
 from tamio.execution.service import execute_action
 from tamio.pipeline import run_detection_preparation_cycle
+from tamio.preparation.basis import load_bases
+from tamio.preparation.context import load_context
+from tamio.preparation.freshness import forecast_basis
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tests.conftest import secret_for_tests
 from tests.consistency import assert_figures_agree
@@ -82,6 +88,12 @@ async def _history(db_url: str, settings: Settings, history: list[tuple[object, 
                 lines = (await db.execute(select(CashAccount).where(CashAccount.user_id == story.account_id,
                                                                    CashAccount.credit_limit.is_not(None)))).scalars().all()
             assert [alert for alert, n in pending.items() if n > 1] == [], history
+            async with sessions() as db:  # a steady run checks the cards on the basis worked out without a context: the same
+                account = await story.account(db)
+                today = now.astimezone(ZoneInfo(account.timezone)).date()
+                snapshot = await load_snapshot(db, story.account_id, today=today, settings=settings)
+                context = await load_context(db, account_id=story.account_id, today=today, settings=settings, snapshot=snapshot)
+                assert (await load_bases(db, {story.account_id: snapshot}))[story.account_id] == forecast_basis(context), history
             assert all(line.drawn_amount <= (line.credit_limit or 0) for line in lines), history
     finally:
         await engine.dispose()

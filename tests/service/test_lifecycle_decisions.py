@@ -12,8 +12,9 @@ from tamio.accounts.service import get_member_by_id
 from tamio.audit.models import AuditLog
 from tamio.audit.verify import verify_chain
 from tamio.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from tamio.execution.lifecycle import AlreadyDecided, approve, expire_due, skip, supersede
+from tamio.execution.lifecycle import AlreadyDecided, approve, expire_due, skip, supersede, supersede_many
 from tamio.execution.models import ActionApproval, ExecutionRecord
+from tamio.outbox.models import OutboxMessage
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tests.service.execution_factories import (
     NOW,
@@ -282,3 +283,32 @@ async def test_a_large_payroll_takes_an_admin_first_then_an_approver(session: As
     second = await approve(session, account=team.account, member=team.maria, action_id=action.id, option_id=opt.id, now=NOW, settings=settings_for())
     assert second.outcome == "approved" and second.approvals_given == 2
     assert await count_records(session, action.id, "approved") == 1
+
+
+async def test_many_actions_superseded_at_once_are_each_closed_recorded_audited_and_shown(session: AsyncSession) -> None:
+    """A run that resolves many alerts closes their cards together (one statement, one chain pass):
+    each gets what closing it alone gives it, and one a person decided first keeps their decision."""
+    team = await Team.open(session)
+    actions = [await make_action(session, team.account) for _ in range(5)]
+    decided, replacement = actions[2], actions[4]
+    await approve(session, account=team.account, member=team.maria, action_id=decided.id, option_id=(await first_option(session, decided)).id,
+                  now=NOW, settings=settings_for())
+    closing = {a.id: ("its alert resolved", replacement.id if a is actions[0] else None) for a in actions[:4]}
+
+    closed = await supersede_many(session, account=team.account, now=later(5), closing=closing)
+    await session.commit()
+
+    assert sorted(closed) == sorted(a.id for a in actions[:4] if a is not decided)
+    assert {d.message for d in closed.values()} == {"This action was superseded: its alert resolved."}
+    rows = {a.id: a for a in (await session.execute(select(PreparedAction).execution_options(populate_existing=True))).scalars()}
+    assert [rows[a.id].status for a in actions] == [ActionStatus.SUPERSEDED, ActionStatus.SUPERSEDED, ActionStatus.APPROVED,
+                                                     ActionStatus.SUPERSEDED, ActionStatus.PENDING]
+    first = rows[actions[0].id]
+    assert first.execution_result == {"superseded_by": replacement.id, "reason": "its alert resolved"} and first.decided_at == later(5)
+    for action_id in closed:
+        assert await count_records(session, action_id, "superseded") == 1
+        audit = (await session.execute(select(AuditLog).where(AuditLog.entity_id == action_id, AuditLog.changes["event"].as_string() == "superseded"))).scalar_one()
+        assert (audit.actor, audit.changes["to"]) == ("system", "superseded")
+        keys = set((await session.execute(select(OutboxMessage.idempotency_key).where(OutboxMessage.payload["action_id"].as_string() == action_id))).scalars())
+        assert {f"card_update:{action_id}:v{rows[action_id].version}", f"home_refresh:{action_id}:v{rows[action_id].version}"} <= keys
+    assert (await verify_chain(session, account_id=team.account.id)).ok

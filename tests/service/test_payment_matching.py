@@ -70,7 +70,8 @@ async def test_a_payment_by_client_pays_the_oldest_open_invoice_first_and_leaves
     assert (october.status, november.status, november.paid_amount) == (ScheduleStatus.PAID, ScheduleStatus.PARTIALLY_PAID, Decimal("2000"))
     assert [p.variance_vs_expected for p in outcome.payments] == [Decimal("0"), Decimal("-3000")] and outcome.overpaid == 0
     assert await cash(session) == Decimal("17000")  # moved once, by the whole payment
-    # A client that paid 67 and 36 days late: INV-1042's rest and December's are expected within half a year.
+    # A client that paid INV-1041 67 days late (INV-1042, part paid, is 36 days late and counting): its rest and December's
+    # are expected within half a year.
     forecast = await calculate_forecast(session, books.account.id, as_of=TODAY, weeks=26, settings=SCHEDULE_PATH)
     assert forecast.opening_balance == Decimal("17000")
     assert sum(w.inflows for w in forecast.weeks) == Decimal("3000") + Decimal("5000")  # INV-1042's rest, and December's

@@ -5,6 +5,13 @@ The digest is taken on main's code without these changes (eager drafts, one acco
 queries; retaken when main itself changes what the pipeline prepares, e.g. the payment risk in a
 chase's tone, issue 19's shorter option titles and cents); ids (random per run) are left out,
 everything a card, the API or the CLI shows is in. The lazy drafts are read the way the card reads them (``ActionOption.draft_subject``/``body``).
+
+Retakes (and changes that needed none):
+- "Raise the cash before making the payment" only from a draw or transfer into operating, to the
+  payments due up to the day it is raised for: 4,940 -> 12 links on this business; links and option
+  params are not in the digest, which stayed as it was.
+- A part payment on a late invoice is one alert (late_payment, saying what was paid), no "paid less"
+  alert beside it: this business has no part payment on a late invoice, so the digest stayed too.
 """
 
 from __future__ import annotations

@@ -225,7 +225,9 @@ async def test_the_context_takes_the_same_number_of_queries_whatever_the_size(
     small_count, small_ctx = await count(small.account.id)
     large_count, large_ctx = await count(large.account.id)
     assert len(large_ctx.schedules) > 10 * len(small_ctx.schedules) and len(large_ctx.clients) == 80
-    assert small_count == large_count and small_count <= 15  # + what earlier decisions committed, + two for the clients' standing
+    # the detection snapshot's seven and its forecast's five, + the configuration and its overrides, + two for the
+    # clients' standing, + what earlier decisions committed (a pipeline run builds it on its own snapshot: five)
+    assert small_count == large_count and small_count <= 17
 
 
 # -- every payroll at risk gets a plan; a buffer breach gets one buffer response --------------
