@@ -51,7 +51,7 @@ from tamio.forecast.service import load_forecast_inputs_many
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
 from tamio.preparation.basis import load_bases
 from tamio.preparation.context import PreparationContext, load_contexts
-from tamio.preparation.engine import OpenAction, open_actions_of, prepare_actions
+from tamio.preparation.engine import IN_LIST, OpenAction, open_actions_of, prepare_actions, slices
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tamio.preparation.restating import announce
 from tamio.refresh import service as refresh
@@ -191,9 +191,15 @@ async def refresh_figures(
     )
     types |= set(carded.scalars())
     ordered = tuple(t for t in DetectionType if t in types)
-    result = await run_detection_preparation_cycle(
-        db, account_id, PipelineConfig(mode=PipelineMode.TARGETED, detection_types=ordered), now=now, settings=settings, trigger=trigger,
-    )
+    account = await db.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"There is no account `{account_id}`.")
+    # As a batch of one: detection and preparation share the forecast's inputs (loaded once, not twice:
+    # a tenth of a large account's refresh); what it leaves is what its own cycle would.
+    results = await run_cycles(db, [account], PipelineConfig(mode=PipelineMode.TARGETED, detection_types=ordered),
+                               today={account_id: now.astimezone(ZoneInfo(account.timezone)).date()}, now=now, settings=settings,
+                               trigger=trigger)
+    result = results[account_id]
     # The alerts' figures may have moved in place (nothing new to announce): App Home follows them.
     await enqueue_many(db, account_id=account_id, now=now, messages=[Outgoing("home_refresh", {}, new_id("home_refresh:refresh"))])
     await refresh.done(db, account_id=account_id, generation=request.generation)
@@ -352,15 +358,17 @@ async def _supersede_replaced(
     fresh card goes instead (not a second card)."""
     if not replaced:
         return
-    done = await lifecycle.supersede_many(db, account=account, now=now, closing={
-        old.id: ("the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose",
-                 new.id if new else None)
-        for old, new in replaced
-    })
+    done: set[str] = set()
+    for part in range(0, len(replaced), IN_LIST):  # a statement takes at most 32,767 parameters (asyncpg)
+        done.update(await lifecycle.supersede_many(db, account=account, now=now, closing={
+            old.id: ("the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose",
+                     new.id if new else None)
+            for old, new in replaced[part : part + IN_LIST]
+        }))
     beaten = [new.id for old, new in replaced if new is not None and old.id not in done]
-    if beaten:
+    for ids in slices(beaten):
         await lifecycle.supersede_many(db, account=account, now=now,
-                                       closing={i: ("a decision on the earlier card came first", None) for i in beaten})
+                                       closing={i: ("a decision on the earlier card came first", None) for i in ids})
 
 
 async def _supersede_resolved(db: AsyncSession, *, account: Account, now: datetime, resolved: list[Any]) -> None:
@@ -368,15 +376,16 @@ async def _supersede_resolved(db: AsyncSession, *, account: Account, now: dateti
     ids = [getattr(a, "id", a) for a in resolved]
     if not ids:
         return
-    actions = (
-        await db.execute(
-            select(PreparedAction.id).where(
-                PreparedAction.user_id == account.id, PreparedAction.alert_id.in_(ids), PreparedAction.status == ActionStatus.PENDING
+    for alert_ids in slices(ids):  # a statement takes at most 32,767 parameters (asyncpg)
+        actions = (
+            await db.execute(
+                select(PreparedAction.id).where(
+                    PreparedAction.user_id == account.id, PreparedAction.alert_id.in_(alert_ids), PreparedAction.status == ActionStatus.PENDING
+                )
             )
-        )
-    ).scalars().all()
-    if actions:
-        await lifecycle.supersede_many(db, account=account, now=now, closing={i: ("its alert resolved", None) for i in actions})
+        ).scalars().all()
+        if actions:
+            await lifecycle.supersede_many(db, account=account, now=now, closing={i: ("its alert resolved", None) for i in actions})
 
 
 # A scheduled run says where its cards come from (issue 19.6): one message heads what it posts.

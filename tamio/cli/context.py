@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account
 from tamio.accounts.service import resolve_account
+from tamio.cli.status import working
 from tamio.config import Settings
 from tamio.dates import read_date
 from tamio.db import create_engine, make_session_factory, read_only, utcnow
@@ -69,7 +70,9 @@ class CliContext:
                 return  # nothing to work out: the pipeline is not even imported
         from tamio.scheduler.refresh import drain_refreshes  # start-up cost: the pipeline, only when asked
 
-        await drain_refreshes(self.sessions, now=self.now, settings=self.settings, account_ids=account_ids)
+        # After a large import this is most of the command's time: a terminal says what it is doing.
+        with working("Updating the forecast, alerts and cards"):
+            await drain_refreshes(self.sessions, now=self.now, settings=self.settings, account_ids=account_ids)
 
     async def close(self) -> None:
         if self._engine is not None:

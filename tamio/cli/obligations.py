@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import argparse
 import gc
-import sys
 import textwrap
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from tamio.cli import _for_the_command_line
 from tamio.cli.context import CliContext
+from tamio.cli.status import progress_bar
 from tamio.errors import MissingExchangeRate, TamioError, ValidationError
 from tamio.obligations import csv_columns
 from tamio.obligations.csv_file import CsvFile, NotText
@@ -68,17 +68,6 @@ def _one_line(exc: CsvImportError, shown: int = 5) -> str:
     problems = [str(error) for error in exc.errors] or [str(exc)]
     text = "; ".join(problems[:shown])
     return text + (f"; and {len(problems) - shown} more" if len(problems) > shown else "") + "."
-
-
-def progress_bar(total: int, label: str, *, stdout: TextIO | None = None, stderr: TextIO | None = None, delay: float = 1.0) -> Any:
-    """A progress bar on ``stderr`` that shows after ``delay`` seconds, or None when either stream is
-    not a terminal (a pipe, a file, a test's capture)."""
-    out, err = stdout or sys.stdout, stderr or sys.stderr
-    if not (out.isatty() and err.isatty()):
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=label, unit="B", unit_scale=True, delay=delay, leave=False, file=err)
 
 
 def _advancing(lines: Iterable[str], source: CsvFile, bar: Any) -> Iterator[str]:

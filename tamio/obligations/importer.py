@@ -30,7 +30,7 @@ from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
@@ -62,6 +62,8 @@ from tamio.obligations.service import direction_for, horizon_end
 __all__ = ["BATCH_ROWS", "Change", "ImportResult", "import_obligations", "spec_for"]
 
 BATCH_ROWS = 2000  # rows planned and written together: big enough for few statements, small enough to hold
+ANALYZE_AFTER = 1000  # obligations created, from which an import takes the tables' statistics afresh (PostgreSQL)
+ANALYZED_TABLES = ("clients", "expense_buckets", "obligation_agreements", "obligation_schedules", "cash_events")
 KIND_TO_TYPE = {
     "revenue": ObligationType.REVENUE,
     "expense": ObligationType.EXPENSE,
@@ -129,7 +131,20 @@ async def import_obligations(
             for _ in remaining:  # raises the file's own problems, if it has any
                 pass
         raise
+    if not dry_run and run.created >= ANALYZE_AFTER:
+        await _fresh_statistics(db)
     return run.result()
+
+
+async def _fresh_statistics(db: AsyncSession) -> None:
+    """PostgreSQL's statistics of the tables a large import filled, taken now (in its transaction): until
+    autovacuum comes round, the planner takes them for the few rows they had, and the figures' refresh
+    after a 10,000-row import read its schedules by a nested loop in 17.6 s instead of 0.2 s. ANALYZE
+    reads a bounded sample (about half a second here). SQLite plans these reads well without."""
+    if db.get_bind().dialect.name != "postgresql":
+        return
+    for table in ANALYZED_TABLES:
+        await db.execute(text(f"ANALYZE {table}"))
 
 
 def _batches(rows: Iterator[ObligationRow], size: int) -> Iterator[list[ObligationRow]]:

@@ -107,8 +107,10 @@ def payroll_safety_agent(alert: AlertView, ctx: PreparationContext) -> ActionDra
     at risk gets a plan, and each option says how much money it brings in before payroll.
     """
     named = ctx.schedule(alert.entity_id or "") or ctx.schedule(str(alert.context.get("schedule_id") or ""))
-    payrolls = [s for s in ctx.schedules if s.direction != INFLOW and s.due_date >= ctx.today and s.base_amount > 0 and is_payroll(ctx, s)]
-    payroll = named or (payrolls[0] if payrolls else None)
+    # The first payroll to come only when the alert names none (each alert looking through every
+    # schedule made an account with thousands of payroll alerts quadratic).
+    payroll = named or next((s for s in ctx.schedules if s.direction != INFLOW and s.due_date >= ctx.today and s.base_amount > 0
+                             and is_payroll(ctx, s)), None)
     if payroll is None:
         return None
     required = quantize(payroll.base_amount * ctx.payroll_buffer_percent / 100, ctx.base_currency)
@@ -175,7 +177,9 @@ def _collect_before(ctx: PreparationContext, payroll: ScheduleInfo, needed: Deci
     is in the shortfall's numbers already, so chasing it brings in nothing more. The plan and its
     steps for the note; carrying it out emails each client its drafted reminder.
     """
-    chosen = pick_until([s for s in ctx.chaseable_receivables() if not ctx.counted_by(s, payroll.due_date)], needed)
+    uncounted = ctx.kept(("chaseable, not counted by", payroll.due_date),  # once per payroll day, not per alert
+                         lambda: tuple(s for s in ctx.chaseable_receivables() if not ctx.counted_by(s, payroll.due_date)))
+    chosen = pick_until(uncounted, needed)
     if not chosen:
         return None
     chases = [chase_receivable(ctx, schedule, deadline=payroll.due_date) for schedule in chosen]
@@ -275,8 +279,9 @@ def payment_prioritization_agent(alert: AlertView, ctx: PreparationContext) -> A
 
 def statutory_payment_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
     """A tax or statutory deadline: prepare the payment (and find the cash first when short)."""
-    taxes = ctx.schedules_of_type("tax")
-    tax = next((s for s in taxes if s.id == alert.entity_id), None) or next(iter(sorted(taxes, key=lambda s: s.due_date)), None)
+    named = ctx.schedule(alert.entity_id or "")  # the alert's own tax, else the first due (not every tax per alert)
+    tax = named if named is not None and named.obligation_type == "tax" else min(
+        ctx.schedules_of_type("tax"), key=lambda s: s.due_date, default=None)
     if tax is None:
         return None
     money = format_money(tax.amount, tax.currency)

@@ -4,7 +4,7 @@ revenue variance and payroll changes. Pure functions ``agent(alert, ctx) -> Acti
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -89,6 +89,14 @@ def invoice_followup_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
     )
 
 
+def _first_of_each_client(schedules: Iterable[ScheduleInfo]) -> Mapping[str, ScheduleInfo]:
+    first: dict[str, ScheduleInfo] = {}
+    for s in schedules:
+        if s.client_id is not None:
+            first.setdefault(s.client_id, s)
+    return first
+
+
 def client_retention_agent(alert: AlertView, ctx: PreparationContext) -> ActionDraft | None:
     """Revenue at risk from a client: check in with them, and stop counting on money that won't come."""
     client_id = str(alert.context.get("client_id") or alert.entity_id or "")
@@ -96,9 +104,9 @@ def client_retention_agent(alert: AlertView, ctx: PreparationContext) -> ActionD
     if client is None:
         return None
     options: list[OptionDraft] = []
-    overdue = [s for s in ctx.chaseable_receivables() if s.client_id == client_id]
-    if overdue:
-        options.append(chase_receivable(ctx, overdue[0], deadline=ctx.today))
+    overdue = ctx.kept("first chaseable of each client", lambda: _first_of_each_client(ctx.chaseable_receivables())).get(client_id)
+    if overdue is not None:
+        options.append(chase_receivable(ctx, overdue, deadline=ctx.today))
     subject, body = _render(
         "emails/client_checkin.txt.j2", greeting=f"Hi {client.contact_name or client.name},",
         reason=str(alert.context.get("reason") or "We noticed a change in our recent invoices."), company_name=ctx.account_name,

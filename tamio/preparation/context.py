@@ -24,14 +24,14 @@ critical pass prepares actions for a batch of accounts at once.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
 from itertools import chain
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,6 +56,7 @@ from tamio.preparation.commitments import ChaseInfo
 from tamio.preparation.decisions import load_decisions
 from tamio.scenarios.engine import Delta, Effect, ScenarioBase, effect_of
 
+T = TypeVar("T")
 ZERO = Decimal(0)
 HORIZON_WEEKS = FORECAST_WEEKS  # the base forecast is detection's (its snapshot's)
 PROTECTED_OBLIGATION_TYPES = frozenset(t.value for t in NEVER_DELAYED)  # whatever the vendor's category
@@ -202,7 +203,11 @@ class PreparationContext:
 
     def chaseable_receivables(self) -> list[ScheduleInfo]:
         """Overdue receivables not chased within the cool-off: the ones a new chase may be proposed for."""
-        return [s for s in self._overdue if self.may_chase(s)]
+        return list(self._chaseable)
+
+    @cached_property
+    def _chaseable(self) -> tuple[ScheduleInfo, ...]:
+        return tuple(s for s in self._overdue if self.may_chase(s))
 
     @cached_property
     def _overdue(self) -> tuple[ScheduleInfo, ...]:
@@ -217,6 +222,18 @@ class PreparationContext:
     def outflows_between(self, start: date, end: date) -> list[ScheduleInfo]:
         dues, outflows = self._outflows
         return list(outflows[bisect_left(dues, start) : bisect_right(dues, end)])
+
+    def kept(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per context and ``key``: what agents derive from the context (which a run
+        never changes), asked again by each of thousands of alerts on a large account, is worked out once
+        (a pass over every schedule per alert was quadratic). What it keeps is shared: never changed."""
+        if key not in self._kept:
+            self._kept[key] = compute()
+        return cast(T, self._kept[key])
+
+    @cached_property
+    def _kept(self) -> dict[Hashable, object]:
+        return {}
 
     @cached_property
     def _outflows(self) -> tuple[list[date], tuple[ScheduleInfo, ...]]:

@@ -142,13 +142,18 @@ def risk(
 
 
 def vendor_delay_candidates(ctx: PreparationContext, start: date, end: date) -> list[ScheduleInfo]:
-    """Outflows in [start, end] of vendors that can be delayed, most flexible and largest first."""
+    """Outflows in [start, end] of vendors that can be delayed, most flexible and largest first (worked out
+    once per range: agents ask for few ranges, from today to a payroll or one day's, for many alerts)."""
+    return list(ctx.kept(("vendor_delay_candidates", start, end), lambda: _delay_candidates(ctx, start, end)))
+
+
+def _delay_candidates(ctx: PreparationContext, start: date, end: date) -> tuple[ScheduleInfo, ...]:
     order = {"can_delay": 0, "negotiable": 1}
     found: dict[str, ScheduleInfo] = {}
     for s in ctx.outflows_between(start, end):  # the first payment of each vendor that can wait
         if s.vendor_id and s.vendor_id not in found and ctx.can_delay(s):
             found[s.vendor_id] = s
-    return sorted(found.values(), key=lambda s: (order.get(ctx.vendors[s.vendor_id or ""].flexibility_level or "", 2), -s.base_amount))
+    return tuple(sorted(found.values(), key=lambda s: (order.get(ctx.vendors[s.vendor_id or ""].flexibility_level or "", 2), -s.base_amount)))
 
 
 def delay_target(ctx: PreparationContext, schedule: ScheduleInfo, *, at_least: date) -> date:

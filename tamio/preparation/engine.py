@@ -15,7 +15,7 @@ transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -113,15 +113,25 @@ async def open_actions_of(db: AsyncSession, alert_ids: Sequence[str]) -> dict[st
     four columns (a steady run looks at every card; the few it restates are loaded whole)."""
     if not alert_ids:
         return {}
-    rows = await db.execute(
-        select(PreparedAction.id, PreparedAction.alert_id, PreparedAction.status, PreparedAction.forecast_basis)
-        .where(PreparedAction.alert_id.in_(list(alert_ids)), PreparedAction.status.in_(OPEN_ACTION_STATUSES))
-    )
     found: dict[str, list[OpenAction]] = {}
-    for action_id, alert_id, status, basis in rows:
-        if alert_id:
-            found.setdefault(alert_id, []).append(OpenAction(action_id, alert_id, status, basis))
+    for ids in slices(alert_ids):
+        rows = await db.execute(
+            select(PreparedAction.id, PreparedAction.alert_id, PreparedAction.status, PreparedAction.forecast_basis)
+            .where(PreparedAction.alert_id.in_(ids), PreparedAction.status.in_(OPEN_ACTION_STATUSES))
+        )
+        for action_id, alert_id, status, basis in rows:
+            if alert_id:
+                found.setdefault(alert_id, []).append(OpenAction(action_id, alert_id, status, basis))
     return found
+
+
+IN_LIST = 5000  # ids per IN list: asyncpg takes at most 32,767 parameters a statement (a 100,000-row import raised 46,000 alerts)
+
+
+def slices(ids: Sequence[str]) -> Iterator[list[str]]:
+    """``ids`` in lists of at most ``IN_LIST``, one statement each."""
+    for start in range(0, len(ids), IN_LIST):
+        yield list(ids[start : start + IN_LIST])
 
 
 @dataclass(slots=True)
@@ -263,37 +273,46 @@ async def _whole(db: AsyncSession, action_ids: dict[str, str]) -> dict[str, Prep
     """The actions (alert id -> action id) loaded whole, by alert id."""
     if not action_ids:
         return {}
-    rows = await db.execute(select(PreparedAction).where(PreparedAction.id.in_(list(action_ids.values()))))
-    return {action.alert_id or "": action for action in rows.scalars()}
+    found: dict[str, PreparedAction] = {}
+    for ids in slices(list(action_ids.values())):
+        rows = await db.execute(select(PreparedAction).where(PreparedAction.id.in_(ids)))
+        found.update((action.alert_id or "", action) for action in rows.scalars())
+    return found
 
 
 async def _options_of(db: AsyncSession, action_ids: Sequence[str]) -> dict[str, list[ActionOption]]:
     if not action_ids:
         return {}
-    rows = await db.execute(select(ActionOption).where(ActionOption.action_id.in_(list(action_ids))).order_by(ActionOption.rank))
     found: dict[str, list[ActionOption]] = {}
-    for option in rows.scalars():
-        found.setdefault(option.action_id, []).append(option)
+    for ids in slices(action_ids):
+        rows = await db.execute(select(ActionOption).where(ActionOption.action_id.in_(ids)).order_by(ActionOption.rank))
+        for option in rows.scalars():
+            found.setdefault(option.action_id, []).append(option)
     return found
 
 
 async def _open_candidates(db: AsyncSession, *, account_id: str, exclude: Sequence[str]) -> list[LinkCandidate]:
     """Pending actions of earlier runs, so new actions can link to them (two queries)."""
-    actions = (
-        await db.execute(
-            select(PreparedAction, DetectionAlert.detection_type)
-            .outerjoin(DetectionAlert, DetectionAlert.id == PreparedAction.alert_id)
-            .where(PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.PENDING, PreparedAction.id.not_in(list(exclude) or [""]))
-        )
-    ).all()
+    leaving = set(exclude)  # left out here, not in the query: a large run's ids are more than a statement takes
+    actions = [
+        (action, kind) for action, kind in (
+            await db.execute(
+                select(PreparedAction, DetectionAlert.detection_type)
+                .outerjoin(DetectionAlert, DetectionAlert.id == PreparedAction.alert_id)
+                .where(PreparedAction.user_id == account_id, PreparedAction.status == ActionStatus.PENDING)
+            )
+        ).all()
+        if action.id not in leaving
+    ]
     if not actions:
         return []
-    options = (
-        await db.execute(select(ActionOption).where(ActionOption.action_id.in_([a.id for a, _ in actions])).order_by(ActionOption.action_id, ActionOption.rank))
-    ).scalars().all()
     by_action: dict[str, list[ActionOption]] = {}
-    for option in options:
-        by_action.setdefault(option.action_id, []).append(option)
+    for ids in slices([a.id for a, _ in actions]):
+        options = (
+            await db.execute(select(ActionOption).where(ActionOption.action_id.in_(ids)).order_by(ActionOption.action_id, ActionOption.rank))
+        ).scalars().all()
+        for option in options:
+            by_action.setdefault(option.action_id, []).append(option)
     return [
         candidate_of(a.id, t.value if t else "", a.action_type.value, by_action[a.id], deadline=a.deadline)
         for a, t in actions

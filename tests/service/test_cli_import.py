@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tamio.cli import main
-from tamio.cli.obligations import progress_bar
+from tamio.cli.status import progress_bar, working
 from tamio.obligations import csv_columns
 from tamio.obligations.schemas import KIND_WORDS
 
@@ -172,6 +172,23 @@ def test_a_progress_bar_shows_on_a_terminal_and_never_on_a_pipe(tmp_path: Path) 
             shown += os.read(controller, 4096).decode()
     os.close(controller)
     assert "Importing o.csv" in shown and "50%" in shown
+
+
+def test_the_figures_refresh_says_what_it_does_on_a_terminal_and_nothing_on_a_pipe(tmp_path: Path) -> None:
+    """After a large import, working out the figures again takes a while: a terminal is told what is going on."""
+    with open(tmp_path / "out.txt", "w") as file:
+        with working("Updating the forecast, alerts and cards", stdout=file, stderr=file, delay=0, every=0.01):
+            pass
+    assert (tmp_path / "out.txt").read_text() == ""
+    controller, terminal = pty.openpty()
+    shown = ""
+    with os.fdopen(terminal, "w") as tty:
+        with working("Updating the forecast, alerts and cards", stdout=tty, stderr=tty, delay=0, every=0.01):
+            # the work goes on until the terminal has shown the line (the ticking thread writes it)
+            while "00:0" not in shown and select.select([controller], [], [], 10)[0]:
+                shown += os.read(controller, 4096).decode()
+    os.close(controller)
+    assert "Updating the forecast, alerts and cards: 00:0" in shown
 
 
 def test_an_import_whose_output_is_captured_prints_its_one_line_and_no_bar(books: Tamio, tmp_path: Path) -> None:

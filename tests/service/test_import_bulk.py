@@ -16,14 +16,14 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.audit.models import AuditLog
 from tamio.config import Settings
 from tamio.errors import MissingExchangeRate, TamioError
 from tamio.obligations.csv_format import CsvImportError, ObligationsReader, parse_obligations_csv
-from tamio.obligations.importer import import_obligations
+from tamio.obligations.importer import ANALYZE_AFTER, import_obligations
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule
 from tests.service.books import SCHEDULE_PATH, Books, at
 from tests.service.import_reference import import_row_by_row, snapshot
@@ -139,6 +139,18 @@ async def test_the_statements_an_import_runs_do_not_grow_with_its_rows(session: 
         assert (await bulk(large, many_rows(600), batch_rows=2000)).skipped == 600
     assert len(again) < 10
     assert (await snapshot(session, large.account.id))["audit"][-1][0] == 1 + 2 * 2 + 50 + 600  # chained, none lost
+
+
+async def test_a_large_import_leaves_postgresql_statistics_of_what_it_wrote(session: AsyncSession) -> None:
+    """Until autovacuum came round, PostgreSQL planned the refresh after a 10,000-row import on the tables'
+    empty statistics: the schedules read by a nested loop took 17.6 s instead of 0.2 s."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("statistics the planner reads: PostgreSQL's")
+    books = await business(session, SCHEDULE_PATH)
+    assert (await bulk(books, many_rows(ANALYZE_AFTER), batch_rows=2000)).created == ANALYZE_AFTER
+    sizes = dict((await session.execute(text(
+        "SELECT relname, reltuples FROM pg_class WHERE relname IN ('obligation_schedules', 'obligation_agreements')"))).all())
+    assert sizes["obligation_agreements"] >= ANALYZE_AFTER and sizes["obligation_schedules"] >= ANALYZE_AFTER, sizes
 
 
 async def counts(session: AsyncSession, account_id: str) -> tuple[int, int, int]:
