@@ -30,7 +30,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from tamio.errors import MissingExchangeRate, TamioError
-from tamio.process import settle_heap
 
 if TYPE_CHECKING:
     from tamio.cli.context import CliContext
@@ -172,6 +171,8 @@ def _main(argv: Sequence[str] | None, *, now: datetime | None, settle: bool = Fa
     finally:
         gc.enable()
     if settle:
+        from tamio.process import settle_heap  # start-up cost: only once a command runs
+
         settle_heap(collect=False)
     try:
         settings = Settings()

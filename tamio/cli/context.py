@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account
 from tamio.accounts.service import resolve_account
-from tamio.cli.status import working
 from tamio.config import Settings
 from tamio.dates import read_date
 from tamio.db import create_engine, make_session_factory, read_only, utcnow
@@ -68,6 +67,7 @@ class CliContext:
             read_only(db)
             if not await waiting(db, limit=1, account_ids=account_ids):
                 return  # nothing to work out: the pipeline is not even imported
+        from tamio.cli.status import working  # start-up cost: only when there is a refresh to drain
         from tamio.scheduler.refresh import drain_refreshes  # start-up cost: the pipeline, only when asked
 
         # After a large import this is most of the command's time: a terminal says what it is doing.
