@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import date, datetime, timedelta
@@ -58,6 +59,19 @@ def books(db: Path) -> dict[str, int]:
     with closing(sqlite3.connect(db)) as connection:
         return {table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 (our own names)
                 for table in ("clients", "expense_buckets", "obligation_agreements")}
+
+
+def figures_settled(page: Page, db: Path) -> None:
+    """Wait until the server has worked the figures out again after the last change (no refresh request
+    waiting: it drains every TAMIO_REFRESH_SECONDS), so alerts and App Home show what the forecast does.
+    A poll, like tests/waiting.py's: no event announces it."""
+    deadline = time.monotonic() + STEP_MS / 1000
+    while True:
+        with closing(sqlite3.connect(db)) as connection:
+            if connection.execute("SELECT count(*) FROM refresh_requests").fetchone()[0] == 0:
+                return
+        assert time.monotonic() < deadline, "the server did not work the figures out again in time"
+        page.wait_for_timeout(20)
 
 
 def reply(page: Page, text: str) -> Locator:
@@ -158,6 +172,7 @@ def test_a_fresh_business_enters_late_invoices_hits_limits_and_sees_one_runway(
         expect(short).to_contain_text(f"Runway {runway}", timeout=STEP_MS)
         scroll_to(short)
         shoot(page, screenshots / "11-forecast-4.png")
+        figures_settled(page, fresh_sandbox.db)  # the first forecast extended the schedules' horizon: a refresh follows
         alerts = said(page, "/tamio alerts", f"Runway is {runway}", screenshots / "12-alerts.png")
         assert re.search(r"burning \$[\d,]+\.\d\d a month", alerts), alerts
         open_home(page)
