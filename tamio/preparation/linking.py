@@ -6,7 +6,8 @@
 - ``conflicts``: two actions would do opposite things to the same vendor (delay it and pay it), or
   would both act on the same thing: the same payment (two delays of Cloud Host's $2,500), the same
   credit line (two draws), the same invoice (two chases). Carrying out one supersedes or
-  re-prepares the others.
+  re-prepares the others. When more than ``CROWD`` actions act on one thing, each is linked to its
+  neighbours only (one group still; see ``crowds``).
 - ``sequence``: one must come before the other (the payroll contingency plan before the payroll
   confirmation; money raised before the payments it is raised for). A credit draw or a transfer
   into the operating account names the last day whose payments it is raised for (``funds_through``
@@ -32,6 +33,7 @@ from typing import Any, Protocol
 CASH_LEVEL = ("buffer_breach", "runway_threshold")
 FUNDING_KINDS = ("credit_draw", "transfer")
 PAYING_KINDS = ("queue_payments", "record_statutory_payment")
+CROWD = 8  # more actions than this acting on one thing: each is linked to its neighbours only (``crowds``)
 
 
 @dataclass(frozen=True)
@@ -121,13 +123,33 @@ def find_links(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest
 
     Only pairs that can be linked are looked at (found through what they act on, their kinds and
     their vendors): a run of hundreds of actions has a few links each, not every pair."""
+    crowded, near = crowds(actions)
     links: list[Link] = []
-    for i, j in sorted(_pairs(actions, buffer=buffer, base_lowest=base_lowest)):
-        links += _links_between(actions[i], actions[j], buffer=buffer, base_lowest=base_lowest)
+    for i, j in sorted(_pairs(actions, buffer=buffer, base_lowest=base_lowest, crowded=crowded)):
+        links += _links_between(actions[i], actions[j], buffer=buffer, base_lowest=base_lowest, crowded=crowded, near=near)
     return links
 
 
-def _links_between(a: LinkCandidate, b: LinkCandidate, *, buffer: Decimal, base_lowest: Decimal) -> list[Link]:
+def crowds(actions: Sequence[LinkCandidate]) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """The things more than ``CROWD`` actions act on, and among each one's actions the neighbours (by
+    key). Those actions' "both act on the same ..." conflict is stored between neighbours only: a
+    chain keeps them one linked group, as every pair would, in as many links as actions (2,100
+    payroll plans delaying the same payments were 2.1 million links). Carrying one out still finds
+    every other acting on the same thing (``tamio.execution.conflicts`` reads what options touch)."""
+    keys_of: dict[str, set[str]] = {}
+    for action in actions:
+        for thing in action.touches:
+            keys_of.setdefault(thing, set()).add(action.key)
+    crowded = frozenset(thing for thing, keys in keys_of.items() if len(keys) > CROWD)
+    near: set[tuple[str, str]] = set()
+    for thing in crowded:
+        keys = sorted(keys_of[thing])
+        near.update(zip(keys, keys[1:], strict=False))
+    return crowded, frozenset(near)
+
+
+def _links_between(a: LinkCandidate, b: LinkCandidate, *, buffer: Decimal, base_lowest: Decimal,
+                   crowded: frozenset[str] = frozenset(), near: frozenset[tuple[str, str]] = frozenset()) -> list[Link]:
     links: list[Link] = []
     if a.key == b.key:
         return links
@@ -141,8 +163,8 @@ def _links_between(a: LinkCandidate, b: LinkCandidate, *, buffer: Decimal, base_
         links.append(Link(a.key, b.key, "resolves", "its recommended option lifts the forecast's low point above the buffer"))
     if a.key < b.key and (a.delayed_vendors & b.paid_vendors or b.delayed_vendors & a.paid_vendors):
         links.append(Link(a.key, b.key, "conflicts", "one delays a payment the other makes"))
-    elif a.key < b.key and a.touches & b.touches:
-        links.append(Link(a.key, b.key, "conflicts", _shared(a.touches & b.touches)))
+    elif a.key < b.key and (shared := a.touches & b.touches) and (shared - crowded or (a.key, b.key) in near):
+        links.append(Link(a.key, b.key, "conflicts", _shared(shared)))
     if a.action_type == "payroll_contingency" and b.action_type == "payroll_confirmation":
         links.append(Link(a.key, b.key, "sequence", "find the money first, then confirm payroll"))
     elif _raises_cash_for(a, b):
@@ -150,10 +172,11 @@ def _links_between(a: LinkCandidate, b: LinkCandidate, *, buffer: Decimal, base_
     return links
 
 
-def _pairs(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest: Decimal) -> set[tuple[int, int]]:
+def _pairs(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest: Decimal, crowded: frozenset[str]) -> set[tuple[int, int]]:
     """The (source, target) positions ``_links_between`` may link: every pair of each rule's two sides (a
-    draw with the paying actions due by its day, found in the actions sorted by that day),
-    and the pairs sharing a vendor or a thing acted on (both ways; it decides which way)."""
+    draw with the paying actions due by its day, found in the actions sorted by that day; one that
+    delays a vendor with one that pays it), and the pairs sharing a thing acted on — for a crowded
+    thing, neighbours by key only (both ways; it decides which way)."""
     pairs: set[tuple[int, int]] = set()
 
     def every(sources: Iterable[int], targets: Iterable[int]) -> None:
@@ -172,12 +195,32 @@ def _pairs(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest: De
         until = actions[i].raises_until
         if until is not None:
             every([i], (j for _, j in paying[: bisect_right(days, until)]))
+    delaying: dict[str, list[int]] = {}
+    paying_vendor: dict[str, list[int]] = {}
+    for i, action in enumerate(actions):
+        for vendor in action.delayed_vendors:
+            delaying.setdefault(vendor, []).append(i)
+        for vendor in action.paid_vendors:
+            paying_vendor.setdefault(vendor, []).append(i)
+    for vendor, delayers in delaying.items():
+        payers = paying_vendor.get(vendor, [])
+        every(delayers, payers)
+        every(payers, delayers)
     sharing: dict[str, list[int]] = {}
     for i, action in enumerate(actions):
-        for thing in {*(f"vendor:{v}" for v in action.delayed_vendors | action.paid_vendors), *(f"touch:{t}" for t in action.touches)}:
+        for thing in action.touches:
             sharing.setdefault(thing, []).append(i)
-    for together in sharing.values():
-        every(together, together)
+    for thing, together in sharing.items():
+        if thing not in crowded:
+            every(together, together)
+            continue
+        by_key: dict[str, list[int]] = {}
+        for i in together:
+            by_key.setdefault(actions[i].key, []).append(i)
+        keys = sorted(by_key)
+        for first, second in zip(keys, keys[1:], strict=False):
+            every(by_key[first], by_key[second])
+            every(by_key[second], by_key[first])
     return pairs
 
 
