@@ -20,6 +20,7 @@ from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 
 _PENDING = PreparedAction.status == ActionStatus.PENDING
 _DEADLINE = case((_PENDING, PreparedAction.deadline), else_=None)
+_AMOUNT = case((_PENDING, PreparedAction.amount), else_=None)
 # The one order of the action queue (Slack's /tamio actions and App Home, the API, the CLI): what waits
 # for a person first, the most urgent of it first (emergency, this week, upcoming; then the nearest
 # deadline; then the most money at stake, in the base currency; then the oldest); everything already
@@ -30,10 +31,11 @@ QUEUE_ORDER = (
     case((~_PENDING, 3), (PreparedAction.severity == AlertSeverity.EMERGENCY, 0),
          (PreparedAction.severity == AlertSeverity.THIS_WEEK, 1), else_=2),
     _DEADLINE.is_(None), _DEADLINE,
-    case((_PENDING, PreparedAction.amount), else_=None).is_(None), case((_PENDING, PreparedAction.amount), else_=None).desc(),
+    _AMOUNT.is_(None), _AMOUNT.desc(),
     case((_PENDING, PreparedAction.created_at), else_=None),
     PreparedAction.updated_at.desc(), PreparedAction.id,
 )
+
 
 async def count_pending(db: AsyncSession, *, account_id: str) -> int:
     """How many actions wait for a person (App Home's "Waiting for you", the CLI's run report)."""
