@@ -10,7 +10,7 @@ list afresh for every batch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Column, insert
@@ -21,6 +21,7 @@ from sqlalchemy.orm.instrumentation import manager_of_class
 from tamio.db import Base, core_table
 
 BATCH = 1000
+IN_LIST = 5000  # ids per IN list: asyncpg takes at most 32,767 parameters a statement (a 100,000-row import raised 46,000 alerts)
 _M = TypeVar("_M", bound=Base)
 
 
@@ -59,3 +60,9 @@ def _default_of(column: Column[Any]) -> Any:
     if default is None:
         return None
     return default.arg(None) if default.is_callable else default.arg
+
+
+def slices(ids: Sequence[str]) -> Iterator[list[str]]:
+    """``ids`` in lists of at most ``IN_LIST``, one statement each."""
+    for start in range(0, len(ids), IN_LIST):
+        yield list(ids[start : start + IN_LIST])

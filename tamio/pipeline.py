@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tamio.accounts.models import Account
+from tamio.bulk import slices
 from tamio.config import Settings
 from tamio.db import Base, JSONType, UTCDateTime, new_id
 from tamio.detection.engine import DetectionEngine, DetectionRun, run_many
@@ -51,7 +52,7 @@ from tamio.forecast.service import load_forecast_inputs_many
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
 from tamio.preparation.basis import load_bases
 from tamio.preparation.context import PreparationContext, load_contexts
-from tamio.preparation.engine import IN_LIST, OpenAction, open_actions_of, prepare_actions, slices
+from tamio.preparation.engine import OpenAction, open_actions_of, prepare_actions
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tamio.preparation.restating import announce
 from tamio.refresh import service as refresh
@@ -358,17 +359,15 @@ async def _supersede_replaced(
     fresh card goes instead (not a second card)."""
     if not replaced:
         return
-    done: set[str] = set()
-    for part in range(0, len(replaced), IN_LIST):  # a statement takes at most 32,767 parameters (asyncpg)
-        done.update(await lifecycle.supersede_many(db, account=account, now=now, closing={
-            old.id: ("the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose",
-                     new.id if new else None)
-            for old, new in replaced[part : part + IN_LIST]
-        }))
+    done = await lifecycle.supersede_many(db, account=account, now=now, closing={
+        old.id: ("the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose",
+                 new.id if new else None)
+        for old, new in replaced
+    })
     beaten = [new.id for old, new in replaced if new is not None and old.id not in done]
-    for ids in slices(beaten):
+    if beaten:
         await lifecycle.supersede_many(db, account=account, now=now,
-                                       closing={i: ("a decision on the earlier card came first", None) for i in ids})
+                                       closing={i: ("a decision on the earlier card came first", None) for i in beaten})
 
 
 async def _supersede_resolved(db: AsyncSession, *, account: Account, now: datetime, resolved: list[Any]) -> None:
@@ -376,16 +375,15 @@ async def _supersede_resolved(db: AsyncSession, *, account: Account, now: dateti
     ids = [getattr(a, "id", a) for a in resolved]
     if not ids:
         return
-    for alert_ids in slices(ids):  # a statement takes at most 32,767 parameters (asyncpg)
-        actions = (
-            await db.execute(
-                select(PreparedAction.id).where(
-                    PreparedAction.user_id == account.id, PreparedAction.alert_id.in_(alert_ids), PreparedAction.status == ActionStatus.PENDING
-                )
+    actions = [
+        action_id for alert_ids in slices(ids) for action_id in (await db.execute(
+            select(PreparedAction.id).where(
+                PreparedAction.user_id == account.id, PreparedAction.alert_id.in_(alert_ids), PreparedAction.status == ActionStatus.PENDING
             )
-        ).scalars().all()
-        if actions:
-            await lifecycle.supersede_many(db, account=account, now=now, closing={i: ("its alert resolved", None) for i in actions})
+        )).scalars()
+    ]
+    if actions:
+        await lifecycle.supersede_many(db, account=account, now=now, closing={i: ("its alert resolved", None) for i in actions})
 
 
 # A scheduled run says where its cards come from (issue 19.6): one message heads what it posts.

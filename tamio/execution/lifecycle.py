@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, Member, Role
+from tamio.bulk import slices
 from tamio.config import Settings
 from tamio.currency.service import RateBook
 from tamio.errors import Conflict, MissingExchangeRate, NotFound, PermissionDenied, ValidationError
@@ -317,8 +318,8 @@ async def _close_many(
     pending; an action a person decided first keeps their decision (no entry for it). One query reads
     them, one statement closes them, and their records, audit rows and card updates go in together."""
     found = {
-        a.id: a for a in (await db.execute(
-            select(PreparedAction).where(PreparedAction.id.in_(list(closing)), PreparedAction.user_id == account.id)
+        a.id: a for ids in slices(list(closing)) for a in (await db.execute(
+            select(PreparedAction).where(PreparedAction.id.in_(ids), PreparedAction.user_id == account.id)
             .execution_options(populate_existing=True)
         )).scalars()
     }

@@ -31,7 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from tamio.accounts.models import Member
 from tamio.audit.service import AuditEntry, AuditService, to_jsonable
-from tamio.bulk import insert_objects
+from tamio.bulk import insert_objects, slices
 from tamio.db import core_table, new_id
 from tamio.errors import NotFound
 from tamio.execution.models import ExecutionRecord
@@ -146,12 +146,12 @@ async def close_pending(
     if not actions:
         return []
     table = core_table(PreparedAction)
-    closed_rows = (await db.execute(
+    closed_rows = [row for ids in slices([a.id for a in actions]) for row in (await db.execute(
         update(table)
-        .where(table.c.id.in_([a.id for a in actions]), table.c.user_id == actions[0].user_id, table.c.status == ActionStatus.PENDING)
+        .where(table.c.id.in_(ids), table.c.user_id == actions[0].user_id, table.c.status == ActionStatus.PENDING)
         .values(status=to, version=table.c.version + 1, updated_at=now, decided_at=now)
         .returning(table.c.id, table.c.version, table.c.execution_result)
-    )).all()
+    )).all()]
     closed = {row.id: row for row in closed_rows}
     results: dict[str, dict[str, Any]] = {}
     for action_id, row in closed.items():

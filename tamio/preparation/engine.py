@@ -15,7 +15,7 @@ transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
-from tamio.bulk import insert_objects, insert_rows
+from tamio.bulk import insert_objects, insert_rows, slices
 from tamio.config import Settings
 from tamio.db import new_id
 from tamio.detection.models import DetectionAlert
@@ -123,15 +123,6 @@ async def open_actions_of(db: AsyncSession, alert_ids: Sequence[str]) -> dict[st
             if alert_id:
                 found.setdefault(alert_id, []).append(OpenAction(action_id, alert_id, status, basis))
     return found
-
-
-IN_LIST = 5000  # ids per IN list: asyncpg takes at most 32,767 parameters a statement (a 100,000-row import raised 46,000 alerts)
-
-
-def slices(ids: Sequence[str]) -> Iterator[list[str]]:
-    """``ids`` in lists of at most ``IN_LIST``, one statement each."""
-    for start in range(0, len(ids), IN_LIST):
-        yield list(ids[start : start + IN_LIST])
 
 
 @dataclass(slots=True)

@@ -7,8 +7,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tamio.bulk import IN_LIST
 from tamio.pipeline import PipelineConfig, _supersede_resolved, run_detection_preparation_cycle
-from tamio.preparation.engine import IN_LIST, _open_candidates, open_actions_of
+from tamio.preparation.engine import _open_candidates, open_actions_of
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tests.service.books import SCHEDULE_PATH
 from tests.service.test_preparation import NOW, TODAY, tight_books
