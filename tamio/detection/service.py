@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tamio.bulk import insert_objects
+from tamio.bulk import insert_objects, slices
 from tamio.db import core_table, new_id
 from tamio.detection.escalation import change_severity, reopens_dismissed
 from tamio.detection.findings import Finding, to_minor_units
@@ -71,18 +71,20 @@ def _amount(finding: Finding) -> Decimal | None:
     return to_minor_units(finding.amount, finding.currency) if finding.currency else finding.amount
 
 
+def _fields(finding: Finding) -> dict[str, Any]:
+    """What a finding says of its alert, as the alert's columns (written new, refreshed, or compared)."""
+    return {
+        "entity_type": finding.entity_type, "entity_id": finding.entity_id, "entity_name": finding.entity_name[:300],
+        "title": finding.title[:300], "explanation": finding.explanation, "amount": _amount(finding), "currency": finding.currency,
+        "due_date": finding.due_date, "context": dict(finding.context),
+    }
+
+
 def _apply(alert: DetectionAlert, finding: Finding, now: datetime) -> bool:
     """Refresh an open alert from a rerun's finding; True when its severity rose."""
     rose = change_severity(alert, finding.severity)
-    alert.entity_type = finding.entity_type
-    alert.entity_id = finding.entity_id
-    alert.entity_name = finding.entity_name[:300]
-    alert.title = finding.title[:300]
-    alert.explanation = finding.explanation
-    alert.amount = _amount(finding)
-    alert.currency = finding.currency
-    alert.due_date = finding.due_date
-    alert.context = dict(finding.context)
+    for name, value in _fields(finding).items():
+        setattr(alert, name, value)
     alert.last_detected_at = now
     alert.updated_at = now
     return rose
@@ -92,9 +94,7 @@ def _new_alert(account_id: str, finding: Finding, now: datetime) -> dict[str, An
     """A new alert's row (every column, so one statement inserts them all)."""
     return {
         "id": new_id("alr"), "user_id": account_id, "detection_type": finding.detection_type, "severity": finding.severity,
-        "status": AlertStatus.ACTIVE, "fingerprint": finding.fingerprint, "entity_type": finding.entity_type, "entity_id": finding.entity_id,
-        "entity_name": finding.entity_name[:300], "title": finding.title[:300], "explanation": finding.explanation, "amount": _amount(finding),
-        "currency": finding.currency, "due_date": finding.due_date, "context": dict(finding.context), "escalated": False,
+        "status": AlertStatus.ACTIVE, "fingerprint": finding.fingerprint, **_fields(finding), "escalated": False,
         "escalation_count": 0, "previous_severity": None, "first_detected_at": now, "last_detected_at": now, "resolved_at": None,
         "announced_at": None, "announced_severity": None, "created_at": now, "updated_at": now,
     }
@@ -127,12 +127,7 @@ def _alerts_query(account_ids: Sequence[str], types: Sequence[DetectionType], no
 
 def _unchanged(alert: DetectionAlert, finding: Finding) -> bool:
     """Whether refreshing ``alert`` from ``finding`` (``_apply``) would change nothing but when it was last seen."""
-    return (
-        alert.severity == finding.severity and alert.entity_type == finding.entity_type and alert.entity_id == finding.entity_id
-        and alert.entity_name == finding.entity_name[:300] and alert.title == finding.title[:300]
-        and alert.explanation == finding.explanation and alert.amount == _amount(finding) and alert.currency == finding.currency
-        and alert.due_date == finding.due_date and alert.context == dict(finding.context)
-    )
+    return alert.severity == finding.severity and all(getattr(alert, name) == value for name, value in _fields(finding).items())
 
 
 @dataclass
@@ -185,12 +180,11 @@ def _reconcile(
 
 
 async def _write_seen(session: AsyncSession, seen: Sequence[DetectionAlert], now: datetime) -> None:
-    """The alerts found again as they were: their times moved by one UPDATE per 1,000 rows, not one
+    """The alerts found again as they were: their times moved by one UPDATE per ``IN_LIST`` rows, not one
     per row, and their objects told so without being marked changed (nothing left to flush)."""
     table = core_table(DetectionAlert)
-    for start in range(0, len(seen), 1000):
-        chunk = seen[start : start + 1000]
-        await session.execute(update(table).where(table.c.id.in_([a.id for a in chunk])).values(last_detected_at=now, updated_at=now))
+    for ids in slices([a.id for a in seen]):
+        await session.execute(update(table).where(table.c.id.in_(ids)).values(last_detected_at=now, updated_at=now))
     for alert in seen:
         set_committed_value(alert, "last_detected_at", now)
         set_committed_value(alert, "updated_at", now)
