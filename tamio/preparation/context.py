@@ -295,15 +295,8 @@ class PreparationContext:
         """An option's effect on the forecast (items added, moved or removed; cash moved): the
         scenario engine's ``effect_of`` over this run's base (``effect_of``), once per change in a
         run (an invoice's chase in each tone receives the same money)."""
-        key = (tuple(adjustments), opening_delta)
-        found = self._effects.get(key)
-        if found is None:
-            found = self._effects[key] = self.effect_of(Delta(items=key[0], opening=opening_delta))
-        return found
-
-    @cached_property
-    def _effects(self) -> dict[tuple[tuple[ForecastItem, ...], Decimal], Effect]:
-        return {}
+        items = tuple(adjustments)
+        return self.kept(("effect", items, opening_delta), lambda: self.effect_of(Delta(items=items, opening=opening_delta)))
 
     def effect_of(self, delta: Delta) -> Effect:
         """The lowest closing balance and week with a scenario delta applied, exactly as a what-if of
