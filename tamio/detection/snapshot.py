@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.data.models import CashAccount, Client, ExpenseBucket
-from tamio.db import Decoded, Money, from_thousandths
+from tamio.db import Decoded, Money, account_params, account_scope, from_thousandths
 from tamio.detection.records import (
     OPEN_STATUSES,
     ZERO,
@@ -155,16 +155,6 @@ def _either(first: Any, second: Any) -> Any:
     return _money(func.coalesce(first, second))
 
 
-def _scope(owner: Any, single: bool) -> Any:
-    """``owner`` is the run's account (``:account``), or one of the batch's (``:accounts``, a list)."""
-    return owner == bindparam("account") if single else owner.in_(bindparam("accounts", expanding=True))
-
-
-def _scoped(ids: Sequence[str]) -> dict[str, Any]:
-    """The parameters of ``_scope`` for ``ids``."""
-    return {"account": ids[0]} if len(ids) == 1 else {"accounts": list(ids)}
-
-
 def _one_day(today: Mapping[str, date]) -> date | None:
     """The day every account of ``today`` is on, if they share one (a batch in a few time zones may not)."""
     days = set(today.values())
@@ -208,14 +198,13 @@ async def _records(
     return found
 
 
-# Each statement is built once per shape and reused with new parameters: building one of these
-# selects costs ~0.6 ms, more than many of them take to run (SQLAlchemy keeps the built statement's
-# cache key, so its compiled form is found at once).
+# Each statement is built once per shape and reused with new parameters (``tamio.db.account_scope``):
+# building one of these selects costs ~0.6 ms, more than several of them take to run.
 
 @cache
 def _heads_select(single: bool) -> Select[Any]:
     columns: tuple[Any, ...] = (Account.id, Account.base_currency, Account.created_at, Account.name, Account.timezone)
-    return select(*columns).where(_scope(Account.id, single))
+    return select(*columns).where(account_scope(Account.id, single))
 
 
 @cache
@@ -224,7 +213,7 @@ def _cash_select(single: bool) -> Select[Any]:
     return _select((
         ca.id, ca.name, _text(ca.account_type), ca.currency, ca.balance, _either(ca.base_currency_amount, ca.balance),
         ca.credit_limit, _or_zero(ca.drawn_amount), ca.interest_rate_pct,
-    ), owner=ca.user_id, where=_scope(ca.user_id, single), single=single, order=(ca.name,))
+    ), owner=ca.user_id, where=account_scope(ca.user_id, single), single=single, order=(ca.name,))
 
 
 @cache
@@ -233,7 +222,7 @@ def _clients_select(single: bool) -> Select[Any]:
         Client.id, Client.name, _text(Client.status), _text(Client.relationship_type),
         func.coalesce(Client.avg_payment_delay_days, 0), Client.revenue_percent, _text(Client.risk_level), Client.currency,
         Client.payment_habit, Client.contact_name, Client.contact_email, Client.tags,
-    ), owner=Client.user_id, where=_scope(Client.user_id, single), single=single)
+    ), owner=Client.user_id, where=account_scope(Client.user_id, single), single=single)
 
 
 @cache
@@ -242,7 +231,7 @@ def _vendors_select(single: bool) -> Select[Any]:
     return _select((
         eb.id, eb.name, _text(eb.category), _text(eb.status), eb.payment_terms, eb.payment_terms_days, _text(eb.flexibility_level),
         _text(eb.criticality), eb.delay_history, eb.contact_name, eb.contact_email, eb.tags,
-    ), owner=eb.user_id, where=_scope(eb.user_id, single), single=single)
+    ), owner=eb.user_id, where=account_scope(eb.user_id, single), single=single)
 
 
 @cache
@@ -252,7 +241,7 @@ def _agreements_select(single: bool) -> Select[Any]:
         oa.id, _text(oa.obligation_type), _text(oa.direction), oa.base_amount, oa.currency, _either(oa.base_currency_amount, oa.base_amount),
         _text(oa.frequency), oa.start_date, oa.created_at, oa.client_id, oa.expense_bucket_id, func.coalesce(oa.description, ""),
         oa.end_date, _text(oa.status), oa.cancelled_at, oa.previous_amount, oa.amount_changed_at, _text(oa.amount_type), oa.source,
-    ), owner=oa.user_id, where=_scope(oa.user_id, single), single=single)
+    ), owner=oa.user_id, where=account_scope(oa.user_id, single), single=single)
 
 
 def _schedule_bounds(day: date) -> tuple[date, date]:
@@ -275,13 +264,13 @@ def _schedules_select(single: bool, where: Any) -> Select[Any]:
         _or_zero(os_.paid_amount), _or_zero(os_.paid_base_amount), oa.client_id, oa.expense_bucket_id, os_.invoice_number,
         os_.paid_at, os_.delayed_from, os_.delay_requested_to, type_coerce(os_.base_currency_amount.is_not(None), Boolean()),
     ), owner=os_.user_id, single=single, order=(os_.due_date, os_.id), where=where,
-        join=(oa, and_(oa.id == os_.obligation_id, _scope(oa.user_id, single))))
+        join=(oa, and_(oa.id == os_.obligation_id, account_scope(oa.user_id, single))))
 
 
 @cache
 def _schedules_of_day(single: bool) -> Select[Any]:
     return _schedules_select(single, and_(
-        _scope(ObligationSchedule.user_id, single), _schedule_window(bindparam("first"), bindparam("last")),
+        account_scope(ObligationSchedule.user_id, single), _schedule_window(bindparam("first"), bindparam("last")),
     ))
 
 
@@ -301,12 +290,12 @@ def _payments_select(single: bool, where: Any) -> Select[Any]:
         pe.reference, os_.estimated_amount, os_.currency.label("schedule_currency"), _text(os_.status, "schedule_status"),
         os_.exchange_rate_used,
     ), owner=pe.user_id, single=single, order=(pe.payment_date, pe.id), where=where,
-        join=(os_, and_(os_.id == pe.schedule_id, _scope(os_.user_id, single))))
+        join=(os_, and_(os_.id == pe.schedule_id, account_scope(os_.user_id, single))))
 
 
 @cache
 def _payments_of_day(single: bool) -> Select[Any]:
-    return _payments_select(single, and_(_scope(PaymentEvent.user_id, single), _payment_window(bindparam("first"), bindparam("last"))))
+    return _payments_select(single, and_(account_scope(PaymentEvent.user_id, single), _payment_window(bindparam("first"), bindparam("last"))))
 
 
 def _windowed(
@@ -318,8 +307,8 @@ def _windowed(
     single, day = len(ids) == 1, _one_day(today)
     if day is not None:
         first, last = bounds(day)
-        return of_day(single), {**_scoped(ids), "first": first, "last": last}
-    return build(single, _by_day(today, owner, window, bounds)), _scoped(ids)
+        return of_day(single), {**account_params(ids), "first": first, "last": last}
+    return build(single, _by_day(today, owner, window, bounds)), account_params(ids)
 
 
 def _client(r: Sequence[Any]) -> ClientRecord:
@@ -356,7 +345,7 @@ async def _load_snapshots(
     await session.flush()
     db = await session.connection()
     ids = sorted(today)
-    single, scope = len(ids) == 1, _scoped(ids)
+    single, scope = len(ids) == 1, account_params(ids)
     heads = {r.id: r for r in await _all(db, _heads_select(single), scope)}
     missing = [i for i in ids if i not in heads]
     if missing:
