@@ -10,10 +10,10 @@ plus the forecast's own), so twelve rules can look at the same data without touc
 - the 13-week forecast (``tamio.forecast.service.calculate_forecast``) as of ``today``.
 
 Records hold plain values (``tamio.detection.records``), so engine tests can build a snapshot by
-hand. Each is made from its row in one call: the queries (``tamio.detection.snapshot_queries``, each built
-once per shape) select the record's fields in order, with
-what used to be worked out per row (a missing base amount, an agreement's type) done in SQL, and
-each distinct stored amount decoded once (``tamio.db.Decoded``). A loaded snapshot also carries
+hand. Each is made from its row in one call: the queries (``tamio.detection.snapshot_queries``, each
+built once per shape) select the record's fields in order, with what used to be worked out per row (a
+missing base amount, an agreement's type) done in SQL, and each distinct stored amount decoded once
+(``tamio.db.Decoded``). A loaded snapshot also carries
 what its run's preparation context is built from (``loaded``: the forecast's inputs, the account's
 name and zone, the open schedules of the day after the forecast's last), so a run reads its books once.
 
