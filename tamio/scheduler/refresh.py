@@ -47,13 +47,11 @@ async def drain_refreshes(
     account_ids: Sequence[str] | None = None,
     limit: int = 500,
     wake: Callable[[], None] | None = None,
-    wait_seconds: float = 0.0,
 ) -> dict[str, PipelineResult]:
     """Answer the waiting requests (of ``account_ids`` only, when given); an account that fails is
     rolled back, logged and left asking (the next drain tries again), and the others go on. An
-    account another replica is refreshing is left to it, or with ``wait_seconds`` waited for."""
-    results, _ = await _drain(sessions, now=now, settings=settings, account_ids=account_ids, limit=limit, wake=wake,
-                              wait_seconds=wait_seconds)
+    account another replica is refreshing is left to it."""
+    results, _ = await _drain(sessions, now=now, settings=settings, account_ids=account_ids, limit=limit, wake=wake, wait_seconds=0)
     return results
 
 
