@@ -16,15 +16,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.audit.service import AuditEntry, AuditService
+from tamio.bulk import copy_rows
 from tamio.config import Settings
 from tamio.currency.service import Conversion
 from tamio.data.models import Client, ExpenseBucket, ExpenseCategory, FlexibilityLevel
-from tamio.db import core_table
 from tamio.obligations.event_generator import insert_events, legacy_event_rows, schedule_event_rows
 from tamio.obligations.models import (
     AgreementStatus,
@@ -143,14 +143,11 @@ async def write_batch(
     db: AsyncSession, batch: Batch, *, account: Account, settings: Settings, today: date, now: datetime, actor: str, horizon: date
 ) -> None:
     for model, is_client in ((Client, True), (ExpenseBucket, False)):
-        created = [_new_row(party, account, now) for party in batch.parties if party.is_client == is_client]
-        for start in range(0, len(created), CHUNK):
-            await db.execute(insert(core_table(model)), created[start : start + CHUNK])
+        await copy_rows(db, model, [_new_row(party, account, now) for party in batch.parties if party.is_client == is_client])
     await _update_parties(db, list(batch.touched.values()), now)
     if batch.lines and not batch.agreements:
         account.schedules_through = None  # lines without schedules: the schedules path backfills them first
-    for start in range(0, len(batch.agreements), CHUNK):
-        await db.execute(insert(core_table(ObligationAgreement)), batch.agreements[start : start + CHUNK])
+    await copy_rows(db, ObligationAgreement, batch.agreements)
     await AuditService(db, account.id, actor=actor, clock=lambda: now).log_many(batch.audit)
     agreements = [AgreementRecord.of(row) for row in batch.agreements]
     schedules: list[dict[str, Any]] = []
