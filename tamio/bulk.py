@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Column, Table, insert, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
@@ -32,6 +32,7 @@ BATCH = 1000
 COPY_FROM = 50  # rows from which copy_rows sends them by COPY: below, a cached INSERT is as quick
 IN_LIST = 5000  # ids per IN list: asyncpg takes at most 32,767 parameters a statement (a 100,000-row import raised 46,000 alerts)
 _M = TypeVar("_M", bound=Base)
+_NOTHING = object()
 
 
 async def insert_rows(session: AsyncSession, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -84,9 +85,10 @@ async def copy_rows(session: AsyncSession, model: type[Base], rows: Sequence[Map
     await _copy(connection, table, names, values)
 
 
-def _records(table: Table, dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]] | None:
+def _records(table: Table, dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], Iterator[tuple[Any, ...]]] | None:
     """The column names and each row's values as the columns store them (None: a left-out column's
-    default is an SQL expression, which COPY cannot evaluate)."""
+    default is an SQL expression, which COPY cannot evaluate). The values come as COPY sends them, half
+    a megabyte at a time: the server takes in one part while the next is converted here."""
     keys = list(rows[0])
     columns = [table.c[key] for key in keys]
     defaulted = [c for c in table.columns if c.key not in rows[0] and c.default is not None]
@@ -100,18 +102,32 @@ def _records(table: Table, dialect: Dialect, rows: Sequence[Mapping[str, Any]]) 
         (i, processor) for i, column in enumerate((*columns, *defaulted))
         if (processor := column.type._cached_bind_processor(dialect)) is not None
     ]
+    return [c.name for c in (*columns, *defaulted)], _values(rows, keys, defaults, convert, table)
+
+
+def _values(rows: Sequence[Mapping[str, Any]], keys: list[str], defaults: list[Any], convert: list[tuple[int, Callable[[Any], Any]]],
+            table: Table) -> Iterator[tuple[Any, ...]]:
     take = itemgetter(*keys)
-    values: list[tuple[Any, ...]] = []
+    # A batch's rows share many values (its timestamp, an agreement's amount on each of its schedules):
+    # the same object as the row before is not converted again.
+    last: list[Any] = [_NOTHING] * len(convert)
+    stored: list[Any] = [None] * len(convert)
     for row in rows:
         record = list(take(row)) if len(keys) > 1 else [take(row)]
         record += [d.arg(None) if d.is_callable else d.arg for d in defaults]
-        for i, process in convert:
-            record[i] = process(record[i])
-        values.append(tuple(record))
-    return [c.name for c in (*columns, *defaulted)], values
+        for n, (i, process) in enumerate(convert):
+            value = record[i]
+            if value is not last[n]:
+                try:
+                    stored[n] = process(value)
+                except Exception as exc:  # as SQLAlchemy reports a value its processor refuses
+                    raise StatementError(f"({type(exc).__module__}.{type(exc).__name__}) {exc}", f"COPY {table.name}", None, exc) from exc
+                last[n] = value
+            record[i] = stored[n]
+        yield tuple(record)
 
 
-async def _copy(connection: AsyncConnection, table: Table, names: list[str], values: list[tuple[Any, ...]]) -> None:
+async def _copy(connection: AsyncConnection, table: Table, names: list[str], values: Iterator[tuple[Any, ...]]) -> None:
     """COPY on the session's own asyncpg connection, inside its transaction."""
     raw = await connection.get_raw_connection()
     adapted: Any = raw.dbapi_connection  # SQLAlchemy's asyncpg adapter

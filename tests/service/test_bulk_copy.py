@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.audit.models import AuditLog
@@ -143,6 +143,16 @@ async def test_a_failed_copy_is_sqlalchemys_error_and_its_transaction_keeps_noth
     async with session_factory() as session:
         kept = await session.execute(text("SELECT count(*) FROM cash_events WHERE event_key LIKE 'copy-test:%'"))
         assert kept.scalar_one() == 0
+
+
+async def test_a_value_its_column_refuses_is_sqlalchemys_statement_error(session: AsyncSession) -> None:
+    books = await Books.open(session, today=TODAY, name="Acme Ltd")
+    client = await books.client("Acme", "10", books.every("once", TODAY))
+    rows = events(books.account.id, client.id)
+    rows[-1] = {**rows[-1], "amount": Decimal("0.0001")}  # a fourth decimal place: Money refuses it
+    with pytest.raises(StatementError, match="more than 3 decimal places"):
+        await copy_rows(session, CashEvent, rows)
+    await session.rollback()
 
 
 def a_larger_file() -> str:
