@@ -19,20 +19,24 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Table, insert, text
+from sqlalchemy import Column, Enum, Table, insert, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
 
-from tamio.db import Base, core_table
+from tamio.db import Base, Money, UTCDateTime, core_table
 
 BATCH = 1000
 COPY_FROM = 50  # rows from which copy_rows sends them by COPY: below, a cached INSERT is as quick
 IN_LIST = 5000  # ids per IN list: asyncpg takes at most 32,767 parameters a statement (a 100,000-row import raised 46,000 alerts)
 _M = TypeVar("_M", bound=Base)
 _NOTHING = object()
+# Types whose stored value follows from the value's equality alone (Decimal("1.0") and Decimal("1.00")
+# are both 1000 thousandths; an instant is one naive UTC time): not ExactDecimal, which keeps the digits.
+_BY_VALUE = (Money, UTCDateTime, Enum)
+_REMEMBERED = 10_000  # values remembered per column at most
 
 
 async def insert_rows(session: AsyncSession, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -102,26 +106,38 @@ def _records(table: Table, dialect: Dialect, rows: Sequence[Mapping[str, Any]]) 
         (i, processor) for i, column in enumerate((*columns, *defaulted))
         if (processor := column.type._cached_bind_processor(dialect)) is not None
     ]
-    return [c.name for c in (*columns, *defaulted)], _values(rows, keys, defaults, convert, table)
+    by_value = [isinstance(column.type, _BY_VALUE) for column in (*columns, *defaulted) if column.type._cached_bind_processor(dialect)]
+    return [c.name for c in (*columns, *defaulted)], _values(rows, keys, defaults, convert, by_value, table)
 
 
 def _values(rows: Sequence[Mapping[str, Any]], keys: list[str], defaults: list[Any], convert: list[tuple[int, Callable[[Any], Any]]],
-            table: Table) -> Iterator[tuple[Any, ...]]:
+            by_value: list[bool], table: Table) -> Iterator[tuple[Any, ...]]:
     take = itemgetter(*keys)
-    # A batch's rows share many values (its timestamp, an agreement's amount on each of its schedules):
-    # the same object as the row before is not converted again.
+    # A batch's rows share many values (its timestamp, an agreement's amount on each of its schedules, a
+    # zero paid): each is converted once, remembered by the object (the row before's) or, for a type
+    # whose stored value follows from the value alone (``_BY_VALUE``), by the value.
     last: list[Any] = [_NOTHING] * len(convert)
     stored: list[Any] = [None] * len(convert)
+    seen: list[dict[Any, Any] | None] = [{} if exact else None for exact in by_value]
     for row in rows:
         record = list(take(row)) if len(keys) > 1 else [take(row)]
         record += [d.arg(None) if d.is_callable else d.arg for d in defaults]
         for n, (i, process) in enumerate(convert):
             value = record[i]
             if value is not last[n]:
-                try:
-                    stored[n] = process(value)
-                except Exception as exc:  # as SQLAlchemy reports a value its processor refuses
-                    raise StatementError(f"({type(exc).__module__}.{type(exc).__name__}) {exc}", f"COPY {table.name}", None, exc) from exc
+                known = seen[n]
+                if known is not None and value in known:
+                    stored[n] = known[value]
+                else:
+                    try:
+                        stored[n] = process(value)
+                    except Exception as exc:  # as SQLAlchemy reports a value its processor refuses
+                        raise StatementError(f"({type(exc).__module__}.{type(exc).__name__}) {exc}", f"COPY {table.name}", None,
+                                             exc) from exc
+                    if known is not None:
+                        if len(known) >= _REMEMBERED:
+                            known.clear()
+                        known[value] = stored[n]
                 last[n] = value
             record[i] = stored[n]
         yield tuple(record)

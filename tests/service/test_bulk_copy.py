@@ -58,14 +58,14 @@ def inserts(session: AsyncSession) -> Iterator[list[str]]:
 
 def events(account_id: str, client_id: str) -> list[dict[str, Any]]:
     """Cash events with every kind of value: cents and thousandths, negative and large amounts, NULLs,
-    a client or none, both directions, text with quotes and accents. ``id``, ``category`` and
+    a client or none, both directions, text with quotes and accents; equal values written alike. ``id``, ``category`` and
     ``confidence`` are left out: their Python-side defaults fill them (a callable and two constants)."""
-    amounts = [Decimal("0.001"), Decimal("-12.5"), Decimal("1234567890.123"), Decimal("100"), Decimal("0")]
+    amounts = [Decimal("0.001"), Decimal("-12.5"), Decimal("1234567890.123"), Decimal("100"), Decimal("0"), Decimal("100.00")]
     return [{
         "user_id": account_id, "schedule_id": None, "client_id": client_id if i % 3 == 0 else None, "expense_bucket_id": None,
         "event_key": f"copy-test:{i:03d}", "date": date(2026, 12, 1) + timedelta(days=i), "amount": amounts[i % len(amounts)],
         "currency": "EUR" if i % 4 == 0 else "USD", "base_currency_amount": None if i % 5 == 0 else amounts[(i + 1) % len(amounts)],
-        "exchange_rate_used": None if i % 5 == 0 else Decimal("1.0825"), "exchange_rate_date": None if i % 2 else date(2026, 11, 27),
+        "exchange_rate_used": None if i % 5 == 0 else Decimal("1.0825" if i % 3 else "1.08250"),  # a rate keeps its digits "exchange_rate_date": None if i % 2 else date(2026, 11, 27),
         "direction": Direction.INFLOW if i % 2 else Direction.OUTFLOW, "source": "legacy",
         "description": f"Café \"Ünïcode\" 'quoted' \\ {i}", "created_at": datetime(2026, 12, 1, 9, 30, i % 60, 123456, tzinfo=UTC),
     } for i in range(ROWS)]
