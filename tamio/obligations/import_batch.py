@@ -1,16 +1,18 @@
 """Writing one planned batch of an obligations import in a few multi-row statements per table.
 
 ``importer`` plans a batch in memory; ``write_batch`` writes it in the caller's transaction, in the
-order the foreign keys need: the new clients and vendors (a multi-row INSERT per table), the changed
+order the foreign keys need: the new clients and vendors (``copy_rows``: COPY on PostgreSQL), the changed
 ones (an executemany UPDATE by primary key per table), the agreements, the audit rows
-(``AuditService.log_many``: one read and one move of the chain's head for the whole batch), the
-schedules (``ObligationService.generate_many`` over the batch at once) and their cash events
-(``insert_events``). The number of statements grows with batches, not with rows.
+(``AuditService.log_many``: one read and one move of the chain's head for the whole batch), then, as
+the rest it hands back to run beside the next batch's planning, the schedules
+(``ObligationService.generate_many`` over the batch at once) and their cash events (``insert_events``).
+The number of statements grows with batches, not with rows.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -141,7 +143,12 @@ class ImportResult:
 
 async def write_batch(
     db: AsyncSession, batch: Batch, *, account: Account, settings: Settings, today: date, now: datetime, actor: str, horizon: date
-) -> None:
+) -> Coroutine[Any, Any, None]:
+    """Write the batch's counterparties, agreements and audit rows, and settle it; return the rest to
+    run: its schedules and cash events. The rest reads only the batch's own rows, nothing the planning
+    of the next batch changes, so the caller may run it while it plans the next (the database taking in
+    one batch's largest writes while this process works out the next batch) and must have it done before
+    the session's next use."""
     for model, is_client in ((Client, True), (ExpenseBucket, False)):
         await copy_rows(db, model, [_new_row(party, account, now) for party in batch.parties if party.is_client == is_client])
     await _update_parties(db, list(batch.touched.values()), now)
@@ -150,12 +157,21 @@ async def write_batch(
     await copy_rows(db, ObligationAgreement, batch.agreements)
     await AuditService(db, account.id, actor=actor, clock=lambda: now).log_many(batch.audit)
     agreements = [AgreementRecord.of(row) for row in batch.agreements]
+    lines = [(party.id, party.is_client, party.name, line) for party, line in batch.lines]
+    batch.settle()
+    return _schedules_and_events(db, agreements, lines, batch.invoices, account=account, settings=settings, today=today, now=now,
+                                 actor=actor, horizon=horizon)
+
+
+async def _schedules_and_events(
+    db: AsyncSession, agreements: list[AgreementRecord], lines: list[tuple[str, bool, str, dict[str, Any]]], invoices: dict[str, str], *,
+    account: Account, settings: Settings, today: date, now: datetime, actor: str, horizon: date,
+) -> None:
     schedules: list[dict[str, Any]] = []
     await ObligationService(db, account=account, settings=settings, today=today, actor=actor, now=now).generate_many(
         agreements, new=True, inserted=schedules, arrears=True)
-    await _invoice_numbers(db, batch.invoices, schedules)
-    await _events(db, batch, agreements, schedules, account=account, settings=settings, today=today, now=now, horizon=horizon)
-    batch.settle()
+    await _invoice_numbers(db, invoices, schedules)
+    await _events(db, lines, agreements, schedules, account=account, settings=settings, now=now, horizon=horizon, today=today)
 
 
 async def _invoice_numbers(db: AsyncSession, invoices: dict[str, str], schedules: list[dict[str, Any]]) -> None:
@@ -215,16 +231,17 @@ async def _update_parties(db: AsyncSession, parties: list[Party], now: datetime)
 
 
 async def _events(
-    db: AsyncSession, batch: Batch, agreements: list[AgreementRecord], inserted: list[dict[str, Any]], *, account: Account, settings: Settings, today: date,
-    now: datetime, horizon: date,
+    db: AsyncSession, lines: list[tuple[str, bool, str, dict[str, Any]]], agreements: list[AgreementRecord], inserted: list[dict[str, Any]], *,
+    account: Account, settings: Settings, today: date, now: datetime, horizon: date,
 ) -> None:
-    """The batch's cash events: from its schedules, or (until DEPRECATE_DIRECT_CASH_EVENTS) its billing lines."""
+    """The batch's cash events: from its schedules, or (until DEPRECATE_DIRECT_CASH_EVENTS) its billing
+    lines (each with its counterparty's id, whether a client, and name)."""
     rows: list[dict[str, Any]] = []
     if not settings.deprecate_direct_cash_events:
-        for party, line in batch.lines:
+        for party_id, is_client, name, line in lines:
             rows += legacy_event_rows(
-                account_id=account.id, client_id=party.id if party.is_client else None,
-                expense_bucket_id=None if party.is_client else party.id, description=party.name, line=line,
+                account_id=account.id, client_id=party_id if is_client else None,
+                expense_bucket_id=None if is_client else party_id, description=name, line=line,
                 start=today, end=horizon, now=now,
             )
     else:
