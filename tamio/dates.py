@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Final
 
 from tamio.errors import ValidationError
@@ -118,4 +119,10 @@ def check_date(day: date, *, field: str = "date") -> date:
 def day_text(day: date, *, year: bool = False) -> str:
     """The one way text writes a date: ``Mon 7 Dec`` (``Mon 7 Dec 2026`` with the year), never ``07 Dec``;
     a week is ``the week of Mon 7 Dec``. Slack's ``day_label`` says the same in the account's locale."""
-    return f"{day:%a} {day.day} {day:%b}" + (f" {day.year}" if year else "")
+    return _day_text(day) + (f" {day.year}" if year else "")
+
+
+@lru_cache(maxsize=4096)
+def _day_text(day: date) -> str:
+    # Each day written once: a detection run writes thousands of dates, most of them the same few weeks'.
+    return f"{day:%a} {day.day} {day:%b}"

@@ -55,6 +55,7 @@ from tamio.preparation.context import PreparationContext, load_contexts
 from tamio.preparation.engine import OpenAction, open_actions_of, prepare_actions
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tamio.preparation.restating import announce
+from tamio.process import collector_paused
 from tamio.refresh import service as refresh
 from tamio.refresh.service import CASH, CLIENTS, VENDORS
 
@@ -162,14 +163,14 @@ async def run_detection_preparation_cycle(
     today = today or now.astimezone(ZoneInfo(account.timezone)).date()
     result = PipelineResult(user_id=user_id, run_at=now, mode=config.mode)
     started = time.perf_counter()
-
-    engine = DetectionEngine(db, user_id, today=today, now=now, settings=settings)
-    run = await engine.run(config.types())
-    result.detection_duration_ms = _ms(started)
-    await _after_detection(db, account, run, config, result, today=today, now=now, settings=settings, trigger=trigger)
-    result.total_duration_ms = _ms(started)
-    db.add(_run_row(result, config, trigger))
-    await db.flush()
+    with collector_paused():  # a run makes and drops tens of thousands of objects: ``tamio.process``
+        engine = DetectionEngine(db, user_id, today=today, now=now, settings=settings)
+        run = await engine.run(config.types())
+        result.detection_duration_ms = _ms(started)
+        await _after_detection(db, account, run, config, result, today=today, now=now, settings=settings, trigger=trigger)
+        result.total_duration_ms = _ms(started)
+        db.add(_run_row(result, config, trigger))
+        await db.flush()
     return result
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, case, literal
 
@@ -75,8 +75,8 @@ def origin_column() -> ColumnElement[str]:
     return case((os_.delay_requested_to.is_not(None), literal(DELAY_REQUESTED)), else_=os_.origin)
 
 
-def plain_clause(as_of: date) -> ColumnElement[bool]:
-    """``is_plain`` in SQL."""
+def plain_clause(as_of: Any) -> ColumnElement[bool]:
+    """``is_plain`` in SQL (``as_of``: a day, or a parameter standing for one)."""
     os_ = ObligationSchedule
     return and_(
         os_.status == ScheduleStatus.SCHEDULED, os_.paid_amount == 0, os_.delayed_from.is_(None), os_.source == GENERATED,

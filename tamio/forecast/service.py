@@ -38,16 +38,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import String, and_, literal, select, type_coerce, union_all
+from sqlalchemy import Date, Select, String, and_, bindparam, literal, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account, UserConfiguration
 from tamio.accounts.safety import effective_buffer
 from tamio.config import Settings
 from tamio.data.models import CashAccount, CashAccountType, Client, CounterpartyStatus, ExpenseBucket
-from tamio.db import Money, money_sum, read_only
+from tamio.db import Money, account_params, account_scope, money_sum, read_only
 from tamio.errors import NotFound
 from tamio.forecast.band import NO_CALIBRATION, Calibration
 from tamio.forecast.engine import Forecast, ForecastItem, build_forecast
@@ -101,49 +102,68 @@ async def opening_balance(db: AsyncSession, *, account_id: str) -> Decimal:
     return (await _balances(db, [account_id])).get(account_id, ZERO)
 
 
+@cache
+def _balances_select() -> Select[Any]:
+    columns: tuple[Any, ...] = (CashAccount.user_id, type_coerce(money_sum(CashAccount.base_currency_amount), Money()))
+    return (
+        select(*columns)
+        .where(account_scope(CashAccount.user_id, False), CashAccount.account_type != CashAccountType.CREDIT_LINE)
+        .group_by(CashAccount.user_id)
+    )
+
+
 async def _balances(db: AsyncSession, ids: list[str]) -> dict[str, Decimal]:
     return {
         account_id: Decimal(total)
-        for account_id, total in await db.execute(
-            select(CashAccount.user_id, type_coerce(money_sum(CashAccount.base_currency_amount), Money()))
-            .where(CashAccount.user_id.in_(ids), CashAccount.account_type != CashAccountType.CREDIT_LINE)
-            .group_by(CashAccount.user_id)
-        )
+        for account_id, total in await db.execute(_balances_select(), {"accounts": ids})
         if total is not None
     }
+
+
+# Grouped in the covering index's own order (status included, then added up here): no sort. A
+# pending delay request is a column of the index too: such a payment counts as less certain.
+# Enums read as their stored values (what a key holds): no enum member made per row.
+def _keys() -> tuple[Any, ...]:
+    os_ = ObligationSchedule
+    return (os_.due_date, type_coerce(os_.direction, String()), type_coerce(os_.status, String()), type_coerce(os_.amount_type, String()),
+            os_.origin, os_.delay_requested_to, os_.client_id)
+
+
+@cache
+def _totals_select(single: bool) -> Any:
+    """Open schedules summed per key through ``:last``, and what dormant recurrences alone put there
+    (``plain_clause`` from ``:first``): one statement, built once per shape (``tamio.db.account_scope``)."""
+    os_, oa, eb = ObligationSchedule, ObligationAgreement, ExpenseBucket
+    keys = _keys()
+    last = bindparam("last", type_=Date())
+    # One account (every forecast but the critical pass's) is grouped without its id: a quarter faster.
+    owner = bindparam("account", type_=String()).label("user_id") if single else os_.user_id
+    summed = (
+        select(literal(False).label("dormant"), owner, *keys,
+               type_coerce(money_sum(os_.base_currency_amount - os_.paid_base_amount), Money()))
+        .where(account_scope(os_.user_id, single), os_.due_date <= last, os_.status.in_(OPEN_SCHEDULE_STATUSES))
+        .group_by(*keys if single else (os_.user_id, *keys))
+    )
+    dormant = union_all(
+        select(oa.id).where(account_scope(oa.user_id, single), oa.status.in_(DORMANT_AGREEMENT)),
+        select(oa.id).join(Client, Client.id == oa.client_id).where(account_scope(Client.user_id, single),
+                                                                    Client.status.in_(DORMANT_COUNTERPARTY)),
+        select(oa.id).join(eb, eb.id == oa.expense_bucket_id).where(account_scope(eb.user_id, single), eb.status.in_(DORMANT_COUNTERPARTY)),
+    )
+    not_expected = select(
+        literal(True).label("dormant"), os_.user_id, *keys, type_coerce(os_.paid_base_amount - os_.base_currency_amount, Money())
+    ).where(os_.obligation_id.in_(dormant), plain_clause(bindparam("first", type_=Date())), os_.due_date <= last)  # by agreement: few rows
+    return union_all(summed, not_expected)
 
 
 async def _schedule_totals(db: AsyncSession, as_of: Mapping[str, date], ends: Mapping[str, date]) -> dict[str, Totals]:
     """Open schedules summed per expected-payment key, less what dormant recurrences alone put there
     (paused or ended counterparties, cancelled agreements): one statement for every account."""
     ids = sorted(as_of)
-    os_, oa, eb = ObligationSchedule, ObligationAgreement, ExpenseBucket
-    # Grouped in the covering index's own order (status included, then added up here): no sort. A
-    # pending delay request is a column of the index too: such a payment counts as less certain.
-    # Enums read as their stored values (what a key holds): no enum member made per row.
-    keys = (os_.due_date, type_coerce(os_.direction, String()), type_coerce(os_.status, String()), type_coerce(os_.amount_type, String()),
-            os_.origin, os_.delay_requested_to, os_.client_id)
-    last = max(ends.values())
-    # One account (every forecast but the critical pass's) is grouped without its id: a quarter faster.
-    single = len(ids) == 1
-    owner = literal(ids[0]).label("user_id") if single else os_.user_id
-    summed = (
-        select(literal(False).label("dormant"), owner, *keys,
-               type_coerce(money_sum(os_.base_currency_amount - os_.paid_base_amount), Money()))
-        .where(os_.user_id == ids[0] if single else os_.user_id.in_(ids), os_.due_date <= last, os_.status.in_(OPEN_SCHEDULE_STATUSES))
-        .group_by(*keys if single else (os_.user_id, *keys))
-    )
-    dormant = union_all(
-        select(oa.id).where(oa.user_id.in_(ids), oa.status.in_(DORMANT_AGREEMENT)),
-        select(oa.id).join(Client, Client.id == oa.client_id).where(Client.user_id.in_(ids), Client.status.in_(DORMANT_COUNTERPARTY)),
-        select(oa.id).join(eb, eb.id == oa.expense_bucket_id).where(eb.user_id.in_(ids), eb.status.in_(DORMANT_COUNTERPARTY)),
-    )
-    not_expected = select(
-        literal(True).label("dormant"), os_.user_id, *keys, type_coerce(os_.paid_base_amount - os_.base_currency_amount, Money())
-    ).where(os_.obligation_id.in_(dormant), plain_clause(min(as_of.values())), os_.due_date <= last)  # by agreement: few rows
+    params = {**account_params(ids), "last": max(ends.values()), "first": min(as_of.values())}
     totals: dict[str, Totals] = {i: {} for i in ids}
     for is_dormant, account_id, due, direction, _, amount_type, origin, asked, client_id, amount in await db.execute(
-            union_all(summed, not_expected)):
+            _totals_select(len(ids) == 1), params):
         if due > ends[account_id] or amount is None or (is_dormant and due < as_of[account_id]):
             continue
         add(totals[account_id], key_of(due, direction, amount_type, DELAY_REQUESTED if asked else origin, client_id), amount)
@@ -171,12 +191,16 @@ def _stated(days_late: int) -> PaymentBehaviour:
     return stated(days_late)
 
 
+@cache
+def _habits_select() -> Select[Any]:
+    columns: tuple[Any, ...] = (Client.user_id, Client.id, Client.payment_behaviour, Client.avg_payment_delay_days)
+    return select(*columns).where(account_scope(Client.user_id, False))
+
+
 async def _habits(db: AsyncSession, heads: Mapping[str, Any]) -> dict[str, Habits]:
     """How each account's clients pay, as last learned (a stated usual delay for a client not yet learned)."""
     clients: dict[str, dict[str, PaymentBehaviour]] = {i: {} for i in heads}
-    for account_id, client_id, stored, delay in await db.execute(
-        select(Client.user_id, Client.id, Client.payment_behaviour, Client.avg_payment_delay_days).where(Client.user_id.in_(list(heads)))
-    ):
+    for account_id, client_id, stored, delay in await db.execute(_habits_select(), {"accounts": list(heads)}):
         if stored:
             clients[account_id][client_id] = _behaviour(client_id, stored)
         elif delay:
@@ -202,6 +226,18 @@ async def extend_schedules(
     return True
 
 
+@cache
+def _heads_select() -> Select[Any]:
+    columns: tuple[Any, ...] = (
+        Account.id, Account.base_currency, Account.schedules_through, Account.payment_behaviour, Account.forecast_calibration,
+        UserConfiguration.obligations_buffer_amount, UserConfiguration.safety_mode,
+    )
+    # The ids in the join too: without them PostgreSQL hashes every account's configuration.
+    return select(*columns).outerjoin(UserConfiguration, and_(
+        UserConfiguration.user_id == Account.id, account_scope(UserConfiguration.user_id, False),
+    )).where(account_scope(Account.id, False))
+
+
 async def load_forecast_inputs_many(
     db: AsyncSession, as_of: Mapping[str, date], *, settings: Settings, weeks: int = 13,
 ) -> dict[str, ForecastInputs]:
@@ -215,18 +251,7 @@ async def load_forecast_inputs_many(
     ids = sorted(as_of)
     if not ids:
         return {}
-    heads = {
-        row.id: row
-        for row in await db.execute(
-            select(
-                Account.id, Account.base_currency, Account.schedules_through, Account.payment_behaviour, Account.forecast_calibration,
-                UserConfiguration.obligations_buffer_amount, UserConfiguration.safety_mode,
-            )
-            # The ids in the join too: without them PostgreSQL hashes every account's configuration.
-            .outerjoin(UserConfiguration, and_(UserConfiguration.user_id == Account.id, UserConfiguration.user_id.in_(ids)))
-            .where(Account.id.in_(ids))
-        )
-    }
+    heads = {row.id: row for row in await db.execute(_heads_select(), {"accounts": ids})}
     missing = [i for i in ids if i not in heads]
     if missing:
         raise NotFound(f"There is no account `{missing[0]}`.")

@@ -71,8 +71,7 @@ def basis_digest(
     lines += sorted(f"item {i.date} {i.direction} {q(i.amount)} {q(i.confidence)}" for i in forecast_items)
     lines += [f"cash {c.id} {c.account_type} {q(c.base_balance)} {q(c.credit_limit)} {q(c.drawn_amount)} {q(c.committed)} "
               f"{q(c.interest_rate_pct)}" for c in cash_accounts]
-    lines += [f"schedule {i} {due} {q(amount)} {q(base)} {status} {client} {vendor} {moved}"
-              for i, due, amount, base, status, client, vendor, moved in schedules]
+    lines += map(_SCHEDULE_LINES.__getitem__, schedules)
     lines += sorted(f"client {c.id} {c.relationship_type} {c.avg_payment_delay_days} {q(c.revenue_percent)} {c.contact_email} "
                     f"{','.join(c.tags)}" for c in clients)
     lines += sorted(f"vendor {v.id} {v.category} {v.flexibility_level} {v.criticality} {v.payment_terms_days} {v.delay_count} "
@@ -90,6 +89,17 @@ def _behaviour(b: PaymentBehaviour, written: dict[int, str]) -> str:
     if found is None:
         found = written[id(b)] = f"{b.first} {','.join(map(str, b.weights))}"
     return found
+
+
+def _schedule_line(s: BasisSchedule) -> str:
+    i, due, amount, base, status, client, vendor, moved = s
+    q = _THOUSANDTHS.__getitem__
+    return f"schedule {i} {due} {q(amount)} {q(base)} {status} {client} {vendor} {moved}"
+
+
+# Each schedule's line written once while its facts stay the same: the hourly run digests the same
+# thousands of schedules (equal facts write alike, so a cached line is the line they would write).
+_SCHEDULE_LINES = Decoded(_schedule_line, {})
 
 
 def _thousandths(value: Decimal | None) -> str:

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tamio.detection.snapshot import load_snapshot
+from tamio.detection.snapshot import load_snapshot, load_snapshots
 from tamio.errors import NotFound
 from tamio.obligations.models import ObligationSchedule
 from tamio.obligations.payments import record_payment
+from tamio.obligations.standing import client_standings
 from tests.service.books import SCHEDULE_PATH, Books, at
 
 MONDAY = date(2026, 12, 7)
@@ -119,3 +120,23 @@ async def test_the_snapshot_holds_the_books_as_records(session: AsyncSession) ->
 async def test_an_unknown_account_is_not_found(session: AsyncSession) -> None:
     with pytest.raises(NotFound):
         await load_snapshot(session, "acct_nobody", today=MONDAY, settings=SCHEDULE_PATH)
+
+
+async def test_a_batch_reads_for_each_account_what_it_reads_alone_on_its_own_day(session: AsyncSession) -> None:
+    """The hourly pass loads many accounts at once, in a few time zones: each account's snapshot and
+    client standings are the ones it has alone, whether the batch shares one day or not (the shared
+    day's statements are built once and reused; a batch over several days gets one term per day)."""
+    large, small = await large_business(session), await small_business(session)
+    ids = (large.account.id, small.account.id)
+    for days in ((MONDAY, MONDAY), (MONDAY, MONDAY + timedelta(days=1)), (MONDAY + timedelta(days=40), MONDAY - timedelta(days=3))):
+        today = dict(zip(ids, days, strict=True))
+        together = await load_snapshots(session, today, settings=SCHEDULE_PATH)
+        standing = await client_standings(session, today=today)
+        for account_id, day in today.items():
+            alone = await load_snapshot(session, account_id, today=day, settings=SCHEDULE_PATH)
+            mine = together[account_id]
+            assert (mine.schedules, mine.payments, mine.cash_accounts) == (alone.schedules, alone.payments, alone.cash_accounts)
+            assert (dict(mine.clients), dict(mine.vendors), dict(mine.agreements)) == (dict(alone.clients), dict(alone.vendors), dict(alone.agreements))
+            assert mine.forecast.weeks == alone.forecast.weeks and mine.loaded == alone.loaded
+            assert standing[account_id] == (await client_standings(session, today={account_id: day}))[account_id]
+    assert any(s.schedules for s in together.values()) and any(standing.values())

@@ -4,10 +4,15 @@ command runs: a collection during the command then walks what the command made, 
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from tamio.process import collector_paused
 
 # The command prints how many objects were frozen when it ran (``tamio db upgrade`` is the command).
 PROBE = """
@@ -29,3 +34,27 @@ def frozen_after(tmp_path: Path, mode: str) -> int:
 def test_the_program_settles_its_heap_and_main_alone_does_not(tmp_path: Path) -> None:
     assert frozen_after(tmp_path, "settle") > 10_000  # the modules' objects, at least
     assert frozen_after(tmp_path, "plain") == 0
+
+
+def test_a_paused_collector_comes_back_as_it_was_after_the_last_pause_ends() -> None:
+    """``collector_paused`` (a run reading rows in bulk) nests and interleaves across coroutines: the
+    collector stays off until the last open pause ends, even when one ends with an error, and a
+    collector that was off before (a test, a caller of its own) is left off."""
+    assert gc.isenabled()
+    first, second = collector_paused(), collector_paused()
+    first.__enter__()
+    second.__enter__()  # another coroutine's run, begun while the first one's is open
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError), collector_paused(), collector_paused():
+        1 / 0  # noqa: B018
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
