@@ -128,9 +128,8 @@ async def import_obligations(
             batch = await run.plan(chunk)
             if not dry_run:
                 await run.written()
-                rest = await write_batch(db, batch, account=account, settings=settings, today=today, now=now, actor=actor,
-                                         horizon=run.horizon)
-                run.writing = asyncio.ensure_future(rest)  # its schedules and events, while the next batch is planned
+                run.writing = asyncio.ensure_future(write_batch(  # written while the next batch is planned
+                    db, batch, account=account, settings=settings, today=today, now=now, actor=actor, horizon=run.horizon))
         await run.written()
     except TamioError as exc:
         await run.written()  # a failure writing the batch before came first
@@ -191,7 +190,7 @@ class _Import:
         self._book = RateBook([])
         self._book_currencies: frozenset[str] = frozenset()
         self._batch = Batch()
-        self.writing: asyncio.Future[None] | None = None  # the last batch's schedules and events, being written
+        self.writing: asyncio.Future[None] | None = None  # the last batch, being written
 
     async def written(self) -> None:
         """The last batch wholly written (the session free again), or its failure raised."""
