@@ -10,9 +10,10 @@ plus the forecast's own), so twelve rules can look at the same data without touc
 - the 13-week forecast (``tamio.forecast.service.calculate_forecast``) as of ``today``.
 
 Records hold plain values (``tamio.detection.records``), so engine tests can build a snapshot by
-hand. Each is made from its row in one call: the queries select the record's fields in order, with
-what used to be worked out per row (a missing base amount, an agreement's type) done in SQL, and
-each distinct stored amount decoded once (``tamio.db.Decoded``). A loaded snapshot also carries
+hand. Each is made from its row in one call: the queries (``tamio.detection.snapshot_queries``, each
+built once per shape) select the record's fields in order, with what used to be worked out per row (a
+missing base amount, an agreement's type) done in SQL, and each distinct stored amount decoded once
+(``tamio.db.Decoded``). A loaded snapshot also carries
 what its run's preparation context is built from (``loaded``: the forecast's inputs, the account's
 name and zone, the open schedules of the day after the forecast's last), so a run reads its books once.
 
@@ -30,20 +31,20 @@ run on it (no cash accounts, clients, receivables or payments).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cache, cached_property
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, Row, Select, String, and_, bindparam, func, or_, select, type_coerce
+from sqlalchemy import Boolean, Row, String, and_, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.config import Settings
-from tamio.data.models import CashAccount, Client, ExpenseBucket
-from tamio.db import Decoded, Money, account_params, account_scope, from_thousandths
+from tamio.data.models import ExpenseBucket
+from tamio.db import account_params
 from tamio.detection.records import (
     OPEN_STATUSES,
     ZERO,
@@ -53,6 +54,27 @@ from tamio.detection.records import (
     PaymentRecord,
     ScheduleRecord,
     VendorRecord,
+)
+from tamio.detection.snapshot_queries import (
+    FORECAST_WEEKS,
+    HISTORY_DAYS,
+    agreements_select,
+    cash_select,
+    clients_select,
+    either,
+    heads_select,
+    or_zero,
+    payment_bounds,
+    payment_window,
+    payments_of_day,
+    payments_select,
+    schedule_bounds,
+    schedule_window,
+    schedules_of_day,
+    schedules_select,
+    text_of,
+    vendors_select,
+    windowed,
 )
 from tamio.errors import NotFound
 from tamio.forecast.engine import Forecast
@@ -67,12 +89,10 @@ from tamio.obligations.models import (
 from tamio.process import collector_paused
 
 __all__ = [
-    "OPEN_STATUSES", "ZERO", "AccountSnapshot", "AgreementRecord", "CashAccountRecord", "ClientRecord", "Loaded", "PaymentRecord",
+    "FORECAST_WEEKS", "HISTORY_DAYS", "OPEN_STATUSES", "ZERO", "AccountSnapshot", "AgreementRecord", "CashAccountRecord", "ClientRecord", "Loaded", "PaymentRecord",
     "ScheduleRecord", "VendorRecord", "load_critical_snapshots", "load_snapshot", "load_snapshots",
 ]
 
-HISTORY_DAYS = 120
-FORECAST_WEEKS = 13
 Record = TypeVar("Record")
 
 
@@ -130,59 +150,6 @@ async def _all(db: AsyncConnection, statement: Any, params: Mapping[str, Any] | 
     return (await db.execute(statement, params)).all()
 
 
-def _text(column: Any, name: str | None = None) -> Any:
-    """An enum column as its stored string (records hold values; skips making enum members)."""
-    return type_coerce(column, String()).label(name or column.key)
-
-
-class _MoneyOrZero(Money):
-    """A Money column read as ``ZERO`` when it is 0 or NULL (what ``amount or ZERO`` gave)."""
-
-    cache_ok = True
-    decoded = Decoded(from_thousandths, {None: ZERO, 0: ZERO})
-
-
-def _money(column: Any) -> Any:
-    return type_coerce(column, Money())
-
-
-def _or_zero(column: Any) -> Any:
-    return type_coerce(column, _MoneyOrZero())
-
-
-def _either(first: Any, second: Any) -> Any:
-    """``first`` when stored, else ``second`` (a base-currency amount, else the amount itself)."""
-    return _money(func.coalesce(first, second))
-
-
-def _one_day(today: Mapping[str, date]) -> date | None:
-    """The day every account of ``today`` is on, if they share one (a batch in a few time zones may not)."""
-    days = set(today.values())
-    return days.pop() if len(days) == 1 else None
-
-
-def _by_day(today: Mapping[str, date], owner: Any, clause: Callable[[Any, Any], Any], bounds: Callable[[date], tuple[date, date]]) -> Any:
-    """``owner`` among the accounts of ``today`` and ``clause(first, last)`` of its day's ``bounds``: exact
-    in SQL for a batch whose accounts are on different days (a few time zones), one term per distinct day."""
-    days: dict[date, list[str]] = {}
-    for account_id in sorted(today):
-        days.setdefault(today[account_id], []).append(account_id)
-    return or_(*(
-        and_(owner == ids[0] if len(ids) == 1 else owner.in_(ids), clause(*bounds(day))) for day, ids in days.items()
-    ))
-
-
-def _select(
-    columns: Iterable[Any], *, owner: Any, where: Any, single: bool, order: Iterable[Any] = (), join: tuple[Any, Any] | None = None,
-) -> Select[Any]:
-    """The record's columns (the owner's first for a batch of accounts), ``join`` outer-joined."""
-    statement = select(*columns) if single else select(owner, *columns)
-    if join is not None:
-        statement = statement.outerjoin(*join)
-    order = tuple(order)
-    return statement.where(where).order_by(*order) if single or not order else statement.where(where).order_by(owner, *order)
-
-
 async def _records(
     db: AsyncConnection, make: Callable[[Sequence[Any]], Record], statement: Any, params: Mapping[str, Any], ids: Sequence[str],
 ) -> dict[str, list[Record]]:
@@ -196,119 +163,6 @@ async def _records(
     for row in rows:  # in the order read (unordered tables as a single account reads them)
         found[row[0]].append(make(row[1:]))
     return found
-
-
-# Each statement is built once per shape and reused with new parameters (``tamio.db.account_scope``):
-# building one of these selects costs ~0.6 ms, more than several of them take to run.
-
-@cache
-def _heads_select(single: bool) -> Select[Any]:
-    columns: tuple[Any, ...] = (Account.id, Account.base_currency, Account.created_at, Account.name, Account.timezone)
-    return select(*columns).where(account_scope(Account.id, single))
-
-
-@cache
-def _cash_select(single: bool) -> Select[Any]:
-    ca = CashAccount
-    return _select((
-        ca.id, ca.name, _text(ca.account_type), ca.currency, ca.balance, _either(ca.base_currency_amount, ca.balance),
-        ca.credit_limit, _or_zero(ca.drawn_amount), ca.interest_rate_pct,
-    ), owner=ca.user_id, where=account_scope(ca.user_id, single), single=single, order=(ca.name,))
-
-
-@cache
-def _clients_select(single: bool) -> Select[Any]:
-    return _select((
-        Client.id, Client.name, _text(Client.status), _text(Client.relationship_type),
-        func.coalesce(Client.avg_payment_delay_days, 0), Client.revenue_percent, _text(Client.risk_level), Client.currency,
-        Client.payment_habit, Client.contact_name, Client.contact_email, Client.tags,
-    ), owner=Client.user_id, where=account_scope(Client.user_id, single), single=single)
-
-
-@cache
-def _vendors_select(single: bool) -> Select[Any]:
-    eb = ExpenseBucket
-    return _select((
-        eb.id, eb.name, _text(eb.category), _text(eb.status), eb.payment_terms, eb.payment_terms_days, _text(eb.flexibility_level),
-        _text(eb.criticality), eb.delay_history, eb.contact_name, eb.contact_email, eb.tags,
-    ), owner=eb.user_id, where=account_scope(eb.user_id, single), single=single)
-
-
-@cache
-def _agreements_select(single: bool) -> Select[Any]:
-    oa = ObligationAgreement
-    return _select((
-        oa.id, _text(oa.obligation_type), _text(oa.direction), oa.base_amount, oa.currency, _either(oa.base_currency_amount, oa.base_amount),
-        _text(oa.frequency), oa.start_date, oa.created_at, oa.client_id, oa.expense_bucket_id, func.coalesce(oa.description, ""),
-        oa.end_date, _text(oa.status), oa.cancelled_at, oa.previous_amount, oa.amount_changed_at, _text(oa.amount_type), oa.source,
-    ), owner=oa.user_id, where=account_scope(oa.user_id, single), single=single)
-
-
-def _schedule_bounds(day: date) -> tuple[date, date]:
-    """The first and last due dates a snapshot reads (older ones only while open): through the day after
-    the forecast's last, whose open schedules are preparation's (``Loaded.day_after``)."""
-    return day - timedelta(days=HISTORY_DAYS), day + timedelta(days=7 * FORECAST_WEEKS)
-
-
-def _schedule_window(first: Any, last: Any) -> Any:
-    os_ = ObligationSchedule
-    return and_(os_.due_date <= last, or_(os_.due_date >= first, os_.status.in_(OPEN_SCHEDULE_STATUSES)))
-
-
-def _schedules_select(single: bool, where: Any) -> Select[Any]:
-    os_, oa = ObligationSchedule, ObligationAgreement
-    # A join names the accounts too (here and below): without them PostgreSQL may hash the whole joined table, everyone's rows.
-    return _select((
-        os_.id, os_.obligation_id, func.coalesce(type_coerce(oa.obligation_type, String()), "expense"), _text(os_.direction), os_.due_date,
-        os_.estimated_amount, _either(os_.base_currency_amount, os_.estimated_amount), os_.currency, _text(os_.status),
-        _or_zero(os_.paid_amount), _or_zero(os_.paid_base_amount), oa.client_id, oa.expense_bucket_id, os_.invoice_number,
-        os_.paid_at, os_.delayed_from, os_.delay_requested_to, type_coerce(os_.base_currency_amount.is_not(None), Boolean()),
-    ), owner=os_.user_id, single=single, order=(os_.due_date, os_.id), where=where,
-        join=(oa, and_(oa.id == os_.obligation_id, account_scope(oa.user_id, single))))
-
-
-@cache
-def _schedules_of_day(single: bool) -> Select[Any]:
-    return _schedules_select(single, and_(
-        account_scope(ObligationSchedule.user_id, single), _schedule_window(bindparam("first"), bindparam("last")),
-    ))
-
-
-def _payment_bounds(day: date) -> tuple[date, date]:
-    return day - timedelta(days=HISTORY_DAYS), day
-
-
-def _payment_window(first: Any, last: Any) -> Any:
-    return and_(PaymentEvent.payment_date >= first, PaymentEvent.payment_date <= last)
-
-
-def _payments_select(single: bool, where: Any) -> Select[Any]:
-    pe, os_ = PaymentEvent, ObligationSchedule
-    return _select((
-        pe.id, _text(pe.direction), pe.amount, pe.currency, _either(pe.base_currency_amount, pe.amount), pe.payment_date,
-        _text(pe.status), pe.schedule_id, pe.obligation_id, pe.client_id, pe.expense_bucket_id, pe.variance_vs_expected,
-        pe.reference, os_.estimated_amount, os_.currency.label("schedule_currency"), _text(os_.status, "schedule_status"),
-        os_.exchange_rate_used,
-    ), owner=pe.user_id, single=single, order=(pe.payment_date, pe.id), where=where,
-        join=(os_, and_(os_.id == pe.schedule_id, account_scope(os_.user_id, single))))
-
-
-@cache
-def _payments_of_day(single: bool) -> Select[Any]:
-    return _payments_select(single, and_(account_scope(PaymentEvent.user_id, single), _payment_window(bindparam("first"), bindparam("last"))))
-
-
-def _windowed(
-    today: Mapping[str, date], ids: Sequence[str], of_day: Callable[[bool], Select[Any]], build: Callable[[bool, Any], Select[Any]],
-    owner: Any, window: Callable[[Any, Any], Any], bounds: Callable[[date], tuple[date, date]],
-) -> tuple[Select[Any], dict[str, Any]]:
-    """A dated query's statement and parameters: the shape built once when the accounts share a day,
-    else one built for this batch's days."""
-    single, day = len(ids) == 1, _one_day(today)
-    if day is not None:
-        first, last = bounds(day)
-        return of_day(single), {**account_params(ids), "first": first, "last": last}
-    return build(single, _by_day(today, owner, window, bounds)), account_params(ids)
 
 
 def _client(r: Sequence[Any]) -> ClientRecord:
@@ -346,18 +200,18 @@ async def _load_snapshots(
     db = await session.connection()
     ids = sorted(today)
     single, scope = len(ids) == 1, account_params(ids)
-    heads = {r.id: r for r in await _all(db, _heads_select(single), scope)}
+    heads = {r.id: r for r in await _all(db, heads_select(single), scope)}
     missing = [i for i in ids if i not in heads]
     if missing:
         raise NotFound(f"There is no account `{missing[0]}`.")
-    cash = await _records(db, CashAccountRecord._make, _cash_select(single), scope, ids)
-    clients = {i: {r.id: r for r in rows} for i, rows in (await _records(db, _client, _clients_select(single), scope, ids)).items()}
-    vendors = {i: {v.id: v for v in rows} for i, rows in (await _records(db, _vendor, _vendors_select(single), scope, ids)).items()}
-    agreements = await _records(db, AgreementRecord._make, _agreements_select(single), scope, ids)
-    schedules = await _records(db, ScheduleRecord._make, *_windowed(
-        today, ids, _schedules_of_day, _schedules_select, ObligationSchedule.user_id, _schedule_window, _schedule_bounds), ids)
-    payments = await _records(db, PaymentRecord._make, *_windowed(
-        today, ids, _payments_of_day, _payments_select, PaymentEvent.user_id, _payment_window, _payment_bounds), ids)
+    cash = await _records(db, CashAccountRecord._make, cash_select(single), scope, ids)
+    clients = {i: {r.id: r for r in rows} for i, rows in (await _records(db, _client, clients_select(single), scope, ids)).items()}
+    vendors = {i: {v.id: v for v in rows} for i, rows in (await _records(db, _vendor, vendors_select(single), scope, ids)).items()}
+    agreements = await _records(db, AgreementRecord._make, agreements_select(single), scope, ids)
+    schedules = await _records(db, ScheduleRecord._make, *windowed(
+        today, ids, schedules_of_day, schedules_select, ObligationSchedule.user_id, schedule_window, schedule_bounds), ids)
+    payments = await _records(db, PaymentRecord._make, *windowed(
+        today, ids, payments_of_day, payments_select, PaymentEvent.user_id, payment_window, payment_bounds), ids)
     if inputs is None:
         inputs = await load_forecast_inputs_many(session, today, weeks=FORECAST_WEEKS, settings=settings)
     found = {}
@@ -414,16 +268,16 @@ async def load_critical_snapshots(
     rows: Sequence[Sequence[Any]] = await _all(db,
         select(
             os_.user_id,
-            os_.id, os_.obligation_id, func.coalesce(type_coerce(oa.obligation_type, String()), "expense"), _text(os_.direction),
-            os_.due_date, os_.estimated_amount, _either(os_.base_currency_amount, os_.estimated_amount), os_.currency, _text(os_.status),
-            _or_zero(os_.paid_amount), _or_zero(os_.paid_base_amount), oa.client_id, oa.expense_bucket_id, os_.invoice_number,
+            os_.id, os_.obligation_id, func.coalesce(type_coerce(oa.obligation_type, String()), "expense"), text_of(os_.direction),
+            os_.due_date, os_.estimated_amount, either(os_.base_currency_amount, os_.estimated_amount), os_.currency, text_of(os_.status),
+            or_zero(os_.paid_amount), or_zero(os_.paid_base_amount), oa.client_id, oa.expense_bucket_id, os_.invoice_number,
             os_.paid_at, os_.delayed_from, os_.delay_requested_to, type_coerce(os_.base_currency_amount.is_not(None), Boolean()),
-            oa.id, _text(oa.obligation_type), _text(oa.direction), oa.base_amount, oa.currency,
-            _either(oa.base_currency_amount, oa.base_amount), _text(oa.frequency), oa.start_date, oa.created_at, oa.client_id,
-            oa.expense_bucket_id, func.coalesce(oa.description, ""), oa.end_date, _text(oa.status), oa.cancelled_at,
-            oa.previous_amount, oa.amount_changed_at, _text(oa.amount_type), oa.source,
-            eb.id, eb.name, _text(eb.category), _text(eb.status), eb.payment_terms, eb.payment_terms_days,
-            _text(eb.flexibility_level), _text(eb.criticality),
+            oa.id, text_of(oa.obligation_type), text_of(oa.direction), oa.base_amount, oa.currency,
+            either(oa.base_currency_amount, oa.base_amount), text_of(oa.frequency), oa.start_date, oa.created_at, oa.client_id,
+            oa.expense_bucket_id, func.coalesce(oa.description, ""), oa.end_date, text_of(oa.status), oa.cancelled_at,
+            oa.previous_amount, oa.amount_changed_at, text_of(oa.amount_type), oa.source,
+            eb.id, eb.name, text_of(eb.category), text_of(eb.status), eb.payment_terms, eb.payment_terms_days,
+            text_of(eb.flexibility_level), text_of(eb.criticality),
         )
         # The batch's ids in each join too: without them PostgreSQL may hash the whole table (everyone's rows).
         .outerjoin(oa, and_(oa.id == os_.obligation_id, oa.user_id == os_.user_id, oa.user_id.in_(ids)))
