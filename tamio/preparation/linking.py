@@ -12,7 +12,9 @@
   confirmation; money raised before the payments it is raised for). A credit draw or a transfer
   into the operating account names the last day whose payments it is raised for (``funds_through``
   in its params: the end of the week of the low point for a buffer breach, payroll day for a
-  payroll plan); it comes before the paying actions whose payment falls due on or before that day.
+  payroll plan); it comes before the paying actions whose payment falls due on or before that day,
+  the first ``CROWD`` of them by due day (a card names the payments the money is needed for first;
+  240 payroll plans before 2,760 payments each were 662,000 links a refresh, see ``raised_for``).
   The money lands when the action is carried out, before any payment still to be made. A transfer
   out of operating (surplus to savings, repaying the line) and a draw that names no day (runway,
   a tax plan that pays its own tax) raise cash for no other action's payment.
@@ -124,10 +126,32 @@ def find_links(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest
     Only pairs that can be linked are looked at (found through what they act on, their kinds and
     their vendors): a run of hundreds of actions has a few links each, not every pair."""
     crowded, near = crowds(actions)
+    raised = raised_for(actions)
     links: list[Link] = []
-    for i, j in sorted(_pairs(actions, buffer=buffer, base_lowest=base_lowest, crowded=crowded)):
-        links += _links_between(actions[i], actions[j], buffer=buffer, base_lowest=base_lowest, crowded=crowded, near=near)
+    for i, j in sorted(_pairs(actions, buffer=buffer, base_lowest=base_lowest, crowded=crowded, raised=raised)):
+        links += _links_between(actions[i], actions[j], buffer=buffer, base_lowest=base_lowest, crowded=crowded, near=near,
+                                raised=raised)
     return links
+
+
+def raised_for(actions: Sequence[LinkCandidate]) -> dict[str, frozenset[str]]:
+    """For each action that raises cash, the paying actions it comes before (by key): of the payments
+    due by the day it raises the cash for, the first ``CROWD`` by due day (then key). The money is
+    needed for those first; a card naming thousands would say nothing (and store as many links)."""
+    paying = sorted({(day, a.key) for a in actions if _pays(a) and (day := a.pays_on) is not None})
+    days = [day for day, _ in paying]
+    found: dict[str, frozenset[str]] = {}
+    for a in actions:
+        if a.raises_until is None:
+            continue
+        keys: dict[str, None] = {}
+        for _, key in paying[: bisect_right(days, a.raises_until)]:
+            if key != a.key:
+                keys[key] = None
+                if len(keys) == CROWD:
+                    break
+        found[a.key] = found.get(a.key, frozenset()) | frozenset(keys)
+    return found
 
 
 def crowds(actions: Sequence[LinkCandidate]) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
@@ -149,7 +173,8 @@ def crowds(actions: Sequence[LinkCandidate]) -> tuple[frozenset[str], frozenset[
 
 
 def _links_between(a: LinkCandidate, b: LinkCandidate, *, buffer: Decimal, base_lowest: Decimal,
-                   crowded: frozenset[str] = frozenset(), near: frozenset[tuple[str, str]] = frozenset()) -> list[Link]:
+                   crowded: frozenset[str] = frozenset(), near: frozenset[tuple[str, str]] = frozenset(),
+                   raised: dict[str, frozenset[str]] | None = None) -> list[Link]:
     links: list[Link] = []
     if a.key == b.key:
         return links
@@ -167,14 +192,15 @@ def _links_between(a: LinkCandidate, b: LinkCandidate, *, buffer: Decimal, base_
         links.append(Link(a.key, b.key, "conflicts", _shared(shared)))
     if a.action_type == "payroll_contingency" and b.action_type == "payroll_confirmation":
         links.append(Link(a.key, b.key, "sequence", "find the money first, then confirm payroll"))
-    elif _raises_cash_for(a, b):
+    elif _raises_cash_for(a, b) and (raised is None or b.key in raised.get(a.key, ())):
         links.append(Link(a.key, b.key, "sequence", "raise the cash before making the payment"))
     return links
 
 
-def _pairs(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest: Decimal, crowded: frozenset[str]) -> set[tuple[int, int]]:
+def _pairs(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest: Decimal, crowded: frozenset[str],
+           raised: dict[str, frozenset[str]]) -> set[tuple[int, int]]:
     """The (source, target) positions ``_links_between`` may link: every pair of each rule's two sides (a
-    draw with the paying actions due by its day, found in the actions sorted by that day; one that
+    draw with the paying actions it comes before, ``raised_for``; one that
     delays a vendor with one that pays it), and the pairs sharing a thing acted on — for a crowded
     thing, neighbours by key only (both ways; it decides which way)."""
     pairs: set[tuple[int, int]] = set()
@@ -189,12 +215,13 @@ def _pairs(actions: Sequence[LinkCandidate], *, buffer: Decimal, base_lowest: De
         every(lifting, (j for j in positions if actions[j].detection_type in CASH_LEVEL))
     every((i for i in positions if actions[i].action_type == "payroll_contingency"),
           (j for j in positions if actions[j].action_type == "payroll_confirmation"))
-    paying = sorted((day, j) for j in positions if _pays(actions[j]) and (day := actions[j].pays_on) is not None)
-    days = [day for day, _ in paying]
+    paying: dict[str, list[int]] = {}
+    for j in positions:
+        if _pays(actions[j]):
+            paying.setdefault(actions[j].key, []).append(j)
     for i in positions:
-        until = actions[i].raises_until
-        if until is not None:
-            every([i], (j for _, j in paying[: bisect_right(days, until)]))
+        if actions[i].raises_until is not None:
+            every([i], (j for key in raised.get(actions[i].key, ()) for j in paying[key]))
     delaying: dict[str, list[int]] = {}
     paying_vendor: dict[str, list[int]] = {}
     for i, action in enumerate(actions):

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from tamio.preparation.linking import (
     CASH_LEVEL,
+    CROWD,
     PAYING_KINDS,
     LinkCandidate,
     _links_between,
@@ -24,6 +25,7 @@ from tamio.preparation.linking import (
     crowds,
     find_links,
     groups,
+    raised_for,
 )
 
 few = st.frozensets(st.sampled_from(["ven_a", "ven_b", "ven_c"]), max_size=2)
@@ -48,8 +50,9 @@ candidates = st.builds(
 @given(st.lists(candidates, max_size=14), st.integers(0, 10000).map(Decimal), st.integers(-2000, 12000).map(Decimal))
 def test_links_are_those_of_every_pair(actions: list[LinkCandidate], buffer: Decimal, base_lowest: Decimal) -> None:
     crowded, near = crowds(actions)
+    raised = raised_for(actions)
     every_pair = [link for a in actions for b in actions
-                  for link in _links_between(a, b, buffer=buffer, base_lowest=base_lowest, crowded=crowded, near=near)]
+                  for link in _links_between(a, b, buffer=buffer, base_lowest=base_lowest, crowded=crowded, near=near, raised=raised)]
     assert find_links(actions, buffer=buffer, base_lowest=base_lowest) == every_pair
 
 
@@ -108,3 +111,18 @@ def test_many_actions_on_one_payment_are_one_group_in_as_many_links_as_actions()
     links = [k for k in find_links(plans, buffer=Decimal(0), base_lowest=Decimal(0)) if k.link_type == "conflicts"]
     assert [(k.source, k.target) for k in links] == [(f"act_{n:04d}", f"act_{n + 1:04d}") for n in range(39)]
     assert len(set(groups([p.key for p in plans], links).values())) == 1
+
+
+def test_cash_raised_for_many_payments_comes_before_the_first_ones_due() -> None:
+    """After a 10,000-row import, 240 payroll plans each came before ~2,760 payments: 662,000 links a
+    refresh, and cards naming thousands of payments. Each now comes before the first ``CROWD`` due."""
+    plans = [candidate_of(f"act_plan{n:03d}", "payroll_safety", "payroll_contingency", [
+        Option("confirm_plan", {"payroll_schedule_id": f"sch_pay{n}", "steps": [
+            {"kind": "transfer", "from_cash_account_id": "ca_sav", "to_cash_account_id": "ca_op", "funds_through": "2026-12-31"}]}),
+    ], deadline=date(2026, 12, 31)) for n in range(30)]
+    payments = [pay(f"act_p{n:03d}", TODAY + timedelta(days=n % 20), f"ven_{n}") for n in range(200)]
+    first = sorted(payments, key=lambda p: (p.pays_on, p.key))[:CROWD]
+    linked = sequence([*plans, *payments])
+    assert linked == {(plan.key, p.key) for plan in plans for p in first}
+    few = payments[:3]  # fewer than CROWD due by its day: before every one, as before
+    assert sequence([plans[0], *few]) == {(plans[0].key, p.key) for p in few}
