@@ -46,7 +46,7 @@ from tamio.detection.engine import DetectionEngine, DetectionRun, run_many
 from tamio.detection.models import CRITICAL_DETECTIONS, AlertStatus, DetectionAlert, DetectionType
 from tamio.detection.snapshot import FORECAST_WEEKS
 from tamio.errors import NotFound
-from tamio.execution import automation, lifecycle
+from tamio.execution import automation, closing
 from tamio.execution.models import ExecutionAutomationRule
 from tamio.forecast.service import load_forecast_inputs_many
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
@@ -360,14 +360,14 @@ async def _supersede_replaced(
     fresh card goes instead (not a second card)."""
     if not replaced:
         return
-    done = await lifecycle.supersede_many(db, account=account, now=now, closing={
+    done = await closing.supersede_many(db, account=account, now=now, closing={
         old.id: ("the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose",
                  new.id if new else None)
         for old, new in replaced
     })
     beaten = [new.id for old, new in replaced if new is not None and old.id not in done]
     if beaten:
-        await lifecycle.supersede_many(db, account=account, now=now,
+        await closing.supersede_many(db, account=account, now=now,
                                        closing={i: ("a decision on the earlier card came first", None) for i in beaten})
 
 
@@ -384,7 +384,7 @@ async def _supersede_resolved(db: AsyncSession, *, account: Account, now: dateti
         )).scalars()
     ]
     if actions:
-        await lifecycle.supersede_many(db, account=account, now=now, closing={i: ("its alert resolved", None) for i in actions})
+        await closing.supersede_many(db, account=account, now=now, closing={i: ("its alert resolved", None) for i in actions})
 
 
 # A scheduled run says where its cards come from (issue 19.6): one message heads what it posts.
