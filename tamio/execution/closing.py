@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -111,3 +112,37 @@ async def expire_due_many(db: AsyncSession, *, accounts: Sequence[Account], now:
                                    closing={i: ("nobody decided before its deadline", {}) for i in action_ids})
         found[account_id] = [closed[i] for i in action_ids if i in closed]
     return found
+
+
+async def supersede_replaced(
+    db: AsyncSession, *, account: Account, now: datetime, replaced: list[tuple[PreparedAction, PreparedAction | None]],
+) -> None:
+    """The stale cards superseded together; where someone decided on one first, theirs stands and its
+    fresh card goes instead (not a second card)."""
+    if not replaced:
+        return
+    done = await supersede_many(db, account=account, now=now, closing={
+        old.id: ("the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose",
+                 new.id if new else None)
+        for old, new in replaced
+    })
+    beaten = [new.id for old, new in replaced if new is not None and old.id not in done]
+    if beaten:
+        await supersede_many(db, account=account, now=now,
+                                       closing={i: ("a decision on the earlier card came first", None) for i in beaten})
+
+
+async def supersede_resolved(db: AsyncSession, *, account: Account, now: datetime, resolved: list[Any]) -> None:
+    """The pending actions of resolved alerts, superseded together."""
+    ids = [getattr(a, "id", a) for a in resolved]
+    if not ids:
+        return
+    actions = [
+        action_id for alert_ids in slices(ids) for action_id in (await db.execute(
+            select(PreparedAction.id).where(
+                PreparedAction.user_id == account.id, PreparedAction.alert_id.in_(alert_ids), PreparedAction.status == ActionStatus.PENDING
+            )
+        )).scalars()
+    ]
+    if actions:
+        await supersede_many(db, account=account, now=now, closing={i: ("its alert resolved", None) for i in actions})
