@@ -14,19 +14,9 @@ from tamio.dates import day_text
 from tamio.forecast.engine import OUTFLOW, ForecastItem
 from tamio.money import format_money, quantize
 from tamio.preparation.alerts import AlertView
-from tamio.preparation.building_blocks import (
-    chase_receivable,
-    credit_draw,
-    delay_vendors,
-)
+from tamio.preparation.building_blocks import chase_receivable, credit_draw, delay_vendors
 from tamio.preparation.context import PreparationContext
-from tamio.preparation.drafts import (
-    ActionDraft,
-    OptionDraft,
-    rank,
-    relationship_for_vendor,
-    risk,
-)
+from tamio.preparation.drafts import ActionDraft, OptionDraft, rank, relationship_for_vendor, risk
 from tamio.preparation.risk_scoring import RelationshipFactors
 
 ZERO = Decimal(0)

@@ -24,7 +24,8 @@ from tamio.preparation.building_blocks import (
     delay_vendors,
     transfer_from_savings,
 )
-from tamio.preparation.context import PreparationContext, ScheduleInfo
+from tamio.preparation.context import PreparationContext
+from tamio.preparation.context_records import ScheduleInfo
 from tamio.preparation.drafts import ActionDraft, OptionDraft, pick_until, plan_steps, rank, receive_now, risk
 from tamio.preparation.message_drafting import draft_payroll_contingency_summary
 from tamio.preparation.risk_scoring import RelationshipFactors
