@@ -14,10 +14,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamio.db import core_table, new_id
+from tamio.bulk import copy_rows
+from tamio.db import new_id
 from tamio.obligations.models import AgreementStatus, ObligationSchedule, Scheduled, ScheduleStatus
 from tamio.obligations.schemas import RecurrenceSpec
 
@@ -134,8 +135,6 @@ async def generate(
             )
     if inserted is not None:
         inserted.extend(new_rows)
-    if new_rows:
-        for chunk_start in range(0, len(new_rows), 1000):  # Core: the ORM's bulk insert splits a batch wherever a None moves
-            await db.execute(insert(core_table(ObligationSchedule)), new_rows[chunk_start : chunk_start + 1000])
+    await copy_rows(db, ObligationSchedule, new_rows)  # Core rows (COPY on PostgreSQL): not the ORM's bulk insert
     await db.flush()
     return changed + len(new_rows) + len(stale)
