@@ -50,6 +50,7 @@ class KindSenders(SlackSender):
                     "slack_ephemeral": self._ephemeral, "slack_home": self._home, RECONNECT_KIND: self._reconnect,
                     PROBLEM_KIND: self._channel_problem}
         return await handlers[row.kind](row)
+
     async def _card(self, row: OutboxMessage) -> dict[str, Any]:
         async with self.runtime.sessions() as db:
             account = await self._account(db, row)
