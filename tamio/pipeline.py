@@ -30,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,17 +39,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tamio.accounts.models import Account
-from tamio.bulk import slices
 from tamio.config import Settings
 from tamio.db import Base, JSONType, UTCDateTime, new_id
 from tamio.detection.engine import DetectionEngine, DetectionRun, run_many
 from tamio.detection.models import CRITICAL_DETECTIONS, AlertStatus, DetectionAlert, DetectionType
 from tamio.detection.snapshot import FORECAST_WEEKS
 from tamio.errors import NotFound
-from tamio.execution import automation, lifecycle
+from tamio.execution import automation, closing
 from tamio.execution.models import ExecutionAutomationRule
 from tamio.forecast.service import load_forecast_inputs_many
 from tamio.outbox.service import Outgoing, enqueue_for_accounts, enqueue_many
+from tamio.pipeline_messages import announcements_of, enqueue_messages, headed
 from tamio.preparation.basis import load_bases
 from tamio.preparation.context import PreparationContext, load_contexts
 from tamio.preparation.engine import OpenAction, open_actions_of, prepare_actions
@@ -302,23 +302,23 @@ async def _after_detection(
     result.alerts_by_severity = dict(Counter(a.severity.value for a in alerts))
     result.alerts_by_type = dict(Counter(a.detection_type.value for a in alerts))
     result.errors += [{"stage": "detection", "type": str(getattr(e, "detection_type", "")), "error": str(getattr(e, "error", e))} for e in run.errors]
-    await _supersede_resolved(db, account=account, now=now, resolved=list(getattr(run, "resolved", [])))
-    announcements = _announcements(account, run)
+    await closing.supersede_resolved(db, account=account, now=now, resolved=list(getattr(run, "resolved", [])))
+    announcements = announcements_of(account, run)
     new_alerts = list(getattr(run, "new", []))
     if config.skip_preparation:
-        await _enqueue(db, account, _headed(account, trigger, [], new_alerts, now) + announcements, now=now, outbox=outbox)
+        await enqueue_messages(db, account, headed(account, trigger, [], new_alerts, now) + announcements, now=now, outbox=outbox)
         return
     prep_started = time.perf_counter()
     open_alerts = [a for a in alerts if a.status in OPEN_ALERT_STATUSES]
     if covered is not None and not config.restates and not run.resolved and all(a.id in covered for a in open_alerts):
-        await _enqueue(db, account, _headed(account, trigger, [], new_alerts, now) + announcements, now=now, outbox=outbox)
+        await enqueue_messages(db, account, headed(account, trigger, [], new_alerts, now) + announcements, now=now, outbox=outbox)
         return
     mine = None if covered is None else {a.id: covered[a.id] for a in open_alerts if a.id in covered}
     # The context is built from the run's snapshot only when something is to be prepared or restated.
     prepared = await prepare_actions(db, account=account, alerts=open_alerts, today=today, now=now, settings=settings,
                                      context=context, restate=config.restates, snapshot=run.snapshot, basis=basis,
                                      open_actions=mine)
-    await _supersede_replaced(db, account=account, now=now, replaced=prepared.replaced)
+    await closing.supersede_replaced(db, account=account, now=now, replaced=prepared.replaced)
     await announce(db, account=account, run=prepared, now=now)
     result.actions_prepared = len(prepared.actions)
     result.actions_by_type = dict(Counter(a.action_type.value for a in prepared.actions))
@@ -328,20 +328,10 @@ async def _after_detection(
     changed = [*prepared.actions, *prepared.refreshed, *(old for old, _ in prepared.replaced)]
     if changed:  # App Home's queue shows them
         cards.append(Outgoing("home_refresh", {}, f"home_refresh:cards:{changed[0].id}:v{changed[0].version}"))
-    heading = _headed(account, trigger, prepared.actions, new_alerts, now)
-    await _enqueue(db, account, heading + announcements + cards, now=now, outbox=outbox)
+    heading = headed(account, trigger, prepared.actions, new_alerts, now)
+    await enqueue_messages(db, account, heading + announcements + cards, now=now, outbox=outbox)
     await _auto_execute(db, account=account, actions=prepared.actions, now=now, settings=settings, automated=automated)
     result.preparation_duration_ms = _ms(prep_started)
-
-
-async def _enqueue(
-    db: AsyncSession, account: Account, messages: list[Outgoing], *, now: datetime, outbox: list[tuple[str | None, Outgoing]] | None,
-) -> None:
-    """Into the outbox now, or onto ``outbox`` for the batch to write at its end (same transaction)."""
-    if outbox is None:
-        await enqueue_many(db, account_id=account.id, messages=messages, now=now)
-    else:
-        outbox.extend((account.id, m) for m in messages)
 
 
 def _run_row(result: PipelineResult, config: PipelineConfig, trigger: str) -> PipelineRun:
@@ -351,80 +341,6 @@ def _run_row(result: PipelineResult, config: PipelineConfig, trigger: str) -> Pi
         detection_duration_ms=result.detection_duration_ms, preparation_duration_ms=result.preparation_duration_ms,
         total_duration_ms=result.total_duration_ms, error_count=len(result.errors), result=result.to_json(),
     )
-
-
-async def _supersede_replaced(
-    db: AsyncSession, *, account: Account, now: datetime, replaced: list[tuple[PreparedAction, PreparedAction | None]],
-) -> None:
-    """The stale cards superseded together; where someone decided on one first, theirs stands and its
-    fresh card goes instead (not a second card)."""
-    if not replaced:
-        return
-    done = await lifecycle.supersede_many(db, account=account, now=now, closing={
-        old.id: ("the figures changed; a fresh card replaces it" if new else "the figures changed and there is nothing left to propose",
-                 new.id if new else None)
-        for old, new in replaced
-    })
-    beaten = [new.id for old, new in replaced if new is not None and old.id not in done]
-    if beaten:
-        await lifecycle.supersede_many(db, account=account, now=now,
-                                       closing={i: ("a decision on the earlier card came first", None) for i in beaten})
-
-
-async def _supersede_resolved(db: AsyncSession, *, account: Account, now: datetime, resolved: list[Any]) -> None:
-    """The pending actions of resolved alerts, superseded together."""
-    ids = [getattr(a, "id", a) for a in resolved]
-    if not ids:
-        return
-    actions = [
-        action_id for alert_ids in slices(ids) for action_id in (await db.execute(
-            select(PreparedAction.id).where(
-                PreparedAction.user_id == account.id, PreparedAction.alert_id.in_(alert_ids), PreparedAction.status == ActionStatus.PENDING
-            )
-        )).scalars()
-    ]
-    if actions:
-        await lifecycle.supersede_many(db, account=account, now=now, closing={i: ("its alert resolved", None) for i in actions})
-
-
-# A scheduled run says where its cards come from (issue 19.6): one message heads what it posts.
-SCHEDULED_RUNS = {"pipeline": "Hourly check", "critical": "Safety check"}
-HEADING_LINES = 10
-
-
-def _headed(account: Account, trigger: str, actions: Sequence[PreparedAction], new_alerts: Sequence[DetectionAlert],
-            now: datetime) -> list[Outgoing]:
-    """``[run_heading]`` when a scheduled run posts new cards or alerts ("Hourly check: 3 new things need you"), else ``[]``.
-
-    One line per new action card, then per new alert without a card of its own (its card says it).
-    The delivery worker posts a channel's rows in (next attempt, creation) order: the heading is due
-    a microsecond before what it heads, so it comes first.
-    """
-    run = SCHEDULED_RUNS.get(trigger.partition("@")[0])
-    carded = {a.alert_id for a in actions}
-    lines = [a.title for a in actions] + [a.title for a in new_alerts if a.id not in carded]
-    if run is None or not lines:
-        return []
-    things = f"{len(lines)} new thing{'s' if len(lines) != 1 else ''} need{'s' if len(lines) == 1 else ''} you"
-    payload = {"title": f"{run}: {things}", "lines": lines[:HEADING_LINES], "more": max(0, len(lines) - HEADING_LINES)}
-    return [Outgoing("run_heading", payload, f"heading:{account.id}:{trigger}", account.digest_channel_id,
-                     due=now - timedelta(microseconds=1))]
-
-
-def _announcements(account: Account, run: Any) -> list[Outgoing]:
-    """New and escalated alerts are announced once per state; resolved ones update their card."""
-    channel = account.digest_channel_id
-    messages = [
-        Outgoing("alert_new", {"alert_id": a.id}, f"alert:{a.id}:new", channel) for a in getattr(run, "new", [])
-    ]
-    messages += [
-        Outgoing("alert_escalated", {"alert_id": a.id, "severity": a.severity.value}, f"alert:{a.id}:escalated:{a.escalation_count}", channel)
-        for a in getattr(run, "escalated", [])
-    ]
-    messages += [
-        Outgoing("alert_resolved", {"alert_id": a.id}, f"alert:{a.id}:resolved", channel) for a in getattr(run, "resolved", [])
-    ]
-    return messages
 
 
 async def _automated(db: AsyncSession, account_ids: Sequence[str]) -> set[str]:

@@ -8,9 +8,9 @@ runs the rules it is asked for, in this order, and turns a rule that raises into
         findings = rule(snapshot, today=today, config=config)
 
 Meanings, thresholds and severities are documented with the rules: ``rules_counterparty`` (late
-payment, unexpected revenue and expense, client churn, revenue variance, headcount change) and
-``rules_cash`` (buffer breach, runway, payroll safety, payment timing, vendor terms, statutory
-deadlines). Fingerprints are listed in ``findings``.
+payment, client churn, revenue variance, headcount change), ``rules_payments`` (unexpected revenue
+and expense) and ``rules_cash`` (buffer breach, runway, payroll safety, payment timing, vendor
+terms, statutory deadlines). Fingerprints are listed in ``findings``.
 """
 
 from __future__ import annotations
@@ -36,9 +36,8 @@ from tamio.detection.rules_counterparty import (
     headcount_change,
     late_payment,
     revenue_variance,
-    unexpected_expense,
-    unexpected_revenue,
 )
+from tamio.detection.rules_payments import unexpected_expense, unexpected_revenue
 from tamio.detection.snapshot import AccountSnapshot
 
 

@@ -1,4 +1,5 @@
-"""Decisions on prepared actions: approve, skip, supersede, expire and retry, each exactly once.
+"""Decisions on prepared actions: approve, skip and retry, each exactly once (Tamio's own
+closings, supersede and expire, are ``tamio.execution.closing``).
 
 A PreparedAction moves ``pending -> approved -> executing -> executed | failed``, or ``pending ->
 skipped | superseded | expired``. Each move is a compare-and-set (``transitions``), so when two
@@ -24,7 +25,6 @@ the chosen option moves (``amount_at_stake``), not the size of the problem.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -34,25 +34,22 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account, Member, Role
-from tamio.bulk import slices
 from tamio.config import Settings
 from tamio.currency.service import RateBook
-from tamio.errors import Conflict, MissingExchangeRate, NotFound, PermissionDenied, ValidationError
+from tamio.errors import Conflict, MissingExchangeRate, PermissionDenied, ValidationError
 from tamio.execution import policy
+from tamio.execution.closing import supersede
 from tamio.execution.decided import DECIDED, AlreadyDecided, Decision, already_decided, clock_text
 from tamio.execution.models import ActionApproval
 from tamio.execution.queries import edited_options
 from tamio.execution.readiness import check_sendable
 from tamio.execution.transitions import (
     Actor,
-    Transition,
-    close_pending,
     compare_and_set,
     load_action,
     load_option,
     member_label,
     record_transition,
-    record_transitions,
 )
 from tamio.money import format_money
 from tamio.outbox.service import enqueue
@@ -61,8 +58,7 @@ from tamio.preparation.engine import PreparationRun
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction
 
 CAS_TRIES = 5
-__all__ = ["DECIDED", "AlreadyDecided", "Decision", "already_decided", "approve", "clock_text", "expire", "expire_due", "retry",
-           "skip", "supersede"]
+__all__ = ["DECIDED", "AlreadyDecided", "Decision", "already_decided", "approve", "clock_text", "retry", "skip"]
 
 
 def _check_member(account: Account, member: Member) -> None:
@@ -302,96 +298,6 @@ async def skip(
             decided_by_member_id=member.id, status=action.status.value,
         )
     raise Conflict("This action kept changing while you skipped it; refresh it and try again.")
-
-
-async def _close(
-    db: AsyncSession, *, account: Account, action_id: str, now: datetime, to: ActionStatus, reason: str | None, extra: dict[str, str]
-) -> Decision | None:
-    closed = await _close_many(db, account=account, now=now, to=to, closing={action_id: (reason, extra)})
-    return closed.get(action_id)
-
-
-async def _close_many(
-    db: AsyncSession, *, account: Account, now: datetime, to: ActionStatus, closing: Mapping[str, tuple[str | None, Mapping[str, str]]],
-) -> dict[str, Decision]:
-    """Close these actions of the account (id -> reason, what to add to its result) that are still
-    pending; an action a person decided first keeps their decision (no entry for it). One query reads
-    them, one statement closes them, and their records, audit rows and card updates go in together."""
-    found = {
-        a.id: a for ids in slices(list(closing)) for a in (await db.execute(
-            select(PreparedAction).where(PreparedAction.id.in_(ids), PreparedAction.user_id == account.id)
-            .execution_options(populate_existing=True)
-        )).scalars()
-    }
-    missing = [i for i in closing if i not in found]
-    if missing:
-        raise NotFound(f"There is no action `{missing[0]}` in this account.", hint="See them with `tamio actions list`.")
-    pending = [found[i] for i in closing if found[i].status == ActionStatus.PENDING]
-    done = await close_pending(db, pending, to=to, now=now, reason={i: r for i, (r, _) in closing.items()},
-                               extra={i: e for i, (_, e) in closing.items()})
-    await record_transitions(db, [Transition(a, to.value, ActionStatus.PENDING, result=a.execution_result) for a in done],
-                             actor=Actor.system(), now=now)
-    verb = "superseded" if to == ActionStatus.SUPERSEDED else "expired"
-    return {
-        a.id: Decision(
-            outcome=verb, action_id=a.id, option_id=None, approvals_given=0, approvals_required=a.approvals_required,
-            decided_by="Tamio", decided_at=now, message=f"This action was {verb}" + (f": {closing[a.id][0]}." if closing[a.id][0] else "."),
-            status=a.status.value,
-        )
-        for a in done
-    }
-
-
-async def supersede(
-    db: AsyncSession, *, account: Account, action_id: str, now: datetime, reason: str | None = None, superseded_by: str | None = None
-) -> Decision | None:
-    """A newer action (or a resolved alert) replaces this pending one; ``None`` if it was decided first."""
-    return (await supersede_many(db, account=account, now=now, closing={action_id: (reason, superseded_by)})).get(action_id)
-
-
-async def supersede_many(
-    db: AsyncSession, *, account: Account, now: datetime, closing: Mapping[str, tuple[str | None, str | None]],
-) -> dict[str, Decision]:
-    """``supersede`` for many actions of the account at once (id -> reason, the action replacing it):
-    the decisions of those superseded (one decided first has none)."""
-    extra = {i: ({"superseded_by": by} if by else {}) for i, (_, by) in closing.items()}
-    return await _close_many(db, account=account, now=now, to=ActionStatus.SUPERSEDED,
-                             closing={i: (reason, extra[i]) for i, (reason, _) in closing.items()})
-
-
-async def expire(db: AsyncSession, *, account: Account, action_id: str, now: datetime, reason: str | None = None) -> Decision | None:
-    """A pending action past its deadline expires; ``None`` if it was decided first."""
-    return await _close(db, account=account, action_id=action_id, now=now, to=ActionStatus.EXPIRED, reason=reason, extra={})
-
-
-async def expire_due(db: AsyncSession, *, account: Account, now: datetime) -> list[Decision]:
-    """Expire every pending action of the account whose ``expires_at`` has passed (a job)."""
-    return (await expire_due_many(db, accounts=[account], now=now))[account.id]
-
-
-async def expire_due_many(db: AsyncSession, *, accounts: Sequence[Account], now: datetime) -> dict[str, list[Decision]]:
-    """``expire_due`` for each of ``accounts`` (the hourly pass's batch): one query finds what is due
-    for all, and each account's are closed together."""
-    by_id = {a.id: a for a in accounts}
-    due = (
-        await db.execute(
-            select(PreparedAction.user_id, PreparedAction.id).where(
-                PreparedAction.user_id.in_(list(by_id)),
-                PreparedAction.status == ActionStatus.PENDING,
-                PreparedAction.expires_at.is_not(None),
-                PreparedAction.expires_at <= now,
-            ).order_by(PreparedAction.user_id, PreparedAction.id)
-        )
-    ).all()
-    ids: dict[str, list[str]] = {}
-    for account_id, action_id in due:
-        ids.setdefault(account_id, []).append(action_id)
-    found: dict[str, list[Decision]] = {i: [] for i in by_id}
-    for account_id, action_ids in ids.items():
-        closed = await _close_many(db, account=by_id[account_id], now=now, to=ActionStatus.EXPIRED,
-                                   closing={i: ("nobody decided before its deadline", {}) for i in action_ids})
-        found[account_id] = [closed[i] for i in action_ids if i in closed]
-    return found
 
 
 async def retry(db: AsyncSession, *, account: Account, member: Member, action_id: str, now: datetime) -> Decision:

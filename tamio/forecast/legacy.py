@@ -40,13 +40,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.data.models import Client, CounterpartyStatus, ExpenseBucket
 from tamio.forecast.engine import INFLOW, OUTFLOW
 from tamio.forecast.expected import ExpectedKey, Totals, add, key_of, origin_column, plain_clause
+from tamio.obligations.business_days import MAX_SHIFT_DAYS
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     AgreementStatus,
     ObligationAgreement,
     ObligationSchedule,
 )
-from tamio.obligations.recurrence import MAX_SHIFT_DAYS
 from tamio.obligations.schemas import RecurrenceSpec
 
 Occurrence = tuple[str, date]  # (agreement id, or the line's own key without one; rule date)

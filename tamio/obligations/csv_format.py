@@ -53,6 +53,7 @@ from typing import Final, TypeVar
 
 from tamio.errors import ValidationError
 from tamio.money import quantize
+from tamio.obligations.business_days import check_calendar
 from tamio.obligations.csv_cells import (
     BadCell,
     read_amount,
@@ -81,7 +82,6 @@ from tamio.obligations.recurrence import (
     Recurrence,
     RecurrenceError,
     build_rrule,
-    check_calendar,
     custom_rrule,
 )
 

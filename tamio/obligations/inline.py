@@ -22,8 +22,9 @@ from tamio.dates import read_day, take_day
 from tamio.errors import TamioError, ValidationError
 from tamio.money import normalize_currency, parse_amount
 from tamio.obligations.adding import AddObligation
+from tamio.obligations.business_days import check_calendar
 from tamio.obligations.models import ObligationType
-from tamio.obligations.recurrence import BusinessDayConvention, Frequency, check_calendar
+from tamio.obligations.recurrence import BusinessDayConvention, Frequency
 from tamio.obligations.schemas import KIND_WORDS, RecurrenceSpec
 
 SYNTAX: Final = (

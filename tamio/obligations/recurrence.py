@@ -18,7 +18,8 @@ Day ``d`` of a month: 31 (or -1) is the month's last day; 29 and 30 are clamped 
 month's last day (``BYMONTHDAY=30,-1;BYSETPOS=1``); no month is ever skipped. An annual date of
 29 February is 28 February in other years. Speed comes from caches: rules are parsed once per
 text, holidays are loaded once per (country, year), and the rule dates of a window are computed
-once per (rule, aligned start, window) after moving the start forward by whole periods.
+once per (rule, aligned start, window) after moving the start forward by whole periods. Business
+days (holiday calendars and the conventions) are ``tamio.obligations.business_days``.
 """
 
 from __future__ import annotations
@@ -35,17 +36,11 @@ from typing import Final
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
-from tamio.errors import ValidationError
+from tamio.obligations.business_days import MAX_SHIFT_DAYS, _adjust, check_calendar
 
-
-class RecurrenceError(ValidationError, ValueError):
-    """A schedule the business can fix; ``field`` names the input that was wrong."""
-
-    title = "Invalid schedule"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message, field_errors={field: message} if field else None)
-        self.field = field
+# BusinessDayConvention and RecurrenceError are imported from here in many places: re-exported.
+from tamio.obligations.business_days import BusinessDayConvention as BusinessDayConvention
+from tamio.obligations.business_days import RecurrenceError as RecurrenceError
 
 
 class Frequency(str, Enum):
@@ -59,13 +54,6 @@ class Frequency(str, Enum):
     CUSTOM = "custom"  # a raw RRULE
 
 
-class BusinessDayConvention(str, Enum):
-    NONE = "none"
-    FOLLOWING = "following"
-    PRECEDING = "preceding"
-    MODIFIED_FOLLOWING = "modified_following"
-
-
 @dataclass(frozen=True, slots=True)
 class Occurrence:
     rule_date: date  # the date the rule gives
@@ -76,9 +64,6 @@ WEEKDAY_CODES: Final = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _DAY_SELECTORS: Final = frozenset({"BYMONTHDAY", "BYDAY", "BYYEARDAY", "BYWEEKNO", "BYEASTER"})
 _SUB_DAILY: Final = frozenset({"HOURLY", "MINUTELY", "SECONDLY", "BYHOUR", "BYMINUTE", "BYSECOND"})
 _PLACEHOLDER_START: Final = datetime(2000, 1, 1)
-# The furthest a convention may move a date; windows are widened by this much to catch rule dates
-# just outside them whose due date falls inside.
-MAX_SHIFT_DAYS: Final = 21
 _SLACK: Final = {
     BusinessDayConvention.NONE: (0, 0),
     BusinessDayConvention.FOLLOWING: (MAX_SHIFT_DAYS, 0),
@@ -86,69 +71,6 @@ _SLACK: Final = {
     BusinessDayConvention.MODIFIED_FOLLOWING: (MAX_SHIFT_DAYS, MAX_SHIFT_DAYS),
 }
 _DAY_MESSAGE: Final = "day must be between 1 and 31, or -1 for the month's last day"
-
-
-# -- holiday calendars ----------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _supported_calendars() -> frozenset[str]:
-    import holidays  # start-up cost: only rules with a calendar need it
-
-    return frozenset(holidays.list_supported_countries())
-
-
-def check_calendar(code: str | None) -> str | None:
-    """The holiday calendar in upper case, None for none; refuses codes ``holidays`` doesn't know."""
-    if code is None or not code.strip():
-        return None
-    value = code.strip().upper()
-    if value not in _supported_calendars():
-        raise RecurrenceError(
-            f"unknown holiday calendar '{code}'; use a country code such as US, GB or DE", field="calendar"
-        )
-    return value
-
-
-@lru_cache(maxsize=4096)
-def _holiday_dates(calendar: str, year: int) -> frozenset[date]:
-    import holidays  # start-up cost
-
-    return frozenset(holidays.country_holidays(calendar, years=year).keys())
-
-
-def _is_business_day(day: date, calendar: str | None) -> bool:
-    if day.weekday() >= 5:
-        return False
-    return calendar is None or day not in _holiday_dates(calendar, day.year)
-
-
-def is_business_day(d: date, calendar: str | None) -> bool:
-    return _is_business_day(d, check_calendar(calendar))
-
-
-def _step_to_business_day(day: date, direction: int, calendar: str | None) -> date:
-    for shift in range(1, MAX_SHIFT_DAYS + 1):
-        candidate = day + timedelta(days=direction * shift)
-        if _is_business_day(candidate, calendar):
-            return candidate
-    raise RecurrenceError(f"there is no business day within {MAX_SHIFT_DAYS} days of {day.isoformat()}")
-
-
-def _adjust(day: date, convention: BusinessDayConvention, calendar: str | None) -> date:
-    if convention is BusinessDayConvention.NONE or _is_business_day(day, calendar):
-        return day
-    if convention is BusinessDayConvention.PRECEDING:
-        return _step_to_business_day(day, -1, calendar)
-    following = _step_to_business_day(day, 1, calendar)
-    if convention is BusinessDayConvention.MODIFIED_FOLLOWING and following.month != day.month:
-        return _step_to_business_day(day, -1, calendar)
-    return following
-
-
-def adjust_business_day(d: date, convention: BusinessDayConvention | str, calendar: str | None) -> date:
-    """Move ``d`` to a business day by the convention (modified following stays in the month)."""
-    return _adjust(d, BusinessDayConvention(convention), check_calendar(calendar))
 
 
 # -- parsing and building rules -----------------------------------------------------------------

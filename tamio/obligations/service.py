@@ -18,18 +18,18 @@ from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.audit.service import AuditService
-from tamio.bulk import copy_rows
 from tamio.config import Settings
 from tamio.currency.service import RateBook
 from tamio.data.models import Client, ExpenseBucket
 from tamio.db import new_id
 from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency, quantize
+from tamio.obligations.generation import generate
 from tamio.obligations.models import (
     AgreementStatus,
     AmountType,
@@ -337,16 +337,6 @@ class ObligationService:
 
     # -- schedules ---------------------------------------------------------------------------
 
-    def _window_start(self, agreement: Scheduled, *, arrears: bool = False) -> date:
-        # A one-off keeps its date even when past (an invoice already overdue); so does a new
-        # agreement (``arrears``): what fell due between its start and today is owed, overdue.
-        # Later refreshes start at today: the past is then what was paid, not what is expected.
-        # (No rule date precedes the start, so today is the window even for a future start; a
-        # business-day adjustment may move the first due date before the start itself.)
-        if arrears or agreement.frequency.value == "once":
-            return min(agreement.start_date, self.today)
-        return self.today
-
     async def generate_schedules(self, agreement: ObligationAgreement, *, until: date | None = None) -> int:
         """Bring one agreement's future unpaid schedules in line with it; returns rows changed."""
         changed = await self.generate_many([agreement], until=until)
@@ -366,104 +356,9 @@ class ObligationService:
         end = until or self.generation_end
         if not agreements:
             return 0
-        ids = [] if new else [a.id for a in agreements]
-        existing: dict[str, dict[date, ObligationSchedule]] = {a.id: {} for a in agreements}
-        for chunk_start in range(0, len(ids), 500):
-            chunk = ids[chunk_start : chunk_start + 500]
-            rows = (
-                await self.db.execute(select(ObligationSchedule).where(ObligationSchedule.obligation_id.in_(chunk)))
-            ).scalars().all()
-            for schedule in rows:
-                existing[schedule.obligation_id][schedule.rule_date] = schedule
-        new_rows: list[dict[str, Any]] = []
-        stale: list[str] = []
-        changed = 0
-        for agreement in agreements:
-            have = existing[agreement.id]
-            if agreement.status != AgreementStatus.ACTIVE:
-                continue
-            spec_recurrence = RecurrenceSpec.from_config(
-                {
-                    "frequency": "custom",
-                    "start_date": agreement.start_date.isoformat(),
-                    "rrule": agreement.rrule,
-                    "convention": agreement.business_day_convention.value,
-                    "calendar": agreement.holiday_calendar,
-                }
-            ).recurrence()
-            window_start = self._window_start(agreement, arrears=arrears)
-            # Refresh schedules generated earlier beyond today's horizon too.
-            agreement_end = max([end, *(s.due_date for s in have.values() if s.status == ScheduleStatus.SCHEDULED)])
-            wanted = {o.rule_date: o.due_date for o in spec_recurrence.occurrences(window_start, agreement_end)}
-            for rule_date, schedule in have.items():
-                replaceable = (
-                    schedule.status == ScheduleStatus.SCHEDULED
-                    and schedule.paid_amount == 0
-                    and schedule.due_date >= self.today
-                    and schedule.source == "generated"
-                )
-                if not replaceable:
-                    continue
-                if rule_date not in wanted:
-                    if schedule.delayed_from is None:  # a delayed payment keeps its agreed date once its rule date has passed
-                        stale.append(schedule.id)
-                    continue
-                due = wanted[rule_date] if schedule.delayed_from is None else schedule.due_date
-                base = agreement.base_currency_amount or Decimal(0)
-                if (schedule.amount_type, schedule.origin) != (agreement.amount_type, agreement.source):
-                    schedule.amount_type = agreement.amount_type
-                    schedule.origin = agreement.source
-                    changed += 1
-                if (schedule.due_date, schedule.estimated_amount, schedule.currency, schedule.base_currency_amount) != (
-                    due,
-                    agreement.base_amount,
-                    agreement.currency,
-                    base,
-                ):
-                    schedule.due_date = due
-                    schedule.estimated_amount = agreement.base_amount
-                    schedule.currency = agreement.currency
-                    schedule.base_currency_amount = base
-                    schedule.exchange_rate_used = agreement.exchange_rate_used
-                    schedule.exchange_rate_date = agreement.exchange_rate_date
-                    changed += 1
-            for rule_date, due_date in wanted.items():
-                if rule_date in have or due_date > end:
-                    continue
-                new_rows.append(
-                    {
-                        "id": new_id("sch"),
-                        "obligation_id": agreement.id,
-                        "user_id": agreement.user_id,
-                        "direction": agreement.direction,
-                        "client_id": agreement.client_id,
-                        "amount_type": agreement.amount_type,
-                        "origin": agreement.source,
-                        "rule_date": rule_date,
-                        "due_date": due_date,
-                        "estimated_amount": agreement.base_amount,
-                        "paid_amount": Decimal(0),
-                        "paid_base_amount": Decimal(0),
-                        "status": ScheduleStatus.OVERDUE if due_date < self.today else ScheduleStatus.SCHEDULED,
-                        "source": "generated",
-                        "currency": agreement.currency,
-                        "base_currency_amount": agreement.base_currency_amount,
-                        "exchange_rate_used": agreement.exchange_rate_used,
-                        "exchange_rate_date": agreement.exchange_rate_date,
-                        "created_at": self.now,
-                        "updated_at": self.now,
-                    }
-                )
-        if stale:
-            for chunk_start in range(0, len(stale), 500):
-                await self.db.execute(
-                    delete(ObligationSchedule).where(ObligationSchedule.id.in_(stale[chunk_start : chunk_start + 500]))
-                )
-        if inserted is not None:
-            inserted.extend(new_rows)
-        await copy_rows(self.db, ObligationSchedule, new_rows)  # Core rows (COPY on PostgreSQL): not the ORM's bulk insert
-        await self.db.flush()
-        return changed + len(new_rows) + len(stale)
+        return await generate(
+            self.db, agreements, today=self.today, now=self.now, end=end, new=new, inserted=inserted, arrears=arrears
+        )
 
     async def extend_horizon(self) -> int:
         """The daily job: every active agreement's schedules reach the rolling horizon."""

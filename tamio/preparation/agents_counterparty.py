@@ -15,7 +15,8 @@ from tamio.money import format_money
 from tamio.preparation.agents_cash import forecast_adjustment
 from tamio.preparation.alerts import AlertView
 from tamio.preparation.building_blocks import chase_receivable, delay_payments
-from tamio.preparation.context import PreparationContext, ScheduleInfo
+from tamio.preparation.context import PreparationContext
+from tamio.preparation.context_records import ScheduleInfo
 from tamio.preparation.drafts import (
     ActionDraft,
     OptionDraft,

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.detection.snapshot import AccountSnapshot
-from tamio.preparation.context import ZERO, cash_info, client_info, loaded_of, open_records, vendor_info
+from tamio.preparation.context import ZERO, loaded_of, open_records
+from tamio.preparation.context_records import cash_info, client_info, vendor_info
 from tamio.preparation.decisions import load_decisions
 from tamio.preparation.freshness import basis_digest
 

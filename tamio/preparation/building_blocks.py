@@ -13,7 +13,8 @@ from decimal import ROUND_CEILING, Decimal
 from tamio.dates import day_text
 from tamio.forecast.engine import OUTFLOW, ForecastItem
 from tamio.money import format_money, quantize
-from tamio.preparation.context import PreparationContext, ScheduleInfo
+from tamio.preparation.context import PreparationContext
+from tamio.preparation.context_records import ScheduleInfo
 from tamio.preparation.drafts import (
     OptionDraft,
     delay_target,

@@ -18,7 +18,8 @@ preparation works on the figures detection found its alerts on, and a run reads 
     ctx.forecast.lowest_closing_balance
 
 ``load_contexts`` loads many accounts' contexts with the same queries (``user_id IN (...)``): the
-critical pass prepares actions for a batch of accounts at once.
+critical pass prepares actions for a batch of accounts at once. The values it holds for each client,
+vendor, cash account and open payment are ``context_records``.
 """
 
 from __future__ import annotations
@@ -31,131 +32,34 @@ from decimal import Decimal
 from functools import cached_property
 from itertools import chain
 from types import MappingProxyType
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.audit.service import to_jsonable
 from tamio.config import Settings
-from tamio.detection.records import (
-    OPEN_STATUSES,
-    AgreementRecord,
-    CashAccountRecord,
-    ClientRecord,
-    ScheduleRecord,
-    VendorRecord,
-)
+from tamio.detection.records import OPEN_STATUSES, AgreementRecord, ScheduleRecord
 from tamio.detection.snapshot import FORECAST_WEEKS, AccountSnapshot, Loaded, load_snapshots
 from tamio.forecast.behaviour import arrivals, expected_on
 from tamio.forecast.engine import INFLOW, CashByDay, Forecast, ForecastItem
 from tamio.forecast.service import ForecastInputs
 from tamio.obligations.habits import Habits
-from tamio.obligations.models import NEVER_DELAYED
-from tamio.obligations.standing import ClientStanding
 from tamio.preparation.commitments import ChaseInfo
+from tamio.preparation.context_records import (
+    CashInfo,
+    ClientInfo,
+    ScheduleInfo,
+    VendorInfo,
+    cash_info,
+    client_info,
+    vendor_info,
+)
 from tamio.preparation.decisions import load_decisions
 from tamio.scenarios.engine import Delta, Effect, ScenarioBase, effect_of
 
 T = TypeVar("T")
 ZERO = Decimal(0)
 HORIZON_WEEKS = FORECAST_WEEKS  # the base forecast is detection's (its snapshot's)
-PROTECTED_OBLIGATION_TYPES = frozenset(t.value for t in NEVER_DELAYED)  # whatever the vendor's category
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    id: str
-    name: str
-    relationship_type: str | None
-    avg_payment_delay_days: int
-    revenue_percent: Decimal | None
-    contact_name: str | None
-    contact_email: str | None
-    tags: tuple[str, ...]
-    currency: str
-    payment_risk: str | None = None  # from the lateness history (tamio.obligations.standing)
-
-
-@dataclass(frozen=True)
-class VendorInfo:
-    id: str
-    name: str
-    category: str
-    flexibility_level: str | None
-    criticality: str | None
-    payment_terms_days: int | None
-    delay_count: int
-    contact_name: str | None
-    contact_email: str | None
-    tags: tuple[str, ...]
-
-    @property
-    def can_be_delayed(self) -> bool:
-        """Only vendors that can delay or negotiate, and never critical ones (nor payroll or tax).
-
-        This is the vendor; a payment is delayable only through ``PreparationContext.can_delay``,
-        which also refuses a payroll or tax obligation whatever its vendor's category.
-        """
-        return (
-            self.flexibility_level in ("can_delay", "negotiable")
-            and self.criticality != "critical"
-            and self.category not in ("payroll", "tax", "statutory")
-        )
-
-
-@dataclass(frozen=True)
-class CashInfo:
-    id: str
-    name: str
-    account_type: str
-    currency: str
-    balance: Decimal
-    base_balance: Decimal
-    credit_limit: Decimal | None
-    drawn_amount: Decimal
-    interest_rate_pct: Decimal | None
-    committed: Decimal = ZERO  # draws approved and not yet carried out
-
-    @property
-    def available_credit(self) -> Decimal:
-        if self.account_type != "credit_line" or self.credit_limit is None:
-            return ZERO
-        return max(ZERO, self.credit_limit - self.drawn_amount - self.committed)
-
-
-class ScheduleInfo(NamedTuple):
-    """One open payment as preparation sees it (a named tuple: a run makes thousands of them)."""
-
-    id: str
-    agreement_id: str
-    obligation_type: str
-    direction: str
-    due_date: date
-    expected_date: date
-    amount: Decimal  # remaining, in the schedule's currency
-    base_amount: Decimal  # remaining, in the base currency
-    currency: str
-    status: str
-    amount_type: str
-    source: str
-    client_id: str | None
-    vendor_id: str | None
-    counterparty_name: str
-    invoice_number: str | None
-    delayed_from: date | None = None  # the date it had before an executed action moved it
-    delay_requested_to: date | None = None  # a delay asked of its vendor, not agreed yet
-    # Where the forecast expects its remaining base amount (a receivable spread by its client's
-    # behaviour); the parts add up to ``base_amount``. ``expected_date``: when half of it has come.
-    arrivals: tuple[tuple[date, Decimal], ...] = ()
-
-    def where_expected(self, today: date) -> tuple[tuple[date, Decimal], ...]:
-        return self.arrivals or ((max(today, self.expected_date), self.base_amount),)
-
-    @property
-    def is_payroll_or_tax(self) -> bool:
-        return self.obligation_type in PROTECTED_OBLIGATION_TYPES
-
-
 @dataclass(frozen=True)
 class PreparationContext:
     account_id: str
@@ -304,33 +208,6 @@ class PreparationContext:
         if self.scenario is None:
             raise ValueError("this context was built without its base forecast")
         return effect_of(self.scenario, delta)
-
-
-def client_info(c: ClientRecord, standing: ClientStanding | None) -> ClientInfo:
-    """The client as preparation sees it: what people set on it, else what the books say (its standing)."""
-    computed = standing or ClientStanding(revenue_percent=None, basis="received", risk=None, avg_days_late=None)
-    return ClientInfo(
-        id=c.id, name=c.name, relationship_type=c.relationship_type,
-        avg_payment_delay_days=c.avg_payment_delay_days or computed.avg_days_late or 0,
-        revenue_percent=c.revenue_percent if c.revenue_percent is not None else computed.revenue_percent,
-        contact_name=c.contact_name, contact_email=c.contact_email, tags=c.tags, currency=c.currency,
-        payment_risk=computed.risk.value if computed.risk else None,
-    )
-
-
-def vendor_info(v: VendorRecord) -> VendorInfo:
-    return VendorInfo(
-        id=v.id, name=v.name, category=v.category, flexibility_level=v.flexibility_level, criticality=v.criticality,
-        payment_terms_days=v.payment_terms_days, delay_count=v.delay_count, contact_name=v.contact_name,
-        contact_email=v.contact_email, tags=v.tags,
-    )
-
-
-def cash_info(c: CashAccountRecord, committed: Decimal = ZERO) -> CashInfo:
-    return CashInfo(
-        id=c.id, name=c.name, account_type=c.account_type, currency=c.currency, balance=c.balance, base_balance=c.base_balance,
-        credit_limit=c.credit_limit, drawn_amount=c.drawn_amount, interest_rate_pct=c.interest_rate_pct, committed=committed,
-    )
 
 
 async def load_context(

@@ -17,7 +17,8 @@ from typing import Any
 
 from tamio.forecast.engine import INFLOW, OUTFLOW, ForecastItem
 from tamio.money import format_money
-from tamio.preparation.context import PreparationContext, ScheduleInfo
+from tamio.preparation.context import PreparationContext
+from tamio.preparation.context_records import ScheduleInfo
 from tamio.preparation.recipes import DraftRecipe
 from tamio.preparation.risk_scoring import (
     FinancialFactors,

@@ -32,6 +32,7 @@ from tamio.detection.models import DetectionAlert
 from tamio.detection.snapshot import AccountSnapshot
 from tamio.preparation import agents_cash as cash
 from tamio.preparation import agents_counterparty as party
+from tamio.preparation import agents_payroll as payroll
 from tamio.preparation.alerts import AlertView
 from tamio.preparation.basis import load_bases
 from tamio.preparation.context import PreparationContext, jsonable, load_context
@@ -53,7 +54,7 @@ Agent = Callable[[AlertView, PreparationContext], ActionDraft | None]
 
 AGENTS: dict[str, Agent] = {
     "late_payment": party.invoice_followup_agent,
-    "payroll_safety": cash.payroll_safety_agent,
+    "payroll_safety": payroll.payroll_safety_agent,
     "buffer_breach": cash.buffer_response_agent,
     "vendor_terms_expiring": party.vendor_payment_agent,
     "statutory_deadline": cash.statutory_payment_agent,

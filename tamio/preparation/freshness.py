@@ -30,7 +30,8 @@ from tamio.db import Decoded
 from tamio.forecast.engine import ForecastItem
 from tamio.obligations.habits import Habits, PaymentBehaviour
 from tamio.preparation.commitments import ChaseInfo
-from tamio.preparation.context import CashInfo, ClientInfo, PreparationContext, VendorInfo, jsonable
+from tamio.preparation.context import PreparationContext, jsonable
+from tamio.preparation.context_records import CashInfo, ClientInfo, VendorInfo
 from tamio.preparation.drafts import ActionDraft, OptionDraft
 from tamio.preparation.models import ActionOption, PreparedAction
 

@@ -21,8 +21,8 @@ from decimal import Decimal
 from typing import Any
 
 from tamio.errors import ValidationError
+from tamio.preparation.draft_values import KNOWN_CURRENCIES
 from tamio.preparation.message_drafting import (
-    KNOWN_CURRENCIES,
     DraftedEmail,
     Tone,
     choose_tone,

@@ -37,7 +37,7 @@ from tamio.config import Settings
 from tamio.currency.ecb import load_ecb_rates
 from tamio.currency.service import upsert_rates
 from tamio.digest import load_digest
-from tamio.execution.lifecycle import expire_due, expire_due_many
+from tamio.execution.closing import expire_due, expire_due_many
 from tamio.execution.service import resume_pending_executions
 from tamio.forecast.service import extend_schedules
 from tamio.forecast.snapshots import refresh_calibration, take_snapshot

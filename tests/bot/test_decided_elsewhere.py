@@ -24,7 +24,7 @@ from slack_sandbox.standin import SlackStandIn
 from tamio.accounts.models import Account, Member
 from tamio.accounts.tokens import create_token
 from tamio.data.models import Client
-from tamio.execution.lifecycle import expire_due
+from tamio.execution.closing import expire_due
 from tamio.execution.models import ExecutionAutomationRule
 from tamio.outbox.models import OutboxMessage
 from tamio.preparation.models import ActionOption, ActionStatus, PreparedAction

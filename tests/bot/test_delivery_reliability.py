@@ -25,7 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.charts import ChartLinks
-from bot.delivery import ChannelPace, DeliveryWorker
+from bot.delivery import DeliveryWorker
+from bot.delivery_posting import ChannelPace
 from bot.oauth import BOT_SCOPES, SingleWorkspaceToken
 from bot.runtime import Runtime
 from slack_sandbox.standin import SlackStandIn

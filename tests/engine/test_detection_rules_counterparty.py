@@ -15,9 +15,8 @@ from tamio.detection.rules_counterparty import (
     headcount_change,
     late_payment,
     revenue_variance,
-    unexpected_expense,
-    unexpected_revenue,
 )
+from tamio.detection.rules_payments import unexpected_expense, unexpected_revenue
 from tests.engine.detection_builders import MODES, MONDAY, Books, D, check, config, days
 
 C, N, A = SafetyMode.CONSERVATIVE, SafetyMode.NORMAL, SafetyMode.AGGRESSIVE

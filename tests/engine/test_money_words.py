@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bot.blocks.common import money as slack_money
 from tamio.detection.findings import money as finding_money
 from tamio.money import format_money
-from tamio.preparation.message_drafting import _format_amount
+from tamio.preparation.draft_values import _format_amount
 
 
 def test_whole_amounts_keep_their_cents_everywhere() -> None:

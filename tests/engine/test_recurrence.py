@@ -10,18 +10,18 @@ from dateutil.rrule import rrulestr
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tamio.obligations import business_days
 from tamio.obligations import recurrence as recurrence_module
+from tamio.obligations.business_days import adjust_business_day, is_business_day
 from tamio.obligations.recurrence import (
     BusinessDayConvention,
     Frequency,
     Occurrence,
     Recurrence,
     RecurrenceError,
-    adjust_business_day,
     build_rrule,
     custom_rrule,
     describe,
-    is_business_day,
 )
 
 NONE = BusinessDayConvention.NONE
@@ -502,6 +502,6 @@ def test_ten_thousand_obligations_over_a_quarter_take_well_under_a_second() -> N
         )
     recurrence_module._parse.cache_clear()
     recurrence_module._rule_dates.cache_clear()
-    recurrence_module._holiday_dates.cache_clear()
+    business_days._holiday_dates.cache_clear()
     found = sum(len(Recurrence(*entry).occurrences(date(2026, 1, 1), date(2026, 3, 31))) for entry in book)
     assert found > 30_000  # how fast: bench/forecast.py, not a timed assertion

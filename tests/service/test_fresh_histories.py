@@ -24,7 +24,7 @@ from tamio.data.service import set_balance
 from tamio.db import create_engine, make_session_factory
 from tamio.demo import PEOPLE
 from tamio.detection.snapshot import load_snapshot
-from tamio.execution import lifecycle
+from tamio.execution import closing
 from tamio.execution.service import execute_action
 from tamio.pipeline import run_detection_preparation_cycle
 from tamio.preparation.basis import load_bases
@@ -76,7 +76,7 @@ async def _history(db_url: str, settings: Settings, history: list[tuple[object, 
             else:
                 now += timedelta(minutes=int(str(step[1])))
                 async with sessions() as db, db.begin():  # the hourly run
-                    await lifecycle.expire_due(db, account=await story.account(db), now=now)
+                    await closing.expire_due(db, account=await story.account(db), now=now)
                     await run_detection_preparation_cycle(db, story.account_id, now=now, settings=settings)
             await story.drain(now)
             await assert_figures_agree(sessions, account_id=story.account_id, now=now, settings=settings, home=await story.home(now))

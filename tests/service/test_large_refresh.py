@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.bulk import IN_LIST
-from tamio.pipeline import PipelineConfig, _supersede_resolved, run_detection_preparation_cycle
+from tamio.execution.closing import supersede_resolved
+from tamio.pipeline import PipelineConfig, run_detection_preparation_cycle
 from tamio.preparation.engine import _open_candidates, open_actions_of
 from tamio.preparation.models import ActionStatus, PreparedAction
 from tests.service.books import SCHEDULE_PATH
@@ -31,6 +32,6 @@ async def test_alerts_and_actions_are_looked_up_by_any_number_of_ids(session: As
     others = await _open_candidates(session, account_id=books.account.id, exclude=[*MANY, actions[0].id])
     assert sorted(c.key for c in others) == [a.id for a in actions[1:]]
 
-    await _supersede_resolved(session, account=books.account, now=NOW, resolved=[*MANY, actions[0].alert_id])
+    await supersede_resolved(session, account=books.account, now=NOW, resolved=[*MANY, actions[0].alert_id])
     await session.refresh(actions[0])
     assert actions[0].status == ActionStatus.SUPERSEDED

@@ -12,7 +12,8 @@ from tamio.accounts.service import get_member_by_id
 from tamio.audit.models import AuditLog
 from tamio.audit.verify import verify_chain
 from tamio.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from tamio.execution.lifecycle import AlreadyDecided, approve, expire_due, skip, supersede, supersede_many
+from tamio.execution.closing import expire_due, supersede, supersede_many
+from tamio.execution.lifecycle import AlreadyDecided, approve, skip
 from tamio.execution.models import ActionApproval, ExecutionRecord
 from tamio.outbox.models import OutboxMessage
 from tamio.preparation.models import ActionStatus, PreparedAction

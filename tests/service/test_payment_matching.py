@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.data.models import CashAccount, Client
 from tamio.detection.configuration import EffectiveConfig
-from tamio.detection.rules_counterparty import unexpected_revenue
+from tamio.detection.rules_payments import unexpected_revenue
 from tamio.detection.snapshot import load_snapshot
 from tamio.errors import NotFound, ValidationError
 from tamio.forecast.service import calculate_forecast
