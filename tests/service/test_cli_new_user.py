@@ -1,7 +1,7 @@
 """The `tamio` command as a new user meets it, flag by flag, with bad input everywhere.
 
-Every mistake is one line on stderr (a file with several, one line each) that says what was wrong and what would be right, a non-zero
-exit status, and nothing written. These run the real entry point in-process on a fresh SQLite file.
+Every mistake is one line on stderr (a file's several, one line each) that says what was wrong and
+what would be right, a non-zero exit status, and nothing written. These run the real entry point in-process on a fresh SQLite file.
 """
 
 from __future__ import annotations
