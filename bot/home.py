@@ -152,7 +152,7 @@ def register(app: AsyncApp) -> None:
             return
 
         async def work(later: Scope) -> None:
-            await later.commit()
+            await later.current_figures()  # commits first; the Home shows the changes already made
             await publish_home(later.runtime, later.client, account_id=later.account.id, slack_user_id=str(user_id), charts=charts)
 
         scope.later(work, name="publish-home")

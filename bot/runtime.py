@@ -48,6 +48,7 @@ from tamio.currency.feed import RateFeed
 from tamio.db import read_only, utcnow
 from tamio.errors import Conflict, NotFound, TamioError
 from tamio.scheduler.models import SlackEventReceipt
+from tamio.scheduler.refresh import up_to_date
 
 log = logging.getLogger("tamio.bot")
 
@@ -125,6 +126,16 @@ class Scope:
         """
         read_only(self.db)
         self._reading = True
+
+    async def current_figures(self) -> bool:
+        """Before the account's alerts or cards are shown: the changes already made are in them
+        (``tamio.scheduler.refresh.up_to_date``, as in the API and the CLI). The listener's transaction
+        ends first, so what it reads next is what the refresh wrote. A long refresh does not hold
+        Slack's ack: the app answers "Working on it…" at its deadline and this answer follows through
+        the response URL (``bot.app.TamioApp``). False when the figures may be behind."""
+        await self.commit()
+        return await up_to_date(self.runtime.sessions, account_id=self.account.id, now=self.now, settings=self.settings,
+                                wake=self.runtime.wake_delivery)
 
     def changed_workspace(self) -> None:
         """Roles or account settings changed: this process forgets what it knew once this commits."""

@@ -89,6 +89,7 @@ async def figures_hidden(scope: Scope) -> Reply | None:
     role = scope.member.role if scope.member is not None else None
     if may_see_figures(role, viewers_see_figures=config.viewers_see_figures):
         return None
+    await scope.current_figures()  # whether something needs attention follows the changes already made
     alerts = sum((await count_open_alerts(scope.db, account_id=scope.account.id)).values())
     line = attention_line(open_alerts=alerts, pending_actions=await count_pending(scope.db, account_id=scope.account.id))
     return Reply(line, [section(line), context(FIGURES_FOR_VIEWERS_HINT)])

@@ -18,38 +18,19 @@ from tamio.data.models import Criticality, FlexibilityLevel, RelationshipType
 from tamio.detection.rule_settings import DetectionRuleView, list_detection_rules, update_detection_rule
 from tamio.obligations.counterparties import find_client
 from tamio.obligations.profile import RELATIONSHIP_WORD, describe_vendor, set_relationship, set_vendor_terms
-from tamio.obligations.standing import ClientStanding, client_standings
 
 TONE = {RelationshipType.STRATEGIC: "chases use the gentler tone, and it weighs more when an action is risky"}
 
 
-def standing_line(standing: ClientStanding | None) -> str:
-    """"38.5 % of the last 12 months' receipts · payment risk medium (12 days late on average)"."""
-    if standing is None:
-        return "No receipts or invoices yet, so no revenue share or payment risk."
-    parts = []
-    if standing.revenue_percent is not None:
-        basis = "the last 12 months' receipts" if standing.basis == "received" else "what is expected in the next 12 months"
-        parts.append(f"{standing.revenue_percent} % of {basis}")
-    if standing.risk is not None:
-        late = f" ({standing.avg_days_late} days late on average)" if standing.avg_days_late else ""
-        parts.append(f"payment risk {standing.risk.value}{late}")
-    else:
-        parts.append("no invoice due yet, so no payment risk")
-    return " · ".join(parts)
-
-
 async def show_client(scope: Scope, command: parse.ShowClient, client: AsyncWebClient) -> Reply:
-    """How a client pays (``bot.commands.data.show_client``), then its kind, revenue share and payment risk."""
+    """How a client pays, what it owes, its kind, revenue share and payment risk (``bot.commands.data.show_client``,
+    one core summary), and how to change its kind."""
     shown = await data.show_client(scope, command, client)
     found = await find_client(scope.db, account_id=scope.account.id, name=command.name)
     if found is None:
         return shown
-    standing = (await client_standings(scope.db, today={scope.account.id: scope.today}))[scope.account.id].get(found.id)
-    kind = RELATIONSHIP_WORD[found.relationship_type] if found.relationship_type else "standard (not set)"
-    text = (f"*Kind:* {kind} client · {standing_line(standing)}\n"
-            f"Change it with `/tamio client \"{escape(found.name)}\" strategic|standard`.")
-    return Reply(f"{shown.text} · {kind} client", [*(shown.blocks or []), section(text)])
+    hint = f"Change its kind with `/tamio client \"{escape(found.name)}\" strategic|standard`."
+    return Reply(shown.text, [*(shown.blocks or []), section(hint)])
 
 
 async def set_client_relationship(scope: Scope, command: parse.SetClientRelationship, client: AsyncWebClient) -> Reply:

@@ -21,28 +21,35 @@ from tamio.accounts.permissions import Operation
 from tamio.execution.readiness import with_email_needs
 from tamio.pipeline import run_detection_preparation_cycle
 
+# Said when the figures could not be brought up to date before the answer (``Scope.current_figures``).
+BEHIND = ":hourglass_flowing_sand: Tamio is still updating these figures after a recent change; ask again in a moment."
+
 
 async def show_alerts(scope: Scope, command: parse.ShowAlerts, client: AsyncWebClient) -> Reply:
+    current = await scope.current_figures()
     counts = await count_open_alerts(scope.db, account_id=scope.account.id)
     total = sum(counts.values())
+    behind = [] if current else [context(BEHIND)]
     if not total:
         text = ":white_check_mark: No open alerts. Tamio checks the forecast every morning."
-        return Reply(text, [section(text)])
-    blocks: list[Block] = [header(f"Open alerts ({total:,})")]
+        return Reply(text, [section(text), *behind])
+    blocks: list[Block] = [header(f"Open alerts ({total:,})"), *behind]
     blocks += alert_sections(await open_alerts(scope.db, account_id=scope.account.id), today=scope.today, counts=counts)
     return Reply(f"{total:,} open alerts", blocks)
 
 
 async def show_actions(scope: Scope, command: parse.ShowActions, client: AsyncWebClient) -> Reply:
+    current = await scope.current_figures()
     total = await count_pending(scope.db, account_id=scope.account.id)
+    behind = [] if current else [context(BEHIND)]
     if not total:
         text = ":white_check_mark: Nothing waits for a decision."
-        return Reply(text, [section(text)])
+        return Reply(text, [section(text), *behind])
     cards = await with_email_needs(
         scope.db, await load_cards(scope.db, account_id=scope.account.id,
                                    action_ids=await pending_action_ids(scope.db, account_id=scope.account.id, limit=10)),
         account=scope.account, settings=scope.settings, now=scope.now)
-    blocks: list[Block] = [header(f"Waiting for a decision ({total})")]
+    blocks: list[Block] = [header(f"Waiting for a decision ({total})"), *behind]
     shown = 0
     for card in cards:
         rendered = card_blocks(card, today=scope.today, base_currency=scope.account.base_currency)

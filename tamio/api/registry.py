@@ -6,7 +6,8 @@ document cannot drift from what the server does.
 
 What the edge does, in order, for every request: read the clock once; check the bearer token
 (401); check the member's role (403); refuse ids that cannot exist (404); validate the query and
-the JSON body (422); run the route's ``prefetch`` outside any transaction (a download); then open
+the JSON body (422); run the route's ``prefetch`` outside any transaction (a download), and for a
+route that shows alerts or cards (``current``) the account's waiting refresh; then open
 one transaction, load the account and member, and call the handler, which gets a ``Call`` with
 the session, the account, the member, ``now`` and ``today`` in the account's time zone. The
 transaction commits only when the handler returns.
@@ -44,6 +45,7 @@ from tamio.api.types import is_id
 from tamio.config import Settings
 from tamio.currency.feed import RateFeed
 from tamio.errors import MissingExchangeRate, NotFound, ValidationError
+from tamio.scheduler.refresh import up_to_date
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[["Call"], Awaitable[BaseModel | None]]
@@ -130,6 +132,7 @@ class Route:
     prefetch: Prefetch | None = None
     description: str = ""
     upload: Upload | None = None
+    current: bool = False  # it shows alerts or cards: the account's waiting refresh is answered first
 
     @property
     def operation_id(self) -> str:
@@ -169,13 +172,14 @@ class Router:
         prefetch: Prefetch | None = None,
         description: str = "",
         upload: Upload | None = None,
+        current: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
                 Route(
                     method=method.upper(), path=path, handler=handler, summary=summary, tag=self.tag, permission=permission,
                     body=body, query=query, response=response, status=status, errors=errors, prefetch=prefetch,
-                    description=description or (handler.__doc__ or "").strip(), upload=upload,
+                    description=description or (handler.__doc__ or "").strip(), upload=upload, current=current,
                 )
             )
             return handler
@@ -301,6 +305,8 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
         except pydantic.ValidationError as exc:
             return from_validation_error(exc, where="body")
         prefetched = await route.prefetch(body, settings) if route.prefetch else None
+        if route.current:  # what it shows follows the changes already made (as in Slack and the CLI)
+            await up_to_date(sessions, account_id=verified.account_id, now=now, settings=settings)
         for last_try in (False, True):  # a second try only after fetching a missing rate (see ``RateFeed``)
             try:
                 async with sessions() as db, db.begin():

@@ -133,6 +133,7 @@ def _amount(action: PreparedAction) -> str:
 
 async def _list(args: argparse.Namespace, ctx: CliContext) -> int:
     statuses = None if args.status == "all" else [_status(s) for s in args.status.split(",")]
+    await ctx.current_figures()
     async with ctx.transaction() as session:
         account = await ctx.account(session)
         actions = await queries.list_actions(session, account_id=account.id, statuses=statuses, limit=args.limit)
@@ -177,6 +178,7 @@ def _summary(a: PreparedAction) -> dict[str, Any]:
 
 
 async def _show(args: argparse.Namespace, ctx: CliContext) -> int:
+    await ctx.current_figures()
     async with ctx.transaction() as session:
         account = await ctx.account(session)
         view = await views.action_view(session, account_id=account.id, action_id=args.action_id, with_records=True)

@@ -74,6 +74,23 @@ class CliContext:
         with working("Updating the forecast, alerts and cards"):
             await drain_refreshes(self.sessions, now=self.now, settings=self.settings, account_ids=account_ids)
 
+    async def current_figures(self) -> None:
+        """Before showing the account's alerts or cards: its waiting refresh answered (a change made in
+        Slack or the API a moment ago, before the server's loop came round), through the same core
+        function as Slack and the API (``tamio.scheduler.refresh.up_to_date``)."""
+        from tamio.refresh.service import waiting  # start-up cost
+
+        async with self.sessions() as db:
+            read_only(db)
+            account = await self.account(db)
+            if not await waiting(db, limit=1, account_ids=[account.id]):
+                return  # nothing to work out: the pipeline is not even imported
+        from tamio.cli.status import working  # start-up cost: only when there is a refresh to answer
+        from tamio.scheduler.refresh import up_to_date  # start-up cost: the pipeline, only when asked
+
+        with working("Updating the forecast, alerts and cards"):
+            await up_to_date(self.sessions, account_id=account.id, now=self.now, settings=self.settings)
+
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()

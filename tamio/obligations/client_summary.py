@@ -3,8 +3,9 @@
 ``client_summary`` is what ``tamio client NAME`` and ``/tamio client "Name"`` show: the behaviour
 the forecast spreads its receivables by (``tamio.obligations.habits``: "usually pays 18-24 days
 late; lately later"), how many paid invoices it was learned from, its open invoices (oldest first, with
-how late each is), and its last payment. ``summary_lines`` renders it as plain lines, which the
-CLI prints and Slack puts in a section.
+how late each is), its last payment, and its kind with its revenue share and payment risk
+(``tamio.obligations.standing``: each says what it comes from, so it reads with the habit).
+``summary_lines`` renders it as plain lines, which the CLI prints and Slack puts in a section.
 
     summary = await client_summary(db, account=account, name="Acme Corp", today=date(2026, 12, 7))
     print("\n".join(summary_lines(summary)))
@@ -28,6 +29,8 @@ from tamio.obligations.counterparties import find_client
 from tamio.obligations.habits import ON_DUE_DATE, PaymentBehaviour, behaviour_of
 from tamio.obligations.matching import invoice_label, open_schedules, remaining_of
 from tamio.obligations.models import Direction, PaymentEvent, PaymentStatus
+from tamio.obligations.profile import RELATIONSHIP_WORD
+from tamio.obligations.standing import ClientStanding, client_standings, describe_standing
 
 SHOWN = 5
 
@@ -47,6 +50,8 @@ class ClientSummary:
     behaviour: PaymentBehaviour
     open_invoices: tuple[OpenInvoice, ...]
     last_paid: tuple[date, Decimal, str] | None  # day, amount, currency
+    kind: str = "standard (not set)"
+    standing: ClientStanding | None = None
 
     @property
     def habit(self) -> str:
@@ -73,9 +78,11 @@ async def client_summary(db: AsyncSession, *, account: Account, name: str, today
             .group_by(pe.payment_date, pe.currency).order_by(pe.payment_date.desc()).limit(1)
         )
     ).first()
+    standing = (await client_standings(db, today={account.id: today}))[account.id].get(client.id)
     return ClientSummary(
         name=client.name, behaviour=behaviour_of(client.payment_behaviour, client.avg_payment_delay_days, typical),
         open_invoices=invoices, last_paid=(last[0], Decimal(last[1]), last[2]) if last else None,
+        kind=RELATIONSHIP_WORD[client.relationship_type] if client.relationship_type else "standard (not set)", standing=standing,
     )
 
 
@@ -99,4 +106,5 @@ def summary_lines(summary: ClientSummary) -> list[str]:
     if summary.last_paid is not None:
         day, amount, currency = summary.last_paid
         lines.append(f"Last paid {format_money(amount, currency)} on {day_text(day, year=True)}.")
+    lines.append(f"Kind: {summary.kind} client · {describe_standing(summary.standing)}")
     return lines

@@ -30,7 +30,7 @@ from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import exists, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
@@ -131,6 +131,11 @@ async def import_obligations(
             for _ in remaining:  # raises the file's own problems, if it has any
                 pass
         raise
+    if not dry_run and run.created and run.first_obligations:
+        # Every obligation of the account is this import's, its schedules generated through the horizon: the
+        # forecast reads them at once (one summed query) rather than working out its billing lines until the
+        # 6 AM job backfills; both give the same figures to the cent (tamio.forecast.service).
+        account.schedules_through = run.horizon
     if not dry_run and run.created >= ANALYZE_AFTER:
         await _fresh_statistics(db)
     return run.result()
@@ -173,9 +178,13 @@ class _Import:
         self._book = RateBook([])
         self._book_currencies: frozenset[str] = frozenset()
         self._batch = Batch()
+        # The account has no obligation yet and the import makes agreements: once written, every one of its
+        # obligations has schedules through the horizon (``Account.schedules_through``); set by ``load``.
+        self.first_obligations = False
 
     async def load(self) -> None:
         """The account's counterparties and import keys, in a fixed number of queries (streamed)."""
+        had_lines = False
         keys = await self.db.execute(select(ObligationAgreement.import_key).where(
             ObligationAgreement.user_id == self.account.id, ObligationAgreement.import_key.is_not(None)))
         self.known.update(key for key in keys.scalars() if key)
@@ -198,7 +207,13 @@ class _Import:
                               contact_name=found.contact_name, has_amount=found.amount is not None,
                               flexibility=None if model is Client else found.flexibility_level)
                 self.parties.setdefault((party.is_client, name_key(party.name)), party)
-                self.known.update(line["import_key"] for line in (found.billing_config or {}).get("lines", []) if line.get("import_key"))
+                lines = (found.billing_config or {}).get("lines", [])
+                had_lines = had_lines or bool(lines)
+                self.known.update(line["import_key"] for line in lines if line.get("import_key"))
+        self.first_obligations = (
+            self.settings.use_obligation_system and self.account.schedules_through is None and not had_lines
+            and not (await self.db.execute(select(exists().where(ObligationAgreement.user_id == self.account.id)))).scalar()
+        )
 
     async def plan(self, rows: list[ObligationRow]) -> Batch:
         """What the rows change, in file order, with their audit rows; nothing is written here."""

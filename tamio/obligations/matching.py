@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.data.models import Client, ExpenseBucket
@@ -35,9 +35,20 @@ from tamio.obligations.models import (
     Direction,
     ObligationAgreement,
     ObligationSchedule,
+    ScheduleStatus,
 )
 
 ZERO = Decimal(0)
+
+
+def in_status(status: ScheduleStatus) -> ColumnElement[bool]:
+    """Schedules in ``status`` as a person asking for it means it: ``partially_paid`` is every open one
+    with a part paid, late or not (a payment and Xero store partially_paid; the 6 AM job then stores
+    overdue for a late one, which is still part paid). What is stored stays as it is."""
+    if status is ScheduleStatus.PARTIALLY_PAID:
+        return or_(ObligationSchedule.status == status,
+                   and_(ObligationSchedule.status.in_(OPEN_SCHEDULE_STATUSES), ObligationSchedule.paid_amount > 0))
+    return ObligationSchedule.status == status
 SHOWN = 5
 
 

@@ -55,7 +55,7 @@ BasisSchedule = tuple[str, date, Decimal, Decimal, str, str | None, str | None, 
 
 def basis_digest(
     *, today: date, opening_balance: Decimal, buffer: Decimal, payroll_buffer_percent: Decimal, chase_cooloff_days: int,
-    forecast_items: Iterable[ForecastItem], cash_accounts: Iterable[CashInfo], schedules: Iterable[BasisSchedule],
+    forecast_items: Iterable[ForecastItem], cash_accounts: Iterable[CashInfo], schedules: Sequence[BasisSchedule],
     clients: Iterable[ClientInfo], vendors: Iterable[VendorInfo], chases: Iterable[ChaseInfo], habits: Habits,
 ) -> str:
     """``forecast_basis`` from its parts: a context's, or what a run's snapshot has (``tamio.preparation.basis``,
@@ -71,7 +71,9 @@ def basis_digest(
     lines += sorted(f"item {i.date} {i.direction} {q(i.amount)} {q(i.confidence)}" for i in forecast_items)
     lines += [f"cash {c.id} {c.account_type} {q(c.base_balance)} {q(c.credit_limit)} {q(c.drawn_amount)} {q(c.committed)} "
               f"{q(c.interest_rate_pct)}" for c in cash_accounts]
-    lines += map(_SCHEDULE_LINES.__getitem__, schedules)
+    # An account with more open schedules than the cache keeps writes its lines afresh: they would not
+    # stay until its next run, and filling the cache over and over costs more than it saves.
+    lines += map(_SCHEDULE_LINES.__getitem__ if len(schedules) <= _SCHEDULE_LINES.LIMIT // 2 else _schedule_line, schedules)
     lines += sorted(f"client {c.id} {c.relationship_type} {c.avg_payment_delay_days} {q(c.revenue_percent)} {c.contact_email} "
                     f"{','.join(c.tags)}" for c in clients)
     lines += sorted(f"vendor {v.id} {v.category} {v.flexibility_level} {v.criticality} {v.payment_terms_days} {v.delay_count} "

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.refresh.models import RefreshRequest
@@ -94,6 +95,26 @@ async def take_turn(db: AsyncSession, *, account_id: str) -> bool:
         return True
     taken = await db.execute(text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"refresh:{account_id}"})
     return bool(taken.scalar_one())
+
+
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout ends a wait
+
+
+async def wait_turn(db: AsyncSession, *, account_id: str, seconds: float) -> bool:
+    """``take_turn``, but waiting up to ``seconds`` for another replica's run of the account to end
+    (its request is then answered, or still waiting for this one). False when it did not end in time:
+    the transaction failed and must be rolled back. The wait's limit holds for the lock only."""
+    if db.get_bind().dialect.name != "postgresql":
+        return True
+    await db.execute(text(f"SET LOCAL lock_timeout = {max(1, round(seconds * 1000))}"))
+    try:
+        await db.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"refresh:{account_id}"})
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            return False
+        raise
+    await db.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+    return True
 
 
 async def waiting(db: AsyncSession, *, limit: int = 500, account_ids: list[str] | None = None) -> list[RefreshRequest]:

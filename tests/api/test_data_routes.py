@@ -9,7 +9,7 @@ import io
 import json
 import os
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -19,11 +19,13 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tamio.accounts.models import Account
 from tamio.api import install
 from tamio.audit.models import AuditLog
 from tamio.cli import main
 from tamio.config import Settings
 from tamio.currency.ecb import parse_ecb_document
+from tamio.obligations.service import ObligationService
 from tests.api.conftest import (
     API,
     START,
@@ -414,3 +416,24 @@ async def test_install_mounts_beside_other_routes(session_factory: async_session
                 assert reply.status == 200 and (await reply.json())["openapi"] == "3.1.0"
     finally:
         await runner.cleanup()
+
+
+async def test_partially_paid_lists_a_part_paid_invoice_after_the_morning_job_marks_it_overdue(api: Api, business: Business) -> None:
+    """The finding: payments store partially_paid, the 6 AM job then stores overdue for a late one, and
+    ``?status=partially_paid`` lost it. The filter means part paid, late or not; what is stored stays."""
+    query = {"status": "partially_paid", "obligation_id": business.client_obligation_id}
+    listed = (await api.get("/data/schedules", token=business.viewer, params=query)).json()["schedules"]
+    assert [s["id"] for s in listed] == [business.schedule_id]
+    due = date.fromisoformat(listed[0]["due_date"])
+    async with api.sessions() as db, db.begin():  # the morning job's step, the day after it fell due
+        account = await db.get(Account, business.account_id)
+        assert account is not None
+        service = ObligationService(db, account=account, settings=api.settings, today=due + timedelta(days=1), actor="scheduler", now=api.clock())
+        assert await service.mark_overdue() >= 1
+    for path in ("/data/schedules", f"/data/obligations/{business.client_obligation_id}/schedules"):
+        found = (await api.get(path, token=business.viewer, params={"status": "partially_paid"})).json()["schedules"]
+        assert [(s["id"], s["status"], s["paid_amount"]) for s in found] == [(business.schedule_id, "overdue", "1000.00")], path
+    overdue = (await api.get("/data/schedules", token=business.viewer, params={"status": "overdue"})).json()["schedules"]
+    assert business.schedule_id in {s["id"] for s in overdue}  # still overdue too, as stored
+    unpaid = (await api.get("/data/schedules", token=business.viewer, params={"status": "scheduled"})).json()["schedules"]
+    assert business.schedule_id not in {s["id"] for s in unpaid}

@@ -138,3 +138,14 @@ async def test_app_home_opens_clients_and_vendors_for_approvers_and_saves_throug
     async with bot.sessions() as db:
         bucket = (await db.execute(select(ExpenseBucket))).scalar_one()
     assert bucket.flexibility_level == FlexibilityLevel.CAN_DELAY
+
+
+async def test_a_client_that_never_paid_tells_one_story_of_how_it_pays(bot: BotHarness) -> None:
+    """The finding: "no paid invoices yet" beside "payment risk medium (21 days late on average)", an average
+    of nothing paid. The risk now says it comes from the open invoice, once, from the core summary."""
+    await bot.command(ADMIN, 'add client "Late Payer Co" invoice 5000 due 2026-11-16 ref INV-7')
+    await bot.command(ADMIN, 'client "Late Payer Co"')
+    shown = last_text(bot, ADMIN)
+    assert "no paid invoices yet" in shown and "on average" not in shown, shown
+    assert shown.count("payment risk medium from its open invoice, 21 days overdue (no invoice paid in the last 12 months)") == 1, shown
+    assert 'Change its kind with `/tamio client "Late Payer Co" strategic|standard`.' in shown, shown

@@ -25,17 +25,23 @@ from tamio.obligations.counterparties import BillingLine, CounterpartyService, f
 from tamio.obligations.csv_format import ObligationRow
 from tamio.obligations.importer import KIND_TO_CATEGORY, KIND_TO_TYPE, spec_for
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule
+from tamio.obligations.service import horizon_end
 
 
 async def import_row_by_row(
     db: AsyncSession, *, account: Account, settings: Settings, rows: Iterable[ObligationRow], today: date, now: datetime
 ) -> None:
-    """Each row through the service functions, one at a time (errors are not reworded here)."""
+    """Each row through the service functions, one at a time (errors are not reworded here). An account's
+    first obligations leave it marked as having its schedules through the horizon, as the import marks it."""
     service = CounterpartyService(db, account=account, settings=settings, today=today, actor="import", now=now)
-    known = {k for k in (await db.execute(select(ObligationAgreement.import_key).where(ObligationAgreement.user_id == account.id))).scalars() if k}
+    agreements = list((await db.execute(select(ObligationAgreement.import_key).where(ObligationAgreement.user_id == account.id))).scalars())
+    known = {k for k in agreements if k}
+    lines = 0
     for model in (Client, ExpenseBucket):
         for config in (await db.execute(select(model.billing_config).where(model.user_id == account.id))).scalars():
+            lines += len((config or {}).get("lines", []))
             known.update(line["import_key"] for line in (config or {}).get("lines", []) if line.get("import_key"))
+    first = settings.use_obligation_system and account.schedules_through is None and not agreements and not lines
     for row in rows:
         flexibility = FlexibilityLevel(row.flexibility) if row.flexibility else None
         there: Client | ExpenseBucket | None = (
@@ -66,6 +72,9 @@ async def import_row_by_row(
                 schedule.invoice_number = row.invoice
             await db.flush()
         known.add(row.import_key)
+    if first and (await db.execute(select(ObligationAgreement.id).where(ObligationAgreement.user_id == account.id).limit(1))).first():
+        account.schedules_through = horizon_end(today, settings.schedule_horizon_months)
+        await db.flush()
 
 
 def _plain(value: Any) -> Any:

@@ -14,11 +14,12 @@ from tamio.accounts.models import Role
 from tamio.accounts.service import ensure_member
 from tamio.data.models import RiskLevel
 from tamio.detection.models import DetectionType
+from tamio.obligations.client_summary import client_summary, summary_lines
 from tamio.obligations.counterparties import BillingLine
 from tamio.obligations.models import ObligationType
 from tamio.obligations.payments import record_payment
 from tamio.obligations.profile import set_relationship, set_vendor_terms
-from tamio.obligations.standing import client_standings
+from tamio.obligations.standing import client_standings, describe_standing
 from tamio.preparation.context import load_context
 from tests.service.books import SCHEDULE_PATH
 from tests.service.test_agents import MONDAY, NOW, days, healthy, prepared
@@ -64,3 +65,30 @@ async def test_share_and_risk_come_from_receipts_and_lateness(session: AsyncSess
     context = await load_context(session, account_id=books.account.id, today=MONDAY, settings=SCHEDULE_PATH)
     assert context.clients[prompt.id].revenue_percent == Decimal("75.0")
     assert context.clients[slow.id].payment_risk == "high" and context.clients[slow.id].avg_payment_delay_days > 30  # learned, else computed
+
+
+async def test_the_risk_of_a_client_that_never_paid_says_it_comes_from_its_open_invoices(session: AsyncSession) -> None:
+    """The finding: with no paid invoices, the habit read "expected 9 days late (as entered; no paid invoices
+    yet)" beside "payment risk medium (21 days late on average)": the average was the open invoice's days
+    overdue, while the habit counts settled ones only. Each line now says what it comes from."""
+    books = await healthy(session)
+    await books.client("Late Payer Co", "5000", books.every("once", MONDAY - days(21)), avg_payment_delay_days=9)
+    summary = await client_summary(session, account=books.account, name="Late Payer Co", today=MONDAY)
+    lines = summary_lines(summary)
+    assert lines[0] == "Late Payer Co: expected 9 days late (as entered; no paid invoices yet)."
+    assert lines[-1] == ("Kind: standard (not set) client · 100.0 % of what is expected in the next 12 months · "
+                         "payment risk medium from its open invoice, 21 days overdue (no invoice paid in the last 12 months)")
+    assert "on average" not in "\n".join(lines)
+    # Preparation reads the same figures as before: the wording changed, not the risk or the average.
+    assert (summary.standing is not None and summary.standing.risk, summary.standing and summary.standing.avg_days_late) == (RiskLevel.MEDIUM, 21)
+
+
+async def test_a_client_with_payments_and_an_open_late_invoice_names_both(session: AsyncSession) -> None:
+    books = await healthy(session)  # the books open 40 days before MONDAY
+    slow = await books.client("Slowpay", "1000", books.every("once", MONDAY - days(39)))
+    await books.service.add_billing_line(slow, BillingLine(Decimal("1000"), "USD", books.every("once", MONDAY - days(20)), ObligationType.REVENUE))
+    await record_payment(session, account=books.account, amount=Decimal("1000"), currency="USD", payment_date=MONDAY - days(9),
+                         counterparty=slow, adjust_balance=False, now=NOW)  # the first, 30 days late; the second is 20 days overdue
+    standing = (await client_standings(session, today={books.account.id: MONDAY}))[books.account.id][slow.id]
+    assert (standing.payments, standing.overdue.times, standing.avg_days_late) == (1, 1, 25)
+    assert describe_standing(standing).endswith("payment risk medium (25 days late on average over 1 payment and 1 open invoice past due)")

@@ -22,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tamio.audit.models import AuditLog
 from tamio.config import Settings
 from tamio.errors import MissingExchangeRate, TamioError
+from tamio.forecast.service import load_forecast_inputs
 from tamio.obligations.csv_format import CsvImportError, ObligationsReader, parse_obligations_csv
 from tamio.obligations.importer import ANALYZE_AFTER, import_obligations
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule
+from tamio.obligations.service import horizon_end
 from tests.service.books import SCHEDULE_PATH, Books, at
 from tests.service.import_reference import import_row_by_row, snapshot
 
@@ -235,3 +237,27 @@ def test_a_row_keeps_its_key_whatever_word_names_its_kind() -> None:
     acme = rows[0]
     assert replace(acme, kind="revenue").import_key == acme.import_key == parse_obligations_csv(
         FIRST.replace("Acme Corp,client", "Acme Corp,revenue"), currency="USD")[0].import_key
+
+
+async def test_a_new_accounts_first_import_has_its_forecast_read_the_schedules_with_the_figures_its_lines_give(
+    session: AsyncSession,
+) -> None:
+    """An account that never had obligations is marked, once its first import is written, as having its
+    schedules through the horizon: the forecast reads them (one summed query) instead of working out
+    every billing line until the 6 AM job (a 100,000-row import's refresh spent 7 of its 58 CPU seconds
+    there). Both give the same figures. An account that had obligations before keeps its mark as it was."""
+    books = await Books.open(session, today=TODAY, name="New Ltd", settings=SCHEDULE_PATH)
+    await books.rate("EUR", "USD", "1.0825", on=date(2026, 11, 27))
+    books.account.schedules_through = None  # as `tamio account create` leaves it: never backfilled
+    await bulk(books, FIRST)
+    assert books.account.schedules_through == horizon_end(TODAY, SCHEDULE_PATH.schedule_horizon_months)
+    schedules = await load_forecast_inputs(session, books.account.id, as_of=TODAY, settings=SCHEDULE_PATH)
+    books.account.schedules_through = None
+    lines = await load_forecast_inputs(session, books.account.id, as_of=TODAY, settings=SCHEDULE_PATH)
+    assert schedules.totals == lines.totals and schedules.totals
+    assert schedules.forecast(as_of=TODAY, weeks=13).weeks == lines.forecast(as_of=TODAY, weeks=13).weeks
+
+    existing = await business(session, SCHEDULE_PATH)
+    existing.account.schedules_through = None
+    await bulk(existing, FIRST)
+    assert existing.account.schedules_through is None

@@ -45,6 +45,7 @@ from tamio.obligations.add import add_obligation
 from tamio.obligations.adding import AddObligation
 from tamio.obligations.counterparties import get_client, get_expense
 from tamio.obligations.duplicates import DuplicateObligation
+from tamio.obligations.matching import in_status
 from tamio.obligations.models import ObligationAgreement, ObligationSchedule, PaymentEvent, ScheduleStatus
 from tamio.obligations.payments import record_payment
 from tamio.obligations.service import ObligationService
@@ -85,7 +86,7 @@ def _schedule_filters(
 ) -> Select[ObligationSchedule]:
     _check_range(due_from, due_to, ("due_from", "due_to"))
     if status is not None:
-        stmt = stmt.where(ObligationSchedule.status == status)
+        stmt = stmt.where(in_status(status))  # partially_paid: part paid, late or not
     if due_from is not None:
         stmt = stmt.where(ObligationSchedule.due_date >= due_from)
     if due_to is not None:

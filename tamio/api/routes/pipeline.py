@@ -148,7 +148,7 @@ async def _actions_out(call: Call, action_ids: Sequence[str]) -> list[ActionOut]
     return [action_out(view) for view in await views.action_views(call.db, account_id=call.account.id, action_ids=action_ids)]
 
 
-@router.route("GET", "/pipeline/actions", query=ActionQuery, response=ActionList, summary="List the action queue")
+@router.route("GET", "/pipeline/actions", query=ActionQuery, response=ActionList, summary="List the action queue", current=True)
 async def list_actions(call: Call) -> ActionList:
     """Prepared actions, those waiting for a person first (the most urgent, then the nearest deadline),
     then the decided ones, the most recently changed first; each with its options and links; filter by
@@ -164,7 +164,7 @@ async def list_actions(call: Call) -> ActionList:
     return ActionList(actions=await _actions_out(call, ids))
 
 
-@router.route("GET", "/pipeline/actions/{action_id}", response=ActionOut, summary="Get an action")
+@router.route("GET", "/pipeline/actions/{action_id}", response=ActionOut, summary="Get an action", current=True)
 async def get_action(call: Call) -> ActionOut:
     """One prepared action with its options, links and approvals so far."""
     return action_out(await views.action_view(call.db, account_id=call.account.id, action_id=call.path["action_id"]))

@@ -83,9 +83,12 @@ class ObligationList(BaseModel):
     obligations: list[ObligationOut]
 
 
+STATUS_FILTER = "only schedules in this status; partially_paid: every open one with a part paid, late (overdue) or not"
+
+
 class ScheduleQuery(BaseModel):
     model_config = QUERY_CONFIG
-    status: ScheduleStatus | None = None
+    status: ScheduleStatus | None = Field(None, description=STATUS_FILTER)
     due_from: Day | None = Field(None, description="first due date (inclusive)")
     due_to: Day | None = Field(None, description="last due date (inclusive)")
     obligation_id: Id | None = None
@@ -94,7 +97,7 @@ class ScheduleQuery(BaseModel):
 
 class ObligationScheduleQuery(BaseModel):
     model_config = QUERY_CONFIG
-    status: ScheduleStatus | None = None
+    status: ScheduleStatus | None = Field(None, description=STATUS_FILTER)
     due_from: Day | None = Field(None, description="first due date (inclusive)")
     due_to: Day | None = Field(None, description="last due date (inclusive)")
     limit: int = Field(500, ge=1, le=5000)
