@@ -32,13 +32,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.audit.models import AuditHead, AuditLog
-from tamio.db import core_table, new_id
+from tamio.bulk import copy_rows
+from tamio.db import new_id
 from tamio.refresh.service import request_refresh, scopes_of_change
 from tamio.server_secret import GENERATE_HINT, SecretKeyInvalid, session_secret
 
@@ -206,8 +207,7 @@ class AuditService:
             }
             row["row_hash"] = prev_hash = compute_row_hash(row, prev_hash, key)
             rows.append(row)
-        for start in range(0, len(rows), 1000):
-            await self.db.execute(insert(core_table(AuditLog)), rows[start : start + 1000])
+        await copy_rows(self.db, AuditLog, rows)  # COPY on PostgreSQL (a bulk import's thousands)
         await self.db.execute(update(AuditHead).where(AuditHead.user_id == self.user_id).values(seq=last_seq, row_hash=prev_hash))
         scopes, reason = 0, ""
         for entry in entries:  # as ``log`` asks row by row: the scopes together, the last one's reason

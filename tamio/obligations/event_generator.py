@@ -16,13 +16,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
+from tamio.bulk import copy_rows
 from tamio.config import Settings
 from tamio.data.models import Client, ExpenseBucket
-from tamio.db import core_table, new_id
+from tamio.db import new_id
 from tamio.events.models import CashEvent
 from tamio.obligations.models import (
     Direction,
@@ -63,8 +64,7 @@ async def insert_events(db: AsyncSession, account_id: str, rows: list[dict[str, 
         if row["event_key"] not in have:
             have.add(row["event_key"])
             fresh.append(row)
-    for start in range(0, len(fresh), 1000):  # Core, not the ORM's bulk insert: that splits a batch wherever a None moves
-        await db.execute(insert(core_table(CashEvent)), fresh[start : start + 1000])
+    await copy_rows(db, CashEvent, fresh)  # Core rows (COPY on PostgreSQL), not the ORM's bulk insert: that splits a batch wherever a None moves
     return len(fresh)
 
 

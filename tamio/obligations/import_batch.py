@@ -1,30 +1,32 @@
 """Writing one planned batch of an obligations import in a few multi-row statements per table.
 
-``importer`` plans a batch in memory; ``write_batch`` writes it in the caller's transaction, in the
-order the foreign keys need: the new clients and vendors (a multi-row INSERT per table), the changed
-ones (an executemany UPDATE by primary key per table), the agreements, the audit rows
-(``AuditService.log_many``: one read and one move of the chain's head for the whole batch), the
-schedules (``ObligationService.generate_many`` over the batch at once) and their cash events
-(``insert_events``). The number of statements grows with batches, not with rows.
+``importer`` plans a batch in memory; ``write_batch`` works out its rows and hands back their writing,
+which the importer runs in its transaction while it plans the next batch, in the order the foreign keys
+need: the new clients and vendors (``copy_rows``: COPY on PostgreSQL), the changed ones (an executemany
+UPDATE by primary key per table), the agreements, the audit rows (``AuditService.log_many``: one read
+and one move of the chain's head for the whole batch), the schedules (``ObligationService.generate_many``
+over the batch at once) and their cash events (``insert_events``). The number of statements grows with
+batches, not with rows.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.audit.service import AuditEntry, AuditService
+from tamio.bulk import copy_rows
 from tamio.config import Settings
 from tamio.currency.service import Conversion
 from tamio.data.models import Client, ExpenseBucket, ExpenseCategory, FlexibilityLevel
-from tamio.db import core_table
 from tamio.obligations.event_generator import insert_events, legacy_event_rows, schedule_event_rows
 from tamio.obligations.models import (
     AgreementStatus,
@@ -139,26 +141,40 @@ class ImportResult:
     changes: tuple[Change, ...] = ()  # a dry run's, in file order: counterparties, then each row's obligation
 
 
-async def write_batch(
+def write_batch(
     db: AsyncSession, batch: Batch, *, account: Account, settings: Settings, today: date, now: datetime, actor: str, horizon: date
-) -> None:
-    for model, is_client in ((Client, True), (ExpenseBucket, False)):
-        created = [_new_row(party, account, now) for party in batch.parties if party.is_client == is_client]
-        for start in range(0, len(created), CHUNK):
-            await db.execute(insert(core_table(model)), created[start : start + CHUNK])
-    await _update_parties(db, list(batch.touched.values()), now)
+) -> Coroutine[Any, Any, None]:
+    """The batch's writes, to run: the rows are worked out from the batch now and the batch settled, so
+    what runs reads nothing the planning of the next batch changes. The caller may run it while it plans
+    the next batch (the database taking in one batch while this process works out the next) and must
+    have it done before the session's next use."""
+    created = {model: [_new_row(party, account, now) for party in batch.parties if party.is_client == (model is Client)]
+               for model in (Client, ExpenseBucket)}
+    updates = [_update_of(party, now) for party in batch.touched.values()]
     if batch.lines and not batch.agreements:
         account.schedules_through = None  # lines without schedules: the schedules path backfills them first
-    for start in range(0, len(batch.agreements), CHUNK):
-        await db.execute(insert(core_table(ObligationAgreement)), batch.agreements[start : start + CHUNK])
-    await AuditService(db, account.id, actor=actor, clock=lambda: now).log_many(batch.audit)
-    agreements = [AgreementRecord.of(row) for row in batch.agreements]
+    lines = [(party.id, party.is_client, party.name, line) for party, line in batch.lines]
+    batch.settle()
+    return _write(db, created, updates, batch.agreements, batch.audit, lines, batch.invoices, account=account, settings=settings,
+                  today=today, now=now, actor=actor, horizon=horizon)
+
+
+async def _write(
+    db: AsyncSession, created: dict[type[Client] | type[ExpenseBucket], list[dict[str, Any]]], updates: list[_Update],
+    agreement_rows: list[dict[str, Any]], audit: list[AuditEntry], lines: list[tuple[str, bool, str, dict[str, Any]]],
+    invoices: dict[str, str], *, account: Account, settings: Settings, today: date, now: datetime, actor: str, horizon: date,
+) -> None:
+    for model, rows in created.items():
+        await copy_rows(db, model, rows)
+    await _update_parties(db, updates)
+    await copy_rows(db, ObligationAgreement, agreement_rows)
+    await AuditService(db, account.id, actor=actor, clock=lambda: now).log_many(audit)
+    agreements = [AgreementRecord.of(row) for row in agreement_rows]
     schedules: list[dict[str, Any]] = []
     await ObligationService(db, account=account, settings=settings, today=today, actor=actor, now=now).generate_many(
         agreements, new=True, inserted=schedules, arrears=True)
-    await _invoice_numbers(db, batch.invoices, schedules)
-    await _events(db, batch, agreements, schedules, account=account, settings=settings, today=today, now=now, horizon=horizon)
-    batch.settle()
+    await _invoice_numbers(db, invoices, schedules)
+    await _events(db, lines, agreements, schedules, account=account, settings=settings, now=now, horizon=horizon, today=today)
 
 
 async def _invoice_numbers(db: AsyncSession, invoices: dict[str, str], schedules: list[dict[str, Any]]) -> None:
@@ -193,41 +209,56 @@ def _converted(party: Party) -> dict[str, Any]:
             "exchange_rate_used": conversion.rate, "exchange_rate_date": conversion.rate_date}
 
 
-async def _update_parties(db: AsyncSession, parties: list[Party], now: datetime) -> None:
+@dataclass(frozen=True, slots=True)
+class _Update:
+    """A client or vendor already there as the batch changes it: its changed columns and new billing lines."""
+
+    is_client: bool
+    values: dict[str, Any]
+    lines: list[dict[str, Any]]
+
+
+def _update_of(party: Party, now: datetime) -> _Update:
+    values: dict[str, Any] = {"id": party.id, "updated_at": now}
+    values.update({column: getattr(party, column) for column in party.changed & {"contact_email", "contact_name"}})
+    if "flexibility_level" in party.changed:
+        values["flexibility_level"] = party.flexibility
+    values.update(_converted(party))
+    return _Update(party.is_client, values, list(party.lines))
+
+
+async def _update_parties(db: AsyncSession, updates: list[_Update]) -> None:
     """The changed columns of clients and vendors already there, appending their new billing lines."""
     configs: dict[str, dict[str, Any]] = {}
     for model in (Client, ExpenseBucket):
-        ids = [p.id for p in parties if p.lines and p.is_client == (model is Client)]
+        ids = [u.values["id"] for u in updates if u.lines and u.is_client == (model is Client)]
         for start in range(0, len(ids), CHUNK):
             found = await db.execute(select(model.id, model.billing_config).where(model.id.in_(ids[start : start + CHUNK])))
             configs.update((row_id, dict(config or {})) for row_id, config in found)
     groups: dict[tuple[bool, frozenset[str]], list[dict[str, Any]]] = defaultdict(list)
-    for party in parties:
-        values: dict[str, Any] = {"id": party.id, "updated_at": now}
-        values.update({column: getattr(party, column) for column in party.changed & {"contact_email", "contact_name"}})
-        if "flexibility_level" in party.changed:
-            values["flexibility_level"] = party.flexibility
-        if party.lines:
-            config = configs[party.id]
-            values["billing_config"] = {**config, "lines": [*config.get("lines", []), *party.lines]}
-        values.update(_converted(party))
-        groups[(party.is_client, frozenset(values))].append(values)
+    for update_ in updates:
+        values = dict(update_.values)
+        if update_.lines:
+            config = configs[values["id"]]
+            values["billing_config"] = {**config, "lines": [*config.get("lines", []), *update_.lines]}
+        groups[(update_.is_client, frozenset(values))].append(values)
     for (is_client, _), rows in groups.items():
         for start in range(0, len(rows), CHUNK):
             await db.execute(update(Client if is_client else ExpenseBucket), rows[start : start + CHUNK])
 
 
 async def _events(
-    db: AsyncSession, batch: Batch, agreements: list[AgreementRecord], inserted: list[dict[str, Any]], *, account: Account, settings: Settings, today: date,
-    now: datetime, horizon: date,
+    db: AsyncSession, lines: list[tuple[str, bool, str, dict[str, Any]]], agreements: list[AgreementRecord], inserted: list[dict[str, Any]], *,
+    account: Account, settings: Settings, today: date, now: datetime, horizon: date,
 ) -> None:
-    """The batch's cash events: from its schedules, or (until DEPRECATE_DIRECT_CASH_EVENTS) its billing lines."""
+    """The batch's cash events: from its schedules, or (until DEPRECATE_DIRECT_CASH_EVENTS) its billing
+    lines (each with its counterparty's id, whether a client, and name)."""
     rows: list[dict[str, Any]] = []
     if not settings.deprecate_direct_cash_events:
-        for party, line in batch.lines:
+        for party_id, is_client, name, line in lines:
             rows += legacy_event_rows(
-                account_id=account.id, client_id=party.id if party.is_client else None,
-                expense_bucket_id=None if party.is_client else party.id, description=party.name, line=line,
+                account_id=account.id, client_id=party_id if is_client else None,
+                expense_bucket_id=None if is_client else party_id, description=name, line=line,
                 start=today, end=horizon, now=now,
             )
     else:

@@ -25,7 +25,9 @@ statements. Rows are taken from any iterable, so a file streams through (``Oblig
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import date, datetime
 from itertools import islice
 from typing import Any
@@ -62,6 +64,7 @@ from tamio.obligations.service import direction_for, horizon_end
 __all__ = ["BATCH_ROWS", "Change", "ImportResult", "import_obligations", "spec_for"]
 
 BATCH_ROWS = 2000  # rows planned and written together: big enough for few statements, small enough to hold
+YIELD_EVERY = 32  # rows read or planned between turns of the batch being written (its next statement sent, a reply taken)
 ANALYZE_AFTER = 1000  # obligations created, from which an import takes the tables' statistics afresh (PostgreSQL)
 ANALYZED_TABLES = ("clients", "expense_buckets", "obligation_agreements", "obligation_schedules", "cash_events")
 KIND_TO_TYPE = {
@@ -121,15 +124,21 @@ async def import_obligations(
     await run.load()
     remaining = iter(rows)
     try:
-        for chunk in _batches(remaining, batch_rows):
+        async for chunk in _batches(remaining, batch_rows):
             batch = await run.plan(chunk)
             if not dry_run:
-                await write_batch(db, batch, account=account, settings=settings, today=today, now=now, actor=actor,
-                                  horizon=run.horizon)
+                await run.written()
+                run.writing = asyncio.ensure_future(write_batch(  # written while the next batch is planned
+                    db, batch, account=account, settings=settings, today=today, now=now, actor=actor, horizon=run.horizon))
+        await run.written()
     except TamioError as exc:
+        await run.written()  # a failure writing the batch before came first
         if not isinstance(exc, CsvImportError):
             for _ in remaining:  # raises the file's own problems, if it has any
                 pass
+        raise
+    except BaseException:
+        await run.abandon()
         raise
     if not dry_run and run.created and run.first_obligations:
         # Every obligation of the account is this import's, its schedules generated through the horizon: the
@@ -152,8 +161,16 @@ async def _fresh_statistics(db: AsyncSession) -> None:
         await db.execute(text(f"ANALYZE {table}"))
 
 
-def _batches(rows: Iterator[ObligationRow], size: int) -> Iterator[list[ObligationRow]]:
-    while chunk := list(islice(rows, size)):
+async def _batches(rows: Iterator[ObligationRow], size: int) -> AsyncIterator[list[ObligationRow]]:
+    """The rows in batches of ``size``, read a few at a time: between them, the batch being written goes on."""
+    chunk: list[ObligationRow] = []
+    while part := list(islice(rows, min(YIELD_EVERY, size - len(chunk)))):
+        chunk += part
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+        await asyncio.sleep(0)
+    if chunk:
         yield chunk
 
 
@@ -178,9 +195,24 @@ class _Import:
         self._book = RateBook([])
         self._book_currencies: frozenset[str] = frozenset()
         self._batch = Batch()
+        self.writing: asyncio.Future[None] | None = None  # the last batch, being written
         # The account has no obligation yet and the import makes agreements: once written, every one of its
         # obligations has schedules through the horizon (``Account.schedules_through``); set by ``load``.
         self.first_obligations = False
+
+    async def written(self) -> None:
+        """The last batch wholly written (the session free again), or its failure raised."""
+        writing, self.writing = self.writing, None
+        if writing is not None:
+            await writing
+
+    async def abandon(self) -> None:
+        """Stop the batch being written (the import failed otherwise): its transaction is rolled back."""
+        writing, self.writing = self.writing, None
+        if writing is not None and not writing.done():
+            writing.cancel()
+            with contextlib.suppress(BaseException):
+                await writing
 
     async def load(self) -> None:
         """The account's counterparties and import keys, in a fixed number of queries (streamed)."""
@@ -220,9 +252,12 @@ class _Import:
         self._batch = Batch()
         wanted = {row.currency for row in rows if row.import_key not in self.known} | {self.account.base_currency}
         if not wanted <= self._book_currencies:
+            await self.written()  # the session is the batch being written's until then
             self._book_currencies = self._book_currencies | wanted
             self._book = await RateBook.load(self.db, self._book_currencies, self.today, account_id=self.account.id)
-        for row in rows:
+        for n, row in enumerate(rows, 1):
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # the batch being written takes a turn
             try:
                 self._plan_row(row)
             except MissingExchangeRate as exc:  # keeps the pair: the edge may fetch the feed and try again

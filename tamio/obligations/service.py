@@ -18,15 +18,16 @@ from decimal import Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.accounts.models import Account
 from tamio.audit.service import AuditService
+from tamio.bulk import copy_rows
 from tamio.config import Settings
 from tamio.currency.service import RateBook
 from tamio.data.models import Client, ExpenseBucket
-from tamio.db import core_table, new_id
+from tamio.db import new_id
 from tamio.errors import NotFound, ValidationError
 from tamio.money import normalize_currency, quantize
 from tamio.obligations.models import (
@@ -460,9 +461,7 @@ class ObligationService:
                 )
         if inserted is not None:
             inserted.extend(new_rows)
-        if new_rows:
-            for chunk_start in range(0, len(new_rows), 1000):  # Core: the ORM's bulk insert splits a batch wherever a None moves
-                await self.db.execute(insert(core_table(ObligationSchedule)), new_rows[chunk_start : chunk_start + 1000])
+        await copy_rows(self.db, ObligationSchedule, new_rows)  # Core rows (COPY on PostgreSQL): not the ORM's bulk insert
         await self.db.flush()
         return changed + len(new_rows) + len(stale)
 

@@ -169,4 +169,5 @@ async def test_the_late_payment_card_and_the_summary_say_how_the_client_pays(ses
     text = summary_lines(summary)
     assert text[0] == f"Acme Corp: {acme.payment_habit} (learned from 6 paid invoices)."
     assert text[1] == "Open: $8,000.00 in 2 invoices:" and "2026-12-01" in text[2] and "50 days late" in text[2] and "19 days late" in text[3]
-    assert text[-1] == "Last paid $4,000.00 on Sat 5 Dec 2026."
+    assert text[-2] == "Last paid $4,000.00 on Sat 5 Dec 2026."
+    assert text[-1].startswith("Kind: ") and "payment risk" in text[-1]  # what the risk comes from (describe_standing)
