@@ -131,9 +131,9 @@ async def run(url: str, label: str, count: int, clients: int) -> None:
             await calculate_forecast(session, account.id, as_of=TODAY, settings=SETTINGS)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
-        print(f"{label:<11} agreements={count} schedules={created} generation={generation:.2f}s "
+        print(f"{label:<11} agreements={count} schedules={created} generation={generation:.2f}s (target < 5 s) "
               f"forecast_median={statistics.median(timings) * 1000:.1f}ms forecast_min={min(timings) * 1000:.1f}ms "
-              f"forecast_cpu_median={statistics.median(cpu) * 1000:.1f}ms "
+              f"forecast_cpu_median={statistics.median(cpu) * 1000:.1f}ms (target < 100 ms) "
               f"peak_memory={peak / 1024 / 1024:.1f}MiB lowest={forecast.lowest_closing_balance} clients={clients} items={len(forecast.items)}")
         await bench_scenario(sessions, account, label)
     finally:

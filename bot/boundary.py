@@ -31,7 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.common import escape, escape_keeping_mentions
 from bot.replies import reply
 from bot.runtime import Caller, Runtime, Scope
-from tamio.errors import MissingExchangeRate, TamioError, ValidationError
+from tamio.errors import BUSY_DATABASE, MissingExchangeRate, TamioError, ValidationError, database_busy
 
 log = logging.getLogger("tamio.bot")
 
@@ -77,6 +77,18 @@ def error_text(error: TamioError) -> str:
     return text
 
 
+def failure_text(error: BaseException) -> str:
+    """What the person is told of a failure that is no ``TamioError``: a database busy past its wait
+    in words (it can be tried again; logged without a traceback), else an apology with the correlation
+    id its traceback is logged under."""
+    if database_busy(error):
+        log.warning("a request waited too long for the database's write lock: %s", error)
+        return f":hourglass_flowing_sand: {BUSY_DATABASE}"
+    correlation = uuid.uuid4().hex[:12]
+    log.exception("listener failed (correlation id %s)", correlation, exc_info=error)
+    return apology_text(correlation)
+
+
 def apology_text(correlation: str) -> str:
     return (
         ":face_with_head_bandage: Sorry, something went wrong on our side and nothing was saved. "
@@ -112,7 +124,10 @@ async def tell(caller: Caller, client: AsyncWebClient, text: str, *, blocks: lis
 
 async def report_error(caller: Caller, client: AsyncWebClient, error: BaseException, correlation: str | None) -> None:
     """How work done after the ack reports a failure (``bot.app`` hands it to the ``Runtime``)."""
-    text = error_text(error) if isinstance(error, TamioError) else apology_text(correlation or "-")
+    if isinstance(error, TamioError):
+        text = error_text(error)
+    else:
+        text = f":hourglass_flowing_sand: {BUSY_DATABASE}" if database_busy(error) else apology_text(correlation or "-")
     await tell(caller, client, text)
 
 
@@ -136,13 +151,7 @@ async def _answer(ack: Any, kind: str, answer: Answer) -> None:
 
 async def _fail(ack: Any, kind: str, body: dict[str, Any], scope: Scope | None, runtime: Runtime | None,
                 client: AsyncWebClient, error: BaseException) -> None:
-    correlation = None
-    if isinstance(error, TamioError):
-        text = error_text(error)
-    else:
-        correlation = uuid.uuid4().hex[:12]
-        log.exception("listener failed (correlation id %s)", correlation, exc_info=error)
-        text = apology_text(correlation)
+    text = error_text(error) if isinstance(error, TamioError) else failure_text(error)
     if ack.response is None:
         if kind == "command":
             await ack(text=text, response_type="ephemeral")
@@ -186,10 +195,7 @@ async def _answer_late(scope: Scope, client: AsyncWebClient, kind: str, answer: 
 
 
 async def _tell_late_failure(scope: Scope, client: AsyncWebClient, error: BaseException) -> None:
-    correlation = None if isinstance(error, TamioError) else uuid.uuid4().hex[:12]
-    if correlation is not None:
-        log.exception("listener failed after the app had answered Slack (correlation id %s)", correlation, exc_info=error)
-    await tell(scope.caller, client, error_text(error) if isinstance(error, TamioError) else apology_text(correlation or "-"))
+    await tell(scope.caller, client, error_text(error) if isinstance(error, TamioError) else failure_text(error))
 
 
 Handler = Callable[..., Awaitable[Answer]]

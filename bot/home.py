@@ -27,7 +27,14 @@ from bot.boundary import handler
 from bot.charts import ChartLinks
 from bot.forecasting import load_forecast
 from bot.problems import lost_channels, problem_text
-from bot.queries import CardData, count_pending, load_cards, open_alerts, pending_action_ids
+from bot.queries import (
+    CardData,
+    count_open_alerts,
+    count_pending,
+    load_cards,
+    open_alerts,
+    pending_action_ids,
+)
 from bot.runtime import Runtime, Scope
 from tamio.accounts.models import Account, Member, Role
 from tamio.accounts.permissions import Operation, allows
@@ -70,17 +77,18 @@ class HomeData:
     viewers_see_figures: bool = False
     notices: list[str] = field(default_factory=list)
     scenarios: list[str] = field(default_factory=list)  # each saved scenario with its effect today
+    alert_counts: dict[str, int] = field(default_factory=dict)  # open alerts by severity; ``alerts`` holds the first of each
 
     def view_for(self, slack_user_id: str) -> dict[str, Any]:
         role = self.roles.get(slack_user_id)
         with written_in(self.account.locale):
             if not may_see_figures(role, viewers_see_figures=self.viewers_see_figures):
-                line = attention_line(open_alerts=len(self.alerts), pending_actions=self.pending_total)
+                line = attention_line(open_alerts=max(sum(self.alert_counts.values()), len(self.alerts)), pending_actions=self.pending_total)
                 return attention_view(account=self.account, line=line, today=self.today,
                                       hint=FIGURES_FOR_VIEWERS_HINT if role is not None else OUTSIDER_HOME)
             return home_view(
                 account=self.account, forecast=self.forecast, chart_url=self.chart_url, alerts=self.alerts, cards=self.cards,
-                pending_total=self.pending_total, safety_mode=self.safety_mode, is_admin=allows(role, Operation.CHANGE_SETTINGS),
+                alert_counts=self.alert_counts, pending_total=self.pending_total, safety_mode=self.safety_mode, is_admin=allows(role, Operation.CHANGE_SETTINGS),
                 today=self.today, notices=self.notices, manages_data=allows(role, Operation.MANAGE_DATA),
                 scenarios=self.scenarios,
             )
@@ -99,6 +107,7 @@ async def load_home(runtime: Runtime, *, account_id: str, charts: ChartLinks) ->
         config = await get_user_configuration(db, account_id=account.id)
         forecast = await load_forecast(db, account=account, settings=runtime.settings, today=today, weeks=HOME_WEEKS)
         alerts = await open_alerts(db, account_id=account.id)
+        alert_counts = await count_open_alerts(db, account_id=account.id)
         pending = await count_pending(db, account_id=account.id)
         cards = await with_email_needs(
             db, await load_cards(db, account_id=account.id, action_ids=await pending_action_ids(db, account_id=account.id, limit=12)),
@@ -111,7 +120,8 @@ async def load_home(runtime: Runtime, *, account_id: str, charts: ChartLinks) ->
     scenarios = [f"*{escape(saved.name)}*: {effect_line(got) if isinstance(got, ScenarioResult) else ':warning: ' + escape(got.message)}"
                  for saved, got in effects]
     return HomeData(account, forecast, url, alerts, cards, pending, config.safety_mode.value, today, roles,
-                    viewers_see_figures=config.viewers_see_figures, notices=notices, scenarios=scenarios)
+                    viewers_see_figures=config.viewers_see_figures, notices=notices, scenarios=scenarios,
+                    alert_counts=alert_counts)
 
 
 async def render_home(runtime: Runtime, *, account_id: str, slack_user_id: str, charts: ChartLinks) -> dict[str, Any]:

@@ -70,3 +70,22 @@ class LockedField(TamioError):
 class LockedRule(TamioError):
     status = 409
     title = "Locked rule"
+
+
+BUSY_DATABASE = ("The database is busy with a long change (a large import, or the figures being worked out again "
+                 "after one); nothing was saved. Try again in a minute.")
+
+
+def database_busy(error: BaseException) -> bool:
+    """Whether ``error`` or what caused it is SQLite's "database is locked": another writer held the file
+    longer than a writer waits for it (``busy_timeout``). Nothing is wrong with the request: it can be
+    tried again, and the person is told so (``BUSY_DATABASE``) rather than given an apology."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ == "OperationalError" and "database is locked" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.blocks.alerts import alert_sections
 from bot.blocks.forecast import headline
-from bot.queries import open_alerts
+from bot.queries import count_open_alerts, open_alerts
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.forecast.service import calculate_forecast
@@ -52,7 +52,8 @@ async def discrepancies(
     if home is not None:
         today = now.astimezone(ZoneInfo(account.timezone)).date()
         forecast = await calculate_forecast(db, account.id, as_of=today, settings=settings)
-        alerts = alert_sections(await open_alerts(db, account_id=account.id), today=today, per_group=8)
+        alerts = alert_sections(await open_alerts(db, account_id=account.id), today=today, per_group=8,
+                                counts=await count_open_alerts(db, account_id=account.id))
         problems += home_discrepancies(home, expected_headline=headline(forecast), expected_alerts=alerts)
     return problems
 

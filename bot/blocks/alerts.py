@@ -5,7 +5,7 @@ Used by ``/tamio alerts`` and App Home (the outbox's alert announcements are ``b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from bot.blocks.common import Block, cut, day_label, escape, in_days, money, section
@@ -62,21 +62,25 @@ def alert_line(alert: DetectionAlert, today: date) -> str:
     return f"• *{escape(cut(alert.title, 150))}*{extra}{escalated}"
 
 
-def alert_sections(alerts: Sequence[DetectionAlert], *, today: date, per_group: int = 15) -> list[Block]:
+def alert_sections(alerts: Sequence[DetectionAlert], *, today: date, per_group: int = 15,
+                   counts: Mapping[str, int] | None = None) -> list[Block]:
+    """A section per severity: its first ``per_group`` alerts and how many more there are. ``counts``:
+    how many open alerts each severity has (``bot.queries.count_open_alerts``) when ``alerts`` holds
+    only the first few of each; without it, ``alerts`` is every open alert."""
     blocks: list[Block] = []
     for key, dot, label in GROUPS:
         group = [a for a in alerts if a.severity.value == key]
-        if not group:
+        total = max(counts.get(key, 0), len(group)) if counts is not None else len(group)
+        if not total:
             continue
-        lines = [f"{dot} *{label}* ({len(group)})"]
+        lines = [f"{dot} *{label}* ({total})"]
         for alert in group[:per_group]:
             line = alert_line(alert, today)
             if sum(len(x) + 1 for x in lines) + len(line) > SECTION_BUDGET:
                 break
             lines.append(line)
-        hidden = len(group) - (len(lines) - 1)
+        hidden = total - (len(lines) - 1)
         if hidden > 0:
             lines.append(f"…and {hidden} more")
         blocks.append(section("\n".join(lines)))
     return blocks
-

@@ -7,7 +7,7 @@ forecast command's chart still works, it is uploaded).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -86,6 +86,7 @@ def home_view(
     notices: Sequence[str] = (),
     manages_data: bool = False,
     scenarios: Sequence[str] = (),
+    alert_counts: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The Home tab; ``notices`` (what went wrong, e.g. a channel that lost messages) come first."""
     blocks: list[Block] = [header(f"Tamio · {account.name}")]
@@ -103,7 +104,7 @@ def home_view(
         if chart_url:
             blocks.append(image(alt="Closing balance per week for 13 weeks, with the likely range and the buffer", url=chart_url))
     blocks += [divider(), header("Open alerts")]
-    blocks += alert_sections(alerts, today=today, per_group=8) or [section(":white_check_mark: No open alerts.")]
+    blocks += alert_sections(alerts, today=today, per_group=8, counts=alert_counts) or [section(":white_check_mark: No open alerts.")]
     blocks += [divider(), header(f"Waiting for you ({pending_total})")]
     if not cards:
         blocks.append(section("Nothing waits for a decision."))

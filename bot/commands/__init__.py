@@ -17,7 +17,7 @@ from bot.blocks.common import context, section
 from bot.boundary import Answer, Reply, handler
 from bot.commands import data, forecast, integrations, parse, profile, queue, settings, tokens, whatif
 from bot.commands.help import help_reply
-from bot.queries import count_pending, open_alerts
+from bot.queries import count_open_alerts, count_pending
 from bot.runtime import Scope
 from tamio.accounts.models import Role
 from tamio.accounts.privacy import FIGURES_FOR_VIEWERS_HINT, attention_line, may_see_figures
@@ -90,7 +90,7 @@ async def figures_hidden(scope: Scope) -> Reply | None:
     if may_see_figures(role, viewers_see_figures=config.viewers_see_figures):
         return None
     await scope.current_figures()  # whether something needs attention follows the changes already made
-    alerts = len(await open_alerts(scope.db, account_id=scope.account.id))
+    alerts = sum((await count_open_alerts(scope.db, account_id=scope.account.id)).values())
     line = attention_line(open_alerts=alerts, pending_actions=await count_pending(scope.db, account_id=scope.account.id))
     return Reply(line, [section(line), context(FIGURES_FOR_VIEWERS_HINT)])
 

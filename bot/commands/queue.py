@@ -15,7 +15,7 @@ from bot.blocks.card import card_blocks
 from bot.blocks.common import MESSAGE_MAX_BLOCKS, Block, context, divider, header, section
 from bot.boundary import Reply, tell
 from bot.commands import parse
-from bot.queries import count_pending, load_cards, open_alerts, pending_action_ids
+from bot.queries import count_open_alerts, count_pending, load_cards, open_alerts, pending_action_ids
 from bot.runtime import Scope
 from tamio.accounts.permissions import Operation
 from tamio.execution.readiness import with_email_needs
@@ -27,14 +27,15 @@ BEHIND = ":hourglass_flowing_sand: Tamio is still updating these figures after a
 
 async def show_alerts(scope: Scope, command: parse.ShowAlerts, client: AsyncWebClient) -> Reply:
     current = await scope.current_figures()
-    alerts = await open_alerts(scope.db, account_id=scope.account.id)
+    counts = await count_open_alerts(scope.db, account_id=scope.account.id)
+    total = sum(counts.values())
     behind = [] if current else [context(BEHIND)]
-    if not alerts:
+    if not total:
         text = ":white_check_mark: No open alerts. Tamio checks the forecast every morning."
         return Reply(text, [section(text), *behind])
-    blocks: list[Block] = [header(f"Open alerts ({len(alerts)})"), *behind]
-    blocks += alert_sections(alerts, today=scope.today)
-    return Reply(f"{len(alerts)} open alerts", blocks)
+    blocks: list[Block] = [header(f"Open alerts ({total:,})"), *behind]
+    blocks += alert_sections(await open_alerts(scope.db, account_id=scope.account.id), today=scope.today, counts=counts)
+    return Reply(f"{total:,} open alerts", blocks)
 
 
 async def show_actions(scope: Scope, command: parse.ShowActions, client: AsyncWebClient) -> Reply:

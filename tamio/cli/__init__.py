@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tamio.errors import MissingExchangeRate, TamioError
+from tamio.errors import BUSY_DATABASE, MissingExchangeRate, TamioError, database_busy
 
 if TYPE_CHECKING:
     from tamio.cli.context import CliContext
@@ -268,6 +268,8 @@ def database_problem(exc: BaseException, url: str) -> str | None:
     except Exception:
         return "TAMIO_DATABASE_URL is not a database URL; write it like sqlite:///var/tamio.db or postgresql://user:password@host/tamio."
     chain = _chain(exc)
+    if database_busy(exc):
+        return f"{BUSY_DATABASE} ({shown} was being written by another process.)"
     for error in chain:
         if isinstance(error, OSError) and error.filename and str(error.filename) in url:
             return f"I couldn't open the SQLite database {shown} ({error.strerror}); check that its directory exists and is writable."

@@ -63,11 +63,17 @@ def columns_help(width: int = 100) -> str:
     return "\n".join(parts)
 
 
-def _one_line(exc: CsvImportError, shown: int = 5) -> str:
-    """Every problem on one line (the first few, then how many more), in file order."""
+def _problems(exc: CsvImportError, shown: int = 50) -> str:
+    """The file's problems in file order: one alone stays on the line; several go one to a line below
+    it (the first ``shown``, then how many more), each naming its line, its column and what would be right."""
     problems = [str(error) for error in exc.errors] or [str(exc)]
-    text = "; ".join(problems[:shown])
-    return text + (f"; and {len(problems) - shown} more" if len(problems) > shown else "") + "."
+    if len(problems) == 1:
+        return problems[0] + "."
+    lines = [f"{len(problems):,} problems; fix them and import the file again:"]
+    lines += [f"  {problem}." for problem in problems[:shown]]
+    if len(problems) > shown:
+        lines.append(f"  and {len(problems) - shown:,} more, the last on line {exc.errors[-1].line:,}.")
+    return "\n".join(lines)
 
 
 def _advancing(lines: Iterable[str], source: CsvFile, bar: Any) -> Iterator[str]:
@@ -115,7 +121,7 @@ async def _import_file(args: argparse.Namespace, ctx: CliContext) -> int:
                 except NotText as exc:
                     raise ValidationError(f"Nothing was imported from {path}: {exc.message}.") from exc
                 except CsvImportError as exc:
-                    raise TamioError(f"Nothing was imported from {path}: {_one_line(exc)}") from exc
+                    raise TamioError(f"Nothing was imported from {path}: {_problems(exc)}") from exc
                 except MissingExchangeRate as exc:
                     missing = MissingExchangeRate(f"Nothing was imported from {path}: {exc.message}", hint=exc.hint, currencies=exc.currencies)
                     if args.dry_run:  # a dry run fetches no rates: it names the one to add

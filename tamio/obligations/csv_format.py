@@ -312,7 +312,10 @@ class ObligationsReader:
                     hint = ""
                     if len(cells) > len(columns) and any(cell.strip().upper().startswith(("FREQ=", "RRULE:")) for cell in cells):
                         hint = ' (put an RRULE with commas in double quotes, like "FREQ=WEEKLY;BYDAY=MO,FR")'
-                    errors.append(CsvFieldError(line, "", f"this row has {len(cells)} cells; the header has {len(columns)}{hint}"))
+                    elif any("\n" in cell or "\r" in cell for cell in cells):  # a quoted cell ran on past its line's end
+                        hint = " (a double quote on this line is not closed where its cell ends; close it or take it out)"
+                    count = f"{len(cells)} cell{'s' if len(cells) != 1 else ''}"
+                    errors.append(CsvFieldError(line, "", f"this row has {count}; the header has {len(columns)}{hint}"))
                     continue
                 row = _read_row(line, dict(zip(columns, (cell.strip() for cell in cells), strict=True)), errors, self._currency)
                 if row is None or not _consistent(row, errors, first_line_of_key, flexibility_of_vendor, said_of):
@@ -321,7 +324,12 @@ class ObligationsReader:
                 if not errors:
                     yield row
         except csv.Error as exc:
-            errors.append(CsvFieldError(reader.line_num, "", f"the file isn't valid CSV ({exc}); check its quotes"))
+            if "field larger than field limit" in str(exc):
+                problem = (f"a cell is longer than {csv.field_size_limit():,} characters, far more than any column takes "
+                           "(a double quote that is never closed makes the rest of the file one cell)")
+            else:
+                problem = f"the file isn't valid CSV ({exc}); check its quotes"
+            errors.append(CsvFieldError(reader.line_num, "", problem))
         if columns is None and not errors:
             errors.append(CsvFieldError(1, "", f"the file is empty; the first line must be the header {','.join(HEADER)}"))
         elif not rows and not errors:

@@ -51,6 +51,20 @@ async def test_a_write_that_must_wait_acks_working_on_it_and_answers_when_done(b
     assert "48,250.00" in bot.ephemerals_for(ADMIN)[-1]["text"]  # the answer came through the response URL
 
 
+async def test_a_command_answered_at_the_deadline_is_not_logged_as_unhandled(bot: BotHarness, caplog: pytest.LogCaptureFixture) -> None:
+    """Before: each such command logged Bolt's "Unhandled request ({'type': None, 'command': '/tamio'})"
+    and its suggestion to add a /tamio listener (100 times in bench/ack_latency.py's contended run)."""
+    bot.app.runtime.ack_deadline_s = 0.2
+    await bot.command(ADMIN, 'balance set "Operating" 1000')
+    caplog.clear()
+    async with write_lock_held(bot):
+        reply = await bot.sender.slash_command(ADMIN, 'balance set "Operating" 2000', "C0FINANCE")
+        assert reply.json()["text"] == WORKING_ON_IT
+    await bot.settle()
+    assert "2,000.00" in bot.ephemerals_for(ADMIN)[-1]["text"]
+    assert not [r.getMessage() for r in caplog.records if "Unhandled request" in r.getMessage()]
+
+
 async def test_a_modal_opens_while_another_writer_holds_the_lock(bot: BotHarness) -> None:
     await bot.command(ADMIN, "help")
     async with write_lock_held(bot):

@@ -277,6 +277,21 @@ def test_an_unquoted_rrule_with_commas_is_told_to_be_quoted() -> None:
     )
 
 
+def test_a_quote_never_closed_is_named_as_such() -> None:
+    """Before: 'this row has 1 cells' for the rest of the file swallowed into one cell, and a cell past
+    csv's size limit was 'field larger than field limit (131072); check its quotes', quotes or not."""
+    row = "Open Co,expense,5,USD,monthly,2027-01-01,,,,"
+    for text in (f'{HEADER_LINE}\n"{row}\n', f'{HEADER_LINE}\n"{row}\nNext Co,expense,5,USD,monthly,2027-01-01,,,,\n'):
+        (problem,) = problems(text)
+        assert str(problem) == ("line 2: this row has 1 cell; the header has 10 "
+                                "(a double quote on this line is not closed where its cell ends; close it or take it out)")
+    for text in (f"{HEADER_LINE}\n{'A' * 200_000}{row[7:]}\n", f'{HEADER_LINE}\n"{row}\n' + f"{row}\n" * 4000):
+        (problem,) = problems(text)
+        assert problem.line >= 2 and problem.message == (
+            "a cell is longer than 131,072 characters, far more than any column takes "
+            "(a double quote that is never closed makes the rest of the file one cell)"), problem
+
+
 def test_optional_email_and_contact_name_columns_belong_to_the_counterparty() -> None:
     text = f"""{HEADER_LINE},email,contact_name
 Acme,revenue,3000,USD,monthly,2026-01-01,,,,, ap@acme.example ,  Jane   Doe
