@@ -34,6 +34,7 @@ a fixed number of queries for the whole batch.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -41,7 +42,19 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Date, Select, String, and_, bindparam, literal, select, type_coerce, union_all
+from sqlalchemy import (
+    Date,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    literal,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tamio.accounts.models import Account, UserConfiguration
@@ -173,17 +186,20 @@ async def _schedule_totals(db: AsyncSession, as_of: Mapping[str, date], ends: Ma
     return totals
 
 
-_BEHAVIOURS: dict[tuple[str, str | None, int, float], PaymentBehaviour] = {}
+_BEHAVIOURS: dict[tuple[str, str], PaymentBehaviour] = {}
+_NOTHING_STORED = ("null", "{}")
 
 
-def _behaviour(owner: str, stored: dict[str, Any]) -> PaymentBehaviour:
-    """A stored behaviour, read once per learning (the 6 AM job, a payment) and kept for the next forecasts."""
-    key = (owner, stored.get("learned_on"), int(stored.get("first", 0)), float(stored.get("strength", 0.0)))
-    found = _BEHAVIOURS.get(key)
-    if found is None or len(found.weights) != len(stored.get("weights") or ()):
+def _behaviour(owner: str, stored: str | Mapping[str, Any]) -> PaymentBehaviour:
+    """A stored behaviour (its JSON text as stored, or the decoded value), read once per learning (the
+    6 AM job, a payment) and kept for the next forecasts: known by its whole text, a forecast decodes
+    only what was learned since the last one."""
+    text = stored if isinstance(stored, str) else json.dumps(stored, sort_keys=True)
+    found = _BEHAVIOURS.get((owner, text))
+    if found is None:
         if len(_BEHAVIOURS) > 8192:
             _BEHAVIOURS.clear()
-        found = _BEHAVIOURS[key] = PaymentBehaviour.from_json(stored)
+        found = _BEHAVIOURS[(owner, text)] = PaymentBehaviour.from_json(json.loads(text))
     return found
 
 
@@ -196,7 +212,8 @@ def _stated(days_late: int) -> PaymentBehaviour:
 
 @cache
 def _habits_select() -> Select[Any]:
-    columns: tuple[Any, ...] = (Client.user_id, Client.id, Client.payment_behaviour, Client.avg_payment_delay_days)
+    # The behaviour as its stored text: decoded only when it is not known yet (``_behaviour``).
+    columns: tuple[Any, ...] = (Client.user_id, Client.id, cast(Client.payment_behaviour, Text), Client.avg_payment_delay_days)
     return select(*columns).where(account_scope(Client.user_id, False))
 
 
@@ -204,7 +221,7 @@ async def _habits(db: AsyncSession, heads: Mapping[str, Any]) -> dict[str, Habit
     """How each account's clients pay, as last learned (a stated usual delay for a client not yet learned)."""
     clients: dict[str, dict[str, PaymentBehaviour]] = {i: {} for i in heads}
     for account_id, client_id, stored, delay in await db.execute(_habits_select(), {"accounts": list(heads)}):
-        if stored:
+        if stored and stored not in _NOTHING_STORED:
             clients[account_id][client_id] = _behaviour(client_id, stored)
         elif delay:
             clients[account_id][client_id] = _stated(delay)

@@ -22,7 +22,7 @@ from tamio.detection.rules_counterparty import late_payment
 from tamio.detection.snapshot import load_snapshot
 from tamio.forecast.band import Calibration
 from tamio.forecast.models import ForecastSnapshot
-from tamio.forecast.service import calculate_forecast
+from tamio.forecast.service import calculate_forecast, load_forecast_inputs
 from tamio.forecast.snapshots import forecast_accuracy
 from tamio.obligations.client_summary import client_summary, summary_lines
 from tamio.obligations.counterparties import BillingLine, CounterpartyService
@@ -171,3 +171,20 @@ async def test_the_late_payment_card_and_the_summary_say_how_the_client_pays(ses
     assert text[1] == "Open: $8,000.00 in 2 invoices:" and "2026-12-01" in text[2] and "50 days late" in text[2] and "19 days late" in text[3]
     assert text[-2] == "Last paid $4,000.00 on Sat 5 Dec 2026."
     assert text[-1].startswith("Kind: ") and "payment risk" in text[-1]  # what the risk comes from (describe_standing)
+
+
+async def test_a_behaviour_learned_again_the_same_day_is_read_afresh(session: AsyncSession) -> None:
+    """Forecasts keep each client's decoded behaviour until it is learned again, known by its whole stored
+    text: relearned the same day with the same first day and strength but other weights (the 6 AM job
+    run again after a payment), the next forecast reads the new one (keyed by those fields, it read the old)."""
+    books = await Books.open(session, today=date(2026, 12, 7), settings=SCHEDULE_PATH)
+    client = await books.client("Acme Corp", "1000", books.every("monthly", date(2026, 12, 15), day=15))
+    learned = {"first": 0, "weights": [50, 50], "observations": 3, "strength": 0.5, "learned_on": "2026-12-07", "lately": 0,
+               "origin": "learned", "overdue_days": 0}
+    habits = []
+    for weights in ([50, 50], [10, 90]):
+        client.payment_behaviour = {**learned, "weights": weights}
+        await session.flush()
+        inputs = await load_forecast_inputs(session, books.account.id, as_of=date(2026, 12, 7), settings=SCHEDULE_PATH)
+        habits.append(inputs.habits.clients[client.id].weights)
+    assert habits == [(50, 50), (10, 90)]
