@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.oauth_tables  # noqa: F401  (Slack's OAuth tables join the schema the fixtures create)
@@ -28,6 +30,7 @@ from bot.oauth import BOT_SCOPES
 from bot.server import build_web_app
 from slack_sandbox.signed import AppReply, SlackSender
 from slack_sandbox.standin import SlackStandIn
+from tamio.accounts.models import Account
 from tamio.config import Settings
 from tests.conftest import TEST_SECRET_KEY
 
@@ -84,6 +87,18 @@ class BotHarness:
 
     def ephemerals_for(self, user: str) -> list[dict[str, Any]]:
         return [e for e in self.slack.ephemerals if e["user"] == user]
+
+
+@asynccontextmanager
+async def write_lock_held(bot: BotHarness) -> AsyncIterator[None]:
+    """Another connection in the middle of a write transaction until the block ends (SQLite's write lock)."""
+    async with bot.sessions() as db:
+        await db.begin()
+        await db.execute(update(Account).values(name=Account.name))  # BEGIN IMMEDIATE: the lock is ours
+        try:
+            yield
+        finally:
+            await db.commit()
 
 
 def make_settings(slack: SlackStandIn, port: int, **overrides: Any) -> Settings:

@@ -9,31 +9,16 @@ and the test checks what the app answered while it was held.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.boundary import WORKING_ON_IT
-from tamio.accounts.models import Account
 from tamio.data.models import CashAccount
 from tamio.db import read_only
-from tests.bot.conftest import ADMIN, BotHarness
+from tests.bot.conftest import ADMIN, BotHarness, write_lock_held
 
 pytestmark = pytest.mark.backends("sqlite")  # the write lock is SQLite's; PostgreSQL locks rows
-
-
-@asynccontextmanager
-async def write_lock_held(bot: BotHarness) -> AsyncIterator[None]:
-    """Another connection in the middle of a write transaction until the block ends."""
-    async with bot.sessions() as db:
-        await db.begin()
-        await db.execute(update(Account).values(name=Account.name))  # BEGIN IMMEDIATE: the lock is ours
-        try:
-            yield
-        finally:
-            await db.commit()
 
 
 async def test_a_write_that_must_wait_acks_working_on_it_and_answers_when_done(bot: BotHarness) -> None:

@@ -12,18 +12,15 @@ Slack's ack: the app answers "Working on it…" and the fresh answer follows thr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 
 from bot.boundary import WORKING_ON_IT
-from tamio.accounts.models import Account
 from tamio.pipeline import PipelineRun, refresh_figures
 from tamio.refresh import service as refresh
 from tamio.scheduler.refresh import up_to_date
-from tests.bot.conftest import ADMIN, VIEWER, BotHarness
+from tests.bot.conftest import ADMIN, VIEWER, BotHarness, write_lock_held
 from tests.bot.prepared import account_of
 from tests.waiting import until
 
@@ -83,18 +80,6 @@ async def test_a_viewer_told_only_whether_something_needs_attention_is_told_afte
     await paid_without_refresh(bot, account_id)
     answer = shown((await bot.sender.slash_command(VIEWER, "alerts", "C0FINANCE")).json())
     assert "Nothing needs attention" in answer, answer
-
-
-@asynccontextmanager
-async def write_lock_held(bot: BotHarness) -> AsyncIterator[None]:
-    """Another connection in the middle of a write transaction until the block ends (SQLite)."""
-    async with bot.sessions() as db:
-        await db.begin()
-        await db.execute(update(Account).values(name=Account.name))  # BEGIN IMMEDIATE: the lock is ours
-        try:
-            yield
-        finally:
-            await db.commit()
 
 
 @pytest.mark.backends("sqlite")
