@@ -31,13 +31,12 @@ on both, with three rules that FIELD_NOTES.md measured:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, String, Table, bindparam, event
+from sqlalchemy import JSON, BigInteger, Date, DateTime, String, Table, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -129,19 +128,6 @@ def from_thousandths(value: int | Decimal | str) -> Decimal:
 
 
 DECODED = Money.decoded = Decoded(from_thousandths, {None: None})
-
-
-def account_scope(owner: Any, single: bool) -> Any:
-    """``owner`` is one account (``:account``) or one of several (``:accounts``, a list): the clause of a
-    statement built once per shape and run with ``account_params``. Building a large select costs more
-    than many of them take to run; SQLAlchemy keeps a built statement's cache key, so reusing it finds
-    its compiled form at once."""
-    return owner == bindparam("account") if single else owner.in_(bindparam("accounts", expanding=True))
-
-
-def account_params(ids: Sequence[str]) -> dict[str, Any]:
-    """The parameters of ``account_scope`` for ``ids`` (one: the single shape)."""
-    return {"account": ids[0]} if len(ids) == 1 else {"accounts": list(ids)}
 
 
 class money_sum(FunctionElement[Decimal]):  # noqa: N801 (an SQL function, named like func.sum)

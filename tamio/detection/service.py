@@ -33,10 +33,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamio.bulk import insert_objects, slices
-from tamio.db import account_params, account_scope, core_table, new_id
+from tamio.db import core_table, new_id
 from tamio.detection.escalation import change_severity, reopens_dismissed
 from tamio.detection.findings import Finding, to_minor_units
 from tamio.detection.models import SEVERITY_RANK, AlertStatus, DetectionAlert, DetectionType
+from tamio.statements import account_params, account_scope
 
 OPEN = (AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED)
 DISMISSAL_MEMORY = timedelta(days=120)
@@ -112,7 +113,7 @@ async def _open_alerts(session: AsyncSession, account_id: str, fingerprints: Seq
 @cache
 def _alerts_select(single: bool) -> Any:
     """Open alerts of ``:types``, and dismissed ones seen since ``:remembered``: the latest first per
-    fingerprint. Built once per shape (``tamio.db.account_scope``)."""
+    fingerprint. Built once per shape (``tamio.statements``)."""
     return (
         select(DetectionAlert)
         .where(

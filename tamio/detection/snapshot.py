@@ -44,7 +44,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from tamio.accounts.models import Account
 from tamio.config import Settings
 from tamio.data.models import ExpenseBucket
-from tamio.db import account_params
 from tamio.detection.records import (
     OPEN_STATUSES,
     ZERO,
@@ -74,7 +73,6 @@ from tamio.detection.snapshot_queries import (
     schedules_select,
     text_of,
     vendors_select,
-    windowed,
 )
 from tamio.errors import NotFound
 from tamio.forecast.engine import Forecast
@@ -87,6 +85,7 @@ from tamio.obligations.models import (
     PaymentEvent,
 )
 from tamio.process import collector_paused
+from tamio.statements import account_params, windowed
 
 __all__ = [
     "FORECAST_WEEKS", "HISTORY_DAYS", "OPEN_STATUSES", "ZERO", "AccountSnapshot", "AgreementRecord", "CashAccountRecord", "ClientRecord", "Loaded", "PaymentRecord",

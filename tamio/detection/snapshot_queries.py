@@ -3,14 +3,14 @@
 Each select lists a record's fields in order (``tamio.detection.records``), with what used to be
 worked out per row done in SQL (a missing base amount, an agreement's type, an enum as its stored
 string), so the loader makes each record from its row in one call. Each is built once per shape
-(one account, or a batch: ``tamio.db.account_scope``) and reused with new parameters: building one
+(one account, or a batch: ``tamio.statements``) and reused with new parameters: building one
 of these selects costs ~0.6 ms, more than several of them take to run. A batch whose accounts are on
 different days (a few time zones) gets its dated statements built for its days, one term per day.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy import Boolean, Select, String, and_, bindparam, func, or_, sele
 
 from tamio.accounts.models import Account
 from tamio.data.models import CashAccount, Client, ExpenseBucket
-from tamio.db import Decoded, Money, account_params, account_scope, from_thousandths
+from tamio.db import Decoded, Money, from_thousandths
 from tamio.detection.records import ZERO
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
@@ -27,6 +27,7 @@ from tamio.obligations.models import (
     ObligationSchedule,
     PaymentEvent,
 )
+from tamio.statements import account_scope
 
 HISTORY_DAYS = 120
 FORECAST_WEEKS = 13
@@ -55,23 +56,6 @@ def or_zero(column: Any) -> Any:
 def either(first: Any, second: Any) -> Any:
     """``first`` when stored, else ``second`` (a base-currency amount, else the amount itself)."""
     return money_of(func.coalesce(first, second))
-
-
-def one_day(today: Mapping[str, date]) -> date | None:
-    """The day every account of ``today`` is on, if they share one (a batch in a few time zones may not)."""
-    days = set(today.values())
-    return days.pop() if len(days) == 1 else None
-
-
-def by_day(today: Mapping[str, date], owner: Any, clause: Callable[[Any, Any], Any], bounds: Callable[[date], tuple[date, date]]) -> Any:
-    """``owner`` among the accounts of ``today`` and ``clause(first, last)`` of its day's ``bounds``: exact
-    in SQL for a batch whose accounts are on different days (a few time zones), one term per distinct day."""
-    days: dict[date, list[str]] = {}
-    for account_id in sorted(today):
-        days.setdefault(today[account_id], []).append(account_id)
-    return or_(*(
-        and_(owner == ids[0] if len(ids) == 1 else owner.in_(ids), clause(*bounds(day))) for day, ids in days.items()
-    ))
 
 
 def shaped(
@@ -180,16 +164,3 @@ def payments_select(single: bool, where: Any) -> Select[Any]:
 @cache
 def payments_of_day(single: bool) -> Select[Any]:
     return payments_select(single, and_(account_scope(PaymentEvent.user_id, single), payment_window(bindparam("first"), bindparam("last"))))
-
-
-def windowed(
-    today: Mapping[str, date], ids: Sequence[str], of_day: Callable[[bool], Select[Any]], build: Callable[[bool, Any], Select[Any]],
-    owner: Any, window: Callable[[Any, Any], Any], bounds: Callable[[date], tuple[date, date]],
-) -> tuple[Select[Any], dict[str, Any]]:
-    """A dated query's statement and parameters: the shape built once when the accounts share a day,
-    else one built for this batch's days."""
-    single, day = len(ids) == 1, one_day(today)
-    if day is not None:
-        first, last = bounds(day)
-        return of_day(single), {**account_params(ids), "first": first, "last": last}
-    return build(single, by_day(today, owner, window, bounds)), account_params(ids)

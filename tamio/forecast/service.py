@@ -61,7 +61,7 @@ from tamio.accounts.models import Account, UserConfiguration
 from tamio.accounts.safety import effective_buffer
 from tamio.config import Settings
 from tamio.data.models import CashAccount, CashAccountType, Client, CounterpartyStatus, ExpenseBucket
-from tamio.db import Money, account_params, account_scope, money_sum, read_only
+from tamio.db import Money, money_sum, read_only
 from tamio.errors import NotFound
 from tamio.forecast.band import NO_CALIBRATION, Calibration
 from tamio.forecast.engine import Forecast, ForecastItem, build_forecast
@@ -76,6 +76,7 @@ from tamio.obligations.models import (
     ObligationAgreement,
     ObligationSchedule,
 )
+from tamio.statements import account_params, account_scope
 
 ZERO = Decimal(0)
 DORMANT_COUNTERPARTY = (CounterpartyStatus.PAUSED, CounterpartyStatus.ENDED)
@@ -145,7 +146,7 @@ def _keys() -> tuple[Any, ...]:
 @cache
 def _totals_select(single: bool) -> Any:
     """Open schedules summed per key through ``:last``, and what dormant recurrences alone put there
-    (``plain_clause`` from ``:first``): one statement, built once per shape (``tamio.db.account_scope``)."""
+    (``plain_clause`` from ``:first``): one statement, built once per shape (``tamio.statements``)."""
     os_, oa, eb = ObligationSchedule, ObligationAgreement, ExpenseBucket
     keys = _keys()
     last = bindparam("last", type_=Date())

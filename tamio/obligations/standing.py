@@ -25,13 +25,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, and_, bindparam, func, or_, select, type_coerce
+from sqlalchemy import Integer, and_, bindparam, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from tamio.data.models import RiskLevel
-from tamio.db import Money, account_params, account_scope, money_sum
+from tamio.db import Money, money_sum
 from tamio.obligations.models import (
     OPEN_SCHEDULE_STATUSES,
     Direction,
@@ -39,6 +39,7 @@ from tamio.obligations.models import (
     PaymentEvent,
     PaymentStatus,
 )
+from tamio.statements import account_params, account_scope, windowed
 
 YEAR = timedelta(days=365)
 TENTH = Decimal("0.1")
@@ -185,15 +186,13 @@ def _late_sqlite(element: _late, compiler: Any, **kw: Any) -> str:
     return f"max(0, {compiler.process(element.clauses, **kw)})"
 
 
-def _paid_select(single: bool, days: Mapping[date, list[str]] | None = None) -> Any:
-    """The last 12 months' receipts per client, with how late they came: from ``:first`` through ``:day``
-    for accounts on one day (built once per shape: ``_paid_of_day``), else one term per day of ``days``."""
-    if days is None:
-        return _paid_of_day(single)
-    pe = PaymentEvent
-    return _paid(single, or_(*(
-        and_(pe.user_id.in_(owners), pe.payment_date >= day - YEAR, pe.payment_date <= day) for day, owners in days.items()
-    )))
+def _paid_window(first: Any, last: Any) -> Any:
+    return and_(PaymentEvent.payment_date >= first, PaymentEvent.payment_date <= last)
+
+
+def _paid_bounds(day: date) -> tuple[date, date]:
+    """The last 12 months' receipts, through the account's day."""
+    return day - YEAR, day
 
 
 def _paid(single: bool, window: Any) -> Any:
@@ -210,8 +209,7 @@ def _paid(single: bool, window: Any) -> Any:
 
 @cache
 def _paid_of_day(single: bool) -> Any:
-    pe = PaymentEvent
-    return _paid(single, and_(account_scope(pe.user_id, single), pe.payment_date >= bindparam("first"), pe.payment_date <= bindparam("day")))
+    return _paid(single, and_(account_scope(PaymentEvent.user_id, single), _paid_window(bindparam("first"), bindparam("last"))))
 
 
 @cache
@@ -237,16 +235,9 @@ async def client_standings(db: AsyncSession, *, today: Mapping[str, date]) -> di
     overdue: dict[str, dict[str, Lateness]] = defaultdict(dict)
     if not ids:
         return {}
-    days: dict[date, list[str]] = {}
-    for account_id in ids:
-        days.setdefault(today[account_id], []).append(account_id)
     single, params = len(ids) == 1, account_params(ids)
-    if len(days) == 1:  # every account on one day (a batch in a few time zones may not be)
-        day = next(iter(days))
-        paid, paid_params = _paid_select(single), {**params, "first": day - YEAR, "day": day}
-    else:
-        paid, paid_params = _paid_select(single, days), {}
-    for account_id, payer, amount, count, total, most in await db.execute(paid, paid_params):
+    paid = windowed(today, ids, _paid_of_day, _paid, PaymentEvent.user_id, _paid_window, _paid_bounds)
+    for account_id, payer, amount, count, total, most in await db.execute(*paid):
         client_id = str(payer)
         received[account_id][client_id] = amount
         if count:  # paid against an invoice: how late it came
